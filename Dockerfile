@@ -1,0 +1,31 @@
+# Multi-stage image of the server and its site. No Docker engine runs on our build machines,
+# so this file is not exercised by `make test`; keep it simple and in step with scripts/setup.sh.
+FROM rust:1.95-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+RUN rustup target add wasm32-unknown-unknown \
+ && cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+RUN cargo install wasm-bindgen-cli --version "$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)"
+COPY package.json package-lock.json ./
+RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --omit=dev --no-audit --no-fund \
+ && npm install --no-save binaryen@132.0.0
+COPY . .
+RUN cp node_modules/echarts/dist/echarts.min.js public/ \
+ && PATH="$PWD/node_modules/.bin:$PATH" cargo leptos build --release
+
+FROM debian:bookworm-slim
+# postgresql: only for the embedded default; production sets DATABASE_URL.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --home-dir /var/lib/devpulse devpulse
+WORKDIR /var/lib/devpulse
+COPY --from=build /src/target/release/server /usr/local/bin/devpulse-server
+COPY --from=build /src/target/site /usr/share/devpulse/site
+ENV HOST=0.0.0.0 PORT=3000 LOG_FORMAT=json \
+    DEVPULSE_SITE_ROOT=/usr/share/devpulse/site DEVPULSE_DATA_DIR=/var/lib/devpulse/data
+USER devpulse
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/devpulse-server"]
+CMD ["serve"]

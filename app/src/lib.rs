@@ -1,0 +1,127 @@
+#![doc = include_str!("../README.md")]
+#![recursion_limit = "256"]
+
+pub mod live;
+pub mod status;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    StaticSegment,
+};
+
+/// What the server puts into every request's context for server functions to use.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::time::Instant;
+
+    /// Provided by `server` for every page render and server function call.
+    #[derive(Clone, Debug)]
+    pub struct ServerContext {
+        pub store: store::Store,
+        pub started_at: Instant,
+        /// "embedded" or "external": where the database comes from.
+        pub database_mode: &'static str,
+    }
+
+    pub fn server_context() -> Result<ServerContext, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<ServerContext>()
+            .ok_or_else(|| leptos::prelude::ServerFnError::new("server context missing"))
+    }
+}
+
+/// The content security policy for HTML pages: scripts only from us, plus the one inline
+/// hydration script that carries this response's nonce.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::nonce::provide_nonce();
+        if let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            response.insert_header(
+                http::header::CONTENT_SECURITY_POLICY,
+                http::HeaderValue::from_str(&page_csp(&nonce)).expect("CSP is ASCII"),
+            );
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                // ECharts is served by us (copied from its npm package), never from a CDN.
+                // charming's renderer calls the global it defines.
+                <script src="/echarts.min.js"></script>
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser, and only once hydration has wired up the page: the
+    // marker tells tests (and people debugging) that the WASM is live.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/devpulse.css" />
+        <Title text="devpulse" />
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    "devpulse"
+                </A>
+                <nav>
+                    <A href="/status">"Status"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=status::StatusPage />
+                    <Route path=StaticSegment("status") view=status::StatusPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p>
+                <A href="/">"Back to the start"</A>
+            </p>
+        </section>
+    }
+}

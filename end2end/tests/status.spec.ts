@@ -1,0 +1,77 @@
+import { test, expect, Page } from '@playwright/test';
+import path from 'node:path';
+import { DevpulseServer, freePort } from './server';
+
+let server: DevpulseServer;
+
+test.beforeAll(async () => {
+  const dataDir = path.resolve(__dirname, '..', '..', '.data', 'e2e');
+  server = new DevpulseServer(await freePort(), dataDir);
+  await server.start();
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+async function pointsReceived(page: Page): Promise<number> {
+  return Number(await page.locator('#points-received').getAttribute('data-count'));
+}
+
+test('the server renders the status page with data from PostgreSQL', async ({ request }) => {
+  // The raw HTML, before any script runs.
+  const res = await request.get(`${server.url}/status`);
+  expect(res.status()).toBe(200);
+  const html = await res.text();
+  expect(html).toMatch(/id="status-postgres">\d+(\.\d+)?/);
+  expect(html).toContain('devpulse (embedded)');
+  expect(html).toContain('<script src="/echarts.min.js">');
+  expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+});
+
+test('the page hydrates, calls the server from the browser, and charts live points', async ({ page }) => {
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(server.url) && !r.url().startsWith('ws://127.0.0.1')) foreign.push(r.url());
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto(`${server.url}/status`);
+  await expect(page.locator('#status-postgres')).toHaveText(/\d+/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+  // Only works once hydrated: the click runs Rust in the browser, which calls the server
+  // function over HTTP and re-renders.
+  const uptimeBefore = Number(await page.locator('#status-uptime').getAttribute('data-seconds'));
+  await page.waitForTimeout(1100);
+  await page.locator('#refresh').click();
+  await expect(page.locator('#refresh-count')).toHaveText('refreshed once');
+  await expect
+    .poll(async () => Number(await page.locator('#status-uptime').getAttribute('data-seconds')))
+    .toBeGreaterThan(uptimeBefore);
+
+  // The WebSocket feeds the chart.
+  await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'connected');
+  const before = await pointsReceived(page);
+  await expect.poll(() => pointsReceived(page), { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 2);
+  await expect(page.locator('#live-chart canvas')).toHaveCount(1);
+  await expect(page.locator('#latest-point')).toContainText('tx/s');
+
+  expect(foreign, 'nothing is loaded from other hosts').toEqual([]);
+  expect(errors, 'no script errors').toEqual([]);
+});
+
+test('the live feed reconnects by itself after the server restarts', async ({ page }) => {
+  await page.goto(`${server.url}/status`);
+  await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'connected');
+
+  await server.stop();
+  await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'reconnecting');
+  await expect(page.locator('#link-state')).toContainText('Reconnecting');
+
+  await server.start();
+  await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'connected', { timeout: 45_000 });
+  const after = await pointsReceived(page);
+  await expect.poll(() => pointsReceived(page), { timeout: 10_000 }).toBeGreaterThan(after);
+});

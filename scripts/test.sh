@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every test, for real: unit tests, integration tests against a private PostgreSQL cluster
+# (a fresh database per test, cloned from a migrated template), the WASM build, and
+# Playwright in Debian's Chromium against the real server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:=$HOME/.cache/devpulse/target}"
+export CARGO_TARGET_DIR
+export DEVPULSE_TEST_PG_DIR="$PWD/.data/test-postgres"
+export RUST_BACKTRACE=1
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+
+cleanup() {
+  scripts/pg.sh stop "$DEVPULSE_TEST_PG_DIR"
+  scripts/pg.sh stop "$PWD/.data/e2e/postgres"
+}
+trap cleanup EXIT
+# Each run starts from an empty cluster: no state leaks from one run into the next.
+cleanup
+rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e
+mkdir -p .data && chmod 755 .data
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "unit and integration tests (store, app with ssr, server)"
+cargo test -p store -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
+grep -E '^test result:' .data/cargo-test.log | awk '{p+=$4; f+=$6} END {printf "cargo test: %d passed, %d failed\n", p, f}'
+
+step "clippy (server side and WASM side)"
+cargo clippy -p store -p app -p server --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "site build: server + WASM bundle (cargo leptos build)"
+cargo leptos build
+
+step "end-to-end tests (Playwright, Debian Chromium)"
+DEVPULSE_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" npx playwright test -c end2end/playwright.config.ts

@@ -1,0 +1,134 @@
+//! Configuration comes from the environment only (twelve-factor); every variable is listed
+//! in the README and `.env.example`.
+
+use std::{net::IpAddr, path::PathBuf, str::FromStr};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    /// External PostgreSQL; `None` means the embedded cluster under `data_dir`.
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub data_dir: PathBuf,
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    pub body_limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        fn parse<T: FromStr>(
+            get: &impl Fn(&str) -> Option<String>,
+            var: &'static str,
+            default: T,
+        ) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            match get(var).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|e: T::Err| ConfigError {
+                    var,
+                    value: v.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("") | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    value: other.into(),
+                    reason: "expected `text` or `json`".into(),
+                })
+            }
+        };
+        let site_root = get("DEVPULSE_SITE_ROOT")
+            .or_else(|| get("LEPTOS_SITE_ROOT"))
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "target/site".into());
+        let body_limit = parse(&get, "DEVPULSE_BODY_LIMIT", 10 * 1024 * 1024usize)?;
+        if body_limit < 1024 {
+            return Err(ConfigError {
+                var: "DEVPULSE_BODY_LIMIT",
+                value: body_limit.to_string(),
+                reason: "must be at least 1024 bytes".into(),
+            });
+        }
+        Ok(Config {
+            host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]))?,
+            port: parse(&get, "PORT", 3000)?,
+            database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
+            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
+            data_dir: parse(&get, "DEVPULSE_DATA_DIR", PathBuf::from(".data"))?,
+            site_root: PathBuf::from(site_root),
+            log_format,
+            body_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_embedded() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert!(c.database_url.is_none());
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.var, "PORT");
+        let err = config(&[("LOG_FORMAT", "yaml")]).unwrap_err();
+        assert_eq!(err.var, "LOG_FORMAT");
+        let err = config(&[("DEVPULSE_BODY_LIMIT", "10")]).unwrap_err();
+        assert_eq!(err.var, "DEVPULSE_BODY_LIMIT");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(&[("PORT", "0"), ("LOG_FORMAT", "json"), ("DATABASE_URL", "postgres://x/y")])
+            .unwrap();
+        assert_eq!(c.port, 0);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url.as_deref(), Some("postgres://x/y"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Where the database comes from: `DATABASE_URL`, or the embedded cluster under
+//! `DEVPULSE_DATA_DIR/postgres` that this process starts (or reuses) and stops on shutdown.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use store::{
+    embedded::{EmbeddedConfig, EmbeddedPostgres},
+    PoolConfig, Store,
+};
+
+use crate::{Config, Error};
+
+pub const EMBEDDED_DATABASE: &str = "devpulse";
+
+pub struct Database {
+    pub store: Store,
+    pub mode: &'static str,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    pub async fn open(config: &Config) -> Result<Self, Error> {
+        let (options, mode, embedded) = match &config.database_url {
+            Some(url) => {
+                let options: PgConnectOptions = url.parse().map_err(|e| {
+                    crate::config::ConfigError {
+                        var: "DATABASE_URL",
+                        value: redact(url),
+                        reason: format!("{e}"),
+                    }
+                })?;
+                (options, "external", None)
+            }
+            None => {
+                let cfg = EmbeddedConfig {
+                    data_dir: config.data_dir.join("postgres"),
+                    ephemeral: false,
+                };
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&cfg))
+                    .await
+                    .expect("embedded start task")?;
+                pg.ensure_database(EMBEDDED_DATABASE).await?;
+                (pg.connect_options(EMBEDDED_DATABASE), "embedded", Some(pg))
+            }
+        };
+        let store = Store::connect_lazy(
+            options,
+            &PoolConfig {
+                max_connections: config.database_max_connections,
+                acquire_timeout: Duration::from_secs(5),
+            },
+        );
+        let db = Database {
+            store,
+            mode,
+            embedded,
+        };
+        if let Err(e) = db.store.migrate().await {
+            db.close().await;
+            return Err(e.into());
+        }
+        Ok(db)
+    }
+
+    /// Closes the pool, then stops the embedded cluster if this process started it.
+    pub async fn close(&self) {
+        self.store.close().await;
+        if let Some(pg) = &self.embedded {
+            if pg.started_here() {
+                if let Err(e) = pg.stop() {
+                    tracing::error!("stopping embedded PostgreSQL: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Never log a password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,126 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod live;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use app::live::LivePoint;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use store::Store;
+use tokio::{net::TcpListener, sync::watch};
+
+pub use config::Config;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub started_at: Instant,
+    pub database_mode: &'static str,
+    pub live: Arc<watch::Sender<Option<LivePoint>>>,
+    /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Startup failures, each with enough context to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub fn init_tracing(format: &config::LogFormat) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        config::LogFormat::Text => builder.compact().try_init(),
+    };
+}
+
+/// Runs the server until SIGTERM or SIGINT, then drains connections and stops the embedded
+/// database if this process started it.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let db = database::Database::open(&config).await?;
+    let addr = SocketAddr::new(config.host, config.port);
+    let result = match TcpListener::bind(addr).await {
+        Ok(listener) => serve(listener, &config, &db, shutdown_signal()).await,
+        Err(source) => Err(Error::Bind { addr, source }),
+    };
+    db.close().await;
+    result
+}
+
+/// Serves on an already-open database until `stop` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    db: &database::Database,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let local = listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (live_tx, _) = watch::channel(None);
+    let live_tx = Arc::new(live_tx);
+    let state = AppState {
+        leptos_options: http::leptos_options(config, local),
+        store: db.store.clone(),
+        started_at: Instant::now(),
+        database_mode: db.mode,
+        live: live_tx.clone(),
+        shutdown: shutdown_rx.clone(),
+    };
+    let sampler = tokio::spawn(live::sample(
+        db.store.clone(),
+        (*live_tx).clone(),
+        shutdown_rx.clone(),
+    ));
+    let router = http::router(state, config);
+
+    // Scripts (and `make run`) read this line for the address.
+    println!("devpulse listening on http://{local}");
+    tracing::info!(%local, mode = db.mode, "listening");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: draining connections");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+    let _ = sampler.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,76 @@
+//! A real server on a free port, over a fresh database of its own.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use server::{database::Database, Config};
+use store::testing::TestDb;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let db = TestDb::new().await;
+        let url = db.url().to_string();
+        let mut config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(url.clone()),
+            "PORT" => Some("0".into()),
+            "DATABASE_MAX_CONNECTIONS" => Some("5".into()),
+            _ => None,
+        })
+        .expect("test config");
+        tweak(&mut config);
+        let database = Database::open(&config).await.expect("open database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            server::serve(listener, &config, &database, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+            database.close().await;
+        });
+        TestServer {
+            addr,
+            db,
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Graceful shutdown, as on SIGTERM; returns once the server has stopped.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(20), h)
+                .await
+                .expect("server stops within 20s")
+                .unwrap();
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

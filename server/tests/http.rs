@@ -1,0 +1,194 @@
+//! The HTTP surface of a real server: health, readiness, the server-rendered page, headers,
+//! limits, and the WebSocket feed.
+
+mod common;
+
+use std::time::Duration;
+
+use app::live::LivePoint;
+use common::{client, TestServer};
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let mut server = TestServer::start().await;
+    let r = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client().get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn readiness_reports_unmigrated_tenants() {
+    let mut server = TestServer::start().await;
+    store::tenants::create(
+        server.db.store.pool(),
+        &store::Slug::parse("acme").unwrap(),
+        "Acme",
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE tenants SET migrated_version = 0")
+        .execute(server.db.store.pool())
+        .await
+        .unwrap();
+    let r = client().get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem+json"
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("not migrated"),
+        "{body}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_status_page_is_rendered_on_the_server_with_database_data() {
+    let mut server = TestServer::start().await;
+    for slug in ["one", "two"] {
+        store::tenants::create(server.db.store.pool(), &store::Slug::parse(slug).unwrap(), slug)
+            .await
+            .unwrap();
+    }
+    let r = client().get(server.url("/status")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let html = r.text().await.unwrap();
+
+    // Data read from PostgreSQL is in the HTML itself, before any script runs.
+    assert!(html.contains(r#"id="status-tenants">2<"#), "{html}");
+    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')")
+        .fetch_one(server.db.store.pool())
+        .await
+        .unwrap();
+    assert!(html.contains(&format!(r#"id="status-postgres">{version}<"#)));
+    assert!(html.contains(r#"<script src="/echarts.min.js">"#));
+
+    // The page's policy allows exactly its own inline hydration script, by nonce.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("CSP carries a nonce");
+    assert!(html.contains(&format!(r#"nonce="{nonce}""#)), "hydration script has the nonce");
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe-inline"));
+
+    // Every page gets a fresh nonce.
+    let again = client().get(server.url("/status")).send().await.unwrap();
+    assert_ne!(
+        again.headers()["content-security-policy"].to_str().unwrap(),
+        csp
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_and_api_responses_are_locked_down() {
+    let mut server = TestServer::start().await;
+    let r = client().get(server.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Page not found"));
+
+    let r = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_are_compressed_when_the_client_accepts_it() {
+    let mut server = TestServer::start().await;
+    let r = client()
+        .get(server.url("/status"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_problem_json() {
+    let mut server = TestServer::start_with(|c| c.body_limit = 4096).await;
+    let r = client()
+        .post(server.url("/api/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 413);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_server_function_answers_from_the_database() {
+    let mut server = TestServer::start().await;
+    // Server functions are plain HTTP endpoints; this is what the hydrated page calls.
+    let r = client()
+        .post(server.url("/api/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let info: app::status::StatusInfo = r.json().await.unwrap();
+    assert_eq!(info.tenants, 0);
+    assert_eq!(info.database_mode, "external");
+    assert_eq!(info.database, server.db.name);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_websocket_pushes_a_point_every_second_and_closes_on_shutdown() {
+    let mut server = TestServer::start().await;
+    let url = format!("ws://{}/ws", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut points = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while points.len() < 3 {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("three points within 8s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            let p: LivePoint = serde_json::from_str(&text).unwrap();
+            assert!(p.tps >= 0.0 && p.backends >= 1);
+            points.push(p);
+        }
+    }
+    assert!(points.windows(2).all(|w| w[1].ts_ms > w[0].ts_ms));
+
+    // Shutting down says goodbye with 1012 (service restart) instead of hanging the drain.
+    server.shutdown().await;
+    let mut close_code = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Message::Close(Some(frame)) = msg {
+            close_code = Some(u16::from(frame.code));
+            break;
+        }
+    }
+    assert_eq!(close_code, Some(1012));
+}

@@ -1,0 +1,373 @@
+//! The private PostgreSQL cluster that `make run` uses when `DATABASE_URL` is unset.
+//!
+//! PostgreSQL refuses to run as root, and CI and our machines run as root, so when we are
+//! root the cluster belongs to (and every `initdb`/`pg_ctl` runs as) the `postgres` system
+//! user. The cluster listens only on a unix socket in a directory nobody else can enter, so
+//! `trust` authentication does not open it to other local users.
+
+use std::{
+    ffi::CString,
+    fs,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection};
+
+use crate::{Error, Result};
+
+const PORT: u16 = 5432;
+const SUPERUSER: &str = "postgres";
+/// Unix socket paths are limited to 107 bytes on Linux.
+const MAX_SOCKET_PATH: usize = 100;
+
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    /// The cluster's data directory, e.g. `.data/postgres`.
+    pub data_dir: PathBuf,
+    /// Trade durability for speed (no fsync): for throw-away test clusters only.
+    pub ephemeral: bool,
+}
+
+/// A running private cluster. Dropping it does nothing; call [`EmbeddedPostgres::stop`].
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    bin_dir: PathBuf,
+    run_as: Option<(u32, u32)>,
+    started_here: bool,
+}
+
+impl EmbeddedPostgres {
+    /// Starts the cluster in `config.data_dir`, creating it first if needed, or reuses it when
+    /// it is already running. Blocking: call it before the async runtime gets busy, or from
+    /// `spawn_blocking`.
+    pub fn start(config: &EmbeddedConfig) -> Result<Self> {
+        let bin_dir = find_bin_dir()?;
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some(lookup_user(SUPERUSER)?)
+        } else {
+            None
+        };
+        let data_dir = absolute(&config.data_dir)?;
+        let socket_dir = socket_dir_for(&data_dir);
+        let pg = EmbeddedPostgres {
+            data_dir,
+            socket_dir,
+            bin_dir,
+            run_as,
+            started_here: false,
+        };
+        pg.init_if_needed(config.ephemeral)?;
+        pg.write_settings(config.ephemeral)?;
+        if pg.is_running() {
+            tracing::info!(data_dir = %pg.data_dir.display(), "reusing running embedded PostgreSQL");
+            return Ok(pg);
+        }
+        let log = pg.data_dir.join("server.log");
+        let out = pg
+            .command("pg_ctl")
+            .arg("start")
+            .arg("-D")
+            .arg(&pg.data_dir)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-s"])
+            .output()
+            .map_err(|e| Error::Embedded(format!("cannot run pg_ctl: {e}")))?;
+        if !out.status.success() {
+            let tail = fs::read_to_string(&log)
+                .map(|s| s.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
+                .unwrap_or_default();
+            return Err(Error::Embedded(format!(
+                "pg_ctl start failed: {}\nlast lines of {}:\n{tail}",
+                describe(&out),
+                log.display()
+            )));
+        }
+        tracing::info!(data_dir = %pg.data_dir.display(), "started embedded PostgreSQL");
+        Ok(EmbeddedPostgres {
+            started_here: true,
+            ..pg
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// True when this process started the cluster (and so should stop it).
+    pub fn started_here(&self) -> bool {
+        self.started_here
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// Connection options for `database` as the cluster's superuser.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    /// A libpq-style URL for tools such as psql and the end-to-end tests.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}@localhost:{PORT}/{database}?host={}",
+            self.socket_dir.display()
+        )
+    }
+
+    /// Creates `database` if it does not exist yet.
+    pub async fn ensure_database(&self, database: &str) -> Result<()> {
+        let mut conn = PgConnection::connect_with(&self.connect_options("postgres")).await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(database)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            crate::ident::check(database, "database")?;
+            let create = format!("CREATE DATABASE \"{database}\"");
+            match sqlx::raw_sql(&create).execute(&mut conn).await {
+                Ok(_) => {}
+                // Another instance created it between our check and our CREATE.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Stops the cluster with a fast shutdown (clients disconnected, data flushed).
+    pub fn stop(&self) -> Result<()> {
+        let out = self
+            .command("pg_ctl")
+            .arg("stop")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "-t", "60", "-s"])
+            .output()
+            .map_err(|e| Error::Embedded(format!("cannot run pg_ctl: {e}")))?;
+        if !out.status.success() && self.is_running() {
+            return Err(Error::Embedded(format!("pg_ctl stop failed: {}", describe(&out))));
+        }
+        tracing::info!(data_dir = %self.data_dir.display(), "stopped embedded PostgreSQL");
+        Ok(())
+    }
+
+    fn init_if_needed(&self, ephemeral: bool) -> Result<()> {
+        if self.data_dir.join("PG_VERSION").exists() {
+            return Ok(());
+        }
+        if let Some(parent) = self.data_dir.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::Embedded(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        // A crash during an earlier initdb leaves a directory without PG_VERSION: start over.
+        if self.data_dir.exists() {
+            fs::remove_dir_all(&self.data_dir).map_err(|e| {
+                Error::Embedded(format!("cannot clear {}: {e}", self.data_dir.display()))
+            })?;
+        }
+        fs::create_dir_all(&self.data_dir).map_err(|e| {
+            Error::Embedded(format!("cannot create {}: {e}", self.data_dir.display()))
+        })?;
+        self.hand_over(&self.data_dir)?;
+        fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::Embedded(e.to_string()))?;
+        if let Some((uid, gid)) = self.run_as {
+            check_reachable(&self.data_dir, uid, gid)?;
+        }
+        let mut initdb = self.command("initdb");
+        initdb
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C"]);
+        if ephemeral {
+            initdb.arg("--no-sync");
+        }
+        let out = initdb
+            .output()
+            .map_err(|e| Error::Embedded(format!("cannot run initdb: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Embedded(format!("initdb failed: {}", describe(&out))));
+        }
+        tracing::info!(data_dir = %self.data_dir.display(), "initialised embedded PostgreSQL cluster");
+        Ok(())
+    }
+
+    /// Our settings live in their own file, rewritten at every start so a moved project
+    /// directory still finds its socket.
+    fn write_settings(&self, ephemeral: bool) -> Result<()> {
+        let io = |e: std::io::Error| Error::Embedded(e.to_string());
+        fs::create_dir_all(&self.socket_dir).map_err(io)?;
+        self.hand_over(&self.socket_dir)?;
+        fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let mut conf = format!(
+            "# Written by devpulse at every start; edit postgresql.conf for your own settings.\n\
+             listen_addresses = ''\n\
+             port = {PORT}\n\
+             unix_socket_directories = '{}'\n\
+             unix_socket_permissions = 0700\n\
+             max_connections = 200\n\
+             shared_buffers = 128MB\n",
+            self.socket_dir.display().to_string().replace('\'', "''")
+        );
+        if ephemeral {
+            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        let path = self.data_dir.join("devpulse.conf");
+        fs::write(&path, conf).map_err(io)?;
+        self.hand_over(&path)?;
+        let main = self.data_dir.join("postgresql.conf");
+        let text = fs::read_to_string(&main).map_err(io)?;
+        let include = "include_if_exists = 'devpulse.conf'";
+        if !text.contains(include) {
+            fs::write(&main, format!("{text}\n{include}\n")).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn hand_over(&self, path: &Path) -> Result<()> {
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+                Error::Embedded(format!("cannot give {} to {SUPERUSER}: {e}", path.display()))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(program));
+        // Keep the child out of our process group so a Ctrl-C in the terminal reaches only
+        // us; we stop the cluster ourselves, cleanly.
+        cmd.process_group(0);
+        cmd.env_remove("PGDATA").env("LC_ALL", "C");
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid).env("HOME", "/tmp");
+            // The working directory must be readable by the postgres user.
+            cmd.current_dir("/");
+        }
+        cmd
+    }
+}
+
+fn describe(out: &Output) -> String {
+    let mut s = format!("exit status {}", out.status);
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        if !text.trim().is_empty() {
+            s.push_str(": ");
+            s.push_str(text.trim());
+        }
+    }
+    s
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .map_err(|e| Error::Embedded(e.to_string()))
+    }
+}
+
+fn socket_dir_for(data_dir: &Path) -> PathBuf {
+    let inside = data_dir.join("run");
+    if inside.join(".s.PGSQL.5432").as_os_str().len() <= MAX_SOCKET_PATH {
+        return inside;
+    }
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    PathBuf::from(format!("/tmp/devpulse-pg-{}", &hex::encode(hash)[..12]))
+}
+
+/// The directory holding `initdb` and `pg_ctl`: `PG_BIN_DIR`, else the newest
+/// `/usr/lib/postgresql/*/bin` (Debian's layout), else `pg_config --bindir`.
+pub fn find_bin_dir() -> Result<PathBuf> {
+    if let Ok(dir) = std::env::var("PG_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+    }
+    Err(Error::Embedded(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found: install the `postgresql` package, \
+         set PG_BIN_DIR, or set DATABASE_URL to use an existing server"
+            .into(),
+    ))
+}
+
+fn lookup_user(name: &str) -> Result<(u32, u32)> {
+    let cname = CString::new(name).expect("no NUL in user name");
+    // SAFETY: getpwnam returns a pointer into static storage or NULL; we copy out at once.
+    let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
+    if pw.is_null() {
+        return Err(Error::Embedded(format!(
+            "running as root, and PostgreSQL refuses to run as root, but there is no `{name}` \
+             system user to run it as (install the `postgresql` package, or run as another user)"
+        )));
+    }
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    Ok((uid, gid))
+}
+
+/// As root every directory is reachable; the postgres user needs search permission on each
+/// parent of the data directory.
+fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    for ancestor in dir.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(ancestor) else { continue };
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode();
+        let ok = (meta.uid() == uid && mode & 0o100 != 0)
+            || (meta.gid() == gid && mode & 0o010 != 0)
+            || mode & 0o001 != 0;
+        if !ok {
+            return Err(Error::Embedded(format!(
+                "the `{SUPERUSER}` user cannot enter {} (mode {:o}); PostgreSQL runs as that user \
+                 because we are root. Move the project, set DEVPULSE_DATA_DIR to a directory it can \
+                 reach, or `chmod o+x` that directory",
+                ancestor.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(())
+}

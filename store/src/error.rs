@@ -1,0 +1,35 @@
+use std::borrow::Cow;
+
+/// Every failure the data layer reports. `server` maps these to HTTP in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        field: &'static str,
+        reason: Cow<'static, str>,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(Cow<'static, str>),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    /// The SQLSTATE of the underlying database error, when there is one.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            Error::Database(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,63 @@
+use std::ops::{Deref, DerefMut};
+
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::{ident, tenants::TenantScope, Result};
+
+/// The only way to run tenant-scoped SQL.
+///
+/// A transaction that has switched to the tenant's role (`SET LOCAL ROLE`) and put the
+/// tenant's schema alone on the `search_path`. Unqualified table names resolve to the
+/// tenant's tables, and PostgreSQL itself refuses any other tenant's schema, so a missing
+/// `WHERE` cannot leak data across tenants. Both settings are transaction-local: the
+/// connection goes back to the pool clean.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    scope: TenantScope,
+}
+
+impl TenantTx {
+    pub async fn begin(pool: &PgPool, scope: &TenantScope) -> Result<Self> {
+        // The scope came from the registry, but check again: this string becomes SQL.
+        ident::check(&scope.role, "role")?;
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(&format!("SET LOCAL ROLE {}", ident::quote(&scope.role)))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query!(
+            r#"SELECT set_config('search_path', $1, true) AS "path!""#,
+            scope.schema
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(TenantTx {
+            tx,
+            scope: scope.clone(),
+        })
+    }
+
+    pub fn scope(&self) -> &TenantScope {
+        &self.scope
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}

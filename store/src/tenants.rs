@@ -1,0 +1,324 @@
+//! The tenant registry (`public.tenants`) and the schema + role primitive.
+//!
+//! Every tenant owns a schema `tenant_<slug>` and a role that may use only that schema.
+//! Provisioning runs in one transaction (PostgreSQL DDL, roles included, is transactional),
+//! so a failure half-way leaves no schema, role or registry row behind.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{ident, migrate, Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(pub Uuid);
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tenant's short name, `[a-z][a-z0-9_]{1,40}`; it names the schema and the role.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(s: &str) -> Result<Self> {
+        let mut chars = s.chars();
+        let first = chars.next();
+        let valid = first.is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && (2..=41).contains(&s.len());
+        if valid {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(Error::Invalid {
+                field: "slug",
+                reason: "must be 2 to 41 characters: a lowercase letter, then lowercase letters, \
+                         digits or underscores"
+                    .into(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn schema_name(&self) -> String {
+        format!("tenant_{}", self.0)
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Slug::parse(&s)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(s: Slug) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub name: String,
+    pub plan: String,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    scope: TenantScope,
+}
+
+impl Tenant {
+    /// What a [`crate::TenantTx`] needs to enter this tenant.
+    pub fn scope(&self) -> &TenantScope {
+        &self.scope
+    }
+}
+
+/// The schema and role of one tenant, read from the registry. Only `store` can make one,
+/// so a `TenantTx` can only ever enter a tenant that really exists.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TenantScope {
+    pub(crate) id: TenantId,
+    pub(crate) schema: String,
+    pub(crate) role: String,
+}
+
+impl TenantScope {
+    pub fn id(&self) -> TenantId {
+        self.id
+    }
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+}
+
+struct TenantRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    schema_name: String,
+    role_name: String,
+    plan: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = Error;
+    fn try_from(r: TenantRow) -> Result<Tenant> {
+        let status = match r.status.as_str() {
+            "active" => TenantStatus::Active,
+            "suspended" => TenantStatus::Suspended,
+            other => {
+                return Err(Error::Invalid {
+                    field: "status",
+                    reason: format!("unknown tenant status {other:?}").into(),
+                })
+            }
+        };
+        Ok(Tenant {
+            id: TenantId(r.id),
+            slug: Slug::parse(&r.slug)?,
+            name: r.name,
+            plan: r.plan,
+            status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            scope: TenantScope {
+                id: TenantId(r.id),
+                schema: r.schema_name,
+                role: r.role_name,
+            },
+        })
+    }
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Tenant>> {
+    sqlx::query_as!(
+        TenantRow,
+        "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
+         FROM tenants ORDER BY slug"
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Tenant::try_from)
+    .collect()
+}
+
+pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
+    sqlx::query_as!(
+        TenantRow,
+        "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
+         FROM tenants WHERE slug = $1",
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("tenant"))?
+    .try_into()
+}
+
+pub async fn count(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Creates the registry row, the role, the schema, and applies the tenant migrations, all
+/// in one transaction.
+pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must be 1 to 200 characters".into(),
+        });
+    }
+    let mut tx = pool.begin().await?;
+    // Serialises with start-up migrations, so a tenant is never half-migrated.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(migrate::LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let prefix = role_prefix(&mut tx).await?;
+    let schema = slug.schema_name();
+    let role = format!("t{prefix}_{}", slug.as_str());
+    ident::check(&schema, "slug")?;
+    ident::check(&role, "slug")?;
+
+    let row = sqlx::query_as!(
+        TenantRow,
+        "INSERT INTO tenants (slug, name, schema_name, role_name)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (slug) DO NOTHING
+         RETURNING id, slug, name, schema_name, role_name, plan, status, created_at, updated_at",
+        slug.as_str(),
+        name,
+        schema,
+        role
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::Conflict(format!("tenant {slug}").into()))?;
+
+    let (s, r) = (ident::quote(&schema), ident::quote(&role));
+    let ddl = format!(
+        "CREATE ROLE {r} NOLOGIN NOINHERIT;
+         GRANT {r} TO CURRENT_USER;
+         CREATE SCHEMA {s};
+         GRANT USAGE ON SCHEMA {s} TO {r};
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r};
+         ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {r};"
+    );
+    sqlx::raw_sql(&ddl).execute(&mut *tx).await.map_err(|e| match e {
+        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42710") => {
+            Error::Conflict(format!("role {role}").into())
+        }
+        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P06") => {
+            Error::Conflict(format!("schema {schema}").into())
+        }
+        other => other.into(),
+    })?;
+    let tenant = Tenant::try_from(row)?;
+    migrate::tenant_schema(&mut tx, tenant.scope()).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant.slug, schema, role, "provisioned tenant");
+    Ok(tenant)
+}
+
+/// Drops the schema, the role and the registry row, in one transaction.
+pub async fn delete(pool: &PgPool, slug: &Slug) -> Result<()> {
+    let tenant = find_by_slug(pool, slug).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(migrate::LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let (s, r) = (
+        ident::quote(&tenant.scope.schema),
+        ident::quote(&tenant.scope.role),
+    );
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {s} CASCADE; DROP OWNED BY {r}; DROP ROLE IF EXISTS {r};"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM tenants WHERE id = $1", tenant.id.0)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Roles are global to the cluster but tenants belong to one database, so role names carry a
+/// short hash of the database name: two databases (one per test, say) never collide.
+async fn role_prefix(conn: &mut PgConnection) -> Result<String> {
+    Ok(
+        sqlx::query_scalar!(r#"SELECT left(md5(current_database()), 8) AS "p!""#)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_strict() {
+        for ok in ["ab", "acme", "acme_2", "a1", &"a".repeat(41)] {
+            assert!(Slug::parse(ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "1acme",
+            "_acme",
+            "acme-co",
+            "acme\"; DROP SCHEMA public; --",
+            "acme co",
+            "acmé",
+            &"a".repeat(42),
+        ] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn schema_names_follow_the_slug() {
+        assert_eq!(Slug::parse("acme").unwrap().schema_name(), "tenant_acme");
+    }
+}

@@ -1,0 +1,212 @@
+//! Test support: one private cluster per test run and a fresh database per test, cloned from
+//! a template that already has the registry migrations (cloning takes milliseconds; migrating
+//! does not).
+//!
+//! The cluster is `TEST_DATABASE_URL` (a superuser URL) when set, else an ephemeral embedded
+//! cluster under `.data/test-postgres` that later test binaries reuse; `make test` wipes it
+//! before and stops it after the run.
+
+use std::{path::PathBuf, sync::OnceLock};
+
+use sha2::{Digest, Sha256};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    Connection, PgConnection,
+};
+
+use crate::{
+    embedded::{EmbeddedConfig, EmbeddedPostgres},
+    migrate, Store,
+};
+
+struct Cluster {
+    admin_url: String,
+    template: String,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+fn cluster() -> &'static Cluster {
+    CLUSTER
+        .get_or_init(|| {
+            // Our own thread and runtime: callers are usually inside a #[tokio::test]
+            // runtime that cannot block_on, and that dies with its test.
+            std::thread::spawn(init)
+                .join()
+                .unwrap_or_else(|_| Err("test cluster set-up panicked".into()))
+        })
+        .as_ref()
+        .unwrap_or_else(|e| panic!("test database cluster unavailable: {e}"))
+}
+
+/// The embedded test cluster's data directory.
+pub fn test_cluster_dir() -> PathBuf {
+    std::env::var_os("DEVPULSE_TEST_PG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/test-postgres")
+        })
+}
+
+fn init() -> Result<Cluster, String> {
+    let admin_url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let pg = EmbeddedPostgres::start(&EmbeddedConfig {
+                data_dir: test_cluster_dir(),
+                ephemeral: true,
+            })
+            .map_err(|e| e.to_string())?;
+            pg.url("postgres")
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let template = rt
+        .block_on(ensure_template(&admin_url))
+        .map_err(|e| e.to_string())?;
+    Ok(Cluster {
+        admin_url,
+        template,
+    })
+}
+
+/// Templates are named after the migrations they hold, so changing a migration makes a new one.
+fn template_name() -> String {
+    let mut h = Sha256::new();
+    for m in migrate::REGISTRY.iter().chain(migrate::TENANT.iter()) {
+        h.update(m.version.to_le_bytes());
+        h.update(&m.checksum);
+    }
+    format!("devpulse_tpl_{}", &hex::encode(h.finalize())[..16])
+}
+
+async fn ensure_template(admin_url: &str) -> crate::Result<String> {
+    let name = template_name();
+    let admin: PgConnectOptions = admin_url.parse()?;
+    let mut conn = PgConnection::connect_with(&admin).await?;
+    // Test binaries may start at once; one of them builds the template.
+    sqlx::query("SELECT pg_advisory_lock(7461)")
+        .execute(&mut conn)
+        .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        let building = format!("{name}_building");
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{building}\""))
+            .execute(&mut conn)
+            .await?;
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{building}\""))
+            .execute(&mut conn)
+            .await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(admin.clone().database(&building))
+            .await?;
+        migrate::run(&pool).await?;
+        pool.close().await;
+        // Renamed only once complete, so a crash never leaves a half-built template.
+        sqlx::raw_sql(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7461)")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(name)
+}
+
+/// A fresh, migrated database of its own for one test.
+pub struct TestDb {
+    pub store: Store,
+    pub name: String,
+    url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let cluster = cluster();
+        let name = format!("test_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let admin: PgConnectOptions = cluster.admin_url.parse().expect("admin URL");
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .expect("connect to test cluster");
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+            cluster.template
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("clone test database");
+        conn.close().await.ok();
+        let url = url_for(&cluster.admin_url, &name);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(url.parse().expect("test database URL"))
+            .await
+            .expect("connect to test database");
+        TestDb {
+            store: Store::from_pool(pool),
+            name,
+            url,
+        }
+    }
+
+    /// A superuser URL for this database, e.g. for a server started as a subprocess.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A superuser URL for another, empty database on the test cluster (created if missing).
+pub async fn scratch_database(name: &str) -> String {
+    let cluster = cluster();
+    let admin: PgConnectOptions = cluster.admin_url.parse().expect("admin URL");
+    let mut conn = PgConnection::connect_with(&admin).await.expect("connect");
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop scratch database");
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create scratch database");
+    url_for(&cluster.admin_url, name)
+}
+
+/// Replaces the database in a `postgres://user@host:port/db?params` URL.
+fn url_for(admin_url: &str, database: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    let mut url = format!("{}/{database}", &base[..authority_end]);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_for_swaps_the_database() {
+        assert_eq!(
+            super::url_for("postgres://postgres@localhost:5432/postgres?host=/x/run", "t1"),
+            "postgres://postgres@localhost:5432/t1?host=/x/run"
+        );
+        assert_eq!(super::url_for("postgres://u:p@h/db", "t2"), "postgres://u:p@h/t2");
+        assert_eq!(super::url_for("postgres://u@h:1", "t3"), "postgres://u@h:1/t3");
+    }
+}
