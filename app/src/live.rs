@@ -100,6 +100,7 @@ mod client {
         component::Axis,
         element::{AxisType, Tooltip, Trigger},
         series::Line,
+        theme::Theme,
         Chart, Echarts, WasmRenderer,
     };
     use futures::StreamExt;
@@ -109,7 +110,11 @@ mod client {
 
     use super::{backoff_ms, LinkState, LivePoint, WINDOW};
 
-    pub fn start(points: RwSignal<Vec<LivePoint>>, received: RwSignal<u64>, link: RwSignal<LinkState>) {
+    pub fn start(
+        points: RwSignal<Vec<LivePoint>>,
+        received: RwSignal<u64>,
+        link: RwSignal<LinkState>,
+    ) {
         let alive = Arc::new(AtomicBool::new(true));
         {
             let alive = alive.clone();
@@ -126,7 +131,10 @@ mod client {
                     WasmRenderer::update(&echarts, &chart);
                     Some(echarts)
                 }
-                None => match WasmRenderer::new_opt(None, Some(260)).render("live-chart", &chart) {
+                None => match WasmRenderer::new_opt(None, Some(260))
+                    .theme(Theme::Dark)
+                    .render("live-chart", &chart)
+                {
                     Ok(echarts) => Some(echarts),
                     Err(e) => {
                         leptos::logging::error!("chart: {e:?}");
@@ -138,20 +146,27 @@ mod client {
     }
 
     fn build_chart(points: &[LivePoint]) -> Chart {
-        let data: Vec<Vec<f64>> = points
-            .iter()
-            .map(|p| vec![p.ts_ms as f64, p.tps])
-            .collect();
+        let data: Vec<Vec<f64>> = points.iter().map(|p| vec![p.ts_ms as f64, p.tps]).collect();
         Chart::new()
+            .background_color("transparent")
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .x_axis(Axis::new().type_(AxisType::Time))
             .y_axis(Axis::new().type_(AxisType::Value).name("tx/s"))
-            .series(Line::new().name("transactions/s").show_symbol(false).data(data))
+            .series(
+                Line::new()
+                    .name("transactions/s")
+                    .show_symbol(false)
+                    .data(data),
+            )
     }
 
     fn ws_url() -> Option<String> {
         let location = window().location();
-        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
         Some(format!("{scheme}://{}/ws", location.host().ok()?))
     }
 

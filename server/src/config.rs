@@ -125,8 +125,12 @@ mod tests {
 
     #[test]
     fn values_are_read() {
-        let c = config(&[("PORT", "0"), ("LOG_FORMAT", "json"), ("DATABASE_URL", "postgres://x/y")])
-            .unwrap();
+        let c = config(&[
+            ("PORT", "0"),
+            ("LOG_FORMAT", "json"),
+            ("DATABASE_URL", "postgres://x/y"),
+        ])
+        .unwrap();
         assert_eq!(c.port, 0);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.database_url.as_deref(), Some("postgres://x/y"));

@@ -23,13 +23,12 @@ impl Database {
     pub async fn open(config: &Config) -> Result<Self, Error> {
         let (options, mode, embedded) = match &config.database_url {
             Some(url) => {
-                let options: PgConnectOptions = url.parse().map_err(|e| {
-                    crate::config::ConfigError {
+                let options: PgConnectOptions =
+                    url.parse().map_err(|e| crate::config::ConfigError {
                         var: "DATABASE_URL",
                         value: redact(url),
                         reason: format!("{e}"),
-                    }
-                })?;
+                    })?;
                 (options, "external", None)
             }
             None => {

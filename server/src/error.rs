@@ -48,9 +48,11 @@ impl ApiError {
             ApiError::Store(store::Error::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not-found", "Not found")
             }
-            ApiError::Store(store::Error::Invalid { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request")
-            }
+            ApiError::Store(store::Error::Invalid { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+            ),
             ApiError::Store(store::Error::Conflict(_)) => {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }

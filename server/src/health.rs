@@ -16,6 +16,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     match tokio::time::timeout(Duration::from_secs(3), state.store.ready()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(e)) => Err(ApiError::NotReady(e.to_string())),
-        Err(_) => Err(ApiError::NotReady("database did not answer within 3s".into())),
+        Err(_) => Err(ApiError::NotReady(
+            "database did not answer within 3s".into(),
+        )),
     }
 }

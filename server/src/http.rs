@@ -93,7 +93,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
 
 /// tower-http answers an oversized body with a bare 413; give it the same problem+json
 /// shape as every other error.
-async fn problem_for_oversized_bodies(response: axum::response::Response) -> axum::response::Response {
+async fn problem_for_oversized_bodies(
+    response: axum::response::Response,
+) -> axum::response::Response {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

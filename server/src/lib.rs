@@ -105,13 +105,16 @@ pub async fn serve(
     // Scripts (and `make run`) read this line for the address.
     println!("devpulse listening on http://{local}");
     tracing::info!(%local, mode = db.mode, "listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: draining connections");
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        stop.await;
+        tracing::info!("shutting down: draining connections");
+        let _ = shutdown_tx.send(true);
+    })
+    .await?;
     let _ = sampler.await;
     Ok(())
 }

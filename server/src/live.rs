@@ -18,7 +18,11 @@ use crate::AppState;
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
-pub async fn sample(store: Store, tx: watch::Sender<Option<LivePoint>>, mut shutdown: watch::Receiver<bool>) {
+pub async fn sample(
+    store: Store,
+    tx: watch::Sender<Option<LivePoint>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut previous: Option<(Instant, i64)> = None;

@@ -46,10 +46,16 @@ fn sigterm(mut running: Running) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = running.child.try_wait().unwrap() {
-            assert!(status.success(), "server exits cleanly on SIGTERM: {status}");
+            assert!(
+                status.success(),
+                "server exits cleanly on SIGTERM: {status}"
+            );
             return;
         }
-        assert!(Instant::now() < deadline, "server stops within 60s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "server stops within 60s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -68,14 +74,20 @@ async fn wait_for_status(base: &str, path: &str, want: u16, within: Duration) {
         if got == want {
             return;
         }
-        assert!(Instant::now() < deadline, "{path} answered {got}, wanted {want}");
+        assert!(
+            Instant::now() < deadline,
+            "{path} answered {got}, wanted {want}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_database_lifecycle() {
-    let tmp = tempfile::Builder::new().prefix("devpulse-embedded-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("devpulse-embedded-")
+        .tempdir()
+        .unwrap();
     // PostgreSQL runs as the `postgres` user when we are root: it must reach the directory.
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data_dir = tmp.path().join("data");
@@ -89,8 +101,13 @@ async fn embedded_database_lifecycle() {
 
     // Leave a mark in the database to find after a restart.
     let pg = EmbeddedPostgres::start(&cluster).unwrap();
-    assert!(!pg.started_here(), "the server's cluster is reused, not started twice");
-    let pool = sqlx::PgPool::connect_with(pg.connect_options("devpulse")).await.unwrap();
+    assert!(
+        !pg.started_here(),
+        "the server's cluster is reused, not started twice"
+    );
+    let pool = sqlx::PgPool::connect_with(pg.connect_options("devpulse"))
+        .await
+        .unwrap();
     store::tenants::create(&pool, &store::Slug::parse("keepme").unwrap(), "Keep me")
         .await
         .unwrap();

@@ -55,13 +55,20 @@ async fn readiness_reports_unmigrated_tenants() {
 async fn the_status_page_is_rendered_on_the_server_with_database_data() {
     let mut server = TestServer::start().await;
     for slug in ["one", "two"] {
-        store::tenants::create(server.db.store.pool(), &store::Slug::parse(slug).unwrap(), slug)
-            .await
-            .unwrap();
+        store::tenants::create(
+            server.db.store.pool(),
+            &store::Slug::parse(slug).unwrap(),
+            slug,
+        )
+        .await
+        .unwrap();
     }
     let r = client().get(server.url("/status")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let html = r.text().await.unwrap();
 
@@ -80,7 +87,10 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
         .nth(1)
         .and_then(|rest| rest.split('\'').next())
         .expect("CSP carries a nonce");
-    assert!(html.contains(&format!(r#"nonce="{nonce}""#)), "hydration script has the nonce");
+    assert!(
+        html.contains(&format!(r#"nonce="{nonce}""#)),
+        "hydration script has the nonce"
+    );
     assert!(csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe-inline"));
 
@@ -96,7 +106,11 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
 #[tokio::test]
 async fn unknown_pages_are_404_and_api_responses_are_locked_down() {
     let mut server = TestServer::start().await;
-    let r = client().get(server.url("/no/such/page")).send().await.unwrap();
+    let r = client()
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("Page not found"));
 

@@ -167,7 +167,10 @@ impl EmbeddedPostgres {
             .output()
             .map_err(|e| Error::Embedded(format!("cannot run pg_ctl: {e}")))?;
         if !out.status.success() && self.is_running() {
-            return Err(Error::Embedded(format!("pg_ctl stop failed: {}", describe(&out))));
+            return Err(Error::Embedded(format!(
+                "pg_ctl stop failed: {}",
+                describe(&out)
+            )));
         }
         tracing::info!(data_dir = %self.data_dir.display(), "stopped embedded PostgreSQL");
         Ok(())
@@ -197,10 +200,15 @@ impl EmbeddedPostgres {
             check_reachable(&self.data_dir, uid, gid)?;
         }
         let mut initdb = self.command("initdb");
-        initdb
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C"]);
+        initdb.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]);
         if ephemeral {
             initdb.arg("--no-sync");
         }
@@ -208,7 +216,10 @@ impl EmbeddedPostgres {
             .output()
             .map_err(|e| Error::Embedded(format!("cannot run initdb: {e}")))?;
         if !out.status.success() {
-            return Err(Error::Embedded(format!("initdb failed: {}", describe(&out))));
+            return Err(Error::Embedded(format!(
+                "initdb failed: {}",
+                describe(&out)
+            )));
         }
         tracing::info!(data_dir = %self.data_dir.display(), "initialised embedded PostgreSQL cluster");
         Ok(())
@@ -249,7 +260,10 @@ impl EmbeddedPostgres {
     fn hand_over(&self, path: &Path) -> Result<()> {
         if let Some((uid, gid)) = self.run_as {
             std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
-                Error::Embedded(format!("cannot give {} to {SUPERUSER}: {e}", path.display()))
+                Error::Embedded(format!(
+                    "cannot give {} to {SUPERUSER}: {e}",
+                    path.display()
+                ))
             })?;
         }
         Ok(())
@@ -353,7 +367,9 @@ fn lookup_user(name: &str) -> Result<(u32, u32)> {
 /// parent of the data directory.
 fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<()> {
     for ancestor in dir.ancestors().skip(1) {
-        let Ok(meta) = fs::metadata(ancestor) else { continue };
+        let Ok(meta) = fs::metadata(ancestor) else {
+            continue;
+        };
         use std::os::unix::fs::MetadataExt;
         let mode = meta.mode();
         let ok = (meta.uid() == uid && mode & 0o100 != 0)

@@ -191,9 +191,11 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64> {
-    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Creates the registry row, the role, the schema, and applies the tenant migrations, all
@@ -242,15 +244,18 @@ pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r};
          ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {r};"
     );
-    sqlx::raw_sql(&ddl).execute(&mut *tx).await.map_err(|e| match e {
-        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42710") => {
-            Error::Conflict(format!("role {role}").into())
-        }
-        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P06") => {
-            Error::Conflict(format!("schema {schema}").into())
-        }
-        other => other.into(),
-    })?;
+    sqlx::raw_sql(&ddl)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42710") => {
+                Error::Conflict(format!("role {role}").into())
+            }
+            sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P06") => {
+                Error::Conflict(format!("schema {schema}").into())
+            }
+            other => other.into(),
+        })?;
     let tenant = Tenant::try_from(row)?;
     migrate::tenant_schema(&mut tx, tenant.scope()).await?;
     tx.commit().await?;

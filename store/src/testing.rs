@@ -43,9 +43,7 @@ fn cluster() -> &'static Cluster {
 pub fn test_cluster_dir() -> PathBuf {
     std::env::var_os("DEVPULSE_TEST_PG_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/test-postgres")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/test-postgres"))
 }
 
 fn init() -> Result<Cluster, String> {
@@ -91,10 +89,11 @@ async fn ensure_template(admin_url: &str) -> crate::Result<String> {
     sqlx::query("SELECT pg_advisory_lock(7461)")
         .execute(&mut conn)
         .await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         let building = format!("{name}_building");
         sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{building}\""))
@@ -110,9 +109,11 @@ async fn ensure_template(admin_url: &str) -> crate::Result<String> {
         migrate::run(&pool).await?;
         pool.close().await;
         // Renamed only once complete, so a crash never leaves a half-built template.
-        sqlx::raw_sql(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
-            .execute(&mut conn)
-            .await?;
+        sqlx::raw_sql(&format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+        ))
+        .execute(&mut conn)
+        .await?;
     }
     sqlx::query("SELECT pg_advisory_unlock(7461)")
         .execute(&mut conn)
@@ -203,10 +204,19 @@ mod tests {
     #[test]
     fn url_for_swaps_the_database() {
         assert_eq!(
-            super::url_for("postgres://postgres@localhost:5432/postgres?host=/x/run", "t1"),
+            super::url_for(
+                "postgres://postgres@localhost:5432/postgres?host=/x/run",
+                "t1"
+            ),
             "postgres://postgres@localhost:5432/t1?host=/x/run"
         );
-        assert_eq!(super::url_for("postgres://u:p@h/db", "t2"), "postgres://u:p@h/t2");
-        assert_eq!(super::url_for("postgres://u@h:1", "t3"), "postgres://u@h:1/t3");
+        assert_eq!(
+            super::url_for("postgres://u:p@h/db", "t2"),
+            "postgres://u:p@h/t2"
+        );
+        assert_eq!(
+            super::url_for("postgres://u@h:1", "t3"),
+            "postgres://u@h:1/t3"
+        );
     }
 }

@@ -47,10 +47,11 @@ async fn a_tenant_tx_cannot_touch_another_tenants_tables() {
 
     // Bravo's row is still there, untouched.
     let mut tx = TenantTx::begin(db.store.pool(), b.scope()).await.unwrap();
-    let v: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'secret'")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let v: serde_json::Value =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'secret'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
     assert_eq!(v, serde_json::json!("bravo"));
 }
 
@@ -123,7 +124,9 @@ async fn duplicate_slugs_are_refused_and_leave_nothing_behind() {
 #[tokio::test]
 async fn deleting_a_tenant_drops_its_schema_and_role() {
     let (db, a, _) = two_tenants().await;
-    store::tenants::delete(db.store.pool(), &a.slug).await.unwrap();
+    store::tenants::delete(db.store.pool(), &a.slug)
+        .await
+        .unwrap();
     let (schemas, roles): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_alpha'),
                 (SELECT count(*) FROM pg_roles WHERE rolname = $1)",
