@@ -31,7 +31,7 @@ CREATE TABLE _sqlx_migrations (
 SQL
 for f in migrations/registry/*.sql; do psql_ -d devpulse_prepare -f "$f"; done
 for f in migrations/tenant/*.sql; do
-  PGOPTIONS="-c search_path=tenant_prepare" psql_ -d devpulse_prepare \
+  PGOPTIONS="-c search_path=tenant_prepare -c devpulse.tenant_role=postgres" psql_ -d devpulse_prepare \
     -c "CREATE SCHEMA IF NOT EXISTS tenant_prepare" -f "$f"
 done
 

@@ -20,6 +20,15 @@ pub struct Config {
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     pub body_limit: usize,
+    /// `kid:secret,...` for signing access tokens; a development key is generated when unset.
+    pub jwt_keys: Option<String>,
+    /// Mark cookies `Secure` (set it when served over https).
+    pub secure_cookies: bool,
+    /// `DEVPULSE_ENV=production`: no demo data, no development JWT key.
+    pub production: bool,
+    /// Two refreshes with the same token within this many seconds both succeed (two tabs);
+    /// a reuse after it revokes the session family.
+    pub refresh_reuse_grace_secs: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +95,20 @@ impl Config {
             site_root: PathBuf::from(site_root),
             log_format,
             body_limit,
+            jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
+            secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", false)?,
+            refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
+            production: match get("DEVPULSE_ENV").as_deref() {
+                None | Some("") | Some("development") => false,
+                Some("production") => true,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_ENV",
+                        value: other.into(),
+                        reason: "expected `development` or `production`".into(),
+                    })
+                }
+            },
         })
     }
 }

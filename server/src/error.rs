@@ -12,12 +12,38 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ApiError {
     #[error("not ready: {0}")]
     NotReady(String),
+    #[error("sign in first: no valid session or API key")]
+    Unauthenticated,
+    #[error("wrong workspace, e-mail or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("invalid request: {}", .0.iter().map(|e| format!("{} {}", e.pointer, e.detail)).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<FieldError>),
+    #[error("too many attempts; retry in {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error(transparent)]
     Store(#[from] store::Error),
+}
+
+/// One bad field: its JSON pointer in the request body and what is wrong with it.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn field(pointer: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }])
+    }
 }
 
 /// The body of every error response.
@@ -28,6 +54,8 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -35,6 +63,27 @@ impl ApiError {
         match self {
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            ApiError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Invalid credentials",
+            ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+            ),
+            ApiError::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -75,16 +124,51 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        problem(status, kind, title, detail)
+        let retry_after = match self {
+            ApiError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
+        let errors = match self {
+            ApiError::Validation(errors) => errors,
+            ApiError::Store(store::Error::Invalid { field, reason }) => vec![FieldError {
+                pointer: format!("/{field}"),
+                detail: reason.into_owned(),
+            }],
+            _ => Vec::new(),
+        };
+        let mut response = problem_with(status, kind, title, detail, errors);
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                secs.to_string().parse().expect("number"),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("ascii"));
+        }
+        response
     }
 }
 
 pub fn problem(status: StatusCode, kind: &str, title: &'static str, detail: String) -> Response {
+    problem_with(status, kind, title, detail, Vec::new())
+}
+
+fn problem_with(
+    status: StatusCode,
+    kind: &str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+) -> Response {
     let body = Problem {
         type_: format!("https://devpulse.dev/problems/{kind}"),
         title,
         status: status.as_u16(),
         detail,
+        errors,
     };
     (
         status,
@@ -92,4 +176,10 @@ pub fn problem(status: StatusCode, kind: &str, title: &'static str, detail: Stri
         serde_json::to_string(&body).expect("problem serialises"),
     )
         .into_response()
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Store(e.into())
+    }
 }

@@ -20,7 +20,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{error, health, live, AppState, Config};
+use crate::{api, error, health, live, AppState, Config};
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
@@ -51,6 +51,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/ws", get(live::ws_handler))
+        .merge(api::routes().into_router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod database;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod live;
+pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -27,6 +30,10 @@ pub struct AppState {
     pub live: Arc<watch::Sender<Option<LivePoint>>>,
     /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
     pub shutdown: watch::Receiver<bool>,
+    pub keys: auth::jwt::Keys,
+    pub login_limits: Arc<auth::limits::LoginLimiter>,
+    pub session_lifetimes: store::sessions::Lifetimes,
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -49,6 +56,10 @@ pub enum Error {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] auth::jwt::KeyError),
+    #[error("{0}")]
+    Setup(String),
 }
 
 pub fn init_tracing(format: &config::LogFormat) {
@@ -66,6 +77,18 @@ pub fn init_tracing(format: &config::LogFormat) {
 /// database if this process started it.
 pub async fn run(config: Config) -> Result<(), Error> {
     let db = database::Database::open(&config).await?;
+    if db.mode == "embedded" && !config.production {
+        match tenancy::seed_demo(&db.store).await {
+            Ok(Some(people)) => {
+                println!("Demo workspace `demo` created. Sign in with:");
+                for (email, role, password) in people {
+                    println!("  {role:<13} {email:<22} {password}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("demo data not created: {e}"),
+        }
+    }
     let addr = SocketAddr::new(config.host, config.port);
     let result = match TcpListener::bind(addr).await {
         Ok(listener) => serve(listener, &config, &db, shutdown_signal()).await,
@@ -87,7 +110,23 @@ pub async fn serve(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (live_tx, _) = watch::channel(None);
     let live_tx = Arc::new(live_tx);
+    let keys = match &config.jwt_keys {
+        Some(spec) => auth::jwt::Keys::from_spec(spec)?,
+        None if config.production => {
+            return Err(Error::Setup(
+                "DEVPULSE_JWT_KEYS must be set when DEVPULSE_ENV=production".into(),
+            ))
+        }
+        None => auth::jwt::Keys::dev_key(&config.data_dir)?,
+    };
     let state = AppState {
+        keys,
+        login_limits: Arc::default(),
+        session_lifetimes: store::sessions::Lifetimes {
+            reuse_grace: chrono::Duration::seconds(config.refresh_reuse_grace_secs),
+            ..Default::default()
+        },
+        secure_cookies: config.secure_cookies,
         leptos_options: http::leptos_options(config, local),
         store: db.store.clone(),
         started_at: Instant::now(),

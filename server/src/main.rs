@@ -1,12 +1,19 @@
 use clap::{Parser, Subcommand};
+use serde_json::json;
+use server::{database::Database, error::ApiError, tenancy};
+use store::{api_keys::Scope, audit::Actor, tenants, Email, Role, Slug, TenantStatus};
 
 /// devpulse: analytics for AI coding assistants.
 ///
 /// Configuration comes from the environment (see the README); with no DATABASE_URL the
-/// server starts a private PostgreSQL cluster under DEVPULSE_DATA_DIR.
+/// server starts a private PostgreSQL cluster under DEVPULSE_DATA_DIR. The operator
+/// commands work against the same database.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Print results as JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -17,6 +24,109 @@ enum Command {
     Serve,
     /// Apply database migrations, then exit.
     Migrate,
+    /// Tenants of this installation.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// People of a tenant.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API keys for collectors and OTLP exporters.
+    #[command(subcommand)]
+    Apikey(ApikeyCmd),
+    /// Installation-wide administrators.
+    #[command(subcommand)]
+    Superadmin(SuperadminCmd),
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant and its first admin (prints a one-time password).
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+    },
+    List,
+    Rename {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    Suspend {
+        #[arg(long)]
+        slug: String,
+    },
+    Reactivate {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Drop the tenant's schema, role and data. Needs --confirm SLUG.
+    Delete {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Without one, a one-time password is generated and printed.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    SetRole {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+    Deactivate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCmd {
+    /// Create a key (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "ingest,read")]
+        scopes: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuperadminCmd {
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,13 +143,20 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let result = runtime.block_on(async {
+    let json = cli.json;
+    let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => server::run(config).await,
-            Command::Migrate => {
-                let db = server::database::Database::open(&config).await?;
+            Command::Serve => server::run(config).await.map_err(|e| e.to_string()),
+            command => {
+                let db = Database::open(&config).await.map_err(|e| e.to_string())?;
+                let out = operate(&db, command).await.map_err(|e| e.to_string());
                 db.close().await;
-                println!("migrations applied");
+                let out = out?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+                } else {
+                    print_plain(&out);
+                }
                 Ok(())
             }
         }
@@ -47,9 +164,157 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("devpulse: {e}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn print_plain(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) => println!("{k}: {s}"),
+                    other => println!("{k}: {other}"),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                println!("{item}");
+            }
+        }
+        other => println!("{other}"),
+    }
+}
+
+fn slug(s: &str) -> Result<Slug, ApiError> {
+    Ok(Slug::parse(s)?)
+}
+
+async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, ApiError> {
+    let store = &db.store;
+    let actor = Actor::cli();
+    Ok(match command {
+        Command::Serve => unreachable!("handled by main"),
+        Command::Migrate => json!({ "migrations": "applied" }),
+        Command::Tenant(TenantCmd::Create {
+            slug: s,
+            name,
+            admin_email,
+        }) => {
+            let email = Email::parse(&admin_email)?;
+            let p = tenancy::provision(store, &slug(&s)?, &name, &email, None, &actor).await?;
+            json!({
+                "tenant": p.tenant.slug, "name": p.tenant.name, "admin_email": email,
+                "one_time_password": p.password,
+            })
+        }
+        Command::Tenant(TenantCmd::List) => json!(tenants::list(store.pool())
+            .await?
+            .into_iter()
+            .map(|t| json!({ "slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan }))
+            .collect::<Vec<_>>()),
+        Command::Tenant(TenantCmd::Rename { slug: s, name }) => {
+            json!(tenants::rename(store.pool(), &slug(&s)?, &name).await?.name)
+        }
+        Command::Tenant(TenantCmd::Suspend { slug: s }) => {
+            json!({ "status": tenants::set_status(store.pool(), &slug(&s)?, TenantStatus::Suspended).await?.status })
+        }
+        Command::Tenant(TenantCmd::Reactivate { slug: s }) => {
+            json!({ "status": tenants::set_status(store.pool(), &slug(&s)?, TenantStatus::Active).await?.status })
+        }
+        Command::Tenant(TenantCmd::Delete { slug: s, confirm }) => {
+            if confirm.as_deref() != Some(s.as_str()) {
+                return Err(ApiError::field(
+                    "/confirm",
+                    "repeat the slug with --confirm to delete",
+                ));
+            }
+            tenants::delete(store.pool(), &slug(&s)?).await?;
+            json!({ "deleted": s })
+        }
+        Command::User(UserCmd::Create {
+            tenant,
+            email,
+            role,
+            name,
+            password,
+        }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let role = server::api::auth::parse_tenant_role(&role)?;
+            let email = Email::parse(&email)?;
+            let generated = password.is_none();
+            let pw = tenancy::create_user(store, &t, &email, &name, role, password, &actor).await?;
+            let mut out = json!({ "email": email, "role": role, "tenant": tenant });
+            if generated {
+                out["one_time_password"] = json!(pw);
+            }
+            out
+        }
+        Command::User(UserCmd::SetRole {
+            tenant,
+            email,
+            role,
+        }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let role = server::api::auth::parse_tenant_role(&role)?;
+            let mut tx = store.tenant_tx(t.scope()).await?;
+            let user = store::accounts::find_by_email(&mut tx, &Email::parse(&email)?).await?;
+            store::accounts::set_role(&mut tx, user.id, role).await?;
+            store::audit::record(
+                &mut tx,
+                &actor,
+                "user.role_changed",
+                Some(&user.id.to_string()),
+                json!({ "from": user.role, "to": role }),
+            )
+            .await?;
+            tx.commit().await?;
+            json!({ "email": email, "role": role })
+        }
+        Command::User(UserCmd::Deactivate { tenant, email }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let mut tx = store.tenant_tx(t.scope()).await?;
+            let user = store::accounts::find_by_email(&mut tx, &Email::parse(&email)?).await?;
+            store::accounts::set_active(&mut tx, user.id, false).await?;
+            store::audit::record(
+                &mut tx,
+                &actor,
+                "user.deactivated",
+                Some(&user.id.to_string()),
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            json!({ "email": email, "status": "deactivated" })
+        }
+        Command::Apikey(ApikeyCmd::Create {
+            tenant,
+            email,
+            scopes,
+            name,
+        }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let scopes = scopes
+                .split(',')
+                .map(Scope::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            let key =
+                tenancy::create_api_key(store, &t, &Email::parse(&email)?, &name, &scopes, &actor)
+                    .await?;
+            json!({ "key": key })
+        }
+        Command::Superadmin(SuperadminCmd::Create { email, password }) => {
+            let generated = password.is_none();
+            let email = Email::parse(&email)?;
+            let pw = tenancy::create_super_admin(store, &email, password).await?;
+            let mut out = json!({ "email": email, "role": Role::SuperAdmin });
+            if generated {
+                out["one_time_password"] = json!(pw);
+            }
+            out
+        }
+    })
 }

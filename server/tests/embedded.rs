@@ -137,7 +137,8 @@ async fn embedded_database_lifecycle() {
         .await
         .unwrap();
     // ...and finds the data of the previous run.
-    assert!(html.contains(r#"id="status-tenants">1<"#), "{html}");
+    // The demo tenant (seeded on first start) and ours.
+    assert!(html.contains(r#"id="status-tenants">2<"#), "{html}");
     assert!(html.contains("devpulse (embedded)"));
     sigterm(server);
     // SIGTERM stopped PostgreSQL cleanly: no postmaster left, shut down in the control file.

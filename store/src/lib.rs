@@ -1,9 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accounts;
+pub mod api_keys;
+pub mod audit;
 pub mod embedded;
 mod error;
 mod ident;
 pub mod migrate;
+pub mod secrets;
+pub mod sessions;
 mod status;
 mod tenant_tx;
 pub mod tenants;
@@ -14,9 +19,13 @@ use std::time::Duration;
 
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
+    PgPool, Postgres, Transaction,
 };
 
+/// A registry-scoped transaction (search_path = `public`).
+pub type RegistryTx = Transaction<'static, Postgres>;
+
+pub use accounts::{Email, Role, User, UserId};
 pub use error::{Error, Result};
 pub use status::{DbActivity, ServerStatus};
 pub use tenant_tx::TenantTx;
@@ -70,6 +79,15 @@ impl Store {
 
     pub async fn tenant_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
         TenantTx::begin(&self.pool, scope).await
+    }
+
+    /// A transaction on the registry (`public`): super admins, their sessions, the tenant list.
+    pub async fn registry_tx(&self) -> Result<RegistryTx> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('search_path', 'public', true)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     pub async fn close(&self) {

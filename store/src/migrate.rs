@@ -43,7 +43,7 @@ pub async fn run(pool: &PgPool) -> Result<()> {
 }
 
 async fn run_locked(conn: &mut PgConnection) -> Result<()> {
-    registry_unlocked().run(&mut *conn).await?;
+    registry_unlocked().run_direct(conn).await?;
     let pending = sqlx::query!(
         "SELECT id, schema_name, role_name FROM tenants WHERE migrated_version < $1 ORDER BY slug",
         tenant_version()
@@ -79,15 +79,14 @@ pub(crate) async fn tenant_schema(conn: &mut PgConnection, scope: &TenantScope) 
     )
     .fetch_one(&mut *conn)
     .await?;
-    tenant_unlocked().run(&mut *conn).await?;
+    tenant_unlocked().run_direct(conn).await?;
     // The role's default privileges reach sqlx's bookkeeping table too; take them back.
-    sqlx::raw_sql(&format!(
+    let revoke = format!(
         "REVOKE ALL ON TABLE {}._sqlx_migrations FROM {}",
         crate::ident::quote(&scope.schema),
         crate::ident::quote(&scope.role)
-    ))
-    .execute(&mut *conn)
-    .await?;
+    );
+    sqlx::query(&revoke).execute(&mut *conn).await?;
     sqlx::query!(
         "UPDATE public.tenants SET migrated_version = $2 WHERE id = $1",
         scope.id.0,

@@ -21,9 +21,10 @@ impl TenantTx {
         // The scope came from the registry, but check again: this string becomes SQL.
         ident::check(&scope.role, "role")?;
         let mut tx = pool.begin().await?;
-        sqlx::raw_sql(&format!("SET LOCAL ROLE {}", ident::quote(&scope.role)))
-            .execute(&mut *tx)
-            .await?;
+        // `query`, not `raw_sql`: raw_sql's future is not `Send` in sqlx 0.8, which
+        // poisons every axum handler that awaits it.
+        let set_role = format!("SET LOCAL ROLE {}", ident::quote(&scope.role));
+        sqlx::query(&set_role).execute(&mut *tx).await?;
         sqlx::query!(
             r#"SELECT set_config('search_path', $1, true) AS "path!""#,
             scope.schema

@@ -190,6 +190,59 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
     .try_into()
 }
 
+pub async fn find_by_id(pool: &PgPool, id: TenantId) -> Result<Tenant> {
+    sqlx::query_as!(
+        TenantRow,
+        "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
+         FROM tenants WHERE id = $1",
+        id.0
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("tenant"))?
+    .try_into()
+}
+
+/// Suspends or reactivates a tenant: a suspended tenant can neither log in nor ingest.
+pub async fn set_status(pool: &PgPool, slug: &Slug, status: TenantStatus) -> Result<Tenant> {
+    let status = match status {
+        TenantStatus::Active => "active",
+        TenantStatus::Suspended => "suspended",
+    };
+    sqlx::query_as!(
+        TenantRow,
+        "UPDATE tenants SET status = $2, updated_at = now() WHERE slug = $1
+         RETURNING id, slug, name, schema_name, role_name, plan, status, created_at, updated_at",
+        slug.as_str(),
+        status
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("tenant"))?
+    .try_into()
+}
+
+pub async fn rename(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must be 1 to 200 characters".into(),
+        });
+    }
+    sqlx::query_as!(
+        TenantRow,
+        "UPDATE tenants SET name = $2, updated_at = now() WHERE slug = $1
+         RETURNING id, slug, name, schema_name, role_name, plan, status, created_at, updated_at",
+        slug.as_str(),
+        name
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("tenant"))?
+    .try_into()
+}
+
 pub async fn count(pool: &PgPool) -> Result<i64> {
     Ok(
         sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
@@ -236,26 +289,33 @@ pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
     .ok_or_else(|| Error::Conflict(format!("tenant {slug}").into()))?;
 
     let (s, r) = (ident::quote(&schema), ident::quote(&role));
-    let ddl = format!(
-        "CREATE ROLE {r} NOLOGIN NOINHERIT;
-         GRANT {r} TO CURRENT_USER;
-         CREATE SCHEMA {s};
-         GRANT USAGE ON SCHEMA {s} TO {r};
-         ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r};
-         ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {r};"
-    );
-    sqlx::raw_sql(&ddl)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42710") => {
-                Error::Conflict(format!("role {role}").into())
-            }
-            sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P06") => {
-                Error::Conflict(format!("schema {schema}").into())
-            }
-            other => other.into(),
-        })?;
+    let ddl = [
+        format!("CREATE ROLE {r} NOLOGIN NOINHERIT"),
+        format!("GRANT {r} TO CURRENT_USER"),
+        format!("CREATE SCHEMA {s}"),
+        format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
+        format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r}"
+        ),
+        format!("ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {r}"),
+    ];
+    // One statement at a time through `query`: `raw_sql` futures are not `Send` (sqlx 0.8),
+    // and this runs inside HTTP handlers.
+    for statement in &ddl {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42710") => {
+                    Error::Conflict(format!("role {role}").into())
+                }
+                sqlx::Error::Database(ref d) if d.code().as_deref() == Some("42P06") => {
+                    Error::Conflict(format!("schema {schema}").into())
+                }
+                other => other.into(),
+            })?;
+    }
     let tenant = Tenant::try_from(row)?;
     migrate::tenant_schema(&mut tx, tenant.scope()).await?;
     tx.commit().await?;
@@ -275,11 +335,13 @@ pub async fn delete(pool: &PgPool, slug: &Slug) -> Result<()> {
         ident::quote(&tenant.scope.schema),
         ident::quote(&tenant.scope.role),
     );
-    sqlx::raw_sql(&format!(
-        "DROP SCHEMA IF EXISTS {s} CASCADE; DROP OWNED BY {r}; DROP ROLE IF EXISTS {r};"
-    ))
-    .execute(&mut *tx)
-    .await?;
+    for statement in [
+        format!("DROP SCHEMA IF EXISTS {s} CASCADE"),
+        format!("DROP OWNED BY {r}"),
+        format!("DROP ROLE IF EXISTS {r}"),
+    ] {
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
     sqlx::query!("DELETE FROM tenants WHERE id = $1", tenant.id.0)
         .execute(&mut *tx)
         .await?;

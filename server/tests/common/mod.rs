@@ -7,6 +7,8 @@ use server::{database::Database, Config};
 use store::testing::TestDb;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub db: TestDb,
@@ -26,6 +28,7 @@ impl TestServer {
             "DATABASE_URL" => Some(url.clone()),
             "PORT" => Some("0".into()),
             "DATABASE_MAX_CONNECTIONS" => Some("5".into()),
+            "DEVPULSE_JWT_KEYS" => Some(format!("test:{TEST_JWT_SECRET}")),
             _ => None,
         })
         .expect("test config");
@@ -73,4 +76,58 @@ pub fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// Signs in through the API and returns the access token.
+pub async fn login(server: &TestServer, tenant: &str, email: &str, password: &str) -> String {
+    let r = client()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "tenant": tenant, "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "login {email}: {}",
+        r.text().await.unwrap()
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// The demo tenant (`demo`, four roles) and a second tenant `other` with one user of each role.
+pub async fn seed_two_tenants(server: &TestServer) {
+    server::tenancy::seed_demo(&server.db.store)
+        .await
+        .unwrap()
+        .expect("fresh database");
+    let actor = store::audit::Actor::cli();
+    let p = server::tenancy::provision(
+        &server.db.store,
+        &store::Slug::parse("other").unwrap(),
+        "Other",
+        &store::Email::parse("admin@other.test").unwrap(),
+        Some("other-admin-pass".into()),
+        &actor,
+    )
+    .await
+    .unwrap();
+    for (email, role) in [
+        ("manager@other.test", store::Role::Manager),
+        ("dev@other.test", store::Role::Developer),
+        ("viewer@other.test", store::Role::Viewer),
+    ] {
+        server::tenancy::create_user(
+            &server.db.store,
+            &p.tenant,
+            &store::Email::parse(email).unwrap(),
+            "",
+            role,
+            Some(format!("{}-pass-12345", role.as_str())),
+            &actor,
+        )
+        .await
+        .unwrap();
+    }
 }

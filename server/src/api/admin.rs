@@ -1,0 +1,132 @@
+//! Super admins: the tenants of the installation.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{audit, tenants, Slug, Tenant, TenantStatus};
+
+use super::{JsonBody, Me};
+use crate::{error::ApiError, tenancy, AppState};
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Tenant>>, ApiError> {
+    Ok(Json(tenants::list(state.store.pool()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    slug: String,
+    name: String,
+    admin_email: String,
+}
+
+#[derive(Serialize)]
+pub struct CreatedTenant {
+    tenant: Tenant,
+    admin_email: String,
+    /// Hand this to the tenant's first admin; it is not stored anywhere in clear.
+    admin_one_time_password: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<CreateTenant>,
+) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
+    let slug = Slug::parse(&body.slug).map_err(|e| {
+        ApiError::field("/slug", e.to_string().trim_start_matches("invalid slug: "))
+    })?;
+    let email = store::Email::parse(&body.admin_email)
+        .map_err(|_| ApiError::field("/admin_email", "is not an e-mail address"))?;
+    let actor = me.actor();
+    let created = tenancy::provision(&state.store, &slug, &body.name, &email, None, &actor).await?;
+    let mut tx = state.store.registry_tx().await?;
+    audit::record(
+        &mut tx,
+        &me.actor(),
+        "tenant.created",
+        Some(slug.as_str()),
+        json!({ "name": body.name }),
+    )
+    .await?;
+    tx.commit().await.map_err(store::Error::from)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTenant {
+            tenant: created.tenant,
+            admin_email: email.to_string(),
+            admin_one_time_password: created.password,
+        }),
+    ))
+}
+
+pub async fn suspend(
+    state: State<AppState>,
+    me: Me,
+    slug: Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    set_status(state, me, slug, TenantStatus::Suspended).await
+}
+
+pub async fn reactivate(
+    state: State<AppState>,
+    me: Me,
+    slug: Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    set_status(state, me, slug, TenantStatus::Active).await
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(slug): Path<String>,
+    status: TenantStatus,
+) -> Result<Json<Tenant>, ApiError> {
+    let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("tenant"))?;
+    let tenant = tenants::set_status(state.store.pool(), &slug, status).await?;
+    let mut tx = state.store.registry_tx().await?;
+    let action = match status {
+        TenantStatus::Active => "tenant.reactivated",
+        TenantStatus::Suspended => "tenant.suspended",
+    };
+    audit::record(&mut tx, &me.actor(), action, Some(slug.as_str()), json!({})).await?;
+    tx.commit().await.map_err(store::Error::from)?;
+    Ok(Json(tenant))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    /// Must repeat the slug: deleting drops every row of the tenant.
+    confirm: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(slug): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("tenant"))?;
+    if q.confirm.as_deref() != Some(slug.as_str()) {
+        return Err(ApiError::field(
+            "/confirm",
+            "repeat the tenant's slug in ?confirm= to delete it",
+        ));
+    }
+    tenants::delete(state.store.pool(), &slug).await?;
+    let mut tx = state.store.registry_tx().await?;
+    audit::record(
+        &mut tx,
+        &me.actor(),
+        "tenant.deleted",
+        Some(slug.as_str()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await.map_err(store::Error::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,127 @@
+//! API keys: everyone manages their own; tenant admins manage everyone's.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Extension, Json,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{
+    api_keys::{self, ApiKey, Scope},
+    audit, UserId,
+};
+use uuid::Uuid;
+
+use super::{auth::Scoped, JsonBody, Me};
+use crate::{auth::Permission, error::ApiError, AppState};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    user_id: Option<Uuid>,
+    all: Option<bool>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ApiKey>>, ApiError> {
+    me.tenant()?;
+    let owner = match (q.user_id, q.all.unwrap_or(false)) {
+        (None, false) => Some(me.user_id),
+        (Some(u), _) if u == me.user_id.0 => Some(me.user_id),
+        (other, _) if me.can(Permission::UserManage) => other.map(UserId),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "only tenant admins see other people's keys".into(),
+            ))
+        }
+    };
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let keys = api_keys::list(tx.conn(), owner).await?;
+    tx.commit().await?;
+    Ok(Json(keys))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    scopes: Vec<Scope>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    /// For whom; defaults to the caller. Tenant admins only for anyone else.
+    #[serde(default)]
+    user_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+pub struct CreatedKey {
+    /// The whole key. Shown this once; only its hash is stored.
+    key: String,
+    api_key: ApiKey,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let tenant = me.tenant()?.clone();
+    let owner = match body.user_id {
+        None => me.user_id,
+        Some(u) if u == me.user_id.0 => me.user_id,
+        Some(u) if me.can(Permission::UserManage) => UserId(u),
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "only tenant admins create keys for others".into(),
+            ))
+        }
+    };
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    // Another tenant's user id is simply not found here.
+    store::accounts::get(tx.conn(), owner).await?;
+    let (api_key, key) = api_keys::create(
+        tx.conn(),
+        &tenant.slug,
+        owner,
+        &body.name,
+        &body.scopes,
+        body.expires_at,
+        me.user_id,
+    )
+    .await?;
+    audit::record(
+        tx.conn(),
+        &me.actor(),
+        "api_key.created",
+        Some(&api_key.id.to_string()),
+        json!({ "owner": owner, "prefix": api_key.prefix, "scopes": api_key.scopes }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, api_key })))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ApiKey>, ApiError> {
+    me.tenant()?;
+    let owner = (!me.can(Permission::UserManage)).then_some(me.user_id);
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let key = api_keys::revoke(tx.conn(), id, owner).await?;
+    audit::record(
+        tx.conn(),
+        &me.actor(),
+        "api_key.revoked",
+        Some(&id.to_string()),
+        json!({ "prefix": key.prefix }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(key))
+}

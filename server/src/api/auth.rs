@@ -1,0 +1,527 @@
+//! Sign-in, token refresh, sign-out and the caller's own profile.
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{
+    accounts::{self, Email},
+    audit::{self, Actor},
+    sessions::{self, Rotation},
+    tenants, Role, Slug, TenantStatus, User,
+};
+
+use super::{JsonBody, Me};
+use crate::{
+    auth::{client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, ACCESS_COOKIE, REFRESH_COOKIE},
+    error::ApiError,
+    AppState,
+};
+
+/// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.
+const REGISTRY_SCOPE: &str = "_";
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    /// The workspace (tenant slug); empty or absent for a super admin.
+    #[serde(default)]
+    tenant: Option<String>,
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    user: User,
+    tenant: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let email = Email::parse(&body.email)
+        .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
+    if body.password.is_empty() || body.password.len() > 1024 {
+        return Err(ApiError::field("/password", "is required"));
+    }
+    let slug = match body
+        .tenant
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => Some(
+            Slug::parse(s).map_err(|_| ApiError::field("/tenant", "is not a workspace name"))?,
+        ),
+        None => None,
+    };
+    let ip = client_ip(&headers, Some(peer));
+    let actor = Actor {
+        id: None,
+        name: email.to_string(),
+        ip: ip.clone(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    };
+    let account_key = format!(
+        "acct:{}:{email}",
+        slug.as_ref().map(Slug::as_str).unwrap_or(REGISTRY_SCOPE)
+    );
+    let limit_keys = [
+        format!("ip:{}", ip.as_deref().unwrap_or("?")),
+        account_key.clone(),
+    ];
+    state
+        .login_limits
+        .check(&limit_keys)
+        .map_err(ApiError::TooManyRequests)?;
+
+    let tenant = match &slug {
+        Some(slug) => match tenants::find_by_slug(state.store.pool(), slug).await {
+            Ok(t) => Some(t),
+            Err(store::Error::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    // An unknown workspace looks exactly like a wrong password, timing included.
+    if slug.is_some() && tenant.is_none() {
+        let password = body.password.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            accounts::verify_password(accounts::dummy_hash(), &password)
+        })
+        .await;
+        state.login_limits.failed(&limit_keys);
+        return Err(ApiError::InvalidCredentials);
+    }
+    if tenant
+        .as_ref()
+        .is_some_and(|t| t.status == TenantStatus::Suspended)
+    {
+        return Err(ApiError::Forbidden("this workspace is suspended".into()));
+    }
+
+    let mut tx = match &tenant {
+        Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
+        None => Scoped::Registry(state.store.registry_tx().await?),
+    };
+    let found = accounts::find_for_login(tx.conn(), &email).await?;
+    let hash = found
+        .as_ref()
+        .and_then(|(_, h)| h.clone())
+        .unwrap_or_else(|| accounts::dummy_hash().to_string());
+    let password = body.password.clone();
+    let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    let user = match found {
+        Some((user, Some(_))) if ok && user.active => user,
+        other => {
+            let target = other.map(|(u, _)| u.id.to_string());
+            audit::record(
+                tx.conn(),
+                &actor,
+                "login.failed",
+                target.as_deref(),
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            state.login_limits.failed(&limit_keys);
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    state.login_limits.succeeded(&account_key);
+    let issued = sessions::start_family(
+        tx.conn(),
+        user.id,
+        &state.session_lifetimes,
+        actor.ip.as_deref(),
+        actor.user_agent.as_deref(),
+    )
+    .await?;
+    let actor = Actor {
+        id: Some(user.id.0),
+        ..actor
+    };
+    audit::record(
+        tx.conn(),
+        &actor,
+        "login.succeeded",
+        Some(&user.id.to_string()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    let scope = slug
+        .as_ref()
+        .map(Slug::as_str)
+        .unwrap_or(REGISTRY_SCOPE)
+        .to_string();
+    Ok(tokens(
+        &state,
+        &user,
+        tenant.map(|t| (t.id.0, t.slug.to_string())),
+        format!("{scope}.{}", issued.secret),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+fn presented_refresh(headers: &HeaderMap, body: Option<&[u8]>) -> Option<String> {
+    body.filter(|b| !b.is_empty())
+        .and_then(|b| serde_json::from_slice::<RefreshRequest>(b).ok())
+        .and_then(|r| r.refresh_token)
+        .or_else(|| cookie(headers, REFRESH_COOKIE))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let token = presented_refresh(&headers, Some(&body)).ok_or(ApiError::Unauthenticated)?;
+    let (scope, secret) = token.split_once('.').ok_or(ApiError::Unauthenticated)?;
+    let tenant = if scope == REGISTRY_SCOPE {
+        None
+    } else {
+        let slug = Slug::parse(scope).map_err(|_| ApiError::Unauthenticated)?;
+        let t = tenants::find_by_slug(state.store.pool(), &slug)
+            .await
+            .map_err(|_| ApiError::Unauthenticated)?;
+        if t.status != TenantStatus::Active {
+            return Err(ApiError::Unauthenticated);
+        }
+        Some(t)
+    };
+    let ip = client_ip(&headers, Some(peer));
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let mut tx = match &tenant {
+        Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
+        None => Scoped::Registry(state.store.registry_tx().await?),
+    };
+    match sessions::rotate(
+        tx.conn(),
+        secret,
+        &state.session_lifetimes,
+        ip.as_deref(),
+        ua.as_deref(),
+    )
+    .await?
+    {
+        Rotation::Rotated { user_id, issued } => {
+            let user = accounts::get(tx.conn(), user_id).await?;
+            tx.commit().await?;
+            Ok(tokens(
+                &state,
+                &user,
+                tenant.map(|t| (t.id.0, t.slug.to_string())),
+                format!("{scope}.{}", issued.secret),
+            ))
+        }
+        Rotation::Reused { user_id, family_id } => {
+            let actor = Actor {
+                id: Some(user_id.0),
+                name: "system".into(),
+                ip,
+                user_agent: ua,
+            };
+            audit::record(
+                tx.conn(),
+                &actor,
+                "session.family_revoked",
+                Some(&user_id.to_string()),
+                json!({ "family_id": family_id, "reason": "refresh token reused" }),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(ApiError::Unauthenticated)
+        }
+        Rotation::Invalid => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// Ends the session the refresh token (body or cookie) belongs to, and clears the cookies.
+/// Succeeds even without a valid token: signing out must always work.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if let Some((scope, secret)) = presented_refresh(&headers, Some(&body))
+        .as_deref()
+        .and_then(|t| t.split_once('.'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    {
+        let tenant = match scope.as_str() {
+            REGISTRY_SCOPE => None,
+            s => match Slug::parse(s) {
+                Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
+                Err(_) => None,
+            },
+        };
+        if scope == REGISTRY_SCOPE || tenant.is_some() {
+            let mut tx = match &tenant {
+                Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
+                None => Scoped::Registry(state.store.registry_tx().await?),
+            };
+            if let Some((user_id, family)) = sessions::family_of(tx.conn(), &secret).await? {
+                sessions::revoke_family(tx.conn(), family).await?;
+                let actor = caller.as_ref().map(|c| c.actor()).unwrap_or(Actor {
+                    id: Some(user_id.0),
+                    name: "session".into(),
+                    ..Actor::default()
+                });
+                audit::record(
+                    tx.conn(),
+                    &actor,
+                    "logout",
+                    Some(&user_id.to_string()),
+                    json!({}),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Response, ApiError> {
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    accounts::end_sessions(tx.conn(), me.user_id).await?;
+    audit::record(
+        tx.conn(),
+        &me.actor(),
+        "logout.everywhere",
+        Some(&me.user_id.to_string()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+#[derive(Serialize)]
+pub struct Profile {
+    #[serde(flatten)]
+    user: User,
+    tenant: Option<String>,
+    permissions: Vec<&'static str>,
+}
+
+pub async fn profile(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Profile>, ApiError> {
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let user = accounts::get(tx.conn(), me.user_id).await?;
+    tx.commit().await?;
+    Ok(Json(profile_of(user, &me)))
+}
+
+fn profile_of(user: User, me: &Caller) -> Profile {
+    use crate::auth::Permission::*;
+    let all = [
+        TenantsManage,
+        UserManage,
+        DashboardManage,
+        MetricsViewAll,
+        MetricsViewTeam,
+        MetricsViewOwn,
+        DashboardView,
+        DashboardPersonal,
+        ReportsExport,
+        ReportsView,
+        ProfileEdit,
+    ];
+    Profile {
+        permissions: all
+            .into_iter()
+            .filter(|p| me.can(*p))
+            .map(|p| p.as_str())
+            .collect(),
+        tenant: me.tenant.as_ref().map(|t| t.slug.to_string()),
+        user,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    name: String,
+}
+
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<ProfileUpdate>,
+) -> Result<Json<Profile>, ApiError> {
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
+    tx.commit().await?;
+    Ok(Json(profile_of(user, &me)))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changing the password ends every session, this one included: sign in again.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> Result<Response, ApiError> {
+    accounts::check_password_policy(&body.new_password, &me.email).map_err(|e| {
+        ApiError::field(
+            "/new_password",
+            e.to_string().trim_start_matches("invalid password: "),
+        )
+    })?;
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let email = Email::parse(&me.email)?;
+    let hash = accounts::find_for_login(tx.conn(), &email)
+        .await?
+        .and_then(|(_, h)| h)
+        .unwrap_or_else(|| accounts::dummy_hash().to_string());
+    let (current, new) = (body.current_password, body.new_password);
+    let new_hash = tokio::task::spawn_blocking(move || {
+        accounts::verify_password(&hash, &current).then(|| accounts::hash_password(&new))
+    })
+    .await
+    .expect("hashing task")
+    .ok_or_else(|| ApiError::field("/current_password", "is wrong"))?;
+    accounts::set_password_hash(tx.conn(), me.user_id, &new_hash).await?;
+    audit::record(
+        tx.conn(),
+        &me.actor(),
+        "password.changed",
+        Some(&me.user_id.to_string()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+/// A transaction in the caller's scope: their tenant's, or the registry for super admins.
+pub enum Scoped {
+    Tenant(store::TenantTx),
+    Registry(store::RegistryTx),
+}
+
+impl Scoped {
+    pub async fn for_caller(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
+        Ok(match &caller.tenant {
+            Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
+            None => Scoped::Registry(state.store.registry_tx().await?),
+        })
+    }
+
+    pub fn conn(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            Scoped::Tenant(tx) => tx,
+            Scoped::Registry(tx) => tx,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), ApiError> {
+        match self {
+            Scoped::Tenant(tx) => tx.commit().await?,
+            Scoped::Registry(tx) => tx.commit().await.map_err(store::Error::from)?,
+        }
+        Ok(())
+    }
+}
+
+fn tokens(
+    state: &AppState,
+    user: &User,
+    tenant: Option<(uuid::Uuid, String)>,
+    refresh_token: String,
+) -> Response {
+    let (access_token, _) =
+        state
+            .keys
+            .issue(user.id.0, tenant.as_ref().map(|t| t.0), user.role.as_str());
+    let body = TokenResponse {
+        access_token: access_token.clone(),
+        refresh_token: refresh_token.clone(),
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        user: user.clone(),
+        tenant: tenant.map(|t| t.1),
+    };
+    let mut response = Json(body).into_response();
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let headers = response.headers_mut();
+    for value in [
+        format!("{ACCESS_COOKIE}={access_token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ACCESS_TTL_SECS}{secure}"),
+        format!(
+            "{REFRESH_COOKIE}={refresh_token}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            state.session_lifetimes.absolute.num_seconds()
+        ),
+    ] {
+        headers.append(header::SET_COOKIE, HeaderValue::from_str(&value).expect("cookie is ASCII"));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    for value in [
+        format!("{ACCESS_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        format!("{REFRESH_COOKIE}=; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    ] {
+        headers.append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&value).expect("cookie is ASCII"),
+        );
+    }
+}
+
+/// Roles a tenant admin may hand out (never super_admin).
+pub fn parse_tenant_role(s: &str) -> Result<Role, ApiError> {
+    match Role::parse(s) {
+        Ok(r) if r != Role::SuperAdmin => Ok(r),
+        _ => Err(ApiError::field(
+            "/role",
+            "must be one of tenant_admin, manager, developer, viewer",
+        )),
+    }
+}

@@ -1,0 +1,310 @@
+//! The JSON API under `/api/v1`. Every route is registered through [`ApiRouter::route`],
+//! which demands an [`Access`]: there is no way to add a route without saying who may call it,
+//! and the table of routes is kept so tests can try every one of them as every role.
+
+pub mod admin;
+pub mod api_keys;
+pub mod auth;
+pub mod users;
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, FromRequest, Request, State},
+    http::Method,
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post, put, MethodRouter},
+    Extension, Router,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::{
+    auth::{authenticate, authorize, Access, Caller},
+    error::{ApiError, FieldError},
+    AppState,
+};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteInfo {
+    pub method: String,
+    pub path: &'static str,
+    pub access: String,
+}
+
+pub struct ApiRouter {
+    routes: Vec<(Method, &'static str, Access, MethodRouter<AppState>)>,
+}
+
+impl ApiRouter {
+    pub fn new() -> Self {
+        ApiRouter { routes: Vec::new() }
+    }
+
+    pub fn route(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.routes.push((method, path, access, handler));
+        self
+    }
+
+    pub fn table(&self) -> Vec<RouteInfo> {
+        self.routes
+            .iter()
+            .map(|(m, p, a, _)| RouteInfo {
+                method: m.to_string(),
+                path: p,
+                access: a.describe(),
+            })
+            .collect()
+    }
+
+    /// Every handler wrapped in the gate that enforces its declared access.
+    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+        self.routes
+            .into_iter()
+            .fold(Router::new(), |router, (_, path, access, handler)| {
+                let gate = axum::middleware::from_fn_with_state(
+                    Gate {
+                        state: state.clone(),
+                        access,
+                    },
+                    gate,
+                );
+                router.route(path, handler.layer(gate))
+            })
+    }
+}
+
+impl Default for ApiRouter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The API's routes and who may call each: for tests and `server routes`.
+pub fn route_table() -> Vec<RouteInfo> {
+    routes().table()
+}
+
+#[derive(Clone)]
+struct Gate {
+    state: AppState,
+    access: Access,
+}
+
+/// Authenticates, authorises, and hands the caller to the handler as `Extension<Caller>`.
+async fn gate(
+    State(Gate { state, access }): State<Gate>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let caller = if access == Access::Public {
+        // Public routes still learn who calls when they can (logout, for one).
+        authenticate(&state.store, &state.keys, req.headers(), peer)
+            .await
+            .ok()
+            .flatten()
+    } else {
+        match authenticate(&state.store, &state.keys, req.headers(), peer).await {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        }
+    };
+    if let Err(e) = authorize(caller.as_ref(), access) {
+        return e.into_response();
+    }
+    if let Some(caller) = caller {
+        req.extensions_mut().insert(caller);
+    }
+    next.run(req).await
+}
+
+/// Every API route of the application, with its access rule.
+pub fn routes() -> ApiRouter {
+    use crate::auth::Permission::*;
+    use Access::*;
+    ApiRouter::new()
+        .route(
+            Method::POST,
+            "/api/v1/auth/login",
+            Public,
+            post(auth::login),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Public,
+            post(auth::refresh),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Public,
+            post(auth::logout),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Authenticated,
+            post(auth::logout_all),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/profile",
+            Authenticated,
+            get(auth::profile),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/profile",
+            Permission(ProfileEdit),
+            put(auth::update_profile),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/profile/password",
+            Authenticated,
+            post(auth::change_password),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/api-keys",
+            Authenticated,
+            get(api_keys::list),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/api-keys",
+            Authenticated,
+            post(api_keys::create),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/api-keys/{id}",
+            Authenticated,
+            delete(api_keys::revoke),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/users",
+            Permission(UserManage),
+            get(users::list),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/users",
+            Permission(UserManage),
+            post(users::create),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/users/{id}/role",
+            Permission(UserManage),
+            put(users::set_role),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/users/{id}/deactivate",
+            Permission(UserManage),
+            post(users::deactivate),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/users/{id}/reactivate",
+            Permission(UserManage),
+            post(users::reactivate),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/audit",
+            Permission(UserManage),
+            get(users::audit),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/admin/tenants",
+            Permission(TenantsManage),
+            get(admin::list),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/admin/tenants",
+            Permission(TenantsManage),
+            post(admin::create),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/admin/tenants/{slug}/suspend",
+            Permission(TenantsManage),
+            post(admin::suspend),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/admin/tenants/{slug}/reactivate",
+            Permission(TenantsManage),
+            post(admin::reactivate),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/admin/tenants/{slug}",
+            Permission(TenantsManage),
+            delete(admin::delete),
+        )
+}
+
+/// A JSON body whose errors become problem+json naming the bad field by JSON pointer.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::field(
+                "",
+                "send a JSON body with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(JsonBody)
+            .map_err(|e| {
+                use serde_path_to_error::Segment;
+                // RFC 6901: `~` and `/` inside a key are escaped as `~0` and `~1`.
+                let pointer: String = e
+                    .path()
+                    .iter()
+                    .filter_map(|segment| match segment {
+                        Segment::Seq { index } => Some(format!("/{index}")),
+                        Segment::Map { key } => {
+                            Some(format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+                        }
+                        Segment::Enum { variant } => Some(format!("/{variant}")),
+                        Segment::Unknown => None,
+                    })
+                    .collect();
+                ApiError::Validation(vec![FieldError {
+                    pointer,
+                    detail: e.inner().to_string(),
+                }])
+            })
+    }
+}
+
+pub type Me = Extension<Caller>;

@@ -1,0 +1,143 @@
+//! Access tokens: short-lived HS256 JWTs. The algorithm is pinned, `iss`, `aud`, `exp`, `nbf`
+//! are checked, and every token names the key that signed it (`kid`) so keys can rotate:
+//! the first configured key signs, all configured keys verify.
+
+use std::{collections::HashMap, path::Path};
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const ISSUER: &str = "devpulse";
+pub const AUDIENCE: &str = "devpulse";
+/// Access tokens live at most this long (the identity issue asks for ≤ 15 minutes).
+pub const ACCESS_TTL_SECS: i64 = 15 * 60;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: Uuid,
+    /// The tenant id; absent for super admins, who belong to no tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<Uuid>,
+    pub role: String,
+    pub jti: Uuid,
+    pub iat: i64,
+    /// When the login (or refresh) that produced this token happened, in milliseconds: compared
+    /// with the user's `sessions_valid_after`, which seconds are too coarse for.
+    pub auth_ms: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct Keys {
+    signing_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("DEVPULSE_JWT_KEYS: {0}")]
+    Config(String),
+    #[error("development JWT key {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl Keys {
+    /// `kid:secret,kid:secret` (secrets of at least 32 bytes); the first one signs.
+    pub fn from_spec(spec: &str) -> Result<Keys, KeyError> {
+        let mut pairs = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (kid, secret) = item
+                .split_once(':')
+                .ok_or_else(|| KeyError::Config("each key is `kid:secret`".into()))?;
+            if kid.is_empty() || secret.len() < 32 {
+                return Err(KeyError::Config(format!(
+                    "key {kid:?}: kid must be set and the secret at least 32 characters"
+                )));
+            }
+            pairs.push((kid.to_string(), secret.as_bytes().to_vec()));
+        }
+        let Some((signing_kid, signing)) = pairs.first().cloned() else {
+            return Err(KeyError::Config("no keys given".into()));
+        };
+        Ok(Keys {
+            signing_kid,
+            encoding: EncodingKey::from_secret(&signing),
+            decoding: pairs
+                .into_iter()
+                .map(|(kid, s)| (kid, DecodingKey::from_secret(&s)))
+                .collect(),
+        })
+    }
+
+    /// The development key: generated once into the data directory, reused after.
+    pub fn dev_key(data_dir: &Path) -> Result<Keys, KeyError> {
+        let path = data_dir.join("jwt-dev.key");
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(s) => s.trim().to_string(),
+            Err(_) => {
+                std::fs::create_dir_all(data_dir).map_err(io)?;
+                let s = store::secrets::random_token(32);
+                std::fs::write(&path, &s).map_err(io)?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+                s
+            }
+        };
+        Keys::from_spec(&format!("dev:{secret}"))
+    }
+
+    pub fn issue(&self, sub: Uuid, tid: Option<Uuid>, role: &str) -> (String, Claims) {
+        let now_ms = Utc::now().timestamp_millis();
+        let now = now_ms / 1000;
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub,
+            tid,
+            role: role.into(),
+            jti: Uuid::new_v4(),
+            iat: now,
+            auth_ms: now_ms,
+            nbf: now,
+            exp: now + ACCESS_TTL_SECS,
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
+        (token, claims)
+    }
+
+    /// `None` for anything but a well-formed, unexpired HS256 token we signed.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::HS256 {
+            return None;
+        }
+        let key = self.decoding.get(header.kid.as_deref()?)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+}

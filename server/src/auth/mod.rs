@@ -1,0 +1,208 @@
+//! Who is calling, and may they. `authenticate` turns a request into a [`Caller`] (session JWT
+//! from the Bearer header or cookie, or an API key); [`authorize`] is the one check every API
+//! route, server function and WebSocket subscription goes through.
+
+pub mod jwt;
+pub mod limits;
+pub mod permissions;
+
+use axum::http::{header, HeaderMap};
+use store::{
+    api_keys::{self, Scope},
+    audit::Actor,
+    tenants, Role, Store, Tenant, TenantStatus, UserId,
+};
+use uuid::Uuid;
+
+pub use permissions::{allows, Access, Permission};
+
+use crate::error::ApiError;
+
+pub const ACCESS_COOKIE: &str = "devpulse_access";
+pub const REFRESH_COOKIE: &str = "devpulse_refresh";
+
+#[derive(Clone, Debug)]
+pub enum Via {
+    Session { jti: Uuid },
+    ApiKey { key_id: Uuid, scopes: Vec<Scope> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: Role,
+    /// `None` for super admins, who belong to no tenant.
+    pub tenant: Option<Tenant>,
+    pub via: Via,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: Some(self.user_id.0),
+            name: self.email.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// The caller's tenant, or 404 for super admins on tenant-scoped routes.
+    pub fn tenant(&self) -> Result<&Tenant, ApiError> {
+        self.tenant.as_ref().ok_or(ApiError::NotFound("tenant"))
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        allows(self.role, permission)
+    }
+}
+
+/// The credential a request carries, if any, without checking it.
+fn presented(headers: &HeaderMap) -> Option<String> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = auth.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim().to_string());
+    }
+    cookie(headers, ACCESS_COOKIE)
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Option<String> {
+    // Behind a trusted proxy the operator sets X-Forwarded-For; we record, never trust, it.
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_string())
+        .or_else(|| peer.map(|p| p.ip().to_string()))
+}
+
+/// `Ok(None)`: no credential at all. `Err(Unauthenticated)`: a credential that is not valid
+/// now (expired, revoked, tampered, its user deactivated or its tenant suspended).
+pub async fn authenticate(
+    store: &Store,
+    keys: &jwt::Keys,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(credential) = presented(headers) else {
+        return Ok(None);
+    };
+    let ip = client_ip(headers, peer);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+
+    if let Some(parsed) = api_keys::parse(&credential) {
+        let tenant = active_tenant(
+            store,
+            tenants::find_by_slug(store.pool(), &parsed.slug).await,
+        )?;
+        let mut tx = store.tenant_tx(tenant.scope()).await?;
+        let identity = api_keys::authenticate(&mut tx, &parsed)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        tx.commit().await?;
+        return Ok(Some(Caller {
+            user_id: identity.user_id,
+            email: identity.email,
+            role: identity.role,
+            tenant: Some(tenant),
+            via: Via::ApiKey {
+                key_id: identity.key_id,
+                scopes: identity.scopes,
+            },
+            ip,
+            user_agent,
+        }));
+    }
+
+    let claims = keys.verify(&credential).ok_or(ApiError::Unauthenticated)?;
+    let (tenant, user) = match claims.tid {
+        Some(tid) => {
+            let tenant = active_tenant(
+                store,
+                tenants::find_by_id(store.pool(), store::TenantId(tid)).await,
+            )?;
+            let mut tx = store.tenant_tx(tenant.scope()).await?;
+            let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
+            tx.commit().await?;
+            (Some(tenant), user)
+        }
+        None => {
+            let mut tx = store.registry_tx().await?;
+            let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
+            tx.commit().await?;
+            (None, user)
+        }
+    };
+    let user = user.map_err(|_| ApiError::Unauthenticated)?;
+    // Role or password changes and deactivation end sessions at once: tokens from before the
+    // change are refused even though their signature and expiry are fine.
+    if !user.active
+        || claims.auth_ms < user.sessions_valid_after.timestamp_millis()
+        || claims.role != user.role.as_str()
+    {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Some(Caller {
+        user_id: user.id,
+        email: user.email,
+        role: user.role,
+        tenant,
+        via: Via::Session { jti: claims.jti },
+        ip,
+        user_agent,
+    }))
+}
+
+fn active_tenant(_store: &Store, found: store::Result<Tenant>) -> Result<Tenant, ApiError> {
+    match found {
+        Ok(t) if t.status == TenantStatus::Active => Ok(t),
+        _ => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// The one authorisation check. API keys reach only routes that ask for their scope.
+pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError> {
+    match access {
+        Access::Public => Ok(()),
+        Access::Authenticated | Access::Permission(_) => {
+            let caller = caller.ok_or(ApiError::Unauthenticated)?;
+            if matches!(caller.via, Via::ApiKey { .. }) {
+                return Err(ApiError::Forbidden(
+                    "API keys are for ingestion and reading metrics; sign in for this".into(),
+                ));
+            }
+            match access {
+                Access::Permission(p) if !caller.can(p) => Err(ApiError::Forbidden(format!(
+                    "your role ({}) lacks the {} permission",
+                    caller.role,
+                    p.as_str()
+                ))),
+                _ => Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! People: tenant users (in the tenant's schema) and super admins (in the registry's `users`
+//! table, same shape). Every function takes a connection that is already inside the right
+//! scope: a `TenantTx` for a tenant, a `RegistryTx` for super admins.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub Uuid);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Manager,
+    TenantAdmin,
+    SuperAdmin,
+}
+
+impl Role {
+    pub const TENANT_ROLES: [Role; 4] = [
+        Role::TenantAdmin,
+        Role::Manager,
+        Role::Developer,
+        Role::Viewer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "super_admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::Manager => "manager",
+            Role::Developer => "developer",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role> {
+        Ok(match s {
+            "super_admin" => Role::SuperAdmin,
+            "tenant_admin" => Role::TenantAdmin,
+            "manager" => Role::Manager,
+            "developer" => Role::Developer,
+            "viewer" => Role::Viewer,
+            _ => {
+                return Err(Error::Invalid {
+                    field: "role",
+                    reason: "must be one of tenant_admin, manager, developer, viewer".into(),
+                })
+            }
+        })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A normalised (trimmed, lower-case) e-mail address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Email> {
+        let e = s.trim().to_lowercase();
+        let valid = e.len() <= 320
+            && e.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            })
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid {
+            Ok(Email(e))
+        } else {
+            Err(Error::Invalid {
+                field: "email",
+                reason: "is not an e-mail address".into(),
+            })
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Email> {
+        Email::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub sessions_valid_after: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    status: String,
+    sessions_valid_after: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+    fn try_from(r: UserRow) -> Result<User> {
+        Ok(User {
+            id: UserId(r.id),
+            email: r.email,
+            name: r.name,
+            role: Role::parse(&r.role)?,
+            active: r.status == "active",
+            sessions_valid_after: r.sessions_valid_after,
+            created_at: r.created_at,
+        })
+    }
+}
+
+// --- passwords ---------------------------------------------------------------------------
+
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// Length ≥ 12, not the e-mail address, not a well-known password.
+pub fn check_password_policy(password: &str, email: &str) -> Result<()> {
+    let invalid = |reason: &'static str| {
+        Err(Error::Invalid {
+            field: "password",
+            reason: reason.into(),
+        })
+    };
+    if password.chars().count() < 12 {
+        return invalid("must be at least 12 characters");
+    }
+    if password.chars().count() > 256 {
+        return invalid("must be at most 256 characters");
+    }
+    let lower = password.to_lowercase();
+    if lower == email.to_lowercase()
+        || lower == email.split('@').next().unwrap_or("").to_lowercase()
+    {
+        return invalid("must not be your e-mail address");
+    }
+    if COMMON_PASSWORDS
+        .lines()
+        .any(|common| common.trim() == lower)
+    {
+        return invalid("is too common; choose another");
+    }
+    Ok(())
+}
+
+fn argon2() -> argon2::Argon2<'static> {
+    // OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+/// CPU-heavy (~tens of ms): call from a blocking thread.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing cannot fail with valid params")
+        .to_string()
+}
+
+/// CPU-heavy: call from a blocking thread. Constant-time comparison inside argon2.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the e-mail is unknown, so that an
+/// unknown address and a wrong password cost the same time.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&crate::secrets::random_token(24)))
+}
+
+// --- queries -----------------------------------------------------------------------------
+
+pub async fn create(
+    conn: &mut PgConnection,
+    email: &Email,
+    name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+) -> Result<User> {
+    let name = name.trim();
+    if name.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must be at most 200 characters".into(),
+        });
+    }
+    let row = sqlx::query_as!(
+        UserRow,
+        "INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (email) DO NOTHING
+         RETURNING id, email, name, role, status, sessions_valid_after, created_at",
+        email.as_str(),
+        name,
+        role.as_str(),
+        password_hash
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::Conflict(format!("user {email}").into()))?;
+    row.try_into()
+}
+
+pub async fn get(conn: &mut PgConnection, id: UserId) -> Result<User> {
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users WHERE id = $1",
+        id.0
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(Error::NotFound("user"))?
+    .try_into()
+}
+
+/// The user and their password hash, for logging in.
+pub async fn find_for_login(
+    conn: &mut PgConnection,
+    email: &Email,
+) -> Result<Option<(User, Option<String>)>> {
+    let row = sqlx::query!(
+        "SELECT id, email, name, role, status, sessions_valid_after, created_at, password_hash
+         FROM users WHERE email = $1",
+        email.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        let user = User::try_from(UserRow {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            role: r.role,
+            status: r.status,
+            sessions_valid_after: r.sessions_valid_after,
+            created_at: r.created_at,
+        })?;
+        Ok((user, r.password_hash))
+    })
+    .transpose()
+}
+
+pub async fn find_by_email(conn: &mut PgConnection, email: &Email) -> Result<User> {
+    Ok(find_for_login(conn, email)
+        .await?
+        .ok_or(Error::NotFound("user"))?
+        .0)
+}
+
+pub async fn list(conn: &mut PgConnection) -> Result<Vec<User>> {
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users ORDER BY email"
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(User::try_from)
+    .collect()
+}
+
+pub async fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> Result<User> {
+    let name = name.trim();
+    if name.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must be at most 200 characters".into(),
+        });
+    }
+    sqlx::query!(
+        "UPDATE users SET name = $2, updated_at = now() WHERE id = $1",
+        id.0,
+        name
+    )
+    .execute(&mut *conn)
+    .await?;
+    get(conn, id).await
+}
+
+/// Changes the role and ends every session of the user.
+pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result<User> {
+    let n = sqlx::query!(
+        "UPDATE users SET role = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        id.0,
+        role.as_str()
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    crate::sessions::revoke_all(conn, id).await?;
+    get(conn, id).await
+}
+
+/// Replaces the password hash and ends every session of the user.
+pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) -> Result<()> {
+    let n = sqlx::query!(
+        "UPDATE users SET password_hash = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        id.0,
+        hash
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    crate::sessions::revoke_all(conn, id).await
+}
+
+/// Deactivates (or reactivates) the user; deactivation ends every session and revokes keys.
+pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Result<User> {
+    let status = if active { "active" } else { "deactivated" };
+    let n = sqlx::query!(
+        "UPDATE users SET status = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        id.0,
+        status
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    if !active {
+        crate::sessions::revoke_all(conn, id).await?;
+    }
+    get(conn, id).await
+}
+
+/// Ends every session of the user (logout everywhere) without changing anything else.
+pub async fn end_sessions(conn: &mut PgConnection, id: UserId) -> Result<()> {
+    sqlx::query!(
+        "UPDATE users SET sessions_valid_after = now() WHERE id = $1",
+        id.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    crate::sessions::revoke_all(conn, id).await
+}

@@ -1,0 +1,83 @@
+//! The audit log: who did what, from where. Append-only for the tenant role.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// Who acted and from where; carried from the request into every audited change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    /// E-mail, `cli`, or `system`.
+    pub name: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    pub fn cli() -> Actor {
+        Actor {
+            name: "cli".into(),
+            ..Actor::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}
+
+pub async fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> Result<()> {
+    sqlx::query!(
+        "INSERT INTO audit_log (actor_id, actor, action, target, ip, user_agent, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        actor.id,
+        actor.name,
+        action,
+        target,
+        actor.ip,
+        actor
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(400).collect::<String>()),
+        details
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    limit: i64,
+    action: Option<&str>,
+) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as!(
+        AuditEntry,
+        "SELECT id, at, actor_id, actor, action, target, ip, user_agent, details FROM audit_log
+         WHERE ($2::text IS NULL OR action = $2) ORDER BY id DESC LIMIT $1",
+        limit.clamp(1, 1000),
+        action
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -1,0 +1,192 @@
+//! Refresh tokens: one family per login, rotated on every use. Presenting a token that was
+//! already rotated means it leaked (or a tab raced another): within a short grace period we
+//! treat it as the race and hand out a sibling; after it, we revoke the whole family.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{accounts::UserId, secrets, Result};
+
+#[derive(Clone, Debug)]
+pub struct Lifetimes {
+    /// A refresh token unused for this long expires (idle timeout).
+    pub idle: Duration,
+    /// A family ends this long after the login, however active (absolute lifetime).
+    pub absolute: Duration,
+    /// Two tabs refreshing with the same token within this window both succeed.
+    pub reuse_grace: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            idle: Duration::days(7),
+            absolute: Duration::days(30),
+            reuse_grace: Duration::seconds(20),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// The secret part only; the caller prefixes its scope (tenant slug).
+    pub secret: String,
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub enum Rotation {
+    Rotated {
+        user_id: UserId,
+        issued: Issued,
+    },
+    /// A rotated token came back after the grace period: the family is now revoked.
+    Reused {
+        user_id: UserId,
+        family_id: Uuid,
+    },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+pub async fn start_family(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    lifetimes: &Lifetimes,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<Issued> {
+    let family_id = Uuid::new_v4();
+    let family_expires_at = Utc::now() + lifetimes.absolute;
+    insert(
+        conn,
+        user_id,
+        family_id,
+        family_expires_at,
+        lifetimes,
+        ip,
+        user_agent,
+    )
+    .await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    family_id: Uuid,
+    family_expires_at: DateTime<Utc>,
+    lifetimes: &Lifetimes,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<Issued> {
+    let secret = secrets::random_token(32);
+    sqlx::query!(
+        "INSERT INTO refresh_tokens (family_id, user_id, token_hash, family_expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        family_id,
+        user_id.0,
+        secrets::sha256(&secret),
+        family_expires_at,
+        ip,
+        user_agent.map(|ua| ua.chars().take(400).collect::<String>())
+    )
+    .execute(&mut *conn)
+    .await?;
+    let expires_at = (Utc::now() + lifetimes.idle).min(family_expires_at);
+    Ok(Issued {
+        secret,
+        family_id,
+        expires_at,
+    })
+}
+
+/// Exchanges a refresh token for a new one. Run it in its own transaction: it locks the row.
+pub async fn rotate(
+    conn: &mut PgConnection,
+    secret: &str,
+    lifetimes: &Lifetimes,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<Rotation> {
+    let Some(row) = sqlx::query!(
+        "SELECT t.id, t.family_id, t.user_id, t.created_at, t.family_expires_at, t.rotated_at,
+                t.revoked_at, u.status
+         FROM refresh_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 FOR UPDATE OF t",
+        secrets::sha256(secret)
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    let now = Utc::now();
+    let user_id = UserId(row.user_id);
+    if row.revoked_at.is_some()
+        || row.family_expires_at <= now
+        || row.created_at + lifetimes.idle <= now
+        || row.status != "active"
+    {
+        return Ok(Rotation::Invalid);
+    }
+    if let Some(rotated_at) = row.rotated_at {
+        if now - rotated_at > lifetimes.reuse_grace {
+            revoke_family(conn, row.family_id).await?;
+            return Ok(Rotation::Reused {
+                user_id,
+                family_id: row.family_id,
+            });
+        }
+    } else {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1",
+            row.id
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let issued = insert(
+        conn,
+        user_id,
+        row.family_id,
+        row.family_expires_at,
+        lifetimes,
+        ip,
+        user_agent,
+    )
+    .await?;
+    Ok(Rotation::Rotated { user_id, issued })
+}
+
+/// The family a token belongs to, if the token is known (used by logout).
+pub async fn family_of(conn: &mut PgConnection, secret: &str) -> Result<Option<(UserId, Uuid)>> {
+    Ok(sqlx::query!(
+        "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1",
+        secrets::sha256(secret)
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| (UserId(r.user_id), r.family_id)))
+}
+
+pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_all(conn: &mut PgConnection, user_id: UserId) -> Result<()> {
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
