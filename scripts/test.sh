@@ -13,11 +13,12 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 cleanup() {
   scripts/pg.sh stop "$DEVPULSE_TEST_PG_DIR"
   scripts/pg.sh stop "$PWD/.data/e2e/postgres"
+  scripts/pg.sh stop "$PWD/.data/e2e-identity/postgres"
 }
 trap cleanup EXIT
 # Each run starts from an empty cluster: no state leaks from one run into the next.
 cleanup
-rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e
+rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e .data/e2e-identity
 mkdir -p .data && chmod 755 .data
 
 step "rustfmt"

@@ -1,14 +1,16 @@
 #![doc = include_str!("../README.md")]
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod live;
+pub mod session;
 pub mod status;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 /// What the server puts into every request's context for server functions to use.
@@ -23,6 +25,7 @@ pub mod ssr {
         pub started_at: Instant,
         /// "embedded" or "external": where the database comes from.
         pub database_mode: &'static str,
+        pub auth: crate::session::ssr::SharedAuthenticator,
     }
 
     pub fn server_context() -> Result<ServerContext, leptos::prelude::ServerFnError> {
@@ -88,22 +91,24 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    account::provide_viewer();
+    // Pages render whole on the server (SsrMode::Async on every route): signing in and reading
+    // work before, and without, the WASM.
+
     view! {
         <Stylesheet id="leptos" href="/pkg/devpulse.css" />
         <Title text="devpulse" />
         <Router>
-            <header class="topbar">
-                <A href="/" attr:class="brand">
-                    "devpulse"
-                </A>
-                <nav>
-                    <A href="/status">"Status"</A>
-                </nav>
-            </header>
+            <account::TopBar />
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=status::StatusPage />
-                    <Route path=StaticSegment("status") view=status::StatusPage />
+                    <Route path=StaticSegment("") view=status::StatusPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("profile") view=account::ProfilePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("api-keys") view=account::ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=account::UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tenants") view=account::TenantsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

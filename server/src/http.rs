@@ -41,6 +41,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             store: state.store.clone(),
             started_at: state.started_at,
             database_mode: state.database_mode,
+            auth: std::sync::Arc::new(crate::auth::PageAuthenticator {
+                store: state.store.clone(),
+                keys: state.keys.clone(),
+            }),
         };
         move || leptos::prelude::provide_context(cx.clone())
     };

@@ -50,6 +50,88 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    sign_in(&state, peer, &headers, body).await
+}
+
+/// The sign-in form of `/login`, for browsers with or without JavaScript: success sets the
+/// cookies and goes home; failure goes back to the form with the error and what was typed
+/// (never the password).
+pub async fn login_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(body): axum::Form<LoginRequest>,
+) -> Response {
+    let (tenant, email) = (body.tenant.clone().unwrap_or_default(), body.email.clone());
+    match sign_in(&state, peer, &headers, body).await {
+        Ok(ok) => {
+            let mut response = redirect("/");
+            for cookie in ok.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            response
+        }
+        Err(e) => {
+            let (field, code) = match &e {
+                ApiError::Validation(errors) => (
+                    errors
+                        .first()
+                        .map(|f| f.pointer.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    "invalid",
+                ),
+                ApiError::TooManyRequests(_) => (String::new(), "throttled"),
+                ApiError::Forbidden(_) => ("tenant".into(), "suspended"),
+                ApiError::InvalidCredentials => ("password".into(), "credentials"),
+                _ => (String::new(), "unavailable"),
+            };
+            let query = serde_urlencoded::to_string([
+                ("error", code),
+                ("field", field.as_str()),
+                ("tenant", tenant.as_str()),
+                ("email", email.as_str()),
+            ])
+            .unwrap_or_default();
+            redirect(&format!("/login?{query}"))
+        }
+    }
+}
+
+/// Signs out the browser (form post from the top bar) and returns to the sign-in page.
+pub async fn logout_form(
+    state: State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let cleared = logout(state, caller, headers, axum::body::Bytes::new()).await?;
+    let mut response = redirect("/login");
+    for cookie in cleared.headers().get_all(header::SET_COOKIE) {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    Ok(response)
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
+        )],
+    )
+        .into_response()
+}
+
+async fn sign_in(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    body: LoginRequest,
+) -> Result<Response, ApiError> {
     let email = Email::parse(&body.email)
         .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
     if body.password.is_empty() || body.password.len() > 1024 {
@@ -66,7 +148,7 @@ pub async fn login(
         ),
         None => None,
     };
-    let ip = client_ip(&headers, Some(peer));
+    let ip = client_ip(headers, Some(peer));
     let actor = Actor {
         id: None,
         name: email.to_string(),
@@ -172,7 +254,7 @@ pub async fn login(
         .unwrap_or(REGISTRY_SCOPE)
         .to_string();
     Ok(tokens(
-        &state,
+        state,
         &user,
         tenant.map(|t| (t.id.0, t.slug.to_string())),
         format!("{scope}.{}", issued.secret),

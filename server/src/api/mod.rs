@@ -132,6 +132,13 @@ pub fn routes() -> ApiRouter {
     use crate::auth::Permission::*;
     use Access::*;
     ApiRouter::new()
+        .route(Method::POST, "/auth/login", Public, post(auth::login_form))
+        .route(
+            Method::POST,
+            "/auth/logout",
+            Public,
+            post(auth::logout_form),
+        )
         .route(
             Method::POST,
             "/api/v1/auth/login",

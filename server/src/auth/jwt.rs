@@ -40,6 +40,16 @@ pub struct Keys {
     decoding: HashMap<String, DecodingKey>,
 }
 
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        f.debug_struct("Keys")
+            .field("signing_kid", &self.signing_kid)
+            .field("kids", &self.decoding.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("DEVPULSE_JWT_KEYS: {0}")]

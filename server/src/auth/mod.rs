@@ -206,3 +206,44 @@ pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError
         }
     }
 }
+
+/// What the Leptos app uses to learn who is looking at a page (sessions only, never API keys).
+#[derive(Debug)]
+pub struct PageAuthenticator {
+    pub store: Store,
+    pub keys: jwt::Keys,
+}
+
+impl app::session::ssr::Authenticator for PageAuthenticator {
+    fn session<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+    ) -> app::session::ssr::BoxFuture<'a, Option<app::session::ssr::Session>> {
+        Box::pin(async move {
+            let caller = authenticate(&self.store, &self.keys, headers, None)
+                .await
+                .ok()
+                .flatten()?;
+            if matches!(caller.via, Via::ApiKey { .. }) {
+                return None;
+            }
+            Some(app::session::ssr::Session {
+                viewer: app::session::Viewer {
+                    user_id: caller.user_id.to_string(),
+                    email: caller.email.clone(),
+                    name: String::new(),
+                    role: caller.role.to_string(),
+                    tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
+                    permissions: permissions::ALL
+                        .into_iter()
+                        .filter(|p| caller.can(*p))
+                        .map(|p| p.as_str().to_string())
+                        .collect(),
+                },
+                user_id: caller.user_id,
+                scope: caller.tenant.as_ref().map(|t| t.scope().clone()),
+                actor: caller.actor(),
+            })
+        })
+    }
+}

@@ -19,6 +19,21 @@ pub enum Permission {
     ProfileEdit,
 }
 
+/// Every permission, in the order the matrix lists them.
+pub const ALL: [Permission; 11] = [
+    Permission::TenantsManage,
+    Permission::UserManage,
+    Permission::DashboardManage,
+    Permission::MetricsViewAll,
+    Permission::MetricsViewTeam,
+    Permission::MetricsViewOwn,
+    Permission::DashboardView,
+    Permission::DashboardPersonal,
+    Permission::ReportsExport,
+    Permission::ReportsView,
+    Permission::ProfileEdit,
+];
+
 impl Permission {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,562 @@
+//! Signing in and out, the top bar, and the account pages: profile, API keys, users (tenant
+//! admins) and tenants (super admins). Every server function here checks the session and the
+//! permission it needs on the server, whatever the page shows.
+
+use leptos::{either::Either, prelude::*};
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::session::{whoami, Viewer};
+
+/// The signed-in person, loaded once per page and shared through context.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+
+pub fn provide_viewer() -> ViewerResource {
+    let r = ViewerResource(Resource::new(|| (), |_| whoami()));
+    provide_context(r);
+    r
+}
+
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let viewer = expect_context::<ViewerResource>().0;
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                "devpulse"
+            </A>
+            <nav>
+                <A href="/status">"Status"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match viewer.await.ok().flatten() {
+                            Some(v) => {
+                                Either::Left(
+                                    view! {
+                                        {v
+                                            .tenant
+                                            .is_some()
+                                            .then(|| view! { <A href="/api-keys">"API keys"</A> })}
+                                        {(v.tenant.is_some() && v.can("user.manage"))
+                                            .then(|| view! { <A href="/users">"Users"</A> })}
+                                        {v
+                                            .can("tenants.manage")
+                                            .then(|| view! { <A href="/tenants">"Tenants"</A> })}
+                                        <A href="/profile">"Profile"</A>
+                                        <span class="who" id="who" data-role=v.role.clone()>
+                                            {format!("{} · {}", v.email, v.role)}
+                                        </span>
+                                        <form method="post" action="/auth/logout" class="inline">
+                                            <button type="submit" id="sign-out" class="link">
+                                                "Sign out"
+                                            </button>
+                                        </form>
+                                    },
+                                )
+                            }
+                            None => Either::Right(view! { <A href="/login">"Sign in"</A> }),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}
+
+/// A plain HTML form posting to `/auth/login`: it works before (and without) the WASM.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let get = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let message = move || match get("error").as_str() {
+        "credentials" => "Wrong workspace, e-mail or password.",
+        "suspended" => "This workspace is suspended.",
+        "throttled" => "Too many attempts. Wait a little and try again.",
+        "invalid" => "Check this field.",
+        "unavailable" => "Signing in is not possible right now. Try again shortly.",
+        _ => "",
+    };
+    let error_for = move |field: &'static str| {
+        move || {
+            (get("field") == field && !message().is_empty()).then(|| {
+                view! {
+                    <p class="field-error" id=format!("{field}-error") role="alert">
+                        {message()}
+                    </p>
+                }
+            })
+        }
+    };
+    view! {
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            {move || {
+                (get("field").is_empty() && !message().is_empty())
+                    .then(|| view! { <p class="error" role="alert">{message()}</p> })
+            }}
+            <form method="post" action="/auth/login" class="stack" id="login-form">
+                <label>
+                    "Workspace"
+                    <input
+                        name="tenant"
+                        id="tenant"
+                        autocomplete="organization"
+                        placeholder="e.g. demo (empty for installation admins)"
+                        value=get("tenant")
+                    />
+                </label>
+                {error_for("tenant")}
+                <label>
+                    "E-mail"
+                    <input
+                        name="email"
+                        id="email"
+                        type="email"
+                        required
+                        autocomplete="username"
+                        value=get("email")
+                    />
+                </label>
+                {error_for("email")}
+                <label>
+                    "Password"
+                    <input
+                        name="password"
+                        id="password"
+                        type="password"
+                        required
+                        autocomplete="current-password"
+                    />
+                </label>
+                {error_for("password")}
+                <button type="submit" class="button" id="sign-in">
+                    "Sign in"
+                </button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let viewer = expect_context::<ViewerResource>().0;
+    view! {
+        <section class="card">
+            <h1>"Profile"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match viewer.await.ok().flatten() {
+                        Some(v) => {
+                            Either::Left(
+                                view! {
+                                    <dl class="status" id="profile">
+                                        <dt>"E-mail"</dt>
+                                        <dd>{v.email.clone()}</dd>
+                                        <dt>"Role"</dt>
+                                        <dd id="profile-role">{v.role.clone()}</dd>
+                                        <dt>"Workspace"</dt>
+                                        <dd>{v.tenant.clone().unwrap_or_else(|| "— (installation)".into())}</dd>
+                                        <dt>"Permissions"</dt>
+                                        <dd id="profile-permissions">{v.permissions.join(", ")}</dd>
+                                    </dl>
+                                },
+                            )
+                        }
+                        None => Either::Right(view! { <SignInFirst /> }),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SignInFirst() -> impl IntoView {
+    view! {
+        <p class="error" role="alert">
+            "Sign in first. " <A href="/login">"Sign in"</A>
+        </p>
+    }
+}
+
+// --- API keys ------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub key: String,
+    pub prefix: String,
+}
+
+#[server(endpoint = "api_keys/list")]
+pub async fn list_api_keys() -> Result<Vec<KeyRow>, ServerFnError> {
+    let s = crate::session::ssr::require(None).await?;
+    let scope = s
+        .scope
+        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
+    let store = crate::ssr::server_context()?.store;
+    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    let keys = store::api_keys::list(&mut tx, Some(s.user_id))
+        .await
+        .map_err(ServerFnError::new)?;
+    tx.commit().await.map_err(ServerFnError::new)?;
+    Ok(keys
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id.to_string(),
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            created_at: k.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            last_used_at: k
+                .last_used_at
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+            revoked: k.revoked_at.is_some(),
+        })
+        .collect())
+}
+
+#[server(endpoint = "api_keys/create")]
+pub async fn create_api_key(
+    name: String,
+    ingest: Option<String>,
+    read: Option<String>,
+) -> Result<CreatedKey, ServerFnError> {
+    use store::api_keys::Scope;
+    let s = crate::session::ssr::require(None).await?;
+    let scope = s
+        .scope
+        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
+    let tenant = s.viewer.tenant.clone().unwrap_or_default();
+    let slug = store::Slug::parse(&tenant).map_err(ServerFnError::new)?;
+    let scopes: Vec<Scope> = [
+        (ingest.is_some(), Scope::Ingest),
+        (read.is_some(), Scope::Read),
+    ]
+    .into_iter()
+    .filter_map(|(on, scope)| on.then_some(scope))
+    .collect();
+    if scopes.is_empty() {
+        return Err(ServerFnError::new("choose at least one scope"));
+    }
+    let store = crate::ssr::server_context()?.store;
+    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    let (key, secret) =
+        store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id)
+            .await
+            .map_err(|e| ServerFnError::new(e.to_string()))?;
+    store::audit::record(
+        &mut tx,
+        &s.actor,
+        "api_key.created",
+        Some(&key.id.to_string()),
+        serde_json::json!({ "prefix": key.prefix }),
+    )
+    .await
+    .map_err(ServerFnError::new)?;
+    tx.commit().await.map_err(ServerFnError::new)?;
+    Ok(CreatedKey {
+        key: secret,
+        prefix: key.prefix,
+    })
+}
+
+#[server(endpoint = "api_keys/revoke")]
+pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
+    let s = crate::session::ssr::require(None).await?;
+    let scope = s
+        .scope
+        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
+    let id: uuid::Uuid = id.parse().map_err(|_| ServerFnError::new("no such key"))?;
+    let store = crate::ssr::server_context()?.store;
+    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    // Only the caller's own keys: anyone else's id is not found.
+    let key = store::api_keys::revoke(&mut tx, id, Some(s.user_id))
+        .await
+        .map_err(|_| ServerFnError::new("no such key"))?;
+    store::audit::record(
+        &mut tx,
+        &s.actor,
+        "api_key.revoked",
+        Some(&id.to_string()),
+        serde_json::json!({ "prefix": key.prefix }),
+    )
+    .await
+    .map_err(ServerFnError::new)?;
+    tx.commit().await.map_err(ServerFnError::new)?;
+    Ok(())
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_api_keys(),
+    );
+    view! {
+        <section class="card">
+            <h1>"API keys"</h1>
+            <p class="muted">
+                "Keys let the collector, Claude Code's OpenTelemetry exporter and scripts send data as you. "
+                "A key is shown once, when it is created."
+            </p>
+            <ActionForm action=create attr:class="row" attr:id="new-key-form">
+                <input name="name" id="key-name" placeholder="Name, e.g. laptop" required maxlength="100" />
+                <label class="check">
+                    <input type="checkbox" name="ingest" id="scope-ingest" checked />
+                    " ingest"
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="read" id="scope-read" />
+                    " read"
+                </label>
+                <button type="submit" class="button" id="create-key">
+                    "Create key"
+                </button>
+            </ActionForm>
+            {move || match create.value().get() {
+                Some(Ok(created)) => {
+                    Either::Left(
+                        view! {
+                            <div class="new-key" role="status">
+                                <p>"Copy this key now; it will not be shown again:"</p>
+                                <code id="new-key">{created.key}</code>
+                            </div>
+                        },
+                    )
+                }
+                Some(Err(e)) => Either::Right(Some(view! { <p class="error" role="alert">{e.to_string()}</p> })),
+                None => Either::Right(None),
+            }}
+        </section>
+        <section class="card">
+            <Suspense fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert">{e.to_string()}</p> }),
+                        Ok(rows) => {
+                            Either::Right(
+                                view! {
+                                    <table class="table" id="keys">
+                                        <thead>
+                                            <tr>
+                                                <th>"Name"</th>
+                                                <th>"Prefix"</th>
+                                                <th>"Scopes"</th>
+                                                <th>"Created"</th>
+                                                <th>"Last used"</th>
+                                                <th></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {rows
+                                                .into_iter()
+                                                .map(|k| {
+                                                    let row_prefix = k.prefix.clone();
+                                                    view! {
+                                                        <tr data-prefix=row_prefix class:revoked=k.revoked>
+                                                            <td>{k.name}</td>
+                                                            <td>
+                                                                <code>{k.prefix}</code>
+                                                            </td>
+                                                            <td>{k.scopes.join(", ")}</td>
+                                                            <td>{k.created_at}</td>
+                                                            <td>{k.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                                            <td>
+                                                                {if k.revoked {
+                                                                    Either::Left(view! { <span class="muted">"revoked"</span> })
+                                                                } else {
+                                                                    Either::Right(
+                                                                        view! {
+                                                                            <ActionForm action=revoke>
+                                                                                <input type="hidden" name="id" value=k.id />
+                                                                                <button type="submit" class="link">
+                                                                                    "Revoke"
+                                                                                </button>
+                                                                            </ActionForm>
+                                                                        },
+                                                                    )
+                                                                }}
+                                                            </td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                },
+                            )
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+// --- users and tenants ---------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+}
+
+#[server(endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
+    let s = crate::session::ssr::require(Some("user.manage")).await?;
+    let scope = s
+        .scope
+        .ok_or_else(|| ServerFnError::new("users belong to a workspace"))?;
+    let store = crate::ssr::server_context()?.store;
+    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    let users = store::accounts::list(&mut tx)
+        .await
+        .map_err(ServerFnError::new)?;
+    tx.commit().await.map_err(ServerFnError::new)?;
+    Ok(users
+        .into_iter()
+        .map(|u| UserRow {
+            email: u.email,
+            name: u.name,
+            role: u.role.to_string(),
+            active: u.active,
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRow {
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+}
+
+#[server(endpoint = "tenants/list")]
+pub async fn list_tenants() -> Result<Vec<TenantRow>, ServerFnError> {
+    crate::session::ssr::require(Some("tenants.manage")).await?;
+    let store = crate::ssr::server_context()?.store;
+    let tenants = store::tenants::list(store.pool())
+        .await
+        .map_err(ServerFnError::new)?;
+    Ok(tenants
+        .into_iter()
+        .map(|t| TenantRow {
+            slug: t.slug.to_string(),
+            name: t.name,
+            status: match t.status {
+                store::TenantStatus::Active => "active".into(),
+                store::TenantStatus::Suspended => "suspended".into(),
+            },
+        })
+        .collect())
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let users = Resource::new(|| (), |_| list_users());
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
+                        Ok(rows) => {
+                            Either::Right(
+                                view! {
+                                    <table class="table" id="users">
+                                        <thead>
+                                            <tr>
+                                                <th>"E-mail"</th>
+                                                <th>"Name"</th>
+                                                <th>"Role"</th>
+                                                <th>"Status"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {rows
+                                                .into_iter()
+                                                .map(|u| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>{u.email}</td>
+                                                            <td>{u.name}</td>
+                                                            <td>{u.role}</td>
+                                                            <td>{if u.active { "active" } else { "deactivated" }}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                },
+                            )
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn TenantsPage() -> impl IntoView {
+    let tenants = Resource::new(|| (), |_| list_tenants());
+    view! {
+        <section class="card">
+            <h1>"Tenants"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match tenants.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
+                        Ok(rows) => {
+                            Either::Right(
+                                view! {
+                                    <table class="table" id="tenants">
+                                        <thead>
+                                            <tr>
+                                                <th>"Slug"</th>
+                                                <th>"Name"</th>
+                                                <th>"Status"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {rows
+                                                .into_iter()
+                                                .map(|t| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>{t.slug}</td>
+                                                            <td>{t.name}</td>
+                                                            <td>{t.status}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                },
+                            )
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

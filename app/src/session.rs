@@ -1,0 +1,80 @@
+//! Who is looking at the page. The server authenticates (cookie or Bearer) through the
+//! `Authenticator` it provides, so the app never sees keys or tokens and every permission
+//! decision comes from the server's one matrix.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    /// The workspace slug; `None` for super admins.
+    pub tenant: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+impl Viewer {
+    pub fn can(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::{future::Future, pin::Pin, sync::Arc};
+
+    use leptos::prelude::*;
+
+    use super::Viewer;
+
+    /// The signed-in person plus what server functions need to act for them.
+    #[derive(Clone, Debug)]
+    pub struct Session {
+        pub viewer: Viewer,
+        pub user_id: store::UserId,
+        /// The tenant to enter with a `TenantTx`; `None` for super admins.
+        pub scope: Option<store::TenantScope>,
+        pub actor: store::audit::Actor,
+    }
+
+    pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    pub trait Authenticator: Send + Sync + std::fmt::Debug {
+        /// `None` when the request carries no valid session (API keys do not count).
+        fn session<'a>(&'a self, headers: &'a http::HeaderMap) -> BoxFuture<'a, Option<Session>>;
+    }
+
+    pub type SharedAuthenticator = Arc<dyn Authenticator>;
+
+    /// The session of the request being served, if any.
+    pub async fn current() -> Option<Session> {
+        let cx = crate::ssr::server_context().ok()?;
+        let parts = use_context::<http::request::Parts>()?;
+        cx.auth.session(&parts.headers).await
+    }
+
+    /// The session, or an error the page shows; with `permission`, also that the role holds it.
+    pub async fn require(permission: Option<&str>) -> Result<Session, ServerFnError> {
+        let session = current()
+            .await
+            .ok_or_else(|| ServerFnError::new("sign in first"))?;
+        if let Some(p) = permission {
+            if !session.viewer.can(p) {
+                return Err(ServerFnError::new(format!(
+                    "your role ({}) lacks the {p} permission",
+                    session.viewer.role
+                )));
+            }
+        }
+        Ok(session)
+    }
+}
+
+/// The signed-in person, for the top bar and the pages; `None` when signed out.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Viewer>, ServerFnError> {
+    Ok(ssr::current().await.map(|s| s.viewer))
+}
