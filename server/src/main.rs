@@ -193,6 +193,18 @@ fn slug(s: &str) -> Result<Slug, ApiError> {
     Ok(Slug::parse(s)?)
 }
 
+/// A transaction in `tenant` and the user with `email` there.
+async fn user_in_tenant(
+    store: &store::Store,
+    tenant: &str,
+    email: &str,
+) -> Result<(store::TenantTx, store::User), ApiError> {
+    let t = tenants::find_by_slug(store.pool(), &slug(tenant)?).await?;
+    let mut tx = store.tenant_tx(t.scope()).await?;
+    let user = store::accounts::find_by_email(&mut tx, &Email::parse(email)?).await?;
+    Ok((tx, user))
+}
+
 async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, ApiError> {
     let store = &db.store;
     let actor = Actor::cli();
@@ -258,10 +270,8 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             email,
             role,
         }) => {
-            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
             let role = server::api::auth::parse_tenant_role(&role)?;
-            let mut tx = store.tenant_tx(t.scope()).await?;
-            let user = store::accounts::find_by_email(&mut tx, &Email::parse(&email)?).await?;
+            let (mut tx, user) = user_in_tenant(store, &tenant, &email).await?;
             store::accounts::set_role(&mut tx, user.id, role).await?;
             store::audit::record(
                 &mut tx,
@@ -275,9 +285,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             json!({ "email": email, "role": role })
         }
         Command::User(UserCmd::Deactivate { tenant, email }) => {
-            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
-            let mut tx = store.tenant_tx(t.scope()).await?;
-            let user = store::accounts::find_by_email(&mut tx, &Email::parse(&email)?).await?;
+            let (mut tx, user) = user_in_tenant(store, &tenant, &email).await?;
             store::accounts::set_active(&mut tx, user.id, false).await?;
             store::audit::record(
                 &mut tx,

@@ -432,20 +432,7 @@ pub async fn profile(
 }
 
 fn profile_of(user: User, me: &Caller) -> Profile {
-    use crate::auth::Permission::*;
-    let all = [
-        TenantsManage,
-        UserManage,
-        DashboardManage,
-        MetricsViewAll,
-        MetricsViewTeam,
-        MetricsViewOwn,
-        DashboardView,
-        DashboardPersonal,
-        ReportsExport,
-        ReportsView,
-        ProfileEdit,
-    ];
+    let all = crate::auth::permissions::ALL;
     Profile {
         permissions: all
             .into_iter()
@@ -569,32 +556,49 @@ fn tokens(
         tenant: tenant.map(|t| t.1),
     };
     let mut response = Json(body).into_response();
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
     let headers = response.headers_mut();
-    for value in [
-        format!("{ACCESS_COOKIE}={access_token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ACCESS_TTL_SECS}{secure}"),
-        format!(
-            "{REFRESH_COOKIE}={refresh_token}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            state.session_lifetimes.absolute.num_seconds()
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(state, ACCESS_COOKIE, &access_token, "/", ACCESS_TTL_SECS),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(
+            state,
+            REFRESH_COOKIE,
+            &refresh_token,
+            "/api/v1/auth",
+            state.session_lifetimes.absolute.num_seconds(),
         ),
-    ] {
-        headers.append(header::SET_COOKIE, HeaderValue::from_str(&value).expect("cookie is ASCII"));
-    }
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(state, ACCESS_COOKIE, "", "/", 0),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(state, REFRESH_COOKIE, "", "/api/v1/auth", 0),
+    );
+}
+
+/// httpOnly, SameSite=Lax, and Secure when configured; `max_age` 0 deletes the cookie.
+fn session_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> HeaderValue {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
-    for value in [
-        format!("{ACCESS_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-        format!("{REFRESH_COOKIE}=; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-    ] {
-        headers.append(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&value).expect("cookie is ASCII"),
-        );
-    }
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ASCII")
 }
 
 /// Roles a tenant admin may hand out (never super_admin).

@@ -87,22 +87,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
 
 /// Whether `role` holds the permission named `name` (as in the route table).
 pub fn role_has(role: Role, name: &str) -> bool {
-    use Permission::*;
-    [
-        TenantsManage,
-        UserManage,
-        DashboardManage,
-        MetricsViewAll,
-        MetricsViewTeam,
-        MetricsViewOwn,
-        DashboardView,
-        DashboardPersonal,
-        ReportsExport,
-        ReportsView,
-        ProfileEdit,
-    ]
-    .into_iter()
-    .any(|p| p.as_str() == name && allows(role, p))
+    ALL.into_iter()
+        .any(|p| p.as_str() == name && allows(role, p))
 }
 
 #[cfg(test)]
@@ -111,20 +97,7 @@ mod tests {
 
     #[test]
     fn the_matrix_is_exactly_the_trd() {
-        use Permission::*;
-        let all = [
-            TenantsManage,
-            UserManage,
-            DashboardManage,
-            MetricsViewAll,
-            MetricsViewTeam,
-            MetricsViewOwn,
-            DashboardView,
-            DashboardPersonal,
-            ReportsExport,
-            ReportsView,
-            ProfileEdit,
-        ];
+        let all = ALL;
         let granted = |role| {
             all.iter()
                 .filter(|p| allows(role, **p))
