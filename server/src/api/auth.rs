@@ -196,10 +196,7 @@ async fn sign_in(
         return Err(ApiError::Forbidden("this workspace is suspended".into()));
     }
 
-    let mut tx = match &tenant {
-        Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
-        None => Scoped::Registry(state.store.registry_tx().await?),
-    };
+    let mut tx = Scoped::open(state, tenant.as_ref()).await?;
     let found = accounts::find_for_login(tx.conn(), &email).await?;
     let hash = found
         .as_ref()
@@ -299,10 +296,7 @@ pub async fn refresh(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let mut tx = match &tenant {
-        Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
-        None => Scoped::Registry(state.store.registry_tx().await?),
-    };
+    let mut tx = Scoped::open(&state, tenant.as_ref()).await?;
     match sessions::rotate(
         tx.conn(),
         secret,
@@ -365,10 +359,7 @@ pub async fn logout(
             },
         };
         if scope == REGISTRY_SCOPE || tenant.is_some() {
-            let mut tx = match &tenant {
-                Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
-                None => Scoped::Registry(state.store.registry_tx().await?),
-            };
+            let mut tx = Scoped::open(&state, tenant.as_ref()).await?;
             if let Some((user_id, family)) = sessions::family_of(tx.conn(), &secret).await? {
                 sessions::revoke_family(tx.conn(), family).await?;
                 let actor = caller.as_ref().map(|c| c.actor()).unwrap_or(Actor {
@@ -388,9 +379,7 @@ pub async fn logout(
             tx.commit().await?;
         }
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_cookies(&state, response.headers_mut());
-    Ok(response)
+    Ok(signed_out(&state))
 }
 
 pub async fn logout_all(
@@ -408,9 +397,7 @@ pub async fn logout_all(
     )
     .await?;
     tx.commit().await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_cookies(&state, response.headers_mut());
-    Ok(response)
+    Ok(signed_out(&state))
 }
 
 #[derive(Serialize)]
@@ -502,9 +489,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_cookies(&state, response.headers_mut());
-    Ok(response)
+    Ok(signed_out(&state))
 }
 
 /// A transaction in the caller's scope: their tenant's, or the registry for super admins.
@@ -515,7 +500,15 @@ pub enum Scoped {
 
 impl Scoped {
     pub async fn for_caller(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
-        Ok(match &caller.tenant {
+        Scoped::open(state, caller.tenant.as_ref()).await
+    }
+
+    /// The tenant's transaction, or the registry's when there is no tenant (super admins).
+    pub async fn open(
+        state: &AppState,
+        tenant: Option<&store::Tenant>,
+    ) -> Result<Scoped, ApiError> {
+        Ok(match tenant {
             Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
             None => Scoped::Registry(state.store.registry_tx().await?),
         })
@@ -572,6 +565,13 @@ fn tokens(
         ),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 204 with both session cookies cleared: the end of every sign-out path.
+fn signed_out(state: &AppState) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_cookies(state, response.headers_mut());
     response
 }
 
