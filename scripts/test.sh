@@ -12,13 +12,16 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
 cleanup() {
   scripts/pg.sh stop "$DEVPULSE_TEST_PG_DIR"
-  scripts/pg.sh stop "$PWD/.data/e2e/postgres"
-  scripts/pg.sh stop "$PWD/.data/e2e-identity/postgres"
+  # Each Playwright spec runs its own embedded server under .data/e2e-<spec>.
+  for d in "$PWD"/.data/e2e*/postgres; do
+    [ -d "$d" ] && scripts/pg.sh stop "$d"
+  done
+  return 0
 }
 trap cleanup EXIT
 # Each run starts from an empty cluster: no state leaks from one run into the next.
 cleanup
-rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e .data/e2e-identity
+rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e*
 mkdir -p .data && chmod 755 .data
 
 step "rustfmt"

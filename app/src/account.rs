@@ -40,6 +40,7 @@ pub fn TopBar() -> impl IntoView {
                                             .then(|| view! { <A href="/api-keys">"API keys"</A> })}
                                         {(v.tenant.is_some() && v.can("user.manage"))
                                             .then(|| view! { <A href="/users">"Users"</A> })}
+                                        {v.tenant.is_some().then(|| view! { <A href="/teams">"Teams"</A> })}
                                         {v
                                             .can("tenants.manage")
                                             .then(|| view! { <A href="/tenants">"Tenants"</A> })}
@@ -77,6 +78,11 @@ pub fn LoginPage() -> impl IntoView {
         "unavailable" => "Signing in is not possible right now. Try again shortly.",
         _ => "",
     };
+    let notice = move || match get("notice").as_str() {
+        "password_set" => "Your password is set. Sign in with it.",
+        "password_changed" => "Your password was changed and every session ended. Sign in again.",
+        _ => "",
+    };
     let error_for = move |field: &'static str| {
         move || {
             (get("field") == field && !message().is_empty()).then(|| {
@@ -91,6 +97,10 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <section class="card narrow">
             <h1>"Sign in"</h1>
+            {move || {
+                (!notice().is_empty())
+                    .then(|| view! { <p class="notice" role="status" id="notice">{notice()}</p> })
+            }}
             {move || {
                 (get("field").is_empty() && !message().is_empty())
                     .then(|| view! { <p class="error" role="alert">{message()}</p> })
@@ -138,9 +148,103 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+#[server(endpoint = "profile/name")]
+pub async fn update_name(name: String) -> Result<String, ServerFnError> {
+    let s = crate::session::ssr::require(None).await?;
+    let store = crate::ssr::server_context()?.store;
+    let fail = crate::ssr::store_error;
+    let user = match &s.scope {
+        Some(scope) => {
+            let mut tx = store.tenant_tx(scope).await.map_err(fail)?;
+            let u = store::accounts::set_name(&mut tx, s.user_id, &name)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            u
+        }
+        None => {
+            let mut tx = store.registry_tx().await.map_err(fail)?;
+            let u = store::accounts::set_name(&mut tx, s.user_id, &name)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(|e| fail(e.into()))?;
+            u
+        }
+    };
+    Ok(user.name)
+}
+
+/// Changing the password ends every session, this one included: back to the sign-in page.
+#[server(endpoint = "profile/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), ServerFnError> {
+    use store::accounts::PasswordChangeError as E;
+    let s = crate::session::ssr::require(None).await?;
+    let store = crate::ssr::server_context()?.store;
+    let fail = crate::ssr::store_error;
+    let result = match &s.scope {
+        Some(scope) => {
+            let mut tx = store.tenant_tx(scope).await.map_err(fail)?;
+            let r = store::accounts::change_password(
+                &mut tx,
+                &s.actor,
+                s.user_id,
+                current_password,
+                new_password,
+            )
+            .await;
+            if r.is_ok() {
+                tx.commit().await.map_err(fail)?;
+            }
+            r
+        }
+        None => {
+            let mut tx = store.registry_tx().await.map_err(fail)?;
+            let r = store::accounts::change_password(
+                &mut tx,
+                &s.actor,
+                s.user_id,
+                current_password,
+                new_password,
+            )
+            .await;
+            if r.is_ok() {
+                tx.commit().await.map_err(|e| fail(e.into()))?;
+            }
+            r
+        }
+    };
+    match result {
+        Ok(()) => {
+            leptos_axum::redirect("/login?notice=password_changed");
+            Ok(())
+        }
+        Err(E::CurrentWrong) => Err(crate::ssr::refuse(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            "current password: is wrong",
+        )),
+        Err(E::Policy(reason)) => Err(crate::ssr::refuse(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("new password: {reason}"),
+        )),
+        Err(E::Store(e)) => Err(crate::ssr::store_error(e)),
+    }
+}
+
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let viewer = expect_context::<ViewerResource>().0;
+    let rename = ServerAction::<UpdateName>::new();
+    let password = ServerAction::<ChangePassword>::new();
+    let error = |e: ServerFnError| {
+        view! {
+            <p class="field-error" role="alert">
+                {e.to_string().replace("error running server function: ", "")}
+            </p>
+        }
+    };
     view! {
         <section class="card">
             <h1>"Profile"</h1>
@@ -160,6 +264,35 @@ pub fn ProfilePage() -> impl IntoView {
                                         <dt>"Permissions"</dt>
                                         <dd id="profile-permissions">{v.permissions.join(", ")}</dd>
                                     </dl>
+                                    <h2>"Name"</h2>
+                                    <ActionForm action=rename attr:class="row" attr:id="name-form">
+                                        <input name="name" id="profile-name" value=v.name.clone() maxlength="200" placeholder="Your name" />
+                                        <button type="submit" class="button" id="save-name">
+                                            "Save"
+                                        </button>
+                                    </ActionForm>
+                                    {move || match rename.value().get() {
+                                        Some(Ok(_)) => Some(view! { <p class="notice" role="status" id="name-saved">"Saved."</p> }.into_any()),
+                                        Some(Err(e)) => Some(error(e).into_any()),
+                                        None => None,
+                                    }}
+                                    <h2>"Password"</h2>
+                                    <p class="muted">"Changing it signs you out everywhere, here included."</p>
+                                    <ActionForm action=password attr:class="stack narrow" attr:id="password-form">
+                                        <input type="email" value=v.email.clone() hidden autocomplete="username" />
+                                        <label>
+                                            "Current password"
+                                            <input name="current_password" id="current-password" type="password" required autocomplete="current-password" />
+                                        </label>
+                                        <label>
+                                            "New password"
+                                            <input name="new_password" id="new-password" type="password" required minlength="12" autocomplete="new-password" />
+                                        </label>
+                                        {move || password.value().get().and_then(|r| r.err()).map(error)}
+                                        <button type="submit" class="button" id="change-password">
+                                            "Change password"
+                                        </button>
+                                    </ActionForm>
                                 },
                             )
                         }
@@ -172,7 +305,7 @@ pub fn ProfilePage() -> impl IntoView {
 }
 
 #[component]
-fn SignInFirst() -> impl IntoView {
+pub fn SignInFirst() -> impl IntoView {
     view! {
         <p class="error" role="alert">
             "Sign in first. " <A href="/login">"Sign in"</A>
@@ -407,38 +540,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     }
 }
 
-// --- users and tenants ---------------------------------------------------------------------
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UserRow {
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub active: bool,
-}
-
-#[server(endpoint = "users/list")]
-pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
-    let s = crate::session::ssr::require(Some("user.manage")).await?;
-    let scope = s
-        .scope
-        .ok_or_else(|| ServerFnError::new("users belong to a workspace"))?;
-    let store = crate::ssr::server_context()?.store;
-    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
-    let users = store::accounts::list(&mut tx)
-        .await
-        .map_err(ServerFnError::new)?;
-    tx.commit().await.map_err(ServerFnError::new)?;
-    Ok(users
-        .into_iter()
-        .map(|u| UserRow {
-            email: u.email,
-            name: u.name,
-            role: u.role.to_string(),
-            active: u.active,
-        })
-        .collect())
-}
+// --- tenants ---------------------------------------------------------------------
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantRow {
@@ -465,54 +567,6 @@ pub async fn list_tenants() -> Result<Vec<TenantRow>, ServerFnError> {
             },
         })
         .collect())
-}
-
-#[component]
-pub fn UsersPage() -> impl IntoView {
-    let users = Resource::new(|| (), |_| list_users());
-    view! {
-        <section class="card">
-            <h1>"Users"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
-                        Ok(rows) => {
-                            Either::Right(
-                                view! {
-                                    <table class="table" id="users">
-                                        <thead>
-                                            <tr>
-                                                <th>"E-mail"</th>
-                                                <th>"Name"</th>
-                                                <th>"Role"</th>
-                                                <th>"Status"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {rows
-                                                .into_iter()
-                                                .map(|u| {
-                                                    view! {
-                                                        <tr>
-                                                            <td>{u.email}</td>
-                                                            <td>{u.name}</td>
-                                                            <td>{u.role}</td>
-                                                            <td>{if u.active { "active" } else { "deactivated" }}</td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                },
-                            )
-                        }
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
 }
 
 #[component]

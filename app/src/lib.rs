@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod live;
+pub mod people;
 pub mod session;
 pub mod status;
 
@@ -25,7 +26,34 @@ pub mod ssr {
         pub started_at: Instant,
         /// "embedded" or "external": where the database comes from.
         pub database_mode: &'static str,
+        /// The base of links the app shows (invitations, resets).
+        pub public_url: String,
         pub auth: crate::session::ssr::SharedAuthenticator,
+    }
+
+    /// A refusal from a server function, with the HTTP status it deserves (a server function's
+    /// `Err` is otherwise a 500, which is wrong for a bad field or a missing permission).
+    pub fn refuse(
+        status: http::StatusCode,
+        message: impl std::fmt::Display,
+    ) -> leptos::prelude::ServerFnError {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        leptos::prelude::ServerFnError::new(message.to_string())
+    }
+
+    /// A data-layer error as a server function error, with its status.
+    pub fn store_error(e: store::Error) -> leptos::prelude::ServerFnError {
+        use http::StatusCode;
+        let status = match &e {
+            store::Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            store::Error::NotFound(_) => StatusCode::NOT_FOUND,
+            store::Error::Conflict(_) => StatusCode::CONFLICT,
+            store::Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        refuse(status, e)
     }
 
     pub fn server_context() -> Result<ServerContext, leptos::prelude::ServerFnError> {
@@ -107,7 +135,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("profile") view=account::ProfilePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-keys") view=account::ApiKeysPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("users") view=account::UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=people::UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("teams") view=people::TeamsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("welcome") view=people::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("tenants") view=account::TenantsPage ssr=SsrMode::Async />
                 </Routes>
             </main>

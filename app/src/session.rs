@@ -58,15 +58,19 @@ pub mod ssr {
 
     /// The session, or an error the page shows; with `permission`, also that the role holds it.
     pub async fn require(permission: Option<&str>) -> Result<Session, ServerFnError> {
+        use crate::ssr::refuse;
         let session = current()
             .await
-            .ok_or_else(|| ServerFnError::new("sign in first"))?;
+            .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
         if let Some(p) = permission {
             if !session.viewer.can(p) {
-                return Err(ServerFnError::new(format!(
-                    "your role ({}) lacks the {p} permission",
-                    session.viewer.role
-                )));
+                return Err(refuse(
+                    http::StatusCode::FORBIDDEN,
+                    format!(
+                        "your role ({}) lacks the {p} permission",
+                        session.viewer.role
+                    ),
+                ));
             }
         }
         Ok(session)

@@ -64,7 +64,7 @@ for (const p of people) {
     } else if (p.tenant) {
       await expect(page.locator('#page-error')).toContainText('lacks the user.manage permission');
     } else {
-      await expect(page.locator('#page-error')).toContainText('users belong to a workspace');
+      await expect(page.locator('#page-error')).toContainText('people belong to a workspace');
     }
     await page.goto(`${server.url}/tenants`);
     if (p.tenants) {

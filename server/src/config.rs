@@ -29,6 +29,9 @@ pub struct Config {
     /// Two refreshes with the same token within this many seconds both succeed (two tabs);
     /// a reuse after it revokes the session family.
     pub refresh_reuse_grace_secs: i64,
+    /// The address people reach the server at, for links in invitations and resets;
+    /// `http://HOST:PORT` when unset.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,19 @@ impl Config {
             jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", false)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
+            public_url: match get("DEVPULSE_PUBLIC_URL").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Some(u.trim_end_matches('/').to_string())
+                }
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_PUBLIC_URL",
+                        value: other,
+                        reason: "expected an http:// or https:// URL".into(),
+                    })
+                }
+            },
             production: match get("DEVPULSE_ENV").as_deref() {
                 None | Some("") | Some("development") => false,
                 Some("production") => true,

@@ -20,7 +20,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{api, error, health, live, AppState, Config};
+use crate::{api, error, health, AppState, Config};
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
@@ -41,6 +41,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             store: state.store.clone(),
             started_at: state.started_at,
             database_mode: state.database_mode,
+            public_url: state.public_url.clone(),
             auth: std::sync::Arc::new(crate::auth::PageAuthenticator {
                 store: state.store.clone(),
                 keys: state.keys.clone(),
@@ -54,7 +55,6 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/ws", get(live::ws_handler))
         .merge(api::routes().into_router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())

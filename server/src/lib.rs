@@ -34,6 +34,8 @@ pub struct AppState {
     pub login_limits: Arc<auth::limits::LoginLimiter>,
     pub session_lifetimes: store::sessions::Lifetimes,
     pub secure_cookies: bool,
+    /// Where people reach this server: the base of invitation and reset links.
+    pub public_url: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -127,6 +129,10 @@ pub async fn serve(
             ..Default::default()
         },
         secure_cookies: config.secure_cookies,
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}")),
         leptos_options: http::leptos_options(config, local),
         store: db.store.clone(),
         started_at: Instant::now(),

@@ -40,7 +40,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TenantCmd {
-    /// Create a tenant and its first admin (prints a one-time password).
+    /// Create a tenant and its first admin (prints a one-time password, or with --invite an
+    /// invitation link).
     Create {
         #[arg(long)]
         slug: String,
@@ -48,6 +49,9 @@ enum TenantCmd {
         name: String,
         #[arg(long)]
         admin_email: String,
+        /// Print an invitation link (valid 72 h) instead of a one-time password.
+        #[arg(long)]
+        invite: bool,
     },
     List,
     Rename {
@@ -87,6 +91,25 @@ enum UserCmd {
         /// Without one, a one-time password is generated and printed.
         #[arg(long)]
         password: Option<String>,
+    },
+    /// Create a user without a password and print their invitation link (valid 72 h).
+    Invite {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Print a new single-use password link for a user (a reset, or a new invitation if they
+    /// never set a password); earlier links stop working.
+    ResetLink {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
     },
     SetRole {
         #[arg(long)]
@@ -189,6 +212,19 @@ fn print_plain(value: &serde_json::Value) {
     }
 }
 
+/// The base of printed links: DEVPULSE_PUBLIC_URL, else where `make run` listens.
+fn public_url() -> String {
+    let config = server::Config::from_env().ok();
+    config
+        .as_ref()
+        .and_then(|c| c.public_url.clone())
+        .unwrap_or_else(|| {
+            let (host, port) =
+                config.map_or(("127.0.0.1".into(), 3000), |c| (c.host.to_string(), c.port));
+            format!("http://{host}:{port}")
+        })
+}
+
 fn slug(s: &str) -> Result<Slug, ApiError> {
     Ok(Slug::parse(s)?)
 }
@@ -215,13 +251,24 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             slug: s,
             name,
             admin_email,
+            invite,
         }) => {
             let email = Email::parse(&admin_email)?;
-            let p = tenancy::provision(store, &slug(&s)?, &name, &email, None, &actor).await?;
-            json!({
-                "tenant": p.tenant.slug, "name": p.tenant.name, "admin_email": email,
-                "one_time_password": p.password,
-            })
+            if invite {
+                let p =
+                    tenancy::provision_invited(store, &slug(&s)?, &name, &email, &actor).await?;
+                json!({
+                    "tenant": p.tenant.slug, "name": p.tenant.name, "admin_email": email,
+                    "invitation_url": format!("{}{}", public_url(), p.link.path()),
+                    "expires_at": p.link.expires_at,
+                })
+            } else {
+                let p = tenancy::provision(store, &slug(&s)?, &name, &email, None, &actor).await?;
+                json!({
+                    "tenant": p.tenant.slug, "name": p.tenant.name, "admin_email": email,
+                    "one_time_password": p.password,
+                })
+            }
         }
         Command::Tenant(TenantCmd::List) => json!(tenants::list(store.pool())
             .await?
@@ -265,6 +312,36 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             }
             out
         }
+        Command::User(UserCmd::Invite {
+            tenant,
+            email,
+            role,
+            name,
+        }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let role = server::api::auth::parse_tenant_role(&role)?;
+            let email = Email::parse(&email)?;
+            let (_, link) = tenancy::invite_user(store, &t, &email, &name, role, &actor).await?;
+            json!({
+                "email": email, "role": role, "tenant": tenant,
+                "invitation_url": format!("{}{}", public_url(), link.path()),
+                "expires_at": link.expires_at,
+            })
+        }
+        Command::User(UserCmd::ResetLink { tenant, email }) => {
+            let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
+            let user = {
+                let (tx, user) = user_in_tenant(store, &tenant, &email).await?;
+                tx.commit().await?;
+                user
+            };
+            let link = tenancy::password_link(store, &t, user.id, &actor).await?;
+            json!({
+                "email": email, "kind": link.kind,
+                "url": format!("{}{}", public_url(), link.path()),
+                "expires_at": link.expires_at,
+            })
+        }
         Command::User(UserCmd::SetRole {
             tenant,
             email,
@@ -272,29 +349,13 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
         }) => {
             let role = server::api::auth::parse_tenant_role(&role)?;
             let (mut tx, user) = user_in_tenant(store, &tenant, &email).await?;
-            store::accounts::set_role(&mut tx, user.id, role).await?;
-            store::audit::record(
-                &mut tx,
-                &actor,
-                "user.role_changed",
-                Some(&user.id.to_string()),
-                json!({ "from": user.role, "to": role }),
-            )
-            .await?;
+            store::accounts::change_role(&mut tx, &actor, user.id, role).await?;
             tx.commit().await?;
             json!({ "email": email, "role": role })
         }
         Command::User(UserCmd::Deactivate { tenant, email }) => {
             let (mut tx, user) = user_in_tenant(store, &tenant, &email).await?;
-            store::accounts::set_active(&mut tx, user.id, false).await?;
-            store::audit::record(
-                &mut tx,
-                &actor,
-                "user.deactivated",
-                Some(&user.id.to_string()),
-                json!({}),
-            )
-            .await?;
+            store::accounts::change_active(&mut tx, &actor, user.id, false).await?;
             tx.commit().await?;
             json!({ "email": email, "status": "deactivated" })
         }

@@ -5,7 +5,7 @@ use store::{
     accounts::{self, Email},
     api_keys::{self, Scope},
     audit::{self, Actor},
-    tenants, Role, Slug, Store, Tenant,
+    invitations, teams, tenants, Role, Slug, Store, Tenant,
 };
 
 use crate::error::ApiError;
@@ -45,6 +45,29 @@ pub async fn provision(
     }
 }
 
+pub struct ProvisionedInvited {
+    pub tenant: Tenant,
+    pub link: invitations::Issued,
+}
+
+/// Like [`provision`], but the first admin gets an invitation link instead of a password.
+pub async fn provision_invited(
+    store: &Store,
+    slug: &Slug,
+    name: &str,
+    admin_email: &Email,
+    actor: &Actor,
+) -> Result<ProvisionedInvited, ApiError> {
+    let tenant = tenants::create(store.pool(), slug, name).await?;
+    match invite_user(store, &tenant, admin_email, "", Role::TenantAdmin, actor).await {
+        Ok((_, link)) => Ok(ProvisionedInvited { tenant, link }),
+        Err(e) => {
+            let _ = tenants::delete(store.pool(), slug).await;
+            Err(e)
+        }
+    }
+}
+
 /// Creates a user with the given password (checked against the policy) or a generated
 /// one-time password, which it returns.
 pub async fn create_user(
@@ -76,6 +99,35 @@ pub async fn create_user(
     .await?;
     tx.commit().await?;
     Ok(password)
+}
+
+/// Creates a user without a password and returns the single-use invitation that lets them
+/// set one (valid for 72 hours).
+pub async fn invite_user(
+    store: &Store,
+    tenant: &Tenant,
+    email: &Email,
+    name: &str,
+    role: Role,
+    actor: &Actor,
+) -> Result<(store::User, invitations::Issued), ApiError> {
+    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let invited = invitations::invite(&mut tx, actor, &tenant.slug, email, name, role).await?;
+    tx.commit().await?;
+    Ok(invited)
+}
+
+/// A fresh password link for an existing user; earlier unused links stop working.
+pub async fn password_link(
+    store: &Store,
+    tenant: &Tenant,
+    user: store::UserId,
+    actor: &Actor,
+) -> Result<invitations::Issued, ApiError> {
+    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let link = invitations::issue(&mut tx, actor, &tenant.slug, user).await?;
+    tx.commit().await?;
+    Ok(link)
 }
 
 pub async fn create_super_admin(
@@ -162,6 +214,14 @@ pub async fn seed_demo(
         .await?;
         people.push((email.to_string(), role.as_str(), pw));
     }
+    // One team, so "a manager sees the teams they manage" shows on a fresh install.
+    let mut tx = store.tenant_tx(p.tenant.scope()).await?;
+    let team = teams::create(&mut tx, "Platform").await?;
+    for (email, is_manager) in [("manager@demo.test", true), ("dev@demo.test", false)] {
+        let user = accounts::find_by_email(&mut tx, &Email::parse(email)?).await?;
+        teams::set_member(&mut tx, team.id, user.id, is_manager).await?;
+    }
+    tx.commit().await?;
     let root = Email::parse("root@devpulse.test")?;
     let pw = create_super_admin(store, &root, Some("demo-superadmin-pass".into())).await?;
     people.push(("root@devpulse.test".to_string(), "super_admin", pw));

@@ -2,30 +2,10 @@
 
 mod common;
 
-use common::{client, login, seed_two_tenants, TestServer, TEST_JWT_SECRET};
+use common::{call, client, login, seed_two_tenants, TestServer, TEST_JWT_SECRET};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn call(
-    server: &TestServer,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client().request(method, server.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn login_profile_and_clear_errors() {
@@ -612,6 +592,15 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
     )
     .await;
     let other_key_id = other_key["api_key"]["id"].as_str().unwrap().to_string();
+    let (_, other_team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&other_admin),
+        Some(json!({ "name": "Other team" })),
+    )
+    .await;
+    let other_team_id = other_team["id"].as_str().unwrap().to_string();
 
     let table = server::api::route_table();
     assert!(table.len() >= 20, "the table lists every route");
@@ -629,10 +618,13 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
                 "{id}",
                 if route.path.contains("api-keys") {
                     &other_key_id
+                } else if route.path.contains("teams") {
+                    &other_team_id
                 } else {
                     &other_user_id
                 },
             )
+            .replace("{user_id}", &other_user_id)
             .replace("{slug}", "other");
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let body = Some(json!({}));
@@ -928,6 +920,74 @@ async fn the_operator_cli_provisions_tenants_users_and_keys() {
         "--role",
         "viewer",
     ]);
+
+    // Invitations from the CLI: the printed link sets the password.
+    let invited = run(&[
+        "user",
+        "invite",
+        "--tenant",
+        "acme",
+        "--email",
+        "i@acme.test",
+        "--role",
+        "manager",
+    ]);
+    let redeem = |url: &str, password: &str| {
+        let token = url.split_once("token=").unwrap().1.to_string();
+        let body = json!({ "token": token, "password": password });
+        let server = &server;
+        async move {
+            call(
+                server,
+                Method::POST,
+                "/api/v1/auth/links/redeem",
+                None,
+                Some(body),
+            )
+            .await
+            .0
+        }
+    };
+    let url = invited["invitation_url"].as_str().unwrap();
+    assert!(url.contains("/welcome?token=acme."), "{url}");
+    assert_eq!(redeem(url, "invited-manager-pass").await, 200);
+    login(&server, "acme", "i@acme.test", "invited-manager-pass").await;
+    let reset = run(&[
+        "user",
+        "reset-link",
+        "--tenant",
+        "acme",
+        "--email",
+        "i@acme.test",
+    ]);
+    assert_eq!(reset["kind"], "reset");
+    assert_eq!(
+        redeem(reset["url"].as_str().unwrap(), "reset-manager-pass").await,
+        200
+    );
+    login(&server, "acme", "i@acme.test", "reset-manager-pass").await;
+    let beta = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "beta",
+        "--name",
+        "Beta",
+        "--admin-email",
+        "a@beta.test",
+        "--invite",
+    ]);
+    assert!(beta.get("one_time_password").is_none());
+    assert_eq!(
+        redeem(
+            beta["invitation_url"].as_str().unwrap(),
+            "beta-admin-password"
+        )
+        .await,
+        200
+    );
+    login(&server, "beta", "a@beta.test", "beta-admin-password").await;
+    run(&["tenant", "delete", "--slug", "beta", "--confirm", "beta"]);
 
     login(&server, "acme", "a@acme.test", &password).await;
     let token = login(&server, "acme", "d@acme.test", "a-long-developer-pass").await;

@@ -396,3 +396,110 @@ pub async fn end_sessions(conn: &mut PgConnection, id: UserId) -> Result<()> {
     .await?;
     crate::sessions::revoke_all(conn, id).await
 }
+
+// --- audited changes, shared by the API, the CLI and the UI --------------------------------
+
+/// Changes the role (ending the user's sessions) and records who did it.
+pub async fn change_role(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: UserId,
+    role: Role,
+) -> Result<User> {
+    let before = get(conn, id).await?;
+    let user = set_role(conn, id, role).await?;
+    crate::audit::record(
+        conn,
+        actor,
+        "user.role_changed",
+        Some(&id.to_string()),
+        serde_json::json!({ "from": before.role, "to": role }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Deactivates or reactivates the user and records who did it. Nobody deactivates themselves:
+/// a tenant would otherwise be able to lock out its last admin by accident.
+pub async fn change_active(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: UserId,
+    active: bool,
+) -> Result<User> {
+    if !active && actor.id == Some(id.0) {
+        return Err(Error::Invalid {
+            field: "user",
+            reason: "you cannot deactivate yourself".into(),
+        });
+    }
+    let user = set_active(conn, id, active).await?;
+    let action = if active {
+        "user.reactivated"
+    } else {
+        "user.deactivated"
+    };
+    crate::audit::record(
+        conn,
+        actor,
+        action,
+        Some(&id.to_string()),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Why a password change was refused, by field.
+#[derive(Debug)]
+pub enum PasswordChangeError {
+    CurrentWrong,
+    Policy(String),
+    Store(Error),
+}
+
+impl From<Error> for PasswordChangeError {
+    fn from(e: Error) -> Self {
+        PasswordChangeError::Store(e)
+    }
+}
+
+/// Checks the current password and the policy, stores the new hash, ends every session of the
+/// user and records it. Hashing runs on the blocking pool: argon2 takes tens of milliseconds.
+pub async fn change_password(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: UserId,
+    current: String,
+    new: String,
+) -> std::result::Result<(), PasswordChangeError> {
+    let user = get(conn, id).await?;
+    check_password_policy(&new, &user.email).map_err(|e| {
+        PasswordChangeError::Policy(
+            e.to_string()
+                .trim_start_matches("invalid password: ")
+                .to_string(),
+        )
+    })?;
+    let email = Email::parse(&user.email)?;
+    let hash = find_for_login(conn, &email)
+        .await?
+        .and_then(|(_, h)| h)
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let new_hash = tokio::task::spawn_blocking(move || {
+        verify_password(&hash, &current).then(|| hash_password(&new))
+    })
+    .await
+    .expect("hashing task")
+    .ok_or(PasswordChangeError::CurrentWrong)?;
+    set_password_hash(conn, id, &new_hash).await?;
+    crate::audit::record(
+        conn,
+        actor,
+        "password.changed",
+        Some(&id.to_string()),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(())
+}

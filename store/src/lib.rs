@@ -6,10 +6,12 @@ pub mod audit;
 pub mod embedded;
 mod error;
 mod ident;
+pub mod invitations;
 pub mod migrate;
 pub mod secrets;
 pub mod sessions;
 mod status;
+pub mod teams;
 mod tenant_tx;
 pub mod tenants;
 #[cfg(feature = "testing")]

@@ -460,34 +460,22 @@ pub async fn change_password(
     Extension(me): Me,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    accounts::check_password_policy(&body.new_password, &me.email).map_err(|e| {
-        ApiError::field(
-            "/new_password",
-            e.to_string().trim_start_matches("invalid password: "),
-        )
-    })?;
     let mut tx = Scoped::for_caller(&state, &me).await?;
-    let email = Email::parse(&me.email)?;
-    let hash = accounts::find_for_login(tx.conn(), &email)
-        .await?
-        .and_then(|(_, h)| h)
-        .unwrap_or_else(|| accounts::dummy_hash().to_string());
-    let (current, new) = (body.current_password, body.new_password);
-    let new_hash = tokio::task::spawn_blocking(move || {
-        accounts::verify_password(&hash, &current).then(|| accounts::hash_password(&new))
-    })
-    .await
-    .expect("hashing task")
-    .ok_or_else(|| ApiError::field("/current_password", "is wrong"))?;
-    accounts::set_password_hash(tx.conn(), me.user_id, &new_hash).await?;
-    audit::record(
+    accounts::change_password(
         tx.conn(),
         &me.actor(),
-        "password.changed",
-        Some(&me.user_id.to_string()),
-        json!({}),
+        me.user_id,
+        body.current_password,
+        body.new_password,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        accounts::PasswordChangeError::CurrentWrong => {
+            ApiError::field("/current_password", "is wrong")
+        }
+        accounts::PasswordChangeError::Policy(reason) => ApiError::field("/new_password", reason),
+        accounts::PasswordChangeError::Store(e) => e.into(),
+    })?;
     tx.commit().await?;
     Ok(signed_out(&state))
 }
@@ -609,5 +597,156 @@ pub fn parse_tenant_role(s: &str) -> Result<Role, ApiError> {
             "/role",
             "must be one of tenant_admin, manager, developer, viewer",
         )),
+    }
+}
+
+// --- invitation and password-reset links ---------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    token: String,
+    /// Only when redeeming.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct LinkInfo {
+    kind: store::invitations::LinkKind,
+    tenant: String,
+    email: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The tenant a link belongs to, if it is well formed and the tenant may sign in. Anything
+/// else is the same 404 as an unknown secret, so a link says nothing about what exists.
+async fn link_tenant<'t>(
+    state: &AppState,
+    token: &'t str,
+) -> Result<(store::Tenant, &'t str), ApiError> {
+    let (slug, secret) = store::invitations::parse(token).ok_or(ApiError::NotFound("link"))?;
+    match tenants::find_by_slug(state.store.pool(), &slug).await {
+        Ok(t) if t.status == TenantStatus::Active => Ok((t, secret)),
+        _ => Err(ApiError::NotFound("link")),
+    }
+}
+
+/// What a link is for (so the page can say "set a password for …") without using it.
+pub async fn inspect_link(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LinkRequest>,
+) -> Result<Json<LinkInfo>, ApiError> {
+    let (tenant, secret) = link_tenant(&state, &body.token).await?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let pending = store::invitations::peek(&mut tx, secret)
+        .await?
+        .ok_or(ApiError::NotFound("link"))?;
+    tx.commit().await?;
+    Ok(Json(LinkInfo {
+        kind: pending.kind,
+        tenant: tenant.slug.to_string(),
+        email: pending.user.email,
+        expires_at: pending.expires_at,
+    }))
+}
+
+/// Sets the password through a link. The link is used up; the person then signs in.
+pub async fn redeem_link(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LinkRequest>,
+) -> Result<Json<LinkInfo>, ApiError> {
+    let password = body
+        .password
+        .ok_or_else(|| ApiError::field("/password", "is required"))?;
+    let (tenant, secret) = link_tenant(&state, &body.token).await?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let pending = store::invitations::peek(&mut tx, secret)
+        .await?
+        .ok_or(ApiError::NotFound("link"))?;
+    accounts::check_password_policy(&password, &pending.user.email).map_err(|e| {
+        ApiError::field(
+            "/password",
+            e.to_string().trim_start_matches("invalid password: "),
+        )
+    })?;
+    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+        .await
+        .expect("hashing task");
+    // Redeeming locks the link row and re-checks it: of two concurrent uses, one wins.
+    let used = store::invitations::redeem(&mut tx, secret, &hash)
+        .await
+        .map_err(|e| match e {
+            store::Error::NotFound(_) => ApiError::NotFound("link"),
+            e => e.into(),
+        })?;
+    let actor = Actor {
+        id: Some(used.user.id.0),
+        name: used.user.email.clone(),
+        ip: client_ip(&headers, Some(peer)),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    };
+    let action = match used.kind {
+        store::invitations::LinkKind::Invite => "user.invitation_accepted",
+        store::invitations::LinkKind::Reset => "password.reset",
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        action,
+        Some(&used.user.id.to_string()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(LinkInfo {
+        kind: used.kind,
+        tenant: tenant.slug.to_string(),
+        email: used.user.email,
+        expires_at: used.expires_at,
+    }))
+}
+
+/// The form of `/welcome`, which works without JavaScript: success goes to the sign-in page
+/// with the workspace and e-mail filled in; failure comes back with the error by the field.
+pub async fn redeem_link_form(
+    state: State<AppState>,
+    peer: ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(body): axum::Form<LinkRequest>,
+) -> Response {
+    let token = body.token.clone();
+    match redeem_link(state, peer, headers, JsonBody(body)).await {
+        Ok(Json(info)) => {
+            let query = serde_urlencoded::to_string([
+                ("notice", "password_set"),
+                ("tenant", info.tenant.as_str()),
+                ("email", info.email.as_str()),
+            ])
+            .unwrap_or_default();
+            redirect(&format!("/login?{query}"))
+        }
+        Err(e) => {
+            let (code, detail) = match &e {
+                ApiError::Validation(errors) => (
+                    "invalid",
+                    errors.first().map(|f| f.detail.clone()).unwrap_or_default(),
+                ),
+                ApiError::NotFound(_) => ("expired", String::new()),
+                _ => ("unavailable", String::new()),
+            };
+            let query = serde_urlencoded::to_string([
+                ("token", token.as_str()),
+                ("error", code),
+                ("detail", detail.as_str()),
+            ])
+            .unwrap_or_default();
+            redirect(&format!("/welcome?{query}"))
+        }
     }
 }

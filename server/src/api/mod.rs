@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod teams;
 pub mod users;
 
 use axum::{
@@ -132,12 +133,33 @@ pub fn routes() -> ApiRouter {
     use crate::auth::Permission::*;
     use Access::*;
     ApiRouter::new()
+        // The live feed. Today it carries only the installation's database activity for the
+        // public status page; metric subscriptions will declare their own permission.
+        .route(Method::GET, "/ws", Public, get(crate::live::ws_handler))
         .route(Method::POST, "/auth/login", Public, post(auth::login_form))
         .route(
             Method::POST,
             "/auth/logout",
             Public,
             post(auth::logout_form),
+        )
+        .route(
+            Method::POST,
+            "/auth/welcome",
+            Public,
+            post(auth::redeem_link_form),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/auth/links/inspect",
+            Public,
+            post(auth::inspect_link),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/auth/links/redeem",
+            Public,
+            post(auth::redeem_link),
         )
         .route(
             Method::POST,
@@ -212,6 +234,12 @@ pub fn routes() -> ApiRouter {
             post(users::create),
         )
         .route(
+            Method::POST,
+            "/api/v1/users/{id}/password-link",
+            Permission(UserManage),
+            post(users::password_link),
+        )
+        .route(
             Method::PUT,
             "/api/v1/users/{id}/role",
             Permission(UserManage),
@@ -228,6 +256,48 @@ pub fn routes() -> ApiRouter {
             "/api/v1/users/{id}/reactivate",
             Permission(UserManage),
             post(users::reactivate),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/teams",
+            Authenticated,
+            get(teams::list),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/teams",
+            Permission(UserManage),
+            post(teams::create),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/teams/{id}",
+            Authenticated,
+            get(teams::get),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/teams/{id}",
+            Permission(UserManage),
+            put(teams::rename),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/teams/{id}",
+            Permission(UserManage),
+            delete(teams::delete),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/teams/{id}/members/{user_id}",
+            Permission(UserManage),
+            put(teams::put_member),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/teams/{id}/members/{user_id}",
+            Permission(UserManage),
+            delete(teams::remove_member),
         )
         .route(
             Method::GET,

@@ -10,7 +10,7 @@ use serde_json::json;
 use store::{
     accounts::{self, Email},
     audit::{self, AuditEntry},
-    User, UserId,
+    invitations, User, UserId,
 };
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use super::{
     auth::{parse_tenant_role, Scoped},
     JsonBody, Me,
 };
-use crate::{error::ApiError, AppState};
+use crate::{error::ApiError, tenancy, AppState};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -38,7 +38,8 @@ pub struct CreateUser {
     #[serde(default)]
     name: String,
     role: String,
-    /// Optional: without one, the response carries a one-time password to hand over.
+    /// Optional: without one the user is invited, and the response carries the link that
+    /// lets them set their own password.
     #[serde(default)]
     password: Option<String>,
 }
@@ -46,8 +47,26 @@ pub struct CreateUser {
 #[derive(Serialize)]
 pub struct CreatedUser {
     user: User,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    one_time_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    link: Option<Link>,
+}
+
+/// A single-use password link, shown once.
+#[derive(Serialize)]
+pub struct Link {
+    kind: invitations::LinkKind,
+    url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Link {
+    fn new(state: &AppState, issued: invitations::Issued) -> Link {
+        Link {
+            kind: issued.kind,
+            url: format!("{}{}", state.public_url, issued.path()),
+            expires_at: issued.expires_at,
+        }
+    }
 }
 
 pub async fn create(
@@ -55,16 +74,16 @@ pub async fn create(
     Extension(me): Me,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    me.tenant()?;
+    let tenant = me.tenant()?;
     let email = Email::parse(&body.email)
         .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
     let role = parse_tenant_role(&body.role)?;
-    let (password, generated) = match body.password {
-        Some(p) => (p, None),
-        None => {
-            let p = store::secrets::random_token(12);
-            (p.clone(), Some(p))
-        }
+    let Some(password) = body.password else {
+        let (user, issued) =
+            tenancy::invite_user(&state.store, tenant, &email, &body.name, role, &me.actor())
+                .await?;
+        let link = Some(Link::new(&state, issued));
+        return Ok((StatusCode::CREATED, Json(CreatedUser { user, link })));
     };
     accounts::check_password_policy(&password, email.as_str()).map_err(|e| {
         ApiError::field(
@@ -86,13 +105,18 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedUser {
-            user,
-            one_time_password: generated,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedUser { user, link: None })))
+}
+
+/// A new invitation (for someone who never set a password) or password-reset link.
+pub async fn password_link(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<Link>), ApiError> {
+    let issued =
+        tenancy::password_link(&state.store, me.tenant()?, UserId(id), &me.actor()).await?;
+    Ok((StatusCode::CREATED, Json(Link::new(&state, issued))))
 }
 
 #[derive(Deserialize)]
@@ -110,16 +134,7 @@ pub async fn set_role(
     me.tenant()?;
     let role = parse_tenant_role(&body.role)?;
     let mut tx = Scoped::for_caller(&state, &me).await?;
-    let before = accounts::get(tx.conn(), UserId(id)).await?;
-    let user = accounts::set_role(tx.conn(), UserId(id), role).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "user.role_changed",
-        Some(&id.to_string()),
-        json!({ "from": before.role, "to": role }),
-    )
-    .await?;
+    let user = accounts::change_role(tx.conn(), &me.actor(), UserId(id), role).await?;
     tx.commit().await?;
     Ok(Json(user))
 }
@@ -147,24 +162,8 @@ async fn set_active(
     active: bool,
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
-    if !active && id == me.user_id.0 {
-        return Err(ApiError::field("", "you cannot deactivate yourself"));
-    }
     let mut tx = Scoped::for_caller(&state, &me).await?;
-    let user = accounts::set_active(tx.conn(), UserId(id), active).await?;
-    let action = if active {
-        "user.reactivated"
-    } else {
-        "user.deactivated"
-    };
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        action,
-        Some(&id.to_string()),
-        json!({}),
-    )
-    .await?;
+    let user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
     tx.commit().await?;
     Ok(Json(user))
 }

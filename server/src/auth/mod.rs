@@ -31,6 +31,8 @@ pub enum Via {
 pub struct Caller {
     pub user_id: UserId,
     pub email: String,
+    /// Display name; empty for API keys.
+    pub name: String,
     pub role: Role,
     /// `None` for super admins, who belong to no tenant.
     pub tenant: Option<Tenant>,
@@ -127,6 +129,7 @@ pub async fn authenticate(
         return Ok(Some(Caller {
             user_id: identity.user_id,
             email: identity.email,
+            name: String::new(),
             role: identity.role,
             tenant: Some(tenant),
             via: Via::ApiKey {
@@ -169,6 +172,7 @@ pub async fn authenticate(
     Ok(Some(Caller {
         user_id: user.id,
         email: user.email,
+        name: user.name,
         role: user.role,
         tenant,
         via: Via::Session { jti: claims.jti },
@@ -231,7 +235,7 @@ impl app::session::ssr::Authenticator for PageAuthenticator {
                 viewer: app::session::Viewer {
                     user_id: caller.user_id.to_string(),
                     email: caller.email.clone(),
-                    name: String::new(),
+                    name: caller.name.clone(),
                     role: caller.role.to_string(),
                     tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
                     permissions: permissions::ALL

@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
 use server::{database::Database, Config};
 use store::testing::TestDb;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -130,4 +133,25 @@ pub async fn seed_two_tenants(server: &TestServer) {
         .await
         .unwrap();
     }
+}
+
+/// One API call; the body comes back as JSON (`Null` when empty or not JSON).
+pub async fn call(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client().request(method, server.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

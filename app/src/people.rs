@@ -1,0 +1,678 @@
+//! The people of a workspace: the users page (invite, change role, deactivate, password
+//! links), teams, and `/welcome`, where an invitation or reset link sets a password. Every
+//! server function checks the session and permission on the server, whatever the page shows.
+
+use leptos::{either::Either, prelude::*};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::account::{SignInFirst, ViewerResource};
+
+const TENANT_ROLES: [&str; 4] = ["tenant_admin", "manager", "developer", "viewer"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+}
+
+/// A single-use link, shown once to the admin who asked for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShownLink {
+    pub email: String,
+    pub kind: String,
+    pub url: String,
+    pub expires_at: String,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use leptos::prelude::ServerFnError;
+
+    use crate::session::ssr::Session;
+
+    /// The session of a tenant admin, and a transaction in their tenant.
+    pub async fn admin() -> Result<(Session, store::TenantTx), ServerFnError> {
+        let s = crate::session::ssr::require(Some("user.manage")).await?;
+        member_tx(s).await
+    }
+
+    /// A transaction in the session's tenant (super admins have none here).
+    pub async fn member_tx(s: Session) -> Result<(Session, store::TenantTx), ServerFnError> {
+        let scope = s
+            .scope
+            .clone()
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "people belong to a workspace"))?;
+        let store = crate::ssr::server_context()?.store;
+        let tx = store.tenant_tx(&scope).await.map_err(fail)?;
+        Ok((s, tx))
+    }
+
+    use crate::ssr::refuse;
+    pub use crate::ssr::store_error as fail;
+    use http::StatusCode;
+
+    pub fn user_id(id: &str) -> Result<store::UserId, ServerFnError> {
+        id.parse()
+            .map(store::UserId)
+            .map_err(|_| refuse(StatusCode::NOT_FOUND, "no such user"))
+    }
+
+    pub fn tenant_role(role: &str) -> Result<store::Role, ServerFnError> {
+        match store::Role::parse(role) {
+            Ok(r) if r != store::Role::SuperAdmin => Ok(r),
+            _ => Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "role must be one of tenant_admin, manager, developer, viewer",
+            )),
+        }
+    }
+
+    pub fn slug(s: &Session) -> Result<store::Slug, ServerFnError> {
+        store::Slug::parse(s.viewer.tenant.as_deref().unwrap_or_default()).map_err(fail)
+    }
+
+    pub fn shown(email: String, link: store::invitations::Issued) -> super::ShownLink {
+        let base = crate::ssr::server_context()
+            .map(|cx| cx.public_url)
+            .unwrap_or_default();
+        super::ShownLink {
+            email,
+            kind: link.kind.as_str().into(),
+            url: format!("{base}{}", link.path()),
+            expires_at: link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+#[server(endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
+    let (_, mut tx) = ssr::admin().await?;
+    let users = store::accounts::list(&mut tx).await.map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(users
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id.to_string(),
+            email: u.email,
+            name: u.name,
+            role: u.role.to_string(),
+            active: u.active,
+        })
+        .collect())
+}
+
+#[server(endpoint = "users/invite")]
+pub async fn invite_user(
+    email: String,
+    name: String,
+    role: String,
+) -> Result<ShownLink, ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let email = store::Email::parse(&email).map_err(ssr::fail)?;
+    let role = ssr::tenant_role(&role)?;
+    let (user, link) =
+        store::invitations::invite(&mut tx, &s.actor, &ssr::slug(&s)?, &email, &name, role)
+            .await
+            .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(ssr::shown(user.email, link))
+}
+
+#[server(endpoint = "users/set_role")]
+pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let role = ssr::tenant_role(&role)?;
+    store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role)
+        .await
+        .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(())
+}
+
+#[server(endpoint = "users/set_active")]
+pub async fn set_user_active(id: String, active: bool) -> Result<(), ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active)
+        .await
+        .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(())
+}
+
+#[server(endpoint = "users/password_link")]
+pub async fn user_password_link(id: String) -> Result<ShownLink, ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let user_id = ssr::user_id(&id)?;
+    let user = store::accounts::get(&mut tx, user_id)
+        .await
+        .map_err(ssr::fail)?;
+    let link = store::invitations::issue(&mut tx, &s.actor, &ssr::slug(&s)?, user_id)
+        .await
+        .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(ssr::shown(user.email, link))
+}
+
+#[component]
+fn LinkNotice(link: ShownLink, id: &'static str) -> impl IntoView {
+    let what = if link.kind == "invite" {
+        "Invitation"
+    } else {
+        "Password reset link"
+    };
+    view! {
+        <div class="new-key" role="status">
+            <p>
+                {format!("{what} for {} (single use, until {}). Send it to them; it is shown only now:", link.email, link.expires_at)}
+            </p>
+            <code id=id>{link.url}</code>
+        </div>
+    }
+}
+
+fn show_result<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, ServerFnError>>> + Send + Sync + 'static,
+    ok: impl Fn(T) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        match value.get() {
+        Some(Ok(v)) => Some(ok(v)),
+        Some(Err(e)) => Some(
+            view! { <p class="error" role="alert">{e.to_string().replace("error running server function: ", "")}</p> }
+                .into_any(),
+        ),
+        None => None,
+    }
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let invite = ServerAction::<InviteUser>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let link = ServerAction::<UserPasswordLink>::new();
+    let users = Resource::new(
+        move || {
+            (
+                invite.version().get(),
+                set_role.version().get(),
+                set_active.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            <p class="muted">
+                "Invite people by e-mail: they get a single-use link (valid 72 hours) to set their own password."
+            </p>
+            <ActionForm action=invite attr:class="row" attr:id="invite-form">
+                <input name="email" id="invite-email" type="email" placeholder="E-mail" required />
+                <input name="name" id="invite-name" placeholder="Name (optional)" maxlength="200" />
+                <select name="role" id="invite-role">
+                    {TENANT_ROLES
+                        .map(|r| view! { <option value=r selected=r == "developer">{r}</option> })
+                        .collect_view()}
+                </select>
+                <button type="submit" class="button" id="invite">
+                    "Invite"
+                </button>
+            </ActionForm>
+            {show_result(invite.value(), |l| view! { <LinkNotice link=l id="invite-link" /> }.into_any())}
+            {show_result(link.value(), |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
+            {show_result(set_role.value(), |_| ().into_any())}
+            {show_result(set_active.value(), |_| ().into_any())}
+        </section>
+        <section class="card">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
+                        Ok(rows) => Either::Right(view! { <UsersTable rows set_role set_active link /> }),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn UsersTable(
+    rows: Vec<UserRow>,
+    set_role: ServerAction<SetUserRole>,
+    set_active: ServerAction<SetUserActive>,
+    link: ServerAction<UserPasswordLink>,
+) -> impl IntoView {
+    view! {
+        <table class="table" id="users">
+            <thead>
+                <tr>
+                    <th>"E-mail"</th>
+                    <th>"Name"</th>
+                    <th>"Role"</th>
+                    <th>"Status"</th>
+                    <th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|u| {
+                        let current = u.role.clone();
+                        let active = u.active;
+                        let (id_role, id_active, id_link) = (u.id.clone(), u.id.clone(), u.id);
+                        view! {
+                            <tr data-email=u.email.clone() class:revoked=!active>
+                                <td>{u.email.clone()}</td>
+                                <td>{u.name}</td>
+                                <td>
+                                    <ActionForm action=set_role attr:class="inline">
+                                        <input type="hidden" name="id" value=id_role.clone() />
+                                        <select name="role" class="role-select">
+                                            {TENANT_ROLES
+                                                .map(|r| view! { <option value=r selected=r == current>{r}</option> })
+                                                .collect_view()}
+                                        </select>
+                                        <button type="submit" class="link change-role">
+                                            "Change"
+                                        </button>
+                                    </ActionForm>
+                                </td>
+                                <td class="status-cell">{if active { "active" } else { "deactivated" }}</td>
+                                <td class="actions">
+                                    <ActionForm action=set_active attr:class="inline">
+                                        <input type="hidden" name="id" value=id_active.clone() />
+                                        <input type="hidden" name="active" value=(!active).to_string() />
+                                        <button type="submit" class="link toggle-active">
+                                            {if active { "Deactivate" } else { "Reactivate" }}
+                                        </button>
+                                    </ActionForm>
+                                    {active
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=link attr:class="inline">
+                                                    <input type="hidden" name="id" value=id_link.clone() />
+                                                    <button type="submit" class="link password-link">
+                                                        "Password link"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+// --- teams ---------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<MemberRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub is_manager: bool,
+}
+
+/// The teams the viewer may see: all for tenant admins, the ones they manage for managers,
+/// the ones they belong to for everyone else.
+#[server(endpoint = "teams/list")]
+pub async fn list_teams() -> Result<Vec<TeamRow>, ServerFnError> {
+    let s = crate::session::ssr::require(None).await?;
+    let visible = store::teams::Visible::for_role(
+        store::Role::parse(&s.viewer.role).map_err(ssr::fail)?,
+        s.user_id,
+    );
+    let (_, mut tx) = ssr::member_tx(s).await?;
+    let teams = store::teams::list(&mut tx, visible)
+        .await
+        .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(teams
+        .into_iter()
+        .map(|t| TeamRow {
+            id: t.id.to_string(),
+            name: t.name,
+            members: t
+                .members
+                .into_iter()
+                .map(|m| MemberRow {
+                    user_id: m.user_id.to_string(),
+                    email: m.email,
+                    is_manager: m.is_manager,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+#[server(endpoint = "teams/create")]
+pub async fn create_team(name: String) -> Result<(), ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let team = store::teams::create(&mut tx, &name)
+        .await
+        .map_err(ssr::fail)?;
+    store::audit::record(
+        &mut tx,
+        &s.actor,
+        "team.created",
+        Some(&team.id.to_string()),
+        serde_json::json!({ "name": team.name }),
+    )
+    .await
+    .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(())
+}
+
+#[server(endpoint = "teams/add_member")]
+pub async fn add_team_member(
+    team: String,
+    email: String,
+    manager: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let team = store::teams::TeamId(
+        team.parse()
+            .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such team"))?,
+    );
+    let email = store::Email::parse(&email).map_err(ssr::fail)?;
+    let user = store::accounts::find_by_email(&mut tx, &email)
+        .await
+        .map_err(|_| {
+            crate::ssr::refuse(
+                http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!("nobody with the e-mail {email} here"),
+            )
+        })?;
+    store::teams::set_member(&mut tx, team, user.id, manager.is_some())
+        .await
+        .map_err(ssr::fail)?;
+    store::audit::record(
+        &mut tx,
+        &s.actor,
+        "team.member_set",
+        Some(&team.to_string()),
+        serde_json::json!({ "user": user.id, "is_manager": manager.is_some() }),
+    )
+    .await
+    .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(())
+}
+
+#[server(endpoint = "teams/remove_member")]
+pub async fn remove_team_member(team: String, user: String) -> Result<(), ServerFnError> {
+    let (s, mut tx) = ssr::admin().await?;
+    let team = store::teams::TeamId(
+        team.parse()
+            .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such team"))?,
+    );
+    let user = ssr::user_id(&user)?;
+    store::teams::remove_member(&mut tx, team, user)
+        .await
+        .map_err(ssr::fail)?;
+    store::audit::record(
+        &mut tx,
+        &s.actor,
+        "team.member_removed",
+        Some(&team.to_string()),
+        serde_json::json!({ "user": user }),
+    )
+    .await
+    .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(())
+}
+
+#[component]
+pub fn TeamsPage() -> impl IntoView {
+    let viewer = expect_context::<ViewerResource>().0;
+    let create = ServerAction::<CreateTeam>::new();
+    let add = ServerAction::<AddTeamMember>::new();
+    let remove = ServerAction::<RemoveTeamMember>::new();
+    let teams = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                add.version().get(),
+                remove.version().get(),
+            )
+        },
+        |_| list_teams(),
+    );
+    view! {
+        <section class="card">
+            <h1>"Teams"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let v = viewer.await.ok().flatten();
+                    match v {
+                        None => Either::Left(view! { <SignInFirst /> }),
+                        Some(v) => {
+                            let admin = v.can("user.manage");
+                            let intro = if admin {
+                                "Everyone in the workspace, grouped. A member marked manager sees the team's metrics."
+                            } else if v.role == "manager" {
+                                "The teams you manage."
+                            } else {
+                                "The teams you belong to."
+                            };
+                            Either::Right(
+                                view! {
+                                    <p class="muted">{intro}</p>
+                                    {admin
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=create attr:class="row" attr:id="new-team-form">
+                                                    <input name="name" id="team-name" placeholder="Team name" required maxlength="100" />
+                                                    <button type="submit" class="button" id="create-team">
+                                                        "Create team"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                },
+                            )
+                        }
+                    }
+                })}
+            </Suspense>
+            {show_result(create.value(), |_| ().into_any())}
+            {show_result(add.value(), |_| ().into_any())}
+            {show_result(remove.value(), |_| ().into_any())}
+        </section>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let admin = viewer.await.ok().flatten().is_some_and(|v| v.can("user.manage"));
+                match teams.await {
+                    Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
+                    Ok(rows) if rows.is_empty() => {
+                        Either::Right(Either::Left(view! { <p class="muted card" id="no-teams">"No teams to show."</p> }))
+                    }
+                    Ok(rows) => {
+                        Either::Right(
+                            Either::Right(
+                                rows
+                                    .into_iter()
+                                    .map(|t| view! { <TeamCard team=t admin add remove /> })
+                                    .collect_view(),
+                            ),
+                        )
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TeamCard(
+    team: TeamRow,
+    admin: bool,
+    add: ServerAction<AddTeamMember>,
+    remove: ServerAction<RemoveTeamMember>,
+) -> impl IntoView {
+    let team_id = team.id.clone();
+    view! {
+        <section class="card team" data-team=team.name.clone()>
+            <h2>{team.name.clone()}</h2>
+            <ul class="members">
+                {team
+                    .members
+                    .into_iter()
+                    .map(|m| {
+                        let team_id = team_id.clone();
+                        view! {
+                            <li data-email=m.email.clone()>
+                                {m.email.clone()}
+                                {m.is_manager.then(|| view! { <span class="badge">"manager"</span> })}
+                                {admin
+                                    .then(|| {
+                                        view! {
+                                            <ActionForm action=remove attr:class="inline">
+                                                <input type="hidden" name="team" value=team_id />
+                                                <input type="hidden" name="user" value=m.user_id />
+                                                <button type="submit" class="link">
+                                                    "Remove"
+                                                </button>
+                                            </ActionForm>
+                                        }
+                                    })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            {admin
+                .then(|| {
+                    view! {
+                        <ActionForm action=add attr:class="row add-member">
+                            <input type="hidden" name="team" value=team_id.clone() />
+                            <input name="email" type="email" placeholder="Member e-mail" required />
+                            <label class="check">
+                                <input type="checkbox" name="manager" />
+                                " manager"
+                            </label>
+                            <button type="submit" class="button">
+                                "Add"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+        </section>
+    }
+}
+
+// --- /welcome: set a password through a link ----------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    pub kind: String,
+    pub tenant: String,
+    pub email: String,
+}
+
+/// What a link is for, or `None` when it is unknown, used or expired.
+#[server(endpoint = "links/inspect")]
+pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, ServerFnError> {
+    let Some((slug, secret)) = store::invitations::parse(&token) else {
+        return Ok(None);
+    };
+    let store = crate::ssr::server_context()?.store;
+    let tenant = match store::tenants::find_by_slug(store.pool(), &slug).await {
+        Ok(t) if t.status == store::TenantStatus::Active => t,
+        _ => return Ok(None),
+    };
+    let mut tx = store.tenant_tx(tenant.scope()).await.map_err(ssr::fail)?;
+    let pending = store::invitations::peek(&mut tx, secret)
+        .await
+        .map_err(ssr::fail)?;
+    tx.commit().await.map_err(ssr::fail)?;
+    Ok(pending.map(|p| LinkInfo {
+        kind: p.kind.as_str().into(),
+        tenant: tenant.slug.to_string(),
+        email: p.user.email,
+    }))
+}
+
+/// A plain form posting to `/auth/welcome`, so it works without the WASM.
+#[component]
+pub fn WelcomePage() -> impl IntoView {
+    let query = use_query_map();
+    let get = move |k: &str| query.with_untracked(|q| q.get(k).unwrap_or_default());
+    let token = get("token");
+    let info = Resource::new(move || get("token"), inspect_link);
+    let error = match get("error").as_str() {
+        "invalid" => get("detail"),
+        "unavailable" => {
+            "Setting the password is not possible right now. Try again shortly.".into()
+        }
+        _ => String::new(),
+    };
+    view! {
+        <section class="card narrow">
+            <Suspense fallback=|| view! { <p class="muted">"Checking the link…"</p> }>
+                {move || {
+                    let token = token.clone();
+                    let error = error.clone();
+                    Suspend::new(async move {
+                        match info.await {
+                            Ok(Some(link)) => {
+                                let title = if link.kind == "invite" { "Welcome to devpulse" } else { "Choose a new password" };
+                                Either::Left(
+                                    view! {
+                                        <h1>{title}</h1>
+                                        <p id="link-for">
+                                            {format!("Set the password for {} in the workspace {}.", link.email, link.tenant)}
+                                        </p>
+                                        <form method="post" action="/auth/welcome" class="stack" id="welcome-form">
+                                            <input type="hidden" name="token" value=token />
+                                            <input type="email" value=link.email hidden autocomplete="username" />
+                                            <label>
+                                                "New password"
+                                                <input name="password" id="password" type="password" required minlength="12" autocomplete="new-password" />
+                                            </label>
+                                            {(!error.is_empty())
+                                                .then(|| view! { <p class="field-error" id="password-error" role="alert">{error}</p> })}
+                                            <p class="muted">"At least 12 characters, not your e-mail, not a common password."</p>
+                                            <button type="submit" class="button" id="set-password">
+                                                "Set password"
+                                            </button>
+                                        </form>
+                                    },
+                                )
+                            }
+                            _ => {
+                                Either::Right(
+                                    view! {
+                                        <h1>"This link does not work"</h1>
+                                        <p class="error" role="alert" id="link-invalid">
+                                            "It has expired or was already used. Ask your workspace admin for a new one."
+                                        </p>
+                                    },
+                                )
+                            }
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}

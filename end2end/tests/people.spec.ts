@@ -1,0 +1,157 @@
+import { test, expect, Page, Browser } from '@playwright/test';
+import path from 'node:path';
+import { DevpulseServer, freePort } from './server';
+
+let server: DevpulseServer;
+
+test.beforeAll(async () => {
+  const dataDir = path.resolve(__dirname, '..', '..', '.data', 'e2e-people');
+  server = new DevpulseServer(await freePort(), dataDir);
+  await server.start();
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+async function signIn(page: Page, tenant: string, email: string, password: string) {
+  await page.goto(`${server.url}/login`);
+  await page.locator('#tenant').fill(tenant);
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(password);
+  await page.locator('#sign-in').click();
+}
+
+async function asAdmin(page: Page) {
+  await signIn(page, 'demo', 'admin@demo.test', 'demo-admin-pass');
+  await expect(page.locator('#who')).toHaveAttribute('data-role', 'tenant_admin');
+  await page.goto(`${server.url}/users`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** Opens an invitation or reset link in a browser without JavaScript and sets the password. */
+async function setPasswordThroughLink(browser: Browser, url: string, password: string) {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(url.replace(/^https?:\/\/[^/]+/, server.url));
+  // Long enough for the browser's own check, refused by the server's policy.
+  await page.locator('#password').fill('123456789012');
+  await page.locator('#set-password').click();
+  await expect(page.locator('#password-error')).toContainText('too common');
+  await page.locator('#password').fill(password);
+  await page.locator('#set-password').click();
+  await expect(page.locator('#notice')).toHaveText('Your password is set. Sign in with it.');
+  await context.close();
+}
+
+test('an admin invites someone, who sets a password and signs in; the admin changes their role and deactivates them', async ({ page, browser }) => {
+  await asAdmin(page);
+  await page.locator('#invite-email').fill('newcomer@demo.test');
+  await page.locator('#invite-name').fill('New Comer');
+  await page.locator('#invite-role').selectOption('manager');
+  await page.locator('#invite').click();
+  const link = (await page.locator('#invite-link').textContent())!;
+  expect(link).toContain('/welcome?token=demo.');
+  const row = page.locator('#users tr[data-email="newcomer@demo.test"]');
+  await expect(row.locator('.role-select')).toHaveValue('manager');
+
+  await setPasswordThroughLink(browser, link, 'newcomer-password-1');
+
+  // The link is used up.
+  const again = await browser.newPage();
+  await again.goto(link.replace(/^https?:\/\/[^/]+/, server.url));
+  await expect(again.locator('#link-invalid')).toBeVisible();
+  await again.close();
+
+  const theirs = await browser.newContext();
+  const them = await theirs.newPage();
+  await signIn(them, 'demo', 'newcomer@demo.test', 'newcomer-password-1');
+  await expect(them.locator('#who')).toHaveAttribute('data-role', 'manager');
+
+  await row.locator('.role-select').selectOption('viewer');
+  await row.locator('.change-role').click();
+  await expect(row.locator('.role-select')).toHaveValue('viewer');
+  // A role change ends their session at once.
+  await them.goto(`${server.url}/profile`);
+  await expect(them.locator('#who')).toHaveCount(0);
+
+  await row.locator('.toggle-active').click();
+  await expect(row.locator('.status-cell')).toHaveText('deactivated');
+  await signIn(them, 'demo', 'newcomer@demo.test', 'newcomer-password-1');
+  await expect(them.locator('#password-error')).toHaveText('Wrong workspace, e-mail or password.');
+  await row.locator('.toggle-active').click();
+  await expect(row.locator('.status-cell')).toHaveText('active');
+
+  // A reset link from the row replaces the password.
+  await row.locator('.password-link').click();
+  const reset = (await page.locator('#reset-link').textContent())!;
+  expect(reset).not.toEqual(link);
+  await setPasswordThroughLink(browser, reset, 'newcomer-password-2');
+  await signIn(them, 'demo', 'newcomer@demo.test', 'newcomer-password-2');
+  await expect(them.locator('#who')).toHaveAttribute('data-role', 'viewer');
+  await theirs.close();
+});
+
+test('a bad invitation shows the reason and adds nobody', async ({ page }) => {
+  await asAdmin(page);
+  await page.locator('#invite-email').fill('admin@demo.test');
+  await page.locator('#invite').click();
+  await expect(page.locator('[role=alert]').first()).toContainText('already exists');
+  await expect(page.locator('#users tr[data-email="admin@demo.test"]')).toHaveCount(1);
+});
+
+test('teams: an admin builds one; a manager sees the teams they manage', async ({ page, browser }) => {
+  await signIn(page, 'demo', 'admin@demo.test', 'demo-admin-pass');
+  await page.goto(`${server.url}/teams`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#team-name').fill('Mobile');
+  await page.locator('#create-team').click();
+  const mobile = page.locator('section.team[data-team="Mobile"]');
+  await expect(mobile).toBeVisible();
+  await mobile.locator('input[name=email]').fill('viewer@demo.test');
+  await mobile.locator('button', { hasText: 'Add' }).click();
+  await expect(mobile.locator('li[data-email="viewer@demo.test"]')).toBeVisible();
+
+  const manager = await browser.newPage();
+  await signIn(manager, 'demo', 'manager@demo.test', 'demo-manager-pass');
+  await manager.goto(`${server.url}/teams`);
+  await expect(manager.locator('section.team[data-team="Platform"]')).toBeVisible();
+  await expect(manager.locator('section.team[data-team="Platform"] li[data-email="manager@demo.test"] .badge')).toHaveText('manager');
+  await expect(manager.locator('section.team[data-team="Mobile"]')).toHaveCount(0);
+  await expect(manager.locator('#create-team')).toHaveCount(0);
+  await manager.close();
+
+  await mobile.locator('li[data-email="viewer@demo.test"] button').click();
+  await expect(mobile.locator('li[data-email="viewer@demo.test"]')).toHaveCount(0);
+});
+
+test('the profile page renames and changes the password', async ({ page, browser }) => {
+  // A person of our own, so the demo accounts keep their passwords for other tests.
+  await asAdmin(page);
+  await page.locator('#invite-email').fill('profile@demo.test');
+  await page.locator('#invite').click();
+  const link = (await page.locator('#invite-link').textContent())!;
+  await setPasswordThroughLink(browser, link, 'profile-password-1');
+
+  const context = await browser.newContext();
+  const me = await context.newPage();
+  await signIn(me, 'demo', 'profile@demo.test', 'profile-password-1');
+  await me.goto(`${server.url}/profile`);
+  await expect(me.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await me.locator('#profile-name').fill('Pro File');
+  await me.locator('#save-name').click();
+  await expect(me.locator('#name-saved')).toBeVisible();
+  await me.reload();
+  await expect(me.locator('#profile-name')).toHaveValue('Pro File');
+
+  await me.locator('#current-password').fill('not-the-password');
+  await me.locator('#new-password').fill('profile-password-2');
+  await me.locator('#change-password').click();
+  await expect(me.locator('#password-form [role=alert]')).toContainText('current password: is wrong');
+  await me.locator('#current-password').fill('profile-password-1');
+  await me.locator('#change-password').click();
+  await expect(me).toHaveURL(/\/login\?notice=password_changed/);
+  await signIn(me, 'demo', 'profile@demo.test', 'profile-password-2');
+  await expect(me.locator('#who')).toContainText('profile@demo.test');
+  await context.close();
+});

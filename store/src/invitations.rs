@@ -1,0 +1,211 @@
+//! Single-use links that let a person set their password: invitations for new users and
+//! password resets issued by a tenant admin. Both expire after 72 hours; issuing a new link
+//! for a user voids the earlier unused ones, so only the latest link in anyone's inbox works.
+//!
+//! A link carries `<tenant slug>.<secret>`: the slug says which schema to look in (the link is
+//! opened signed out), the secret is stored only as its SHA-256.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use crate::{
+    accounts::{self, Email, Role, User, UserId},
+    audit::{self, Actor},
+    secrets, Error, Result, Slug,
+};
+
+pub const LIFETIME: Duration = Duration::hours(72);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Invite,
+    Reset,
+}
+
+impl LinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Invite => "invite",
+            LinkKind::Reset => "reset",
+        }
+    }
+}
+
+/// A freshly issued link: `token` is shown once, then only its hash exists.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub token: String,
+    pub kind: LinkKind,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Issued {
+    /// Where the link points, relative to the server's public URL.
+    pub fn path(&self) -> String {
+        format!("/welcome?token={}", self.token)
+    }
+}
+
+/// The two halves of a presented token.
+pub fn parse(token: &str) -> Option<(Slug, &str)> {
+    let (slug, secret) = token.trim().split_once('.')?;
+    let well_formed = secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then(|| Slug::parse(slug).ok().map(|s| (s, secret)))?
+}
+
+/// Creates a user without a password and an invitation for them, and records who did it.
+pub async fn invite(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slug: &Slug,
+    email: &Email,
+    name: &str,
+    role: Role,
+) -> Result<(User, Issued)> {
+    let user = accounts::create(conn, email, name, role, None).await?;
+    let issued = new_link(conn, slug, user.id).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.invited",
+        Some(&user.id.to_string()),
+        serde_json::json!({ "email": email, "role": role, "expires_at": issued.expires_at }),
+    )
+    .await?;
+    Ok((user, issued))
+}
+
+/// A link for an existing, active user (an invitation while they have never set a password,
+/// a reset afterwards), recorded in the audit log.
+pub async fn issue(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slug: &Slug,
+    user_id: UserId,
+) -> Result<Issued> {
+    let issued = new_link(conn, slug, user_id).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.password_link_issued",
+        Some(&user_id.to_string()),
+        serde_json::json!({ "kind": issued.kind, "expires_at": issued.expires_at }),
+    )
+    .await?;
+    Ok(issued)
+}
+
+async fn new_link(conn: &mut PgConnection, slug: &Slug, user_id: UserId) -> Result<Issued> {
+    let row = sqlx::query!(
+        "SELECT status, password_hash IS NOT NULL AS \"has_password!\" FROM users WHERE id = $1",
+        user_id.0
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(Error::NotFound("user"))?;
+    if row.status != "active" {
+        return Err(Error::Invalid {
+            field: "user",
+            reason: "is deactivated; reactivate them first".into(),
+        });
+    }
+    let kind = if row.has_password {
+        LinkKind::Reset
+    } else {
+        LinkKind::Invite
+    };
+    sqlx::query!(
+        "UPDATE user_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+        user_id.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    let secret = secrets::random_token(32);
+    let expires_at = Utc::now() + LIFETIME;
+    sqlx::query!(
+        "INSERT INTO user_tokens (user_id, kind, token_hash, expires_at) VALUES ($1, $2, $3, $4)",
+        user_id.0,
+        kind.as_str(),
+        secrets::sha256(&secret),
+        expires_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Issued {
+        token: format!("{slug}.{secret}"),
+        kind,
+        expires_at,
+    })
+}
+
+/// What an unused, unexpired link is for, without using it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pending {
+    pub kind: LinkKind,
+    pub user: User,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The pending link for `secret`, or `None` when it is unknown, used, expired, or its user
+/// was deactivated since. `lock` holds the row until the transaction ends (for redeeming).
+async fn pending(conn: &mut PgConnection, secret: &str, lock: bool) -> Result<Option<Pending>> {
+    let hash = secrets::sha256(secret);
+    let row = if lock {
+        sqlx::query!(
+            "SELECT user_id, kind, expires_at FROM user_tokens
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+            hash
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| (r.user_id, r.kind, r.expires_at))
+    } else {
+        sqlx::query!(
+            "SELECT user_id, kind, expires_at FROM user_tokens
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()",
+            hash
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| (r.user_id, r.kind, r.expires_at))
+    };
+    let Some((user_id, kind, expires_at)) = row else {
+        return Ok(None);
+    };
+    let user = accounts::get(conn, UserId(user_id)).await?;
+    if !user.active {
+        return Ok(None);
+    }
+    let kind = if kind == "invite" {
+        LinkKind::Invite
+    } else {
+        LinkKind::Reset
+    };
+    Ok(Some(Pending {
+        kind,
+        user,
+        expires_at,
+    }))
+}
+
+pub async fn peek(conn: &mut PgConnection, secret: &str) -> Result<Option<Pending>> {
+    pending(conn, secret, false).await
+}
+
+/// Uses the link: sets the password (already checked against the policy and hashed), marks
+/// the link used, and ends any sessions the user had. `NotFound` when the link is not valid.
+pub async fn redeem(conn: &mut PgConnection, secret: &str, password_hash: &str) -> Result<Pending> {
+    let link = pending(conn, secret, true)
+        .await?
+        .ok_or(Error::NotFound("link"))?;
+    sqlx::query!(
+        "UPDATE user_tokens SET used_at = now() WHERE token_hash = $1",
+        secrets::sha256(secret)
+    )
+    .execute(&mut *conn)
+    .await?;
+    accounts::set_password_hash(conn, link.user.id, password_hash).await?;
+    Ok(link)
+}
