@@ -26,6 +26,14 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// A body that cannot be read at all (not JSON, truncated protobuf, bad gzip).
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The write buffer is full: come back shortly instead of us growing memory.
+    #[error("busy; retry in {} s", .0.as_secs().max(1))]
+    Busy(std::time::Duration),
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -89,6 +97,13 @@ impl ApiError {
                 "payload-too-large",
                 "Request body too large",
             ),
+            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed", "Malformed body"),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy"),
             ApiError::Store(store::Error::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -125,7 +140,7 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let retry_after = match self {
-            ApiError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            ApiError::TooManyRequests(wait) | ApiError::Busy(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
         let errors = match self {

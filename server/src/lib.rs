@@ -7,6 +7,7 @@ pub mod database;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod ingest;
 pub mod live;
 pub mod tenancy;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where people reach this server: the base of invitation and reset links.
     pub public_url: String,
+    /// The write path: requests hand events to it and wait for the commit.
+    pub writer: ingest::Writer,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -121,7 +124,10 @@ pub async fn serve(
         }
         None => auth::jwt::Keys::dev_key(&config.data_dir)?,
     };
+    let (writer, writer_task) = ingest::Writer::start(db.store.clone());
+    let partitions = tokio::spawn(maintain_partitions(db.store.clone(), shutdown_rx.clone()));
     let state = AppState {
+        writer,
         keys,
         login_limits: Arc::default(),
         session_lifetimes: store::sessions::Lifetimes {
@@ -161,7 +167,29 @@ pub async fn serve(
     })
     .await?;
     let _ = sampler.await;
+    let _ = partitions.await;
+    // Every request has been answered; the writer ends once its queue is empty.
+    if tokio::time::timeout(std::time::Duration::from_secs(15), writer_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the writer did not finish within 15 s of shutdown");
+    }
     Ok(())
+}
+
+/// Keeps the coming months' `events` partitions in place (hourly; cheap when they exist).
+async fn maintain_partitions(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = store::migrate::maintain_partitions(store.pool()).await {
+            tracing::warn!(error = %e, "could not create events partitions; will retry");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -24,6 +24,22 @@ pub fn tenant_version() -> i64 {
     latest(&TENANT)
 }
 
+/// Months of `events` partitions kept ready beyond the current one.
+pub const PARTITIONS_AHEAD: u32 = 2;
+
+/// Creates the coming months' `events` partitions in every tenant schema; the server runs it
+/// at start-up and every few hours, so a month never begins without its partition.
+pub async fn maintain_partitions(pool: &PgPool) -> Result<()> {
+    let schemas: Vec<String> = sqlx::query_scalar!("SELECT schema_name FROM tenants")
+        .fetch_all(pool)
+        .await?;
+    let mut conn = pool.acquire().await?;
+    for schema in schemas {
+        crate::events::ensure_partitions(&mut conn, &schema, PARTITIONS_AHEAD).await?;
+    }
+    Ok(())
+}
+
 /// Brings the registry and every tenant schema up to date.
 pub async fn run(pool: &PgPool) -> Result<()> {
     let mut conn = pool.acquire().await?;
@@ -80,6 +96,7 @@ pub(crate) async fn tenant_schema(conn: &mut PgConnection, scope: &TenantScope) 
     .fetch_one(&mut *conn)
     .await?;
     tenant_unlocked().run_direct(conn).await?;
+    crate::events::ensure_partitions(conn, &scope.schema, PARTITIONS_AHEAD).await?;
     // The role's default privileges reach sqlx's bookkeeping table too; take them back.
     let revoke = format!(
         "REVOKE ALL ON TABLE {}._sqlx_migrations FROM {}",

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod dashboard;
+pub mod ingest;
 pub mod teams;
 pub mod users;
 
@@ -137,6 +139,25 @@ pub fn routes() -> ApiRouter {
         // public status page; metric subscriptions will declare their own permission.
         .route(Method::GET, "/ws", Public, get(crate::live::ws_handler))
         .route(Method::POST, "/auth/login", Public, post(auth::login_form))
+        .route(
+            Method::POST,
+            "/api/v1/hooks/claude-code",
+            Ingest,
+            post(ingest::hook),
+        )
+        .route(
+            Method::POST,
+            "/v1/metrics",
+            Ingest,
+            post(ingest::otlp_metrics),
+        )
+        .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::GET,
+            "/api/v1/dashboard/summary",
+            Read(crate::auth::permissions::READ_METRICS),
+            get(dashboard::summary),
+        )
         .route(
             Method::POST,
             "/auth/logout",
@@ -362,22 +383,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         serde_path_to_error::deserialize(de)
             .map(JsonBody)
             .map_err(|e| {
-                use serde_path_to_error::Segment;
-                // RFC 6901: `~` and `/` inside a key are escaped as `~0` and `~1`.
-                let pointer: String = e
-                    .path()
-                    .iter()
-                    .filter_map(|segment| match segment {
-                        Segment::Seq { index } => Some(format!("/{index}")),
-                        Segment::Map { key } => {
-                            Some(format!("/{}", key.replace('~', "~0").replace('/', "~1")))
-                        }
-                        Segment::Enum { variant } => Some(format!("/{variant}")),
-                        Segment::Unknown => None,
-                    })
-                    .collect();
                 ApiError::Validation(vec![FieldError {
-                    pointer,
+                    pointer: json_pointer(e.path()),
                     detail: e.inner().to_string(),
                 }])
             })
@@ -385,3 +392,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 }
 
 pub type Me = Extension<Caller>;
+
+/// RFC 6901 pointer of a serde path: `~` and `/` inside a key are escaped as `~0` and `~1`.
+pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect()
+}

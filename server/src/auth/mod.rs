@@ -190,24 +190,50 @@ fn active_tenant(_store: &Store, found: store::Result<Tenant>) -> Result<Tenant,
 
 /// The one authorisation check. API keys reach only routes that ask for their scope.
 pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError> {
+    if access == Access::Public {
+        return Ok(());
+    }
+    let caller = caller.ok_or(ApiError::Unauthenticated)?;
+    let key_scopes = match &caller.via {
+        Via::ApiKey { scopes, .. } => Some(scopes),
+        Via::Session { .. } => None,
+    };
+    let lacks = |p: &str| {
+        Err(ApiError::Forbidden(format!(
+            "your role ({}) lacks the {p} permission",
+            caller.role
+        )))
+    };
     match access {
         Access::Public => Ok(()),
-        Access::Authenticated | Access::Permission(_) => {
-            let caller = caller.ok_or(ApiError::Unauthenticated)?;
-            if matches!(caller.via, Via::ApiKey { .. }) {
+        Access::Ingest => match key_scopes {
+            Some(scopes) if scopes.contains(&Scope::Ingest) => Ok(()),
+            Some(_) => Err(ApiError::Forbidden(
+                "this API key lacks the ingest scope".into(),
+            )),
+            None => Err(ApiError::Forbidden(
+                "send data with an API key that has the ingest scope".into(),
+            )),
+        },
+        Access::Read(permissions) => {
+            if key_scopes.is_some_and(|s| !s.contains(&Scope::Read)) {
                 return Err(ApiError::Forbidden(
-                    "API keys are for ingestion and reading metrics; sign in for this".into(),
+                    "this API key lacks the read scope".into(),
                 ));
             }
-            match access {
-                Access::Permission(p) if !caller.can(p) => Err(ApiError::Forbidden(format!(
-                    "your role ({}) lacks the {} permission",
-                    caller.role,
-                    p.as_str()
-                ))),
-                _ => Ok(()),
+            if permissions.iter().any(|p| caller.can(*p)) {
+                Ok(())
+            } else {
+                lacks(&access.describe())
             }
         }
+        Access::Authenticated | Access::Permission(_) if key_scopes.is_some() => {
+            Err(ApiError::Forbidden(
+                "API keys are for ingestion and reading metrics; sign in for this".into(),
+            ))
+        }
+        Access::Permission(p) if !caller.can(p) => lacks(p.as_str()),
+        Access::Authenticated | Access::Permission(_) => Ok(()),
     }
 }
 

@@ -62,6 +62,11 @@ pub enum Access {
     Authenticated,
     /// Signed in and granted this permission.
     Permission(Permission),
+    /// Reading metrics: a session or an API key with the `read` scope, whose role holds any
+    /// of these permissions (the handler then limits what they see by which one).
+    Read(&'static [Permission]),
+    /// Sending data: an API key with the `ingest` scope (collectors, hooks, OTLP exporters).
+    Ingest,
 }
 
 impl Access {
@@ -70,6 +75,8 @@ impl Access {
             Access::Public => "public".into(),
             Access::Authenticated => "authenticated".into(),
             Access::Permission(p) => p.as_str().into(),
+            Access::Read(ps) => ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("|"),
+            Access::Ingest => "ingest key".into(),
         }
     }
 }
@@ -85,11 +92,19 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     }
 }
 
-/// Whether `role` holds the permission named `name` (as in the route table).
+/// Whether `role` holds the permission named `name`, or one of `a|b|c` (as in the route
+/// table).
 pub fn role_has(role: Role, name: &str) -> bool {
-    ALL.into_iter()
-        .any(|p| p.as_str() == name && allows(role, p))
+    name.split('|')
+        .any(|n| ALL.into_iter().any(|p| p.as_str() == n && allows(role, p)))
 }
+
+/// The permissions that let someone read metrics, most to least.
+pub const READ_METRICS: &[Permission] = &[
+    Permission::MetricsViewAll,
+    Permission::MetricsViewTeam,
+    Permission::MetricsViewOwn,
+];
 
 #[cfg(test)]
 mod tests {

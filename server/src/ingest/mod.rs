@@ -1,0 +1,164 @@
+//! The write path. Handlers turn request bodies into [`store::events::Event`]s (`hooks`,
+//! `otlp`) and hand them to the [`Writer`]: a bounded queue drained by one task that writes
+//! whatever has gathered (up to a batch) in one transaction per tenant and only then answers
+//! each request. Acknowledged therefore means committed; a full queue answers 503 with
+//! `Retry-After` instead of growing memory.
+
+pub mod hooks;
+pub mod otlp;
+
+use std::{collections::HashMap, time::Duration};
+
+use store::{
+    events::{self, Event, Written},
+    Store, TenantScope,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+
+/// Events gathered into one transaction at most.
+const MAX_BATCH_EVENTS: usize = 20_000;
+/// Requests waiting for the writer at most; beyond it, 503.
+const QUEUE_REQUESTS: usize = 4_096;
+
+struct Job {
+    scope: TenantScope,
+    events: Vec<Event>,
+    done: oneshot::Sender<Result<Written, String>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writing task. It ends once every `Writer` clone is dropped and the queue is
+    /// drained, so a graceful shutdown writes everything it accepted.
+    pub fn start(store: Store) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (queue, jobs) = mpsc::channel(QUEUE_REQUESTS);
+        let task = tokio::spawn(run(store, jobs));
+        (Writer { queue }, task)
+    }
+
+    /// Writes the events and returns once they are committed.
+    pub async fn submit(
+        &self,
+        scope: &TenantScope,
+        events: Vec<Event>,
+    ) -> Result<Written, ApiError> {
+        if events.is_empty() {
+            return Ok(Written::default());
+        }
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            scope: scope.clone(),
+            events,
+            done,
+        };
+        self.queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ApiError::Busy(Duration::from_secs(1)),
+            mpsc::error::TrySendError::Closed(_) => ApiError::NotReady("shutting down".into()),
+        })?;
+        answer
+            .await
+            .map_err(|_| ApiError::NotReady("the writer stopped".into()))?
+            .map_err(|e| ApiError::Store(store::Error::Unavailable(e)))
+    }
+}
+
+async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        // Whatever queued up while the last batch was written goes in this one.
+        let mut batch = vec![first];
+        let mut size = batch[0].events.len();
+        while size < MAX_BATCH_EVENTS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    size += job.events.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut by_tenant: HashMap<String, Vec<Job>> = HashMap::new();
+        for job in batch {
+            by_tenant
+                .entry(job.scope.schema().to_string())
+                .or_default()
+                .push(job);
+        }
+        for (_, jobs) in by_tenant {
+            write_tenant(&store, jobs).await;
+        }
+    }
+}
+
+/// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own so
+/// that one bad request cannot fail the others.
+async fn write_tenant(store: &Store, jobs: Vec<Job>) {
+    let scope = jobs[0].scope.clone();
+    let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
+    let all: Vec<Event> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
+    match write_once(store, &scope, all).await {
+        Ok(written) => {
+            let mut new = written.new.into_iter();
+            for (job, n) in jobs.into_iter().zip(sizes) {
+                let part = Written {
+                    new: new.by_ref().take(n).collect(),
+                };
+                let _ = job.done.send(Ok(part));
+            }
+        }
+        Err(e) if jobs.len() > 1 => {
+            tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
+            for job in jobs {
+                let result = write_once(store, &job.scope, job.events).await;
+                let _ = job.done.send(result.map_err(|e| e.to_string()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "write failed");
+            for job in jobs {
+                let _ = job.done.send(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+async fn write_once(
+    store: &Store,
+    scope: &TenantScope,
+    events: Vec<Event>,
+) -> store::Result<Written> {
+    let mut tx = store.tenant_tx(scope).await?;
+    let written = events::write(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// A stable hash of some parts, for keys of events without an id of their own.
+pub fn content_key(prefix: &str, parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    format!("{prefix}:{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// Checks a client-supplied timestamp: not more than 24 h ahead of the server's clock.
+pub fn check_time(
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), &'static str> {
+    if at > now + chrono::TimeDelta::hours(24) {
+        Err("is more than 24 hours in the future")
+    } else if at.timestamp() < 946_684_800 {
+        Err("is before the year 2000")
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,434 @@
+//! Ingestion end to end: the fixtures' hooks and OTLP exports go in through the real HTTP
+//! endpoints, and the dashboard summary must equal EXPECTED.json, once, however often they
+//! are sent.
+
+mod common;
+
+use std::{collections::BTreeMap, io::Write, path::PathBuf};
+
+use common::{call, client, login, seed_two_tenants, TestServer};
+use futures::{stream, StreamExt};
+use prost::Message;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const USERS: [&str; 3] = ["ana", "bo", "chen"];
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures")
+}
+
+fn lines(path: PathBuf) -> Vec<String> {
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A developer per fixture user, each with an ingest+read API key.
+async fn people(server: &TestServer) -> BTreeMap<&'static str, String> {
+    seed_two_tenants(server).await;
+    let admin = login(server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let mut keys = BTreeMap::new();
+    for user in USERS {
+        let password = format!("{user}-password-123");
+        let (status, body) = call(
+            server,
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({ "email": format!("{user}@demo.test"), "role": "developer", "password": password })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let token = login(server, "demo", &format!("{user}@demo.test"), &password).await;
+        let (status, key) = call(
+            server,
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&token),
+            Some(json!({ "name": "fixtures", "scopes": ["ingest", "read"] })),
+        )
+        .await;
+        assert_eq!(status, 201, "{key}");
+        keys.insert(user, key["key"].as_str().unwrap().to_string());
+    }
+    keys
+}
+
+/// Posts every hook line and OTLP request of every user, 16 at a time.
+async fn send_everything(server: &TestServer, keys: &BTreeMap<&'static str, String>) {
+    let mut requests = Vec::new();
+    for user in USERS {
+        let key = keys[user].clone();
+        for line in lines(fixtures().join(format!("hooks/{user}.ndjson"))) {
+            requests.push(("/api/v1/hooks/claude-code", key.clone(), line));
+        }
+        for line in lines(fixtures().join(format!("otlp/logs-{user}.json"))) {
+            requests.push(("/v1/logs", key.clone(), line));
+        }
+        for line in lines(fixtures().join(format!("otlp/metrics-{user}.json"))) {
+            requests.push(("/v1/metrics", key.clone(), line));
+        }
+    }
+    let http = client();
+    let results: Vec<(u16, String)> = stream::iter(requests)
+        .map(|(path, key, body)| {
+            let http = http.clone();
+            let url = server.url(path);
+            async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap())
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for (status, body) in results {
+        assert!(status == 200 || status == 204, "{status}: {body}");
+        // OTLP answers carry no partial rejection for the fixtures.
+        assert!(!body.contains("rejected"), "{body}");
+    }
+}
+
+async fn summary(server: &TestServer, token: &str) -> Value {
+    let (status, body) = call(
+        server,
+        Method::GET,
+        "/api/v1/dashboard/summary?from=2025-01-01T00:00:00Z&to=2027-01-01T00:00:00Z&group_by=user",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn assert_matches_expected(summary: &Value) {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
+            .unwrap();
+    for user in USERS {
+        let want = &expected["users"][user];
+        let got = summary["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == format!("{user}@demo.test"))
+            .unwrap_or_else(|| panic!("{user} missing from {summary}"));
+        for key in [
+            "sessions",
+            "tool_executions",
+            "tool_failures",
+            "agent_invocations",
+            "api_requests",
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_tokens",
+            "cache_read_tokens",
+            "lines_added",
+            "lines_removed",
+        ] {
+            assert_eq!(got[key], want[key], "{user} {key}");
+        }
+        let cents = |v: &Value| (v.as_f64().unwrap() * 100.0).round() as i64;
+        assert_eq!(
+            cents(&got["cost_usd"]),
+            cents(&want["cost_usd"]),
+            "{user} cost"
+        );
+        assert_eq!(got["by_tool"], want["by_tool"], "{user} by_tool");
+        for (model, m) in want["by_model"].as_object().unwrap() {
+            assert_eq!(
+                got["by_model"][model]["requests"], m["requests"],
+                "{user} {model}"
+            );
+            assert_eq!(
+                cents(&got["by_model"][model]["cost_usd"]),
+                cents(&m["cost_usd"]),
+                "{user} {model} cost"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn hooks_and_otlp_reproduce_the_fixtures_exactly_and_resending_changes_nothing() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let first = summary(&server, &admin).await;
+    assert_matches_expected(&first);
+
+    send_everything(&server, &keys).await;
+    let second = summary(&server, &admin).await;
+    assert_eq!(first, second, "sending everything twice changed the totals");
+
+    // The same numbers over days, hours and minutes: every grain is maintained.
+    let grains = [
+        ("2025-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "day"),
+        ("2025-01-01T01:00:00Z", "2027-01-01T00:00:00Z", "hour"),
+        ("2025-01-01T00:01:00Z", "2027-01-01T00:00:00Z", "minute"),
+    ];
+    for (from, to, grain) in grains {
+        let (_, s) = call(
+            &server,
+            Method::GET,
+            &format!("/api/v1/dashboard/summary?from={from}&to={to}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(s["grain"], grain);
+        assert_eq!(s["total"], first["total"], "{grain}");
+    }
+
+    // A developer's key reads only their own numbers.
+    let (status, own) = call(
+        &server,
+        Method::GET,
+        "/api/v1/dashboard/summary?from=2025-01-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+        Some(&keys["ana"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{own}");
+    let emails: Vec<&str> = own["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ana@demo.test"]);
+    server.shutdown().await;
+}
+
+/// The same OTLP requests as protobuf, gzip-compressed, count the same as JSON.
+#[tokio::test]
+async fn otlp_protobuf_and_gzip_count_like_json() {
+    use opentelemetry_proto::tonic::collector::{
+        logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    };
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let http = client();
+    for line in lines(fixtures().join("otlp/logs-bo.json")) {
+        let req: ExportLogsServiceRequest = serde_json::from_str(&line).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&req.encode_to_vec()).unwrap();
+        let r = http
+            .post(server.url("/v1/logs"))
+            .bearer_auth(&keys["bo"])
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "gzip")
+            .body(gz.finish().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/x-protobuf");
+    }
+    for line in lines(fixtures().join("otlp/metrics-bo.json")) {
+        let req: ExportMetricsServiceRequest = serde_json::from_str(&line).unwrap();
+        let r = http
+            .post(server.url("/v1/metrics"))
+            .bearer_auth(&keys["bo"])
+            .header("content-type", "application/x-protobuf")
+            .body(req.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let s = summary(&server, &admin).await;
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
+            .unwrap();
+    let bo = s["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bo@demo.test")
+        .unwrap();
+    for key in [
+        "sessions",
+        "tool_executions",
+        "tool_failures",
+        "api_requests",
+        "input_tokens",
+        "lines_added",
+    ] {
+        assert_eq!(bo[key], expected["users"]["bo"][key], "{key}");
+    }
+    server.shutdown().await;
+}
+
+/// Bad bodies get a 4xx problem naming what is wrong, never a 5xx, and good data still counts.
+#[tokio::test]
+async fn malformed_bodies_are_refused_clearly() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let key = &keys["ana"];
+    let http = client();
+    let post = |path: &'static str, ct: &'static str, body: Vec<u8>| {
+        let r = http
+            .post(server.url(path))
+            .bearer_auth(key)
+            .header("content-type", ct)
+            .body(body);
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, ct, r.text().await.unwrap())
+        }
+    };
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let huge_session = json!({ "session_id": "x".repeat(1000), "hook_event_name": "Stop" });
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            b"{not json".to_vec(),
+            400,
+            "not JSON",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "text/plain",
+            b"{}".to_vec(),
+            415,
+            "application/json",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            deep.into_bytes(),
+            400,
+            "recursion",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            b"[]".to_vec(),
+            422,
+            "JSON object",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            huge_session.to_string().into_bytes(),
+            422,
+            "/session_id",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            json!({ "session_id": "s", "hook_event_name": "PreToolUse", "tool_name": 7 })
+                .to_string()
+                .into_bytes(),
+            422,
+            "/tool_name",
+        ),
+        (
+            "/api/v1/hooks/claude-code",
+            "application/json",
+            json!({ "session_id": "s", "hook_event_name": "Stop", "_at": "2099-01-01T00:00:00Z" })
+                .to_string()
+                .into_bytes(),
+            422,
+            "future",
+        ),
+        (
+            "/v1/metrics",
+            "application/x-protobuf",
+            vec![0x0a, 0xff, 0xff, 0x01],
+            400,
+            "protobuf",
+        ),
+        (
+            "/v1/logs",
+            "application/json",
+            br#"{"resourceLogs": 5}"#.to_vec(),
+            422,
+            "/resourceLogs",
+        ),
+        ("/v1/logs", "text/csv", b"a,b".to_vec(), 415, "x-protobuf"),
+    ];
+    for (path, ct, body, want, says) in cases {
+        let (status, content_type, text) = post(path, ct, body).await;
+        assert_eq!(status, want, "{path} {ct}: {text}");
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/problem+json"),
+            "{text}"
+        );
+        assert!(text.contains(says), "{path}: `{says}` not in {text}");
+    }
+
+    // A gzip bomb: 1 GiB of zeros in a small body stops at the inflation cap.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let r = http
+        .post(server.url("/v1/metrics"))
+        .bearer_auth(key)
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+
+    // Sessions and read-only keys cannot ingest; ingest keys of another tenant see nothing here.
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/hooks/claude-code",
+        Some(&admin),
+        Some(json!({ "session_id": "s", "hook_event_name": "Stop" })),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // After all that, a good hook still goes in.
+    let (status, _, text) = post(
+        "/api/v1/hooks/claude-code",
+        "application/json",
+        json!({ "session_id": "good", "hook_event_name": "SessionStart", "source": "startup" })
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    let (_, s) = call(
+        &server,
+        Method::GET,
+        "/api/v1/dashboard/summary",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s["total"]["sessions"], 1, "{s}");
+    server.shutdown().await;
+}

@@ -1,0 +1,1062 @@
+//! Writing what Claude Code did. [`write`] takes validated [`Event`]s for one tenant and, in
+//! the caller's transaction: stores each new one in `events` (a re-sent event is a no-op),
+//! folds them into the things they describe (sessions, tool runs, API requests, each counted
+//! once whichever source reported it) and adds the resulting changes to the minute, hour and
+//! day rollups. The caller commits, then acknowledges: acknowledged means durable.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, DurationRound, SubsecRound, TimeDelta, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::{accounts::UserId, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Hook,
+    Otlp,
+    Api,
+    Mcp,
+    Import,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Hook => "hook",
+            Source::Otlp => "otlp",
+            Source::Api => "api",
+            Source::Mcp => "mcp",
+            Source::Import => "import",
+        }
+    }
+}
+
+/// What an event means for the model. Everything else about it is kept in `attrs`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    SessionStart {
+        source: Option<String>,
+    },
+    SessionEnd {
+        reason: Option<String>,
+    },
+    /// A tool execution began (PreToolUse).
+    ToolStart {
+        tool_use_id: String,
+    },
+    /// A tool execution finished (PostToolUse, PostToolUseFailure, OTLP tool_result).
+    ToolEnd {
+        tool_use_id: String,
+    },
+    ApiRequest {
+        request_id: String,
+    },
+    /// Token and cost counters (OTLP `token.usage`, `cost.usage`); used only for sessions that
+    /// send no api_request events.
+    UsageCounter,
+    /// Lines added and removed (OTLP `lines_of_code.count`, REST).
+    LinesCounter,
+    /// Stored and shown in the session's timeline; no counter moves.
+    Other,
+}
+
+impl Kind {
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::SessionStart { .. } => "session_start",
+            Kind::SessionEnd { .. } => "session_end",
+            Kind::ToolStart { .. } => "tool_start",
+            Kind::ToolEnd { .. } => "tool_end",
+            Kind::ApiRequest { .. } => "api_request",
+            Kind::UsageCounter => "usage_counter",
+            Kind::LinesCounter => "lines_counter",
+            Kind::Other => "other",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    fn add(&mut self, o: &Usage, sign: i64) {
+        self.input_tokens += sign * o.input_tokens;
+        self.output_tokens += sign * o.output_tokens;
+        self.cache_creation_tokens += sign * o.cache_creation_tokens;
+        self.cache_read_tokens += sign * o.cache_read_tokens;
+        self.cost_usd += sign as f64 * o.cost_usd;
+    }
+}
+
+/// A cumulative OTLP data point: its value becomes a delta against the series' last value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cumulative {
+    pub series_key: String,
+    pub start_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Unique per thing reported: the source's own id where it has one, else a content hash.
+    pub key: String,
+    pub kind: Kind,
+    pub source: Source,
+    pub occurred_at: DateTime<Utc>,
+    pub user_id: UserId,
+    pub session_id: Option<String>,
+    pub cwd: Option<String>,
+    pub git_branch: Option<String>,
+    pub tool: Option<String>,
+    pub model: Option<String>,
+    pub success: Option<bool>,
+    pub duration_ms: Option<i64>,
+    pub usage: Option<Usage>,
+    pub lines_added: Option<i64>,
+    pub lines_removed: Option<i64>,
+    pub cumulative: Option<Cumulative>,
+    pub import_batch: Option<Uuid>,
+    pub attrs: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(
+        key: String,
+        kind: Kind,
+        source: Source,
+        occurred_at: DateTime<Utc>,
+        user_id: UserId,
+    ) -> Event {
+        Event {
+            key,
+            kind,
+            source,
+            occurred_at,
+            user_id,
+            session_id: None,
+            cwd: None,
+            git_branch: None,
+            tool: None,
+            model: None,
+            success: None,
+            duration_ms: None,
+            usage: None,
+            lines_added: None,
+            lines_removed: None,
+            cumulative: None,
+            import_batch: None,
+            attrs: serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
+/// What [`write`] did with a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Written {
+    /// Per input event, in order: `true` if new, `false` if it was already stored.
+    pub new: Vec<bool>,
+}
+
+impl Written {
+    pub fn accepted(&self) -> usize {
+        self.new.iter().filter(|n| **n).count()
+    }
+}
+
+/// Tool names that start a subagent.
+pub fn is_agent_tool(tool: &str) -> bool {
+    matches!(tool, "Task" | "Agent")
+}
+
+/// Histogram slot of a duration: 0 for < 1 ms, then one slot per power of two, capped.
+pub const HIST_SLOTS: usize = 32;
+pub fn hist_slot(ms: i64) -> usize {
+    if ms < 1 {
+        0
+    } else {
+        ((64 - (ms as u64).leading_zeros()) as usize).min(HIST_SLOTS - 1)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Delta {
+    sessions: i64,
+    tool_executions: i64,
+    tool_failures: i64,
+    agent_invocations: i64,
+    api_requests: i64,
+    usage: Usage,
+    lines_added: i64,
+    lines_removed: i64,
+    duration_count: i64,
+    duration_sum_ms: i64,
+    hist: Vec<i64>,
+}
+
+type RollupKey = (DateTime<Utc>, Uuid, String, String);
+
+#[derive(Default)]
+struct Deltas(HashMap<RollupKey, Delta>);
+
+impl Deltas {
+    fn at(&mut self, at: DateTime<Utc>, user: Uuid, tool: &str, model: &str) -> &mut Delta {
+        let minute = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
+        self.0
+            .entry((minute, user, tool.to_string(), model.to_string()))
+            .or_default()
+    }
+}
+
+/// Writes a batch for one tenant. Run it inside that tenant's transaction; it takes the
+/// tenant's write lock so that instances writing at once fold events one after the other.
+pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Written> {
+    if events.is_empty() {
+        return Ok(Written::default());
+    }
+    // PostgreSQL keeps microseconds; anything finer would make a stored row look different
+    // from the event that produced it.
+    for e in &mut events {
+        e.occurred_at = e.occurred_at.trunc_subsecs(6);
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
+        .execute(&mut *conn)
+        .await?;
+
+    let new = insert_raw(conn, &events).await?;
+    let mut fresh: Vec<&mut Event> = events
+        .iter_mut()
+        .zip(&new)
+        .filter_map(|(e, n)| n.then_some(e))
+        .collect();
+    // Within a batch, fold in time order so pairs and first-seen times come out right.
+    fresh.sort_by_key(|e| e.occurred_at);
+    cumulative_to_delta(conn, &mut fresh).await?;
+    let fresh: Vec<&Event> = fresh.into_iter().map(|e| &*e).collect();
+
+    let mut deltas = Deltas::default();
+    fold_sessions(conn, &fresh, &mut deltas).await?;
+    fold_tool_runs(conn, &fresh, &mut deltas).await?;
+    fold_api_requests(conn, &fresh, &mut deltas).await?;
+    fold_counters(conn, &fresh, &mut deltas).await?;
+    write_rollups(conn, deltas).await?;
+    Ok(Written { new })
+}
+
+async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Result<Vec<bool>> {
+    // One statement for the whole batch; rows that already exist come back absent.
+    let mut keys = Vec::with_capacity(events.len());
+    let mut at = Vec::with_capacity(events.len());
+    let mut kind = Vec::with_capacity(events.len());
+    let mut source = Vec::with_capacity(events.len());
+    let mut session = Vec::with_capacity(events.len());
+    let mut user = Vec::with_capacity(events.len());
+    let mut tool = Vec::with_capacity(events.len());
+    let mut model = Vec::with_capacity(events.len());
+    let mut success = Vec::with_capacity(events.len());
+    let mut duration = Vec::with_capacity(events.len());
+    let mut input = Vec::with_capacity(events.len());
+    let mut output = Vec::with_capacity(events.len());
+    let mut cache_creation = Vec::with_capacity(events.len());
+    let mut cache_read = Vec::with_capacity(events.len());
+    let mut cost = Vec::with_capacity(events.len());
+    let mut added = Vec::with_capacity(events.len());
+    let mut removed = Vec::with_capacity(events.len());
+    let mut batch = Vec::with_capacity(events.len());
+    let mut attrs = Vec::with_capacity(events.len());
+    for e in events {
+        keys.push(e.key.clone());
+        at.push(e.occurred_at);
+        kind.push(e.kind.name());
+        source.push(e.source.as_str());
+        session.push(e.session_id.clone());
+        user.push(e.user_id.0);
+        tool.push(e.tool.clone());
+        model.push(e.model.clone());
+        success.push(e.success);
+        duration.push(e.duration_ms);
+        input.push(e.usage.map(|u| u.input_tokens));
+        output.push(e.usage.map(|u| u.output_tokens));
+        cache_creation.push(e.usage.map(|u| u.cache_creation_tokens));
+        cache_read.push(e.usage.map(|u| u.cache_read_tokens));
+        cost.push(e.usage.map(|u| u.cost_usd));
+        added.push(e.lines_added);
+        removed.push(e.lines_removed);
+        batch.push(e.import_batch);
+        let mut a = e.attrs.clone();
+        if let (Some(c), serde_json::Value::Object(map)) = (&e.cumulative, &mut a) {
+            map.insert("_series".into(), c.series_key.clone().into());
+        }
+        attrs.push(a);
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO events (key, occurred_at, kind, source, session_id, user_id, tool, model,
+             success, duration_ms, input_tokens, output_tokens, cache_creation_tokens,
+             cache_read_tokens, cost_usd, lines_added, lines_removed, import_batch, attrs)
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+             $6::uuid[], $7::text[], $8::text[], $9::bool[], $10::int8[], $11::int8[],
+             $12::int8[], $13::int8[], $14::int8[], $15::float8[], $16::int8[], $17::int8[],
+             $18::uuid[], $19::jsonb[])
+         ON CONFLICT DO NOTHING
+         RETURNING key, occurred_at",
+    )
+    .bind(&keys)
+    .bind(&at)
+    .bind(&kind)
+    .bind(&source)
+    .bind(&session)
+    .bind(&user)
+    .bind(&tool)
+    .bind(&model)
+    .bind(&success)
+    .bind(&duration)
+    .bind(&input)
+    .bind(&output)
+    .bind(&cache_creation)
+    .bind(&cache_read)
+    .bind(&cost)
+    .bind(&added)
+    .bind(&removed)
+    .bind(&batch)
+    .bind(&attrs)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut stored: HashSet<(String, DateTime<Utc>)> = inserted
+        .into_iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<DateTime<Utc>, _>(1)))
+        .collect();
+    // A key repeated inside one batch is new once.
+    Ok(events
+        .iter()
+        .map(|e| stored.remove(&(e.key.clone(), e.occurred_at)))
+        .collect())
+}
+
+/// Replaces each cumulative data point's value by its increase since the series' last point
+/// (the whole value after a reset or for a series never seen).
+async fn cumulative_to_delta(conn: &mut PgConnection, events: &mut [&mut Event]) -> Result<()> {
+    let keys: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.cumulative.as_ref().map(|c| c.series_key.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut last: HashMap<String, (DateTime<Utc>, DateTime<Utc>, f64)> = sqlx::query!(
+        "SELECT series_key, start_at, last_at, last_value FROM metric_series
+         WHERE series_key = ANY($1) FOR UPDATE",
+        &keys
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.series_key, (r.start_at, r.last_at, r.last_value)))
+    .collect();
+    for e in events.iter_mut() {
+        let Some(c) = e.cumulative.clone() else {
+            continue;
+        };
+        let value = cumulative_value(e);
+        let previous = last.get(&c.series_key).copied();
+        let delta = match previous {
+            // An older point arriving late changes nothing.
+            Some((start, at, _)) if start == c.start_at && e.occurred_at <= at => 0.0,
+            Some((start, _, v)) if start == c.start_at && value >= v => value - v,
+            _ => value,
+        };
+        if previous.is_none_or(|(start, at, _)| start != c.start_at || e.occurred_at > at) {
+            last.insert(c.series_key.clone(), (c.start_at, e.occurred_at, value));
+        }
+        set_cumulative_value(e, delta);
+    }
+    let mut k = Vec::with_capacity(last.len());
+    let mut s = Vec::with_capacity(last.len());
+    let mut a = Vec::with_capacity(last.len());
+    let mut v = Vec::with_capacity(last.len());
+    for (key, (start, at, value)) in last {
+        k.push(key);
+        s.push(start);
+        a.push(at);
+        v.push(value);
+    }
+    sqlx::query!(
+        "INSERT INTO metric_series (series_key, start_at, last_at, last_value)
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::float8[])
+         ON CONFLICT (series_key) DO UPDATE
+         SET start_at = EXCLUDED.start_at, last_at = EXCLUDED.last_at, last_value = EXCLUDED.last_value",
+        &k,
+        &s,
+        &a,
+        &v
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The one number a counter data point carries, wherever it sits.
+fn cumulative_value(e: &Event) -> f64 {
+    if let Some(u) = e.usage {
+        return (u.input_tokens + u.output_tokens + u.cache_creation_tokens + u.cache_read_tokens)
+            as f64
+            + u.cost_usd;
+    }
+    e.lines_added.or(e.lines_removed).unwrap_or(0) as f64
+}
+
+fn set_cumulative_value(e: &mut Event, v: f64) {
+    if let Some(u) = &mut e.usage {
+        if u.cost_usd != 0.0 {
+            u.cost_usd = v;
+        } else if u.input_tokens != 0 {
+            u.input_tokens = v as i64;
+        } else if u.output_tokens != 0 {
+            u.output_tokens = v as i64;
+        } else if u.cache_creation_tokens != 0 {
+            u.cache_creation_tokens = v as i64;
+        } else if u.cache_read_tokens != 0 {
+            u.cache_read_tokens = v as i64;
+        }
+    } else if e.lines_added.is_some() {
+        e.lines_added = Some(v as i64);
+    } else if e.lines_removed.is_some() {
+        e.lines_removed = Some(v as i64);
+    }
+}
+
+fn project_of(cwd: &str) -> String {
+    cwd.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(cwd)
+        .to_string()
+}
+
+#[derive(Clone, Debug)]
+struct SessionRow {
+    user_id: Uuid,
+    cwd: Option<String>,
+    git_branch: Option<String>,
+    model: Option<String>,
+    start_source: Option<String>,
+    started_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    end_reason: Option<String>,
+    usage_from_events: bool,
+    is_new: bool,
+}
+
+async fn fold_sessions(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    deltas: &mut Deltas,
+) -> Result<()> {
+    let ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.session_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut rows: BTreeMap<String, SessionRow> = sqlx::query!(
+        "SELECT id, user_id, cwd, git_branch, model, start_source, started_at, last_seen_at,
+                ended_at, end_reason, usage_from_events
+         FROM sessions WHERE id = ANY($1) FOR UPDATE",
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.id,
+            SessionRow {
+                user_id: r.user_id,
+                cwd: r.cwd,
+                git_branch: r.git_branch,
+                model: r.model,
+                start_source: r.start_source,
+                started_at: r.started_at,
+                last_seen_at: r.last_seen_at,
+                ended_at: r.ended_at,
+                end_reason: r.end_reason,
+                usage_from_events: r.usage_from_events,
+                is_new: false,
+            },
+        )
+    })
+    .collect();
+    for e in events {
+        let Some(id) = &e.session_id else { continue };
+        let row = rows.entry(id.clone()).or_insert_with(|| SessionRow {
+            user_id: e.user_id.0,
+            cwd: None,
+            git_branch: None,
+            model: None,
+            start_source: None,
+            started_at: e.occurred_at,
+            last_seen_at: e.occurred_at,
+            ended_at: None,
+            end_reason: None,
+            usage_from_events: false,
+            is_new: true,
+        });
+        row.started_at = row.started_at.min(e.occurred_at);
+        row.last_seen_at = row.last_seen_at.max(e.occurred_at);
+        row.cwd = row.cwd.take().or_else(|| e.cwd.clone());
+        row.git_branch = row.git_branch.take().or_else(|| e.git_branch.clone());
+        row.model = row.model.take().or_else(|| e.model.clone());
+        match &e.kind {
+            Kind::SessionStart { source } => {
+                row.start_source = row.start_source.take().or_else(|| source.clone());
+            }
+            Kind::SessionEnd { reason } => {
+                row.ended_at = Some(row.ended_at.map_or(e.occurred_at, |t| t.max(e.occurred_at)));
+                row.end_reason = row.end_reason.take().or_else(|| reason.clone());
+            }
+            _ => {}
+        }
+    }
+    for row in rows.values().filter(|r| r.is_new) {
+        deltas.at(row.started_at, row.user_id, "", "").sessions += 1;
+    }
+    for (id, r) in &rows {
+        sqlx::query!(
+            "INSERT INTO sessions (id, user_id, project, cwd, git_branch, model, start_source,
+                 started_at, last_seen_at, ended_at, end_reason, usage_from_events)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET
+                 project = EXCLUDED.project, cwd = EXCLUDED.cwd, git_branch = EXCLUDED.git_branch,
+                 model = EXCLUDED.model, start_source = EXCLUDED.start_source,
+                 started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at,
+                 ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason",
+            id,
+            r.user_id,
+            r.cwd.as_deref().map(project_of),
+            r.cwd,
+            r.git_branch,
+            r.model,
+            r.start_source,
+            r.started_at,
+            r.last_seen_at,
+            r.ended_at,
+            r.end_reason,
+            r.usage_from_events
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+struct ToolRun {
+    session_id: Option<String>,
+    user_id: Uuid,
+    tool: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    success: Option<bool>,
+    duration_ms: Option<i64>,
+}
+
+async fn fold_tool_runs(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    deltas: &mut Deltas,
+) -> Result<()> {
+    let ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::ToolStart { tool_use_id } | Kind::ToolEnd { tool_use_id } => {
+                Some(tool_use_id.clone())
+            }
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let before: HashMap<String, ToolRun> = sqlx::query!(
+        "SELECT tool_use_id, session_id, user_id, tool, started_at, finished_at, success, duration_ms
+         FROM tool_runs WHERE tool_use_id = ANY($1) FOR UPDATE",
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.tool_use_id,
+            ToolRun {
+                session_id: r.session_id,
+                user_id: r.user_id,
+                tool: r.tool,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                success: r.success,
+                duration_ms: r.duration_ms,
+            },
+        )
+    })
+    .collect();
+    let mut after = before.clone();
+    for e in events {
+        let (id, end) = match &e.kind {
+            Kind::ToolStart { tool_use_id } => (tool_use_id, false),
+            Kind::ToolEnd { tool_use_id } => (tool_use_id, true),
+            _ => continue,
+        };
+        let run = after.entry(id.clone()).or_insert_with(|| ToolRun {
+            session_id: e.session_id.clone(),
+            user_id: e.user_id.0,
+            tool: e.tool.clone().unwrap_or_else(|| "unknown".into()),
+            // A finish reported first: the start is its time minus the duration, if known.
+            started_at: if end {
+                e.occurred_at - TimeDelta::milliseconds(e.duration_ms.unwrap_or(0))
+            } else {
+                e.occurred_at
+            },
+            finished_at: None,
+            success: None,
+            duration_ms: None,
+        });
+        if run.session_id.is_none() {
+            run.session_id = e.session_id.clone();
+        }
+        if !end {
+            run.started_at = run.started_at.min(e.occurred_at);
+            continue;
+        }
+        run.finished_at = Some(
+            run.finished_at
+                .map_or(e.occurred_at, |t| t.max(e.occurred_at)),
+        );
+        // A failure reported by any source stands.
+        run.success = match (run.success, e.success) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (a, b) => b.or(a),
+        };
+        if run.duration_ms.is_none() {
+            run.duration_ms = e.duration_ms;
+        }
+    }
+    for (id, run) in &mut after {
+        // Paired PreToolUse/PostToolUse without a reported duration: the time between them.
+        if run.duration_ms.is_none() {
+            if let Some(end) = run.finished_at {
+                run.duration_ms = Some((end - run.started_at).num_milliseconds().max(0));
+            }
+        }
+        let old = before.get(id);
+        let d = deltas.at(run.started_at, run.user_id, &run.tool, "");
+        if old.is_none() {
+            d.tool_executions += 1;
+            if is_agent_tool(&run.tool) {
+                d.agent_invocations += 1;
+            }
+        }
+        if run.success == Some(false) && old.and_then(|o| o.success) != Some(false) {
+            d.tool_failures += 1;
+        }
+        if let (Some(ms), None) = (run.duration_ms, old.and_then(|o| o.duration_ms)) {
+            d.duration_count += 1;
+            d.duration_sum_ms += ms;
+            if d.hist.is_empty() {
+                d.hist = vec![0; HIST_SLOTS];
+            }
+            d.hist[hist_slot(ms)] += 1;
+        }
+    }
+    for (id, r) in &after {
+        sqlx::query!(
+            "INSERT INTO tool_runs (tool_use_id, session_id, user_id, tool, started_at,
+                 finished_at, success, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
+                 started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+                 success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms",
+            id,
+            r.session_id,
+            r.user_id,
+            r.tool,
+            r.started_at,
+            r.finished_at,
+            r.success,
+            r.duration_ms
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    // Session counters follow the same transitions.
+    let mut per_session: HashMap<&str, (i64, i64)> = HashMap::new();
+    for (id, run) in &after {
+        let Some(s) = run.session_id.as_deref() else {
+            continue;
+        };
+        let old = before.get(id);
+        let entry = per_session.entry(s).or_default();
+        if old.is_none() {
+            entry.0 += 1;
+        }
+        if run.success == Some(false) && old.and_then(|o| o.success) != Some(false) {
+            entry.1 += 1;
+        }
+    }
+    for (s, (runs, failures)) in per_session {
+        sqlx::query!(
+            "UPDATE sessions SET tool_executions = tool_executions + $2,
+                 tool_failures = tool_failures + $3 WHERE id = $1",
+            s,
+            runs,
+            failures
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn fold_api_requests(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    deltas: &mut Deltas,
+) -> Result<()> {
+    let requests: Vec<(&String, &Event)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::ApiRequest { request_id } => Some((request_id, *e)),
+            _ => None,
+        })
+        .collect();
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = requests.iter().map(|(id, _)| (*id).clone()).collect();
+    let mut known: HashSet<String> = sqlx::query_scalar!(
+        "SELECT request_id FROM api_requests WHERE request_id = ANY($1)",
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut sessions_with_requests: HashSet<String> = HashSet::new();
+    for (id, e) in requests {
+        if !known.insert(id.clone()) {
+            continue;
+        }
+        let model = e.model.clone().unwrap_or_else(|| "unknown".into());
+        let usage = e.usage.unwrap_or_default();
+        sqlx::query!(
+            "INSERT INTO api_requests (request_id, session_id, user_id, model, at)
+             VALUES ($1, $2, $3, $4, $5)",
+            id,
+            e.session_id,
+            e.user_id.0,
+            model,
+            e.occurred_at
+        )
+        .execute(&mut *conn)
+        .await?;
+        let d = deltas.at(e.occurred_at, e.user_id.0, "", &model);
+        d.api_requests += 1;
+        d.usage.add(&usage, 1);
+        if let Some(s) = &e.session_id {
+            sessions_with_requests.insert(s.clone());
+            sqlx::query!(
+                "UPDATE sessions SET api_requests = api_requests + 1,
+                     input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
+                     cache_creation_tokens = cache_creation_tokens + $4,
+                     cache_read_tokens = cache_read_tokens + $5, cost_usd = cost_usd + $6::float8
+                 WHERE id = $1",
+                s,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_creation_tokens,
+                usage.cache_read_tokens,
+                usage.cost_usd
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    // Sessions that now send request events: their counters, counted so far, come out again.
+    let flipping: Vec<String> = sessions_with_requests.into_iter().collect();
+    let flipped = sqlx::query_scalar!(
+        "UPDATE sessions SET usage_from_events = true
+         WHERE id = ANY($1) AND NOT usage_from_events RETURNING id",
+        &flipping
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if !flipped.is_empty() {
+        let counted = sqlx::query!(
+            "SELECT c.session_id, c.bucket, c.model, c.user_id, c.input_tokens, c.output_tokens,
+                    c.cache_creation_tokens, c.cache_read_tokens, c.cost_usd::float8 AS \"cost!\"
+             FROM counter_usage c WHERE c.session_id = ANY($1)",
+            &flipped
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for c in counted {
+            deltas.at(c.bucket, c.user_id, "", &c.model).usage.add(
+                &Usage {
+                    input_tokens: c.input_tokens,
+                    output_tokens: c.output_tokens,
+                    cache_creation_tokens: c.cache_creation_tokens,
+                    cache_read_tokens: c.cache_read_tokens,
+                    cost_usd: c.cost,
+                },
+                -1,
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn fold_counters(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    deltas: &mut Deltas,
+) -> Result<()> {
+    let counters: Vec<&&Event> = events
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::UsageCounter | Kind::LinesCounter))
+        .collect();
+    if counters.is_empty() {
+        return Ok(());
+    }
+    let sessions: Vec<String> = counters
+        .iter()
+        .filter_map(|e| e.session_id.clone())
+        .collect();
+    let from_events: HashSet<String> = sqlx::query_scalar!(
+        "SELECT id FROM sessions WHERE id = ANY($1) AND usage_from_events",
+        &sessions
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    for e in counters {
+        match e.kind {
+            Kind::LinesCounter => {
+                let (added, removed) = (e.lines_added.unwrap_or(0), e.lines_removed.unwrap_or(0));
+                let d = deltas.at(e.occurred_at, e.user_id.0, "", "");
+                d.lines_added += added;
+                d.lines_removed += removed;
+                if let Some(s) = &e.session_id {
+                    sqlx::query!(
+                        "UPDATE sessions SET lines_added = lines_added + $2,
+                             lines_removed = lines_removed + $3 WHERE id = $1",
+                        s,
+                        added,
+                        removed
+                    )
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            Kind::UsageCounter => {
+                let usage = e.usage.unwrap_or_default();
+                let model = e.model.clone().unwrap_or_else(|| "unknown".into());
+                let minute = e
+                    .occurred_at
+                    .duration_trunc(TimeDelta::minutes(1))
+                    .unwrap_or(e.occurred_at);
+                let Some(session) = &e.session_id else {
+                    deltas
+                        .at(e.occurred_at, e.user_id.0, "", &model)
+                        .usage
+                        .add(&usage, 1);
+                    continue;
+                };
+                sqlx::query!(
+                    "INSERT INTO counter_usage (session_id, bucket, model, user_id, input_tokens,
+                         output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::float8)
+                     ON CONFLICT (session_id, bucket, model) DO UPDATE SET
+                         input_tokens = counter_usage.input_tokens + EXCLUDED.input_tokens,
+                         output_tokens = counter_usage.output_tokens + EXCLUDED.output_tokens,
+                         cache_creation_tokens = counter_usage.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
+                         cache_read_tokens = counter_usage.cache_read_tokens + EXCLUDED.cache_read_tokens,
+                         cost_usd = counter_usage.cost_usd + EXCLUDED.cost_usd",
+                    session,
+                    minute,
+                    model,
+                    e.user_id.0,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_creation_tokens,
+                    usage.cache_read_tokens,
+                    usage.cost_usd
+                )
+                .execute(&mut *conn)
+                .await?;
+                if !from_events.contains(session) {
+                    deltas
+                        .at(e.occurred_at, e.user_id.0, "", &model)
+                        .usage
+                        .add(&usage, 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
+    for (grain, trunc) in [('m', "minute"), ('h', "hour"), ('d', "day")] {
+        // Minute deltas fold into coarser buckets before they reach the database.
+        let mut merged: HashMap<RollupKey, Delta> = HashMap::new();
+        for ((minute, user, tool, model), d) in &deltas.0 {
+            let bucket = truncate(*minute, trunc);
+            let m = merged
+                .entry((bucket, *user, tool.clone(), model.clone()))
+                .or_default();
+            m.sessions += d.sessions;
+            m.tool_executions += d.tool_executions;
+            m.tool_failures += d.tool_failures;
+            m.agent_invocations += d.agent_invocations;
+            m.api_requests += d.api_requests;
+            m.usage.add(&d.usage, 1);
+            m.lines_added += d.lines_added;
+            m.lines_removed += d.lines_removed;
+            m.duration_count += d.duration_count;
+            m.duration_sum_ms += d.duration_sum_ms;
+            if !d.hist.is_empty() {
+                if m.hist.is_empty() {
+                    m.hist = vec![0; HIST_SLOTS];
+                }
+                for (a, b) in m.hist.iter_mut().zip(&d.hist) {
+                    *a += b;
+                }
+            }
+        }
+        for ((bucket, user, tool, model), d) in merged {
+            sqlx::query!(
+                "INSERT INTO rollups (grain, bucket, user_id, tool, model, sessions,
+                     tool_executions, tool_failures, agent_invocations, api_requests, input_tokens,
+                     output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, lines_added,
+                     lines_removed, duration_count, duration_sum_ms, duration_hist)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::float8,
+                     $16, $17, $18, $19, $20)
+                 ON CONFLICT (grain, bucket, user_id, tool, model) DO UPDATE SET
+                     sessions = rollups.sessions + EXCLUDED.sessions,
+                     tool_executions = rollups.tool_executions + EXCLUDED.tool_executions,
+                     tool_failures = rollups.tool_failures + EXCLUDED.tool_failures,
+                     agent_invocations = rollups.agent_invocations + EXCLUDED.agent_invocations,
+                     api_requests = rollups.api_requests + EXCLUDED.api_requests,
+                     input_tokens = rollups.input_tokens + EXCLUDED.input_tokens,
+                     output_tokens = rollups.output_tokens + EXCLUDED.output_tokens,
+                     cache_creation_tokens = rollups.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
+                     cache_read_tokens = rollups.cache_read_tokens + EXCLUDED.cache_read_tokens,
+                     cost_usd = rollups.cost_usd + EXCLUDED.cost_usd,
+                     lines_added = rollups.lines_added + EXCLUDED.lines_added,
+                     lines_removed = rollups.lines_removed + EXCLUDED.lines_removed,
+                     duration_count = rollups.duration_count + EXCLUDED.duration_count,
+                     duration_sum_ms = rollups.duration_sum_ms + EXCLUDED.duration_sum_ms,
+                     duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)",
+                grain as i8,
+                bucket,
+                user,
+                tool,
+                model,
+                d.sessions,
+                d.tool_executions,
+                d.tool_failures,
+                d.agent_invocations,
+                d.api_requests,
+                d.usage.input_tokens,
+                d.usage.output_tokens,
+                d.usage.cache_creation_tokens,
+                d.usage.cache_read_tokens,
+                d.usage.cost_usd,
+                d.lines_added,
+                d.lines_removed,
+                d.duration_count,
+                d.duration_sum_ms,
+                &d.hist
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn truncate(t: DateTime<Utc>, unit: &str) -> DateTime<Utc> {
+    match unit {
+        "hour" => t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t),
+        "day" => t.duration_trunc(TimeDelta::days(1)).unwrap_or(t),
+        _ => t,
+    }
+}
+
+/// Creates the monthly partitions of `events` from last month to `ahead` months ahead. Run by
+/// the migration role (the tenant role may not create tables) at start-up and daily.
+pub async fn ensure_partitions(conn: &mut PgConnection, schema: &str, ahead: u32) -> Result<()> {
+    crate::ident::check(schema, "schema")?;
+    let now = Utc::now();
+    let first = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .expect("first of month");
+    for offset in -1..=(ahead as i32) {
+        let from = add_months(first, offset);
+        let to = add_months(first, offset + 1);
+        let name = format!("events_{}", from.format("%Y%m"));
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2)",
+        )
+        .bind(schema)
+        .bind(&name)
+        .fetch_one(&mut *conn)
+        .await?;
+        if exists {
+            continue;
+        }
+        let schema_q = crate::ident::quote(schema);
+        sqlx::query(&format!(
+            "CREATE TABLE {schema_q}.{name} PARTITION OF {schema_q}.events
+             FOR VALUES FROM ('{}') TO ('{}')",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn add_months(t: DateTime<Utc>, months: i32) -> DateTime<Utc> {
+    let total = t.year() * 12 + t.month0() as i32 + months;
+    Utc.with_ymd_and_hms(
+        total.div_euclid(12),
+        total.rem_euclid(12) as u32 + 1,
+        1,
+        0,
+        0,
+        0,
+    )
+    .single()
+    .expect("first of month")
+}
