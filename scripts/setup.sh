@@ -40,6 +40,7 @@ fi
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
     die "missing Debian packages: ${missing[*]} (install them as root)"
@@ -64,4 +65,17 @@ fi
 if ! cmp -s node_modules/echarts/dist/echarts.min.js public/echarts.min.js; then
   say "copying ECharts into public/"
   cp node_modules/echarts/dist/echarts.min.js public/echarts.min.js
+fi
+
+# --- Python: the real OpenTelemetry SDK, the client of the OTLP tests -----------------------
+venv=.data/venv-otel
+req=server/tests/otel/requirements.txt
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ "$(cat "$venv/.devpulse-req.sha" 2>/dev/null)" != "$want" ]; then
+  say "installing the OpenTelemetry Python SDK and exporters into $venv (PyPI)"
+  mkdir -p .data && rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" \
+    || die "pip install -r $req failed (is PyPI reachable?)"
+  echo "$want" > "$venv/.devpulse-req.sha"
 fi

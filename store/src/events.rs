@@ -226,6 +226,9 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
     // from the event that produced it.
     for e in &mut events {
         e.occurred_at = e.occurred_at.trunc_subsecs(6);
+        if let Some(c) = &mut e.cumulative {
+            c.start_at = c.start_at.trunc_subsecs(6);
+        }
     }
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
         .execute(&mut *conn)
