@@ -143,3 +143,13 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
     FROM unnest(a, b) WITH ORDINALITY AS t(x, y, i)
 $$;
+
+-- Idempotency-Key of batch requests: the same key with the same body replays the answer; with
+-- another body it is refused; while the first is in flight, a second waits its turn (409).
+CREATE TABLE idempotency_keys (
+    key          text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 200),
+    request_hash bytea NOT NULL,
+    status       smallint,
+    response     jsonb,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);

@@ -32,6 +32,8 @@ pub struct Config {
     /// The address people reach the server at, for links in invitations and resets;
     /// `http://HOST:PORT` when unset.
     pub public_url: Option<String>,
+    /// Items one `POST /api/v1/ingest/batch` may carry.
+    pub batch_max_items: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,7 @@ impl Config {
             jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", false)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
+            batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,
             public_url: match get("DEVPULSE_PUBLIC_URL").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => {

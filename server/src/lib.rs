@@ -39,6 +39,7 @@ pub struct AppState {
     pub public_url: String,
     /// The write path: requests hand events to it and wait for the commit.
     pub writer: ingest::Writer,
+    pub batch_max_items: usize,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -128,6 +129,7 @@ pub async fn serve(
     let partitions = tokio::spawn(maintain_partitions(db.store.clone(), shutdown_rx.clone()));
     let state = AppState {
         writer,
+        batch_max_items: config.batch_max_items,
         keys,
         login_limits: Arc::default(),
         session_lifetimes: store::sessions::Lifetimes {

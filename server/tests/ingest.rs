@@ -432,3 +432,110 @@ async fn malformed_bodies_are_refused_clearly() {
     assert_eq!(s["total"]["sessions"], 1, "{s}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_batch_api_reports_each_item_and_replays_idempotent_retries() {
+    let mut server = TestServer::start_with(|c| c.batch_max_items = 5).await;
+    let keys = people(&server).await;
+    let key = &keys["chen"];
+    let http = client();
+    let post = |ct: &'static str, body: String, idem: Option<&'static str>| {
+        let mut r = http
+            .post(server.url("/api/v1/ingest/batch"))
+            .bearer_auth(key)
+            .header("content-type", ct)
+            .body(body);
+        if let Some(k) = idem {
+            r = r.header("idempotency-key", k);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            let text = r.text().await.unwrap();
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            (status, replayed, body)
+        }
+    };
+    let items = json!([
+        { "type": "session_start", "session_id": "b1", "timestamp": "2025-09-02T10:00:00Z", "cwd": "/home/chen/api" },
+        { "type": "tool_use", "session_id": "b1", "tool_name": "Bash", "tool_use_id": "tb1",
+          "success": false, "duration_ms": 1500, "timestamp": "2025-09-02T10:01:00Z" },
+        { "type": "api_request", "session_id": "b1", "request_id": "rb1", "model": "claude-opus-4-1-20250805",
+          "input_tokens": 10, "output_tokens": 20, "cost_usd": 0.5, "timestamp": "2025-09-02T10:01:30Z" },
+        { "type": "teleport", "timestamp": "2025-09-02T10:02:00Z" },
+        { "session_id": "b1", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "tb1",
+          "_at": "2025-09-02T10:00:58Z" }
+    ])
+    .to_string();
+    let (status, replayed, first) = post("application/json", items.clone(), Some("k-1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(!replayed);
+    assert_eq!(
+        (&first["accepted"], &first["rejected"]),
+        (&json!(4), &json!(1)),
+        "{first}"
+    );
+    assert_eq!(first["items"][3]["status"], "rejected");
+    assert_eq!(first["items"][3]["errors"][0]["pointer"], "/3/type");
+
+    // Retried with the same key and body: the same answer, nothing written twice.
+    let (status, replayed, again) = post("application/json", items.clone(), Some("k-1")).await;
+    assert_eq!((status, replayed), (200, true));
+    assert_eq!(again, first);
+    // The same key with another body is refused.
+    let (status, _, body) = post("application/json", "[]".into(), Some("k-1")).await;
+    assert_eq!(status, 422, "{body}");
+    // Without a key, a resend is reported item by item as duplicates.
+    let (_, _, resent) = post("application/json", items, None).await;
+    assert_eq!(
+        (&resent["accepted"], &resent["duplicates"]),
+        (&json!(0), &json!(4)),
+        "{resent}"
+    );
+
+    // NDJSON: a line that is not JSON is rejected; the others go in.
+    let ndjson = [
+        json!({ "type": "lines", "session_id": "b1", "lines_added": 7, "lines_removed": 2, "timestamp": "2025-09-02T10:03:00Z" }).to_string(),
+        "{cut off".to_string(),
+        json!({ "type": "session_end", "session_id": "b1", "reason": "logout", "timestamp": "2025-09-02T11:00:00Z" }).to_string(),
+    ]
+    .join("\n");
+    let (status, _, nd) = post("application/x-ndjson", ndjson, None).await;
+    assert_eq!(status, 200, "{nd}");
+    assert_eq!(
+        (&nd["accepted"], &nd["rejected"]),
+        (&json!(2), &json!(1)),
+        "{nd}"
+    );
+    assert_eq!(nd["items"][1]["errors"][0]["pointer"], "/1");
+
+    // Too many items: refused whole, before anything is written.
+    let six = serde_json::to_string(&vec![
+        json!({ "type": "event", "timestamp": "2025-09-02T10:00:00Z" });
+        6
+    ])
+    .unwrap();
+    let (status, _, body) = post("application/json", six, None).await;
+    assert_eq!(status, 422, "{body}");
+
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let s = summary(&server, &admin).await;
+    let chen = s["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "chen@demo.test")
+        .unwrap();
+    assert_eq!(chen["sessions"], 1, "{chen}");
+    assert_eq!(chen["tool_executions"], 1, "{chen}");
+    assert_eq!(chen["tool_failures"], 1, "{chen}");
+    assert_eq!(chen["api_requests"], 1, "{chen}");
+    assert_eq!(chen["cost_usd"], 0.5, "{chen}");
+    assert_eq!(chen["lines_added"], 7, "{chen}");
+    assert_eq!(
+        chen["by_model"]["claude-opus-4-1-20250805"]["requests"], 1,
+        "{chen}"
+    );
+    server.shutdown().await;
+}

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod embedded;
 mod error;
 pub mod events;
+pub mod idempotency;
 mod ident;
 pub mod invitations;
 pub mod migrate;

@@ -89,3 +89,154 @@ pub async fn otlp_logs(
     let (ct, out) = otlp::logs_response(enc, rejected.count, rejected.message());
     Ok(otlp_response(ct, out))
 }
+
+#[derive(serde::Serialize)]
+struct ItemResult {
+    index: usize,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<crate::error::FieldError>,
+}
+
+/// `POST /api/v1/ingest/batch`: a JSON array or NDJSON of items (hook bodies or typed items).
+/// Good items are written even when others are rejected; each item's fate is in the answer.
+/// With `Idempotency-Key`, a retry of the same body replays the first answer.
+pub async fn batch(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = me.tenant()?;
+    let content_type = header_str(&headers, header::CONTENT_TYPE)
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
+    let items: Vec<Result<serde_json::Value, String>> = match content_type.as_deref() {
+        Some("application/json") => serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .map_err(|e| ApiError::Malformed(format!("the body is not a JSON array: {e}")))?
+            .into_iter()
+            .map(Ok)
+            .collect(),
+        Some("application/x-ndjson") | Some("application/jsonl") => body
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|line| serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}")))
+            .collect(),
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send a JSON array (application/json) or NDJSON (application/x-ndjson)".into(),
+            ))
+        }
+    };
+    if items.len() > state.batch_max_items {
+        return Err(ApiError::field(
+            "",
+            format!("a batch holds at most {} items", state.batch_max_items),
+        ));
+    }
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 200 => Some(k.to_string()),
+            _ => {
+                return Err(ApiError::field(
+                    "/Idempotency-Key",
+                    "must be 1 to 200 visible ASCII characters",
+                ))
+            }
+        },
+    };
+    if let Some(key) = &idempotency {
+        use store::idempotency::{claim, Claim};
+        let hash = store::secrets::sha256(&String::from_utf8_lossy(&body));
+        let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+        let claimed = claim(&mut tx, key, &hash).await?;
+        tx.commit().await?;
+        match claimed {
+            Claim::Run => {}
+            Claim::Replay { status, response } => {
+                let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+                let mut r = (status, axum::Json(response)).into_response();
+                r.headers_mut()
+                    .insert("idempotent-replayed", "true".parse().expect("ascii"));
+                return Ok(r);
+            }
+            Claim::Mismatch => {
+                return Err(ApiError::field(
+                    "/Idempotency-Key",
+                    "was used before with a different body",
+                ))
+            }
+            Claim::InFlight => {
+                return Err(ApiError::Store(store::Error::Conflict(
+                    "a request with this Idempotency-Key is still in flight".into(),
+                )))
+            }
+        }
+    }
+    let result = write_batch(&state, &me, items).await;
+    if let Some(key) = &idempotency {
+        let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+        match &result {
+            Ok(answer) => store::idempotency::complete(&mut tx, key, 200, answer).await?,
+            Err(_) => store::idempotency::release(&mut tx, key).await?,
+        }
+        tx.commit().await?;
+    }
+    Ok(axum::Json(result?).into_response())
+}
+
+async fn write_batch(
+    state: &AppState,
+    me: &crate::auth::Caller,
+    items: Vec<Result<serde_json::Value, String>>,
+) -> Result<serde_json::Value, ApiError> {
+    let now = Utc::now();
+    let mut results = Vec::with_capacity(items.len());
+    let mut events = Vec::new();
+    let mut positions = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let parsed = item
+            .map_err(|detail| {
+                vec![crate::error::FieldError {
+                    pointer: String::new(),
+                    detail,
+                }]
+            })
+            .and_then(|v| crate::ingest::batch::parse_item(&v, me.user_id, now));
+        match parsed {
+            Ok(event) => {
+                positions.push(index);
+                events.push(event);
+                results.push(ItemResult {
+                    index,
+                    status: "accepted",
+                    errors: Vec::new(),
+                });
+            }
+            Err(errors) => results.push(ItemResult {
+                index,
+                status: "rejected",
+                errors: errors
+                    .into_iter()
+                    .map(|e| crate::error::FieldError {
+                        pointer: format!("/{index}{}", e.pointer),
+                        detail: e.detail,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+    let written = state.writer.submit(me.tenant()?.scope(), events).await?;
+    for (pos, new) in positions.into_iter().zip(written.new) {
+        if !new {
+            results[pos].status = "duplicate";
+        }
+    }
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    Ok(serde_json::json!({
+        "accepted": count("accepted"),
+        "duplicates": count("duplicate"),
+        "rejected": count("rejected"),
+        "items": results,
+    }))
+}

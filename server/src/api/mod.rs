@@ -147,6 +147,12 @@ pub fn routes() -> ApiRouter {
         )
         .route(
             Method::POST,
+            "/api/v1/ingest/batch",
+            Ingest,
+            post(ingest::batch),
+        )
+        .route(
+            Method::POST,
             "/v1/metrics",
             Ingest,
             post(ingest::otlp_metrics),
