@@ -536,32 +536,35 @@ async fn fold_sessions(
     for row in rows.values().filter(|r| r.is_new) {
         deltas.at(row.started_at, row.user_id, "", "").sessions += 1;
     }
-    for (id, r) in &rows {
-        sqlx::query!(
-            "INSERT INTO sessions (id, user_id, project, cwd, git_branch, model, start_source,
-                 started_at, last_seen_at, ended_at, end_reason, usage_from_events)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (id) DO UPDATE SET
-                 project = EXCLUDED.project, cwd = EXCLUDED.cwd, git_branch = EXCLUDED.git_branch,
-                 model = EXCLUDED.model, start_source = EXCLUDED.start_source,
-                 started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at,
-                 ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason",
-            id,
-            r.user_id,
-            r.cwd.as_deref().map(project_of),
-            r.cwd,
-            r.git_branch,
-            r.model,
-            r.start_source,
-            r.started_at,
-            r.last_seen_at,
-            r.ended_at,
-            r.end_reason,
-            r.usage_from_events
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    // One statement for all of the batch's sessions.
+    let ids: Vec<&String> = rows.keys().collect();
+    let rs: Vec<&SessionRow> = rows.values().collect();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, project, cwd, git_branch, model, start_source,
+             started_at, last_seen_at, ended_at, end_reason, usage_from_events)
+         SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+             $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
+             $11::text[], $12::bool[])
+         ON CONFLICT (id) DO UPDATE SET
+             project = EXCLUDED.project, cwd = EXCLUDED.cwd, git_branch = EXCLUDED.git_branch,
+             model = EXCLUDED.model, start_source = EXCLUDED.start_source,
+             started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at,
+             ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason",
+    )
+    .bind(&ids)
+    .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.cwd.as_deref().map(project_of)).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.cwd.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.git_branch.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.model.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.start_source.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.started_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.last_seen_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.ended_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.end_reason.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.usage_from_events).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -686,26 +689,27 @@ async fn fold_tool_runs(
             d.hist[hist_slot(ms)] += 1;
         }
     }
-    for (id, r) in &after {
-        sqlx::query!(
-            "INSERT INTO tool_runs (tool_use_id, session_id, user_id, tool, started_at,
-                 finished_at, success, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
-                 started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-                 success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms",
-            id,
-            r.session_id,
-            r.user_id,
-            r.tool,
-            r.started_at,
-            r.finished_at,
-            r.success,
-            r.duration_ms
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    let ids: Vec<&String> = after.keys().collect();
+    let rs: Vec<&ToolRun> = after.values().collect();
+    sqlx::query(
+        "INSERT INTO tool_runs (tool_use_id, session_id, user_id, tool, started_at, finished_at,
+             success, duration_ms)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[],
+             $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[])
+         ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
+             started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+             success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms",
+    )
+    .bind(&ids)
+    .bind(rs.iter().map(|r| r.session_id.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.tool.clone()).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.started_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.finished_at).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.success).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     // Session counters follow the same transitions.
     let mut per_session: HashMap<&str, (i64, i64)> = HashMap::new();
     for (id, run) in &after {
@@ -721,17 +725,18 @@ async fn fold_tool_runs(
             entry.1 += 1;
         }
     }
-    for (s, (runs, failures)) in per_session {
-        sqlx::query!(
-            "UPDATE sessions SET tool_executions = tool_executions + $2,
-                 tool_failures = tool_failures + $3 WHERE id = $1",
-            s,
-            runs,
-            failures
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    let (ids, counts): (Vec<&str>, Vec<(i64, i64)>) = per_session.into_iter().unzip();
+    sqlx::query(
+        "UPDATE sessions s SET tool_executions = s.tool_executions + u.runs,
+             tool_failures = s.tool_failures + u.failures
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS u(id, runs, failures)
+         WHERE s.id = u.id",
+    )
+    .bind(&ids)
+    .bind(counts.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(counts.iter().map(|c| c.1).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -760,45 +765,55 @@ async fn fold_api_requests(
     .into_iter()
     .collect();
     let mut sessions_with_requests: HashSet<String> = HashSet::new();
+    let mut new_requests: Vec<(&String, &Event, String)> = Vec::new();
+    let mut per_session: HashMap<&str, (i64, Usage)> = HashMap::new();
     for (id, e) in requests {
         if !known.insert(id.clone()) {
             continue;
         }
         let model = e.model.clone().unwrap_or_else(|| "unknown".into());
         let usage = e.usage.unwrap_or_default();
-        sqlx::query!(
-            "INSERT INTO api_requests (request_id, session_id, user_id, model, at)
-             VALUES ($1, $2, $3, $4, $5)",
-            id,
-            e.session_id,
-            e.user_id.0,
-            model,
-            e.occurred_at
-        )
-        .execute(&mut *conn)
-        .await?;
         let d = deltas.at(e.occurred_at, e.user_id.0, "", &model);
         d.api_requests += 1;
         d.usage.add(&usage, 1);
         if let Some(s) = &e.session_id {
             sessions_with_requests.insert(s.clone());
-            sqlx::query!(
-                "UPDATE sessions SET api_requests = api_requests + 1,
-                     input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
-                     cache_creation_tokens = cache_creation_tokens + $4,
-                     cache_read_tokens = cache_read_tokens + $5, cost_usd = cost_usd + $6::float8
-                 WHERE id = $1",
-                s,
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_creation_tokens,
-                usage.cache_read_tokens,
-                usage.cost_usd
-            )
-            .execute(&mut *conn)
-            .await?;
+            let entry = per_session.entry(s.as_str()).or_default();
+            entry.0 += 1;
+            entry.1.add(&usage, 1);
         }
+        new_requests.push((id, e, model));
     }
+    sqlx::query(
+        "INSERT INTO api_requests (request_id, session_id, user_id, model, at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[])",
+    )
+    .bind(new_requests.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
+    .bind(new_requests.iter().map(|r| r.1.session_id.clone()).collect::<Vec<_>>())
+    .bind(new_requests.iter().map(|r| r.1.user_id.0).collect::<Vec<_>>())
+    .bind(new_requests.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+    .bind(new_requests.iter().map(|r| r.1.occurred_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    let (ids, sums): (Vec<&str>, Vec<(i64, Usage)>) = per_session.into_iter().unzip();
+    sqlx::query(
+        "UPDATE sessions s SET api_requests = s.api_requests + u.n,
+             input_tokens = s.input_tokens + u.i, output_tokens = s.output_tokens + u.o,
+             cache_creation_tokens = s.cache_creation_tokens + u.cc,
+             cache_read_tokens = s.cache_read_tokens + u.cr, cost_usd = s.cost_usd + u.c
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+             $7::float8[]) AS u(id, n, i, o, cc, cr, c)
+         WHERE s.id = u.id",
+    )
+    .bind(&ids)
+    .bind(sums.iter().map(|x| x.0).collect::<Vec<_>>())
+    .bind(sums.iter().map(|x| x.1.input_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|x| x.1.output_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|x| x.1.cache_creation_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|x| x.1.cache_read_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|x| x.1.cost_usd).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     // Sessions that now send request events: their counters, counted so far, come out again.
     let flipping: Vec<String> = sessions_with_requests.into_iter().collect();
     let flipped = sqlx::query_scalar!(
@@ -953,54 +968,66 @@ async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
                 }
             }
         }
-        for ((bucket, user, tool, model), d) in merged {
-            sqlx::query!(
-                "INSERT INTO rollups (grain, bucket, user_id, tool, model, sessions,
-                     tool_executions, tool_failures, agent_invocations, api_requests, input_tokens,
-                     output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, lines_added,
-                     lines_removed, duration_count, duration_sum_ms, duration_hist)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::float8,
-                     $16, $17, $18, $19, $20)
-                 ON CONFLICT (grain, bucket, user_id, tool, model) DO UPDATE SET
-                     sessions = rollups.sessions + EXCLUDED.sessions,
-                     tool_executions = rollups.tool_executions + EXCLUDED.tool_executions,
-                     tool_failures = rollups.tool_failures + EXCLUDED.tool_failures,
-                     agent_invocations = rollups.agent_invocations + EXCLUDED.agent_invocations,
-                     api_requests = rollups.api_requests + EXCLUDED.api_requests,
-                     input_tokens = rollups.input_tokens + EXCLUDED.input_tokens,
-                     output_tokens = rollups.output_tokens + EXCLUDED.output_tokens,
-                     cache_creation_tokens = rollups.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
-                     cache_read_tokens = rollups.cache_read_tokens + EXCLUDED.cache_read_tokens,
-                     cost_usd = rollups.cost_usd + EXCLUDED.cost_usd,
-                     lines_added = rollups.lines_added + EXCLUDED.lines_added,
-                     lines_removed = rollups.lines_removed + EXCLUDED.lines_removed,
-                     duration_count = rollups.duration_count + EXCLUDED.duration_count,
-                     duration_sum_ms = rollups.duration_sum_ms + EXCLUDED.duration_sum_ms,
-                     duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)",
-                grain as i8,
-                bucket,
-                user,
-                tool,
-                model,
-                d.sessions,
-                d.tool_executions,
-                d.tool_failures,
-                d.agent_invocations,
-                d.api_requests,
-                d.usage.input_tokens,
-                d.usage.output_tokens,
-                d.usage.cache_creation_tokens,
-                d.usage.cache_read_tokens,
-                d.usage.cost_usd,
-                d.lines_added,
-                d.lines_removed,
-                d.duration_count,
-                d.duration_sum_ms,
-                &d.hist
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+        let rows: Vec<(RollupKey, Delta)> = merged.into_iter().collect();
+        let col = |f: fn(&Delta) -> i64| rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>();
+        // Histograms travel as array literals: rows may have none or a full one.
+        let hists: Vec<String> = rows
+            .iter()
+            .map(|(_, d)| {
+                let inner: Vec<String> = d.hist.iter().map(i64::to_string).collect();
+                format!("{{{}}}", inner.join(","))
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO rollups (grain, bucket, user_id, tool, model, sessions, tool_executions,
+                 tool_failures, agent_invocations, api_requests, input_tokens, output_tokens,
+                 cache_creation_tokens, cache_read_tokens, cost_usd, lines_added, lines_removed,
+                 duration_count, duration_sum_ms, duration_hist)
+             SELECT $1, b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h::int8[]
+             FROM UNNEST($2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::int8[],
+                 $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[],
+                 $13::int8[], $14::int8[], $15::float8[], $16::int8[], $17::int8[], $18::int8[],
+                 $19::int8[], $20::text[])
+                 AS x(b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h)
+             ON CONFLICT (grain, bucket, user_id, tool, model) DO UPDATE SET
+                 sessions = rollups.sessions + EXCLUDED.sessions,
+                 tool_executions = rollups.tool_executions + EXCLUDED.tool_executions,
+                 tool_failures = rollups.tool_failures + EXCLUDED.tool_failures,
+                 agent_invocations = rollups.agent_invocations + EXCLUDED.agent_invocations,
+                 api_requests = rollups.api_requests + EXCLUDED.api_requests,
+                 input_tokens = rollups.input_tokens + EXCLUDED.input_tokens,
+                 output_tokens = rollups.output_tokens + EXCLUDED.output_tokens,
+                 cache_creation_tokens = rollups.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
+                 cache_read_tokens = rollups.cache_read_tokens + EXCLUDED.cache_read_tokens,
+                 cost_usd = rollups.cost_usd + EXCLUDED.cost_usd,
+                 lines_added = rollups.lines_added + EXCLUDED.lines_added,
+                 lines_removed = rollups.lines_removed + EXCLUDED.lines_removed,
+                 duration_count = rollups.duration_count + EXCLUDED.duration_count,
+                 duration_sum_ms = rollups.duration_sum_ms + EXCLUDED.duration_sum_ms,
+                 duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)",
+        )
+        .bind(grain as i8)
+        .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(k, _)| k.2.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>())
+        .bind(col(|d| d.sessions))
+        .bind(col(|d| d.tool_executions))
+        .bind(col(|d| d.tool_failures))
+        .bind(col(|d| d.agent_invocations))
+        .bind(col(|d| d.api_requests))
+        .bind(col(|d| d.usage.input_tokens))
+        .bind(col(|d| d.usage.output_tokens))
+        .bind(col(|d| d.usage.cache_creation_tokens))
+        .bind(col(|d| d.usage.cache_read_tokens))
+        .bind(rows.iter().map(|(_, d)| d.usage.cost_usd).collect::<Vec<f64>>())
+        .bind(col(|d| d.lines_added))
+        .bind(col(|d| d.lines_removed))
+        .bind(col(|d| d.duration_count))
+        .bind(col(|d| d.duration_sum_ms))
+        .bind(&hists)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
