@@ -13,7 +13,7 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 cleanup() {
   scripts/pg.sh stop "$DEVPULSE_TEST_PG_DIR"
   # Each Playwright spec runs its own embedded server under .data/e2e-<spec>.
-  for d in "$PWD"/.data/e2e*/postgres; do
+  for d in "$PWD"/.data/e2e*/postgres "$PWD/.data/bench/postgres"; do
     [ -d "$d" ] && scripts/pg.sh stop "$d"
   done
   return 0
@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 # Each run starts from an empty cluster: no state leaks from one run into the next.
 cleanup
-rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e*
+rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e* .data/bench
 mkdir -p .data && chmod 755 .data
 
 step "rustfmt"
@@ -30,6 +30,10 @@ cargo fmt --all -- --check
 step "unit and integration tests (store, app with ssr, server)"
 cargo test -p store -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
 grep -E '^test result:' .data/cargo-test.log | awk '{p+=$4; f+=$6} END {printf "cargo test: %d passed, %d failed\n", p, f}'
+
+step "ingestion benchmark, quick mode (prints figures; asserts nothing about speed)"
+DEVPULSE_BENCH_DATA_DIR="$PWD/.data/bench" cargo run -q -p server --example ingest-bench -- --quick 2>&1 \
+  | grep -v ' INFO '
 
 step "clippy (server side and WASM side)"
 cargo clippy -p store -p app -p server --all-targets -- -D warnings
