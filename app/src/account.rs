@@ -335,9 +335,12 @@ pub struct CreatedKey {
 #[server(endpoint = "api_keys/list")]
 pub async fn list_api_keys() -> Result<Vec<KeyRow>, ServerFnError> {
     let s = crate::session::ssr::require(None).await?;
-    let scope = s
-        .scope
-        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
+    let scope = s.scope.ok_or_else(|| {
+        crate::ssr::refuse(
+            http::StatusCode::NOT_FOUND,
+            "API keys belong to a workspace",
+        )
+    })?;
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
     let keys = store::api_keys::list(&mut tx, Some(s.user_id))
@@ -368,9 +371,12 @@ pub async fn create_api_key(
 ) -> Result<CreatedKey, ServerFnError> {
     use store::api_keys::Scope;
     let s = crate::session::ssr::require(None).await?;
-    let scope = s
-        .scope
-        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
+    let scope = s.scope.ok_or_else(|| {
+        crate::ssr::refuse(
+            http::StatusCode::NOT_FOUND,
+            "API keys belong to a workspace",
+        )
+    })?;
     let tenant = s.viewer.tenant.clone().unwrap_or_default();
     let slug = store::Slug::parse(&tenant).map_err(ServerFnError::new)?;
     let scopes: Vec<Scope> = [
@@ -381,14 +387,17 @@ pub async fn create_api_key(
     .filter_map(|(on, scope)| on.then_some(scope))
     .collect();
     if scopes.is_empty() {
-        return Err(ServerFnError::new("choose at least one scope"));
+        return Err(crate::ssr::refuse(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            "choose at least one scope",
+        ));
     }
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
     let (key, secret) =
         store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id)
             .await
-            .map_err(|e| ServerFnError::new(e.to_string()))?;
+            .map_err(crate::ssr::store_error)?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -408,16 +417,21 @@ pub async fn create_api_key(
 #[server(endpoint = "api_keys/revoke")]
 pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
     let s = crate::session::ssr::require(None).await?;
-    let scope = s
-        .scope
-        .ok_or_else(|| ServerFnError::new("API keys belong to a workspace"))?;
-    let id: uuid::Uuid = id.parse().map_err(|_| ServerFnError::new("no such key"))?;
+    let scope = s.scope.ok_or_else(|| {
+        crate::ssr::refuse(
+            http::StatusCode::NOT_FOUND,
+            "API keys belong to a workspace",
+        )
+    })?;
+    let id: uuid::Uuid = id
+        .parse()
+        .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such key"))?;
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
     // Only the caller's own keys: anyone else's id is not found.
     let key = store::api_keys::revoke(&mut tx, id, Some(s.user_id))
         .await
-        .map_err(|_| ServerFnError::new("no such key"))?;
+        .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such key"))?;
     store::audit::record(
         &mut tx,
         &s.actor,

@@ -47,7 +47,12 @@ fn batch_body(client: usize, batch: usize, items: usize) -> String {
     for i in 0..items {
         let id = format!("{client}-{batch}-{i}");
         let tool = ["Read", "Edit", "Bash", "Grep"][i % 4];
-        let ts = format!("2026-11-01T{:02}:{:02}:{:02}Z", (i / 3600) % 24, (i / 60) % 60, i % 60);
+        let ts = format!(
+            "2026-11-01T{:02}:{:02}:{:02}Z",
+            (i / 3600) % 24,
+            (i / 60) % 60,
+            i % 60
+        );
         out.push(if i % 2 == 0 {
             json!({ "type": "tool_use", "session_id": format!("bench-{client}-{}", i % 20),
                     "tool_name": tool, "tool_use_id": id,
@@ -72,7 +77,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let sizes = if quick { QUICK } else { FULL };
-    let data_dir = std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench".into());
+    let data_dir =
+        std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench".into());
     let config = Config::from_lookup(|k| match k {
         "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
         "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
@@ -138,7 +144,11 @@ async fn measure(
         "ingest-bench ({}) on {} cores, server build: {}",
         if quick { "quick" } else { "full" },
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
 
     // 1. Batch endpoint: events per second, end to end (HTTP, validation, commit, rollups).
@@ -215,11 +225,13 @@ async fn measure(
     );
 
     // 3. OTLP/JSON log exports (the fixtures' event requests; repeats are deduplicated).
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures/otlp");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures/otlp");
     let mut otlp = Vec::new();
     for _ in 0..sizes.otlp_rounds {
         for user in ["ana", "bo", "chen"] {
-            let text = std::fs::read_to_string(fixtures.join(format!("logs-{user}.json"))).expect("fixtures");
+            let text = std::fs::read_to_string(fixtures.join(format!("logs-{user}.json")))
+                .expect("fixtures");
             otlp.extend(text.lines().map(String::from));
         }
     }

@@ -553,11 +553,19 @@ async fn fold_sessions(
     )
     .bind(&ids)
     .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.cwd.as_deref().map(project_of)).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.cwd.as_deref().map(project_of))
+            .collect::<Vec<_>>(),
+    )
     .bind(rs.iter().map(|r| r.cwd.clone()).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.git_branch.clone()).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.model.clone()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.start_source.clone()).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.start_source.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(rs.iter().map(|r| r.started_at).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.last_seen_at).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.ended_at).collect::<Vec<_>>())
@@ -789,10 +797,25 @@ async fn fold_api_requests(
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[])",
     )
     .bind(new_requests.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
-    .bind(new_requests.iter().map(|r| r.1.session_id.clone()).collect::<Vec<_>>())
-    .bind(new_requests.iter().map(|r| r.1.user_id.0).collect::<Vec<_>>())
+    .bind(
+        new_requests
+            .iter()
+            .map(|r| r.1.session_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        new_requests
+            .iter()
+            .map(|r| r.1.user_id.0)
+            .collect::<Vec<_>>(),
+    )
     .bind(new_requests.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
-    .bind(new_requests.iter().map(|r| r.1.occurred_at).collect::<Vec<_>>())
+    .bind(
+        new_requests
+            .iter()
+            .map(|r| r.1.occurred_at)
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *conn)
     .await?;
     let (ids, sums): (Vec<&str>, Vec<(i64, Usage)>) = per_session.into_iter().unzip();
@@ -809,8 +832,16 @@ async fn fold_api_requests(
     .bind(sums.iter().map(|x| x.0).collect::<Vec<_>>())
     .bind(sums.iter().map(|x| x.1.input_tokens).collect::<Vec<_>>())
     .bind(sums.iter().map(|x| x.1.output_tokens).collect::<Vec<_>>())
-    .bind(sums.iter().map(|x| x.1.cache_creation_tokens).collect::<Vec<_>>())
-    .bind(sums.iter().map(|x| x.1.cache_read_tokens).collect::<Vec<_>>())
+    .bind(
+        sums.iter()
+            .map(|x| x.1.cache_creation_tokens)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        sums.iter()
+            .map(|x| x.1.cache_read_tokens)
+            .collect::<Vec<_>>(),
+    )
     .bind(sums.iter().map(|x| x.1.cost_usd).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;

@@ -1,0 +1,191 @@
+//! Every server function the app registers, tried anonymously and as every role of tenant
+//! `demo` against tenant `other`'s resources. A server function missing from the table below
+//! fails the suite: each new one must say who may call it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{call, client, login, seed_two_tenants, TestServer};
+use reqwest::Method;
+use serde_json::json;
+
+/// Who may call each server function: "public", "authenticated", or a permission.
+const ACCESS: &[(&str, &str)] = &[
+    ("status", "public"),
+    ("whoami", "public"),
+    ("links/inspect", "public"),
+    ("api_keys/list", "authenticated"),
+    ("api_keys/create", "authenticated"),
+    ("api_keys/revoke", "authenticated"),
+    ("profile/name", "authenticated"),
+    ("profile/password", "authenticated"),
+    ("teams/list", "authenticated"),
+    ("teams/create", "user.manage"),
+    ("teams/add_member", "user.manage"),
+    ("teams/remove_member", "user.manage"),
+    ("users/list", "user.manage"),
+    ("users/invite", "user.manage"),
+    ("users/set_role", "user.manage"),
+    ("users/set_active", "user.manage"),
+    ("users/password_link", "user.manage"),
+    ("tenants/list", "tenants.manage"),
+];
+
+async fn snapshot(server: &TestServer, token: &str) -> Vec<serde_json::Value> {
+    let mut s = Vec::new();
+    for path in ["/api/v1/users", "/api/v1/teams", "/api/v1/api-keys"] {
+        s.push(call(server, Method::GET, path, Some(token), None).await.1);
+    }
+    s
+}
+
+#[tokio::test]
+async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    let table: BTreeMap<&str, &str> = ACCESS.iter().copied().collect();
+    for path in &registered {
+        assert!(
+            table.contains_key(path.as_str()),
+            "server function {path} is not in the access table of this test: say who may call it"
+        );
+    }
+    assert_eq!(registered.len(), table.len(), "{registered:?}");
+
+    // Tenant `other`'s resources, which nobody in `demo` may touch.
+    let other_admin = login(&server, "other", "admin@other.test", "other-admin-pass").await;
+    let (_, users) = call(
+        &server,
+        Method::GET,
+        "/api/v1/users",
+        Some(&other_admin),
+        None,
+    )
+    .await;
+    let other_user = users[1]["id"].as_str().unwrap().to_string();
+    let (_, team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&other_admin),
+        Some(json!({ "name": "Theirs" })),
+    )
+    .await;
+    let other_team = team["id"].as_str().unwrap().to_string();
+    let (_, key) = call(
+        &server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&other_admin),
+        Some(json!({ "name": "theirs", "scopes": ["read"] })),
+    )
+    .await;
+    let other_key = key["api_key"]["id"].as_str().unwrap().to_string();
+    let before = snapshot(&server, &other_admin).await;
+
+    let args = |path: &str, role: &str| -> Vec<(&'static str, String)> {
+        match path {
+            "links/inspect" => vec![("token", format!("other.{}", "ab".repeat(32)))],
+            "api_keys/create" => vec![("name", "walk".into()), ("ingest", "on".into())],
+            "api_keys/revoke" => vec![("id", other_key.clone())],
+            "profile/name" => vec![("name", format!("Walker {role}"))],
+            "profile/password" => vec![
+                ("current_password", "not-the-password".into()),
+                ("new_password", "a-new-password-123".into()),
+            ],
+            "teams/create" => vec![("name", format!("Walk {role}"))],
+            "teams/add_member" => vec![
+                ("team", other_team.clone()),
+                ("email", "dev@other.test".into()),
+                ("manager", "on".into()),
+            ],
+            "teams/remove_member" => {
+                vec![("team", other_team.clone()), ("user", other_user.clone())]
+            }
+            "users/invite" => vec![
+                ("email", format!("walk-{role}@demo.test")),
+                ("name", String::new()),
+                ("role", "viewer".into()),
+            ],
+            "users/set_role" => vec![("id", other_user.clone()), ("role", "viewer".into())],
+            "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
+            "users/password_link" => vec![("id", other_user.clone())],
+            _ => vec![],
+        }
+    };
+    // These name one of `other`'s resources: reaching them must be a 404 (or a refused field).
+    let names_a_resource = [
+        "api_keys/revoke",
+        "teams/add_member",
+        "teams/remove_member",
+        "users/set_role",
+        "users/set_active",
+        "users/password_link",
+    ];
+    let http = client();
+    let roles = [
+        ("tenant_admin", "admin@demo.test", "demo-admin-pass"),
+        ("manager", "manager@demo.test", "demo-manager-pass"),
+        ("developer", "dev@demo.test", "demo-developer-pass"),
+        ("viewer", "viewer@demo.test", "demo-viewer-pass"),
+    ];
+    for (path, access) in ACCESS {
+        let url = server.url(&format!("/api/{path}"));
+        if *access != "public" {
+            let r = http
+                .post(&url)
+                .form(&args(path, "anon"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                401,
+                "anonymous {path}: {}",
+                r.text().await.unwrap()
+            );
+        }
+        for (role, email, password) in roles {
+            let token = login(&server, "demo", email, password).await;
+            let r = http
+                .post(&url)
+                .bearer_auth(&token)
+                .form(&args(path, role))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            let allowed = match *access {
+                "public" | "authenticated" => true,
+                perm => {
+                    server::auth::permissions::role_has(store::Role::parse(role).unwrap(), perm)
+                }
+            };
+            if !allowed {
+                assert_eq!(status, 403, "{role} {path}: {body}");
+            } else if names_a_resource.contains(path) {
+                assert!(
+                    status == 404 || status == 422,
+                    "{role} {path} reached another tenant's resource: {status} {body}"
+                );
+            } else {
+                assert!(
+                    status < 500 && status != 401 && status != 403,
+                    "{role} {path}: {status} {body}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&server, &other_admin).await,
+        before,
+        "tenant `other` changed"
+    );
+    server.shutdown().await;
+}
