@@ -86,6 +86,9 @@ async fn main() {
         "DEVPULSE_JWT_KEYS" => Some("bench:bench-secret-bench-secret-bench-secret".into()),
         "DEVPULSE_BODY_LIMIT" => Some((64 * 1024 * 1024).to_string()),
         "DEVPULSE_ENV" => Some("production".into()),
+        // Measure the write path, not the limits.
+        "DEVPULSE_INGEST_KEY_RPS" => Some("1000000".into()),
+        "DEVPULSE_INGEST_TENANT_EPS" => Some("1000000000".into()),
         _ => None,
     })
     .expect("config");

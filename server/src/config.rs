@@ -34,6 +34,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Items one `POST /api/v1/ingest/batch` may carry.
     pub batch_max_items: usize,
+    /// Requests per second one API key may make to the ingestion endpoints (burst: twice).
+    pub ingest_key_rps: f64,
+    /// Events per second one tenant may send (burst: twice).
+    pub ingest_tenant_eps: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,8 @@ impl Config {
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", false)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,
+            ingest_key_rps: parse(&get, "DEVPULSE_INGEST_KEY_RPS", 200.0)?,
+            ingest_tenant_eps: parse(&get, "DEVPULSE_INGEST_TENANT_EPS", 100_000.0)?,
             public_url: match get("DEVPULSE_PUBLIC_URL").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => {

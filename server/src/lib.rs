@@ -40,6 +40,7 @@ pub struct AppState {
     /// The write path: requests hand events to it and wait for the commit.
     pub writer: ingest::Writer,
     pub batch_max_items: usize,
+    pub ingest_limits: Arc<ingest::limits::IngestLimits>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -130,6 +131,16 @@ pub async fn serve(
     let state = AppState {
         writer,
         batch_max_items: config.batch_max_items,
+        ingest_limits: Arc::new(ingest::limits::IngestLimits {
+            per_key: ingest::limits::Buckets::new(
+                config.ingest_key_rps,
+                2.0 * config.ingest_key_rps,
+            ),
+            per_tenant: ingest::limits::Buckets::new(
+                config.ingest_tenant_eps,
+                2.0 * config.ingest_tenant_eps,
+            ),
+        }),
         keys,
         login_limits: Arc::default(),
         session_lifetimes: store::sessions::Lifetimes {

@@ -539,3 +539,65 @@ async fn the_batch_api_reports_each_item_and_replays_idempotent_retries() {
     );
     server.shutdown().await;
 }
+
+fn stop_hook(n: usize) -> Value {
+    json!({ "session_id": "rl", "hook_event_name": "Stop", "_at": format!("2025-09-01T10:00:{n:02}Z") })
+}
+
+async fn post_hook(server: &TestServer, key: &str, body: Value) -> reqwest::Response {
+    client()
+        .post(server.url("/api/v1/hooks/claude-code"))
+        .header("x-api-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_api_key_has_a_request_rate_limit() {
+    let mut server = TestServer::start_with(|c| c.ingest_key_rps = 2.0).await;
+    let keys = people(&server).await;
+    // A burst of twice the rate passes, then the key waits.
+    for n in 0..4 {
+        assert_eq!(
+            post_hook(&server, &keys["ana"], stop_hook(n))
+                .await
+                .status(),
+            204,
+            "request {n}"
+        );
+    }
+    let r = post_hook(&server, &keys["ana"], stop_hook(4)).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Another key has its own bucket.
+    assert_eq!(
+        post_hook(&server, &keys["bo"], stop_hook(5)).await.status(),
+        204
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_tenant_has_an_event_rate_limit_shared_by_its_keys() {
+    // A burst of one event a second: the first key's event empties it for everyone.
+    let mut server = TestServer::start_with(|c| c.ingest_tenant_eps = 0.01).await;
+    let keys = people(&server).await;
+    assert_eq!(
+        post_hook(&server, &keys["ana"], stop_hook(0))
+            .await
+            .status(),
+        204
+    );
+    let r = post_hook(&server, &keys["bo"], stop_hook(1)).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    server.shutdown().await;
+}

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod hooks;
+pub mod limits;
 pub mod otlp;
 
 use std::{collections::HashMap, time::Duration};

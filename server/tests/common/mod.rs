@@ -32,6 +32,8 @@ impl TestServer {
             "PORT" => Some("0".into()),
             "DATABASE_MAX_CONNECTIONS" => Some("5".into()),
             "DEVPULSE_JWT_KEYS" => Some(format!("test:{TEST_JWT_SECRET}")),
+            // Tests send fast; the rate-limit test sets its own, low limits.
+            "DEVPULSE_INGEST_KEY_RPS" => Some("100000".into()),
             _ => None,
         })
         .expect("test config");
