@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod database;
 pub mod error;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub public_url: String,
     /// The write path: requests hand events to it and wait for the commit.
     pub writer: ingest::Writer,
+    /// After-commit `metrics_update`s, for live pages.
+    pub bus: bus::Bus,
     pub batch_max_items: usize,
     pub ingest_limits: Arc<ingest::limits::IngestLimits>,
 }
@@ -126,10 +129,12 @@ pub async fn serve(
         }
         None => auth::jwt::Keys::dev_key(&config.data_dir)?,
     };
-    let (writer, writer_task) = ingest::Writer::start(db.store.clone());
+    let bus = bus::Bus::start();
+    let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let partitions = tokio::spawn(maintain_partitions(db.store.clone(), shutdown_rx.clone()));
     let state = AppState {
         writer,
+        bus,
         batch_max_items: config.batch_max_items,
         ingest_limits: Arc::new(ingest::limits::IngestLimits {
             per_key: ingest::limits::Buckets::new(

@@ -7,14 +7,20 @@ use app::live::LivePoint;
 use axum::{
     extract::{
         ws::{Message, WebSocket},
-        State, WebSocketUpgrade,
+        Query, State, WebSocketUpgrade,
     },
-    response::Response,
+    response::{IntoResponse, Response},
+    Extension,
 };
 use store::Store;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
-use crate::AppState;
+use crate::{
+    auth::{authorize, permissions::READ_METRICS, Access, Caller},
+    bus::MetricsUpdate,
+    error::ApiError,
+    AppState,
+};
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
@@ -50,10 +56,71 @@ pub async fn sample(
     }
 }
 
-pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let points = state.live.subscribe();
+#[derive(serde::Deserialize)]
+pub struct WsQuery {
+    topic: Option<String>,
+}
+
+/// `/ws` (the status page's database activity, public) and `/ws?topic=metrics` (the caller's
+/// tenant's `metrics_update`s, for those who may read metrics).
+pub async fn ws_handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(q): Query<WsQuery>,
+    caller: Option<Extension<Caller>>,
+) -> Response {
     let shutdown = state.shutdown.clone();
-    ws.on_upgrade(move |socket| serve(socket, points, shutdown))
+    match q.topic.as_deref() {
+        None | Some("status") => {
+            let points = state.live.subscribe();
+            ws.on_upgrade(move |socket| serve(socket, points, shutdown))
+        }
+        Some("metrics") => {
+            let caller = caller.map(|Extension(c)| c);
+            if let Err(e) = authorize(caller.as_ref(), Access::Read(READ_METRICS)) {
+                return e.into_response();
+            }
+            let Some(tenant) = caller.and_then(|c| c.tenant.map(|t| t.id.0)) else {
+                return ApiError::NotFound("tenant").into_response();
+            };
+            let updates = state.bus.subscribe();
+            ws.on_upgrade(move |socket| serve_metrics(socket, updates, tenant, shutdown))
+        }
+        Some(_) => ApiError::field("/topic", "must be `status` or `metrics`").into_response(),
+    }
+}
+
+async fn serve_metrics(
+    mut socket: WebSocket,
+    mut updates: broadcast::Receiver<MetricsUpdate>,
+    tenant: uuid::Uuid,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            update = updates.recv() => match update {
+                Ok(u) if u.tenant == tenant => {
+                    let text = serde_json::to_string(&u).expect("update serialises");
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    let _ = socket
+        .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+            code: 1012,
+            reason: "server shutting down".into(),
+        })))
+        .await;
 }
 
 async fn serve(

@@ -92,7 +92,8 @@ async fn sigkill_during_ingest_loses_no_acknowledged_event() {
                         Ok(r) if r.status() == 204 => {
                             acked.lock().unwrap().insert(id);
                         }
-                        Ok(r) if r.status() == 503 => {}
+                        // Busy or throttled: not acknowledged, so not counted.
+                        Ok(r) if r.status() == 503 || r.status() == 429 => {}
                         Ok(r) => panic!("unexpected {}", r.status()),
                         Err(_) => break,
                     }

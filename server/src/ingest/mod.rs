@@ -17,7 +17,7 @@ use store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::ApiError;
+use crate::{bus::Bus, error::ApiError};
 
 /// Events gathered into one transaction at most.
 const MAX_BATCH_EVENTS: usize = 20_000;
@@ -38,9 +38,9 @@ pub struct Writer {
 impl Writer {
     /// Starts the writing task. It ends once every `Writer` clone is dropped and the queue is
     /// drained, so a graceful shutdown writes everything it accepted.
-    pub fn start(store: Store) -> (Writer, tokio::task::JoinHandle<()>) {
+    pub fn start(store: Store, bus: Bus) -> (Writer, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(QUEUE_REQUESTS);
-        let task = tokio::spawn(run(store, jobs));
+        let task = tokio::spawn(run(store, bus, jobs));
         (Writer { queue }, task)
     }
 
@@ -70,7 +70,7 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
+async fn run(store: Store, bus: Bus, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         // Whatever queued up while the last batch was written goes in this one.
         let mut batch = vec![first];
@@ -92,19 +92,22 @@ async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
                 .push(job);
         }
         for (_, jobs) in by_tenant {
-            write_tenant(&store, jobs).await;
+            write_tenant(&store, &bus, jobs).await;
         }
     }
 }
 
 /// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own so
 /// that one bad request cannot fail the others.
-async fn write_tenant(store: &Store, jobs: Vec<Job>) {
+async fn write_tenant(store: &Store, bus: &Bus, jobs: Vec<Job>) {
     let scope = jobs[0].scope.clone();
+    // Told after each commit; the bus coalesces bursts.
+    let tell = |written: &Written| bus.committed(scope.id().0, written.accepted() as u64);
     let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
     let all: Vec<Event> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
     match write_once(store, &scope, all).await {
         Ok(written) => {
+            tell(&written);
             let mut new = written.new.into_iter();
             for (job, n) in jobs.into_iter().zip(sizes) {
                 let part = Written {
@@ -117,6 +120,9 @@ async fn write_tenant(store: &Store, jobs: Vec<Job>) {
             tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
             for job in jobs {
                 let result = write_once(store, &job.scope, job.events).await;
+                if let Ok(written) = &result {
+                    tell(written);
+                }
                 let _ = job.done.send(result.map_err(|e| e.to_string()));
             }
         }
