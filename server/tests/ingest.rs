@@ -601,3 +601,129 @@ async fn each_tenant_has_an_event_rate_limit_shared_by_its_keys() {
     assert!(r.headers().contains_key("retry-after"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_sessions_and_tools_resources_write_and_read() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let ana = &keys["ana"];
+    let send = |method: Method, path: &'static str, body: Value| {
+        let r = client()
+            .request(method, server.url(path))
+            .header("x-api-key", ana)
+            .json(&body)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let start = json!({ "session_id": "rest-1", "started_at": "2025-09-03T09:00:00Z",
+                        "cwd": "/home/ana/shop", "git_branch": "main", "source": "startup" });
+    assert_eq!(
+        send(Method::POST, "/api/v1/metrics/sessions", start.clone())
+            .await
+            .0,
+        201
+    );
+    let (status, again) = send(Method::POST, "/api/v1/metrics/sessions", start).await;
+    assert_eq!((status, &again["duplicate"]), (200, &json!(true)));
+    for (i, (ms, ok)) in [(100, true), (120, true), (5000, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let body = json!({ "session_id": "rest-1", "tool_name": "Bash", "tool_use_id": format!("rest-t{i}"),
+                           "success": ok, "duration_ms": ms, "timestamp": "2025-09-03T09:05:00Z" });
+        assert_eq!(
+            send(Method::POST, "/api/v1/metrics/tools", body).await.0,
+            201
+        );
+    }
+    let (status, body) = send(
+        Method::POST,
+        "/api/v1/metrics/tools",
+        json!({ "tool_name": 5 }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["errors"][0]["pointer"].as_str()),
+        (422, Some("/tool_name"))
+    );
+    let end = json!({ "ended_at": "2025-09-03T10:00:00Z", "reason": "logout" });
+    assert_eq!(
+        client()
+            .put(server.url("/api/v1/metrics/sessions/rest-1"))
+            .header("x-api-key", ana)
+            .json(&end)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let range = "from=2025-09-01T00:00:00Z&to=2025-10-01T00:00:00Z";
+    let (status, list) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/metrics/sessions?{range}"),
+        Some(ana),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let s = &list["sessions"][0];
+    assert_eq!(
+        (&s["id"], &s["project"], &s["end_reason"]),
+        (&json!("rest-1"), &json!("shop"), &json!("logout"))
+    );
+    assert_eq!(
+        (&s["tool_executions"], &s["tool_failures"]),
+        (&json!(3), &json!(1))
+    );
+    assert_eq!(s["ended_at"], "2025-09-03T10:00:00Z");
+
+    let (_, tools) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/metrics/tools?{range}"),
+        Some(ana),
+        None,
+    )
+    .await;
+    let bash = &tools["tools"][0];
+    assert_eq!(
+        (&bash["tool"], &bash["executions"], &bash["failures"]),
+        (&json!("Bash"), &json!(3), &json!(1))
+    );
+    assert_eq!(bash["p50_duration_ms"], 128, "{bash}");
+    assert_eq!(bash["p95_duration_ms"], 8192, "{bash}");
+
+    // Someone else's session: not found for a developer, visible to the tenant admin.
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions/rest-1",
+        Some(&keys["bo"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, one) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions/rest-1",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &one["email"]),
+        (200, &json!("ana@demo.test"))
+    );
+    server.shutdown().await;
+}

@@ -105,7 +105,7 @@ struct Row {
 }
 
 /// The coarsest grain whose buckets start exactly at `from` and `to`, so the answer is exact.
-fn grain_for(from: DateTime<Utc>, to: DateTime<Utc>) -> (i8, &'static str) {
+pub fn grain_for(from: DateTime<Utc>, to: DateTime<Utc>) -> (i8, &'static str) {
     let on_hour = |t: DateTime<Utc>| t.minute() == 0 && t.second() == 0 && t.nanosecond() == 0;
     let on_day = |t: DateTime<Utc>| on_hour(t) && t.hour() == 0;
     if on_day(from) && on_day(to) {

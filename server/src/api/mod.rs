@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod dashboard;
 pub mod ingest;
+pub mod metrics;
 pub mod teams;
 pub mod users;
 
@@ -158,6 +159,42 @@ pub fn routes() -> ApiRouter {
             post(ingest::otlp_metrics),
         )
         .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::POST,
+            "/api/v1/metrics/sessions",
+            Ingest,
+            post(metrics::start_session),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/metrics/sessions",
+            Read(crate::auth::permissions::READ_METRICS),
+            get(metrics::list_sessions),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/metrics/sessions/{id}",
+            Ingest,
+            put(metrics::end_session),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/metrics/sessions/{id}",
+            Read(crate::auth::permissions::READ_METRICS),
+            get(metrics::get_session),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/metrics/tools",
+            Ingest,
+            post(metrics::record_tool),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/metrics/tools",
+            Read(crate::auth::permissions::READ_METRICS),
+            get(metrics::list_tools),
+        )
         .route(
             Method::GET,
             "/api/v1/dashboard/summary",

@@ -1,0 +1,224 @@
+//! The REST resources for sessions and tools: writes become typed ingest items (the same path
+//! as the batch API); reads come from `sessions` and the rollups, scoped like the summary.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Extension, Json,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use store::activity::{self, Session, SessionFilter, ToolStats};
+
+use super::{auth::Scoped, dashboard::visible_people, JsonBody, Me};
+use crate::{auth::Caller, error::ApiError, AppState};
+
+/// Writes one typed item as the caller; `Ok(true)` when it was new.
+async fn write_item(state: &AppState, me: &Caller, item: Value) -> Result<bool, ApiError> {
+    let event = crate::ingest::batch::parse_item(&item, me.user_id, Utc::now())
+        .map_err(ApiError::Validation)?;
+    let written = state
+        .writer
+        .submit(me.tenant()?.scope(), vec![event])
+        .await?;
+    Ok(written.accepted() == 1)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStart {
+    session_id: String,
+    /// When it started; now if absent.
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    cwd: Option<String>,
+    #[serde(default)]
+    git_branch: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    /// startup, resume, clear, compact...
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// `POST /api/v1/metrics/sessions`: a session began.
+pub async fn start_session(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<SessionStart>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let item = json!({
+        "type": "session_start", "session_id": body.session_id,
+        "timestamp": body.started_at.unwrap_or_else(|| Utc::now().to_rfc3339()),
+        "cwd": body.cwd, "git_branch": body.git_branch, "model": body.model, "reason": body.source,
+    });
+    let new = write_item(&state, &me, item).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({ "session_id": body.session_id, "duplicate": !new })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEnd {
+    #[serde(default)]
+    ended_at: Option<String>,
+    /// clear, logout, prompt_input_exit, other...
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `PUT /api/v1/metrics/sessions/{id}`: the session ended.
+pub async fn end_session(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SessionEnd>,
+) -> Result<Json<Value>, ApiError> {
+    let item = json!({
+        "type": "session_end", "session_id": id,
+        "timestamp": body.ended_at.unwrap_or_else(|| Utc::now().to_rfc3339()),
+        "reason": body.reason,
+    });
+    let new = write_item(&state, &me, item).await?;
+    Ok(Json(json!({ "session_id": id, "duplicate": !new })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolUse {
+    tool_name: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    tool_use_id: Option<String>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(default)]
+    duration_ms: Option<i64>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+/// `POST /api/v1/metrics/tools`: one tool execution.
+pub async fn record_tool(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<ToolUse>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let item = json!({
+        "type": "tool_use", "tool_name": body.tool_name, "session_id": body.session_id,
+        "tool_use_id": body.tool_use_id, "success": body.success, "duration_ms": body.duration_ms,
+        "timestamp": body.timestamp.unwrap_or_else(|| Utc::now().to_rfc3339()),
+    });
+    let new = write_item(&state, &me, item).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "duplicate": !new }))))
+}
+
+#[derive(Deserialize)]
+pub struct Range {
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+fn time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ApiError::field(&format!("/{field}"), "must be an RFC 3339 timestamp"))
+        })
+        .transpose()
+}
+
+/// `[from, to)`, by default the 30 days up to the end of today (UTC).
+fn range(q: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    use chrono::DurationRound;
+    let end_of_today =
+        Utc::now().duration_trunc(TimeDelta::days(1)).expect("day") + TimeDelta::days(1);
+    let to = time("to", &q.to)?.unwrap_or(end_of_today);
+    let from = time("from", &q.from)?.unwrap_or(to - TimeDelta::days(30));
+    if from >= to {
+        return Err(ApiError::field("/from", "must be before `to`"));
+    }
+    Ok((from, to))
+}
+
+/// `GET /api/v1/metrics/sessions`: newest first, 50 a page (`limit` up to 500); pass the
+/// answer's `next_before` as `before` for the next page.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Query(q): Query<Range>,
+) -> Result<Json<Value>, ApiError> {
+    me.tenant()?;
+    let (from, to) = range(&q)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("/limit", "must be from 1 to 500"));
+    }
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let only = visible_people(&mut tx, &me).await?;
+    let filter = SessionFilter {
+        from,
+        to,
+        only: only.as_deref(),
+        before: time("before", &q.before)?,
+        id: None,
+        limit,
+    };
+    let sessions: Vec<Session> = activity::sessions(tx.conn(), filter).await?;
+    tx.commit().await?;
+    let next_before = (sessions.len() as i64 == limit)
+        .then(|| sessions.last().map(|s| s.started_at))
+        .flatten();
+    Ok(Json(
+        json!({ "sessions": sessions, "next_before": next_before }),
+    ))
+}
+
+/// `GET /api/v1/metrics/sessions/{id}`.
+pub async fn get_session(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<Session>, ApiError> {
+    me.tenant()?;
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let only = visible_people(&mut tx, &me).await?;
+    let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+/// `GET /api/v1/metrics/tools`: per tool, executions, failures, success rate and durations.
+pub async fn list_tools(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Query(q): Query<Range>,
+) -> Result<Json<Value>, ApiError> {
+    me.tenant()?;
+    let (from, to) = range(&q)?;
+    let (grain, _) = store::rollups::grain_for(from, to);
+    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let only = visible_people(&mut tx, &me).await?;
+    let tools: Vec<ToolStats> =
+        activity::tool_stats(tx.conn(), grain, from, to, only.as_deref()).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "from": from, "to": to, "tools": tools })))
+}

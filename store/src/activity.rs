@@ -1,0 +1,231 @@
+//! Reading sessions and tools for drill-down: the session list (from `sessions`, kept current
+//! as events arrive) and per-tool statistics (from the rollups, with percentiles from their
+//! duration histograms).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{accounts::UserId, events::HIST_SLOTS, Error, Result};
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub project: Option<String>,
+    pub cwd: Option<String>,
+    pub git_branch: Option<String>,
+    pub model: Option<String>,
+    pub start_source: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+    pub tool_executions: i64,
+    pub tool_failures: i64,
+    pub api_requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cost_usd: f64,
+    pub lines_added: i64,
+    pub lines_removed: i64,
+}
+
+/// Which sessions to list.
+pub struct SessionFilter<'a> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Only these people's (a manager's teams, a developer's own).
+    pub only: Option<&'a [UserId]>,
+    /// Continues a page: sessions that started before this.
+    pub before: Option<DateTime<Utc>>,
+    pub id: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// Sessions that started in `[from, to)`, newest first.
+pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<Vec<Session>> {
+    let (from, to, before, limit) = (f.from, f.to, f.before, f.limit);
+    let id = f.id;
+    let only: Option<Vec<Uuid>> = f.only.map(|u| u.iter().map(|u| u.0).collect());
+    let rows = sqlx::query!(
+        r#"SELECT s.id, s.user_id, u.email AS "email?", s.project, s.cwd, s.git_branch, s.model,
+                  s.start_source, s.started_at, s.last_seen_at, s.ended_at, s.end_reason,
+                  s.tool_executions, s.tool_failures, s.api_requests, s.input_tokens,
+                  s.output_tokens, s.cache_creation_tokens, s.cache_read_tokens,
+                  s.cost_usd::float8 AS "cost_usd!", s.lines_added, s.lines_removed
+           FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+           WHERE s.started_at >= $1 AND s.started_at < $2
+             AND ($3::uuid[] IS NULL OR s.user_id = ANY($3))
+             AND ($4::timestamptz IS NULL OR s.started_at < $4)
+             AND ($6::text IS NULL OR s.id = $6)
+           ORDER BY s.started_at DESC, s.id
+           LIMIT $5"#,
+        from,
+        to,
+        only.as_deref(),
+        before,
+        limit,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Session {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            email: r.email,
+            project: r.project,
+            cwd: r.cwd,
+            git_branch: r.git_branch,
+            model: r.model,
+            start_source: r.start_source,
+            started_at: r.started_at,
+            last_seen_at: r.last_seen_at,
+            ended_at: r.ended_at,
+            end_reason: r.end_reason,
+            tool_executions: r.tool_executions,
+            tool_failures: r.tool_failures,
+            api_requests: r.api_requests,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_creation_tokens: r.cache_creation_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cost_usd: (r.cost_usd * 1e6).round() / 1e6,
+            lines_added: r.lines_added,
+            lines_removed: r.lines_removed,
+        })
+        .collect())
+}
+
+/// One session, if `only` allows it (someone else's is not found, not forbidden).
+pub async fn session(
+    conn: &mut PgConnection,
+    id: &str,
+    only: Option<&[UserId]>,
+) -> Result<Session> {
+    let far = |secs| DateTime::<Utc>::from_timestamp(secs, 0).expect("valid time");
+    let filter = SessionFilter {
+        from: far(0),
+        to: far(32_503_680_000),
+        only,
+        before: None,
+        id: Some(id),
+        limit: 1,
+    };
+    sessions(conn, filter)
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("session"))
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ToolStats {
+    pub tool: String,
+    pub executions: i64,
+    pub failures: i64,
+    pub success_rate: f64,
+    pub avg_duration_ms: Option<f64>,
+    /// Upper bounds from a log2 histogram: the true value is at most this, and above half of it.
+    pub p50_duration_ms: Option<i64>,
+    pub p95_duration_ms: Option<i64>,
+}
+
+/// The duration below which `q` of the observations fall, to the histogram's resolution.
+pub fn hist_quantile(hist: &[i64], q: f64) -> Option<i64> {
+    let total: i64 = hist.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (q * total as f64).ceil().max(1.0) as i64;
+    let mut seen = 0;
+    for (slot, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            // Slot i holds [2^(i-1), 2^i) ms; slot 0 holds < 1 ms.
+            return Some(if slot == 0 { 0 } else { 1i64 << slot });
+        }
+    }
+    None
+}
+
+/// Per tool in `[from, to)` at the given rollup grain (`m`, `h` or `d`).
+pub async fn tool_stats(
+    conn: &mut PgConnection,
+    grain: i8,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    only: Option<&[UserId]>,
+) -> Result<Vec<ToolStats>> {
+    let only: Option<Vec<Uuid>> = only.map(|u| u.iter().map(|u| u.0).collect());
+    let rows = sqlx::query!(
+        r#"SELECT tool, tool_executions, tool_failures, duration_count, duration_sum_ms,
+                  duration_hist
+           FROM rollups
+           WHERE grain = $1 AND bucket >= $2 AND bucket < $3 AND tool <> ''
+             AND ($4::uuid[] IS NULL OR user_id = ANY($4))"#,
+        grain,
+        from,
+        to,
+        only.as_deref()
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_tool: BTreeMap<String, (i64, i64, i64, i64, Vec<i64>)> = BTreeMap::new();
+    for r in rows {
+        let t = by_tool
+            .entry(r.tool)
+            .or_insert_with(|| (0, 0, 0, 0, vec![0; HIST_SLOTS]));
+        t.0 += r.tool_executions;
+        t.1 += r.tool_failures;
+        t.2 += r.duration_count;
+        t.3 += r.duration_sum_ms;
+        for (a, b) in t.4.iter_mut().zip(&r.duration_hist) {
+            *a += b;
+        }
+    }
+    let mut stats: Vec<ToolStats> = by_tool
+        .into_iter()
+        .map(|(tool, (n, f, dc, ds, hist))| ToolStats {
+            tool,
+            executions: n,
+            failures: f,
+            success_rate: if n > 0 {
+                (n - f) as f64 / n as f64
+            } else {
+                0.0
+            },
+            avg_duration_ms: (dc > 0).then(|| ds as f64 / dc as f64),
+            p50_duration_ms: hist_quantile(&hist, 0.50),
+            p95_duration_ms: hist_quantile(&hist, 0.95),
+        })
+        .collect();
+    stats.sort_by(|a, b| b.executions.cmp(&a.executions).then(a.tool.cmp(&b.tool)));
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_come_from_the_histogram_slots() {
+        let mut h = vec![0; HIST_SLOTS];
+        h[crate::events::hist_slot(0)] += 1; // < 1 ms
+        for _ in 0..8 {
+            h[crate::events::hist_slot(100)] += 1; // [64, 128)
+        }
+        h[crate::events::hist_slot(5000)] += 1; // [4096, 8192)
+        assert_eq!(hist_quantile(&h, 0.5), Some(128));
+        assert_eq!(hist_quantile(&h, 0.95), Some(8192));
+        assert_eq!(hist_quantile(&h, 0.05), Some(0));
+        assert_eq!(hist_quantile(&[0; 4], 0.5), None);
+    }
+}
