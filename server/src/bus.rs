@@ -1,16 +1,19 @@
 //! After-commit notices. The writer reports every committed batch; a coalescer turns a burst
 //! into at most one [`MetricsUpdate`] per tenant per window, and subscribers (the `/ws`
-//! metrics topic) receive them. In-process; several instances would share it through Redis
-//! pub/sub, which is not built yet.
+//! metrics topic) receive them. Without Redis the messages stay in this process; with
+//! `REDIS_URL` they are published on a Redis channel that every instance relays to its own
+//! subscribers, so a page connected to any instance sees writes made through any other.
 
 use std::{collections::HashMap, time::Duration};
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 /// Notices within this window become one message per tenant.
 pub const WINDOW: Duration = Duration::from_millis(250);
+const CHANNEL: &str = "devpulse:metrics_update";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsUpdate {
@@ -30,11 +33,14 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Starts the coalescer; it ends when every `Bus` clone is gone.
-    pub fn start() -> Bus {
+    /// Starts the coalescer (and, with Redis, the relay); they end with the process.
+    pub fn start(redis: Option<redis::Client>) -> Bus {
         let (notices, rx) = mpsc::unbounded_channel();
         let (updates, _) = broadcast::channel(1024);
-        tokio::spawn(coalesce(rx, updates.clone()));
+        tokio::spawn(coalesce(rx, updates.clone(), redis.clone()));
+        if let Some(client) = redis {
+            tokio::spawn(relay(client, updates.clone()));
+        }
         Bus { notices, updates }
     }
 
@@ -53,7 +59,9 @@ impl Bus {
 async fn coalesce(
     mut notices: mpsc::UnboundedReceiver<(Uuid, u64)>,
     updates: broadcast::Sender<MetricsUpdate>,
+    redis: Option<redis::Client>,
 ) {
+    let mut publisher: Option<redis::aio::ConnectionManager> = None;
     while let Some((tenant, events)) = notices.recv().await {
         let mut pending: HashMap<Uuid, u64> = HashMap::from([(tenant, events)]);
         let window = tokio::time::sleep(WINDOW);
@@ -70,16 +78,65 @@ async fn coalesce(
         }
         let at_ms = chrono::Utc::now().timestamp_millis();
         for (tenant, events) in pending {
-            // No subscribers is fine: nobody is looking.
-            let _ = updates.send(MetricsUpdate {
+            let update = MetricsUpdate {
                 kind: "metrics_update".into(),
                 tenant,
                 events,
                 at_ms,
-            });
+            };
+            let Some(client) = &redis else {
+                // No subscribers is fine: nobody is looking.
+                let _ = updates.send(update);
+                continue;
+            };
+            if publisher.is_none() {
+                publisher = redis::aio::ConnectionManager::new(client.clone())
+                    .await
+                    .ok();
+            }
+            let payload = serde_json::to_string(&update).expect("update serialises");
+            let sent = match publisher.as_mut() {
+                Some(conn) => redis::cmd("PUBLISH")
+                    .arg(CHANNEL)
+                    .arg(payload)
+                    .query_async::<i64>(conn)
+                    .await
+                    .is_ok(),
+                None => false,
+            };
+            if !sent {
+                // Redis is away: this instance's pages still hear about it.
+                tracing::warn!("could not publish a metrics update to Redis; delivering locally");
+                let _ = updates.send(update);
+            }
         }
         if closed {
             return;
         }
+    }
+}
+
+/// Relays the Redis channel to this instance's subscribers, reconnecting with back-off.
+async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub.subscribe(CHANNEL).await.is_ok() {
+                    wait = Duration::from_millis(200);
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        if let Ok(update) = serde_json::from_str::<MetricsUpdate>(&payload) {
+                            let _ = updates.send(update);
+                        }
+                    }
+                }
+                tracing::warn!("lost the Redis subscription; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reach Redis for the bus; retrying"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
     }
 }

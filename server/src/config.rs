@@ -38,6 +38,8 @@ pub struct Config {
     pub ingest_key_rps: f64,
     /// Events per second one tenant may send (burst: twice).
     pub ingest_tenant_eps: f64,
+    /// Redis for the bus and rate limits shared by every instance; in-process when unset.
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,23 @@ impl Config {
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,
             ingest_key_rps: parse(&get, "DEVPULSE_INGEST_KEY_RPS", 200.0)?,
             ingest_tenant_eps: parse(&get, "DEVPULSE_INGEST_TENANT_EPS", 100_000.0)?,
+            redis_url: match get("REDIS_URL").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(u)
+                    if u.starts_with("redis://")
+                        || u.starts_with("rediss://")
+                        || u.starts_with("unix://") =>
+                {
+                    Some(u)
+                }
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "REDIS_URL",
+                        value: other,
+                        reason: "expected a redis:// URL".into(),
+                    })
+                }
+            },
             public_url: match get("DEVPULSE_PUBLIC_URL").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => {

@@ -129,23 +129,25 @@ pub async fn serve(
         }
         None => auth::jwt::Keys::dev_key(&config.data_dir)?,
     };
-    let bus = bus::Bus::start();
+    let redis = match &config.redis_url {
+        Some(url) => Some(
+            redis::Client::open(url.as_str())
+                .map_err(|e| Error::Setup(format!("REDIS_URL: {e}")))?,
+        ),
+        None => None,
+    };
+    let bus = bus::Bus::start(redis.clone());
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let partitions = tokio::spawn(maintain_partitions(db.store.clone(), shutdown_rx.clone()));
     let state = AppState {
         writer,
         bus,
         batch_max_items: config.batch_max_items,
-        ingest_limits: Arc::new(ingest::limits::IngestLimits {
-            per_key: ingest::limits::Buckets::new(
-                config.ingest_key_rps,
-                2.0 * config.ingest_key_rps,
-            ),
-            per_tenant: ingest::limits::Buckets::new(
-                config.ingest_tenant_eps,
-                2.0 * config.ingest_tenant_eps,
-            ),
-        }),
+        ingest_limits: Arc::new(ingest::limits::IngestLimits::new(
+            ingest::limits::Buckets::new(config.ingest_key_rps, 2.0 * config.ingest_key_rps),
+            ingest::limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),
+            redis.clone(),
+        )),
         keys,
         login_limits: Arc::default(),
         session_lifetimes: store::sessions::Lifetimes {

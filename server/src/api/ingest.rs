@@ -30,7 +30,7 @@ pub async fn hook(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let tenant = me.tenant()?;
-    admit_request(&state, &me)?;
+    admit_request(&state, &me).await?;
     let is_json = header_str(&headers, header::CONTENT_TYPE)
         .is_some_and(|c| c.split(';').next().unwrap_or("").trim() == "application/json");
     if !is_json {
@@ -43,31 +43,35 @@ pub async fn hook(
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("the body is not JSON: {e}")))?;
     let event = hooks::parse(&value, me.user_id, Utc::now()).map_err(ApiError::Validation)?;
-    admit_events(&state, &me, 1)?;
+    admit_events(&state, &me, 1).await?;
     state.writer.submit(tenant.scope(), vec![event]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The per-key request bucket (checked first, before any parsing) and the per-tenant event
 /// bucket (once the number of events is known).
-fn admit_request(state: &AppState, me: &crate::auth::Caller) -> Result<(), ApiError> {
+async fn admit_request(state: &AppState, me: &crate::auth::Caller) -> Result<(), ApiError> {
     let key = match &me.via {
         crate::auth::Via::ApiKey { key_id, .. } => key_id.to_string(),
         crate::auth::Via::Session { .. } => me.user_id.to_string(),
     };
     state
         .ingest_limits
-        .per_key
-        .take(&key, 1.0)
+        .take_key(&key)
+        .await
         .map_err(ApiError::TooManyRequests)
 }
 
-fn admit_events(state: &AppState, me: &crate::auth::Caller, events: usize) -> Result<(), ApiError> {
+async fn admit_events(
+    state: &AppState,
+    me: &crate::auth::Caller,
+    events: usize,
+) -> Result<(), ApiError> {
     let tenant = me.tenant()?.scope().schema().to_string();
     state
         .ingest_limits
-        .per_tenant
-        .take(&tenant, events as f64)
+        .take_tenant(&tenant, events as f64)
+        .await
         .map_err(ApiError::TooManyRequests)
 }
 
@@ -83,7 +87,7 @@ pub async fn otlp_metrics(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = me.tenant()?;
-    admit_request(&state, &me)?;
+    admit_request(&state, &me).await?;
     let (enc, bytes) = otlp::decode_body(
         header_str(&headers, header::CONTENT_TYPE),
         header_str(&headers, header::CONTENT_ENCODING),
@@ -91,7 +95,7 @@ pub async fn otlp_metrics(
     )?;
     let request = otlp::decode_metrics(enc, &bytes)?;
     let (events, rejected) = otlp::metric_events(&request, me.user_id, Utc::now());
-    admit_events(&state, &me, events.len())?;
+    admit_events(&state, &me, events.len()).await?;
     state.writer.submit(tenant.scope(), events).await?;
     let (ct, out) = otlp::metrics_response(enc, rejected.count, rejected.message());
     Ok(otlp_response(ct, out))
@@ -105,7 +109,7 @@ pub async fn otlp_logs(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = me.tenant()?;
-    admit_request(&state, &me)?;
+    admit_request(&state, &me).await?;
     let (enc, bytes) = otlp::decode_body(
         header_str(&headers, header::CONTENT_TYPE),
         header_str(&headers, header::CONTENT_ENCODING),
@@ -113,7 +117,7 @@ pub async fn otlp_logs(
     )?;
     let request = otlp::decode_logs(enc, &bytes)?;
     let (events, rejected) = otlp::log_events(&request, me.user_id, Utc::now());
-    admit_events(&state, &me, events.len())?;
+    admit_events(&state, &me, events.len()).await?;
     state.writer.submit(tenant.scope(), events).await?;
     let (ct, out) = otlp::logs_response(enc, rejected.count, rejected.message());
     Ok(otlp_response(ct, out))
@@ -137,7 +141,7 @@ pub async fn batch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = me.tenant()?;
-    admit_request(&state, &me)?;
+    admit_request(&state, &me).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE)
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
     let items: Vec<Result<serde_json::Value, String>> = match content_type.as_deref() {
@@ -163,7 +167,7 @@ pub async fn batch(
             format!("a batch holds at most {} items", state.batch_max_items),
         ));
     }
-    admit_events(&state, &me, items.len())?;
+    admit_events(&state, &me, items.len()).await?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {

@@ -1,5 +1,7 @@
 //! Token buckets for ingestion: requests per API key and events per tenant, so one runaway
-//! collector cannot starve the others. In-process; each instance enforces its own share.
+//! collector cannot starve the others. In-process by default; with `REDIS_URL` the buckets
+//! live in Redis (one atomic script per check), so every instance draws on the same ones. If
+//! Redis cannot be reached, the in-process buckets stand in rather than refusing everything.
 
 use std::{
     collections::HashMap,
@@ -48,9 +50,83 @@ impl Buckets {
     }
 }
 
+/// Refill, take or measure the wait, in one step on the Redis server's clock. The wait comes
+/// back as a string: Lua numbers become integers on the way out.
+const BUCKET_SCRIPT: &str = r#"
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local needed = math.min(cost, burst)
+local wait = 0
+if tokens >= needed then tokens = tokens - cost else wait = (needed - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+return tostring(wait)
+"#;
+
 pub struct IngestLimits {
     pub per_key: Buckets,
     pub per_tenant: Buckets,
+    redis: Option<(
+        redis::Client,
+        tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    )>,
+}
+
+impl IngestLimits {
+    pub fn new(per_key: Buckets, per_tenant: Buckets, redis: Option<redis::Client>) -> Self {
+        IngestLimits {
+            per_key,
+            per_tenant,
+            redis: redis.map(|c| (c, tokio::sync::OnceCell::new())),
+        }
+    }
+
+    pub async fn take_key(&self, key: &str) -> Result<(), Duration> {
+        self.take(&self.per_key, "key", key, 1.0).await
+    }
+
+    pub async fn take_tenant(&self, tenant: &str, events: f64) -> Result<(), Duration> {
+        self.take(&self.per_tenant, "tenant", tenant, events).await
+    }
+
+    async fn take(
+        &self,
+        local: &Buckets,
+        kind: &str,
+        key: &str,
+        cost: f64,
+    ) -> Result<(), Duration> {
+        let Some((client, conn)) = &self.redis else {
+            return local.take(key, cost);
+        };
+        let shared = async {
+            let conn = conn
+                .get_or_try_init(|| redis::aio::ConnectionManager::new(client.clone()))
+                .await?;
+            redis::Script::new(BUCKET_SCRIPT)
+                .key(format!("devpulse:bucket:{kind}:{key}"))
+                .arg(local.per_sec)
+                .arg(local.burst)
+                .arg(cost)
+                .invoke_async::<String>(&mut conn.clone())
+                .await
+        };
+        match tokio::time::timeout(Duration::from_millis(500), shared).await {
+            Ok(Ok(wait)) => match wait.parse::<f64>() {
+                Ok(w) if w > 0.0 => Err(Duration::from_secs_f64(w)),
+                _ => Ok(()),
+            },
+            _ => {
+                tracing::warn!("Redis rate limit unavailable; using this instance's buckets");
+                local.take(key, cost)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub db: TestDb,
+    /// Shared by the instances of a multi-instance test (`start_sharing`).
+    pub db: std::sync::Arc<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -25,7 +26,15 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let db = TestDb::new().await;
+        Self::start_on(std::sync::Arc::new(TestDb::new().await), tweak).await
+    }
+
+    /// A second instance on this one's database, as behind a load balancer.
+    pub async fn start_sharing(&self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(self.db.clone(), tweak).await
+    }
+
+    async fn start_on(db: std::sync::Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let url = db.url().to_string();
         let mut config = Config::from_lookup(|k| match k {
             "DATABASE_URL" => Some(url.clone()),
