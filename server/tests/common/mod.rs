@@ -88,6 +88,9 @@ impl TestServer {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A request the server never answers fails the test in a minute instead of holding
+        // the whole run (seen once in a fresh-clone run; not reproduced since).
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap()
 }
