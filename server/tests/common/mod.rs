@@ -10,6 +10,15 @@ use server::{database::Database, Config};
 use store::testing::TestDb;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+static SERVERS: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("test-servers")
+        .enable_all()
+        .build()
+        .expect("test server runtime")
+});
+
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 pub struct TestServer {
@@ -47,11 +56,24 @@ impl TestServer {
         })
         .expect("test config");
         tweak(&mut config);
-        let database = Database::open(&config).await.expect("open database");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        // Every test server runs on one runtime that lives as long as the test process. Each
+        // #[tokio::test] has its own runtime, dropped when the test ends; Leptos's rendering
+        // spawns through a process-wide executor, so a page rendered by one test's server
+        // could otherwise wait on a runtime another, finished test has already dropped.
+        // Opening runs migrations, whose future is not Send: drive it on a blocking thread,
+        // with the shared runtime's I/O, so the pool's connections belong to that runtime.
+        let rt = SERVERS.handle().clone();
+        let (config, database) = tokio::task::spawn_blocking(move || {
+            let database = rt.block_on(Database::open(&config)).expect("open database");
+            (config, database)
+        })
+        .await
+        .expect("open database");
+        let handle = SERVERS.spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _ = ready_tx.send(listener.local_addr().unwrap());
             server::serve(listener, &config, &database, async move {
                 let _ = rx.await;
             })
@@ -59,6 +81,7 @@ impl TestServer {
             .expect("server runs");
             database.close().await;
         });
+        let addr = ready_rx.await.expect("test server starts");
         TestServer {
             addr,
             db,
