@@ -153,24 +153,11 @@ pub async fn update_name(name: String) -> Result<String, ServerFnError> {
     let s = crate::session::ssr::require(None).await?;
     let store = crate::ssr::server_context()?.store;
     let fail = crate::ssr::store_error;
-    let user = match &s.scope {
-        Some(scope) => {
-            let mut tx = store.tenant_tx(scope).await.map_err(fail)?;
-            let u = store::accounts::set_name(&mut tx, s.user_id, &name)
-                .await
-                .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
-            u
-        }
-        None => {
-            let mut tx = store.registry_tx().await.map_err(fail)?;
-            let u = store::accounts::set_name(&mut tx, s.user_id, &name)
-                .await
-                .map_err(fail)?;
-            tx.commit().await.map_err(|e| fail(e.into()))?;
-            u
-        }
-    };
+    let mut tx = store.scoped_tx(s.scope.as_ref()).await.map_err(fail)?;
+    let user = store::accounts::set_name(tx.conn(), s.user_id, &name)
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
     Ok(user.name)
 }
 
@@ -184,38 +171,18 @@ pub async fn change_password(
     let s = crate::session::ssr::require(None).await?;
     let store = crate::ssr::server_context()?.store;
     let fail = crate::ssr::store_error;
-    let result = match &s.scope {
-        Some(scope) => {
-            let mut tx = store.tenant_tx(scope).await.map_err(fail)?;
-            let r = store::accounts::change_password(
-                &mut tx,
-                &s.actor,
-                s.user_id,
-                current_password,
-                new_password,
-            )
-            .await;
-            if r.is_ok() {
-                tx.commit().await.map_err(fail)?;
-            }
-            r
-        }
-        None => {
-            let mut tx = store.registry_tx().await.map_err(fail)?;
-            let r = store::accounts::change_password(
-                &mut tx,
-                &s.actor,
-                s.user_id,
-                current_password,
-                new_password,
-            )
-            .await;
-            if r.is_ok() {
-                tx.commit().await.map_err(|e| fail(e.into()))?;
-            }
-            r
-        }
-    };
+    let mut tx = store.scoped_tx(s.scope.as_ref()).await.map_err(fail)?;
+    let result = store::accounts::change_password(
+        tx.conn(),
+        &s.actor,
+        s.user_id,
+        current_password,
+        new_password,
+    )
+    .await;
+    if result.is_ok() {
+        tx.commit().await.map_err(fail)?;
+    }
     match result {
         Ok(()) => {
             leptos_axum::redirect("/login?notice=password_changed");
@@ -241,7 +208,7 @@ pub fn ProfilePage() -> impl IntoView {
     let error = |e: ServerFnError| {
         view! {
             <p class="field-error" role="alert">
-                {e.to_string().replace("error running server function: ", "")}
+                {error_text(&e)}
             </p>
         }
     };
@@ -302,6 +269,11 @@ pub fn ProfilePage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// A server function's error as the person should read it, without the framework's prefix.
+pub fn error_text(e: &ServerFnError) -> String {
+    e.to_string().replace("error running server function: ", "")
 }
 
 #[component]

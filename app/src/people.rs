@@ -6,7 +6,7 @@ use leptos::{either::Either, prelude::*};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{SignInFirst, ViewerResource};
+use crate::account::{error_text, SignInFirst, ViewerResource};
 
 const TENANT_ROLES: [&str; 4] = ["tenant_admin", "manager", "developer", "viewer"];
 
@@ -178,15 +178,12 @@ fn show_result<T: Clone + Send + Sync + 'static>(
     value: impl Get<Value = Option<Result<T, ServerFnError>>> + Send + Sync + 'static,
     ok: impl Fn(T) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
-    move || {
-        match value.get() {
+    move || match value.get() {
         Some(Ok(v)) => Some(ok(v)),
-        Some(Err(e)) => Some(
-            view! { <p class="error" role="alert">{e.to_string().replace("error running server function: ", "")}</p> }
-                .into_any(),
-        ),
+        Some(Err(e)) => {
+            Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any())
+        }
         None => None,
-    }
     }
 }
 

@@ -24,6 +24,8 @@ enum Command {
     Serve,
     /// Apply database migrations, then exit.
     Migrate,
+    /// Every API route and who may call it (no database needed).
+    Routes,
     /// Tenants of this installation.
     #[command(subcommand)]
     Tenant(TenantCmd),
@@ -170,6 +172,17 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => server::run(config).await.map_err(|e| e.to_string()),
+            Command::Routes => {
+                let table = server::api::route_table();
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&table).expect("json"));
+                } else {
+                    for r in table {
+                        println!("{:<7} {:<45} {}", r.method, r.path, r.access);
+                    }
+                }
+                Ok(())
+            }
             command => {
                 let db = Database::open(&config).await.map_err(|e| e.to_string())?;
                 let out = operate(&db, command).await.map_err(|e| e.to_string());
@@ -245,7 +258,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
     let store = &db.store;
     let actor = Actor::cli();
     Ok(match command {
-        Command::Serve => unreachable!("handled by main"),
+        Command::Serve | Command::Routes => unreachable!("handled by main"),
         Command::Migrate => json!({ "migrations": "applied" }),
         Command::Tenant(TenantCmd::Create {
             slug: s,

@@ -573,7 +573,9 @@ async fn login_attempts_are_throttled_with_retry_after() {
 async fn every_route_refuses_what_the_matrix_does_not_allow() {
     let mut server = TestServer::start().await;
     seed_two_tenants(&server).await;
-    let other_admin = login(&server, "other", "admin@other.test", "other-admin-pass").await;
+    let other = common::other_tenant(&server).await;
+    let (other_admin, other_user_id, other_key_id, other_team_id) =
+        (other.admin, other.user_id, other.key_id, other.team_id);
     let (_, other_users) = call(
         &server,
         Method::GET,
@@ -582,25 +584,6 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
         None,
     )
     .await;
-    let other_user_id = other_users[0]["id"].as_str().unwrap().to_string();
-    let (_, other_key) = call(
-        &server,
-        Method::POST,
-        "/api/v1/api-keys",
-        Some(&other_admin),
-        Some(json!({ "name": "k", "scopes": ["read"] })),
-    )
-    .await;
-    let other_key_id = other_key["api_key"]["id"].as_str().unwrap().to_string();
-    let (_, other_team) = call(
-        &server,
-        Method::POST,
-        "/api/v1/teams",
-        Some(&other_admin),
-        Some(json!({ "name": "Other team" })),
-    )
-    .await;
-    let other_team_id = other_team["id"].as_str().unwrap().to_string();
 
     let table = server::api::route_table();
     assert!(table.len() >= 20, "the table lists every route");

@@ -114,18 +114,23 @@ async fn summary(server: &TestServer, token: &str) -> Value {
     body
 }
 
+/// One person's totals in a summary.
+fn totals_of<'a>(summary: &'a Value, email: &str) -> &'a Value {
+    summary["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap_or_else(|| panic!("{email} missing from {summary}"))
+}
+
 fn assert_matches_expected(summary: &Value) {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
             .unwrap();
     for user in USERS {
         let want = &expected["users"][user];
-        let got = summary["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["email"] == format!("{user}@demo.test"))
-            .unwrap_or_else(|| panic!("{user} missing from {summary}"));
+        let got = totals_of(summary, &format!("{user}@demo.test"));
         for key in [
             "sessions",
             "tool_executions",
@@ -256,12 +261,7 @@ async fn otlp_protobuf_and_gzip_count_like_json() {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
             .unwrap();
-    let bo = s["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["email"] == "bo@demo.test")
-        .unwrap();
+    let bo = totals_of(&s, "bo@demo.test");
     for key in [
         "sessions",
         "tool_executions",
@@ -521,12 +521,7 @@ async fn the_batch_api_reports_each_item_and_replays_idempotent_retries() {
 
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let s = summary(&server, &admin).await;
-    let chen = s["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["email"] == "chen@demo.test")
-        .unwrap();
+    let chen = totals_of(&s, "chen@demo.test");
     assert_eq!(chen["sessions"], 1, "{chen}");
     assert_eq!(chen["tool_executions"], 1, "{chen}");
     assert_eq!(chen["tool_failures"], 1, "{chen}");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{call, client, login, seed_two_tenants, TestServer};
+use common::{call, client, login, seed_two_tenants, user_id, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -143,19 +143,7 @@ async fn a_reset_link_replaces_the_password_and_ends_sessions() {
     seed_two_tenants(&server).await;
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
-    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
-    let id_of = |email: &str| {
-        users
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["email"] == email)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let dev_id = id_of("dev@demo.test");
+    let dev_id = user_id(&server, &admin, "dev@demo.test").await;
 
     let path = format!("/api/v1/users/{dev_id}/password-link");
     let (status, first) = call(&server, Method::POST, &path, Some(&admin), None).await;
@@ -326,16 +314,7 @@ async fn managers_see_the_teams_they_manage_and_members_see_their_own() {
     .await;
     assert_eq!(status, 201);
     let mobile_id = mobile["id"].as_str().unwrap().to_string();
-    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
-    let viewer_id = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["email"] == "viewer@demo.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let viewer_id = user_id(&server, &admin, "viewer@demo.test").await;
     let (status, team) = call(
         &server,
         Method::PUT,

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use common::{call, client, login, seed_two_tenants, TestServer};
 use reqwest::Method;
-use serde_json::json;
 
 /// Who may call each server function: "public", "authenticated", or a permission.
 const ACCESS: &[(&str, &str)] = &[
@@ -58,34 +57,9 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
     assert_eq!(registered.len(), table.len(), "{registered:?}");
 
     // Tenant `other`'s resources, which nobody in `demo` may touch.
-    let other_admin = login(&server, "other", "admin@other.test", "other-admin-pass").await;
-    let (_, users) = call(
-        &server,
-        Method::GET,
-        "/api/v1/users",
-        Some(&other_admin),
-        None,
-    )
-    .await;
-    let other_user = users[1]["id"].as_str().unwrap().to_string();
-    let (_, team) = call(
-        &server,
-        Method::POST,
-        "/api/v1/teams",
-        Some(&other_admin),
-        Some(json!({ "name": "Theirs" })),
-    )
-    .await;
-    let other_team = team["id"].as_str().unwrap().to_string();
-    let (_, key) = call(
-        &server,
-        Method::POST,
-        "/api/v1/api-keys",
-        Some(&other_admin),
-        Some(json!({ "name": "theirs", "scopes": ["read"] })),
-    )
-    .await;
-    let other_key = key["api_key"]["id"].as_str().unwrap().to_string();
+    let other = common::other_tenant(&server).await;
+    let (other_admin, other_user, other_key, other_team) =
+        (other.admin, other.user_id, other.key_id, other.team_id);
     let before = snapshot(&server, &other_admin).await;
 
     let args = |path: &str, role: &str| -> Vec<(&'static str, String)> {

@@ -37,6 +37,29 @@ pub use status::{DbActivity, ServerStatus};
 pub use tenant_tx::TenantTx;
 pub use tenants::{Slug, Tenant, TenantId, TenantScope, TenantStatus};
 
+/// A transaction in someone's scope: their tenant's, or the registry for super admins, whose
+/// people tables have the same shape.
+pub enum ScopedTx {
+    Tenant(TenantTx),
+    Registry(RegistryTx),
+}
+
+impl ScopedTx {
+    pub fn conn(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            ScopedTx::Tenant(tx) => tx,
+            ScopedTx::Registry(tx) => tx,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            ScopedTx::Tenant(tx) => tx.commit().await,
+            ScopedTx::Registry(tx) => Ok(tx.commit().await?),
+        }
+    }
+}
+
 /// A handle on the database: cheap to clone, shared by every request.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -85,6 +108,14 @@ impl Store {
 
     pub async fn tenant_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
         TenantTx::begin(&self.pool, scope).await
+    }
+
+    /// The tenant's transaction, or the registry's when there is no tenant (super admins).
+    pub async fn scoped_tx(&self, tenant: Option<&TenantScope>) -> Result<ScopedTx> {
+        Ok(match tenant {
+            Some(scope) => ScopedTx::Tenant(self.tenant_tx(scope).await?),
+            None => ScopedTx::Registry(self.registry_tx().await?),
+        })
     }
 
     /// A transaction on the registry (`public`): super admins, their sessions, the tenant list.

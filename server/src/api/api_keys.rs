@@ -14,7 +14,7 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::Scoped, JsonBody, Me};
+use super::{auth::scoped, JsonBody, Me};
 use crate::{auth::Permission, error::ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -39,7 +39,7 @@ pub async fn list(
             ))
         }
     };
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let keys = api_keys::list(tx.conn(), owner).await?;
     tx.commit().await?;
     Ok(Json(keys))
@@ -80,7 +80,7 @@ pub async fn create(
             ))
         }
     };
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     // Another tenant's user id is simply not found here.
     store::accounts::get(tx.conn(), owner).await?;
     let (api_key, key) = api_keys::create(
@@ -112,7 +112,7 @@ pub async fn revoke(
 ) -> Result<Json<ApiKey>, ApiError> {
     me.tenant()?;
     let owner = (!me.can(Permission::UserManage)).then_some(me.user_id);
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let key = api_keys::revoke(tx.conn(), id, owner).await?;
     audit::record(
         tx.conn(),

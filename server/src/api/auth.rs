@@ -196,7 +196,10 @@ async fn sign_in(
         return Err(ApiError::Forbidden("this workspace is suspended".into()));
     }
 
-    let mut tx = Scoped::open(state, tenant.as_ref()).await?;
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
     let found = accounts::find_for_login(tx.conn(), &email).await?;
     let hash = found
         .as_ref()
@@ -296,7 +299,10 @@ pub async fn refresh(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let mut tx = Scoped::open(&state, tenant.as_ref()).await?;
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
     match sessions::rotate(
         tx.conn(),
         secret,
@@ -359,7 +365,10 @@ pub async fn logout(
             },
         };
         if scope == REGISTRY_SCOPE || tenant.is_some() {
-            let mut tx = Scoped::open(&state, tenant.as_ref()).await?;
+            let mut tx = state
+                .store
+                .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+                .await?;
             if let Some((user_id, family)) = sessions::family_of(tx.conn(), &secret).await? {
                 sessions::revoke_family(tx.conn(), family).await?;
                 let actor = caller.as_ref().map(|c| c.actor()).unwrap_or(Actor {
@@ -386,7 +395,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Response, ApiError> {
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     accounts::end_sessions(tx.conn(), me.user_id).await?;
     audit::record(
         tx.conn(),
@@ -412,7 +421,7 @@ pub async fn profile(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let user = accounts::get(tx.conn(), me.user_id).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -442,7 +451,7 @@ pub async fn update_profile(
     Extension(me): Me,
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -460,7 +469,7 @@ pub async fn change_password(
     Extension(me): Me,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     accounts::change_password(
         tx.conn(),
         &me.actor(),
@@ -480,42 +489,14 @@ pub async fn change_password(
     Ok(signed_out(&state))
 }
 
+pub use store::ScopedTx as Scoped;
+
 /// A transaction in the caller's scope: their tenant's, or the registry for super admins.
-pub enum Scoped {
-    Tenant(store::TenantTx),
-    Registry(store::RegistryTx),
-}
-
-impl Scoped {
-    pub async fn for_caller(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
-        Scoped::open(state, caller.tenant.as_ref()).await
-    }
-
-    /// The tenant's transaction, or the registry's when there is no tenant (super admins).
-    pub async fn open(
-        state: &AppState,
-        tenant: Option<&store::Tenant>,
-    ) -> Result<Scoped, ApiError> {
-        Ok(match tenant {
-            Some(t) => Scoped::Tenant(state.store.tenant_tx(t.scope()).await?),
-            None => Scoped::Registry(state.store.registry_tx().await?),
-        })
-    }
-
-    pub fn conn(&mut self) -> &mut sqlx::PgConnection {
-        match self {
-            Scoped::Tenant(tx) => tx,
-            Scoped::Registry(tx) => tx,
-        }
-    }
-
-    pub async fn commit(self) -> Result<(), ApiError> {
-        match self {
-            Scoped::Tenant(tx) => tx.commit().await?,
-            Scoped::Registry(tx) => tx.commit().await.map_err(store::Error::from)?,
-        }
-        Ok(())
-    }
+pub async fn scoped(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
+    Ok(state
+        .store
+        .scoped_tx(caller.tenant.as_ref().map(|t| t.scope()))
+        .await?)
 }
 
 fn tokens(

@@ -8,7 +8,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use store::{rollups, teams, UserId};
 
-use super::{auth::Scoped, Me};
+use super::{
+    auth::{scoped, Scoped},
+    Me,
+};
 use crate::{
     auth::{Caller, Permission},
     error::{ApiError, FieldError},
@@ -22,7 +25,7 @@ pub struct SummaryQuery {
     group_by: Option<String>,
 }
 
-fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
+pub fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
     v.map(|s| {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
@@ -32,6 +35,39 @@ fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldErro
             })
     })
     .transpose()
+}
+
+/// The `[from, to)` of a read, by default the 30 days up to the end of today (UTC); every
+/// problem with it, with `errors` (other fields' problems) in front.
+pub fn range(
+    from: Option<&str>,
+    to: Option<&str>,
+    mut errors: Vec<FieldError>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let mut parse = |field, v| {
+        time(field, v).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        })
+    };
+    let (from, to) = (parse("from", from), parse("to", to));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let end_of_today =
+        Utc::now().duration_trunc(TimeDelta::days(1)).expect("day") + TimeDelta::days(1);
+    let to = to.unwrap_or(end_of_today);
+    let from = from.unwrap_or(to - TimeDelta::days(30));
+    if from >= to {
+        return Err(ApiError::field("/from", "must be before `to`"));
+    }
+    if to - from > TimeDelta::days(3660) {
+        return Err(ApiError::field(
+            "/from",
+            "the range may span at most ten years",
+        ));
+    }
+    Ok((from, to))
 }
 
 /// Whose numbers the caller sees: everyone's, their teams', or their own.
@@ -54,37 +90,14 @@ pub async fn summary(
 ) -> Result<Json<rollups::Summary>, ApiError> {
     me.tenant()?;
     let mut errors = Vec::new();
-    let from = time("from", q.from.as_deref()).unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    });
-    let to = time("to", q.to.as_deref()).unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    });
     if q.group_by.as_deref().is_some_and(|g| g != "user") {
         errors.push(FieldError {
             pointer: "/group_by".into(),
             detail: "must be `user`".into(),
         });
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let end_of_today =
-        Utc::now().duration_trunc(TimeDelta::days(1)).expect("day") + TimeDelta::days(1);
-    let to = to.unwrap_or(end_of_today);
-    let from = from.unwrap_or(to - TimeDelta::days(30));
-    if from >= to {
-        return Err(ApiError::field("/from", "must be before `to`"));
-    }
-    if to - from > TimeDelta::days(3660) {
-        return Err(ApiError::field(
-            "/from",
-            "the range may span at most ten years",
-        ));
-    }
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref(), errors)?;
+    let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let summary = rollups::summary(tx.conn(), from, to, only.as_deref()).await?;
     tx.commit().await?;

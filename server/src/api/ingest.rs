@@ -75,10 +75,6 @@ async fn admit_events(
         .map_err(ApiError::TooManyRequests)
 }
 
-fn otlp_response(content_type: &'static str, body: Vec<u8>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
-}
-
 /// `POST /v1/metrics` (OTLP/HTTP).
 pub async fn otlp_metrics(
     State(state): State<AppState>,
@@ -86,19 +82,7 @@ pub async fn otlp_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = me.tenant()?;
-    admit_request(&state, &me).await?;
-    let (enc, bytes) = otlp::decode_body(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-        &body,
-    )?;
-    let request = otlp::decode_metrics(enc, &bytes)?;
-    let (events, rejected) = otlp::metric_events(&request, me.user_id, Utc::now());
-    admit_events(&state, &me, events.len()).await?;
-    state.writer.submit(tenant.scope(), events).await?;
-    let (ct, out) = otlp::metrics_response(enc, rejected.count, rejected.message());
-    Ok(otlp_response(ct, out))
+    otlp_export(&state, &me, &headers, &body, otlp::Signal::Metrics).await
 }
 
 /// `POST /v1/logs` (OTLP/HTTP): Claude Code's events.
@@ -108,19 +92,28 @@ pub async fn otlp_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    otlp_export(&state, &me, &headers, &body, otlp::Signal::Logs).await
+}
+
+async fn otlp_export(
+    state: &AppState,
+    me: &crate::auth::Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    signal: otlp::Signal,
+) -> Result<Response, ApiError> {
     let tenant = me.tenant()?;
-    admit_request(&state, &me).await?;
+    admit_request(state, me).await?;
     let (enc, bytes) = otlp::decode_body(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-        &body,
+        header_str(headers, header::CONTENT_TYPE),
+        header_str(headers, header::CONTENT_ENCODING),
+        body,
     )?;
-    let request = otlp::decode_logs(enc, &bytes)?;
-    let (events, rejected) = otlp::log_events(&request, me.user_id, Utc::now());
-    admit_events(&state, &me, events.len()).await?;
+    let (events, rejected) = otlp::events(signal, enc, &bytes, me.user_id, Utc::now())?;
+    admit_events(state, me, events.len()).await?;
     state.writer.submit(tenant.scope(), events).await?;
-    let (ct, out) = otlp::logs_response(enc, rejected.count, rejected.message());
-    Ok(otlp_response(ct, out))
+    let (content_type, out) = otlp::response(signal, enc, &rejected);
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], out).into_response())
 }
 
 #[derive(serde::Serialize)]

@@ -6,13 +6,26 @@ use axum::{
     http::StatusCode,
     Extension, Json,
 };
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use store::activity::{self, Session, SessionFilter, ToolStats};
 
-use super::{auth::Scoped, dashboard::visible_people, JsonBody, Me};
+use super::{
+    auth::scoped,
+    dashboard::{self, visible_people},
+    JsonBody, Me,
+};
 use crate::{auth::Caller, error::ApiError, AppState};
+
+/// 201 for something new, 200 for a resend of something already stored.
+fn created_if(new: bool) -> StatusCode {
+    if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
 
 /// Writes one typed item as the caller; `Ok(true)` when it was new.
 async fn write_item(state: &AppState, me: &Caller, item: Value) -> Result<bool, ApiError> {
@@ -55,13 +68,8 @@ pub async fn start_session(
         "cwd": body.cwd, "git_branch": body.git_branch, "model": body.model, "reason": body.source,
     });
     let new = write_item(&state, &me, item).await?;
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
     Ok((
-        status,
+        created_if(new),
         Json(json!({ "session_id": body.session_id, "duplicate": !new })),
     ))
 }
@@ -120,12 +128,7 @@ pub async fn record_tool(
         "timestamp": body.timestamp.unwrap_or_else(|| Utc::now().to_rfc3339()),
     });
     let new = write_item(&state, &me, item).await?;
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(json!({ "duplicate": !new }))))
+    Ok((created_if(new), Json(json!({ "duplicate": !new }))))
 }
 
 #[derive(Deserialize)]
@@ -136,27 +139,8 @@ pub struct Range {
     limit: Option<i64>,
 }
 
-fn time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::field(&format!("/{field}"), "must be an RFC 3339 timestamp"))
-        })
-        .transpose()
-}
-
-/// `[from, to)`, by default the 30 days up to the end of today (UTC).
 fn range(q: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    use chrono::DurationRound;
-    let end_of_today =
-        Utc::now().duration_trunc(TimeDelta::days(1)).expect("day") + TimeDelta::days(1);
-    let to = time("to", &q.to)?.unwrap_or(end_of_today);
-    let from = time("from", &q.from)?.unwrap_or(to - TimeDelta::days(30));
-    if from >= to {
-        return Err(ApiError::field("/from", "must be before `to`"));
-    }
-    Ok((from, to))
+    dashboard::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
 }
 
 /// `GET /api/v1/metrics/sessions`: newest first, 50 a page (`limit` up to 500); pass the
@@ -172,13 +156,14 @@ pub async fn list_sessions(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("/limit", "must be from 1 to 500"));
     }
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let filter = SessionFilter {
         from,
         to,
         only: only.as_deref(),
-        before: time("before", &q.before)?,
+        before: dashboard::time("before", q.before.as_deref())
+            .map_err(|e| ApiError::Validation(vec![e]))?,
         id: None,
         limit,
     };
@@ -199,7 +184,7 @@ pub async fn get_session(
     Path(id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
     tx.commit().await?;
@@ -215,7 +200,7 @@ pub async fn list_tools(
     me.tenant()?;
     let (from, to) = range(&q)?;
     let (grain, _) = store::rollups::grain_for(from, to);
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let tools: Vec<ToolStats> =
         activity::tool_stats(tx.conn(), grain, from, to, only.as_deref()).await?;

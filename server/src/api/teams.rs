@@ -16,7 +16,7 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::Scoped, JsonBody, Me};
+use super::{auth::scoped, JsonBody, Me};
 use crate::{auth::Caller, error::ApiError, AppState};
 
 fn visible_to(me: &Caller) -> Visible {
@@ -28,7 +28,7 @@ pub async fn list(
     Extension(me): Me,
 ) -> Result<Json<Vec<Team>>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let list = teams::list(tx.conn(), visible_to(&me)).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -40,7 +40,7 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let team = teams::list(tx.conn(), visible_to(&me))
         .await?
         .into_iter()
@@ -62,7 +62,7 @@ pub async fn create(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let team = teams::create(tx.conn(), &body.name).await?;
     audit::record(
         tx.conn(),
@@ -83,7 +83,7 @@ pub async fn rename(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let team = teams::rename(tx.conn(), TeamId(id), &body.name).await?;
     audit::record(
         tx.conn(),
@@ -103,7 +103,7 @@ pub async fn delete(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     teams::delete(tx.conn(), TeamId(id)).await?;
     audit::record(
         tx.conn(),
@@ -132,7 +132,7 @@ pub async fn put_member(
     JsonBody(body): JsonBody<Membership>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let team = teams::set_member(tx.conn(), TeamId(id), UserId(user), body.is_manager).await?;
     audit::record(
         tx.conn(),
@@ -152,7 +152,7 @@ pub async fn remove_member(
     Path((id, user)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let team = teams::remove_member(tx.conn(), TeamId(id), UserId(user)).await?;
     audit::record(
         tx.conn(),

@@ -15,7 +15,7 @@ use store::{
 use uuid::Uuid;
 
 use super::{
-    auth::{parse_tenant_role, Scoped},
+    auth::{parse_tenant_role, scoped},
     JsonBody, Me,
 };
 use crate::{error::ApiError, tenancy, AppState};
@@ -25,7 +25,7 @@ pub async fn list(
     Extension(me): Me,
 ) -> Result<Json<Vec<User>>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let users = accounts::list(tx.conn()).await?;
     tx.commit().await?;
     Ok(Json(users))
@@ -94,7 +94,7 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
         .await
         .expect("hashing task");
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let user = accounts::create(tx.conn(), &email, &body.name, role, Some(&hash)).await?;
     audit::record(
         tx.conn(),
@@ -133,7 +133,7 @@ pub async fn set_role(
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
     let role = parse_tenant_role(&body.role)?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let user = accounts::change_role(tx.conn(), &me.actor(), UserId(id), role).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -162,7 +162,7 @@ async fn set_active(
     active: bool,
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -179,7 +179,7 @@ pub async fn audit(
     Extension(me): Me,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let mut tx = Scoped::for_caller(&state, &me).await?;
+    let mut tx = scoped(&state, &me).await?;
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(entries))

@@ -99,10 +99,22 @@ async fn run(store: Store, bus: Bus, mut jobs: mpsc::Receiver<Job>) {
 
 /// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own so
 /// that one bad request cannot fail the others.
-async fn write_tenant(store: &Store, bus: &Bus, jobs: Vec<Job>) {
+async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
     let scope = jobs[0].scope.clone();
     // Told after each commit; the bus coalesces bursts.
     let tell = |written: &Written| bus.committed(scope.id().0, written.accepted() as u64);
+    let write_alone = |job: Job| async move {
+        let result = write_once(store, &job.scope, job.events).await;
+        match &result {
+            Ok(written) => tell(written),
+            Err(e) => tracing::error!(error = %e, "write failed"),
+        }
+        let _ = job.done.send(result.map_err(|e| e.to_string()));
+    };
+    if jobs.len() == 1 {
+        // The common case under light load: no copy of the events is needed for a retry.
+        return write_alone(jobs.pop().expect("one job")).await;
+    }
     let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
     let all: Vec<Event> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
     match write_once(store, &scope, all).await {
@@ -116,20 +128,10 @@ async fn write_tenant(store: &Store, bus: &Bus, jobs: Vec<Job>) {
                 let _ = job.done.send(Ok(part));
             }
         }
-        Err(e) if jobs.len() > 1 => {
+        Err(e) => {
             tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
             for job in jobs {
-                let result = write_once(store, &job.scope, job.events).await;
-                if let Ok(written) = &result {
-                    tell(written);
-                }
-                let _ = job.done.send(result.map_err(|e| e.to_string()));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "write failed");
-            for job in jobs {
-                let _ = job.done.send(Err(e.to_string()));
+                write_alone(job).await;
             }
         }
     }

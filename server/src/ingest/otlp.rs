@@ -73,64 +73,80 @@ pub fn decode_body(
     Ok((encoding, bytes))
 }
 
-pub fn decode_metrics(
+/// Which OTLP export a request carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Metrics,
+    Logs,
+}
+
+/// The request decoded and turned into events, with what was rejected inside it.
+pub fn events(
+    signal: Signal,
     enc: Encoding,
     bytes: &[u8],
-) -> Result<ExportMetricsServiceRequest, ApiError> {
-    match enc {
-        Encoding::Protobuf => ExportMetricsServiceRequest::decode(bytes)
-            .map_err(|e| ApiError::Malformed(format!("not an OTLP metrics protobuf: {e}"))),
-        Encoding::Json => json_body(bytes),
-    }
-}
-
-pub fn decode_logs(enc: Encoding, bytes: &[u8]) -> Result<ExportLogsServiceRequest, ApiError> {
-    match enc {
-        Encoding::Protobuf => ExportLogsServiceRequest::decode(bytes)
-            .map_err(|e| ApiError::Malformed(format!("not an OTLP logs protobuf: {e}"))),
-        Encoding::Json => json_body(bytes),
-    }
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let pointer = crate::api::json_pointer(e.path());
-        ApiError::Validation(vec![crate::error::FieldError {
-            pointer,
-            detail: e.inner().to_string(),
-        }])
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Event>, Rejected), ApiError> {
+    Ok(match signal {
+        Signal::Metrics => metric_events(
+            &decode::<ExportMetricsServiceRequest>(enc, bytes)?,
+            user,
+            now,
+        ),
+        Signal::Logs => log_events(&decode::<ExportLogsServiceRequest>(enc, bytes)?, user, now),
     })
 }
 
-pub fn metrics_response(enc: Encoding, rejected: i64, message: String) -> (&'static str, Vec<u8>) {
-    let r = ExportMetricsServiceResponse {
-        partial_success: (rejected > 0).then_some(ExportMetricsPartialSuccess {
-            rejected_data_points: rejected,
-            error_message: message,
-        }),
-    };
+fn decode<T: Message + Default + serde::de::DeserializeOwned>(
+    enc: Encoding,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
     match enc {
-        Encoding::Protobuf => ("application/x-protobuf", r.encode_to_vec()),
-        Encoding::Json => (
-            "application/json",
-            serde_json::to_vec(&r).expect("serialises"),
-        ),
+        Encoding::Protobuf => T::decode(bytes)
+            .map_err(|e| ApiError::Malformed(format!("not an OTLP protobuf message: {e}"))),
+        Encoding::Json => {
+            let de = &mut serde_json::Deserializer::from_slice(bytes);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                ApiError::Validation(vec![crate::error::FieldError {
+                    pointer: crate::api::json_pointer(e.path()),
+                    detail: e.inner().to_string(),
+                }])
+            })
+        }
     }
 }
 
-pub fn logs_response(enc: Encoding, rejected: i64, message: String) -> (&'static str, Vec<u8>) {
-    let r = ExportLogsServiceResponse {
-        partial_success: (rejected > 0).then_some(ExportLogsPartialSuccess {
-            rejected_log_records: rejected,
-            error_message: message,
-        }),
-    };
-    match enc {
-        Encoding::Protobuf => ("application/x-protobuf", r.encode_to_vec()),
-        Encoding::Json => (
-            "application/json",
-            serde_json::to_vec(&r).expect("serialises"),
+/// The OTLP answer, in the request's encoding, with partial success when some was rejected.
+pub fn response(signal: Signal, enc: Encoding, rejected: &Rejected) -> (&'static str, Vec<u8>) {
+    fn encode<T: Message + serde::Serialize>(enc: Encoding, r: T) -> (&'static str, Vec<u8>) {
+        match enc {
+            Encoding::Protobuf => ("application/x-protobuf", r.encode_to_vec()),
+            Encoding::Json => (
+                "application/json",
+                serde_json::to_vec(&r).expect("serialises"),
+            ),
+        }
+    }
+    let partial = rejected.count > 0;
+    match signal {
+        Signal::Metrics => encode(
+            enc,
+            ExportMetricsServiceResponse {
+                partial_success: partial.then(|| ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected.count,
+                    error_message: rejected.message(),
+                }),
+            },
+        ),
+        Signal::Logs => encode(
+            enc,
+            ExportLogsServiceResponse {
+                partial_success: partial.then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: rejected.count,
+                    error_message: rejected.message(),
+                }),
+            },
         ),
     }
 }
@@ -170,6 +186,14 @@ fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, Value> {
             )
         })
         .collect()
+}
+
+fn resource_attributes(
+    r: &Option<opentelemetry_proto::tonic::resource::v1::Resource>,
+) -> BTreeMap<String, Value> {
+    r.as_ref()
+        .map(|r| attributes(&r.attributes))
+        .unwrap_or_default()
 }
 
 fn text(attrs: &BTreeMap<String, Value>, key: &str) -> Option<String> {
@@ -231,7 +255,7 @@ fn within_limits(
 }
 
 /// Every data point into an event; bad points are counted, not fatal.
-pub fn metric_events(
+fn metric_events(
     req: &ExportMetricsServiceRequest,
     user: UserId,
     now: DateTime<Utc>,
@@ -239,11 +263,7 @@ pub fn metric_events(
     let mut events = Vec::new();
     let mut rejected = Rejected::new();
     for rm in &req.resource_metrics {
-        let resource = rm
-            .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
-            .unwrap_or_default();
+        let resource = resource_attributes(&rm.resource);
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 let (points, cumulative) = match &m.data {
@@ -365,7 +385,7 @@ pub fn metric_events(
 }
 
 /// Every log record (Claude Code's events) into an event.
-pub fn log_events(
+fn log_events(
     req: &ExportLogsServiceRequest,
     user: UserId,
     now: DateTime<Utc>,
@@ -373,11 +393,7 @@ pub fn log_events(
     let mut events = Vec::new();
     let mut rejected = Rejected::new();
     for rl in &req.resource_logs {
-        let resource = rl
-            .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
-            .unwrap_or_default();
+        let resource = resource_attributes(&rl.resource);
         for sl in &rl.scope_logs {
             for r in &sl.log_records {
                 let attrs = attributes(&r.attributes);

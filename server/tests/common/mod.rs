@@ -192,3 +192,52 @@ pub async fn call(
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// The id of the person with this e-mail, as a tenant admin sees them.
+pub async fn user_id(server: &TestServer, admin: &str, email: &str) -> String {
+    let (_, users) = call(server, Method::GET, "/api/v1/users", Some(admin), None).await;
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap_or_else(|| panic!("no {email} in {users}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Resources of tenant `other` (after `seed_two_tenants`) that nobody in `demo` may reach.
+pub struct OtherTenant {
+    pub admin: String,
+    pub user_id: String,
+    pub key_id: String,
+    pub team_id: String,
+}
+
+pub async fn other_tenant(server: &TestServer) -> OtherTenant {
+    let admin = login(server, "other", "admin@other.test", "other-admin-pass").await;
+    let user_id = user_id(server, &admin, "dev@other.test").await;
+    let (_, key) = call(
+        server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&admin),
+        Some(serde_json::json!({ "name": "theirs", "scopes": ["read"] })),
+    )
+    .await;
+    let (_, team) = call(
+        server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(serde_json::json!({ "name": "Theirs" })),
+    )
+    .await;
+    OtherTenant {
+        admin,
+        user_id,
+        key_id: key["api_key"]["id"].as_str().unwrap().to_string(),
+        team_id: team["id"].as_str().unwrap().to_string(),
+    }
+}
