@@ -89,7 +89,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn add(&mut self, o: &Usage, sign: i64) {
+    pub(crate) fn add(&mut self, o: &Usage, sign: i64) {
         self.input_tokens += sign * o.input_tokens;
         self.output_tokens += sign * o.output_tokens;
         self.cache_creation_tokens += sign * o.cache_creation_tokens;
@@ -125,7 +125,16 @@ pub struct Event {
     pub lines_removed: Option<i64>,
     pub cumulative: Option<Cumulative>,
     pub import_batch: Option<Uuid>,
+    /// Set on a request that came without its cost: [`write`] prices it from the tenant's table.
+    pub unpriced: Option<Unpriced>,
     pub attrs: serde_json::Value,
+}
+
+/// What pricing needs beyond [`Usage`]: the part of the cache writes that went to the 1-hour
+/// cache, which costs twice the input price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unpriced {
+    pub cache_creation_1h_tokens: i64,
 }
 
 impl Event {
@@ -154,6 +163,7 @@ impl Event {
             lines_removed: None,
             cumulative: None,
             import_batch: None,
+            unpriced: None,
             attrs: serde_json::Value::Object(Default::default()),
         }
     }
@@ -188,27 +198,33 @@ pub fn hist_slot(ms: i64) -> usize {
 }
 
 #[derive(Clone, Debug, Default)]
-struct Delta {
-    sessions: i64,
-    tool_executions: i64,
-    tool_failures: i64,
-    agent_invocations: i64,
-    api_requests: i64,
-    usage: Usage,
-    lines_added: i64,
-    lines_removed: i64,
-    duration_count: i64,
-    duration_sum_ms: i64,
-    hist: Vec<i64>,
+pub(crate) struct Delta {
+    pub(crate) sessions: i64,
+    pub(crate) tool_executions: i64,
+    pub(crate) tool_failures: i64,
+    pub(crate) agent_invocations: i64,
+    pub(crate) api_requests: i64,
+    pub(crate) usage: Usage,
+    pub(crate) lines_added: i64,
+    pub(crate) lines_removed: i64,
+    pub(crate) duration_count: i64,
+    pub(crate) duration_sum_ms: i64,
+    pub(crate) hist: Vec<i64>,
 }
 
 type RollupKey = (DateTime<Utc>, Uuid, String, String);
 
 #[derive(Default)]
-struct Deltas(HashMap<RollupKey, Delta>);
+pub(crate) struct Deltas(HashMap<RollupKey, Delta>);
 
 impl Deltas {
-    fn at(&mut self, at: DateTime<Utc>, user: Uuid, tool: &str, model: &str) -> &mut Delta {
+    pub(crate) fn at(
+        &mut self,
+        at: DateTime<Utc>,
+        user: Uuid,
+        tool: &str,
+        model: &str,
+    ) -> &mut Delta {
         let minute = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
         self.0
             .entry((minute, user, tool.to_string(), model.to_string()))
@@ -230,9 +246,8 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
             c.start_at = c.start_at.trunc_subsecs(6);
         }
     }
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
-        .execute(&mut *conn)
-        .await?;
+    lock(conn).await?;
+    price(conn, &mut events).await?;
 
     let new = insert_raw(conn, &events).await?;
     let mut fresh: Vec<&mut Event> = events
@@ -252,6 +267,44 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
     fold_counters(conn, &fresh, &mut deltas).await?;
     write_rollups(conn, deltas).await?;
     Ok(Written { new })
+}
+
+/// The tenant's write lock: writers (and rollbacks) fold one after the other.
+pub(crate) async fn lock(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Costs requests that came without one, from the shipped price table and the tenant's
+/// overrides. A model neither knows costs 0 and says so in the event's attributes.
+async fn price(conn: &mut PgConnection, events: &mut [Event]) -> Result<()> {
+    if events.iter().all(|e| e.unpriced.is_none()) {
+        return Ok(());
+    }
+    let prices = crate::prices::table(conn).await?;
+    for e in events.iter_mut() {
+        let (Some(hint), Some(usage)) = (e.unpriced.take(), e.usage.as_mut()) else {
+            continue;
+        };
+        let tokens = pricing::Tokens {
+            input: usage.input_tokens,
+            output: usage.output_tokens,
+            cache_creation: usage.cache_creation_tokens,
+            cache_creation_1h: hint.cache_creation_1h_tokens,
+            cache_read: usage.cache_read_tokens,
+        };
+        match prices.cost(e.model.as_deref().unwrap_or(""), &tokens) {
+            Some(cost) => usage.cost_usd = cost,
+            None => {
+                if let serde_json::Value::Object(map) = &mut e.attrs {
+                    map.insert("_unpriced".into(), true.into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Result<Vec<bool>> {
@@ -458,6 +511,7 @@ struct SessionRow {
     end_reason: Option<String>,
     usage_from_events: bool,
     is_new: bool,
+    import_batch: Option<Uuid>,
 }
 
 async fn fold_sessions(
@@ -498,6 +552,7 @@ async fn fold_sessions(
                 end_reason: r.end_reason,
                 usage_from_events: r.usage_from_events,
                 is_new: false,
+                import_batch: None,
             },
         )
     })
@@ -516,6 +571,7 @@ async fn fold_sessions(
             end_reason: None,
             usage_from_events: false,
             is_new: true,
+            import_batch: e.import_batch,
         });
         row.started_at = row.started_at.min(e.occurred_at);
         row.last_seen_at = row.last_seen_at.max(e.occurred_at);
@@ -541,10 +597,10 @@ async fn fold_sessions(
     let rs: Vec<&SessionRow> = rows.values().collect();
     sqlx::query(
         "INSERT INTO sessions (id, user_id, project, cwd, git_branch, model, start_source,
-             started_at, last_seen_at, ended_at, end_reason, usage_from_events)
+             started_at, last_seen_at, ended_at, end_reason, usage_from_events, import_batch)
          SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
              $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
-             $11::text[], $12::bool[])
+             $11::text[], $12::bool[], $13::uuid[])
          ON CONFLICT (id) DO UPDATE SET
              project = EXCLUDED.project, cwd = EXCLUDED.cwd, git_branch = EXCLUDED.git_branch,
              model = EXCLUDED.model, start_source = EXCLUDED.start_source,
@@ -571,6 +627,7 @@ async fn fold_sessions(
     .bind(rs.iter().map(|r| r.ended_at).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.end_reason.clone()).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.usage_from_events).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.import_batch).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -585,6 +642,7 @@ struct ToolRun {
     finished_at: Option<DateTime<Utc>>,
     success: Option<bool>,
     duration_ms: Option<i64>,
+    import_batch: Option<Uuid>,
 }
 
 async fn fold_tool_runs(
@@ -625,6 +683,7 @@ async fn fold_tool_runs(
                 finished_at: r.finished_at,
                 success: r.success,
                 duration_ms: r.duration_ms,
+                import_batch: None,
             },
         )
     })
@@ -649,6 +708,7 @@ async fn fold_tool_runs(
             finished_at: None,
             success: None,
             duration_ms: None,
+            import_batch: e.import_batch,
         });
         if run.session_id.is_none() {
             run.session_id = e.session_id.clone();
@@ -701,9 +761,9 @@ async fn fold_tool_runs(
     let rs: Vec<&ToolRun> = after.values().collect();
     sqlx::query(
         "INSERT INTO tool_runs (tool_use_id, session_id, user_id, tool, started_at, finished_at,
-             success, duration_ms)
+             success, duration_ms, import_batch)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[],
-             $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[])
+             $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[], $9::uuid[])
          ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
              started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
              success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms",
@@ -716,6 +776,7 @@ async fn fold_tool_runs(
     .bind(rs.iter().map(|r| r.finished_at).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.success).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.import_batch).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     // Session counters follow the same transitions.
@@ -793,8 +854,10 @@ async fn fold_api_requests(
         new_requests.push((id, e, model));
     }
     sqlx::query(
-        "INSERT INTO api_requests (request_id, session_id, user_id, model, at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[])",
+        "INSERT INTO api_requests (request_id, session_id, user_id, model, at, import_batch,
+             input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
+             $6::uuid[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::float8[])",
     )
     .bind(new_requests.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
     .bind(
@@ -814,6 +877,22 @@ async fn fold_api_requests(
         new_requests
             .iter()
             .map(|r| r.1.occurred_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        new_requests
+            .iter()
+            .map(|r| r.1.import_batch)
+            .collect::<Vec<_>>(),
+    )
+    .bind(usage_column(&new_requests, |u| u.input_tokens))
+    .bind(usage_column(&new_requests, |u| u.output_tokens))
+    .bind(usage_column(&new_requests, |u| u.cache_creation_tokens))
+    .bind(usage_column(&new_requests, |u| u.cache_read_tokens))
+    .bind(
+        new_requests
+            .iter()
+            .map(|r| r.1.usage.unwrap_or_default().cost_usd)
             .collect::<Vec<_>>(),
     )
     .execute(&mut *conn)
@@ -879,13 +958,21 @@ async fn fold_api_requests(
     Ok(())
 }
 
+fn usage_column(requests: &[(&String, &Event, String)], f: impl Fn(&Usage) -> i64) -> Vec<i64> {
+    requests
+        .iter()
+        .map(|r| f(&r.1.usage.unwrap_or_default()))
+        .collect()
+}
+
 async fn fold_counters(
     conn: &mut PgConnection,
     events: &[&Event],
     deltas: &mut Deltas,
 ) -> Result<()> {
-    let counters: Vec<&&Event> = events
+    let counters: Vec<&Event> = events
         .iter()
+        .copied()
         .filter(|e| matches!(e.kind, Kind::UsageCounter | Kind::LinesCounter))
         .collect();
     if counters.is_empty() {
@@ -903,6 +990,10 @@ async fn fold_counters(
     .await?
     .into_iter()
     .collect();
+    // Summed per session (lines) and per session, minute and model (usage), then written in
+    // one statement each.
+    let mut lines: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut usage: HashMap<(&str, DateTime<Utc>, String), (Uuid, Usage)> = HashMap::new();
     for e in counters {
         match e.kind {
             Kind::LinesCounter => {
@@ -911,67 +1002,84 @@ async fn fold_counters(
                 d.lines_added += added;
                 d.lines_removed += removed;
                 if let Some(s) = &e.session_id {
-                    sqlx::query!(
-                        "UPDATE sessions SET lines_added = lines_added + $2,
-                             lines_removed = lines_removed + $3 WHERE id = $1",
-                        s,
-                        added,
-                        removed
-                    )
-                    .execute(&mut *conn)
-                    .await?;
+                    let sum = lines.entry(s).or_default();
+                    sum.0 += added;
+                    sum.1 += removed;
                 }
             }
             Kind::UsageCounter => {
-                let usage = e.usage.unwrap_or_default();
+                let u = e.usage.unwrap_or_default();
                 let model = e.model.clone().unwrap_or_else(|| "unknown".into());
-                let minute = e
-                    .occurred_at
-                    .duration_trunc(TimeDelta::minutes(1))
-                    .unwrap_or(e.occurred_at);
-                let Some(session) = &e.session_id else {
-                    deltas
-                        .at(e.occurred_at, e.user_id.0, "", &model)
-                        .usage
-                        .add(&usage, 1);
-                    continue;
+                let counted = match &e.session_id {
+                    None => true,
+                    Some(session) => {
+                        let minute = e
+                            .occurred_at
+                            .duration_trunc(TimeDelta::minutes(1))
+                            .unwrap_or(e.occurred_at);
+                        usage
+                            .entry((session, minute, model.clone()))
+                            .or_insert_with(|| (e.user_id.0, Usage::default()))
+                            .1
+                            .add(&u, 1);
+                        !from_events.contains(session)
+                    }
                 };
-                sqlx::query!(
-                    "INSERT INTO counter_usage (session_id, bucket, model, user_id, input_tokens,
-                         output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::float8)
-                     ON CONFLICT (session_id, bucket, model) DO UPDATE SET
-                         input_tokens = counter_usage.input_tokens + EXCLUDED.input_tokens,
-                         output_tokens = counter_usage.output_tokens + EXCLUDED.output_tokens,
-                         cache_creation_tokens = counter_usage.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
-                         cache_read_tokens = counter_usage.cache_read_tokens + EXCLUDED.cache_read_tokens,
-                         cost_usd = counter_usage.cost_usd + EXCLUDED.cost_usd",
-                    session,
-                    minute,
-                    model,
-                    e.user_id.0,
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cache_creation_tokens,
-                    usage.cache_read_tokens,
-                    usage.cost_usd
-                )
-                .execute(&mut *conn)
-                .await?;
-                if !from_events.contains(session) {
+                if counted {
                     deltas
                         .at(e.occurred_at, e.user_id.0, "", &model)
                         .usage
-                        .add(&usage, 1);
+                        .add(&u, 1);
                 }
             }
             _ => {}
         }
     }
+    if !lines.is_empty() {
+        let (ids, sums): (Vec<&str>, Vec<(i64, i64)>) = lines.into_iter().unzip();
+        sqlx::query(
+            "UPDATE sessions s SET lines_added = s.lines_added + u.added,
+                 lines_removed = s.lines_removed + u.removed
+             FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS u(id, added, removed)
+             WHERE s.id = u.id",
+        )
+        .bind(&ids)
+        .bind(sums.iter().map(|s| s.0).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.1).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !usage.is_empty() {
+        let rows: Vec<_> = usage.into_iter().collect();
+        let col = |f: fn(&Usage) -> i64| rows.iter().map(|r| f(&r.1 .1)).collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO counter_usage (session_id, bucket, model, user_id, input_tokens,
+                 output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
+             SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::uuid[],
+                 $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::float8[])
+             ON CONFLICT (session_id, bucket, model) DO UPDATE SET
+                 input_tokens = counter_usage.input_tokens + EXCLUDED.input_tokens,
+                 output_tokens = counter_usage.output_tokens + EXCLUDED.output_tokens,
+                 cache_creation_tokens = counter_usage.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
+                 cache_read_tokens = counter_usage.cache_read_tokens + EXCLUDED.cache_read_tokens,
+                 cost_usd = counter_usage.cost_usd + EXCLUDED.cost_usd",
+        )
+        .bind(rows.iter().map(|r| r.0 .0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0 .1).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0 .2.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1 .0).collect::<Vec<_>>())
+        .bind(col(|u| u.input_tokens))
+        .bind(col(|u| u.output_tokens))
+        .bind(col(|u| u.cache_creation_tokens))
+        .bind(col(|u| u.cache_read_tokens))
+        .bind(rows.iter().map(|r| r.1 .1.cost_usd).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
-async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
+pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
     for (grain, trunc) in [('m', "minute"), ('h', "hour"), ('d', "day")] {
         // Minute deltas fold into coarser buckets before they reach the database.
         let mut merged: HashMap<RollupKey, Delta> = HashMap::new();

@@ -1,0 +1,319 @@
+//! Import batches: each run of `devpulse import` is one. Its events carry the batch id, and so
+//! do the sessions, tool runs and API requests they created, so [`rollback`] can take exactly
+//! that out again, rollups included.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    accounts::UserId,
+    events::{self, hist_slot, is_agent_tool, Deltas, Usage, HIST_SLOTS},
+    Error, Result,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImportId(pub Uuid);
+
+impl fmt::Display for ImportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImportBatch {
+    pub id: ImportId,
+    pub user_id: Uuid,
+    pub source: String,
+    pub host: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub rolled_back_at: Option<DateTime<Utc>>,
+    pub stats: serde_json::Value,
+    /// Events stored under this batch (duplicates of what was already stored do not count).
+    pub events: i64,
+}
+
+/// What a rollback removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RolledBack {
+    pub events: u64,
+    pub sessions: u64,
+    pub tool_runs: u64,
+    pub api_requests: u64,
+}
+
+pub async fn create(
+    conn: &mut PgConnection,
+    user: UserId,
+    source: &str,
+    host: Option<&str>,
+) -> Result<ImportBatch> {
+    if source.is_empty() || source.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "source",
+            reason: "must be 1 to 200 characters".into(),
+        });
+    }
+    if host.is_some_and(|h| h.chars().count() > 200) {
+        return Err(Error::Invalid {
+            field: "host",
+            reason: "must be at most 200 characters".into(),
+        });
+    }
+    let id = ImportId(Uuid::new_v4());
+    sqlx::query!(
+        "INSERT INTO import_batches (id, user_id, source, host) VALUES ($1, $2, $3, $4)",
+        id.0,
+        user.0,
+        source,
+        host
+    )
+    .execute(&mut *conn)
+    .await?;
+    get(conn, user, id).await
+}
+
+/// One of `user`'s batches (another person's is not found).
+pub async fn get(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<ImportBatch> {
+    list_where(conn, user, Some(id))
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("import batch"))
+}
+
+/// `user`'s batches, newest first.
+pub async fn list(conn: &mut PgConnection, user: UserId) -> Result<Vec<ImportBatch>> {
+    list_where(conn, user, None).await
+}
+
+async fn list_where(
+    conn: &mut PgConnection,
+    user: UserId,
+    id: Option<ImportId>,
+) -> Result<Vec<ImportBatch>> {
+    Ok(sqlx::query!(
+        r#"SELECT b.id, b.user_id, b.source, b.host, b.created_at, b.finished_at,
+                  b.rolled_back_at, b.stats,
+                  (SELECT count(*) FROM events e WHERE e.import_batch = b.id) AS "events!"
+           FROM import_batches b
+           WHERE b.user_id = $1 AND ($2::uuid IS NULL OR b.id = $2)
+           ORDER BY b.created_at DESC LIMIT 200"#,
+        user.0,
+        id.map(|i| i.0)
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| ImportBatch {
+        id: ImportId(r.id),
+        user_id: r.user_id,
+        source: r.source,
+        host: r.host,
+        created_at: r.created_at,
+        finished_at: r.finished_at,
+        rolled_back_at: r.rolled_back_at,
+        stats: r.stats,
+        events: r.events,
+    })
+    .collect())
+}
+
+/// Checks that events may be added to the batch: it is `user`'s and not rolled back.
+/// A finished batch takes more (an interrupted import that resumes).
+pub async fn open_for_writes(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<()> {
+    let batch = get(conn, user, id).await?;
+    if batch.rolled_back_at.is_some() {
+        return Err(Error::Conflict("the import batch was rolled back".into()));
+    }
+    Ok(())
+}
+
+/// Records the importer's own figures and the time it finished.
+pub async fn finish(
+    conn: &mut PgConnection,
+    user: UserId,
+    id: ImportId,
+    stats: &serde_json::Value,
+) -> Result<ImportBatch> {
+    open_for_writes(conn, user, id).await?;
+    sqlx::query!(
+        "UPDATE import_batches SET finished_at = now(), stats = $2 WHERE id = $1",
+        id.0,
+        stats
+    )
+    .execute(&mut *conn)
+    .await?;
+    get(conn, user, id).await
+}
+
+/// Removes the batch's events and what they created, and takes them out of the rollups and
+/// the sessions' counters. A session the batch created stays if events from elsewhere (hooks,
+/// OTLP, another batch) refer to it.
+pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<RolledBack> {
+    events::lock(conn).await?;
+    open_for_writes(conn, user, id).await?;
+    let mut deltas = Deltas::default();
+    let mut done = RolledBack::default();
+
+    let runs = sqlx::query!(
+        "DELETE FROM tool_runs WHERE import_batch = $1
+         RETURNING session_id, user_id, tool, started_at, success, duration_ms",
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    done.tool_runs = runs.len() as u64;
+    let mut per_session: Vec<(String, i64, i64)> = Vec::new();
+    for r in &runs {
+        let d = deltas.at(r.started_at, r.user_id, &r.tool, "");
+        d.tool_executions -= 1;
+        if is_agent_tool(&r.tool) {
+            d.agent_invocations -= 1;
+        }
+        let failed = r.success == Some(false);
+        if failed {
+            d.tool_failures -= 1;
+        }
+        if let Some(ms) = r.duration_ms {
+            d.duration_count -= 1;
+            d.duration_sum_ms -= ms;
+            if d.hist.is_empty() {
+                d.hist = vec![0; HIST_SLOTS];
+            }
+            d.hist[hist_slot(ms)] -= 1;
+        }
+        if let Some(s) = &r.session_id {
+            per_session.push((s.clone(), 1, failed as i64));
+        }
+    }
+    sqlx::query(
+        "UPDATE sessions s SET tool_executions = s.tool_executions - u.runs,
+             tool_failures = s.tool_failures - u.failures
+         FROM (SELECT id, sum(runs) AS runs, sum(failures) AS failures
+               FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS x(id, runs, failures)
+               GROUP BY id) u
+         WHERE s.id = u.id",
+    )
+    .bind(per_session.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+    .bind(per_session.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(per_session.iter().map(|r| r.2).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+
+    let requests = sqlx::query!(
+        r#"DELETE FROM api_requests WHERE import_batch = $1
+           RETURNING session_id, user_id, model, at, input_tokens, output_tokens,
+                     cache_creation_tokens, cache_read_tokens, cost_usd::float8 AS "cost!""#,
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    done.api_requests = requests.len() as u64;
+    let mut ids = Vec::new();
+    let mut sums: Vec<Usage> = Vec::new();
+    for r in &requests {
+        let usage = Usage {
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_creation_tokens: r.cache_creation_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cost_usd: r.cost,
+        };
+        let d = deltas.at(r.at, r.user_id, "", &r.model);
+        d.api_requests -= 1;
+        d.usage.add(&usage, -1);
+        if let Some(s) = &r.session_id {
+            ids.push(s.as_str());
+            sums.push(usage);
+        }
+    }
+    sqlx::query(
+        "UPDATE sessions s SET api_requests = s.api_requests - u.n,
+             input_tokens = s.input_tokens - u.i, output_tokens = s.output_tokens - u.o,
+             cache_creation_tokens = s.cache_creation_tokens - u.cc,
+             cache_read_tokens = s.cache_read_tokens - u.cr, cost_usd = s.cost_usd - u.c
+         FROM (SELECT id, count(*) AS n, sum(i) AS i, sum(o) AS o, sum(cc) AS cc, sum(cr) AS cr,
+                      sum(c) AS c
+               FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
+                           $6::float8[]) AS x(id, i, o, cc, cr, c)
+               GROUP BY id) u
+         WHERE s.id = u.id",
+    )
+    .bind(&ids)
+    .bind(sums.iter().map(|u| u.input_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|u| u.output_tokens).collect::<Vec<_>>())
+    .bind(
+        sums.iter()
+            .map(|u| u.cache_creation_tokens)
+            .collect::<Vec<_>>(),
+    )
+    .bind(sums.iter().map(|u| u.cache_read_tokens).collect::<Vec<_>>())
+    .bind(sums.iter().map(|u| u.cost_usd).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+
+    let lines = sqlx::query!(
+        r#"SELECT occurred_at, user_id, session_id, lines_added AS "added!", lines_removed AS "removed!"
+           FROM events
+           WHERE import_batch = $1 AND kind = 'lines_counter'
+             AND lines_added IS NOT NULL AND lines_removed IS NOT NULL"#,
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for l in &lines {
+        let d = deltas.at(l.occurred_at, l.user_id, "", "");
+        d.lines_added -= l.added;
+        d.lines_removed -= l.removed;
+    }
+    sqlx::query(
+        "UPDATE sessions s SET lines_added = s.lines_added - u.a,
+             lines_removed = s.lines_removed - u.r
+         FROM (SELECT id, sum(a) AS a, sum(r) AS r
+               FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS x(id, a, r) GROUP BY id) u
+         WHERE s.id = u.id",
+    )
+    .bind(
+        lines
+            .iter()
+            .map(|l| l.session_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(lines.iter().map(|l| l.added).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.removed).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+
+    let sessions = sqlx::query!(
+        "DELETE FROM sessions s WHERE s.import_batch = $1
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id
+                             AND e.import_batch IS DISTINCT FROM $1)
+         RETURNING user_id, started_at",
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    done.sessions = sessions.len() as u64;
+    for s in &sessions {
+        deltas.at(s.started_at, s.user_id, "", "").sessions -= 1;
+    }
+
+    done.events = sqlx::query!("DELETE FROM events WHERE import_batch = $1", id.0)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    events::write_rollups(conn, deltas).await?;
+    sqlx::query!(
+        "UPDATE import_batches SET rolled_back_at = now() WHERE id = $1",
+        id.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(done)
+}
