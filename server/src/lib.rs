@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod mcp;
 pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub bus: bus::Bus,
     pub batch_max_items: usize,
     pub ingest_limits: Arc<ingest::limits::IngestLimits>,
+    /// MCP over Streamable HTTP (`/mcp`).
+    pub mcp: mcp::Service,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -165,6 +168,7 @@ pub async fn serve(
         database_mode: db.mode,
         live: live_tx.clone(),
         shutdown: shutdown_rx.clone(),
+        mcp: mcp::service(),
     };
     let sampler = tokio::spawn(live::sample(
         db.store.clone(),

@@ -137,6 +137,7 @@ pub async fn batch(
     admit_request(&state, &me).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE)
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
+    let body = crate::ingest::inflate(header_str(&headers, header::CONTENT_ENCODING), &body)?;
     let items: Vec<Result<serde_json::Value, String>> = match content_type.as_deref() {
         Some("application/json") => serde_json::from_slice::<Vec<serde_json::Value>>(&body)
             .map_err(|e| ApiError::Malformed(format!("the body is not a JSON array: {e}")))?
@@ -161,6 +162,7 @@ pub async fn batch(
         ));
     }
     admit_events(&state, &me, items.len()).await?;
+    let import = import_batch(&state, &me, &headers).await?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -201,7 +203,13 @@ pub async fn batch(
             }
         }
     }
-    let result = write_batch(&state, &me, items).await;
+    let result = write_batch(&state, &me, items, |event| {
+        if let Some(batch) = import {
+            event.source = store::events::Source::Import;
+            event.import_batch = Some(batch.0);
+        }
+    })
+    .await;
     if let Some(key) = &idempotency {
         let mut tx = state.store.tenant_tx(tenant.scope()).await?;
         match &result {
@@ -213,10 +221,35 @@ pub async fn batch(
     Ok(axum::Json(result?).into_response())
 }
 
-async fn write_batch(
+/// `Devpulse-Import-Batch: <id>` files the items under one of the caller's open import
+/// batches (`POST /api/v1/imports`), so `DELETE /api/v1/imports/{id}` can take them out again.
+async fn import_batch(
+    state: &AppState,
+    me: &crate::auth::Caller,
+    headers: &HeaderMap,
+) -> Result<Option<store::imports::ImportId>, ApiError> {
+    let Some(value) = headers.get("devpulse-import-batch") else {
+        return Ok(None);
+    };
+    let id = value
+        .to_str()
+        .ok()
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
+        .map(store::imports::ImportId)
+        .ok_or_else(|| ApiError::field("/Devpulse-Import-Batch", "must be an import batch id"))?;
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    store::imports::open_for_writes(&mut tx, me.user_id, id).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Parses and writes batch items; `file` marks each accepted event (its source, its import
+/// batch). Answers with each item's fate.
+pub async fn write_batch(
     state: &AppState,
     me: &crate::auth::Caller,
     items: Vec<Result<serde_json::Value, String>>,
+    file: impl Fn(&mut store::events::Event),
 ) -> Result<serde_json::Value, ApiError> {
     let now = Utc::now();
     let mut results = Vec::with_capacity(items.len());
@@ -232,7 +265,8 @@ async fn write_batch(
             })
             .and_then(|v| crate::ingest::batch::parse_item(&v, me.user_id, now));
         match parsed {
-            Ok(event) => {
+            Ok(mut event) => {
+                file(&mut event);
                 positions.push(index);
                 events.push(event);
                 results.push(ItemResult {

@@ -6,8 +6,10 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod dashboard;
+pub mod imports;
 pub mod ingest;
 pub mod metrics;
+pub mod prices;
 pub mod teams;
 pub mod users;
 
@@ -159,6 +161,67 @@ pub fn routes() -> ApiRouter {
             post(ingest::otlp_metrics),
         )
         .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::POST,
+            "/api/v1/imports",
+            Ingest,
+            post(imports::create),
+        )
+        .route(
+            Method::POST,
+            "/mcp",
+            Read(crate::auth::permissions::READ_METRICS),
+            post(crate::mcp::handler),
+        )
+        .route(
+            Method::GET,
+            "/mcp",
+            Read(crate::auth::permissions::READ_METRICS),
+            get(crate::mcp::handler),
+        )
+        .route(
+            Method::DELETE,
+            "/mcp",
+            Read(crate::auth::permissions::READ_METRICS),
+            delete(crate::mcp::handler),
+        )
+        .route(Method::GET, "/api/v1/imports", Ingest, get(imports::list))
+        .route(
+            Method::GET,
+            "/api/v1/imports/{id}",
+            Ingest,
+            get(imports::get),
+        )
+        .route(
+            Method::POST,
+            "/api/v1/imports/{id}/finish",
+            Ingest,
+            post(imports::finish),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/imports/{id}",
+            Ingest,
+            delete(imports::rollback),
+        )
+        .route(
+            Method::GET,
+            "/api/v1/prices",
+            Authenticated,
+            get(prices::list),
+        )
+        .route(
+            Method::PUT,
+            "/api/v1/prices/{model}",
+            Permission(DashboardManage),
+            put(prices::set),
+        )
+        .route(
+            Method::DELETE,
+            "/api/v1/prices/{model}",
+            Permission(DashboardManage),
+            delete(prices::reset),
+        )
         .route(
             Method::POST,
             "/api/v1/metrics/sessions",

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use store::{
-    events::{Event, Kind, Source, Usage},
+    events::{Event, Kind, Source, Unpriced, Usage},
     UserId,
 };
 
@@ -143,6 +143,13 @@ pub fn parse_item(
         item.int("cache_creation_tokens", 1_000_000_000),
         item.int("cache_read_tokens", 1_000_000_000),
     ];
+    let cache_1h = item.int("cache_creation_1h_tokens", 1_000_000_000);
+    if cache_1h.unwrap_or(0) > tokens[2].unwrap_or(0) {
+        item.err(
+            "cache_creation_1h_tokens",
+            "must not exceed cache_creation_tokens (it is the 1-hour part of them)",
+        );
+    }
     let cost = item.money("cost_usd");
     let added = item.int("lines_added", 10_000_000);
     let removed = item.int("lines_removed", 10_000_000);
@@ -239,6 +246,12 @@ pub fn parse_item(
             cache_read_tokens: tokens[3].unwrap_or(0),
             cost_usd: cost.unwrap_or(0.0),
         });
+        // Without a cost, the tenant's price table decides it when the event is written.
+        if cost.is_none() {
+            e.unpriced = Some(Unpriced {
+                cache_creation_1h_tokens: cache_1h.unwrap_or(0),
+            });
+        }
     }
     if matches!(kind, Kind::LinesCounter) {
         e.lines_added = Some(added.unwrap_or(0));

@@ -182,11 +182,16 @@ pub fn parse(body: &Value, user: UserId, now: DateTime<Utc>) -> Result<Event, Ve
                 },
                 _ => Kind::Other,
             };
-            let canonical = Value::Object(body.clone()).to_string();
-            (
-                kind,
-                content_key(&format!("hook:{other}"), &[canonical.as_bytes()]),
-            )
+            // The collector names each spooled hook (`_id`); a plain http hook has only its
+            // content.
+            let key = match body.get("_id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() && id.len() <= 200 => format!("hook:{other}:{id}"),
+                _ => {
+                    let canonical = Value::Object(body.clone()).to_string();
+                    content_key(&format!("hook:{other}"), &[canonical.as_bytes()])
+                }
+            };
+            (kind, key)
         }
     };
     let mut event = Event::new(key, kind, Source::Hook, at, user);

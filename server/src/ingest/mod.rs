@@ -148,6 +148,31 @@ async fn write_once(
     Ok(written)
 }
 
+/// The largest body we inflate, whatever the compressed size: a gzip bomb stops here.
+pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+
+/// A request body as sent: inflated if its `Content-Encoding` is gzip.
+pub fn inflate(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    match content_encoding.map(str::trim) {
+        None | Some("") | Some("identity") => Ok(body.to_vec()),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .take(MAX_INFLATED + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::Malformed(format!("gzip body cannot be read: {e}")))?;
+            if out.len() as u64 > MAX_INFLATED {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            Ok(out)
+        }
+        Some(other) => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Encoding {other} is not supported; use gzip or none"
+        ))),
+    }
+}
+
 /// A stable hash of some parts, for keys of events without an id of their own.
 pub fn content_key(prefix: &str, parts: &[&[u8]]) -> String {
     use sha2::{Digest, Sha256};

@@ -3,7 +3,6 @@
 //! anything else is kept as an `other` event.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use chrono::{DateTime, TimeZone, Utc};
 use opentelemetry_proto::tonic::{
@@ -25,9 +24,6 @@ use store::{
 
 use super::{check_time, content_key};
 use crate::error::ApiError;
-
-/// The largest body we inflate, whatever the compressed size: a gzip bomb stops here.
-pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -51,25 +47,7 @@ pub fn decode_body(
             )))
         }
     };
-    let bytes = match content_encoding.map(str::trim) {
-        None | Some("") | Some("identity") => body.to_vec(),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(body)
-                .take(MAX_INFLATED + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::Malformed(format!("gzip body cannot be read: {e}")))?;
-            if out.len() as u64 > MAX_INFLATED {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            out
-        }
-        Some(other) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "Content-Encoding {other} is not supported; use gzip or none"
-            )))
-        }
-    };
+    let bytes = super::inflate(content_encoding, body)?;
     Ok((encoding, bytes))
 }
 

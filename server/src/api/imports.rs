@@ -1,0 +1,97 @@
+//! Import batches (`devpulse import`): open one, send its items to the batch endpoint with
+//! `Devpulse-Import-Batch`, finish it with the importer's figures, roll it back if need be.
+//! People see and roll back their own batches.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Extension, Json,
+};
+use serde::Deserialize;
+use serde_json::json;
+use store::{
+    audit,
+    imports::{self, ImportBatch, ImportId, RolledBack},
+};
+use uuid::Uuid;
+
+use super::{JsonBody, Me};
+use crate::{error::ApiError, AppState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBatch {
+    /// What made it, e.g. `devpulse import 0.1.0`.
+    source: String,
+    #[serde(default)]
+    host: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<NewBatch>,
+) -> Result<(StatusCode, Json<ImportBatch>), ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let batch = imports::create(&mut tx, me.user_id, &body.source, body.host.as_deref()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(batch)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Vec<ImportBatch>>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let batches = imports::list(&mut tx, me.user_id).await?;
+    tx.commit().await?;
+    Ok(Json(batches))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ImportBatch>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let batch = imports::get(&mut tx, me.user_id, ImportId(id)).await?;
+    tx.commit().await?;
+    Ok(Json(batch))
+}
+
+pub async fn finish(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+    JsonBody(stats): JsonBody<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Json<ImportBatch>, ApiError> {
+    if serde_json::to_string(&stats).map_or(0, |s| s.len()) > 16_384 {
+        return Err(ApiError::field("", "the figures must fit in 16 KiB"));
+    }
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let batch = imports::finish(&mut tx, me.user_id, ImportId(id), &stats.into()).await?;
+    tx.commit().await?;
+    Ok(Json(batch))
+}
+
+/// Takes the batch's events out again, with everything they counted.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RolledBack>, ApiError> {
+    let tenant = me.tenant()?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let removed = imports::rollback(&mut tx, me.user_id, ImportId(id)).await?;
+    audit::record(
+        &mut tx,
+        &me.actor(),
+        "import.rolled_back",
+        Some(&id.to_string()),
+        json!(removed),
+    )
+    .await?;
+    tx.commit().await?;
+    state.bus.committed(tenant.scope().id().0, removed.events);
+    Ok(Json(removed))
+}
