@@ -68,12 +68,12 @@ if ! cmp -s node_modules/echarts/dist/echarts.min.js public/echarts.min.js; then
   cp node_modules/echarts/dist/echarts.min.js public/echarts.min.js
 fi
 
-# --- Python: the real OpenTelemetry SDK, the client of the OTLP tests -----------------------
-venv=.data/venv-otel
-req=server/tests/otel/requirements.txt
+# --- Python: the real OpenTelemetry SDK and MCP client, the clients of the OTLP and MCP tests -----------------------
+venv=.data/venv-py
+req=server/tests/python/requirements.txt
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ "$(cat "$venv/.devpulse-req.sha" 2>/dev/null)" != "$want" ]; then
-  say "installing the OpenTelemetry Python SDK and exporters into $venv (PyPI)"
+  say "installing the OpenTelemetry SDK and the MCP client into $venv (PyPI)"
   mkdir -p .data && rm -rf "$venv"
   python3 -m venv "$venv" || die "python3 -m venv failed"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" \

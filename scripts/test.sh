@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR
 export DEVPULSE_TEST_PG_DIR="$PWD/.data/test-postgres"
 export RUST_BACKTRACE=1
+# Incremental caches only help edit-compile loops; in the shared target directory they grew
+# by gigabytes per run.
+export CARGO_INCREMENTAL=0
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
 cleanup() {
@@ -27,8 +30,8 @@ mkdir -p .data && chmod 755 .data
 step "rustfmt"
 cargo fmt --all -- --check
 
-step "unit and integration tests (store, app with ssr, server)"
-cargo test -p store -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
+step "unit and integration tests (pricing, store, mcp, collector, app with ssr, server)"
+cargo test -p pricing -p store -p mcp -p collector -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
 grep -E '^test result:' .data/cargo-test.log | awk '{p+=$4; f+=$6} END {printf "cargo test: %d passed, %d failed\n", p, f}'
 
 step "ingestion benchmark, quick mode (prints figures; asserts nothing about speed)"
@@ -36,7 +39,7 @@ DEVPULSE_BENCH_DATA_DIR="$PWD/.data/bench" cargo run -q -p server --example inge
   | grep -v ' INFO '
 
 step "clippy (server side and WASM side)"
-cargo clippy -p store -p app -p server --all-targets -- -D warnings
+cargo clippy -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "site build: server + WASM bundle (cargo leptos build)"

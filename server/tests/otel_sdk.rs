@@ -1,23 +1,13 @@
 //! The OTLP receiver against the real OpenTelemetry Python SDK and its OTLP/HTTP exporters,
-//! protobuf and JSON (installed into .data/venv-otel by scripts/setup.sh).
+//! protobuf and JSON (installed into .data/venv-py by scripts/setup.sh).
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::{call, login, seed_two_tenants, TestServer};
+use common::{call, login, python, seed_two_tenants, TestServer};
 use reqwest::Method;
 use serde_json::json;
-
-fn python() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/venv-otel/bin/python");
-    assert!(
-        p.exists(),
-        "{} is missing: `make test` (scripts/setup.sh) installs the OpenTelemetry SDK there",
-        p.display()
-    );
-    p
-}
 
 #[tokio::test]
 async fn the_opentelemetry_sdk_exporters_are_understood() {
@@ -33,7 +23,7 @@ async fn the_opentelemetry_sdk_exporters_are_understood() {
     )
     .await;
     let key = key["key"].as_str().unwrap().to_string();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel/send.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_send.py");
     for (encoding, prefix) in [("protobuf", "pb"), ("json", "js")] {
         let out = tokio::process::Command::new(python())
             .arg(&script)

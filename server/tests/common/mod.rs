@@ -1,6 +1,9 @@
 //! A real server on a free port, over a fresh database of its own.
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod laptop;
+
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
@@ -240,4 +243,17 @@ pub async fn other_tenant(server: &TestServer) -> OtherTenant {
         key_id: key["api_key"]["id"].as_str().unwrap().to_string(),
         team_id: team["id"].as_str().unwrap().to_string(),
     }
+}
+
+/// The Python of `.data/venv-py`, where scripts/setup.sh installs the real clients the tests
+/// drive (the OpenTelemetry SDK, the MCP client).
+pub fn python() -> std::path::PathBuf {
+    let p =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/venv-py/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: `make test` (scripts/setup.sh) installs the Python clients there",
+        p.display()
+    );
+    p
 }

@@ -1,0 +1,300 @@
+//! The `devpulse` collector binary against the real server: importing the fixtures' homes,
+//! resuming and rolling back imports, and hooks spooled while the server is down and synced
+//! once it is back, with the sync killed midway.
+
+mod common;
+
+use std::{
+    process::{Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{
+    fixtures::{assert_matches_expected, fixtures, people, summary, totals_of, USERS},
+    laptop::Laptop,
+    login, TestServer,
+};
+use serde_json::{json, Value};
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// "import batch <id>: N new, ..." → (id, N).
+fn batch_line(out: &str) -> (String, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("import batch "))
+        .unwrap_or_else(|| panic!("no batch line in {out}"));
+    let id = line["import batch ".len()..]
+        .split([':', ' '])
+        .next()
+        .unwrap()
+        .to_string();
+    let new = line
+        .split(": ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    (id, new)
+}
+
+#[tokio::test]
+async fn importing_the_fixture_homes_reproduces_expected_once_and_rolls_back() {
+    let server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let mut batches = Vec::new();
+    for user in USERS {
+        let laptop = Laptop::new(&server.url(""), &keys[user]);
+        let home = fixtures().join(format!("home-{user}"));
+        let out = stdout(&laptop.run(&["import", "--quiet", home.to_str().unwrap()]));
+        // The defects in the files are named with file and line.
+        assert!(
+            out.contains(".agent-os/metrics/tool-metrics.jsonl:3: duplicate"),
+            "{out}"
+        );
+        assert!(
+            out.contains(".ai-mesh/metrics/tool-metrics.jsonl:1:"),
+            "{out}"
+        );
+        let truncated = out
+            .lines()
+            .find(|l| l.contains(".agent-os/metrics/tool-metrics.jsonl:") && !l.contains(":3:"))
+            .unwrap_or_else(|| panic!("the truncated line is not reported: {out}"));
+        assert!(!truncated.is_empty());
+        let (batch, new) = batch_line(&out);
+        assert!(new > 1000, "{out}");
+        batches.push((user, batch, laptop, home));
+    }
+    let first = summary(&server, &admin).await;
+    assert_matches_expected(&first);
+
+    // A second run finds everything there already.
+    let (_, _, laptop, home) = &batches[0];
+    let again = stdout(&laptop.run(&["import", "--quiet", home.to_str().unwrap()]));
+    assert_eq!(batch_line(&again).1, 0, "{again}");
+    assert_eq!(summary(&server, &admin).await, first);
+
+    // Rolling back ana's first batch takes out exactly her history.
+    let (user, batch, laptop, home) = &batches[0];
+    let out = stdout(&laptop.run(&["import", "rollback", batch]));
+    assert!(out.contains("rolled back"), "{out}");
+    let after = summary(&server, &admin).await;
+    let mine = after["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == format!("{user}@demo.test"));
+    if let Some(mine) = mine {
+        for key in [
+            "sessions",
+            "tool_executions",
+            "api_requests",
+            "input_tokens",
+            "lines_added",
+        ] {
+            assert_eq!(mine[key], 0, "{key} after rollback: {mine}");
+        }
+    }
+    for other in &USERS[1..] {
+        let email = format!("{other}@demo.test");
+        assert_eq!(totals_of(&after, &email), totals_of(&first, &email));
+    }
+    let list = stdout(&laptop.run(&["import", "list"]));
+    assert!(
+        list.contains(batch.as_str()) && list.contains("rolled back"),
+        "{list}"
+    );
+
+    // Importing again after the rollback brings it all back, exactly.
+    let out = stdout(&laptop.run(&["import", "--quiet", home.to_str().unwrap()]));
+    assert!(batch_line(&out).1 > 1000, "{out}");
+    assert_matches_expected(&summary(&server, &admin).await);
+}
+
+#[tokio::test]
+async fn an_interrupted_import_resumes_without_duplicates() {
+    let server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let laptop = Laptop::new(&server.url(""), &keys["bo"]);
+    let home = fixtures().join("home-bo");
+    // Small requests, so there is a moment to interrupt it between two of them.
+    let mut child = laptop
+        .command(&["import", "--quiet", home.to_str().unwrap()])
+        .env("DEVPULSE_IMPORT_CHUNK", "50")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = laptop.data().join("import-state.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let sent = std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|s| s["sent_items"].as_u64())
+            .unwrap_or(0);
+        if sent >= 150 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import never got going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended too soon"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+
+    let out = stdout(&laptop.run(&["import", "--quiet", home.to_str().unwrap()]));
+    assert!(out.contains("(resumed)"), "{out}");
+    let got = summary(&server, &admin).await;
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
+            .unwrap();
+    let bo = totals_of(&got, "bo@demo.test");
+    for key in [
+        "sessions",
+        "tool_executions",
+        "tool_failures",
+        "api_requests",
+        "output_tokens",
+        "lines_added",
+    ] {
+        assert_eq!(bo[key], expected["users"]["bo"][key], "{key}");
+    }
+    // One batch holds everything, each event once.
+    let list = stdout(&laptop.run(&["import", "list"]));
+    assert_eq!(list.lines().count(), 1, "{list}");
+}
+
+fn hook_body(i: usize) -> Value {
+    let session = format!("offline-{}", i / 100);
+    match i % 4 {
+        0 => json!({ "session_id": session, "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                     "tool_use_id": format!("toolu_off_{i}"), "cwd": "/home/x/shop",
+                     "transcript_path": "/tmp/t.jsonl", "tool_input": { "command": "ls" } }),
+        1 => json!({ "session_id": session, "hook_event_name": "PostToolUse", "tool_name": "Bash",
+                     "tool_use_id": format!("toolu_off_{}", i - 1), "cwd": "/home/x/shop",
+                     "transcript_path": "/tmp/t.jsonl", "tool_response": { "stdout": "ok" } }),
+        2 => json!({ "session_id": session, "hook_event_name": "UserPromptSubmit",
+                     "prompt": format!("prompt {i}"), "cwd": "/home/x/shop",
+                     "transcript_path": "/tmp/t.jsonl" }),
+        _ => json!({ "session_id": session, "hook_event_name": "Notification",
+                     "message": "waiting", "cwd": "/home/x/shop", "transcript_path": "/tmp/t.jsonl" }),
+    }
+}
+
+async fn stored_events(server: &TestServer) -> (i64, i64) {
+    let tenant =
+        store::tenants::find_by_slug(server.db.store.pool(), &store::Slug::parse("demo").unwrap())
+            .await
+            .unwrap();
+    let mut tx = server.db.store.tenant_tx(tenant.scope()).await.unwrap();
+    let counts: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT coalesce(attrs->>'_id', key)) FROM events
+         WHERE session_id LIKE 'offline-%'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    counts
+}
+
+#[tokio::test]
+async fn hooks_spool_while_offline_and_sync_delivers_each_once_even_when_killed() {
+    const HOOKS: usize = 10_000;
+    let server = TestServer::start().await;
+    let keys = people(&server).await;
+    // A port nobody listens on: the server is "down".
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let laptop = Laptop::new(&dead_url, &keys["ana"]);
+
+    // Claude Code runs the hook for every event; every run must succeed silently.
+    let bodies: Vec<String> = (0..HOOKS).map(|i| hook_body(i).to_string()).collect();
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for part in bodies.chunks(HOOKS / 4) {
+            let (laptop, failures) = (&laptop, &failures);
+            s.spawn(move || {
+                for body in part {
+                    let mut child = laptop
+                        .command(&["hook"])
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    use std::io::Write;
+                    child
+                        .stdin
+                        .take()
+                        .unwrap()
+                        .write_all(body.as_bytes())
+                        .unwrap();
+                    let out = child.wait_with_output().unwrap();
+                    if !out.status.success() || !out.stdout.is_empty() || !out.stderr.is_empty() {
+                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(failures.into_inner(), 0, "a hook run failed or printed");
+    let status = stdout(&laptop.run(&["status"]));
+    assert!(
+        status.contains(&format!("spool       {HOOKS} events waiting")),
+        "{status}"
+    );
+
+    // The background sync the hooks started is still backing off; stop it, then point the
+    // laptop at the live server.
+    if let Ok(pid) = std::fs::read_to_string(laptop.data().join("sync.lock")) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    laptop.configure(&server.url(""), &keys["ana"]);
+
+    // Kill a sync after its first acknowledged batch.
+    let mut child = laptop
+        .command(&["sync"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let delivered = std::fs::read(laptop.data().join("sync-state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|s| s["delivered"].as_u64())
+            .unwrap_or(0);
+        if delivered > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync never delivered");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sync ended too soon"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    let (partial, _) = stored_events(&server).await;
+    assert!(partial > 0 && (partial as usize) < HOOKS, "{partial}");
+
+    let out = stdout(&laptop.run(&["sync"]));
+    assert!(out.contains("delivered"), "{out}");
+    let (stored, distinct) = stored_events(&server).await;
+    assert_eq!(stored as usize, HOOKS, "every spooled event, once");
+    assert_eq!(distinct as usize, HOOKS);
+    let status = stdout(&laptop.run(&["status"]));
+    assert!(status.contains("spool       0 events waiting"), "{status}");
+}
