@@ -46,11 +46,14 @@ pub async fn run(paths: &Paths, settings: &Path) -> Vec<Check> {
             None
         }
     };
-    let hooks = std::fs::read_to_string(settings).unwrap_or_default();
+    // Setup records what it installed (hooks or OTEL variables) under this marker.
+    let installed = std::fs::read_to_string(settings)
+        .unwrap_or_default()
+        .contains("DEVPULSE_SETUP");
     add(
-        hooks.contains("devpulse hook"),
-        if hooks.contains("devpulse hook") {
-            format!("hooks installed in {}", settings.display())
+        installed,
+        if installed {
+            format!("devpulse set up in {}", settings.display())
         } else {
             format!(
                 "no devpulse hooks in {}: run `devpulse setup --server URL --key KEY`",

@@ -170,10 +170,17 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
                 setup::install_otel(&settings, &server, &key)
             } else {
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                // Claude Code runs the command through a shell: quote a path with spaces.
+                let exe = exe.display().to_string();
+                let exe = if exe.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                    format!("'{}'", exe.replace('\'', "'\\''"))
+                } else {
+                    exe
+                };
                 setup::install_hooks(
                     &settings,
                     &setup::Install {
-                        command: format!("{} hook", exe.display()),
+                        command: format!("{exe} hook"),
                     },
                 )
             };

@@ -120,6 +120,7 @@ mod tests {
         );
         assert_eq!(p.cost("gpt-4", &t), None);
         let cheap = p.with([("gpt-4".to_string(), Price::from([1.0, 1.0, 1.0, 1.0]))]);
-        assert!((cheap.cost("gpt-4", &t).unwrap() - 5.0).abs() < 1e-9);
+        // 1 + 1 + 1 (5-minute writes) + 2 (1-hour writes) + 1
+        assert!((cheap.cost("gpt-4", &t).unwrap() - 6.0).abs() < 1e-9);
     }
 }

@@ -623,3 +623,73 @@ async fn the_sessions_and_tools_resources_write_and_read() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn requests_without_a_cost_are_priced_from_the_table_and_the_tenants_overrides() {
+    let server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let send = |id: &str, model: &str| {
+        json!({ "type": "api_request", "timestamp": "2025-09-01T10:00:00Z", "request_id": id,
+                "model": model, "session_id": "priced", "input_tokens": 1_000_000,
+                "output_tokens": 1_000_000, "cache_creation_tokens": 2_000_000,
+                "cache_creation_1h_tokens": 1_000_000, "cache_read_tokens": 1_000_000 })
+    };
+    let post = |items: Vec<Value>| {
+        let url = server.url("/api/v1/ingest/batch");
+        let key = keys["ana"].clone();
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth(key)
+                .json(&items)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // Shipped price: 3 + 15 + 3.75 (5-minute writes) + 6 (1-hour writes, 2x input) + 0.3.
+    post(vec![send("r1", "claude-sonnet-4-5-20250929")]).await;
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/prices/claude-sonnet-4-5-20250929",
+        Some(&keys["ana"]),
+        Some(json!({ "input": 1.0, "output": 1.0, "cache_write": 1.0, "cache_read": 1.0 })),
+    )
+    .await;
+    assert_eq!(status, 403, "an API key does not set prices");
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/prices/claude-sonnet-4-5-20250929",
+        Some(&admin),
+        Some(json!({ "input": 1.0, "output": 1.0, "cache_write": 1.0, "cache_read": 1.0 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The tenant's price from now on: 1 + 1 + 1 + 2 + 1.
+    post(vec![send("r2", "claude-sonnet-4-5-20250929")]).await;
+    let s = summary(&server, &admin).await;
+    let cost = totals_of(&s, "ana@demo.test")["cost_usd"].as_f64().unwrap();
+    assert!((cost - (28.05 + 6.0)).abs() < 1e-6, "{cost}");
+    let (_, prices) = call(&server, Method::GET, "/api/v1/prices", Some(&admin), None).await;
+    let row = prices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "claude-sonnet-4-5-20250929")
+        .unwrap();
+    assert_eq!(row["source"], "tenant", "{row}");
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/prices/x",
+        Some(&admin),
+        Some(json!({ "input": -1.0, "output": 1.0, "cache_write": 1.0, "cache_read": 1.0 })),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+}

@@ -33,7 +33,7 @@ pub async fn overrides(conn: &mut PgConnection) -> Result<Vec<(String, Price)>> 
     .collect())
 }
 
-/// Sets (or with `None` removes) the tenant's price for a model. Applies to requests priced
+/// Sets (or with `None` removes; not found if there was none) the tenant's price for a model. Applies to requests priced
 /// from now on; stored costs do not change.
 pub async fn set(conn: &mut PgConnection, model: &str, price: Option<Price>) -> Result<()> {
     if model.is_empty() || model.chars().count() > 200 {
@@ -43,10 +43,15 @@ pub async fn set(conn: &mut PgConnection, model: &str, price: Option<Price>) -> 
         });
     }
     let Some(p) = price else {
-        sqlx::query!("DELETE FROM model_prices WHERE model = $1", model)
+        let gone = sqlx::query!("DELETE FROM model_prices WHERE model = $1", model)
             .execute(&mut *conn)
-            .await?;
-        return Ok(());
+            .await?
+            .rows_affected();
+        return if gone == 0 {
+            Err(Error::NotFound("price override"))
+        } else {
+            Ok(())
+        };
     };
     for (field, v) in [
         ("input", p.input),
