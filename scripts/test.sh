@@ -38,6 +38,9 @@ step "ingestion benchmark, quick mode (prints figures; asserts nothing about spe
 DEVPULSE_BENCH_DATA_DIR="$PWD/.data/bench" cargo run -q -p server --example ingest-bench -- --quick 2>&1 \
   | grep -v ' INFO '
 
+step "hook benchmark, quick mode (devpulse hook against a Node.js hook; prints figures)"
+cargo bench -q -p collector --bench hook -- --quick
+
 step "clippy (server side and WASM side)"
 cargo clippy -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

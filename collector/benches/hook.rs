@@ -1,4 +1,5 @@
-//! `cargo bench -p collector --bench hook [-- --quick]`: wall time of one `devpulse hook` run,
+//! `cargo bench -p collector --bench hook [-- --quick]`: wall time of one hook run (`devpulse
+//! hook`, and `devpulse-hook`, the hook-only binary `devpulse setup` installs),
 //! process start included, the way Claude Code runs it (stdin piped, wait for exit), against a
 //! baseline measured in the same run: the kind of hook teams run today, a Node.js script that
 //! parses the event and appends it to a JSONL file (the peer hooks' published figure is
@@ -34,12 +35,8 @@ fn time_runs(n: usize, mut command: impl FnMut() -> Command) -> Vec<Duration> {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(BODY.as_bytes())
-            .unwrap();
+        // A program that does not read its stdin (the floor) closes the pipe early.
+        let _ = child.stdin.take().unwrap().write_all(BODY.as_bytes());
         let status = child.wait().unwrap();
         times.push(started.elapsed());
         assert!(status.success());
@@ -95,7 +92,17 @@ fn main() {
         env(&mut c);
         c
     });
-    let (p50, p99) = report("devpulse hook (spool, sync running)", &ours);
+    report("devpulse hook (spool, sync running)", &ours);
+    let small = Path::new(env!("CARGO_BIN_EXE_devpulse-hook"));
+    let ours = time_runs(n, || {
+        let mut c = Command::new(small);
+        env(&mut c);
+        c
+    });
+    let (p50, p99) = report("devpulse-hook (what setup installs)", &ours);
+    // The floor on this machine: starting any process at all.
+    let floor = time_runs(n, || Command::new("true"));
+    report("floor: /bin/true (process start alone)", &floor);
 
     let node = dir.path().join("legacy-hook.js");
     std::fs::write(&node, NODE_HOOK).unwrap();

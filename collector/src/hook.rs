@@ -79,6 +79,12 @@ fn start_sync(paths: &Paths) -> Result<(), String> {
     }
     drop(free);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find our own binary: {e}"))?;
+    // `devpulse-hook` has only the hook; the sync is in `devpulse`, installed beside it.
+    let exe = if exe.file_name().is_some_and(|n| n == "devpulse-hook") {
+        exe.with_file_name("devpulse")
+    } else {
+        exe
+    };
     use std::os::unix::process::CommandExt;
     Command::new(exe)
         .args(["sync", "--daemon"])

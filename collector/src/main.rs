@@ -170,6 +170,13 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
                 setup::install_otel(&settings, &server, &key)
             } else {
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                // The hook-only binary starts faster; `devpulse hook` does the same.
+                let small = exe.with_file_name("devpulse-hook");
+                let (exe, arg) = if small.is_file() {
+                    (small, "")
+                } else {
+                    (exe, " hook")
+                };
                 // Claude Code runs the command through a shell: quote a path with spaces.
                 let exe = exe.display().to_string();
                 let exe = if exe.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
@@ -180,7 +187,7 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
                 setup::install_hooks(
                     &settings,
                     &setup::Install {
-                        command: format!("{exe} hook"),
+                        command: format!("{exe}{arg}"),
                     },
                 )
             };

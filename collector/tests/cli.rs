@@ -65,7 +65,7 @@ fn setup_keeps_what_was_there_and_uninstall_restores_it() {
     assert_eq!(installed["permissions"], original["permissions"]);
     let pre = installed["hooks"]["PreToolUse"].to_string();
     assert!(
-        pre.contains("guard.sh") && pre.contains("devpulse hook"),
+        pre.contains("guard.sh") && pre.contains("devpulse-hook"),
         "{pre}"
     );
     assert!(installed["hooks"]["Stop"]
@@ -73,7 +73,7 @@ fn setup_keeps_what_was_there_and_uninstall_restores_it() {
         .contains("notify-send"));
     assert!(installed["hooks"]["SessionStart"]
         .to_string()
-        .contains("devpulse hook"));
+        .contains("devpulse-hook"));
     // The configuration holds the key, readable by its owner only.
     let config = home.path().join(".config/devpulse/config.json");
     use std::os::unix::fs::PermissionsExt;
