@@ -94,6 +94,17 @@ pub async fn send(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .filter(|s: &State| s.paths == sources && s.items == plan.items.len());
+    // A batch rolled back (or gone) since: start afresh.
+    let saved = match saved {
+        Some(s) => match client
+            .get(&format!("/api/v1/imports/{}", s.batch), &[])
+            .await
+        {
+            Ok(b) if b["rolled_back_at"].is_null() && b["id"] == s.batch.as_str() => Some(s),
+            _ => None,
+        },
+        None => None,
+    };
     let resumed = saved.is_some();
     let mut state = match saved {
         Some(s) => s,
@@ -107,8 +118,13 @@ pub async fn send(
                 )
                 .await
                 .map_err(|e| format!("cannot open an import batch: {e}"))?;
+            let Some(id) = batch["id"].as_str() else {
+                return Err(format!(
+                    "the server did not open an import batch: {batch:.200}"
+                ));
+            };
             State {
-                batch: batch["id"].as_str().unwrap_or_default().to_string(),
+                batch: id.to_string(),
                 paths: sources.to_vec(),
                 items: plan.items.len(),
                 ..State::default()
@@ -181,7 +197,8 @@ async fn send_chunk(client: &Client, body: &[u8], key: &str, batch: &str) -> Res
     let mut attempt = 0;
     loop {
         match client.send_batch(body, key, Some(batch)).await {
-            Ok(answer) => return Ok(answer),
+            Ok(answer) if crate::sync::answers_for(&answer, body) => return Ok(answer),
+            Ok(other) => return Err(format!("not a devpulse answer: {other:.200}")),
             Err(ClientError::Retry { why, after }) if attempt < 8 => {
                 let pause = crate::sync::backoff(attempt, after);
                 eprintln!("{why}; retrying in {pause:.1?}");

@@ -99,12 +99,13 @@ enum ImportAction {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let paths = Paths::from_env();
-    if let Command::Hook = cli.command {
-        hook::run(&paths);
+    // Before argument parsing: nothing may make the hook print or exit non-zero.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
+        hook::run(&Paths::from_env());
         return ExitCode::SUCCESS;
     }
+    let cli = Cli::parse();
+    let paths = Paths::from_env();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -26,6 +26,8 @@ use crate::{
 
 /// Items per request: well under the server's batch limit, small enough to retry cheaply.
 pub const CHUNK: usize = 1000;
+/// Bytes per request at most (uncompressed), well under the server's body limits.
+const CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// How long a background sync waits for more hooks once the spool is empty.
 const LINGER: Duration = Duration::from_secs(30);
 /// How long a background sync keeps trying an unreachable server before leaving it to the
@@ -146,12 +148,20 @@ async fn deliver(
     }
     let good: Vec<&serde_json::Value> = lines.good.iter().map(|(_, v)| v).collect();
     while state.acked < good.len() {
-        let chunk = &good[state.acked..(state.acked + CHUNK).min(good.len())];
-        let mut body = Vec::with_capacity(chunk.len() * 512);
-        for item in chunk {
+        // At most CHUNK items and about CHUNK_BYTES, always at least one item.
+        let mut body = Vec::with_capacity(CHUNK_BYTES.min(1 << 20));
+        let mut n = 0;
+        for item in &good[state.acked..] {
+            let before = body.len();
             serde_json::to_writer(&mut body, item).expect("JSON value serialises");
             body.push(b'\n');
+            if n > 0 && (n == CHUNK || body.len() > CHUNK_BYTES) {
+                body.truncate(before);
+                break;
+            }
+            n += 1;
         }
+        let chunk = &good[state.acked..state.acked + n];
         let key = format!("sync:{}", crate::digest(&body));
         let answer = send_with_retry(paths, &key, &body, state, opts).await?;
         let rejected = answer["rejected"].as_u64().unwrap_or(0);
@@ -205,7 +215,16 @@ async fn send_with_retry(
         // Read every time: `devpulse setup` may have pointed us elsewhere meanwhile.
         let config = Config::load(paths).map_err(|e| e.to_string())?;
         match Client::new(&config).send_batch(body, key, None).await {
-            Ok(answer) => return Ok(answer),
+            // Only the server's own answer acknowledges: a proxy's or portal's 200 does not.
+            Ok(answer) if answers_for(&answer, body) => return Ok(answer),
+            Ok(other) => {
+                let why = format!("not a devpulse answer: {other:.200}");
+                state.failed(paths, &why);
+                if started.elapsed() > patience {
+                    return Err(why);
+                }
+                tokio::time::sleep(backoff(attempt, None)).await;
+            }
             Err(ClientError::Fatal(why)) => {
                 state.failed(paths, &why);
                 return Err(why);
@@ -221,6 +240,13 @@ async fn send_with_retry(
         }
     }
     unreachable!("the retry loop returns")
+}
+
+/// Whether a batch answer accounts for every line sent.
+pub fn answers_for(answer: &serde_json::Value, body: &[u8]) -> bool {
+    let sent = body.iter().filter(|b| **b == b'\n').count() as u64;
+    let n = |k: &str| answer[k].as_u64();
+    matches!((n("accepted"), n("duplicates"), n("rejected")), (Some(a), Some(d), Some(r)) if a + d + r == sent)
 }
 
 /// 0.5 s doubling up to a minute, each pause drawn between half and all of it (jitter, so

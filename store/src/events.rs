@@ -247,6 +247,23 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
         }
     }
     lock(conn).await?;
+    // A rollback may have run since the request checked its batch: refuse rather than write
+    // events that could never be taken out again.
+    let batches: Vec<Uuid> = events.iter().filter_map(|e| e.import_batch).collect();
+    if !batches.is_empty() {
+        let gone: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM import_batches
+                            WHERE id = ANY($1) AND rolled_back_at IS NOT NULL)",
+        )
+        .bind(&batches)
+        .fetch_one(&mut *conn)
+        .await?;
+        if gone {
+            return Err(crate::Error::Conflict(
+                "the import batch was rolled back".into(),
+            ));
+        }
+    }
     price(conn, &mut events).await?;
 
     let new = insert_raw(conn, &events).await?;
