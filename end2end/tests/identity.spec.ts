@@ -29,6 +29,10 @@ async function signIn(page: Page, tenant: string, email: string, password: strin
   await page.locator('#email').fill(email);
   await page.locator('#password').fill(password);
   await page.locator('#sign-in').click();
+  // The form's POST answers 303 (to / or back to /login?error=…). Navigating on before that
+  // lands overlaps two navigations, and once in a while Chromium then loaded the next page
+  // under the redirect's `default-src 'none'` policy, which blocks the WASM.
+  await page.waitForURL((u) => u.pathname !== '/login' || u.search !== '');
 }
 
 test.describe('without JavaScript', () => {

@@ -20,6 +20,10 @@ async function signIn(page: Page, tenant: string, email: string, password: strin
   await page.locator('#email').fill(email);
   await page.locator('#password').fill(password);
   await page.locator('#sign-in').click();
+  // The form's POST answers 303 (to / or back to /login?error=…). Navigating on before that
+  // lands overlaps two navigations, and once in a while Chromium then loaded the next page
+  // under the redirect's `default-src 'none'` policy, which blocks the WASM.
+  await page.waitForURL((u) => u.pathname !== '/login' || u.search !== '');
 }
 
 async function asAdmin(page: Page) {
@@ -127,15 +131,17 @@ test('teams: an admin builds one; a manager sees the teams they manage', async (
 
 test('the profile page renames and changes the password', async ({ page, browser }) => {
   // A person of our own, so the demo accounts keep their passwords for other tests.
+  // Unique per run so the test can repeat against one server (`--repeat-each`).
+  const email = `profile-${Date.now()}@demo.test`;
   await asAdmin(page);
-  await page.locator('#invite-email').fill('profile@demo.test');
+  await page.locator('#invite-email').fill(email);
   await page.locator('#invite').click();
   const link = (await page.locator('#invite-link').textContent())!;
   await setPasswordThroughLink(browser, link, 'profile-password-1');
 
   const context = await browser.newContext();
   const me = await context.newPage();
-  await signIn(me, 'demo', 'profile@demo.test', 'profile-password-1');
+  await signIn(me, 'demo', email, 'profile-password-1');
   await me.goto(`${server.url}/profile`);
   await expect(me.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await me.locator('#profile-name').fill('Pro File');
@@ -151,7 +157,7 @@ test('the profile page renames and changes the password', async ({ page, browser
   await me.locator('#current-password').fill('profile-password-1');
   await me.locator('#change-password').click();
   await expect(me).toHaveURL(/\/login\?notice=password_changed/);
-  await signIn(me, 'demo', 'profile@demo.test', 'profile-password-2');
-  await expect(me.locator('#who')).toContainText('profile@demo.test');
+  await signIn(me, 'demo', email, 'profile-password-2');
+  await expect(me.locator('#who')).toContainText(email);
   await context.close();
 });
