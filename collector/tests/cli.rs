@@ -125,7 +125,10 @@ fn the_hook_always_succeeds_silently_and_says_why_in_its_log() {
 #[test]
 fn a_dry_run_reports_every_skipped_line_and_sends_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures/home-chen");
+    let fixture = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../testdata/fixtures/home-chen");
     let report = ok(devpulse(
         home.path(),
         &["import", "--dry-run", fixture.to_str().unwrap()],

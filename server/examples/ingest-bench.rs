@@ -92,6 +92,10 @@ async fn main() {
         _ => None,
     })
     .expect("config");
+    // Quiet unless asked: RUST_LOG=store=debug shows where each write's time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        server::init_tracing(&config.log_format);
+    }
     let db = Database::open(&config).await.expect("database");
     let slug = format!("bench{}", chrono::Utc::now().timestamp_millis());
     let actor = store::audit::Actor::cli();
@@ -228,8 +232,10 @@ async fn measure(
     );
 
     // 3. OTLP/JSON log exports (the fixtures' event requests; repeats are deduplicated).
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures/otlp");
+    let fixtures = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../testdata/fixtures/otlp");
     let mut otlp = Vec::new();
     for _ in 0..sizes.otlp_rounds {
         for user in ["ana", "bo", "chen"] {

@@ -121,6 +121,22 @@ async fn hooks_and_otlp_reproduce_the_fixtures_exactly_and_resending_changes_not
 }
 
 /// The same OTLP requests as protobuf, gzip-compressed, count the same as JSON.
+/// Two writers insert raw rows at once, before the tenant's lock (see
+/// `store::events::write`): the same events arriving twice at the same moment must still be
+/// counted once, and the writers must not deadlock on each other's rows.
+#[tokio::test]
+async fn the_same_events_sent_twice_at_once_count_once() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    tokio::join!(
+        send_everything(&server, &keys),
+        send_everything(&server, &keys)
+    );
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    assert_matches_expected(&summary(&server, &admin).await);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn otlp_protobuf_and_gzip_count_like_json() {
     use opentelemetry_proto::tonic::collector::{

@@ -14,7 +14,10 @@ use reqwest::Method;
 use serde_json::Value;
 
 fn script() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/mcp_client.py")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/python/mcp_client.py")
 }
 
 /// Runs the client and returns its report.

@@ -23,7 +23,10 @@ async fn the_opentelemetry_sdk_exporters_are_understood() {
     )
     .await;
     let key = key["key"].as_str().unwrap().to_string();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_send.py");
+    let script = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/python/otel_send.py");
     for (encoding, prefix) in [("protobuf", "pb"), ("json", "js")] {
         let out = tokio::process::Command::new(python())
             .arg(&script)

@@ -232,8 +232,14 @@ impl Deltas {
     }
 }
 
-/// Writes a batch for one tenant. Run it inside that tenant's transaction; it takes the
-/// tenant's write lock so that instances writing at once fold events one after the other.
+/// Writes a batch for one tenant. Run it inside that tenant's transaction.
+///
+/// The raw rows go in first, without the tenant's write lock, so that two writers can insert
+/// at once; then the lock is taken and the new events are folded one writer after the other.
+/// Inserting before the lock stays exact: `ON CONFLICT DO NOTHING` makes a second writer with
+/// the same key wait for the first to commit (then the row is not new to it) or roll back
+/// (then it is). Rows go in key order, so two writers never wait on each other in a cycle; and
+/// the fold takes no lock that a raw insert holds.
 pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Written> {
     if events.is_empty() {
         return Ok(Written::default());
@@ -246,9 +252,23 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
             c.start_at = c.start_at.trunc_subsecs(6);
         }
     }
+    let started = std::time::Instant::now();
+    let mut lap = started;
+    let mut phases: Vec<(&str, u128)> = Vec::with_capacity(10);
+    let mut phase = |name: &'static str| {
+        phases.push((name, lap.elapsed().as_micros()));
+        lap = std::time::Instant::now();
+    };
+    price(conn, &mut events).await?;
+    phase("price");
+    let new = insert_raw(conn, &events).await?;
+    phase("insert");
+
     lock(conn).await?;
+    phase("lock");
     // A rollback may have run since the request checked its batch: refuse rather than write
-    // events that could never be taken out again.
+    // events that could never be taken out again. (The rollback could not see this
+    // transaction's rows; failing here takes them out with the transaction.)
     let batches: Vec<Uuid> = events.iter().filter_map(|e| e.import_batch).collect();
     if !batches.is_empty() {
         let gone: bool = sqlx::query_scalar(
@@ -264,9 +284,7 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
             ));
         }
     }
-    price(conn, &mut events).await?;
 
-    let new = insert_raw(conn, &events).await?;
     let mut fresh: Vec<&mut Event> = events
         .iter_mut()
         .zip(&new)
@@ -277,12 +295,26 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
     cumulative_to_delta(conn, &mut fresh).await?;
     let fresh: Vec<&Event> = fresh.into_iter().map(|e| &*e).collect();
 
+    phase("cumulative");
+
     let mut deltas = Deltas::default();
     fold_sessions(conn, &fresh, &mut deltas).await?;
+    phase("sessions");
     fold_tool_runs(conn, &fresh, &mut deltas).await?;
+    phase("tool_runs");
     fold_api_requests(conn, &fresh, &mut deltas).await?;
+    phase("api_requests");
     fold_counters(conn, &fresh, &mut deltas).await?;
+    phase("counters");
     write_rollups(conn, deltas).await?;
+    phase("rollups");
+    // Where a batch's time goes, for whoever tunes the write path (RUST_LOG=store=debug).
+    tracing::debug!(
+        events = events.len(),
+        total_us = started.elapsed().as_micros(),
+        ?phases,
+        "wrote batch"
+    );
     Ok(Written { new })
 }
 
@@ -345,7 +377,10 @@ async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Result<Vec<boo
     let mut removed = Vec::with_capacity(events.len());
     let mut batch = Vec::with_capacity(events.len());
     let mut attrs = Vec::with_capacity(events.len());
-    for e in events {
+    // Key order: concurrent writers then take row locks in the same order (no deadlock).
+    let mut ordered: Vec<&Event> = events.iter().collect();
+    ordered.sort_by(|a, b| (&a.key, a.occurred_at).cmp(&(&b.key, b.occurred_at)));
+    for e in ordered {
         keys.push(e.key.clone());
         at.push(e.occurred_at);
         kind.push(e.kind.name());

@@ -43,7 +43,13 @@ fn cluster() -> &'static Cluster {
 pub fn test_cluster_dir() -> PathBuf {
     std::env::var_os("DEVPULSE_TEST_PG_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/test-postgres"))
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("../.data/test-postgres")
+        })
 }
 
 fn init() -> Result<Cluster, String> {

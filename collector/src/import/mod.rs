@@ -467,13 +467,18 @@ mod tests {
 
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/fixtures");
+    /// Read when the test runs, not baked in when it is built: a test binary reused from a
+    /// shared target directory by a checkout elsewhere must read that checkout's fixtures.
+    fn fixtures() -> std::path::PathBuf {
+        std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../testdata/fixtures")
+    }
 
     fn plan(user: &str) -> Plan {
-        scan(
-            &[Path::new(FIXTURES).join(format!("home-{user}"))],
-            &mut |_| {},
-        )
+        scan(&[fixtures().join(format!("home-{user}"))], &mut |_| {})
     }
 
     /// The items summed the way EXPECTED.json counts them.
@@ -545,7 +550,7 @@ mod tests {
     #[test]
     fn totals_match_expected() {
         let expected: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{FIXTURES}/EXPECTED.json")).unwrap(),
+            &std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap(),
         )
         .unwrap();
         let prices = Prices::shipped();
@@ -641,7 +646,7 @@ mod tests {
     #[test]
     fn ids_are_stable_and_items_valid() {
         let mut calls = 0;
-        let a = scan(&[Path::new(FIXTURES).join("home-bo")], &mut |p| {
+        let a = scan(&[fixtures().join("home-bo")], &mut |p| {
             calls += 1;
             assert_eq!(p.files_done, calls);
             assert!(p.files_done <= p.files_total);
@@ -693,11 +698,11 @@ mod tests {
 
     #[test]
     fn default_roots_lists_what_exists() {
-        let home = Path::new(FIXTURES).join("home-chen");
+        let home = fixtures().join("home-chen");
         let roots = default_roots(&home);
         assert_eq!(roots.len(), 4);
         assert!(roots.iter().all(|r| r.starts_with(&home)));
-        assert!(default_roots(Path::new(FIXTURES)).is_empty());
+        assert!(default_roots(&fixtures()).is_empty());
     }
 
     /// A transcript from a machine without legacy hooks: tool runs come from the transcript.

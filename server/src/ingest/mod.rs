@@ -1,6 +1,6 @@
 //! The write path. Handlers turn request bodies into [`store::events::Event`]s (`hooks`,
-//! `otlp`) and hand them to the [`Writer`]: a bounded queue drained by one task that writes
-//! whatever has gathered (up to a batch) in one transaction per tenant and only then answers
+//! `otlp`) and hand them to the [`Writer`]: a bounded queue drained by two tasks, each writing
+//! whatever has gathered (up to a batch) in one transaction per tenant and only then answering
 //! each request. Acknowledged therefore means committed; a full queue answers 503 with
 //! `Retry-After` instead of growing memory.
 
@@ -21,8 +21,11 @@ use crate::{bus::Bus, error::ApiError};
 
 /// Events gathered into one transaction at most.
 const MAX_BATCH_EVENTS: usize = 20_000;
-/// Requests waiting for the writer at most; beyond it, 503.
+/// Requests waiting for the writers at most; beyond it, 503.
 const QUEUE_REQUESTS: usize = 4_096;
+/// Writing tasks. Two keep PostgreSQL busy on both sides of a tenant's write lock: one
+/// inserts raw rows while the other folds (see `store::events::write`).
+const WRITERS: usize = 2;
 
 struct Job {
     scope: TenantScope,
@@ -40,7 +43,15 @@ impl Writer {
     /// drained, so a graceful shutdown writes everything it accepted.
     pub fn start(store: Store, bus: Bus) -> (Writer, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(QUEUE_REQUESTS);
-        let task = tokio::spawn(run(store, bus, jobs));
+        let jobs = std::sync::Arc::new(tokio::sync::Mutex::new(jobs));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| tokio::spawn(run(store.clone(), bus.clone(), jobs.clone())))
+            .collect();
+        let task = tokio::spawn(async move {
+            for w in writers {
+                let _ = w.await;
+            }
+        });
         (Writer { queue }, task)
     }
 
@@ -70,20 +81,32 @@ impl Writer {
     }
 }
 
-async fn run(store: Store, bus: Bus, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.recv().await {
-        // Whatever queued up while the last batch was written goes in this one.
-        let mut batch = vec![first];
-        let mut size = batch[0].events.len();
-        while size < MAX_BATCH_EVENTS {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    size += job.events.len();
-                    batch.push(job);
+async fn run(
+    store: Store,
+    bus: Bus,
+    jobs: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+) {
+    loop {
+        // Whatever queued up while the last batch was written goes in this one. The queue is
+        // held only while taking, not while writing.
+        let batch = {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                break;
+            };
+            let mut batch = vec![first];
+            let mut size = batch[0].events.len();
+            while size < MAX_BATCH_EVENTS {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            batch
+        };
         let mut by_tenant: HashMap<String, Vec<Job>> = HashMap::new();
         for job in batch {
             by_tenant

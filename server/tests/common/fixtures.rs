@@ -11,7 +11,10 @@ use super::{call, login, seed_two_tenants, TestServer};
 pub const USERS: [&str; 3] = ["ana", "bo", "chen"];
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/fixtures")
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../testdata/fixtures")
 }
 
 /// A developer per fixture user, each with an ingest+read API key.

@@ -16,7 +16,10 @@ pub fn devpulse() -> &'static Path {
     BIN.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "collector", "--bin", "devpulse"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+            ))
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the collector failed");

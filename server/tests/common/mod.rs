@@ -248,8 +248,10 @@ pub async fn other_tenant(server: &TestServer) -> OtherTenant {
 /// The Python of `.data/venv-py`, where scripts/setup.sh installs the real clients the tests
 /// drive (the OpenTelemetry SDK, the MCP client).
 pub fn python() -> std::path::PathBuf {
-    let p =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.data/venv-py/bin/python");
+    let p = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../.data/venv-py/bin/python");
     assert!(
         p.exists(),
         "{} is missing: `make test` (scripts/setup.sh) installs the Python clients there",
