@@ -14,10 +14,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 fn script() -> std::path::PathBuf {
-    std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("tests/python/mcp_client.py")
+    common::server_dir().join("tests/python/mcp_client.py")
 }
 
 /// Runs the client and returns its report.

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{call, login, python, seed_two_tenants, TestServer};
 use reqwest::Method;
 use serde_json::json;
@@ -23,10 +21,7 @@ async fn the_opentelemetry_sdk_exporters_are_understood() {
     )
     .await;
     let key = key["key"].as_str().unwrap().to_string();
-    let script = PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("tests/python/otel_send.py");
+    let script = common::server_dir().join("tests/python/otel_send.py");
     for (encoding, prefix) in [("protobuf", "pb"), ("json", "js")] {
         let out = tokio::process::Command::new(python())
             .arg(&script)

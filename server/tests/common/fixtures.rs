@@ -11,10 +11,7 @@ use super::{call, login, seed_two_tenants, TestServer};
 pub const USERS: [&str; 3] = ["ana", "bo", "chen"];
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../testdata/fixtures")
+    super::server_dir().join("../testdata/fixtures")
 }
 
 /// A developer per fixture user, each with an ingest+read API key.

@@ -16,10 +16,7 @@ pub fn devpulse() -> &'static Path {
     BIN.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "collector", "--bin", "devpulse"])
-            .current_dir(std::path::PathBuf::from(
-                std::env::var_os("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            ))
+            .current_dir(super::server_dir())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the collector failed");

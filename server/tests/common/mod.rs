@@ -247,11 +247,17 @@ pub async fn other_tenant(server: &TestServer) -> OtherTenant {
 
 /// The Python of `.data/venv-py`, where scripts/setup.sh installs the real clients the tests
 /// drive (the OpenTelemetry SDK, the MCP client).
+/// The server crate's directory in the checkout running the tests. Read at run time (cargo
+/// sets it): a test binary reused from the shared target directory by a checkout elsewhere
+/// must read that checkout's files, not the path baked in when it was built.
+pub fn server_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 pub fn python() -> std::path::PathBuf {
-    let p = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../.data/venv-py/bin/python");
+    let p = server_dir().join("../.data/venv-py/bin/python");
     assert!(
         p.exists(),
         "{} is missing: `make test` (scripts/setup.sh) installs the Python clients there",
