@@ -15,6 +15,10 @@ use futures::{stream, StreamExt};
 use serde_json::json;
 use server::{database::Database, Config};
 
+// The same allocator as the server binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Sizes {
     batch_clients: usize,
     batches_per_client: usize,

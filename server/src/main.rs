@@ -3,6 +3,9 @@ use serde_json::json;
 use server::{database::Database, error::ApiError, tenancy};
 use store::{api_keys::Scope, audit::Actor, tenants, Email, Role, Slug, TenantStatus};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// devpulse: analytics for AI coding assistants.
 ///
 /// Configuration comes from the environment (see the README); with no DATABASE_URL the

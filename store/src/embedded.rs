@@ -239,7 +239,12 @@ impl EmbeddedPostgres {
              unix_socket_directories = '{}'\n\
              unix_socket_permissions = 0700\n\
              max_connections = 200\n\
-             shared_buffers = 128MB\n",
+             shared_buffers = 256MB\n\
+             # Ingest writes WAL in bursts: room for a burst in memory, and no checkpoint\n\
+             # forced by WAL volume in the middle of one.\n\
+             wal_buffers = 16MB\n\
+             max_wal_size = 2GB\n\
+             checkpoint_timeout = 15min\n",
             self.socket_dir.display().to_string().replace('\'', "''")
         );
         if ephemeral {

@@ -103,6 +103,9 @@ impl Usage {
 pub struct Cumulative {
     pub series_key: String,
     pub start_at: DateTime<Utc>,
+    /// The point's value as reported, kept once [`write`] has replaced it by a delta, so that
+    /// writing the same event again (a retried transaction) starts from the reported value.
+    pub reported: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -234,19 +237,23 @@ impl Deltas {
 
 /// Writes a batch for one tenant. Run it inside that tenant's transaction.
 ///
+/// It prices, truncates and turns cumulative points into deltas in place, in a way that
+/// writing the same events again gives the same rows: if the transaction fails, the caller
+/// can retry with them as they are, without having kept a copy.
+///
 /// The raw rows go in first, without the tenant's write lock, so that two writers can insert
 /// at once; then the lock is taken and the new events are folded one writer after the other.
 /// Inserting before the lock stays exact: `ON CONFLICT DO NOTHING` makes a second writer with
 /// the same key wait for the first to commit (then the row is not new to it) or roll back
 /// (then it is). Rows go in key order, so two writers never wait on each other in a cycle; and
 /// the fold takes no lock that a raw insert holds.
-pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Written> {
+pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Written> {
     if events.is_empty() {
         return Ok(Written::default());
     }
     // PostgreSQL keeps microseconds; anything finer would make a stored row look different
     // from the event that produced it.
-    for e in &mut events {
+    for e in events.iter_mut() {
         e.occurred_at = e.occurred_at.trunc_subsecs(6);
         if let Some(c) = &mut e.cumulative {
             c.start_at = c.start_at.trunc_subsecs(6);
@@ -259,9 +266,9 @@ pub async fn write(conn: &mut PgConnection, mut events: Vec<Event>) -> Result<Wr
         phases.push((name, lap.elapsed().as_micros()));
         lap = std::time::Instant::now();
     };
-    price(conn, &mut events).await?;
+    price(conn, events).await?;
     phase("price");
-    let new = insert_raw(conn, &events).await?;
+    let new = insert_raw(conn, events).await?;
     phase("insert");
 
     lock(conn).await?;
@@ -334,7 +341,8 @@ async fn price(conn: &mut PgConnection, events: &mut [Event]) -> Result<()> {
     }
     let prices = crate::prices::table(conn).await?;
     for e in events.iter_mut() {
-        let (Some(hint), Some(usage)) = (e.unpriced.take(), e.usage.as_mut()) else {
+        // Kept, not taken: pricing the same event again gives the same cost.
+        let (Some(hint), Some(usage)) = (e.unpriced, e.usage.as_mut()) else {
             continue;
         };
         let tokens = pricing::Tokens {
@@ -381,14 +389,14 @@ async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Result<Vec<boo
     let mut ordered: Vec<&Event> = events.iter().collect();
     ordered.sort_by(|a, b| (&a.key, a.occurred_at).cmp(&(&b.key, b.occurred_at)));
     for e in ordered {
-        keys.push(e.key.clone());
+        keys.push(e.key.as_str());
         at.push(e.occurred_at);
         kind.push(e.kind.name());
         source.push(e.source.as_str());
-        session.push(e.session_id.clone());
+        session.push(e.session_id.as_deref());
         user.push(e.user_id.0);
-        tool.push(e.tool.clone());
-        model.push(e.model.clone());
+        tool.push(e.tool.as_deref());
+        model.push(e.model.as_deref());
         success.push(e.success);
         duration.push(e.duration_ms);
         input.push(e.usage.map(|u| u.input_tokens));
@@ -399,12 +407,20 @@ async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Result<Vec<boo
         added.push(e.lines_added);
         removed.push(e.lines_removed);
         batch.push(e.import_batch);
-        let mut a = e.attrs.clone();
-        if let (Some(c), serde_json::Value::Object(map)) = (&e.cumulative, &mut a) {
-            map.insert("_series".into(), c.series_key.clone().into());
-        }
-        attrs.push(a);
+        // Borrowed, not copied: only a cumulative point's attributes gain its series key.
+        attrs.push(match (&e.cumulative, &e.attrs) {
+            (Some(c), serde_json::Value::Object(map)) => {
+                let mut map = map.clone();
+                map.insert("_series".into(), c.series_key.clone().into());
+                std::borrow::Cow::Owned(serde_json::Value::Object(map))
+            }
+            (_, a) => std::borrow::Cow::Borrowed(a),
+        });
     }
+    let attrs: Vec<sqlx::types::Json<&serde_json::Value>> = attrs
+        .iter()
+        .map(|a| sqlx::types::Json(a.as_ref()))
+        .collect();
     let inserted = sqlx::query(
         "INSERT INTO events (key, occurred_at, kind, source, session_id, user_id, tool, model,
              success, duration_ms, input_tokens, output_tokens, cache_creation_tokens,
@@ -471,10 +487,15 @@ async fn cumulative_to_delta(conn: &mut PgConnection, events: &mut [&mut Event])
     .map(|r| (r.series_key, (r.start_at, r.last_at, r.last_value)))
     .collect();
     for e in events.iter_mut() {
-        let Some(c) = e.cumulative.clone() else {
+        let Some(reported) = e.cumulative.as_ref().map(|c| c.reported) else {
             continue;
         };
-        let value = cumulative_value(e);
+        let value = reported.unwrap_or_else(|| cumulative_value(e));
+        let Some(c) = e.cumulative.as_mut() else {
+            continue;
+        };
+        c.reported = Some(value);
+        let c = c.clone();
         let previous = last.get(&c.series_key).copied();
         let delta = match previous {
             // An older point arriving late changes nothing.
@@ -580,10 +601,11 @@ async fn fold_sessions(
     if ids.is_empty() {
         return Ok(());
     }
+    // No row locks: every writer of sessions and tool runs holds the tenant's write lock.
     let mut rows: BTreeMap<String, SessionRow> = sqlx::query!(
         "SELECT id, user_id, cwd, git_branch, model, start_source, started_at, last_seen_at,
                 ended_at, end_reason, usage_from_events
-         FROM sessions WHERE id = ANY($1) FOR UPDATE",
+         FROM sessions WHERE id = ANY($1)",
         &ids
     )
     .fetch_all(&mut *conn)
@@ -718,7 +740,7 @@ async fn fold_tool_runs(
     }
     let before: HashMap<String, ToolRun> = sqlx::query!(
         "SELECT tool_use_id, session_id, user_id, tool, started_at, finished_at, success, duration_ms
-         FROM tool_runs WHERE tool_use_id = ANY($1) FOR UPDATE",
+         FROM tool_runs WHERE tool_use_id = ANY($1)",
         &ids
     )
     .fetch_all(&mut *conn)
@@ -876,25 +898,68 @@ async fn fold_api_requests(
     if requests.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = requests.iter().map(|(id, _)| (*id).clone()).collect();
-    let mut known: HashSet<String> = sqlx::query_scalar!(
-        "SELECT request_id FROM api_requests WHERE request_id = ANY($1)",
-        &ids
+    // The first report of each request in this batch is the candidate; the insert says which
+    // candidates are new (one index probe each, no separate lookup).
+    let mut seen: HashSet<&str> = HashSet::with_capacity(requests.len());
+    let candidates: Vec<(&String, &Event, &str)> = requests
+        .into_iter()
+        .filter(|(id, _)| seen.insert(id.as_str()))
+        .map(|(id, e)| (id, e, e.model.as_deref().unwrap_or("unknown")))
+        .collect();
+    let usage = |f: fn(&Usage) -> i64| -> Vec<i64> {
+        candidates
+            .iter()
+            .map(|r| r.1.usage.as_ref().map_or(0, f))
+            .collect()
+    };
+    let inserted: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO api_requests (request_id, session_id, user_id, model, at, import_batch,
+             input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
+             $6::uuid[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::float8[])
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING request_id",
+    )
+    .bind(candidates.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+    .bind(
+        candidates
+            .iter()
+            .map(|r| r.1.session_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(candidates.iter().map(|r| r.1.user_id.0).collect::<Vec<_>>())
+    .bind(candidates.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind(
+        candidates
+            .iter()
+            .map(|r| r.1.occurred_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        candidates
+            .iter()
+            .map(|r| r.1.import_batch)
+            .collect::<Vec<_>>(),
+    )
+    .bind(usage(|u| u.input_tokens))
+    .bind(usage(|u| u.output_tokens))
+    .bind(usage(|u| u.cache_creation_tokens))
+    .bind(usage(|u| u.cache_read_tokens))
+    .bind(
+        candidates
+            .iter()
+            .map(|r| r.1.usage.unwrap_or_default().cost_usd)
+            .collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .collect();
     let mut sessions_with_requests: HashSet<String> = HashSet::new();
-    let mut new_requests: Vec<(&String, &Event, String)> = Vec::new();
     let mut per_session: HashMap<&str, (i64, Usage)> = HashMap::new();
-    for (id, e) in requests {
-        if !known.insert(id.clone()) {
-            continue;
-        }
-        let model = e.model.clone().unwrap_or_else(|| "unknown".into());
+    for (_, e, model) in candidates.iter().filter(|r| inserted.contains(r.0)) {
         let usage = e.usage.unwrap_or_default();
-        let d = deltas.at(e.occurred_at, e.user_id.0, "", &model);
+        let d = deltas.at(e.occurred_at, e.user_id.0, "", model);
         d.api_requests += 1;
         d.usage.add(&usage, 1);
         if let Some(s) = &e.session_id {
@@ -903,52 +968,7 @@ async fn fold_api_requests(
             entry.0 += 1;
             entry.1.add(&usage, 1);
         }
-        new_requests.push((id, e, model));
     }
-    sqlx::query(
-        "INSERT INTO api_requests (request_id, session_id, user_id, model, at, import_batch,
-             input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
-             $6::uuid[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::float8[])",
-    )
-    .bind(new_requests.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
-    .bind(
-        new_requests
-            .iter()
-            .map(|r| r.1.session_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        new_requests
-            .iter()
-            .map(|r| r.1.user_id.0)
-            .collect::<Vec<_>>(),
-    )
-    .bind(new_requests.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
-    .bind(
-        new_requests
-            .iter()
-            .map(|r| r.1.occurred_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        new_requests
-            .iter()
-            .map(|r| r.1.import_batch)
-            .collect::<Vec<_>>(),
-    )
-    .bind(usage_column(&new_requests, |u| u.input_tokens))
-    .bind(usage_column(&new_requests, |u| u.output_tokens))
-    .bind(usage_column(&new_requests, |u| u.cache_creation_tokens))
-    .bind(usage_column(&new_requests, |u| u.cache_read_tokens))
-    .bind(
-        new_requests
-            .iter()
-            .map(|r| r.1.usage.unwrap_or_default().cost_usd)
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut *conn)
-    .await?;
     let (ids, sums): (Vec<&str>, Vec<(i64, Usage)>) = per_session.into_iter().unzip();
     sqlx::query(
         "UPDATE sessions s SET api_requests = s.api_requests + u.n,
@@ -1008,13 +1028,6 @@ async fn fold_api_requests(
         }
     }
     Ok(())
-}
-
-fn usage_column(requests: &[(&String, &Event, String)], f: impl Fn(&Usage) -> i64) -> Vec<i64> {
-    requests
-        .iter()
-        .map(|r| f(&r.1.usage.unwrap_or_default()))
-        .collect()
 }
 
 async fn fold_counters(

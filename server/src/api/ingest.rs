@@ -263,7 +263,7 @@ pub async fn write_batch(
                     detail,
                 }]
             })
-            .and_then(|v| crate::ingest::batch::parse_item(&v, me.user_id, now));
+            .and_then(|v| crate::ingest::batch::parse_item(v, me.user_id, now));
         match parsed {
             Ok(mut event) => {
                 file(&mut event);

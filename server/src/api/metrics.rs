@@ -29,7 +29,7 @@ fn created_if(new: bool) -> StatusCode {
 
 /// Writes one typed item as the caller; `Ok(true)` when it was new.
 async fn write_item(state: &AppState, me: &Caller, item: Value) -> Result<bool, ApiError> {
-    let event = crate::ingest::batch::parse_item(&item, me.user_id, Utc::now())
+    let event = crate::ingest::batch::parse_item(item, me.user_id, Utc::now())
         .map_err(ApiError::Validation)?;
     let written = state
         .writer

@@ -89,19 +89,21 @@ impl<'a> Item<'a> {
 }
 
 /// One batch item into an event, or its problems (pointers relative to the item).
+///
+/// Takes the item by value: the body becomes the event's attributes without a copy.
 pub fn parse_item(
-    value: &Value,
+    value: Value,
     user: UserId,
     now: DateTime<Utc>,
 ) -> Result<Event, Vec<FieldError>> {
-    let Value::Object(body) = value else {
+    let Value::Object(body) = &value else {
         return Err(vec![FieldError {
             pointer: String::new(),
             detail: "must be a JSON object".into(),
         }]);
     };
     if body.contains_key("hook_event_name") {
-        return hooks::parse(value, user, now).map(|mut e| {
+        return hooks::parse(&value, user, now).map(|mut e| {
             e.source = Source::Api;
             e
         });
@@ -158,8 +160,8 @@ pub fn parse_item(
             item.err("attributes", "must be an object");
         }
     }
-    let canonical = Value::Object(body.clone()).to_string();
-    let hashed = |prefix: &str| content_key(prefix, &[canonical.as_bytes()]);
+    // Only items without an id of their own are named by their content.
+    let hashed = |prefix: &str| content_key(prefix, &[value.to_string().as_bytes()]);
     let own = |prefix: &str, id: &Option<String>| {
         id.as_ref()
             .map(|i| format!("api:{prefix}:{i}"))
@@ -257,6 +259,7 @@ pub fn parse_item(
         e.lines_added = Some(added.unwrap_or(0));
         e.lines_removed = Some(removed.unwrap_or(0));
     }
-    e.attrs = Value::Object(body.clone());
+    drop(item);
+    e.attrs = value;
     Ok(e)
 }

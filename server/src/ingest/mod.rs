@@ -121,13 +121,14 @@ async fn run(
 }
 
 /// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own so
-/// that one bad request cannot fail the others.
+/// that one bad request cannot fail the others. (`events::write` leaves events fit to be
+/// written again, so the jobs' events are moved into the shared batch, not copied.)
 async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
     let scope = jobs[0].scope.clone();
     // Told after each commit; the bus coalesces bursts.
     let tell = |written: &Written| bus.committed(scope.id().0, written.accepted() as u64);
-    let write_alone = |job: Job| async move {
-        let result = write_once(store, &job.scope, job.events).await;
+    let write_alone = |mut job: Job| async move {
+        let result = write_once(store, &job.scope, &mut job.events).await;
         match &result {
             Ok(written) => tell(written),
             Err(e) => tracing::error!(error = %e, "write failed"),
@@ -135,12 +136,14 @@ async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
         let _ = job.done.send(result.map_err(|e| e.to_string()));
     };
     if jobs.len() == 1 {
-        // The common case under light load: no copy of the events is needed for a retry.
         return write_alone(jobs.pop().expect("one job")).await;
     }
     let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
-    let all: Vec<Event> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
-    match write_once(store, &scope, all).await {
+    let mut all: Vec<Event> = Vec::with_capacity(sizes.iter().sum());
+    for job in &mut jobs {
+        all.append(&mut job.events);
+    }
+    match write_once(store, &scope, &mut all).await {
         Ok(written) => {
             tell(&written);
             let mut new = written.new.into_iter();
@@ -153,7 +156,9 @@ async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
-            for job in jobs {
+            let mut rest = all.into_iter();
+            for (mut job, n) in jobs.into_iter().zip(sizes) {
+                job.events = rest.by_ref().take(n).collect();
                 write_alone(job).await;
             }
         }
@@ -163,7 +168,7 @@ async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
 async fn write_once(
     store: &Store,
     scope: &TenantScope,
-    events: Vec<Event>,
+    events: &mut [Event],
 ) -> store::Result<Written> {
     let mut tx = store.tenant_tx(scope).await?;
     let written = events::write(&mut tx, events).await?;

@@ -348,6 +348,7 @@ fn metric_events(
                                 &[m.name.as_bytes(), attrs_json.as_bytes()],
                             ),
                             start_at: nanos(p.start_time_unix_nano).unwrap_or(at),
+                            reported: None,
                         });
                     }
                     e.attrs = json!({
