@@ -22,10 +22,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 WORKDIR /var/lib/devpulse
 COPY --from=build /src/target/release/server /usr/local/bin/devpulse-server
 COPY --from=build /src/target/site /usr/share/devpulse/site
-ENV HOST=0.0.0.0 PORT=3000 LOG_FORMAT=json \
+ENV HOST=0.0.0.0 PORT=3000 OTLP_GRPC_PORT=4317 LOG_FORMAT=json \
     DEVPULSE_SITE_ROOT=/usr/share/devpulse/site DEVPULSE_DATA_DIR=/var/lib/devpulse/data
 USER devpulse
-EXPOSE 3000
+EXPOSE 3000 4317
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/devpulse-server"]
 CMD ["serve"]

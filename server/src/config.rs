@@ -40,6 +40,9 @@ pub struct Config {
     pub ingest_tenant_eps: f64,
     /// Redis for the bus and rate limits shared by every instance; in-process when unset.
     pub redis_url: Option<String>,
+    /// A second port for OTLP/gRPC (4317 is the exporters' default), serving the same routes
+    /// as `port`. Unset: gRPC is still served on `port` (HTTP/2 without TLS).
+    pub otlp_grpc_port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,14 @@ impl Config {
         Ok(Config {
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse(&get, "PORT", 3000)?,
+            otlp_grpc_port: match get("OTLP_GRPC_PORT").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| ConfigError {
+                    var: "OTLP_GRPC_PORT",
+                    value: v.clone(),
+                    reason: "expected a port number".into(),
+                })?),
+            },
             database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
             data_dir: parse(&get, "DEVPULSE_DATA_DIR", PathBuf::from(".data"))?,

@@ -167,6 +167,37 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The same error for a gRPC caller (OTLP/gRPC): its status, derived from the HTTP one so
+    /// both stay in step. Throttling and a full write buffer are `UNAVAILABLE`, which OTLP
+    /// exporters retry with back-off; bad input is `INVALID_ARGUMENT`, which they drop.
+    pub fn grpc_status(&self) -> tonic::Status {
+        use tonic::Code;
+        let (status, _, _) = self.parts();
+        let code = match status {
+            StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+            StatusCode::FORBIDDEN => Code::PermissionDenied,
+            StatusCode::NOT_FOUND => Code::NotFound,
+            StatusCode::CONFLICT => Code::Aborted,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+            s if s.is_client_error() => Code::InvalidArgument,
+            _ => Code::Internal,
+        };
+        let message = if code == Code::Internal {
+            tracing::error!(error = %self, "request failed");
+            "an internal error occurred; it has been logged".to_string()
+        } else {
+            self.to_string()
+        };
+        tonic::Status::new(code, message)
+    }
+
+    /// A gRPC answer carrying only the status (HTTP 200, status in the headers).
+    pub fn into_grpc_response(self) -> Response {
+        self.grpc_status().into_http::<axum::body::Body>()
+    }
+}
+
 pub fn problem(status: StatusCode, kind: &str, title: &'static str, detail: String) -> Response {
     problem_with(status, kind, title, detail, Vec::new())
 }

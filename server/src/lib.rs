@@ -180,6 +180,30 @@ pub async fn serve(
     // Scripts (and `make run`) read this line for the address.
     println!("devpulse listening on http://{local}");
     tracing::info!(%local, mode = db.mode, "listening");
+    // OTLP/gRPC exporters default to port 4317; the same routes answer there.
+    let grpc = match config.otlp_grpc_port {
+        Some(port) => {
+            let addr = SocketAddr::new(config.host, port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })?;
+            let addr = listener.local_addr()?;
+            println!("devpulse OTLP/gRPC listening on http://{addr}");
+            let mut stop = shutdown_rx.clone();
+            let router = router.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                })
+                .await
+            }))
+        }
+        None => None,
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -190,6 +214,11 @@ pub async fn serve(
         let _ = shutdown_tx.send(true);
     })
     .await?;
+    if let Some(grpc) = grpc {
+        if let Ok(Err(e)) = grpc.await {
+            tracing::error!(error = %e, "the OTLP/gRPC listener failed");
+        }
+    }
     let _ = sampler.await;
     let _ = partitions.await;
     // Every request has been answered; the writer ends once its queue is empty.

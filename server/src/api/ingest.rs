@@ -116,6 +116,112 @@ async fn otlp_export(
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], out).into_response())
 }
 
+/// OTLP/gRPC: the generated tonic services, mounted at their gRPC paths on the main port
+/// (HTTP/2 without TLS) and on `OTLP_GRPC_PORT`. The gate in front has already authenticated
+/// the caller (from the `authorization` metadata, an HTTP/2 header), so each request gets a
+/// service bound to that caller.
+pub async fn otlp_grpc_logs(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    req: axum::extract::Request,
+) -> Response {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
+    if let Err(e) = admit_request(&state, &me).await {
+        return e.into_grpc_response();
+    }
+    let service = LogsServiceServer::new(Grpc { state, me })
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_decoding_message_size(crate::ingest::MAX_INFLATED as usize);
+    grpc_call(service, req).await
+}
+
+/// `MetricsService/Export` over gRPC; see [`otlp_grpc_logs`].
+pub async fn otlp_grpc_metrics(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    req: axum::extract::Request,
+) -> Response {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
+    if let Err(e) = admit_request(&state, &me).await {
+        return e.into_grpc_response();
+    }
+    let service = MetricsServiceServer::new(Grpc { state, me })
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_decoding_message_size(crate::ingest::MAX_INFLATED as usize);
+    grpc_call(service, req).await
+}
+
+/// Runs one call through a generated service.
+async fn grpc_call<S>(service: S, req: axum::extract::Request) -> Response
+where
+    S: tower::Service<
+        axum::extract::Request,
+        Response = http::Response<tonic::body::Body>,
+        Error = std::convert::Infallible,
+    >,
+{
+    use tower::ServiceExt;
+    match service.oneshot(req).await {
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(never) => match never {},
+    }
+}
+
+struct Grpc {
+    state: AppState,
+    me: crate::auth::Caller,
+}
+
+impl Grpc {
+    async fn write(&self, events: Vec<store::events::Event>) -> Result<(), tonic::Status> {
+        let written = async {
+            let tenant = self.me.tenant()?;
+            admit_events(&self.state, &self.me, events.len()).await?;
+            self.state.writer.submit(tenant.scope(), events).await
+        };
+        written.await.map(|_| ()).map_err(|e| e.grpc_status())
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse>,
+        tonic::Status,
+    > {
+        let (events, rejected) = otlp::log_events(request.get_ref(), self.me.user_id, Utc::now());
+        self.write(events).await?;
+        Ok(tonic::Response::new(otlp::logs_answer(&rejected)))
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+    for Grpc
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let (events, rejected) =
+            otlp::metric_events(request.get_ref(), self.me.user_id, Utc::now());
+        self.write(events).await?;
+        Ok(tonic::Response::new(otlp::metrics_answer(&rejected)))
+    }
+}
+
 #[derive(serde::Serialize)]
 struct ItemResult {
     index: usize,

@@ -121,16 +121,31 @@ async fn gate(
     } else {
         match authenticate(&state.store, &state.keys, req.headers(), peer).await {
             Ok(c) => c,
-            Err(e) => return e.into_response(),
+            Err(e) => return refuse(&req, e),
         }
     };
     if let Err(e) = authorize(caller.as_ref(), access) {
-        return e.into_response();
+        return refuse(&req, e);
     }
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
     }
     next.run(req).await
+}
+
+/// A refusal in the caller's protocol: a gRPC client (OTLP/gRPC) reads a gRPC status, not
+/// problem+json.
+fn refuse(req: &Request, e: ApiError) -> Response {
+    let grpc = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/grpc"));
+    if grpc {
+        e.into_grpc_response()
+    } else {
+        e.into_response()
+    }
 }
 
 /// Every API route of the application, with its access rule.
@@ -161,6 +176,18 @@ pub fn routes() -> ApiRouter {
             post(ingest::otlp_metrics),
         )
         .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::POST,
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Ingest,
+            post(ingest::otlp_grpc_logs),
+        )
+        .route(
+            Method::POST,
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Ingest,
+            post(ingest::otlp_grpc_metrics),
+        )
         .route(
             Method::POST,
             "/api/v1/imports",

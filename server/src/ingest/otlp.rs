@@ -106,26 +106,29 @@ pub fn response(signal: Signal, enc: Encoding, rejected: &Rejected) -> (&'static
             ),
         }
     }
-    let partial = rejected.count > 0;
     match signal {
-        Signal::Metrics => encode(
-            enc,
-            ExportMetricsServiceResponse {
-                partial_success: partial.then(|| ExportMetricsPartialSuccess {
-                    rejected_data_points: rejected.count,
-                    error_message: rejected.message(),
-                }),
-            },
-        ),
-        Signal::Logs => encode(
-            enc,
-            ExportLogsServiceResponse {
-                partial_success: partial.then(|| ExportLogsPartialSuccess {
-                    rejected_log_records: rejected.count,
-                    error_message: rejected.message(),
-                }),
-            },
-        ),
+        Signal::Metrics => encode(enc, metrics_answer(rejected)),
+        Signal::Logs => encode(enc, logs_answer(rejected)),
+    }
+}
+
+/// The answer to a metrics export, with partial success when some points were rejected.
+pub fn metrics_answer(rejected: &Rejected) -> ExportMetricsServiceResponse {
+    ExportMetricsServiceResponse {
+        partial_success: (rejected.count > 0).then(|| ExportMetricsPartialSuccess {
+            rejected_data_points: rejected.count,
+            error_message: rejected.message(),
+        }),
+    }
+}
+
+/// The answer to a logs export, with partial success when some records were rejected.
+pub fn logs_answer(rejected: &Rejected) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: (rejected.count > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: rejected.count,
+            error_message: rejected.message(),
+        }),
     }
 }
 
@@ -233,7 +236,7 @@ fn within_limits(
 }
 
 /// Every data point into an event; bad points are counted, not fatal.
-fn metric_events(
+pub fn metric_events(
     req: &ExportMetricsServiceRequest,
     user: UserId,
     now: DateTime<Utc>,
@@ -364,7 +367,7 @@ fn metric_events(
 }
 
 /// Every log record (Claude Code's events) into an event.
-fn log_events(
+pub fn log_events(
     req: &ExportLogsServiceRequest,
     user: UserId,
     now: DateTime<Utc>,

@@ -1,6 +1,8 @@
 """Sends Claude Code-shaped metrics and events to devpulse with the real OpenTelemetry SDK.
 
-Usage: send.py <base url> <api key> <protobuf|json> <session prefix>
+Usage: send.py <base url> <api key> <protobuf|json|grpc> <session prefix>
+
+`grpc` uses the OTLP/gRPC exporters (plaintext HTTP/2) against <base url>'s host and port.
 
 Metrics use the SDK's default (cumulative) temporality and are exported twice, so the server
 must turn cumulative sums into deltas. Session `<prefix>-counters` sends only counters;
@@ -17,18 +19,29 @@ from opentelemetry.sdk.resources import Resource
 
 base, key, encoding, prefix = sys.argv[1:5]
 headers = {"Authorization": f"Bearer {key}"}
-if encoding == "protobuf":
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+if encoding == "grpc":
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+        OTLPMetricExporter as GrpcMetrics,
+    )
+
+    # gRPC metadata keys are lower case; gzip as Claude Code's exporter may send it.
+    options = dict(endpoint=base, insecure=True, headers=(("authorization", f"Bearer {key}"),),
+                   compression=grpc.Compression.Gzip)
+    metric_exporter, log_exporter = GrpcMetrics(**options), GrpcLogs(**options)
 else:
-    from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter
+    if encoding == "protobuf":
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    else:
+        from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter
+    metric_exporter = OTLPMetricExporter(endpoint=f"{base}/v1/metrics", headers=headers)
+    log_exporter = OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers)
 
 resource = Resource.create({"service.name": "claude-code", "service.version": "2.0.14"})
-reader = PeriodicExportingMetricReader(
-    OTLPMetricExporter(endpoint=f"{base}/v1/metrics", headers=headers),
-    export_interval_millis=3_600_000,
-)
+reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=3_600_000)
 meters = MeterProvider(resource=resource, metric_readers=[reader])
 meter = meters.get_meter("com.anthropic.claude_code")
 sessions = meter.create_counter("claude_code.session.count")
@@ -54,7 +67,7 @@ if not reader.force_flush():
     sys.exit("second metrics export failed")
 
 logs = LoggerProvider(resource=resource)
-logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers)))
+logs.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
 logger = logs.get_logger("com.anthropic.claude_code")
 now = time.time_ns()
 for i in range(2):

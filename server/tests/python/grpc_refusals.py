@@ -1,0 +1,34 @@
+"""What the OTLP/gRPC receiver answers to calls it must refuse, seen by the real grpcio client.
+
+Usage: grpc_refusals.py <host:port> <api key>
+Prints one JSON object: case -> [gRPC status code name, details].
+"""
+import json
+import sys
+
+import grpc
+
+target, key = sys.argv[1:3]
+channel = grpc.insecure_channel(target)
+logs = channel.unary_unary(
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    request_serializer=lambda b: b,
+    response_deserializer=lambda b: b,
+)
+auth = (("authorization", f"Bearer {key}"),)
+cases = {
+    "no key": (b"", ()),
+    "wrong key": (b"", (("authorization", "Bearer dp_nope_nope"),)),
+    # Field 1 (resource_logs), length-delimited, declares 100 bytes and carries 2.
+    "truncated protobuf": (b"\x0a\x64\x0a\x00", auth),
+    # An empty export is valid: nothing to store, and success.
+    "empty export": (b"", auth),
+}
+codes = {}
+for name, (body, metadata) in cases.items():
+    try:
+        logs(body, metadata=metadata, timeout=10)
+        codes[name] = ["OK", ""]
+    except grpc.RpcError as e:
+        codes[name] = [e.code().name, e.details()]
+print(json.dumps(codes))
