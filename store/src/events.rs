@@ -716,7 +716,9 @@ struct ToolRun {
     finished_at: Option<DateTime<Utc>>,
     success: Option<bool>,
     duration_ms: Option<i64>,
-    import_batch: Option<Uuid>,
+    /// The import batch of this write's reports of the run: `None` until one is seen,
+    /// `Some(None)` once a live source (or two batches) reported it.
+    reported_by: Option<Option<Uuid>>,
 }
 
 async fn fold_tool_runs(
@@ -757,7 +759,7 @@ async fn fold_tool_runs(
                 finished_at: r.finished_at,
                 success: r.success,
                 duration_ms: r.duration_ms,
-                import_batch: None,
+                reported_by: None,
             },
         )
     })
@@ -782,7 +784,11 @@ async fn fold_tool_runs(
             finished_at: None,
             success: None,
             duration_ms: None,
-            import_batch: e.import_batch,
+            reported_by: None,
+        });
+        run.reported_by = Some(match run.reported_by {
+            Some(batch) if batch != e.import_batch => None,
+            _ => e.import_batch,
         });
         if run.session_id.is_none() {
             run.session_id = e.session_id.clone();
@@ -840,7 +846,11 @@ async fn fold_tool_runs(
              $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[], $9::uuid[])
          ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
              started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-             success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms",
+             success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms,
+             -- A run an import created and something else reported too is no longer the
+             -- import's alone: rolling the import back must leave it.
+             import_batch = CASE WHEN tool_runs.import_batch = EXCLUDED.import_batch
+                                 THEN tool_runs.import_batch END",
     )
     .bind(&ids)
     .bind(rs.iter().map(|r| r.session_id.clone()).collect::<Vec<_>>())
@@ -850,7 +860,11 @@ async fn fold_tool_runs(
     .bind(rs.iter().map(|r| r.finished_at).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.success).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.import_batch).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.reported_by.flatten())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *conn)
     .await?;
     // Session counters follow the same transitions.
@@ -912,13 +926,17 @@ async fn fold_api_requests(
             .map(|r| r.1.usage.as_ref().map_or(0, f))
             .collect()
     };
-    let inserted: HashSet<String> = sqlx::query_scalar(
+    let inserted: HashSet<String> = sqlx::query_as::<_, (String, bool)>(
         "INSERT INTO api_requests (request_id, session_id, user_id, model, at, import_batch,
              input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
              $6::uuid[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::float8[])
-         ON CONFLICT (request_id) DO NOTHING
-         RETURNING request_id",
+         -- A request an import stored and something else reports too is no longer the
+         -- import's alone (its rollback must leave it); `xmax = 0` tells new rows from those.
+         ON CONFLICT (request_id) DO UPDATE SET import_batch = NULL
+             WHERE api_requests.import_batch IS DISTINCT FROM EXCLUDED.import_batch
+               AND api_requests.import_batch IS NOT NULL
+         RETURNING request_id, xmax = 0",
     )
     .bind(candidates.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
     .bind(
@@ -954,6 +972,7 @@ async fn fold_api_requests(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
+    .filter_map(|(id, new)| new.then_some(id))
     .collect();
     let mut sessions_with_requests: HashSet<String> = HashSet::new();
     let mut per_session: HashMap<&str, (i64, Usage)> = HashMap::new();
