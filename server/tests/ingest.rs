@@ -813,3 +813,75 @@ async fn rolling_back_an_import_keeps_what_live_sources_also_reported() {
     assert_eq!(t["cost_usd"], 0.5, "{t}");
     server.shutdown().await;
 }
+
+/// A session that sent only OTLP counters, then had requests imported (which replace its
+/// counters), counts its counters again once that import is rolled back.
+#[tokio::test]
+async fn rolling_back_an_import_gives_a_session_its_counters_back() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let key = &keys["chen"];
+    let input = |session: &str, tokens: f64| {
+        let attr = |k: &str, v: &str| json!({ "key": k, "value": { "stringValue": v } });
+        json!({ "resourceMetrics": [{ "scopeMetrics": [{ "metrics": [{
+            "name": "claude_code.token.usage", "unit": "tokens",
+            "sum": { "aggregationTemporality": 1, "isMonotonic": true, "dataPoints": [{
+                "attributes": [attr("session.id", session), attr("type", "input"),
+                               attr("model", "claude-sonnet-4-5")],
+                "startTimeUnixNano": "1756893600000000000",
+                "timeUnixNano": "1756893660000000000",
+                "asDouble": tokens,
+            }] },
+        }] }] }] })
+    };
+    for body in [input("ctr", 700.0), input("other", 5.0)] {
+        let r = client()
+            .post(server.url("/v1/metrics"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let input_tokens = |s: &Value| totals_of(s, "chen@demo.test")["input_tokens"].clone();
+    assert_eq!(input_tokens(&summary(&server, key).await), 705);
+
+    let (status, batch) = call(
+        &server,
+        Method::POST,
+        "/api/v1/imports",
+        Some(key),
+        Some(json!({ "source": "test" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{batch}");
+    let batch = batch["id"].as_str().unwrap().to_string();
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .bearer_auth(key)
+        .header("devpulse-import-batch", &batch)
+        .json(
+            &json!([{ "type": "api_request", "session_id": "ctr", "request_id": "r1",
+            "model": "claude-sonnet-4-5", "input_tokens": 100, "output_tokens": 1,
+            "cost_usd": 0.1, "timestamp": "2025-09-03T10:00:30Z" }]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // The request replaces the session's counters (they report the same usage).
+    assert_eq!(input_tokens(&summary(&server, key).await), 105);
+
+    let (status, body) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/imports/{batch}"),
+        Some(key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(input_tokens(&summary(&server, key).await), 705);
+    server.shutdown().await;
+}

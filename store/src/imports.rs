@@ -258,6 +258,40 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     .execute(&mut *conn)
     .await?;
 
+    // A session whose requests were all the batch's counts its OTLP token and cost counters
+    // again, as it did before the import replaced them.
+    let unflipped = sqlx::query_scalar!(
+        "UPDATE sessions s SET usage_from_events = false
+         WHERE s.id = ANY($1) AND s.usage_from_events
+           AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.session_id = s.id)
+         RETURNING s.id",
+        &ids as &[&str]
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if !unflipped.is_empty() {
+        let counted = sqlx::query!(
+            r#"SELECT bucket, model, user_id, input_tokens, output_tokens, cache_creation_tokens,
+                      cache_read_tokens, cost_usd::float8 AS "cost!"
+               FROM counter_usage WHERE session_id = ANY($1)"#,
+            &unflipped
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for c in counted {
+            deltas.at(c.bucket, c.user_id, "", &c.model).usage.add(
+                &Usage {
+                    input_tokens: c.input_tokens,
+                    output_tokens: c.output_tokens,
+                    cache_creation_tokens: c.cache_creation_tokens,
+                    cache_read_tokens: c.cache_read_tokens,
+                    cost_usd: c.cost,
+                },
+                1,
+            );
+        }
+    }
+
     let lines = sqlx::query!(
         r#"SELECT occurred_at, user_id, session_id, lines_added AS "added!", lines_removed AS "removed!"
            FROM events
