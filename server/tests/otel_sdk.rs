@@ -112,6 +112,8 @@ async fn grpc_refusals_are_grpc_statuses() {
             // gRPC's status-code guide makes an unparsable message INTERNAL (tonic follows
             // it); OTLP exporters do not retry it. The server carries on (the next call).
             ("truncated protobuf", "INTERNAL"),
+            // Inflating stops at the limit instead of filling memory.
+            ("gzip bomb", "RESOURCE_EXHAUSTED"),
             ("empty export", "OK"),
         ]
         .into_iter()

@@ -21,13 +21,16 @@ cases = {
     "wrong key": (b"", (("authorization", "Bearer dp_nope_nope"),)),
     # Field 1 (resource_logs), length-delimited, declares 100 bytes and carries 2.
     "truncated protobuf": (b"\x0a\x64\x0a\x00", auth),
+    # 65 MiB of zeros, about 64 KiB once gzipped: past the 64 MiB the server inflates.
+    "gzip bomb": (bytes(65 * 1024 * 1024), auth),
     # An empty export is valid: nothing to store, and success.
     "empty export": (b"", auth),
 }
 codes = {}
 for name, (body, metadata) in cases.items():
     try:
-        logs(body, metadata=metadata, timeout=10)
+        gzip = grpc.Compression.Gzip if name == "gzip bomb" else grpc.Compression.NoCompression
+        logs(body, metadata=metadata, timeout=30, compression=gzip)
         codes[name] = ["OK", ""]
     except grpc.RpcError as e:
         codes[name] = [e.code().name, e.details()]
