@@ -180,6 +180,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => Code::NotFound,
             StatusCode::CONFLICT => Code::Aborted,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+            StatusCode::PAYLOAD_TOO_LARGE => Code::ResourceExhausted,
             s if s.is_client_error() => Code::InvalidArgument,
             _ => Code::Internal,
         };

@@ -44,6 +44,10 @@ pub struct AppState {
     /// After-commit `metrics_update`s, for live pages.
     pub bus: bus::Bus,
     pub batch_max_items: usize,
+    /// The largest request body, and the most a gzip body may inflate to.
+    pub body_limit: usize,
+    /// What ingestion requests being decoded may cost together (see `ingest::wire`).
+    pub decoding: ingest::wire::Budget,
     pub ingest_limits: Arc<ingest::limits::IngestLimits>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: mcp::Service,
@@ -141,11 +145,13 @@ pub async fn serve(
     };
     let bus = bus::Bus::start(redis.clone());
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
-    let partitions = tokio::spawn(maintain_partitions(db.store.clone(), shutdown_rx.clone()));
+    let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));
     let state = AppState {
         writer,
         bus,
         batch_max_items: config.batch_max_items,
+        body_limit: config.body_limit,
+        decoding: ingest::wire::Budget::default(),
         ingest_limits: Arc::new(ingest::limits::IngestLimits::new(
             ingest::limits::Buckets::new(config.ingest_key_rps, 2.0 * config.ingest_key_rps),
             ingest::limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),
@@ -220,7 +226,7 @@ pub async fn serve(
         }
     }
     let _ = sampler.await;
-    let _ = partitions.await;
+    let _ = upkeep.await;
     // Every request has been answered; the writer ends once its queue is empty.
     if tokio::time::timeout(std::time::Duration::from_secs(15), writer_task)
         .await
@@ -231,16 +237,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// Keeps the coming months' `events` partitions in place (hourly; cheap when they exist).
-async fn maintain_partitions(store: Store, mut shutdown: watch::Receiver<bool>) {
+/// Tenant upkeep, hourly: `events` partitions, expired idempotency keys (cheap when there is
+/// nothing to do).
+async fn maintain(store: Store, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(e) = store::migrate::maintain_partitions(store.pool()).await {
-            tracing::warn!(error = %e, "could not create events partitions; will retry");
+        if let Err(e) = store::migrate::maintain(store.pool()).await {
+            tracing::warn!(error = %e, "tenant upkeep failed; will retry");
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, Request, State},
+    extract::{Path, Request, State},
     response::{IntoResponse, Response},
     Extension, Json,
 };
@@ -16,7 +16,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::{
-    api::{dashboard, ingest, metrics},
+    api::{dashboard, ingest, metrics, ApiQuery},
     auth::{authorize, Access, Caller},
     error::ApiError,
     AppState,
@@ -82,14 +82,11 @@ fn backend_error(e: ApiError) -> BackendError {
 fn range_query<T: serde::de::DeserializeOwned>(
     range: &Range,
     extra: &str,
-) -> Result<Query<T>, BackendError> {
+) -> Result<ApiQuery<T>, BackendError> {
     let fmt =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let uri: http::Uri = format!("/?from={}&to={}{extra}", fmt(range.from), fmt(range.to))
-        .replace('+', "%2B")
-        .parse()
-        .map_err(|e| BackendError::Invalid(format!("{e}")))?;
-    Query::try_from_uri(&uri).map_err(|e| BackendError::Invalid(e.to_string()))
+    let query = format!("from={}&to={}{extra}", fmt(range.from), fmt(range.to)).replace('+', "%2B");
+    ApiQuery::parse(&query).map_err(backend_error)
 }
 
 fn to_value(v: impl serde::Serialize) -> Result<Value, BackendError> {
@@ -100,6 +97,12 @@ impl Backend for ServerBackend {
     async fn record(&self, cx: &Cx, items: Vec<Value>) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
         authorize(Some(&me), Access::Ingest).map_err(backend_error)?;
+        ingest::admit_request(&state, &me)
+            .await
+            .map_err(backend_error)?;
+        ingest::admit_events(&state, &me, items.len())
+            .await
+            .map_err(backend_error)?;
         ingest::write_batch(&state, &me, items.into_iter().map(Ok).collect(), |e| {
             e.source = store::events::Source::Mcp;
         })

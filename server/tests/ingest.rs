@@ -403,6 +403,24 @@ async fn the_batch_api_reports_each_item_and_replays_idempotent_retries() {
     // The same key with another body is refused.
     let (status, _, body) = post("application/json", "[]".into(), Some("k-1")).await;
     assert_eq!(status, 422, "{body}");
+    // Someone else's key of the same name is theirs: not a replay of chen's answer. (The
+    // items name the same tool run and request, which the tenant already has.)
+    let (status, replayed, theirs) = {
+        let r = http
+            .post(server.url("/api/v1/ingest/batch"))
+            .bearer_auth(&keys["bo"])
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k-1")
+            .body(items.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let replayed = r.headers().contains_key("idempotent-replayed");
+        (status, replayed, r.json::<Value>().await.unwrap())
+    };
+    assert_eq!((status, replayed), (200, false), "{theirs}");
+    assert_eq!(theirs["duplicates"], 4, "{theirs}");
     // Without a key, a resend is reported item by item as duplicates.
     let (_, _, resent) = post("application/json", items, None).await;
     assert_eq!(
@@ -883,5 +901,241 @@ async fn rolling_back_an_import_gives_a_session_its_counters_back() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(input_tokens(&summary(&server, key).await), 705);
+    server.shutdown().await;
+}
+
+/// The README's settings.json block parses and sends every event devpulse counts.
+#[test]
+fn the_readme_hook_settings_parse_and_name_every_counted_event() {
+    let readme = std::fs::read_to_string(common::server_dir().join("../README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("\"hooks\""))
+        .expect("a settings.json block");
+    let settings: Value = serde_json::from_str(block).expect("the block is JSON");
+    for event in [
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "SessionStart",
+        "SessionEnd",
+        "UserPromptSubmit",
+    ] {
+        let handler = &settings["hooks"][event][0]["hooks"][0];
+        assert_eq!(handler["type"], "http", "{event}");
+        assert!(
+            handler["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/api/v1/hooks/claude-code")),
+            "{event}"
+        );
+    }
+}
+
+fn count_lines(path: &str, needle: &str) -> usize {
+    lines(fixtures().join(path))
+        .iter()
+        .map(|l| l.matches(needle).count())
+        .sum()
+}
+
+/// Prompts count once per prompt id whether hooks, OTLP or both report them; sessions carry
+/// their source, agent runs and subagent types, the other counters and the legacy score.
+#[tokio::test]
+async fn prompts_active_time_and_the_session_model_follow_every_source() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let hooks = lines(fixtures().join("hooks/ana.ndjson"));
+    for line in &hooks {
+        let r = post_hook(&server, &keys["ana"], serde_json::from_str(line).unwrap()).await;
+        assert_eq!(r.status(), 204);
+    }
+    let prompts = count_lines("hooks/ana.ndjson", "\"UserPromptSubmit\"");
+    assert_eq!(
+        prompts,
+        count_lines("otlp/logs-ana.json", "\"user_prompt\""),
+        "the fixtures report each prompt through both"
+    );
+    let s = summary(&server, &admin).await;
+    assert_eq!(totals_of(&s, "ana@demo.test")["prompts"], prompts);
+
+    let http = client();
+    for file in ["otlp/logs-ana.json", "otlp/metrics-ana.json"] {
+        let path = if file.contains("logs") {
+            "/v1/logs"
+        } else {
+            "/v1/metrics"
+        };
+        for line in lines(fixtures().join(file)) {
+            let r = http
+                .post(server.url(path))
+                .bearer_auth(&keys["ana"])
+                .header("content-type", "application/json")
+                .body(line)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+    let s = summary(&server, &admin).await;
+    let ana = totals_of(&s, "ana@demo.test");
+    assert_eq!(
+        ana["prompts"], prompts,
+        "OTLP's prompts are the hooks' prompts"
+    );
+    // Active time: every active_time.total point, in milliseconds.
+    let mut active_ms = 0i64;
+    for line in lines(fixtures().join("otlp/metrics-ana.json")) {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        for m in v["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+            .as_array()
+            .unwrap()
+        {
+            if m["name"] == "claude_code.active_time.total" {
+                for p in m["sum"]["dataPoints"].as_array().unwrap() {
+                    let secs = p["asDouble"]
+                        .as_f64()
+                        .unwrap_or_else(|| p["asInt"].as_str().unwrap().parse::<f64>().unwrap());
+                    active_ms += (secs * 1000.0).round() as i64;
+                }
+            }
+        }
+    }
+    assert!(active_ms > 0);
+    assert_eq!(ana["active_user_ms"], active_ms, "{ana}");
+
+    // The legacy hooks scored ana's sessions; devpulse's score, from the same activity
+    // reported by hooks and OTLP, is the same wherever the legacy inputs are the same.
+    let (status, session) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions/c9e9c616-612e-4696-a6ce-cc1b78e51061",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["productivity_score"], 8.6, "{session}");
+    assert_eq!(session["source"], "hook", "{session}");
+    assert_eq!(session["tool_executions"], 9, "{session}");
+    assert_eq!(session["prompts"], 2, "{session}");
+    let (_, session) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions/513dd1a6-e9d4-4f2b-906e-e2ab101e75eb",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        session["agents"],
+        json!(["frontend-developer"]),
+        "{session}"
+    );
+    assert_eq!(session["agent_invocations"], 1, "{session}");
+    server.shutdown().await;
+}
+
+/// Events of a month without a partition (history imported from long ago) get one before
+/// they are written, and rows stranded in the default partition move into theirs at upkeep.
+#[tokio::test]
+async fn old_months_get_their_own_partitions() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let (status, answer) = call(
+        &server,
+        Method::POST,
+        "/api/v1/ingest/batch",
+        Some(&keys["ana"]),
+        Some(
+            json!([{ "type": "tool_use", "tool_name": "Read", "tool_use_id": "old-1",
+                      "timestamp": "2024-03-05T10:00:00Z" }]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let pool = sqlx::PgPool::connect(server.db.url()).await.unwrap();
+    let rows = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM tenant_demo.{table}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(rows("events_202403").await, 1);
+    assert_eq!(rows("events_default").await, 0);
+
+    // A row that landed in the default partition (as before partitions were made on demand)
+    // moves to its month's new partition at the next upkeep.
+    sqlx::query(
+        "INSERT INTO tenant_demo.events_default (occurred_at, key, kind, source, user_id)
+         VALUES ('2023-01-02T03:04:05Z', 'stranded', 'other', 'api', gen_random_uuid())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    store::migrate::maintain(&pool).await.unwrap();
+    assert_eq!(rows("events_default").await, 0);
+    assert_eq!(rows("events_202301").await, 1);
+    pool.close().await;
+    server.shutdown().await;
+}
+
+/// The sessions and tools resources answer in the caller's own field names, share the
+/// ingestion rate limits, and refuse a bad query parameter with problem+json naming it.
+#[tokio::test]
+async fn the_rest_resources_name_the_callers_fields() {
+    let mut server = TestServer::start_with(|c| c.ingest_key_rps = 1.0).await;
+    let keys = people(&server).await;
+    let key = &keys["bo"];
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/v1/metrics/sessions",
+        Some(key),
+        Some(json!({ "session_id": "r1", "started_at": "yesterday", "source": "x".repeat(300) })),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/started_at", "/source"], "{body}");
+    let (status, body) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions?limit=many",
+        Some(key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/limit", "{body}");
+    // One request a second (burst two): the writes above and these share the bucket.
+    let mut limited = false;
+    for i in 0..5 {
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/api/v1/metrics/tools",
+            Some(key),
+            Some(json!({ "tool_name": "Read", "tool_use_id": format!("rl-{i}") })),
+        )
+        .await;
+        limited |= status == 429;
+    }
+    assert!(
+        limited,
+        "the REST writes are rate limited like every ingestion route"
+    );
     server.shutdown().await;
 }

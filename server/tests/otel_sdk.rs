@@ -114,6 +114,8 @@ async fn grpc_refusals_are_grpc_statuses() {
             ("truncated protobuf", "INTERNAL"),
             // Inflating stops at the limit instead of filling memory.
             ("gzip bomb", "RESOURCE_EXHAUSTED"),
+            // Costed before tonic decodes it (see `ingest::wire`).
+            ("amplified", "RESOURCE_EXHAUSTED"),
             ("empty export", "OK"),
         ]
         .into_iter()

@@ -9,7 +9,11 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{accounts::UserId, events::HIST_SLOTS, Error, Result};
+use crate::{
+    accounts::UserId,
+    events::{Activity, HIST_SLOTS},
+    Error, Result,
+};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Session {
@@ -21,12 +25,17 @@ pub struct Session {
     pub git_branch: Option<String>,
     pub model: Option<String>,
     pub start_source: Option<String>,
+    /// What reported it first: hook, otlp, api, mcp or import.
+    pub source: Option<String>,
     pub started_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
     pub tool_executions: i64,
     pub tool_failures: i64,
+    pub agent_invocations: i64,
+    /// The distinct subagent types its agent tools started.
+    pub agents: Vec<String>,
     pub api_requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -35,6 +44,10 @@ pub struct Session {
     pub cost_usd: f64,
     pub lines_added: i64,
     pub lines_removed: i64,
+    #[serde(flatten)]
+    pub activity: Activity,
+    /// 0 to 10, the legacy hooks' score (see the migration that defines it).
+    pub productivity_score: f64,
 }
 
 /// Which sessions to list.
@@ -56,10 +69,14 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
     let only: Option<Vec<Uuid>> = f.only.map(|u| u.iter().map(|u| u.0).collect());
     let rows = sqlx::query!(
         r#"SELECT s.id, s.user_id, u.email AS "email?", s.project, s.cwd, s.git_branch, s.model,
-                  s.start_source, s.started_at, s.last_seen_at, s.ended_at, s.end_reason,
-                  s.tool_executions, s.tool_failures, s.api_requests, s.input_tokens,
-                  s.output_tokens, s.cache_creation_tokens, s.cache_read_tokens,
-                  s.cost_usd::float8 AS "cost_usd!", s.lines_added, s.lines_removed
+                  s.start_source, s.source, s.started_at, s.last_seen_at, s.ended_at,
+                  s.end_reason, s.tool_executions, s.tool_failures, s.agent_invocations,
+                  s.agents, s.api_requests, s.input_tokens, s.output_tokens,
+                  s.cache_creation_tokens, s.cache_read_tokens,
+                  s.cost_usd::float8 AS "cost_usd!", s.lines_added, s.lines_removed,
+                  s.prompts, s.api_errors, s.commits, s.pull_requests, s.active_user_ms,
+                  s.active_cli_ms, s.edits_accepted, s.edits_rejected,
+                  s.productivity_score AS "productivity_score!"
            FROM sessions s LEFT JOIN users u ON u.id = s.user_id
            WHERE s.started_at >= $1 AND s.started_at < $2
              AND ($3::uuid[] IS NULL OR s.user_id = ANY($3))
@@ -87,12 +104,15 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
             git_branch: r.git_branch,
             model: r.model,
             start_source: r.start_source,
+            source: r.source,
             started_at: r.started_at,
             last_seen_at: r.last_seen_at,
             ended_at: r.ended_at,
             end_reason: r.end_reason,
             tool_executions: r.tool_executions,
             tool_failures: r.tool_failures,
+            agent_invocations: r.agent_invocations,
+            agents: r.agents,
             api_requests: r.api_requests,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
@@ -101,6 +121,17 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
             cost_usd: (r.cost_usd * 1e6).round() / 1e6,
             lines_added: r.lines_added,
             lines_removed: r.lines_removed,
+            activity: Activity {
+                prompts: r.prompts,
+                api_errors: r.api_errors,
+                commits: r.commits,
+                pull_requests: r.pull_requests,
+                active_user_ms: r.active_user_ms,
+                active_cli_ms: r.active_cli_ms,
+                edits_accepted: r.edits_accepted,
+                edits_rejected: r.edits_rejected,
+            },
+            productivity_score: r.productivity_score,
         })
         .collect())
 }

@@ -30,6 +30,15 @@ impl Error {
             _ => None,
         }
     }
+
+    /// PostgreSQL refused the data itself (a value out of range, text it cannot hold, a
+    /// check, a key too long to index): writing the same rows again would fail the same way,
+    /// so the request is at fault, not the database.
+    pub fn is_bad_data(&self) -> bool {
+        self.sqlstate().is_some_and(|s| {
+            s.starts_with("22") || s == "23502" || s == "23514" || s.starts_with("54")
+        })
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

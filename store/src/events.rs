@@ -60,8 +60,30 @@ pub enum Kind {
     UsageCounter,
     /// Lines added and removed (OTLP `lines_of_code.count`, REST).
     LinesCounter,
+    /// A prompt the user submitted (hook UserPromptSubmit, OTLP user_prompt): counted once per
+    /// prompt id, or once per event without one.
+    Prompt {
+        prompt_id: Option<String>,
+    },
+    /// A failed API request (OTLP api_error).
+    ApiError,
+    /// One of Claude Code's other counters; [`Event::count`] holds the amount.
+    Counter(Counter),
     /// Stored and shown in the session's timeline; no counter moves.
     Other,
+}
+
+/// Claude Code's counters beyond tokens, cost and lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Commits,
+    PullRequests,
+    /// Active time in milliseconds (OTLP `active_time.total`, type user or cli).
+    ActiveUserMs,
+    ActiveCliMs,
+    /// Edit-tool decisions (OTLP `code_edit_tool.decision`).
+    EditsAccepted,
+    EditsRejected,
 }
 
 impl Kind {
@@ -74,6 +96,9 @@ impl Kind {
             Kind::ApiRequest { .. } => "api_request",
             Kind::UsageCounter => "usage_counter",
             Kind::LinesCounter => "lines_counter",
+            Kind::Prompt { .. } => "prompt",
+            Kind::ApiError => "api_error",
+            Kind::Counter(_) => "counter",
             Kind::Other => "other",
         }
     }
@@ -126,6 +151,10 @@ pub struct Event {
     pub usage: Option<Usage>,
     pub lines_added: Option<i64>,
     pub lines_removed: Option<i64>,
+    /// The amount a [`Kind::Counter`] adds.
+    pub count: Option<i64>,
+    /// The subagent type an agent tool (Task, Agent) started, where the source says.
+    pub agent: Option<String>,
     pub cumulative: Option<Cumulative>,
     pub import_batch: Option<Uuid>,
     /// Set on a request that came without its cost: [`write`] prices it from the tenant's table.
@@ -164,6 +193,8 @@ impl Event {
             usage: None,
             lines_added: None,
             lines_removed: None,
+            count: None,
+            agent: None,
             cumulative: None,
             import_batch: None,
             unpriced: None,
@@ -200,6 +231,69 @@ pub fn hist_slot(ms: i64) -> usize {
     }
 }
 
+/// The counts besides tools, requests, tokens and lines, per rollup bucket and per session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Activity {
+    pub prompts: i64,
+    pub api_errors: i64,
+    pub commits: i64,
+    pub pull_requests: i64,
+    pub active_user_ms: i64,
+    pub active_cli_ms: i64,
+    pub edits_accepted: i64,
+    pub edits_rejected: i64,
+}
+
+impl Activity {
+    pub fn add(&mut self, o: &Activity, sign: i64) {
+        self.prompts += sign * o.prompts;
+        self.api_errors += sign * o.api_errors;
+        self.commits += sign * o.commits;
+        self.pull_requests += sign * o.pull_requests;
+        self.active_user_ms += sign * o.active_user_ms;
+        self.active_cli_ms += sign * o.active_cli_ms;
+        self.edits_accepted += sign * o.edits_accepted;
+        self.edits_rejected += sign * o.edits_rejected;
+    }
+
+    fn counter(&mut self, c: Counter) -> &mut i64 {
+        match c {
+            Counter::Commits => &mut self.commits,
+            Counter::PullRequests => &mut self.pull_requests,
+            Counter::ActiveUserMs => &mut self.active_user_ms,
+            Counter::ActiveCliMs => &mut self.active_cli_ms,
+            Counter::EditsAccepted => &mut self.edits_accepted,
+            Counter::EditsRejected => &mut self.edits_rejected,
+        }
+    }
+
+    /// Each field as a column, in the order of [`ACTIVITY_COLUMNS`].
+    fn columns(&self) -> [i64; 8] {
+        [
+            self.prompts,
+            self.api_errors,
+            self.commits,
+            self.pull_requests,
+            self.active_user_ms,
+            self.active_cli_ms,
+            self.edits_accepted,
+            self.edits_rejected,
+        ]
+    }
+}
+
+/// The columns of [`Activity`] in `rollups` and `sessions`.
+const ACTIVITY_COLUMNS: [&str; 8] = [
+    "prompts",
+    "api_errors",
+    "commits",
+    "pull_requests",
+    "active_user_ms",
+    "active_cli_ms",
+    "edits_accepted",
+    "edits_rejected",
+];
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Delta {
     pub(crate) sessions: i64,
@@ -210,9 +304,37 @@ pub(crate) struct Delta {
     pub(crate) usage: Usage,
     pub(crate) lines_added: i64,
     pub(crate) lines_removed: i64,
+    pub(crate) activity: Activity,
     pub(crate) duration_count: i64,
     pub(crate) duration_sum_ms: i64,
     pub(crate) hist: Vec<i64>,
+}
+
+/// What a write (or a rollback) changes in each session's counters, written in one statement.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionDelta {
+    pub(crate) tool_executions: i64,
+    pub(crate) tool_failures: i64,
+    pub(crate) agent_invocations: i64,
+    pub(crate) api_requests: i64,
+    pub(crate) usage: Usage,
+    pub(crate) lines_added: i64,
+    pub(crate) lines_removed: i64,
+    pub(crate) activity: Activity,
+    /// Subagent types to add to the session's.
+    pub(crate) agents: std::collections::BTreeSet<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct SessionDeltas(pub(crate) HashMap<String, SessionDelta>);
+
+impl SessionDeltas {
+    pub(crate) fn of(&mut self, session: &str) -> &mut SessionDelta {
+        if !self.0.contains_key(session) {
+            self.0.insert(session.to_string(), SessionDelta::default());
+        }
+        self.0.get_mut(session).expect("inserted")
+    }
 }
 
 type RollupKey = (DateTime<Utc>, Uuid, String, String);
@@ -254,6 +376,7 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
     // PostgreSQL keeps microseconds; anything finer would make a stored row look different
     // from the event that produced it.
     for e in events.iter_mut() {
+        scrub(e);
         e.occurred_at = e.occurred_at.trunc_subsecs(6);
         if let Some(c) = &mut e.cumulative {
             c.start_at = c.start_at.trunc_subsecs(6);
@@ -305,14 +428,19 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
     phase("cumulative");
 
     let mut deltas = Deltas::default();
+    let mut sessions = SessionDeltas::default();
     fold_sessions(conn, &fresh, &mut deltas).await?;
     phase("sessions");
-    fold_tool_runs(conn, &fresh, &mut deltas).await?;
+    fold_tool_runs(conn, &fresh, &mut deltas, &mut sessions).await?;
     phase("tool_runs");
-    fold_api_requests(conn, &fresh, &mut deltas).await?;
+    fold_api_requests(conn, &fresh, &mut deltas, &mut sessions).await?;
     phase("api_requests");
-    fold_counters(conn, &fresh, &mut deltas).await?;
+    fold_prompts(conn, &fresh, &mut deltas, &mut sessions).await?;
+    phase("prompts");
+    fold_counters(conn, &fresh, &mut deltas, &mut sessions).await?;
     phase("counters");
+    write_session_deltas(conn, sessions).await?;
+    phase("session_counters");
     write_rollups(conn, deltas).await?;
     phase("rollups");
     // Where a batch's time goes, for whoever tunes the write path (RUST_LOG=store=debug).
@@ -323,6 +451,64 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
         "wrote batch"
     );
     Ok(Written { new })
+}
+
+/// PostgreSQL text and jsonb cannot hold U+0000, which JSON and protobuf strings may carry:
+/// it becomes U+FFFD, so the event is stored (the same way each time it is sent) instead of
+/// failing its whole batch.
+fn scrub(e: &mut Event) {
+    fn text(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+        }
+    }
+    fn opt(s: &mut Option<String>) {
+        if let Some(s) = s {
+            text(s);
+        }
+    }
+    fn json(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => text(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(json),
+            serde_json::Value::Object(m) => {
+                if m.keys().any(|k| k.contains('\0')) {
+                    *m = std::mem::take(m)
+                        .into_iter()
+                        .map(|(mut k, v)| {
+                            text(&mut k);
+                            (k, v)
+                        })
+                        .collect();
+                }
+                m.values_mut().for_each(json);
+            }
+            _ => {}
+        }
+    }
+    text(&mut e.key);
+    match &mut e.kind {
+        Kind::SessionStart { source: s } | Kind::SessionEnd { reason: s } => opt(s),
+        Kind::ToolStart { tool_use_id: id }
+        | Kind::ToolEnd { tool_use_id: id }
+        | Kind::ApiRequest { request_id: id } => text(id),
+        Kind::Prompt { prompt_id } => opt(prompt_id),
+        _ => {}
+    }
+    for s in [
+        &mut e.session_id,
+        &mut e.cwd,
+        &mut e.git_branch,
+        &mut e.tool,
+        &mut e.model,
+        &mut e.agent,
+    ] {
+        opt(s);
+    }
+    if let Some(c) = &mut e.cumulative {
+        text(&mut c.series_key);
+    }
+    json(&mut e.attrs);
 }
 
 /// The tenant's write lock: writers (and rollbacks) fold one after the other.
@@ -540,7 +726,7 @@ fn cumulative_value(e: &Event) -> f64 {
             as f64
             + u.cost_usd;
     }
-    e.lines_added.or(e.lines_removed).unwrap_or(0) as f64
+    e.lines_added.or(e.lines_removed).or(e.count).unwrap_or(0) as f64
 }
 
 fn set_cumulative_value(e: &mut Event, v: f64) {
@@ -560,6 +746,8 @@ fn set_cumulative_value(e: &mut Event, v: f64) {
         e.lines_added = Some(v as i64);
     } else if e.lines_removed.is_some() {
         e.lines_removed = Some(v as i64);
+    } else if e.count.is_some() {
+        e.count = Some(v as i64);
     }
 }
 
@@ -585,6 +773,7 @@ struct SessionRow {
     usage_from_events: bool,
     is_new: bool,
     import_batch: Option<Uuid>,
+    source: Option<String>,
 }
 
 async fn fold_sessions(
@@ -604,7 +793,7 @@ async fn fold_sessions(
     // No row locks: every writer of sessions and tool runs holds the tenant's write lock.
     let mut rows: BTreeMap<String, SessionRow> = sqlx::query!(
         "SELECT id, user_id, cwd, git_branch, model, start_source, started_at, last_seen_at,
-                ended_at, end_reason, usage_from_events
+                ended_at, end_reason, usage_from_events, source
          FROM sessions WHERE id = ANY($1)",
         &ids
     )
@@ -627,6 +816,7 @@ async fn fold_sessions(
                 usage_from_events: r.usage_from_events,
                 is_new: false,
                 import_batch: None,
+                source: r.source,
             },
         )
     })
@@ -646,7 +836,9 @@ async fn fold_sessions(
             usage_from_events: false,
             is_new: true,
             import_batch: e.import_batch,
+            source: None,
         });
+        row.source = row.source.take().or_else(|| Some(e.source.as_str().into()));
         row.started_at = row.started_at.min(e.occurred_at);
         row.last_seen_at = row.last_seen_at.max(e.occurred_at);
         row.cwd = row.cwd.take().or_else(|| e.cwd.clone());
@@ -671,15 +863,17 @@ async fn fold_sessions(
     let rs: Vec<&SessionRow> = rows.values().collect();
     sqlx::query(
         "INSERT INTO sessions (id, user_id, project, cwd, git_branch, model, start_source,
-             started_at, last_seen_at, ended_at, end_reason, usage_from_events, import_batch)
+             started_at, last_seen_at, ended_at, end_reason, usage_from_events, import_batch,
+             source)
          SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
              $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
-             $11::text[], $12::bool[], $13::uuid[])
+             $11::text[], $12::bool[], $13::uuid[], $14::text[])
          ON CONFLICT (id) DO UPDATE SET
              project = EXCLUDED.project, cwd = EXCLUDED.cwd, git_branch = EXCLUDED.git_branch,
              model = EXCLUDED.model, start_source = EXCLUDED.start_source,
              started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at,
-             ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason",
+             ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason,
+             source = EXCLUDED.source",
     )
     .bind(&ids)
     .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
@@ -702,6 +896,7 @@ async fn fold_sessions(
     .bind(rs.iter().map(|r| r.end_reason.clone()).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.usage_from_events).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| r.import_batch).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.source.as_deref()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -716,6 +911,7 @@ struct ToolRun {
     finished_at: Option<DateTime<Utc>>,
     success: Option<bool>,
     duration_ms: Option<i64>,
+    agent: Option<String>,
     /// The import batch of this write's reports of the run: `None` until one is seen,
     /// `Some(None)` once a live source (or two batches) reported it.
     reported_by: Option<Option<Uuid>>,
@@ -725,6 +921,7 @@ async fn fold_tool_runs(
     conn: &mut PgConnection,
     events: &[&Event],
     deltas: &mut Deltas,
+    sessions: &mut SessionDeltas,
 ) -> Result<()> {
     let ids: Vec<String> = events
         .iter()
@@ -741,7 +938,8 @@ async fn fold_tool_runs(
         return Ok(());
     }
     let before: HashMap<String, ToolRun> = sqlx::query!(
-        "SELECT tool_use_id, session_id, user_id, tool, started_at, finished_at, success, duration_ms
+        "SELECT tool_use_id, session_id, user_id, tool, started_at, finished_at, success,
+                duration_ms, agent
          FROM tool_runs WHERE tool_use_id = ANY($1)",
         &ids
     )
@@ -759,6 +957,7 @@ async fn fold_tool_runs(
                 finished_at: r.finished_at,
                 success: r.success,
                 duration_ms: r.duration_ms,
+                agent: r.agent,
                 reported_by: None,
             },
         )
@@ -784,8 +983,12 @@ async fn fold_tool_runs(
             finished_at: None,
             success: None,
             duration_ms: None,
+            agent: None,
             reported_by: None,
         });
+        if run.agent.is_none() {
+            run.agent = e.agent.clone();
+        }
         run.reported_by = Some(match run.reported_by {
             Some(batch) if batch != e.import_batch => None,
             _ => e.import_batch,
@@ -841,12 +1044,13 @@ async fn fold_tool_runs(
     let rs: Vec<&ToolRun> = after.values().collect();
     sqlx::query(
         "INSERT INTO tool_runs (tool_use_id, session_id, user_id, tool, started_at, finished_at,
-             success, duration_ms, import_batch)
+             success, duration_ms, import_batch, agent)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[],
-             $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[], $9::uuid[])
+             $5::timestamptz[], $6::timestamptz[], $7::bool[], $8::int8[], $9::uuid[], $10::text[])
          ON CONFLICT (tool_use_id) DO UPDATE SET session_id = EXCLUDED.session_id,
              started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
              success = EXCLUDED.success, duration_ms = EXCLUDED.duration_ms,
+             agent = EXCLUDED.agent,
              -- A run an import created and something else reported too is no longer the
              -- import's alone: rolling the import back must leave it.
              import_batch = CASE WHEN tool_runs.import_batch = EXCLUDED.import_batch
@@ -865,35 +1069,31 @@ async fn fold_tool_runs(
             .map(|r| r.reported_by.flatten())
             .collect::<Vec<_>>(),
     )
+    .bind(rs.iter().map(|r| r.agent.as_deref()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     // Session counters follow the same transitions.
-    let mut per_session: HashMap<&str, (i64, i64)> = HashMap::new();
     for (id, run) in &after {
         let Some(s) = run.session_id.as_deref() else {
             continue;
         };
         let old = before.get(id);
-        let entry = per_session.entry(s).or_default();
+        let d = sessions.of(s);
         if old.is_none() {
-            entry.0 += 1;
+            d.tool_executions += 1;
+            if is_agent_tool(&run.tool) {
+                d.agent_invocations += 1;
+            }
         }
         if run.success == Some(false) && old.and_then(|o| o.success) != Some(false) {
-            entry.1 += 1;
+            d.tool_failures += 1;
+        }
+        if let Some(agent) = &run.agent {
+            if old.and_then(|o| o.agent.as_ref()) != Some(agent) {
+                d.agents.insert(agent.clone());
+            }
         }
     }
-    let (ids, counts): (Vec<&str>, Vec<(i64, i64)>) = per_session.into_iter().unzip();
-    sqlx::query(
-        "UPDATE sessions s SET tool_executions = s.tool_executions + u.runs,
-             tool_failures = s.tool_failures + u.failures
-         FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS u(id, runs, failures)
-         WHERE s.id = u.id",
-    )
-    .bind(&ids)
-    .bind(counts.iter().map(|c| c.0).collect::<Vec<_>>())
-    .bind(counts.iter().map(|c| c.1).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
@@ -901,6 +1101,7 @@ async fn fold_api_requests(
     conn: &mut PgConnection,
     events: &[&Event],
     deltas: &mut Deltas,
+    sessions: &mut SessionDeltas,
 ) -> Result<()> {
     let requests: Vec<(&String, &Event)> = events
         .iter()
@@ -975,7 +1176,6 @@ async fn fold_api_requests(
     .filter_map(|(id, new)| new.then_some(id))
     .collect();
     let mut sessions_with_requests: HashSet<String> = HashSet::new();
-    let mut per_session: HashMap<&str, (i64, Usage)> = HashMap::new();
     for (_, e, model) in candidates.iter().filter(|r| inserted.contains(r.0)) {
         let usage = e.usage.unwrap_or_default();
         let d = deltas.at(e.occurred_at, e.user_id.0, "", model);
@@ -983,38 +1183,11 @@ async fn fold_api_requests(
         d.usage.add(&usage, 1);
         if let Some(s) = &e.session_id {
             sessions_with_requests.insert(s.clone());
-            let entry = per_session.entry(s.as_str()).or_default();
-            entry.0 += 1;
-            entry.1.add(&usage, 1);
+            let d = sessions.of(s);
+            d.api_requests += 1;
+            d.usage.add(&usage, 1);
         }
     }
-    let (ids, sums): (Vec<&str>, Vec<(i64, Usage)>) = per_session.into_iter().unzip();
-    sqlx::query(
-        "UPDATE sessions s SET api_requests = s.api_requests + u.n,
-             input_tokens = s.input_tokens + u.i, output_tokens = s.output_tokens + u.o,
-             cache_creation_tokens = s.cache_creation_tokens + u.cc,
-             cache_read_tokens = s.cache_read_tokens + u.cr, cost_usd = s.cost_usd + u.c
-         FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-             $7::float8[]) AS u(id, n, i, o, cc, cr, c)
-         WHERE s.id = u.id",
-    )
-    .bind(&ids)
-    .bind(sums.iter().map(|x| x.0).collect::<Vec<_>>())
-    .bind(sums.iter().map(|x| x.1.input_tokens).collect::<Vec<_>>())
-    .bind(sums.iter().map(|x| x.1.output_tokens).collect::<Vec<_>>())
-    .bind(
-        sums.iter()
-            .map(|x| x.1.cache_creation_tokens)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        sums.iter()
-            .map(|x| x.1.cache_read_tokens)
-            .collect::<Vec<_>>(),
-    )
-    .bind(sums.iter().map(|x| x.1.cost_usd).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
     // Sessions that now send request events: their counters, counted so far, come out again.
     let flipping: Vec<String> = sessions_with_requests.into_iter().collect();
     let flipped = sqlx::query_scalar!(
@@ -1034,16 +1207,84 @@ async fn fold_api_requests(
         .fetch_all(&mut *conn)
         .await?;
         for c in counted {
-            deltas.at(c.bucket, c.user_id, "", &c.model).usage.add(
-                &Usage {
-                    input_tokens: c.input_tokens,
-                    output_tokens: c.output_tokens,
-                    cache_creation_tokens: c.cache_creation_tokens,
-                    cache_read_tokens: c.cache_read_tokens,
-                    cost_usd: c.cost,
-                },
-                -1,
-            );
+            let usage = Usage {
+                input_tokens: c.input_tokens,
+                output_tokens: c.output_tokens,
+                cache_creation_tokens: c.cache_creation_tokens,
+                cache_read_tokens: c.cache_read_tokens,
+                cost_usd: c.cost,
+            };
+            deltas
+                .at(c.bucket, c.user_id, "", &c.model)
+                .usage
+                .add(&usage, -1);
+            sessions.of(&c.session_id).usage.add(&usage, -1);
+        }
+    }
+    Ok(())
+}
+
+/// Prompts, each once: by prompt id where the source gives one (a hook and OTLP report the
+/// same prompt), else by the event.
+async fn fold_prompts(
+    conn: &mut PgConnection,
+    events: &[&Event],
+    deltas: &mut Deltas,
+    sessions: &mut SessionDeltas,
+) -> Result<()> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let candidates: Vec<(&str, &Event)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Prompt { prompt_id } => Some((prompt_id.as_deref().unwrap_or(&e.key), *e)),
+            _ => None,
+        })
+        .filter(|(id, _)| seen.insert(id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let inserted: HashSet<String> = sqlx::query_as::<_, (String, bool)>(
+        "INSERT INTO prompts (prompt_id, session_id, user_id, at, import_batch)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::uuid[])
+         -- As for API requests: reported from elsewhere too, it is no longer an import's alone.
+         ON CONFLICT (prompt_id) DO UPDATE SET import_batch = NULL
+             WHERE prompts.import_batch IS DISTINCT FROM EXCLUDED.import_batch
+               AND prompts.import_batch IS NOT NULL
+         RETURNING prompt_id, xmax = 0",
+    )
+    .bind(candidates.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(
+        candidates
+            .iter()
+            .map(|c| c.1.session_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(candidates.iter().map(|c| c.1.user_id.0).collect::<Vec<_>>())
+    .bind(
+        candidates
+            .iter()
+            .map(|c| c.1.occurred_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        candidates
+            .iter()
+            .map(|c| c.1.import_batch)
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|(id, new)| new.then_some(id))
+    .collect();
+    for (_, e) in candidates.iter().filter(|c| inserted.contains(c.0)) {
+        deltas
+            .at(e.occurred_at, e.user_id.0, "", "")
+            .activity
+            .prompts += 1;
+        if let Some(s) = &e.session_id {
+            sessions.of(s).activity.prompts += 1;
         }
     }
     Ok(())
@@ -1053,48 +1294,80 @@ async fn fold_counters(
     conn: &mut PgConnection,
     events: &[&Event],
     deltas: &mut Deltas,
+    sessions: &mut SessionDeltas,
 ) -> Result<()> {
     let counters: Vec<&Event> = events
         .iter()
         .copied()
-        .filter(|e| matches!(e.kind, Kind::UsageCounter | Kind::LinesCounter))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                Kind::UsageCounter | Kind::LinesCounter | Kind::ApiError | Kind::Counter(_)
+            )
+        })
         .collect();
     if counters.is_empty() {
         return Ok(());
     }
-    let sessions: Vec<String> = counters
+    let with_usage: Vec<String> = counters
         .iter()
+        .filter(|e| e.kind == Kind::UsageCounter)
         .filter_map(|e| e.session_id.clone())
         .collect();
-    let from_events: HashSet<String> = sqlx::query_scalar!(
-        "SELECT id FROM sessions WHERE id = ANY($1) AND usage_from_events",
-        &sessions
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
-    // Summed per session (lines) and per session, minute and model (usage), then written in
-    // one statement each.
-    let mut lines: HashMap<&str, (i64, i64)> = HashMap::new();
+    let from_events: HashSet<String> = if with_usage.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar!(
+            "SELECT id FROM sessions WHERE id = ANY($1) AND usage_from_events",
+            &with_usage
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    // Usage is also kept per session, minute and model, so it can come out of the rollups
+    // again if the session turns out to send api_request events too.
     let mut usage: HashMap<(&str, DateTime<Utc>, String), (Uuid, Usage)> = HashMap::new();
     for e in counters {
+        let session = e.session_id.as_deref();
         match e.kind {
             Kind::LinesCounter => {
                 let (added, removed) = (e.lines_added.unwrap_or(0), e.lines_removed.unwrap_or(0));
                 let d = deltas.at(e.occurred_at, e.user_id.0, "", "");
                 d.lines_added += added;
                 d.lines_removed += removed;
-                if let Some(s) = &e.session_id {
-                    let sum = lines.entry(s).or_default();
-                    sum.0 += added;
-                    sum.1 += removed;
+                if let Some(s) = session {
+                    let d = sessions.of(s);
+                    d.lines_added += added;
+                    d.lines_removed += removed;
+                }
+            }
+            Kind::ApiError => {
+                let model = e.model.as_deref().unwrap_or("");
+                deltas
+                    .at(e.occurred_at, e.user_id.0, "", model)
+                    .activity
+                    .api_errors += 1;
+                if let Some(s) = session {
+                    sessions.of(s).activity.api_errors += 1;
+                }
+            }
+            Kind::Counter(c) => {
+                let n = e.count.unwrap_or(0);
+                let tool = e.tool.as_deref().unwrap_or("");
+                *deltas
+                    .at(e.occurred_at, e.user_id.0, tool, "")
+                    .activity
+                    .counter(c) += n;
+                if let Some(s) = session {
+                    *sessions.of(s).activity.counter(c) += n;
                 }
             }
             Kind::UsageCounter => {
                 let u = e.usage.unwrap_or_default();
                 let model = e.model.clone().unwrap_or_else(|| "unknown".into());
-                let counted = match &e.session_id {
+                let counted = match session {
                     None => true,
                     Some(session) => {
                         let minute = e
@@ -1114,24 +1387,13 @@ async fn fold_counters(
                         .at(e.occurred_at, e.user_id.0, "", &model)
                         .usage
                         .add(&u, 1);
+                    if let Some(s) = session {
+                        sessions.of(s).usage.add(&u, 1);
+                    }
                 }
             }
             _ => {}
         }
-    }
-    if !lines.is_empty() {
-        let (ids, sums): (Vec<&str>, Vec<(i64, i64)>) = lines.into_iter().unzip();
-        sqlx::query(
-            "UPDATE sessions s SET lines_added = s.lines_added + u.added,
-                 lines_removed = s.lines_removed + u.removed
-             FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS u(id, added, removed)
-             WHERE s.id = u.id",
-        )
-        .bind(&ids)
-        .bind(sums.iter().map(|s| s.0).collect::<Vec<_>>())
-        .bind(sums.iter().map(|s| s.1).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await?;
     }
     if !usage.is_empty() {
         let rows: Vec<_> = usage.into_iter().collect();
@@ -1163,6 +1425,85 @@ async fn fold_counters(
     Ok(())
 }
 
+/// Adds each session's changes to its counters, in one statement. (Agent types only ever
+/// join: a rollback recounts them from the tool runs left.)
+pub(crate) async fn write_session_deltas(
+    conn: &mut PgConnection,
+    sessions: SessionDeltas,
+) -> Result<()> {
+    if sessions.0.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(String, SessionDelta)> = sessions.0.into_iter().collect();
+    let col = |f: fn(&SessionDelta) -> i64| rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>();
+    let activity = |i: usize| {
+        rows.iter()
+            .map(|(_, d)| d.activity.columns()[i])
+            .collect::<Vec<i64>>()
+    };
+    let sets: String = ACTIVITY_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!(", {c} = s.{c} + u.a{i}"))
+        .collect();
+    // Parameters: $1 ids, $2..$12 the counters, $13 agent types (joined by U+001F, which no
+    // type name holds), then one per activity column.
+    let types: String = (0..ACTIVITY_COLUMNS.len())
+        .map(|i| format!(", ${}::int8[]", i + 14))
+        .collect();
+    let names: String = (0..ACTIVITY_COLUMNS.len())
+        .map(|i| format!(", a{i}"))
+        .collect();
+    let statement = format!(
+        "UPDATE sessions s SET tool_executions = s.tool_executions + u.te,
+             tool_failures = s.tool_failures + u.tf,
+             agent_invocations = s.agent_invocations + u.ai,
+             api_requests = s.api_requests + u.ar,
+             input_tokens = s.input_tokens + u.it, output_tokens = s.output_tokens + u.ot,
+             cache_creation_tokens = s.cache_creation_tokens + u.cc,
+             cache_read_tokens = s.cache_read_tokens + u.cr, cost_usd = s.cost_usd + u.c,
+             lines_added = s.lines_added + u.la, lines_removed = s.lines_removed + u.lr,
+             agents = CASE WHEN u.ag = '' THEN s.agents
+                           ELSE ARRAY(SELECT DISTINCT x
+                                      FROM unnest(s.agents || string_to_array(u.ag, chr(31))) x
+                                      ORDER BY 1)
+                      END
+             {sets}
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+                     $7::int8[], $8::int8[], $9::int8[], $10::float8[], $11::int8[],
+                     $12::int8[], $13::text[] {types})
+              AS u(id, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, ag {names})
+         WHERE s.id = u.id"
+    );
+    let mut q = sqlx::query(&statement)
+        .bind(rows.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+        .bind(col(|d| d.tool_executions))
+        .bind(col(|d| d.tool_failures))
+        .bind(col(|d| d.agent_invocations))
+        .bind(col(|d| d.api_requests))
+        .bind(col(|d| d.usage.input_tokens))
+        .bind(col(|d| d.usage.output_tokens))
+        .bind(col(|d| d.usage.cache_creation_tokens))
+        .bind(col(|d| d.usage.cache_read_tokens))
+        .bind(
+            rows.iter()
+                .map(|(_, d)| d.usage.cost_usd)
+                .collect::<Vec<f64>>(),
+        )
+        .bind(col(|d| d.lines_added))
+        .bind(col(|d| d.lines_removed))
+        .bind(
+            rows.iter()
+                .map(|(_, d)| d.agents.iter().cloned().collect::<Vec<_>>().join("\u{1f}"))
+                .collect::<Vec<_>>(),
+        );
+    for i in 0..ACTIVITY_COLUMNS.len() {
+        q = q.bind(activity(i));
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
     for (grain, trunc) in [('m', "minute"), ('h', "hour"), ('d', "day")] {
         // Minute deltas fold into coarser buckets before they reach the database.
@@ -1180,6 +1521,7 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
             m.usage.add(&d.usage, 1);
             m.lines_added += d.lines_added;
             m.lines_removed += d.lines_removed;
+            m.activity.add(&d.activity, 1);
             m.duration_count += d.duration_count;
             m.duration_sum_ms += d.duration_sum_ms;
             if !d.hist.is_empty() {
@@ -1201,17 +1543,35 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
                 format!("{{{}}}", inner.join(","))
             })
             .collect();
-        sqlx::query(
+        let activity = |i: usize| {
+            rows.iter()
+                .map(|(_, d)| d.activity.columns()[i])
+                .collect::<Vec<i64>>()
+        };
+        // Activity columns: parameters $21 on.
+        let columns: String = ACTIVITY_COLUMNS.iter().map(|c| format!(", {c}")).collect();
+        let values: String = (0..ACTIVITY_COLUMNS.len())
+            .map(|i| format!(", a{i}"))
+            .collect();
+        let types: String = (0..ACTIVITY_COLUMNS.len())
+            .map(|i| format!(", ${}::int8[]", i + 21))
+            .collect();
+        let sums: String = ACTIVITY_COLUMNS
+            .iter()
+            .map(|c| format!(", {c} = rollups.{c} + EXCLUDED.{c}"))
+            .collect();
+        let statement = format!(
             "INSERT INTO rollups (grain, bucket, user_id, tool, model, sessions, tool_executions,
                  tool_failures, agent_invocations, api_requests, input_tokens, output_tokens,
                  cache_creation_tokens, cache_read_tokens, cost_usd, lines_added, lines_removed,
-                 duration_count, duration_sum_ms, duration_hist)
-             SELECT $1, b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h::int8[]
+                 duration_count, duration_sum_ms, duration_hist {columns})
+             SELECT $1, b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds,
+                 h::int8[] {values}
              FROM UNNEST($2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::int8[],
                  $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[],
                  $13::int8[], $14::int8[], $15::float8[], $16::int8[], $17::int8[], $18::int8[],
-                 $19::int8[], $20::text[])
-                 AS x(b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h)
+                 $19::int8[], $20::text[] {types})
+                 AS x(b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h {values})
              ON CONFLICT (grain, bucket, user_id, tool, model) DO UPDATE SET
                  sessions = rollups.sessions + EXCLUDED.sessions,
                  tool_executions = rollups.tool_executions + EXCLUDED.tool_executions,
@@ -1227,30 +1587,38 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
                  lines_removed = rollups.lines_removed + EXCLUDED.lines_removed,
                  duration_count = rollups.duration_count + EXCLUDED.duration_count,
                  duration_sum_ms = rollups.duration_sum_ms + EXCLUDED.duration_sum_ms,
-                 duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)",
-        )
-        .bind(grain as i8)
-        .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.2.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>())
-        .bind(col(|d| d.sessions))
-        .bind(col(|d| d.tool_executions))
-        .bind(col(|d| d.tool_failures))
-        .bind(col(|d| d.agent_invocations))
-        .bind(col(|d| d.api_requests))
-        .bind(col(|d| d.usage.input_tokens))
-        .bind(col(|d| d.usage.output_tokens))
-        .bind(col(|d| d.usage.cache_creation_tokens))
-        .bind(col(|d| d.usage.cache_read_tokens))
-        .bind(rows.iter().map(|(_, d)| d.usage.cost_usd).collect::<Vec<f64>>())
-        .bind(col(|d| d.lines_added))
-        .bind(col(|d| d.lines_removed))
-        .bind(col(|d| d.duration_count))
-        .bind(col(|d| d.duration_sum_ms))
-        .bind(&hists)
-        .execute(&mut *conn)
-        .await?;
+                 duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)
+                 {sums}"
+        );
+        let mut q = sqlx::query(&statement)
+            .bind(grain as i8)
+            .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.2.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>())
+            .bind(col(|d| d.sessions))
+            .bind(col(|d| d.tool_executions))
+            .bind(col(|d| d.tool_failures))
+            .bind(col(|d| d.agent_invocations))
+            .bind(col(|d| d.api_requests))
+            .bind(col(|d| d.usage.input_tokens))
+            .bind(col(|d| d.usage.output_tokens))
+            .bind(col(|d| d.usage.cache_creation_tokens))
+            .bind(col(|d| d.usage.cache_read_tokens))
+            .bind(
+                rows.iter()
+                    .map(|(_, d)| d.usage.cost_usd)
+                    .collect::<Vec<f64>>(),
+            )
+            .bind(col(|d| d.lines_added))
+            .bind(col(|d| d.lines_removed))
+            .bind(col(|d| d.duration_count))
+            .bind(col(|d| d.duration_sum_ms))
+            .bind(&hists);
+        for i in 0..ACTIVITY_COLUMNS.len() {
+            q = q.bind(activity(i));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -1263,48 +1631,15 @@ fn truncate(t: DateTime<Utc>, unit: &str) -> DateTime<Utc> {
     }
 }
 
-/// Creates the monthly partitions of `events` from last month to `ahead` months ahead. Run by
-/// the migration role (the tenant role may not create tables) at start-up and daily.
-pub async fn ensure_partitions(conn: &mut PgConnection, schema: &str, ahead: u32) -> Result<()> {
-    crate::ident::check(schema, "schema")?;
-    let now = Utc::now();
-    let first = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .expect("first of month");
-    for offset in -1..=(ahead as i32) {
-        let from = add_months(first, offset);
-        let to = add_months(first, offset + 1);
-        let name = format!("events_{}", from.format("%Y%m"));
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND c.relname = $2)",
-        )
-        .bind(schema)
-        .bind(&name)
-        .fetch_one(&mut *conn)
-        .await?;
-        if exists {
-            continue;
-        }
-        let schema_q = crate::ident::quote(schema);
-        sqlx::query(&format!(
-            "CREATE TABLE {schema_q}.{name} PARTITION OF {schema_q}.events
-             FOR VALUES FROM ('{}') TO ('{}')",
-            from.to_rfc3339(),
-            to.to_rfc3339()
-        ))
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+/// A month as a number (`year * 12 + month - 1`), the unit of `events` partitions.
+pub fn month_index(t: DateTime<Utc>) -> i32 {
+    t.year() * 12 + t.month0() as i32
 }
 
-fn add_months(t: DateTime<Utc>, months: i32) -> DateTime<Utc> {
-    let total = t.year() * 12 + t.month0() as i32 + months;
+fn month_start(month: i32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(
-        total.div_euclid(12),
-        total.rem_euclid(12) as u32 + 1,
+        month.div_euclid(12),
+        month.rem_euclid(12) as u32 + 1,
         1,
         0,
         0,
@@ -1312,4 +1647,84 @@ fn add_months(t: DateTime<Utc>, months: i32) -> DateTime<Utc> {
     )
     .single()
     .expect("first of month")
+}
+
+/// Creates the monthly partitions of `events` from last month to `ahead` months ahead, and
+/// one for every month whose events sit in the default partition (history imported before
+/// its month had a partition). Run by the migration role (the tenant role may not create
+/// tables) at start-up and hourly.
+pub async fn ensure_partitions(conn: &mut PgConnection, schema: &str, ahead: u32) -> Result<()> {
+    crate::ident::check(schema, "schema")?;
+    let now = month_index(Utc::now());
+    let stranded: Vec<i32> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT (extract(year FROM occurred_at AT TIME ZONE 'UTC') * 12
+                          + extract(month FROM occurred_at AT TIME ZONE 'UTC') - 1)::int4
+         FROM {}.events_default",
+        crate::ident::quote(schema)
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    for month in (now - 1..=now + ahead as i32).chain(stranded) {
+        create_month(conn, schema, month).await?;
+    }
+    Ok(())
+}
+
+/// Makes sure `month` has its partition, in a transaction of its own (the writer calls it
+/// before writing events of a month it has not seen).
+pub async fn ensure_month(pool: &sqlx::PgPool, schema: &str, month: i32) -> Result<()> {
+    crate::ident::check(schema, "schema")?;
+    let mut tx = pool.begin().await?;
+    create_month(&mut tx, schema, month).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the partition of `month` unless it exists, moving in the rows that the default
+/// partition holds for it (PostgreSQL refuses to create a partition whose rows sit in the
+/// default one). Takes the caller's transaction; `schema` is checked by the caller.
+async fn create_month(conn: &mut PgConnection, schema: &str, month: i32) -> Result<()> {
+    let (from, to) = (month_start(month), month_start(month + 1));
+    let name = format!("events_{}", from.format("%Y%m"));
+    // One creator at a time per tenant; the others then find the partition made.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1), 2)")
+        .bind(schema)
+        .execute(&mut *conn)
+        .await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relname = $2)",
+    )
+    .bind(schema)
+    .bind(&name)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        return Ok(());
+    }
+    let q = crate::ident::quote(schema);
+    let range = format!(
+        "occurred_at >= '{}' AND occurred_at < '{}'",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    );
+    // The default partition is locked for the move, so no row of the month slips in between.
+    for statement in [
+        format!("LOCK TABLE {q}.events_default IN EXCLUSIVE MODE"),
+        format!("CREATE TEMP TABLE devpulse_moving (LIKE {q}.events) ON COMMIT DROP"),
+        format!(
+            "WITH moved AS (DELETE FROM {q}.events_default WHERE {range} RETURNING *)
+             INSERT INTO devpulse_moving SELECT * FROM moved"
+        ),
+        format!(
+            "CREATE TABLE {q}.{name} PARTITION OF {q}.events FOR VALUES FROM ('{}') TO ('{}')",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ),
+        format!("INSERT INTO {q}.events SELECT * FROM devpulse_moving"),
+        "DROP TABLE devpulse_moving".to_string(),
+    ] {
+        sqlx::query(&statement).execute(&mut *conn).await?;
+    }
+    Ok(())
 }

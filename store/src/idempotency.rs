@@ -1,9 +1,13 @@
 //! `Idempotency-Key` for batch requests: the first request with a key runs; a retry with the
 //! same body gets the first answer again; the same key with a different body is a mistake.
+//! Keys are the sender's own (another person's equal key is another key) and last 24 hours.
 
 use sqlx::PgConnection;
 
-use crate::Result;
+use crate::{accounts::UserId, Result};
+
+/// How long a key is remembered: as long as a client may reasonably retry.
+const KEEP_HOURS: i64 = 24;
 
 /// A request left in flight this long (its server died mid-request) may run again.
 const STALE_SECS: i64 = 60;
@@ -25,16 +29,21 @@ pub enum Claim {
 
 /// Claims `key` for a request whose body hashes to `hash`. Runs in its own transaction so the
 /// claim is visible to concurrent requests at once.
-pub async fn claim(conn: &mut PgConnection, key: &str, hash: &[u8]) -> Result<Claim> {
+pub async fn claim(conn: &mut PgConnection, user: UserId, key: &str, hash: &[u8]) -> Result<Claim> {
     let inserted = sqlx::query!(
-        "INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now()
-             WHERE idempotency_keys.status IS NULL
-               AND idempotency_keys.created_at < now() - make_interval(secs => $3)
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($4, $1, $2)
+         ON CONFLICT (user_id, key) DO UPDATE
+             SET request_hash = EXCLUDED.request_hash, created_at = now()
+             WHERE (idempotency_keys.status IS NULL
+                    AND idempotency_keys.created_at < now() - make_interval(secs => $3))
+                -- Expired but not yet pruned: a new request.
+                OR idempotency_keys.created_at < now() - make_interval(hours => $5)
          RETURNING key",
         key,
         hash,
-        STALE_SECS as f64
+        STALE_SECS as f64,
+        user.0,
+        KEEP_HOURS as i32
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -42,8 +51,10 @@ pub async fn claim(conn: &mut PgConnection, key: &str, hash: &[u8]) -> Result<Cl
         return Ok(Claim::Run);
     }
     let row = sqlx::query!(
-        "SELECT request_hash, status, response FROM idempotency_keys WHERE key = $1",
-        key
+        "SELECT request_hash, status, response FROM idempotency_keys
+         WHERE user_id = $2 AND key = $1",
+        key,
+        user.0
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -59,15 +70,17 @@ pub async fn claim(conn: &mut PgConnection, key: &str, hash: &[u8]) -> Result<Cl
 
 pub async fn complete(
     conn: &mut PgConnection,
+    user: UserId,
     key: &str,
     status: i16,
     response: &serde_json::Value,
 ) -> Result<()> {
     sqlx::query!(
-        "UPDATE idempotency_keys SET status = $2, response = $3 WHERE key = $1",
+        "UPDATE idempotency_keys SET status = $2, response = $3 WHERE user_id = $4 AND key = $1",
         key,
         status,
-        response
+        response,
+        user.0
     )
     .execute(&mut *conn)
     .await?;
@@ -75,11 +88,26 @@ pub async fn complete(
 }
 
 /// Lets a request that failed run again with the same key.
-pub async fn release(conn: &mut PgConnection, key: &str) -> Result<()> {
+pub async fn release(conn: &mut PgConnection, user: UserId, key: &str) -> Result<()> {
     sqlx::query!(
-        "DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL",
-        key
+        "DELETE FROM idempotency_keys WHERE user_id = $2 AND key = $1 AND status IS NULL",
+        key,
+        user.0
     )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the keys of one tenant schema older than a day. Run by the migration role (the
+/// server's hourly upkeep), which names the schema.
+pub async fn prune(conn: &mut PgConnection, schema: &str) -> Result<()> {
+    crate::ident::check(schema, "schema")?;
+    sqlx::query(&format!(
+        "DELETE FROM {}.idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+        crate::ident::quote(schema)
+    ))
+    .bind(KEEP_HOURS as i32)
     .execute(&mut *conn)
     .await?;
     Ok(())

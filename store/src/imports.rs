@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     accounts::UserId,
-    events::{self, hist_slot, is_agent_tool, Deltas, Usage, HIST_SLOTS},
+    events::{self, hist_slot, is_agent_tool, Deltas, SessionDeltas, Usage, HIST_SLOTS},
     Error, Result,
 };
 
@@ -46,6 +46,7 @@ pub struct RolledBack {
     pub sessions: u64,
     pub tool_runs: u64,
     pub api_requests: u64,
+    pub prompts: u64,
 }
 
 pub async fn create(
@@ -159,27 +160,26 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     events::lock(conn).await?;
     open_for_writes(conn, user, id).await?;
     let mut deltas = Deltas::default();
+    let mut sessions = SessionDeltas::default();
     let mut done = RolledBack::default();
 
     let runs = sqlx::query!(
         "DELETE FROM tool_runs WHERE import_batch = $1
-         RETURNING session_id, user_id, tool, started_at, success, duration_ms",
+         RETURNING session_id, user_id, tool, started_at, success, duration_ms, agent",
         id.0
     )
     .fetch_all(&mut *conn)
     .await?;
     done.tool_runs = runs.len() as u64;
-    let mut per_session: Vec<(String, i64, i64)> = Vec::new();
+    // Sessions that lose an agent run: their subagent types are recounted from the runs left.
+    let mut recount_agents: Vec<&str> = Vec::new();
     for r in &runs {
         let d = deltas.at(r.started_at, r.user_id, &r.tool, "");
-        d.tool_executions -= 1;
-        if is_agent_tool(&r.tool) {
-            d.agent_invocations -= 1;
-        }
+        let agent = is_agent_tool(&r.tool);
         let failed = r.success == Some(false);
-        if failed {
-            d.tool_failures -= 1;
-        }
+        d.tool_executions -= 1;
+        d.agent_invocations -= agent as i64;
+        d.tool_failures -= failed as i64;
         if let Some(ms) = r.duration_ms {
             d.duration_count -= 1;
             d.duration_sum_ms -= ms;
@@ -189,22 +189,26 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
             d.hist[hist_slot(ms)] -= 1;
         }
         if let Some(s) = &r.session_id {
-            per_session.push((s.clone(), 1, failed as i64));
+            let d = sessions.of(s);
+            d.tool_executions -= 1;
+            d.agent_invocations -= agent as i64;
+            d.tool_failures -= failed as i64;
+            if r.agent.is_some() {
+                recount_agents.push(s);
+            }
         }
     }
-    sqlx::query(
-        "UPDATE sessions s SET tool_executions = s.tool_executions - u.runs,
-             tool_failures = s.tool_failures - u.failures
-         FROM (SELECT id, sum(runs) AS runs, sum(failures) AS failures
-               FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS x(id, runs, failures)
-               GROUP BY id) u
-         WHERE s.id = u.id",
-    )
-    .bind(per_session.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-    .bind(per_session.iter().map(|r| r.1).collect::<Vec<_>>())
-    .bind(per_session.iter().map(|r| r.2).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
+    if !recount_agents.is_empty() {
+        sqlx::query!(
+            "UPDATE sessions s SET agents = ARRAY(
+                 SELECT DISTINCT t.agent FROM tool_runs t
+                 WHERE t.session_id = s.id AND t.agent IS NOT NULL ORDER BY 1)
+             WHERE s.id = ANY($1)",
+            &recount_agents as &[&str]
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
 
     let requests = sqlx::query!(
         r#"DELETE FROM api_requests WHERE import_batch = $1
@@ -216,7 +220,6 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     .await?;
     done.api_requests = requests.len() as u64;
     let mut ids = Vec::new();
-    let mut sums: Vec<Usage> = Vec::new();
     for r in &requests {
         let usage = Usage {
             input_tokens: r.input_tokens,
@@ -230,33 +233,11 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
         d.usage.add(&usage, -1);
         if let Some(s) = &r.session_id {
             ids.push(s.as_str());
-            sums.push(usage);
+            let d = sessions.of(s);
+            d.api_requests -= 1;
+            d.usage.add(&usage, -1);
         }
     }
-    sqlx::query(
-        "UPDATE sessions s SET api_requests = s.api_requests - u.n,
-             input_tokens = s.input_tokens - u.i, output_tokens = s.output_tokens - u.o,
-             cache_creation_tokens = s.cache_creation_tokens - u.cc,
-             cache_read_tokens = s.cache_read_tokens - u.cr, cost_usd = s.cost_usd - u.c
-         FROM (SELECT id, count(*) AS n, sum(i) AS i, sum(o) AS o, sum(cc) AS cc, sum(cr) AS cr,
-                      sum(c) AS c
-               FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
-                           $6::float8[]) AS x(id, i, o, cc, cr, c)
-               GROUP BY id) u
-         WHERE s.id = u.id",
-    )
-    .bind(&ids)
-    .bind(sums.iter().map(|u| u.input_tokens).collect::<Vec<_>>())
-    .bind(sums.iter().map(|u| u.output_tokens).collect::<Vec<_>>())
-    .bind(
-        sums.iter()
-            .map(|u| u.cache_creation_tokens)
-            .collect::<Vec<_>>(),
-    )
-    .bind(sums.iter().map(|u| u.cache_read_tokens).collect::<Vec<_>>())
-    .bind(sums.iter().map(|u| u.cost_usd).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
 
     // A session whose requests were all the batch's counts its OTLP token and cost counters
     // again, as it did before the import replaced them.
@@ -271,24 +252,40 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     .await?;
     if !unflipped.is_empty() {
         let counted = sqlx::query!(
-            r#"SELECT bucket, model, user_id, input_tokens, output_tokens, cache_creation_tokens,
-                      cache_read_tokens, cost_usd::float8 AS "cost!"
+            r#"SELECT session_id, bucket, model, user_id, input_tokens, output_tokens,
+                      cache_creation_tokens, cache_read_tokens, cost_usd::float8 AS "cost!"
                FROM counter_usage WHERE session_id = ANY($1)"#,
             &unflipped
         )
         .fetch_all(&mut *conn)
         .await?;
         for c in counted {
-            deltas.at(c.bucket, c.user_id, "", &c.model).usage.add(
-                &Usage {
-                    input_tokens: c.input_tokens,
-                    output_tokens: c.output_tokens,
-                    cache_creation_tokens: c.cache_creation_tokens,
-                    cache_read_tokens: c.cache_read_tokens,
-                    cost_usd: c.cost,
-                },
-                1,
-            );
+            let usage = Usage {
+                input_tokens: c.input_tokens,
+                output_tokens: c.output_tokens,
+                cache_creation_tokens: c.cache_creation_tokens,
+                cache_read_tokens: c.cache_read_tokens,
+                cost_usd: c.cost,
+            };
+            deltas
+                .at(c.bucket, c.user_id, "", &c.model)
+                .usage
+                .add(&usage, 1);
+            sessions.of(&c.session_id).usage.add(&usage, 1);
+        }
+    }
+
+    let prompts = sqlx::query!(
+        "DELETE FROM prompts WHERE import_batch = $1 RETURNING session_id, user_id, at",
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    done.prompts = prompts.len() as u64;
+    for p in &prompts {
+        deltas.at(p.at, p.user_id, "", "").activity.prompts -= 1;
+        if let Some(s) = &p.session_id {
+            sessions.of(s).activity.prompts -= 1;
         }
     }
 
@@ -305,26 +302,17 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
         let d = deltas.at(l.occurred_at, l.user_id, "", "");
         d.lines_added -= l.added;
         d.lines_removed -= l.removed;
+        if let Some(s) = &l.session_id {
+            let d = sessions.of(s);
+            d.lines_added -= l.added;
+            d.lines_removed -= l.removed;
+        }
     }
-    sqlx::query(
-        "UPDATE sessions s SET lines_added = s.lines_added - u.a,
-             lines_removed = s.lines_removed - u.r
-         FROM (SELECT id, sum(a) AS a, sum(r) AS r
-               FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS x(id, a, r) GROUP BY id) u
-         WHERE s.id = u.id",
-    )
-    .bind(
-        lines
-            .iter()
-            .map(|l| l.session_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(lines.iter().map(|l| l.added).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.removed).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
+    // Imports carry no API errors or OTLP counters (the batch API has no items for them), so
+    // nothing else of a session's counters came from the batch.
+    events::write_session_deltas(conn, sessions).await?;
 
-    let sessions = sqlx::query!(
+    let deleted = sqlx::query!(
         "DELETE FROM sessions s WHERE s.import_batch = $1
            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id
                              AND e.import_batch IS DISTINCT FROM $1)
@@ -333,8 +321,8 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     )
     .fetch_all(&mut *conn)
     .await?;
-    done.sessions = sessions.len() as u64;
-    for s in &sessions {
+    done.sessions = deleted.len() as u64;
+    for s in &deleted {
         deltas.at(s.started_at, s.user_id, "", "").sessions -= 1;
     }
 

@@ -27,17 +27,30 @@ pub fn tenant_version() -> i64 {
 /// Months of `events` partitions kept ready beyond the current one.
 pub const PARTITIONS_AHEAD: u32 = 2;
 
-/// Creates the coming months' `events` partitions in every tenant schema; the server runs it
-/// at start-up and every few hours, so a month never begins without its partition.
-pub async fn maintain_partitions(pool: &PgPool) -> Result<()> {
+/// Hourly upkeep of every tenant schema: the coming months' `events` partitions (so a month
+/// never begins without its partition) and expired idempotency keys. A tenant that fails is
+/// logged and skipped, so it cannot hold up the others; the first failure is returned.
+pub async fn maintain(pool: &PgPool) -> Result<()> {
     let schemas: Vec<String> = sqlx::query_scalar!("SELECT schema_name FROM tenants")
         .fetch_all(pool)
         .await?;
-    let mut conn = pool.acquire().await?;
+    let mut first = None;
     for schema in schemas {
-        crate::events::ensure_partitions(&mut conn, &schema, PARTITIONS_AHEAD).await?;
+        // One transaction per tenant: creating a partition locks and moves rows.
+        let done = async {
+            let mut tx = pool.begin().await?;
+            crate::events::ensure_partitions(&mut tx, &schema, PARTITIONS_AHEAD).await?;
+            crate::idempotency::prune(&mut tx, &schema).await?;
+            tx.commit().await?;
+            Ok::<(), crate::Error>(())
+        }
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(schema, error = %e, "tenant upkeep failed; will retry");
+            first.get_or_insert(e);
+        }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 /// Brings the registry and every tenant schema up to date.

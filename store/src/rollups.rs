@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{accounts::UserId, Result};
+use crate::{accounts::UserId, events::Activity, Result};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelTotals {
@@ -30,6 +30,9 @@ pub struct Totals {
     pub cost_usd: f64,
     pub lines_added: i64,
     pub lines_removed: i64,
+    /// Prompts, API errors, commits, pull requests, active time, edit decisions.
+    #[serde(flatten)]
+    pub activity: Activity,
     pub by_tool: BTreeMap<String, i64>,
     pub by_model: BTreeMap<String, ModelTotals>,
 }
@@ -48,6 +51,19 @@ impl Totals {
         self.cost_usd += r.cost_usd;
         self.lines_added += r.lines_added;
         self.lines_removed += r.lines_removed;
+        self.activity.add(
+            &Activity {
+                prompts: r.prompts,
+                api_errors: r.api_errors,
+                commits: r.commits,
+                pull_requests: r.pull_requests,
+                active_user_ms: r.active_user_ms,
+                active_cli_ms: r.active_cli_ms,
+                edits_accepted: r.edits_accepted,
+                edits_rejected: r.edits_rejected,
+            },
+            1,
+        );
         if !r.tool.is_empty() && r.tool_executions != 0 {
             *self.by_tool.entry(r.tool.clone()).or_default() += r.tool_executions;
         }
@@ -102,6 +118,14 @@ struct Row {
     cost_usd: f64,
     lines_added: i64,
     lines_removed: i64,
+    prompts: i64,
+    api_errors: i64,
+    commits: i64,
+    pull_requests: i64,
+    active_user_ms: i64,
+    active_cli_ms: i64,
+    edits_accepted: i64,
+    edits_rejected: i64,
 }
 
 /// The coarsest grain whose buckets start exactly at `from` and `to`, so the answer is exact.
@@ -138,7 +162,13 @@ pub async fn summary(
                   sum(cache_creation_tokens)::int8 AS "cache_creation_tokens!",
                   sum(cache_read_tokens)::int8 AS "cache_read_tokens!",
                   sum(cost_usd)::float8 AS "cost_usd!", sum(lines_added)::int8 AS "lines_added!",
-                  sum(lines_removed)::int8 AS "lines_removed!"
+                  sum(lines_removed)::int8 AS "lines_removed!",
+                  sum(prompts)::int8 AS "prompts!", sum(api_errors)::int8 AS "api_errors!",
+                  sum(commits)::int8 AS "commits!", sum(pull_requests)::int8 AS "pull_requests!",
+                  sum(active_user_ms)::int8 AS "active_user_ms!",
+                  sum(active_cli_ms)::int8 AS "active_cli_ms!",
+                  sum(edits_accepted)::int8 AS "edits_accepted!",
+                  sum(edits_rejected)::int8 AS "edits_rejected!"
            FROM rollups
            WHERE grain = $1 AND bucket >= $2 AND bucket < $3
              AND ($4::uuid[] IS NULL OR user_id = ANY($4))

@@ -1,10 +1,12 @@
 //! Super admins: the tenants of the installation.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     Extension, Json,
 };
+
+use super::ApiQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{audit, tenants, Slug, Tenant, TenantStatus};
@@ -108,7 +110,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Extension(me): Me,
     Path(slug): Path<String>,
-    Query(q): Query<DeleteQuery>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("tenant"))?;
     if q.confirm.as_deref() != Some(slug.as_str()) {

@@ -1,10 +1,12 @@
 //! API keys: everyone manages their own; tenant admins manage everyone's.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     Extension, Json,
 };
+
+use super::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,7 +28,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Extension(me): Me,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<ApiKey>>, ApiError> {
     me.tenant()?;
     let owner = match (q.user_id, q.all.unwrap_or(false)) {

@@ -1,9 +1,8 @@
 //! What dashboards read, always from the rollups.
 
-use axum::{
-    extract::{Query, State},
-    Extension, Json,
-};
+use axum::{extract::State, Extension, Json};
+
+use super::ApiQuery;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use store::{rollups, teams, UserId};
@@ -86,7 +85,7 @@ pub async fn visible_people(tx: &mut Scoped, me: &Caller) -> Result<Option<Vec<U
 pub async fn summary(
     State(state): State<AppState>,
     Extension(me): Me,
-    Query(q): Query<SummaryQuery>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<rollups::Summary>, ApiError> {
     me.tenant()?;
     let mut errors = Vec::new();

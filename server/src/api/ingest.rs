@@ -13,7 +13,7 @@ use chrono::Utc;
 use super::Me;
 use crate::{
     error::ApiError,
-    ingest::{hooks, otlp},
+    ingest::{hooks, otlp, wire, Fate},
     AppState,
 };
 
@@ -38,19 +38,27 @@ pub async fn hook(
             "send the hook's JSON with Content-Type: application/json".into(),
         ));
     }
+    let _decoding = state.decoding.take(wire::json_cost(&body)?)?;
     // serde_json refuses nesting deeper than 128 levels, so a deep body is an error, not a
     // stack overflow.
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("the body is not JSON: {e}")))?;
     let event = hooks::parse(&value, me.user_id, Utc::now()).map_err(ApiError::Validation)?;
     admit_events(&state, &me, 1).await?;
-    state.writer.submit(tenant.scope(), vec![event]).await?;
+    state
+        .writer
+        .submit(tenant.scope(), vec![event])
+        .await?
+        .single()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The per-key request bucket (checked first, before any parsing) and the per-tenant event
 /// bucket (once the number of events is known).
-async fn admit_request(state: &AppState, me: &crate::auth::Caller) -> Result<(), ApiError> {
+pub(crate) async fn admit_request(
+    state: &AppState,
+    me: &crate::auth::Caller,
+) -> Result<(), ApiError> {
     let key = match &me.via {
         crate::auth::Via::ApiKey { key_id, .. } => key_id.to_string(),
         crate::auth::Via::Session { .. } => me.user_id.to_string(),
@@ -62,7 +70,7 @@ async fn admit_request(state: &AppState, me: &crate::auth::Caller) -> Result<(),
         .map_err(ApiError::TooManyRequests)
 }
 
-async fn admit_events(
+pub(crate) async fn admit_events(
     state: &AppState,
     me: &crate::auth::Caller,
     events: usize,
@@ -108,10 +116,15 @@ async fn otlp_export(
         header_str(headers, header::CONTENT_TYPE),
         header_str(headers, header::CONTENT_ENCODING),
         body,
+        state.body_limit,
     )?;
-    let (events, rejected) = otlp::events(signal, enc, &bytes, me.user_id, Utc::now())?;
+    let _decoding = state
+        .decoding
+        .take(otlp::decoded_cost(signal, enc, &bytes)?)?;
+    let (events, mut rejected) = otlp::events(signal, enc, &bytes, me.user_id, Utc::now())?;
     admit_events(state, me, events.len()).await?;
-    state.writer.submit(tenant.scope(), events).await?;
+    let receipt = state.writer.submit(tenant.scope(), events).await?;
+    rejected.unstorable(&receipt);
     let (content_type, out) = otlp::response(signal, enc, &rejected);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], out).into_response())
 }
@@ -126,12 +139,14 @@ pub async fn otlp_grpc_logs(
     req: axum::extract::Request,
 ) -> Response {
     use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
-    if let Err(e) = admit_request(&state, &me).await {
-        return e.into_grpc_response();
-    }
+    let (req, _decoding) = match grpc_admit(&state, &me, req, wire::Root::Logs).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.into_grpc_response(),
+    };
+    let limit = state.body_limit;
     let service = LogsServiceServer::new(Grpc { state, me })
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-        .max_decoding_message_size(crate::ingest::MAX_INFLATED as usize);
+        .max_decoding_message_size(limit);
     grpc_call(service, req).await
 }
 
@@ -142,13 +157,66 @@ pub async fn otlp_grpc_metrics(
     req: axum::extract::Request,
 ) -> Response {
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
-    if let Err(e) = admit_request(&state, &me).await {
-        return e.into_grpc_response();
-    }
+    let (req, _decoding) = match grpc_admit(&state, &me, req, wire::Root::Metrics).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.into_grpc_response(),
+    };
+    let limit = state.body_limit;
     let service = MetricsServiceServer::new(Grpc { state, me })
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-        .max_decoding_message_size(crate::ingest::MAX_INFLATED as usize);
+        .max_decoding_message_size(limit);
     grpc_call(service, req).await
+}
+
+/// The rate limit, then the decoded cost of a unary gRPC call, before tonic decodes it: the
+/// body is one frame (a compressed flag, a 4-byte length, the message), which is inflated
+/// here to cost it and handed on as it came. What is not a well-formed frame is left to tonic
+/// to refuse.
+async fn grpc_admit(
+    state: &AppState,
+    me: &crate::auth::Caller,
+    req: axum::extract::Request,
+    root: wire::Root,
+) -> Result<
+    (
+        axum::extract::Request,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
+    ApiError,
+> {
+    admit_request(state, me).await?;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, state.body_limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let mut permit = None;
+    if let Some((&flag, rest)) = bytes.split_first().filter(|(_, r)| r.len() >= 4) {
+        let (len, message) = rest.split_at(4);
+        let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
+        let message = &message[..len.min(message.len())];
+        let encoding = (flag == 1).then(|| {
+            parts
+                .headers
+                .get("grpc-encoding")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("gzip")
+        });
+        let inflated = match crate::ingest::inflate(encoding, message, state.body_limit) {
+            Ok(message) => Some(message),
+            Err(ApiError::PayloadTooLarge) => return Err(ApiError::PayloadTooLarge),
+            // Not gzip after all, or an encoding tonic refuses itself.
+            Err(_) => None,
+        };
+        match inflated.map(|m| wire::protobuf_cost(&m, root)) {
+            Some(Ok(cost)) => permit = Some(state.decoding.take(cost)?),
+            Some(Err(wire::Refusal::TooBig)) => return Err(ApiError::PayloadTooLarge),
+            Some(Err(wire::Refusal::Malformed(_))) | None => {}
+        }
+    }
+    Ok((
+        axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)),
+        permit,
+    ))
 }
 
 /// Runs one call through a generated service.
@@ -173,13 +241,20 @@ struct Grpc {
 }
 
 impl Grpc {
-    async fn write(&self, events: Vec<store::events::Event>) -> Result<(), tonic::Status> {
+    /// Writes the events; what PostgreSQL refused joins the request's rejections.
+    async fn write(
+        &self,
+        events: Vec<store::events::Event>,
+        rejected: &mut otlp::Rejected,
+    ) -> Result<(), tonic::Status> {
         let written = async {
             let tenant = self.me.tenant()?;
             admit_events(&self.state, &self.me, events.len()).await?;
             self.state.writer.submit(tenant.scope(), events).await
         };
-        written.await.map(|_| ()).map_err(|e| e.grpc_status())
+        let receipt = written.await.map_err(|e| e.grpc_status())?;
+        rejected.unstorable(&receipt);
+        Ok(())
     }
 }
 
@@ -194,8 +269,9 @@ impl opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsS
         tonic::Response<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse>,
         tonic::Status,
     > {
-        let (events, rejected) = otlp::log_events(request.get_ref(), self.me.user_id, Utc::now());
-        self.write(events).await?;
+        let (events, mut rejected) =
+            otlp::log_events(request.get_ref(), self.me.user_id, Utc::now());
+        self.write(events, &mut rejected).await?;
         Ok(tonic::Response::new(otlp::logs_answer(&rejected)))
     }
 }
@@ -215,9 +291,9 @@ impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server:
         >,
         tonic::Status,
     > {
-        let (events, rejected) =
+        let (events, mut rejected) =
             otlp::metric_events(request.get_ref(), self.me.user_id, Utc::now());
-        self.write(events).await?;
+        self.write(events, &mut rejected).await?;
         Ok(tonic::Response::new(otlp::metrics_answer(&rejected)))
     }
 }
@@ -243,18 +319,37 @@ pub async fn batch(
     admit_request(&state, &me).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE)
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
-    let body = crate::ingest::inflate(header_str(&headers, header::CONTENT_ENCODING), &body)?;
+    let body = crate::ingest::inflate(
+        header_str(&headers, header::CONTENT_ENCODING),
+        &body,
+        state.body_limit,
+    )?;
+    let _decoding = state.decoding.take(wire::json_cost(&body)?)?;
+    let too_many = || {
+        ApiError::field(
+            "",
+            format!("a batch holds at most {} items", state.batch_max_items),
+        )
+    };
     let items: Vec<Result<serde_json::Value, String>> = match content_type.as_deref() {
         Some("application/json") => serde_json::from_slice::<Vec<serde_json::Value>>(&body)
             .map_err(|e| ApiError::Malformed(format!("the body is not a JSON array: {e}")))?
             .into_iter()
             .map(Ok)
             .collect(),
-        Some("application/x-ndjson") | Some("application/jsonl") => body
-            .split(|b| *b == b'\n')
-            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-            .map(|line| serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}")))
-            .collect(),
+        Some("application/x-ndjson") | Some("application/jsonl") => {
+            let lines = || {
+                body.split(|b| *b == b'\n')
+                    .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            };
+            // Counted before any line is parsed.
+            if lines().count() > state.batch_max_items {
+                return Err(too_many());
+            }
+            lines()
+                .map(|line| serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}")))
+                .collect()
+        }
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "send a JSON array (application/json) or NDJSON (application/x-ndjson)".into(),
@@ -262,12 +357,8 @@ pub async fn batch(
         }
     };
     if items.len() > state.batch_max_items {
-        return Err(ApiError::field(
-            "",
-            format!("a batch holds at most {} items", state.batch_max_items),
-        ));
+        return Err(too_many());
     }
-    admit_events(&state, &me, items.len()).await?;
     let import = import_batch(&state, &me, &headers).await?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
@@ -281,11 +372,12 @@ pub async fn batch(
             }
         },
     };
+    // A replay is answered before the event bucket is charged: it writes nothing.
     if let Some(key) = &idempotency {
         use store::idempotency::{claim, Claim};
         let hash = store::secrets::sha256(&String::from_utf8_lossy(&body));
         let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-        let claimed = claim(&mut tx, key, &hash).await?;
+        let claimed = claim(&mut tx, me.user_id, key, &hash).await?;
         tx.commit().await?;
         match claimed {
             Claim::Run => {}
@@ -309,18 +401,25 @@ pub async fn batch(
             }
         }
     }
-    let result = write_batch(&state, &me, items, |event| {
-        if let Some(batch) = import {
-            event.source = store::events::Source::Import;
-            event.import_batch = Some(batch.0);
+    let result = match admit_events(&state, &me, items.len()).await {
+        Ok(()) => {
+            write_batch(&state, &me, items, |event| {
+                if let Some(batch) = import {
+                    event.source = store::events::Source::Import;
+                    event.import_batch = Some(batch.0);
+                }
+            })
+            .await
         }
-    })
-    .await;
+        Err(e) => Err(e),
+    };
     if let Some(key) = &idempotency {
         let mut tx = state.store.tenant_tx(tenant.scope()).await?;
         match &result {
-            Ok(answer) => store::idempotency::complete(&mut tx, key, 200, answer).await?,
-            Err(_) => store::idempotency::release(&mut tx, key).await?,
+            Ok(answer) => {
+                store::idempotency::complete(&mut tx, me.user_id, key, 200, answer).await?
+            }
+            Err(_) => store::idempotency::release(&mut tx, me.user_id, key).await?,
         }
         tx.commit().await?;
     }
@@ -394,10 +493,18 @@ pub async fn write_batch(
             }),
         }
     }
-    let written = state.writer.submit(me.tenant()?.scope(), events).await?;
-    for (pos, new) in positions.into_iter().zip(written.new) {
-        if !new {
-            results[pos].status = "duplicate";
+    let receipt = state.writer.submit(me.tenant()?.scope(), events).await?;
+    for (pos, fate) in positions.into_iter().zip(receipt.fates) {
+        match fate {
+            Fate::New => {}
+            Fate::Duplicate => results[pos].status = "duplicate",
+            Fate::Unstorable(detail) => {
+                results[pos].status = "rejected";
+                results[pos].errors.push(crate::error::FieldError {
+                    pointer: format!("/{pos}"),
+                    detail,
+                });
+            }
         }
     }
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();

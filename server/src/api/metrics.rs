@@ -2,10 +2,12 @@
 //! as the batch API); reads come from `sessions` and the rollups, scoped like the summary.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     Extension, Json,
 };
+
+use super::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,6 +16,7 @@ use store::activity::{self, Session, SessionFilter, ToolStats};
 use super::{
     auth::scoped,
     dashboard::{self, visible_people},
+    ingest::{admit_events, admit_request},
     JsonBody, Me,
 };
 use crate::{auth::Caller, error::ApiError, AppState};
@@ -27,15 +30,39 @@ fn created_if(new: bool) -> StatusCode {
     }
 }
 
-/// Writes one typed item as the caller; `Ok(true)` when it was new.
-async fn write_item(state: &AppState, me: &Caller, item: Value) -> Result<bool, ApiError> {
-    let event = crate::ingest::batch::parse_item(item, me.user_id, Utc::now())
-        .map_err(ApiError::Validation)?;
-    let written = state
+/// Writes one typed item as the caller, under the same rate limits as every ingestion route;
+/// `Ok(true)` when it was new. `renames` maps the item's field names back to the names the
+/// caller sent, so an error points at the caller's own field.
+async fn write_item(
+    state: &AppState,
+    me: &Caller,
+    item: Value,
+    renames: &[(&str, &str)],
+) -> Result<bool, ApiError> {
+    admit_request(state, me).await?;
+    let event =
+        crate::ingest::batch::parse_item(item, me.user_id, Utc::now()).map_err(|errors| {
+            ApiError::Validation(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        let field = e.pointer.strip_prefix('/');
+                        if let Some((_, theirs)) =
+                            renames.iter().find(|(ours, _)| field == Some(ours))
+                        {
+                            e.pointer = format!("/{theirs}");
+                        }
+                        e
+                    })
+                    .collect(),
+            )
+        })?;
+    admit_events(state, me, 1).await?;
+    state
         .writer
         .submit(me.tenant()?.scope(), vec![event])
-        .await?;
-    Ok(written.accepted() == 1)
+        .await?
+        .single()
 }
 
 #[derive(Deserialize)]
@@ -67,7 +94,13 @@ pub async fn start_session(
         "timestamp": body.started_at.unwrap_or_else(|| Utc::now().to_rfc3339()),
         "cwd": body.cwd, "git_branch": body.git_branch, "model": body.model, "reason": body.source,
     });
-    let new = write_item(&state, &me, item).await?;
+    let new = write_item(
+        &state,
+        &me,
+        item,
+        &[("timestamp", "started_at"), ("reason", "source")],
+    )
+    .await?;
     Ok((
         created_if(new),
         Json(json!({ "session_id": body.session_id, "duplicate": !new })),
@@ -96,7 +129,7 @@ pub async fn end_session(
         "timestamp": body.ended_at.unwrap_or_else(|| Utc::now().to_rfc3339()),
         "reason": body.reason,
     });
-    let new = write_item(&state, &me, item).await?;
+    let new = write_item(&state, &me, item, &[("timestamp", "ended_at")]).await?;
     Ok(Json(json!({ "session_id": id, "duplicate": !new })))
 }
 
@@ -127,7 +160,7 @@ pub async fn record_tool(
         "tool_use_id": body.tool_use_id, "success": body.success, "duration_ms": body.duration_ms,
         "timestamp": body.timestamp.unwrap_or_else(|| Utc::now().to_rfc3339()),
     });
-    let new = write_item(&state, &me, item).await?;
+    let new = write_item(&state, &me, item, &[]).await?;
     Ok((created_if(new), Json(json!({ "duplicate": !new }))))
 }
 
@@ -148,7 +181,7 @@ fn range(q: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
 pub async fn list_sessions(
     State(state): State<AppState>,
     Extension(me): Me,
-    Query(q): Query<Range>,
+    ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
     me.tenant()?;
     let (from, to) = range(&q)?;
@@ -195,7 +228,7 @@ pub async fn get_session(
 pub async fn list_tools(
     State(state): State<AppState>,
     Extension(me): Me,
-    Query(q): Query<Range>,
+    ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
     me.tenant()?;
     let (from, to) = range(&q)?;

@@ -15,7 +15,7 @@ pub mod users;
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, FromRequest, Request, State},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State},
     http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -521,6 +521,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                     detail: e.inner().to_string(),
                 }])
             })
+    }
+}
+
+/// A query string whose errors become problem+json naming the bad parameter (as `/name`),
+/// instead of axum's plain-text 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> ApiQuery<T> {
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                ApiError::Validation(vec![FieldError {
+                    pointer: json_pointer(e.path()),
+                    detail: e.inner().to_string(),
+                }])
+            })
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        Self::parse(parts.uri.query().unwrap_or(""))
     }
 }
 

@@ -1,10 +1,12 @@
 //! Tenant admins: the people of their tenant, and the audit log.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     Extension, Json,
 };
+
+use super::ApiQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{
@@ -177,7 +179,7 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): State<AppState>,
     Extension(me): Me,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let mut tx = scoped(&state, &me).await?;
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;

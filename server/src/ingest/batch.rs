@@ -137,6 +137,7 @@ pub fn parse_item(
     let cwd = item.text("cwd", 4096, false);
     let git_branch = item.text("git_branch", 400, false);
     let reason = item.text("reason", 200, false);
+    let agent = item.text("agent", 200, false);
     let success = item.boolean("success");
     let duration = item.int("duration_ms", 7 * 86_400_000);
     let tokens = [
@@ -240,6 +241,9 @@ pub fn parse_item(
     e.git_branch = git_branch;
     e.success = success;
     e.duration_ms = duration;
+    if e.tool.as_deref().is_some_and(store::events::is_agent_tool) {
+        e.agent = agent;
+    }
     if matches!(kind, Kind::ApiRequest { .. }) {
         e.usage = Some(Usage {
             input_tokens: tokens[0].unwrap_or(0),

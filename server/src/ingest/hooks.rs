@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use store::{
-    events::{Event, Kind, Source},
+    events::{self, Event, Kind, Source},
     UserId,
 };
 
@@ -124,6 +124,21 @@ pub fn parse(body: &Value, user: UserId, now: DateTime<Utc>) -> Result<Event, Ve
     let tool = string(body, "tool_name", MAX_ID, false, &mut errors);
     let tool_use_id = string(body, "tool_use_id", MAX_ID, false, &mut errors);
     let model = string(body, "model", MAX_ID, false, &mut errors);
+    let prompt_id = string(body, "prompt_id", MAX_ID, false, &mut errors);
+    // Known values (startup, resume, ... / clear, logout, ...) grow with Claude Code
+    // versions: any short string is kept.
+    let start_source = (name == Some("SessionStart"))
+        .then(|| string(body, "source", 100, false, &mut errors))
+        .flatten();
+    let end_reason = (name == Some("SessionEnd"))
+        .then(|| string(body, "reason", 100, false, &mut errors))
+        .flatten();
+    let agent = match body.get("tool_input") {
+        Some(Value::Object(input)) if tool.is_some_and(events::is_agent_tool) => {
+            string(input, "subagent_type", MAX_ID, false, &mut Vec::new())
+        }
+        _ => None,
+    };
     let at = occurred_at(body, now, &mut errors);
     let duration_ms = match body.get("duration_ms") {
         None | Some(Value::Null) => None,
@@ -152,7 +167,6 @@ pub fn parse(body: &Value, user: UserId, now: DateTime<Utc>) -> Result<Event, Ve
         return Err(errors);
     }
     let (session, name) = (session.unwrap_or_default(), name.unwrap_or_default());
-    let text = |f: &str| body.get(f).and_then(Value::as_str).map(String::from);
     let (kind, key) = match (name, tool_use_id) {
         ("PreToolUse", Some(id)) => (
             Kind::ToolStart {
@@ -172,14 +186,24 @@ pub fn parse(body: &Value, user: UserId, now: DateTime<Utc>) -> Result<Event, Ve
             },
             format!("hook:fail:{id}"),
         ),
+        ("UserPromptSubmit", _) if prompt_id.is_some() => {
+            let id = prompt_id.unwrap_or_default();
+            (
+                Kind::Prompt {
+                    prompt_id: Some(id.into()),
+                },
+                format!("hook:prompt:{id}"),
+            )
+        }
         (other, _) => {
             let kind = match other {
                 "SessionStart" => Kind::SessionStart {
-                    source: text("source"),
+                    source: start_source.map(String::from),
                 },
                 "SessionEnd" => Kind::SessionEnd {
-                    reason: text("reason"),
+                    reason: end_reason.map(String::from),
                 },
+                "UserPromptSubmit" => Kind::Prompt { prompt_id: None },
                 _ => Kind::Other,
             };
             // The collector names each spooled hook (`_id`); a plain http hook has only its
@@ -199,6 +223,7 @@ pub fn parse(body: &Value, user: UserId, now: DateTime<Utc>) -> Result<Event, Ve
     event.cwd = cwd.map(String::from);
     event.tool = tool.map(String::from);
     event.model = model.map(String::from);
+    event.agent = agent.map(String::from);
     event.duration_ms = duration_ms;
     event.success = match name {
         "PostToolUse" => Some(true),

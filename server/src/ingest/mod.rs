@@ -8,14 +8,17 @@ pub mod batch;
 pub mod hooks;
 pub mod limits;
 pub mod otlp;
+pub mod wire;
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
+use std::{collections::HashMap, future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc};
 
+use futures::FutureExt;
 use store::{
     events::{self, Event, Written},
     Store, TenantScope,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{bus::Bus, error::ApiError};
 
@@ -23,36 +26,86 @@ use crate::{bus::Bus, error::ApiError};
 const MAX_BATCH_EVENTS: usize = 20_000;
 /// Requests waiting for the writers at most; beyond it, 503.
 const QUEUE_REQUESTS: usize = 4_096;
+/// Events waiting for the writers at most (whatever the number of requests carrying them);
+/// beyond it, 503. About 100 MB of events at the largest.
+const QUEUE_EVENTS: usize = 200_000;
 /// Writing tasks. Two keep PostgreSQL busy on both sides of a tenant's write lock: one
 /// inserts raw rows while the other folds (see `store::events::write`).
 const WRITERS: usize = 2;
+/// Transactions one request may take to find the events PostgreSQL refuses (see
+/// [`isolate`]); past them the request fails as a whole and may be retried.
+const ISOLATION_ATTEMPTS: usize = 200;
+
+/// What became of one event of a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fate {
+    New,
+    /// Stored before: sending it again changed nothing.
+    Duplicate,
+    /// Valid as far as we check, but PostgreSQL refused it (the reason says why); the
+    /// request's other events are stored.
+    Unstorable(String),
+}
+
+/// Each event's fate, in the order submitted.
+#[derive(Debug, Default)]
+pub struct Receipt {
+    pub fates: Vec<Fate>,
+}
+
+impl Receipt {
+    pub fn accepted(&self) -> usize {
+        self.fates.iter().filter(|f| **f == Fate::New).count()
+    }
+
+    /// The fate of a request's only event: new or not, or a 422 naming why it was refused.
+    pub fn single(self) -> Result<bool, ApiError> {
+        match self.fates.into_iter().next() {
+            Some(Fate::Unstorable(why)) => Err(ApiError::field("", why)),
+            Some(fate) => Ok(fate == Fate::New),
+            None => Ok(false),
+        }
+    }
+}
 
 struct Job {
     scope: TenantScope,
     events: Vec<Event>,
-    done: oneshot::Sender<Result<Written, String>>,
+    done: oneshot::Sender<store::Result<Receipt>>,
+    /// Its room in the queue, given back when the job is answered.
+    _room: OwnedSemaphorePermit,
 }
 
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    room: Arc<Semaphore>,
 }
 
 impl Writer {
-    /// Starts the writing task. It ends once every `Writer` clone is dropped and the queue is
+    /// Starts the writing tasks. They end once every `Writer` clone is dropped and the queue is
     /// drained, so a graceful shutdown writes everything it accepted.
     pub fn start(store: Store, bus: Bus) -> (Writer, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(QUEUE_REQUESTS);
-        let jobs = std::sync::Arc::new(tokio::sync::Mutex::new(jobs));
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        let partitions = Arc::new(Partitions::default());
         let writers: Vec<_> = (0..WRITERS)
-            .map(|_| tokio::spawn(run(store.clone(), bus.clone(), jobs.clone())))
+            .map(|_| {
+                tokio::spawn(run(
+                    store.clone(),
+                    bus.clone(),
+                    jobs.clone(),
+                    partitions.clone(),
+                ))
+            })
             .collect();
         let task = tokio::spawn(async move {
             for w in writers {
                 let _ = w.await;
             }
         });
-        (Writer { queue }, task)
+        let room = Arc::new(Semaphore::new(QUEUE_EVENTS));
+        (Writer { queue, room }, task)
     }
 
     /// Writes the events and returns once they are committed.
@@ -60,31 +113,41 @@ impl Writer {
         &self,
         scope: &TenantScope,
         events: Vec<Event>,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Receipt, ApiError> {
         if events.is_empty() {
-            return Ok(Written::default());
+            return Ok(Receipt::default());
         }
+        let busy = || ApiError::Busy(Duration::from_secs(1));
+        let room = self
+            .room
+            .clone()
+            .try_acquire_many_owned(events.len().min(QUEUE_EVENTS) as u32)
+            .map_err(|_| busy())?;
         let (done, answer) = oneshot::channel();
         let job = Job {
             scope: scope.clone(),
             events,
             done,
+            _room: room,
         };
         self.queue.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ApiError::Busy(Duration::from_secs(1)),
+            mpsc::error::TrySendError::Full(_) => busy(),
             mpsc::error::TrySendError::Closed(_) => ApiError::NotReady("shutting down".into()),
         })?;
-        answer
-            .await
-            .map_err(|_| ApiError::NotReady("the writer stopped".into()))?
-            .map_err(|e| ApiError::Store(store::Error::Unavailable(e)))
+        match answer.await {
+            Err(_) => Err(ApiError::NotReady("the writer stopped".into())),
+            Ok(Ok(receipt)) => Ok(receipt),
+            Ok(Err(e @ store::Error::Conflict(_))) => Err(ApiError::Store(e)),
+            Ok(Err(e)) => Err(ApiError::Store(store::Error::Unavailable(e.to_string()))),
+        }
     }
 }
 
 async fn run(
     store: Store,
     bus: Bus,
-    jobs: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    partitions: Arc<Partitions>,
 ) {
     loop {
         // Whatever queued up while the last batch was written goes in this one. The queue is
@@ -115,53 +178,203 @@ async fn run(
                 .push(job);
         }
         for (_, jobs) in by_tenant {
-            write_tenant(&store, &bus, jobs).await;
+            let w = Write {
+                store: &store,
+                bus: &bus,
+                scope: jobs[0].scope.clone(),
+            };
+            partitions.ensure(&store, &w.scope, &jobs).await;
+            w.jobs(jobs).await;
         }
     }
 }
 
-/// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own so
-/// that one bad request cannot fail the others. (`events::write` leaves events fit to be
-/// written again, so the jobs' events are moved into the shared batch, not copied.)
-async fn write_tenant(store: &Store, bus: &Bus, mut jobs: Vec<Job>) {
-    let scope = jobs[0].scope.clone();
-    // Told after each commit; the bus coalesces bursts.
-    let tell = |written: &Written| bus.committed(scope.id().0, written.accepted() as u64);
-    let write_alone = |mut job: Job| async move {
-        let result = write_once(store, &job.scope, &mut job.events).await;
-        match &result {
-            Ok(written) => tell(written),
-            Err(e) => tracing::error!(error = %e, "write failed"),
-        }
-        let _ = job.done.send(result.map_err(|e| e.to_string()));
-    };
-    if jobs.len() == 1 {
-        return write_alone(jobs.pop().expect("one job")).await;
-    }
-    let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
-    let mut all: Vec<Event> = Vec::with_capacity(sizes.iter().sum());
-    for job in &mut jobs {
-        all.append(&mut job.events);
-    }
-    match write_once(store, &scope, &mut all).await {
-        Ok(written) => {
-            tell(&written);
-            let mut new = written.new.into_iter();
-            for (job, n) in jobs.into_iter().zip(sizes) {
-                let part = Written {
-                    new: new.by_ref().take(n).collect(),
-                };
-                let _ = job.done.send(Ok(part));
+/// The months that have an `events` partition, per tenant schema, so that a batch of events
+/// from a month without one (an import of old history) gets it before it is written rather
+/// than landing in the default partition.
+#[derive(Default)]
+struct Partitions(std::sync::Mutex<std::collections::HashSet<(String, i32)>>);
+
+impl Partitions {
+    async fn ensure(&self, store: &Store, scope: &TenantScope, jobs: &[Job]) {
+        let months: std::collections::BTreeSet<i32> = jobs
+            .iter()
+            .flat_map(|j| j.events.iter().map(|e| events::month_index(e.occurred_at)))
+            .collect();
+        let missing: Vec<i32> = {
+            let known = self.0.lock().expect("not poisoned");
+            months
+                .into_iter()
+                .filter(|m| !known.contains(&(scope.schema().to_string(), *m)))
+                .collect()
+        };
+        for month in missing {
+            match events::ensure_month(store.pool(), scope.schema(), month).await {
+                Ok(()) => {
+                    self.0
+                        .lock()
+                        .expect("not poisoned")
+                        .insert((scope.schema().to_string(), month));
+                }
+                // The default partition takes the events meanwhile; the next batch tries again.
+                Err(e) => tracing::warn!(error = %e, schema = scope.schema(), month,
+                    "could not create an events partition"),
             }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
-            let mut rest = all.into_iter();
-            for (mut job, n) in jobs.into_iter().zip(sizes) {
-                job.events = rest.by_ref().take(n).collect();
-                write_alone(job).await;
+    }
+}
+
+/// One tenant's writes, and whom to tell after each commit.
+struct Write<'a> {
+    store: &'a Store,
+    bus: &'a Bus,
+    scope: TenantScope,
+}
+
+/// Why an attempt to write failed.
+enum Failure {
+    /// The events themselves (PostgreSQL refused a value, or writing them panicked).
+    Data(String),
+    Other(store::Error),
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl Write<'_> {
+    /// One transaction for all of a tenant's jobs; if it fails, each job is tried on its own
+    /// so that one bad request cannot fail the others. (`events::write` leaves events fit to
+    /// be written again, so the jobs' events are moved into the shared batch, not copied.)
+    async fn jobs(&self, mut jobs: Vec<Job>) {
+        if jobs.len() == 1 {
+            return self.job(jobs.pop().expect("one job")).await;
+        }
+        let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
+        let mut all: Vec<Event> = Vec::with_capacity(sizes.iter().sum());
+        for job in &mut jobs {
+            all.append(&mut job.events);
+        }
+        match self.attempt(&mut all).await {
+            Ok(written) => {
+                let mut new = written.new.into_iter();
+                for (job, n) in jobs.into_iter().zip(sizes) {
+                    let fates = new.by_ref().take(n).map(fate).collect();
+                    let _ = job.done.send(Ok(Receipt { fates }));
+                }
+            }
+            Err(e) => {
+                if let Failure::Other(e) = &e {
+                    tracing::warn!(error = %e, "batch write failed; writing its requests one by one");
+                }
+                let mut rest = all.into_iter();
+                for (mut job, n) in jobs.into_iter().zip(sizes) {
+                    job.events = rest.by_ref().take(n).collect();
+                    self.job(job).await;
+                }
             }
         }
+    }
+
+    async fn job(&self, mut job: Job) {
+        let result = self.isolate(&mut job.events).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "write failed");
+        }
+        let _ = job.done.send(result);
+    }
+
+    /// Writes a request's events; if PostgreSQL refuses some of them, finds which by halving
+    /// (in time order, so cumulative series stay in order) and stores all the others.
+    async fn isolate(&self, events: &mut Vec<Event>) -> store::Result<Receipt> {
+        let failure = match self.attempt(events).await {
+            Ok(written) => {
+                return Ok(Receipt {
+                    fates: written.new.into_iter().map(fate).collect(),
+                })
+            }
+            Err(Failure::Other(e)) => return Err(e),
+            Err(Failure::Data(why)) => why,
+        };
+        if events.len() == 1 {
+            return Ok(Receipt {
+                fates: vec![Fate::Unstorable(failure)],
+            });
+        }
+        let mut items: Vec<(usize, Event)> = events.drain(..).enumerate().collect();
+        items.sort_by_key(|(_, e)| e.occurred_at);
+        let (positions, mut sorted): (Vec<usize>, Vec<Event>) = items.into_iter().unzip();
+        let mut budget = ISOLATION_ATTEMPTS;
+        let found = self.halve(&mut sorted, &mut budget).await?;
+        let mut fates = vec![Fate::Duplicate; positions.len()];
+        for (p, f) in positions.into_iter().zip(found) {
+            fates[p] = f;
+        }
+        Ok(Receipt { fates })
+    }
+
+    fn halve<'a>(
+        &'a self,
+        events: &'a mut [Event],
+        budget: &'a mut usize,
+    ) -> Boxed<'a, store::Result<Vec<Fate>>> {
+        Box::pin(async move {
+            let (left, right) = events.split_at_mut(events.len() / 2);
+            let mut fates = Vec::with_capacity(left.len() + right.len());
+            for part in [left, right] {
+                if *budget == 0 {
+                    return Err(store::Error::Unavailable(
+                        "too many events of this request could not be stored".into(),
+                    ));
+                }
+                *budget -= 1;
+                match self.attempt(part).await {
+                    Ok(written) => fates.extend(written.new.into_iter().map(fate)),
+                    Err(Failure::Other(e)) => return Err(e),
+                    Err(Failure::Data(why)) if part.len() == 1 => {
+                        tracing::warn!(reason = %why, "an event could not be stored");
+                        fates.push(Fate::Unstorable(why));
+                    }
+                    Err(Failure::Data(_)) => fates.extend(self.halve(part, budget).await?),
+                }
+            }
+            Ok(fates)
+        })
+    }
+
+    /// One transaction; a panic while writing counts against the events, not the writer.
+    async fn attempt(&self, events: &mut [Event]) -> Result<Written, Failure> {
+        let written = AssertUnwindSafe(write_once(self.store, &self.scope, events))
+            .catch_unwind()
+            .await;
+        match written {
+            Ok(Ok(written)) => {
+                self.bus
+                    .committed(self.scope.id().0, written.accepted() as u64);
+                Ok(written)
+            }
+            Ok(Err(e)) if e.is_bad_data() => Err(Failure::Data(refusal(&e))),
+            Ok(Err(e)) => Err(Failure::Other(e)),
+            Err(_) => Err(Failure::Data(
+                "this event could not be stored (the server logged why)".into(),
+            )),
+        }
+    }
+}
+
+fn fate(new: bool) -> Fate {
+    if new {
+        Fate::New
+    } else {
+        Fate::Duplicate
+    }
+}
+
+/// PostgreSQL's reason for refusing data, without the SQL around it.
+fn refusal(e: &store::Error) -> String {
+    match e {
+        store::Error::Database(sqlx::Error::Database(db)) => {
+            format!("could not be stored: {}", db.message())
+        }
+        other => format!("could not be stored: {other}"),
     }
 }
 
@@ -176,24 +389,26 @@ async fn write_once(
     Ok(written)
 }
 
-/// The largest body we inflate, whatever the compressed size: a gzip bomb stops here.
-pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
-
-/// A request body as sent: inflated if its `Content-Encoding` is gzip.
-pub fn inflate(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+/// A request body as sent: inflated if its `Content-Encoding` is gzip, to at most `limit`
+/// bytes (the configured body limit) whatever its compressed size, so a gzip bomb stops there.
+pub fn inflate<'a>(
+    content_encoding: Option<&str>,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, ApiError> {
     use std::io::Read;
     match content_encoding.map(str::trim) {
-        None | Some("") | Some("identity") => Ok(body.to_vec()),
+        None | Some("") | Some("identity") => Ok(body.into()),
         Some("gzip") => {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(body)
-                .take(MAX_INFLATED + 1)
+                .take(limit as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| ApiError::Malformed(format!("gzip body cannot be read: {e}")))?;
-            if out.len() as u64 > MAX_INFLATED {
+            if out.len() > limit {
                 return Err(ApiError::PayloadTooLarge);
             }
-            Ok(out)
+            Ok(out.into())
         }
         Some(other) => Err(ApiError::UnsupportedMediaType(format!(
             "Content-Encoding {other} is not supported; use gzip or none"

@@ -16,13 +16,28 @@ logs = channel.unary_unary(
     response_deserializer=lambda b: b,
 )
 auth = (("authorization", f"Bearer {key}"),)
+
+
+def nest(field, body):
+    """`body` as length-delimited field `field` of an enclosing message."""
+    out, n = bytearray([field << 3 | 2]), len(body)
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + body
+
+
+# 4 million empty log records: 8 MB on the wire, gigabytes once decoded.
+amplified = nest(1, nest(2, b"\x12\x00" * 4_000_000))
 cases = {
     "no key": (b"", ()),
     "wrong key": (b"", (("authorization", "Bearer dp_nope_nope"),)),
     # Field 1 (resource_logs), length-delimited, declares 100 bytes and carries 2.
     "truncated protobuf": (b"\x0a\x64\x0a\x00", auth),
-    # 65 MiB of zeros, about 64 KiB once gzipped: past the 64 MiB the server inflates.
+    # 65 MiB of zeros, about 64 KiB once gzipped: past the body limit the server inflates to.
     "gzip bomb": (bytes(65 * 1024 * 1024), auth),
+    "amplified": (amplified, auth),
     # An empty export is valid: nothing to store, and success.
     "empty export": (b"", auth),
 }
