@@ -266,33 +266,7 @@ impl Activity {
             Counter::EditsRejected => &mut self.edits_rejected,
         }
     }
-
-    /// Each field as a column, in the order of [`ACTIVITY_COLUMNS`].
-    fn columns(&self) -> [i64; 8] {
-        [
-            self.prompts,
-            self.api_errors,
-            self.commits,
-            self.pull_requests,
-            self.active_user_ms,
-            self.active_cli_ms,
-            self.edits_accepted,
-            self.edits_rejected,
-        ]
-    }
 }
-
-/// The columns of [`Activity`] in `rollups` and `sessions`.
-const ACTIVITY_COLUMNS: [&str; 8] = [
-    "prompts",
-    "api_errors",
-    "commits",
-    "pull_requests",
-    "active_user_ms",
-    "active_cli_ms",
-    "edits_accepted",
-    "edits_rejected",
-];
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Delta {
@@ -1425,86 +1399,140 @@ async fn fold_counters(
     Ok(())
 }
 
+/// A counter column and how to read its change from a delta.
+type Column<D> = (&'static str, fn(&D) -> i64);
+
+/// The counters of `sessions` and `rollups` a delta changes (cost and the histogram apart).
+const SESSION_COLUMNS: [Column<SessionDelta>; 18] = [
+    ("tool_executions", |d| d.tool_executions),
+    ("tool_failures", |d| d.tool_failures),
+    ("agent_invocations", |d| d.agent_invocations),
+    ("api_requests", |d| d.api_requests),
+    ("input_tokens", |d| d.usage.input_tokens),
+    ("output_tokens", |d| d.usage.output_tokens),
+    ("cache_creation_tokens", |d| d.usage.cache_creation_tokens),
+    ("cache_read_tokens", |d| d.usage.cache_read_tokens),
+    ("lines_added", |d| d.lines_added),
+    ("lines_removed", |d| d.lines_removed),
+    ("prompts", |d| d.activity.prompts),
+    ("api_errors", |d| d.activity.api_errors),
+    ("commits", |d| d.activity.commits),
+    ("pull_requests", |d| d.activity.pull_requests),
+    ("active_user_ms", |d| d.activity.active_user_ms),
+    ("active_cli_ms", |d| d.activity.active_cli_ms),
+    ("edits_accepted", |d| d.activity.edits_accepted),
+    ("edits_rejected", |d| d.activity.edits_rejected),
+];
+
+const ROLLUP_COLUMNS: [Column<Delta>; 21] = [
+    ("sessions", |d| d.sessions),
+    ("tool_executions", |d| d.tool_executions),
+    ("tool_failures", |d| d.tool_failures),
+    ("agent_invocations", |d| d.agent_invocations),
+    ("api_requests", |d| d.api_requests),
+    ("input_tokens", |d| d.usage.input_tokens),
+    ("output_tokens", |d| d.usage.output_tokens),
+    ("cache_creation_tokens", |d| d.usage.cache_creation_tokens),
+    ("cache_read_tokens", |d| d.usage.cache_read_tokens),
+    ("lines_added", |d| d.lines_added),
+    ("lines_removed", |d| d.lines_removed),
+    ("duration_count", |d| d.duration_count),
+    ("duration_sum_ms", |d| d.duration_sum_ms),
+    ("prompts", |d| d.activity.prompts),
+    ("api_errors", |d| d.activity.api_errors),
+    ("commits", |d| d.activity.commits),
+    ("pull_requests", |d| d.activity.pull_requests),
+    ("active_user_ms", |d| d.activity.active_user_ms),
+    ("active_cli_ms", |d| d.activity.active_cli_ms),
+    ("edits_accepted", |d| d.activity.edits_accepted),
+    ("edits_rejected", |d| d.activity.edits_rejected),
+];
+
+/// The columns some row changes: a write sends only those (a hook's write touches two or
+/// three counters of some twenty), and each set of columns is one prepared statement.
+fn changed<'a, D, R>(
+    columns: &'a [Column<D>],
+    rows: &'a [(R, D)],
+) -> impl Iterator<Item = &'a Column<D>> + 'a {
+    columns
+        .iter()
+        .filter(move |(_, f)| rows.iter().any(|(_, d)| f(d) != 0))
+}
+
 /// Adds each session's changes to its counters, in one statement. (Agent types only ever
 /// join: a rollback recounts them from the tool runs left.)
 pub(crate) async fn write_session_deltas(
     conn: &mut PgConnection,
     sessions: SessionDeltas,
 ) -> Result<()> {
-    if sessions.0.is_empty() {
+    let rows: Vec<(String, SessionDelta)> = sessions.0.into_iter().collect();
+    let ints: Vec<&Column<SessionDelta>> = changed(&SESSION_COLUMNS, &rows).collect();
+    let cost = rows.iter().any(|(_, d)| d.usage.cost_usd != 0.0);
+    let agents = rows.iter().any(|(_, d)| !d.agents.is_empty());
+    if ints.is_empty() && !cost && !agents {
         return Ok(());
     }
-    let rows: Vec<(String, SessionDelta)> = sessions.0.into_iter().collect();
-    let col = |f: fn(&SessionDelta) -> i64| rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>();
-    let activity = |i: usize| {
-        rows.iter()
-            .map(|(_, d)| d.activity.columns()[i])
-            .collect::<Vec<i64>>()
-    };
-    let sets: String = ACTIVITY_COLUMNS
+    let mut sets: Vec<String> = ints
         .iter()
-        .enumerate()
-        .map(|(i, c)| format!(", {c} = s.{c} + u.a{i}"))
+        .map(|(c, _)| format!("{c} = s.{c} + u.{c}"))
         .collect();
-    // Parameters: $1 ids, $2..$12 the counters, $13 agent types (joined by U+001F, which no
-    // type name holds), then one per activity column.
-    let types: String = (0..ACTIVITY_COLUMNS.len())
-        .map(|i| format!(", ${}::int8[]", i + 14))
-        .collect();
-    let names: String = (0..ACTIVITY_COLUMNS.len())
-        .map(|i| format!(", a{i}"))
-        .collect();
+    let mut params = vec!["$1::text[]".to_string()];
+    let mut names = vec!["id".to_string()];
+    for (c, _) in &ints {
+        params.push(format!("${}::int8[]", params.len() + 1));
+        names.push(c.to_string());
+    }
+    if cost {
+        sets.push("cost_usd = s.cost_usd + u.cost_usd".into());
+        params.push(format!("${}::float8[]", params.len() + 1));
+        names.push("cost_usd".into());
+    }
+    if agents {
+        // Joined by U+001F, which no subagent type holds.
+        sets.push(
+            "agents = CASE WHEN u.agents = '' THEN s.agents
+                      ELSE ARRAY(SELECT DISTINCT x
+                                 FROM unnest(s.agents || string_to_array(u.agents, chr(31))) x
+                                 ORDER BY 1)
+                      END"
+            .into(),
+        );
+        params.push(format!("${}::text[]", params.len() + 1));
+        names.push("agents".into());
+    }
     let statement = format!(
-        "UPDATE sessions s SET tool_executions = s.tool_executions + u.te,
-             tool_failures = s.tool_failures + u.tf,
-             agent_invocations = s.agent_invocations + u.ai,
-             api_requests = s.api_requests + u.ar,
-             input_tokens = s.input_tokens + u.it, output_tokens = s.output_tokens + u.ot,
-             cache_creation_tokens = s.cache_creation_tokens + u.cc,
-             cache_read_tokens = s.cache_read_tokens + u.cr, cost_usd = s.cost_usd + u.c,
-             lines_added = s.lines_added + u.la, lines_removed = s.lines_removed + u.lr,
-             agents = CASE WHEN u.ag = '' THEN s.agents
-                           ELSE ARRAY(SELECT DISTINCT x
-                                      FROM unnest(s.agents || string_to_array(u.ag, chr(31))) x
-                                      ORDER BY 1)
-                      END
-             {sets}
-         FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                     $7::int8[], $8::int8[], $9::int8[], $10::float8[], $11::int8[],
-                     $12::int8[], $13::text[] {types})
-              AS u(id, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, ag {names})
-         WHERE s.id = u.id"
+        "UPDATE sessions s SET {} FROM UNNEST({}) AS u({}) WHERE s.id = u.id",
+        sets.join(", "),
+        params.join(", "),
+        names.join(", ")
     );
-    let mut q = sqlx::query(&statement)
-        .bind(rows.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
-        .bind(col(|d| d.tool_executions))
-        .bind(col(|d| d.tool_failures))
-        .bind(col(|d| d.agent_invocations))
-        .bind(col(|d| d.api_requests))
-        .bind(col(|d| d.usage.input_tokens))
-        .bind(col(|d| d.usage.output_tokens))
-        .bind(col(|d| d.usage.cache_creation_tokens))
-        .bind(col(|d| d.usage.cache_read_tokens))
-        .bind(
+    let mut q =
+        sqlx::query(&statement).bind(rows.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>());
+    for (_, f) in &ints {
+        q = q.bind(rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>());
+    }
+    if cost {
+        q = q.bind(
             rows.iter()
                 .map(|(_, d)| d.usage.cost_usd)
                 .collect::<Vec<f64>>(),
-        )
-        .bind(col(|d| d.lines_added))
-        .bind(col(|d| d.lines_removed))
-        .bind(
+        );
+    }
+    if agents {
+        q = q.bind(
             rows.iter()
                 .map(|(_, d)| d.agents.iter().cloned().collect::<Vec<_>>().join("\u{1f}"))
                 .collect::<Vec<_>>(),
         );
-    for i in 0..ACTIVITY_COLUMNS.len() {
-        q = q.bind(activity(i));
     }
     q.execute(&mut *conn).await?;
     Ok(())
 }
 
 pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
+    if deltas.0.is_empty() {
+        return Ok(());
+    }
     for (grain, trunc) in [('m', "minute"), ('h', "hour"), ('d', "day")] {
         // Minute deltas fold into coarser buckets before they reach the database.
         let mut merged: HashMap<RollupKey, Delta> = HashMap::new();
@@ -1534,89 +1562,86 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
             }
         }
         let rows: Vec<(RollupKey, Delta)> = merged.into_iter().collect();
-        let col = |f: fn(&Delta) -> i64| rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>();
-        // Histograms travel as array literals: rows may have none or a full one.
-        let hists: Vec<String> = rows
+        let ints: Vec<&Column<Delta>> = changed(&ROLLUP_COLUMNS, &rows).collect();
+        let cost = rows.iter().any(|(_, d)| d.usage.cost_usd != 0.0);
+        let hist = rows.iter().any(|(_, d)| !d.hist.is_empty());
+        // Key columns first ($2..$5 after the grain), then the changed counters.
+        let mut columns: Vec<String> = ["bucket", "user_id", "tool", "model"]
+            .map(String::from)
+            .to_vec();
+        let mut types: Vec<&str> = vec!["timestamptz[]", "uuid[]", "text[]", "text[]"];
+        let mut sums: Vec<String> = Vec::new();
+        for (c, _) in &ints {
+            columns.push(c.to_string());
+            types.push("int8[]");
+            sums.push(format!("{c} = rollups.{c} + EXCLUDED.{c}"));
+        }
+        if cost {
+            columns.push("cost_usd".into());
+            types.push("float8[]");
+            sums.push("cost_usd = rollups.cost_usd + EXCLUDED.cost_usd".into());
+        }
+        if hist {
+            // Histograms travel as array literals: rows may have none or a full one.
+            columns.push("duration_hist".into());
+            types.push("text[]");
+            sums.push(
+                "duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)".into(),
+            );
+        }
+        let params: Vec<String> = types
             .iter()
-            .map(|(_, d)| {
-                let inner: Vec<String> = d.hist.iter().map(i64::to_string).collect();
-                format!("{{{}}}", inner.join(","))
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}", i + 2))
+            .collect();
+        let values: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if c == "duration_hist" {
+                    "duration_hist::int8[]".to_string()
+                } else {
+                    c.clone()
+                }
             })
             .collect();
-        let activity = |i: usize| {
-            rows.iter()
-                .map(|(_, d)| d.activity.columns()[i])
-                .collect::<Vec<i64>>()
-        };
-        // Activity columns: parameters $21 on.
-        let columns: String = ACTIVITY_COLUMNS.iter().map(|c| format!(", {c}")).collect();
-        let values: String = (0..ACTIVITY_COLUMNS.len())
-            .map(|i| format!(", a{i}"))
-            .collect();
-        let types: String = (0..ACTIVITY_COLUMNS.len())
-            .map(|i| format!(", ${}::int8[]", i + 21))
-            .collect();
-        let sums: String = ACTIVITY_COLUMNS
-            .iter()
-            .map(|c| format!(", {c} = rollups.{c} + EXCLUDED.{c}"))
-            .collect();
         let statement = format!(
-            "INSERT INTO rollups (grain, bucket, user_id, tool, model, sessions, tool_executions,
-                 tool_failures, agent_invocations, api_requests, input_tokens, output_tokens,
-                 cache_creation_tokens, cache_read_tokens, cost_usd, lines_added, lines_removed,
-                 duration_count, duration_sum_ms, duration_hist {columns})
-             SELECT $1, b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds,
-                 h::int8[] {values}
-             FROM UNNEST($2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::int8[],
-                 $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[],
-                 $13::int8[], $14::int8[], $15::float8[], $16::int8[], $17::int8[], $18::int8[],
-                 $19::int8[], $20::text[] {types})
-                 AS x(b, u, t, m, s, te, tf, ai, ar, it, ot, cc, cr, c, la, lr, dc, ds, h {values})
-             ON CONFLICT (grain, bucket, user_id, tool, model) DO UPDATE SET
-                 sessions = rollups.sessions + EXCLUDED.sessions,
-                 tool_executions = rollups.tool_executions + EXCLUDED.tool_executions,
-                 tool_failures = rollups.tool_failures + EXCLUDED.tool_failures,
-                 agent_invocations = rollups.agent_invocations + EXCLUDED.agent_invocations,
-                 api_requests = rollups.api_requests + EXCLUDED.api_requests,
-                 input_tokens = rollups.input_tokens + EXCLUDED.input_tokens,
-                 output_tokens = rollups.output_tokens + EXCLUDED.output_tokens,
-                 cache_creation_tokens = rollups.cache_creation_tokens + EXCLUDED.cache_creation_tokens,
-                 cache_read_tokens = rollups.cache_read_tokens + EXCLUDED.cache_read_tokens,
-                 cost_usd = rollups.cost_usd + EXCLUDED.cost_usd,
-                 lines_added = rollups.lines_added + EXCLUDED.lines_added,
-                 lines_removed = rollups.lines_removed + EXCLUDED.lines_removed,
-                 duration_count = rollups.duration_count + EXCLUDED.duration_count,
-                 duration_sum_ms = rollups.duration_sum_ms + EXCLUDED.duration_sum_ms,
-                 duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)
-                 {sums}"
+            "INSERT INTO rollups (grain, {cols})
+             SELECT $1, {values} FROM UNNEST({params}) AS x({cols})
+             ON CONFLICT (grain, bucket, user_id, tool, model) DO {update}",
+            cols = columns.join(", "),
+            values = values.join(", "),
+            params = params.join(", "),
+            update = if sums.is_empty() {
+                "NOTHING".to_string()
+            } else {
+                format!("UPDATE SET {}", sums.join(", "))
+            }
         );
         let mut q = sqlx::query(&statement)
             .bind(grain as i8)
             .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
             .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
             .bind(rows.iter().map(|(k, _)| k.2.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>())
-            .bind(col(|d| d.sessions))
-            .bind(col(|d| d.tool_executions))
-            .bind(col(|d| d.tool_failures))
-            .bind(col(|d| d.agent_invocations))
-            .bind(col(|d| d.api_requests))
-            .bind(col(|d| d.usage.input_tokens))
-            .bind(col(|d| d.usage.output_tokens))
-            .bind(col(|d| d.usage.cache_creation_tokens))
-            .bind(col(|d| d.usage.cache_read_tokens))
-            .bind(
+            .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>());
+        for (_, f) in &ints {
+            q = q.bind(rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>());
+        }
+        if cost {
+            q = q.bind(
                 rows.iter()
                     .map(|(_, d)| d.usage.cost_usd)
                     .collect::<Vec<f64>>(),
-            )
-            .bind(col(|d| d.lines_added))
-            .bind(col(|d| d.lines_removed))
-            .bind(col(|d| d.duration_count))
-            .bind(col(|d| d.duration_sum_ms))
-            .bind(&hists);
-        for i in 0..ACTIVITY_COLUMNS.len() {
-            q = q.bind(activity(i));
+            );
+        }
+        if hist {
+            q = q.bind(
+                rows.iter()
+                    .map(|(_, d)| {
+                        let inner: Vec<String> = d.hist.iter().map(i64::to_string).collect();
+                        format!("{{{}}}", inner.join(","))
+                    })
+                    .collect::<Vec<String>>(),
+            );
         }
         q.execute(&mut *conn).await?;
     }
