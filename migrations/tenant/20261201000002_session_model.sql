@@ -74,3 +74,13 @@ CREATE INDEX prompts_batch ON prompts (import_batch) WHERE import_batch IS NOT N
 -- The subagent type an agent run started, so a session's types can be recounted after a
 -- rollback.
 ALTER TABLE tool_runs ADD COLUMN agent text;
+
+-- Sessions that count their usage from OTLP counters now carry it themselves.
+UPDATE sessions s
+SET input_tokens = s.input_tokens + c.i, output_tokens = s.output_tokens + c.o,
+    cache_creation_tokens = s.cache_creation_tokens + c.cc,
+    cache_read_tokens = s.cache_read_tokens + c.cr, cost_usd = s.cost_usd + c.c
+FROM (SELECT session_id, sum(input_tokens) AS i, sum(output_tokens) AS o,
+             sum(cache_creation_tokens) AS cc, sum(cache_read_tokens) AS cr, sum(cost_usd) AS c
+      FROM counter_usage GROUP BY session_id) c
+WHERE s.id = c.session_id AND NOT s.usage_from_events;

@@ -173,6 +173,11 @@ impl ApiError {
     /// exporters retry with back-off; bad input is `INVALID_ARGUMENT`, which they drop.
     pub fn grpc_status(&self) -> tonic::Status {
         use tonic::Code;
+        if let ApiError::Malformed(why) = self {
+            // gRPC's status guide: a message that cannot be parsed is INTERNAL (tonic says
+            // the same of those it parses itself).
+            return tonic::Status::new(Code::Internal, why.clone());
+        }
         let (status, _, _) = self.parts();
         let code = match status {
             StatusCode::UNAUTHORIZED => Code::Unauthenticated,

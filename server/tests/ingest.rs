@@ -1139,3 +1139,136 @@ async fn the_rest_resources_name_the_callers_fields() {
     );
     server.shutdown().await;
 }
+
+fn point(
+    name: &str,
+    temporality: i32,
+    at: u64,
+    start: u64,
+    value: f64,
+    attrs: &[(&str, &str)],
+) -> Value {
+    let mut attributes = vec![json!({ "key": "session.id", "value": { "stringValue": "c1" } })];
+    attributes.extend(
+        attrs
+            .iter()
+            .map(|(k, v)| json!({ "key": k, "value": { "stringValue": v } })),
+    );
+    json!({ "name": name, "sum": { "aggregationTemporality": temporality, "isMonotonic": true,
+        "dataPoints": [{ "startTimeUnixNano": start.to_string(), "timeUnixNano": at.to_string(),
+                         "asDouble": value, "attributes": attributes }] } })
+}
+
+/// Claude Code's other counters (commits, pull requests, active time, edit decisions) and its
+/// api_error events count once, delta or cumulative, however often they are sent.
+#[tokio::test]
+async fn the_other_counters_count_once_delta_or_cumulative() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let (start, t1, t2) = (
+        1_764_460_000_000_000_000u64,
+        1_764_460_800_000_000_000u64,
+        1_764_460_860_000_000_000u64,
+    );
+    let export = |metrics: Vec<Value>| {
+        json!({ "resourceMetrics": [{ "scopeMetrics": [{ "metrics": metrics }] }] }).to_string()
+    };
+    let first = export(vec![
+        point(
+            "claude_code.active_time.total",
+            2,
+            t1,
+            start,
+            10.5,
+            &[("type", "cli")],
+        ),
+        point("claude_code.commit.count", 2, t1, start, 1.0, &[]),
+        point("claude_code.pull_request.count", 1, t1, t1 - 1, 2.0, &[]),
+        point(
+            "claude_code.code_edit_tool.decision",
+            1,
+            t1,
+            t1 - 1,
+            4.0,
+            &[("decision", "accept"), ("tool_name", "Edit")],
+        ),
+        point(
+            "claude_code.code_edit_tool.decision",
+            1,
+            t1,
+            t1 - 1,
+            1.0,
+            &[("decision", "reject"), ("tool_name", "Write")],
+        ),
+    ]);
+    // The cumulative series go on: 12 s of CLI time in all, 3 commits.
+    let second = export(vec![
+        point(
+            "claude_code.active_time.total",
+            2,
+            t2,
+            start,
+            12.0,
+            &[("type", "cli")],
+        ),
+        point("claude_code.commit.count", 2, t2, start, 3.0, &[]),
+    ]);
+    let records: Vec<Value> = [1u64, 2]
+        .iter()
+        .map(|attempt| {
+            json!({
+                "timeUnixNano": (t1 + attempt).to_string(),
+                "attributes": [
+                    { "key": "event.name", "value": { "stringValue": "api_error" } },
+                    { "key": "session.id", "value": { "stringValue": "c1" } },
+                    { "key": "request_id", "value": { "stringValue": "req_failing" } },
+                    { "key": "attempt", "value": { "stringValue": attempt.to_string() } },
+                    { "key": "status_code", "value": { "stringValue": "529" } },
+                ]
+            })
+        })
+        .collect();
+    let errors =
+        json!({ "resourceLogs": [{ "scopeLogs": [{ "logRecords": records }] }] }).to_string();
+    let http = client();
+    for _ in 0..2 {
+        for (path, body) in [
+            ("/v1/metrics", &first),
+            ("/v1/metrics", &second),
+            ("/v1/logs", &errors),
+        ] {
+            let r = http
+                .post(server.url(path))
+                .bearer_auth(&keys["chen"])
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.unwrap();
+            assert!(!text.contains("rejected"), "{text}");
+        }
+    }
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let s = summary(&server, &admin).await;
+    let chen = totals_of(&s, "chen@demo.test");
+    let want = json!({ "active_cli_ms": 12_000, "active_user_ms": 0, "commits": 3,
+        "pull_requests": 2, "edits_accepted": 4, "edits_rejected": 1, "api_errors": 2 });
+    for (key, value) in want.as_object().unwrap() {
+        assert_eq!(&chen[key], value, "{key}: {chen}");
+    }
+    let (status, session) = call(
+        &server,
+        Method::GET,
+        "/api/v1/metrics/sessions/c1",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    for (key, value) in want.as_object().unwrap() {
+        assert_eq!(&session[key], value, "session {key}: {session}");
+    }
+    server.shutdown().await;
+}

@@ -116,6 +116,7 @@ async fn grpc_refusals_are_grpc_statuses() {
             ("gzip bomb", "RESOURCE_EXHAUSTED"),
             // Costed before tonic decodes it (see `ingest::wire`).
             ("amplified", "RESOURCE_EXHAUSTED"),
+            ("amplified after a group", "RESOURCE_EXHAUSTED"),
             ("empty export", "OK"),
         ]
         .into_iter()

@@ -1733,9 +1733,12 @@ async fn create_month(conn: &mut PgConnection, schema: &str, month: i32) -> Resu
         from.to_rfc3339(),
         to.to_rfc3339()
     );
-    // The default partition is locked for the move, so no row of the month slips in between.
+    // Creating a partition takes the parent, then the default partition: lock them in that
+    // order (as every statement on `events` does) up front, so no row of the month slips in
+    // between and no one waits on us in the opposite order. Rare and short: the move finds
+    // nothing unless an older version stranded rows.
     for statement in [
-        format!("LOCK TABLE {q}.events_default IN EXCLUSIVE MODE"),
+        format!("LOCK TABLE {q}.events IN ACCESS EXCLUSIVE MODE"),
         format!("CREATE TEMP TABLE devpulse_moving (LIKE {q}.events) ON COMMIT DROP"),
         format!(
             "WITH moved AS (DELETE FROM {q}.events_default WHERE {range} RETURNING *)

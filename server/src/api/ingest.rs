@@ -168,10 +168,11 @@ pub async fn otlp_grpc_metrics(
     grpc_call(service, req).await
 }
 
-/// The rate limit, then the decoded cost of a unary gRPC call, before tonic decodes it: the
-/// body is one frame (a compressed flag, a 4-byte length, the message), which is inflated
-/// here to cost it and handed on as it came. What is not a well-formed frame is left to tonic
-/// to refuse.
+/// The rate limit, then the decoded cost of a unary gRPC call, before tonic decodes it. The
+/// body is one frame (a compressed flag, a 4-byte length, the message); a compressed message
+/// is inflated here, once, costed and handed to tonic as an uncompressed frame. A message the
+/// walk cannot read is refused (tonic would otherwise decode it unbudgeted), with the status
+/// gRPC gives an unparsable message; what is not a frame at all is left to tonic to refuse.
 async fn grpc_admit(
     state: &AppState,
     me: &crate::auth::Caller,
@@ -185,37 +186,50 @@ async fn grpc_admit(
     ApiError,
 > {
     admit_request(state, me).await?;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, state.body_limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
-    let mut permit = None;
-    if let Some((&flag, rest)) = bytes.split_first().filter(|(_, r)| r.len() >= 4) {
-        let (len, message) = rest.split_at(4);
-        let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
-        let message = &message[..len.min(message.len())];
-        let encoding = (flag == 1).then(|| {
-            parts
-                .headers
-                .get("grpc-encoding")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("gzip")
-        });
-        let inflated = match crate::ingest::inflate(encoding, message, state.body_limit) {
-            Ok(message) => Some(message),
-            Err(ApiError::PayloadTooLarge) => return Err(ApiError::PayloadTooLarge),
-            // Not gzip after all, or an encoding tonic refuses itself.
-            Err(_) => None,
-        };
-        match inflated.map(|m| wire::protobuf_cost(&m, root)) {
-            Some(Ok(cost)) => permit = Some(state.decoding.take(cost)?),
-            Some(Err(wire::Refusal::TooBig)) => return Err(ApiError::PayloadTooLarge),
-            Some(Err(wire::Refusal::Malformed(_))) | None => {}
+    let Some((&flag, rest)) = bytes.split_first().filter(|(_, r)| r.len() >= 4) else {
+        return Ok((
+            axum::extract::Request::from_parts(parts, bytes.into()),
+            None,
+        ));
+    };
+    let (len, message) = rest.split_at(4);
+    let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
+    let message = &message[..len.min(message.len())];
+    let encoding = parts
+        .headers
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let inflated = match (flag, encoding.as_deref()) {
+        (0, _) => std::borrow::Cow::Borrowed(message),
+        (_, Some("gzip")) => crate::ingest::inflate(Some("gzip"), message, state.body_limit)?,
+        // An encoding we do not take: tonic answers it.
+        _ => {
+            return Ok((
+                axum::extract::Request::from_parts(parts, bytes.into()),
+                None,
+            ))
         }
-    }
+    };
+    let cost = wire::protobuf_cost(&inflated, root)? + inflated.len();
+    let permit = state.decoding.take(cost)?;
+    let body = if flag == 0 {
+        bytes
+    } else {
+        parts.headers.remove("grpc-encoding");
+        let mut frame = Vec::with_capacity(5 + inflated.len());
+        frame.push(0);
+        frame.extend_from_slice(&(inflated.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&inflated);
+        frame.into()
+    };
     Ok((
-        axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)),
-        permit,
+        axum::extract::Request::from_parts(parts, axum::body::Body::from(body)),
+        Some(permit),
     ))
 }
 

@@ -32,8 +32,9 @@ const QUEUE_EVENTS: usize = 200_000;
 /// Writing tasks. Two keep PostgreSQL busy on both sides of a tenant's write lock: one
 /// inserts raw rows while the other folds (see `store::events::write`).
 const WRITERS: usize = 2;
-/// Transactions one request may take to find the events PostgreSQL refuses (see
-/// [`isolate`]); past them the request fails as a whole and may be retried.
+/// Transactions one request may take to find the events PostgreSQL refuses (about
+/// 2 log2(n) each); the events not yet told apart by then are answered as refused, so that a
+/// client does not send the same request again for ever.
 const ISOLATION_ATTEMPTS: usize = 200;
 
 /// What became of one event of a request.
@@ -54,10 +55,6 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn accepted(&self) -> usize {
-        self.fates.iter().filter(|f| **f == Fate::New).count()
-    }
-
     /// The fate of a request's only event: new or not, or a 422 naming why it was refused.
     pub fn single(self) -> Result<bool, ApiError> {
         match self.fates.into_iter().next() {
@@ -283,7 +280,9 @@ impl Write<'_> {
     }
 
     /// Writes a request's events; if PostgreSQL refuses some of them, finds which by halving
-    /// (in time order, so cumulative series stay in order) and stores all the others.
+    /// (in time order, so cumulative series stay in order) and stores all the others. Should
+    /// the database fail otherwise meanwhile, the request fails (503) with some halves
+    /// committed: sending it again is safe, those come back as duplicates.
     async fn isolate(&self, events: &mut Vec<Event>) -> store::Result<Receipt> {
         let failure = match self.attempt(events).await {
             Ok(written) => {
@@ -321,9 +320,10 @@ impl Write<'_> {
             let mut fates = Vec::with_capacity(left.len() + right.len());
             for part in [left, right] {
                 if *budget == 0 {
-                    return Err(store::Error::Unavailable(
-                        "too many events of this request could not be stored".into(),
-                    ));
+                    let why = "not stored: too many events of this request were refused; \
+                               send them in smaller batches to find which";
+                    fates.extend(part.iter().map(|_| Fate::Unstorable(why.into())));
+                    continue;
                 }
                 *budget -= 1;
                 match self.attempt(part).await {

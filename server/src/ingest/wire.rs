@@ -21,6 +21,8 @@ pub const BUDGET: usize = 512 * 1024 * 1024;
 const MESSAGE: usize = 256;
 /// ... and of one string or bytes value, beyond its own length.
 const STRING: usize = 32;
+/// ... and of one more JSON value (each `,` or `:` starts one: `[0,0,0]` is three values).
+const VALUE: usize = 32;
 /// Nesting deeper than this is refused (prost stops at 100 itself).
 const MAX_DEPTH: usize = 100;
 
@@ -139,6 +141,36 @@ fn varint(buf: &[u8], at: &mut usize) -> Result<u64, Refusal> {
     Err(Refusal::Malformed("varint too long"))
 }
 
+/// Where the group of `field` that starts at `at` ends (after its end-group tag).
+fn skip_group(buf: &[u8], mut at: usize, field: u64, depth: usize) -> Result<usize, Refusal> {
+    if depth > MAX_DEPTH {
+        return Err(Refusal::Malformed("nested too deeply"));
+    }
+    loop {
+        let key = varint(buf, &mut at)?;
+        let skip = match key & 7 {
+            0 => {
+                varint(buf, &mut at)?;
+                0
+            }
+            1 => 8,
+            5 => 4,
+            2 => usize::try_from(varint(buf, &mut at)?)
+                .map_err(|_| Refusal::Malformed("length out of range"))?,
+            3 => {
+                at = skip_group(buf, at, key >> 3, depth + 1)?;
+                0
+            }
+            4 if key >> 3 == field => return Ok(at),
+            _ => return Err(Refusal::Malformed("unmatched end of group")),
+        };
+        at = at
+            .checked_add(skip)
+            .filter(|end| *end <= buf.len())
+            .ok_or(Refusal::Malformed("truncated field"))?;
+    }
+}
+
 fn walk(buf: &[u8], m: Msg, depth: usize, cost: &mut usize) -> Result<(), Refusal> {
     if depth > MAX_DEPTH {
         return Err(Refusal::Malformed("nested too deeply"));
@@ -170,6 +202,11 @@ fn walk(buf: &[u8], m: Msg, depth: usize, cost: &mut usize) -> Result<(), Refusa
                     None => *cost += STRING + len,
                 }
                 len
+            }
+            // A group (deprecated): prost skips unknown ones without decoding them.
+            3 => {
+                at = skip_group(buf, at, field, depth)?;
+                0
             }
             _ => return Err(Refusal::Malformed("unsupported wire type")),
         };
@@ -217,6 +254,7 @@ pub fn json_cost(bytes: &[u8]) -> Result<usize, Refusal> {
                 cost += STRING;
             }
             b'{' | b'[' => cost += MESSAGE,
+            b',' | b':' => cost += VALUE,
             _ => {}
         }
     }
@@ -328,6 +366,20 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_skipped_as_prost_skips_them() {
+        // An empty group on field 15 (start 0x7b, end 0x7c) before real records: prost
+        // ignores it, so the walk must cost the records after it, not stop.
+        let mut body = vec![0x7b, 0x7c];
+        body.extend(nest(1, nest(2, [0x12, 0x00].repeat(4_000_000))));
+        assert_eq!(protobuf_cost(&body, Root::Logs), Err(Refusal::TooBig));
+        let mut small = vec![0x7b, 0x08, 0x01, 0x7c];
+        small.extend(nest(1, nest(2, [0x12, 0x00].repeat(3))));
+        assert!(protobuf_cost(&small, Root::Logs).is_ok());
+        let decoded = ExportLogsServiceRequest::decode(&small[..]).unwrap();
+        assert_eq!(decoded.resource_logs[0].scope_logs[0].log_records.len(), 3);
+    }
+
+    #[test]
     fn truncated_protobuf_is_malformed() {
         let body = logs(3, 2);
         assert!(matches!(
@@ -341,9 +393,12 @@ mod tests {
         assert_eq!(json_cost(b"[]").unwrap(), MESSAGE);
         assert_eq!(
             json_cost(br#"{"a":"[{"}"#).unwrap(),
-            MESSAGE + 2 * STRING + 5
+            MESSAGE + 2 * STRING + 5 + VALUE
         );
         let many = "[]".repeat(1_000_000);
         assert_eq!(json_cost(many.as_bytes()), Err(Refusal::TooBig));
+        // Scalars decode to a value each: 2 bytes on the wire, 32 in memory.
+        let zeros = format!("[{}0]", "0,".repeat(4_000_000));
+        assert_eq!(json_cost(zeros.as_bytes()), Err(Refusal::TooBig));
     }
 }

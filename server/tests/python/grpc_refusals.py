@@ -38,6 +38,8 @@ cases = {
     # 65 MiB of zeros, about 64 KiB once gzipped: past the body limit the server inflates to.
     "gzip bomb": (bytes(65 * 1024 * 1024), auth),
     "amplified": (amplified, auth),
+    # The same behind an empty group (field 15), which prost skips: still costed.
+    "amplified after a group": (b"\x7b\x7c" + amplified, auth),
     # An empty export is valid: nothing to store, and success.
     "empty export": (b"", auth),
 }
