@@ -1171,29 +1171,44 @@ async fn fold_api_requests(
     )
     .fetch_all(&mut *conn)
     .await?;
-    if !flipped.is_empty() {
-        let counted = sqlx::query!(
-            "SELECT c.session_id, c.bucket, c.model, c.user_id, c.input_tokens, c.output_tokens,
-                    c.cache_creation_tokens, c.cache_read_tokens, c.cost_usd::float8 AS \"cost!\"
-             FROM counter_usage c WHERE c.session_id = ANY($1)",
-            &flipped
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        for c in counted {
-            let usage = Usage {
-                input_tokens: c.input_tokens,
-                output_tokens: c.output_tokens,
-                cache_creation_tokens: c.cache_creation_tokens,
-                cache_read_tokens: c.cache_read_tokens,
-                cost_usd: c.cost,
-            };
-            deltas
-                .at(c.bucket, c.user_id, "", &c.model)
-                .usage
-                .add(&usage, -1);
-            sessions.of(&c.session_id).usage.add(&usage, -1);
-        }
+    counter_usage(conn, &flipped, -1, deltas, sessions).await?;
+    Ok(())
+}
+
+/// Adds (`sign` 1) or takes out (-1) the token and cost counters `sessions` reported, in the
+/// rollups and the sessions: when a session turns out to send api_request events, its
+/// counters stop counting; when a rollback takes out all its requests, they count again.
+pub(crate) async fn counter_usage(
+    conn: &mut PgConnection,
+    sessions: &[String],
+    sign: i64,
+    deltas: &mut Deltas,
+    session_deltas: &mut SessionDeltas,
+) -> Result<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let counted = sqlx::query!(
+        r#"SELECT session_id, bucket, model, user_id, input_tokens, output_tokens,
+                  cache_creation_tokens, cache_read_tokens, cost_usd::float8 AS "cost!"
+           FROM counter_usage WHERE session_id = ANY($1)"#,
+        sessions
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for c in counted {
+        let usage = Usage {
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            cache_creation_tokens: c.cache_creation_tokens,
+            cache_read_tokens: c.cache_read_tokens,
+            cost_usd: c.cost,
+        };
+        deltas
+            .at(c.bucket, c.user_id, "", &c.model)
+            .usage
+            .add(&usage, sign);
+        session_deltas.of(&c.session_id).usage.add(&usage, sign);
     }
     Ok(())
 }

@@ -250,30 +250,7 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     )
     .fetch_all(&mut *conn)
     .await?;
-    if !unflipped.is_empty() {
-        let counted = sqlx::query!(
-            r#"SELECT session_id, bucket, model, user_id, input_tokens, output_tokens,
-                      cache_creation_tokens, cache_read_tokens, cost_usd::float8 AS "cost!"
-               FROM counter_usage WHERE session_id = ANY($1)"#,
-            &unflipped
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        for c in counted {
-            let usage = Usage {
-                input_tokens: c.input_tokens,
-                output_tokens: c.output_tokens,
-                cache_creation_tokens: c.cache_creation_tokens,
-                cache_read_tokens: c.cache_read_tokens,
-                cost_usd: c.cost,
-            };
-            deltas
-                .at(c.bucket, c.user_id, "", &c.model)
-                .usage
-                .add(&usage, 1);
-            sessions.of(&c.session_id).usage.add(&usage, 1);
-        }
-    }
+    events::counter_usage(conn, &unflipped, 1, &mut deltas, &mut sessions).await?;
 
     let prompts = sqlx::query!(
         "DELETE FROM prompts WHERE import_batch = $1 RETURNING session_id, user_id, at",
