@@ -1,16 +1,20 @@
-//! Signing in and out, the top bar, and the account pages: profile, API keys, users (tenant
-//! admins) and tenants (super admins). Every server function here checks the session and the
-//! permission it needs on the server, whatever the page shows.
+//! Signing in and out, the top bar, and the account pages: profile, API keys and tenants (super
+//! admins); the people pages are in `people`. Every server function here checks the session
+//! and the permission it needs on the server, whatever the page shows.
 
 use leptos::{either::Either, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
+use crate::AppError;
+
+use types::Permission;
+
 use crate::session::{whoami, Viewer};
 
 /// The signed-in person, loaded once per page and shared through context.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, AppError>>);
 
 pub fn provide_viewer() -> ViewerResource {
     let r = ViewerResource(Resource::new(|| (), |_| whoami()));
@@ -38,14 +42,14 @@ pub fn TopBar() -> impl IntoView {
                                             .tenant
                                             .is_some()
                                             .then(|| view! { <A href="/api-keys">"API keys"</A> })}
-                                        {(v.tenant.is_some() && v.can("user.manage"))
+                                        {(v.tenant.is_some() && v.can(Permission::UserManage))
                                             .then(|| view! { <A href="/users">"Users"</A> })}
                                         {v.tenant.is_some().then(|| view! { <A href="/teams">"Teams"</A> })}
                                         {v
-                                            .can("tenants.manage")
+                                            .can(Permission::TenantsManage)
                                             .then(|| view! { <A href="/tenants">"Tenants"</A> })}
                                         <A href="/profile">"Profile"</A>
-                                        <span class="who" id="who" data-role=v.role.clone()>
+                                        <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>
                                         <form method="post" action="/auth/logout" class="inline">
@@ -149,15 +153,12 @@ pub fn LoginPage() -> impl IntoView {
 }
 
 #[server(endpoint = "profile/name")]
-pub async fn update_name(name: String) -> Result<String, ServerFnError> {
+pub async fn update_name(name: String) -> Result<String, AppError> {
     let s = crate::session::ssr::require(None).await?;
     let store = crate::ssr::server_context()?.store;
-    let fail = crate::ssr::store_error;
-    let mut tx = store.scoped_tx(s.scope.as_ref()).await.map_err(fail)?;
-    let user = store::accounts::set_name(tx.conn(), s.user_id, &name)
-        .await
-        .map_err(fail)?;
-    tx.commit().await.map_err(fail)?;
+    let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
+    let user = store::accounts::set_name(tx.conn(), s.user_id, &name).await?;
+    tx.commit().await?;
     Ok(user.name)
 }
 
@@ -166,12 +167,11 @@ pub async fn update_name(name: String) -> Result<String, ServerFnError> {
 pub async fn change_password(
     current_password: String,
     new_password: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     use store::accounts::PasswordChangeError as E;
     let s = crate::session::ssr::require(None).await?;
     let store = crate::ssr::server_context()?.store;
-    let fail = crate::ssr::store_error;
-    let mut tx = store.scoped_tx(s.scope.as_ref()).await.map_err(fail)?;
+    let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
     let result = store::accounts::change_password(
         tx.conn(),
         &s.actor,
@@ -181,22 +181,22 @@ pub async fn change_password(
     )
     .await;
     if result.is_ok() {
-        tx.commit().await.map_err(fail)?;
+        tx.commit().await?;
     }
     match result {
         Ok(()) => {
             leptos_axum::redirect("/login?notice=password_changed");
             Ok(())
         }
-        Err(E::CurrentWrong) => Err(crate::ssr::refuse(
-            http::StatusCode::UNPROCESSABLE_ENTITY,
+        Err(E::CurrentWrong) => Err(AppError::invalid(
+            "current_password",
             "current password: is wrong",
         )),
-        Err(E::Policy(reason)) => Err(crate::ssr::refuse(
-            http::StatusCode::UNPROCESSABLE_ENTITY,
+        Err(E::Policy(reason)) => Err(AppError::invalid(
+            "new_password",
             format!("new password: {reason}"),
         )),
-        Err(E::Store(e)) => Err(crate::ssr::store_error(e)),
+        Err(E::Store(e)) => Err(AppError::from(e)),
     }
 }
 
@@ -205,7 +205,7 @@ pub fn ProfilePage() -> impl IntoView {
     let viewer = expect_context::<ViewerResource>().0;
     let rename = ServerAction::<UpdateName>::new();
     let password = ServerAction::<ChangePassword>::new();
-    let error = |e: ServerFnError| {
+    let error = |e: AppError| {
         view! {
             <p class="field-error" role="alert">
                 {error_text(&e)}
@@ -225,11 +225,16 @@ pub fn ProfilePage() -> impl IntoView {
                                         <dt>"E-mail"</dt>
                                         <dd>{v.email.clone()}</dd>
                                         <dt>"Role"</dt>
-                                        <dd id="profile-role">{v.role.clone()}</dd>
+                                        <dd id="profile-role">{v.role.as_str()}</dd>
                                         <dt>"Workspace"</dt>
                                         <dd>{v.tenant.clone().unwrap_or_else(|| "— (installation)".into())}</dd>
                                         <dt>"Permissions"</dt>
-                                        <dd id="profile-permissions">{v.permissions.join(", ")}</dd>
+                                        <dd id="profile-permissions">{v
+                                                .permissions()
+                                                .iter()
+                                                .map(|p| p.as_str())
+                                                .collect::<Vec<_>>()
+                                                .join(", ")}</dd>
                                     </dl>
                                     <h2>"Name"</h2>
                                     <ActionForm action=rename attr:class="row" attr:id="name-form">
@@ -249,13 +254,15 @@ pub fn ProfilePage() -> impl IntoView {
                                         <input type="email" value=v.email.clone() hidden autocomplete="username" />
                                         <label>
                                             "Current password"
-                                            <input name="current_password" id="current-password" type="password" required autocomplete="current-password" />
+                                            <input name="current_password" id="current-password" type="password" required autocomplete="current-password" aria-describedby="current-password-error" />
                                         </label>
+                                        {field_error(password.value(), "current_password", "current-password-error")}
                                         <label>
                                             "New password"
-                                            <input name="new_password" id="new-password" type="password" required minlength="12" autocomplete="new-password" />
+                                            <input name="new_password" id="new-password" type="password" required minlength="12" autocomplete="new-password" aria-describedby="new-password-error" />
                                         </label>
-                                        {move || password.value().get().and_then(|r| r.err()).map(error)}
+                                        {field_error(password.value(), "new_password", "new-password-error")}
+                                        {move || password.value().get().and_then(|r| r.err()).filter(|e| e.general().is_some()).map(error)}
                                         <button type="submit" class="button" id="change-password">
                                             "Change password"
                                         </button>
@@ -271,9 +278,31 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
-/// A server function's error as the person should read it, without the framework's prefix.
-pub fn error_text(e: &ServerFnError) -> String {
-    e.to_string().replace("error running server function: ", "")
+/// A server function's error as the person should read it.
+pub fn error_text(e: &AppError) -> String {
+    e.message.clone()
+}
+
+/// The error an action answered for the input `field`, shown beside it (with `id`, which the
+/// input names in `aria-describedby`).
+pub fn field_error<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    field: &'static str,
+    id: &'static str,
+) -> impl IntoView {
+    move || {
+        value
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| e.for_field(field).map(str::to_string))
+            .map(|message| {
+                view! {
+                    <p class="field-error" id=id role="alert">
+                        {message}
+                    </p>
+                }
+            })
+    }
 }
 
 #[component]
@@ -305,20 +334,18 @@ pub struct CreatedKey {
 }
 
 #[server(endpoint = "api_keys/list")]
-pub async fn list_api_keys() -> Result<Vec<KeyRow>, ServerFnError> {
+pub async fn list_api_keys() -> Result<Vec<KeyRow>, AppError> {
     let s = crate::session::ssr::require(None).await?;
     let scope = s.scope.ok_or_else(|| {
-        crate::ssr::refuse(
+        AppError::new(
             http::StatusCode::NOT_FOUND,
             "API keys belong to a workspace",
         )
     })?;
     let store = crate::ssr::server_context()?.store;
-    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
-    let keys = store::api_keys::list(&mut tx, Some(s.user_id))
-        .await
-        .map_err(ServerFnError::new)?;
-    tx.commit().await.map_err(ServerFnError::new)?;
+    let mut tx = store.tenant_tx(&scope).await?;
+    let keys = store::api_keys::list(&mut tx, Some(s.user_id)).await?;
+    tx.commit().await?;
     Ok(keys
         .into_iter()
         .map(|k| KeyRow {
@@ -340,17 +367,17 @@ pub async fn create_api_key(
     name: String,
     ingest: Option<String>,
     read: Option<String>,
-) -> Result<CreatedKey, ServerFnError> {
+) -> Result<CreatedKey, AppError> {
     use store::api_keys::Scope;
     let s = crate::session::ssr::require(None).await?;
     let scope = s.scope.ok_or_else(|| {
-        crate::ssr::refuse(
+        AppError::new(
             http::StatusCode::NOT_FOUND,
             "API keys belong to a workspace",
         )
     })?;
     let tenant = s.viewer.tenant.clone().unwrap_or_default();
-    let slug = store::Slug::parse(&tenant).map_err(ServerFnError::new)?;
+    let slug = store::Slug::parse(&tenant)?;
     let scopes: Vec<Scope> = [
         (ingest.is_some(), Scope::Ingest),
         (read.is_some(), Scope::Read),
@@ -359,17 +386,15 @@ pub async fn create_api_key(
     .filter_map(|(on, scope)| on.then_some(scope))
     .collect();
     if scopes.is_empty() {
-        return Err(crate::ssr::refuse(
+        return Err(AppError::new(
             http::StatusCode::UNPROCESSABLE_ENTITY,
             "choose at least one scope",
         ));
     }
     let store = crate::ssr::server_context()?.store;
-    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    let mut tx = store.tenant_tx(&scope).await?;
     let (key, secret) =
-        store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id)
-            .await
-            .map_err(crate::ssr::store_error)?;
+        store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id).await?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -377,9 +402,8 @@ pub async fn create_api_key(
         Some(&key.id.to_string()),
         serde_json::json!({ "prefix": key.prefix }),
     )
-    .await
-    .map_err(ServerFnError::new)?;
-    tx.commit().await.map_err(ServerFnError::new)?;
+    .await?;
+    tx.commit().await?;
     Ok(CreatedKey {
         key: secret,
         prefix: key.prefix,
@@ -387,23 +411,23 @@ pub async fn create_api_key(
 }
 
 #[server(endpoint = "api_keys/revoke")]
-pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
+pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
     let s = crate::session::ssr::require(None).await?;
     let scope = s.scope.ok_or_else(|| {
-        crate::ssr::refuse(
+        AppError::new(
             http::StatusCode::NOT_FOUND,
             "API keys belong to a workspace",
         )
     })?;
     let id: uuid::Uuid = id
         .parse()
-        .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such key"))?;
+        .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such key"))?;
     let store = crate::ssr::server_context()?.store;
-    let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
+    let mut tx = store.tenant_tx(&scope).await?;
     // Only the caller's own keys: anyone else's id is not found.
     let key = store::api_keys::revoke(&mut tx, id, Some(s.user_id))
         .await
-        .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such key"))?;
+        .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such key"))?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -411,9 +435,8 @@ pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
         Some(&id.to_string()),
         serde_json::json!({ "prefix": key.prefix }),
     )
-    .await
-    .map_err(ServerFnError::new)?;
-    tx.commit().await.map_err(ServerFnError::new)?;
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -536,12 +559,10 @@ pub struct TenantRow {
 }
 
 #[server(endpoint = "tenants/list")]
-pub async fn list_tenants() -> Result<Vec<TenantRow>, ServerFnError> {
-    crate::session::ssr::require(Some("tenants.manage")).await?;
+pub async fn list_tenants() -> Result<Vec<TenantRow>, AppError> {
+    crate::session::ssr::require(Some(types::Permission::TenantsManage)).await?;
     let store = crate::ssr::server_context()?.store;
-    let tenants = store::tenants::list(store.pool())
-        .await
-        .map_err(ServerFnError::new)?;
+    let tenants = store::tenants::list(store.pool()).await?;
     Ok(tenants
         .into_iter()
         .map(|t| TenantRow {

@@ -2,11 +2,13 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod error;
 pub mod live;
 pub mod people;
 pub mod session;
 pub mod status;
 
+pub use error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -31,34 +33,13 @@ pub mod ssr {
         pub auth: crate::session::ssr::SharedAuthenticator,
     }
 
-    /// A refusal from a server function, with the HTTP status it deserves (a server function's
-    /// `Err` is otherwise a 500, which is wrong for a bad field or a missing permission).
-    pub fn refuse(
-        status: http::StatusCode,
-        message: impl std::fmt::Display,
-    ) -> leptos::prelude::ServerFnError {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
-        leptos::prelude::ServerFnError::new(message.to_string())
-    }
-
-    /// A data-layer error as a server function error, with its status.
-    pub fn store_error(e: store::Error) -> leptos::prelude::ServerFnError {
-        use http::StatusCode;
-        let status = match &e {
-            store::Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            store::Error::NotFound(_) => StatusCode::NOT_FOUND,
-            store::Error::Conflict(_) => StatusCode::CONFLICT,
-            store::Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        refuse(status, e)
-    }
-
-    pub fn server_context() -> Result<ServerContext, leptos::prelude::ServerFnError> {
-        leptos::prelude::use_context::<ServerContext>()
-            .ok_or_else(|| leptos::prelude::ServerFnError::new("server context missing"))
+    pub fn server_context() -> Result<ServerContext, crate::AppError> {
+        leptos::prelude::use_context::<ServerContext>().ok_or_else(|| {
+            crate::AppError::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "server context missing",
+            )
+        })
     }
 }
 

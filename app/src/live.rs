@@ -1,18 +1,9 @@
 //! The live feed: a WebSocket client that survives server restarts, and the chart it drives.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// One sample of database activity, pushed by the server every second on `/ws`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LivePoint {
-    /// Milliseconds since the Unix epoch.
-    pub ts_ms: i64,
-    /// Committed + rolled-back transactions per second in devpulse's database.
-    pub tps: f64,
-    /// Open connections to the database.
-    pub backends: i32,
-}
+pub use types::DbSample as LivePoint;
 
 /// How many points the chart keeps (two minutes at one a second).
 pub const WINDOW: usize = 120;
@@ -186,7 +177,9 @@ mod client {
                     let Ok(Message::Text(text)) = message else {
                         break;
                     };
-                    let Ok(point) = serde_json::from_str::<LivePoint>(&text) else {
+                    let Ok(types::LiveMessage::DbSample(point)) =
+                        serde_json::from_str::<types::LiveMessage>(&text)
+                    else {
                         continue;
                     };
                     // The server greets every connection with its latest point, so the first

@@ -6,7 +6,10 @@ use leptos::{either::Either, prelude::*};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{error_text, SignInFirst, ViewerResource};
+use crate::AppError;
+use types::{Permission, Role};
+
+use crate::account::{error_text, field_error, SignInFirst, ViewerResource};
 
 const TENANT_ROLES: [&str; 4] = ["tenant_admin", "manager", "developer", "viewer"];
 
@@ -30,49 +33,43 @@ pub struct ShownLink {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use leptos::prelude::ServerFnError;
+    use crate::AppError;
 
     use crate::session::ssr::Session;
 
     /// The session of a tenant admin, and a transaction in their tenant.
-    pub async fn admin() -> Result<(Session, store::TenantTx), ServerFnError> {
-        let s = crate::session::ssr::require(Some("user.manage")).await?;
+    pub async fn admin() -> Result<(Session, store::TenantTx), AppError> {
+        let s = crate::session::ssr::require(Some(types::Permission::UserManage)).await?;
         member_tx(s).await
     }
 
     /// A transaction in the session's tenant (super admins have none here).
-    pub async fn member_tx(s: Session) -> Result<(Session, store::TenantTx), ServerFnError> {
+    pub async fn member_tx(s: Session) -> Result<(Session, store::TenantTx), AppError> {
         let scope = s
             .scope
             .clone()
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "people belong to a workspace"))?;
+            .ok_or_else(|| AppError::new(StatusCode::NOT_FOUND, "people belong to a workspace"))?;
         let store = crate::ssr::server_context()?.store;
-        let tx = store.tenant_tx(&scope).await.map_err(fail)?;
+        let tx = store.tenant_tx(&scope).await?;
         Ok((s, tx))
     }
 
-    use crate::ssr::refuse;
-    pub use crate::ssr::store_error as fail;
     use http::StatusCode;
 
-    pub fn user_id(id: &str) -> Result<store::UserId, ServerFnError> {
+    pub fn user_id(id: &str) -> Result<store::UserId, AppError> {
         id.parse()
             .map(store::UserId)
-            .map_err(|_| refuse(StatusCode::NOT_FOUND, "no such user"))
+            .map_err(|_| AppError::new(StatusCode::NOT_FOUND, "no such user"))
     }
 
-    pub fn tenant_role(role: &str) -> Result<store::Role, ServerFnError> {
-        match store::Role::parse(role) {
-            Ok(r) if r != store::Role::SuperAdmin => Ok(r),
-            _ => Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "role must be one of tenant_admin, manager, developer, viewer",
-            )),
-        }
+    pub fn tenant_role(role: &str) -> Result<types::Role, AppError> {
+        Ok(types::Role::parse_tenant(role)?)
     }
 
-    pub fn slug(s: &Session) -> Result<store::Slug, ServerFnError> {
-        store::Slug::parse(s.viewer.tenant.as_deref().unwrap_or_default()).map_err(fail)
+    pub fn slug(s: &Session) -> Result<store::Slug, AppError> {
+        Ok(store::Slug::parse(
+            s.viewer.tenant.as_deref().unwrap_or_default(),
+        )?)
     }
 
     pub fn shown(email: String, link: store::invitations::Issued) -> super::ShownLink {
@@ -89,10 +86,10 @@ mod ssr {
 }
 
 #[server(endpoint = "users/list")]
-pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
+pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     let (_, mut tx) = ssr::admin().await?;
-    let users = store::accounts::list(&mut tx).await.map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    let users = store::accounts::list(&mut tx).await?;
+    tx.commit().await?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
@@ -106,54 +103,40 @@ pub async fn list_users() -> Result<Vec<UserRow>, ServerFnError> {
 }
 
 #[server(endpoint = "users/invite")]
-pub async fn invite_user(
-    email: String,
-    name: String,
-    role: String,
-) -> Result<ShownLink, ServerFnError> {
+pub async fn invite_user(email: String, name: String, role: String) -> Result<ShownLink, AppError> {
     let (s, mut tx) = ssr::admin().await?;
-    let email = store::Email::parse(&email).map_err(ssr::fail)?;
+    let email = store::Email::parse(&email)?;
     let role = ssr::tenant_role(&role)?;
     let (user, link) =
-        store::invitations::invite(&mut tx, &s.actor, &ssr::slug(&s)?, &email, &name, role)
-            .await
-            .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+        store::invitations::invite(&mut tx, &s.actor, &ssr::slug(&s)?, &email, &name, role).await?;
+    tx.commit().await?;
     Ok(ssr::shown(user.email, link))
 }
 
 #[server(endpoint = "users/set_role")]
-pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError> {
+pub async fn set_user_role(id: String, role: String) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
     let role = ssr::tenant_role(&role)?;
-    store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role)
-        .await
-        .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 #[server(endpoint = "users/set_active")]
-pub async fn set_user_active(id: String, active: bool) -> Result<(), ServerFnError> {
+pub async fn set_user_active(id: String, active: bool) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
-    store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active)
-        .await
-        .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 #[server(endpoint = "users/password_link")]
-pub async fn user_password_link(id: String) -> Result<ShownLink, ServerFnError> {
+pub async fn user_password_link(id: String) -> Result<ShownLink, AppError> {
     let (s, mut tx) = ssr::admin().await?;
     let user_id = ssr::user_id(&id)?;
-    let user = store::accounts::get(&mut tx, user_id)
-        .await
-        .map_err(ssr::fail)?;
-    let link = store::invitations::issue(&mut tx, &s.actor, &ssr::slug(&s)?, user_id)
-        .await
-        .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    let user = store::accounts::get(&mut tx, user_id).await?;
+    let link = store::invitations::issue(&mut tx, &s.actor, &ssr::slug(&s)?, user_id).await?;
+    tx.commit().await?;
     Ok(ssr::shown(user.email, link))
 }
 
@@ -174,12 +157,16 @@ fn LinkNotice(link: ShownLink, id: &'static str) -> impl IntoView {
     }
 }
 
+/// What an action answered: `ok` for success; an error whose field the form shows beside that
+/// field (`fields`) is left to it, any other error shows here.
 fn show_result<T: Clone + Send + Sync + 'static>(
-    value: impl Get<Value = Option<Result<T, ServerFnError>>> + Send + Sync + 'static,
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    fields: &'static [&'static str],
     ok: impl Fn(T) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     move || match value.get() {
         Some(Ok(v)) => Some(ok(v)),
+        Some(Err(e)) if e.field.as_deref().is_some_and(|f| fields.contains(&f)) => None,
         Some(Err(e)) => {
             Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any())
         }
@@ -210,7 +197,7 @@ pub fn UsersPage() -> impl IntoView {
                 "Invite people by e-mail: they get a single-use link (valid 72 hours) to set their own password."
             </p>
             <ActionForm action=invite attr:class="row" attr:id="invite-form">
-                <input name="email" id="invite-email" type="email" placeholder="E-mail" required />
+                <input name="email" id="invite-email" type="email" placeholder="E-mail" required aria-describedby="invite-email-error" />
                 <input name="name" id="invite-name" placeholder="Name (optional)" maxlength="200" />
                 <select name="role" id="invite-role">
                     {TENANT_ROLES
@@ -221,10 +208,12 @@ pub fn UsersPage() -> impl IntoView {
                     "Invite"
                 </button>
             </ActionForm>
-            {show_result(invite.value(), |l| view! { <LinkNotice link=l id="invite-link" /> }.into_any())}
-            {show_result(link.value(), |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
-            {show_result(set_role.value(), |_| ().into_any())}
-            {show_result(set_active.value(), |_| ().into_any())}
+            {field_error(invite.value(), "email", "invite-email-error")}
+            {field_error(invite.value(), "role", "invite-role-error")}
+            {show_result(invite.value(), &["email", "role"], |l| view! { <LinkNotice link=l id="invite-link" /> }.into_any())}
+            {show_result(link.value(), &[], |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
+            {show_result(set_role.value(), &[], |_| ().into_any())}
+            {show_result(set_active.value(), &[], |_| ().into_any())}
         </section>
         <section class="card">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -330,17 +319,12 @@ pub struct MemberRow {
 /// The teams the viewer may see: all for tenant admins, the ones they manage for managers,
 /// the ones they belong to for everyone else.
 #[server(endpoint = "teams/list")]
-pub async fn list_teams() -> Result<Vec<TeamRow>, ServerFnError> {
+pub async fn list_teams() -> Result<Vec<TeamRow>, AppError> {
     let s = crate::session::ssr::require(None).await?;
-    let visible = store::teams::Visible::for_role(
-        store::Role::parse(&s.viewer.role).map_err(ssr::fail)?,
-        s.user_id,
-    );
+    let visible = store::teams::Visible::for_role(s.viewer.role, s.user_id);
     let (_, mut tx) = ssr::member_tx(s).await?;
-    let teams = store::teams::list(&mut tx, visible)
-        .await
-        .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    let teams = store::teams::list(&mut tx, visible).await?;
+    tx.commit().await?;
     Ok(teams
         .into_iter()
         .map(|t| TeamRow {
@@ -360,11 +344,9 @@ pub async fn list_teams() -> Result<Vec<TeamRow>, ServerFnError> {
 }
 
 #[server(endpoint = "teams/create")]
-pub async fn create_team(name: String) -> Result<(), ServerFnError> {
+pub async fn create_team(name: String) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
-    let team = store::teams::create(&mut tx, &name)
-        .await
-        .map_err(ssr::fail)?;
+    let team = store::teams::create(&mut tx, &name).await?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -372,9 +354,8 @@ pub async fn create_team(name: String) -> Result<(), ServerFnError> {
         Some(&team.id.to_string()),
         serde_json::json!({ "name": team.name }),
     )
-    .await
-    .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -383,24 +364,22 @@ pub async fn add_team_member(
     team: String,
     email: String,
     manager: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
     let team = store::teams::TeamId(
         team.parse()
-            .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such team"))?,
+            .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such team"))?,
     );
-    let email = store::Email::parse(&email).map_err(ssr::fail)?;
+    let email = store::Email::parse(&email)?;
     let user = store::accounts::find_by_email(&mut tx, &email)
         .await
         .map_err(|_| {
-            crate::ssr::refuse(
+            AppError::new(
                 http::StatusCode::UNPROCESSABLE_ENTITY,
                 format!("nobody with the e-mail {email} here"),
             )
         })?;
-    store::teams::set_member(&mut tx, team, user.id, manager.is_some())
-        .await
-        .map_err(ssr::fail)?;
+    store::teams::set_member(&mut tx, team, user.id, manager.is_some()).await?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -408,23 +387,20 @@ pub async fn add_team_member(
         Some(&team.to_string()),
         serde_json::json!({ "user": user.id, "is_manager": manager.is_some() }),
     )
-    .await
-    .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 #[server(endpoint = "teams/remove_member")]
-pub async fn remove_team_member(team: String, user: String) -> Result<(), ServerFnError> {
+pub async fn remove_team_member(team: String, user: String) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
     let team = store::teams::TeamId(
         team.parse()
-            .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such team"))?,
+            .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such team"))?,
     );
     let user = ssr::user_id(&user)?;
-    store::teams::remove_member(&mut tx, team, user)
-        .await
-        .map_err(ssr::fail)?;
+    store::teams::remove_member(&mut tx, team, user).await?;
     store::audit::record(
         &mut tx,
         &s.actor,
@@ -432,9 +408,8 @@ pub async fn remove_team_member(team: String, user: String) -> Result<(), Server
         Some(&team.to_string()),
         serde_json::json!({ "user": user }),
     )
-    .await
-    .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -463,10 +438,10 @@ pub fn TeamsPage() -> impl IntoView {
                     match v {
                         None => Either::Left(view! { <SignInFirst /> }),
                         Some(v) => {
-                            let admin = v.can("user.manage");
+                            let admin = v.can(Permission::UserManage);
                             let intro = if admin {
                                 "Everyone in the workspace, grouped. A member marked manager sees the team's metrics."
-                            } else if v.role == "manager" {
+                            } else if v.role == Role::Manager {
                                 "The teams you manage."
                             } else {
                                 "The teams you belong to."
@@ -491,13 +466,13 @@ pub fn TeamsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            {show_result(create.value(), |_| ().into_any())}
-            {show_result(add.value(), |_| ().into_any())}
-            {show_result(remove.value(), |_| ().into_any())}
+            {show_result(create.value(), &[], |_| ().into_any())}
+            {show_result(add.value(), &[], |_| ().into_any())}
+            {show_result(remove.value(), &[], |_| ().into_any())}
         </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let admin = viewer.await.ok().flatten().is_some_and(|v| v.can("user.manage"));
+                let admin = viewer.await.ok().flatten().is_some_and(|v| v.can(Permission::UserManage));
                 match teams.await {
                     Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
                     Ok(rows) if rows.is_empty() => {
@@ -588,7 +563,7 @@ pub struct LinkInfo {
 
 /// What a link is for, or `None` when it is unknown, used or expired.
 #[server(endpoint = "links/inspect")]
-pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, ServerFnError> {
+pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, AppError> {
     let Some((slug, secret)) = store::invitations::parse(&token) else {
         return Ok(None);
     };
@@ -597,11 +572,9 @@ pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, ServerFnErr
         Ok(t) if t.status == store::TenantStatus::Active => t,
         _ => return Ok(None),
     };
-    let mut tx = store.tenant_tx(tenant.scope()).await.map_err(ssr::fail)?;
-    let pending = store::invitations::peek(&mut tx, secret)
-        .await
-        .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
+    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let pending = store::invitations::peek(&mut tx, secret).await?;
+    tx.commit().await?;
     Ok(pending.map(|p| LinkInfo {
         kind: p.kind.as_str().into(),
         tenant: tenant.slug.to_string(),

@@ -3,32 +3,19 @@
 //! decision comes from the server's one matrix.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+pub use types::Viewer;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Viewer {
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    /// The workspace slug; `None` for super admins.
-    pub tenant: Option<String>,
-    pub permissions: Vec<String>,
-}
-
-impl Viewer {
-    pub fn can(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|p| p == permission)
-    }
-}
+use crate::AppError;
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use std::{future::Future, pin::Pin, sync::Arc};
 
     use leptos::prelude::*;
+    use types::Permission;
 
     use super::Viewer;
+    use crate::AppError;
 
     /// The signed-in person plus what server functions need to act for them.
     #[derive(Clone, Debug)]
@@ -57,14 +44,13 @@ pub mod ssr {
     }
 
     /// The session, or an error the page shows; with `permission`, also that the role holds it.
-    pub async fn require(permission: Option<&str>) -> Result<Session, ServerFnError> {
-        use crate::ssr::refuse;
+    pub async fn require(permission: Option<Permission>) -> Result<Session, AppError> {
         let session = current()
             .await
-            .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
+            .ok_or_else(|| AppError::new(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
         if let Some(p) = permission {
             if !session.viewer.can(p) {
-                return Err(refuse(
+                return Err(AppError::new(
                     http::StatusCode::FORBIDDEN,
                     format!(
                         "your role ({}) lacks the {p} permission",
@@ -79,6 +65,6 @@ pub mod ssr {
 
 /// The signed-in person, for the top bar and the pages; `None` when signed out.
 #[server(endpoint = "whoami")]
-pub async fn whoami() -> Result<Option<Viewer>, ServerFnError> {
+pub async fn whoami() -> Result<Option<Viewer>, AppError> {
     Ok(ssr::current().await.map(|s| s.viewer))
 }

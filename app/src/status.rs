@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::AppError;
+
 use crate::live::LiveChart;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,11 +21,14 @@ pub struct StatusInfo {
 }
 
 #[server(endpoint = "status")]
-pub async fn get_status() -> Result<StatusInfo, ServerFnError> {
+pub async fn get_status() -> Result<StatusInfo, AppError> {
     let cx = crate::ssr::server_context()?;
     let status = cx.store.status().await.map_err(|e| {
         leptos::logging::error!("status query failed: {e}");
-        ServerFnError::new("the database is not reachable right now")
+        AppError::new(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not reachable right now",
+        )
     })?;
     Ok(StatusInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -118,22 +118,9 @@ async fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<Value, Clien
     if status.is_success() {
         return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
     }
-    // problem+json carries the reason in `detail`, the bad fields in `errors`.
-    let detail = serde_json::from_str::<Value>(&text)
-        .ok()
-        .map(|p| {
-            let mut d = p["detail"].as_str().unwrap_or("").to_string();
-            if let Some(errors) = p["errors"].as_array() {
-                for e in errors {
-                    d.push_str(&format!(
-                        "; {} {}",
-                        e["pointer"].as_str().unwrap_or(""),
-                        e["detail"].as_str().unwrap_or("")
-                    ));
-                }
-            }
-            d
-        })
+    // A proxy in between may answer with anything; the server itself answers problem+json.
+    let detail = serde_json::from_str::<types::Problem>(&text)
+        .map(|p| p.summary())
         .unwrap_or(text);
     let why = format!("server answered {status}: {detail}");
     if status == StatusCode::TOO_MANY_REQUESTS

@@ -2,7 +2,6 @@
 
 use std::{fmt, future::Future};
 
-use chrono::{DateTime, Utc};
 use rmcp::ErrorData;
 use serde_json::{json, Value};
 
@@ -79,12 +78,8 @@ impl Cx {
     }
 }
 
-/// `[from, to)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Range {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-}
+/// `[from, to)`: the one range type of server, browser and MCP.
+pub use types::TimeRange as Range;
 
 /// Which sessions [`Backend::sessions`] answers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,24 +7,15 @@
 use std::{collections::HashMap, time::Duration};
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
+use types::{LiveMessage, TenantId};
 use uuid::Uuid;
 
 /// Notices within this window become one message per tenant.
 pub const WINDOW: Duration = Duration::from_millis(250);
 const CHANNEL: &str = "devpulse:metrics_update";
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetricsUpdate {
-    /// Always `metrics_update`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub tenant: Uuid,
-    /// New events committed since the previous message.
-    pub events: u64,
-    pub at_ms: i64,
-}
+pub use types::MetricsUpdate;
 
 #[derive(Clone)]
 pub struct Bus {
@@ -79,8 +70,7 @@ async fn coalesce(
         let at_ms = chrono::Utc::now().timestamp_millis();
         for (tenant, events) in pending {
             let update = MetricsUpdate {
-                kind: "metrics_update".into(),
-                tenant,
+                tenant: TenantId(tenant),
                 events,
                 at_ms,
             };
@@ -94,7 +84,7 @@ async fn coalesce(
                     .await
                     .ok();
             }
-            let payload = serde_json::to_string(&update).expect("update serialises");
+            let payload = LiveMessage::MetricsUpdate(update.clone()).to_json();
             let sent = match publisher.as_mut() {
                 Some(conn) => redis::cmd("PUBLISH")
                     .arg(CHANNEL)
@@ -127,7 +117,9 @@ async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>)
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let payload: String = msg.get_payload().unwrap_or_default();
-                        if let Ok(update) = serde_json::from_str::<MetricsUpdate>(&payload) {
+                        if let Ok(LiveMessage::MetricsUpdate(update)) =
+                            serde_json::from_str::<LiveMessage>(&payload)
+                        {
                             let _ = updates.send(update);
                         }
                     }

@@ -4,7 +4,6 @@ use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -38,12 +37,7 @@ pub enum ApiError {
     Store(#[from] store::Error),
 }
 
-/// One bad field: its JSON pointer in the request body and what is wrong with it.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct FieldError {
-    pub pointer: String,
-    pub detail: String,
-}
+pub use types::{FieldError, Problem};
 
 impl ApiError {
     pub fn field(pointer: &str, detail: impl Into<String>) -> ApiError {
@@ -52,18 +46,6 @@ impl ApiError {
             detail: detail.into(),
         }])
     }
-}
-
-/// The body of every error response.
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub title: &'static str,
-    pub status: u16,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -217,7 +199,7 @@ fn problem_with(
 ) -> Response {
     let body = Problem {
         type_: format!("https://devpulse.dev/problems/{kind}"),
-        title,
+        title: title.into(),
         status: status.as_u16(),
         detail,
         errors,

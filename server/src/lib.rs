@@ -15,11 +15,11 @@ pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use app::live::LivePoint;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use store::Store;
 use tokio::{net::TcpListener, sync::watch};
+use types::DbSample;
 
 pub use config::Config;
 
@@ -30,7 +30,7 @@ pub struct AppState {
     pub store: Store,
     pub started_at: Instant,
     pub database_mode: &'static str,
-    pub live: Arc<watch::Sender<Option<LivePoint>>>,
+    pub live: Arc<watch::Sender<Option<DbSample>>>,
     /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
     pub shutdown: watch::Receiver<bool>,
     pub keys: auth::jwt::Keys,

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use app::live::LivePoint;
 use axum::{
     extract::{
         ws::{Message, WebSocket},
@@ -14,10 +13,10 @@ use axum::{
 };
 use store::Store;
 use tokio::sync::{broadcast, watch};
+use types::{DbSample, LiveMessage, MetricsUpdate, TenantId};
 
 use crate::{
     auth::{authorize, permissions::READ_METRICS, Access, Caller},
-    bus::MetricsUpdate,
     error::ApiError,
     AppState,
 };
@@ -26,7 +25,7 @@ use crate::{
 /// database is down) publishes nothing and restarts the rate calculation.
 pub async fn sample(
     store: Store,
-    tx: watch::Sender<Option<LivePoint>>,
+    tx: watch::Sender<Option<DbSample>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -45,7 +44,7 @@ pub async fn sample(
         let now = Instant::now();
         if let Some((then, count)) = previous {
             let secs = now.duration_since(then).as_secs_f64().max(1e-3);
-            let point = LivePoint {
+            let point = DbSample {
                 ts_ms: chrono::Utc::now().timestamp_millis(),
                 tps: (activity.transactions - count).max(0) as f64 / secs,
                 backends: activity.backends,
@@ -80,7 +79,7 @@ pub async fn ws_handler(
             if let Err(e) = authorize(caller.as_ref(), Access::Read(READ_METRICS)) {
                 return e.into_response();
             }
-            let Some(tenant) = caller.and_then(|c| c.tenant.map(|t| t.id.0)) else {
+            let Some(tenant) = caller.and_then(|c| c.tenant.map(|t| t.id)) else {
                 return ApiError::NotFound("tenant").into_response();
             };
             let updates = state.bus.subscribe();
@@ -93,14 +92,14 @@ pub async fn ws_handler(
 async fn serve_metrics(
     mut socket: WebSocket,
     mut updates: broadcast::Receiver<MetricsUpdate>,
-    tenant: uuid::Uuid,
+    tenant: TenantId,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             update = updates.recv() => match update {
                 Ok(u) if u.tenant == tenant => {
-                    let text = serde_json::to_string(&u).expect("update serialises");
+                    let text = LiveMessage::MetricsUpdate(u).to_json();
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
@@ -125,7 +124,7 @@ async fn serve_metrics(
 
 async fn serve(
     mut socket: WebSocket,
-    mut points: watch::Receiver<Option<LivePoint>>,
+    mut points: watch::Receiver<Option<DbSample>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     // Greet with the latest point so the client knows at once that the link is up.
@@ -165,7 +164,7 @@ async fn serve(
         .await;
 }
 
-async fn send(socket: &mut WebSocket, point: &LivePoint) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(point).expect("point serialises");
+async fn send(socket: &mut WebSocket, point: &DbSample) -> Result<(), axum::Error> {
+    let text = LiveMessage::DbSample(*point).to_json();
     socket.send(Message::Text(text.into())).await
 }

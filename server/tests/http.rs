@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use app::live::LivePoint;
 use common::{client, TestServer};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
+use types::LiveMessage;
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -188,7 +188,9 @@ async fn the_websocket_pushes_a_point_every_second_and_closes_on_shutdown() {
             .unwrap()
             .unwrap();
         if let Message::Text(text) = msg {
-            let p: LivePoint = serde_json::from_str(&text).unwrap();
+            let LiveMessage::DbSample(p) = serde_json::from_str(&text).unwrap() else {
+                panic!("the status feed sent something else: {text}");
+            };
             assert!(p.tps >= 0.0 && p.backends >= 1);
             points.push(p);
         }

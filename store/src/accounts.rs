@@ -11,66 +11,7 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Developer,
-    Manager,
-    TenantAdmin,
-    SuperAdmin,
-}
-
-impl Role {
-    pub const TENANT_ROLES: [Role; 4] = [
-        Role::TenantAdmin,
-        Role::Manager,
-        Role::Developer,
-        Role::Viewer,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SuperAdmin => "super_admin",
-            Role::TenantAdmin => "tenant_admin",
-            Role::Manager => "manager",
-            Role::Developer => "developer",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Role> {
-        Ok(match s {
-            "super_admin" => Role::SuperAdmin,
-            "tenant_admin" => Role::TenantAdmin,
-            "manager" => Role::Manager,
-            "developer" => Role::Developer,
-            "viewer" => Role::Viewer,
-            _ => {
-                return Err(Error::Invalid {
-                    field: "role",
-                    reason: "must be one of tenant_admin, manager, developer, viewer".into(),
-                })
-            }
-        })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use types::{Role, UserId};
 
 /// A normalised (trimmed, lower-case) e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -5,50 +5,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{
-    accounts::UserId,
-    events::{Activity, HIST_SLOTS},
-    Error, Result,
+use types::{
+    metrics::{round_usd, Activity},
+    TimeRange,
 };
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Session {
-    pub id: String,
-    pub user_id: UserId,
-    pub email: Option<String>,
-    pub project: Option<String>,
-    pub cwd: Option<String>,
-    pub git_branch: Option<String>,
-    pub model: Option<String>,
-    pub start_source: Option<String>,
-    /// What reported it first: hook, otlp, api, mcp or import.
-    pub source: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub end_reason: Option<String>,
-    pub tool_executions: i64,
-    pub tool_failures: i64,
-    pub agent_invocations: i64,
-    /// The distinct subagent types its agent tools started.
-    pub agents: Vec<String>,
-    pub api_requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_creation_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cost_usd: f64,
-    pub lines_added: i64,
-    pub lines_removed: i64,
-    #[serde(flatten)]
-    pub activity: Activity,
-    /// 0 to 10, the legacy hooks' score (see the migration that defines it).
-    pub productivity_score: f64,
-}
+use crate::{accounts::UserId, events::HIST_SLOTS, Error, Result};
+
+pub use types::metrics::{Session, ToolStats};
 
 /// Which sessions to list.
 pub struct SessionFilter<'a> {
@@ -118,7 +85,7 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
             output_tokens: r.output_tokens,
             cache_creation_tokens: r.cache_creation_tokens,
             cache_read_tokens: r.cache_read_tokens,
-            cost_usd: (r.cost_usd * 1e6).round() / 1e6,
+            cost_usd: round_usd(r.cost_usd),
             lines_added: r.lines_added,
             lines_removed: r.lines_removed,
             activity: Activity {
@@ -157,18 +124,6 @@ pub async fn session(
         .ok_or(Error::NotFound("session"))
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ToolStats {
-    pub tool: String,
-    pub executions: i64,
-    pub failures: i64,
-    pub success_rate: f64,
-    pub avg_duration_ms: Option<f64>,
-    /// Upper bounds from a log2 histogram: the true value is at most this, and above half of it.
-    pub p50_duration_ms: Option<i64>,
-    pub p95_duration_ms: Option<i64>,
-}
-
 /// The duration below which `q` of the observations fall, to the histogram's resolution.
 pub fn hist_quantile(hist: &[i64], q: f64) -> Option<i64> {
     let total: i64 = hist.iter().sum();
@@ -187,14 +142,14 @@ pub fn hist_quantile(hist: &[i64], q: f64) -> Option<i64> {
     None
 }
 
-/// Per tool in `[from, to)` at the given rollup grain (`m`, `h` or `d`).
+/// Per tool in `range`, read at the coarsest exact rollup grain.
 pub async fn tool_stats(
     conn: &mut PgConnection,
-    grain: i8,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    range: TimeRange,
     only: Option<&[UserId]>,
 ) -> Result<Vec<ToolStats>> {
+    let TimeRange { from, to } = range;
+    let grain = crate::rollups::grain_code(range.grain());
     let only: Option<Vec<Uuid>> = only.map(|u| u.iter().map(|u| u.0).collect());
     let rows = sqlx::query!(
         r#"SELECT tool, tool_executions, tool_failures, duration_count, duration_sum_ms,

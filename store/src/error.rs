@@ -41,4 +41,13 @@ impl Error {
     }
 }
 
+impl From<types::Invalid> for Error {
+    fn from(e: types::Invalid) -> Error {
+        Error::Invalid {
+            field: e.field,
+            reason: e.reason.into(),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

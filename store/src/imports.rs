@@ -2,10 +2,8 @@
 //! do the sessions, tool runs and API requests they created, so [`rollback`] can take exactly
 //! that out again, rollups included.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -15,15 +13,7 @@ use crate::{
     Error, Result,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ImportId(pub Uuid);
-
-impl fmt::Display for ImportId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use types::ImportId;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImportBatch {

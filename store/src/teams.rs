@@ -1,8 +1,6 @@
 //! Teams and who is in them. A member flagged `is_manager` manages the team: a manager sees
 //! the teams they manage and, later, their members' metrics (`metrics.view_team`).
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -10,15 +8,7 @@ use uuid::Uuid;
 
 use crate::{accounts::UserId, Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TeamId(pub Uuid);
-
-impl fmt::Display for TeamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use types::TeamId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {

@@ -13,15 +13,7 @@ use uuid::Uuid;
 
 use crate::{ident, migrate, Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TenantId(pub Uuid);
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use types::TenantId;
 
 /// A tenant's short name, `[a-z][a-z0-9_]{1,40}`; it names the schema and the role.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

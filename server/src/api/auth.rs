@@ -17,7 +17,9 @@ use store::{
 
 use super::{JsonBody, Me};
 use crate::{
-    auth::{client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, ACCESS_COOKIE, REFRESH_COOKIE},
+    auth::{
+        client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, Permission, ACCESS_COOKIE, REFRESH_COOKIE,
+    },
     error::ApiError,
     AppState,
 };
@@ -414,7 +416,7 @@ pub struct Profile {
     #[serde(flatten)]
     user: User,
     tenant: Option<String>,
-    permissions: Vec<&'static str>,
+    permissions: Vec<Permission>,
 }
 
 pub async fn profile(
@@ -428,13 +430,8 @@ pub async fn profile(
 }
 
 fn profile_of(user: User, me: &Caller) -> Profile {
-    let all = crate::auth::permissions::ALL;
     Profile {
-        permissions: all
-            .into_iter()
-            .filter(|p| me.can(*p))
-            .map(|p| p.as_str())
-            .collect(),
+        permissions: me.role.permissions(),
         tenant: me.tenant.as_ref().map(|t| t.slug.to_string()),
         user,
     }
@@ -572,13 +569,7 @@ fn session_cookie(
 
 /// Roles a tenant admin may hand out (never super_admin).
 pub fn parse_tenant_role(s: &str) -> Result<Role, ApiError> {
-    match Role::parse(s) {
-        Ok(r) if r != Role::SuperAdmin => Ok(r),
-        _ => Err(ApiError::field(
-            "/role",
-            "must be one of tenant_admin, manager, developer, viewer",
-        )),
-    }
+    Role::parse_tenant(s).map_err(|e| ApiError::field("/role", e.reason))
 }
 
 // --- invitation and password-reset links ---------------------------------------------------

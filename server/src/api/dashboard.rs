@@ -3,9 +3,10 @@
 use axum::{extract::State, Extension, Json};
 
 use super::ApiQuery;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use store::{rollups, teams, UserId};
+use types::TimeRange;
 
 use super::{
     auth::{scoped, Scoped},
@@ -25,48 +26,24 @@ pub struct SummaryQuery {
 }
 
 pub fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
-    v.map(|s| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| FieldError {
-                pointer: format!("/{field}"),
-                detail: "must be an RFC 3339 timestamp, e.g. 2025-09-01T00:00:00Z".into(),
-            })
-    })
-    .transpose()
+    v.map(|s| types::range::parse_time(field, s)).transpose()
 }
 
-/// The `[from, to)` of a read, by default the 30 days up to the end of today (UTC); every
-/// problem with it, with `errors` (other fields' problems) in front.
+/// The `[from, to)` of a read (see [`TimeRange::parse`]); every problem with it, with `errors`
+/// (other fields' problems) in front.
 pub fn range(
     from: Option<&str>,
     to: Option<&str>,
     mut errors: Vec<FieldError>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let mut parse = |field, v| {
-        time(field, v).unwrap_or_else(|e| {
-            errors.push(e);
-            None
-        })
-    };
-    let (from, to) = (parse("from", from), parse("to", to));
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+) -> Result<TimeRange, ApiError> {
+    match TimeRange::parse(from, to, Utc::now()) {
+        Ok(range) if errors.is_empty() => Ok(range),
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Validation(errors))
+        }
     }
-    let end_of_today =
-        Utc::now().duration_trunc(TimeDelta::days(1)).expect("day") + TimeDelta::days(1);
-    let to = to.unwrap_or(end_of_today);
-    let from = from.unwrap_or(to - TimeDelta::days(30));
-    if from >= to {
-        return Err(ApiError::field("/from", "must be before `to`"));
-    }
-    if to - from > TimeDelta::days(3660) {
-        return Err(ApiError::field(
-            "/from",
-            "the range may span at most ten years",
-        ));
-    }
-    Ok((from, to))
 }
 
 /// Whose numbers the caller sees: everyone's, their teams', or their own.
@@ -95,10 +72,10 @@ pub async fn summary(
             detail: "must be `user`".into(),
         });
     }
-    let (from, to) = range(q.from.as_deref(), q.to.as_deref(), errors)?;
+    let range = range(q.from.as_deref(), q.to.as_deref(), errors)?;
     let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
-    let summary = rollups::summary(tx.conn(), from, to, only.as_deref()).await?;
+    let summary = rollups::summary(tx.conn(), range, only.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(summary))
 }

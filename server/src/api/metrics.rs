@@ -8,10 +8,11 @@ use axum::{
 };
 
 use super::ApiQuery;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use store::activity::{self, Session, SessionFilter, ToolStats};
+use types::TimeRange;
 
 use super::{
     auth::scoped,
@@ -172,7 +173,7 @@ pub struct Range {
     limit: Option<i64>,
 }
 
-fn range(q: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+fn range(q: &Range) -> Result<TimeRange, ApiError> {
     dashboard::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
 }
 
@@ -184,7 +185,7 @@ pub async fn list_sessions(
     ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
     me.tenant()?;
-    let (from, to) = range(&q)?;
+    let TimeRange { from, to } = range(&q)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("/limit", "must be from 1 to 500"));
@@ -231,12 +232,12 @@ pub async fn list_tools(
     ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
     me.tenant()?;
-    let (from, to) = range(&q)?;
-    let (grain, _) = store::rollups::grain_for(from, to);
+    let range = range(&q)?;
     let mut tx = scoped(&state, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
-    let tools: Vec<ToolStats> =
-        activity::tool_stats(tx.conn(), grain, from, to, only.as_deref()).await?;
+    let tools: Vec<ToolStats> = activity::tool_stats(tx.conn(), range, only.as_deref()).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "from": from, "to": to, "tools": tools })))
+    Ok(Json(
+        json!({ "from": range.from, "to": range.to, "tools": tools }),
+    ))
 }

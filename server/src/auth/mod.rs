@@ -14,7 +14,7 @@ use store::{
 };
 use uuid::Uuid;
 
-pub use permissions::{allows, Access, Permission};
+pub use permissions::{Access, Permission};
 
 use crate::error::ApiError;
 
@@ -57,7 +57,7 @@ impl Caller {
     }
 
     pub fn can(&self, permission: Permission) -> bool {
-        allows(self.role, permission)
+        self.role.allows(permission)
     }
 }
 
@@ -258,17 +258,12 @@ impl app::session::ssr::Authenticator for PageAuthenticator {
                 return None;
             }
             Some(app::session::ssr::Session {
-                viewer: app::session::Viewer {
-                    user_id: caller.user_id.to_string(),
+                viewer: types::Viewer {
+                    user_id: caller.user_id,
                     email: caller.email.clone(),
                     name: caller.name.clone(),
-                    role: caller.role.to_string(),
+                    role: caller.role,
                     tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
-                    permissions: permissions::ALL
-                        .into_iter()
-                        .filter(|p| caller.can(*p))
-                        .map(|p| p.as_str().to_string())
-                        .collect(),
                 },
                 user_id: caller.user_id,
                 scope: caller.tenant.as_ref().map(|t| t.scope().clone()),

@@ -1,0 +1,46 @@
+//! Ids are newtypes so that a user id cannot be passed where a team id is meant; in JSON they
+//! are plain UUID strings.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+id!(
+    /// A person in a tenant, or a super admin in the registry.
+    UserId
+);
+id!(
+    /// A tenant (workspace) in the registry.
+    TenantId
+);
+id!(
+    /// A team inside a tenant.
+    TeamId
+);
+id!(
+    /// An import batch: what one `devpulse import` run sent, so it can be rolled back.
+    ImportId
+);

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod ids;
+pub mod live;
+pub mod metrics;
+pub mod problem;
+pub mod range;
+pub mod roles;
+pub mod viewer;
+
+pub use ids::{ImportId, TeamId, TenantId, UserId};
+pub use live::{DbSample, LiveMessage, MetricsUpdate};
+pub use problem::{FieldError, Invalid, Problem};
+pub use range::{Grain, TimeRange};
+pub use roles::{Permission, Role};
+pub use viewer::Viewer;
