@@ -21,7 +21,7 @@ mod raw;
 mod requests;
 mod scrub;
 mod sessions;
-mod tool_runs;
+pub(crate) mod tool_runs;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;

@@ -7,8 +7,67 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{hist_slot, is_agent_tool, Deltas, Event, Kind, SessionDeltas, HIST_SLOTS};
+use super::{
+    deltas::{Delta, SessionDelta},
+    histogram, is_agent_tool, Deltas, Event, Kind, SessionDeltas,
+};
 use crate::Result;
+
+/// What a tool run counts for in the rollups and its session. The fold adds what a write
+/// changed about a run; a rollback takes out, negated, all that a run it deletes counted.
+/// One rule for both, so that a rollback subtracts exactly what the fold added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunCount {
+    pub(crate) executions: i64,
+    pub(crate) agent_invocations: i64,
+    pub(crate) failures: i64,
+    /// A duration that is known now and was not: it joins the sums and the histogram.
+    pub(crate) duration_ms: Option<i64>,
+}
+
+/// What counting needs of a run's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) success: Option<bool>,
+    pub(crate) duration_ms: Option<i64>,
+}
+
+impl RunCount {
+    /// What a run of `tool`, now `now`, counts beyond what it counted as `before` (`None`: a
+    /// run new to this write; for a rollback, one whose whole count comes out).
+    pub(crate) fn of(tool: &str, now: Outcome, before: Option<Outcome>) -> RunCount {
+        let new = before.is_none();
+        let failed = |o: Option<Outcome>| o.and_then(|o| o.success) == Some(false);
+        RunCount {
+            executions: new as i64,
+            agent_invocations: (new && is_agent_tool(tool)) as i64,
+            // A failure reported by any source stands, and counts once.
+            failures: (failed(Some(now)) && !failed(before)) as i64,
+            duration_ms: now
+                .duration_ms
+                .filter(|_| before.and_then(|b| b.duration_ms).is_none()),
+        }
+    }
+
+    /// Adds the count (`sign` 1) to a rollup bucket, or takes it out (-1).
+    pub(crate) fn add_to(self, d: &mut Delta, sign: i64) {
+        d.tool_executions += sign * self.executions;
+        d.agent_invocations += sign * self.agent_invocations;
+        d.tool_failures += sign * self.failures;
+        if let Some(ms) = self.duration_ms {
+            d.duration_count += sign;
+            d.duration_sum_ms += sign * ms;
+            histogram::record(&mut d.hist, ms, sign);
+        }
+    }
+
+    /// The same for the run's session, which keeps no durations.
+    pub(crate) fn add_to_session(self, d: &mut SessionDelta, sign: i64) {
+        d.tool_executions += sign * self.executions;
+        d.agent_invocations += sign * self.agent_invocations;
+        d.tool_failures += sign * self.failures;
+    }
+}
 
 #[derive(Clone, Debug)]
 struct ToolRun {
@@ -23,6 +82,15 @@ struct ToolRun {
     /// The import batch of this write's reports of the run: `None` until one is seen,
     /// `Some(None)` once a live source (or two batches) reported it.
     reported_by: Option<Option<Uuid>>,
+}
+
+impl ToolRun {
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            success: self.success,
+            duration_ms: self.duration_ms,
+        }
+    }
 }
 
 pub(super) async fn fold_tool_runs(
@@ -129,23 +197,18 @@ pub(super) async fn fold_tool_runs(
             }
         }
         let old = before.get(id);
-        let d = deltas.at(run.started_at, run.user_id, &run.tool, "");
-        if old.is_none() {
-            d.tool_executions += 1;
-            if is_agent_tool(&run.tool) {
-                d.agent_invocations += 1;
+        let count = RunCount::of(&run.tool, run.outcome(), old.map(ToolRun::outcome));
+        count.add_to(deltas.at(run.started_at, run.user_id, &run.tool, ""), 1);
+        // Session counters follow the same transitions.
+        let Some(s) = run.session_id.as_deref() else {
+            continue;
+        };
+        let d = sessions.of(s);
+        count.add_to_session(d, 1);
+        if let Some(agent) = &run.agent {
+            if old.and_then(|o| o.agent.as_ref()) != Some(agent) {
+                d.agents.insert(agent.clone());
             }
-        }
-        if run.success == Some(false) && old.and_then(|o| o.success) != Some(false) {
-            d.tool_failures += 1;
-        }
-        if let (Some(ms), None) = (run.duration_ms, old.and_then(|o| o.duration_ms)) {
-            d.duration_count += 1;
-            d.duration_sum_ms += ms;
-            if d.hist.is_empty() {
-                d.hist = vec![0; HIST_SLOTS];
-            }
-            d.hist[hist_slot(ms)] += 1;
         }
     }
     let ids: Vec<&String> = after.keys().collect();
@@ -180,27 +243,61 @@ pub(super) async fn fold_tool_runs(
     .bind(rs.iter().map(|r| r.agent.as_deref()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
-    // Session counters follow the same transitions.
-    for (id, run) in &after {
-        let Some(s) = run.session_id.as_deref() else {
-            continue;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, RunCount};
+
+    fn sum(a: RunCount, b: RunCount) -> RunCount {
+        RunCount {
+            executions: a.executions + b.executions,
+            agent_invocations: a.agent_invocations + b.agent_invocations,
+            failures: a.failures + b.failures,
+            duration_ms: a.duration_ms.or(b.duration_ms),
+        }
+    }
+
+    /// However a run's reports arrive, what the fold adds up is what a rollback takes out.
+    #[test]
+    fn the_folds_increments_add_up_to_what_a_rollback_takes_out() {
+        let outcomes = [None, Some(true), Some(false)]
+            .into_iter()
+            .flat_map(|success| {
+                [None, Some(0), Some(1_500)].map(|duration_ms| Outcome {
+                    success,
+                    duration_ms,
+                })
+            });
+        // A later report can turn a run into a failure but never back, and can give it a
+        // duration but never change it (see the fold).
+        let follows = |a: Outcome, b: Outcome| {
+            (a.success != Some(false) || b.success == Some(false))
+                && (a.duration_ms.is_none() || a.duration_ms == b.duration_ms)
         };
-        let old = before.get(id);
-        let d = sessions.of(s);
-        if old.is_none() {
-            d.tool_executions += 1;
-            if is_agent_tool(&run.tool) {
-                d.agent_invocations += 1;
-            }
-        }
-        if run.success == Some(false) && old.and_then(|o| o.success) != Some(false) {
-            d.tool_failures += 1;
-        }
-        if let Some(agent) = &run.agent {
-            if old.and_then(|o| o.agent.as_ref()) != Some(agent) {
-                d.agents.insert(agent.clone());
+        for tool in ["Bash", "Task"] {
+            for first in outcomes.clone() {
+                for then in outcomes.clone().filter(|b| follows(first, *b)) {
+                    let folded = sum(
+                        RunCount::of(tool, first, None),
+                        RunCount::of(tool, then, Some(first)),
+                    );
+                    assert_eq!(folded, RunCount::of(tool, then, None), "{first:?} {then:?}");
+                }
             }
         }
     }
-    Ok(())
+
+    #[test]
+    fn a_known_run_counts_only_what_changed() {
+        let ok = Outcome {
+            success: Some(true),
+            duration_ms: Some(10),
+        };
+        assert_eq!(RunCount::of("Task", ok, Some(ok)), RunCount::default());
+        let new = RunCount::of("Task", ok, None);
+        assert_eq!((new.executions, new.agent_invocations), (1, 1));
+        assert_eq!((new.failures, new.duration_ms), (0, Some(10)));
+    }
 }
