@@ -9,7 +9,11 @@ use uuid::Uuid;
 
 use crate::{
     accounts::UserId,
-    events::{self, hist_slot, is_agent_tool, Deltas, SessionDeltas, Usage, HIST_SLOTS},
+    events::{
+        self,
+        tool_runs::{Outcome, RunCount},
+        Deltas, SessionDeltas, Usage,
+    },
     Error, Result,
 };
 
@@ -164,25 +168,15 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
     // Sessions that lose an agent run: their subagent types are recounted from the runs left.
     let mut recount_agents: Vec<&str> = Vec::new();
     for r in &runs {
-        let d = deltas.at(r.started_at, r.user_id, &r.tool, "");
-        let agent = is_agent_tool(&r.tool);
-        let failed = r.success == Some(false);
-        d.tool_executions -= 1;
-        d.agent_invocations -= agent as i64;
-        d.tool_failures -= failed as i64;
-        if let Some(ms) = r.duration_ms {
-            d.duration_count -= 1;
-            d.duration_sum_ms -= ms;
-            if d.hist.is_empty() {
-                d.hist = vec![0; HIST_SLOTS];
-            }
-            d.hist[hist_slot(ms)] -= 1;
-        }
+        // Everything the run counted comes out, by the rule that counted it.
+        let outcome = Outcome {
+            success: r.success,
+            duration_ms: r.duration_ms,
+        };
+        let count = RunCount::of(&r.tool, outcome, None);
+        count.add_to(deltas.at(r.started_at, r.user_id, &r.tool, ""), -1);
         if let Some(s) = &r.session_id {
-            let d = sessions.of(s);
-            d.tool_executions -= 1;
-            d.agent_invocations -= agent as i64;
-            d.tool_failures -= failed as i64;
+            count.add_to_session(sessions.of(s), -1);
             if r.agent.is_some() {
                 recount_agents.push(s);
             }

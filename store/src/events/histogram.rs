@@ -1,0 +1,20 @@
+//! Duration histograms: log2 slots, so that rollups can be summed and still give percentiles.
+
+/// Histogram slot of a duration: 0 for < 1 ms, then one slot per power of two, capped.
+pub const HIST_SLOTS: usize = 32;
+pub fn hist_slot(ms: i64) -> usize {
+    if ms < 1 {
+        0
+    } else {
+        ((64 - (ms as u64).leading_zeros()) as usize).min(HIST_SLOTS - 1)
+    }
+}
+
+/// Adds `n` observations of `ms` to `hist` (a negative `n` takes them out). A histogram stays
+/// empty until its first observation, so rows without durations carry none.
+pub(crate) fn record(hist: &mut Vec<i64>, ms: i64, n: i64) {
+    if hist.is_empty() {
+        *hist = vec![0; HIST_SLOTS];
+    }
+    hist[hist_slot(ms)] += n;
+}

@@ -1,0 +1,8 @@
+//! The store's integration tests, in one binary: each test binary links the crate and all of
+//! its dependencies again, so one per crate keeps `cargo test` quick. One module per subject;
+//! each test gets a fresh database (see `store::testing`).
+
+mod events;
+mod helpers;
+mod imports;
+mod tenant_isolation;
