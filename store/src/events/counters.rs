@@ -76,12 +76,9 @@ pub(super) async fn fold_counters(
             Kind::Counter(c) => {
                 let n = e.count.unwrap_or(0);
                 let tool = e.tool.as_deref().unwrap_or("");
-                *deltas
-                    .at(e.occurred_at, e.user_id.0, tool, "")
-                    .activity
-                    .counter(c) += n;
+                *c.of(&mut deltas.at(e.occurred_at, e.user_id.0, tool, "").activity) += n;
                 if let Some(s) = session {
-                    *sessions.of(s).activity.counter(c) += n;
+                    *c.of(&mut sessions.of(s).activity) += n;
                 }
             }
             Kind::UsageCounter => {

@@ -244,38 +244,18 @@ pub fn is_agent_tool(tool: &str) -> bool {
 }
 
 /// The counts besides tools, requests, tokens and lines, per rollup bucket and per session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Activity {
-    pub prompts: i64,
-    pub api_errors: i64,
-    pub commits: i64,
-    pub pull_requests: i64,
-    pub active_user_ms: i64,
-    pub active_cli_ms: i64,
-    pub edits_accepted: i64,
-    pub edits_rejected: i64,
-}
+pub use types::metrics::Activity;
 
-impl Activity {
-    pub fn add(&mut self, o: &Activity, sign: i64) {
-        self.prompts += sign * o.prompts;
-        self.api_errors += sign * o.api_errors;
-        self.commits += sign * o.commits;
-        self.pull_requests += sign * o.pull_requests;
-        self.active_user_ms += sign * o.active_user_ms;
-        self.active_cli_ms += sign * o.active_cli_ms;
-        self.edits_accepted += sign * o.edits_accepted;
-        self.edits_rejected += sign * o.edits_rejected;
-    }
-
-    fn counter(&mut self, c: Counter) -> &mut i64 {
-        match c {
-            Counter::Commits => &mut self.commits,
-            Counter::PullRequests => &mut self.pull_requests,
-            Counter::ActiveUserMs => &mut self.active_user_ms,
-            Counter::ActiveCliMs => &mut self.active_cli_ms,
-            Counter::EditsAccepted => &mut self.edits_accepted,
-            Counter::EditsRejected => &mut self.edits_rejected,
+impl Counter {
+    /// The field of `a` this counter adds to.
+    fn of(self, a: &mut Activity) -> &mut i64 {
+        match self {
+            Counter::Commits => &mut a.commits,
+            Counter::PullRequests => &mut a.pull_requests,
+            Counter::ActiveUserMs => &mut a.active_user_ms,
+            Counter::ActiveCliMs => &mut a.active_cli_ms,
+            Counter::EditsAccepted => &mut a.edits_accepted,
+            Counter::EditsRejected => &mut a.edits_rejected,
         }
     }
 }

@@ -72,10 +72,13 @@ async fn a_tool_run_reported_by_pre_and_post_tool_use_and_otlp_counts_once() {
     assert_eq!((s.tool_executions, s.tool_failures), (1, 0));
     // Paired without a reported duration: the time between the hooks, counted once.
     let mut tx = t.tx().await;
-    let stats =
-        store::activity::tool_stats(&mut tx, b'd' as i8, day(), day() + TimeDelta::days(1), None)
-            .await
-            .unwrap();
+    let stats = store::activity::tool_stats(
+        &mut tx,
+        types::TimeRange::new(day(), day() + TimeDelta::days(1)).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(stats.len(), 1, "{stats:?}");
     assert_eq!(stats[0].executions, 1);
     assert_eq!(stats[0].avg_duration_ms, Some(2_000.0));

@@ -53,10 +53,14 @@ impl Tenant {
     pub async fn totals(&self) -> Totals {
         let mut tx = self.tx().await;
         let from = day();
-        let summary = store::rollups::summary(&mut tx, from, from + TimeDelta::days(1), None)
-            .await
-            .unwrap();
-        assert_eq!(summary.grain, "day");
+        let summary = store::rollups::summary(
+            &mut tx,
+            types::TimeRange::new(from, from + TimeDelta::days(1)).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.grain, types::Grain::Day);
         summary.total
     }
 
