@@ -367,18 +367,9 @@ pub async fn create_api_key(
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
     let (key, secret) =
-        store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id)
+        store::api_keys::create(&mut tx, &s.actor, &slug, s.user_id, &name, &scopes, None)
             .await
             .map_err(crate::ssr::store_error)?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "api_key.created",
-        Some(&key.id.to_string()),
-        serde_json::json!({ "prefix": key.prefix }),
-    )
-    .await
-    .map_err(ServerFnError::new)?;
     tx.commit().await.map_err(ServerFnError::new)?;
     Ok(CreatedKey {
         key: secret,
@@ -401,18 +392,9 @@ pub async fn revoke_api_key(id: String) -> Result<(), ServerFnError> {
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await.map_err(ServerFnError::new)?;
     // Only the caller's own keys: anyone else's id is not found.
-    let key = store::api_keys::revoke(&mut tx, id, Some(s.user_id))
+    store::api_keys::revoke(&mut tx, &s.actor, id, Some(s.user_id))
         .await
         .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such key"))?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "api_key.revoked",
-        Some(&id.to_string()),
-        serde_json::json!({ "prefix": key.prefix }),
-    )
-    .await
-    .map_err(ServerFnError::new)?;
     tx.commit().await.map_err(ServerFnError::new)?;
     Ok(())
 }

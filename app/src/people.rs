@@ -362,18 +362,9 @@ pub async fn list_teams() -> Result<Vec<TeamRow>, ServerFnError> {
 #[server(endpoint = "teams/create")]
 pub async fn create_team(name: String) -> Result<(), ServerFnError> {
     let (s, mut tx) = ssr::admin().await?;
-    let team = store::teams::create(&mut tx, &name)
+    store::teams::create(&mut tx, &s.actor, &name)
         .await
         .map_err(ssr::fail)?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.created",
-        Some(&team.id.to_string()),
-        serde_json::json!({ "name": team.name }),
-    )
-    .await
-    .map_err(ssr::fail)?;
     tx.commit().await.map_err(ssr::fail)?;
     Ok(())
 }
@@ -398,18 +389,9 @@ pub async fn add_team_member(
                 format!("nobody with the e-mail {email} here"),
             )
         })?;
-    store::teams::set_member(&mut tx, team, user.id, manager.is_some())
+    store::teams::set_member(&mut tx, &s.actor, team, user.id, manager.is_some())
         .await
         .map_err(ssr::fail)?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.member_set",
-        Some(&team.to_string()),
-        serde_json::json!({ "user": user.id, "is_manager": manager.is_some() }),
-    )
-    .await
-    .map_err(ssr::fail)?;
     tx.commit().await.map_err(ssr::fail)?;
     Ok(())
 }
@@ -422,18 +404,9 @@ pub async fn remove_team_member(team: String, user: String) -> Result<(), Server
             .map_err(|_| crate::ssr::refuse(http::StatusCode::NOT_FOUND, "no such team"))?,
     );
     let user = ssr::user_id(&user)?;
-    store::teams::remove_member(&mut tx, team, user)
+    store::teams::remove_member(&mut tx, &s.actor, team, user)
         .await
         .map_err(ssr::fail)?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.member_removed",
-        Some(&team.to_string()),
-        serde_json::json!({ "user": user }),
-    )
-    .await
-    .map_err(ssr::fail)?;
     tx.commit().await.map_err(ssr::fail)?;
     Ok(())
 }
@@ -589,20 +562,11 @@ pub struct LinkInfo {
 /// What a link is for, or `None` when it is unknown, used or expired.
 #[server(endpoint = "links/inspect")]
 pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, ServerFnError> {
-    let Some((slug, secret)) = store::invitations::parse(&token) else {
-        return Ok(None);
-    };
     let store = crate::ssr::server_context()?.store;
-    let tenant = match store::tenants::find_by_slug(store.pool(), &slug).await {
-        Ok(t) if t.status == store::TenantStatus::Active => t,
-        _ => return Ok(None),
-    };
-    let mut tx = store.tenant_tx(tenant.scope()).await.map_err(ssr::fail)?;
-    let pending = store::invitations::peek(&mut tx, secret)
+    let link = store::invitations::inspect(store.pool(), &token)
         .await
         .map_err(ssr::fail)?;
-    tx.commit().await.map_err(ssr::fail)?;
-    Ok(pending.map(|p| LinkInfo {
+    Ok(link.map(|(tenant, p)| LinkInfo {
         kind: p.kind.as_str().into(),
         tenant: tenant.slug.to_string(),
         email: p.user.email,
