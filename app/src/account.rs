@@ -394,15 +394,7 @@ pub async fn create_api_key(
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await?;
     let (key, secret) =
-        store::api_keys::create(&mut tx, &slug, s.user_id, &name, &scopes, None, s.user_id).await?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "api_key.created",
-        Some(&key.id.to_string()),
-        serde_json::json!({ "prefix": key.prefix }),
-    )
-    .await?;
+        store::api_keys::create(&mut tx, &s.actor, &slug, s.user_id, &name, &scopes, None).await?;
     tx.commit().await?;
     Ok(CreatedKey {
         key: secret,
@@ -425,17 +417,7 @@ pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.tenant_tx(&scope).await?;
     // Only the caller's own keys: anyone else's id is not found.
-    let key = store::api_keys::revoke(&mut tx, id, Some(s.user_id))
-        .await
-        .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such key"))?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "api_key.revoked",
-        Some(&id.to_string()),
-        serde_json::json!({ "prefix": key.prefix }),
-    )
-    .await?;
+    store::api_keys::revoke(&mut tx, &s.actor, id, Some(s.user_id)).await?;
     tx.commit().await?;
     Ok(())
 }

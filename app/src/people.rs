@@ -346,15 +346,7 @@ pub async fn list_teams() -> Result<Vec<TeamRow>, AppError> {
 #[server(endpoint = "teams/create")]
 pub async fn create_team(name: String) -> Result<(), AppError> {
     let (s, mut tx) = ssr::admin().await?;
-    let team = store::teams::create(&mut tx, &name).await?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.created",
-        Some(&team.id.to_string()),
-        serde_json::json!({ "name": team.name }),
-    )
-    .await?;
+    store::teams::create(&mut tx, &s.actor, &name).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -379,15 +371,7 @@ pub async fn add_team_member(
                 format!("nobody with the e-mail {email} here"),
             )
         })?;
-    store::teams::set_member(&mut tx, team, user.id, manager.is_some()).await?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.member_set",
-        Some(&team.to_string()),
-        serde_json::json!({ "user": user.id, "is_manager": manager.is_some() }),
-    )
-    .await?;
+    store::teams::set_member(&mut tx, &s.actor, team, user.id, manager.is_some()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -400,15 +384,7 @@ pub async fn remove_team_member(team: String, user: String) -> Result<(), AppErr
             .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such team"))?,
     );
     let user = ssr::user_id(&user)?;
-    store::teams::remove_member(&mut tx, team, user).await?;
-    store::audit::record(
-        &mut tx,
-        &s.actor,
-        "team.member_removed",
-        Some(&team.to_string()),
-        serde_json::json!({ "user": user }),
-    )
-    .await?;
+    store::teams::remove_member(&mut tx, &s.actor, team, user).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -564,18 +540,9 @@ pub struct LinkInfo {
 /// What a link is for, or `None` when it is unknown, used or expired.
 #[server(endpoint = "links/inspect")]
 pub async fn inspect_link(token: String) -> Result<Option<LinkInfo>, AppError> {
-    let Some((slug, secret)) = store::invitations::parse(&token) else {
-        return Ok(None);
-    };
     let store = crate::ssr::server_context()?.store;
-    let tenant = match store::tenants::find_by_slug(store.pool(), &slug).await {
-        Ok(t) if t.status == store::TenantStatus::Active => t,
-        _ => return Ok(None),
-    };
-    let mut tx = store.tenant_tx(tenant.scope()).await?;
-    let pending = store::invitations::peek(&mut tx, secret).await?;
-    tx.commit().await?;
-    Ok(pending.map(|p| LinkInfo {
+    let link = store::invitations::inspect(store.pool(), &token).await?;
+    Ok(link.map(|(tenant, p)| LinkInfo {
         kind: p.kind.as_str().into(),
         tenant: tenant.slug.to_string(),
         email: p.user.email,

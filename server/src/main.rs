@@ -295,10 +295,10 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             json!(tenants::rename(store.pool(), &slug(&s)?, &name).await?.name)
         }
         Command::Tenant(TenantCmd::Suspend { slug: s }) => {
-            json!({ "status": tenants::set_status(store.pool(), &slug(&s)?, TenantStatus::Suspended).await?.status })
+            json!({ "status": tenants::set_status(store.pool(), &actor, &slug(&s)?, TenantStatus::Suspended).await?.status })
         }
         Command::Tenant(TenantCmd::Reactivate { slug: s }) => {
-            json!({ "status": tenants::set_status(store.pool(), &slug(&s)?, TenantStatus::Active).await?.status })
+            json!({ "status": tenants::set_status(store.pool(), &actor, &slug(&s)?, TenantStatus::Active).await?.status })
         }
         Command::Tenant(TenantCmd::Delete { slug: s, confirm }) => {
             if confirm.as_deref() != Some(s.as_str()) {
@@ -307,7 +307,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
                     "repeat the slug with --confirm to delete",
                 ));
             }
-            tenants::delete(store.pool(), &slug(&s)?).await?;
+            tenants::delete(store.pool(), &actor, &slug(&s)?).await?;
             json!({ "deleted": s })
         }
         Command::User(UserCmd::Create {
@@ -394,7 +394,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
         Command::Superadmin(SuperadminCmd::Create { email, password }) => {
             let generated = password.is_none();
             let email = Email::parse(&email)?;
-            let pw = tenancy::create_super_admin(store, &email, password).await?;
+            let pw = tenancy::create_super_admin(store, &email, password, &actor).await?;
             let mut out = json!({ "email": email, "role": Role::SuperAdmin });
             if generated {
                 out["one_time_password"] = json!(pw);

@@ -4,8 +4,10 @@
 use store::{
     accounts::{self, Email},
     api_keys::{self, Scope},
-    audit::{self, Actor},
-    invitations, teams, tenants, Role, Slug, Store, Tenant,
+    audit::Actor,
+    invitations, teams,
+    tenants::{self, FirstAdmin},
+    Role, Slug, Store, Tenant,
 };
 
 use crate::error::ApiError;
@@ -15,8 +17,8 @@ pub struct Provisioned {
     pub password: String,
 }
 
-/// Creates the tenant, then its first tenant admin. If the admin cannot be created the
-/// tenant is dropped again, so a failure leaves nothing behind.
+/// Creates the tenant and its first tenant admin, with the given password or a generated
+/// one-time password, which it returns. A failure leaves nothing behind.
 pub async fn provision(
     store: &Store,
     slug: &Slug,
@@ -25,24 +27,13 @@ pub async fn provision(
     admin_password: Option<String>,
     actor: &Actor,
 ) -> Result<Provisioned, ApiError> {
-    let tenant = tenants::create(store.pool(), slug, name).await?;
-    match create_user(
-        store,
-        &tenant,
-        admin_email,
-        "",
-        Role::TenantAdmin,
-        admin_password,
-        actor,
-    )
-    .await
-    {
-        Ok(password) => Ok(Provisioned { tenant, password }),
-        Err(e) => {
-            let _ = tenants::delete(store.pool(), slug).await;
-            Err(e)
-        }
-    }
+    let password = admin_password.unwrap_or_else(one_time_password);
+    let first = FirstAdmin::Password(password.clone());
+    let p = tenants::provision(store.pool(), actor, slug, name, admin_email, first).await?;
+    Ok(Provisioned {
+        tenant: p.tenant,
+        password,
+    })
 }
 
 pub struct ProvisionedInvited {
@@ -58,14 +49,16 @@ pub async fn provision_invited(
     admin_email: &Email,
     actor: &Actor,
 ) -> Result<ProvisionedInvited, ApiError> {
-    let tenant = tenants::create(store.pool(), slug, name).await?;
-    match invite_user(store, &tenant, admin_email, "", Role::TenantAdmin, actor).await {
-        Ok((_, link)) => Ok(ProvisionedInvited { tenant, link }),
-        Err(e) => {
-            let _ = tenants::delete(store.pool(), slug).await;
-            Err(e)
-        }
-    }
+    let first = FirstAdmin::Invitation;
+    let p = tenants::provision(store.pool(), actor, slug, name, admin_email, first).await?;
+    Ok(ProvisionedInvited {
+        tenant: p.tenant,
+        link: p.link.expect("an invited first admin has a link"),
+    })
+}
+
+fn one_time_password() -> String {
+    store::secrets::random_token(12)
 }
 
 /// Creates a user with the given password (checked against the policy) or a generated
@@ -79,24 +72,9 @@ pub async fn create_user(
     password: Option<String>,
     actor: &Actor,
 ) -> Result<String, ApiError> {
-    let password = password.unwrap_or_else(|| store::secrets::random_token(12));
-    accounts::check_password_policy(&password, email.as_str())?;
-    let hash = {
-        let p = password.clone();
-        tokio::task::spawn_blocking(move || accounts::hash_password(&p))
-            .await
-            .expect("hashing task")
-    };
+    let password = password.unwrap_or_else(one_time_password);
     let mut tx = store.tenant_tx(tenant.scope()).await?;
-    let user = accounts::create(&mut tx, email, name, role, Some(&hash)).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "user.created",
-        Some(&user.id.to_string()),
-        serde_json::json!({ "email": email, "role": role }),
-    )
-    .await?;
+    accounts::create_with_password(&mut tx, actor, email, name, role, password.clone()).await?;
     tx.commit().await?;
     Ok(password)
 }
@@ -130,19 +108,17 @@ pub async fn password_link(
     Ok(link)
 }
 
+/// Like [`create_user`], in the registry; recorded in the registry's audit log.
 pub async fn create_super_admin(
     store: &Store,
     email: &Email,
     password: Option<String>,
+    actor: &Actor,
 ) -> Result<String, ApiError> {
-    let password = password.unwrap_or_else(|| store::secrets::random_token(12));
-    accounts::check_password_policy(&password, email.as_str())?;
-    let p = password.clone();
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&p))
-        .await
-        .expect("hashing task");
+    let password = password.unwrap_or_else(one_time_password);
     let mut tx = store.registry_tx().await?;
-    accounts::create(&mut tx, email, "", Role::SuperAdmin, Some(&hash)).await?;
+    let role = Role::SuperAdmin;
+    accounts::create_with_password(&mut tx, actor, email, "", role, password.clone()).await?;
     tx.commit().await.map_err(store::Error::from)?;
     Ok(password)
 }
@@ -157,16 +133,8 @@ pub async fn create_api_key(
 ) -> Result<String, ApiError> {
     let mut tx = store.tenant_tx(tenant.scope()).await?;
     let user = accounts::find_by_email(&mut tx, email).await?;
-    let (key, secret) =
-        api_keys::create(&mut tx, &tenant.slug, user.id, name, scopes, None, user.id).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "api_key.created",
-        Some(&key.id.to_string()),
-        serde_json::json!({ "prefix": key.prefix }),
-    )
-    .await?;
+    let (_, secret) =
+        api_keys::create(&mut tx, actor, &tenant.slug, user.id, name, scopes, None).await?;
     tx.commit().await?;
     Ok(secret)
 }
@@ -216,14 +184,14 @@ pub async fn seed_demo(
     }
     // One team, so "a manager sees the teams they manage" shows on a fresh install.
     let mut tx = store.tenant_tx(p.tenant.scope()).await?;
-    let team = teams::create(&mut tx, "Platform").await?;
+    let team = teams::create(&mut tx, &actor, "Platform").await?;
     for (email, is_manager) in [("manager@demo.test", true), ("dev@demo.test", false)] {
         let user = accounts::find_by_email(&mut tx, &Email::parse(email)?).await?;
-        teams::set_member(&mut tx, team.id, user.id, is_manager).await?;
+        teams::set_member(&mut tx, &actor, team.id, user.id, is_manager).await?;
     }
     tx.commit().await?;
     let root = Email::parse("root@devpulse.test")?;
-    let pw = create_super_admin(store, &root, Some("demo-superadmin-pass".into())).await?;
+    let pw = create_super_admin(store, &root, Some("demo-superadmin-pass".into()), &actor).await?;
     people.push(("root@devpulse.test".to_string(), "super_admin", pw));
     Ok(Some(people))
 }

@@ -108,9 +108,14 @@ async fn embedded_database_lifecycle() {
     let pool = sqlx::PgPool::connect_with(pg.connect_options("devpulse"))
         .await
         .unwrap();
-    store::tenants::create(&pool, &store::Slug::parse("keepme").unwrap(), "Keep me")
-        .await
-        .unwrap();
+    store::tenants::create(
+        &pool,
+        &store::audit::Actor::cli(),
+        &store::Slug::parse("keepme").unwrap(),
+        "Keep me",
+    )
+    .await
+    .unwrap();
     pool.close().await;
 
     // The database goes away under a running server: not ready, but alive...

@@ -27,6 +27,7 @@ async fn readiness_reports_unmigrated_tenants() {
     let mut server = TestServer::start().await;
     store::tenants::create(
         server.db.store.pool(),
+        &store::audit::Actor::cli(),
         &store::Slug::parse("acme").unwrap(),
         "Acme",
     )
@@ -57,6 +58,7 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
     for slug in ["one", "two"] {
         store::tenants::create(
             server.db.store.pool(),
+            &store::audit::Actor::cli(),
             &store::Slug::parse(slug).unwrap(),
             slug,
         )

@@ -159,6 +159,23 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`hash_password`] on the blocking pool: argon2 takes tens of milliseconds, which would stall
+/// every other request sharing the runtime's worker thread.
+pub async fn hash_password_blocking(password: String) -> String {
+    blocking(move || hash_password(&password)).await
+}
+
+/// [`verify_password`] on the blocking pool, for the same reason.
+pub async fn verify_password_blocking(hash: String, password: String) -> bool {
+    blocking(move || verify_password(&hash, &password)).await
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("argon2 does not panic")
+}
+
 /// A hash of a random password, verified against when the e-mail is unknown, so that an
 /// unknown address and a wrong password cost the same time.
 pub fn dummy_hash() -> &'static str {
@@ -406,7 +423,7 @@ impl From<Error> for PasswordChangeError {
 }
 
 /// Checks the current password and the policy, stores the new hash, ends every session of the
-/// user and records it. Hashing runs on the blocking pool: argon2 takes tens of milliseconds.
+/// user and records it.
 pub async fn change_password(
     conn: &mut PgConnection,
     actor: &crate::audit::Actor,
@@ -427,12 +444,10 @@ pub async fn change_password(
         .await?
         .and_then(|(_, h)| h)
         .unwrap_or_else(|| dummy_hash().to_string());
-    let new_hash = tokio::task::spawn_blocking(move || {
-        verify_password(&hash, &current).then(|| hash_password(&new))
-    })
-    .await
-    .expect("hashing task")
-    .ok_or(PasswordChangeError::CurrentWrong)?;
+    if !verify_password_blocking(hash, current).await {
+        return Err(PasswordChangeError::CurrentWrong);
+    }
+    let new_hash = hash_password_blocking(new).await;
     set_password_hash(conn, id, &new_hash).await?;
     crate::audit::record(
         conn,
@@ -443,4 +458,45 @@ pub async fn change_password(
     )
     .await?;
     Ok(())
+}
+
+/// Creates a user who signs in with `password` (checked against the policy, hashed off the
+/// runtime) and records who did it. Without a password, see [`crate::invitations::invite`].
+pub async fn create_with_password(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    email: &Email,
+    name: &str,
+    role: Role,
+    password: String,
+) -> Result<User> {
+    check_password_policy(&password, email.as_str())?;
+    let hash = hash_password_blocking(password).await;
+    let user = create(conn, email, name, role, Some(&hash)).await?;
+    crate::audit::record(
+        conn,
+        actor,
+        "user.created",
+        Some(&user.id.to_string()),
+        serde_json::json!({ "email": user.email, "role": role }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Ends every session of the user (logout everywhere) and records it.
+pub async fn log_out_everywhere(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: UserId,
+) -> Result<()> {
+    end_sessions(conn, id).await?;
+    crate::audit::record(
+        conn,
+        actor,
+        "logout.everywhere",
+        Some(&id.to_string()),
+        serde_json::json!({}),
+    )
+    .await
 }

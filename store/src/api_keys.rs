@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     accounts::{Role, UserId},
+    audit::{self, Actor},
     secrets, Error, Result, Slug,
 };
 
@@ -118,16 +119,19 @@ impl TryFrom<KeyRow> for ApiKey {
     }
 }
 
-/// Creates a key and returns it with the only copy of its secret.
+/// Creates a key for `user_id`, records who did it, and returns the key with the only copy
+/// of its secret.
 pub async fn create(
     conn: &mut PgConnection,
+    actor: &Actor,
     tenant: &Slug,
     user_id: UserId,
     name: &str,
     scopes: &[Scope],
     expires_at: Option<DateTime<Utc>>,
-    created_by: UserId,
 ) -> Result<(ApiKey, String)> {
+    // The CLI acts as nobody in particular: its keys count as created by their owner.
+    let created_by = actor.id.map_or(user_id, UserId);
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::Invalid {
@@ -168,7 +172,16 @@ pub async fn create(
     )
     .fetch_one(&mut *conn)
     .await?;
-    Ok((row.try_into()?, key))
+    let api_key = ApiKey::try_from(row)?;
+    audit::record(
+        conn,
+        actor,
+        "api_key.created",
+        Some(&api_key.id.to_string()),
+        serde_json::json!({ "owner": user_id, "prefix": api_key.prefix, "scopes": api_key.scopes }),
+    )
+    .await?;
+    Ok((api_key, key))
 }
 
 pub async fn list(conn: &mut PgConnection, user_id: Option<UserId>) -> Result<Vec<ApiKey>> {
@@ -185,9 +198,15 @@ pub async fn list(conn: &mut PgConnection, user_id: Option<UserId>) -> Result<Ve
     .collect()
 }
 
-/// Revokes a key; with `owner`, only if it belongs to that user (else: not found).
-pub async fn revoke(conn: &mut PgConnection, id: Uuid, owner: Option<UserId>) -> Result<ApiKey> {
-    sqlx::query_as!(
+/// Revokes a key, with `owner` only if it belongs to that user (else: not found), and records
+/// who did it.
+pub async fn revoke(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    owner: Option<UserId>,
+) -> Result<ApiKey> {
+    let key: ApiKey = sqlx::query_as!(
         KeyRow,
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
          WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2)
@@ -198,7 +217,16 @@ pub async fn revoke(conn: &mut PgConnection, id: Uuid, owner: Option<UserId>) ->
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(Error::NotFound("api key"))?
-    .try_into()
+    .try_into()?;
+    audit::record(
+        conn,
+        actor,
+        "api_key.revoked",
+        Some(&id.to_string()),
+        serde_json::json!({ "prefix": key.prefix }),
+    )
+    .await?;
+    Ok(key)
 }
 
 /// Checks a presented key inside its tenant's scope. `None` for anything not valid right now.

@@ -149,8 +149,13 @@ pub async fn finish(
 
 /// Removes the batch's events and what they created, and takes them out of the rollups and
 /// the sessions' counters. A session the batch created stays if events from elsewhere (hooks,
-/// OTLP, another batch) refer to it.
-pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<RolledBack> {
+/// OTLP, another batch) refer to it. Records who did it, with what was removed.
+pub async fn rollback(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    user: UserId,
+    id: ImportId,
+) -> Result<RolledBack> {
     events::lock(conn).await?;
     open_for_writes(conn, user, id).await?;
     let mut deltas = Deltas::default();
@@ -297,6 +302,15 @@ pub async fn rollback(conn: &mut PgConnection, user: UserId, id: ImportId) -> Re
         id.0
     )
     .execute(&mut *conn)
+    .await?;
+    let details = serde_json::json!(done);
+    crate::audit::record(
+        conn,
+        actor,
+        "import.rolled_back",
+        Some(&id.to_string()),
+        details,
+    )
     .await?;
     Ok(done)
 }

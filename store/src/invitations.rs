@@ -7,12 +7,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::{
     accounts::{self, Email, Role, User, UserId},
     audit::{self, Actor},
-    secrets, Error, Result, Slug,
+    secrets, tenants, Error, Result, Slug, Tenant, TenantStatus, TenantTx,
 };
 
 pub const LIFETIME: Duration = Duration::hours(72);
@@ -194,9 +194,64 @@ pub async fn peek(conn: &mut PgConnection, secret: &str) -> Result<Option<Pendin
     pending(conn, secret, false).await
 }
 
-/// Uses the link: sets the password (already checked against the policy and hashed), marks
-/// the link used, and ends any sessions the user had. `NotFound` when the link is not valid.
-pub async fn redeem(conn: &mut PgConnection, secret: &str, password_hash: &str) -> Result<Pending> {
+/// The tenant a presented link belongs to and the link's secret, if the link is well formed
+/// and its tenant may sign in. Anything else, a failed lookup included, is `None`, like an
+/// unknown secret: a link says nothing about what exists.
+pub async fn tenant_of<'t>(pool: &PgPool, token: &'t str) -> Option<(Tenant, &'t str)> {
+    let (slug, secret) = parse(token)?;
+    match tenants::find_by_slug(pool, &slug).await {
+        Ok(t) if t.status == TenantStatus::Active => Some((t, secret)),
+        _ => None,
+    }
+}
+
+/// What a presented link is for, without using it: the page that opens it says "set a
+/// password for …". `None` when it is not a pending link of an active tenant.
+pub async fn inspect(pool: &PgPool, token: &str) -> Result<Option<(Tenant, Pending)>> {
+    let Some((tenant, secret)) = tenant_of(pool, token).await else {
+        return Ok(None);
+    };
+    let mut tx = TenantTx::begin(pool, tenant.scope()).await?;
+    let pending = peek(&mut tx, secret).await?;
+    tx.commit().await?;
+    Ok(pending.map(|p| (tenant, p)))
+}
+
+/// Uses the link: checks `password` against the policy, sets it, marks the link used, ends
+/// any sessions the user had, and records it as done by the link's user from `from`'s
+/// address. `NotFound` when the link is not valid; of two concurrent uses, one wins.
+pub async fn redeem(
+    conn: &mut PgConnection,
+    from: &Actor,
+    secret: &str,
+    password: String,
+) -> Result<Pending> {
+    let link = peek(conn, secret).await?.ok_or(Error::NotFound("link"))?;
+    accounts::check_password_policy(&password, &link.user.email)?;
+    let hash = accounts::hash_password_blocking(password).await;
+    let used = use_link(conn, secret, &hash).await?;
+    let actor = Actor {
+        id: Some(used.user.id.0),
+        name: used.user.email.clone(),
+        ..from.clone()
+    };
+    let action = match used.kind {
+        LinkKind::Invite => "user.invitation_accepted",
+        LinkKind::Reset => "password.reset",
+    };
+    audit::record(
+        conn,
+        &actor,
+        action,
+        Some(&used.user.id.to_string()),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(used)
+}
+
+/// Locks the link row and re-checks it before using it.
+async fn use_link(conn: &mut PgConnection, secret: &str, password_hash: &str) -> Result<Pending> {
     let link = pending(conn, secret, true)
         .await?
         .ok_or(Error::NotFound("link"))?;

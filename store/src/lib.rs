@@ -122,14 +122,26 @@ impl Store {
 
     /// A transaction on the registry (`public`): super admins, their sessions, the tenant list.
     pub async fn registry_tx(&self) -> Result<RegistryTx> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('search_path', 'public', true)")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        registry_tx(&self.pool).await
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A registry transaction for the functions that are handed the pool (tenants).
+pub(crate) async fn registry_tx(pool: &PgPool) -> Result<RegistryTx> {
+    let mut tx = pool.begin().await?;
+    on_registry(&mut tx).await?;
+    Ok(tx)
+}
+
+/// Puts the registry (`public`) alone on the transaction's search_path, so unqualified
+/// registry tables (`audit_log`, `users`) cannot resolve to anything else.
+pub(crate) async fn on_registry(conn: &mut sqlx::PgConnection) -> Result<()> {
+    sqlx::query("SELECT set_config('search_path', 'public', true)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

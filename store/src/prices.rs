@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use crate::{Error, Result};
+use crate::{audit::Actor, Error, Result};
 pub use pricing::{Price, Prices};
 
 /// The shipped table with this tenant's overrides.
@@ -34,8 +34,13 @@ pub async fn overrides(conn: &mut PgConnection) -> Result<Vec<(String, Price)>> 
 }
 
 /// Sets (or with `None` removes; not found if there was none) the tenant's price for a model. Applies to requests priced
-/// from now on; stored costs do not change.
-pub async fn set(conn: &mut PgConnection, model: &str, price: Option<Price>) -> Result<()> {
+/// from now on; stored costs do not change. Records who did it (`price.set`, `price.reset`).
+pub async fn set(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    model: &str,
+    price: Option<Price>,
+) -> Result<()> {
     if model.is_empty() || model.chars().count() > 200 {
         return Err(Error::Invalid {
             field: "model",
@@ -47,11 +52,11 @@ pub async fn set(conn: &mut PgConnection, model: &str, price: Option<Price>) -> 
             .execute(&mut *conn)
             .await?
             .rows_affected();
-        return if gone == 0 {
-            Err(Error::NotFound("price override"))
-        } else {
-            Ok(())
-        };
+        if gone == 0 {
+            return Err(Error::NotFound("price override"));
+        }
+        let details = serde_json::json!({});
+        return crate::audit::record(conn, actor, "price.reset", Some(model), details).await;
     };
     for (field, v) in [
         ("input", p.input),
@@ -80,5 +85,5 @@ pub async fn set(conn: &mut PgConnection, model: &str, price: Option<Price>) -> 
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::audit::record(conn, actor, "price.set", Some(model), serde_json::json!(p)).await
 }

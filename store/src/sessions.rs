@@ -6,7 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{accounts::UserId, secrets, Result};
+use crate::{
+    accounts::{User, UserId},
+    audit::{self, Actor},
+    secrets, Result,
+};
 
 #[derive(Clone, Debug)]
 pub struct Lifetimes {
@@ -49,6 +53,37 @@ pub enum Rotation {
     },
     /// Unknown, expired or revoked.
     Invalid,
+}
+
+/// Starts a family for someone whose password was just verified, and records the sign-in as
+/// theirs, from `from`'s address.
+pub async fn sign_in(
+    conn: &mut PgConnection,
+    from: &Actor,
+    user: &User,
+    lifetimes: &Lifetimes,
+) -> Result<Issued> {
+    let issued = start_family(
+        conn,
+        user.id,
+        lifetimes,
+        from.ip.as_deref(),
+        from.user_agent.as_deref(),
+    )
+    .await?;
+    let actor = Actor {
+        id: Some(user.id.0),
+        ..from.clone()
+    };
+    audit::record(
+        conn,
+        &actor,
+        "login.succeeded",
+        Some(&user.id.to_string()),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(issued)
 }
 
 pub async fn start_family(
@@ -103,6 +138,7 @@ async fn insert(
 }
 
 /// Exchanges a refresh token for a new one. Run it in its own transaction: it locks the row.
+/// A reuse revokes the family and is recorded; commit the transaction even then.
 pub async fn rotate(
     conn: &mut PgConnection,
     secret: &str,
@@ -134,6 +170,20 @@ pub async fn rotate(
     if let Some(rotated_at) = row.rotated_at {
         if now - rotated_at > lifetimes.reuse_grace {
             revoke_family(conn, row.family_id).await?;
+            let actor = Actor {
+                id: Some(user_id.0),
+                name: "system".into(),
+                ip: ip.map(String::from),
+                user_agent: user_agent.map(String::from),
+            };
+            audit::record(
+                conn,
+                &actor,
+                "session.family_revoked",
+                Some(&user_id.to_string()),
+                serde_json::json!({ "family_id": row.family_id, "reason": "refresh token reused" }),
+            )
+            .await?;
             return Ok(Rotation::Reused {
                 user_id,
                 family_id: row.family_id,
@@ -169,6 +219,28 @@ pub async fn family_of(conn: &mut PgConnection, secret: &str) -> Result<Option<(
     .fetch_optional(&mut *conn)
     .await?
     .map(|r| (UserId(r.user_id), r.family_id)))
+}
+
+/// Signing out: ends the family `secret` belongs to, if it is known, and records it as done
+/// by `caller` or, without one (an expired access token), by the session itself.
+pub async fn sign_out(conn: &mut PgConnection, caller: Option<&Actor>, secret: &str) -> Result<()> {
+    let Some((user_id, family)) = family_of(conn, secret).await? else {
+        return Ok(());
+    };
+    revoke_family(conn, family).await?;
+    let actor = caller.cloned().unwrap_or(Actor {
+        id: Some(user_id.0),
+        name: "session".into(),
+        ..Actor::default()
+    });
+    audit::record(
+        conn,
+        &actor,
+        "logout",
+        Some(&user_id.to_string()),
+        serde_json::json!({}),
+    )
+    .await
 }
 
 pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<()> {

@@ -60,7 +60,24 @@ fn check_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-pub async fn create(conn: &mut PgConnection, name: &str) -> Result<Team> {
+// Every change below records itself in the audit log, whichever door (API, UI, CLI) it came
+// through; the entry's target is the team.
+
+async fn record(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    action: &str,
+    team: TeamId,
+    details: serde_json::Value,
+) -> Result<()> {
+    crate::audit::record(conn, actor, action, Some(&team.to_string()), details).await
+}
+
+pub async fn create(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    name: &str,
+) -> Result<Team> {
     let name = check_name(name)?;
     let row = sqlx::query!(
         "INSERT INTO teams (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
@@ -70,15 +87,23 @@ pub async fn create(conn: &mut PgConnection, name: &str) -> Result<Team> {
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| Error::Conflict(format!("team {name}").into()))?;
-    Ok(Team {
+    let team = Team {
         id: TeamId(row.id),
         name: row.name,
         created_at: row.created_at,
         members: Vec::new(),
-    })
+    };
+    let details = serde_json::json!({ "name": team.name });
+    record(conn, actor, "team.created", team.id, details).await?;
+    Ok(team)
 }
 
-pub async fn rename(conn: &mut PgConnection, id: TeamId, name: &str) -> Result<Team> {
+pub async fn rename(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: TeamId,
+    name: &str,
+) -> Result<Team> {
     let name = check_name(name)?;
     let taken = sqlx::query_scalar!(
         "SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1 AND id <> $2) AS \"taken!\"",
@@ -97,10 +122,17 @@ pub async fn rename(conn: &mut PgConnection, id: TeamId, name: &str) -> Result<T
     if n == 0 {
         return Err(Error::NotFound("team"));
     }
-    get(conn, id).await
+    let team = get(conn, id).await?;
+    let details = serde_json::json!({ "name": team.name });
+    record(conn, actor, "team.renamed", id, details).await?;
+    Ok(team)
 }
 
-pub async fn delete(conn: &mut PgConnection, id: TeamId) -> Result<()> {
+pub async fn delete(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    id: TeamId,
+) -> Result<()> {
     let n = sqlx::query!("DELETE FROM teams WHERE id = $1", id.0)
         .execute(&mut *conn)
         .await?
@@ -108,7 +140,7 @@ pub async fn delete(conn: &mut PgConnection, id: TeamId) -> Result<()> {
     if n == 0 {
         return Err(Error::NotFound("team"));
     }
-    Ok(())
+    record(conn, actor, "team.deleted", id, serde_json::json!({})).await
 }
 
 pub async fn get(conn: &mut PgConnection, id: TeamId) -> Result<Team> {
@@ -170,6 +202,7 @@ pub async fn list(conn: &mut PgConnection, visible: Visible) -> Result<Vec<Team>
 /// Adds the user to the team, or updates whether they manage it.
 pub async fn set_member(
     conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
     team: TeamId,
     user: UserId,
     is_manager: bool,
@@ -198,10 +231,17 @@ pub async fn set_member(
     )
     .execute(&mut *conn)
     .await?;
+    let details = serde_json::json!({ "user": user, "is_manager": is_manager });
+    record(conn, actor, "team.member_set", team, details).await?;
     get(conn, team).await
 }
 
-pub async fn remove_member(conn: &mut PgConnection, team: TeamId, user: UserId) -> Result<Team> {
+pub async fn remove_member(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    team: TeamId,
+    user: UserId,
+) -> Result<Team> {
     let n = sqlx::query!(
         "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2",
         team.0,
@@ -213,6 +253,8 @@ pub async fn remove_member(conn: &mut PgConnection, team: TeamId, user: UserId) 
     if n == 0 {
         return Err(Error::NotFound("team member"));
     }
+    let details = serde_json::json!({ "user": user });
+    record(conn, actor, "team.member_removed", team, details).await?;
     get(conn, team).await
 }
 

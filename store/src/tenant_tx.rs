@@ -18,9 +18,17 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub async fn begin(pool: &PgPool, scope: &TenantScope) -> Result<Self> {
+        Self::enter(pool.begin().await?, scope).await
+    }
+
+    /// Enters the tenant inside a transaction that has already done registry work, so both
+    /// commit or neither does (provisioning a tenant with its first admin).
+    pub(crate) async fn enter(
+        mut tx: Transaction<'static, Postgres>,
+        scope: &TenantScope,
+    ) -> Result<Self> {
         // The scope came from the registry, but check again: this string becomes SQL.
         ident::check(&scope.role, "role")?;
-        let mut tx = pool.begin().await?;
         // `query`, not `raw_sql`: raw_sql's future is not `Send` in sqlx 0.8, which
         // poisons every axum handler that awaits it.
         let set_role = format!("SET LOCAL ROLE {}", ident::quote(&scope.role));

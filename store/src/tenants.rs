@@ -195,23 +195,34 @@ pub async fn find_by_id(pool: &PgPool, id: TenantId) -> Result<Tenant> {
     .try_into()
 }
 
-/// Suspends or reactivates a tenant: a suspended tenant can neither log in nor ingest.
-pub async fn set_status(pool: &PgPool, slug: &Slug, status: TenantStatus) -> Result<Tenant> {
-    let status = match status {
-        TenantStatus::Active => "active",
-        TenantStatus::Suspended => "suspended",
+/// Suspends or reactivates a tenant (a suspended tenant can neither log in nor ingest), and
+/// records who did it in the registry's audit log.
+pub async fn set_status(
+    pool: &PgPool,
+    actor: &crate::audit::Actor,
+    slug: &Slug,
+    status: TenantStatus,
+) -> Result<Tenant> {
+    let (status, action) = match status {
+        TenantStatus::Active => ("active", "tenant.reactivated"),
+        TenantStatus::Suspended => ("suspended", "tenant.suspended"),
     };
-    sqlx::query_as!(
+    let mut tx = crate::registry_tx(pool).await?;
+    let tenant: Tenant = sqlx::query_as!(
         TenantRow,
         "UPDATE tenants SET status = $2, updated_at = now() WHERE slug = $1
          RETURNING id, slug, name, schema_name, role_name, plan, status, created_at, updated_at",
         slug.as_str(),
         status
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(Error::NotFound("tenant"))?
-    .try_into()
+    .try_into()?;
+    let details = serde_json::json!({});
+    crate::audit::record(&mut tx, actor, action, Some(slug.as_str()), details).await?;
+    tx.commit().await?;
+    Ok(tenant)
 }
 
 pub async fn rename(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
@@ -244,8 +255,86 @@ pub async fn count(pool: &PgPool) -> Result<i64> {
 }
 
 /// Creates the registry row, the role, the schema, and applies the tenant migrations, all
-/// in one transaction.
-pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
+/// in one transaction, and records who did it. A tenant without people; see [`provision`].
+pub async fn create(
+    pool: &PgPool,
+    actor: &crate::audit::Actor,
+    slug: &Slug,
+    name: &str,
+) -> Result<Tenant> {
+    let mut tx = pool.begin().await?;
+    let tenant = create_in(&mut tx, actor, slug, name).await?;
+    tx.commit().await?;
+    let (schema, role) = (tenant.scope.schema(), tenant.scope.role());
+    tracing::info!(tenant = %tenant.slug, schema, role, "provisioned tenant");
+    Ok(tenant)
+}
+
+/// How a new tenant's first admin gets in.
+pub enum FirstAdmin {
+    /// With this password, checked against the policy.
+    Password(String),
+    /// Through an invitation link that lets them set one.
+    Invitation,
+}
+
+pub struct Provisioned {
+    pub tenant: Tenant,
+    pub admin: crate::User,
+    /// The invitation, for [`FirstAdmin::Invitation`].
+    pub link: Option<crate::invitations::Issued>,
+}
+
+/// Creates the tenant and its first tenant admin in one transaction, so a failure half-way
+/// (the admin's password refused, say) leaves neither behind. Both are recorded, the tenant
+/// in the registry's audit log and the admin in the tenant's.
+pub async fn provision(
+    pool: &PgPool,
+    actor: &crate::audit::Actor,
+    slug: &Slug,
+    name: &str,
+    admin_email: &crate::Email,
+    first: FirstAdmin,
+) -> Result<Provisioned> {
+    let mut tx = pool.begin().await?;
+    let tenant = create_in(&mut tx, actor, slug, name).await?;
+    let mut tx = crate::TenantTx::enter(tx, tenant.scope()).await?;
+    let role = crate::Role::TenantAdmin;
+    let (admin, link) = match first {
+        FirstAdmin::Password(password) => {
+            let admin = crate::accounts::create_with_password(
+                &mut tx,
+                actor,
+                admin_email,
+                "",
+                role,
+                password,
+            )
+            .await?;
+            (admin, None)
+        }
+        FirstAdmin::Invitation => {
+            let (admin, link) =
+                crate::invitations::invite(&mut tx, actor, slug, admin_email, "", role).await?;
+            (admin, Some(link))
+        }
+    };
+    tx.commit().await?;
+    let (schema, role) = (tenant.scope.schema(), tenant.scope.role());
+    tracing::info!(tenant = %tenant.slug, schema, role, "provisioned tenant");
+    Ok(Provisioned {
+        tenant,
+        admin,
+        link,
+    })
+}
+
+async fn create_in(
+    tx: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    slug: &Slug,
+    name: &str,
+) -> Result<Tenant> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::Invalid {
@@ -253,13 +342,12 @@ pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
             reason: "must be 1 to 200 characters".into(),
         });
     }
-    let mut tx = pool.begin().await?;
     // Serialises with start-up migrations, so a tenant is never half-migrated.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(migrate::LOCK_KEY)
         .execute(&mut *tx)
         .await?;
-    let prefix = role_prefix(&mut tx).await?;
+    let prefix = role_prefix(tx).await?;
     let schema = slug.schema_name();
     let role = format!("t{prefix}_{}", slug.as_str());
     ident::check(&schema, "slug")?;
@@ -309,16 +397,18 @@ pub async fn create(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
             })?;
     }
     let tenant = Tenant::try_from(row)?;
-    migrate::tenant_schema(&mut tx, tenant.scope()).await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %tenant.slug, schema, role, "provisioned tenant");
+    migrate::tenant_schema(tx, tenant.scope()).await?;
+    crate::on_registry(tx).await?;
+    let details = serde_json::json!({ "name": tenant.name });
+    crate::audit::record(tx, actor, "tenant.created", Some(slug.as_str()), details).await?;
     Ok(tenant)
 }
 
-/// Drops the schema, the role and the registry row, in one transaction.
-pub async fn delete(pool: &PgPool, slug: &Slug) -> Result<()> {
+/// Drops the schema, the role and the registry row, in one transaction, and records who did
+/// it in the registry's audit log.
+pub async fn delete(pool: &PgPool, actor: &crate::audit::Actor, slug: &Slug) -> Result<()> {
     let tenant = find_by_slug(pool, slug).await?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::registry_tx(pool).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(migrate::LOCK_KEY)
         .execute(&mut *tx)
@@ -337,6 +427,15 @@ pub async fn delete(pool: &PgPool, slug: &Slug) -> Result<()> {
     sqlx::query!("DELETE FROM tenants WHERE id = $1", tenant.id.0)
         .execute(&mut *tx)
         .await?;
+    let details = serde_json::json!({});
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "tenant.deleted",
+        Some(slug.as_str()),
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -8,8 +8,7 @@ use axum::{
 
 use super::ApiQuery;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use store::{audit, tenants, Slug, Tenant, TenantStatus};
+use store::{tenants, Slug, Tenant, TenantStatus};
 
 use super::{JsonBody, Me};
 use crate::{error::ApiError, tenancy, AppState};
@@ -46,16 +45,6 @@ pub async fn create(
         .map_err(|_| ApiError::field("/admin_email", "is not an e-mail address"))?;
     let actor = me.actor();
     let created = tenancy::provision(&state.store, &slug, &body.name, &email, None, &actor).await?;
-    let mut tx = state.store.registry_tx().await?;
-    audit::record(
-        &mut tx,
-        &me.actor(),
-        "tenant.created",
-        Some(slug.as_str()),
-        json!({ "name": body.name }),
-    )
-    .await?;
-    tx.commit().await.map_err(store::Error::from)?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTenant {
@@ -89,14 +78,7 @@ async fn set_status(
     status: TenantStatus,
 ) -> Result<Json<Tenant>, ApiError> {
     let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("tenant"))?;
-    let tenant = tenants::set_status(state.store.pool(), &slug, status).await?;
-    let mut tx = state.store.registry_tx().await?;
-    let action = match status {
-        TenantStatus::Active => "tenant.reactivated",
-        TenantStatus::Suspended => "tenant.suspended",
-    };
-    audit::record(&mut tx, &me.actor(), action, Some(slug.as_str()), json!({})).await?;
-    tx.commit().await.map_err(store::Error::from)?;
+    let tenant = tenants::set_status(state.store.pool(), &me.actor(), &slug, status).await?;
     Ok(Json(tenant))
 }
 
@@ -119,16 +101,6 @@ pub async fn delete(
             "repeat the tenant's slug in ?confirm= to delete it",
         ));
     }
-    tenants::delete(state.store.pool(), &slug).await?;
-    let mut tx = state.store.registry_tx().await?;
-    audit::record(
-        &mut tx,
-        &me.actor(),
-        "tenant.deleted",
-        Some(slug.as_str()),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await.map_err(store::Error::from)?;
+    tenants::delete(state.store.pool(), &me.actor(), &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,10 +9,9 @@ use axum::{
 use super::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use store::{
     api_keys::{self, ApiKey, Scope},
-    audit, UserId,
+    UserId,
 };
 use uuid::Uuid;
 
@@ -87,20 +86,12 @@ pub async fn create(
     store::accounts::get(tx.conn(), owner).await?;
     let (api_key, key) = api_keys::create(
         tx.conn(),
+        &me.actor(),
         &tenant.slug,
         owner,
         &body.name,
         &body.scopes,
         body.expires_at,
-        me.user_id,
-    )
-    .await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "api_key.created",
-        Some(&api_key.id.to_string()),
-        json!({ "owner": owner, "prefix": api_key.prefix, "scopes": api_key.scopes }),
     )
     .await?;
     tx.commit().await?;
@@ -115,15 +106,7 @@ pub async fn revoke(
     me.tenant()?;
     let owner = (!me.can(Permission::UserManage)).then_some(me.user_id);
     let mut tx = scoped(&state, &me).await?;
-    let key = api_keys::revoke(tx.conn(), id, owner).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "api_key.revoked",
-        Some(&id.to_string()),
-        json!({ "prefix": key.prefix }),
-    )
-    .await?;
+    let key = api_keys::revoke(tx.conn(), &me.actor(), id, owner).await?;
     tx.commit().await?;
     Ok(Json(key))
 }

@@ -183,11 +183,8 @@ async fn sign_in(
     };
     // An unknown workspace looks exactly like a wrong password, timing included.
     if slug.is_some() && tenant.is_none() {
-        let password = body.password.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            accounts::verify_password(accounts::dummy_hash(), &password)
-        })
-        .await;
+        let dummy = accounts::dummy_hash().to_string();
+        accounts::verify_password_blocking(dummy, body.password.clone()).await;
         state.login_limits.failed(&limit_keys);
         return Err(ApiError::InvalidCredentials);
     }
@@ -207,14 +204,13 @@ async fn sign_in(
         .as_ref()
         .and_then(|(_, h)| h.clone())
         .unwrap_or_else(|| accounts::dummy_hash().to_string());
-    let password = body.password.clone();
-    let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&hash, &password))
-        .await
-        .unwrap_or(false);
+    let ok = accounts::verify_password_blocking(hash, body.password.clone()).await;
     let user = match found {
         Some((user, Some(_))) if ok && user.active => user,
         other => {
             let target = other.map(|(u, _)| u.id.to_string());
+            // Recorded here rather than by a `store` function: it is an attempt, not a change,
+            // and only this handler sees one.
             audit::record(
                 tx.conn(),
                 &actor,
@@ -229,26 +225,7 @@ async fn sign_in(
         }
     };
     state.login_limits.succeeded(&account_key);
-    let issued = sessions::start_family(
-        tx.conn(),
-        user.id,
-        &state.session_lifetimes,
-        actor.ip.as_deref(),
-        actor.user_agent.as_deref(),
-    )
-    .await?;
-    let actor = Actor {
-        id: Some(user.id.0),
-        ..actor
-    };
-    audit::record(
-        tx.conn(),
-        &actor,
-        "login.succeeded",
-        Some(&user.id.to_string()),
-        json!({}),
-    )
-    .await?;
+    let issued = sessions::sign_in(tx.conn(), &actor, &user, &state.session_lifetimes).await?;
     tx.commit().await?;
     let scope = slug
         .as_ref()
@@ -324,21 +301,8 @@ pub async fn refresh(
                 format!("{scope}.{}", issued.secret),
             ))
         }
-        Rotation::Reused { user_id, family_id } => {
-            let actor = Actor {
-                id: Some(user_id.0),
-                name: "system".into(),
-                ip,
-                user_agent: ua,
-            };
-            audit::record(
-                tx.conn(),
-                &actor,
-                "session.family_revoked",
-                Some(&user_id.to_string()),
-                json!({ "family_id": family_id, "reason": "refresh token reused" }),
-            )
-            .await?;
+        Rotation::Reused { .. } => {
+            // Keeps the family's revocation and its audit entry.
             tx.commit().await?;
             Err(ApiError::Unauthenticated)
         }
@@ -371,22 +335,8 @@ pub async fn logout(
                 .store
                 .scoped_tx(tenant.as_ref().map(|t| t.scope()))
                 .await?;
-            if let Some((user_id, family)) = sessions::family_of(tx.conn(), &secret).await? {
-                sessions::revoke_family(tx.conn(), family).await?;
-                let actor = caller.as_ref().map(|c| c.actor()).unwrap_or(Actor {
-                    id: Some(user_id.0),
-                    name: "session".into(),
-                    ..Actor::default()
-                });
-                audit::record(
-                    tx.conn(),
-                    &actor,
-                    "logout",
-                    Some(&user_id.to_string()),
-                    json!({}),
-                )
-                .await?;
-            }
+            let caller = caller.as_ref().map(|c| c.actor());
+            sessions::sign_out(tx.conn(), caller.as_ref(), &secret).await?;
             tx.commit().await?;
         }
     }
@@ -398,15 +348,7 @@ pub async fn logout_all(
     Extension(me): Me,
 ) -> Result<Response, ApiError> {
     let mut tx = scoped(&state, &me).await?;
-    accounts::end_sessions(tx.conn(), me.user_id).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "logout.everywhere",
-        Some(&me.user_id.to_string()),
-        json!({}),
-    )
-    .await?;
+    accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
     tx.commit().await?;
     Ok(signed_out(&state))
 }
@@ -494,6 +436,17 @@ pub async fn scoped(state: &AppState, caller: &Caller) -> Result<Scoped, ApiErro
         .store
         .scoped_tx(caller.tenant.as_ref().map(|t| t.scope()))
         .await?)
+}
+
+/// A password the policy refused, as the request's `/password` field.
+pub fn password_refused(e: store::Error) -> ApiError {
+    match e {
+        store::Error::Invalid {
+            field: "password",
+            reason,
+        } => ApiError::field("/password", reason),
+        e => e.into(),
+    }
 }
 
 fn tokens(
@@ -591,30 +544,14 @@ pub struct LinkInfo {
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The tenant a link belongs to, if it is well formed and the tenant may sign in. Anything
-/// else is the same 404 as an unknown secret, so a link says nothing about what exists.
-async fn link_tenant<'t>(
-    state: &AppState,
-    token: &'t str,
-) -> Result<(store::Tenant, &'t str), ApiError> {
-    let (slug, secret) = store::invitations::parse(token).ok_or(ApiError::NotFound("link"))?;
-    match tenants::find_by_slug(state.store.pool(), &slug).await {
-        Ok(t) if t.status == TenantStatus::Active => Ok((t, secret)),
-        _ => Err(ApiError::NotFound("link")),
-    }
-}
-
 /// What a link is for (so the page can say "set a password for …") without using it.
 pub async fn inspect_link(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LinkRequest>,
 ) -> Result<Json<LinkInfo>, ApiError> {
-    let (tenant, secret) = link_tenant(&state, &body.token).await?;
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let pending = store::invitations::peek(&mut tx, secret)
+    let (tenant, pending) = store::invitations::inspect(state.store.pool(), &body.token)
         .await?
         .ok_or(ApiError::NotFound("link"))?;
-    tx.commit().await?;
     Ok(Json(LinkInfo {
         kind: pending.kind,
         tenant: tenant.slug.to_string(),
@@ -633,48 +570,24 @@ pub async fn redeem_link(
     let password = body
         .password
         .ok_or_else(|| ApiError::field("/password", "is required"))?;
-    let (tenant, secret) = link_tenant(&state, &body.token).await?;
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let pending = store::invitations::peek(&mut tx, secret)
-        .await?
+    let (tenant, secret) = store::invitations::tenant_of(state.store.pool(), &body.token)
+        .await
         .ok_or(ApiError::NotFound("link"))?;
-    accounts::check_password_policy(&password, &pending.user.email).map_err(|e| {
-        ApiError::field(
-            "/password",
-            e.to_string().trim_start_matches("invalid password: "),
-        )
-    })?;
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-        .await
-        .expect("hashing task");
-    // Redeeming locks the link row and re-checks it: of two concurrent uses, one wins.
-    let used = store::invitations::redeem(&mut tx, secret, &hash)
-        .await
-        .map_err(|e| match e {
-            store::Error::NotFound(_) => ApiError::NotFound("link"),
-            e => e.into(),
-        })?;
-    let actor = Actor {
-        id: Some(used.user.id.0),
-        name: used.user.email.clone(),
+    let from = Actor {
         ip: client_ip(&headers, Some(peer)),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(String::from),
+        ..Actor::default()
     };
-    let action = match used.kind {
-        store::invitations::LinkKind::Invite => "user.invitation_accepted",
-        store::invitations::LinkKind::Reset => "password.reset",
-    };
-    audit::record(
-        &mut tx,
-        &actor,
-        action,
-        Some(&used.user.id.to_string()),
-        json!({}),
-    )
-    .await?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let used = store::invitations::redeem(&mut tx, &from, secret, password)
+        .await
+        .map_err(|e| match e {
+            store::Error::NotFound(_) => ApiError::NotFound("link"),
+            e => password_refused(e),
+        })?;
     tx.commit().await?;
     Ok(Json(LinkInfo {
         kind: used.kind,

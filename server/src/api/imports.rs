@@ -8,11 +8,7 @@ use axum::{
     Extension, Json,
 };
 use serde::Deserialize;
-use serde_json::json;
-use store::{
-    audit,
-    imports::{self, ImportBatch, ImportId, RolledBack},
-};
+use store::imports::{self, ImportBatch, ImportId, RolledBack};
 use uuid::Uuid;
 
 use super::{JsonBody, Me};
@@ -82,15 +78,7 @@ pub async fn rollback(
 ) -> Result<Json<RolledBack>, ApiError> {
     let tenant = me.tenant()?;
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let removed = imports::rollback(&mut tx, me.user_id, ImportId(id)).await?;
-    audit::record(
-        &mut tx,
-        &me.actor(),
-        "import.rolled_back",
-        Some(&id.to_string()),
-        json!(removed),
-    )
-    .await?;
+    let removed = imports::rollback(&mut tx, &me.actor(), me.user_id, ImportId(id)).await?;
     tx.commit().await?;
     state.bus.committed(tenant.scope().id().0, removed.events);
     Ok(Json(removed))

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store::{audit, prices};
+use store::prices;
 
 use super::{JsonBody, Me};
 use crate::{error::ApiError, AppState};
@@ -70,15 +70,7 @@ pub async fn set(
         cache_read: p.cache_read,
     };
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    prices::set(&mut tx, &model, Some(price)).await?;
-    audit::record(
-        &mut tx,
-        &me.actor(),
-        "price.set",
-        Some(&model),
-        json!(price),
-    )
-    .await?;
+    prices::set(&mut tx, &me.actor(), &model, Some(price)).await?;
     tx.commit().await?;
     Ok(Json(json!({ "model": model, "price": price })))
 }
@@ -89,8 +81,7 @@ pub async fn reset(
     Path(model): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    prices::set(&mut tx, &model, None).await?;
-    audit::record(&mut tx, &me.actor(), "price.reset", Some(&model), json!({})).await?;
+    prices::set(&mut tx, &me.actor(), &model, None).await?;
     tx.commit().await?;
     Ok(Json(json!({ "model": model, "price": null })))
 }

@@ -8,9 +8,7 @@ use axum::{
     Extension, Json,
 };
 use serde::Deserialize;
-use serde_json::json;
 use store::{
-    audit,
     teams::{self, Team, TeamId, Visible},
     UserId,
 };
@@ -63,15 +61,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
     me.tenant()?;
     let mut tx = scoped(&state, &me).await?;
-    let team = teams::create(tx.conn(), &body.name).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "team.created",
-        Some(&team.id.to_string()),
-        json!({ "name": team.name }),
-    )
-    .await?;
+    let team = teams::create(tx.conn(), &me.actor(), &body.name).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(team)))
 }
@@ -84,15 +74,7 @@ pub async fn rename(
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
     let mut tx = scoped(&state, &me).await?;
-    let team = teams::rename(tx.conn(), TeamId(id), &body.name).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "team.renamed",
-        Some(&id.to_string()),
-        json!({ "name": team.name }),
-    )
-    .await?;
+    let team = teams::rename(tx.conn(), &me.actor(), TeamId(id), &body.name).await?;
     tx.commit().await?;
     Ok(Json(team))
 }
@@ -104,15 +86,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     me.tenant()?;
     let mut tx = scoped(&state, &me).await?;
-    teams::delete(tx.conn(), TeamId(id)).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "team.deleted",
-        Some(&id.to_string()),
-        json!({}),
-    )
-    .await?;
+    teams::delete(tx.conn(), &me.actor(), TeamId(id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -133,13 +107,12 @@ pub async fn put_member(
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
     let mut tx = scoped(&state, &me).await?;
-    let team = teams::set_member(tx.conn(), TeamId(id), UserId(user), body.is_manager).await?;
-    audit::record(
+    let team = teams::set_member(
         tx.conn(),
         &me.actor(),
-        "team.member_set",
-        Some(&id.to_string()),
-        json!({ "user": user, "is_manager": body.is_manager }),
+        TeamId(id),
+        UserId(user),
+        body.is_manager,
     )
     .await?;
     tx.commit().await?;
@@ -153,15 +126,7 @@ pub async fn remove_member(
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
     let mut tx = scoped(&state, &me).await?;
-    let team = teams::remove_member(tx.conn(), TeamId(id), UserId(user)).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "team.member_removed",
-        Some(&id.to_string()),
-        json!({ "user": user }),
-    )
-    .await?;
+    let team = teams::remove_member(tx.conn(), &me.actor(), TeamId(id), UserId(user)).await?;
     tx.commit().await?;
     Ok(Json(team))
 }

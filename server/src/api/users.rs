@@ -8,7 +8,6 @@ use axum::{
 
 use super::ApiQuery;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use store::{
     accounts::{self, Email},
     audit::{self, AuditEntry},
@@ -17,7 +16,7 @@ use store::{
 use uuid::Uuid;
 
 use super::{
-    auth::{parse_tenant_role, scoped},
+    auth::{parse_tenant_role, password_refused, scoped},
     JsonBody, Me,
 };
 use crate::{error::ApiError, tenancy, AppState};
@@ -87,25 +86,11 @@ pub async fn create(
         let link = Some(Link::new(&state, issued));
         return Ok((StatusCode::CREATED, Json(CreatedUser { user, link })));
     };
-    accounts::check_password_policy(&password, email.as_str()).map_err(|e| {
-        ApiError::field(
-            "/password",
-            e.to_string().trim_start_matches("invalid password: "),
-        )
-    })?;
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-        .await
-        .expect("hashing task");
     let mut tx = scoped(&state, &me).await?;
-    let user = accounts::create(tx.conn(), &email, &body.name, role, Some(&hash)).await?;
-    audit::record(
-        tx.conn(),
-        &me.actor(),
-        "user.created",
-        Some(&user.id.to_string()),
-        json!({ "email": user.email, "role": role }),
-    )
-    .await?;
+    let user =
+        accounts::create_with_password(tx.conn(), &me.actor(), &email, &body.name, role, password)
+            .await
+            .map_err(password_refused)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(CreatedUser { user, link: None })))
 }

@@ -1,15 +1,29 @@
 //! Tenant isolation at the database level: what a `TenantTx` may and may not touch.
 
-use store::{testing::TestDb, Slug, TenantTx};
+use store::{audit::Actor, testing::TestDb, Slug, TenantTx};
+
+fn cli() -> Actor {
+    Actor::cli()
+}
 
 async fn two_tenants() -> (TestDb, store::Tenant, store::Tenant) {
     let db = TestDb::new().await;
-    let a = store::tenants::create(db.store.pool(), &Slug::parse("alpha").unwrap(), "Alpha")
-        .await
-        .unwrap();
-    let b = store::tenants::create(db.store.pool(), &Slug::parse("bravo").unwrap(), "Bravo")
-        .await
-        .unwrap();
+    let a = store::tenants::create(
+        db.store.pool(),
+        &cli(),
+        &Slug::parse("alpha").unwrap(),
+        "Alpha",
+    )
+    .await
+    .unwrap();
+    let b = store::tenants::create(
+        db.store.pool(),
+        &cli(),
+        &Slug::parse("bravo").unwrap(),
+        "Bravo",
+    )
+    .await
+    .unwrap();
     (db, a, b)
 }
 
@@ -114,9 +128,14 @@ async fn tenant_roles_cannot_log_in_or_change_the_migration_history() {
 #[tokio::test]
 async fn duplicate_slugs_are_refused_and_leave_nothing_behind() {
     let (db, _, _) = two_tenants().await;
-    let err = store::tenants::create(db.store.pool(), &Slug::parse("alpha").unwrap(), "Again")
-        .await
-        .unwrap_err();
+    let err = store::tenants::create(
+        db.store.pool(),
+        &cli(),
+        &Slug::parse("alpha").unwrap(),
+        "Again",
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, store::Error::Conflict(_)), "{err}");
     assert_eq!(store::tenants::count(db.store.pool()).await.unwrap(), 2);
 }
@@ -124,7 +143,7 @@ async fn duplicate_slugs_are_refused_and_leave_nothing_behind() {
 #[tokio::test]
 async fn deleting_a_tenant_drops_its_schema_and_role() {
     let (db, a, _) = two_tenants().await;
-    store::tenants::delete(db.store.pool(), &a.slug)
+    store::tenants::delete(db.store.pool(), &cli(), &a.slug)
         .await
         .unwrap();
     let (schemas, roles): (i64, i64) = sqlx::query_as(
