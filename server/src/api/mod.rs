@@ -26,7 +26,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     auth::{authenticate, authorize, Access, Caller},
-    error::{ApiError, FieldError},
+    error::{json_pointer, ApiError, FieldError},
     AppState,
 };
 
@@ -554,16 +554,3 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 pub type Me = Extension<Caller>;
-
-/// RFC 6901 pointer of a serde path: `~` and `/` inside a key are escaped as `~0` and `~1`.
-pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
-            Segment::Enum { variant } => Some(format!("/{variant}")),
-            Segment::Unknown => None,
-        })
-        .collect()
-}
