@@ -16,7 +16,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::{
-    api::{dashboard, ingest, metrics, ApiQuery},
+    api::{dashboard, extract::ApiQuery, ingest, metrics},
     auth::{authorize, Access, Caller},
     error::ApiError,
     AppState,

@@ -6,12 +6,12 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{audit, tenants, Slug, Tenant, TenantStatus};
 
-use super::{JsonBody, Me};
+use super::extract::{JsonBody, Me};
 use crate::{error::ApiError, tenancy, AppState};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Tenant>>, ApiError> {

@@ -6,7 +6,7 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +16,10 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::scoped, JsonBody, Me};
+use super::{
+    auth::scoped,
+    extract::{JsonBody, Me},
+};
 use crate::{auth::Permission, error::ApiError, AppState};
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use store::{
     tenants, Role, Slug, TenantStatus, User,
 };
 
-use super::{JsonBody, Me};
+use super::extract::{JsonBody, Me};
 use crate::{
     auth::{client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, ACCESS_COOKIE, REFRESH_COOKIE},
     error::ApiError,

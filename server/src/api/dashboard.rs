@@ -2,14 +2,14 @@
 
 use axum::{extract::State, Extension, Json};
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use store::{rollups, teams, UserId};
 
 use super::{
     auth::{scoped, Scoped},
-    Me,
+    extract::Me,
 };
 use crate::{
     auth::{Caller, Permission},

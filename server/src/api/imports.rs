@@ -15,7 +15,7 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{JsonBody, Me};
+use super::extract::{JsonBody, Me};
 use crate::{error::ApiError, AppState};
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use axum::{
 };
 use chrono::Utc;
 
-use super::Me;
+use super::extract::Me;
 use crate::{
     error::ApiError,
     ingest::{hooks, otlp, wire, Fate},

@@ -7,7 +7,7 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,8 +16,8 @@ use store::activity::{self, Session, SessionFilter, ToolStats};
 use super::{
     auth::scoped,
     dashboard::{self, visible_people},
+    extract::{JsonBody, Me},
     ingest::{admit_events, admit_request},
-    JsonBody, Me,
 };
 use crate::{auth::Caller, error::ApiError, AppState};
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{audit, prices};
 
-use super::{JsonBody, Me};
+use super::extract::{JsonBody, Me};
 use crate::{error::ApiError, AppState};
 
 #[derive(Serialize)]

@@ -16,7 +16,10 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::scoped, JsonBody, Me};
+use super::{
+    auth::scoped,
+    extract::{JsonBody, Me},
+};
 use crate::{auth::Caller, error::ApiError, AppState};
 
 fn visible_to(me: &Caller) -> Visible {

@@ -6,7 +6,7 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     auth::{parse_tenant_role, scoped},
-    JsonBody, Me,
+    extract::{JsonBody, Me},
 };
 use crate::{error::ApiError, tenancy, AppState};
 
