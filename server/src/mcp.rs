@@ -16,9 +16,13 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::{
-    api::{dashboard, extract::ApiQuery, ingest, metrics},
+    api::{dashboard, extract::ApiQuery, metrics},
     auth::{authorize, Access, Caller},
     error::ApiError,
+    ingest::{
+        admit::{admit_events, admit_request},
+        batch::write_batch,
+    },
     AppState,
 };
 
@@ -97,15 +101,20 @@ impl Backend for ServerBackend {
     async fn record(&self, cx: &Cx, items: Vec<Value>) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
         authorize(Some(&me), Access::Ingest).map_err(backend_error)?;
-        ingest::admit_request(&state, &me)
+        admit_request(&state.ingest_limits, &me)
             .await
             .map_err(backend_error)?;
-        ingest::admit_events(&state, &me, items.len())
+        admit_events(&state.ingest_limits, &me, items.len())
             .await
             .map_err(backend_error)?;
-        ingest::write_batch(&state, &me, items.into_iter().map(Ok).collect(), |e| {
-            e.source = store::events::Source::Mcp;
-        })
+        write_batch(
+            &state.writer,
+            &me,
+            items.into_iter().map(Ok).collect(),
+            |e| {
+                e.source = store::events::Source::Mcp;
+            },
+        )
         .await
         .map_err(backend_error)
     }

@@ -17,9 +17,13 @@ use super::{
     auth::scoped,
     dashboard::{self, visible_people},
     extract::{JsonBody, Me},
-    ingest::{admit_events, admit_request},
 };
-use crate::{auth::Caller, error::ApiError, AppState};
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    ingest::admit::{admit_events, admit_request},
+    AppState,
+};
 
 /// 201 for something new, 200 for a resend of something already stored.
 fn created_if(new: bool) -> StatusCode {
@@ -39,7 +43,7 @@ async fn write_item(
     item: Value,
     renames: &[(&str, &str)],
 ) -> Result<bool, ApiError> {
-    admit_request(state, me).await?;
+    admit_request(&state.ingest_limits, me).await?;
     let event =
         crate::ingest::batch::parse_item(item, me.user_id, Utc::now()).map_err(|errors| {
             ApiError::Validation(
@@ -57,7 +61,7 @@ async fn write_item(
                     .collect(),
             )
         })?;
-    admit_events(state, me, 1).await?;
+    admit_events(&state.ingest_limits, me, 1).await?;
     state
         .writer
         .submit(me.tenant()?.scope(), vec![event])

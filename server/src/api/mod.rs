@@ -161,32 +161,37 @@ pub fn routes() -> ApiRouter {
             Method::POST,
             "/api/v1/hooks/claude-code",
             Ingest,
-            post(ingest::hook),
+            post(ingest::hook::hook),
         )
         .route(
             Method::POST,
             "/api/v1/ingest/batch",
             Ingest,
-            post(ingest::batch),
+            post(ingest::batch::batch),
         )
         .route(
             Method::POST,
             "/v1/metrics",
             Ingest,
-            post(ingest::otlp_metrics),
+            post(ingest::otlp_http::otlp_metrics),
         )
-        .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::POST,
+            "/v1/logs",
+            Ingest,
+            post(ingest::otlp_http::otlp_logs),
+        )
         .route(
             Method::POST,
             "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
             Ingest,
-            post(ingest::otlp_grpc_logs),
+            post(ingest::otlp_grpc::otlp_grpc_logs),
         )
         .route(
             Method::POST,
             "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
             Ingest,
-            post(ingest::otlp_grpc_metrics),
+            post(ingest::otlp_grpc::otlp_grpc_metrics),
         )
         .route(
             Method::POST,
