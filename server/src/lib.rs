@@ -11,6 +11,7 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod mcp;
+pub mod metrics_scope;
 pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};

@@ -1,5 +1,6 @@
 //! MCP over Streamable HTTP at `/mcp`: the `mcp` crate's tools, resources and prompt, backed by
-//! the same handlers as the REST API, so an MCP call sees exactly what the caller's key or
+//! the same store reads and write path as the REST API, under the same scoping rules
+//! (`auth::scope`, `metrics_scope`), so an MCP call sees exactly what the caller's key or
 //! session may see over REST. The route's gate authenticates the caller; the handler hands the
 //! caller and the state to the MCP service in the request's extensions, where [`ServerBackend`]
 //! reads them per call.
@@ -7,22 +8,27 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Request, State},
+    extract::{Request, State},
     response::{IntoResponse, Response},
-    Extension, Json,
+    Extension,
 };
+use chrono::{DateTime, SubsecRound, Utc};
 use mcp::{Backend, BackendError, Cx, Range, SessionQuery, StreamableHttpServerConfig};
-use serde_json::Value;
+use serde_json::{json, Value};
+use store::{
+    activity::{self, SessionFilter},
+    rollups,
+};
 use tower::ServiceExt;
 
 use crate::{
-    api::{dashboard, extract::ApiQuery, metrics},
-    auth::{authorize, Access, Caller},
+    auth::{authorize, scope::scoped, Access, Caller},
     error::ApiError,
     ingest::{
         admit::{admit_events, admit_request},
         batch::write_batch,
     },
+    metrics_scope::{bounded, visible_people},
     AppState,
 };
 
@@ -83,76 +89,105 @@ fn backend_error(e: ApiError) -> BackendError {
     }
 }
 
-fn range_query<T: serde::de::DeserializeOwned>(
-    range: &Range,
-    extra: &str,
-) -> Result<ApiQuery<T>, BackendError> {
-    let fmt =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let query = format!("from={}&to={}{extra}", fmt(range.from), fmt(range.to)).replace('+', "%2B");
-    ApiQuery::parse(&query).map_err(backend_error)
+/// `range` checked as REST checks its `from` and `to`. MCP's answers have always carried
+/// whole-second bounds (they once went through a query string), and the rollup grain follows
+/// the bounds, so sub-seconds are dropped as before.
+fn bounds(range: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    bounded(range.from.trunc_subsecs(0), range.to.trunc_subsecs(0))
 }
 
 fn to_value(v: impl serde::Serialize) -> Result<Value, BackendError> {
     serde_json::to_value(v).map_err(|e| BackendError::Unavailable(e.to_string()))
 }
 
+// Each read follows its REST twin step for step (the tenant check, then the range, then the
+// scoped transaction), so that the same request fails the same way over both.
 impl Backend for ServerBackend {
     async fn record(&self, cx: &Cx, items: Vec<Value>) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
         authorize(Some(&me), Access::Ingest).map_err(backend_error)?;
-        admit_request(&state.ingest_limits, &me)
+        let written = async {
+            admit_request(&state.ingest_limits, &me).await?;
+            admit_events(&state.ingest_limits, &me, items.len()).await?;
+            write_batch(
+                &state.writer,
+                &me,
+                items.into_iter().map(Ok).collect(),
+                |e| {
+                    e.source = store::events::Source::Mcp;
+                },
+            )
             .await
-            .map_err(backend_error)?;
-        admit_events(&state.ingest_limits, &me, items.len())
-            .await
-            .map_err(backend_error)?;
-        write_batch(
-            &state.writer,
-            &me,
-            items.into_iter().map(Ok).collect(),
-            |e| {
-                e.source = store::events::Source::Mcp;
-            },
-        )
-        .await
-        .map_err(backend_error)
+        };
+        written.await.map_err(backend_error)
     }
 
     async fn sessions(&self, cx: &Cx, q: SessionQuery) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        match q.id {
-            Some(id) => metrics::get_session(State(state), Extension(me), Path(id))
-                .await
-                .map_err(backend_error)
-                .and_then(|Json(s)| to_value(s)),
-            None => {
-                let query = range_query(&q.range, &format!("&limit={}", q.limit))?;
-                metrics::list_sessions(State(state), Extension(me), query)
-                    .await
-                    .map(|Json(v)| v)
-                    .map_err(backend_error)
-            }
+        if let Some(id) = q.id {
+            let read = async {
+                me.tenant()?;
+                let mut tx = scoped(&state.store, &me).await?;
+                let only = visible_people(&mut tx, &me).await?;
+                let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
+                tx.commit().await?;
+                Ok(session)
+            };
+            return read.await.map_err(backend_error).and_then(to_value);
         }
+        let read = async {
+            me.tenant()?;
+            let (from, to) = bounds(&q.range)?;
+            let limit = i64::from(q.limit);
+            if !(1..=500).contains(&limit) {
+                return Err(ApiError::field("/limit", "must be from 1 to 500"));
+            }
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let filter = SessionFilter {
+                from,
+                to,
+                only: only.as_deref(),
+                before: None,
+                id: None,
+                limit,
+            };
+            let sessions = activity::sessions(tx.conn(), filter).await?;
+            tx.commit().await?;
+            let next_before = (sessions.len() as i64 == limit)
+                .then(|| sessions.last().map(|s| s.started_at))
+                .flatten();
+            Ok(json!({ "sessions": sessions, "next_before": next_before }))
+        };
+        read.await.map_err(backend_error)
     }
 
     async fn tools(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        metrics::list_tools(State(state), Extension(me), range_query(&range, "")?)
-            .await
-            .map(|Json(v)| v)
-            .map_err(backend_error)
+        let read = async {
+            me.tenant()?;
+            let (from, to) = bounds(&range)?;
+            let (grain, _) = rollups::grain_for(from, to);
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let tools = activity::tool_stats(tx.conn(), grain, from, to, only.as_deref()).await?;
+            tx.commit().await?;
+            Ok(json!({ "from": from, "to": to, "tools": tools }))
+        };
+        read.await.map_err(backend_error)
     }
 
     async fn summary(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        dashboard::summary(
-            State(state),
-            Extension(me),
-            range_query(&range, "&group_by=user")?,
-        )
-        .await
-        .map_err(backend_error)
-        .and_then(|Json(s)| to_value(s))
+        let read = async {
+            me.tenant()?;
+            let (from, to) = bounds(&range)?;
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let summary = rollups::summary(tx.conn(), from, to, only.as_deref()).await?;
+            tx.commit().await?;
+            Ok(summary)
+        };
+        read.await.map_err(backend_error).and_then(to_value)
     }
 }

@@ -16,11 +16,12 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{
-    auth::scoped,
-    extract::{JsonBody, Me},
+use super::extract::{JsonBody, Me};
+use crate::{
+    auth::{scope::scoped, Permission},
+    error::ApiError,
+    AppState,
 };
-use crate::{auth::Permission, error::ApiError, AppState};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -44,7 +45,7 @@ pub async fn list(
             ))
         }
     };
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let keys = api_keys::list(tx.conn(), owner).await?;
     tx.commit().await?;
     Ok(Json(keys))
@@ -85,7 +86,7 @@ pub async fn create(
             ))
         }
     };
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     // Another tenant's user id is simply not found here.
     store::accounts::get(tx.conn(), owner).await?;
     let (api_key, key) = api_keys::create(
@@ -117,7 +118,7 @@ pub async fn revoke(
 ) -> Result<Json<ApiKey>, ApiError> {
     me.tenant()?;
     let owner = (!me.can(Permission::UserManage)).then_some(me.user_id);
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let key = api_keys::revoke(tx.conn(), id, owner).await?;
     audit::record(
         tx.conn(),

@@ -17,7 +17,10 @@ use store::{
 
 use super::extract::{JsonBody, Me};
 use crate::{
-    auth::{client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, ACCESS_COOKIE, REFRESH_COOKIE},
+    auth::{
+        client_ip, cookie, jwt::ACCESS_TTL_SECS, scope::scoped, Caller, ACCESS_COOKIE,
+        REFRESH_COOKIE,
+    },
     error::ApiError,
     AppState,
 };
@@ -395,7 +398,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     accounts::end_sessions(tx.conn(), me.user_id).await?;
     audit::record(
         tx.conn(),
@@ -421,7 +424,7 @@ pub async fn profile(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::get(tx.conn(), me.user_id).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -451,7 +454,7 @@ pub async fn update_profile(
     Extension(me): Me,
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -469,7 +472,7 @@ pub async fn change_password(
     Extension(me): Me,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     accounts::change_password(
         tx.conn(),
         &me.actor(),
@@ -487,16 +490,6 @@ pub async fn change_password(
     })?;
     tx.commit().await?;
     Ok(signed_out(&state))
-}
-
-pub use store::ScopedTx as Scoped;
-
-/// A transaction in the caller's scope: their tenant's, or the registry for super admins.
-pub async fn scoped(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
-    Ok(state
-        .store
-        .scoped_tx(caller.tenant.as_ref().map(|t| t.scope()))
-        .await?)
 }
 
 fn tokens(

@@ -13,15 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use store::activity::{self, Session, SessionFilter, ToolStats};
 
-use super::{
-    auth::scoped,
-    dashboard::{self, visible_people},
-    extract::{JsonBody, Me},
-};
+use super::extract::{JsonBody, Me};
 use crate::{
-    auth::Caller,
+    auth::{scope::scoped, Caller},
     error::ApiError,
     ingest::admit::{admit_events, admit_request},
+    metrics_scope::{self, visible_people},
     AppState,
 };
 
@@ -177,7 +174,7 @@ pub struct Range {
 }
 
 fn range(q: &Range) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    dashboard::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
+    metrics_scope::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
 }
 
 /// `GET /api/v1/metrics/sessions`: newest first, 50 a page (`limit` up to 500); pass the
@@ -193,13 +190,13 @@ pub async fn list_sessions(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("/limit", "must be from 1 to 500"));
     }
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let filter = SessionFilter {
         from,
         to,
         only: only.as_deref(),
-        before: dashboard::time("before", q.before.as_deref())
+        before: metrics_scope::time("before", q.before.as_deref())
             .map_err(|e| ApiError::Validation(vec![e]))?,
         id: None,
         limit,
@@ -221,7 +218,7 @@ pub async fn get_session(
     Path(id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
     tx.commit().await?;
@@ -237,7 +234,7 @@ pub async fn list_tools(
     me.tenant()?;
     let (from, to) = range(&q)?;
     let (grain, _) = store::rollups::grain_for(from, to);
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let tools: Vec<ToolStats> =
         activity::tool_stats(tx.conn(), grain, from, to, only.as_deref()).await?;

@@ -16,11 +16,12 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{
-    auth::scoped,
-    extract::{JsonBody, Me},
+use super::extract::{JsonBody, Me};
+use crate::{
+    auth::{scope::scoped, Caller},
+    error::ApiError,
+    AppState,
 };
-use crate::{auth::Caller, error::ApiError, AppState};
 
 fn visible_to(me: &Caller) -> Visible {
     Visible::for_role(me.role, me.user_id)
@@ -31,7 +32,7 @@ pub async fn list(
     Extension(me): Me,
 ) -> Result<Json<Vec<Team>>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let list = teams::list(tx.conn(), visible_to(&me)).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -43,7 +44,7 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::list(tx.conn(), visible_to(&me))
         .await?
         .into_iter()
@@ -65,7 +66,7 @@ pub async fn create(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::create(tx.conn(), &body.name).await?;
     audit::record(
         tx.conn(),
@@ -86,7 +87,7 @@ pub async fn rename(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::rename(tx.conn(), TeamId(id), &body.name).await?;
     audit::record(
         tx.conn(),
@@ -106,7 +107,7 @@ pub async fn delete(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     teams::delete(tx.conn(), TeamId(id)).await?;
     audit::record(
         tx.conn(),
@@ -135,7 +136,7 @@ pub async fn put_member(
     JsonBody(body): JsonBody<Membership>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::set_member(tx.conn(), TeamId(id), UserId(user), body.is_manager).await?;
     audit::record(
         tx.conn(),
@@ -155,7 +156,7 @@ pub async fn remove_member(
     Path((id, user)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::remove_member(tx.conn(), TeamId(id), UserId(user)).await?;
     audit::record(
         tx.conn(),

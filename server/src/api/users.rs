@@ -17,17 +17,17 @@ use store::{
 use uuid::Uuid;
 
 use super::{
-    auth::{parse_tenant_role, scoped},
+    auth::parse_tenant_role,
     extract::{JsonBody, Me},
 };
-use crate::{error::ApiError, tenancy, AppState};
+use crate::{auth::scope::scoped, error::ApiError, tenancy, AppState};
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Json<Vec<User>>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let users = accounts::list(tx.conn()).await?;
     tx.commit().await?;
     Ok(Json(users))
@@ -96,7 +96,7 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
         .await
         .expect("hashing task");
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::create(tx.conn(), &email, &body.name, role, Some(&hash)).await?;
     audit::record(
         tx.conn(),
@@ -135,7 +135,7 @@ pub async fn set_role(
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
     let role = parse_tenant_role(&body.role)?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::change_role(tx.conn(), &me.actor(), UserId(id), role).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -164,7 +164,7 @@ async fn set_active(
     active: bool,
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -181,7 +181,7 @@ pub async fn audit(
     Extension(me): Me,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(entries))
