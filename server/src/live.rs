@@ -19,7 +19,7 @@ use crate::{
     auth::{authorize, permissions::READ_METRICS, Access, Caller},
     bus::MetricsUpdate,
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the

@@ -29,24 +29,25 @@ use crate::{
         batch::write_batch,
     },
     metrics_scope::{bounded, visible_people},
-    AppState,
+    state::{AppState, McpService},
 };
-
-pub type Service =
-    mcp::StreamableHttpService<mcp::Devpulse<ServerBackend>, mcp::LocalSessionManager>;
 
 /// Stateless (any instance answers any request) with plain JSON answers. Host checks are off:
 /// every request carries its own credentials, which a DNS-rebinding page cannot add.
-pub fn service() -> Service {
+pub fn service() -> McpService {
     let backend = Arc::new(ServerBackend);
-    mcp::streamable_http_service(
+    let service = mcp::streamable_http_service(
         move || backend.clone(),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .disable_allowed_hosts()
             .with_max_request_body_bytes(1024 * 1024),
-    )
+    );
+    McpService::new(ServiceExt::<Request>::map_response(
+        service,
+        IntoResponse::into_response,
+    ))
 }
 
 /// `GET|POST|DELETE /mcp`.
@@ -59,7 +60,7 @@ pub async fn handler(
     req.extensions_mut().insert(me);
     req.extensions_mut().insert(state);
     match service.oneshot(req).await {
-        Ok(r) => r.into_response(),
+        Ok(r) => r,
         Err(never) => match never {},
     }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use store::{audit, tenants, Slug, Tenant, TenantStatus};
 
 use super::extract::{JsonBody, Me};
-use crate::{error::ApiError, tenancy, AppState};
+use crate::{error::ApiError, state::AppState, tenancy};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Tenant>>, ApiError> {
     Ok(Json(tenants::list(state.store.pool()).await?))

@@ -20,7 +20,7 @@ use super::extract::{JsonBody, Me};
 use crate::{
     auth::{scope::scoped, Permission},
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 #[derive(Deserialize)]

@@ -22,7 +22,7 @@ use crate::{
         REFRESH_COOKIE,
     },
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 /// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.

@@ -11,7 +11,7 @@ use crate::{
     auth::scope::scoped,
     error::{ApiError, FieldError},
     metrics_scope::{range, visible_people},
-    AppState,
+    state::AppState,
 };
 
 #[derive(Deserialize)]

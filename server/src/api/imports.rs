@@ -16,7 +16,7 @@ use store::{
 use uuid::Uuid;
 
 use super::extract::{JsonBody, Me};
-use crate::{error::ApiError, AppState};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

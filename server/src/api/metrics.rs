@@ -19,7 +19,7 @@ use crate::{
     error::ApiError,
     ingest::admit::{admit_events, admit_request},
     metrics_scope::{self, visible_people},
-    AppState,
+    state::AppState,
 };
 
 /// 201 for something new, 200 for a resend of something already stored.

@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::{
     auth::{authenticate, authorize, Access},
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 #[derive(Clone, Debug, Serialize)]

@@ -10,7 +10,7 @@ use serde_json::json;
 use store::{audit, prices};
 
 use super::extract::{JsonBody, Me};
-use crate::{error::ApiError, AppState};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Serialize)]
 pub struct PriceRow {

@@ -20,7 +20,7 @@ use super::extract::{JsonBody, Me};
 use crate::{
     auth::{scope::scoped, Caller},
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 fn visible_to(me: &Caller) -> Visible {

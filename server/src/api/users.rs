@@ -20,7 +20,7 @@ use super::{
     auth::parse_tenant_role,
     extract::{JsonBody, Me},
 };
-use crate::{auth::scope::scoped, error::ApiError, tenancy, AppState};
+use crate::{auth::scope::scoped, error::ApiError, state::AppState, tenancy};
 
 pub async fn list(
     State(state): State<AppState>,

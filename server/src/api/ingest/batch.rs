@@ -20,7 +20,7 @@ use crate::{
         batch::write_batch,
         wire,
     },
-    AppState,
+    state::AppState,
 };
 
 /// `POST /api/v1/ingest/batch`: a JSON array or NDJSON of items (hook bodies or typed items).

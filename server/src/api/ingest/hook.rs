@@ -16,7 +16,7 @@ use crate::{
         admit::{admit_events, admit_request},
         hooks, wire,
     },
-    AppState,
+    state::AppState,
 };
 
 /// `POST /api/v1/hooks/claude-code`: one hook body, as Claude Code's `http` hook sends it.

@@ -13,7 +13,7 @@ use crate::{
         admit::{admit_events, admit_request},
         otlp, wire,
     },
-    AppState,
+    state::AppState,
 };
 
 /// OTLP/gRPC: the generated tonic services, mounted at their gRPC paths on the main port

@@ -18,7 +18,7 @@ use crate::{
         admit::{admit_events, admit_request},
         otlp,
     },
-    AppState,
+    state::AppState,
 };
 
 /// `POST /v1/metrics` (OTLP/HTTP).
