@@ -9,7 +9,7 @@ use store::{
     PoolConfig, Store,
 };
 
-use crate::{Config, Error};
+use crate::{config::Config, startup::Error};
 
 pub const EMBEDDED_DATABASE: &str = "devpulse";
 

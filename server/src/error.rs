@@ -39,6 +39,19 @@ pub enum ApiError {
 
 pub use types::{FieldError, Problem};
 
+/// RFC 6901 pointer of a serde path: `~` and `/` inside a key are escaped as `~0` and `~1`.
+pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
 impl ApiError {
     pub fn field(pointer: &str, detail: impl Into<String>) -> ApiError {
         ApiError::Validation(vec![FieldError {

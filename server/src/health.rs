@@ -3,7 +3,7 @@ use std::time::Duration;
 use axum::{extract::State, Json};
 use serde_json::{json, Value};
 
-use crate::{error::ApiError, AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// The process is alive and serving; says nothing about its dependencies.
 pub async fn healthz() -> Json<Value> {

@@ -20,7 +20,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{api, error, health, AppState, Config};
+use crate::{api, config::Config, error, health, state::AppState};
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()

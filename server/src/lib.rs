@@ -11,73 +11,19 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod mcp;
+pub mod metrics_scope;
+pub mod startup;
+pub mod state;
 pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
 use store::Store;
 use tokio::{net::TcpListener, sync::watch};
-use types::DbSample;
 
 pub use config::Config;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub store: Store,
-    pub started_at: Instant,
-    pub database_mode: &'static str,
-    pub live: Arc<watch::Sender<Option<DbSample>>>,
-    /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
-    pub shutdown: watch::Receiver<bool>,
-    pub keys: auth::jwt::Keys,
-    pub login_limits: Arc<auth::limits::LoginLimiter>,
-    pub session_lifetimes: store::sessions::Lifetimes,
-    pub secure_cookies: bool,
-    /// Where people reach this server: the base of invitation and reset links.
-    pub public_url: String,
-    /// The write path: requests hand events to it and wait for the commit.
-    pub writer: ingest::Writer,
-    /// After-commit `metrics_update`s, for live pages.
-    pub bus: bus::Bus,
-    pub batch_max_items: usize,
-    /// The largest request body, and the most a gzip body may inflate to.
-    pub body_limit: usize,
-    /// What ingestion requests being decoded may cost together (see `ingest::wire`).
-    pub decoding: ingest::wire::Budget,
-    pub ingest_limits: Arc<ingest::limits::IngestLimits>,
-    /// MCP over Streamable HTTP (`/mcp`).
-    pub mcp: mcp::Service,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-/// Startup failures, each with enough context to act on.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Store(#[from] store::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Keys(#[from] auth::jwt::KeyError),
-    #[error("{0}")]
-    Setup(String),
-}
+pub use startup::Error;
+pub use state::AppState;
 
 pub fn init_tracing(format: &config::LogFormat) {
     use tracing_subscriber::{fmt, EnvFilter};

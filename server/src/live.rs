@@ -18,7 +18,7 @@ use types::{DbSample, LiveMessage, MetricsUpdate, TenantId};
 use crate::{
     auth::{authorize, permissions::READ_METRICS, Access, Caller},
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the

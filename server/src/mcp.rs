@@ -1,5 +1,6 @@
 //! MCP over Streamable HTTP at `/mcp`: the `mcp` crate's tools, resources and prompt, backed by
-//! the same handlers as the REST API, so an MCP call sees exactly what the caller's key or
+//! the same store reads and write path as the REST API, under the same scoping rules
+//! (`auth::scope`, `metrics_scope`), so an MCP call sees exactly what the caller's key or
 //! session may see over REST. The route's gate authenticates the caller; the handler hands the
 //! caller and the state to the MCP service in the request's extensions, where [`ServerBackend`]
 //! reads them per call.
@@ -7,36 +8,46 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Request, State},
+    extract::{Request, State},
     response::{IntoResponse, Response},
-    Extension, Json,
+    Extension,
 };
+use chrono::SubsecRound;
 use mcp::{Backend, BackendError, Cx, Range, SessionQuery, StreamableHttpServerConfig};
-use serde_json::Value;
+use serde_json::{json, Value};
+use store::{
+    activity::{self, SessionFilter},
+    rollups,
+};
 use tower::ServiceExt;
 
 use crate::{
-    api::{dashboard, ingest, metrics, ApiQuery},
-    auth::{authorize, Access, Caller},
+    auth::{authorize, scope::scoped, Access, Caller},
     error::ApiError,
-    AppState,
+    ingest::{
+        admit::{admit_events, admit_request},
+        batch::write_batch,
+    },
+    metrics_scope::{bounded, visible_people},
+    state::{AppState, McpService},
 };
-
-pub type Service =
-    mcp::StreamableHttpService<mcp::Devpulse<ServerBackend>, mcp::LocalSessionManager>;
 
 /// Stateless (any instance answers any request) with plain JSON answers. Host checks are off:
 /// every request carries its own credentials, which a DNS-rebinding page cannot add.
-pub fn service() -> Service {
+pub fn service() -> McpService {
     let backend = Arc::new(ServerBackend);
-    mcp::streamable_http_service(
+    let service = mcp::streamable_http_service(
         move || backend.clone(),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .disable_allowed_hosts()
             .with_max_request_body_bytes(1024 * 1024),
-    )
+    );
+    McpService::new(ServiceExt::<Request>::map_response(
+        service,
+        IntoResponse::into_response,
+    ))
 }
 
 /// `GET|POST|DELETE /mcp`.
@@ -49,7 +60,7 @@ pub async fn handler(
     req.extensions_mut().insert(me);
     req.extensions_mut().insert(state);
     match service.oneshot(req).await {
-        Ok(r) => r.into_response(),
+        Ok(r) => r,
         Err(never) => match never {},
     }
 }
@@ -79,71 +90,107 @@ fn backend_error(e: ApiError) -> BackendError {
     }
 }
 
-fn range_query<T: serde::de::DeserializeOwned>(
-    range: &Range,
-    extra: &str,
-) -> Result<ApiQuery<T>, BackendError> {
-    let fmt =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let query = format!("from={}&to={}{extra}", fmt(range.from), fmt(range.to)).replace('+', "%2B");
-    ApiQuery::parse(&query).map_err(backend_error)
+/// `range` checked as REST checks its `from` and `to`. MCP's answers have always carried
+/// whole-second bounds (they once went through a query string), and the rollup grain follows
+/// the bounds, so sub-seconds are dropped as before.
+fn bounds(range: &Range) -> Result<Range, ApiError> {
+    bounded(Range {
+        from: range.from.trunc_subsecs(0),
+        to: range.to.trunc_subsecs(0),
+    })
 }
 
 fn to_value(v: impl serde::Serialize) -> Result<Value, BackendError> {
     serde_json::to_value(v).map_err(|e| BackendError::Unavailable(e.to_string()))
 }
 
+// Each read follows its REST twin step for step (the tenant check, then the range, then the
+// scoped transaction), so that the same request fails the same way over both.
 impl Backend for ServerBackend {
     async fn record(&self, cx: &Cx, items: Vec<Value>) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
         authorize(Some(&me), Access::Ingest).map_err(backend_error)?;
-        ingest::admit_request(&state, &me)
+        let written = async {
+            admit_request(&state.ingest_limits, &me).await?;
+            admit_events(&state.ingest_limits, &me, items.len()).await?;
+            write_batch(
+                &state.writer,
+                &me,
+                items.into_iter().map(Ok).collect(),
+                |e| {
+                    e.source = store::events::Source::Mcp;
+                },
+            )
             .await
-            .map_err(backend_error)?;
-        ingest::admit_events(&state, &me, items.len())
-            .await
-            .map_err(backend_error)?;
-        ingest::write_batch(&state, &me, items.into_iter().map(Ok).collect(), |e| {
-            e.source = store::events::Source::Mcp;
-        })
-        .await
-        .map_err(backend_error)
+        };
+        written.await.map_err(backend_error)
     }
 
     async fn sessions(&self, cx: &Cx, q: SessionQuery) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        match q.id {
-            Some(id) => metrics::get_session(State(state), Extension(me), Path(id))
-                .await
-                .map_err(backend_error)
-                .and_then(|Json(s)| to_value(s)),
-            None => {
-                let query = range_query(&q.range, &format!("&limit={}", q.limit))?;
-                metrics::list_sessions(State(state), Extension(me), query)
-                    .await
-                    .map(|Json(v)| v)
-                    .map_err(backend_error)
-            }
+        if let Some(id) = q.id {
+            let read = async {
+                me.tenant()?;
+                let mut tx = scoped(&state.store, &me).await?;
+                let only = visible_people(&mut tx, &me).await?;
+                let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
+                tx.commit().await?;
+                Ok(session)
+            };
+            return read.await.map_err(backend_error).and_then(to_value);
         }
+        let read = async {
+            me.tenant()?;
+            let Range { from, to } = bounds(&q.range)?;
+            let limit = i64::from(q.limit);
+            if !(1..=500).contains(&limit) {
+                return Err(ApiError::field("/limit", "must be from 1 to 500"));
+            }
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let filter = SessionFilter {
+                from,
+                to,
+                only: only.as_deref(),
+                before: None,
+                id: None,
+                limit,
+            };
+            let sessions = activity::sessions(tx.conn(), filter).await?;
+            tx.commit().await?;
+            let next_before = (sessions.len() as i64 == limit)
+                .then(|| sessions.last().map(|s| s.started_at))
+                .flatten();
+            Ok(json!({ "sessions": sessions, "next_before": next_before }))
+        };
+        read.await.map_err(backend_error)
     }
 
     async fn tools(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        metrics::list_tools(State(state), Extension(me), range_query(&range, "")?)
-            .await
-            .map(|Json(v)| v)
-            .map_err(backend_error)
+        let read = async {
+            me.tenant()?;
+            let range = bounds(&range)?;
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let tools = activity::tool_stats(tx.conn(), range, only.as_deref()).await?;
+            tx.commit().await?;
+            Ok(json!({ "from": range.from, "to": range.to, "tools": tools }))
+        };
+        read.await.map_err(backend_error)
     }
 
     async fn summary(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        dashboard::summary(
-            State(state),
-            Extension(me),
-            range_query(&range, "&group_by=user")?,
-        )
-        .await
-        .map_err(backend_error)
-        .and_then(|Json(s)| to_value(s))
+        let read = async {
+            me.tenant()?;
+            let range = bounds(&range)?;
+            let mut tx = scoped(&state.store, &me).await?;
+            let only = visible_people(&mut tx, &me).await?;
+            let summary = rollups::summary(tx.conn(), range, only.as_deref()).await?;
+            tx.commit().await?;
+            Ok(summary)
+        };
+        read.await.map_err(backend_error).and_then(to_value)
     }
 }

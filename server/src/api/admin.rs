@@ -6,12 +6,12 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use store::{tenants, Slug, Tenant, TenantStatus};
 
-use super::{JsonBody, Me};
-use crate::{error::ApiError, tenancy, AppState};
+use super::extract::{JsonBody, Me};
+use crate::{error::ApiError, state::AppState, tenancy};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Tenant>>, ApiError> {
     Ok(Json(tenants::list(state.store.pool()).await?))

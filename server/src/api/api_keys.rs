@@ -6,7 +6,7 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use store::{
@@ -15,8 +15,12 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::scoped, JsonBody, Me};
-use crate::{auth::Permission, error::ApiError, AppState};
+use super::extract::{JsonBody, Me};
+use crate::{
+    auth::{scope::scoped, Permission},
+    error::ApiError,
+    state::AppState,
+};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -40,7 +44,7 @@ pub async fn list(
             ))
         }
     };
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let keys = api_keys::list(tx.conn(), owner).await?;
     tx.commit().await?;
     Ok(Json(keys))
@@ -81,7 +85,7 @@ pub async fn create(
             ))
         }
     };
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     // Another tenant's user id is simply not found here.
     store::accounts::get(tx.conn(), owner).await?;
     let (api_key, key) = api_keys::create(
@@ -105,7 +109,7 @@ pub async fn revoke(
 ) -> Result<Json<ApiKey>, ApiError> {
     me.tenant()?;
     let owner = (!me.can(Permission::UserManage)).then_some(me.user_id);
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let key = api_keys::revoke(tx.conn(), &me.actor(), id, owner).await?;
     tx.commit().await?;
     Ok(Json(key))

@@ -15,13 +15,14 @@ use store::{
     tenants, Role, Slug, TenantStatus, User,
 };
 
-use super::{JsonBody, Me};
+use super::extract::{JsonBody, Me};
 use crate::{
     auth::{
-        client_ip, cookie, jwt::ACCESS_TTL_SECS, Caller, Permission, ACCESS_COOKIE, REFRESH_COOKIE,
+        client_ip, cookie, jwt::ACCESS_TTL_SECS, scope::scoped, Caller, Permission, ACCESS_COOKIE,
+        REFRESH_COOKIE,
     },
     error::ApiError,
-    AppState,
+    state::AppState,
 };
 
 /// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.
@@ -347,7 +348,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
     tx.commit().await?;
     Ok(signed_out(&state))
@@ -365,7 +366,7 @@ pub async fn profile(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::get(tx.conn(), me.user_id).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -390,7 +391,7 @@ pub async fn update_profile(
     Extension(me): Me,
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
@@ -408,7 +409,7 @@ pub async fn change_password(
     Extension(me): Me,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     accounts::change_password(
         tx.conn(),
         &me.actor(),
@@ -426,16 +427,6 @@ pub async fn change_password(
     })?;
     tx.commit().await?;
     Ok(signed_out(&state))
-}
-
-pub use store::ScopedTx as Scoped;
-
-/// A transaction in the caller's scope: their tenant's, or the registry for super admins.
-pub async fn scoped(state: &AppState, caller: &Caller) -> Result<Scoped, ApiError> {
-    Ok(state
-        .store
-        .scoped_tx(caller.tenant.as_ref().map(|t| t.scope()))
-        .await?)
 }
 
 /// A password the policy refused, as the request's `/password` field.

@@ -2,20 +2,16 @@
 
 use axum::{extract::State, Extension, Json};
 
-use super::ApiQuery;
-use chrono::{DateTime, Utc};
+use super::extract::ApiQuery;
 use serde::Deserialize;
-use store::{rollups, teams, UserId};
-use types::TimeRange;
+use store::rollups;
 
-use super::{
-    auth::{scoped, Scoped},
-    Me,
-};
+use super::extract::Me;
 use crate::{
-    auth::{Caller, Permission},
+    auth::scope::scoped,
     error::{ApiError, FieldError},
-    AppState,
+    metrics_scope::{range, visible_people},
+    state::AppState,
 };
 
 #[derive(Deserialize)]
@@ -23,38 +19,6 @@ pub struct SummaryQuery {
     from: Option<String>,
     to: Option<String>,
     group_by: Option<String>,
-}
-
-pub fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
-    v.map(|s| types::range::parse_time(field, s)).transpose()
-}
-
-/// The `[from, to)` of a read (see [`TimeRange::parse`]); every problem with it, with `errors`
-/// (other fields' problems) in front.
-pub fn range(
-    from: Option<&str>,
-    to: Option<&str>,
-    mut errors: Vec<FieldError>,
-) -> Result<TimeRange, ApiError> {
-    match TimeRange::parse(from, to, Utc::now()) {
-        Ok(range) if errors.is_empty() => Ok(range),
-        Ok(_) => Err(ApiError::Validation(errors)),
-        Err(more) => {
-            errors.extend(more);
-            Err(ApiError::Validation(errors))
-        }
-    }
-}
-
-/// Whose numbers the caller sees: everyone's, their teams', or their own.
-pub async fn visible_people(tx: &mut Scoped, me: &Caller) -> Result<Option<Vec<UserId>>, ApiError> {
-    if me.can(Permission::MetricsViewAll) {
-        Ok(None)
-    } else if me.can(Permission::MetricsViewTeam) {
-        Ok(Some(teams::managed_people(tx.conn(), me.user_id).await?))
-    } else {
-        Ok(Some(vec![me.user_id]))
-    }
 }
 
 /// `GET /api/v1/dashboard/summary?from=&to=&group_by=user`: totals per user and overall in
@@ -73,7 +37,7 @@ pub async fn summary(
         });
     }
     let range = range(q.from.as_deref(), q.to.as_deref(), errors)?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let summary = rollups::summary(tx.conn(), range, only.as_deref()).await?;
     tx.commit().await?;

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use store::imports::{self, ImportBatch, ImportId, RolledBack};
 use uuid::Uuid;
 
-use super::{JsonBody, Me};
-use crate::{error::ApiError, AppState};
+use super::extract::{JsonBody, Me};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,20 +7,21 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use store::activity::{self, Session, SessionFilter, ToolStats};
 use types::TimeRange;
 
-use super::{
-    auth::scoped,
-    dashboard::{self, visible_people},
-    ingest::{admit_events, admit_request},
-    JsonBody, Me,
+use super::extract::{JsonBody, Me};
+use crate::{
+    auth::{scope::scoped, Caller},
+    error::ApiError,
+    ingest::admit::{admit_events, admit_request},
+    metrics_scope::{self, visible_people},
+    state::AppState,
 };
-use crate::{auth::Caller, error::ApiError, AppState};
 
 /// 201 for something new, 200 for a resend of something already stored.
 fn created_if(new: bool) -> StatusCode {
@@ -40,7 +41,7 @@ async fn write_item(
     item: Value,
     renames: &[(&str, &str)],
 ) -> Result<bool, ApiError> {
-    admit_request(state, me).await?;
+    admit_request(&state.ingest_limits, me).await?;
     let event =
         crate::ingest::batch::parse_item(item, me.user_id, Utc::now()).map_err(|errors| {
             ApiError::Validation(
@@ -58,7 +59,7 @@ async fn write_item(
                     .collect(),
             )
         })?;
-    admit_events(state, me, 1).await?;
+    admit_events(&state.ingest_limits, me, 1).await?;
     state
         .writer
         .submit(me.tenant()?.scope(), vec![event])
@@ -174,7 +175,7 @@ pub struct Range {
 }
 
 fn range(q: &Range) -> Result<TimeRange, ApiError> {
-    dashboard::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
+    metrics_scope::range(q.from.as_deref(), q.to.as_deref(), Vec::new())
 }
 
 /// `GET /api/v1/metrics/sessions`: newest first, 50 a page (`limit` up to 500); pass the
@@ -190,13 +191,13 @@ pub async fn list_sessions(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("/limit", "must be from 1 to 500"));
     }
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let filter = SessionFilter {
         from,
         to,
         only: only.as_deref(),
-        before: dashboard::time("before", q.before.as_deref())
+        before: metrics_scope::time("before", q.before.as_deref())
             .map_err(|e| ApiError::Validation(vec![e]))?,
         id: None,
         limit,
@@ -218,7 +219,7 @@ pub async fn get_session(
     Path(id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
     tx.commit().await?;
@@ -233,7 +234,7 @@ pub async fn list_tools(
 ) -> Result<Json<Value>, ApiError> {
     me.tenant()?;
     let range = range(&q)?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let only = visible_people(&mut tx, &me).await?;
     let tools: Vec<ToolStats> = activity::tool_stats(tx.conn(), range, only.as_deref()).await?;
     tx.commit().await?;

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod dashboard;
+pub mod extract;
 pub mod imports;
 pub mod ingest;
 pub mod metrics;
@@ -14,20 +15,19 @@ pub mod teams;
 pub mod users;
 
 use axum::{
-    body::Bytes,
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State},
+    extract::{ConnectInfo, Request, State},
     http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
     routing::{delete, get, post, put, MethodRouter},
-    Extension, Router,
+    Router,
 };
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 
 use crate::{
-    auth::{authenticate, authorize, Access, Caller},
-    error::{ApiError, FieldError},
-    AppState,
+    auth::{authenticate, authorize, Access},
+    error::ApiError,
+    state::AppState,
 };
 
 #[derive(Clone, Debug, Serialize)]
@@ -161,32 +161,37 @@ pub fn routes() -> ApiRouter {
             Method::POST,
             "/api/v1/hooks/claude-code",
             Ingest,
-            post(ingest::hook),
+            post(ingest::hook::hook),
         )
         .route(
             Method::POST,
             "/api/v1/ingest/batch",
             Ingest,
-            post(ingest::batch),
+            post(ingest::batch::batch),
         )
         .route(
             Method::POST,
             "/v1/metrics",
             Ingest,
-            post(ingest::otlp_metrics),
+            post(ingest::otlp_http::otlp_metrics),
         )
-        .route(Method::POST, "/v1/logs", Ingest, post(ingest::otlp_logs))
+        .route(
+            Method::POST,
+            "/v1/logs",
+            Ingest,
+            post(ingest::otlp_http::otlp_logs),
+        )
         .route(
             Method::POST,
             "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
             Ingest,
-            post(ingest::otlp_grpc_logs),
+            post(ingest::otlp_grpc::otlp_grpc_logs),
         )
         .route(
             Method::POST,
             "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
             Ingest,
-            post(ingest::otlp_grpc_metrics),
+            post(ingest::otlp_grpc::otlp_grpc_metrics),
         )
         .route(
             Method::POST,
@@ -489,81 +494,4 @@ pub fn routes() -> ApiRouter {
             Permission(TenantsManage),
             delete(admin::delete),
         )
-}
-
-/// A JSON body whose errors become problem+json naming the bad field by JSON pointer.
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
-            return Err(ApiError::field(
-                "",
-                "send a JSON body with Content-Type: application/json",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(JsonBody)
-            .map_err(|e| {
-                ApiError::Validation(vec![FieldError {
-                    pointer: json_pointer(e.path()),
-                    detail: e.inner().to_string(),
-                }])
-            })
-    }
-}
-
-/// A query string whose errors become problem+json naming the bad parameter (as `/name`),
-/// instead of axum's plain-text 400.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned> ApiQuery<T> {
-    pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                ApiError::Validation(vec![FieldError {
-                    pointer: json_pointer(e.path()),
-                    detail: e.inner().to_string(),
-                }])
-            })
-    }
-}
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, ApiError> {
-        Self::parse(parts.uri.query().unwrap_or(""))
-    }
-}
-
-pub type Me = Extension<Caller>;
-
-/// RFC 6901 pointer of a serde path: `~` and `/` inside a key are escaped as `~0` and `~1`.
-pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
-            Segment::Enum { variant } => Some(format!("/{variant}")),
-            Segment::Unknown => None,
-        })
-        .collect()
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::prices;
 
-use super::{JsonBody, Me};
-use crate::{error::ApiError, AppState};
+use super::extract::{JsonBody, Me};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Serialize)]
 pub struct PriceRow {

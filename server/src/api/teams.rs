@@ -14,8 +14,12 @@ use store::{
 };
 use uuid::Uuid;
 
-use super::{auth::scoped, JsonBody, Me};
-use crate::{auth::Caller, error::ApiError, AppState};
+use super::extract::{JsonBody, Me};
+use crate::{
+    auth::{scope::scoped, Caller},
+    error::ApiError,
+    state::AppState,
+};
 
 fn visible_to(me: &Caller) -> Visible {
     Visible::for_role(me.role, me.user_id)
@@ -26,7 +30,7 @@ pub async fn list(
     Extension(me): Me,
 ) -> Result<Json<Vec<Team>>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let list = teams::list(tx.conn(), visible_to(&me)).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -38,7 +42,7 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::list(tx.conn(), visible_to(&me))
         .await?
         .into_iter()
@@ -60,7 +64,7 @@ pub async fn create(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::create(tx.conn(), &me.actor(), &body.name).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(team)))
@@ -73,7 +77,7 @@ pub async fn rename(
     JsonBody(body): JsonBody<TeamBody>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::rename(tx.conn(), &me.actor(), TeamId(id), &body.name).await?;
     tx.commit().await?;
     Ok(Json(team))
@@ -85,7 +89,7 @@ pub async fn delete(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     teams::delete(tx.conn(), &me.actor(), TeamId(id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -106,7 +110,7 @@ pub async fn put_member(
     JsonBody(body): JsonBody<Membership>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::set_member(
         tx.conn(),
         &me.actor(),
@@ -125,7 +129,7 @@ pub async fn remove_member(
     Path((id, user)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Team>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let team = teams::remove_member(tx.conn(), &me.actor(), TeamId(id), UserId(user)).await?;
     tx.commit().await?;
     Ok(Json(team))

@@ -6,7 +6,7 @@ use axum::{
     Extension, Json,
 };
 
-use super::ApiQuery;
+use super::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use store::{
     accounts::{self, Email},
@@ -16,17 +16,17 @@ use store::{
 use uuid::Uuid;
 
 use super::{
-    auth::{parse_tenant_role, password_refused, scoped},
-    JsonBody, Me,
+    auth::{parse_tenant_role, password_refused},
+    extract::{JsonBody, Me},
 };
-use crate::{error::ApiError, tenancy, AppState};
+use crate::{auth::scope::scoped, error::ApiError, state::AppState, tenancy};
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Json<Vec<User>>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let users = accounts::list(tx.conn()).await?;
     tx.commit().await?;
     Ok(Json(users))
@@ -86,7 +86,7 @@ pub async fn create(
         let link = Some(Link::new(&state, issued));
         return Ok((StatusCode::CREATED, Json(CreatedUser { user, link })));
     };
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user =
         accounts::create_with_password(tx.conn(), &me.actor(), &email, &body.name, role, password)
             .await
@@ -120,7 +120,7 @@ pub async fn set_role(
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
     let role = parse_tenant_role(&body.role)?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::change_role(tx.conn(), &me.actor(), UserId(id), role).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -149,7 +149,7 @@ async fn set_active(
     active: bool,
 ) -> Result<Json<User>, ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
     tx.commit().await?;
     Ok(Json(user))
@@ -166,7 +166,7 @@ pub async fn audit(
     Extension(me): Me,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let mut tx = scoped(&state, &me).await?;
+    let mut tx = scoped(&state.store, &me).await?;
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(entries))

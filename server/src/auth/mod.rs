@@ -5,6 +5,7 @@
 pub mod jwt;
 pub mod limits;
 pub mod permissions;
+pub mod scope;
 
 use axum::http::{header, HeaderMap};
 use store::{

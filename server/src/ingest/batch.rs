@@ -1,5 +1,6 @@
 //! `POST /api/v1/ingest/batch` items: either a Claude Code hook body (it has
-//! `hook_event_name`; what the collector forwards) or a typed item for everything else.
+//! `hook_event_name`; what the collector forwards) or a typed item for everything else; and
+//! writing a batch of them, each item's fate in the answer.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -8,8 +9,11 @@ use store::{
     UserId,
 };
 
-use super::{check_time, content_key, hooks};
-use crate::error::FieldError;
+use super::{check_time, content_key, hooks, Fate, Writer};
+use crate::{
+    auth::Caller,
+    error::{ApiError, FieldError},
+};
 
 pub const TYPES: &str = "session_start, session_end, tool_use, api_request, lines, event";
 
@@ -266,4 +270,81 @@ pub fn parse_item(
     drop(item);
     e.attrs = value;
     Ok(e)
+}
+
+#[derive(serde::Serialize)]
+struct ItemResult {
+    index: usize,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+/// Parses and writes batch items as `me`; `file` marks each accepted event (its source, its
+/// import batch). Answers with each item's fate, in the shape of `POST /api/v1/ingest/batch`
+/// (which MCP's `record` answers too).
+pub async fn write_batch(
+    writer: &Writer,
+    me: &Caller,
+    items: Vec<Result<Value, String>>,
+    file: impl Fn(&mut Event),
+) -> Result<Value, ApiError> {
+    let now = Utc::now();
+    let mut results = Vec::with_capacity(items.len());
+    let mut events = Vec::new();
+    let mut positions = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let parsed = item
+            .map_err(|detail| {
+                vec![FieldError {
+                    pointer: String::new(),
+                    detail,
+                }]
+            })
+            .and_then(|v| parse_item(v, me.user_id, now));
+        match parsed {
+            Ok(mut event) => {
+                file(&mut event);
+                positions.push(index);
+                events.push(event);
+                results.push(ItemResult {
+                    index,
+                    status: "accepted",
+                    errors: Vec::new(),
+                });
+            }
+            Err(errors) => results.push(ItemResult {
+                index,
+                status: "rejected",
+                errors: errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        pointer: format!("/{index}{}", e.pointer),
+                        detail: e.detail,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+    let receipt = writer.submit(me.tenant()?.scope(), events).await?;
+    for (pos, fate) in positions.into_iter().zip(receipt.fates) {
+        match fate {
+            Fate::New => {}
+            Fate::Duplicate => results[pos].status = "duplicate",
+            Fate::Unstorable(detail) => {
+                results[pos].status = "rejected";
+                results[pos].errors.push(FieldError {
+                    pointer: format!("/{pos}"),
+                    detail,
+                });
+            }
+        }
+    }
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    Ok(serde_json::json!({
+        "accepted": count("accepted"),
+        "duplicates": count("duplicate"),
+        "rejected": count("rejected"),
+        "items": results,
+    }))
 }

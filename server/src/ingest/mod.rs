@@ -4,6 +4,7 @@
 //! each request. Acknowledged therefore means committed; a full queue answers 503 with
 //! `Retry-After` instead of growing memory.
 
+pub mod admit;
 pub mod batch;
 pub mod hooks;
 pub mod limits;

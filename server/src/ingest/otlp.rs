@@ -101,7 +101,7 @@ fn decode<T: Message + Default + serde::de::DeserializeOwned>(
             let de = &mut serde_json::Deserializer::from_slice(bytes);
             serde_path_to_error::deserialize(de).map_err(|e| {
                 ApiError::Validation(vec![crate::error::FieldError {
-                    pointer: crate::api::json_pointer(e.path()),
+                    pointer: crate::error::json_pointer(e.path()),
                     detail: e.inner().to_string(),
                 }])
             })

@@ -20,9 +20,14 @@ pub struct Tenant {
 impl Tenant {
     pub async fn new() -> Tenant {
         let db = TestDb::new().await;
-        let tenant = store::tenants::create(db.store.pool(), &Slug::parse("acme").unwrap(), "Acme")
-            .await
-            .unwrap();
+        let tenant = store::tenants::create(
+            db.store.pool(),
+            &store::audit::Actor::cli(),
+            &Slug::parse("acme").unwrap(),
+            "Acme",
+        )
+        .await
+        .unwrap();
         let mut tx = TenantTx::begin(db.store.pool(), tenant.scope())
             .await
             .unwrap();

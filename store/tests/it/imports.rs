@@ -132,7 +132,9 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     assert_eq!((live.tool_executions, live.api_requests), (1, 1));
 
     let mut tx = t.tx().await;
-    let done = imports::rollback(&mut tx, t.user, batch.id).await.unwrap();
+    let done = imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batch.id)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
         done,

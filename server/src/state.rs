@@ -1,0 +1,56 @@
+//! What every request handler is handed.
+
+use std::{convert::Infallible, sync::Arc, time::Instant};
+
+use axum::{extract::FromRef, extract::Request, response::Response};
+use leptos::config::LeptosOptions;
+use store::Store;
+use tokio::sync::watch;
+use tower::util::BoxCloneSyncService;
+use types::DbSample;
+
+use crate::{
+    auth::{jwt::Keys, limits::LoginLimiter},
+    bus::Bus,
+    ingest::{limits::IngestLimits, wire::Budget, Writer},
+};
+
+/// The MCP service, its type erased: naming it would name `mcp::ServerBackend`, and the
+/// backend reads `AppState`, so the state would import `mcp` and `mcp` the state.
+pub type McpService = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub started_at: Instant,
+    pub database_mode: &'static str,
+    pub live: Arc<watch::Sender<Option<DbSample>>>,
+    /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
+    pub shutdown: watch::Receiver<bool>,
+    pub keys: Keys,
+    pub login_limits: Arc<LoginLimiter>,
+    pub session_lifetimes: store::sessions::Lifetimes,
+    pub secure_cookies: bool,
+    /// Where people reach this server: the base of invitation and reset links.
+    pub public_url: String,
+    /// The write path: requests hand events to it and wait for the commit.
+    pub writer: Writer,
+    /// After-commit `metrics_update`s, for live pages.
+    pub bus: Bus,
+    pub batch_max_items: usize,
+    /// The largest request body, and the most a gzip body may inflate to.
+    pub body_limit: usize,
+    /// What ingestion requests being decoded may cost together (see `ingest::wire`).
+    pub decoding: Budget,
+    pub ingest_limits: Arc<IngestLimits>,
+    /// MCP over Streamable HTTP (`/mcp`).
+    pub mcp: McpService,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
