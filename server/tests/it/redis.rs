@@ -1,14 +1,12 @@
 //! With REDIS_URL, instances share the bus and the rate limits: a real redis-server, two
 //! server instances on one database.
 
-mod common;
-
 use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use common::{call, login, seed_two_tenants, TestServer};
+use crate::common::{call, login, seed_two_tenants, TestServer};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -82,7 +80,7 @@ async fn key_for(server: &TestServer) -> String {
 }
 
 async fn hook(server: &TestServer, key: &str, n: usize) -> u16 {
-    common::client()
+    crate::common::client()
         .post(server.url("/api/v1/hooks/claude-code"))
         .header("x-api-key", key)
         .json(&json!({ "session_id": "r", "hook_event_name": "Stop", "_at": format!("2025-09-01T10:00:{n:02}Z") }))

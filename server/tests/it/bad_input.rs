@@ -3,11 +3,9 @@
 //! stored or refused clearly (4xx, or an OTLP partial success naming why), never a 5xx, and
 //! the writers keep writing.
 
-mod common;
-
 use std::io::Write;
 
-use common::{call, client, fixtures::people, login, TestServer};
+use crate::common::{call, client, fixtures::people, login, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -2,11 +2,9 @@
 //! `demo` against tenant `other`'s resources. A server function missing from the table below
 //! fails the suite: each new one must say who may call it.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{call, client, login, seed_two_tenants, TestServer};
+use crate::common::{call, client, login, seed_two_tenants, TestServer};
 use reqwest::Method;
 
 /// Who may call each server function: "public", "authenticated", or a permission.
@@ -57,7 +55,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
     assert_eq!(registered.len(), table.len(), "{registered:?}");
 
     // Tenant `other`'s resources, which nobody in `demo` may touch.
-    let other = common::other_tenant(&server).await;
+    let other = crate::common::other_tenant(&server).await;
     let (other_admin, other_user, other_key, other_team) =
         (other.admin, other.user_id, other.key_id, other.team_id);
     let before = snapshot(&server, &other_admin).await;

@@ -2,11 +2,9 @@
 //! payload keys whichever door it came through: the REST API, a server function (the UI), or
 //! the operator CLI. The entries are read back through `GET /api/v1/audit`, as an admin would.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{call, client, login, seed_two_tenants, user_id, TestServer};
+use crate::common::{call, client, login, seed_two_tenants, user_id, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -2,14 +2,12 @@
 //! resuming and rolling back imports, and hooks spooled while the server is down and synced
 //! once it is back, with the sync killed midway.
 
-mod common;
-
 use std::{
     process::{Output, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     fixtures::{assert_matches_expected, fixtures, people, summary, totals_of, USERS},
     laptop::Laptop,
     login, TestServer,

@@ -1,5 +1,4 @@
 //! A real server on a free port, over a fresh database of its own.
-#![allow(dead_code)]
 
 pub mod fixtures;
 pub mod laptop;

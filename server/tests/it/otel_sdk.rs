@@ -2,9 +2,7 @@
 //! with protobuf and JSON, and OTLP/gRPC on the main port and on `OTLP_GRPC_PORT` (installed
 //! into .data/venv-py by scripts/setup.sh).
 
-mod common;
-
-use common::{call, login, python, seed_two_tenants, TestServer};
+use crate::common::{call, login, python, seed_two_tenants, TestServer};
 use reqwest::Method;
 use serde_json::json;
 
@@ -28,7 +26,7 @@ async fn the_opentelemetry_sdk_exporters_are_understood() {
     )
     .await;
     let key = key["key"].as_str().unwrap().to_string();
-    let script = common::server_dir().join("tests/python/otel_send.py");
+    let script = crate::common::server_dir().join("tests/python/otel_send.py");
     let grpc_url = format!("http://127.0.0.1:{grpc_port}");
     for (encoding, prefix, url) in [
         ("protobuf", "pb", server.url("")),
@@ -88,7 +86,7 @@ async fn grpc_refusals_are_grpc_statuses() {
     .await;
     let key = key["key"].as_str().unwrap().to_string();
     let out = tokio::process::Command::new(python())
-        .arg(common::server_dir().join("tests/python/grpc_refusals.py"))
+        .arg(crate::common::server_dir().join("tests/python/grpc_refusals.py"))
         .args([&server.addr.to_string(), &key])
         .output()
         .await

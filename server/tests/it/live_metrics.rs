@@ -1,11 +1,9 @@
 //! After commit, one `metrics_update` per tenant reaches `/ws?topic=metrics`, coalesced, and
 //! only for the subscriber's own tenant.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{call, login, seed_two_tenants, TestServer};
+use crate::common::{call, login, seed_two_tenants, TestServer};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -82,7 +80,7 @@ async fn a_burst_of_events_makes_a_handful_of_updates_for_its_tenant_only() {
                              "timestamp": "2025-09-01T10:00:00Z" })
             })
             .collect();
-        common::client()
+        crate::common::client()
             .post(server.url("/api/v1/ingest/batch"))
             .header("x-api-key", &key)
             .json(&items)

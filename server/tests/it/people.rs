@@ -1,8 +1,6 @@
 //! Invitations, password-reset links and teams, through the real HTTP API.
 
-mod common;
-
-use common::{call, client, login, seed_two_tenants, user_id, TestServer};
+use crate::common::{call, client, login, seed_two_tenants, user_id, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

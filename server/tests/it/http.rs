@@ -1,11 +1,9 @@
 //! The HTTP surface of a real server: health, readiness, the server-rendered page, headers,
 //! limits, and the WebSocket feed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{client, TestServer};
+use crate::common::{client, TestServer};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use types::LiveMessage;

@@ -2,9 +2,7 @@
 //! over Streamable HTTP at `/mcp`, and over stdio through `devpulse mcp`, which forwards to the
 //! server. Every tool is called, and what they recorded must be on the server.
 
-mod common;
-
-use common::{
+use crate::common::{
     call,
     fixtures::people,
     laptop::{devpulse, Laptop},
@@ -14,7 +12,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 fn script() -> std::path::PathBuf {
-    common::server_dir().join("tests/python/mcp_client.py")
+    crate::common::server_dir().join("tests/python/mcp_client.py")
 }
 
 /// Runs the client and returns its report.

@@ -1,0 +1,238 @@
+use super::*;
+
+async fn login_full(server: &TestServer, tenant: &str, email: &str, password: &str) -> Value {
+    let (status, body) = call(
+        server,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "tenant": tenant, "email": email, "password": password })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let mut server = TestServer::start_with(|c| c.refresh_reuse_grace_secs = 0).await;
+    seed_two_tenants(&server).await;
+    let first = login_full(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+
+    let (status, second) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": rt1 })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2);
+    let access2 = second["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(
+            &server,
+            Method::GET,
+            "/api/v1/profile",
+            Some(&access2),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The rotated token comes back: someone copied it. The whole family dies.
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": rt1 })),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": rt2 })),
+    )
+    .await;
+    assert_eq!(status, 401, "the legitimate holder's token is revoked too");
+
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?action=session.family_revoked",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(log.as_array().unwrap().len(), 1);
+
+    // Garbage and other tenants' scopes are simply invalid.
+    for bad in ["", "x", "demo.nothex", "other.abcd", "_.abcd"] {
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": bad })),
+        )
+        .await;
+        assert_eq!(status, 401, "{bad:?}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_at_once_both_stay_signed_in() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let first = login_full(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let rt = first["refresh_token"].as_str().unwrap().to_string();
+    let a = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": rt })),
+    );
+    let b = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": rt })),
+    );
+    let ((sa, ba), (sb, bb)) = tokio::join!(a, b);
+    assert_eq!((sa.as_u16(), sb.as_u16()), (200, 200));
+    for body in [ba, bb] {
+        let next = body["refresh_token"].as_str().unwrap();
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": next })),
+        )
+        .await;
+        assert_eq!(status, 200, "each tab keeps a working session");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn role_changes_deactivation_and_logout_end_sessions_at_once() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login_full(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let dev_token = dev["access_token"].as_str().unwrap().to_string();
+    let dev_id = dev["user"]["id"].as_str().unwrap().to_string();
+
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/users/{dev_id}/role"),
+        Some(&admin),
+        Some(json!({ "role": "viewer" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        call(
+            &server,
+            Method::GET,
+            "/api/v1/profile",
+            Some(&dev_token),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": dev["refresh_token"] })),
+    )
+    .await;
+    assert_eq!(status, 401, "refresh tokens die with the role change");
+
+    // A fresh login carries the new role.
+    let (_, me) = call(
+        &server,
+        Method::GET,
+        "/api/v1/profile",
+        Some(&login(&server, "demo", "dev@demo.test", "demo-developer-pass").await),
+        None,
+    )
+    .await;
+    assert_eq!(me["role"], "viewer");
+
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let viewer_id = call(&server, Method::GET, "/api/v1/profile", Some(&viewer), None)
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        call(
+            &server,
+            Method::POST,
+            &format!("/api/v1/users/{viewer_id}/deactivate"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(&server, Method::GET, "/api/v1/profile", Some(&viewer), None)
+            .await
+            .0,
+        401
+    );
+    let (status, _) = call(&server, Method::POST, "/api/v1/auth/login", None, Some(json!({ "tenant": "demo", "email": "viewer@demo.test", "password": "demo-viewer-pass" }))).await;
+    assert_eq!(status, 401, "deactivated people cannot sign in");
+
+    // Logout everywhere.
+    let manager = login(&server, "demo", "manager@demo.test", "demo-manager-pass").await;
+    assert_eq!(
+        call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Some(&manager),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        call(
+            &server,
+            Method::GET,
+            "/api/v1/profile",
+            Some(&manager),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    server.shutdown().await;
+}

@@ -1,0 +1,19 @@
+//! The server's integration tests: one binary (linking the server once), a module per subject.
+//! Each test runs the real server on port 0 against a fresh database cloned from a template.
+
+mod common;
+
+mod audit;
+mod bad_input;
+mod collector;
+mod durability;
+mod embedded;
+mod http;
+mod identity;
+mod ingest;
+mod live_metrics;
+mod mcp;
+mod otel_sdk;
+mod people;
+mod redis;
+mod server_fns;
