@@ -1,6 +1,6 @@
 //! After-commit notices. The writer reports every committed batch; a coalescer turns a burst
-//! into at most one [`MetricsUpdate`] per tenant per window, and subscribers (the `/ws`
-//! metrics topic) receive them. Without Redis the messages stay in this process; with
+//! into at most one [`MetricsUpdate`] per tenant per window, and subscribers (the
+//! `/ws/metrics` feed) receive them. Without Redis the messages stay in this process; with
 //! `REDIS_URL` they are published on a Redis channel that every instance relays to its own
 //! subscribers, so a page connected to any instance sees writes made through any other.
 

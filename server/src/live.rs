@@ -1,12 +1,13 @@
-//! The live feed behind `/ws`: one sampler per instance reads database activity every second;
-//! every WebSocket connection gets the latest point at once and each new one after that.
+//! The live feeds. `/ws`: one sampler per instance reads database activity every second, and
+//! every connection gets the latest point at once and each new one after that. `/ws/metrics`:
+//! the caller's tenant's `metrics_update`s from the bus.
 
 use std::time::{Duration, Instant};
 
 use axum::{
     extract::{
         ws::{Message, WebSocket},
-        Query, State, WebSocketUpgrade,
+        State, WebSocketUpgrade,
     },
     response::{IntoResponse, Response},
     Extension,
@@ -15,11 +16,7 @@ use store::Store;
 use tokio::sync::{broadcast, watch};
 use types::{DbSample, LiveMessage, MetricsUpdate, TenantId};
 
-use crate::{
-    auth::{authorize, permissions::READ_METRICS, Access, Caller},
-    error::ApiError,
-    state::AppState,
-};
+use crate::{auth::Caller, error::ApiError, state::AppState};
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
@@ -55,38 +52,26 @@ pub async fn sample(
     }
 }
 
-#[derive(serde::Deserialize)]
-pub struct WsQuery {
-    topic: Option<String>,
+/// `/ws`: the installation's database activity, once a second, for the public status page.
+pub async fn status_ws(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let shutdown = state.shutdown.clone();
+    let points = state.live.subscribe();
+    ws.on_upgrade(move |socket| serve(socket, points, shutdown))
 }
 
-/// `/ws` (the status page's database activity, public) and `/ws?topic=metrics` (the caller's
-/// tenant's `metrics_update`s, for those who may read metrics).
-pub async fn ws_handler(
+/// `/ws/metrics`: the caller's tenant's `metrics_update`s. The route's gate has already checked
+/// that the caller may read metrics (its access is in the route table like any other route's).
+pub async fn metrics_ws(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
-    Query(q): Query<WsQuery>,
-    caller: Option<Extension<Caller>>,
+    Extension(caller): Extension<Caller>,
 ) -> Response {
+    let Some(tenant) = caller.tenant.map(|t| t.id) else {
+        return ApiError::NotFound("tenant").into_response();
+    };
     let shutdown = state.shutdown.clone();
-    match q.topic.as_deref() {
-        None | Some("status") => {
-            let points = state.live.subscribe();
-            ws.on_upgrade(move |socket| serve(socket, points, shutdown))
-        }
-        Some("metrics") => {
-            let caller = caller.map(|Extension(c)| c);
-            if let Err(e) = authorize(caller.as_ref(), Access::Read(READ_METRICS)) {
-                return e.into_response();
-            }
-            let Some(tenant) = caller.and_then(|c| c.tenant.map(|t| t.id)) else {
-                return ApiError::NotFound("tenant").into_response();
-            };
-            let updates = state.bus.subscribe();
-            ws.on_upgrade(move |socket| serve_metrics(socket, updates, tenant, shutdown))
-        }
-        Some(_) => ApiError::field("/topic", "must be `status` or `metrics`").into_response(),
-    }
+    let updates = state.bus.subscribe();
+    ws.on_upgrade(move |socket| serve_metrics(socket, updates, tenant, shutdown))
 }
 
 async fn serve_metrics(

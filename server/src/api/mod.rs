@@ -16,10 +16,11 @@ pub mod users;
 
 use axum::{
     extract::{ConnectInfo, Request, State},
+    handler::Handler,
     http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::{delete, get, post, put, MethodRouter},
+    routing::{self, MethodRouter},
     Router,
 };
 use serde::Serialize;
@@ -55,6 +56,42 @@ impl ApiRouter {
     ) -> Self {
         self.routes.push((method, path, access, handler));
         self
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self {
+        self.route(Method::GET, path, access, routing::get(handler))
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self {
+        self.route(Method::POST, path, access, routing::post(handler))
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self {
+        self.route(Method::PUT, path, access, routing::put(handler))
+    }
+
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self {
+        self.route(Method::DELETE, path, access, routing::delete(handler))
     }
 
     pub fn table(&self) -> Vec<RouteInfo> {
@@ -152,346 +189,142 @@ fn refuse(req: &Request, e: ApiError) -> Response {
 pub fn routes() -> ApiRouter {
     use crate::auth::Permission::*;
     use Access::*;
+    // Reading metrics: whoever holds one of the metrics.view_* permissions, each seeing what
+    // that permission covers.
+    const READ: Access = Read(crate::auth::permissions::READ_METRICS);
     ApiRouter::new()
-        // The live feed. Today it carries only the installation's database activity for the
-        // public status page; metric subscriptions will declare their own permission.
-        .route(Method::GET, "/ws", Public, get(crate::live::ws_handler))
-        .route(Method::POST, "/auth/login", Public, post(auth::login_form))
-        .route(
-            Method::POST,
-            "/api/v1/hooks/claude-code",
-            Ingest,
-            post(ingest::hook::hook),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/ingest/batch",
-            Ingest,
-            post(ingest::batch::batch),
-        )
-        .route(
-            Method::POST,
-            "/v1/metrics",
-            Ingest,
-            post(ingest::otlp_http::otlp_metrics),
-        )
-        .route(
-            Method::POST,
-            "/v1/logs",
-            Ingest,
-            post(ingest::otlp_http::otlp_logs),
-        )
-        .route(
-            Method::POST,
+        // The live feeds: the installation's database activity for the public status page, and
+        // the caller's tenant's metrics_updates for those who may read metrics.
+        .get("/ws", Public, crate::live::status_ws)
+        .get("/ws/metrics", READ, crate::live::metrics_ws)
+        .post("/auth/login", Public, auth::login_form)
+        .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
+        .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
+        .post("/v1/metrics", Ingest, ingest::otlp_http::otlp_metrics)
+        .post("/v1/logs", Ingest, ingest::otlp_http::otlp_logs)
+        .post(
             "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
             Ingest,
-            post(ingest::otlp_grpc::otlp_grpc_logs),
+            ingest::otlp_grpc::otlp_grpc_logs,
         )
-        .route(
-            Method::POST,
+        .post(
             "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
             Ingest,
-            post(ingest::otlp_grpc::otlp_grpc_metrics),
+            ingest::otlp_grpc::otlp_grpc_metrics,
         )
-        .route(
-            Method::POST,
-            "/api/v1/imports",
-            Ingest,
-            post(imports::create),
-        )
-        .route(
-            Method::POST,
-            "/mcp",
-            Read(crate::auth::permissions::READ_METRICS),
-            post(crate::mcp::handler),
-        )
-        .route(
-            Method::GET,
-            "/mcp",
-            Read(crate::auth::permissions::READ_METRICS),
-            get(crate::mcp::handler),
-        )
-        .route(
-            Method::DELETE,
-            "/mcp",
-            Read(crate::auth::permissions::READ_METRICS),
-            delete(crate::mcp::handler),
-        )
-        .route(Method::GET, "/api/v1/imports", Ingest, get(imports::list))
-        .route(
-            Method::GET,
-            "/api/v1/imports/{id}",
-            Ingest,
-            get(imports::get),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/imports/{id}/finish",
-            Ingest,
-            post(imports::finish),
-        )
-        .route(
-            Method::DELETE,
-            "/api/v1/imports/{id}",
-            Ingest,
-            delete(imports::rollback),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/prices",
-            Authenticated,
-            get(prices::list),
-        )
-        .route(
-            Method::PUT,
+        .post("/api/v1/imports", Ingest, imports::create)
+        .post("/mcp", READ, crate::mcp::handler)
+        .get("/mcp", READ, crate::mcp::handler)
+        .delete("/mcp", READ, crate::mcp::handler)
+        .get("/api/v1/imports", Ingest, imports::list)
+        .get("/api/v1/imports/{id}", Ingest, imports::get)
+        .post("/api/v1/imports/{id}/finish", Ingest, imports::finish)
+        .delete("/api/v1/imports/{id}", Ingest, imports::rollback)
+        .get("/api/v1/prices", Authenticated, prices::list)
+        .put(
             "/api/v1/prices/{model}",
             Permission(DashboardManage),
-            put(prices::set),
+            prices::set,
         )
-        .route(
-            Method::DELETE,
+        .delete(
             "/api/v1/prices/{model}",
             Permission(DashboardManage),
-            delete(prices::reset),
+            prices::reset,
         )
-        .route(
-            Method::POST,
-            "/api/v1/metrics/sessions",
-            Ingest,
-            post(metrics::start_session),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/metrics/sessions",
-            Read(crate::auth::permissions::READ_METRICS),
-            get(metrics::list_sessions),
-        )
-        .route(
-            Method::PUT,
+        .post("/api/v1/metrics/sessions", Ingest, metrics::start_session)
+        .get("/api/v1/metrics/sessions", READ, metrics::list_sessions)
+        .put(
             "/api/v1/metrics/sessions/{id}",
             Ingest,
-            put(metrics::end_session),
+            metrics::end_session,
         )
-        .route(
-            Method::GET,
-            "/api/v1/metrics/sessions/{id}",
-            Read(crate::auth::permissions::READ_METRICS),
-            get(metrics::get_session),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/metrics/tools",
-            Ingest,
-            post(metrics::record_tool),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/metrics/tools",
-            Read(crate::auth::permissions::READ_METRICS),
-            get(metrics::list_tools),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/dashboard/summary",
-            Read(crate::auth::permissions::READ_METRICS),
-            get(dashboard::summary),
-        )
-        .route(
-            Method::POST,
-            "/auth/logout",
-            Public,
-            post(auth::logout_form),
-        )
-        .route(
-            Method::POST,
-            "/auth/welcome",
-            Public,
-            post(auth::redeem_link_form),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/links/inspect",
-            Public,
-            post(auth::inspect_link),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/links/redeem",
-            Public,
-            post(auth::redeem_link),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/login",
-            Public,
-            post(auth::login),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            Public,
-            post(auth::refresh),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/logout",
-            Public,
-            post(auth::logout),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/auth/logout-all",
-            Authenticated,
-            post(auth::logout_all),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/profile",
-            Authenticated,
-            get(auth::profile),
-        )
-        .route(
-            Method::PUT,
+        .get("/api/v1/metrics/sessions/{id}", READ, metrics::get_session)
+        .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
+        .get("/api/v1/metrics/tools", READ, metrics::list_tools)
+        .get("/api/v1/dashboard/summary", READ, dashboard::summary)
+        .post("/auth/logout", Public, auth::logout_form)
+        .post("/auth/welcome", Public, auth::redeem_link_form)
+        .post("/api/v1/auth/links/inspect", Public, auth::inspect_link)
+        .post("/api/v1/auth/links/redeem", Public, auth::redeem_link)
+        .post("/api/v1/auth/login", Public, auth::login)
+        .post("/api/v1/auth/refresh", Public, auth::refresh)
+        .post("/api/v1/auth/logout", Public, auth::logout)
+        .post("/api/v1/auth/logout-all", Authenticated, auth::logout_all)
+        .get("/api/v1/profile", Authenticated, auth::profile)
+        .put(
             "/api/v1/profile",
             Permission(ProfileEdit),
-            put(auth::update_profile),
+            auth::update_profile,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/profile/password",
             Authenticated,
-            post(auth::change_password),
+            auth::change_password,
         )
-        .route(
-            Method::GET,
-            "/api/v1/api-keys",
-            Authenticated,
-            get(api_keys::list),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/api-keys",
-            Authenticated,
-            post(api_keys::create),
-        )
-        .route(
-            Method::DELETE,
-            "/api/v1/api-keys/{id}",
-            Authenticated,
-            delete(api_keys::revoke),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/users",
-            Permission(UserManage),
-            get(users::list),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/users",
-            Permission(UserManage),
-            post(users::create),
-        )
-        .route(
-            Method::POST,
+        .get("/api/v1/api-keys", Authenticated, api_keys::list)
+        .post("/api/v1/api-keys", Authenticated, api_keys::create)
+        .delete("/api/v1/api-keys/{id}", Authenticated, api_keys::revoke)
+        .get("/api/v1/users", Permission(UserManage), users::list)
+        .post("/api/v1/users", Permission(UserManage), users::create)
+        .post(
             "/api/v1/users/{id}/password-link",
             Permission(UserManage),
-            post(users::password_link),
+            users::password_link,
         )
-        .route(
-            Method::PUT,
+        .put(
             "/api/v1/users/{id}/role",
             Permission(UserManage),
-            put(users::set_role),
+            users::set_role,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/users/{id}/deactivate",
             Permission(UserManage),
-            post(users::deactivate),
+            users::deactivate,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/users/{id}/reactivate",
             Permission(UserManage),
-            post(users::reactivate),
+            users::reactivate,
         )
-        .route(
-            Method::GET,
-            "/api/v1/teams",
-            Authenticated,
-            get(teams::list),
-        )
-        .route(
-            Method::POST,
-            "/api/v1/teams",
-            Permission(UserManage),
-            post(teams::create),
-        )
-        .route(
-            Method::GET,
-            "/api/v1/teams/{id}",
-            Authenticated,
-            get(teams::get),
-        )
-        .route(
-            Method::PUT,
-            "/api/v1/teams/{id}",
-            Permission(UserManage),
-            put(teams::rename),
-        )
-        .route(
-            Method::DELETE,
-            "/api/v1/teams/{id}",
-            Permission(UserManage),
-            delete(teams::delete),
-        )
-        .route(
-            Method::PUT,
+        .get("/api/v1/teams", Authenticated, teams::list)
+        .post("/api/v1/teams", Permission(UserManage), teams::create)
+        .get("/api/v1/teams/{id}", Authenticated, teams::get)
+        .put("/api/v1/teams/{id}", Permission(UserManage), teams::rename)
+        .delete("/api/v1/teams/{id}", Permission(UserManage), teams::delete)
+        .put(
             "/api/v1/teams/{id}/members/{user_id}",
             Permission(UserManage),
-            put(teams::put_member),
+            teams::put_member,
         )
-        .route(
-            Method::DELETE,
+        .delete(
             "/api/v1/teams/{id}/members/{user_id}",
             Permission(UserManage),
-            delete(teams::remove_member),
+            teams::remove_member,
         )
-        .route(
-            Method::GET,
-            "/api/v1/audit",
-            Permission(UserManage),
-            get(users::audit),
-        )
-        .route(
-            Method::GET,
+        .get("/api/v1/audit", Permission(UserManage), users::audit)
+        .get(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),
-            get(admin::list),
+            admin::list,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),
-            post(admin::create),
+            admin::create,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/admin/tenants/{slug}/suspend",
             Permission(TenantsManage),
-            post(admin::suspend),
+            admin::suspend,
         )
-        .route(
-            Method::POST,
+        .post(
             "/api/v1/admin/tenants/{slug}/reactivate",
             Permission(TenantsManage),
-            post(admin::reactivate),
+            admin::reactivate,
         )
-        .route(
-            Method::DELETE,
+        .delete(
             "/api/v1/admin/tenants/{slug}",
             Permission(TenantsManage),
-            delete(admin::delete),
+            admin::delete,
         )
 }

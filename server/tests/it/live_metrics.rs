@@ -1,4 +1,4 @@
-//! After commit, one `metrics_update` per tenant reaches `/ws?topic=metrics`, coalesced, and
+//! After commit, one `metrics_update` per tenant reaches `/ws/metrics`, coalesced, and
 //! only for the subscriber's own tenant.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ async fn subscribe(
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     u16,
 > {
-    let mut req = format!("ws://{}/ws?topic=metrics", server.addr)
+    let mut req = format!("ws://{}/ws/metrics", server.addr)
         .into_client_request()
         .unwrap();
     if let Some(t) = token {

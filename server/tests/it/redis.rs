@@ -119,7 +119,7 @@ async fn instances_share_rate_limits_and_metrics_updates_through_redis() {
 
     // A page connected to instance B hears about a write made through instance A.
     let admin = login(&b, "demo", "admin@demo.test", "demo-admin-pass").await;
-    let mut req = format!("ws://{}/ws?topic=metrics", b.addr)
+    let mut req = format!("ws://{}/ws/metrics", b.addr)
         .into_client_request()
         .unwrap();
     req.headers_mut()
