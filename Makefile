@@ -28,7 +28,7 @@ test: setup
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
+	cargo clippy -p types -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 fmt:

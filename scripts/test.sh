@@ -30,8 +30,8 @@ mkdir -p .data && chmod 755 .data
 step "rustfmt"
 cargo fmt --all -- --check
 
-step "unit and integration tests (pricing, store, mcp, collector, app with ssr, server)"
-cargo test -p pricing -p store -p mcp -p collector -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
+step "unit and integration tests (types, pricing, store, mcp, collector, app with ssr, server)"
+cargo test -p types -p pricing -p store -p mcp -p collector -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
 grep -E '^test result:' .data/cargo-test.log | awk '{p+=$4; f+=$6} END {printf "cargo test: %d passed, %d failed\n", p, f}'
 
 step "ingestion benchmark, quick mode (prints figures; asserts nothing about speed)"
@@ -42,7 +42,7 @@ step "hook benchmark, quick mode (devpulse hook against a Node.js hook; prints f
 cargo bench -q -p collector --bench hook -- --quick
 
 step "clippy (server side and WASM side)"
-cargo clippy -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
+cargo clippy -p types -p pricing -p store -p mcp -p collector -p app -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "site build: server + WASM bundle (cargo leptos build)"

@@ -105,7 +105,7 @@ pub async fn serve(
         )),
         keys,
         login_limits: Arc::default(),
-        session_lifetimes: store::sessions::Lifetimes {
+        session_lifetimes: store::refresh_tokens::Lifetimes {
             reuse_grace: chrono::Duration::seconds(config.refresh_reuse_grace_secs),
             ..Default::default()
         },

@@ -14,21 +14,17 @@ use axum::{
 };
 use chrono::SubsecRound;
 use mcp::{Backend, BackendError, Cx, Range, SessionQuery, StreamableHttpServerConfig};
-use serde_json::{json, Value};
-use store::{
-    activity::{self, SessionFilter},
-    rollups,
-};
+use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::{
-    auth::{authorize, scope::scoped, Access, Caller},
+    auth::{authorize, Access, Caller},
     error::ApiError,
     ingest::{
         admit::{admit_events, admit_request},
         batch::write_batch,
     },
-    metrics_scope::{bounded, visible_people},
+    metrics_scope::{self, bounded},
     state::{AppState, McpService},
 };
 
@@ -104,8 +100,8 @@ fn to_value(v: impl serde::Serialize) -> Result<Value, BackendError> {
     serde_json::to_value(v).map_err(|e| BackendError::Unavailable(e.to_string()))
 }
 
-// Each read follows its REST twin step for step (the tenant check, then the range, then the
-// scoped transaction), so that the same request fails the same way over both.
+// Each read is its REST twin's function in `metrics_scope`, so that the same request is
+// checked, scoped and answered the same way over both.
 impl Backend for ServerBackend {
     async fn record(&self, cx: &Cx, items: Vec<Value>) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
@@ -129,68 +125,27 @@ impl Backend for ServerBackend {
     async fn sessions(&self, cx: &Cx, q: SessionQuery) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
         if let Some(id) = q.id {
-            let read = async {
-                me.tenant()?;
-                let mut tx = scoped(&state.store, &me).await?;
-                let only = visible_people(&mut tx, &me).await?;
-                let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
-                tx.commit().await?;
-                Ok(session)
-            };
-            return read.await.map_err(backend_error).and_then(to_value);
+            return metrics_scope::session(&state.store, &me, &id)
+                .await
+                .map_err(backend_error)
+                .and_then(to_value);
         }
         let read = async {
-            me.tenant()?;
-            let Range { from, to } = bounds(&q.range)?;
-            let limit = i64::from(q.limit);
-            if !(1..=500).contains(&limit) {
-                return Err(ApiError::field("/limit", "must be from 1 to 500"));
-            }
-            let mut tx = scoped(&state.store, &me).await?;
-            let only = visible_people(&mut tx, &me).await?;
-            let filter = SessionFilter {
-                from,
-                to,
-                only: only.as_deref(),
-                before: None,
-                id: None,
-                limit,
-            };
-            let sessions = activity::sessions(tx.conn(), filter).await?;
-            tx.commit().await?;
-            let next_before = (sessions.len() as i64 == limit)
-                .then(|| sessions.last().map(|s| s.started_at))
-                .flatten();
-            Ok(json!({ "sessions": sessions, "next_before": next_before }))
+            let range = bounds(&q.range)?;
+            metrics_scope::sessions_page(&state.store, &me, range, None, i64::from(q.limit)).await
         };
         read.await.map_err(backend_error)
     }
 
     async fn tools(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        let read = async {
-            me.tenant()?;
-            let range = bounds(&range)?;
-            let mut tx = scoped(&state.store, &me).await?;
-            let only = visible_people(&mut tx, &me).await?;
-            let tools = activity::tool_stats(tx.conn(), range, only.as_deref()).await?;
-            tx.commit().await?;
-            Ok(json!({ "from": range.from, "to": range.to, "tools": tools }))
-        };
+        let read = async { metrics_scope::tools(&state.store, &me, bounds(&range)?).await };
         read.await.map_err(backend_error)
     }
 
     async fn summary(&self, cx: &Cx, range: Range) -> Result<Value, BackendError> {
         let (state, me) = who(cx)?;
-        let read = async {
-            me.tenant()?;
-            let range = bounds(&range)?;
-            let mut tx = scoped(&state.store, &me).await?;
-            let only = visible_people(&mut tx, &me).await?;
-            let summary = rollups::summary(tx.conn(), range, only.as_deref()).await?;
-            tx.commit().await?;
-            Ok(summary)
-        };
+        let read = async { metrics_scope::summary(&state.store, &me, bounds(&range)?).await };
         read.await.map_err(backend_error).and_then(to_value)
     }
 }

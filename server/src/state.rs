@@ -31,7 +31,7 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     pub keys: Keys,
     pub login_limits: Arc<LoginLimiter>,
-    pub session_lifetimes: store::sessions::Lifetimes,
+    pub session_lifetimes: store::refresh_tokens::Lifetimes,
     pub secure_cookies: bool,
     /// Where people reach this server: the base of invitation and reset links.
     pub public_url: String,

@@ -304,7 +304,7 @@ pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result
     if n == 0 {
         return Err(Error::NotFound("user"));
     }
-    crate::sessions::revoke_all(conn, id).await?;
+    crate::refresh_tokens::revoke_all(conn, id).await?;
     get(conn, id).await
 }
 
@@ -321,7 +321,7 @@ pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) 
     if n == 0 {
         return Err(Error::NotFound("user"));
     }
-    crate::sessions::revoke_all(conn, id).await
+    crate::refresh_tokens::revoke_all(conn, id).await
 }
 
 /// Deactivates (or reactivates) the user; deactivation ends every session and revokes keys.
@@ -339,7 +339,7 @@ pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Re
         return Err(Error::NotFound("user"));
     }
     if !active {
-        crate::sessions::revoke_all(conn, id).await?;
+        crate::refresh_tokens::revoke_all(conn, id).await?;
     }
     get(conn, id).await
 }
@@ -352,7 +352,7 @@ pub async fn end_sessions(conn: &mut PgConnection, id: UserId) -> Result<()> {
     )
     .execute(&mut *conn)
     .await?;
-    crate::sessions::revoke_all(conn, id).await
+    crate::refresh_tokens::revoke_all(conn, id).await
 }
 
 // --- audited changes, shared by the API, the CLI and the UI --------------------------------

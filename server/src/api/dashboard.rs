@@ -2,15 +2,13 @@
 
 use axum::{extract::State, Extension, Json};
 
-use super::extract::ApiQuery;
 use serde::Deserialize;
 use store::rollups;
 
-use super::extract::Me;
+use super::extract::{ApiQuery, Me};
 use crate::{
-    auth::scope::scoped,
     error::{ApiError, FieldError},
-    metrics_scope::{range, visible_people},
+    metrics_scope::{self, range},
     state::AppState,
 };
 
@@ -37,9 +35,7 @@ pub async fn summary(
         });
     }
     let range = range(q.from.as_deref(), q.to.as_deref(), errors)?;
-    let mut tx = scoped(&state.store, &me).await?;
-    let only = visible_people(&mut tx, &me).await?;
-    let summary = rollups::summary(tx.conn(), range, only.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Json(summary))
+    Ok(Json(
+        metrics_scope::summary(&state.store, &me, range).await?,
+    ))
 }

@@ -7,19 +7,18 @@ use axum::{
     Extension, Json,
 };
 
-use super::extract::ApiQuery;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use store::activity::{self, Session, SessionFilter, ToolStats};
+use store::activity::Session;
 use types::TimeRange;
 
-use super::extract::{JsonBody, Me};
+use super::extract::{ApiQuery, JsonBody, Me};
 use crate::{
-    auth::{scope::scoped, Caller},
+    auth::Caller,
     error::ApiError,
     ingest::admit::{admit_events, admit_request},
-    metrics_scope::{self, visible_people},
+    metrics_scope,
     state::AppState,
 };
 
@@ -185,30 +184,12 @@ pub async fn list_sessions(
     Extension(me): Me,
     ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
-    me.tenant()?;
-    let TimeRange { from, to } = range(&q)?;
+    let range = range(&q)?;
+    let before = metrics_scope::time("before", q.before.as_deref())
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("/limit", "must be from 1 to 500"));
-    }
-    let mut tx = scoped(&state.store, &me).await?;
-    let only = visible_people(&mut tx, &me).await?;
-    let filter = SessionFilter {
-        from,
-        to,
-        only: only.as_deref(),
-        before: metrics_scope::time("before", q.before.as_deref())
-            .map_err(|e| ApiError::Validation(vec![e]))?,
-        id: None,
-        limit,
-    };
-    let sessions: Vec<Session> = activity::sessions(tx.conn(), filter).await?;
-    tx.commit().await?;
-    let next_before = (sessions.len() as i64 == limit)
-        .then(|| sessions.last().map(|s| s.started_at))
-        .flatten();
     Ok(Json(
-        json!({ "sessions": sessions, "next_before": next_before }),
+        metrics_scope::sessions_page(&state.store, &me, range, before, limit).await?,
     ))
 }
 
@@ -218,12 +199,7 @@ pub async fn get_session(
     Extension(me): Me,
     Path(id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
-    me.tenant()?;
-    let mut tx = scoped(&state.store, &me).await?;
-    let only = visible_people(&mut tx, &me).await?;
-    let session = activity::session(tx.conn(), &id, only.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Json(session))
+    Ok(Json(metrics_scope::session(&state.store, &me, &id).await?))
 }
 
 /// `GET /api/v1/metrics/tools`: per tool, executions, failures, success rate and durations.
@@ -232,13 +208,6 @@ pub async fn list_tools(
     Extension(me): Me,
     ApiQuery(q): ApiQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
-    me.tenant()?;
     let range = range(&q)?;
-    let mut tx = scoped(&state.store, &me).await?;
-    let only = visible_people(&mut tx, &me).await?;
-    let tools: Vec<ToolStats> = activity::tool_stats(tx.conn(), range, only.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Json(
-        json!({ "from": range.from, "to": range.to, "tools": tools }),
-    ))
+    Ok(Json(metrics_scope::tools(&state.store, &me, range).await?))
 }

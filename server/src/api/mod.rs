@@ -2,13 +2,14 @@
 //! which demands an [`Access`]: there is no way to add a route without saying who may call it,
 //! and the table of routes is kept so tests can try every one of them as every role.
 
+pub mod account;
 pub mod admin;
 pub mod api_keys;
-pub mod auth;
 pub mod dashboard;
 pub mod extract;
 pub mod imports;
 pub mod ingest;
+pub mod links;
 pub mod metrics;
 pub mod prices;
 pub mod teams;
@@ -197,7 +198,7 @@ pub fn routes() -> ApiRouter {
         // the caller's tenant's metrics_updates for those who may read metrics.
         .get("/ws", Public, crate::live::status_ws)
         .get("/ws/metrics", READ, crate::live::metrics_ws)
-        .post("/auth/login", Public, auth::login_form)
+        .post("/auth/login", Public, account::login_form)
         .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
         .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
         .post("/v1/metrics", Ingest, ingest::otlp_http::otlp_metrics)
@@ -242,24 +243,28 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
-        .post("/auth/logout", Public, auth::logout_form)
-        .post("/auth/welcome", Public, auth::redeem_link_form)
-        .post("/api/v1/auth/links/inspect", Public, auth::inspect_link)
-        .post("/api/v1/auth/links/redeem", Public, auth::redeem_link)
-        .post("/api/v1/auth/login", Public, auth::login)
-        .post("/api/v1/auth/refresh", Public, auth::refresh)
-        .post("/api/v1/auth/logout", Public, auth::logout)
-        .post("/api/v1/auth/logout-all", Authenticated, auth::logout_all)
-        .get("/api/v1/profile", Authenticated, auth::profile)
+        .post("/auth/logout", Public, account::logout_form)
+        .post("/auth/welcome", Public, links::redeem_link_form)
+        .post("/api/v1/auth/links/inspect", Public, links::inspect_link)
+        .post("/api/v1/auth/links/redeem", Public, links::redeem_link)
+        .post("/api/v1/auth/login", Public, account::login)
+        .post("/api/v1/auth/refresh", Public, account::refresh)
+        .post("/api/v1/auth/logout", Public, account::logout)
+        .post(
+            "/api/v1/auth/logout-all",
+            Authenticated,
+            account::logout_all,
+        )
+        .get("/api/v1/profile", Authenticated, account::profile)
         .put(
             "/api/v1/profile",
             Permission(ProfileEdit),
-            auth::update_profile,
+            account::update_profile,
         )
         .post(
             "/api/v1/profile/password",
             Authenticated,
-            auth::change_password,
+            account::change_password,
         )
         .get("/api/v1/api-keys", Authenticated, api_keys::list)
         .post("/api/v1/api-keys", Authenticated, api_keys::create)

@@ -16,7 +16,7 @@ use store::{
 use uuid::Uuid;
 
 use super::{
-    auth::{parse_tenant_role, password_refused},
+    account::{parse_tenant_role, password_refused},
     extract::{JsonBody, Me},
 };
 use crate::{auth::scope::scoped, error::ApiError, state::AppState, tenancy};
