@@ -153,7 +153,10 @@ test('the profile page renames and changes the password', async ({ page, browser
   await me.locator('#current-password').fill('not-the-password');
   await me.locator('#new-password').fill('profile-password-2');
   await me.locator('#change-password').click();
-  await expect(me.locator('#password-form [role=alert]')).toContainText('current password: is wrong');
+  // The refusal names its field and stands beside it; the input points at it for screen readers.
+  await expect(me.locator('#current-password-error')).toContainText('current password: is wrong');
+  await expect(me.locator('#current-password')).toHaveAttribute('aria-describedby', 'current-password-error');
+  await expect(me.locator('#new-password-error')).toHaveCount(0);
   await me.locator('#current-password').fill('profile-password-1');
   await me.locator('#change-password').click();
   await expect(me).toHaveURL(/\/login\?notice=password_changed/);
