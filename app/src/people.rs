@@ -197,9 +197,9 @@ pub fn UsersPage() -> impl IntoView {
                 "Invite people by e-mail: they get a single-use link (valid 72 hours) to set their own password."
             </p>
             <ActionForm action=invite attr:class="row" attr:id="invite-form">
-                <input name="email" id="invite-email" type="email" placeholder="E-mail" required aria-describedby="invite-email-error" />
-                <input name="name" id="invite-name" placeholder="Name (optional)" maxlength="200" />
-                <select name="role" id="invite-role">
+                <input name="email" id="invite-email" type="email" placeholder="E-mail" aria-label="E-mail" required aria-describedby="invite-email-error" />
+                <input name="name" id="invite-name" placeholder="Name (optional)" aria-label="Name (optional)" maxlength="200" />
+                <select name="role" id="invite-role" aria-label="Role" aria-describedby="invite-role-error">
                     {TENANT_ROLES
                         .map(|r| view! { <option value=r selected=r == "developer">{r}</option> })
                         .collect_view()}
@@ -253,6 +253,7 @@ fn UsersTable(
                         let current = u.role.clone();
                         let active = u.active;
                         let (id_role, id_active, id_link) = (u.id.clone(), u.id.clone(), u.id);
+                        let role_label = format!("Role of {}", u.email);
                         view! {
                             <tr data-email=u.email.clone() class:revoked=!active>
                                 <td>{u.email.clone()}</td>
@@ -260,7 +261,7 @@ fn UsersTable(
                                 <td>
                                     <ActionForm action=set_role attr:class="inline">
                                         <input type="hidden" name="id" value=id_role.clone() />
-                                        <select name="role" class="role-select">
+                                        <select name="role" class="role-select" aria-label=role_label>
                                             {TENANT_ROLES
                                                 .map(|r| view! { <option value=r selected=r == current>{r}</option> })
                                                 .collect_view()}
