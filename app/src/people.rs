@@ -114,20 +114,29 @@ pub async fn invite_user(email: String, name: String, role: String) -> Result<Sh
 }
 
 #[server(endpoint = "users/set_role")]
-pub async fn set_user_role(id: String, role: String) -> Result<(), AppError> {
+pub async fn set_user_role(id: String, role: String) -> Result<String, AppError> {
     let (s, mut tx) = ssr::admin().await?;
     let role = ssr::tenant_role(&role)?;
-    store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role).await?;
+    let user = store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(format!(
+        "{} is now {}; their open sessions have ended.",
+        user.email,
+        user.role.as_str()
+    ))
 }
 
 #[server(endpoint = "users/set_active")]
-pub async fn set_user_active(id: String, active: bool) -> Result<(), AppError> {
+pub async fn set_user_active(id: String, active: bool) -> Result<String, AppError> {
     let (s, mut tx) = ssr::admin().await?;
-    store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active).await?;
+    let user =
+        store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(if active {
+        format!("{} can sign in again.", user.email)
+    } else {
+        format!("{} is deactivated and signed out everywhere.", user.email)
+    })
 }
 
 #[server(endpoint = "users/password_link")]
@@ -212,8 +221,8 @@ pub fn UsersPage() -> impl IntoView {
             {field_error(invite.value(), "role", "invite-role-error")}
             {show_result(invite.value(), &["email", "role"], |l| view! { <LinkNotice link=l id="invite-link" /> }.into_any())}
             {show_result(link.value(), &[], |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
-            {show_result(set_role.value(), &[], |_| ().into_any())}
-            {show_result(set_active.value(), &[], |_| ().into_any())}
+            {show_result(set_role.value(), &[], |m| view! { <p class="notice" role="status" id="role-notice">{m}</p> }.into_any())}
+            {show_result(set_active.value(), &[], |m| view! { <p class="notice" role="status" id="active-notice">{m}</p> }.into_any())}
         </section>
         <section class="card">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -74,16 +74,20 @@ test('an admin invites someone, who sets a password and signs in; the admin chan
 
   await row.locator('.role-select').selectOption('viewer');
   await row.locator('.change-role').click();
+  // The select shows the choice at once; the notice is what says the server has it.
+  await expect(page.locator('#role-notice')).toHaveText('newcomer@demo.test is now viewer; their open sessions have ended.');
   await expect(row.locator('.role-select')).toHaveValue('viewer');
   // A role change ends their session at once.
   await them.goto(`${server.url}/profile`);
   await expect(them.locator('#who')).toHaveCount(0);
 
   await row.locator('.toggle-active').click();
+  await expect(page.locator('#active-notice')).toHaveText('newcomer@demo.test is deactivated and signed out everywhere.');
   await expect(row.locator('.status-cell')).toHaveText('deactivated');
   await signIn(them, 'demo', 'newcomer@demo.test', 'newcomer-password-1');
   await expect(them.locator('#password-error')).toHaveText('Wrong workspace, e-mail or password.');
   await row.locator('.toggle-active').click();
+  await expect(page.locator('#active-notice')).toHaveText('newcomer@demo.test can sign in again.');
   await expect(row.locator('.status-cell')).toHaveText('active');
 
   // A reset link from the row replaces the password.
