@@ -22,7 +22,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 WORKDIR /var/lib/devpulse
 COPY --from=build /src/target/release/server /usr/local/bin/devpulse-server
 COPY --from=build /src/target/site /usr/share/devpulse/site
-ENV HOST=0.0.0.0 PORT=3000 OTLP_GRPC_PORT=4317 LOG_FORMAT=json \
+# Production by default: listening on every address, so no demo accounts, Secure cookies, and
+# the operator must supply DEVPULSE_JWT_KEYS (the server says so and stops without it).
+ENV DEVPULSE_ENV=production HOST=0.0.0.0 PORT=3000 OTLP_GRPC_PORT=4317 LOG_FORMAT=json \
     DEVPULSE_SITE_ROOT=/usr/share/devpulse/site DEVPULSE_DATA_DIR=/var/lib/devpulse/data
 USER devpulse
 EXPOSE 3000 4317

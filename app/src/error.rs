@@ -101,6 +101,10 @@ mod ssr {
                 }
                 store::Error::NotFound(what) => AppError::not_found(what),
                 store::Error::Conflict(_) => AppError::new(StatusCode::CONFLICT, e),
+                store::Error::Busy(_) => AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is busy; try again in a moment",
+                ),
                 store::Error::Unavailable(_) => AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the database is not reachable right now; try again shortly",

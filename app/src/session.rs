@@ -31,7 +31,12 @@ pub mod ssr {
 
     pub trait Authenticator: Send + Sync + std::fmt::Debug {
         /// `None` when the request carries no valid session (API keys do not count).
-        fn session<'a>(&'a self, headers: &'a http::HeaderMap) -> BoxFuture<'a, Option<Session>>;
+        /// The request's parts: its headers, and the extensions where the server keeps what
+        /// it resolved about the connection (the client's address).
+        fn session<'a>(
+            &'a self,
+            request: &'a http::request::Parts,
+        ) -> BoxFuture<'a, Option<Session>>;
     }
 
     pub type SharedAuthenticator = Arc<dyn Authenticator>;
@@ -40,7 +45,7 @@ pub mod ssr {
     pub async fn current() -> Option<Session> {
         let cx = crate::ssr::server_context().ok()?;
         let parts = use_context::<http::request::Parts>()?;
-        cx.auth.session(&parts.headers).await
+        cx.auth.session(&parts).await
     }
 
     /// The session, or an error the page shows; with `permission`, also that the role holds it.

@@ -9,14 +9,22 @@ use crate::AppError;
 
 use crate::live::LiveChart;
 
+/// What anyone may see: that the service and its database answer, and for how long.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusInfo {
+    pub uptime_secs: u64,
+    /// Only for super admins: facts about the installation that help an attacker more than
+    /// a visitor (exact versions, how many customers it has).
+    pub details: Option<StatusDetails>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusDetails {
     pub version: String,
     pub postgres_version: String,
     pub database: String,
     pub database_mode: String,
     pub tenants: i64,
-    pub uptime_secs: u64,
     pub registry_version: i64,
 }
 
@@ -30,14 +38,19 @@ pub async fn get_status() -> Result<StatusInfo, AppError> {
             "the database is not reachable right now",
         )
     })?;
+    let operator = crate::session::ssr::current()
+        .await
+        .is_some_and(|s| s.viewer.role == types::Role::SuperAdmin);
     Ok(StatusInfo {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        postgres_version: status.postgres_version,
-        database: status.database,
-        database_mode: cx.database_mode.to_string(),
-        tenants: status.tenants,
         uptime_secs: cx.started_at.elapsed().as_secs(),
-        registry_version: status.registry_version,
+        details: operator.then(|| StatusDetails {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            postgres_version: status.postgres_version,
+            database: status.database,
+            database_mode: cx.database_mode.to_string(),
+            tenants: status.tenants,
+            registry_version: status.registry_version,
+        }),
     })
 }
 
@@ -95,20 +108,32 @@ pub fn StatusPage() -> impl IntoView {
 pub fn StatusCard(info: StatusInfo) -> impl IntoView {
     view! {
         <dl class="card status" id="status-card">
-            <dt>"devpulse"</dt>
-            <dd id="status-version">{info.version}</dd>
-            <dt>"PostgreSQL"</dt>
-            <dd id="status-postgres">{info.postgres_version}</dd>
+            <dt>"Service"</dt>
+            <dd id="status-service">"operational"</dd>
             <dt>"Database"</dt>
-            <dd id="status-database">{format!("{} ({})", info.database, info.database_mode)}</dd>
-            <dt>"Schema version"</dt>
-            <dd id="status-schema">{info.registry_version}</dd>
-            <dt>"Tenants"</dt>
-            <dd id="status-tenants">{info.tenants}</dd>
+            <dd id="status-database">"reachable"</dd>
             <dt>"Uptime"</dt>
             <dd id="status-uptime" data-seconds=info.uptime_secs>
                 {format_uptime(info.uptime_secs)}
             </dd>
+            {info
+                .details
+                .map(|d| {
+                    view! {
+                        <dt>"devpulse"</dt>
+                        <dd id="status-version">{d.version}</dd>
+                        <dt>"PostgreSQL"</dt>
+                        <dd id="status-postgres">{d.postgres_version}</dd>
+                        <dt>"Database name"</dt>
+                        <dd id="status-database-name">
+                            {format!("{} ({})", d.database, d.database_mode)}
+                        </dd>
+                        <dt>"Schema version"</dt>
+                        <dd id="status-schema">{d.registry_version}</dd>
+                        <dt>"Tenants"</dt>
+                        <dd id="status-tenants">{d.tenants}</dd>
+                    }
+                })}
         </dl>
     }
 }
@@ -137,23 +162,35 @@ mod tests {
 
     #[cfg(feature = "ssr")]
     #[test]
-    fn status_card_renders_on_the_server() {
-        let info = StatusInfo {
+    fn status_card_renders_on_the_server_with_details_only_when_given() {
+        let details = StatusDetails {
             version: "9.9.9".into(),
             postgres_version: "15.18".into(),
             database: "devpulse".into(),
             database_mode: "embedded".into(),
             tenants: 3,
-            uptime_secs: 65,
             registry_version: 42,
         };
-        let html = Owner::new().with(|| view! { <StatusCard info /> }.to_html());
+        let public = StatusInfo {
+            uptime_secs: 65,
+            details: None,
+        };
+        let html = Owner::new().with(|| view! { <StatusCard info=public /> }.to_html());
+        for needle in [r#"data-seconds="65""#, "1m 5s", "reachable"] {
+            assert!(html.contains(needle), "{needle} missing from {html}");
+        }
+        for secret in ["15.18", "status-tenants", "9.9.9", "embedded"] {
+            assert!(!html.contains(secret), "{secret} shown publicly: {html}");
+        }
+        let operator = StatusInfo {
+            uptime_secs: 65,
+            details: Some(details),
+        };
+        let html = Owner::new().with(|| view! { <StatusCard info=operator /> }.to_html());
         for needle in [
             r#"id="status-postgres">15.18<"#,
             r#"id="status-tenants">3<"#,
             "devpulse (embedded)",
-            r#"data-seconds="65""#,
-            "1m 5s",
         ] {
             assert!(html.contains(needle), "{needle} missing from {html}");
         }

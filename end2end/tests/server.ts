@@ -39,6 +39,8 @@ export class DevpulseServer {
         DEVPULSE_DATA_DIR: this.dataDir,
         DEVPULSE_SITE_ROOT: path.join(root, 'target', 'site'),
         RUST_LOG: 'warn',
+        // The demo super admin's password is generated unless chosen; the tests choose it.
+        DEVPULSE_DEMO_SUPERADMIN_PASSWORD: 'demo-superadmin-pass',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

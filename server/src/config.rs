@@ -43,6 +43,26 @@ pub struct Config {
     /// A second port for OTLP/gRPC (4317 is the exporters' default), serving the same routes
     /// as `port`. Unset: gRPC is still served on `port` (HTTP/2 without TLS).
     pub otlp_grpc_port: Option<u16>,
+    /// Proxies whose `X-Forwarded-For` is believed (`DEVPULSE_TRUSTED_PROXIES`); nobody's
+    /// by default, so the client is the connection's peer.
+    pub trusted_proxies: crate::auth::TrustedProxies,
+    /// Sign-in attempts per second for the whole instance (burst: twice), whatever their
+    /// source: each costs an argon2 hash.
+    pub login_attempts_per_sec: f64,
+    /// The demo workspace and its known passwords on an empty embedded database
+    /// (`DEVPULSE_DEMO`); by default only when listening on a loopback address.
+    pub demo: Option<bool>,
+    /// The demo super admin's password; generated and printed once when unset.
+    pub demo_superadmin_password: Option<String>,
+}
+
+impl Config {
+    /// Whether to create the demo workspace on an empty database. Its passwords are
+    /// published in the README, so never where strangers can reach the server unless asked
+    /// for explicitly, and never in production.
+    pub fn seeds_demo(&self, embedded: bool) -> bool {
+        !self.production && self.demo.unwrap_or(embedded && self.host.is_loopback())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +131,29 @@ impl Config {
                     reason: "expected a port number".into(),
                 })?),
             },
+            trusted_proxies: crate::auth::TrustedProxies::parse(
+                &get("DEVPULSE_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|reason| ConfigError {
+                var: "DEVPULSE_TRUSTED_PROXIES",
+                value: get("DEVPULSE_TRUSTED_PROXIES").unwrap_or_default(),
+                reason,
+            })?,
+            login_attempts_per_sec: parse(&get, "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC", 20.0)?,
+            demo: match get("DEVPULSE_DEMO").as_deref() {
+                None | Some("") => None,
+                Some("1") | Some("true") => Some(true),
+                Some("0") | Some("false") => Some(false),
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_DEMO",
+                        value: other.into(),
+                        reason: "expected 1 or 0".into(),
+                    })
+                }
+            },
+            demo_superadmin_password: get("DEVPULSE_DEMO_SUPERADMIN_PASSWORD")
+                .filter(|v| !v.is_empty()),
             database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
             data_dir: parse(&get, "DEVPULSE_DATA_DIR", PathBuf::from(".data"))?,
@@ -199,6 +242,35 @@ mod tests {
         assert_eq!(err.var, "LOG_FORMAT");
         let err = config(&[("DEVPULSE_BODY_LIMIT", "10")]).unwrap_err();
         assert_eq!(err.var, "DEVPULSE_BODY_LIMIT");
+    }
+
+    #[test]
+    fn demo_data_only_on_loopback_unless_asked_and_never_in_production() {
+        assert!(config(&[]).unwrap().seeds_demo(true));
+        assert!(!config(&[]).unwrap().seeds_demo(false));
+        assert!(!config(&[("HOST", "0.0.0.0")]).unwrap().seeds_demo(true));
+        assert!(!config(&[("HOST", "::")]).unwrap().seeds_demo(true));
+        assert!(config(&[("HOST", "0.0.0.0"), ("DEVPULSE_DEMO", "1")])
+            .unwrap()
+            .seeds_demo(true));
+        assert!(!config(&[("DEVPULSE_DEMO", "0")]).unwrap().seeds_demo(true));
+        assert!(
+            !config(&[("DEVPULSE_ENV", "production"), ("DEVPULSE_DEMO", "1")])
+                .unwrap()
+                .seeds_demo(true)
+        );
+        assert_eq!(
+            config(&[("DEVPULSE_DEMO", "yes")]).unwrap_err().var,
+            "DEVPULSE_DEMO"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_bad_ones_named() {
+        let c = config(&[("DEVPULSE_TRUSTED_PROXIES", "10.0.0.0/8")]).unwrap();
+        assert_ne!(c.trusted_proxies, crate::auth::TrustedProxies::default());
+        let err = config(&[("DEVPULSE_TRUSTED_PROXIES", "lb.internal")]).unwrap_err();
+        assert_eq!(err.var, "DEVPULSE_TRUSTED_PROXIES");
     }
 
     #[test]

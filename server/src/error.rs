@@ -98,7 +98,9 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
-            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy"),
+            ApiError::Busy(_) | ApiError::Store(store::Error::Busy(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy")
+            }
             ApiError::Store(store::Error::Unavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -136,6 +138,8 @@ impl IntoResponse for ApiError {
         };
         let retry_after = match self {
             ApiError::TooManyRequests(wait) | ApiError::Busy(wait) => Some(wait.as_secs().max(1)),
+            // Overload passes quickly or needs an operator; either way, not a hot retry loop.
+            ApiError::Store(store::Error::Busy(_) | store::Error::Unavailable(_)) => Some(1),
             _ => None,
         };
         let errors = match self {
@@ -228,5 +232,36 @@ fn problem_with(
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Store(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_retry(e: ApiError) -> (u16, Option<String>) {
+        let r = e.into_response();
+        let retry = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), retry)
+    }
+
+    #[test]
+    fn overload_is_a_503_that_says_when_to_retry_never_a_500() {
+        // What a pool with no free connection within its timeout reports.
+        assert_eq!(
+            status_and_retry(sqlx::Error::PoolTimedOut.into()),
+            (503, Some("1".into()))
+        );
+        assert_eq!(
+            status_and_retry(ApiError::Store(store::Error::Busy("password checks"))),
+            (503, Some("1".into()))
+        );
+        assert_eq!(
+            status_and_retry(sqlx::Error::Protocol("x".into()).into()),
+            (500, None)
+        );
     }
 }

@@ -20,7 +20,13 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{api, config::Config, error, health, state::AppState};
+use crate::{
+    api,
+    auth::{ClientIp, TrustedProxies},
+    config::Config,
+    error, health,
+    state::AppState,
+};
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
@@ -88,12 +94,32 @@ pub fn router(state: AppState, config: &Config) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(API_CSP),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(config.trusted_proxies.clone()),
+            resolve_client_ip,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// Decides once per request which address it comes from (see `auth::proxies`); throttling,
+/// audit entries and pages read the answer from the request's extensions.
+async fn resolve_client_ip(
+    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = ClientIp(proxies.client_ip(request.headers(), peer));
+    request.extensions_mut().insert(ip);
+    next.run(request).await
 }
 
 /// tower-http answers an oversized body with a bare 413; give it the same problem+json

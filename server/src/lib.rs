@@ -40,8 +40,8 @@ pub fn init_tracing(format: &config::LogFormat) {
 /// database if this process started it.
 pub async fn run(config: Config) -> Result<(), Error> {
     let db = database::Database::open(&config).await?;
-    if db.mode == "embedded" && !config.production {
-        match tenancy::seed_demo(&db.store).await {
+    if config.seeds_demo(db.mode == "embedded") {
+        match tenancy::seed_demo(&db.store, config.demo_superadmin_password.clone()).await {
             Ok(Some(people)) => {
                 println!("Demo workspace `demo` created. Sign in with:");
                 for (email, role, password) in people {
@@ -92,6 +92,12 @@ pub async fn serve(
     let bus = bus::Bus::start(redis.clone());
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));
+    let failed_logins = Arc::new(auth::failed_logins::FailedLogins::default());
+    let auditing = tokio::spawn(
+        failed_logins
+            .clone()
+            .run(db.store.clone(), shutdown_rx.clone()),
+    );
     let state = AppState {
         writer,
         bus,
@@ -104,7 +110,10 @@ pub async fn serve(
             redis.clone(),
         )),
         keys,
-        login_limits: Arc::default(),
+        login_limits: Arc::new(auth::limits::LoginLimiter::new(
+            config.login_attempts_per_sec,
+        )),
+        failed_logins: failed_logins.clone(),
         session_lifetimes: store::refresh_tokens::Lifetimes {
             reuse_grace: chrono::Duration::seconds(config.refresh_reuse_grace_secs),
             ..Default::default()
@@ -173,6 +182,7 @@ pub async fn serve(
     }
     let _ = sampler.await;
     let _ = upkeep.await;
+    let _ = auditing.await;
     // Every request has been answered; the writer ends once its queue is empty.
     if tokio::time::timeout(std::time::Duration::from_secs(15), writer_task)
         .await

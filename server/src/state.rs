@@ -10,7 +10,7 @@ use tower::util::BoxCloneSyncService;
 use types::DbSample;
 
 use crate::{
-    auth::{jwt::Keys, limits::LoginLimiter},
+    auth::{failed_logins::FailedLogins, jwt::Keys, limits::LoginLimiter},
     bus::Bus,
     ingest::{limits::IngestLimits, wire::Budget, Writer},
 };
@@ -31,6 +31,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     pub keys: Keys,
     pub login_limits: Arc<LoginLimiter>,
+    /// Failed sign-ins waiting to be written to the audit log.
+    pub failed_logins: Arc<FailedLogins>,
     pub session_lifetimes: store::refresh_tokens::Lifetimes,
     pub secure_cookies: bool,
     /// Where people reach this server: the base of invitation and reset links.

@@ -143,6 +143,7 @@ pub async fn create_api_key(
 /// in at once. Returns `None` when tenants already exist.
 pub async fn seed_demo(
     store: &Store,
+    superadmin_password: Option<String>,
 ) -> Result<Option<Vec<(String, &'static str, String)>>, ApiError> {
     if tenants::count(store.pool()).await? > 0 {
         return Ok(None);
@@ -191,7 +192,9 @@ pub async fn seed_demo(
     }
     tx.commit().await?;
     let root = Email::parse("root@devpulse.test")?;
-    let pw = create_super_admin(store, &root, Some("demo-superadmin-pass".into()), &actor).await?;
+    // Whoever holds this account runs every workspace: its password is never one printed in
+    // a README. Generated (and shown once, below) unless the operator chose one.
+    let pw = create_super_admin(store, &root, superadmin_password, &actor).await?;
     people.push(("root@devpulse.test".to_string(), "super_admin", pw));
     Ok(Some(people))
 }

@@ -161,19 +161,46 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 
 /// [`hash_password`] on the blocking pool: argon2 takes tens of milliseconds, which would stall
 /// every other request sharing the runtime's worker thread.
-pub async fn hash_password_blocking(password: String) -> String {
-    blocking(move || hash_password(&password)).await
+pub async fn hash_password_blocking(password: String) -> Result<String> {
+    hashing(move || hash_password(&password)).await
 }
 
 /// [`verify_password`] on the blocking pool, for the same reason.
-pub async fn verify_password_blocking(hash: String, password: String) -> bool {
-    blocking(move || verify_password(&hash, &password)).await
+pub async fn verify_password_blocking(hash: String, password: String) -> Result<bool> {
+    hashing(move || verify_password(&hash, &password)).await
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
+/// Password hashes run at most one per core, with a short queue behind them; when the
+/// queue is full the caller is told to come back ([`Error::Busy`]) instead of waiting. Each
+/// hash holds 19 MiB and a core for tens of milliseconds: unbounded, a flood of sign-ins
+/// fills the blocking pool's 512 threads and the memory with them, and starves everything
+/// else on the machine.
+async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SLOTS: std::sync::OnceLock<(tokio::sync::Semaphore, usize)> = std::sync::OnceLock::new();
+    static WAITING: AtomicUsize = AtomicUsize::new(0);
+    let (slots, queue) = SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // A full queue waits about 16 hashes' time (under a second) before its turn.
+        (tokio::sync::Semaphore::new(cores), 16 * cores)
+    });
+    let permit = match slots.try_acquire() {
+        Ok(p) => p,
+        Err(_) => {
+            if WAITING.fetch_add(1, Ordering::AcqRel) >= *queue {
+                WAITING.fetch_sub(1, Ordering::AcqRel);
+                return Err(Error::Busy("password checks"));
+            }
+            let p = slots.acquire().await;
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+            p.expect("the semaphore is never closed")
+        }
+    };
+    let out = tokio::task::spawn_blocking(f)
         .await
-        .expect("argon2 does not panic")
+        .expect("argon2 does not panic");
+    drop(permit);
+    Ok(out)
 }
 
 /// A hash of a random password, verified against when the e-mail is unknown, so that an
@@ -444,10 +471,10 @@ pub async fn change_password(
         .await?
         .and_then(|(_, h)| h)
         .unwrap_or_else(|| dummy_hash().to_string());
-    if !verify_password_blocking(hash, current).await {
+    if !verify_password_blocking(hash, current).await? {
         return Err(PasswordChangeError::CurrentWrong);
     }
-    let new_hash = hash_password_blocking(new).await;
+    let new_hash = hash_password_blocking(new).await?;
     set_password_hash(conn, id, &new_hash).await?;
     crate::audit::record(
         conn,
@@ -471,7 +498,7 @@ pub async fn create_with_password(
     password: String,
 ) -> Result<User> {
     check_password_policy(&password, email.as_str())?;
-    let hash = hash_password_blocking(password).await;
+    let hash = hash_password_blocking(password).await?;
     let user = create(conn, email, name, role, Some(&hash)).await?;
     crate::audit::record(
         conn,

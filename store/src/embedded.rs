@@ -52,20 +52,21 @@ impl EmbeddedPostgres {
             None
         };
         let data_dir = absolute(&config.data_dir)?;
-        let socket_dir = socket_dir_for(&data_dir);
-        let pg = EmbeddedPostgres {
+        let mut pg = EmbeddedPostgres {
             data_dir,
-            socket_dir,
+            socket_dir: PathBuf::new(),
             bin_dir,
             run_as,
             started_here: false,
         };
         pg.init_if_needed(config.ephemeral)?;
-        pg.write_settings(config.ephemeral)?;
         if pg.is_running() {
+            pg.socket_dir = pg.running_socket_dir()?;
             tracing::info!(data_dir = %pg.data_dir.display(), "reusing running embedded PostgreSQL");
             return Ok(pg);
         }
+        pg.socket_dir = pg.make_socket_dir()?;
+        pg.write_settings(config.ephemeral)?;
         let log = pg.data_dir.join("server.log");
         let out = pg
             .command("pg_ctl")
@@ -172,6 +173,11 @@ impl EmbeddedPostgres {
                 describe(&out)
             )));
         }
+        // A directory we made under the temporary directory is ours to remove; the one in
+        // the data directory stays for the next start.
+        if !self.socket_dir.starts_with(&self.data_dir) {
+            let _ = fs::remove_dir(&self.socket_dir);
+        }
         tracing::info!(data_dir = %self.data_dir.display(), "stopped embedded PostgreSQL");
         Ok(())
     }
@@ -229,9 +235,6 @@ impl EmbeddedPostgres {
     /// directory still finds its socket.
     fn write_settings(&self, ephemeral: bool) -> Result<()> {
         let io = |e: std::io::Error| Error::Embedded(e.to_string());
-        fs::create_dir_all(&self.socket_dir).map_err(io)?;
-        self.hand_over(&self.socket_dir)?;
-        fs::set_permissions(&self.socket_dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
         let mut conf = format!(
             "# Written by devpulse at every start; edit postgresql.conf for your own settings.\n\
              listen_addresses = ''\n\
@@ -262,9 +265,11 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    /// Gives `path` itself to the `postgres` user. Never through a symbolic link: as root,
+    /// following one planted in place of our file would hand over whatever it points at.
     fn hand_over(&self, path: &Path) -> Result<()> {
         if let Some((uid, gid)) = self.run_as {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| {
                 Error::Embedded(format!(
                     "cannot give {} to {SUPERUSER}: {e}",
                     path.display()
@@ -311,14 +316,81 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     }
 }
 
-fn socket_dir_for(data_dir: &Path) -> PathBuf {
-    let inside = data_dir.join("run");
-    if inside.join(".s.PGSQL.5432").as_os_str().len() <= MAX_SOCKET_PATH {
-        return inside;
+impl EmbeddedPostgres {
+    /// The socket directory of the cluster running now, from its `postmaster.pid` (the fifth
+    /// line), checked like one we made.
+    fn running_socket_dir(&self) -> Result<PathBuf> {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let text = fs::read_to_string(&pid_file)
+            .map_err(|e| Error::Embedded(format!("cannot read {}: {e}", pid_file.display())))?;
+        let dir = text
+            .lines()
+            .nth(4)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                Error::Embedded(format!("no socket directory in {}", pid_file.display()))
+            })?;
+        self.check_private(&dir)?;
+        Ok(dir)
     }
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    PathBuf::from(format!("/tmp/devpulse-pg-{}", &hex::encode(hash)[..12]))
+
+    /// `<data dir>/run` when the socket path fits there (it always does unless the project
+    /// sits very deep); otherwise a new directory under the temporary directory with an
+    /// unguessable name, created by us, mode 0700, in one step, so nobody can have made it
+    /// (or a link in its place) first.
+    fn make_socket_dir(&self) -> Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let io = |what: &Path, e: std::io::Error| {
+            Error::Embedded(format!("cannot create {}: {e}", what.display()))
+        };
+        let inside = self.data_dir.join("run");
+        let dir = if inside.join(".s.PGSQL.5432").as_os_str().len() <= MAX_SOCKET_PATH {
+            match fs::DirBuilder::new().mode(0o700).create(&inside) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(&inside, e)),
+            }
+            inside
+        } else {
+            loop {
+                let dir = std::env::temp_dir()
+                    .join(format!("devpulse-pg-{}", crate::secrets::random_token(12)));
+                match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                    Ok(()) => break dir,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io(&dir, e)),
+                }
+            }
+        };
+        self.hand_over(&dir)?;
+        self.check_private(&dir)?;
+        Ok(dir)
+    }
+
+    /// A socket directory is a real directory (not a link), owned by whoever runs the
+    /// cluster, and closed to everyone else: `trust` authentication relies on it.
+    fn check_private(&self, dir: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(dir)
+            .map_err(|e| Error::Embedded(format!("cannot inspect {}: {e}", dir.display())))?;
+        let owner = self
+            .run_as
+            .map(|(uid, _)| uid)
+            .unwrap_or_else(|| unsafe { libc::geteuid() });
+        if !meta.is_dir() || meta.uid() != owner {
+            return Err(Error::Embedded(format!(
+                "{} is not a directory owned by the database user; refusing to use it",
+                dir.display()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::Embedded(e.to_string()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The directory holding `initdb` and `pg_ctl`: `PG_BIN_DIR`, else the newest
@@ -391,4 +463,81 @@ fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn cluster_at(data_dir: PathBuf) -> EmbeddedPostgres {
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some(lookup_user(SUPERUSER).expect("the postgres user exists where we run as root"))
+        } else {
+            None
+        };
+        EmbeddedPostgres {
+            data_dir,
+            socket_dir: PathBuf::new(),
+            bin_dir: PathBuf::new(),
+            run_as,
+            started_here: false,
+        }
+    }
+
+    #[test]
+    fn a_deep_data_directory_gets_an_unguessable_private_socket_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("x".repeat(120)).join("postgres");
+        let pg = cluster_at(deep.clone());
+        let first = pg.make_socket_dir().unwrap();
+        let second = pg.make_socket_dir().unwrap();
+        // Nobody can create it first: its name is new each time, and it is made 0700.
+        assert_ne!(first, second);
+        for dir in [&first, &second] {
+            assert!(!dir.starts_with(&deep));
+            let meta = fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir());
+            assert_eq!(meta.mode() & 0o777, 0o700);
+            fs::remove_dir(dir).unwrap();
+        }
+        // A short path keeps the socket inside the data directory.
+        let shallow = tmp.path().join("pg");
+        fs::create_dir(&shallow).unwrap();
+        let dir = cluster_at(shallow.clone()).make_socket_dir().unwrap();
+        assert_eq!(dir, shallow.join("run"));
+    }
+
+    #[test]
+    fn a_planted_link_is_refused_as_a_socket_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let pg = cluster_at(tmp.path().join("pg"));
+        fs::create_dir(&pg.data_dir).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, pg.data_dir.join("run")).unwrap();
+        assert!(pg.make_socket_dir().is_err());
+    }
+
+    /// As root, handing a link over to `postgres` must not hand over what it points at.
+    #[test]
+    fn handing_over_never_follows_a_link() {
+        let pg = cluster_at(PathBuf::from("/nonexistent"));
+        if pg.run_as.is_none() {
+            eprintln!("not root: nothing is handed over, so nothing to check");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let precious = tmp.path().join("precious");
+        fs::write(&precious, "root's").unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&precious, &link).unwrap();
+        pg.hand_over(&link).unwrap();
+        assert_eq!(fs::metadata(&precious).unwrap().uid(), 0);
+        assert_eq!(
+            fs::symlink_metadata(&link).unwrap().uid(),
+            pg.run_as.unwrap().0
+        );
+    }
 }

@@ -14,12 +14,28 @@ pub enum Error {
     Conflict(Cow<'static, str>),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A bounded queue is full (password checks): come back in a moment.
+    #[error("too busy with {0}; retry shortly")]
+    Busy(&'static str),
     #[error("embedded PostgreSQL: {0}")]
     Embedded(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        match e {
+            // No connection came free in time: the database is overloaded or gone, which the
+            // caller should retry, not an internal fault.
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                Error::Unavailable(e.to_string())
+            }
+            e => Error::Database(e),
+        }
+    }
 }
 
 impl Error {

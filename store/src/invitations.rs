@@ -228,7 +228,7 @@ pub async fn redeem(
 ) -> Result<Pending> {
     let link = peek(conn, secret).await?.ok_or(Error::NotFound("link"))?;
     accounts::check_password_policy(&password, &link.user.email)?;
-    let hash = accounts::hash_password_blocking(password).await;
+    let hash = accounts::hash_password_blocking(password).await?;
     let used = use_link(conn, secret, &hash).await?;
     let actor = Actor {
         id: Some(used.user.id.0),

@@ -1,16 +1,15 @@
 //! Sign-in, token refresh, sign-out and the caller's own profile.
 
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Extension, Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use store::{
     accounts::{self, Email},
-    audit::{self, Actor},
+    audit::Actor,
     refresh_tokens::{self, Rotation},
     tenants, Role, Slug, TenantStatus, User,
 };
@@ -18,8 +17,8 @@ use store::{
 use super::extract::{JsonBody, Me};
 use crate::{
     auth::{
-        client_ip, cookie, jwt::ACCESS_TTL_SECS, scope::scoped, Caller, Permission, ACCESS_COOKIE,
-        REFRESH_COOKIE,
+        cookie, jwt::ACCESS_TTL_SECS, limits::Attempt, scope::scoped, Caller, ClientIp, Permission,
+        ACCESS_COOKIE, REFRESH_COOKIE,
     },
     error::ApiError,
     state::AppState,
@@ -49,11 +48,11 @@ pub struct TokenResponse {
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    sign_in(&state, peer, &headers, body).await
+    sign_in(&state, ip, &headers, body).await
 }
 
 /// The sign-in form of `/login`, for browsers with or without JavaScript: success sets the
@@ -61,12 +60,12 @@ pub async fn login(
 /// (never the password).
 pub async fn login_form(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     axum::Form(body): axum::Form<LoginRequest>,
 ) -> Response {
     let (tenant, email) = (body.tenant.clone().unwrap_or_default(), body.email.clone());
-    match sign_in(&state, peer, &headers, body).await {
+    match sign_in(&state, ip, &headers, body).await {
         Ok(ok) => {
             let mut response = redirect("/");
             for cookie in ok.headers().get_all(header::SET_COOKIE) {
@@ -131,7 +130,7 @@ pub(super) fn redirect(to: &str) -> Response {
 
 async fn sign_in(
     state: &AppState,
-    peer: std::net::SocketAddr,
+    ip: ClientIp,
     headers: &HeaderMap,
     body: LoginRequest,
 ) -> Result<Response, ApiError> {
@@ -151,7 +150,7 @@ async fn sign_in(
         ),
         None => None,
     };
-    let ip = client_ip(headers, Some(peer));
+    let ip = ip.text();
     let actor = Actor {
         id: None,
         name: email.to_string(),
@@ -161,17 +160,14 @@ async fn sign_in(
             .and_then(|v| v.to_str().ok())
             .map(String::from),
     };
-    let account_key = format!(
-        "acct:{}:{email}",
-        slug.as_ref().map(Slug::as_str).unwrap_or(REGISTRY_SCOPE)
+    let attempt = Attempt::new(
+        slug.as_ref().map(Slug::as_str).unwrap_or(REGISTRY_SCOPE),
+        email.as_str(),
+        ip.as_deref(),
     );
-    let limit_keys = [
-        format!("ip:{}", ip.as_deref().unwrap_or("?")),
-        account_key.clone(),
-    ];
     state
         .login_limits
-        .check(&limit_keys)
+        .reserve(&attempt)
         .map_err(ApiError::TooManyRequests)?;
 
     let tenant = match &slug {
@@ -182,50 +178,49 @@ async fn sign_in(
         },
         None => None,
     };
-    // An unknown workspace looks exactly like a wrong password, timing included.
-    if slug.is_some() && tenant.is_none() {
-        let dummy = accounts::dummy_hash().to_string();
-        accounts::verify_password_blocking(dummy, body.password.clone()).await;
-        state.login_limits.failed(&limit_keys);
-        return Err(ApiError::InvalidCredentials);
-    }
     if tenant
         .as_ref()
         .is_some_and(|t| t.status == TenantStatus::Suspended)
     {
         return Err(ApiError::Forbidden("this workspace is suspended".into()));
     }
-
-    let mut tx = state
-        .store
-        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
-        .await?;
-    let found = accounts::find_for_login(tx.conn(), &email).await?;
+    let unknown_workspace = slug.is_some() && tenant.is_none();
+    // The account is looked up, and the connection returned, before the hash is checked:
+    // a connection held across argon2 is one that ingestion and pages cannot have. An unknown
+    // workspace makes the same round trips (against the registry, whose answer is then
+    // ignored) and checks the same dummy hash, so it cannot be told from an unknown e-mail.
+    let found = {
+        let mut tx = state
+            .store
+            .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+            .await?;
+        let found = accounts::find_for_login(tx.conn(), &email).await?;
+        tx.commit().await?;
+        found.filter(|_| !unknown_workspace)
+    };
     let hash = found
         .as_ref()
         .and_then(|(_, h)| h.clone())
         .unwrap_or_else(|| accounts::dummy_hash().to_string());
-    let ok = accounts::verify_password_blocking(hash, body.password.clone()).await;
+    let ok = accounts::verify_password_blocking(hash, body.password.clone()).await?;
     let user = match found {
         Some((user, Some(_))) if ok && user.active => user,
         other => {
-            let target = other.map(|(u, _)| u.id.to_string());
-            // Recorded here rather than by a `store` function: it is an attempt, not a change,
-            // and only this handler sees one.
-            audit::record(
-                tx.conn(),
-                &actor,
-                "login.failed",
-                target.as_deref(),
-                json!({}),
-            )
-            .await?;
-            tx.commit().await?;
-            state.login_limits.failed(&limit_keys);
+            if !unknown_workspace {
+                state.failed_logins.record(
+                    tenant.as_ref().map(|t| t.scope()),
+                    other.map(|(u, _)| u.id.to_string()),
+                    &actor,
+                );
+            }
             return Err(ApiError::InvalidCredentials);
         }
     };
-    state.login_limits.succeeded(&account_key);
+    state.login_limits.succeeded(&attempt);
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
     let issued =
         refresh_tokens::sign_in(tx.conn(), &actor, &user, &state.session_lifetimes).await?;
     tx.commit().await?;
@@ -257,7 +252,7 @@ fn presented_refresh(headers: &HeaderMap, body: Option<&[u8]>) -> Option<String>
 
 pub async fn refresh(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -275,7 +270,7 @@ pub async fn refresh(
         }
         Some(t)
     };
-    let ip = client_ip(&headers, Some(peer));
+    let ip = ip.text();
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

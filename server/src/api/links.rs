@@ -2,10 +2,10 @@
 //! it with a new password, as JSON or as the `/welcome` page's plain form.
 
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{header, HeaderMap},
     response::Response,
-    Json,
+    Extension, Json,
 };
 use serde::{Deserialize, Serialize};
 use store::audit::Actor;
@@ -14,7 +14,7 @@ use super::{
     account::{password_refused, redirect},
     extract::JsonBody,
 };
-use crate::{auth::client_ip, error::ApiError, state::AppState};
+use crate::{auth::ClientIp, error::ApiError, state::AppState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +52,7 @@ pub async fn inspect_link(
 /// Sets the password through a link. The link is used up; the person then signs in.
 pub async fn redeem_link(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<LinkRequest>,
 ) -> Result<Json<LinkInfo>, ApiError> {
@@ -63,7 +63,7 @@ pub async fn redeem_link(
         .await
         .ok_or(ApiError::NotFound("link"))?;
     let from = Actor {
-        ip: client_ip(&headers, Some(peer)),
+        ip: ip.text(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -90,12 +90,12 @@ pub async fn redeem_link(
 /// with the workspace and e-mail filled in; failure comes back with the error by the field.
 pub async fn redeem_link_form(
     state: State<AppState>,
-    peer: ConnectInfo<std::net::SocketAddr>,
+    ip: Extension<ClientIp>,
     headers: HeaderMap,
     axum::Form(body): axum::Form<LinkRequest>,
 ) -> Response {
     let token = body.token.clone();
-    match redeem_link(state, peer, headers, JsonBody(body)).await {
+    match redeem_link(state, ip, headers, JsonBody(body)).await {
         Ok(Json(info)) => {
             let query = serde_urlencoded::to_string([
                 ("notice", "password_set"),

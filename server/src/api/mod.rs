@@ -16,7 +16,7 @@ pub mod teams;
 pub mod users;
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     handler::Handler,
     http::Method,
     middleware::Next,
@@ -27,7 +27,7 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
-    auth::{authenticate, authorize, Access},
+    auth::{authenticate, authorize, Access, ClientIp},
     error::ApiError,
     state::AppState,
 };
@@ -146,18 +146,19 @@ async fn gate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let peer = req
+    let ip = req
         .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
+        .get::<ClientIp>()
+        .copied()
+        .unwrap_or(ClientIp(None));
     let caller = if access == Access::Public {
         // Public routes still learn who calls when they can (logout, for one).
-        authenticate(&state.store, &state.keys, req.headers(), peer)
+        authenticate(&state.store, &state.keys, req.headers(), ip)
             .await
             .ok()
             .flatten()
     } else {
-        match authenticate(&state.store, &state.keys, req.headers(), peer).await {
+        match authenticate(&state.store, &state.keys, req.headers(), ip).await {
             Ok(c) => c,
             Err(e) => return refuse(&req, e),
         }

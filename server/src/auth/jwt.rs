@@ -96,17 +96,39 @@ impl Keys {
             path: path.display().to_string(),
             source,
         };
-        let secret = match std::fs::read_to_string(&path) {
-            Ok(s) => s.trim().to_string(),
-            Err(_) => {
-                std::fs::create_dir_all(data_dir).map_err(io)?;
+        use std::{
+            io::Write,
+            os::unix::fs::{OpenOptionsExt, PermissionsExt},
+        };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        // Created 0600 in the same call that creates it: a key written first and narrowed
+        // after could be read by anyone in between.
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        let secret = match created {
+            Ok(mut file) => {
                 let s = store::secrets::random_token(32);
-                std::fs::write(&path, &s).map_err(io)?;
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(io)?;
+                file.write_all(s.as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
                 s
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // One written by an older version may be readable by others: narrow it.
+                let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "the development JWT key was readable by others; now 0600");
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(io)?;
+                }
+                std::fs::read_to_string(&path)
+                    .map_err(io)?
+                    .trim()
+                    .to_string()
+            }
+            Err(e) => return Err(io(e)),
         };
         Keys::from_spec(&format!("dev:{secret}"))
     }
@@ -149,5 +171,32 @@ impl Keys {
         jsonwebtoken::decode::<Claims>(token, key, &validation)
             .ok()
             .map(|d| d.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_development_key_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Keys::dev_key(dir.path()).unwrap();
+        let path = dir.path().join("jwt-dev.key");
+        assert_eq!(mode(&path), 0o600);
+        // The same key on the next start: sessions survive a restart.
+        let (token, _) = first.issue(Uuid::new_v4(), None, "developer");
+        assert!(Keys::dev_key(dir.path()).unwrap().verify(&token).is_some());
+
+        // A key file an older version left readable by others is narrowed.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Keys::dev_key(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 }

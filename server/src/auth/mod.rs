@@ -2,9 +2,11 @@
 //! from the Bearer header or cookie, or an API key); [`authorize`] is the one check every API
 //! route, server function and WebSocket subscription goes through.
 
+pub mod failed_logins;
 pub mod jwt;
 pub mod limits;
 pub mod permissions;
+pub mod proxies;
 pub mod scope;
 
 use axum::http::{header, HeaderMap};
@@ -16,6 +18,7 @@ use store::{
 use uuid::Uuid;
 
 pub use permissions::{Access, Permission};
+pub use proxies::{ClientIp, TrustedProxies};
 
 use crate::error::ApiError;
 
@@ -90,28 +93,18 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Option<String> {
-    // Behind a trusted proxy the operator sets X-Forwarded-For; we record, never trust, it.
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_string())
-        .or_else(|| peer.map(|p| p.ip().to_string()))
-}
-
 /// `Ok(None)`: no credential at all. `Err(Unauthenticated)`: a credential that is not valid
 /// now (expired, revoked, tampered, its user deactivated or its tenant suspended).
 pub async fn authenticate(
     store: &Store,
     keys: &jwt::Keys,
     headers: &HeaderMap,
-    peer: Option<std::net::SocketAddr>,
+    ip: ClientIp,
 ) -> Result<Option<Caller>, ApiError> {
     let Some(credential) = presented(headers) else {
         return Ok(None);
     };
-    let ip = client_ip(headers, peer);
+    let ip = ip.text();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -248,10 +241,15 @@ pub struct PageAuthenticator {
 impl app::session::ssr::Authenticator for PageAuthenticator {
     fn session<'a>(
         &'a self,
-        headers: &'a HeaderMap,
+        request: &'a http::request::Parts,
     ) -> app::session::ssr::BoxFuture<'a, Option<app::session::ssr::Session>> {
         Box::pin(async move {
-            let caller = authenticate(&self.store, &self.keys, headers, None)
+            let ip = request
+                .extensions
+                .get::<ClientIp>()
+                .copied()
+                .unwrap_or(ClientIp(None));
+            let caller = authenticate(&self.store, &self.keys, &request.headers, ip)
                 .await
                 .ok()
                 .flatten()?;

@@ -14,31 +14,45 @@ use store::embedded::{EmbeddedConfig, EmbeddedPostgres};
 struct Running {
     child: Child,
     base: String,
+    /// Everything the server printed on stdout, as it arrives.
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn start(data_dir: &Path) -> Running {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env_remove("DATABASE_URL")
         .env("DEVPULSE_DATA_DIR", data_dir)
         .env("PORT", "0")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn server");
     let stdout = child.stdout.take().unwrap();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
+    let lines = printed.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("devpulse listening on ") {
                 let _ = tx.send(url.to_string());
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let base = rx
         .recv_timeout(Duration::from_secs(120))
         .expect("server prints its URL");
-    Running { child, base }
+    Running {
+        child,
+        base,
+        printed,
+    }
 }
 
 fn sigterm(mut running: Running) {
@@ -141,14 +155,97 @@ async fn embedded_database_lifecycle() {
         .text()
         .await
         .unwrap();
-    // ...and finds the data of the previous run.
-    // The demo tenant (seeded on first start) and ours.
-    assert!(html.contains(r#"id="status-tenants">2<"#), "{html}");
-    assert!(html.contains("devpulse (embedded)"));
+    assert!(
+        html.contains(r#"id="status-database">reachable<"#),
+        "{html}"
+    );
+    // ...and finds the data of the previous run: the demo tenant (seeded on first start, the
+    // server listening on loopback) and ours.
+    let pg = EmbeddedPostgres::start(&cluster).unwrap();
+    assert!(!pg.started_here());
+    let pool = sqlx::PgPool::connect_with(pg.connect_options("devpulse"))
+        .await
+        .unwrap();
+    let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM tenants ORDER BY slug")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(slugs, ["demo", "keepme"]);
+    pool.close().await;
     sigterm(server);
     // SIGTERM stopped PostgreSQL cleanly: no postmaster left, shut down in the control file.
     assert!(!data_dir.join("postgres/postmaster.pid").exists());
     let pg = EmbeddedPostgres::start(&cluster).unwrap();
     assert!(pg.started_here());
     pg.stop().unwrap();
+}
+
+/// The demo workspace's passwords are in the README: a server other hosts can reach must not
+/// have them, and no install ever has a super admin whose password is published.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_accounts_only_on_loopback_and_the_super_admin_password_is_generated() {
+    let tmp = tempfile::Builder::new()
+        .prefix("devpulse-exposed-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exposed = tmp.path().join("exposed");
+    let server = start_with(&exposed, &[("HOST", "0.0.0.0")]);
+    wait_for_status(&server.base, "/readyz", 200, Duration::from_secs(30)).await;
+    let printed = server.printed.lock().unwrap().join("\n");
+    assert!(!printed.contains("Demo workspace"), "{printed}");
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({ "tenant": "demo", "email": "admin@demo.test", "password": "demo-admin-pass" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 401);
+    sigterm(server);
+    let users = count_rows(&exposed, "SELECT count(*) FROM users").await;
+    let tenants = count_rows(&exposed, "SELECT count(*) FROM tenants").await;
+    assert_eq!((users, tenants), (0, 0));
+
+    // On loopback the demo is there, and the super admin's password is the one printed.
+    let local = tmp.path().join("local");
+    let server = start(&local);
+    wait_for_status(&server.base, "/readyz", 200, Duration::from_secs(30)).await;
+    let printed = server.printed.lock().unwrap().clone();
+    let root_line = printed
+        .iter()
+        .find(|l| l.contains("root@devpulse.test"))
+        .unwrap_or_else(|| panic!("{printed:?}"));
+    let password = root_line.split_whitespace().last().unwrap().to_string();
+    assert_ne!(password, "demo-superadmin-pass");
+    assert!(password.len() >= 12, "{password}");
+    for (tenant, email, password, want) in [
+        ("", "root@devpulse.test", password.as_str(), 200),
+        ("", "root@devpulse.test", "demo-superadmin-pass", 401),
+        ("demo", "admin@demo.test", "demo-admin-pass", 200),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&serde_json::json!({ "tenant": tenant, "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{email} with {password}");
+    }
+    sigterm(server);
+}
+
+/// Starts the stopped cluster under `data_dir` just long enough to count.
+async fn count_rows(data_dir: &Path, sql: &str) -> i64 {
+    let pg = EmbeddedPostgres::start(&EmbeddedConfig {
+        data_dir: data_dir.join("postgres"),
+        ephemeral: false,
+    })
+    .unwrap();
+    let pool = sqlx::PgPool::connect_with(pg.connect_options("devpulse"))
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    pg.stop().unwrap();
+    n
 }

@@ -72,13 +72,42 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let html = r.text().await.unwrap();
 
-    // Data read from PostgreSQL is in the HTML itself, before any script runs.
-    assert!(html.contains(r#"id="status-tenants">2<"#), "{html}");
+    // Anonymous visitors learn that it works, not what it runs or how many customers it has.
     let version: String = sqlx::query_scalar("SELECT current_setting('server_version')")
         .fetch_one(server.db.store.pool())
         .await
         .unwrap();
-    assert!(html.contains(&format!(r#"id="status-postgres">{version}<"#)));
+    assert!(
+        html.contains(r#"id="status-database">reachable<"#),
+        "{html}"
+    );
+    assert!(!html.contains("status-tenants"), "{html}");
+    assert!(!html.contains(&version), "{html}");
+
+    // An operator sees the facts, read from PostgreSQL into the HTML before any script runs.
+    server::tenancy::create_super_admin(
+        &server.db.store,
+        &store::Email::parse("root@devpulse.test").unwrap(),
+        Some("operator-password-1".into()),
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let root = crate::common::login(&server, "", "root@devpulse.test", "operator-password-1").await;
+    let operator_html = client()
+        .get(server.url("/status"))
+        .header("cookie", format!("devpulse_access={root}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        operator_html.contains(r#"id="status-tenants">2<"#),
+        "{operator_html}"
+    );
+    assert!(operator_html.contains(&format!(r#"id="status-postgres">{version}<"#)));
     assert!(html.contains(r#"<script src="/echarts.min.js">"#));
 
     // The page's policy allows exactly its own inline hydration script, by nonce.
@@ -158,19 +187,38 @@ async fn oversized_bodies_get_413_problem_json() {
 async fn the_server_function_answers_from_the_database() {
     let mut server = TestServer::start().await;
     // Server functions are plain HTTP endpoints; this is what the hydrated page calls.
-    let r = client()
-        .post(server.url("/api/status"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body("")
-        .send()
+    let status = |cookie: Option<String>| {
+        let mut r = client()
+            .post(server.url("/api/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body("");
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<app::status::StatusInfo>().await.unwrap()
+        }
+    };
+    assert_eq!(status(None).await.details, None);
+    server::tenancy::create_super_admin(
+        &server.db.store,
+        &store::Email::parse("root@devpulse.test").unwrap(),
+        Some("operator-password-1".into()),
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let root = crate::common::login(&server, "", "root@devpulse.test", "operator-password-1").await;
+    let details = status(Some(format!("devpulse_access={root}")))
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let info: app::status::StatusInfo = r.json().await.unwrap();
-    assert_eq!(info.tenants, 0);
-    assert_eq!(info.database_mode, "external");
-    assert_eq!(info.database, server.db.name);
+        .details
+        .expect("an operator sees the details");
+    assert_eq!(details.tenants, 0);
+    assert_eq!(details.database_mode, "external");
+    assert_eq!(details.database, server.db.name);
     server.shutdown().await;
 }
 

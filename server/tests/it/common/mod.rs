@@ -140,7 +140,7 @@ pub async fn login(server: &TestServer, tenant: &str, email: &str, password: &st
 
 /// The demo tenant (`demo`, four roles) and a second tenant `other` with one user of each role.
 pub async fn seed_two_tenants(server: &TestServer) {
-    server::tenancy::seed_demo(&server.db.store)
+    server::tenancy::seed_demo(&server.db.store, Some("demo-superadmin-pass".into()))
         .await
         .unwrap()
         .expect("fresh database");

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 mod access;
 mod sessions;
 mod tenants;
+mod throttling;
 
 #[tokio::test]
 async fn login_profile_and_clear_errors() {
@@ -70,8 +71,9 @@ async fn login_profile_and_clear_errors() {
     assert_eq!(status, 422);
     assert_eq!(body["errors"][0]["pointer"], "/email");
 
-    // Failures and successes are in the tenant's audit log.
+    // Failures and successes are in the tenant's audit log (failures within a second).
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    throttling::wait_for_failed_login(&server, &admin, "dev@demo.test").await;
     let (status, log) = call(
         &server,
         Method::GET,
