@@ -1,15 +1,20 @@
 //! Where the collector keeps things, and its configuration file.
 //!
-//! - configuration: `$XDG_CONFIG_HOME/devpulse/config.json` (else `~/.config/devpulse/`), mode 0600
-//!   because it holds the API key;
+//! - configuration: `$XDG_CONFIG_HOME/devpulse/config.json` (else `~/.config/devpulse/`);
 //! - data: `$XDG_DATA_HOME/devpulse/` (else `~/.local/share/devpulse/`): the spool, the local
 //!   copy kept in hybrid mode, sync state, import state and the error log.
 //!
 //! `DEVPULSE_CONFIG_DIR` and `DEVPULSE_DATA_DIR` override both (tests, several profiles).
+//!
+//! Both directories are 0700 and every file in them 0600, from the moment it is created: the
+//! configuration holds the API key, and the rest holds what sessions did (paths, commands, and
+//! with `send_content` prompts and tool output), which other accounts on a shared machine must
+//! not read. A directory or file found with wider permissions (made by an older version, or
+//! by hand) loses them the next time the collector writes there.
 
 use std::{
-    fs,
-    io::Write,
+    fs::{self, File},
+    io::{self, Write},
     path::{Path, PathBuf},
 };
 
@@ -33,6 +38,11 @@ pub struct Config {
     pub key: String,
     #[serde(default)]
     pub mode: Mode,
+    /// Spool and send prompts, tool output and file contents as Claude Code gives them to the
+    /// hook; without it they are cut out first (see [`crate::hook::strip_content`]).
+    /// `DEVPULSE_SEND_CONTENT=1` or `=0` in the hook's environment overrides it.
+    #[serde(default)]
+    pub send_content: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +126,7 @@ impl Config {
     pub fn save(&self, paths: &Paths) -> Result<PathBuf, ConfigError> {
         let file = paths.config_file();
         let fail = |e: std::io::Error| ConfigError::Unwritable(file.clone(), e.to_string());
-        fs::create_dir_all(&paths.config_dir).map_err(fail)?;
+        private_dir(&paths.config_dir).map_err(fail)?;
         let tmp = paths.config_dir.join(".config.json.tmp");
         write_private(
             &tmp,
@@ -128,18 +138,58 @@ impl Config {
     }
 }
 
+/// Creates `dir`, and any missing parent, readable by its owner only; an existing `dir` loses
+/// the permissions of group and others.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Options that create a file readable by its owner only, with no moment of wider
+/// permissions. An existing file keeps its mode: follow with [`make_private`].
+pub fn private_file() -> fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut opts = fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts
+}
+
+/// Takes the permissions of group and others off an open file, if it has any.
+pub fn make_private(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Creates (or truncates) a file readable only by its owner and writes `bytes` to it.
-pub fn write_private(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
+pub fn write_private(path: &Path, bytes: impl AsRef<[u8]>) -> io::Result<()> {
+    let mut f = private_file()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
         .open(path)?;
-    // An existing file keeps its old mode on open; make sure.
-    use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    make_private(&f)?;
     f.write_all(bytes.as_ref())?;
     f.sync_all()
 }

@@ -4,7 +4,7 @@ use std::{os::unix::fs::PermissionsExt, path::Path};
 
 use crate::{
     client::{Client, ClientError},
-    config::{Config, Paths},
+    config::{private_dir, write_private, Config, Paths},
     spool,
 };
 
@@ -62,8 +62,8 @@ pub async fn run(paths: &Paths, settings: &Path) -> Vec<Check> {
         },
     );
     let probe = paths.spool_dir().join(".doctor");
-    let writable = std::fs::create_dir_all(paths.spool_dir())
-        .and_then(|()| std::fs::write(&probe, b"ok"))
+    let writable = private_dir(&paths.spool_dir())
+        .and_then(|()| write_private(&probe, b"ok"))
         .and_then(|()| std::fs::remove_file(&probe));
     add(
         writable.is_ok(),

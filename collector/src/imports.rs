@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::{
     client::{Client, ClientError},
-    config::Paths,
+    config::{private_dir, write_private, Paths},
     import::{self, Plan},
 };
 
@@ -215,10 +215,10 @@ async fn send_chunk(client: &Client, body: &[u8], key: &str, batch: &str) -> Res
 }
 
 fn save(paths: &Paths, state: &State) -> Result<(), String> {
-    fs::create_dir_all(&paths.data_dir)
+    private_dir(&paths.data_dir)
         .and_then(|()| {
-            fs::write(
-                paths.import_state(),
+            write_private(
+                &paths.import_state(),
                 serde_json::to_vec_pretty(state).expect("state serialises"),
             )
         })
@@ -245,4 +245,23 @@ pub fn summary(plan_report: &import::Report) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_saved_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("config"),
+            data_dir: dir.path().join("data"),
+        };
+        save(&paths, &State::default()).unwrap();
+        let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.data_dir), 0o700);
+        assert_eq!(mode(&paths.import_state()), 0o600);
+    }
 }

@@ -32,8 +32,14 @@ enum Command {
         /// A project's `.claude/settings.json` instead of the user's.
         #[arg(long)]
         project: Option<PathBuf>,
+        /// With --project: its `.claude/settings.local.json`, which stays out of version control.
+        #[arg(long, requires = "project")]
+        local: bool,
         #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
         mode: Mode,
+        /// Also spool and send prompt text, tool output and file contents (cut out by default).
+        #[arg(long)]
+        send_content: bool,
         /// Point Claude Code's built-in OpenTelemetry exporter at the server instead of hooks.
         #[arg(long)]
         otel: bool,
@@ -48,6 +54,9 @@ enum Command {
     Doctor {
         #[arg(long)]
         project: Option<PathBuf>,
+        /// With --project: its `.claude/settings.local.json`.
+        #[arg(long, requires = "project")]
+        local: bool,
     },
     /// Record one hook event from stdin (what Claude Code runs). Always exits 0, prints nothing.
     Hook,
@@ -125,6 +134,14 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The Claude Code settings file `setup` and `doctor` work on.
+fn settings_path(project: Option<&std::path::Path>, local: bool) -> PathBuf {
+    match project {
+        Some(project) if local => setup::local_settings_path(project),
+        _ => setup::default_settings_path(&home(), project),
+    }
+}
+
 fn client(paths: &Paths) -> Result<Client, String> {
     Config::load(paths)
         .map(|c| Client::new(&c))
@@ -138,12 +155,14 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
             server,
             key,
             project,
+            local,
             mode,
+            send_content,
             otel,
             print,
             uninstall,
         } => {
-            let settings = setup::default_settings_path(&home(), project.as_deref());
+            let settings = settings_path(project.as_deref(), local);
             if uninstall {
                 println!(
                     "{}",
@@ -159,10 +178,22 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
                 print!("{}", setup::otel_exports(&server, &key));
                 return Ok(());
             }
+            // OTEL mode writes the key into the settings, and teams commit a project's
+            // settings.json: the key would end up in the repository.
+            if let Some(project) = project.as_deref().filter(|_| otel && !local) {
+                return Err(format!(
+                    "not writing the API key into {}: a project's settings.json is usually \
+                     committed. Use --local to write {} instead (kept out of version control), \
+                     or --print to set the variables yourself",
+                    settings.display(),
+                    setup::local_settings_path(project).display()
+                ));
+            }
             let file = Config {
                 server: server.clone(),
                 key: key.clone(),
                 mode,
+                send_content,
             }
             .save(paths)
             .map_err(|e| e.to_string())?;
@@ -195,8 +226,8 @@ async fn run(command: Command, paths: &Paths) -> Result<(), String> {
             println!("{}", done.map_err(|e| e.to_string())?);
             Ok(())
         }
-        Command::Doctor { project } => {
-            let settings = setup::default_settings_path(&home(), project.as_deref());
+        Command::Doctor { project, local } => {
+            let settings = settings_path(project.as_deref(), local);
             let checks = doctor::run(paths, &settings).await;
             for c in &checks {
                 println!("{} {}", if c.ok { "ok  " } else { "FAIL" }, c.what);

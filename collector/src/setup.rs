@@ -1,5 +1,6 @@
 //! `devpulse setup`: points Claude Code at devpulse by editing one of its settings files
-//! (`~/.claude/settings.json` or `<project>/.claude/settings.json`), and takes exactly that back.
+//! (`~/.claude/settings.json`, `<project>/.claude/settings.json` or
+//! `<project>/.claude/settings.local.json`), and takes exactly that back.
 //!
 //! # How an installation is recorded
 //!
@@ -28,7 +29,8 @@
 //! turn it on for every crate built with the collector and change `Value`'s key order, hence the
 //! server's content hashes). It is written pretty-printed (2 spaces) to a temporary file that is
 //! then renamed over the original (through a symlink, to its target), keeping the file's
-//! permissions; a new file gets 0600, as it may hold the API key. Before the first change to an
+//! permissions, except that a file holding the API key (OTEL mode) loses those of group and
+//! others; a new file gets 0600. Before the first change to an
 //! existing file, its original bytes are kept in `<file>.devpulse-backup` unless that exists;
 //! uninstall leaves the backup alone. Nothing is written when nothing would change.
 
@@ -79,6 +81,8 @@ const TOOL_EVENTS: &[&str] = &[
 
 /// The env entry holding the installation record.
 const RECORD: &str = "DEVPULSE_SETUP";
+/// The OTEL variable carrying the API key.
+const HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// Seconds Claude Code waits for our hook; it only spools, so it needs a fraction of that.
 const HOOK_TIMEOUT_SECS: u64 = 5;
 
@@ -286,6 +290,12 @@ pub fn default_settings_path(home: &Path, project: Option<&Path>) -> PathBuf {
         .join("settings.json")
 }
 
+/// `<project>/.claude/settings.local.json`: the project's settings for this user alone, kept out
+/// of version control (unlike `settings.json`, which a team usually commits).
+pub fn local_settings_path(project: &Path) -> PathBuf {
+    project.join(".claude").join("settings.local.json")
+}
+
 fn otel_vars(server: &str, key: &str) -> [(&'static str, String); 6] {
     [
         ("CLAUDE_CODE_ENABLE_TELEMETRY", "1".into()),
@@ -297,10 +307,7 @@ fn otel_vars(server: &str, key: &str) -> [(&'static str, String); 6] {
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             server.trim_end_matches('/').into(),
         ),
-        (
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            format!("Authorization=Bearer {key}"),
-        ),
+        (HEADERS, format!("Authorization=Bearer {key}")),
     ]
 }
 
@@ -545,10 +552,16 @@ impl Doc {
         let tmp = suffixed(&target, ".devpulse-tmp");
         let text = to_json_pretty(&self.root) + "\n";
         let _ = fs::remove_file(&tmp);
+        let holds_key = rec.env.contains_key(HEADERS);
         let written = private().create_new(true).open(&tmp).and_then(|mut f| {
             f.write_all(text.as_bytes())?;
             if let Ok(meta) = fs::metadata(&target) {
-                f.set_permissions(meta.permissions())?;
+                let mut perms = meta.permissions();
+                if holds_key {
+                    use std::os::unix::fs::PermissionsExt;
+                    perms.set_mode(perms.mode() & 0o700);
+                }
+                f.set_permissions(perms)?;
             }
             f.sync_all()
         });
@@ -1022,6 +1035,23 @@ mod tests {
         fs::write(&path, text).unwrap();
         uninstall(&path).unwrap();
         assert_eq!(read(&path), parse(r#"{"model": "opus"}"#));
+    }
+
+    #[test]
+    fn a_file_that_holds_the_key_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (_dir, path) = dir_with(ORIGINAL);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        // Hooks hold no secret: the file keeps the mode its owner gave it.
+        install_hooks(&path, &install("devpulse hook")).unwrap();
+        assert_eq!(mode(&path), 0o644);
+        install_otel(&path, "https://dp.example", "k3y").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        // Written again for the hooks, it still holds the key.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        install_hooks(&path, &install("/new/devpulse hook")).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

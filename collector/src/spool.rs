@@ -6,14 +6,19 @@
 //! the segment before reading it, so a writer still inside its append finishes first. Each
 //! append is one `write` of a whole line with `O_APPEND`; a crash can leave at most a torn last
 //! line (no newline, or not JSON), which readers detect and skip.
+//!
+//! The directory is 0700 and the files 0600 (see [`crate::config`]); segments keep the mode of
+//! the file they were renamed from.
 
 use std::{
-    fs::{self, File, OpenOptions},
+    fs::{self, File},
     io::{self, Write},
     os::unix::{fs::MetadataExt, io::AsRawFd},
     path::{Path, PathBuf},
     time::{SystemTime, UNIX_EPOCH},
 };
+
+use crate::config::{make_private, private_dir, private_file};
 
 const CURRENT: &str = "current.ndjson";
 
@@ -27,7 +32,7 @@ pub fn append(dir: &Path, line: &[u8]) -> io::Result<()> {
         let mut file = match open_append(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)?;
+                private_dir(dir)?;
                 open_append(&path)?
             }
             Err(e) => return Err(e),
@@ -37,6 +42,8 @@ pub fn append(dir: &Path, line: &[u8]) -> io::Result<()> {
         if !same_file(&file, &path) {
             continue;
         }
+        // Created 0600, unless an older version made it.
+        make_private(&file)?;
         // A torn last line (a crash mid-write) must not swallow this one. Under the shared lock
         // another writer's append may race this check; the worst case is a blank line.
         if ends_torn(&file)? {
@@ -61,7 +68,7 @@ fn ends_torn(file: &File) -> io::Result<bool> {
 
 fn open_append(path: &Path) -> io::Result<File> {
     // Readable too, to look at the last byte before appending.
-    OpenOptions::new()
+    private_file()
         .read(true)
         .append(true)
         .create(true)
@@ -88,9 +95,9 @@ fn lock(file: &File, how: libc::c_int) -> io::Result<()> {
 /// long as the returned file.
 pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
+        private_dir(dir)?;
     }
-    let file = OpenOptions::new()
+    let file = private_file()
         .read(true)
         .write(true)
         .create(true)
@@ -213,7 +220,7 @@ mod tests {
         append(dir.path(), br#"{"a":1}"#).unwrap();
         append(dir.path(), br#"{"a":2}"#).unwrap();
         // A crash mid-write: half a line and no newline.
-        OpenOptions::new()
+        fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(CURRENT))
             .unwrap()

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     client::{Client, ClientError},
-    config::{Config, Mode, Paths},
+    config::{private_dir, write_private, Config, Mode, Paths},
     hook::log_error,
     spool,
 };
@@ -56,7 +56,7 @@ impl State {
 
     fn save(&self, paths: &Paths) {
         let tmp = paths.data_dir.join(".sync-state.json.tmp");
-        let ok = fs::write(
+        let ok = write_private(
             &tmp,
             serde_json::to_vec_pretty(self).expect("state serialises"),
         )
@@ -103,6 +103,9 @@ pub async fn run(paths: &Paths, opts: &Options) -> Result<Summary, String> {
     // Who holds the lock, for `devpulse status`.
     let _ = lock.set_len(0);
     let _ = write!(lock, "{}", std::process::id());
+    // An older version's spool directory was readable by everyone.
+    private_dir(&paths.spool_dir())
+        .map_err(|e| format!("cannot secure {}: {e}", paths.spool_dir().display()))?;
     let mut state = State::load(paths);
     let mut summary = Summary::default();
     let mut idle_since = Instant::now();
@@ -186,16 +189,24 @@ async fn deliver(
     }
     // Everything in it is on the server now.
     let mode = Config::load(paths).map(|c| c.mode).unwrap_or_default();
-    let done = match mode {
-        Mode::Remote => fs::remove_file(segment),
-        Mode::Hybrid => fs::create_dir_all(paths.local_dir())
-            .and_then(|()| fs::rename(segment, paths.local_dir().join(&name))),
-    };
-    done.map_err(|e| format!("cannot retire {}: {e}", segment.display()))?;
+    retire(paths, segment, mode)
+        .map_err(|e| format!("cannot retire {}: {e}", segment.display()))?;
     state.segment = None;
     state.acked = 0;
     state.save(paths);
     Ok(())
+}
+
+/// Deletes a delivered segment, or in hybrid mode moves it into the local copy.
+fn retire(paths: &Paths, segment: &Path, mode: Mode) -> std::io::Result<()> {
+    match mode {
+        Mode::Remote => fs::remove_file(segment),
+        Mode::Hybrid => {
+            let name = segment.file_name().unwrap_or_default();
+            private_dir(&paths.local_dir())
+                .and_then(|()| fs::rename(segment, paths.local_dir().join(name)))
+        }
+    }
 }
 
 async fn send_with_retry(
@@ -273,5 +284,22 @@ mod tests {
             assert!(b <= ceiling && b >= ceiling / 2, "{attempt}: {b:?}");
         }
         assert!(backoff(0, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+    }
+
+    #[test]
+    fn the_local_copy_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("config"),
+            data_dir: dir.path().join("data"),
+        };
+        spool::append(&paths.spool_dir(), br#"{"a":1}"#).unwrap();
+        let segment = spool::rotate(&paths.spool_dir()).unwrap().remove(0);
+        retire(&paths, &segment, Mode::Hybrid).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.local_dir()), 0o700);
+        let kept = paths.local_dir().join(segment.file_name().unwrap());
+        assert_eq!(mode(&kept), 0o600);
     }
 }

@@ -9,18 +9,19 @@ use std::{
 
 use serde_json::{json, Value};
 
-fn devpulse(home: &Path, args: &[&str]) -> Command {
+pub(crate) fn devpulse(home: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_devpulse"));
     c.args(args)
         .env("HOME", home)
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
         .env_remove("DEVPULSE_CONFIG_DIR")
-        .env_remove("DEVPULSE_DATA_DIR");
+        .env_remove("DEVPULSE_DATA_DIR")
+        .env_remove("DEVPULSE_SEND_CONTENT");
     c
 }
 
-fn ok(out: Output) -> String {
+pub(crate) fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
         "{}{}",

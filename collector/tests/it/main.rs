@@ -3,3 +3,4 @@
 
 mod ccusage;
 mod cli;
+mod privacy;
