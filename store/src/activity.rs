@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use types::{
-    metrics::{round_usd, Activity},
+    metrics::{round_usd, Counts},
     TimeRange,
 };
 
@@ -76,28 +76,11 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
             last_seen_at: r.last_seen_at,
             ended_at: r.ended_at,
             end_reason: r.end_reason,
-            tool_executions: r.tool_executions,
-            tool_failures: r.tool_failures,
-            agent_invocations: r.agent_invocations,
-            agents: r.agents,
-            api_requests: r.api_requests,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
-            cache_creation_tokens: r.cache_creation_tokens,
-            cache_read_tokens: r.cache_read_tokens,
-            cost_usd: round_usd(r.cost_usd),
-            lines_added: r.lines_added,
-            lines_removed: r.lines_removed,
-            activity: Activity {
-                prompts: r.prompts,
-                api_errors: r.api_errors,
-                commits: r.commits,
-                pull_requests: r.pull_requests,
-                active_user_ms: r.active_user_ms,
-                active_cli_ms: r.active_cli_ms,
-                edits_accepted: r.edits_accepted,
-                edits_rejected: r.edits_rejected,
+            counts: Counts {
+                cost_usd: round_usd(r.cost_usd),
+                ..crate::counts_of!(r)
             },
+            agents: r.agents,
             productivity_score: r.productivity_score,
         })
         .collect())

@@ -7,43 +7,52 @@ use uuid::Uuid;
 
 use crate::{accounts::UserId, Result};
 
-pub use types::metrics::{ModelTotals, Summary, Totals, UserTotals};
-use types::{metrics::Activity, Grain, TimeRange};
+pub use types::metrics::{Counts, ModelTotals, Summary, Totals, UserTotals};
+use types::{Grain, TimeRange};
+
+/// [`Counts`] from a query row that selects every counter column under its own name (the
+/// rollups and the sessions table name them alike): the one place that lists them for reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! counts_of {
+    ($r:expr) => {
+        types::metrics::Counts {
+            tool_executions: $r.tool_executions,
+            tool_failures: $r.tool_failures,
+            agent_invocations: $r.agent_invocations,
+            api_requests: $r.api_requests,
+            input_tokens: $r.input_tokens,
+            output_tokens: $r.output_tokens,
+            cache_creation_tokens: $r.cache_creation_tokens,
+            cache_read_tokens: $r.cache_read_tokens,
+            cost_usd: $r.cost_usd,
+            lines_added: $r.lines_added,
+            lines_removed: $r.lines_removed,
+            activity: types::metrics::Activity {
+                prompts: $r.prompts,
+                api_errors: $r.api_errors,
+                commits: $r.commits,
+                pull_requests: $r.pull_requests,
+                active_user_ms: $r.active_user_ms,
+                active_cli_ms: $r.active_cli_ms,
+                edits_accepted: $r.edits_accepted,
+                edits_rejected: $r.edits_rejected,
+            },
+        }
+    };
+}
 
 /// Adds one grouped rollup row to `t`.
 fn add_row(t: &mut Totals, r: &Row) {
     t.sessions += r.sessions;
-    t.tool_executions += r.tool_executions;
-    t.tool_failures += r.tool_failures;
-    t.agent_invocations += r.agent_invocations;
-    t.api_requests += r.api_requests;
-    t.input_tokens += r.input_tokens;
-    t.output_tokens += r.output_tokens;
-    t.cache_creation_tokens += r.cache_creation_tokens;
-    t.cache_read_tokens += r.cache_read_tokens;
-    t.cost_usd += r.cost_usd;
-    t.lines_added += r.lines_added;
-    t.lines_removed += r.lines_removed;
-    t.activity.add(
-        &Activity {
-            prompts: r.prompts,
-            api_errors: r.api_errors,
-            commits: r.commits,
-            pull_requests: r.pull_requests,
-            active_user_ms: r.active_user_ms,
-            active_cli_ms: r.active_cli_ms,
-            edits_accepted: r.edits_accepted,
-            edits_rejected: r.edits_rejected,
-        },
-        1,
-    );
-    if !r.tool.is_empty() && r.tool_executions != 0 {
-        *t.by_tool.entry(r.tool.clone()).or_default() += r.tool_executions;
+    t.counts.add(&r.counts);
+    if !r.tool.is_empty() && r.counts.tool_executions != 0 {
+        *t.by_tool.entry(r.tool.clone()).or_default() += r.counts.tool_executions;
     }
-    if !r.model.is_empty() && (r.api_requests != 0 || r.cost_usd != 0.0) {
+    if !r.model.is_empty() && (r.counts.api_requests != 0 || r.counts.cost_usd != 0.0) {
         let m = t.by_model.entry(r.model.clone()).or_default();
-        m.requests += r.api_requests;
-        m.cost_usd += r.cost_usd;
+        m.requests += r.counts.api_requests;
+        m.cost_usd += r.counts.cost_usd;
     }
 }
 
@@ -52,25 +61,7 @@ struct Row {
     tool: String,
     model: String,
     sessions: i64,
-    tool_executions: i64,
-    tool_failures: i64,
-    agent_invocations: i64,
-    api_requests: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cache_creation_tokens: i64,
-    cache_read_tokens: i64,
-    cost_usd: f64,
-    lines_added: i64,
-    lines_removed: i64,
-    prompts: i64,
-    api_errors: i64,
-    commits: i64,
-    pull_requests: i64,
-    active_user_ms: i64,
-    active_cli_ms: i64,
-    edits_accepted: i64,
-    edits_rejected: i64,
+    counts: Counts,
 }
 
 /// The `grain` column's code for a rollup grain.
@@ -93,8 +84,7 @@ pub async fn summary(
     let grain = range.grain();
     let code = grain_code(grain);
     let only: Option<Vec<Uuid>> = only.map(|u| u.iter().map(|u| u.0).collect());
-    let rows = sqlx::query_as!(
-        Row,
+    let rows = sqlx::query!(
         r#"SELECT user_id, tool, model,
                   sum(sessions)::int8 AS "sessions!", sum(tool_executions)::int8 AS "tool_executions!",
                   sum(tool_failures)::int8 AS "tool_failures!",
@@ -121,7 +111,16 @@ pub async fn summary(
         only.as_deref()
     )
     .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| Row {
+        user_id: r.user_id,
+        tool: r.tool,
+        model: r.model,
+        sessions: r.sessions,
+        counts: crate::counts_of!(r),
+    })
+    .collect::<Vec<_>>();
     let mut total = Totals::default();
     let mut per_user: BTreeMap<Uuid, Totals> = BTreeMap::new();
     for r in &rows {

@@ -41,11 +41,10 @@ pub struct ModelTotals {
     pub cost_usd: f64,
 }
 
-/// Everything counted over a range, for everyone visible or one person. The same keys as the
-/// fixtures' EXPECTED.json.
+/// What every rollup bucket and every session counts. Flattened into [`Totals`] and
+/// [`Session`], so the JSON keys are the same in both (and in the fixtures' EXPECTED.json).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
-    pub sessions: i64,
+pub struct Counts {
     pub tool_executions: i64,
     pub tool_failures: i64,
     pub agent_invocations: i64,
@@ -60,6 +59,32 @@ pub struct Totals {
     /// Prompts, API errors, commits, pull requests, active time, edit decisions.
     #[serde(flatten)]
     pub activity: Activity,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.tool_executions += o.tool_executions;
+        self.tool_failures += o.tool_failures;
+        self.agent_invocations += o.agent_invocations;
+        self.api_requests += o.api_requests;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_tokens += o.cache_creation_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.cost_usd += o.cost_usd;
+        self.lines_added += o.lines_added;
+        self.lines_removed += o.lines_removed;
+        self.activity.add(&o.activity, 1);
+    }
+}
+
+/// Everything counted over a range, for everyone visible or one person. The same keys as the
+/// fixtures' EXPECTED.json.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub sessions: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub by_tool: BTreeMap<String, i64>,
     pub by_model: BTreeMap<String, ModelTotals>,
 }
@@ -67,7 +92,7 @@ pub struct Totals {
 impl Totals {
     /// Money to the micro-dollar: sums of float costs carry noise past that.
     pub fn round_money(&mut self) {
-        self.cost_usd = round_usd(self.cost_usd);
+        self.counts.cost_usd = round_usd(self.counts.cost_usd);
         for m in self.by_model.values_mut() {
             m.cost_usd = round_usd(m.cost_usd);
         }
@@ -114,21 +139,10 @@ pub struct Session {
     pub last_seen_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
-    pub tool_executions: i64,
-    pub tool_failures: i64,
-    pub agent_invocations: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
     /// The distinct subagent types its agent tools started.
     pub agents: Vec<String>,
-    pub api_requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_creation_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cost_usd: f64,
-    pub lines_added: i64,
-    pub lines_removed: i64,
-    #[serde(flatten)]
-    pub activity: Activity,
     /// 0 to 10, the legacy hooks' score (see the migration that defines it).
     pub productivity_score: f64,
 }
@@ -152,11 +166,9 @@ mod tests {
 
     #[test]
     fn activity_flattens_into_totals_and_round_trips() {
-        let mut t = Totals {
-            cost_usd: 0.1 + 0.2,
-            ..Totals::default()
-        };
-        t.activity.prompts = 3;
+        let mut t = Totals::default();
+        t.counts.cost_usd = 0.1 + 0.2;
+        t.counts.activity.prompts = 3;
         t.by_model.insert(
             "claude-sonnet".into(),
             ModelTotals {
@@ -165,11 +177,12 @@ mod tests {
             },
         );
         t.round_money();
-        assert_eq!(t.cost_usd, 0.3);
+        assert_eq!(t.counts.cost_usd, 0.3);
         assert_eq!(t.by_model["claude-sonnet"].cost_usd, 1.0);
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["prompts"], 3);
-        assert!(json.get("activity").is_none());
+        assert!(json.get("activity").is_none() && json.get("counts").is_none());
+        assert_eq!(json["cost_usd"], 0.3);
         assert_eq!(serde_json::from_value::<Totals>(json).unwrap(), t);
     }
 

@@ -64,12 +64,12 @@ async fn a_tool_run_reported_by_pre_and_post_tool_use_and_otlp_counts_once() {
     assert_eq!(t.write(&mut [otlp]).await.new, [true]);
 
     let totals = t.totals().await;
-    assert_eq!(totals.tool_executions, 1);
-    assert_eq!(totals.tool_failures, 0);
-    assert_eq!(totals.agent_invocations, 0);
+    assert_eq!(totals.counts.tool_executions, 1);
+    assert_eq!(totals.counts.tool_failures, 0);
+    assert_eq!(totals.counts.agent_invocations, 0);
     assert_eq!(totals.by_tool.get("Bash"), Some(&1));
     let s = t.session("s1").await;
-    assert_eq!((s.tool_executions, s.tool_failures), (1, 0));
+    assert_eq!((s.counts.tool_executions, s.counts.tool_failures), (1, 0));
     // Paired without a reported duration: the time between the hooks, counted once.
     let mut tx = t.tx().await;
     let stats = store::activity::tool_stats(
@@ -112,9 +112,9 @@ async fn a_failure_reported_by_any_source_stands_and_counts_once() {
     t.write(&mut [otlp]).await;
 
     let totals = t.totals().await;
-    assert_eq!((totals.tool_executions, totals.tool_failures), (2, 2));
+    assert_eq!((totals.counts.tool_executions, totals.counts.tool_failures), (2, 2));
     let s = t.session("s1").await;
-    assert_eq!((s.tool_executions, s.tool_failures), (2, 2));
+    assert_eq!((s.counts.tool_executions, s.counts.tool_failures), (2, 2));
     let mut tx = t.tx().await;
     let failed: Vec<(String, Option<bool>)> =
         sqlx::query_as("SELECT tool_use_id, success FROM tool_runs ORDER BY 1")
@@ -139,9 +139,9 @@ async fn an_agent_tool_counts_an_invocation_and_its_subagent_type() {
     let mut batch = [start, tool_end(u, "s1", "toolu_1", "Task", 30, true)];
     t.write(&mut batch).await;
     let totals = t.totals().await;
-    assert_eq!((totals.tool_executions, totals.agent_invocations), (1, 1));
+    assert_eq!((totals.counts.tool_executions, totals.counts.agent_invocations), (1, 1));
     let s = t.session("s1").await;
-    assert_eq!(s.agent_invocations, 1);
+    assert_eq!(s.counts.agent_invocations, 1);
     assert_eq!(s.agents, ["Explore"]);
 }
 
@@ -154,7 +154,7 @@ async fn an_api_request_counts_once_with_its_tokens_and_cost() {
     counter.model = Some("claude-sonnet-4-5".into());
     counter.usage = Some(usage(999, 0, 0.04));
     t.write(&mut [counter]).await;
-    assert_eq!(t.totals().await.input_tokens, 999);
+    assert_eq!(t.totals().await.counts.input_tokens, 999);
 
     // ...then the requests count instead (both describe the same calls).
     let req = request(u, "s1", "req_1", 30, usage(1_000, 200, 0.05));
@@ -166,23 +166,23 @@ async fn an_api_request_counts_once_with_its_tokens_and_cost() {
     assert_eq!(t.write(&mut [again]).await.new, [true]);
 
     let totals = t.totals().await;
-    assert_eq!(totals.api_requests, 1);
-    assert_eq!((totals.input_tokens, totals.output_tokens), (1_000, 200));
-    assert_eq!(totals.cost_usd, 0.05);
+    assert_eq!(totals.counts.api_requests, 1);
+    assert_eq!((totals.counts.input_tokens, totals.counts.output_tokens), (1_000, 200));
+    assert_eq!(totals.counts.cost_usd, 0.05);
     let by_model = &totals.by_model["claude-sonnet-4-5"];
     assert_eq!((by_model.requests, by_model.cost_usd), (1, 0.05));
     let s = t.session("s1").await;
-    assert_eq!(s.api_requests, 1);
-    assert_eq!((s.input_tokens, s.output_tokens), (1_000, 200));
-    assert_eq!(s.cost_usd, 0.05);
+    assert_eq!(s.counts.api_requests, 1);
+    assert_eq!((s.counts.input_tokens, s.counts.output_tokens), (1_000, 200));
+    assert_eq!(s.counts.cost_usd, 0.05);
     assert_eq!(t.count("api_requests").await, 1);
 
     // A counter arriving after the requests no longer counts for that session.
     let mut late = event(u, "otlp:m:2", Kind::UsageCounter, Source::Otlp, 60, "s1");
     late.usage = Some(usage(5, 0, 0.01));
     t.write(&mut [late]).await;
-    assert_eq!(t.totals().await.input_tokens, 1_000);
-    assert_eq!(t.session("s1").await.input_tokens, 1_000);
+    assert_eq!(t.totals().await.counts.input_tokens, 1_000);
+    assert_eq!(t.session("s1").await.counts.input_tokens, 1_000);
 }
 
 #[tokio::test]
@@ -220,15 +220,15 @@ async fn prompts_and_counters_land_in_the_rollups_and_the_session() {
     assert_eq!(t.write(&mut batch).await.accepted(), 6);
 
     let totals = t.totals().await;
-    assert_eq!(totals.activity.prompts, 2);
-    assert_eq!((totals.lines_added, totals.lines_removed), (12, 3));
-    assert_eq!(totals.activity.commits, 2);
-    assert_eq!(totals.activity.api_errors, 1);
+    assert_eq!(totals.counts.activity.prompts, 2);
+    assert_eq!((totals.counts.lines_added, totals.counts.lines_removed), (12, 3));
+    assert_eq!(totals.counts.activity.commits, 2);
+    assert_eq!(totals.counts.activity.api_errors, 1);
     let s = t.session("s1").await;
-    assert_eq!(s.activity.prompts, 2);
-    assert_eq!((s.lines_added, s.lines_removed), (12, 3));
-    assert_eq!(s.activity.commits, 2);
-    assert_eq!(s.activity.api_errors, 1);
+    assert_eq!(s.counts.activity.prompts, 2);
+    assert_eq!((s.counts.lines_added, s.counts.lines_removed), (12, 3));
+    assert_eq!(s.counts.activity.commits, 2);
+    assert_eq!(s.counts.activity.api_errors, 1);
 }
 
 /// A bit of everything a session produces.
@@ -337,20 +337,20 @@ async fn cumulative_counters_become_deltas() {
         lines_point(&t, "p2", 30, 0, 25),
     ];
     t.write(&mut batch).await;
-    assert_eq!(t.totals().await.lines_added, 25);
+    assert_eq!(t.totals().await.counts.lines_added, 25);
     // What was reported is kept beside the delta, so a retry starts from it.
     assert_eq!(batch[1].lines_added, Some(15));
     assert_eq!(batch[1].cumulative.as_ref().unwrap().reported, Some(25.0));
 
     // An older point arriving late adds nothing.
     t.write(&mut [lines_point(&t, "p3", 20, 0, 12)]).await;
-    assert_eq!(t.totals().await.lines_added, 25);
+    assert_eq!(t.totals().await.counts.lines_added, 25);
     // The series restarts (a new start time): its first value is all new.
     t.write(&mut [lines_point(&t, "p4", 60, 50, 5)]).await;
-    assert_eq!(t.totals().await.lines_added, 30);
+    assert_eq!(t.totals().await.counts.lines_added, 30);
     t.write(&mut [lines_point(&t, "p5", 90, 50, 9)]).await;
-    assert_eq!(t.totals().await.lines_added, 34);
-    assert_eq!(t.session("s1").await.lines_added, 34);
+    assert_eq!(t.totals().await.counts.lines_added, 34);
+    assert_eq!(t.session("s1").await.counts.lines_added, 34);
 
     // Cumulative commits too: 2, then 3 in all.
     let commits = |key: &str, secs, value| {
@@ -372,5 +372,5 @@ async fn cumulative_counters_become_deltas() {
     };
     t.write(&mut [commits("c1", 10, 2), commits("c2", 70, 3)])
         .await;
-    assert_eq!(t.totals().await.activity.commits, 3);
+    assert_eq!(t.totals().await.counts.activity.commits, 3);
 }

@@ -93,7 +93,7 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     t.write(&mut live(&t)).await;
     let before = t.totals().await;
     let before_rows = t.snapshot().await;
-    assert_eq!(t.session("otlp").await.input_tokens, 500);
+    assert_eq!(t.session("otlp").await.counts.input_tokens, 500);
 
     let mut tx = t.tx().await;
     let batch = imports::create(&mut tx, t.user, "claude-code-jsonl", Some("laptop"))
@@ -107,29 +107,29 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     // requests, a prompt and lines; the OTLP-only session's counters gave way to its request.
     let added = t.totals().await;
     assert_eq!(added.sessions - before.sessions, 1);
-    assert_eq!(added.tool_executions - before.tool_executions, 3);
-    assert_eq!(added.tool_failures - before.tool_failures, 1);
-    assert_eq!(added.agent_invocations - before.agent_invocations, 1);
-    assert_eq!(added.api_requests - before.api_requests, 3);
+    assert_eq!(added.counts.tool_executions - before.counts.tool_executions, 3);
+    assert_eq!(added.counts.tool_failures - before.counts.tool_failures, 1);
+    assert_eq!(added.counts.agent_invocations - before.counts.agent_invocations, 1);
+    assert_eq!(added.counts.api_requests - before.counts.api_requests, 3);
     assert_eq!(
-        added.input_tokens - before.input_tokens,
+        added.counts.input_tokens - before.counts.input_tokens,
         1_000 + 2_000 + 700 - 500
     );
-    assert_eq!(added.output_tokens - before.output_tokens, 100 + 70 - 50);
-    assert!((added.cost_usd - before.cost_usd - (0.1 + 0.2 + 0.7 - 0.5)).abs() < 1e-9);
-    assert_eq!(added.activity.prompts - before.activity.prompts, 1);
-    assert_eq!(added.lines_added - before.lines_added, 5);
-    assert_eq!(added.lines_removed - before.lines_removed, 2);
+    assert_eq!(added.counts.output_tokens - before.counts.output_tokens, 100 + 70 - 50);
+    assert!((added.counts.cost_usd - before.counts.cost_usd - (0.1 + 0.2 + 0.7 - 0.5)).abs() < 1e-9);
+    assert_eq!(added.counts.activity.prompts - before.counts.activity.prompts, 1);
+    assert_eq!(added.counts.lines_added - before.counts.lines_added, 5);
+    assert_eq!(added.counts.lines_removed - before.counts.lines_removed, 2);
     let otlp = t.session("otlp").await;
     assert_eq!(
-        (otlp.api_requests, otlp.input_tokens, otlp.cost_usd),
+        (otlp.counts.api_requests, otlp.counts.input_tokens, otlp.counts.cost_usd),
         (1, 700, 0.7)
     );
     let old = t.session("old").await;
-    assert_eq!((old.tool_executions, old.tool_failures), (3, 1));
+    assert_eq!((old.counts.tool_executions, old.counts.tool_failures), (3, 1));
     assert_eq!(old.agents, ["Plan"]);
     let live = t.session("live").await;
-    assert_eq!((live.tool_executions, live.api_requests), (1, 1));
+    assert_eq!((live.counts.tool_executions, live.counts.api_requests), (1, 1));
 
     let mut tx = t.tx().await;
     let done = imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batch.id)
@@ -150,7 +150,7 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     // reported too, stay; the OTLP-only session counts its counters again.
     assert_eq!(t.totals().await, before);
     assert_eq!(t.snapshot().await, before_rows);
-    assert_eq!(t.session("otlp").await.input_tokens, 500);
+    assert_eq!(t.session("otlp").await.counts.input_tokens, 500);
 
     // The batch takes no more events.
     let mut tx = t.tx().await;
