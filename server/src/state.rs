@@ -10,7 +10,7 @@ use tower::util::BoxCloneSyncService;
 use types::DbSample;
 
 use crate::{
-    auth::{jwt::Keys, limits::LoginLimiter},
+    auth::{jwt::Keys, limits::LoginLimiter, SessionCookies},
     bus::Bus,
     ingest::{limits::IngestLimits, wire::Budget, Writer},
 };
@@ -32,7 +32,7 @@ pub struct AppState {
     pub keys: Keys,
     pub login_limits: Arc<LoginLimiter>,
     pub session_lifetimes: store::refresh_tokens::Lifetimes,
-    pub secure_cookies: bool,
+    pub cookies: SessionCookies,
     /// Where people reach this server: the base of invitation and reset links.
     pub public_url: String,
     /// The write path: requests hand events to it and wait for the commit.
