@@ -52,7 +52,7 @@ pub fn TopBar() -> impl IntoView {
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>
-                                        <form method="post" action="/auth/logout" class="inline">
+                                        <form method="post" action="/api/v1/auth/logout" class="inline">
                                             <button type="submit" id="sign-out" class="link">
                                                 "Sign out"
                                             </button>

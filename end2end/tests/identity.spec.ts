@@ -52,7 +52,7 @@ test.describe('without JavaScript', () => {
 });
 
 for (const p of people) {
-  test(`${p.role} sees what the role may see, and signs out`, async ({ page }) => {
+  test(`${p.role} sees what the role may see, and signs out`, async ({ page, request }) => {
     await signIn(page, p.tenant, p.email, p.password);
     await expect(page.locator('#who')).toHaveAttribute('data-role', p.role);
     await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
@@ -79,11 +79,18 @@ for (const p of people) {
     await page.goto(`${server.url}/profile`);
     await expect(page.locator('#profile-role')).toHaveText(p.role);
 
+    const refresh = (await page.context().cookies()).find((c) => c.name === 'devpulse_refresh');
+    expect(refresh?.path).toBe('/api/v1/auth');
     await page.locator('#sign-out').click();
     await expect(page).toHaveURL(/\/login$/);
     await expect(page.locator('#who')).toHaveCount(0);
     await page.goto(`${server.url}/profile`);
     await expect(page.getByText('Sign in first.')).toBeVisible();
+    // Signing out ended the session on the server, not only in this browser.
+    const again = await request.post(`${server.url}/api/v1/auth/refresh`, {
+      data: { refresh_token: refresh!.value },
+    });
+    expect(again.status()).toBe(401);
   });
 }
 

@@ -22,7 +22,8 @@ pub struct Config {
     pub body_limit: usize,
     /// `kid:secret,...` for signing access tokens; a development key is generated when unset.
     pub jwt_keys: Option<String>,
-    /// Mark cookies `Secure` (set it when served over https).
+    /// Mark cookies `Secure` and give them the `__Host-`/`__Secure-` names (served over https).
+    /// On by default in production; `DEVPULSE_SECURE_COOKIES=false` turns it off there.
     pub secure_cookies: bool,
     /// `DEVPULSE_ENV=production`: no demo data, no development JWT key.
     pub production: bool,
@@ -120,6 +121,17 @@ impl Config {
                 reason: "must be at least 1024 bytes".into(),
             });
         }
+        let production = match get("DEVPULSE_ENV").as_deref() {
+            None | Some("") | Some("development") => false,
+            Some("production") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "DEVPULSE_ENV",
+                    value: other.into(),
+                    reason: "expected `development` or `production`".into(),
+                })
+            }
+        };
         Ok(Config {
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse(&get, "PORT", 3000)?,
@@ -161,7 +173,7 @@ impl Config {
             log_format,
             body_limit,
             jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
-            secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", false)?,
+            secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", production)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,
             ingest_key_rps: parse(&get, "DEVPULSE_INGEST_KEY_RPS", 200.0)?,
@@ -196,17 +208,7 @@ impl Config {
                     })
                 }
             },
-            production: match get("DEVPULSE_ENV").as_deref() {
-                None | Some("") | Some("development") => false,
-                Some("production") => true,
-                Some(other) => {
-                    return Err(ConfigError {
-                        var: "DEVPULSE_ENV",
-                        value: other.into(),
-                        reason: "expected `development` or `production`".into(),
-                    })
-                }
-            },
+            production,
         })
     }
 }
@@ -262,6 +264,29 @@ mod tests {
         assert_eq!(
             config(&[("DEVPULSE_DEMO", "yes")]).unwrap_err().var,
             "DEVPULSE_DEMO"
+        );
+    }
+
+    #[test]
+    fn cookies_are_secure_in_production_unless_turned_off() {
+        assert!(!config(&[]).unwrap().secure_cookies);
+        assert!(
+            config(&[("DEVPULSE_ENV", "production")])
+                .unwrap()
+                .secure_cookies
+        );
+        assert!(
+            !config(&[
+                ("DEVPULSE_ENV", "production"),
+                ("DEVPULSE_SECURE_COOKIES", "false")
+            ])
+            .unwrap()
+            .secure_cookies
+        );
+        assert!(
+            config(&[("DEVPULSE_SECURE_COOKIES", "true")])
+                .unwrap()
+                .secure_cookies
         );
     }
 

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 
 use app::{shell, ssr::ServerContext, App};
 use axum::{
-    extract::DefaultBodyLimit,
-    http::{header, HeaderName, HeaderValue, StatusCode},
-    response::IntoResponse,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{header, HeaderName, HeaderValue, StatusCode, Uri},
+    middleware::Next,
+    response::{IntoResponse, Response},
     routing::get,
     Router,
 };
@@ -16,13 +17,13 @@ use tower_http::{
     compression::CompressionLayer,
     limit::RequestBodyLimitLayer,
     set_header::SetResponseHeaderLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
 use crate::{
     api,
-    auth::{ClientIp, TrustedProxies},
+    auth::{csrf, ClientIp, TrustedProxies},
     config::Config,
     error, health,
     state::AppState,
@@ -51,6 +52,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             auth: std::sync::Arc::new(crate::auth::PageAuthenticator {
                 store: state.store.clone(),
                 keys: state.keys.clone(),
+                cookies: state.cookies,
             }),
         };
         move || leptos::prelude::provide_context(cx.clone())
@@ -70,6 +72,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         // Router::layer wraps everything above it, fallback included; the last one added
         // is the outermost.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site,
+        ))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_for_oversized_bodies))
@@ -100,7 +106,15 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|req: &Request| {
+                    // DefaultMakeSpan's fields, with the URI's secrets taken out.
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        uri = %redacted(req.uri()),
+                        version = ?req.version(),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
@@ -135,4 +149,78 @@ async fn problem_for_oversized_bodies(
         return error::ApiError::PayloadTooLarge.into_response();
     }
     response
+}
+
+/// See `auth::csrf`: a state-changing request another site's page makes a browser send is
+/// refused before any handler or server function sees it.
+async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match csrf::check(
+        req.method(),
+        req.headers(),
+        state.cookies,
+        &state.public_url,
+    ) {
+        Ok(()) => next.run(req).await,
+        Err(why) => {
+            tracing::warn!(method = %req.method(), uri = %redacted(req.uri()), why, "refused a cross-site request");
+            error::ApiError::Forbidden(format!("cross-site request refused: {why}")).into_response()
+        }
+    }
+}
+
+/// Query parameters whose names contain one of these have their values replaced in logs:
+/// invitation and reset links carry `token`, and no secret should outlive the request in a log.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "ticket",
+    "code",
+    "password",
+    "passwd",
+    "secret",
+    "key",
+    "auth",
+    "session",
+    "signature",
+    "sig",
+    "jwt",
+];
+
+/// The path and query of `uri` with the values of secret-looking parameters `[redacted]`.
+pub fn redacted(uri: &Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+            let lower = name.to_ascii_lowercase();
+            if pair.contains('=') && SECRET_PARAMS.iter().any(|s| lower.contains(s)) {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_leave_logged_uris() {
+        let r = |s: &str| redacted(&s.parse::<Uri>().unwrap());
+        assert_eq!(r("/welcome?token=demo.abc"), "/welcome?token=[redacted]");
+        assert_eq!(
+            r("/x?a=1&Refresh_Token=s&api_key=k&b=2&code"),
+            "/x?a=1&Refresh_Token=[redacted]&api_key=[redacted]&b=2&code"
+        );
+        assert_eq!(
+            r("/login?error=credentials&email=a%40b"),
+            "/login?error=credentials&email=a%40b"
+        );
+        assert_eq!(r("/status"), "/status");
+    }
 }

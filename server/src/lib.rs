@@ -118,7 +118,9 @@ pub async fn serve(
             reuse_grace: chrono::Duration::seconds(config.refresh_reuse_grace_secs),
             ..Default::default()
         },
-        secure_cookies: config.secure_cookies,
+        cookies: auth::SessionCookies {
+            secure: config.secure_cookies,
+        },
         public_url: config
             .public_url
             .clone()

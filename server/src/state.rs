@@ -10,7 +10,7 @@ use tower::util::BoxCloneSyncService;
 use types::DbSample;
 
 use crate::{
-    auth::{failed_logins::FailedLogins, jwt::Keys, limits::LoginLimiter},
+    auth::{failed_logins::FailedLogins, jwt::Keys, limits::LoginLimiter, SessionCookies},
     bus::Bus,
     ingest::{limits::IngestLimits, wire::Budget, Writer},
 };
@@ -34,7 +34,7 @@ pub struct AppState {
     /// Failed sign-ins waiting to be written to the audit log.
     pub failed_logins: Arc<FailedLogins>,
     pub session_lifetimes: store::refresh_tokens::Lifetimes,
-    pub secure_cookies: bool,
+    pub cookies: SessionCookies,
     /// Where people reach this server: the base of invitation and reset links.
     pub public_url: String,
     /// The write path: requests hand events to it and wait for the commit.

@@ -318,10 +318,26 @@ pub async fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> Result
     get(conn, id).await
 }
 
+/// Takes the user's row lock until the transaction ends. Every change that ends sessions and
+/// every refresh-token rotation takes it first, so a rotation either finishes before the
+/// revocation reads the tokens (and its successor is revoked with the rest) or starts after
+/// it (and finds its token revoked). `sessions_valid_after` is read from the clock after the
+/// wait (`clock_timestamp()`, not the transaction's `now()`), so it lies after every access
+/// token a rotation that won the lock handed out.
+pub(crate) async fn lock(conn: &mut PgConnection, id: UserId) -> Result<Option<bool>> {
+    Ok(sqlx::query_scalar!(
+        "SELECT status = 'active' AS \"active!\" FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        id.0
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
 /// Changes the role and ends every session of the user.
 pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result<User> {
+    lock(conn, id).await?;
     let n = sqlx::query!(
-        "UPDATE users SET role = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET role = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
         id.0,
         role.as_str()
     )
@@ -337,8 +353,9 @@ pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result
 
 /// Replaces the password hash and ends every session of the user.
 pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) -> Result<()> {
+    lock(conn, id).await?;
     let n = sqlx::query!(
-        "UPDATE users SET password_hash = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET password_hash = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
         id.0,
         hash
     )
@@ -353,9 +370,10 @@ pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) 
 
 /// Deactivates (or reactivates) the user; deactivation ends every session and revokes keys.
 pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Result<User> {
+    lock(conn, id).await?;
     let status = if active { "active" } else { "deactivated" };
     let n = sqlx::query!(
-        "UPDATE users SET status = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET status = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
         id.0,
         status
     )
@@ -373,8 +391,9 @@ pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Re
 
 /// Ends every session of the user (logout everywhere) without changing anything else.
 pub async fn end_sessions(conn: &mut PgConnection, id: UserId) -> Result<()> {
+    lock(conn, id).await?;
     sqlx::query!(
-        "UPDATE users SET sessions_valid_after = now() WHERE id = $1",
+        "UPDATE users SET sessions_valid_after = clock_timestamp() WHERE id = $1",
         id.0
     )
     .execute(&mut *conn)

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    accounts::{User, UserId},
+    accounts::{self, User, UserId},
     audit::{self, Actor},
     secrets, Result,
 };
@@ -38,6 +38,9 @@ pub struct Issued {
     pub secret: String,
     pub family_id: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// When the token was handed out, by the database's clock: the time access tokens minted
+    /// with it carry, compared with the user's `sessions_valid_after` (same clock, no skew).
+    pub authenticated_at: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -117,9 +120,10 @@ async fn insert(
     user_agent: Option<&str>,
 ) -> Result<Issued> {
     let secret = secrets::random_token(32);
-    sqlx::query!(
-        "INSERT INTO refresh_tokens (family_id, user_id, token_hash, family_expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    let authenticated_at = sqlx::query_scalar!(
+        r#"INSERT INTO refresh_tokens (family_id, user_id, token_hash, family_expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING clock_timestamp() AS "at!""#,
         family_id,
         user_id.0,
         secrets::sha256(&secret),
@@ -127,18 +131,21 @@ async fn insert(
         ip,
         user_agent.map(|ua| ua.chars().take(400).collect::<String>())
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     let expires_at = (Utc::now() + lifetimes.idle).min(family_expires_at);
     Ok(Issued {
         secret,
         family_id,
         expires_at,
+        authenticated_at,
     })
 }
 
-/// Exchanges a refresh token for a new one. Run it in its own transaction: it locks the row.
-/// A reuse revokes the family and is recorded; commit the transaction even then.
+/// Exchanges a refresh token for a new one. Run it in its own transaction: it locks the user
+/// (see [`accounts::lock`]: a revocation running at the same time cannot miss the successor)
+/// and then the token's row. A reuse revokes the family and is recorded; commit the
+/// transaction even then.
 pub async fn rotate(
     conn: &mut PgConnection,
     secret: &str,
@@ -146,12 +153,27 @@ pub async fn rotate(
     ip: Option<&str>,
     user_agent: Option<&str>,
 ) -> Result<Rotation> {
+    let hash = secrets::sha256(secret);
+    // Whose token it is, unlocked: the user's lock comes before the token's, as in every
+    // revocation (user row, then tokens), so the two never wait on each other in a cycle.
+    let Some(owner) = sqlx::query_scalar!(
+        "SELECT user_id FROM refresh_tokens WHERE token_hash = $1",
+        hash
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    let user_id = UserId(owner);
+    if accounts::lock(conn, user_id).await? != Some(true) {
+        return Ok(Rotation::Invalid);
+    }
+    // Read again under the locks: a revocation that committed while we waited shows here.
     let Some(row) = sqlx::query!(
-        "SELECT t.id, t.family_id, t.user_id, t.created_at, t.family_expires_at, t.rotated_at,
-                t.revoked_at, u.status
-         FROM refresh_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 FOR UPDATE OF t",
-        secrets::sha256(secret)
+        "SELECT id, family_id, created_at, family_expires_at, rotated_at, revoked_at
+         FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        hash
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -159,17 +181,15 @@ pub async fn rotate(
         return Ok(Rotation::Invalid);
     };
     let now = Utc::now();
-    let user_id = UserId(row.user_id);
     if row.revoked_at.is_some()
         || row.family_expires_at <= now
         || row.created_at + lifetimes.idle <= now
-        || row.status != "active"
     {
         return Ok(Rotation::Invalid);
     }
     if let Some(rotated_at) = row.rotated_at {
         if now - rotated_at > lifetimes.reuse_grace {
-            revoke_family(conn, row.family_id).await?;
+            revoke_family(conn, user_id, row.family_id).await?;
             let actor = Actor {
                 id: Some(user_id.0),
                 name: "system".into(),
@@ -227,7 +247,7 @@ pub async fn sign_out(conn: &mut PgConnection, caller: Option<&Actor>, secret: &
     let Some((user_id, family)) = family_of(conn, secret).await? else {
         return Ok(());
     };
-    revoke_family(conn, family).await?;
+    revoke_family(conn, user_id, family).await?;
     let actor = caller.cloned().unwrap_or(Actor {
         id: Some(user_id.0),
         name: "session".into(),
@@ -243,7 +263,13 @@ pub async fn sign_out(conn: &mut PgConnection, caller: Option<&Actor>, secret: &
     .await
 }
 
-pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<()> {
+/// Ends one family of `user_id`'s, under the user's lock (see [`accounts::lock`]).
+pub async fn revoke_family(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    family_id: Uuid,
+) -> Result<()> {
+    accounts::lock(conn, user_id).await?;
     sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
         family_id
@@ -253,7 +279,9 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> Result<(
     Ok(())
 }
 
+/// Ends every family of the user, under the user's lock (see [`accounts::lock`]).
 pub async fn revoke_all(conn: &mut PgConnection, user_id: UserId) -> Result<()> {
+    accounts::lock(conn, user_id).await?;
     sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
         user_id.0

@@ -17,8 +17,8 @@ use store::{
 use super::extract::{JsonBody, Me};
 use crate::{
     auth::{
-        cookie, jwt::ACCESS_TTL_SECS, limits::Attempt, scope::scoped, Caller, ClientIp, Permission,
-        ACCESS_COOKIE, REFRESH_COOKIE,
+        cookies, jwt::ACCESS_TTL_SECS, limits::Attempt, scope::scoped, Caller, ClientIp,
+        Permission, SessionCookies,
     },
     error::ApiError,
     state::AppState,
@@ -101,20 +101,18 @@ pub async fn login_form(
     }
 }
 
-/// Signs out the browser (form post from the top bar) and returns to the sign-in page.
-pub async fn logout_form(
-    state: State<AppState>,
-    caller: Option<Extension<Caller>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let cleared = logout(state, caller, headers, axum::body::Bytes::new()).await?;
-    let mut response = redirect("/login");
-    for cookie in cleared.headers().get_all(header::SET_COOKIE) {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, cookie.clone());
-    }
-    Ok(response)
+/// Where the top bar's sign-out form posted before it moved under the refresh cookie's path,
+/// which the browser never sent here. A page loaded before the move still signs out: 307
+/// repeats the POST there, cookies and all.
+pub async fn logout_moved() -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(
+            header::LOCATION,
+            HeaderValue::from_static("/api/v1/auth/logout"),
+        )],
+    )
+        .into_response()
 }
 
 pub(super) fn redirect(to: &str) -> Response {
@@ -234,6 +232,7 @@ async fn sign_in(
         &user,
         tenant.map(|t| (t.id.0, t.slug.to_string())),
         format!("{scope}.{}", issued.secret),
+        issued.authenticated_at,
     ))
 }
 
@@ -243,11 +242,21 @@ pub struct RefreshRequest {
     refresh_token: Option<String>,
 }
 
-fn presented_refresh(headers: &HeaderMap, body: Option<&[u8]>) -> Option<String> {
-    body.filter(|b| !b.is_empty())
+fn body_refresh(body: &[u8]) -> Option<String> {
+    Some(body)
+        .filter(|b| !b.is_empty())
         .and_then(|b| serde_json::from_slice::<RefreshRequest>(b).ok())
         .and_then(|r| r.refresh_token)
-        .or_else(|| cookie(headers, REFRESH_COOKIE))
+}
+
+/// The refresh token of the body, else of the cookie. Two cookies of that name mean someone
+/// else planted one (see [`SessionCookies`]): which is ours is unknowable, so neither counts.
+fn presented_refresh(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    body_refresh(body).or_else(|| {
+        let mut found = cookies(headers, state.cookies.refresh());
+        let first = found.next();
+        found.next().is_none().then_some(first).flatten()
+    })
 }
 
 pub async fn refresh(
@@ -256,7 +265,7 @@ pub async fn refresh(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let token = presented_refresh(&headers, Some(&body)).ok_or(ApiError::Unauthenticated)?;
+    let token = presented_refresh(&state, &headers, &body).ok_or(ApiError::Unauthenticated)?;
     let (scope, secret) = token.split_once('.').ok_or(ApiError::Unauthenticated)?;
     let tenant = if scope == REGISTRY_SCOPE {
         None
@@ -296,6 +305,7 @@ pub async fn refresh(
                 &user,
                 tenant.map(|t| (t.id.0, t.slug.to_string())),
                 format!("{scope}.{}", issued.secret),
+                issued.authenticated_at,
             ))
         }
         Rotation::Reused { .. } => {
@@ -308,19 +318,21 @@ pub async fn refresh(
 }
 
 /// Ends the session the refresh token (body or cookie) belongs to, and clears the cookies.
-/// Succeeds even without a valid token: signing out must always work.
+/// Succeeds even without a valid token: signing out must always work. Every refresh cookie
+/// presented is revoked, so one planted beside ours cannot keep ours alive. The top bar's
+/// form posts here too (the refresh cookie's path): a form post goes on to the sign-in page.
 pub async fn logout(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some((scope, secret)) = presented_refresh(&headers, Some(&body))
-        .as_deref()
-        .and_then(|t| t.split_once('.'))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-    {
-        let tenant = match scope.as_str() {
+    let presented: Vec<String> = body_refresh(&body)
+        .into_iter()
+        .chain(cookies(&headers, state.cookies.refresh()))
+        .collect();
+    for (scope, secret) in presented.iter().filter_map(|t| t.split_once('.')) {
+        let tenant = match scope {
             REGISTRY_SCOPE => None,
             s => match Slug::parse(s) {
                 Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
@@ -333,11 +345,20 @@ pub async fn logout(
                 .scoped_tx(tenant.as_ref().map(|t| t.scope()))
                 .await?;
             let caller = caller.as_ref().map(|c| c.actor());
-            refresh_tokens::sign_out(tx.conn(), caller.as_ref(), &secret).await?;
+            refresh_tokens::sign_out(tx.conn(), caller.as_ref(), secret).await?;
             tx.commit().await?;
         }
     }
-    Ok(signed_out(&state))
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(signed_out(&state));
+    }
+    let mut response = redirect("/login");
+    clear_cookies(&state, response.headers_mut());
+    Ok(response)
 }
 
 pub async fn logout_all(
@@ -441,11 +462,14 @@ fn tokens(
     user: &User,
     tenant: Option<(uuid::Uuid, String)>,
     refresh_token: String,
+    authenticated_at: chrono::DateTime<chrono::Utc>,
 ) -> Response {
-    let (access_token, _) =
-        state
-            .keys
-            .issue(user.id.0, tenant.as_ref().map(|t| t.0), user.role.as_str());
+    let (access_token, _) = state.keys.issue(
+        user.id.0,
+        tenant.as_ref().map(|t| t.0),
+        user.role.as_str(),
+        authenticated_at,
+    );
     let body = TokenResponse {
         access_token: access_token.clone(),
         refresh_token: refresh_token.clone(),
@@ -456,17 +480,17 @@ fn tokens(
     };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
+    let cookies = state.cookies;
     headers.append(
         header::SET_COOKIE,
-        session_cookie(state, ACCESS_COOKIE, &access_token, "/", ACCESS_TTL_SECS),
+        cookies.set(cookies.access(), &access_token, "/", ACCESS_TTL_SECS),
     );
     headers.append(
         header::SET_COOKIE,
-        session_cookie(
-            state,
-            REFRESH_COOKIE,
+        cookies.set(
+            cookies.refresh(),
             &refresh_token,
-            "/api/v1/auth",
+            SessionCookies::REFRESH_PATH,
             state.session_lifetimes.absolute.num_seconds(),
         ),
     );
@@ -482,29 +506,15 @@ fn signed_out(state: &AppState) -> Response {
 }
 
 fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
+    let cookies = state.cookies;
     headers.append(
         header::SET_COOKIE,
-        session_cookie(state, ACCESS_COOKIE, "", "/", 0),
+        cookies.set(cookies.access(), "", "/", 0),
     );
     headers.append(
         header::SET_COOKIE,
-        session_cookie(state, REFRESH_COOKIE, "", "/api/v1/auth", 0),
+        cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
     );
-}
-
-/// httpOnly, SameSite=Lax, and Secure when configured; `max_age` 0 deletes the cookie.
-fn session_cookie(
-    state: &AppState,
-    name: &str,
-    value: &str,
-    path: &str,
-    max_age: i64,
-) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie is ASCII")
 }
 
 /// Roles a tenant admin may hand out (never super_admin).

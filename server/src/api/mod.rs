@@ -153,12 +153,12 @@ async fn gate(
         .unwrap_or(ClientIp(None));
     let caller = if access == Access::Public {
         // Public routes still learn who calls when they can (logout, for one).
-        authenticate(&state.store, &state.keys, req.headers(), ip)
+        authenticate(&state.store, &state.keys, state.cookies, req.headers(), ip)
             .await
             .ok()
             .flatten()
     } else {
-        match authenticate(&state.store, &state.keys, req.headers(), ip).await {
+        match authenticate(&state.store, &state.keys, state.cookies, req.headers(), ip).await {
             Ok(c) => c,
             Err(e) => return refuse(&req, e),
         }
@@ -244,7 +244,7 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
-        .post("/auth/logout", Public, account::logout_form)
+        .post("/auth/logout", Public, account::logout_moved)
         .post("/auth/welcome", Public, links::redeem_link_form)
         .post("/api/v1/auth/links/inspect", Public, links::inspect_link)
         .post("/api/v1/auth/links/redeem", Public, links::redeem_link)

@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -133,9 +133,16 @@ impl Keys {
         Keys::from_spec(&format!("dev:{secret}"))
     }
 
-    pub fn issue(&self, sub: Uuid, tid: Option<Uuid>, role: &str) -> (String, Claims) {
-        let now_ms = Utc::now().timestamp_millis();
-        let now = now_ms / 1000;
+    /// A token for a session that was (re)authenticated at `authenticated_at`, by the
+    /// database's clock (see `store::refresh_tokens::Issued`).
+    pub fn issue(
+        &self,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        role: &str,
+        authenticated_at: DateTime<Utc>,
+    ) -> (String, Claims) {
+        let now = Utc::now().timestamp();
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -144,7 +151,7 @@ impl Keys {
             role: role.into(),
             jti: Uuid::new_v4(),
             iat: now,
-            auth_ms: now_ms,
+            auth_ms: authenticated_at.timestamp_millis(),
             nbf: now,
             exp: now + ACCESS_TTL_SECS,
         };
@@ -191,7 +198,7 @@ mod tests {
         let path = dir.path().join("jwt-dev.key");
         assert_eq!(mode(&path), 0o600);
         // The same key on the next start: sessions survive a restart.
-        let (token, _) = first.issue(Uuid::new_v4(), None, "developer");
+        let (token, _) = first.issue(Uuid::new_v4(), None, "developer", Utc::now());
         assert!(Keys::dev_key(dir.path()).unwrap().verify(&token).is_some());
 
         // A key file an older version left readable by others is narrowed.

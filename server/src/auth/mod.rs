@@ -2,6 +2,7 @@
 //! from the Bearer header or cookie, or an API key); [`authorize`] is the one check every API
 //! route, server function and WebSocket subscription goes through.
 
+pub mod csrf;
 pub mod failed_logins;
 pub mod jwt;
 pub mod limits;
@@ -9,7 +10,7 @@ pub mod permissions;
 pub mod proxies;
 pub mod scope;
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use store::{
     api_keys::{self, Scope},
     audit::Actor,
@@ -22,8 +23,58 @@ pub use proxies::{ClientIp, TrustedProxies};
 
 use crate::error::ApiError;
 
-pub const ACCESS_COOKIE: &str = "devpulse_access";
-pub const REFRESH_COOKIE: &str = "devpulse_refresh";
+/// The session cookies' names and attributes, which depend on whether they are `Secure`.
+///
+/// Secure (served over https): the access cookie is `__Host-devpulse_access` — Path=/, no
+/// Domain, so only this host can set it and no sibling subdomain can plant or shadow one. The
+/// refresh cookie is the long-lived credential; it stays on [`REFRESH_PATH`](Self::REFRESH_PATH)
+/// so it travels only to refresh and sign-out, not with every page and server function.
+/// `__Host-` demands Path=/, so it is `__Secure-devpulse_refresh` instead: a sibling could
+/// still plant one with a Domain attribute, which is why refresh refuses an ambiguous cookie
+/// and sign-out revokes every one presented. Without `Secure` (plain http, development) the
+/// prefixes are not allowed and the names are bare.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionCookies {
+    pub secure: bool,
+}
+
+impl SessionCookies {
+    pub const REFRESH_PATH: &str = "/api/v1/auth";
+
+    pub fn access(self) -> &'static str {
+        if self.secure {
+            "__Host-devpulse_access"
+        } else {
+            "devpulse_access"
+        }
+    }
+
+    pub fn refresh(self) -> &'static str {
+        if self.secure {
+            "__Secure-devpulse_refresh"
+        } else {
+            "devpulse_refresh"
+        }
+    }
+
+    /// Whether the request would be authenticated by a session cookie: it carries one and no
+    /// header credential (which `authenticate` prefers, and which a cross-site page cannot set).
+    pub fn authenticates(self, headers: &HeaderMap) -> bool {
+        !headers.contains_key(header::AUTHORIZATION)
+            && !headers.contains_key("x-api-key")
+            && (cookie(headers, self.access()).is_some()
+                || cookie(headers, self.refresh()).is_some())
+    }
+
+    /// httpOnly, SameSite=Lax, and Secure when configured; `max_age` 0 deletes the cookie.
+    pub fn set(self, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        ))
+        .expect("cookie is ASCII")
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum Via {
@@ -66,7 +117,7 @@ impl Caller {
 }
 
 /// The credential a request carries, if any, without checking it.
-fn presented(headers: &HeaderMap) -> Option<String> {
+fn presented(headers: &HeaderMap, cookies: SessionCookies) -> Option<String> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -79,17 +130,23 @@ fn presented(headers: &HeaderMap) -> Option<String> {
     if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(key.trim().to_string());
     }
-    cookie(headers, ACCESS_COOKIE)
+    cookie(headers, cookies.access())
 }
 
+/// The first cookie called `name` (the browser sends the one with the longest path first).
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies(headers, name).next()
+}
+
+/// Every cookie called `name`: a browser sends several when they differ in path or domain.
+pub fn cookies<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = String> + 'h {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
@@ -98,10 +155,11 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub async fn authenticate(
     store: &Store,
     keys: &jwt::Keys,
+    cookies: SessionCookies,
     headers: &HeaderMap,
     ip: ClientIp,
 ) -> Result<Option<Caller>, ApiError> {
-    let Some(credential) = presented(headers) else {
+    let Some(credential) = presented(headers, cookies) else {
         return Ok(None);
     };
     let ip = ip.text();
@@ -156,9 +214,10 @@ pub async fn authenticate(
     };
     let user = user.map_err(|_| ApiError::Unauthenticated)?;
     // Role or password changes and deactivation end sessions at once: tokens from before the
-    // change are refused even though their signature and expiry are fine.
+    // change are refused even though their signature and expiry are fine. `auth_ms` is cut to
+    // the millisecond, so a token from the change's own millisecond is refused too.
     if !user.active
-        || claims.auth_ms < user.sessions_valid_after.timestamp_millis()
+        || claims.auth_ms.saturating_mul(1000) < user.sessions_valid_after.timestamp_micros()
         || claims.role != user.role.as_str()
     {
         return Err(ApiError::Unauthenticated);
@@ -236,6 +295,7 @@ pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError
 pub struct PageAuthenticator {
     pub store: Store,
     pub keys: jwt::Keys,
+    pub cookies: SessionCookies,
 }
 
 impl app::session::ssr::Authenticator for PageAuthenticator {
@@ -249,7 +309,7 @@ impl app::session::ssr::Authenticator for PageAuthenticator {
                 .get::<ClientIp>()
                 .copied()
                 .unwrap_or(ClientIp(None));
-            let caller = authenticate(&self.store, &self.keys, &request.headers, ip)
+            let caller = authenticate(&self.store, &self.keys, self.cookies, &request.headers, ip)
                 .await
                 .ok()
                 .flatten()?;

@@ -16,4 +16,5 @@ mod mcp;
 mod otel_sdk;
 mod people;
 mod redis;
+mod request_log;
 mod server_fns;

@@ -112,7 +112,10 @@ async fn a_failure_reported_by_any_source_stands_and_counts_once() {
     t.write(&mut [otlp]).await;
 
     let totals = t.totals().await;
-    assert_eq!((totals.counts.tool_executions, totals.counts.tool_failures), (2, 2));
+    assert_eq!(
+        (totals.counts.tool_executions, totals.counts.tool_failures),
+        (2, 2)
+    );
     let s = t.session("s1").await;
     assert_eq!((s.counts.tool_executions, s.counts.tool_failures), (2, 2));
     let mut tx = t.tx().await;
@@ -139,7 +142,13 @@ async fn an_agent_tool_counts_an_invocation_and_its_subagent_type() {
     let mut batch = [start, tool_end(u, "s1", "toolu_1", "Task", 30, true)];
     t.write(&mut batch).await;
     let totals = t.totals().await;
-    assert_eq!((totals.counts.tool_executions, totals.counts.agent_invocations), (1, 1));
+    assert_eq!(
+        (
+            totals.counts.tool_executions,
+            totals.counts.agent_invocations
+        ),
+        (1, 1)
+    );
     let s = t.session("s1").await;
     assert_eq!(s.counts.agent_invocations, 1);
     assert_eq!(s.agents, ["Explore"]);
@@ -167,13 +176,19 @@ async fn an_api_request_counts_once_with_its_tokens_and_cost() {
 
     let totals = t.totals().await;
     assert_eq!(totals.counts.api_requests, 1);
-    assert_eq!((totals.counts.input_tokens, totals.counts.output_tokens), (1_000, 200));
+    assert_eq!(
+        (totals.counts.input_tokens, totals.counts.output_tokens),
+        (1_000, 200)
+    );
     assert_eq!(totals.counts.cost_usd, 0.05);
     let by_model = &totals.by_model["claude-sonnet-4-5"];
     assert_eq!((by_model.requests, by_model.cost_usd), (1, 0.05));
     let s = t.session("s1").await;
     assert_eq!(s.counts.api_requests, 1);
-    assert_eq!((s.counts.input_tokens, s.counts.output_tokens), (1_000, 200));
+    assert_eq!(
+        (s.counts.input_tokens, s.counts.output_tokens),
+        (1_000, 200)
+    );
     assert_eq!(s.counts.cost_usd, 0.05);
     assert_eq!(t.count("api_requests").await, 1);
 
@@ -221,7 +236,10 @@ async fn prompts_and_counters_land_in_the_rollups_and_the_session() {
 
     let totals = t.totals().await;
     assert_eq!(totals.counts.activity.prompts, 2);
-    assert_eq!((totals.counts.lines_added, totals.counts.lines_removed), (12, 3));
+    assert_eq!(
+        (totals.counts.lines_added, totals.counts.lines_removed),
+        (12, 3)
+    );
     assert_eq!(totals.counts.activity.commits, 2);
     assert_eq!(totals.counts.activity.api_errors, 1);
     let s = t.session("s1").await;

@@ -107,29 +107,53 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     // requests, a prompt and lines; the OTLP-only session's counters gave way to its request.
     let added = t.totals().await;
     assert_eq!(added.sessions - before.sessions, 1);
-    assert_eq!(added.counts.tool_executions - before.counts.tool_executions, 3);
+    assert_eq!(
+        added.counts.tool_executions - before.counts.tool_executions,
+        3
+    );
     assert_eq!(added.counts.tool_failures - before.counts.tool_failures, 1);
-    assert_eq!(added.counts.agent_invocations - before.counts.agent_invocations, 1);
+    assert_eq!(
+        added.counts.agent_invocations - before.counts.agent_invocations,
+        1
+    );
     assert_eq!(added.counts.api_requests - before.counts.api_requests, 3);
     assert_eq!(
         added.counts.input_tokens - before.counts.input_tokens,
         1_000 + 2_000 + 700 - 500
     );
-    assert_eq!(added.counts.output_tokens - before.counts.output_tokens, 100 + 70 - 50);
-    assert!((added.counts.cost_usd - before.counts.cost_usd - (0.1 + 0.2 + 0.7 - 0.5)).abs() < 1e-9);
-    assert_eq!(added.counts.activity.prompts - before.counts.activity.prompts, 1);
+    assert_eq!(
+        added.counts.output_tokens - before.counts.output_tokens,
+        100 + 70 - 50
+    );
+    assert!(
+        (added.counts.cost_usd - before.counts.cost_usd - (0.1 + 0.2 + 0.7 - 0.5)).abs() < 1e-9
+    );
+    assert_eq!(
+        added.counts.activity.prompts - before.counts.activity.prompts,
+        1
+    );
     assert_eq!(added.counts.lines_added - before.counts.lines_added, 5);
     assert_eq!(added.counts.lines_removed - before.counts.lines_removed, 2);
     let otlp = t.session("otlp").await;
     assert_eq!(
-        (otlp.counts.api_requests, otlp.counts.input_tokens, otlp.counts.cost_usd),
+        (
+            otlp.counts.api_requests,
+            otlp.counts.input_tokens,
+            otlp.counts.cost_usd
+        ),
         (1, 700, 0.7)
     );
     let old = t.session("old").await;
-    assert_eq!((old.counts.tool_executions, old.counts.tool_failures), (3, 1));
+    assert_eq!(
+        (old.counts.tool_executions, old.counts.tool_failures),
+        (3, 1)
+    );
     assert_eq!(old.agents, ["Plan"]);
     let live = t.session("live").await;
-    assert_eq!((live.counts.tool_executions, live.counts.api_requests), (1, 1));
+    assert_eq!(
+        (live.counts.tool_executions, live.counts.api_requests),
+        (1, 1)
+    );
 
     let mut tx = t.tx().await;
     let done = imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batch.id)

@@ -5,4 +5,5 @@
 mod events;
 mod helpers;
 mod imports;
+mod sessions;
 mod tenant_isolation;

@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 mod access;
+mod browser;
 mod sessions;
 mod tenants;
 mod throttling;

@@ -236,3 +236,61 @@ async fn role_changes_deactivation_and_logout_end_sessions_at_once() {
     );
     server.shutdown().await;
 }
+
+/// Refreshes in flight while the person signs out everywhere: once that has answered, no
+/// access or refresh token any of them handed out works (the store's test races every kind
+/// of revocation; this one goes through HTTP and the access tokens' check).
+#[tokio::test]
+async fn nothing_a_refresh_racing_logout_everywhere_hands_out_works_after_it() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let mut leaks = Vec::new();
+    for round in 0..20 {
+        let first = login_full(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+        let (rt, access) = (
+            &first["refresh_token"],
+            first["access_token"].as_str().unwrap(),
+        );
+        let refreshes = futures::future::join_all((0..3).map(|_| {
+            call(
+                &server,
+                Method::POST,
+                "/api/v1/auth/refresh",
+                None,
+                Some(json!({ "refresh_token": rt })),
+            )
+        }));
+        let everywhere = call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Some(access),
+            None,
+        );
+        let (refreshed, (status, _)) = tokio::join!(refreshes, everywhere);
+        assert_eq!(status, 204);
+        for (_, body) in refreshed.into_iter().filter(|(s, _)| *s == 200) {
+            let access = body["access_token"].as_str().unwrap();
+            if call(&server, Method::GET, "/api/v1/profile", Some(access), None)
+                .await
+                .0
+                != 401
+            {
+                leaks.push((round, "access token"));
+            }
+            let (status_next, _) = call(
+                &server,
+                Method::POST,
+                "/api/v1/auth/refresh",
+                None,
+                Some(json!({ "refresh_token": body["refresh_token"] })),
+            )
+            .await;
+            if status_next != 401 {
+                leaks.push((round, "refresh token"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{leaks:?}");
+    server.shutdown().await;
+}
