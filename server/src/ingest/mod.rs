@@ -352,8 +352,12 @@ impl Write<'_> {
             .await;
         match written {
             Ok(Ok(written)) => {
-                self.bus
-                    .committed(self.scope.id().0, written.accepted() as u64);
+                // Per person: each live feed is told only of the people its reader sees.
+                let mut by_user = std::collections::BTreeMap::new();
+                for (e, _) in events.iter().zip(&written.new).filter(|(_, new)| **new) {
+                    *by_user.entry(e.user_id).or_default() += 1;
+                }
+                self.bus.committed(self.scope.id().0, by_user);
                 Ok(written)
             }
             Ok(Err(e)) if e.is_bad_data() => Err(Failure::Data(refusal(&e))),
