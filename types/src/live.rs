@@ -43,7 +43,7 @@ impl MetricsUpdate {
             .map(|(u, n)| (*u, *n))
             .collect();
         let events = by_user.values().sum();
-        (events > 0).then(|| MetricsUpdate {
+        (events > 0).then_some(MetricsUpdate {
             tenant: self.tenant,
             events,
             by_user,
