@@ -154,7 +154,7 @@ pub fn LoginPage() -> impl IntoView {
 
 #[server(endpoint = "profile/name")]
 pub async fn update_name(name: String) -> Result<String, AppError> {
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<UpdateName>().await?;
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
     let user = store::accounts::set_name(tx.conn(), s.user_id, &name).await?;
@@ -169,7 +169,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     use store::accounts::PasswordChangeError as E;
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<ChangePassword>().await?;
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
     let result = store::accounts::change_password(
@@ -237,16 +237,28 @@ pub fn ProfilePage() -> impl IntoView {
                                                 .join(", ")}</dd>
                                     </dl>
                                     <h2>"Name"</h2>
-                                    <ActionForm action=rename attr:class="row" attr:id="name-form">
-                                        <input name="name" id="profile-name" value=v.name.clone() maxlength="200" placeholder="Your name" />
-                                        <button type="submit" class="button" id="save-name">
-                                            "Save"
-                                        </button>
-                                    </ActionForm>
-                                    {move || match rename.value().get() {
-                                        Some(Ok(_)) => Some(view! { <p class="notice" role="status" id="name-saved">"Saved."</p> }.into_any()),
-                                        Some(Err(e)) => Some(error(e).into_any()),
-                                        None => None,
+                                    // Only roles with profile.edit may rename themselves (the
+                                    // server refuses the others whatever the page shows).
+                                    {if v.can(Permission::ProfileEdit) {
+                                        Either::Left(view! {
+                                            <ActionForm action=rename attr:class="row" attr:id="name-form">
+                                                <input name="name" id="profile-name" value=v.name.clone() maxlength="200" placeholder="Your name" />
+                                                <button type="submit" class="button" id="save-name">
+                                                    "Save"
+                                                </button>
+                                            </ActionForm>
+                                            {move || match rename.value().get() {
+                                                Some(Ok(_)) => Some(view! { <p class="notice" role="status" id="name-saved">"Saved."</p> }.into_any()),
+                                                Some(Err(e)) => Some(error(e).into_any()),
+                                                None => None,
+                                            }}
+                                        })
+                                    } else {
+                                        Either::Right(view! {
+                                            <p id="profile-name-text">
+                                                {if v.name.is_empty() { "—".to_string() } else { v.name.clone() }}
+                                            </p>
+                                        })
                                     }}
                                     <h2>"Password"</h2>
                                     <p class="muted">"Changing it signs you out everywhere, here included."</p>
@@ -335,7 +347,7 @@ pub struct CreatedKey {
 
 #[server(endpoint = "api_keys/list")]
 pub async fn list_api_keys() -> Result<Vec<KeyRow>, AppError> {
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<ListApiKeys>().await?;
     let scope = s.scope.ok_or_else(|| {
         AppError::new(
             http::StatusCode::NOT_FOUND,
@@ -369,7 +381,7 @@ pub async fn create_api_key(
     read: Option<String>,
 ) -> Result<CreatedKey, AppError> {
     use store::api_keys::Scope;
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<CreateApiKey>().await?;
     let scope = s.scope.ok_or_else(|| {
         AppError::new(
             http::StatusCode::NOT_FOUND,
@@ -404,7 +416,7 @@ pub async fn create_api_key(
 
 #[server(endpoint = "api_keys/revoke")]
 pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<RevokeApiKey>().await?;
     let scope = s.scope.ok_or_else(|| {
         AppError::new(
             http::StatusCode::NOT_FOUND,
@@ -542,7 +554,7 @@ pub struct TenantRow {
 
 #[server(endpoint = "tenants/list")]
 pub async fn list_tenants() -> Result<Vec<TenantRow>, AppError> {
-    crate::session::ssr::require(Some(types::Permission::TenantsManage)).await?;
+    crate::session::ssr::require_fn::<ListTenants>().await?;
     let store = crate::ssr::server_context()?.store;
     let tenants = store::tenants::list(store.pool()).await?;
     Ok(tenants

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod account;
 pub mod error;
 pub mod live;

@@ -37,9 +37,11 @@ mod ssr {
 
     use crate::session::ssr::Session;
 
-    /// The session of a tenant admin, and a transaction in their tenant.
-    pub async fn admin() -> Result<(Session, store::TenantTx), AppError> {
-        let s = crate::session::ssr::require(Some(types::Permission::UserManage)).await?;
+    /// The session of a caller server function `F`'s rule lets through, and a transaction in
+    /// their tenant.
+    pub async fn allowed<F: leptos::server_fn::ServerFn>(
+    ) -> Result<(Session, store::TenantTx), AppError> {
+        let s = crate::session::ssr::require_fn::<F>().await?;
         member_tx(s).await
     }
 
@@ -87,7 +89,7 @@ mod ssr {
 
 #[server(endpoint = "users/list")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
-    let (_, mut tx) = ssr::admin().await?;
+    let (_, mut tx) = ssr::allowed::<ListUsers>().await?;
     let users = store::accounts::list(&mut tx).await?;
     tx.commit().await?;
     Ok(users
@@ -104,7 +106,7 @@ pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
 
 #[server(endpoint = "users/invite")]
 pub async fn invite_user(email: String, name: String, role: String) -> Result<ShownLink, AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<InviteUser>().await?;
     let email = store::Email::parse(&email)?;
     let role = ssr::tenant_role(&role)?;
     let (user, link) =
@@ -115,7 +117,7 @@ pub async fn invite_user(email: String, name: String, role: String) -> Result<Sh
 
 #[server(endpoint = "users/set_role")]
 pub async fn set_user_role(id: String, role: String) -> Result<String, AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<SetUserRole>().await?;
     let role = ssr::tenant_role(&role)?;
     let user = store::accounts::change_role(&mut tx, &s.actor, ssr::user_id(&id)?, role).await?;
     tx.commit().await?;
@@ -128,7 +130,7 @@ pub async fn set_user_role(id: String, role: String) -> Result<String, AppError>
 
 #[server(endpoint = "users/set_active")]
 pub async fn set_user_active(id: String, active: bool) -> Result<String, AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<SetUserActive>().await?;
     let user =
         store::accounts::change_active(&mut tx, &s.actor, ssr::user_id(&id)?, active).await?;
     tx.commit().await?;
@@ -141,7 +143,7 @@ pub async fn set_user_active(id: String, active: bool) -> Result<String, AppErro
 
 #[server(endpoint = "users/password_link")]
 pub async fn user_password_link(id: String) -> Result<ShownLink, AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<UserPasswordLink>().await?;
     let user_id = ssr::user_id(&id)?;
     let user = store::accounts::get(&mut tx, user_id).await?;
     let link = store::invitations::issue(&mut tx, &s.actor, &ssr::slug(&s)?, user_id).await?;
@@ -330,7 +332,7 @@ pub struct MemberRow {
 /// the ones they belong to for everyone else.
 #[server(endpoint = "teams/list")]
 pub async fn list_teams() -> Result<Vec<TeamRow>, AppError> {
-    let s = crate::session::ssr::require(None).await?;
+    let s = crate::session::ssr::require_fn::<ListTeams>().await?;
     let visible = store::teams::Visible::for_role(s.viewer.role, s.user_id);
     let (_, mut tx) = ssr::member_tx(s).await?;
     let teams = store::teams::list(&mut tx, visible).await?;
@@ -355,7 +357,7 @@ pub async fn list_teams() -> Result<Vec<TeamRow>, AppError> {
 
 #[server(endpoint = "teams/create")]
 pub async fn create_team(name: String) -> Result<(), AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<CreateTeam>().await?;
     store::teams::create(&mut tx, &s.actor, &name).await?;
     tx.commit().await?;
     Ok(())
@@ -367,7 +369,7 @@ pub async fn add_team_member(
     email: String,
     manager: Option<String>,
 ) -> Result<(), AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<AddTeamMember>().await?;
     let team = store::teams::TeamId(
         team.parse()
             .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such team"))?,
@@ -388,7 +390,7 @@ pub async fn add_team_member(
 
 #[server(endpoint = "teams/remove_member")]
 pub async fn remove_team_member(team: String, user: String) -> Result<(), AppError> {
-    let (s, mut tx) = ssr::admin().await?;
+    let (s, mut tx) = ssr::allowed::<RemoveTeamMember>().await?;
     let team = store::teams::TeamId(
         team.parse()
             .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such team"))?,

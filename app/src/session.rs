@@ -12,7 +12,7 @@ pub mod ssr {
     use std::{future::Future, pin::Pin, sync::Arc};
 
     use leptos::prelude::*;
-    use types::Permission;
+    use types::{Access, Permission};
 
     use super::Viewer;
     use crate::AppError;
@@ -48,8 +48,25 @@ pub mod ssr {
         cx.auth.session(&parts).await
     }
 
+    /// The session of a caller the rule `crate::access` declares for server function `F`
+    /// lets through, or the error the page shows. Every server function that needs a session
+    /// starts here, so none can check less than its row (and its REST twin) says.
+    pub async fn require_fn<F: leptos::server_fn::ServerFn>() -> Result<Session, AppError> {
+        let endpoint = F::PATH.trim_start_matches("/api/");
+        match crate::access::rule_for(endpoint) {
+            Some(Access::Authenticated) => require(None).await,
+            Some(Access::Permission(p)) => require(Some(p)).await,
+            // Public functions have no session to ask for, and API-key rules do not fit a
+            // page's caller: either means the function or its row is wrong.
+            rule => Err(AppError::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("server function {endpoint} has no session rule in app::access ({rule:?})"),
+            )),
+        }
+    }
+
     /// The session, or an error the page shows; with `permission`, also that the role holds it.
-    pub async fn require(permission: Option<Permission>) -> Result<Session, AppError> {
+    async fn require(permission: Option<Permission>) -> Result<Session, AppError> {
         let session = current()
             .await
             .ok_or_else(|| AppError::new(http::StatusCode::UNAUTHORIZED, "sign in first"))?;

@@ -4,11 +4,14 @@
 //! `REDIS_URL` they are published on a Redis channel that every instance relays to its own
 //! subscribers, so a page connected to any instance sees writes made through any other.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
-use types::{LiveMessage, TenantId};
+use types::{LiveMessage, TenantId, UserId};
 use uuid::Uuid;
 
 /// Notices within this window become one message per tenant.
@@ -19,7 +22,7 @@ pub use types::MetricsUpdate;
 
 #[derive(Clone)]
 pub struct Bus {
-    notices: mpsc::UnboundedSender<(Uuid, u64)>,
+    notices: mpsc::UnboundedSender<(Uuid, BTreeMap<UserId, u64>)>,
     updates: broadcast::Sender<MetricsUpdate>,
 }
 
@@ -35,10 +38,10 @@ impl Bus {
         Bus { notices, updates }
     }
 
-    /// The writer committed `events` new events for `tenant`.
-    pub fn committed(&self, tenant: Uuid, events: u64) {
-        if events > 0 {
-            let _ = self.notices.send((tenant, events));
+    /// The writer committed new events for `tenant`: how many, per person whose they are.
+    pub fn committed(&self, tenant: Uuid, by_user: BTreeMap<UserId, u64>) {
+        if by_user.values().any(|n| *n > 0) {
+            let _ = self.notices.send((tenant, by_user));
         }
     }
 
@@ -48,30 +51,36 @@ impl Bus {
 }
 
 async fn coalesce(
-    mut notices: mpsc::UnboundedReceiver<(Uuid, u64)>,
+    mut notices: mpsc::UnboundedReceiver<(Uuid, BTreeMap<UserId, u64>)>,
     updates: broadcast::Sender<MetricsUpdate>,
     redis: Option<redis::Client>,
 ) {
     let mut publisher: Option<redis::aio::ConnectionManager> = None;
-    while let Some((tenant, events)) = notices.recv().await {
-        let mut pending: HashMap<Uuid, u64> = HashMap::from([(tenant, events)]);
+    let add = |into: &mut BTreeMap<UserId, u64>, from: BTreeMap<UserId, u64>| {
+        for (user, n) in from {
+            *into.entry(user).or_default() += n;
+        }
+    };
+    while let Some((tenant, by_user)) = notices.recv().await {
+        let mut pending: HashMap<Uuid, BTreeMap<UserId, u64>> = HashMap::from([(tenant, by_user)]);
         let window = tokio::time::sleep(WINDOW);
         tokio::pin!(window);
         let mut closed = false;
         loop {
             tokio::select! {
                 n = notices.recv() => match n {
-                    Some((t, e)) => *pending.entry(t).or_default() += e,
+                    Some((t, by_user)) => add(pending.entry(t).or_default(), by_user),
                     None => { closed = true; break; }
                 },
                 _ = &mut window => break,
             }
         }
         let at_ms = chrono::Utc::now().timestamp_millis();
-        for (tenant, events) in pending {
+        for (tenant, by_user) in pending {
             let update = MetricsUpdate {
                 tenant: TenantId(tenant),
-                events,
+                events: by_user.values().sum(),
+                by_user,
                 at_ms,
             };
             let Some(client) = &redis else {

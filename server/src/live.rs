@@ -1,6 +1,8 @@
 //! The live feeds. `/ws`: one sampler per instance reads database activity every second, and
 //! every connection gets the latest point at once and each new one after that. `/ws/metrics`:
-//! the caller's tenant's `metrics_update`s from the bus.
+//! the caller's tenant's `metrics_update`s from the bus, cut down to the people the caller
+//! sees. Both refuse upgrades from other sites' pages and messages over a few KiB; the metrics
+//! feed checks its caller again every few seconds and closes when their access ends.
 
 use std::time::{Duration, Instant};
 
@@ -9,14 +11,36 @@ use axum::{
         ws::{Message, WebSocket},
         State, WebSocketUpgrade,
     },
+    http::{header, HeaderMap},
     response::{IntoResponse, Response},
     Extension,
 };
 use store::Store;
 use tokio::sync::{broadcast, watch};
-use types::{DbSample, LiveMessage, MetricsUpdate, TenantId};
+use types::{DbSample, LiveMessage, MetricsUpdate, TenantId, UserId};
 
-use crate::{auth::Caller, error::ApiError, state::AppState};
+use crate::{
+    auth::{
+        authenticate, authorize,
+        permissions::{Access, READ_METRICS},
+        scope::scoped,
+        Caller,
+    },
+    error::ApiError,
+    metrics_scope::visible_people,
+    state::AppState,
+};
+
+/// The most a client may send in one message or frame. The feeds act on nothing a client
+/// says, so anything bigger is a mistake or an attack, and closes the socket.
+const MAX_INBOUND: usize = 4 * 1024;
+
+/// How often an open `/ws/metrics` checks its caller again: a revoked session, a deactivated
+/// person, a suspended tenant, a changed role or a narrower view takes effect within this.
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// What `/ws/metrics` demands, as its route declares: to read metrics.
+const FEED: Access = Access::Read(READ_METRICS);
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
@@ -52,59 +76,206 @@ pub async fn sample(
     }
 }
 
-/// `/ws`: the installation's database activity, once a second, for the public status page.
-pub async fn status_ws(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let shutdown = state.shutdown.clone();
-    let points = state.live.subscribe();
-    ws.on_upgrade(move |socket| serve(socket, points, shutdown))
+fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_INBOUND).max_frame_size(MAX_INBOUND)
 }
 
-/// `/ws/metrics`: the caller's tenant's `metrics_update`s. The route's gate has already checked
-/// that the caller may read metrics (its access is in the route table like any other route's).
+/// Browsers name the page that opens a WebSocket in `Origin`, and send its cookies whatever
+/// that page is (the same-origin policy does not cover WebSockets): a page on another site
+/// must not open our feeds in its visitor's name. `Ok(true)`: a page of ours; `Ok(false)`: no
+/// `Origin`, so not a browser.
+fn check_origin(headers: &HeaderMap, public_url: &str) -> Result<bool, ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(false);
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match origin.to_str() {
+        Ok(origin) if same_origin(origin, host, public_url) => Ok(true),
+        _ => Err(ApiError::Forbidden(
+            "this feed opens only from devpulse's own pages".into(),
+        )),
+    }
+}
+
+/// Whether `origin` is where people reach this server: the request's own `Host`, or
+/// `DEVPULSE_PUBLIC_URL` (which a proxy in front may not pass on as `Host`).
+fn same_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
+    let origin = origin.trim().to_ascii_lowercase();
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    if !matches!(scheme, "http" | "https") || authority.is_empty() || authority.contains('/') {
+        return false;
+    }
+    let public = public_url.trim().to_ascii_lowercase();
+    let public = public
+        .split_once("://")
+        .map(|(s, rest)| format!("{s}://{}", rest.split('/').next().unwrap_or("")));
+    public.as_deref() == Some(origin.as_str())
+        || host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+}
+
+/// `/ws`: the installation's database activity, once a second, for the public status page.
+pub async fn status_ws(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = check_origin(&headers, &state.public_url) {
+        return e.into_response();
+    }
+    let shutdown = state.shutdown.clone();
+    let points = state.live.subscribe();
+    limited(ws).on_upgrade(move |socket| serve(socket, points, shutdown))
+}
+
+/// `/ws/metrics`: the caller's tenant's `metrics_update`s, each cut down to the people whose
+/// numbers the caller sees. The route's gate has already checked that the caller may read
+/// metrics (its access is in the route table like any other route's); the feed checks again
+/// every [`RECHECK`] while it is open.
 pub async fn metrics_ws(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
 ) -> Response {
-    let Some(tenant) = caller.tenant.map(|t| t.id) else {
+    let browser = match check_origin(&headers, &state.public_url) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    // Without Origin nothing shows that a page of ours asked, and a cookie alone may be riding
+    // along with someone else's request: such a client names its credential itself.
+    let own_credential =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    if !browser && !own_credential {
+        return ApiError::Forbidden(
+            "without an Origin header, send the credential in Authorization or X-API-Key".into(),
+        )
+        .into_response();
+    }
+    let Some(tenant) = caller.tenant.as_ref().map(|t| t.id) else {
         return ApiError::NotFound("tenant").into_response();
     };
-    let shutdown = state.shutdown.clone();
-    let updates = state.bus.subscribe();
-    ws.on_upgrade(move |socket| serve_metrics(socket, updates, tenant, shutdown))
-}
-
-async fn serve_metrics(
-    mut socket: WebSocket,
-    mut updates: broadcast::Receiver<MetricsUpdate>,
-    tenant: TenantId,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            update = updates.recv() => match update {
-                Ok(u) if u.tenant == tenant => {
-                    let text = LiveMessage::MetricsUpdate(u).to_json();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
-            },
-            _ = shutdown.changed() => break,
+    let only = match visible(&state, &caller).await {
+        Ok(only) => only,
+        Err(e) => return e.into_response(),
+    };
+    // Only what authenticates, kept to check the caller again.
+    let mut credential = HeaderMap::new();
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        for v in headers.get_all(&name) {
+            credential.append(name.clone(), v.clone());
         }
     }
-    let _ = socket
-        .send(Message::Close(Some(axum::extract::ws::CloseFrame {
-            code: 1012,
-            reason: "server shutting down".into(),
-        })))
-        .await;
+    if let Some(v) = headers.get("x-api-key") {
+        credential.insert("x-api-key", v.clone());
+    }
+    let feed = Feed {
+        updates: state.bus.subscribe(),
+        state,
+        credential,
+        tenant,
+        only,
+    };
+    limited(ws).on_upgrade(move |socket| feed.serve(socket))
+}
+
+/// Whose numbers `caller` sees (`None`: everyone's in the tenant).
+async fn visible(state: &AppState, caller: &Caller) -> Result<Option<Vec<UserId>>, ApiError> {
+    let mut tx = scoped(&state.store, caller).await?;
+    let only = visible_people(&mut tx, caller).await?;
+    tx.commit().await?;
+    Ok(only)
+}
+
+/// One open `/ws/metrics`.
+struct Feed {
+    state: AppState,
+    updates: broadcast::Receiver<MetricsUpdate>,
+    credential: HeaderMap,
+    tenant: TenantId,
+    only: Option<Vec<UserId>>,
+}
+
+/// Why a feed stops.
+enum Stop {
+    /// The client left or the socket broke: nothing to say.
+    Gone,
+    /// Closing with this code and reason.
+    Close(u16, &'static str),
+}
+
+impl Feed {
+    async fn serve(mut self, mut socket: WebSocket) {
+        if let Stop::Close(code, reason) = self.run(&mut socket).await {
+            let _ = socket
+                .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+    }
+
+    async fn run(&mut self, socket: &mut WebSocket) -> Stop {
+        let mut shutdown = self.state.shutdown.clone();
+        let mut recheck = tokio::time::interval(RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is at once, and the upgrade has just checked.
+        recheck.tick().await;
+        loop {
+            tokio::select! {
+                update = self.updates.recv() => match update {
+                    Ok(u) if u.tenant == self.tenant => {
+                        let Some(u) = u.seen_by(self.only.as_deref()) else { continue };
+                        let text = LiveMessage::MetricsUpdate(u).to_json();
+                        if socket.send(Message::Text(text.into())).await.is_err() {
+                            return Stop::Gone;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    // 1012: service restart; the client reconnects with back-off.
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Stop::Close(1012, "server shutting down")
+                    }
+                },
+                incoming = socket.recv() => match incoming {
+                    // Clients send nothing we act on; axum answers pings itself. A message
+                    // over MAX_INBOUND arrives as an error and ends the feed.
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Stop::Gone,
+                    Some(Ok(_)) => {}
+                },
+                _ = recheck.tick() => {
+                    if let Err(stop) = self.recheck().await {
+                        return stop;
+                    }
+                }
+                _ = shutdown.changed() => return Stop::Close(1012, "server shutting down"),
+            }
+        }
+    }
+
+    /// Authenticates and authorises the caller again, as on upgrade, and refreshes whose
+    /// numbers they see.
+    async fn recheck(&mut self) -> Result<(), Stop> {
+        // 1008: policy violation; the credential no longer opens this feed.
+        let refused = Stop::Close(1008, "your access to this feed has ended");
+        // 1011: the database did not answer; the client reconnects and is checked afresh.
+        let unchecked = || Stop::Close(1011, "could not check your access");
+        let state = &self.state;
+        let caller = match authenticate(&state.store, &state.keys, &self.credential, None).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) | Err(ApiError::Unauthenticated) => return Err(refused),
+            Err(_) => return Err(unchecked()),
+        };
+        if authorize(Some(&caller), FEED).is_err()
+            || caller.tenant.as_ref().map(|t| t.id) != Some(self.tenant)
+        {
+            return Err(refused);
+        }
+        self.only = visible(state, &caller).await.map_err(|_| unchecked())?;
+        Ok(())
+    }
 }
 
 async fn serve(
@@ -133,7 +304,8 @@ async fn serve(
                 }
             }
             incoming = socket.recv() => match incoming {
-                // Clients send nothing we act on yet; axum answers pings itself.
+                // Clients send nothing we act on yet; axum answers pings itself. A message
+                // over MAX_INBOUND arrives as an error and ends the feed.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
@@ -152,4 +324,36 @@ async fn serve(
 async fn send(socket: &mut WebSocket, point: &DbSample) -> Result<(), axum::Error> {
     let text = LiveMessage::DbSample(*point).to_json();
     socket.send(Message::Text(text.into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn only_our_own_pages_are_same_origin() {
+        let public = "https://devpulse.example.com/";
+        let host = Some("127.0.0.1:3000");
+        for ok in [
+            "http://127.0.0.1:3000",
+            "https://127.0.0.1:3000",
+            "https://devpulse.example.com",
+            "HTTPS://DevPulse.Example.com",
+        ] {
+            assert!(same_origin(ok, host, public), "{ok}");
+        }
+        for bad in [
+            "null",
+            "",
+            "https://evil.example",
+            "https://devpulse.example.com.evil.example",
+            "http://devpulse.example.com:8080",
+            "http://127.0.0.1:3001",
+            "file://127.0.0.1:3000",
+            "http://127.0.0.1:3000/path",
+        ] {
+            assert!(!same_origin(bad, host, public), "{bad}");
+        }
+        assert!(!same_origin("http://127.0.0.1:3000", None, public));
+    }
 }

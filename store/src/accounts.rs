@@ -368,7 +368,8 @@ pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) 
     crate::refresh_tokens::revoke_all(conn, id).await
 }
 
-/// Deactivates (or reactivates) the user; deactivation ends every session and revokes keys.
+/// Deactivates (or reactivates) the user; deactivation ends every session. The API keys are
+/// revoked by [`change_active`], which names them in its audit entry.
 pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Result<User> {
     lock(conn, id).await?;
     let status = if active { "active" } else { "deactivated" };
@@ -423,7 +424,8 @@ pub async fn change_role(
     Ok(user)
 }
 
-/// Deactivates or reactivates the user and records who did it. Nobody deactivates themselves:
+/// Deactivates or reactivates the user and records who did it; deactivating also revokes the
+/// user's API keys, and reactivating does not revive them. Nobody deactivates themselves:
 /// a tenant would otherwise be able to lock out its last admin by accident.
 pub async fn change_active(
     conn: &mut PgConnection,
@@ -438,19 +440,18 @@ pub async fn change_active(
         });
     }
     let user = set_active(conn, id, active).await?;
-    let action = if active {
-        "user.reactivated"
+    // Revoked, not merely refused while deactivated: whatever prompted the deactivation (a
+    // leaver, a leaked laptop) is no reason to trust the keys again on reactivation.
+    let (action, details) = if active {
+        ("user.reactivated", serde_json::json!({}))
     } else {
-        "user.deactivated"
+        let revoked = crate::api_keys::revoke_all_of(conn, id).await?;
+        (
+            "user.deactivated",
+            serde_json::json!({ "api_keys_revoked": revoked }),
+        )
     };
-    crate::audit::record(
-        conn,
-        actor,
-        action,
-        Some(&id.to_string()),
-        serde_json::json!({}),
-    )
-    .await?;
+    crate::audit::record(conn, actor, action, Some(&id.to_string()), details).await?;
     Ok(user)
 }
 

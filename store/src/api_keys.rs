@@ -229,6 +229,18 @@ pub async fn revoke(
     Ok(key)
 }
 
+/// Revokes every key of `user` still live and returns their prefixes; records nothing (the
+/// caller's audited change, [`crate::accounts::change_active`], names them).
+pub(crate) async fn revoke_all_of(conn: &mut PgConnection, user: UserId) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL
+         RETURNING prefix",
+        user.0
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Checks a presented key inside its tenant's scope. `None` for anything not valid right now.
 pub async fn authenticate(
     conn: &mut PgConnection,

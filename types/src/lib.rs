@@ -12,5 +12,5 @@ pub use ids::{ImportId, TeamId, TenantId, UserId};
 pub use live::{DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};
-pub use roles::{Permission, Role};
+pub use roles::{Access, Permission, Role};
 pub use viewer::Viewer;

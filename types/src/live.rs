@@ -1,9 +1,11 @@
 //! What the `/ws` WebSocket carries. Every message is one JSON object whose `type` names it, so
 //! a client can ignore kinds it does not know yet.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -17,10 +19,37 @@ pub enum LiveMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsUpdate {
     pub tenant: TenantId,
-    /// New events committed since the previous message.
+    /// New events committed since the previous message (of the people the subscriber sees).
     pub events: u64,
+    /// The same per person whose events they were: what lets each subscriber be told only of
+    /// the people whose numbers they may see (see [`MetricsUpdate::seen_by`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_user: BTreeMap<UserId, u64>,
     /// When the message was made, in milliseconds since the Unix epoch.
     pub at_ms: i64,
+}
+
+impl MetricsUpdate {
+    /// What a subscriber who sees `only` these people (`None`: everyone) may be told of this
+    /// update; `None` when it holds nothing of theirs.
+    pub fn seen_by(&self, only: Option<&[UserId]>) -> Option<MetricsUpdate> {
+        let Some(only) = only else {
+            return Some(self.clone());
+        };
+        let by_user: BTreeMap<UserId, u64> = self
+            .by_user
+            .iter()
+            .filter(|(u, _)| only.contains(u))
+            .map(|(u, n)| (*u, *n))
+            .collect();
+        let events = by_user.values().sum();
+        (events > 0).then_some(MetricsUpdate {
+            tenant: self.tenant,
+            events,
+            by_user,
+            at_ms: self.at_ms,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +77,7 @@ mod tests {
         let m = LiveMessage::MetricsUpdate(MetricsUpdate {
             tenant: TenantId(uuid::Uuid::nil()),
             events: 3,
+            by_user: BTreeMap::from([(UserId(uuid::Uuid::nil()), 3)]),
             at_ms: 7,
         });
         let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
@@ -61,5 +91,25 @@ mod tests {
             backends: 4,
         });
         assert!(s.to_json().starts_with(r#"{"type":"db_sample""#));
+    }
+
+    #[test]
+    fn a_subscriber_is_told_only_of_the_people_they_see() {
+        let (a, b) = (
+            UserId(uuid::Uuid::from_u128(1)),
+            UserId(uuid::Uuid::from_u128(2)),
+        );
+        let u = MetricsUpdate {
+            tenant: TenantId(uuid::Uuid::nil()),
+            events: 5,
+            by_user: BTreeMap::from([(a, 2), (b, 3)]),
+            at_ms: 7,
+        };
+        assert_eq!(u.seen_by(None), Some(u.clone()));
+        let mine = u.seen_by(Some(&[a])).unwrap();
+        assert_eq!((mine.events, mine.by_user.len()), (2, 1));
+        assert_eq!(mine.by_user[&a], 2);
+        assert_eq!(u.seen_by(Some(&[])), None);
+        assert_eq!(u.seen_by(Some(&[UserId(uuid::Uuid::from_u128(3))])), None);
     }
 }

@@ -170,6 +170,36 @@ pub const READ_METRICS: &[Permission] = &[
     Permission::MetricsViewOwn,
 ];
 
+/// What a route demands of its caller. Every API route declares one (the server's
+/// `api::ApiRouter`), and so does every server function (`app::access`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (login, refresh).
+    Public,
+    /// Any signed-in person of a tenant or a super admin, whatever the role (own profile,
+    /// own API keys, logout).
+    Authenticated,
+    /// Signed in and granted this permission.
+    Permission(Permission),
+    /// Reading metrics: a session or an API key with the `read` scope, whose role holds any
+    /// of these permissions (the handler then limits what they see by which one).
+    Read(&'static [Permission]),
+    /// Sending data: an API key with the `ingest` scope (collectors, hooks, OTLP exporters).
+    Ingest,
+}
+
+impl Access {
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "public".into(),
+            Access::Authenticated => "authenticated".into(),
+            Access::Permission(p) => p.as_str().into(),
+            Access::Read(ps) => ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("|"),
+            Access::Ingest => "ingest key".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

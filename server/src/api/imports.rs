@@ -80,6 +80,9 @@ pub async fn rollback(
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
     let removed = imports::rollback(&mut tx, &me.actor(), me.user_id, ImportId(id)).await?;
     tx.commit().await?;
-    state.bus.committed(tenant.scope().id().0, removed.events);
+    // A batch holds its importer's events only.
+    state
+        .bus
+        .committed(tenant.scope().id().0, [(me.user_id, removed.events)].into());
     Ok(Json(removed))
 }

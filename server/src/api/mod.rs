@@ -32,6 +32,11 @@ use crate::{
     state::AppState,
 };
 
+/// The largest body a public route takes. Sign-in, refresh, sign-out and password links carry
+/// a few short fields; anyone may call these without signing in, so none of them should make
+/// the server buffer the general limit's megabytes.
+pub const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RouteInfo {
     pub method: String,
@@ -106,7 +111,8 @@ impl ApiRouter {
             .collect()
     }
 
-    /// Every handler wrapped in the gate that enforces its declared access.
+    /// Every handler wrapped in the gate that enforces its declared access; public routes
+    /// also in the small body limit.
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
         self.routes
             .into_iter()
@@ -118,7 +124,15 @@ impl ApiRouter {
                     },
                     gate,
                 );
-                router.route(path, handler.layer(gate))
+                let handler = handler.layer(gate);
+                let handler = if access == Access::Public {
+                    handler.layer(tower_http::limit::RequestBodyLimitLayer::new(
+                        PUBLIC_BODY_LIMIT,
+                    ))
+                } else {
+                    handler
+                };
+                router.route(path, handler)
             })
     }
 }

@@ -338,6 +338,13 @@ pub async fn write_batch(
                     detail,
                 });
             }
+            Fate::Refused(r) => {
+                results[pos].status = "rejected";
+                results[pos].errors.push(FieldError {
+                    pointer: format!("/{pos}/{}", r.field),
+                    detail: r.reason,
+                });
+            }
         }
     }
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();

@@ -47,6 +47,9 @@ pub enum Fate {
     /// Valid as far as we check, but PostgreSQL refused it (the reason says why); the
     /// request's other events are stored.
     Unstorable(String),
+    /// It names another person's session, tool run, request or prompt (the refusal names the
+    /// field); the request's other events are stored.
+    Refused(events::Refusal),
 }
 
 /// Each event's fate, in the order submitted.
@@ -60,6 +63,7 @@ impl Receipt {
     pub fn single(self) -> Result<bool, ApiError> {
         match self.fates.into_iter().next() {
             Some(Fate::Unstorable(why)) => Err(ApiError::field("", why)),
+            Some(Fate::Refused(r)) => Err(ApiError::field(&format!("/{}", r.field), r.reason)),
             Some(fate) => Ok(fate == Fate::New),
             None => Ok(false),
         }
@@ -253,9 +257,9 @@ impl Write<'_> {
         }
         match self.attempt(&mut all).await {
             Ok(written) => {
-                let mut new = written.new.into_iter();
+                let mut all = fates(written).into_iter();
                 for (job, n) in jobs.into_iter().zip(sizes) {
-                    let fates = new.by_ref().take(n).map(fate).collect();
+                    let fates = all.by_ref().take(n).collect();
                     let _ = job.done.send(Ok(Receipt { fates }));
                 }
             }
@@ -288,7 +292,7 @@ impl Write<'_> {
         let failure = match self.attempt(events).await {
             Ok(written) => {
                 return Ok(Receipt {
-                    fates: written.new.into_iter().map(fate).collect(),
+                    fates: fates(written),
                 })
             }
             Err(Failure::Other(e)) => return Err(e),
@@ -328,7 +332,7 @@ impl Write<'_> {
                 }
                 *budget -= 1;
                 match self.attempt(part).await {
-                    Ok(written) => fates.extend(written.new.into_iter().map(fate)),
+                    Ok(written) => fates.extend(self::fates(written)),
                     Err(Failure::Other(e)) => return Err(e),
                     Err(Failure::Data(why)) if part.len() == 1 => {
                         tracing::warn!(reason = %why, "an event could not be stored");
@@ -348,8 +352,12 @@ impl Write<'_> {
             .await;
         match written {
             Ok(Ok(written)) => {
-                self.bus
-                    .committed(self.scope.id().0, written.accepted() as u64);
+                // Per person: each live feed is told only of the people its reader sees.
+                let mut by_user = std::collections::BTreeMap::new();
+                for (e, _) in events.iter().zip(&written.new).filter(|(_, new)| **new) {
+                    *by_user.entry(e.user_id).or_default() += 1;
+                }
+                self.bus.committed(self.scope.id().0, by_user);
                 Ok(written)
             }
             Ok(Err(e)) if e.is_bad_data() => Err(Failure::Data(refusal(&e))),
@@ -361,12 +369,18 @@ impl Write<'_> {
     }
 }
 
-fn fate(new: bool) -> Fate {
-    if new {
-        Fate::New
-    } else {
-        Fate::Duplicate
-    }
+/// Each event's fate, in the order written.
+fn fates(mut written: Written) -> Vec<Fate> {
+    written
+        .new
+        .into_iter()
+        .enumerate()
+        .map(|(i, new)| match written.refused.remove(&i) {
+            Some(r) => Fate::Refused(r),
+            None if new => Fate::New,
+            None => Fate::Duplicate,
+        })
+        .collect()
 }
 
 /// PostgreSQL's reason for refusing data, without the SQL around it.

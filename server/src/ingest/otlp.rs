@@ -286,11 +286,14 @@ impl Rejected {
         self.count += 1;
         self.first.get_or_insert(why);
     }
-    /// Events PostgreSQL refused are rejected too.
+    /// Events PostgreSQL refused, and those naming another person's session, are rejected
+    /// too.
     pub fn unstorable(&mut self, receipt: &super::Receipt) {
         for fate in &receipt.fates {
-            if let super::Fate::Unstorable(why) = fate {
-                self.add(why.clone());
+            match fate {
+                super::Fate::Unstorable(why) => self.add(why.clone()),
+                super::Fate::Refused(r) => self.add(format!("{} {}", r.field, r.reason)),
+                _ => {}
             }
         }
     }

@@ -20,7 +20,7 @@ const PAYLOAD_KEYS: &[(&str, &[&str])] = &[
     ("user.created", &["email", "role"]),
     ("user.invited", &["email", "expires_at", "role"]),
     ("user.role_changed", &["from", "to"]),
-    ("user.deactivated", &[]),
+    ("user.deactivated", &["api_keys_revoked"]),
     ("user.reactivated", &[]),
     ("user.password_link_issued", &["expires_at", "kind"]),
     ("user.invitation_accepted", &[]),

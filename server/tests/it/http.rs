@@ -183,6 +183,48 @@ async fn oversized_bodies_get_413_problem_json() {
     server.shutdown().await;
 }
 
+/// Routes anyone may call without signing in (sign-in, refresh, links, sign-out) take small
+/// bodies only: nobody unauthenticated gets to make the server buffer megabytes.
+#[tokio::test]
+async fn unauthenticated_routes_take_small_bodies_only() {
+    let mut server = TestServer::start().await;
+    let big = format!(
+        r#"{{"tenant":"demo","email":"a@demo.test","password":"{}"}}"#,
+        "p".repeat(1024 * 1024)
+    );
+    for (path, ct) in [
+        ("/api/v1/auth/login", "application/json"),
+        ("/api/v1/auth/refresh", "application/json"),
+        ("/api/v1/auth/links/redeem", "application/json"),
+        ("/auth/login", "application/x-www-form-urlencoded"),
+        ("/auth/welcome", "application/x-www-form-urlencoded"),
+    ] {
+        let r = client()
+            .post(server.url(path))
+            .header("content-type", ct)
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    // Just over 16 KiB is refused too; a sign-in's real size is not.
+    let r = client()
+        .post(server.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(" ".repeat(17 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_server_function_answers_from_the_database() {
     let mut server = TestServer::start().await;

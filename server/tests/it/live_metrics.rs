@@ -9,19 +9,26 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-async fn subscribe(
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn subscribe(server: &TestServer, token: Option<&str>) -> Result<Socket, u16> {
+    let auth = token.map(|t| ("authorization", format!("Bearer {t}")));
+    connect(server, "/ws/metrics", auth.as_slice()).await
+}
+
+/// An upgrade of `path` with these headers: the socket, or the status it was refused with.
+async fn connect(
     server: &TestServer,
-    token: Option<&str>,
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    u16,
-> {
-    let mut req = format!("ws://{}/ws/metrics", server.addr)
+    path: &str,
+    headers: &[(&str, String)],
+) -> Result<Socket, u16> {
+    let mut req = format!("ws://{}{path}", server.addr)
         .into_client_request()
         .unwrap();
-    if let Some(t) = token {
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    for (name, value) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        req.headers_mut().insert(name, value.parse().unwrap());
     }
     match tokio_tungstenite::connect_async(req).await {
         Ok((ws, _)) => Ok(ws),
@@ -31,12 +38,7 @@ async fn subscribe(
 }
 
 /// Every metrics_update that arrives within `wait`.
-async fn drain(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    wait: Duration,
-) -> Vec<Value> {
+async fn drain(ws: &mut Socket, wait: Duration) -> Vec<Value> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
@@ -100,5 +102,215 @@ async fn a_burst_of_events_makes_a_handful_of_updates_for_its_tenant_only() {
     assert!(drain(&mut theirs, Duration::from_millis(300))
         .await
         .is_empty());
+    server.shutdown().await;
+}
+
+/// A developer key with both scopes, for `name`'s events.
+async fn key_of(server: &TestServer, token: &str, name: &str) -> String {
+    let (status, key) = call(
+        server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(token),
+        Some(json!({ "name": name, "scopes": ["ingest", "read"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    key["key"].as_str().unwrap().to_string()
+}
+
+async fn send_tools(server: &TestServer, key: &str, prefix: &str, n: usize) {
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({ "type": "tool_use", "tool_name": "Read", "tool_use_id": format!("{prefix}-{i}"),
+                    "timestamp": "2025-09-01T10:00:00Z" })
+        })
+        .collect();
+    let r = crate::common::client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Waits up to `within` for the server to close the socket; the close code, if it sent one.
+async fn closed_within(ws: &mut Socket, within: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => panic!("the socket is still open after {within:?}"),
+            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+/// A page on another site cannot open the feeds with the visitor's cookie; a client that
+/// sends no Origin (not a browser) must present its credential itself.
+#[tokio::test]
+async fn cross_origin_and_cookie_only_upgrades_are_refused() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let own = format!("http://{}", server.addr);
+    let evil = "https://evil.example".to_string();
+    let bearer = ("authorization", format!("Bearer {admin}"));
+    let cookie = ("cookie", format!("devpulse_access={admin}"));
+    let metrics = |headers: Vec<(&'static str, String)>| {
+        let server = &server;
+        async move { connect(server, "/ws/metrics", &headers).await.err() }
+    };
+    assert_eq!(
+        metrics(vec![cookie.clone(), ("origin", evil.clone())]).await,
+        Some(403)
+    );
+    assert_eq!(
+        metrics(vec![bearer.clone(), ("origin", evil.clone())]).await,
+        Some(403)
+    );
+    assert_eq!(
+        metrics(vec![cookie.clone(), ("origin", "null".into())]).await,
+        Some(403)
+    );
+    assert_eq!(
+        metrics(vec![cookie.clone()]).await,
+        Some(403),
+        "cookie alone, no Origin"
+    );
+    assert_eq!(
+        metrics(vec![cookie.clone(), ("origin", own.clone())]).await,
+        None
+    );
+    assert_eq!(
+        metrics(vec![bearer.clone()]).await,
+        None,
+        "a non-browser client"
+    );
+    // The public feed refuses other sites too, and serves anyone else.
+    assert_eq!(
+        connect(&server, "/ws", &[("origin", evil)]).await.err(),
+        Some(403)
+    );
+    assert!(connect(&server, "/ws", &[("origin", own)]).await.is_ok());
+    assert!(connect(&server, "/ws", &[]).await.is_ok());
+    server.shutdown().await;
+}
+
+/// An open feed keeps checking its caller: deactivation, a role change, or a key losing the
+/// right to read closes it (1008, policy violation) within a few seconds.
+#[tokio::test]
+async fn an_open_feed_closes_when_its_caller_loses_the_right_to_it() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let manager = login(&server, "demo", "manager@demo.test", "demo-manager-pass").await;
+    let key = key_of(&server, &manager, "feed").await;
+    let mut dev_ws = subscribe(&server, Some(&dev)).await.unwrap();
+    let mut manager_ws = subscribe(&server, Some(&manager)).await.unwrap();
+    let mut key_ws = connect(&server, "/ws/metrics", &[("x-api-key", key.clone())])
+        .await
+        .unwrap();
+    // Nothing happens to an open feed whose caller is still fine.
+    assert!(drain(&mut dev_ws, Duration::from_secs(3)).await.is_empty());
+
+    let dev_id = crate::common::user_id(&server, &admin, "dev@demo.test").await;
+    let manager_id = crate::common::user_id(&server, &admin, "manager@demo.test").await;
+    let path = format!("/api/v1/users/{dev_id}/deactivate");
+    assert_eq!(
+        call(&server, Method::POST, &path, Some(&admin), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        closed_within(&mut dev_ws, Duration::from_secs(10)).await,
+        Some(1008)
+    );
+
+    // A viewer may not read metrics: the manager's session ends, and their key, still valid,
+    // no longer reaches the feed.
+    let path = format!("/api/v1/users/{manager_id}/role");
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "role": "viewer" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        closed_within(&mut manager_ws, Duration::from_secs(10)).await,
+        Some(1008)
+    );
+    assert_eq!(
+        closed_within(&mut key_ws, Duration::from_secs(10)).await,
+        Some(1008)
+    );
+    server.shutdown().await;
+}
+
+/// Clients have nothing to say on the feeds: a large message closes the socket.
+#[tokio::test]
+async fn an_oversized_inbound_message_closes_the_socket() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    for path in ["/ws", "/ws/metrics"] {
+        let mut ws = connect(
+            &server,
+            path,
+            &[("authorization", format!("Bearer {admin}"))],
+        )
+        .await
+        .unwrap();
+        use futures::SinkExt;
+        // Sending may itself fail once the server has hung up.
+        let _ = ws.send(Message::text("x".repeat(1024 * 1024))).await;
+        let code = closed_within(&mut ws, Duration::from_secs(5)).await;
+        assert!(code.is_none() || code == Some(1009), "{path}: {code:?}");
+    }
+    server.shutdown().await;
+}
+
+/// A developer's feed tells them about their own events only; the tenant admin hears of all.
+#[tokio::test]
+async fn a_developer_hears_only_of_their_own_events() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users",
+        Some(&admin),
+        Some(json!({ "email": "colleague@demo.test", "role": "developer", "password": "colleague-pass-1" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let colleague = login(&server, "demo", "colleague@demo.test", "colleague-pass-1").await;
+    let dev_key = key_of(&server, &dev, "mine").await;
+    let colleague_key = key_of(&server, &colleague, "theirs").await;
+    let mut dev_ws = subscribe(&server, Some(&dev)).await.unwrap();
+    let mut admin_ws = subscribe(&server, Some(&admin)).await.unwrap();
+
+    send_tools(&server, &colleague_key, "colleague", 7).await;
+    assert!(
+        drain(&mut dev_ws, Duration::from_secs(1)).await.is_empty(),
+        "a developer heard of a colleague's events"
+    );
+    send_tools(&server, &dev_key, "dev", 3).await;
+    let mine = drain(&mut dev_ws, Duration::from_secs(1)).await;
+    let total: u64 = mine.iter().map(|u| u["events"].as_u64().unwrap()).sum();
+    assert_eq!(total, 3, "{mine:?}");
+    let all = drain(&mut admin_ws, Duration::from_millis(300)).await;
+    let total: u64 = all.iter().map(|u| u["events"].as_u64().unwrap()).sum();
+    assert_eq!(total, 10, "{all:?}");
     server.shutdown().await;
 }

@@ -1,33 +1,12 @@
 //! Every server function the app registers, tried anonymously and as every role of tenant
-//! `demo` against tenant `other`'s resources. A server function missing from the table below
-//! fails the suite: each new one must say who may call it.
+//! `demo` against tenant `other`'s resources, by the rule it declares in `app::access`. A
+//! server function missing from that table fails the suite (each new one must say who may call
+//! it), and so does one whose rule differs from its REST twin's in the API's route table.
 
 use std::collections::BTreeMap;
 
 use crate::common::{call, client, login, seed_two_tenants, TestServer};
 use reqwest::Method;
-
-/// Who may call each server function: "public", "authenticated", or a permission.
-const ACCESS: &[(&str, &str)] = &[
-    ("status", "public"),
-    ("whoami", "public"),
-    ("links/inspect", "public"),
-    ("api_keys/list", "authenticated"),
-    ("api_keys/create", "authenticated"),
-    ("api_keys/revoke", "authenticated"),
-    ("profile/name", "authenticated"),
-    ("profile/password", "authenticated"),
-    ("teams/list", "authenticated"),
-    ("teams/create", "user.manage"),
-    ("teams/add_member", "user.manage"),
-    ("teams/remove_member", "user.manage"),
-    ("users/list", "user.manage"),
-    ("users/invite", "user.manage"),
-    ("users/set_role", "user.manage"),
-    ("users/set_active", "user.manage"),
-    ("users/password_link", "user.manage"),
-    ("tenants/list", "tenants.manage"),
-];
 
 async fn snapshot(server: &TestServer, token: &str) -> Vec<serde_json::Value> {
     let mut s = Vec::new();
@@ -45,7 +24,10 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
     let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_string())
         .collect();
-    let table: BTreeMap<&str, &str> = ACCESS.iter().copied().collect();
+    let table: BTreeMap<&str, String> = app::access::SERVER_FNS
+        .iter()
+        .map(|r| (r.endpoint, r.access.describe()))
+        .collect();
     for path in &registered {
         assert!(
             table.contains_key(path.as_str()),
@@ -53,6 +35,24 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         );
     }
     assert_eq!(registered.len(), table.len(), "{registered:?}");
+
+    // One rule for both doors: each twin declares exactly the function's rule.
+    let routes = server::api::route_table();
+    for rule in app::access::SERVER_FNS {
+        for (method, path) in rule.rest_twins {
+            let route = routes
+                .iter()
+                .find(|r| r.method == *method && r.path == *path)
+                .unwrap_or_else(|| panic!("{}: no REST route {method} {path}", rule.endpoint));
+            assert_eq!(
+                route.access,
+                rule.access.describe(),
+                "server function {} and its REST twin {method} {path} disagree about who may \
+                 call them",
+                rule.endpoint
+            );
+        }
+    }
 
     // Tenant `other`'s resources, which nobody in `demo` may touch.
     let other = crate::common::other_tenant(&server).await;
@@ -106,9 +106,10 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         ("developer", "dev@demo.test", "demo-developer-pass"),
         ("viewer", "viewer@demo.test", "demo-viewer-pass"),
     ];
-    for (path, access) in ACCESS {
+    for (path, access) in &table {
+        let (path, access) = (*path, access.as_str());
         let url = server.url(&format!("/api/{path}"));
-        if *access != "public" {
+        if access != "public" {
             let r = http
                 .post(&url)
                 .form(&args(path, "anon"))
@@ -133,7 +134,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
                 .unwrap();
             let status = r.status().as_u16();
             let body = r.text().await.unwrap();
-            let allowed = match *access {
+            let allowed = match access {
                 "public" | "authenticated" => true,
                 perm => {
                     server::auth::permissions::role_has(store::Role::parse(role).unwrap(), perm)
@@ -141,7 +142,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             };
             if !allowed {
                 assert_eq!(status, 403, "{role} {path}: {body}");
-            } else if names_a_resource.contains(path) {
+            } else if names_a_resource.contains(&path) {
                 assert!(
                     status == 404 || status == 422,
                     "{role} {path} reached another tenant's resource: {status} {body}"

@@ -6,7 +6,7 @@
 
 //!
 //! One rule per file: [`scrub`], [`price`], [`raw`] (the insert that says what is new),
-//! [`cumulative`] (counters to deltas), the folds ([`sessions`], [`tool_runs`],
+//! [`owners`] (whose a session or run is), [`cumulative`] (counters to deltas), the folds ([`sessions`], [`tool_runs`],
 //! [`requests`], [`prompts`], [`counters`]), [`deltas`] (rollups and session counters),
 //! [`histogram`] and [`partitions`].
 
@@ -14,6 +14,7 @@ mod counters;
 mod cumulative;
 mod deltas;
 mod histogram;
+mod owners;
 mod partitions;
 mod price;
 mod prompts;
@@ -32,6 +33,7 @@ use crate::{accounts::UserId, Result};
 
 pub(crate) use deltas::{write_rollups, write_session_deltas, Deltas, SessionDeltas};
 pub use histogram::{hist_slot, HIST_SLOTS};
+pub use owners::Refusal;
 pub use partitions::{ensure_month, ensure_partitions, month_index};
 pub(crate) use requests::counter_usage;
 
@@ -228,8 +230,11 @@ impl Event {
 /// What [`write`] did with a batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Written {
-    /// Per input event, in order: `true` if new, `false` if it was already stored.
+    /// Per input event, in order: `true` if new, `false` if it was already stored (or refused).
     pub new: Vec<bool>,
+    /// The events refused, by position in the input, and why: they named another person's
+    /// session, tool run, request or prompt (see `owners`). Nothing of them is stored.
+    pub refused: std::collections::BTreeMap<usize, Refusal>,
 }
 
 impl Written {
@@ -294,7 +299,7 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
     };
     price::price(conn, events).await?;
     phase("price");
-    let new = raw::insert_raw(conn, events).await?;
+    let mut new = raw::insert_raw(conn, events).await?;
     phase("insert");
 
     lock(conn).await?;
@@ -318,13 +323,39 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
         }
     }
 
-    let mut fresh: Vec<&mut Event> = events
+    let mut fresh: Vec<(usize, &mut Event)> = events
         .iter_mut()
+        .enumerate()
         .zip(&new)
         .filter_map(|(e, n)| n.then_some(e))
         .collect();
     // Within a batch, fold in time order so pairs and first-seen times come out right.
-    fresh.sort_by_key(|e| e.occurred_at);
+    fresh.sort_by_key(|(_, e)| e.occurred_at);
+    // Under the lock: two writers cannot both claim a new session id.
+    let shown: Vec<&Event> = fresh.iter().map(|(_, e)| &**e).collect();
+    let verdicts = owners::refuse_others(conn, &shown).await?;
+    let mut refused = std::collections::BTreeMap::new();
+    if verdicts.iter().any(Option::is_some) {
+        let gone: Vec<&Event> = shown
+            .iter()
+            .zip(&verdicts)
+            .filter_map(|(e, v)| v.is_some().then_some(*e))
+            .collect();
+        raw::delete_raw(conn, &gone).await?;
+        let mut kept = Vec::with_capacity(fresh.len());
+        for ((i, e), verdict) in fresh.into_iter().zip(verdicts) {
+            match verdict {
+                Some(r) => {
+                    new[i] = false;
+                    refused.insert(i, r);
+                }
+                None => kept.push((i, e)),
+            }
+        }
+        fresh = kept;
+    }
+    let mut fresh: Vec<&mut Event> = fresh.into_iter().map(|(_, e)| e).collect();
+    phase("owners");
     cumulative::cumulative_to_delta(conn, &mut fresh).await?;
     let fresh: Vec<&Event> = fresh.into_iter().map(|e| &*e).collect();
 
@@ -353,7 +384,7 @@ pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Writ
         ?phases,
         "wrote batch"
     );
-    Ok(Written { new })
+    Ok(Written { new, refused })
 }
 
 /// The tenant's write lock: writers (and rollbacks) fold one after the other.

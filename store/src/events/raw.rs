@@ -107,3 +107,20 @@ pub(super) async fn insert_raw(conn: &mut PgConnection, events: &[Event]) -> Res
         .map(|e| stored.remove(&(e.key.clone(), e.occurred_at)))
         .collect())
 }
+
+/// Takes out the raw rows of events this write stored and then refused (see `owners`): a
+/// refused event leaves nothing behind, and sending it again is refused again.
+pub(super) async fn delete_raw(conn: &mut PgConnection, events: &[&Event]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "DELETE FROM events e USING UNNEST($1::text[], $2::timestamptz[]) AS r(key, at)
+         WHERE e.key = r.key AND e.occurred_at = r.at",
+    )
+    .bind(events.iter().map(|e| e.key.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

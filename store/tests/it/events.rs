@@ -392,3 +392,46 @@ async fn cumulative_counters_become_deltas() {
         .await;
     assert_eq!(t.totals().await.counts.activity.commits, 3);
 }
+
+/// Two people naming one new session id in the same write (the server gathers requests into
+/// one transaction): the first to report it owns it, the other's events are refused, naming
+/// the field, and leave nothing behind, not even a raw row.
+#[tokio::test]
+async fn a_new_session_belongs_to_whoever_reported_it_first_even_within_one_write() {
+    let t = Tenant::new().await;
+    let ana = t.user;
+    let bo = {
+        let mut tx = t.tx().await;
+        let email = store::Email::parse("bo@example.com").unwrap();
+        let bo = store::accounts::create(&mut tx, &email, "Bo", store::Role::Developer, None)
+            .await
+            .unwrap()
+            .id;
+        tx.commit().await.unwrap();
+        bo
+    };
+    let start = Kind::SessionStart { source: None };
+    let mut batch = [
+        request(bo, "shared", "r-bo", 60, usage(100, 100, 9.0)),
+        event(ana, "hook:SessionStart:s", start, Source::Hook, 0, "shared"),
+        request(ana, "shared", "r-ana", 30, usage(1, 1, 1.0)),
+        tool_end(bo, "own", "r-ana-tool", "Bash", 90, true),
+    ];
+    let written = t.write(&mut batch).await;
+    assert_eq!(written.new, [false, true, true, true]);
+    assert_eq!(
+        written.refused.keys().copied().collect::<Vec<_>>(),
+        [0],
+        "{written:?}"
+    );
+    assert_eq!(written.refused[&0].field, "session_id");
+    let s = t.session("shared").await;
+    assert_eq!((s.user_id, s.api_requests), (ana, 1));
+    assert_eq!(t.totals().await.cost_usd, 1.0);
+    let mut tx = t.tx().await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE key = 'otlp:req:r-bo'")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "a refused event leaves no raw row");
+}

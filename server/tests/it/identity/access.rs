@@ -167,3 +167,81 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
     assert!(keys[0]["revoked_at"].is_null());
     server.shutdown().await;
 }
+
+/// Deactivating someone revokes their API keys for good: reactivating them gives back the
+/// ability to sign in, not the keys (which may have leaked with the reason for deactivating).
+#[tokio::test]
+async fn deactivation_revokes_api_keys_and_reactivation_does_not_revive_them() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let dev_id = crate::common::user_id(&server, &admin, "dev@demo.test").await;
+    let (status, created) = call(
+        &server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&dev),
+        Some(json!({ "name": "laptop", "scopes": ["read"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_string();
+    let key_id = created["api_key"]["id"].as_str().unwrap().to_string();
+    let summary = |key: String| {
+        let url = server.url("/api/v1/dashboard/summary");
+        async move {
+            client()
+                .get(url)
+                .header("x-api-key", key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(summary(key.clone()).await, 200);
+
+    let path = format!("/api/v1/users/{dev_id}/deactivate");
+    let (status, _) = call(&server, Method::POST, &path, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(summary(key.clone()).await, 401, "deactivated: key refused");
+    let (_, keys) = call(
+        &server,
+        Method::GET,
+        "/api/v1/api-keys?all=true",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let row = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == key_id.as_str())
+        .unwrap();
+    assert!(!row["revoked_at"].is_null(), "shown as revoked: {row}");
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?action=user.deactivated",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        log[0]["details"]["api_keys_revoked"],
+        json!([created["api_key"]["prefix"]]),
+        "the deactivation's audit entry names the keys it revoked: {log}"
+    );
+
+    let path = format!("/api/v1/users/{dev_id}/reactivate");
+    let (status, _) = call(&server, Method::POST, &path, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        summary(key).await,
+        401,
+        "reactivated: the key stays revoked"
+    );
+    server.shutdown().await;
+}

@@ -23,11 +23,10 @@ async fn each_api_key_has_a_request_rate_limit() {
         .unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    // Another key has its own bucket.
-    assert_eq!(
-        post_hook(&server, &keys["bo"], stop_hook(5)).await.status(),
-        204
-    );
+    // Another key has its own bucket (and its person their own session).
+    let mut theirs = stop_hook(5);
+    theirs["session_id"] = json!("rl-bo");
+    assert_eq!(post_hook(&server, &keys["bo"], theirs).await.status(), 204);
     server.shutdown().await;
 }
 

@@ -18,6 +18,7 @@ mod batch;
 mod imports;
 mod limits;
 mod model;
+mod owners;
 mod resources;
 
 fn lines(path: PathBuf) -> Vec<String> {

@@ -1,0 +1,120 @@
+//! Who may call each server function, in one table: the functions enforce their row
+//! (`session::ssr::require_fn`), and the access-matrix test (`server/tests/it/server_fns.rs`)
+//! walks it, checking that every function is listed, that each one's REST twins declare the
+//! same rule in the API's route table, and that each function refuses the roles its rule
+//! leaves out. A UI door and an API door to one action cannot disagree about who may use it.
+
+use types::{Access, Permission::*};
+
+/// One server function's rule.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerFnRule {
+    /// The `endpoint` of its `#[server]` attribute.
+    pub endpoint: &'static str,
+    pub access: Access,
+    /// The REST routes (method, path) that do the same thing.
+    pub rest_twins: &'static [(&'static str, &'static str)],
+}
+
+const fn rule(
+    endpoint: &'static str,
+    access: Access,
+    rest_twins: &'static [(&'static str, &'static str)],
+) -> ServerFnRule {
+    ServerFnRule {
+        endpoint,
+        access,
+        rest_twins,
+    }
+}
+
+use Access::{Authenticated, Permission as Needs, Public};
+
+pub const SERVER_FNS: &[ServerFnRule] = &[
+    // The public status page; `whoami` answers "nobody" rather than refusing.
+    rule("status", Public, &[]),
+    rule("whoami", Public, &[]),
+    rule(
+        "links/inspect",
+        Public,
+        &[("POST", "/api/v1/auth/links/inspect")],
+    ),
+    rule(
+        "api_keys/list",
+        Authenticated,
+        &[("GET", "/api/v1/api-keys")],
+    ),
+    rule(
+        "api_keys/create",
+        Authenticated,
+        &[("POST", "/api/v1/api-keys")],
+    ),
+    rule(
+        "api_keys/revoke",
+        Authenticated,
+        &[("DELETE", "/api/v1/api-keys/{id}")],
+    ),
+    rule(
+        "profile/name",
+        Needs(ProfileEdit),
+        &[("PUT", "/api/v1/profile")],
+    ),
+    rule(
+        "profile/password",
+        Authenticated,
+        &[("POST", "/api/v1/profile/password")],
+    ),
+    rule("teams/list", Authenticated, &[("GET", "/api/v1/teams")]),
+    rule(
+        "teams/create",
+        Needs(UserManage),
+        &[("POST", "/api/v1/teams")],
+    ),
+    rule(
+        "teams/add_member",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/teams/{id}/members/{user_id}")],
+    ),
+    rule(
+        "teams/remove_member",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/teams/{id}/members/{user_id}")],
+    ),
+    rule("users/list", Needs(UserManage), &[("GET", "/api/v1/users")]),
+    rule(
+        "users/invite",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users")],
+    ),
+    rule(
+        "users/set_role",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/users/{id}/role")],
+    ),
+    rule(
+        "users/set_active",
+        Needs(UserManage),
+        &[
+            ("POST", "/api/v1/users/{id}/deactivate"),
+            ("POST", "/api/v1/users/{id}/reactivate"),
+        ],
+    ),
+    rule(
+        "users/password_link",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users/{id}/password-link")],
+    ),
+    rule(
+        "tenants/list",
+        Needs(TenantsManage),
+        &[("GET", "/api/v1/admin/tenants")],
+    ),
+];
+
+/// The rule of the server function at `endpoint`, if the table has one.
+pub fn rule_for(endpoint: &str) -> Option<Access> {
+    SERVER_FNS
+        .iter()
+        .find(|r| r.endpoint == endpoint)
+        .map(|r| r.access)
+}
