@@ -24,7 +24,7 @@ use crate::{
         authenticate, authorize,
         permissions::{Access, READ_METRICS},
         scope::scoped,
-        Caller,
+        Caller, ClientIp,
     },
     error::ApiError,
     metrics_scope::visible_people,
@@ -263,7 +263,15 @@ impl Feed {
         // 1011: the database did not answer; the client reconnects and is checked afresh.
         let unchecked = || Stop::Close(1011, "could not check your access");
         let state = &self.state;
-        let caller = match authenticate(&state.store, &state.keys, &self.credential, None).await {
+        let caller = match authenticate(
+            &state.store,
+            &state.keys,
+            state.cookies,
+            &self.credential,
+            ClientIp(None),
+        )
+        .await
+        {
             Ok(Some(caller)) => caller,
             Ok(None) | Err(ApiError::Unauthenticated) => return Err(refused),
             Err(_) => return Err(unchecked()),

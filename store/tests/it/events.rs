@@ -426,8 +426,8 @@ async fn a_new_session_belongs_to_whoever_reported_it_first_even_within_one_writ
     );
     assert_eq!(written.refused[&0].field, "session_id");
     let s = t.session("shared").await;
-    assert_eq!((s.user_id, s.api_requests), (ana, 1));
-    assert_eq!(t.totals().await.cost_usd, 1.0);
+    assert_eq!((s.user_id, s.counts.api_requests), (ana, 1));
+    assert_eq!(t.totals().await.counts.cost_usd, 1.0);
     let mut tx = t.tx().await;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE key = 'otlp:req:r-bo'")
         .fetch_one(&mut *tx)
