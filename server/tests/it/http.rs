@@ -236,7 +236,8 @@ async fn the_server_function_answers_from_the_database() {
             .header("accept", "application/json")
             .body("");
         if let Some(c) = cookie {
-            r = r.header("cookie", c);
+            // As the hydrated page sends it: same-origin (a cookie without it is refused).
+            r = r.header("cookie", c).header("origin", server.url(""));
         }
         async move {
             let r = r.send().await.unwrap();
