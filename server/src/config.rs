@@ -53,6 +53,11 @@ pub struct Config {
     /// The demo workspace and its known passwords on an empty embedded database
     /// (`DEVPULSE_DEMO`); by default only when listening on a loopback address.
     pub demo: Option<bool>,
+    /// Open connections (HTTP and WebSocket) per listener; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this many seconds of the connection being
+    /// ready for them (idle keep-alive connections close after it too).
+    pub header_read_timeout_secs: u64,
     /// The demo super admin's password; generated and printed once when unset.
     pub demo_superadmin_password: Option<String>,
 }
@@ -152,6 +157,27 @@ impl Config {
                 reason,
             })?,
             login_attempts_per_sec: parse(&get, "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC", 20.0)?,
+            max_connections: match parse(&get, "DEVPULSE_MAX_CONNECTIONS", 10_000usize)? {
+                0 => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_MAX_CONNECTIONS",
+                        value: "0".into(),
+                        reason: "must be at least 1".into(),
+                    })
+                }
+                n => n,
+            },
+            header_read_timeout_secs: match parse(&get, "DEVPULSE_HEADER_READ_TIMEOUT_SECS", 10u64)?
+            {
+                0 => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_HEADER_READ_TIMEOUT_SECS",
+                        value: "0".into(),
+                        reason: "must be at least 1".into(),
+                    })
+                }
+                n => n,
+            },
             demo: match get("DEVPULSE_DEMO").as_deref() {
                 None | Some("") => None,
                 Some("1") | Some("true") => Some(true),
@@ -244,6 +270,10 @@ mod tests {
         assert_eq!(err.var, "LOG_FORMAT");
         let err = config(&[("DEVPULSE_BODY_LIMIT", "10")]).unwrap_err();
         assert_eq!(err.var, "DEVPULSE_BODY_LIMIT");
+        let err = config(&[("DEVPULSE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(err.var, "DEVPULSE_MAX_CONNECTIONS");
+        let err = config(&[("DEVPULSE_HEADER_READ_TIMEOUT_SECS", "soon")]).unwrap_err();
+        assert_eq!(err.var, "DEVPULSE_HEADER_READ_TIMEOUT_SECS");
     }
 
     #[test]

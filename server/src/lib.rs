@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod connections;
 pub mod database;
 pub mod error;
 pub mod health;
@@ -143,6 +144,10 @@ pub async fn serve(
     // Scripts (and `make run`) read this line for the address.
     println!("devpulse listening on http://{local}");
     tracing::info!(%local, mode = db.mode, "listening");
+    let limits = connections::Limits {
+        max_connections: config.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
+    };
     // OTLP/gRPC exporters default to port 4317; the same routes answer there.
     let grpc = match config.otlp_grpc_port {
         Some(port) => {
@@ -154,33 +159,25 @@ pub async fn serve(
             println!("devpulse OTLP/gRPC listening on http://{addr}");
             let mut stop = shutdown_rx.clone();
             let router = router.clone();
-            Some(tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move {
+            Some(tokio::spawn(connections::serve(
+                listener,
+                router,
+                limits,
+                async move {
                     let _ = stop.wait_for(|stopping| *stopping).await;
-                })
-                .await
-            }))
+                },
+            )))
         }
         None => None,
     };
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    connections::serve(listener, router, limits, async move {
         stop.await;
         tracing::info!("shutting down: draining connections");
         let _ = shutdown_tx.send(true);
     })
-    .await?;
+    .await;
     if let Some(grpc) = grpc {
-        if let Ok(Err(e)) = grpc.await {
-            tracing::error!(error = %e, "the OTLP/gRPC listener failed");
-        }
+        let _ = grpc.await;
     }
     let _ = sampler.await;
     let _ = upkeep.await;

@@ -299,3 +299,99 @@ async fn the_websocket_pushes_a_point_every_second_and_closes_on_shutdown() {
     }
     assert_eq!(close_code, Some(1012));
 }
+
+/// Reads until the server closes the connection; the guard only stops a broken server from
+/// hanging the run.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    closed
+        .ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start_with(|c| c.header_read_timeout_secs = 1).await;
+
+    // A connection that never sends a request is closed.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        read_to_close(&mut idle).await.is_some(),
+        "an idle connection stays open"
+    );
+
+    // Headers sent a byte at a time, never finishing, are cut off (slowloris).
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let (mut reader, mut writer) = slow.into_split();
+    let drip = tokio::spawn(async move {
+        for b in b"X-Slow: 0123456789012345678901234567890123456789"
+            .iter()
+            .cycle()
+            .take(600)
+        {
+            if writer.write_all(&[*b]).await.is_err() {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        true
+    });
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        let _ = reader.read_to_end(&mut got).await;
+        String::from_utf8_lossy(&got).into_owned()
+    })
+    .await
+    .expect("the server closes a connection whose headers never finish");
+    assert!(!answer.contains("200"), "{answer}");
+    drip.abort();
+
+    // A prompt client on a keep-alive connection is unaffected.
+    let r = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_answered_503_and_closed() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start_with(|c| c.max_connections = 2).await;
+    let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nhost: devpulse\r\nconnection: close\r\n\r\n";
+
+    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    third.write_all(request).await.unwrap();
+    let answer = read_to_close(&mut third).await.expect("closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+
+    // A slot frees when a connection closes.
+    drop(first);
+    let mut answered = String::new();
+    for _ in 0..100 {
+        let mut next = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        next.write_all(request).await.unwrap();
+        answered = read_to_close(&mut next).await.expect("closed");
+        if answered.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    server.shutdown().await;
+}
