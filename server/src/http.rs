@@ -76,6 +76,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             state.clone(),
             refuse_cross_site,
         ))
+        .layer(axum::middleware::from_fn(small_bodies_for_server_functions))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_for_oversized_bodies))
@@ -118,6 +119,34 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// What a Leptos server function may be sent: form fields (names, e-mail addresses,
+/// passwords), never uploads. Anyone may post to one before it checks the session.
+pub const SERVER_FN_BODY_LIMIT: usize = 64 * 1024;
+
+/// Server functions live under `/api/{name}` (the REST API under `/api/v1/`); their bodies
+/// are read by Leptos, not by an axum extractor, so the limit is put on the body itself.
+async fn small_bodies_for_server_functions(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if !path.starts_with("/api/") || path.starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > SERVER_FN_BODY_LIMIT) {
+        return error::ApiError::PayloadTooLarge.into_response();
+    }
+    let request = request.map(|body| {
+        axum::body::Body::new(http_body_util::Limited::new(body, SERVER_FN_BODY_LIMIT))
+    });
+    next.run(request).await
 }
 
 /// Decides once per request which address it comes from (see `auth::proxies`); throttling,
