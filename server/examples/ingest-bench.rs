@@ -15,6 +15,8 @@ use futures::{stream, StreamExt};
 use serde_json::json;
 use server::{database::Database, Config};
 
+mod common;
+
 // The same allocator as the server binary, so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -103,29 +105,7 @@ async fn main() {
         server::init_tracing(&config.log_format);
     }
     let db = Database::open(&config).await.expect("database");
-    let slug = format!("bench{}", chrono::Utc::now().timestamp_millis());
-    let actor = store::audit::Actor::cli();
-    let email = store::Email::parse("bench@bench.test").unwrap();
-    let p = server::tenancy::provision(
-        &db.store,
-        &store::Slug::parse(&slug).unwrap(),
-        "Bench",
-        &email,
-        Some("bench-password-123".into()),
-        &actor,
-    )
-    .await
-    .expect("tenant");
-    let key = server::tenancy::create_api_key(
-        &db.store,
-        &p.tenant,
-        &email,
-        "bench",
-        &[store::api_keys::Scope::Ingest],
-        &actor,
-    )
-    .await
-    .expect("key");
+    let (tenant, _, key) = common::tenant_with_key(&db, "bench").await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -133,7 +113,7 @@ async fn main() {
     let serving = server::serve(listener, &config, &db, async {
         let _ = stop_rx.await;
     });
-    let measuring = measure(&db, &p.tenant, &key, &base, &sizes, quick, stop_tx);
+    let measuring = measure(&db, &tenant, &key, &base, &sizes, quick, stop_tx);
     let (served, ()) = tokio::join!(serving, measuring);
     served.expect("serve");
     db.close().await;

@@ -21,6 +21,8 @@ use futures::{stream, StreamExt};
 use serde_json::json;
 use server::{database::Database, Config};
 
+mod common;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -82,29 +84,7 @@ async fn main() {
     })
     .expect("config");
     let db = Database::open(&config).await.expect("database");
-    let slug = format!("flood{}", chrono::Utc::now().timestamp_millis());
-    let actor = store::audit::Actor::cli();
-    let email = store::Email::parse("bench@bench.test").unwrap();
-    let p = server::tenancy::provision(
-        &db.store,
-        &store::Slug::parse(&slug).unwrap(),
-        "Flood",
-        &email,
-        Some("bench-password-123".into()),
-        &actor,
-    )
-    .await
-    .expect("tenant");
-    let key = server::tenancy::create_api_key(
-        &db.store,
-        &p.tenant,
-        &email,
-        "bench",
-        &[store::api_keys::Scope::Ingest],
-        &actor,
-    )
-    .await
-    .expect("key");
+    let (_, slug, key) = common::tenant_with_key(&db, "flood").await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -85,15 +85,7 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
     assert!(!html.contains(&version), "{html}");
 
     // An operator sees the facts, read from PostgreSQL into the HTML before any script runs.
-    server::tenancy::create_super_admin(
-        &server.db.store,
-        &store::Email::parse("root@devpulse.test").unwrap(),
-        Some("operator-password-1".into()),
-        &store::audit::Actor::cli(),
-    )
-    .await
-    .unwrap();
-    let root = crate::common::login(&server, "", "root@devpulse.test", "operator-password-1").await;
+    let root = operator(&server).await;
     let operator_html = client()
         .get(server.url("/status"))
         .header("cookie", format!("devpulse_access={root}"))
@@ -228,6 +220,19 @@ async fn unauthenticated_routes_take_small_bodies_only() {
     server.shutdown().await;
 }
 
+/// A super admin's access token (the only role that sees the installation's details).
+async fn operator(server: &TestServer) -> String {
+    server::tenancy::create_super_admin(
+        &server.db.store,
+        &store::Email::parse("root@devpulse.test").unwrap(),
+        Some("operator-password-1".into()),
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .unwrap();
+    crate::common::login(server, "", "root@devpulse.test", "operator-password-1").await
+}
+
 #[tokio::test]
 async fn the_server_function_answers_from_the_database() {
     let mut server = TestServer::start().await;
@@ -249,15 +254,7 @@ async fn the_server_function_answers_from_the_database() {
         }
     };
     assert_eq!(status(None).await.details, None);
-    server::tenancy::create_super_admin(
-        &server.db.store,
-        &store::Email::parse("root@devpulse.test").unwrap(),
-        Some("operator-password-1".into()),
-        &store::audit::Actor::cli(),
-    )
-    .await
-    .unwrap();
-    let root = crate::common::login(&server, "", "root@devpulse.test", "operator-password-1").await;
+    let root = operator(&server).await;
     let details = status(Some(format!("devpulse_access={root}")))
         .await
         .details

@@ -1,0 +1,33 @@
+//! What the benchmark programs share: a fresh tenant with an ingest key to measure through.
+
+/// A tenant named `<prefix><now in ms>` (so runs against one database do not collide) whose
+/// admin holds an ingest key; returns the tenant, its slug and the key.
+pub async fn tenant_with_key(
+    db: &server::database::Database,
+    prefix: &str,
+) -> (store::Tenant, String, String) {
+    let slug = format!("{prefix}{}", chrono::Utc::now().timestamp_millis());
+    let actor = store::audit::Actor::cli();
+    let email = store::Email::parse("bench@bench.test").unwrap();
+    let p = server::tenancy::provision(
+        &db.store,
+        &store::Slug::parse(&slug).unwrap(),
+        "Bench",
+        &email,
+        Some("bench-password-123".into()),
+        &actor,
+    )
+    .await
+    .expect("tenant");
+    let key = server::tenancy::create_api_key(
+        &db.store,
+        &p.tenant,
+        &email,
+        "bench",
+        &[store::api_keys::Scope::Ingest],
+        &actor,
+    )
+    .await
+    .expect("key");
+    (p.tenant, slug, key)
+}
