@@ -156,7 +156,7 @@ impl Config {
                 value: get("DEVPULSE_TRUSTED_PROXIES").unwrap_or_default(),
                 reason,
             })?,
-            login_attempts_per_sec: parse(&get, "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC", 20.0)?,
+            login_attempts_per_sec: parse(&get, "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC", 10.0)?,
             max_connections: match parse(&get, "DEVPULSE_MAX_CONNECTIONS", 10_000usize)? {
                 0 => {
                     return Err(ConfigError {

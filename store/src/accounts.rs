@@ -170,7 +170,7 @@ pub async fn verify_password_blocking(hash: String, password: String) -> Result<
     hashing(move || verify_password(&hash, &password)).await
 }
 
-/// Password hashes run at most one per core, with a short queue behind them; when the
+/// Password hashes run on at most half the cores, with a short queue behind them; when the
 /// queue is full the caller is told to come back ([`Error::Busy`]) instead of waiting. Each
 /// hash holds 19 MiB and a core for tens of milliseconds: unbounded, a flood of sign-ins
 /// fills the blocking pool's 512 threads and the memory with them, and starves everything
@@ -181,8 +181,10 @@ async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     static WAITING: AtomicUsize = AtomicUsize::new(0);
     let (slots, queue) = SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // A full queue waits about 16 hashes' time (under a second) before its turn.
-        (tokio::sync::Semaphore::new(cores), 16 * cores)
+        // Half the cores at most: under a sign-in flood the other half keeps ingestion and
+        // pages answering (measured by `server/examples/login-flood.rs`). A full queue waits
+        // about 16 hashes' time before its turn.
+        (tokio::sync::Semaphore::new((cores / 2).max(1)), 16 * cores)
     });
     let permit = match slots.try_acquire() {
         Ok(p) => p,

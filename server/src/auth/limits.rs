@@ -50,7 +50,7 @@ pub struct LoginLimiter {
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        LoginLimiter::new(20.0)
+        LoginLimiter::new(10.0)
     }
 }
 
