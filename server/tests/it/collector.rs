@@ -253,10 +253,25 @@ async fn hooks_spool_while_offline_and_sync_delivers_each_once_even_when_killed(
 
     // The background sync the hooks started is still backing off; stop it, then point the
     // laptop at the live server.
-    if let Ok(pid) = std::fs::read_to_string(laptop.data().join("sync.lock")) {
+    let lock_path = laptop.data().join("sync.lock");
+    if let Ok(pid) = std::fs::read_to_string(&lock_path) {
         if let Ok(pid) = pid.trim().parse::<i32>() {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
+    }
+    // SIGKILL is delivered asynchronously: until the killed sync is gone, its lock would turn
+    // the next sync away at once. Wait until the lock can be taken, then let it go.
+    if let Ok(lock) = std::fs::File::open(&lock_path) {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the killed sync still holds its lock"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
     }
     laptop.configure(&server.url(""), &keys["ana"]);
 

@@ -54,6 +54,8 @@ impl TestServer {
             "DEVPULSE_JWT_KEYS" => Some(format!("test:{TEST_JWT_SECRET}")),
             // Tests send fast; the rate-limit test sets its own, low limits.
             "DEVPULSE_INGEST_KEY_RPS" => Some("100000".into()),
+            // Tests sign in many times a second; the throttling tests set their own ceiling.
+            "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC" => Some("1000".into()),
             _ => None,
         })
         .expect("test config");
