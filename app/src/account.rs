@@ -258,6 +258,9 @@ pub fn ProfilePage() -> impl IntoView {
                                             <p id="profile-name-text">
                                                 {if v.name.is_empty() { "—".to_string() } else { v.name.clone() }}
                                             </p>
+                                            <p class="muted">
+                                                {format!("Your role ({}) does not include profile.edit, so the name is set by whoever manages the workspace.", v.role)}
+                                            </p>
                                         })
                                     }}
                                     <h2>"Password"</h2>
