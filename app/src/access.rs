@@ -4,7 +4,7 @@
 //! same rule in the API's route table, and that each function refuses the roles its rule
 //! leaves out. A UI door and an API door to one action cannot disagree about who may use it.
 
-use types::{Access, Permission::*};
+use types::{dashboard::DASHBOARD_READ, Access, Permission::*};
 
 /// One server function's rule.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +29,8 @@ const fn rule(
 }
 
 use Access::{Authenticated, Permission as Needs, Public};
+
+const DASHBOARD: Access = Access::Read(DASHBOARD_READ);
 
 pub const SERVER_FNS: &[ServerFnRule] = &[
     // The public status page; `whoami` answers "nobody" rather than refusing.
@@ -103,6 +105,47 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "users/password_link",
         Needs(UserManage),
         &[("POST", "/api/v1/users/{id}/password-link")],
+    ),
+    // The dashboard: every role with a dashboard reads it, scoped by `store::dashboard::Reader`.
+    rule(
+        "dashboard/overview",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/overview")],
+    ),
+    rule(
+        "dashboard/series",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
+        "dashboard/breakdown",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
+        "dashboard/heatmap",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
+        "dashboard/activity",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
+        "dashboard/sessions",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/sessions")],
+    ),
+    rule(
+        "dashboard/session",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/sessions/{id}")],
+    ),
+    rule(
+        "settings/time_zone",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/settings/time-zone")],
     ),
     rule(
         "tenants/list",

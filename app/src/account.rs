@@ -110,6 +110,7 @@ pub fn LoginPage() -> impl IntoView {
                     .then(|| view! { <p class="error" role="alert">{message()}</p> })
             }}
             <form method="post" action="/auth/login" class="stack" id="login-form">
+                <input type="hidden" name="next" value=get("next") />
                 <label>
                     "Workspace"
                     <input

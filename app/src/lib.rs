@@ -3,18 +3,23 @@
 
 pub mod access;
 pub mod account;
+pub mod api;
+pub mod charts;
+pub mod components;
 pub mod error;
 pub mod live;
+pub mod pages;
 pub mod people;
 pub mod session;
 pub mod status;
+pub mod widgets;
 
 pub use error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// What the server puts into every request's context for server functions to use.
@@ -71,7 +76,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme="dark">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -112,7 +117,8 @@ pub fn App() -> impl IntoView {
             <account::TopBar />
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=status::StatusPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=pages::session::SessionPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("profile") view=account::ProfilePage ssr=SsrMode::Async />

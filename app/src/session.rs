@@ -56,6 +56,17 @@ pub mod ssr {
         match crate::access::rule_for(endpoint) {
             Some(Access::Authenticated) => require(None).await,
             Some(Access::Permission(p)) => require(Some(p)).await,
+            Some(Access::Read(any)) => {
+                let session = require(None).await?;
+                if any.iter().any(|p| session.viewer.can(*p)) {
+                    Ok(session)
+                } else {
+                    Err(AppError::new(
+                        http::StatusCode::FORBIDDEN,
+                        format!("your role ({}) cannot read this", session.viewer.role),
+                    ))
+                }
+            }
             // Public functions have no session to ask for, and API-key rules do not fit a
             // page's caller: either means the function or its row is wrong.
             rule => Err(AppError::new(

@@ -61,20 +61,41 @@ async fn coalesce(
             *into.entry(user).or_default() += n;
         }
     };
-    while let Some((tenant, by_user)) = notices.recv().await {
+    // An update goes out as soon as its notice arrives; only when the previous one went out
+    // less than a WINDOW ago (a burst: many batches a second) does it wait for the rest of
+    // the window, gathering what arrives meanwhile into one message per tenant.
+    let mut last_flush = tokio::time::Instant::now() - WINDOW;
+    let mut closed = false;
+    while !closed {
+        let Some((tenant, by_user)) = notices.recv().await else {
+            break;
+        };
         let mut pending: HashMap<Uuid, BTreeMap<UserId, u64>> = HashMap::from([(tenant, by_user)]);
-        let window = tokio::time::sleep(WINDOW);
-        tokio::pin!(window);
-        let mut closed = false;
+        let deadline = last_flush + WINDOW;
         loop {
+            // What is already queued joins at once.
+            loop {
+                match notices.try_recv() {
+                    Ok((t, by_user)) => add(pending.entry(t).or_default(), by_user),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if closed || tokio::time::Instant::now() >= deadline {
+                break;
+            }
             tokio::select! {
                 n = notices.recv() => match n {
                     Some((t, by_user)) => add(pending.entry(t).or_default(), by_user),
-                    None => { closed = true; break; }
+                    None => closed = true,
                 },
-                _ = &mut window => break,
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
+        last_flush = tokio::time::Instant::now();
         let at_ms = chrono::Utc::now().timestamp_millis();
         for (tenant, by_user) in pending {
             let update = MetricsUpdate {

@@ -20,14 +20,8 @@ use tokio::sync::{broadcast, watch};
 use types::{DbSample, LiveMessage, MetricsUpdate, TenantId, UserId};
 
 use crate::{
-    auth::{
-        authenticate, authorize,
-        permissions::{Access, READ_METRICS},
-        scope::scoped,
-        Caller, ClientIp,
-    },
+    auth::{authenticate, authorize, permissions::Access, scope::scoped, Caller, ClientIp},
     error::ApiError,
-    metrics_scope::visible_people,
     state::AppState,
 };
 
@@ -39,8 +33,8 @@ const MAX_INBOUND: usize = 4 * 1024;
 /// person, a suspended tenant, a changed role or a narrower view takes effect within this.
 const RECHECK: Duration = Duration::from_secs(2);
 
-/// What `/ws/metrics` demands, as its route declares: to read metrics.
-const FEED: Access = Access::Read(READ_METRICS);
+/// What `/ws/metrics` demands, as its route declares: to read a dashboard.
+pub const FEED: Access = Access::Read(types::dashboard::DASHBOARD_READ);
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
@@ -156,8 +150,8 @@ pub async fn metrics_ws(
     let Some(tenant) = caller.tenant.as_ref().map(|t| t.id) else {
         return ApiError::NotFound("tenant").into_response();
     };
-    let only = match visible(&state, &caller).await {
-        Ok(only) => only,
+    let (only, named) = match visible(&state, &caller).await {
+        Ok(v) => v,
         Err(e) => return e.into_response(),
     };
     // Only what authenticates, kept to check the caller again.
@@ -176,16 +170,21 @@ pub async fn metrics_ws(
         credential,
         tenant,
         only,
+        named,
     };
     limited(ws).on_upgrade(move |socket| feed.serve(socket))
 }
 
-/// Whose numbers `caller` sees (`None`: everyone's in the tenant).
-async fn visible(state: &AppState, caller: &Caller) -> Result<Option<Vec<UserId>>, ApiError> {
+/// Whose numbers `caller` sees (`None`: everyone's in the tenant), and whether by name: the
+/// dashboard's own rule (`store::dashboard::Reader`).
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(Option<Vec<UserId>>, bool), ApiError> {
     let mut tx = scoped(&state.store, caller).await?;
-    let only = visible_people(&mut tx, caller).await?;
+    let reader = crate::metrics_scope::reader(&mut tx, caller).await?;
     tx.commit().await?;
-    Ok(only)
+    Ok((reader.people.clone(), reader.names_people()))
 }
 
 /// One open `/ws/metrics`.
@@ -195,6 +194,8 @@ struct Feed {
     credential: HeaderMap,
     tenant: TenantId,
     only: Option<Vec<UserId>>,
+    /// Whether the caller may learn whose events they were.
+    named: bool,
 }
 
 /// Why a feed stops.
@@ -223,11 +224,22 @@ impl Feed {
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is at once, and the upgrade has just checked.
         recheck.tick().await;
+        // The greeting: the link is up, and a page that reconnected refetches what it missed.
+        let hello = LiveMessage::DashboardRefresh {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        if socket
+            .send(Message::Text(hello.to_json().into()))
+            .await
+            .is_err()
+        {
+            return Stop::Gone;
+        }
         loop {
             tokio::select! {
                 update = self.updates.recv() => match update {
                     Ok(u) if u.tenant == self.tenant => {
-                        let Some(u) = u.seen_by(self.only.as_deref()) else { continue };
+                        let Some(u) = u.seen_by(self.only.as_deref(), self.named) else { continue };
                         let text = LiveMessage::MetricsUpdate(u).to_json();
                         if socket.send(Message::Text(text.into())).await.is_err() {
                             return Stop::Gone;
@@ -281,7 +293,7 @@ impl Feed {
         {
             return Err(refused);
         }
-        self.only = visible(state, &caller).await.map_err(|_| unchecked())?;
+        (self.only, self.named) = visible(state, &caller).await.map_err(|_| unchecked())?;
         Ok(())
     }
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use store::{
     activity::{self, SessionFilter},
-    rollups, teams, Store, UserId,
+    dashboard::Reader,
+    rollups, Store, UserId,
 };
 use types::metrics::{Session, Summary};
 use types::TimeRange;
@@ -13,20 +14,29 @@ use types::TimeRange;
 use crate::{
     auth::{
         scope::{scoped, Scoped},
-        Caller, Permission,
+        Caller,
     },
     error::{ApiError, FieldError},
 };
 
-/// Whose numbers the caller sees: everyone's, their teams', or their own.
+/// The caller as the dashboard reads for them (`store::dashboard::Reader`): the one rule for
+/// whose numbers anyone sees, through any door.
+pub async fn reader(tx: &mut Scoped, me: &Caller) -> Result<Reader, ApiError> {
+    Reader::of(tx.conn(), me.user_id, me.role)
+        .await?
+        .ok_or_else(|| ApiError::Forbidden(format!("your role ({}) reads no metrics", me.role)))
+}
+
+/// Whose per-person numbers the caller sees: everyone's, their teams', or their own. A
+/// reader of totals only (a viewer) sees no one's.
 pub async fn visible_people(tx: &mut Scoped, me: &Caller) -> Result<Option<Vec<UserId>>, ApiError> {
-    if me.can(Permission::MetricsViewAll) {
-        Ok(None)
-    } else if me.can(Permission::MetricsViewTeam) {
-        Ok(Some(teams::managed_people(tx.conn(), me.user_id).await?))
-    } else {
-        Ok(Some(vec![me.user_id]))
+    let reader = reader(tx, me).await?;
+    if !reader.names_people() {
+        return Err(ApiError::Forbidden(
+            "your role sees workspace totals only, not people's numbers".into(),
+        ));
     }
+    Ok(reader.people)
 }
 
 pub fn time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
@@ -75,12 +85,9 @@ pub async fn sessions_page(
     let mut tx = scoped(store, me).await?;
     let only = visible_people(&mut tx, me).await?;
     let filter = SessionFilter {
-        from: range.from,
-        to: range.to,
         only: only.as_deref(),
         before,
-        id: None,
-        limit,
+        ..SessionFilter::new(range.from, range.to, limit)
     };
     let sessions = activity::sessions(tx.conn(), filter).await?;
     tx.commit().await?;

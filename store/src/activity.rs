@@ -15,6 +15,7 @@ use types::{
 
 use crate::{accounts::UserId, events::HIST_SLOTS, Error, Result};
 
+pub use types::dashboard::SessionSort;
 pub use types::metrics::{Session, ToolStats};
 
 /// Which sessions to list.
@@ -26,10 +27,34 @@ pub struct SessionFilter<'a> {
     /// Continues a page: sessions that started before this.
     pub before: Option<DateTime<Utc>>,
     pub id: Option<&'a str>,
+    pub project: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub sort: SessionSort,
+    /// Rows to skip (a sorted table's later pages; `before` pages by start time instead).
+    pub offset: i64,
     pub limit: i64,
 }
 
-/// Sessions that started in `[from, to)`, newest first.
+impl<'a> SessionFilter<'a> {
+    /// Every session started in `[from, to)`, newest first, up to `limit`.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Self {
+        SessionFilter {
+            from,
+            to,
+            only: None,
+            before: None,
+            id: None,
+            project: None,
+            model: None,
+            sort: SessionSort::Started,
+            offset: 0,
+            limit,
+        }
+    }
+}
+
+/// Sessions that started in `[from, to)`, in `f.sort`'s order (largest first; newest first
+/// for start time), ties broken newest first.
 pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<Vec<Session>> {
     let (from, to, before, limit) = (f.from, f.to, f.before, f.limit);
     let id = f.id;
@@ -49,14 +74,25 @@ pub async fn sessions(conn: &mut PgConnection, f: SessionFilter<'_>) -> Result<V
              AND ($3::uuid[] IS NULL OR s.user_id = ANY($3))
              AND ($4::timestamptz IS NULL OR s.started_at < $4)
              AND ($6::text IS NULL OR s.id = $6)
-           ORDER BY s.started_at DESC, s.id
-           LIMIT $5"#,
+             AND ($7::text IS NULL OR s.project = $7)
+             AND ($8::text IS NULL OR s.model = $8)
+           ORDER BY CASE $9::text WHEN 'cost' THEN s.cost_usd::float8
+                                  WHEN 'duration' THEN extract(epoch FROM
+                                      coalesce(s.ended_at, s.last_seen_at) - s.started_at)::float8
+                                  WHEN 'tools' THEN s.tool_executions::float8
+                                  WHEN 'score' THEN s.productivity_score END DESC NULLS LAST,
+                    s.started_at DESC, s.id
+           LIMIT $5 OFFSET $10"#,
         from,
         to,
         only.as_deref(),
         before,
         limit,
-        id
+        id,
+        f.project,
+        f.model,
+        f.sort.as_str(),
+        f.offset
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -94,12 +130,9 @@ pub async fn session(
 ) -> Result<Session> {
     let far = |secs| DateTime::<Utc>::from_timestamp(secs, 0).expect("valid time");
     let filter = SessionFilter {
-        from: far(0),
-        to: far(32_503_680_000),
         only,
-        before: None,
         id: Some(id),
-        limit: 1,
+        ..SessionFilter::new(far(0), far(32_503_680_000), 1)
     };
     sessions(conn, filter)
         .await?

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod dashboard;
 pub mod ids;
 pub mod live;
 pub mod metrics;

@@ -14,6 +14,9 @@ pub enum LiveMessage {
     MetricsUpdate(MetricsUpdate),
     /// One sample of the installation's database activity (the status page).
     DbSample(DbSample),
+    /// Refetch everything: sent when a feed opens (so a page that reconnects catches up on
+    /// what it missed while away).
+    DashboardRefresh { at_ms: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +34,15 @@ pub struct MetricsUpdate {
 
 impl MetricsUpdate {
     /// What a subscriber who sees `only` these people (`None`: everyone) may be told of this
-    /// update; `None` when it holds nothing of theirs.
-    pub fn seen_by(&self, only: Option<&[UserId]>) -> Option<MetricsUpdate> {
+    /// update; `None` when it holds nothing of theirs. `named: false` (a reader of totals
+    /// only) drops whose events they were.
+    pub fn seen_by(&self, only: Option<&[UserId]>, named: bool) -> Option<MetricsUpdate> {
         let Some(only) = only else {
-            return Some(self.clone());
+            let mut all = self.clone();
+            if !named {
+                all.by_user.clear();
+            }
+            return Some(all);
         };
         let by_user: BTreeMap<UserId, u64> = self
             .by_user
@@ -91,6 +99,8 @@ mod tests {
             backends: 4,
         });
         assert!(s.to_json().starts_with(r#"{"type":"db_sample""#));
+        let r = LiveMessage::DashboardRefresh { at_ms: 5 };
+        assert_eq!(r.to_json(), r#"{"type":"dashboard_refresh","at_ms":5}"#);
     }
 
     #[test]
@@ -105,11 +115,16 @@ mod tests {
             by_user: BTreeMap::from([(a, 2), (b, 3)]),
             at_ms: 7,
         };
-        assert_eq!(u.seen_by(None), Some(u.clone()));
-        let mine = u.seen_by(Some(&[a])).unwrap();
+        assert_eq!(u.seen_by(None, true), Some(u.clone()));
+        let totals = u.seen_by(None, false).unwrap();
+        assert_eq!((totals.events, totals.by_user.len()), (5, 0));
+        let mine = u.seen_by(Some(&[a]), true).unwrap();
         assert_eq!((mine.events, mine.by_user.len()), (2, 1));
         assert_eq!(mine.by_user[&a], 2);
-        assert_eq!(u.seen_by(Some(&[])), None);
-        assert_eq!(u.seen_by(Some(&[UserId(uuid::Uuid::from_u128(3))])), None);
+        assert_eq!(u.seen_by(Some(&[]), true), None);
+        assert_eq!(
+            u.seen_by(Some(&[UserId(uuid::Uuid::from_u128(3))]), true),
+            None
+        );
     }
 }

@@ -34,6 +34,26 @@ pub struct LoginRequest {
     tenant: Option<String>,
     email: String,
     password: String,
+    /// The sign-in form's page to return to (the page that sent the person to sign in).
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Where a sign-in returns to: a path of ours (`/…`, never `//host` or a URL, which would make
+/// the form an open redirect), else home.
+fn return_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control)
+                && !p.starts_with("/login") =>
+        {
+            p
+        }
+        _ => "/",
+    }
 }
 
 #[derive(Serialize)]
@@ -65,9 +85,10 @@ pub async fn login_form(
     axum::Form(body): axum::Form<LoginRequest>,
 ) -> Response {
     let (tenant, email) = (body.tenant.clone().unwrap_or_default(), body.email.clone());
+    let next = return_path(body.next.as_deref()).to_string();
     match sign_in(&state, ip, &headers, body).await {
         Ok(ok) => {
-            let mut response = redirect("/");
+            let mut response = redirect(&next);
             for cookie in ok.headers().get_all(header::SET_COOKIE) {
                 response
                     .headers_mut()
@@ -94,6 +115,7 @@ pub async fn login_form(
                 ("field", field.as_str()),
                 ("tenant", tenant.as_str()),
                 ("email", email.as_str()),
+                ("next", next.as_str()),
             ])
             .unwrap_or_default();
             redirect(&format!("/login?{query}"))
@@ -520,4 +542,27 @@ fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
 /// Roles a tenant admin may hand out (never super_admin).
 pub fn parse_tenant_role(s: &str) -> Result<Role, ApiError> {
     Role::parse_tenant(s).map_err(|e| ApiError::field("/role", e.reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn sign_in_returns_only_to_our_own_pages() {
+        assert_eq!(return_path(Some("/?range=7d")), "/?range=7d");
+        assert_eq!(return_path(Some("/sessions/abc")), "/sessions/abc");
+        for bad in [
+            "https://evil.test/",
+            "//evil.test",
+            "/\\evil.test",
+            "/login?next=/",
+            "javascript:alert(1)",
+            "/a\nb",
+            "",
+        ] {
+            assert_eq!(return_path(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(return_path(None), "/");
+    }
 }

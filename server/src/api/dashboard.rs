@@ -1,12 +1,27 @@
 //! What dashboards read, always from the rollups.
 
-use axum::{extract::State, Extension, Json};
+use std::collections::BTreeMap;
 
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::header,
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use chrono::Utc;
 use serde::Deserialize;
-use store::rollups;
+use store::{dashboard::Reader, rollups};
+use types::dashboard::{
+    Activity, Breakdown, Dimension, Filters, Heatmap, Measure, Overview, Query, Series,
+    SessionDetail, SessionPage, SessionSort, Split, Window,
+};
 
-use super::extract::{ApiQuery, Me};
+use super::extract::{ApiQuery, JsonBody, Me};
 use crate::{
+    auth::{
+        scope::{scoped, Scoped},
+        Caller,
+    },
     error::{ApiError, FieldError},
     metrics_scope::{self, range},
     state::AppState,
@@ -38,4 +53,413 @@ pub async fn summary(
     Ok(Json(
         metrics_scope::summary(&state.store, &me, range).await?,
     ))
+}
+
+// The dashboard's reads: the twins of the app's `dashboard/*` server functions, answering the
+// same queries through the same `store::dashboard` functions, scoped by the same Reader.
+
+/// The filters and everything else a dashboard read's query string says.
+struct Asked {
+    filters: Filters,
+    rest: BTreeMap<String, String>,
+}
+
+/// Reads the filters (`range`, `from`, `to`, `grain`, `person`, `team`, `project`, `model`,
+/// `tool`) and keeps the other pairs; every bad filter is reported, by name.
+fn asked(query: Option<String>, extra: &[&str]) -> Result<Asked, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let (filters, errors) =
+        Filters::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rest = pairs
+        .into_iter()
+        .filter(|(k, _)| extra.contains(&k.as_str()))
+        .collect();
+    Ok(Asked { filters, rest })
+}
+
+/// The caller's reader and the filters' window, in a transaction in their tenant.
+async fn begin(
+    state: &AppState,
+    me: &Caller,
+    f: &Filters,
+) -> Result<(Scoped, Reader, Window), ApiError> {
+    me.tenant()?;
+    let mut tx = scoped(&state.store, me).await?;
+    let reader = metrics_scope::reader(&mut tx, me).await?;
+    let window = store::dashboard::window(tx.conn(), f, Utc::now()).await?;
+    Ok((tx, reader, window))
+}
+
+fn pick<T>(
+    rest: &BTreeMap<String, String>,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<Option<T>, ApiError> {
+    rest.get(key)
+        .map(|v| parse(v).ok_or_else(|| ApiError::field(&format!("/{key}"), choices)))
+        .transpose()
+}
+
+/// `GET /api/v1/dashboard/overview?range=7d…`: the headline numbers, the previous period's,
+/// and every bucket's.
+pub async fn overview(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Overview>, ApiError> {
+    let a = asked(q, &[])?;
+    let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
+    let o = store::dashboard::overview(tx.conn(), &reader, &w, &a.filters).await?;
+    tx.commit().await?;
+    Ok(Json(o))
+}
+
+/// `GET /api/v1/dashboard/charts?widget=cost_over_time&range=30d…`: one widget's data, by the
+/// query its registry entry names (`split`, `measure` and `by` override it where they
+/// apply). `format=csv` answers the same rows as CSV, for spreadsheets.
+pub async fn charts(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let a = asked(
+        q,
+        &["widget", "split", "measure", "by", "format", "sort", "page"],
+    )?;
+    let id = a
+        .rest
+        .get("widget")
+        .ok_or_else(|| ApiError::field("/widget", "is required: the widget's id"))?;
+    let spec = app::widgets::find(id).ok_or_else(|| {
+        let ids: Vec<_> = app::widgets::REGISTRY.iter().map(|w| w.id).collect();
+        ApiError::field("/widget", format!("must be one of {}", ids.join(", ")))
+    })?;
+    let csv = match a.rest.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::field("/format", "must be json or csv")),
+    };
+    let f = &a.filters;
+    let (mut tx, reader, w) = begin(&state, &me, f).await?;
+    let conn = tx.conn();
+    let answer = match spec.query {
+        Query::Overview => Answer::Overview(Box::new(
+            store::dashboard::overview(conn, &reader, &w, f).await?,
+        )),
+        Query::Series { split, measure } => {
+            let split = pick(&a.rest, "split", Split::parse, SPLITS)?.unwrap_or(split);
+            let measure = pick(&a.rest, "measure", Measure::parse, MEASURES)?.unwrap_or(measure);
+            Answer::Series(store::dashboard::series(conn, &reader, &w, f, split, measure).await?)
+        }
+        Query::Breakdown { by } => {
+            let by = pick(&a.rest, "by", Dimension::parse, DIMENSIONS)?.unwrap_or(by);
+            Answer::Breakdown(store::dashboard::breakdown(conn, &reader, &w, f, by).await?)
+        }
+        Query::Heatmap => Answer::Heatmap(store::dashboard::heatmap(conn, &reader, &w, f).await?),
+        Query::Sessions => {
+            let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
+            let page = page(&a.rest)?;
+            Answer::Sessions(
+                store::dashboard::sessions_page(conn, &reader, &w, f, sort, page).await?,
+            )
+        }
+        Query::Activity => {
+            Answer::Activity(store::dashboard::activity(conn, &reader, Utc::now()).await?)
+        }
+    };
+    tx.commit().await?;
+    Ok(if csv {
+        let file = format!("devpulse-{}.csv", spec.id);
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}\""),
+                ),
+            ],
+            answer.csv(),
+        )
+            .into_response()
+    } else {
+        answer.json().into_response()
+    })
+}
+
+const SPLITS: &str = "must be model, person, team, project or token_kind";
+const MEASURES: &str = "must be cost, tokens, sessions, lines or tool_runs";
+const DIMENSIONS: &str = "must be model, tool, person, team or project";
+const SORTS: &str = "must be started, cost, duration, tools or score";
+
+fn page(rest: &BTreeMap<String, String>) -> Result<i64, ApiError> {
+    rest.get("page")
+        .map(|p| {
+            p.parse::<i64>()
+                .ok()
+                .filter(|p| (1..=10_000).contains(p))
+                .ok_or_else(|| ApiError::field("/page", "must be from 1 to 10000"))
+        })
+        .transpose()
+        .map(|p| p.unwrap_or(1))
+}
+
+/// `GET /api/v1/dashboard/sessions?sort=cost&page=2&range=30d…`: the sessions table.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    RawQuery(q): RawQuery,
+) -> Result<Json<SessionPage>, ApiError> {
+    let a = asked(q, &["sort", "page"])?;
+    let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
+    let page = page(&a.rest)?;
+    let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
+    let p = store::dashboard::sessions_page(tx.conn(), &reader, &w, &a.filters, sort, page).await?;
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+/// `GET /api/v1/dashboard/sessions/{id}`: one session with its timeline.
+pub async fn session(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<String>,
+) -> Result<Json<SessionDetail>, ApiError> {
+    let (mut tx, reader, _) = begin(&state, &me, &Filters::default()).await?;
+    let d = store::dashboard::session_detail(tx.conn(), &reader, &id).await?;
+    tx.commit().await?;
+    Ok(Json(d))
+}
+
+enum Answer {
+    Overview(Box<Overview>),
+    Series(Series),
+    Breakdown(Breakdown),
+    Heatmap(Heatmap),
+    Sessions(SessionPage),
+    Activity(Activity),
+}
+
+impl Answer {
+    fn json(&self) -> Response {
+        match self {
+            Answer::Overview(a) => Json(a).into_response(),
+            Answer::Series(a) => Json(a).into_response(),
+            Answer::Breakdown(a) => Json(a).into_response(),
+            Answer::Heatmap(a) => Json(a).into_response(),
+            Answer::Sessions(a) => Json(a).into_response(),
+            Answer::Activity(a) => Json(a).into_response(),
+        }
+    }
+
+    /// The answer's rows as CSV: one row per bucket (series), per key (breakdowns), per cell
+    /// (heatmap), per session or per recent event.
+    fn csv(&self) -> String {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        match self {
+            Answer::Overview(o) => {
+                rows.push(vec![
+                    "bucket".into(),
+                    "active_people".into(),
+                    "sessions".into(),
+                    "cost_usd".into(),
+                    "tokens".into(),
+                    "tool_executions".into(),
+                ]);
+                for (b, k) in o.buckets.iter().zip(&o.trend) {
+                    rows.push(vec![
+                        b.to_rfc3339(),
+                        k.active_people.to_string(),
+                        k.sessions.to_string(),
+                        k.counts.cost_usd.to_string(),
+                        k.tokens().to_string(),
+                        k.counts.tool_executions.to_string(),
+                    ]);
+                }
+            }
+            Answer::Series(s) => {
+                let mut head = vec!["bucket".to_string()];
+                head.extend(s.lines.iter().map(|l| l.label.clone()));
+                rows.push(head);
+                for (i, b) in s.buckets.iter().enumerate() {
+                    let mut row = vec![b.to_rfc3339()];
+                    row.extend(s.lines.iter().map(|l| l.values[i].to_string()));
+                    rows.push(row);
+                }
+            }
+            Answer::Breakdown(b) => {
+                rows.push(
+                    [
+                        "key",
+                        "label",
+                        "people",
+                        "sessions",
+                        "cost_usd",
+                        "api_requests",
+                        "input_tokens",
+                        "output_tokens",
+                        "cache_creation_tokens",
+                        "cache_read_tokens",
+                        "tool_executions",
+                        "tool_failures",
+                        "lines_added",
+                        "lines_removed",
+                        "p50_ms",
+                        "p95_ms",
+                        "avg_score",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                );
+                for r in &b.rows {
+                    let c = &r.counts;
+                    let opt = |v: Option<String>| v.unwrap_or_default();
+                    rows.push(vec![
+                        r.key.clone(),
+                        r.label.clone(),
+                        r.people.to_string(),
+                        r.sessions.to_string(),
+                        c.cost_usd.to_string(),
+                        c.api_requests.to_string(),
+                        c.input_tokens.to_string(),
+                        c.output_tokens.to_string(),
+                        c.cache_creation_tokens.to_string(),
+                        c.cache_read_tokens.to_string(),
+                        c.tool_executions.to_string(),
+                        c.tool_failures.to_string(),
+                        c.lines_added.to_string(),
+                        c.lines_removed.to_string(),
+                        opt(r.p50_ms.map(|v| v.to_string())),
+                        opt(r.p95_ms.map(|v| v.to_string())),
+                        opt(r.avg_score.map(|v| v.to_string())),
+                    ]);
+                }
+            }
+            Answer::Heatmap(h) => {
+                rows.push(vec!["weekday".into(), "hour".into(), "activity".into()]);
+                for (d, hours) in h.cells.iter().enumerate() {
+                    for (hour, v) in hours.iter().enumerate() {
+                        rows.push(vec![
+                            app::charts::WEEKDAYS[d].into(),
+                            hour.to_string(),
+                            v.to_string(),
+                        ]);
+                    }
+                }
+            }
+            Answer::Sessions(p) => {
+                rows.push(
+                    [
+                        "id",
+                        "person",
+                        "project",
+                        "branch",
+                        "model",
+                        "started_at",
+                        "ended_at",
+                        "tool_executions",
+                        "cost_usd",
+                        "score",
+                        "end_reason",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                );
+                for s in &p.sessions {
+                    rows.push(vec![
+                        s.id.clone(),
+                        s.email.clone().unwrap_or_default(),
+                        s.project.clone().unwrap_or_default(),
+                        s.git_branch.clone().unwrap_or_default(),
+                        s.model.clone().unwrap_or_default(),
+                        s.started_at.to_rfc3339(),
+                        s.ended_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        s.counts.tool_executions.to_string(),
+                        s.counts.cost_usd.to_string(),
+                        s.productivity_score.to_string(),
+                        s.end_reason.clone().unwrap_or_default(),
+                    ]);
+                }
+            }
+            Answer::Activity(a) => {
+                rows.push(
+                    ["at", "kind", "tool", "model", "success", "person"]
+                        .map(String::from)
+                        .to_vec(),
+                );
+                for e in &a.recent {
+                    rows.push(vec![
+                        e.at.to_rfc3339(),
+                        e.kind.clone(),
+                        e.tool.clone().unwrap_or_default(),
+                        e.model.clone().unwrap_or_default(),
+                        e.success.map(|s| s.to_string()).unwrap_or_default(),
+                        e.person.clone().unwrap_or_default(),
+                    ]);
+                }
+            }
+        }
+        let mut out = String::new();
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// One CSV field, quoted when it must be. A leading `=`, `+`, `-` or `@` is escaped so a
+/// spreadsheet does not run a person's project name as a formula.
+fn csv_cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '@']) || (v.starts_with('-') && v.parse::<f64>().is_err()) {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZoneBody {
+    time_zone: String,
+}
+
+/// `PUT /api/v1/settings/time-zone {"time_zone": "Europe/Berlin"}`: the zone the workspace's
+/// days, weeks and hours follow.
+pub async fn set_time_zone(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<TimeZoneBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    me.tenant()?;
+    let mut tx = scoped(&state.store, &me).await?;
+    let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({ "time_zone": tz })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_cell("-3.5"), "-3.5");
+        assert_eq!(csv_cell("-rm"), "'-rm");
+    }
 }

@@ -208,11 +208,14 @@ pub fn routes() -> ApiRouter {
     // Reading metrics: whoever holds one of the metrics.view_* permissions, each seeing what
     // that permission covers.
     const READ: Access = Read(crate::auth::permissions::READ_METRICS);
+    // The dashboard: every role that has one, each seeing what `store::dashboard::Reader`
+    // lets it (a viewer: totals with no names).
+    const DASHBOARD: Access = Read(types::dashboard::DASHBOARD_READ);
     ApiRouter::new()
         // The live feeds: the installation's database activity for the public status page, and
         // the caller's tenant's metrics_updates for those who may read metrics.
         .get("/ws", Public, crate::live::status_ws)
-        .get("/ws/metrics", READ, crate::live::metrics_ws)
+        .get("/ws/metrics", crate::live::FEED, crate::live::metrics_ws)
         .post("/auth/login", Public, account::login_form)
         .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
         .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
@@ -258,6 +261,19 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
+        .get("/api/v1/dashboard/overview", DASHBOARD, dashboard::overview)
+        .get("/api/v1/dashboard/charts", DASHBOARD, dashboard::charts)
+        .get("/api/v1/dashboard/sessions", DASHBOARD, dashboard::sessions)
+        .get(
+            "/api/v1/dashboard/sessions/{id}",
+            DASHBOARD,
+            dashboard::session,
+        )
+        .put(
+            "/api/v1/settings/time-zone",
+            Permission(UserManage),
+            dashboard::set_time_zone,
+        )
         .post("/auth/logout", Public, account::logout_moved)
         .post("/auth/welcome", Public, links::redeem_link_form)
         .post("/api/v1/auth/links/inspect", Public, links::inspect_link)

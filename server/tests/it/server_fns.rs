@@ -87,6 +87,21 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_role" => vec![("id", other_user.clone()), ("role", "viewer".into())],
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" => vec![("id", other_user.clone())],
+            "dashboard/overview" | "dashboard/heatmap" => vec![("q", "range=7d".into())],
+            "dashboard/series" => vec![
+                ("q", "range=7d".into()),
+                ("split", "model".into()),
+                ("measure", "cost".into()),
+            ],
+            "dashboard/breakdown" => vec![("q", "range=7d".into()), ("by", "team".into())],
+            "dashboard/sessions" => vec![
+                ("q", "range=7d".into()),
+                ("sort", "cost".into()),
+                ("page", "1".into()),
+            ],
+            // Another tenant's session id is simply not found.
+            "dashboard/session" => vec![("id", "no-such-session".into())],
+            "settings/time_zone" => vec![("time_zone", "UTC".into())],
             _ => vec![],
         }
     };

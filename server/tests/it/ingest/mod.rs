@@ -31,7 +31,7 @@ fn lines(path: PathBuf) -> Vec<String> {
 }
 
 /// Posts every hook line and OTLP request of every user, 16 at a time.
-async fn send_everything(server: &TestServer, keys: &BTreeMap<&'static str, String>) {
+pub(crate) async fn send_everything(server: &TestServer, keys: &BTreeMap<&'static str, String>) {
     let mut requests = Vec::new();
     for user in USERS {
         let key = keys[user].clone();

@@ -1,0 +1,4 @@
+//! Server functions more than one page uses.
+
+pub mod dashboard;
+pub mod settings;

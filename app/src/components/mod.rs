@@ -1,0 +1,37 @@
+//! UI pieces more than one page uses.
+
+pub mod format;
+pub mod kpi;
+
+use leptos::prelude::*;
+
+use crate::AppError;
+
+/// Sends a signed-out visitor to sign in, returning to `here` afterwards: a redirect in the
+/// server's response, a navigation in the browser.
+pub fn sign_in_first(here: &str) {
+    let to = format!("/login?next={}", types::dashboard::encode(here));
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&to);
+    #[cfg(not(feature = "ssr"))]
+    {
+        let navigate = leptos_router::hooks::use_navigate();
+        navigate(&to, Default::default());
+    }
+}
+
+/// What a failed widget shows in its own box, so the rest of the page keeps working.
+#[component]
+pub fn Failed(error: AppError) -> impl IntoView {
+    view! {
+        <p class="error widget-error" role="alert">
+            {error.message}
+        </p>
+    }
+}
+
+/// A placeholder the size of what is loading, so nothing moves when it arrives.
+#[component]
+pub fn Skeleton(height: u32) -> impl IntoView {
+    view! { <div class="skeleton" style=format!("height:{height}px") aria-hidden="true"></div> }
+}

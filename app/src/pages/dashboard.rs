@@ -1,0 +1,958 @@
+//! `/`: the signed-in person's dashboard. Filters live in the URL (links share it, back and
+//! forward work, the server's render reads it); every widget reads its own server function,
+//! renders its numbers on the server, draws its chart in the browser, and refetches in place
+//! when the live feed says something changed.
+
+use leptos::{either::EitherOf3, prelude::*};
+use leptos_router::{
+    components::{Form, A},
+    hooks::{use_location, use_query_map},
+};
+use types::dashboard::{
+    Audience, Breakdown, Dimension, Filters, Measure, Preset, Row, Series, SessionSort, Split,
+};
+use types::{Grain, Permission};
+
+use crate::{
+    api::dashboard::{
+        get_activity, get_breakdown, get_heatmap, get_overview, get_series, get_sessions,
+    },
+    charts::{self, EChart},
+    components::{
+        format::{compact, duration_ms, pct, usd},
+        kpi::KpiTiles,
+        sign_in_first, Failed, Skeleton,
+    },
+    live::{LinkIndicator, MetricsFeed},
+    widgets::{Kind, WidgetSpec, REGISTRY},
+};
+
+/// What every widget needs from the page: the filters' query string and the live tick.
+#[derive(Clone, Copy)]
+struct Ctx {
+    q: Memo<String>,
+    tick: RwSignal<u64>,
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let query = use_query_map();
+    let parsed = Memo::new(move |_| {
+        query.with(|q| {
+            let pairs: Vec<(String, String)> = q
+                .clone()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            Filters::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        })
+    });
+    let filters = Memo::new(move |_| parsed.with(|p| p.0.clone()));
+    let q = Memo::new(move |_| filters.with(Filters::to_query));
+    let feed = MetricsFeed::open();
+    let ctx = Ctx { q, tick: feed.tick };
+    let viewer = expect_context::<crate::account::ViewerResource>().0;
+    let location = use_location();
+
+    view! {
+        <section class="page-head dash-head">
+            <h1>"Dashboard"</h1>
+            <LinkIndicator link=feed.link />
+            <span class="muted" id="live-events" data-count=move || feed.events.get()>
+                {move || match feed.events.get() {
+                    0 => String::new(),
+                    n => format!("{n} new events while you watched"),
+                }}
+            </span>
+        </section>
+        <Suspense fallback=move || view! { <Skeleton height=600 /> }>
+            {move || Suspend::new(async move {
+                let Some(v) = viewer.await.ok().flatten() else {
+                    let here = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
+                    sign_in_first(&here);
+                    return EitherOf3::A(view! { <p>"Sign in to see your dashboard."</p> });
+                };
+                let Some(audience) = Audience::of(v.role).filter(|_| v.tenant.is_some()) else {
+                    return EitherOf3::B(
+                        view! {
+                            <section class="card">
+                                <p>
+                                    "Installation admins see a workspace's numbers through its support access. "
+                                    <A href="/status">"System status"</A>
+                                </p>
+                            </section>
+                        },
+                    );
+                };
+                EitherOf3::C(view! { <Board ctx audience filters parsed can_manage=v.can(Permission::UserManage) /> })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Board(
+    ctx: Ctx,
+    audience: Audience,
+    filters: Memo<Filters>,
+    parsed: Memo<(Filters, Vec<types::FieldError>)>,
+    can_manage: bool,
+) -> impl IntoView {
+    let overview = Resource::new(
+        move || (ctx.q.get(), ctx.tick.get()),
+        |(q, _)| get_overview(q),
+    );
+    let widgets = REGISTRY
+        .iter()
+        .filter(|w| w.visible_to(audience))
+        .map(|spec| view! { <Widget spec ctx audience /> })
+        .collect_view();
+    let _ = can_manage;
+    view! {
+        <FilterBar filters audience />
+        {move || {
+            parsed
+                .with(|p| p.1.clone())
+                .into_iter()
+                .next()
+                .map(|e| {
+                    view! {
+                        <p class="error" role="alert" id="filter-error">
+                            {format!("Ignored {}: {}", e.pointer.trim_start_matches('/'), e.detail)}
+                        </p>
+                    }
+                })
+        }}
+        <Transition fallback=|| view! { <Skeleton height=220 /> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => {
+                        let empty = o.current.active_people == 0 && o.previous.active_people == 0;
+                        view! {
+                            <p class="window muted" id="window" data-from=o.window.from.to_rfc3339() data-to=o.window.to.to_rfc3339()>
+                                {format!(
+                                    "{} · {} · by {} · times in {}",
+                                    o.window.label,
+                                    o.audience.label(),
+                                    o.window.grain.as_str(),
+                                    o.window.tz,
+                                )}
+                            </p>
+                            {empty.then(|| view! { <Onboarding /> })}
+                            <KpiTiles overview=o />
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <div class="widgets">{widgets}</div>
+    }
+}
+
+/// Shown while nothing has arrived: how to start sending data.
+#[component]
+fn Onboarding() -> impl IntoView {
+    view! {
+        <section class="card onboarding" id="onboarding">
+            <h2>"No activity in this range yet"</h2>
+            <p>
+                "Create an ingest key on the " <A href="/api-keys">"API keys"</A>
+                " page; it shows the settings.json hook snippet, the "
+                <code>"devpulse setup"</code> " command and the OpenTelemetry variables with your key filled in."
+            </p>
+        </section>
+    }
+}
+
+/// The filters as a GET form (it works before the WASM, and `Form` keeps navigation in the
+/// page after), plus one-click preset links that keep the other filters.
+#[component]
+fn FilterBar(filters: Memo<Filters>, audience: Audience) -> impl IntoView {
+    let presets = move || {
+        let f = filters.get();
+        let current = f.preset();
+        Preset::ALL
+            .into_iter()
+            .map(|p| {
+                let href = format!(
+                    "/?{}",
+                    Filters {
+                        range: Some(p),
+                        from: None,
+                        to: None,
+                        ..f.clone()
+                    }
+                    .to_query()
+                );
+                view! {
+                    <A href=href attr:class="chip" attr:aria-current=(current == Some(p)).then_some("true") attr:id=format!("range-{}", p.as_str())>
+                        {p.label()}
+                    </A>
+                }
+            })
+            .collect_view()
+    };
+    let value =
+        move |get: fn(&Filters) -> Option<String>| move || filters.with(get).unwrap_or_default();
+    fn local(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+        t.map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+    }
+    view! {
+        <nav class="presets" aria-label="Time range">{presets}</nav>
+        <Form method="GET" action="/" attr:class="filters" attr:id="filters">
+            <label>
+                "From (UTC)"
+                <input type="datetime-local" name="from" id="f-from" prop:value=value(|f| local(f.from)) />
+            </label>
+            <label>
+                "To (UTC)"
+                <input type="datetime-local" name="to" id="f-to" prop:value=value(|f| local(f.to)) />
+            </label>
+            <label>
+                "Granularity"
+                <select name="grain" id="f-grain">
+                    <option value="" selected=move || filters.with(|f| f.grain.is_none())>"Automatic"</option>
+                    {[Grain::Minute, Grain::Hour, Grain::Day]
+                        .into_iter()
+                        .map(|g| {
+                            view! {
+                                <option value=g.as_str() selected=move || filters.with(|f| f.grain == Some(g))>
+                                    {g.as_str()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            {audience
+                .can_pick_people()
+                .then(|| {
+                    view! {
+                        <label>
+                            "Person (id)"
+                            <input name="person" id="f-person" prop:value=value(|f| f.person.map(|p| p.0.to_string())) />
+                        </label>
+                        <label>
+                            "Team (id)"
+                            <input name="team" id="f-team" prop:value=value(|f| f.team.map(|t| t.0.to_string())) />
+                        </label>
+                    }
+                })}
+            <label>
+                "Project"
+                <input name="project" id="f-project" prop:value=value(|f| f.project.clone()) />
+            </label>
+            <label>
+                "Model"
+                <input name="model" id="f-model" prop:value=value(|f| f.model.clone()) />
+            </label>
+            <label>
+                "Tool"
+                <input name="tool" id="f-tool" prop:value=value(|f| f.tool.clone()) />
+            </label>
+            <input type="hidden" name="range" prop:value=value(|f| f.range.map(|r| r.as_str().to_string())) />
+            <button type="submit" class="button" id="apply-filters">"Apply"</button>
+            <A href="/" attr:class="link" attr:id="clear-filters">"Clear"</A>
+        </Form>
+    }
+}
+
+/// One widget's box: title, definition, exports and a table toggle around its content, at its
+/// final size from the first render.
+#[component]
+fn Widget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoView {
+    let title_id = format!("w-{}-title", spec.id);
+    let export = move |format: &str| {
+        format!(
+            "/api/v1/dashboard/charts?widget={}&format={format}&{}",
+            spec.id,
+            ctx.q.get()
+        )
+    };
+    let body = match spec.kind {
+        Kind::TimeSeries => view! { <SeriesWidget spec ctx audience /> }.into_any(),
+        Kind::Bars | Kind::Table => view! { <BreakdownWidget spec ctx /> }.into_any(),
+        Kind::Heatmap => view! { <HeatmapWidget spec ctx /> }.into_any(),
+        Kind::Sessions => view! { <SessionsWidget ctx /> }.into_any(),
+        Kind::Feed => view! { <LiveWidget ctx /> }.into_any(),
+    };
+    view! {
+        <section
+            class="widget card"
+            id=format!("w-{}", spec.id)
+            aria-labelledby=format!("w-{}-title", spec.id)
+            style=format!("--w:{};min-height:{}px", spec.w, spec.height_px())
+        >
+            <header class="widget-head">
+                <h2 id=title_id title=spec.about>{spec.title}</h2>
+                <span class="exports">
+                    <a href=move || export("csv") download="" id=format!("w-{}-csv", spec.id)>"CSV"</a>
+                    <a href=move || export("json") target="_blank" rel="noopener" id=format!("w-{}-json", spec.id)>"JSON"</a>
+                </span>
+            </header>
+            <p class="muted about">{spec.about}</p>
+            {body}
+        </section>
+    }
+}
+
+/// A toggle between a chart and its table (the text alternative anyone can switch to).
+#[component]
+fn TableToggle(id: &'static str, shown: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="link table-toggle"
+            id=format!("w-{id}-toggle")
+            aria-pressed=move || shown.get().to_string()
+            on:click=move |_| shown.update(|s| *s = !*s)
+        >
+            {move || if shown.get() { "Show chart" } else { "Show table" }}
+        </button>
+    }
+}
+
+fn measure_value(m: Measure, v: f64) -> String {
+    match m {
+        Measure::Cost => usd(v),
+        _ => compact(v),
+    }
+}
+
+#[component]
+fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoView {
+    let types::dashboard::Query::Series { split, measure } = spec.query else {
+        unreachable!("a time series widget reads a series")
+    };
+    let split = RwSignal::new(split);
+    let measure = RwSignal::new(measure);
+    let table = RwSignal::new(false);
+    let data = Resource::new(
+        move || (ctx.q.get(), split.get(), measure.get(), ctx.tick.get()),
+        |(q, s, m, _)| get_series(q, s, m),
+    );
+    let splits: Vec<Split> = Split::ALL
+        .into_iter()
+        .filter(|s| audience.names_people() || !s.names_people())
+        .collect();
+    let chart_id = move || format!("chart-{}", spec.id);
+    view! {
+        <div class="controls">
+            <label>
+                "Split"
+                <select
+                    id=format!("w-{}-split", spec.id)
+                    on:change=move |ev| {
+                        if let Some(s) = Split::parse(&event_target_value(&ev)) {
+                            split.set(s)
+                        }
+                    }
+                >
+                    {splits
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str() selected=move || split.get() == s>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                "Measure"
+                <select
+                    id=format!("w-{}-measure", spec.id)
+                    on:change=move |ev| {
+                        if let Some(m) = Measure::parse(&event_target_value(&ev)) {
+                            measure.set(m)
+                        }
+                    }
+                >
+                    {Measure::ALL
+                        .into_iter()
+                        .map(|m| view! { <option value=m.as_str() selected=move || measure.get() == m>{m.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <TableToggle id=spec.id shown=table />
+        </div>
+        <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 120 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(s) => {
+                        let summary = series_summary(&s);
+                        let option = charts::to_json(&charts::stacked_over_time(&s));
+                        view! {
+                            <p class="sr-summary" id=format!("w-{}-summary", spec.id)>{summary.clone()}</p>
+                            <Show when=move || !table.get() fallback={
+                                let s = s.clone();
+                                move || view! { <SeriesTable series=s.clone() /> }
+                            }>
+                                <EChart id=chart_id() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height=spec.height_px() - 130 />
+                            </Show>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// "Cost (USD) by model: $19.81 in total; largest claude-opus… $10.30."
+pub fn series_summary(s: &Series) -> String {
+    let total: f64 = s.lines.iter().flat_map(|l| &l.values).sum();
+    let largest = s
+        .lines
+        .first()
+        .map(|l| {
+            format!(
+                "; largest {} {}",
+                l.label,
+                measure_value(s.measure, l.values.iter().sum())
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {}: {} in total over {} buckets{largest}.",
+        s.measure.label(),
+        s.split.label(),
+        measure_value(s.measure, total),
+        s.buckets.len()
+    )
+}
+
+#[component]
+fn SeriesTable(series: Series) -> impl IntoView {
+    let m = series.measure;
+    let head = series
+        .lines
+        .iter()
+        .map(|l| view! { <th scope="col">{l.label.clone()}</th> })
+        .collect_view();
+    let rows = series
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let cells = series
+                .lines
+                .iter()
+                .map(|l| view! { <td class="num">{measure_value(m, l.values[i])}</td> })
+                .collect_view();
+            view! {
+                <tr>
+                    <th scope="row">{b.format("%Y-%m-%d %H:%M").to_string()}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Bucket (UTC)"</th>
+                        {head}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn BreakdownWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
+    let types::dashboard::Query::Breakdown { by } = spec.query else {
+        unreachable!("a breakdown widget reads a breakdown")
+    };
+    let table = RwSignal::new(spec.kind == Kind::Table);
+    let data = Resource::new(
+        move || (ctx.q.get(), ctx.tick.get()),
+        move |(q, _)| get_breakdown(q, by),
+    );
+    let chart_id = move || format!("chart-{}", spec.id);
+    view! {
+        {(spec.kind == Kind::Bars).then(|| view! { <div class="controls"><TableToggle id=spec.id shown=table /></div> })}
+        <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 100 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(b) => {
+                        let (name, values): (&str, Vec<f64>) = match by {
+                            Dimension::Tool => ("Executions", b.rows.iter().map(|r| r.counts.tool_executions as f64).collect()),
+                            _ => ("Cost (USD)", b.rows.iter().map(|r| r.counts.cost_usd).collect()),
+                        };
+                        let labels: Vec<String> = b.rows.iter().map(|r| r.label.clone()).collect();
+                        let summary = format!(
+                            "{} {}: {}",
+                            name,
+                            by.as_str(),
+                            b.rows
+                                .iter()
+                                .zip(&values)
+                                .take(5)
+                                .map(|(r, v)| format!("{} {}", r.label, if by == Dimension::Tool { compact(*v) } else { usd(*v) }))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        let option = charts::to_json(&charts::bars(name, &labels, &values));
+                        let height = spec.height_px() - 130;
+                        view! {
+                            <p class="sr-summary">{summary.clone()}</p>
+                            <Show when=move || table.get() fallback={
+                                let option = option.clone();
+                                let summary = summary.clone();
+                                move || view! { <EChart id=chart_id() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height /> }
+                            }>
+                                <BreakdownTable breakdown=b.clone() />
+                            </Show>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The columns a breakdown table can sort by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Name,
+    Sessions,
+    Cost,
+    CostPerSession,
+    LinesPerHour,
+    Success,
+    Accept,
+    Executions,
+}
+
+fn col_value(c: Col, r: &Row) -> Option<f64> {
+    let k = r.kpis();
+    let active_h =
+        (r.counts.activity.active_user_ms + r.counts.activity.active_cli_ms) as f64 / 3.6e6;
+    match c {
+        Col::Name => None,
+        Col::Sessions => Some(r.sessions as f64),
+        Col::Cost => Some(r.counts.cost_usd),
+        Col::CostPerSession => (r.sessions > 0).then(|| r.counts.cost_usd / r.sessions as f64),
+        Col::LinesPerHour => (active_h > 0.0)
+            .then(|| (r.counts.lines_added + r.counts.lines_removed) as f64 / active_h),
+        Col::Success => k.success_rate(),
+        Col::Accept => k.accept_rate(),
+        Col::Executions => Some(r.counts.tool_executions as f64),
+    }
+}
+
+/// The middle value of a column (the tenant median the table marks).
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+#[component]
+fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
+    let by = breakdown.by;
+    let cols: Vec<(Col, &'static str)> = if by == Dimension::Tool {
+        vec![
+            (Col::Name, "Tool"),
+            (Col::Executions, "Executions"),
+            (Col::Success, "Success"),
+        ]
+    } else {
+        let name = match by {
+            Dimension::Person => "Person",
+            Dimension::Team => "Team",
+            Dimension::Project => "Project",
+            _ => "Model",
+        };
+        vec![
+            (Col::Name, name),
+            (Col::Sessions, "Sessions"),
+            (Col::Cost, "Cost"),
+            (Col::CostPerSession, "Cost / session"),
+            (Col::LinesPerHour, "Lines / active h"),
+            (Col::Success, "Success"),
+            (Col::Accept, "Accept"),
+        ]
+    };
+    let sort = RwSignal::new(if by == Dimension::Tool {
+        Col::Executions
+    } else {
+        Col::Cost
+    });
+    let rows = breakdown.rows.clone();
+    let medians: Vec<(Col, Option<f64>)> = cols
+        .iter()
+        .map(|(c, _)| {
+            (
+                *c,
+                median(rows.iter().filter_map(|r| col_value(*c, r)).collect()),
+            )
+        })
+        .collect();
+    let fmt = move |c: Col, v: Option<f64>| -> String {
+        match (c, v) {
+            (_, None) => "—".into(),
+            (Col::Cost | Col::CostPerSession, Some(v)) => usd(v),
+            (Col::Success | Col::Accept, Some(v)) => pct(v),
+            (_, Some(v)) => compact(v),
+        }
+    };
+    let head = cols
+        .iter()
+        .map(|(c, label)| {
+            let c = *c;
+            view! {
+                <th scope="col" aria-sort=move || if sort.get() == c { "descending" } else { "none" }>
+                    <button type="button" class="link" on:click=move |_| sort.set(c)>{*label}</button>
+                </th>
+            }
+        })
+        .collect_view();
+    let extra_head = (by == Dimension::Tool)
+        .then(|| view! { <th scope="col">"p50"</th><th scope="col">"p95"</th> });
+    let body = move || {
+        let mut rows = rows.clone();
+        let c = sort.get();
+        if c == Col::Name {
+            rows.sort_by(|a, b| a.label.cmp(&b.label));
+        } else {
+            rows.sort_by(|a, b| {
+                col_value(c, b)
+                    .unwrap_or(f64::MIN)
+                    .total_cmp(&col_value(c, a).unwrap_or(f64::MIN))
+            });
+        }
+        rows.into_iter()
+            .map(|r| {
+                let cells = cols
+                    .iter()
+                    .skip(1)
+                    .map(|(c, _)| view! { <td class="num">{fmt(*c, col_value(*c, &r))}</td> })
+                    .collect_view();
+                let name = match by {
+                    Dimension::Person => view! { <A href=format!("/?person={}", r.key)>{r.label.clone()}</A> }.into_any(),
+                    Dimension::Team if !r.key.is_empty() => view! { <A href=format!("/?team={}", r.key)>{r.label.clone()}</A> }.into_any(),
+                    Dimension::Project if !r.key.is_empty() => view! { <A href=format!("/?project={}", types::dashboard::encode(&r.key))>{r.label.clone()}</A> }.into_any(),
+                    _ => view! { {r.label.clone()} }.into_any(),
+                };
+                let extra = (by == Dimension::Tool).then(|| {
+                    view! {
+                        <td class="num">{r.p50_ms.map(|v| duration_ms(v as f64)).unwrap_or_else(|| "—".into())}</td>
+                        <td class="num">{r.p95_ms.map(|v| duration_ms(v as f64)).unwrap_or_else(|| "—".into())}</td>
+                    }
+                });
+                view! {
+                    <tr data-key=r.key.clone()>
+                        <th scope="row">{name}</th>
+                        {cells}
+                        {extra}
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    let median_row = (breakdown.rows.len() > 1).then(|| {
+        let cells = medians
+            .iter()
+            .skip(1)
+            .map(|(c, v)| view! { <td class="num">{fmt(*c, *v)}</td> })
+            .collect_view();
+        view! {
+            <tr class="median">
+                <th scope="row">"Median"</th>
+                {cells}
+                {(by == Dimension::Tool).then(|| view! { <td></td><td></td> })}
+            </tr>
+        }
+    });
+    view! {
+        <div class="table-wrap">
+            <table class="table breakdown" data-by=by.as_str()>
+                <thead>
+                    <tr>{head}{extra_head}</tr>
+                </thead>
+                <tbody>{body}</tbody>
+                <tfoot>{median_row}</tfoot>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
+    let table = RwSignal::new(false);
+    let data = Resource::new(
+        move || (ctx.q.get(), ctx.tick.get()),
+        |(q, _)| get_heatmap(q),
+    );
+    view! {
+        <div class="controls"><TableToggle id=spec.id shown=table /></div>
+        <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 130 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(h) => {
+                        let busiest = h
+                            .cells
+                            .iter()
+                            .enumerate()
+                            .flat_map(|(d, row)| row.iter().enumerate().map(move |(hr, v)| (d, hr, *v)))
+                            .max_by_key(|(_, _, v)| *v)
+                            .filter(|(_, _, v)| *v > 0)
+                            .map(|(d, hr, v)| format!("busiest {} {hr:02}:00 ({v})", charts::WEEKDAYS[d]))
+                            .unwrap_or_else(|| "no activity".into());
+                        let summary = format!("Activity by weekday and hour ({}): {busiest}.", h.window.tz);
+                        let option = charts::to_json(&charts::heatmap(&h));
+                        let cells = h.cells.clone();
+                        view! {
+                            <p class="sr-summary">{summary.clone()}</p>
+                            <Show when=move || !table.get() fallback={
+                                let cells = cells.clone();
+                                move || view! { <HeatmapTable cells=cells.clone() /> }
+                            }>
+                                <EChart id="chart-heatmap".to_string() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height=spec.height_px() - 130 />
+                            </Show>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn HeatmapTable(cells: Vec<Vec<i64>>) -> impl IntoView {
+    let head = (0..24)
+        .map(|h| view! { <th scope="col">{format!("{h:02}")}</th> })
+        .collect_view();
+    let rows = cells
+        .into_iter()
+        .enumerate()
+        .map(|(d, row)| {
+            let tds = row
+                .into_iter()
+                .map(|v| view! { <td class="num">{v}</td> })
+                .collect_view();
+            view! {
+                <tr>
+                    <th scope="row">{charts::WEEKDAYS[d]}</th>
+                    {tds}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="table heat">
+                <thead><tr><th scope="col">"Day"</th>{head}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn SessionsWidget(ctx: Ctx) -> impl IntoView {
+    let sort = RwSignal::new(SessionSort::Started);
+    let page = RwSignal::new(1i64);
+    // A new filter starts from the first page.
+    Effect::watch(move || ctx.q.get(), move |_, _, _| page.set(1), false);
+    let data = Resource::new(
+        move || (ctx.q.get(), sort.get(), page.get(), ctx.tick.get()),
+        |(q, s, p, _)| get_sessions(q, s, p),
+    );
+    view! {
+        <div class="controls">
+            <label>
+                "Sort by"
+                <select
+                    id="sessions-sort"
+                    on:change=move |ev| {
+                        if let Some(s) = SessionSort::parse(&event_target_value(&ev)) {
+                            sort.set(s);
+                            page.set(1);
+                        }
+                    }
+                >
+                    {SessionSort::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str() selected=move || sort.get() == s>{s.as_str()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+        </div>
+        <Transition fallback=|| view! { <Skeleton height=380 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(p) => {
+                        let pages = ((p.total + p.per_page - 1) / p.per_page).max(1);
+                        let rows = p
+                            .sessions
+                            .clone()
+                            .into_iter()
+                            .map(|s| {
+                                let end = s.ended_at.unwrap_or(s.last_seen_at);
+                                let ms = (end - s.started_at).num_milliseconds().max(0) as f64;
+                                view! {
+                                    <tr data-session=s.id.clone()>
+                                        <th scope="row">
+                                            <A href=format!("/sessions/{}", s.id)>{s.email.clone().unwrap_or_default()}</A>
+                                        </th>
+                                        <td>{s.project.clone().unwrap_or_default()}</td>
+                                        <td>{s.git_branch.clone().unwrap_or_default()}</td>
+                                        <td>{s.model.clone().unwrap_or_default()}</td>
+                                        <td>{s.started_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                        <td class="num">{duration_ms(ms)}</td>
+                                        <td class="num">{s.counts.tool_executions}</td>
+                                        <td class="num">{usd(s.counts.cost_usd)}</td>
+                                        <td class="num">{format!("{:.1}", s.productivity_score)}</td>
+                                        <td>{s.end_reason.clone().unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <p class="muted" id="sessions-total" data-total=p.total>
+                                {format!("{} sessions · page {} of {pages}", p.total, p.page)}
+                            </p>
+                            <div class="table-wrap">
+                                <table class="table sessions" id="sessions-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Person"</th>
+                                            <th scope="col">"Project"</th>
+                                            <th scope="col">"Branch"</th>
+                                            <th scope="col">"Model"</th>
+                                            <th scope="col">"Started (UTC)"</th>
+                                            <th scope="col">"Duration"</th>
+                                            <th scope="col">"Tools"</th>
+                                            <th scope="col">"Cost"</th>
+                                            <th scope="col">"Score"</th>
+                                            <th scope="col">"End"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            </div>
+                            <div class="pager">
+                                <button type="button" class="button" id="sessions-prev" disabled=p.page <= 1 on:click=move |_| page.update(|n| *n = (*n - 1).max(1))>"Previous"</button>
+                                <button type="button" class="button" id="sessions-next" disabled=p.page >= pages on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn LiveWidget(ctx: Ctx) -> impl IntoView {
+    let data = Resource::new(move || ctx.tick.get(), |_| get_activity());
+    view! {
+        <Transition fallback=|| view! { <Skeleton height=300 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(a) => {
+                        let people = a
+                            .people
+                            .iter()
+                            .map(|p| {
+                                view! {
+                                    <li class=format!("presence {}", p.presence.as_str())>
+                                        <span class="dot" aria-hidden="true"></span>
+                                        {p.name.clone().unwrap_or_default()}
+                                        <span class="muted">{format!(" {} · {}", p.presence.as_str(), p.project.clone().unwrap_or_default())}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        let recent = a
+                            .recent
+                            .iter()
+                            .map(|e| {
+                                let what = match (&e.tool, &e.model) {
+                                    (Some(t), _) => format!("{} {t}", e.kind),
+                                    (None, Some(m)) => format!("{} {m}", e.kind),
+                                    _ => e.kind.clone(),
+                                };
+                                view! {
+                                    <li>
+                                        <time datetime=e.at.to_rfc3339()>{e.at.format("%H:%M:%S").to_string()}</time>
+                                        " " {what}
+                                        {e.success.map(|s| if s { " ✓" } else { " ✗ failed" })}
+                                        <span class="muted">{e.person.clone().map(|p| format!(" · {p}")).unwrap_or_default()}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <p id="presence-counts" data-active=a.active data-idle=a.idle>
+                                {format!("{} active now · {} idle", a.active, a.idle)}
+                            </p>
+                            <ul class="presence-list">{people}</ul>
+                            <h3 class="sub">"Latest events"</h3>
+                            <ul class="feed" id="live-feed" aria-live="polite">{recent}</ul>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_middle_value() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn rates_per_row_need_their_denominator() {
+        let row = Row {
+            key: "k".into(),
+            label: "k".into(),
+            people: 1,
+            sessions: 4,
+            counts: types::metrics::Counts {
+                cost_usd: 10.0,
+                lines_added: 90,
+                lines_removed: 30,
+                activity: types::metrics::Activity {
+                    active_user_ms: 3_600_000,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            p50_ms: None,
+            p95_ms: None,
+            avg_score: None,
+        };
+        assert_eq!(col_value(Col::CostPerSession, &row), Some(2.5));
+        assert_eq!(col_value(Col::LinesPerHour, &row), Some(120.0));
+        assert_eq!(col_value(Col::Success, &row), None);
+    }
+}

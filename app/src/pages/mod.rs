@@ -1,0 +1,4 @@
+//! One module per route.
+
+pub mod dashboard;
+pub mod session;

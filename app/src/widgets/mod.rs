@@ -1,0 +1,198 @@
+//! Every widget a dashboard can hold, as data: what it is called, the query shape it reads,
+//! how it is drawn and the room it takes in a 24-column grid. The dashboard page renders from
+//! this list, `GET /api/v1/dashboard/charts?widget=…` answers by it, and the layout editor
+//! will place and persist these ids.
+
+use types::dashboard::{Audience, Dimension, Measure, Query, Split};
+
+/// How a widget shows its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Stacked areas over time, with a switch of split.
+    TimeSeries,
+    /// Bars plus a table.
+    Bars,
+    /// A sortable table.
+    Table,
+    Heatmap,
+    /// The sessions table, paged.
+    Sessions,
+    /// Who is active and the latest events.
+    Feed,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct WidgetSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// One sentence on what it shows (its tooltip and its accessible description).
+    pub about: &'static str,
+    pub query: Query,
+    pub kind: Kind,
+    /// Default width (of 24 columns) and height (in 30 px rows).
+    pub w: u8,
+    pub h: u8,
+}
+
+impl WidgetSpec {
+    /// Whether `audience` may see this widget at all.
+    pub fn visible_to(&self, audience: Audience) -> bool {
+        audience.names_people() || !self.query.names_people()
+    }
+
+    /// The box's height in pixels, reserved before anything loads.
+    pub fn height_px(&self) -> u32 {
+        u32::from(self.h) * 30
+    }
+}
+
+pub const REGISTRY: &[WidgetSpec] = &[
+    WidgetSpec {
+        id: "cost_over_time",
+        title: "Cost and tokens over time",
+        about: "Spend (or tokens, sessions, lines) per bucket, stacked by model, person, team, \
+                project or token kind",
+        query: Query::Series {
+            split: Split::Model,
+            measure: Measure::Cost,
+        },
+        kind: Kind::TimeSeries,
+        w: 16,
+        h: 10,
+    },
+    WidgetSpec {
+        id: "model_mix",
+        title: "Model mix",
+        about: "Requests, tokens and cost per model",
+        query: Query::Breakdown {
+            by: Dimension::Model,
+        },
+        kind: Kind::Bars,
+        w: 8,
+        h: 10,
+    },
+    WidgetSpec {
+        id: "tools",
+        title: "Tool usage",
+        about: "Executions, failure rate and p50/p95 durations per tool",
+        query: Query::Breakdown {
+            by: Dimension::Tool,
+        },
+        kind: Kind::Bars,
+        w: 12,
+        h: 12,
+    },
+    WidgetSpec {
+        id: "productivity",
+        title: "Productivity trend",
+        about: "Lines changed per bucket, per person",
+        query: Query::Series {
+            split: Split::Person,
+            measure: Measure::Lines,
+        },
+        kind: Kind::TimeSeries,
+        w: 12,
+        h: 12,
+    },
+    WidgetSpec {
+        id: "people",
+        title: "People",
+        about: "Per person: sessions, cost, cost per session, lines per active hour, success \
+                and accept rates, with the median marked",
+        query: Query::Breakdown {
+            by: Dimension::Person,
+        },
+        kind: Kind::Table,
+        w: 24,
+        h: 12,
+    },
+    WidgetSpec {
+        id: "teams",
+        title: "Team comparison",
+        about: "Per team: sessions, cost, cost per session, lines per active hour, success and \
+                accept rates, with the median marked",
+        query: Query::Breakdown {
+            by: Dimension::Team,
+        },
+        kind: Kind::Table,
+        w: 24,
+        h: 10,
+    },
+    WidgetSpec {
+        id: "projects",
+        title: "Projects",
+        about: "Cost, sessions and people per project (the session's working directory)",
+        query: Query::Breakdown {
+            by: Dimension::Project,
+        },
+        kind: Kind::Table,
+        w: 12,
+        h: 10,
+    },
+    WidgetSpec {
+        id: "heatmap",
+        title: "Activity heatmap",
+        about: "Tool executions and prompts by weekday and hour, in the workspace's time zone",
+        query: Query::Heatmap,
+        kind: Kind::Heatmap,
+        w: 12,
+        h: 10,
+    },
+    WidgetSpec {
+        id: "live",
+        title: "Live activity",
+        about: "Who is active now, idle or offline, and the latest events as they arrive",
+        query: Query::Activity,
+        kind: Kind::Feed,
+        w: 12,
+        h: 12,
+    },
+    WidgetSpec {
+        id: "sessions",
+        title: "Sessions",
+        about: "Every session in the range: person, project, branch, model, start, duration, \
+                tools, cost, score and end reason",
+        query: Query::Sessions,
+        kind: Kind::Sessions,
+        w: 24,
+        h: 16,
+    },
+];
+
+pub fn find(id: &str) -> Option<&'static WidgetSpec> {
+    REGISTRY.iter().find(|w| w.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sizes_fit_the_grid() {
+        for (i, w) in REGISTRY.iter().enumerate() {
+            assert!(REGISTRY[..i].iter().all(|o| o.id != w.id), "{} twice", w.id);
+            assert!((1..=24).contains(&w.w) && w.h >= 4, "{}", w.id);
+            assert_eq!(find(w.id).map(|f| f.id), Some(w.id));
+        }
+    }
+
+    #[test]
+    fn a_totals_only_reader_gets_no_widget_that_names_people() {
+        let shown: Vec<_> = REGISTRY
+            .iter()
+            .filter(|w| w.visible_to(Audience::Aggregate))
+            .map(|w| w.id)
+            .collect();
+        for named in ["people", "productivity", "sessions"] {
+            assert!(!shown.contains(&named), "{named} shown to a viewer");
+        }
+        assert!(shown.contains(&"cost_over_time") && shown.contains(&"teams"));
+        assert_eq!(
+            REGISTRY
+                .iter()
+                .filter(|w| w.visible_to(Audience::Everyone))
+                .count(),
+            REGISTRY.len()
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! The dashboard's reads after the fixtures went in through the real endpoints: each role
+//! sees its scope's numbers (checked against EXPECTED.json), a viewer never sees a person,
+//! and a server function answers exactly what its REST twin does for the same caller.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{
+    call, client,
+    fixtures::{fixtures, people},
+    login, user_id, TestServer,
+};
+
+const RANGE: &str = "from=2025-08-01T00:00:00Z&to=2025-10-01T00:00:00Z";
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("EXPECTED.json")).unwrap())
+        .unwrap()
+}
+
+/// The sum of `key` over these fixture users in EXPECTED.json.
+fn sum(users: &[&str], key: &str) -> f64 {
+    let e = expected();
+    users
+        .iter()
+        .map(|u| e["users"][u][key].as_f64().unwrap())
+        .sum()
+}
+
+async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let (status, body) = call(server, Method::GET, path, Some(token), None).await;
+    (status.as_u16(), body)
+}
+
+/// A server function called as a page calls it (form-encoded, bearer for brevity).
+async fn server_fn(
+    server: &TestServer,
+    token: &str,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let r = client()
+        .post(server.url(&format!("/api/{endpoint}")))
+        .bearer_auth(token)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
+
+fn close(got: &Value, want: f64, what: &str) {
+    let got = got.as_f64().unwrap_or_else(|| panic!("{what}: {got}"));
+    assert!((got - want).abs() < 1e-4, "{what}: got {got}, want {want}");
+}
+
+#[tokio::test]
+async fn each_role_sees_its_scope_and_both_doors_agree() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    crate::ingest::send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+
+    // The manager manages Platform; ana and bo join it, chen does not.
+    let (_, teams) = get(&server, &admin, "/api/v1/teams").await;
+    let platform = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Platform")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for who in ["ana", "bo"] {
+        let id = user_id(&server, &admin, &format!("{who}@demo.test")).await;
+        let (status, body) = call(
+            &server,
+            Method::PUT,
+            &format!("/api/v1/teams/{platform}/members/{id}"),
+            Some(&admin),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let manager = login(&server, "demo", "manager@demo.test", "demo-manager-pass").await;
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+
+    let all = ["ana", "bo", "chen"];
+    for (who, token, scope) in [
+        ("tenant_admin", &admin, &all[..]),
+        ("manager", &manager, &all[..2]),
+        ("developer", &ana, &all[..1]),
+        ("viewer", &viewer, &all[..]),
+    ] {
+        let (status, o) = get(
+            &server,
+            token,
+            &format!("/api/v1/dashboard/overview?{RANGE}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{who}: {o}");
+        let k = &o["current"];
+        close(
+            &k["cost_usd"],
+            sum(scope, "cost_usd"),
+            &format!("{who} cost"),
+        );
+        close(
+            &k["sessions"],
+            sum(scope, "sessions"),
+            &format!("{who} sessions"),
+        );
+        close(
+            &k["tool_executions"],
+            sum(scope, "tool_executions"),
+            &format!("{who} tools"),
+        );
+        close(
+            &k["input_tokens"],
+            sum(scope, "input_tokens"),
+            &format!("{who} input"),
+        );
+        assert_eq!(k["active_people"], scope.len(), "{who}");
+        assert_eq!(o["window"]["grain"], "day");
+        assert_eq!(o["buckets"].as_array().unwrap().len(), 61);
+
+        // The server function answers the very same.
+        let (status, via_fn) =
+            server_fn(&server, token, "dashboard/overview", &[("q", RANGE)]).await;
+        assert_eq!(status, 200, "{who}: {via_fn}");
+        assert_eq!(via_fn, o, "{who}: the server function and REST disagree");
+
+        // Cost by model over time adds up to the same total.
+        let (status, s) = get(
+            &server,
+            token,
+            &format!("/api/v1/dashboard/charts?widget=cost_over_time&{RANGE}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{who}: {s}");
+        let total: f64 = s["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                l["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+            })
+            .sum();
+        assert!(
+            (total - sum(scope, "cost_usd")).abs() < 1e-3,
+            "{who}: {total}"
+        );
+        let (_, via_fn) = server_fn(
+            &server,
+            token,
+            "dashboard/series",
+            &[("q", RANGE), ("split", "model"), ("measure", "cost")],
+        )
+        .await;
+        assert_eq!(via_fn, s, "{who}: series twins disagree");
+    }
+
+    // Per person: the manager's table holds exactly their team's people with data.
+    let (status, b) = get(
+        &server,
+        &manager,
+        &format!("/api/v1/dashboard/charts?widget=people&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let mut names: Vec<&str> = b["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ana@demo.test", "bo@demo.test"]);
+
+    // A viewer gets totals, never a person: no per-person breakdown, series or sessions, and
+    // no narrowing to anyone.
+    for path in [
+        format!("/api/v1/dashboard/charts?widget=people&{RANGE}"),
+        format!("/api/v1/dashboard/charts?widget=cost_over_time&split=person&{RANGE}"),
+        format!("/api/v1/dashboard/sessions?{RANGE}"),
+        format!(
+            "/api/v1/dashboard/overview?person={}&{RANGE}",
+            user_id(&server, &admin, "ana@demo.test").await
+        ),
+    ] {
+        let (status, body) = get(&server, &viewer, &path).await;
+        assert_eq!(status, 422, "viewer {path}: {body}");
+    }
+    let (status, a) = get(&server, &viewer, "/api/v1/dashboard/charts?widget=live").await;
+    assert_eq!(status, 200, "{a}");
+    assert!(a["people"].as_array().unwrap().is_empty(), "{a}");
+
+    // A developer cannot see a colleague, even by id.
+    let chen = user_id(&server, &admin, "chen@demo.test").await;
+    let (status, _) = get(
+        &server,
+        &ana,
+        &format!("/api/v1/dashboard/overview?person={chen}&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // A manager asking for someone outside their teams finds no one.
+    let (status, _) = get(
+        &server,
+        &manager,
+        &format!("/api/v1/dashboard/overview?person={chen}&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Sessions: the drill-down opens for its owner's viewers and is not found for others.
+    let (status, page) = get(
+        &server,
+        &ana,
+        &format!("/api/v1/dashboard/sessions?sort=cost&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    close(&page["total"], sum(&["ana"], "sessions"), "ana's sessions");
+    let first = page["sessions"][0]["id"].as_str().unwrap().to_string();
+    let (status, detail) = get(
+        &server,
+        &ana,
+        &format!("/api/v1/dashboard/sessions/{first}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(!detail["timeline"].as_array().unwrap().is_empty());
+    let bo = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
+    let (status, _) = get(&server, &bo, &format!("/api/v1/dashboard/sessions/{first}")).await;
+    assert_eq!(status, 404);
+
+    // Exports: CSV of the tool table, with a header row.
+    let r = client()
+        .get(server.url(&format!(
+            "/api/v1/dashboard/charts?widget=tools&format=csv&{RANGE}"
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("key,label,people,sessions,cost_usd"),
+        "{csv}"
+    );
+    assert!(csv.contains("\r\nRead,Read,"), "{csv}");
+
+    // Bad filters are named.
+    let (status, body) = get(&server, &admin, "/api/v1/dashboard/overview?range=forever").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("/range"), "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn days_follow_the_workspace_time_zone() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    crate::ingest::send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/settings/time-zone",
+        Some(&admin),
+        Some(json!({ "time_zone": "Mars/Olympus" })),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/settings/time-zone",
+        Some(&admin),
+        Some(json!({ "time_zone": "asia/kolkata" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["time_zone"], "Asia/Kolkata");
+    // A range of local days: buckets start at local midnight (18:30 UTC), and the totals are
+    // still exact (read from minute rollups, as +5:30 splits hours).
+    let (status, o) = get(
+        &server,
+        &admin,
+        "/api/v1/dashboard/overview?from=2025-07-31T18:30:00Z&to=2025-09-30T18:30:00Z&grain=day",
+    )
+    .await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["window"]["tz"], "Asia/Kolkata");
+    assert_eq!(o["buckets"][0], "2025-07-31T18:30:00Z");
+    close(
+        &o["current"]["cost_usd"],
+        sum(&["ana", "bo", "chen"], "cost_usd"),
+        "cost",
+    );
+    server.shutdown().await;
+}
