@@ -82,10 +82,10 @@ impl MetricsFeed {
                         }
                         // The greeting: after a reconnect, refetch what may have been missed
                         // (the first one needs nothing: the page has just been rendered).
-                        types::LiveMessage::DashboardRefresh { .. } => {
-                            if feed.link.get_untracked() != LinkState::Connecting {
-                                feed.tick.update(|n| *n += 1);
-                            }
+                        types::LiveMessage::DashboardRefresh { .. }
+                            if feed.link.get_untracked() != LinkState::Connecting =>
+                        {
+                            feed.tick.update(|n| *n += 1);
                         }
                         _ => {}
                     }
