@@ -133,6 +133,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("GET", "/api/v1/dashboard/charts")],
     ),
     rule(
+        "dashboard/insights",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
         "dashboard/sessions",
         DASHBOARD,
         &[("GET", "/api/v1/dashboard/sessions")],

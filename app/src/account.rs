@@ -30,7 +30,7 @@ pub fn TopBar() -> impl IntoView {
             <A href="/" attr:class="brand">
                 "devpulse"
             </A>
-            <nav>
+            <nav aria-label="Main">
                 <A href="/status">"Status"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -38,6 +38,17 @@ pub fn TopBar() -> impl IntoView {
                             Some(v) => {
                                 Either::Left(
                                     view! {
+                                        {v
+                                            .tenant
+                                            .clone()
+                                            .map(|t| {
+                                                view! {
+                                                    <span class="tenant" id="tenant-name" title="Workspace">
+                                                        {t}
+                                                    </span>
+                                                    <A href="/" exact=true>"Dashboard"</A>
+                                                }
+                                            })}
                                         {v
                                             .tenant
                                             .is_some()
@@ -65,6 +76,7 @@ pub fn TopBar() -> impl IntoView {
                     })}
                 </Transition>
             </nav>
+            <crate::components::theme::ThemeToggle />
         </header>
     }
 }

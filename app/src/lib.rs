@@ -14,6 +14,7 @@ pub mod session;
 pub mod status;
 pub mod widgets;
 
+use components::Protected;
 pub use error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -61,6 +62,18 @@ pub fn page_csp(nonce: &str) -> String {
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The theme someone picked (a cookie); without one the CSS follows the system.
+    #[cfg(feature = "ssr")]
+    let theme = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::COOKIE)
+                .and_then(|c| c.to_str().ok())
+                .and_then(components::theme::Theme::from_cookies)
+        })
+        .map(|t| t.as_str());
+    #[cfg(not(feature = "ssr"))]
+    let theme: Option<&str> = None;
     #[cfg(feature = "ssr")]
     {
         leptos::nonce::provide_nonce();
@@ -76,7 +89,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-theme="dark">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -107,6 +120,7 @@ pub fn App() -> impl IntoView {
     });
 
     account::provide_viewer();
+    components::theme::provide_theme();
     // Pages render whole on the server (SsrMode::Async on every route): signing in and reading
     // work before, and without, the WASM.
 
@@ -121,12 +135,12 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=pages::session::SessionPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("profile") view=account::ProfilePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("api-keys") view=account::ApiKeysPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("users") view=people::UsersPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("teams") view=people::TeamsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("profile") view=|| view! { <Protected><account::ProfilePage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("api-keys") view=|| view! { <Protected><account::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=|| view! { <Protected><people::UsersPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("teams") view=|| view! { <Protected><people::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=people::WelcomePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tenants") view=account::TenantsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tenants") view=|| view! { <Protected><account::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

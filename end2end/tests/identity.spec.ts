@@ -84,8 +84,10 @@ for (const p of people) {
     await page.locator('#sign-out').click();
     await expect(page).toHaveURL(/\/login$/);
     await expect(page.locator('#who')).toHaveCount(0);
+    // A protected page sends a signed-out visitor to sign in, to come back afterwards.
     await page.goto(`${server.url}/profile`);
-    await expect(page.getByText('Sign in first.')).toBeVisible();
+    await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+    await expect(page.locator('#login-form input[name="next"]')).toHaveValue('/profile');
     // Signing out ended the session on the server, not only in this browser.
     const again = await request.post(`${server.url}/api/v1/auth/refresh`, {
       data: { refresh_token: refresh!.value },

@@ -161,6 +161,20 @@ pub struct Filters {
     pub tool: Option<String>,
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
 /// The longest a free-text filter may be.
 const MAX_FILTER_LEN: usize = 200;
 
@@ -183,7 +197,7 @@ impl Filters {
                     Some(p) => f.range = Some(p),
                     None => errors.push(bad("must be one of 1h, 24h, 7d, 30d, 90d, week, month")),
                 },
-                "from" | "to" => match crate::range::parse_time(key, value) {
+                "from" | "to" => match parse_form_time(key, value) {
                     Ok(t) if key == "from" => f.from = Some(t),
                     Ok(t) => f.to = Some(t),
                     Err(e) => errors.push(e),
@@ -275,6 +289,18 @@ impl Filters {
             _ => Some(self.range.unwrap_or(Preset::Last30Days)),
         }
     }
+}
+
+/// An RFC 3339 time, or a form's `datetime-local` value (`2025-09-01T09:30`, seconds
+/// optional), which carries no zone and is read as UTC, as the form's labels say.
+fn parse_form_time(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError> {
+    crate::range::parse_time(field, s).or_else(|e| {
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|t| t.and_utc())
+            .ok_or(e)
+    })
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -724,6 +750,36 @@ pub struct Activity {
     pub recent: Vec<RecentEvent>,
 }
 
+/// How an insight reads: good news, something to look at, or a plain fact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Good,
+    Watch,
+    Info,
+}
+
+/// One observation about a person's own numbers: the rule that produced it and the numbers
+/// it rests on, never an unexplained score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Insight {
+    /// The rule's id (`cost_trend`, `team_cost_per_session`, ...).
+    pub rule: String,
+    pub tone: Tone,
+    pub title: String,
+    /// The numbers, in words.
+    pub detail: String,
+    /// Where to look further (a session, a filter), when there is one.
+    pub link: Option<String>,
+}
+
+/// A developer's insights over the window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Insights {
+    pub window: Window,
+    pub items: Vec<Insight>,
+}
+
 /// What a widget asks the server for: one of the dashboard's query shapes. The widget
 /// registry (`app::widgets`) pairs each widget with one; `GET /api/v1/dashboard/charts`
 /// answers by it.
@@ -736,6 +792,7 @@ pub enum Query {
     Heatmap,
     Sessions,
     Activity,
+    Insights,
 }
 
 impl Query {
@@ -745,7 +802,7 @@ impl Query {
             Query::Series { split, .. } => split.names_people(),
             Query::Breakdown { by } => by.names_people(),
             Query::Sessions => true,
-            Query::Overview | Query::Heatmap | Query::Activity => false,
+            Query::Overview | Query::Heatmap | Query::Activity | Query::Insights => false,
         }
     }
 }
@@ -819,6 +876,15 @@ mod tests {
     }
 
     #[test]
+    fn a_form_s_local_times_read_as_utc() {
+        let (f, errors) =
+            Filters::from_query([("from", "2025-09-01T09:30"), ("to", "2025-09-02T00:00:00")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(f.from, Some(t("2025-09-01T09:30:00Z")));
+        assert_eq!(f.to, Some(t("2025-09-02T00:00:00Z")));
+    }
+
+    #[test]
     fn an_absolute_range_wins_over_a_preset() {
         let (f, _) = Filters::from_query([
             ("range", "7d"),
@@ -853,6 +919,13 @@ mod tests {
             fit_grain(Some(Grain::Minute), from, t("2026-04-01T00:00:00Z")),
             Grain::Day
         );
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use leptos::prelude::*;
 use types::dashboard::{
-    Activity, Breakdown, Dimension, Heatmap, Measure, Overview, Series, SessionDetail, SessionPage,
-    SessionSort, Split,
+    Activity, Breakdown, Dimension, Heatmap, Insights, Measure, Overview, Series, SessionDetail,
+    SessionPage, SessionSort, Split,
 };
 
 use crate::AppError;
@@ -160,4 +160,13 @@ pub async fn get_activity() -> Result<Activity, AppError> {
     let a = store::dashboard::activity(&mut tx, &reader, chrono::Utc::now()).await?;
     tx.commit().await?;
     Ok(a)
+}
+
+#[server(endpoint = "dashboard/insights")]
+pub async fn get_insights(q: String) -> Result<Insights, AppError> {
+    let f = ssr::filters(&q)?;
+    let (mut tx, reader, w) = ssr::begin::<GetInsights>(&f).await?;
+    let i = store::dashboard::insights(&mut tx, &reader, &w, &f).await?;
+    tx.commit().await?;
+    Ok(i)
 }

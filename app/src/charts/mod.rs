@@ -196,17 +196,30 @@ mod client {
 
     struct Drawn {
         chart: Instance,
+        dark: bool,
         observer: web_sys::ResizeObserver,
         _on_resize: Closure<dyn FnMut()>,
     }
 
     pub fn draw(id: String, option: Signal<String>) {
         let drawn: StoredValue<Option<SendWrapper<Drawn>>> = StoredValue::new(None);
+        let theme = use_context::<crate::components::theme::ThemeChoice>();
         Effect::new(move |_| {
             let json = option.get();
+            // A theme is fixed when ECharts creates an instance: a new theme, a new instance.
+            if let Some(t) = theme {
+                t.0.track();
+            }
             let Ok(parsed) = js_sys::JSON::parse(&json) else {
                 return;
             };
+            let dark_now = dark();
+            if drawn.with_value(|d| d.as_ref().is_some_and(|d| d.dark != dark_now)) {
+                if let Some(Some(d)) = drawn.try_update_value(|d| d.take()) {
+                    d.observer.disconnect();
+                    d.chart.dispose();
+                }
+            }
             let created = drawn.with_value(|d| d.is_some());
             if !created {
                 let Some(el) = document()
@@ -215,12 +228,14 @@ mod client {
                 else {
                     return;
                 };
-                let theme = if dark() {
-                    JsValue::from_str("dark")
-                } else {
-                    JsValue::NULL
-                };
-                let chart = init(&el, theme);
+                let chart = init(
+                    &el,
+                    if dark_now {
+                        JsValue::from_str("dark")
+                    } else {
+                        JsValue::NULL
+                    },
+                );
                 let handle = chart.unchecked_ref::<JsValue>().clone();
                 // Resized with its box (a window resize, a layout change), not per frame.
                 let on_resize = Closure::<dyn FnMut()>::new(move || {
@@ -233,6 +248,7 @@ mod client {
                 observer.observe(&el);
                 drawn.set_value(Some(SendWrapper::new(Drawn {
                     chart,
+                    dark: dark_now,
                     observer,
                     _on_resize: on_resize,
                 })));

@@ -2,6 +2,7 @@
 
 pub mod format;
 pub mod kpi;
+pub mod theme;
 
 use leptos::prelude::*;
 
@@ -34,4 +35,31 @@ pub fn Failed(error: AppError) -> impl IntoView {
 #[component]
 pub fn Skeleton(height: u32) -> impl IntoView {
     view! { <div class="skeleton" style=format!("height:{height}px") aria-hidden="true"></div> }
+}
+
+/// A page for signed-in people only: a signed-out visitor is sent to sign in and brought back.
+#[component]
+pub fn Protected(children: ChildrenFn) -> impl IntoView {
+    let viewer = expect_context::<crate::account::ViewerResource>().0;
+    let location = leptos_router::hooks::use_location();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    if let Ok(None) = viewer.await {
+                        let here = format!(
+                            "{}{}",
+                            location.pathname.get_untracked(),
+                            location.search.get_untracked(),
+                        );
+                        sign_in_first(&here);
+                        leptos::either::Either::Left(view! { <p>"Sign in to continue."</p> })
+                    } else {
+                        leptos::either::Either::Right(children())
+                    }
+                })
+            }}
+        </Suspense>
+    }
 }

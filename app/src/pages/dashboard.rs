@@ -9,13 +9,15 @@ use leptos_router::{
     hooks::{use_location, use_query_map},
 };
 use types::dashboard::{
-    Audience, Breakdown, Dimension, Filters, Measure, Preset, Row, Series, SessionSort, Split,
+    median, Audience, Breakdown, Dimension, Filters, Measure, Preset, Row, Series, SessionSort,
+    Split,
 };
 use types::{Grain, Permission};
 
 use crate::{
     api::dashboard::{
-        get_activity, get_breakdown, get_heatmap, get_overview, get_series, get_sessions,
+        get_activity, get_breakdown, get_heatmap, get_insights, get_overview, get_series,
+        get_sessions,
     },
     charts::{self, EChart},
     components::{
@@ -102,11 +104,16 @@ fn Board(
         move || (ctx.q.get(), ctx.tick.get()),
         |(q, _)| get_overview(q),
     );
-    let widgets = REGISTRY
-        .iter()
-        .filter(|w| w.visible_to(audience))
-        .map(|spec| view! { <Widget spec ctx audience /> })
-        .collect_view();
+    // The set of widgets changes only when a person is picked or dropped (insights).
+    let one_person = Memo::new(move |_| filters.with(|f| f.person.is_some()));
+    let widgets = move || {
+        let one = one_person.get();
+        REGISTRY
+            .iter()
+            .filter(|w| w.shown(audience, one))
+            .map(|spec| view! { <Widget spec ctx audience /> })
+            .collect_view()
+    };
     let _ = can_manage;
     view! {
         <FilterBar filters audience />
@@ -277,6 +284,7 @@ fn Widget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoV
         Kind::Heatmap => view! { <HeatmapWidget spec ctx /> }.into_any(),
         Kind::Sessions => view! { <SessionsWidget ctx /> }.into_any(),
         Kind::Feed => view! { <LiveWidget ctx /> }.into_any(),
+        Kind::Insights => view! { <InsightsWidget ctx /> }.into_any(),
     };
     view! {
         <section
@@ -448,7 +456,7 @@ fn SeriesTable(series: Series) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Chart data">
             <table class="table">
                 <thead>
                     <tr>
@@ -545,20 +553,6 @@ fn col_value(c: Col, r: &Row) -> Option<f64> {
         Col::Accept => k.accept_rate(),
         Col::Executions => Some(r.counts.tool_executions as f64),
     }
-}
-
-/// The middle value of a column (the tenant median the table marks).
-pub fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
 }
 
 #[component]
@@ -679,7 +673,7 @@ fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
         }
     });
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Breakdown table">
             <table class="table breakdown" data-by=by.as_str()>
                 <thead>
                     <tr>{head}{extra_head}</tr>
@@ -756,7 +750,7 @@ fn HeatmapTable(cells: Vec<Vec<i64>>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Activity by weekday and hour">
             <table class="table heat">
                 <thead><tr><th scope="col">"Day"</th>{head}</tr></thead>
                 <tbody>{rows}</tbody>
@@ -829,7 +823,7 @@ fn SessionsWidget(ctx: Ctx) -> impl IntoView {
                             <p class="muted" id="sessions-total" data-total=p.total>
                                 {format!("{} sessions · page {} of {pages}", p.total, p.page)}
                             </p>
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Sessions">
                                 <table class="table sessions" id="sessions-table">
                                     <thead>
                                         <tr>
@@ -849,8 +843,8 @@ fn SessionsWidget(ctx: Ctx) -> impl IntoView {
                                 </table>
                             </div>
                             <div class="pager">
-                                <button type="button" class="button" id="sessions-prev" disabled=p.page <= 1 on:click=move |_| page.update(|n| *n = (*n - 1).max(1))>"Previous"</button>
-                                <button type="button" class="button" id="sessions-next" disabled=p.page >= pages on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
+                                <button type="button" class="button" id="sessions-prev" disabled={p.page <= 1} on:click=move |_| page.update(|n| *n = (*n - 1).max(1))>"Previous"</button>
+                                <button type="button" class="button" id="sessions-next" disabled={p.page >= pages} on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
                             </div>
                         }
                             .into_any()
@@ -919,16 +913,50 @@ fn LiveWidget(ctx: Ctx) -> impl IntoView {
     }
 }
 
+#[component]
+fn InsightsWidget(ctx: Ctx) -> impl IntoView {
+    let data = Resource::new(
+        move || (ctx.q.get(), ctx.tick.get()),
+        |(q, _)| get_insights(q),
+    );
+    view! {
+        <Transition fallback=|| view! { <Skeleton height=160 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(i) if i.items.is_empty() => {
+                        view! { <p class="muted">"Nothing to point out in this range yet."</p> }.into_any()
+                    }
+                    Ok(i) => {
+                        let items = i
+                            .items
+                            .into_iter()
+                            .map(|x| {
+                                let tone = serde_json::to_value(x.tone)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(String::from))
+                                    .unwrap_or_default();
+                                view! {
+                                    <li class=format!("insight {tone}") data-rule=x.rule.clone()>
+                                        <strong>{x.title}</strong>
+                                        " "
+                                        <span class="muted">{x.detail}</span>
+                                        {x.link.map(|l| view! { " " <A href=l>"Look"</A> })}
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        view! { <ul class="insights" id="insights">{items}</ul> }.into_any()
+                    }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_median_is_the_middle_value() {
-        assert_eq!(median(vec![]), None);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-    }
 
     #[test]
     fn rates_per_row_need_their_denominator() {

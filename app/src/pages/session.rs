@@ -85,7 +85,7 @@ pub fn SessionPage() -> impl IntoView {
                             {d.truncated.then(|| view! { <p class="muted">"The timeline shows the first 2,000 entries."</p> })}
                             <section class="card">
                                 <h2>"Timeline"</h2>
-                                <div class="table-wrap">
+                                <div class="table-wrap" tabindex="0" role="region" aria-label="Timeline">
                                     <table class="table" id="timeline">
                                         <thead>
                                             <tr>

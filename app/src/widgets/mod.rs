@@ -19,6 +19,8 @@ pub enum Kind {
     Sessions,
     /// Who is active and the latest events.
     Feed,
+    /// A person's insights, as a list.
+    Insights,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +42,13 @@ impl WidgetSpec {
         audience.names_people() || !self.query.names_people()
     }
 
+    /// Whether the dashboard shows it: insights are about one person, so they appear for a
+    /// developer, or when a filter names a person.
+    pub fn shown(&self, audience: Audience, one_person: bool) -> bool {
+        self.visible_to(audience)
+            && (self.kind != Kind::Insights || audience == Audience::Own || one_person)
+    }
+
     /// The box's height in pixels, reserved before anything loads.
     pub fn height_px(&self) -> u32 {
         u32::from(self.h) * 30
@@ -47,6 +56,17 @@ impl WidgetSpec {
 }
 
 pub const REGISTRY: &[WidgetSpec] = &[
+    WidgetSpec {
+        id: "insights",
+        title: "Insights",
+        about: "Rules over one person's numbers: trends against the previous period and the \
+                team median, top tools, failure hot spots, the most expensive session, cache \
+                savings",
+        query: Query::Insights,
+        kind: Kind::Insights,
+        w: 24,
+        h: 8,
+    },
     WidgetSpec {
         id: "cost_over_time",
         title: "Cost and tokens over time",

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use store::{dashboard::Reader, rollups};
 use types::dashboard::{
-    Activity, Breakdown, Dimension, Filters, Heatmap, Measure, Overview, Query, Series,
+    Activity, Breakdown, Dimension, Filters, Heatmap, Insights, Measure, Overview, Query, Series,
     SessionDetail, SessionPage, SessionSort, Split, Window,
 };
 
@@ -172,6 +172,9 @@ pub async fn charts(
         Query::Activity => {
             Answer::Activity(store::dashboard::activity(conn, &reader, Utc::now()).await?)
         }
+        Query::Insights => {
+            Answer::Insights(store::dashboard::insights(conn, &reader, &w, f).await?)
+        }
     };
     tx.commit().await?;
     Ok(if csv {
@@ -243,6 +246,7 @@ enum Answer {
     Heatmap(Heatmap),
     Sessions(SessionPage),
     Activity(Activity),
+    Insights(Insights),
 }
 
 impl Answer {
@@ -254,6 +258,7 @@ impl Answer {
             Answer::Heatmap(a) => Json(a).into_response(),
             Answer::Sessions(a) => Json(a).into_response(),
             Answer::Activity(a) => Json(a).into_response(),
+            Answer::Insights(a) => Json(a).into_response(),
         }
     }
 
@@ -383,6 +388,25 @@ impl Answer {
                         s.counts.cost_usd.to_string(),
                         s.productivity_score.to_string(),
                         s.end_reason.clone().unwrap_or_default(),
+                    ]);
+                }
+            }
+            Answer::Insights(i) => {
+                rows.push(
+                    ["rule", "tone", "title", "detail"]
+                        .map(String::from)
+                        .to_vec(),
+                );
+                for x in &i.items {
+                    let tone = serde_json::to_value(x.tone)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
+                    rows.push(vec![
+                        x.rule.clone(),
+                        tone,
+                        x.title.clone(),
+                        x.detail.clone(),
                     ]);
                 }
             }

@@ -246,6 +246,49 @@ async fn each_role_sees_its_scope_and_both_doors_agree() {
     let (status, _) = get(&server, &bo, &format!("/api/v1/dashboard/sessions/{first}")).await;
     assert_eq!(status, 404);
 
+    // Insights are about one person: a developer's own, or the person a filter names.
+    let (status, i) = get(
+        &server,
+        &ana,
+        &format!("/api/v1/dashboard/charts?widget=insights&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{i}");
+    let rules: Vec<&str> = i["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect();
+    for rule in ["top_tools", "expensive_session", "cache_savings"] {
+        assert!(rules.contains(&rule), "{rule} missing: {i}");
+    }
+    let top = i["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rule"] == "top_tools")
+        .unwrap();
+    assert!(top["title"].as_str().unwrap().contains("Read 112"), "{top}");
+    // Ana's only teammate with data is bo: too few for a median that keeps him private.
+    assert!(!rules.contains(&"team_cost_per_session"), "{i}");
+    let (status, _) = get(
+        &server,
+        &admin,
+        &format!("/api/v1/dashboard/charts?widget=insights&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let ana_id = user_id(&server, &admin, "ana@demo.test").await;
+    let (status, by_admin) = get(
+        &server,
+        &admin,
+        &format!("/api/v1/dashboard/charts?widget=insights&person={ana_id}&{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_admin["items"], i["items"]);
+
     // Exports: CSV of the tool table, with a header row.
     let r = client()
         .get(server.url(&format!(

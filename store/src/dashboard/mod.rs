@@ -8,6 +8,7 @@
 
 mod activity;
 mod breakdown;
+mod insights;
 mod overview;
 mod series;
 mod sessions;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 pub use activity::activity;
 pub use breakdown::{breakdown, heatmap};
+pub use insights::insights;
 pub use overview::overview;
 pub use series::series;
 pub use sessions::{session_detail, sessions_page};
