@@ -20,7 +20,10 @@ use tokio::sync::{broadcast, watch};
 use types::{DbSample, LiveMessage, MetricsUpdate, TenantId, UserId};
 
 use crate::{
-    auth::{authenticate, authorize, permissions::Access, scope::scoped, Caller, ClientIp},
+    auth::{
+        authenticate, authorize, permissions::Access, scope::scoped, ticket_holder, Caller,
+        ClientIp, Via,
+    },
     error::ApiError,
     state::AppState,
 };
@@ -139,8 +142,9 @@ pub async fn metrics_ws(
     };
     // Without Origin nothing shows that a page of ours asked, and a cookie alone may be riding
     // along with someone else's request: such a client names its credential itself.
-    let own_credential =
-        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    let own_credential = headers.contains_key(header::AUTHORIZATION)
+        || headers.contains_key("x-api-key")
+        || matches!(caller.via, Via::Ticket);
     if !browser && !own_credential {
         return ApiError::Forbidden(
             "without an Origin header, send the credential in Authorization or X-API-Key".into(),
@@ -154,16 +158,22 @@ pub async fn metrics_ws(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    // Only what authenticates, kept to check the caller again.
-    let mut credential = HeaderMap::new();
-    for name in [header::AUTHORIZATION, header::COOKIE] {
-        for v in headers.get_all(&name) {
-            credential.append(name.clone(), v.clone());
+    // Only what authenticates, kept to check the caller again: the headers, or for a ticket
+    // (spent on opening) the person it was for.
+    let credential = if matches!(caller.via, Via::Ticket) {
+        Credential::Ticket(caller.user_id)
+    } else {
+        let mut kept = HeaderMap::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            for v in headers.get_all(&name) {
+                kept.append(name.clone(), v.clone());
+            }
         }
-    }
-    if let Some(v) = headers.get("x-api-key") {
-        credential.insert("x-api-key", v.clone());
-    }
+        if let Some(v) = headers.get("x-api-key") {
+            kept.insert("x-api-key", v.clone());
+        }
+        Credential::Headers(kept)
+    };
     let feed = Feed {
         updates: state.bus.subscribe(),
         state,
@@ -187,11 +197,39 @@ async fn visible(
     Ok((reader.people.clone(), reader.names_people()))
 }
 
+/// How an open feed proves its caller again.
+enum Credential {
+    Headers(HeaderMap),
+    Ticket(UserId),
+}
+
+/// `POST /api/v1/ws/ticket`: a single-use ticket that opens `/ws/metrics?token=…` within 30
+/// seconds, for clients that cannot send a header with a WebSocket request. A ticket never
+/// buys another ticket.
+pub async fn ticket(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    if matches!(caller.via, Via::Ticket) {
+        return Err(ApiError::Forbidden(
+            "a ticket cannot ask for a ticket".into(),
+        ));
+    }
+    let tenant = caller.tenant()?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let secret = store::ws_tickets::issue(&mut tx, caller.user_id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(serde_json::json!({
+        "ticket": format!("{}.{secret}", tenant.slug),
+        "expires_in": store::ws_tickets::TTL_SECS,
+    })))
+}
+
 /// One open `/ws/metrics`.
 struct Feed {
     state: AppState,
     updates: broadcast::Receiver<MetricsUpdate>,
-    credential: HeaderMap,
+    credential: Credential,
     tenant: TenantId,
     only: Option<Vec<UserId>>,
     /// Whether the caller may learn whose events they were.
@@ -275,15 +313,28 @@ impl Feed {
         // 1011: the database did not answer; the client reconnects and is checked afresh.
         let unchecked = || Stop::Close(1011, "could not check your access");
         let state = &self.state;
-        let caller = match authenticate(
-            &state.store,
-            &state.keys,
-            state.cookies,
-            &self.credential,
-            ClientIp(None),
-        )
-        .await
-        {
+        let checked = match &self.credential {
+            Credential::Headers(headers) => {
+                authenticate(
+                    &state.store,
+                    &state.keys,
+                    state.cookies,
+                    headers,
+                    ClientIp(None),
+                )
+                .await
+            }
+            Credential::Ticket(user) => ticket_holder(
+                &state.store,
+                store::TenantId(self.tenant.0),
+                *user,
+                None,
+                None,
+            )
+            .await
+            .map(Some),
+        };
+        let caller = match checked {
             Ok(Some(caller)) => caller,
             Ok(None) | Err(ApiError::Unauthenticated) => return Err(refused),
             Err(_) => return Err(unchecked()),

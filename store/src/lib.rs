@@ -24,6 +24,7 @@ mod tenant_tx;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod ws_tickets;
 
 use std::time::Duration;
 

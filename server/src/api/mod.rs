@@ -165,7 +165,29 @@ async fn gate(
         .get::<ClientIp>()
         .copied()
         .unwrap_or(ClientIp(None));
-    let caller = if access == Access::Public {
+    // Browsers cannot set headers on a WebSocket request: there, a single-use ticket in the
+    // query (`?token=`) stands in for the session that asked for it.
+    let ticket = req
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        .then(|| {
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
+    let caller = if let Some(ticket) = ticket {
+        let agent = req
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        match crate::auth::redeem_ticket(&state.store, &ticket, ip, agent).await {
+            Ok(c) => Some(c),
+            Err(e) => return refuse(&req, e),
+        }
+    } else if access == Access::Public {
         // Public routes still learn who calls when they can (logout, for one).
         authenticate(&state.store, &state.keys, state.cookies, req.headers(), ip)
             .await
@@ -261,6 +283,7 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
+        .post("/api/v1/ws/ticket", crate::live::FEED, crate::live::ticket)
         .get("/api/v1/dashboard/overview", DASHBOARD, dashboard::overview)
         .get("/api/v1/dashboard/charts", DASHBOARD, dashboard::charts)
         .get("/api/v1/dashboard/sessions", DASHBOARD, dashboard::sessions)

@@ -78,8 +78,15 @@ impl SessionCookies {
 
 #[derive(Clone, Debug)]
 pub enum Via {
-    Session { jti: Uuid },
-    ApiKey { key_id: Uuid, scopes: Vec<Scope> },
+    Session {
+        jti: Uuid,
+    },
+    ApiKey {
+        key_id: Uuid,
+        scopes: Vec<Scope>,
+    },
+    /// A single-use WebSocket ticket, asked for with a session (`POST /api/v1/ws/ticket`).
+    Ticket,
 }
 
 #[derive(Clone, Debug)]
@@ -234,6 +241,54 @@ pub async fn authenticate(
     }))
 }
 
+/// The caller a WebSocket ticket (`<workspace>.<secret>`) stands for; the ticket is spent.
+pub async fn redeem_ticket(
+    store: &Store,
+    ticket: &str,
+    ip: ClientIp,
+    user_agent: Option<String>,
+) -> Result<Caller, ApiError> {
+    let (slug, secret) = ticket.split_once('.').ok_or(ApiError::Unauthenticated)?;
+    let slug = store::Slug::parse(slug).map_err(|_| ApiError::Unauthenticated)?;
+    let tenant = active_tenant(store, tenants::find_by_slug(store.pool(), &slug).await)?;
+    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let user = store::ws_tickets::redeem(&mut tx, secret)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    tx.commit().await?;
+    ticket_holder(store, tenant.id, user, ip.text(), user_agent).await
+}
+
+/// A ticket's person as a caller, while they and their workspace are still active: on
+/// redeeming the ticket, and again whenever the socket it opened checks its caller.
+pub async fn ticket_holder(
+    store: &Store,
+    tenant: store::TenantId,
+    user: UserId,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> Result<Caller, ApiError> {
+    let tenant = active_tenant(store, tenants::find_by_id(store.pool(), tenant).await)?;
+    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let user = store::accounts::get(&mut tx, user)
+        .await
+        .map_err(|_| ApiError::Unauthenticated)?;
+    tx.commit().await?;
+    if !user.active {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Caller {
+        user_id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+        tenant: Some(tenant),
+        via: Via::Ticket,
+        ip,
+        user_agent,
+    })
+}
+
 fn active_tenant(_store: &Store, found: store::Result<Tenant>) -> Result<Tenant, ApiError> {
     match found {
         Ok(t) if t.status == TenantStatus::Active => Ok(t),
@@ -249,7 +304,7 @@ pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError
     let caller = caller.ok_or(ApiError::Unauthenticated)?;
     let key_scopes = match &caller.via {
         Via::ApiKey { scopes, .. } => Some(scopes),
-        Via::Session { .. } => None,
+        Via::Session { .. } | Via::Ticket => None,
     };
     let lacks = |p: &str| {
         Err(ApiError::Forbidden(format!(

@@ -320,3 +320,67 @@ async fn a_developer_hears_only_of_their_own_events() {
     assert_eq!(total, 10, "{all:?}");
     server.shutdown().await;
 }
+
+/// `?token=` takes a single-use ticket from `POST /api/v1/ws/ticket`, never a session token:
+/// it opens one feed, once, and the feed then hears what its person may see.
+#[tokio::test]
+async fn a_ticket_opens_one_feed_once() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, _) = call(&server, Method::POST, "/api/v1/ws/ticket", None, None).await;
+    assert_eq!(status, 401);
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        "/api/v1/ws/ticket",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 30);
+    let ticket = body["ticket"].as_str().unwrap().to_string();
+    assert!(ticket.starts_with("demo."), "{ticket}");
+
+    // The session's own token in the URL is refused: only tickets go there.
+    assert_eq!(
+        connect(&server, &format!("/ws/metrics?token={admin}"), &[])
+            .await
+            .err(),
+        Some(401)
+    );
+    let mut ws = connect(&server, &format!("/ws/metrics?token={ticket}"), &[])
+        .await
+        .expect("the ticket opens the feed");
+    let greeting = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        greeting.to_text().unwrap().contains("dashboard_refresh"),
+        "{greeting}"
+    );
+    assert_eq!(
+        connect(&server, &format!("/ws/metrics?token={ticket}"), &[])
+            .await
+            .err(),
+        Some(401),
+        "a ticket opened a second feed"
+    );
+
+    // The feed it opened hears the tenant's updates like any other.
+    let key = key_of(&server, &admin, "ticketed").await;
+    send_tools(&server, &key, "ticketed", 2).await;
+    let updates = drain(&mut ws, Duration::from_secs(3)).await;
+    assert_eq!(
+        updates
+            .iter()
+            .map(|u| u["events"].as_u64().unwrap())
+            .sum::<u64>(),
+        2,
+        "{updates:?}"
+    );
+    server.shutdown().await;
+}
