@@ -50,6 +50,10 @@ pub mod ssr {
     }
 }
 
+/// The ECharts the page loads: the npm package's version (package.json), so a new one is a new
+/// URL and browsers may keep each for a year.
+pub const ECHARTS_VERSION: &str = "5.6.0";
+
 /// The content security policy for HTML pages: scripts only from us, plus the one inline
 /// hydration script that carries this response's nonce.
 pub fn page_csp(nonce: &str) -> String {
@@ -96,7 +100,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 // ECharts is served by us (copied from its npm package), never from a CDN.
                 // charming's renderer calls the global it defines.
-                <script src="/echarts.min.js"></script>
+                <script src=format!("/echarts.min.js?v={ECHARTS_VERSION}")></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -144,6 +148,18 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_echarts_version_is_the_one_npm_installs() {
+        let package = include_str!("../../package.json");
+        assert!(
+            package.contains(&format!("\"echarts\": \"{}\"", super::ECHARTS_VERSION)),
+            "package.json pins another echarts than ECHARTS_VERSION"
+        );
     }
 }
 

@@ -243,3 +243,15 @@ test('no serious accessibility violations, keyboard reach, and no horizontal scr
   }
   expect(wanted.filter((id) => !reached.has(id))).toEqual([]);
 });
+
+test('assets come compressed, with cache lifetimes that fit their names', async ({ request }) => {
+  const wasm = await request.get(`${server.url}/pkg/devpulse.wasm`, { headers: { 'accept-encoding': 'br' } });
+  expect(wasm.status()).toBe(200);
+  expect(wasm.headers()['content-encoding']).toBe('br');
+  expect(wasm.headers()['cache-control']).toBe('no-cache');
+  const page = await (await request.get(`${server.url}/login`)).text();
+  const echarts = page.match(/src="(\/echarts\.min\.js\?v=[^"]+)"/)![1];
+  const js = await request.get(`${server.url}${echarts}`, { headers: { 'accept-encoding': 'gzip' } });
+  expect(js.headers()['content-encoding']).toBe('gzip');
+  expect(js.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+});

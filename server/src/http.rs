@@ -81,6 +81,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_for_oversized_bodies))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(cache_policy))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
@@ -119,6 +120,35 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// How long browsers keep static files. The WASM bundle, its JS and the stylesheet keep their
+/// names from build to build, so they are revalidated on every load (a 304 when unchanged);
+/// ECharts is asked for under its version (`?v=`), so it is kept a year.
+fn cache_control(path: &str, query: Option<&str>) -> Option<&'static str> {
+    if path.starts_with("/pkg/") {
+        Some("no-cache")
+    } else if path == "/echarts.min.js" && query.is_some_and(|q| q.starts_with("v=")) {
+        Some("public, max-age=31536000, immutable")
+    } else if path == "/favicon.svg" || path == "/echarts.min.js" {
+        Some("public, max-age=86400")
+    } else {
+        None
+    }
+}
+
+async fn cache_policy(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let policy = cache_control(request.uri().path(), request.uri().query());
+    let mut response = next.run(request).await;
+    if let Some(policy) = policy.filter(|_| response.status().is_success()) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
 }
 
 /// What a Leptos server function may be sent: form fields (names, e-mail addresses,
