@@ -6,6 +6,7 @@ mod common;
 mod audit;
 mod bad_input;
 mod collector;
+mod demo;
 mod durability;
 mod embedded;
 mod http;
