@@ -77,16 +77,16 @@ const fn tool(name: &'static str, weight: f64, median_ms: f64, spread: f64, fail
 }
 
 const TOOLS: &[Tool] = &[
-    tool("Read", 28.0, 35.0, 0.7, 0.03),
-    tool("Edit", 14.0, 60.0, 0.5, 0.05),
-    tool("Bash", 15.0, 2500.0, 1.3, 0.14),
-    tool("Grep", 12.0, 120.0, 0.7, 0.02),
+    tool("Read", 28.0, 35.0, 0.7, 0.04),
+    tool("Edit", 14.0, 60.0, 0.5, 0.08),
+    tool("Bash", 15.0, 2500.0, 1.3, 0.18),
+    tool("Grep", 12.0, 120.0, 0.7, 0.03),
     tool("Glob", 6.0, 40.0, 0.6, 0.01),
     tool("Write", 3.0, 70.0, 0.5, 0.02),
     tool("TodoWrite", 6.0, 15.0, 0.4, 0.005),
     tool("Task", 3.0, 75_000.0, 0.8, 0.04),
-    tool("WebFetch", 2.0, 2200.0, 0.7, 0.12),
-    tool("MultiEdit", 3.0, 110.0, 0.5, 0.06),
+    tool("WebFetch", 2.0, 2200.0, 0.7, 0.15),
+    tool("MultiEdit", 3.0, 110.0, 0.5, 0.08),
 ];
 
 /// One thing a session sends.
