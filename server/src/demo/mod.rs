@@ -42,8 +42,8 @@ use crate::{
 use activity::{Person, Plan, PROJECTS};
 use session::{Item, Session, Timed};
 
-/// The demo's history is made from this seed: every fresh demo workspace gets the same days
-/// (dated back from its creation).
+/// The demo's history is made from this seed: a given date looks the same in every demo
+/// workspace that has it.
 pub const SEED: u64 = 0x00de_3001_5eed;
 /// How far back the history goes, besides today.
 pub const HISTORY_DAYS: i64 = 30;
