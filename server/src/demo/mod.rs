@@ -101,10 +101,10 @@ pub fn developers() -> Vec<Developer> {
             person("dev", 1.0, 3.0, 0.1, 0.1, &platform),
         ),
         dev(
-            "Ana Lima",
-            "ana@demo.test",
+            "Aiko Tanaka",
+            "aiko@demo.test",
             "Platform",
-            person("ana", -3.0, 3.5, 0.1, 0.05, &platform),
+            person("aiko", -3.0, 3.5, 0.1, 0.05, &platform),
         ),
         dev(
             "Bruno Costa",

@@ -94,7 +94,7 @@ fn user<'a>(summary: &'a Value, email: &str) -> &'a Value {
 }
 
 const DEVELOPERS: [&str; 9] = [
-    "ana@demo.test",
+    "aiko@demo.test",
     "bruno@demo.test",
     "chloe@demo.test",
     "daniel@demo.test",
@@ -106,7 +106,7 @@ const DEVELOPERS: [&str; 9] = [
 ];
 /// The people of the Platform and Payments teams, which manager@demo.test manages.
 const MANAGED: [&str; 6] = [
-    "ana@demo.test",
+    "aiko@demo.test",
     "bruno@demo.test",
     "chloe@demo.test",
     "daniel@demo.test",
