@@ -60,6 +60,9 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// The demo super admin's password; generated and printed once when unset.
     pub demo_superadmin_password: Option<String>,
+    /// A few demo developers at work right now (`DEVPULSE_DEMO_LIVE`); by default wherever
+    /// the demo workspace would be created.
+    pub demo_live: Option<bool>,
 }
 
 impl Config {
@@ -68,6 +71,12 @@ impl Config {
     /// for explicitly, and never in production.
     pub fn seeds_demo(&self, embedded: bool) -> bool {
         !self.production && self.demo.unwrap_or(embedded && self.host.is_loopback())
+    }
+
+    /// Whether the demo workspace's developers keep working while the server runs: by
+    /// default where the demo is created, and never in production.
+    pub fn demo_live(&self, embedded: bool) -> bool {
+        !self.production && self.demo_live.unwrap_or_else(|| self.seeds_demo(embedded))
     }
 }
 
@@ -100,6 +109,22 @@ impl Config {
                     var,
                     value: v.clone(),
                     reason: e.to_string(),
+                }),
+            }
+        }
+        /// `1`/`true` or `0`/`false`; unset, the default decides.
+        fn switch(
+            get: &impl Fn(&str) -> Option<String>,
+            var: &'static str,
+        ) -> Result<Option<bool>, ConfigError> {
+            match get(var).as_deref() {
+                None | Some("") => Ok(None),
+                Some("1") | Some("true") => Ok(Some(true)),
+                Some("0") | Some("false") => Ok(Some(false)),
+                Some(other) => Err(ConfigError {
+                    var,
+                    value: other.into(),
+                    reason: "expected 1 or 0".into(),
                 }),
             }
         }
@@ -178,18 +203,8 @@ impl Config {
                 }
                 n => n,
             },
-            demo: match get("DEVPULSE_DEMO").as_deref() {
-                None | Some("") => None,
-                Some("1") | Some("true") => Some(true),
-                Some("0") | Some("false") => Some(false),
-                Some(other) => {
-                    return Err(ConfigError {
-                        var: "DEVPULSE_DEMO",
-                        value: other.into(),
-                        reason: "expected 1 or 0".into(),
-                    })
-                }
-            },
+            demo: switch(&get, "DEVPULSE_DEMO")?,
+            demo_live: switch(&get, "DEVPULSE_DEMO_LIVE")?,
             demo_superadmin_password: get("DEVPULSE_DEMO_SUPERADMIN_PASSWORD")
                 .filter(|v| !v.is_empty()),
             database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
@@ -294,6 +309,33 @@ mod tests {
         assert_eq!(
             config(&[("DEVPULSE_DEMO", "yes")]).unwrap_err().var,
             "DEVPULSE_DEMO"
+        );
+    }
+
+    #[test]
+    fn live_demo_activity_follows_the_demo_unless_asked_and_never_in_production() {
+        assert!(config(&[]).unwrap().demo_live(true));
+        assert!(!config(&[]).unwrap().demo_live(false));
+        assert!(!config(&[("DEVPULSE_DEMO", "0")]).unwrap().demo_live(true));
+        assert!(!config(&[("DEVPULSE_DEMO_LIVE", "0")])
+            .unwrap()
+            .demo_live(true));
+        assert!(config(&[("DEVPULSE_DEMO_LIVE", "1")])
+            .unwrap()
+            .demo_live(false));
+        assert!(config(&[("HOST", "0.0.0.0"), ("DEVPULSE_DEMO", "1")])
+            .unwrap()
+            .demo_live(true));
+        assert!(!config(&[
+            ("DEVPULSE_ENV", "production"),
+            ("DEVPULSE_DEMO", "1"),
+            ("DEVPULSE_DEMO_LIVE", "1")
+        ])
+        .unwrap()
+        .demo_live(true));
+        assert_eq!(
+            config(&[("DEVPULSE_DEMO_LIVE", "on")]).unwrap_err().var,
+            "DEVPULSE_DEMO_LIVE"
         );
     }
 

@@ -6,6 +6,7 @@ pub mod bus;
 pub mod config;
 pub mod connections;
 pub mod database;
+pub mod demo;
 pub mod error;
 pub mod health;
 pub mod http;
@@ -41,18 +42,6 @@ pub fn init_tracing(format: &config::LogFormat) {
 /// database if this process started it.
 pub async fn run(config: Config) -> Result<(), Error> {
     let db = database::Database::open(&config).await?;
-    if config.seeds_demo(db.mode == "embedded") {
-        match tenancy::seed_demo(&db.store, config.demo_superadmin_password.clone()).await {
-            Ok(Some(people)) => {
-                println!("Demo workspace `demo` created. Sign in with:");
-                for (email, role, password) in people {
-                    println!("  {role:<13} {email:<22} {password}");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("demo data not created: {e}"),
-        }
-    }
     let addr = SocketAddr::new(config.host, config.port);
     let result = match TcpListener::bind(addr).await {
         Ok(listener) => serve(listener, &config, &db, shutdown_signal()).await,
@@ -92,6 +81,7 @@ pub async fn serve(
     };
     let bus = bus::Bus::start(redis.clone());
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
+    let demo = demo::start(config, db, &writer, shutdown_rx.clone()).await;
     let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));
     let failed_logins = Arc::new(auth::failed_logins::FailedLogins::default());
     let auditing = tokio::spawn(
@@ -182,6 +172,9 @@ pub async fn serve(
     let _ = sampler.await;
     let _ = upkeep.await;
     let _ = auditing.await;
+    for task in demo {
+        let _ = task.await;
+    }
     // Every request has been answered; the writer ends once its queue is empty.
     if tokio::time::timeout(std::time::Duration::from_secs(15), writer_task)
         .await

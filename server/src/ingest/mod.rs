@@ -78,6 +78,23 @@ struct Job {
     _room: OwnedSemaphorePermit,
 }
 
+impl Job {
+    fn new(
+        scope: &TenantScope,
+        events: Vec<Event>,
+        room: OwnedSemaphorePermit,
+    ) -> (Job, oneshot::Receiver<store::Result<Receipt>>) {
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            scope: scope.clone(),
+            events,
+            done,
+            _room: room,
+        };
+        (job, answer)
+    }
+}
+
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
@@ -125,17 +142,40 @@ impl Writer {
             .clone()
             .try_acquire_many_owned(events.len().min(QUEUE_EVENTS) as u32)
             .map_err(|_| busy())?;
-        let (done, answer) = oneshot::channel();
-        let job = Job {
-            scope: scope.clone(),
-            events,
-            done,
-            _room: room,
-        };
+        let (job, answer) = Job::new(scope, events, room);
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => busy(),
             mpsc::error::TrySendError::Closed(_) => ApiError::NotReady("shutting down".into()),
         })?;
+        Self::answer(answer).await
+    }
+
+    /// Like [`Writer::submit`], but waits for room in the queue instead of answering busy: for
+    /// writers inside the server (the demo's activity, the load generator), which have no
+    /// client to send back and would rather slow down.
+    pub async fn submit_waiting(
+        &self,
+        scope: &TenantScope,
+        events: Vec<Event>,
+    ) -> Result<Receipt, ApiError> {
+        if events.is_empty() {
+            return Ok(Receipt::default());
+        }
+        let closed = || ApiError::NotReady("shutting down".into());
+        let room = self
+            .room
+            .clone()
+            .acquire_many_owned(events.len().min(QUEUE_EVENTS) as u32)
+            .await
+            .map_err(|_| closed())?;
+        let (job, answer) = Job::new(scope, events, room);
+        self.queue.send(job).await.map_err(|_| closed())?;
+        Self::answer(answer).await
+    }
+
+    async fn answer(
+        answer: oneshot::Receiver<store::Result<Receipt>>,
+    ) -> Result<Receipt, ApiError> {
         match answer.await {
             Err(_) => Err(ApiError::NotReady("the writer stopped".into())),
             Ok(Ok(receipt)) => Ok(receipt),

@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod collector;
 mod dashboard;
+mod demo;
 mod durability;
 mod embedded;
 mod http;
