@@ -5,7 +5,7 @@
 // never sees a person. Then accessibility, keyboard reach and widths in both themes.
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DevpulseServer, freePort } from './server';
 
@@ -71,7 +71,13 @@ async function sendFixtures() {
 
 test.beforeAll(async () => {
   test.setTimeout(240_000);
-  server = new DevpulseServer(await freePort(), path.join(root, '.data', 'e2e-dashboard'));
+  // A fresh database each time: Playwright runs this again in a new worker after a failure.
+  rmSync(path.join(root, '.data', 'e2e-dashboard'), { recursive: true, force: true });
+  // The fixtures go in as fast as the test can send them, past the per-key request limit
+  // that protects a real server from a runaway client.
+  server = new DevpulseServer(await freePort(), path.join(root, '.data', 'e2e-dashboard'), {
+    DEVPULSE_INGEST_KEY_RPS: '100000',
+  });
   await server.start();
   const admin = await token('admin@demo.test', 'demo-admin-pass');
   for (const u of USERS) {
@@ -179,8 +185,12 @@ test('a session opens from the table with its timeline', async ({ page }) => {
   await expect(page.locator('#sessions-total')).toHaveAttribute('data-total', String(sum(['ana'], 'sessions')));
   const first = page.locator('#sessions-table tbody tr').first();
   const id = await first.getAttribute('data-session');
-  await first.locator('a').click();
-  await expect(page).toHaveURL(new RegExp(`/sessions/${id}$`));
+  // A click that lands while the widget is still hydrating can hit a node about to be
+  // replaced; clicking again is what a person would do.
+  await expect(async () => {
+    await first.locator('a').click();
+    await expect(page).toHaveURL(new RegExp(`/sessions/${id}$`), { timeout: 3_000 });
+  }).toPass({ timeout: 20_000 });
   await expect(page.locator('#session-facts')).toHaveAttribute('data-session', id!);
   expect(await page.locator('#timeline tbody tr').count()).toBeGreaterThan(0);
 });

@@ -153,6 +153,8 @@ test('the profile page renames and changes the password', async ({ page, browser
   await expect(me.locator('#name-saved')).toBeVisible();
   await me.reload();
   await expect(me.locator('#profile-name')).toHaveValue('Pro File');
+  // The reloaded page's forms post through the WASM only once it has hydrated.
+  await expect(me.locator('body')).toHaveAttribute('data-hydrated', 'true');
 
   await me.locator('#current-password').fill('not-the-password');
   await me.locator('#new-password').fill('profile-password-2');

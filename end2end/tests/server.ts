@@ -20,7 +20,12 @@ export async function freePort(): Promise<number> {
 
 export class DevpulseServer {
   private proc?: ChildProcess;
-  constructor(readonly port: number, readonly dataDir: string) {}
+  /** `env` adds to (or overrides) the test defaults, e.g. `{ DEVPULSE_DEMO_LIVE: '1' }`. */
+  constructor(
+    readonly port: number,
+    readonly dataDir: string,
+    readonly env: Record<string, string> = {},
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -41,6 +46,10 @@ export class DevpulseServer {
         RUST_LOG: 'warn',
         // The demo super admin's password is generated unless chosen; the tests choose it.
         DEVPULSE_DEMO_SUPERADMIN_PASSWORD: 'demo-superadmin-pass',
+        // The demo's developers stay still unless a test wants them at work: pages that
+        // refetch on every update would make the other tests' pages move under them.
+        DEVPULSE_DEMO_LIVE: '0',
+        ...this.env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -38,28 +38,25 @@ pub fn Skeleton(height: u32) -> impl IntoView {
 }
 
 /// A page for signed-in people only: a signed-out visitor is sent to sign in and brought back.
+/// The check sits beside the page rather than around it, so the page hydrates exactly as it
+/// would on its own (its own server functions refuse a signed-out caller anyway).
 #[component]
-pub fn Protected(children: ChildrenFn) -> impl IntoView {
+pub fn Protected(children: Children) -> impl IntoView {
     let viewer = expect_context::<crate::account::ViewerResource>().0;
     let location = leptos_router::hooks::use_location();
     view! {
         <Suspense fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    if let Ok(None) = viewer.await {
-                        let here = format!(
-                            "{}{}",
-                            location.pathname.get_untracked(),
-                            location.search.get_untracked(),
-                        );
-                        sign_in_first(&here);
-                        leptos::either::Either::Left(view! { <p>"Sign in to continue."</p> })
-                    } else {
-                        leptos::either::Either::Right(children())
-                    }
-                })
-            }}
+            {move || Suspend::new(async move {
+                if let Ok(None) = viewer.await {
+                    let here = format!(
+                        "{}{}",
+                        location.pathname.get_untracked(),
+                        location.search.get_untracked(),
+                    );
+                    sign_in_first(&here);
+                }
+            })}
         </Suspense>
+        {children()}
     }
 }

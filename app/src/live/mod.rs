@@ -40,6 +40,9 @@ pub fn backoff_ms(attempt: u32) -> u32 {
     (250u32 << (attempt.clamp(1, 6) - 1)).min(5_000)
 }
 
+/// The shortest time between two refetches a live page makes.
+pub const REFETCH_EVERY_MS: u64 = 1_000;
+
 /// The dashboard's subscription to `/ws/metrics`. `tick` moves on every update the viewer may
 /// see and on every (re)connect, so whatever reads it refetches in place; `events` counts the
 /// events the updates announced.
@@ -70,6 +73,27 @@ impl MetricsFeed {
                 let alive = alive.clone();
                 on_cleanup(move || alive.store(false, Ordering::Relaxed));
             }
+            // Busy workspaces commit many times a second: a page refetches at most once per
+            // REFETCH_EVERY_MS, the updates in between folded into one trailing refetch.
+            let pending = Arc::new(AtomicBool::new(false));
+            let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let bump = move || {
+                let now = js_sys::Date::now() as u64;
+                let since = now.saturating_sub(last.load(Ordering::Relaxed));
+                if since >= REFETCH_EVERY_MS {
+                    last.store(now, Ordering::Relaxed);
+                    feed.tick.update(|n| *n += 1);
+                } else if !pending.swap(true, Ordering::Relaxed) {
+                    let (pending, last) = (pending.clone(), last.clone());
+                    leptos::task::spawn_local(async move {
+                        gloo_timers::future::TimeoutFuture::new((REFETCH_EVERY_MS - since) as u32)
+                            .await;
+                        pending.store(false, Ordering::Relaxed);
+                        last.store(js_sys::Date::now() as u64, Ordering::Relaxed);
+                        feed.tick.update(|n| *n += 1);
+                    });
+                }
+            };
             leptos::task::spawn_local(client::run(
                 "/ws/metrics",
                 feed.link,
@@ -78,14 +102,14 @@ impl MetricsFeed {
                     match message {
                         types::LiveMessage::MetricsUpdate(u) => {
                             feed.events.update(|n| *n += u.events);
-                            feed.tick.update(|n| *n += 1);
+                            bump();
                         }
                         // The greeting: after a reconnect, refetch what may have been missed
                         // (the first one needs nothing: the page has just been rendered).
                         types::LiveMessage::DashboardRefresh { .. }
                             if feed.link.get_untracked() != LinkState::Connecting =>
                         {
-                            feed.tick.update(|n| *n += 1);
+                            bump();
                         }
                         _ => {}
                     }

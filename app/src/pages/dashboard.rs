@@ -902,7 +902,7 @@ fn LiveWidget(ctx: Ctx) -> impl IntoView {
                             </p>
                             <ul class="presence-list">{people}</ul>
                             <h3 class="sub">"Latest events"</h3>
-                            <ul class="feed" id="live-feed" aria-live="polite">{recent}</ul>
+                            <ul class="feed" id="live-feed" aria-live="polite" tabindex="0" aria-label="Latest events">{recent}</ul>
                         }
                             .into_any()
                     }
