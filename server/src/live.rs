@@ -73,8 +73,14 @@ pub async fn sample(
     }
 }
 
+/// Small buffers: a feed's messages are a few hundred bytes, and tungstenite's defaults
+/// (128 KiB to read, 128 KiB before a write is flushed) cost that much per open socket, which
+/// thousands of idle dashboards would pay for nothing.
 fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_INBOUND).max_frame_size(MAX_INBOUND)
+    ws.max_message_size(MAX_INBOUND)
+        .max_frame_size(MAX_INBOUND)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
 }
 
 /// Browsers name the page that opens a WebSocket in `Origin`, and send its cookies whatever
@@ -296,7 +302,9 @@ impl Feed {
                     Some(Ok(_)) => {}
                 },
                 _ = recheck.tick() => {
-                    if let Err(stop) = self.recheck().await {
+                    // Boxed: its state is large and needed only now and then, not in
+                    // every idle feed's future.
+                    if let Err(stop) = Box::pin(self.recheck()).await {
                         return stop;
                     }
                 }

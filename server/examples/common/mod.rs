@@ -1,4 +1,8 @@
-//! What the benchmark programs share: a fresh tenant with an ingest key to measure through.
+//! What the benchmark programs share: a fresh tenant with an ingest key to measure through,
+//! and (`fill`) one full of activity.
+
+#[allow(dead_code)]
+pub mod fill;
 
 /// A tenant named `<prefix><now in ms>` (so runs against one database do not collide) whose
 /// admin holds an ingest key; returns the tenant, its slug and the key.

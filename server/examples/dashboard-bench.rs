@@ -1,0 +1,475 @@
+//! Dashboard benchmark: a tenant filled with activity (50 people over 90 days, by default 10
+//! million events, through the writer as `dashboard-load` does), then, against the real server
+//! run as a child process (so its memory is its own):
+//!
+//! - the dashboard's HTML rendered on the server for a 30-day range, per role, with 50
+//!   concurrent clients, against the public status page rendered the same way (the baseline:
+//!   the same render path, no metrics);
+//! - each dashboard server function, as the tenant admin, against `whoami` (a server function
+//!   that reads one row);
+//! - live: 1,000 subscribed WebSockets, commit → `metrics_update` received, against the
+//!   acknowledgement of the same POST;
+//! - 10,000 idle WebSockets: the server's extra resident memory.
+//!
+//! Run it:
+//!
+//!     cargo run --release -p server --example dashboard-bench               # 10M events
+//!     cargo run -p server --example dashboard-bench -- --events 1000000
+//!     cargo run -p server --example dashboard-bench -- --quick              # seconds
+//!
+//! Prints figures only; it asserts nothing about speed.
+
+use std::{
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::{stream, StreamExt};
+use server::Config;
+use tokio::io::AsyncBufReadExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod common;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const PASSWORD: &str = "bench-password-123";
+
+fn flag(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == name) {
+        None => default,
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.replace('_', "").parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a whole number")),
+    }
+}
+
+fn has(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+fn config(data_dir: &str) -> Config {
+    let data_dir = data_dir.to_string();
+    Config::from_lookup(|k| match k {
+        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
+        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
+        // The benchmark's own sign-ins and sockets are not an attack.
+        "DEVPULSE_LOGIN_ATTEMPTS_PER_SEC" => Some("1000".into()),
+        "DEVPULSE_MAX_CONNECTIONS" => Some("20000".into()),
+        "DEVPULSE_INGEST_KEY_RPS" => Some("100000".into()),
+        "DEVPULSE_DEMO" => Some("0".into()),
+        _ => None,
+    })
+    .expect("config")
+}
+
+#[tokio::main]
+async fn main() {
+    let data_dir =
+        std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-dashboard".into());
+    if has("--serve") {
+        return serve(&data_dir).await;
+    }
+    let quick = has("--quick");
+    let events = flag("--events", if quick { 20_000 } else { 10_000_000 });
+    let clients = flag("--clients", if quick { 5 } else { 50 }) as usize;
+    let rounds = flag("--rounds", if quick { 2 } else { 10 }) as usize;
+    let sockets = flag("--sockets", if quick { 50 } else { 1_000 }) as usize;
+    let idle = flag("--idle", if quick { 200 } else { 10_000 }) as usize;
+
+    // The data, written in this process; then the server runs alone in a child.
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let cfg = config(&data_dir);
+    let db = server::database::Database::open(&cfg)
+        .await
+        .expect("database");
+    let filled = common::fill::fill(&db, "dash", events, 50, 90).await;
+    let roles = roles(&db, &filled).await;
+    let key = server::tenancy::create_api_key(
+        &db.store,
+        &filled.tenant,
+        &store::Email::parse("bench@bench.test").unwrap(),
+        "live",
+        &[store::api_keys::Scope::Ingest],
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .expect("key");
+    db.close().await;
+
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve")
+        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("server output");
+        if let Some(a) = line.strip_prefix("listening ") {
+            break a.to_string();
+        }
+    };
+    let pid = child.id().expect("pid");
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    println!(
+        "\ndashboard-bench: {} events, {clients} concurrent clients x {rounds} requests each, {} build",
+        filled.events,
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
+
+    // Server-rendered HTML, per role, against the status page.
+    let mut tokens = Vec::new();
+    for (role, email) in &roles {
+        tokens.push((*role, login(&http, &base, &filled.slug, email).await));
+    }
+    let admin = tokens[0].1.clone();
+    let status = load(&http, clients, rounds, || {
+        http.get(format!("{base}/status"))
+    })
+    .await;
+    println!("\nHTML rendered on the server (p50 / p95; baseline: the status page)");
+    report("status page (baseline)", &status, None);
+    for (role, token) in &tokens {
+        let t = load(&http, clients, rounds, || {
+            http.get(format!("{base}/?range=30d")).bearer_auth(token)
+        })
+        .await;
+        report(&format!("dashboard, 30 days, {role}"), &t, Some(&status));
+    }
+
+    // Each server function, as the admin, against whoami.
+    println!("\nServer functions, tenant admin, 30 days (baseline: whoami)");
+    let whoami = load(&http, clients, rounds, || {
+        http.post(format!("{base}/api/whoami")).bearer_auth(&admin)
+    })
+    .await;
+    report("whoami (baseline)", &whoami, None);
+    let q = "range=30d";
+    type Form = Vec<(&'static str, &'static str)>;
+    let fns: &[(&str, &str, Form)] = &[
+        ("overview", "dashboard/overview", vec![("q", q)]),
+        (
+            "series by model",
+            "dashboard/series",
+            vec![("q", q), ("split", "model"), ("measure", "cost")],
+        ),
+        (
+            "series by person",
+            "dashboard/series",
+            vec![("q", q), ("split", "person"), ("measure", "lines")],
+        ),
+        (
+            "breakdown by tool",
+            "dashboard/breakdown",
+            vec![("q", q), ("by", "tool")],
+        ),
+        (
+            "breakdown by person",
+            "dashboard/breakdown",
+            vec![("q", q), ("by", "person")],
+        ),
+        (
+            "breakdown by team",
+            "dashboard/breakdown",
+            vec![("q", q), ("by", "team")],
+        ),
+        (
+            "breakdown by project",
+            "dashboard/breakdown",
+            vec![("q", q), ("by", "project")],
+        ),
+        ("heatmap", "dashboard/heatmap", vec![("q", q)]),
+        (
+            "sessions, by cost",
+            "dashboard/sessions",
+            vec![("q", q), ("sort", "cost"), ("page", "1")],
+        ),
+        ("activity", "dashboard/activity", vec![]),
+    ];
+    for (name, path, form) in fns {
+        let t = load(&http, clients, rounds, || {
+            http.post(format!("{base}/api/{path}"))
+                .bearer_auth(&admin)
+                .form(form)
+        })
+        .await;
+        report(name, &t, Some(&whoami));
+    }
+
+    // Live: N subscribers, one event at a time.
+    println!("\nLive: {sockets} subscribed WebSockets, commit -> metrics_update received");
+    let (latencies, acks) = live(&addr, &base, &admin, &key, sockets).await;
+    report("POST acknowledged (baseline)", &acks, None);
+    report("message received, every socket", &latencies, Some(&acks));
+
+    // Idle sockets: the server's resident memory before and after.
+    let before = rss_kib(pid);
+    let mut open = Vec::with_capacity(idle);
+    for chunk in (0..idle).collect::<Vec<_>>().chunks(500) {
+        let opened = stream::iter(chunk.iter().map(|_| subscribe(&addr, &admin)))
+            .buffer_unordered(100)
+            .collect::<Vec<_>>()
+            .await;
+        open.extend(opened);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib(pid);
+    println!(
+        "\nIdle: {} WebSockets open; server resident memory {:.1} MB -> {:.1} MB: +{:.1} MB ({:.1} KiB a socket)",
+        open.len(),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        (after - before) as f64 / 1024.0,
+        (after - before) as f64 / open.len().max(1) as f64
+    );
+    drop(open);
+    let _ = child.kill().await;
+}
+
+/// The child: the server alone on the benchmark's data, until killed.
+async fn serve(data_dir: &str) {
+    let cfg = config(data_dir);
+    let db = server::database::Database::open(&cfg)
+        .await
+        .expect("database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("listening {}", listener.local_addr().unwrap());
+    server::serve(listener, &cfg, &db, std::future::pending())
+        .await
+        .expect("serve");
+}
+
+/// A tenant admin (bench@), a manager of the first team, one of its developers and a viewer.
+async fn roles(
+    db: &server::database::Database,
+    f: &common::fill::Filled,
+) -> Vec<(&'static str, String)> {
+    let actor = store::audit::Actor::cli();
+    let manager = store::Email::parse(&format!("manager@{}.test", f.slug)).unwrap();
+    let viewer = store::Email::parse(&format!("viewer@{}.test", f.slug)).unwrap();
+    for (email, role) in [
+        (&manager, store::Role::Manager),
+        (&viewer, store::Role::Viewer),
+    ] {
+        server::tenancy::create_user(
+            &db.store,
+            &f.tenant,
+            email,
+            "",
+            role,
+            Some(PASSWORD.into()),
+            &actor,
+        )
+        .await
+        .unwrap();
+    }
+    let mut tx = db.store.tenant_tx(f.tenant.scope()).await.unwrap();
+    let m = store::accounts::find_by_email(&mut tx, &manager)
+        .await
+        .unwrap();
+    store::teams::set_member(&mut tx, &actor, f.teams[0], m.id, true)
+        .await
+        .unwrap();
+    // The first developer signs in too: give them a password.
+    let dev = store::accounts::get(&mut tx, f.users[0]).await.unwrap();
+    let hash = store::accounts::hash_password_blocking(PASSWORD.into())
+        .await
+        .unwrap();
+    store::accounts::set_password_hash(&mut tx, dev.id, &hash)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    vec![
+        ("tenant_admin", "bench@bench.test".to_string()),
+        ("manager", manager.to_string()),
+        ("developer", dev.email.to_string()),
+        ("viewer", viewer.to_string()),
+    ]
+}
+
+async fn login(http: &reqwest::Client, base: &str, slug: &str, email: &str) -> String {
+    let r: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({ "tenant": slug, "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{email}: {r}"))
+        .to_string()
+}
+
+/// `clients` at once, each sending `rounds` requests one after another; every latency.
+async fn load(
+    _http: &reqwest::Client,
+    clients: usize,
+    rounds: usize,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Vec<Duration> {
+    // One warm-up, so connection set-up and first-use caches are not counted.
+    let _ = request().send().await.unwrap().bytes().await;
+    let mut all = Vec::with_capacity(clients * rounds);
+    let runs = (0..clients).map(|_| {
+        let mut mine = Vec::with_capacity(rounds);
+        let requests: Vec<_> = (0..rounds).map(|_| request()).collect();
+        async move {
+            for r in requests {
+                let t = Instant::now();
+                let res = r.send().await.unwrap();
+                let status = res.status();
+                let _ = res.bytes().await.unwrap();
+                assert!(status.is_success(), "{status}");
+                mine.push(t.elapsed());
+            }
+            mine
+        }
+    });
+    for mine in futures::future::join_all(runs).await {
+        all.extend(mine);
+    }
+    all.sort();
+    all
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn report(name: &str, t: &[Duration], baseline: Option<&[Duration]>) {
+    let mut t = t.to_vec();
+    t.sort();
+    let (p50, p95, p99) = (pct(&t, 0.5), pct(&t, 0.95), pct(&t, 0.99));
+    let ratio = baseline
+        .map(|b| {
+            let mut b = b.to_vec();
+            b.sort();
+            format!(
+                "   p95 {:.2}x baseline",
+                ms(p95) / ms(pct(&b, 0.95)).max(1e-3)
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "  {name:<34} p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  (n={}){ratio}",
+        ms(p50),
+        ms(p95),
+        ms(p99),
+        t.len()
+    );
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn subscribe(addr: &str, token: &str) -> Socket {
+    let mut req = format!("ws://{addr}/ws/metrics")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    // The greeting.
+    let _ = ws.next().await;
+    ws
+}
+
+/// Opens `n` sockets, then sends one event at a time and times, for each, the POST's
+/// acknowledgement and every socket's message, both from the moment the POST was sent.
+async fn live(
+    addr: &str,
+    base: &str,
+    token: &str,
+    key: &str,
+    n: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let sockets: Vec<Socket> = stream::iter((0..n).map(|_| subscribe(addr, token)))
+        .buffer_unordered(100)
+        .collect()
+        .await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut ws| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(m)) = ws.next().await {
+                    if m.is_text() && m.to_text().unwrap_or("").contains("metrics_update") {
+                        let _ = tx.send(Instant::now());
+                    }
+                }
+                let _ = ws.close(None).await;
+            })
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let (mut latencies, mut acks) = (Vec::new(), Vec::new());
+    let sent_at = Arc::new(std::sync::Mutex::new(Instant::now()));
+    for i in 0..20 {
+        let body = serde_json::json!([{ "type": "tool_use", "tool_name": "Read",
+            "tool_use_id": format!("live-{i}-{}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+            "timestamp": chrono::Utc::now().to_rfc3339() }]);
+        let start = Instant::now();
+        *sent_at.lock().unwrap() = start;
+        let r = http
+            .post(format!("{base}/api/v1/ingest/batch"))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        acks.push(start.elapsed());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut got = 0;
+        while got < n {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(at)) => {
+                    latencies.push(at.saturating_duration_since(start));
+                    got += 1;
+                }
+                _ => break,
+            }
+        }
+        if got < n {
+            println!("  round {i}: only {got} of {n} sockets heard within 5 s");
+        }
+        // Apart enough that each event is its own message.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for r in readers {
+        r.abort();
+    }
+    (latencies, acks)
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
