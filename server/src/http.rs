@@ -55,7 +55,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 cookies: state.cookies,
             }),
         };
-        move || leptos::prelude::provide_context(cx.clone())
+        move || {
+            leptos::prelude::provide_context(cx.clone());
+            // Fresh for every request: a page render's dashboard reads share a connection.
+            leptos::prelude::provide_context(app::api::dashboard::ssr::PageReads::default());
+        }
     };
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();

@@ -89,7 +89,14 @@ pub async fn serve(
             .clone()
             .run(db.store.clone(), shutdown_rx.clone()),
     );
+    let (access_tx, _) = tokio::sync::broadcast::channel(256);
+    let access_listener = tokio::spawn(live::listen_access(
+        db.store.clone(),
+        access_tx.clone(),
+        shutdown_rx.clone(),
+    ));
     let state = AppState {
+        access: access_tx,
         writer,
         bus,
         batch_max_items: config.batch_max_items,
@@ -170,6 +177,7 @@ pub async fn serve(
         let _ = grpc.await;
     }
     let _ = sampler.await;
+    let _ = access_listener.await;
     let _ = upkeep.await;
     let _ = auditing.await;
     for task in demo {

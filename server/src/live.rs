@@ -32,12 +32,62 @@ use crate::{
 /// says, so anything bigger is a mistake or an attack, and closes the socket.
 const MAX_INBOUND: usize = 4 * 1024;
 
-/// How often an open `/ws/metrics` checks its caller again: a revoked session, a deactivated
-/// person, a suspended tenant, a changed role or a narrower view takes effect within this.
-const RECHECK: Duration = Duration::from_secs(2);
+/// How often an open `/ws/metrics` checks its caller again regardless: an expired session
+/// ends within this. Changes people make (a deactivation, a role or password change, a
+/// revoked key, a team change, a suspended tenant) are told to every instance through the
+/// database when they commit ([`listen_access`]), and the feeds of that tenant check at once.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// What `/ws/metrics` demands, as its route declares: to read a dashboard.
 pub const FEED: Access = Access::Read(types::dashboard::DASHBOARD_READ);
+
+/// Forwards the database's access-change notices (`store::audit::ACCESS_CHANNEL`, one per
+/// committed change, from whichever instance or door made it) to the open feeds, until
+/// `shutdown`. A notice names the schema the change was made in; after a lost connection,
+/// when notices may have been missed, `*` tells every feed to check.
+pub async fn listen_access(
+    store: Store,
+    notices: broadcast::Sender<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let listening = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(store.pool()).await?;
+            l.listen(store::audit::ACCESS_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let mut listener = tokio::select! {
+            l = listening => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for access changes; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = notices.send("*".into());
+        loop {
+            tokio::select! {
+                n = listener.try_recv() => match n {
+                    Ok(Some(n)) => {
+                        let _ = notices.send(n.payload().to_string());
+                    }
+                    // The connection dropped (it reconnects on the next call): what was sent
+                    // meanwhile is lost, so everyone checks.
+                    Ok(None) => {
+                        let _ = notices.send("*".into());
+                    }
+                    Err(_) => break,
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
 
 /// Samples `pg_stat_database` once a second until `shutdown` fires. A failed sample (the
 /// database is down) publishes nothing and restarts the rate calculation.
@@ -180,8 +230,17 @@ pub async fn metrics_ws(
         }
         Credential::Headers(kept)
     };
+    let Some(schema) = caller
+        .tenant
+        .as_ref()
+        .map(|t| t.scope().schema().to_string())
+    else {
+        return ApiError::NotFound("tenant").into_response();
+    };
     let feed = Feed {
         updates: state.bus.subscribe(),
+        access: state.access.subscribe(),
+        schema,
         state,
         credential,
         tenant,
@@ -235,6 +294,9 @@ pub async fn ticket(
 struct Feed {
     state: AppState,
     updates: broadcast::Receiver<MetricsUpdate>,
+    /// Access-change notices ([`listen_access`]), and the tenant schema they name.
+    access: broadcast::Receiver<String>,
+    schema: String,
     credential: Credential,
     tenant: TenantId,
     only: Option<Vec<UserId>>,
@@ -264,6 +326,7 @@ impl Feed {
 
     async fn run(&mut self, socket: &mut WebSocket) -> Stop {
         let mut shutdown = self.state.shutdown.clone();
+        let mut access_open = true;
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is at once, and the upgrade has just checked.
@@ -301,6 +364,23 @@ impl Feed {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Stop::Gone,
                     Some(Ok(_)) => {}
                 },
+                notice = self.access.recv(), if access_open => {
+                    let concerns_us = match &notice {
+                        Ok(schema) => {
+                            schema == "*" || schema == "public" || *schema == self.schema
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            access_open = false;
+                            false
+                        }
+                    };
+                    if concerns_us {
+                        if let Err(stop) = Box::pin(self.recheck()).await {
+                            return stop;
+                        }
+                    }
+                }
                 _ = recheck.tick() => {
                     // Boxed: its state is large and needed only now and then, not in
                     // every idle feed's future.

@@ -41,6 +41,8 @@ pub struct AppState {
     pub writer: Writer,
     /// After-commit `metrics_update`s, for live pages.
     pub bus: Bus,
+    /// Access-change notices from the database, for open feeds (`live::listen_access`).
+    pub access: tokio::sync::broadcast::Sender<String>,
     pub batch_max_items: usize,
     /// The largest request body, and the most a gzip body may inflate to.
     pub body_limit: usize,

@@ -39,6 +39,30 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// The channel `NOTIFY` tells of changes to who may read what; its payload is the schema the
+/// change was made in (`public` for the registry: a tenant suspended or deleted).
+pub const ACCESS_CHANNEL: &str = "devpulse_access";
+
+/// Whether an audited action can end or narrow someone's access: open live feeds check their
+/// callers again when one commits (see [`ACCESS_CHANNEL`]).
+pub fn changes_access(action: &str) -> bool {
+    matches!(
+        action,
+        "user.role_changed"
+            | "user.deactivated"
+            | "password.changed"
+            | "password.reset"
+            | "api_key.revoked"
+            | "team.member_set"
+            | "team.member_removed"
+            | "team.deleted"
+            | "tenant.suspended"
+            | "tenant.deleted"
+            | "session.family_revoked"
+            | "logout"
+    )
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -46,6 +70,12 @@ pub async fn record(
     target: Option<&str>,
     details: serde_json::Value,
 ) -> Result<()> {
+    if changes_access(action) {
+        // Delivered when (and only if) the change commits, to every instance.
+        sqlx::query!("SELECT pg_notify($1, current_schema())", ACCESS_CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query!(
         "INSERT INTO audit_log (actor_id, actor, action, target, ip, user_agent, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

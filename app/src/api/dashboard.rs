@@ -71,65 +71,160 @@ pub mod ssr {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// A read's transaction, reader and window for server function `F`'s caller.
-    pub async fn begin<F: leptos::server_fn::ServerFn>(
-        f: &Filters,
-    ) -> Result<(store::TenantTx, store::dashboard::Reader, Window), AppError> {
+    /// What one request's dashboard reads share: one connection and transaction for the
+    /// whole page (a page render reads a dozen widgets; a connection each would take a dozen
+    /// from the pool per visitor), and the reader and windows already worked out. The
+    /// server provides a fresh one for every request.
+    #[derive(Clone, Default)]
+    pub struct PageReads(std::sync::Arc<tokio::sync::Mutex<Option<Shared>>>);
+
+    pub struct Shared {
+        user: store::UserId,
+        tx: store::TenantTx,
+        reader: store::dashboard::Reader,
+        windows: std::collections::HashMap<Filters, Window>,
+    }
+
+    /// One server function's read: the connection (the page's, or its own outside a page
+    /// render), the caller's reader and the filters' window.
+    pub struct Read {
+        shared: Option<tokio::sync::OwnedMutexGuard<Option<Shared>>>,
+        own: Option<store::TenantTx>,
+        reader: store::dashboard::Reader,
+        window: Window,
+    }
+
+    impl Read {
+        pub fn parts(
+            &mut self,
+        ) -> (
+            &mut sqlx_conn::PgConnection,
+            &store::dashboard::Reader,
+            &Window,
+        ) {
+            let conn: &mut sqlx_conn::PgConnection = match (&mut self.shared, &mut self.own) {
+                (Some(guard), _) => &mut guard.as_mut().expect("opened").tx,
+                (None, Some(tx)) => tx,
+                (None, None) => unreachable!("a read has a connection"),
+            };
+            (conn, &self.reader, &self.window)
+        }
+
+        /// Ends the read: its own transaction commits; the page's stays open for the next.
+        pub async fn done(self) -> Result<(), AppError> {
+            if let Some(tx) = self.own {
+                tx.commit().await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Names the connection type without a direct sqlx dependency.
+    mod sqlx_conn {
+        pub type PgConnection = <store::TenantTx as std::ops::Deref>::Target;
+    }
+
+    /// A read for server function `F`'s caller, with `f`'s window.
+    pub async fn begin<F: leptos::server_fn::ServerFn>(f: &Filters) -> Result<Read, AppError> {
         let s = crate::session::ssr::require_fn::<F>().await?;
-        let scope = s.scope.as_ref().ok_or_else(|| {
+        let scope = s.scope.clone().ok_or_else(|| {
             AppError::new(
                 http::StatusCode::FORBIDDEN,
                 "super admins read a workspace's dashboard through support access",
             )
         })?;
         let cx = crate::ssr::server_context()?;
-        let mut tx = cx.store.tenant_tx(scope).await?;
+        let no_dashboard = || {
+            AppError::new(
+                http::StatusCode::FORBIDDEN,
+                format!("your role ({}) has no dashboard", s.viewer.role),
+            )
+        };
+        if let Some(page) = leptos::prelude::use_context::<PageReads>() {
+            let mut guard = page.0.clone().lock_owned().await;
+            if guard.as_ref().is_some_and(|sh| sh.user != s.user_id) {
+                *guard = None;
+            }
+            if guard.is_none() {
+                let mut tx = cx.store.tenant_tx(&scope).await?;
+                let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
+                    .await?
+                    .ok_or_else(no_dashboard)?;
+                *guard = Some(Shared {
+                    user: s.user_id,
+                    tx,
+                    reader,
+                    windows: Default::default(),
+                });
+            }
+            let shared = guard.as_mut().expect("opened");
+            let window = match shared.windows.get(f) {
+                Some(w) => w.clone(),
+                None => {
+                    let w = store::dashboard::window(&mut shared.tx, f, chrono::Utc::now()).await?;
+                    shared.windows.insert(f.clone(), w.clone());
+                    w
+                }
+            };
+            let reader = shared.reader.clone();
+            return Ok(Read {
+                shared: Some(guard),
+                own: None,
+                reader,
+                window,
+            });
+        }
+        let mut tx = cx.store.tenant_tx(&scope).await?;
         let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
             .await?
-            .ok_or_else(|| {
-                AppError::new(
-                    http::StatusCode::FORBIDDEN,
-                    format!("your role ({}) has no dashboard", s.viewer.role),
-                )
-            })?;
+            .ok_or_else(no_dashboard)?;
         let window = store::dashboard::window(&mut tx, f, chrono::Utc::now()).await?;
-        Ok((tx, reader, window))
+        Ok(Read {
+            shared: None,
+            own: Some(tx),
+            reader,
+            window,
+        })
     }
 }
 
 #[server(endpoint = "dashboard/overview")]
 pub async fn get_overview(q: String) -> Result<Overview, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetOverview>(&f).await?;
-    let o = store::dashboard::overview(&mut tx, &reader, &w, &f).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetOverview>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let o = store::dashboard::overview(conn, reader, w, &f).await?;
+    r.done().await?;
     Ok(o)
 }
 
 #[server(endpoint = "dashboard/series")]
 pub async fn get_series(q: String, split: Split, measure: Measure) -> Result<Series, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetSeries>(&f).await?;
-    let s = store::dashboard::series(&mut tx, &reader, &w, &f, split, measure).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetSeries>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let s = store::dashboard::series(conn, reader, w, &f, split, measure).await?;
+    r.done().await?;
     Ok(s)
 }
 
 #[server(endpoint = "dashboard/breakdown")]
 pub async fn get_breakdown(q: String, by: Dimension) -> Result<Breakdown, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetBreakdown>(&f).await?;
-    let b = store::dashboard::breakdown(&mut tx, &reader, &w, &f, by).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetBreakdown>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let b = store::dashboard::breakdown(conn, reader, w, &f, by).await?;
+    r.done().await?;
     Ok(b)
 }
 
 #[server(endpoint = "dashboard/heatmap")]
 pub async fn get_heatmap(q: String) -> Result<Heatmap, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetHeatmap>(&f).await?;
-    let h = store::dashboard::heatmap(&mut tx, &reader, &w, &f).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetHeatmap>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let h = store::dashboard::heatmap(conn, reader, w, &f).await?;
+    r.done().await?;
     Ok(h)
 }
 
@@ -140,33 +235,37 @@ pub async fn get_sessions(
     page: i64,
 ) -> Result<SessionPage, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetSessions>(&f).await?;
-    let p = store::dashboard::sessions_page(&mut tx, &reader, &w, &f, sort, page).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetSessions>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let p = store::dashboard::sessions_page(conn, reader, w, &f, sort, page).await?;
+    r.done().await?;
     Ok(p)
 }
 
 #[server(endpoint = "dashboard/session")]
 pub async fn get_session(id: String) -> Result<SessionDetail, AppError> {
-    let (mut tx, reader, _) = ssr::begin::<GetSession>(&Default::default()).await?;
-    let d = store::dashboard::session_detail(&mut tx, &reader, &id).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetSession>(&Default::default()).await?;
+    let (conn, reader, _) = r.parts();
+    let d = store::dashboard::session_detail(conn, reader, &id).await?;
+    r.done().await?;
     Ok(d)
 }
 
 #[server(endpoint = "dashboard/activity")]
 pub async fn get_activity() -> Result<Activity, AppError> {
-    let (mut tx, reader, _) = ssr::begin::<GetActivity>(&Default::default()).await?;
-    let a = store::dashboard::activity(&mut tx, &reader, chrono::Utc::now()).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetActivity>(&Default::default()).await?;
+    let (conn, reader, _) = r.parts();
+    let a = store::dashboard::activity(conn, reader, chrono::Utc::now()).await?;
+    r.done().await?;
     Ok(a)
 }
 
 #[server(endpoint = "dashboard/insights")]
 pub async fn get_insights(q: String) -> Result<Insights, AppError> {
     let f = ssr::filters(&q)?;
-    let (mut tx, reader, w) = ssr::begin::<GetInsights>(&f).await?;
-    let i = store::dashboard::insights(&mut tx, &reader, &w, &f).await?;
-    tx.commit().await?;
+    let mut r = ssr::begin::<GetInsights>(&f).await?;
+    let (conn, reader, w) = r.parts();
+    let i = store::dashboard::insights(conn, reader, w, &f).await?;
+    r.done().await?;
     Ok(i)
 }
