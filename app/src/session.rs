@@ -41,11 +41,24 @@ pub mod ssr {
 
     pub type SharedAuthenticator = Arc<dyn Authenticator>;
 
+    /// The request's session, worked out once: a page render calls a dozen server
+    /// functions, and each would otherwise authenticate the same cookie again. The server
+    /// provides a fresh one for every request.
+    #[derive(Clone, Default)]
+    pub struct RequestSession(Arc<tokio::sync::OnceCell<Option<Session>>>);
+
     /// The session of the request being served, if any.
     pub async fn current() -> Option<Session> {
         let cx = crate::ssr::server_context().ok()?;
         let parts = use_context::<http::request::Parts>()?;
-        cx.auth.session(&parts).await
+        match use_context::<RequestSession>() {
+            Some(cached) => cached
+                .0
+                .get_or_init(|| cx.auth.session(&parts))
+                .await
+                .clone(),
+            None => cx.auth.session(&parts).await,
+        }
     }
 
     /// The session of a caller the rule `crate::access` declares for server function `F`

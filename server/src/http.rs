@@ -59,6 +59,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             leptos::prelude::provide_context(cx.clone());
             // Fresh for every request: a page render's dashboard reads share a connection.
             leptos::prelude::provide_context(app::api::dashboard::ssr::PageReads::default());
+            leptos::prelude::provide_context(app::session::ssr::RequestSession::default());
         }
     };
     let routes = generate_route_list(App);
