@@ -37,17 +37,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PASSWORD: &str = "bench-password-123";
 
-fn flag(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == name) {
-        None => default,
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.replace('_', "").parse().ok())
-            .unwrap_or_else(|| panic!("{name} takes a whole number")),
-    }
-}
-
 fn has(name: &str) -> bool {
     std::env::args().any(|a| a == name)
 }
@@ -75,11 +64,11 @@ async fn main() {
         return serve(&data_dir).await;
     }
     let quick = has("--quick");
-    let events = flag("--events", if quick { 20_000 } else { 10_000_000 });
-    let clients = flag("--clients", if quick { 5 } else { 50 }) as usize;
-    let rounds = flag("--rounds", if quick { 2 } else { 10 }) as usize;
-    let sockets = flag("--sockets", if quick { 50 } else { 1_000 }) as usize;
-    let idle = flag("--idle", if quick { 200 } else { 10_000 }) as usize;
+    let events = common::flag("--events", if quick { 20_000 } else { 10_000_000 });
+    let clients = common::flag("--clients", if quick { 5 } else { 50 }) as usize;
+    let rounds = common::flag("--rounds", if quick { 2 } else { 10 }) as usize;
+    let sockets = common::flag("--sockets", if quick { 50 } else { 1_000 }) as usize;
+    let idle = common::flag("--idle", if quick { 200 } else { 10_000 }) as usize;
 
     // The data, written in this process; then the server runs alone in a child. A cluster
     // left running on the directory (an interrupted run) is stopped first: deleting a live

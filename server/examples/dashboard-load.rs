@@ -18,22 +18,11 @@ mod common;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn flag(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == name) {
-        None => default,
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.replace('_', "").parse().ok())
-            .unwrap_or_else(|| panic!("{name} takes a whole number")),
-    }
-}
-
 #[tokio::main]
 async fn main() {
-    let events = flag("--events", 10_000_000);
-    let people = flag("--people", 50) as usize;
-    let days = flag("--days", 90) as i64;
+    let events = common::flag("--events", 10_000_000);
+    let people = common::flag("--people", 50) as usize;
+    let days = common::flag("--days", 90) as i64;
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench".into());
     let config = Config::from_lookup(|k| match k {

@@ -4,6 +4,19 @@
 #[allow(dead_code)]
 pub mod fill;
 
+/// The whole number after `name` on the command line, or `default`.
+#[allow(dead_code)]
+pub fn flag(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == name) {
+        None => default,
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.replace('_', "").parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a whole number")),
+    }
+}
+
 /// A tenant named `<prefix><now in ms>` (so runs against one database do not collide) whose
 /// admin holds an ingest key; returns the tenant, its slug and the key.
 pub async fn tenant_with_key(

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::common::{
     call, client,
     fixtures::{fixtures, people},
-    login, user_id, TestServer,
+    login, server_fn, user_id, TestServer,
 };
 
 const RANGE: &str = "from=2025-08-01T00:00:00Z&to=2025-10-01T00:00:00Z";
@@ -30,27 +30,6 @@ fn sum(users: &[&str], key: &str) -> f64 {
 async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
     let (status, body) = call(server, Method::GET, path, Some(token), None).await;
     (status.as_u16(), body)
-}
-
-/// A server function called as a page calls it (form-encoded, bearer for brevity).
-async fn server_fn(
-    server: &TestServer,
-    token: &str,
-    endpoint: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let r = client()
-        .post(server.url(&format!("/api/{endpoint}")))
-        .bearer_auth(token)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null),
-    )
 }
 
 fn close(got: &Value, want: f64, what: &str) {

@@ -100,7 +100,7 @@ async fn the_status_page_is_rendered_on_the_server_with_database_data() {
         "{operator_html}"
     );
     assert!(operator_html.contains(&format!(r#"id="status-postgres">{version}<"#)));
-    assert!(html.contains(r#"<script src="/echarts.min.js">"#));
+    assert!(html.contains(r#"<script src="/echarts.min.js?v="#));
 
     // The page's policy allows exactly its own inline hydration script, by nonce.
     let nonce = csp

@@ -27,6 +27,17 @@ fn measure(m: Measure, sessions: i64, c: &Counts) -> f64 {
     }
 }
 
+/// The measure's column of a row that selects them all.
+fn pick(m: Measure, cost: f64, tokens: i64, sessions: i64, lines: i64, tools: i64) -> f64 {
+    match m {
+        Measure::Cost => cost,
+        Measure::Tokens => tokens as f64,
+        Measure::Sessions => sessions as f64,
+        Measure::Lines => lines as f64,
+        Measure::ToolRuns => tools as f64,
+    }
+}
+
 pub async fn series(
     conn: &mut PgConnection,
     reader: &Reader,
@@ -101,13 +112,7 @@ pub async fn series(
             .fetch_all(&mut *conn)
             .await?;
             for r in rows {
-                let v = match m {
-                    Measure::Cost => r.cost,
-                    Measure::Tokens => r.tokens as f64,
-                    Measure::Sessions => r.sessions as f64,
-                    Measure::Lines => r.lines as f64,
-                    Measure::ToolRuns => r.tools as f64,
-                };
+                let v = pick(m, r.cost, r.tokens, r.sessions, r.lines, r.tools);
                 add(r.key, r.bucket, v);
             }
         }
@@ -142,13 +147,7 @@ pub async fn series(
             .fetch_all(&mut *conn)
             .await?;
             for r in rows {
-                let v = match m {
-                    Measure::Cost => r.cost,
-                    Measure::Tokens => r.tokens as f64,
-                    Measure::Sessions => r.sessions as f64,
-                    Measure::Lines => r.lines as f64,
-                    Measure::ToolRuns => r.tools as f64,
-                };
+                let v = pick(m, r.cost, r.tokens, r.sessions, r.lines, r.tools);
                 // Rows with no model are tool runs and session starts: they belong to no
                 // model's line, and a model split shows only what models did.
                 if split == Split::Model && r.key.is_empty() {

@@ -197,6 +197,25 @@ pub async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A server function called as a page calls it: a form post, here with a bearer session.
+pub async fn server_fn(
+    server: &TestServer,
+    token: &str,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let r = client()
+        .post(server.url(&format!("/api/{endpoint}")))
+        .bearer_auth(token)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
 /// The id of the person with this e-mail, as a tenant admin sees them.
 pub async fn user_id(server: &TestServer, admin: &str, email: &str) -> String {
     let (_, users) = call(server, Method::GET, "/api/v1/users", Some(admin), None).await;
