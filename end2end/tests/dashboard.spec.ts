@@ -231,6 +231,11 @@ test('no serious accessibility violations, keyboard reach, and no horizontal scr
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow, `${theme} at ${width}px`).toBeLessThanOrEqual(0);
       await page.screenshot({ path: test.info().outputPath(`dashboard-${theme}-${width}.png`), fullPage: true });
+      await page.goto(`${server.url}${sessionHref}`);
+      await expect(page.locator('#timeline')).toBeVisible();
+      const across = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(across, `session page, ${theme} at ${width}px`).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: test.info().outputPath(`session-${theme}-${width}.png`) });
     }
   }
 

@@ -31,44 +31,11 @@ pub mod ssr {
         }
     }
 
-    /// `a=1&b=x%20y` as decoded pairs.
+    /// `a=1&b=x%20y` as decoded pairs (the same decoder the REST twins use).
     pub fn parse_query(q: &str) -> Vec<(String, String)> {
-        q.trim_start_matches('?')
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (decode(k), decode(v))
-            })
+        form_urlencoded::parse(q.trim_start_matches('?').as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
-    }
-
-    fn decode(s: &str) -> String {
-        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let escaped = match bytes[i] {
-                b'%' if i + 2 < bytes.len() => hex(bytes[i + 1]).zip(hex(bytes[i + 2])),
-                _ => None,
-            };
-            match (bytes[i], escaped) {
-                (_, Some((hi, lo))) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                }
-                (b'+', _) => {
-                    out.push(b' ');
-                    i += 1;
-                }
-                (b, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// What one request's dashboard reads share: one connection and transaction for the

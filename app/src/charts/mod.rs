@@ -27,7 +27,7 @@ pub fn stacked_over_time(s: &Series) -> Chart {
                 .bottom(0),
         )
         .x_axis(Axis::new().type_(AxisType::Time))
-        .y_axis(Axis::new().type_(AxisType::Value).name(s.measure_label()));
+        .y_axis(Axis::new().type_(AxisType::Value).name(s.measure.label()));
     for line in &s.lines {
         let data: Vec<Vec<f64>> = ts
             .iter()
@@ -119,16 +119,6 @@ fn base() -> Chart {
     Chart::new()
         .background_color("transparent")
         .animation(false)
-}
-
-trait MeasureLabel {
-    fn measure_label(&self) -> &'static str;
-}
-
-impl MeasureLabel for Series {
-    fn measure_label(&self) -> &'static str {
-        self.measure.label()
-    }
 }
 
 /// An option as the JSON ECharts' `setOption` takes.

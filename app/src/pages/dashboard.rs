@@ -12,7 +12,7 @@ use types::dashboard::{
     median, Audience, Breakdown, Dimension, Filters, Measure, Preset, Row, Series, SessionSort,
     Split,
 };
-use types::{Grain, Permission};
+use types::Grain;
 
 use crate::{
     api::dashboard::{
@@ -86,7 +86,7 @@ pub fn DashboardPage() -> impl IntoView {
                         },
                     );
                 };
-                EitherOf3::C(view! { <Board ctx audience filters parsed can_manage=v.can(Permission::UserManage) /> })
+                EitherOf3::C(view! { <Board ctx audience filters parsed /> })
             })}
         </Suspense>
     }
@@ -98,7 +98,6 @@ fn Board(
     audience: Audience,
     filters: Memo<Filters>,
     parsed: Memo<(Filters, Vec<types::FieldError>)>,
-    can_manage: bool,
 ) -> impl IntoView {
     let overview = Resource::new(
         move || (ctx.q.get(), ctx.tick.get()),
@@ -114,7 +113,6 @@ fn Board(
             .map(|spec| view! { <Widget spec ctx audience /> })
             .collect_view()
     };
-    let _ = can_manage;
     view! {
         <FilterBar filters audience />
         {move || {

@@ -191,7 +191,7 @@ pub async fn charts(
         )
             .into_response()
     } else {
-        answer.json().into_response()
+        Json(answer).into_response()
     })
 }
 
@@ -239,6 +239,9 @@ pub async fn session(
     Ok(Json(d))
 }
 
+/// One widget's answer; in JSON, just the answer itself.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
 enum Answer {
     Overview(Box<Overview>),
     Series(Series),
@@ -250,18 +253,6 @@ enum Answer {
 }
 
 impl Answer {
-    fn json(&self) -> Response {
-        match self {
-            Answer::Overview(a) => Json(a).into_response(),
-            Answer::Series(a) => Json(a).into_response(),
-            Answer::Breakdown(a) => Json(a).into_response(),
-            Answer::Heatmap(a) => Json(a).into_response(),
-            Answer::Sessions(a) => Json(a).into_response(),
-            Answer::Activity(a) => Json(a).into_response(),
-            Answer::Insights(a) => Json(a).into_response(),
-        }
-    }
-
     /// The answer's rows as CSV: one row per bucket (series), per key (breakdowns), per cell
     /// (heatmap), per session or per recent event.
     fn csv(&self) -> String {

@@ -147,15 +147,12 @@ async fn resolve(
     tz: &str,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let minute = now
-        .duration_trunc_minute()
-        .unwrap_or(now)
-        .checked_add_signed(TimeDelta::minutes(1))
-        .unwrap_or(now);
+    let trunc = |d: TimeDelta| chrono::DurationRound::duration_trunc(now, d).unwrap_or(now);
+    let minute = trunc(TimeDelta::minutes(1)) + TimeDelta::minutes(1);
     match preset {
         Preset::LastHour => return Ok((minute - TimeDelta::hours(1), minute)),
         Preset::LastDay => {
-            let hour = now.duration_trunc_hour().unwrap_or(now) + TimeDelta::hours(1);
+            let hour = trunc(TimeDelta::hours(1)) + TimeDelta::hours(1);
             return Ok((hour - TimeDelta::hours(24), hour));
         }
         _ => {}
@@ -182,20 +179,6 @@ async fn resolve(
     .fetch_one(&mut *conn)
     .await?;
     Ok((row.from, row.to))
-}
-
-trait TruncExt: Sized {
-    fn duration_trunc_minute(self) -> Option<Self>;
-    fn duration_trunc_hour(self) -> Option<Self>;
-}
-
-impl TruncExt for DateTime<Utc> {
-    fn duration_trunc_minute(self) -> Option<Self> {
-        chrono::DurationRound::duration_trunc(self, TimeDelta::minutes(1)).ok()
-    }
-    fn duration_trunc_hour(self) -> Option<Self> {
-        chrono::DurationRound::duration_trunc(self, TimeDelta::hours(1)).ok()
-    }
 }
 
 /// The rollup grain to read so that every bucket of `w` (and of the window before it) is a
