@@ -66,6 +66,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Authenticated,
         &[("POST", "/api/v1/profile/password")],
     ),
+    rule(
+        "profile/theme",
+        Authenticated,
+        &[("PUT", "/api/v1/profile/theme")],
+    ),
     rule("teams/list", Authenticated, &[("GET", "/api/v1/teams")]),
     rule(
         "teams/create",
@@ -136,6 +141,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "dashboard/insights",
         DASHBOARD,
         &[("GET", "/api/v1/dashboard/charts")],
+    ),
+    rule(
+        "dashboard/choices",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/choices")],
     ),
     rule(
         "dashboard/sessions",

@@ -179,6 +179,38 @@ test('filters change the URL and the numbers; back restores them', async ({ page
   await expect(page.locator('#range-7d')).toHaveAttribute('aria-current', 'true');
 });
 
+test('the person picker lists the people in view and narrows to one', async ({ page }) => {
+  await signIn(page, 'manager@demo.test', 'demo-manager-pass', `/?${RANGE}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // The manager's teams hold ana and bo: chen is not on offer.
+  const offered = await page.locator('#f-person option').allInnerTexts();
+  expect(offered).toContain('bo@demo.test');
+  expect(offered).not.toContain('chen@demo.test');
+  await page.locator('#f-person').selectOption({ label: 'bo@demo.test' });
+  await page.locator('#apply-filters').click();
+  await expect(page).toHaveURL(/person=/);
+  await expect.poll(() => tile(page, 'cost')).toBeCloseTo(sum(['bo'], 'cost_usd'), 4);
+  await expect(page.locator('#f-person option:checked')).toHaveText('bo@demo.test');
+  // The model box suggests the models seen.
+  expect(await page.locator('#dl-model option').count()).toBeGreaterThan(0);
+});
+
+test('a theme picked follows the person to another browser', async ({ page, browser }) => {
+  await signIn(page, 'chen@demo.test', 'chen-password-123', `/?${RANGE}`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const saved = page.waitForResponse((r) => r.url().endsWith('/api/profile/theme') && r.ok());
+  await page.locator('#theme-toggle').click();
+  await saved;
+  const picked = await page.locator('html').getAttribute('data-theme');
+  expect(['light', 'dark']).toContain(picked);
+
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  await signIn(other, 'chen@demo.test', 'chen-password-123', `/?${RANGE}`);
+  await expect(other.locator('html')).toHaveAttribute('data-theme', picked!);
+  await elsewhere.close();
+});
+
 test('a session opens from the table with its timeline', async ({ page }) => {
   await signIn(page, 'ana@demo.test', 'ana-password-123', `/?${RANGE}`);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');

@@ -3,6 +3,11 @@
 //! `/ws/metrics` feed) receive them. Without Redis the messages stay in this process; with
 //! `REDIS_URL` they are published on a Redis channel that every instance relays to its own
 //! subscribers, so a page connected to any instance sees writes made through any other.
+//!
+//! The bus also tells the store which kept dashboard answers went stale
+//! (`store::dashboard::Answers`): on this instance as soon as the writer commits, and on
+//! every instance before its subscribers hear of the update, so a page that refetches on a
+//! `metrics_update` never gets the answer from before it.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -10,6 +15,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use store::dashboard::Answers;
 use tokio::sync::{broadcast, mpsc};
 use types::{LiveMessage, TenantId, UserId};
 use uuid::Uuid;
@@ -24,23 +30,47 @@ pub use types::MetricsUpdate;
 pub struct Bus {
     notices: mpsc::UnboundedSender<(Uuid, BTreeMap<UserId, u64>)>,
     updates: broadcast::Sender<MetricsUpdate>,
+    answers: Answers,
+}
+
+/// Forgets the answers `update` makes stale, then tells this instance's subscribers.
+fn deliver(answers: &Answers, updates: &broadcast::Sender<MetricsUpdate>, update: MetricsUpdate) {
+    stale(answers, update.tenant, &update.by_user);
+    // No subscribers is fine: nobody is looking.
+    let _ = updates.send(update);
+}
+
+fn stale(answers: &Answers, tenant: TenantId, by_user: &BTreeMap<UserId, u64>) {
+    let people: Vec<UserId> = by_user.keys().copied().collect();
+    // An update without names (there are none today) could be anyone's.
+    answers.changed(tenant, (!people.is_empty()).then_some(&people[..]));
 }
 
 impl Bus {
     /// Starts the coalescer (and, with Redis, the relay); they end with the process.
-    pub fn start(redis: Option<redis::Client>) -> Bus {
+    pub fn start(redis: Option<redis::Client>, answers: Answers) -> Bus {
         let (notices, rx) = mpsc::unbounded_channel();
         let (updates, _) = broadcast::channel(1024);
-        tokio::spawn(coalesce(rx, updates.clone(), redis.clone()));
+        tokio::spawn(coalesce(
+            rx,
+            updates.clone(),
+            redis.clone(),
+            answers.clone(),
+        ));
         if let Some(client) = redis {
-            tokio::spawn(relay(client, updates.clone()));
+            tokio::spawn(relay(client, updates.clone(), answers.clone()));
         }
-        Bus { notices, updates }
+        Bus {
+            notices,
+            updates,
+            answers,
+        }
     }
 
     /// The writer committed new events for `tenant`: how many, per person whose they are.
     pub fn committed(&self, tenant: Uuid, by_user: BTreeMap<UserId, u64>) {
         if by_user.values().any(|n| *n > 0) {
+            stale(&self.answers, TenantId(tenant), &by_user);
             let _ = self.notices.send((tenant, by_user));
         }
     }
@@ -54,6 +84,7 @@ async fn coalesce(
     mut notices: mpsc::UnboundedReceiver<(Uuid, BTreeMap<UserId, u64>)>,
     updates: broadcast::Sender<MetricsUpdate>,
     redis: Option<redis::Client>,
+    answers: Answers,
 ) {
     let mut publisher: Option<redis::aio::ConnectionManager> = None;
     let add = |into: &mut BTreeMap<UserId, u64>, from: BTreeMap<UserId, u64>| {
@@ -105,8 +136,7 @@ async fn coalesce(
                 at_ms,
             };
             let Some(client) = &redis else {
-                // No subscribers is fine: nobody is looking.
-                let _ = updates.send(update);
+                deliver(&answers, &updates, update);
                 continue;
             };
             if publisher.is_none() {
@@ -127,7 +157,7 @@ async fn coalesce(
             if !sent {
                 // Redis is away: this instance's pages still hear about it.
                 tracing::warn!("could not publish a metrics update to Redis; delivering locally");
-                let _ = updates.send(update);
+                deliver(&answers, &updates, update);
             }
         }
         if closed {
@@ -137,20 +167,22 @@ async fn coalesce(
 }
 
 /// Relays the Redis channel to this instance's subscribers, reconnecting with back-off.
-async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>) {
+async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>, answers: Answers) {
     let mut wait = Duration::from_millis(200);
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
                 if pubsub.subscribe(CHANNEL).await.is_ok() {
                     wait = Duration::from_millis(200);
+                    // Whatever other instances wrote while this one was not listening.
+                    answers.forget_all();
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let payload: String = msg.get_payload().unwrap_or_default();
                         if let Ok(LiveMessage::MetricsUpdate(update)) =
                             serde_json::from_str::<LiveMessage>(&payload)
                         {
-                            let _ = updates.send(update);
+                            deliver(&answers, &updates, update);
                         }
                     }
                 }

@@ -79,7 +79,7 @@ pub async fn serve(
         ),
         None => None,
     };
-    let bus = bus::Bus::start(redis.clone());
+    let bus = bus::Bus::start(redis.clone(), db.store.answers().clone());
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let demo = demo::start(config, db, &writer, shutdown_rx.clone()).await;
     let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));

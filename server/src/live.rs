@@ -44,7 +44,9 @@ pub const FEED: Access = Access::Read(types::dashboard::DASHBOARD_READ);
 /// Forwards the database's access-change notices (`store::audit::ACCESS_CHANNEL`, one per
 /// committed change, from whichever instance or door made it) to the open feeds, until
 /// `shutdown`. A notice names the schema the change was made in; after a lost connection,
-/// when notices may have been missed, `*` tells every feed to check.
+/// when notices may have been missed, `*` tells every feed to check. The same listener hears
+/// `store::audit::ANSWERS_CHANNEL` and makes the store forget that workspace's kept
+/// dashboard answers (everything, after a lost connection).
 pub async fn listen_access(
     store: Store,
     notices: broadcast::Sender<String>,
@@ -53,7 +55,8 @@ pub async fn listen_access(
     loop {
         let listening = async {
             let mut l = sqlx::postgres::PgListener::connect_with(store.pool()).await?;
-            l.listen(store::audit::ACCESS_CHANNEL).await?;
+            l.listen_all([store::audit::ACCESS_CHANNEL, store::audit::ANSWERS_CHANNEL])
+                .await?;
             Ok::<_, sqlx::Error>(l)
         };
         let mut listener = tokio::select! {
@@ -70,9 +73,13 @@ pub async fn listen_access(
             _ = shutdown.changed() => return,
         };
         let _ = notices.send("*".into());
+        store.answers().forget_all();
         loop {
             tokio::select! {
                 n = listener.try_recv() => match n {
+                    Ok(Some(n)) if n.channel() == store::audit::ANSWERS_CHANNEL => {
+                        store.answers().forget_schema(n.payload());
+                    }
                     Ok(Some(n)) => {
                         let _ = notices.send(n.payload().to_string());
                     }
@@ -80,6 +87,7 @@ pub async fn listen_access(
                     // meanwhile is lost, so everyone checks.
                     Ok(None) => {
                         let _ = notices.send("*".into());
+                        store.answers().forget_all();
                     }
                     Err(_) => break,
                 },

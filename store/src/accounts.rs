@@ -317,7 +317,38 @@ pub async fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> Result
     )
     .execute(&mut *conn)
     .await?;
+    // Dashboards name people: the answers they keep are out of date.
+    crate::audit::answers_changed(conn).await?;
     get(conn, id).await
+}
+
+/// The theme `id` picked, if any (in the registry or a workspace, whichever `conn` is in).
+pub async fn theme(conn: &mut PgConnection, id: UserId) -> Result<Option<types::Theme>> {
+    let t = sqlx::query_scalar!("SELECT theme FROM users WHERE id = $1", id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten();
+    Ok(t.as_deref().and_then(types::Theme::parse))
+}
+
+/// Remembers `id`'s theme (`None`: follow the system), so every browser they sign in on
+/// starts in it.
+pub async fn set_theme(
+    conn: &mut PgConnection,
+    id: UserId,
+    theme: Option<types::Theme>,
+) -> Result<()> {
+    let done = sqlx::query!(
+        "UPDATE users SET theme = $2 WHERE id = $1",
+        id.0,
+        theme.map(|t| t.as_str())
+    )
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
 }
 
 /// Takes the user's row lock until the transaction ends. Every change that ends sessions and

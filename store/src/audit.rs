@@ -63,6 +63,30 @@ pub fn changes_access(action: &str) -> bool {
     )
 }
 
+/// The channel `NOTIFY` tells of audited changes that can alter what a dashboard shows
+/// (teams, roles, people, prices, settings, imports rolled back); its payload is the schema,
+/// as on [`ACCESS_CHANNEL`]. Each instance forgets that workspace's kept answers.
+pub const ANSWERS_CHANNEL: &str = "devpulse_answers";
+
+/// Whether an audited action can change a dashboard's answers. Listed by what cannot, so an
+/// action added later errs on the side of fresh numbers.
+pub fn changes_answers(action: &str) -> bool {
+    let (noun, _) = action.split_once('.').unwrap_or((action, ""));
+    !matches!(
+        noun,
+        "api_key" | "password" | "session" | "login" | "logout" | "mfa"
+    ) && !matches!(action, "user.invited" | "user.password_link_issued")
+}
+
+/// Tells every instance, when the transaction commits, that this workspace's dashboard
+/// answers may have changed (for a change that is not audited, such as a display name).
+pub async fn answers_changed(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query!("SELECT pg_notify($1, current_schema())", ANSWERS_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -75,6 +99,9 @@ pub async fn record(
         sqlx::query!("SELECT pg_notify($1, current_schema())", ACCESS_CHANNEL)
             .execute(&mut *conn)
             .await?;
+    }
+    if changes_answers(action) {
+        answers_changed(conn).await?;
     }
     sqlx::query!(
         "INSERT INTO audit_log (actor_id, actor, action, target, ip, user_agent, details)

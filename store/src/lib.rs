@@ -69,6 +69,7 @@ impl ScopedTx {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    answers: dashboard::Answers,
 }
 
 #[derive(Clone, Debug)]
@@ -95,11 +96,22 @@ impl Store {
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(true)
             .connect_lazy_with(options);
-        Store { pool }
+        Store {
+            pool,
+            answers: Default::default(),
+        }
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Store { pool }
+        Store {
+            pool,
+            answers: Default::default(),
+        }
+    }
+
+    /// Dashboard answers kept until what they read changes (see [`dashboard::Answers`]).
+    pub fn answers(&self) -> &dashboard::Answers {
+        &self.answers
     }
 
     /// The pool, for crates that own registry-level queries.

@@ -646,6 +646,25 @@ impl SessionSort {
     }
 }
 
+/// One option of a filter's picker: the value its URL carries and what people read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// What the filter bar offers its reader: people and teams they may narrow to (none for a
+/// reader of their own or of totals only), and the projects, models and tools seen in the
+/// window among the people they see.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choices {
+    pub people: Vec<Choice>,
+    pub teams: Vec<Choice>,
+    pub projects: Vec<String>,
+    pub models: Vec<String>,
+    pub tools: Vec<String>,
+}
+
 /// A page of the sessions table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionPage {
@@ -656,6 +675,24 @@ pub struct SessionPage {
     /// Sessions matching the filters, all pages together.
     pub total: i64,
     pub sessions: Vec<SessionRow>,
+}
+
+/// What an event kind (`tool_end`, `api_request`…) reads as in a sentence about it: the
+/// live feed says "Ran Bash", not "tool_end Bash".
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "session_start" => "Session started",
+        "session_end" => "Session ended",
+        "tool_start" => "Started",
+        "tool_end" => "Ran",
+        "api_request" => "Asked",
+        "usage_counter" => "Usage from",
+        "lines_counter" => "Lines changed",
+        "prompt" => "Prompt",
+        "api_error" => "API error",
+        "counter" => "Counted",
+        _ => "Event",
+    }
 }
 
 /// One entry of a session's timeline.
@@ -813,6 +850,26 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn every_event_kind_reads_as_words() {
+        for kind in [
+            "session_start",
+            "session_end",
+            "tool_start",
+            "tool_end",
+            "api_request",
+            "usage_counter",
+            "lines_counter",
+            "prompt",
+            "api_error",
+            "counter",
+        ] {
+            assert_ne!(kind_label(kind), "Event", "{kind}");
+            assert!(!kind_label(kind).contains('_'));
+        }
+        assert_eq!(kind_label("something_new"), "Event");
     }
 
     #[test]

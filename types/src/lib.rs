@@ -14,4 +14,4 @@ pub use live::{DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};
 pub use roles::{Access, Permission, Role};
-pub use viewer::Viewer;
+pub use viewer::{Theme, Viewer};

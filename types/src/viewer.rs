@@ -28,3 +28,63 @@ impl Viewer {
         self.role.permissions()
     }
 }
+
+/// The theme a person picked; none follows their system's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Theme> {
+        match s {
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
+        }
+    }
+
+    /// From a `Cookie` header's `theme=…`, where the browser keeps it between pages.
+    pub fn from_cookies(header: &str) -> Option<Theme> {
+        header
+            .split(';')
+            .find_map(|c| c.trim().strip_prefix("theme=").and_then(Theme::parse))
+    }
+
+    /// The cookie that keeps `theme` (`None`: forget it) on this browser for a year.
+    pub fn cookie(theme: Option<Theme>) -> String {
+        match theme {
+            Some(t) => format!(
+                "theme={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                t.as_str()
+            ),
+            None => "theme=; Path=/; Max-Age=0; SameSite=Lax".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_theme_reads_back_from_its_cookie() {
+        for t in [Theme::Light, Theme::Dark] {
+            let set = Theme::cookie(Some(t));
+            let pair = set.split(';').next().unwrap();
+            assert_eq!(Theme::from_cookies(&format!("a=b; {pair}")), Some(t));
+        }
+        assert_eq!(Theme::from_cookies("theme=blue; x=y"), None);
+        assert_eq!(Theme::from_cookies("x=y"), None);
+        assert!(Theme::cookie(None).contains("Max-Age=0"));
+    }
+}

@@ -5,8 +5,8 @@
 
 use leptos::prelude::*;
 use types::dashboard::{
-    Activity, Breakdown, Dimension, Heatmap, Insights, Measure, Overview, Series, SessionDetail,
-    SessionPage, SessionSort, Split,
+    Activity, Breakdown, Choices, Dimension, Heatmap, Insights, Measure, Overview, Series,
+    SessionDetail, SessionPage, SessionSort, Split,
 };
 
 use crate::AppError;
@@ -59,22 +59,25 @@ pub mod ssr {
         own: Option<store::TenantTx>,
         reader: store::dashboard::Reader,
         window: Window,
+        scope: store::TenantScope,
+        answers: store::dashboard::Answers,
     }
 
     impl Read {
-        pub fn parts(
-            &mut self,
-        ) -> (
-            &mut sqlx_conn::PgConnection,
-            &store::dashboard::Reader,
-            &Window,
-        ) {
+        /// The connection, and the asker through which reads use the kept answers.
+        pub fn parts(&mut self) -> (&mut sqlx_conn::PgConnection, store::dashboard::Asker<'_>) {
             let conn: &mut sqlx_conn::PgConnection = match (&mut self.shared, &mut self.own) {
                 (Some(guard), _) => &mut guard.as_mut().expect("opened").tx,
                 (None, Some(tx)) => tx,
                 (None, None) => unreachable!("a read has a connection"),
             };
-            (conn, &self.reader, &self.window)
+            let ask = store::dashboard::Asker {
+                answers: &self.answers,
+                scope: &self.scope,
+                reader: &self.reader,
+                window: &self.window,
+            };
+            (conn, ask)
         }
 
         /// Ends the read: its own transaction commits; the page's stays open for the next.
@@ -139,6 +142,8 @@ pub mod ssr {
                 own: None,
                 reader,
                 window,
+                scope,
+                answers: cx.store.answers().clone(),
             });
         }
         let mut tx = cx.store.tenant_tx(&scope).await?;
@@ -151,6 +156,8 @@ pub mod ssr {
             own: Some(tx),
             reader,
             window,
+            scope,
+            answers: cx.store.answers().clone(),
         })
     }
 }
@@ -159,8 +166,8 @@ pub mod ssr {
 pub async fn get_overview(q: String) -> Result<Overview, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetOverview>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let o = store::dashboard::overview(conn, reader, w, &f).await?;
+    let (conn, ask) = r.parts();
+    let o = ask.overview(conn, &f).await?;
     r.done().await?;
     Ok(o)
 }
@@ -169,8 +176,8 @@ pub async fn get_overview(q: String) -> Result<Overview, AppError> {
 pub async fn get_series(q: String, split: Split, measure: Measure) -> Result<Series, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetSeries>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let s = store::dashboard::series(conn, reader, w, &f, split, measure).await?;
+    let (conn, ask) = r.parts();
+    let s = ask.series(conn, &f, split, measure).await?;
     r.done().await?;
     Ok(s)
 }
@@ -179,8 +186,8 @@ pub async fn get_series(q: String, split: Split, measure: Measure) -> Result<Ser
 pub async fn get_breakdown(q: String, by: Dimension) -> Result<Breakdown, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetBreakdown>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let b = store::dashboard::breakdown(conn, reader, w, &f, by).await?;
+    let (conn, ask) = r.parts();
+    let b = ask.breakdown(conn, &f, by).await?;
     r.done().await?;
     Ok(b)
 }
@@ -189,8 +196,8 @@ pub async fn get_breakdown(q: String, by: Dimension) -> Result<Breakdown, AppErr
 pub async fn get_heatmap(q: String) -> Result<Heatmap, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetHeatmap>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let h = store::dashboard::heatmap(conn, reader, w, &f).await?;
+    let (conn, ask) = r.parts();
+    let h = ask.heatmap(conn, &f).await?;
     r.done().await?;
     Ok(h)
 }
@@ -203,8 +210,8 @@ pub async fn get_sessions(
 ) -> Result<SessionPage, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetSessions>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let p = store::dashboard::sessions_page(conn, reader, w, &f, sort, page).await?;
+    let (conn, ask) = r.parts();
+    let p = ask.sessions(conn, &f, sort, page).await?;
     r.done().await?;
     Ok(p)
 }
@@ -212,8 +219,8 @@ pub async fn get_sessions(
 #[server(endpoint = "dashboard/session")]
 pub async fn get_session(id: String) -> Result<SessionDetail, AppError> {
     let mut r = ssr::begin::<GetSession>(&Default::default()).await?;
-    let (conn, reader, _) = r.parts();
-    let d = store::dashboard::session_detail(conn, reader, &id).await?;
+    let (conn, ask) = r.parts();
+    let d = store::dashboard::session_detail(conn, ask.reader, &id).await?;
     r.done().await?;
     Ok(d)
 }
@@ -221,8 +228,8 @@ pub async fn get_session(id: String) -> Result<SessionDetail, AppError> {
 #[server(endpoint = "dashboard/activity")]
 pub async fn get_activity() -> Result<Activity, AppError> {
     let mut r = ssr::begin::<GetActivity>(&Default::default()).await?;
-    let (conn, reader, _) = r.parts();
-    let a = store::dashboard::activity(conn, reader, chrono::Utc::now()).await?;
+    let (conn, ask) = r.parts();
+    let a = store::dashboard::activity(conn, ask.reader, chrono::Utc::now()).await?;
     r.done().await?;
     Ok(a)
 }
@@ -231,8 +238,18 @@ pub async fn get_activity() -> Result<Activity, AppError> {
 pub async fn get_insights(q: String) -> Result<Insights, AppError> {
     let f = ssr::filters(&q)?;
     let mut r = ssr::begin::<GetInsights>(&f).await?;
-    let (conn, reader, w) = r.parts();
-    let i = store::dashboard::insights(conn, reader, w, &f).await?;
+    let (conn, ask) = r.parts();
+    let i = ask.insights(conn, &f).await?;
     r.done().await?;
     Ok(i)
+}
+
+#[server(endpoint = "dashboard/choices")]
+pub async fn get_choices(q: String) -> Result<Choices, AppError> {
+    let f = ssr::filters(&q)?;
+    let mut r = ssr::begin::<GetChoices>(&f).await?;
+    let (conn, ask) = r.parts();
+    let c = ask.choices(conn).await?;
+    r.done().await?;
+    Ok(c)
 }

@@ -1,32 +1,11 @@
-//! Light and dark. The page follows the system until someone picks one; the pick is kept in a
-//! cookie, so the server renders the next page in it (no flash of the other theme).
+//! Light and dark. The page follows the system until someone picks one. The pick is kept in a
+//! cookie, so the server renders the next page in it (no flash of the other theme), and with
+//! the person (`profile/theme`), so it follows them to every browser they sign in on (sign-in
+//! sets the cookie from it).
 
 use leptos::prelude::*;
 
-/// The theme picked on this browser: `None` follows the system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Theme {
-    Light,
-    Dark,
-}
-
-impl Theme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-        }
-    }
-
-    /// From the `Cookie` header's `theme=…`.
-    pub fn from_cookies(header: &str) -> Option<Theme> {
-        header.split(';').find_map(|c| match c.trim() {
-            "theme=light" => Some(Theme::Light),
-            "theme=dark" => Some(Theme::Dark),
-            _ => None,
-        })
-    }
-}
+pub use types::Theme;
 
 /// What the page is drawn in; charts read it to redraw when it changes.
 #[derive(Clone, Copy)]
@@ -71,6 +50,10 @@ pub fn ThemeToggle() -> impl IntoView {
                 let t = next();
                 remember(t);
                 choice.set(Some(t));
+                // Signed out, this is refused and the browser's cookie is all there is.
+                leptos::task::spawn_local(async move {
+                    let _ = set_theme(Some(t.as_str().to_string())).await;
+                });
             }
         >
             {move || if next() == Theme::Light { "☀ Light" } else { "☾ Dark" }}
@@ -99,25 +82,31 @@ fn remember(t: Theme) {
             let _ = root.set_attribute("data-theme", t.as_str());
         }
         if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-            let _ = doc.set_cookie(&format!(
-                "theme={}; Path=/; Max-Age=31536000; SameSite=Lax",
-                t.as_str()
-            ));
+            let _ = doc.set_cookie(&Theme::cookie(Some(t)));
         }
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = t;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pick_is_read_from_the_cookie_header() {
-        assert_eq!(Theme::from_cookies("a=b; theme=light"), Some(Theme::Light));
-        assert_eq!(Theme::from_cookies("theme=dark"), Some(Theme::Dark));
-        assert_eq!(Theme::from_cookies("theme=blue; x=y"), None);
-        assert_eq!(Theme::from_cookies(""), None);
+/// Remembers the caller's theme (`None`: follow the system), as `PUT /api/v1/profile/theme`.
+#[server(endpoint = "profile/theme")]
+pub async fn set_theme(theme: Option<String>) -> Result<(), crate::AppError> {
+    let s = crate::session::ssr::require_fn::<SetTheme>().await?;
+    let theme = match theme.as_deref() {
+        None => None,
+        Some(t) => Some(Theme::parse(t).ok_or_else(|| {
+            crate::AppError::invalid("theme", "theme: must be light, dark or none")
+        })?),
+    };
+    let store = crate::ssr::server_context()?.store;
+    let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
+    store::accounts::set_theme(tx.conn(), s.user_id, theme).await?;
+    tx.commit().await?;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(v) = http::HeaderValue::from_str(&Theme::cookie(theme)) {
+            response.append_header(http::header::SET_COOKIE, v);
+        }
     }
+    Ok(())
 }

@@ -9,15 +9,15 @@ use leptos_router::{
     hooks::{use_location, use_query_map},
 };
 use types::dashboard::{
-    median, Audience, Breakdown, Dimension, Filters, Measure, Preset, Row, Series, SessionSort,
-    Split,
+    median, Audience, Breakdown, Choice, Choices, Dimension, Filters, Measure, Preset, Row, Series,
+    SessionSort, Split,
 };
 use types::Grain;
 
 use crate::{
     api::dashboard::{
-        get_activity, get_breakdown, get_heatmap, get_insights, get_overview, get_series,
-        get_sessions,
+        get_activity, get_breakdown, get_choices, get_heatmap, get_insights, get_overview,
+        get_series, get_sessions,
     },
     charts::{self, EChart},
     components::{
@@ -114,7 +114,7 @@ fn Board(
             .collect_view()
     };
     view! {
-        <FilterBar filters audience />
+        <FilterBar filters audience q=ctx.q />
         {move || {
             parsed
                 .with(|p| p.1.clone())
@@ -174,7 +174,8 @@ fn Onboarding() -> impl IntoView {
 /// The filters as a GET form (it works before the WASM, and `Form` keeps navigation in the
 /// page after), plus one-click preset links that keep the other filters.
 #[component]
-fn FilterBar(filters: Memo<Filters>, audience: Audience) -> impl IntoView {
+fn FilterBar(filters: Memo<Filters>, audience: Audience, q: Memo<String>) -> impl IntoView {
+    let choices = Resource::new(move || q.get(), get_choices);
     let presets = move || {
         let f = filters.get();
         let current = f.preset();
@@ -231,36 +232,96 @@ fn FilterBar(filters: Memo<Filters>, audience: Audience) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            {audience
-                .can_pick_people()
-                .then(|| {
-                    view! {
-                        <label>
-                            "Person (id)"
-                            <input name="person" id="f-person" prop:value=value(|f| f.person.map(|p| p.0.to_string())) />
-                        </label>
-                        <label>
-                            "Team (id)"
-                            <input name="team" id="f-team" prop:value=value(|f| f.team.map(|t| t.0.to_string())) />
-                        </label>
-                    }
-                })}
+            {audience.can_pick_people().then(|| view! { <PeoplePickers filters choices /> })}
             <label>
                 "Project"
-                <input name="project" id="f-project" prop:value=value(|f| f.project.clone()) />
+                <input name="project" id="f-project" list="dl-project" prop:value=value(|f| f.project.clone()) />
             </label>
             <label>
                 "Model"
-                <input name="model" id="f-model" prop:value=value(|f| f.model.clone()) />
+                <input name="model" id="f-model" list="dl-model" prop:value=value(|f| f.model.clone()) />
             </label>
             <label>
                 "Tool"
-                <input name="tool" id="f-tool" prop:value=value(|f| f.tool.clone()) />
+                <input name="tool" id="f-tool" list="dl-tool" prop:value=value(|f| f.tool.clone()) />
             </label>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let c = choices.await.unwrap_or_default();
+                    let list = |id: &'static str, items: Vec<String>| {
+                        view! {
+                            <datalist id=id>
+                                {items.into_iter().map(|v| view! { <option value=v></option> }).collect_view()}
+                            </datalist>
+                        }
+                    };
+                    view! {
+                        {list("dl-project", c.projects)}
+                        {list("dl-model", c.models)}
+                        {list("dl-tool", c.tools)}
+                    }
+                })}
+            </Transition>
             <input type="hidden" name="range" prop:value=value(|f| f.range.map(|r| r.as_str().to_string())) />
             <button type="submit" class="button" id="apply-filters">"Apply"</button>
             <A href="/" attr:class="link" attr:id="clear-filters">"Clear"</A>
         </Form>
+    }
+}
+
+/// The person and team pickers, with the people and teams the reader may narrow to. Until
+/// the choices arrive (and without the WASM) each holds the current pick, so the form works
+/// and keeps its size.
+#[component]
+fn PeoplePickers(
+    filters: Memo<Filters>,
+    choices: Resource<Result<Choices, crate::AppError>>,
+) -> impl IntoView {
+    let picker = move |label: &'static str,
+                       name: &'static str,
+                       all: &'static str,
+                       current: Option<String>,
+                       options: Vec<Choice>| {
+        let known = current
+            .as_ref()
+            .is_none_or(|c| options.iter().any(|o| &o.value == c));
+        let unknown = (!known).then(|| current.clone()).flatten().map(|c| {
+            let label = c.clone();
+            view! { <option value=c selected=true>{label}</option> }
+        });
+        view! {
+            <label>
+                {label}
+                <select name=name id=format!("f-{name}")>
+                    <option value="" selected=current.is_none()>{all}</option>
+                    {unknown}
+                    {options
+                        .into_iter()
+                        .map(|o| {
+                            let selected = current.as_deref() == Some(o.value.as_str());
+                            view! { <option value=o.value selected=selected>{o.label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+        }
+    };
+    let draw = move |c: Choices| {
+        let (person, team) = filters.with_untracked(|f| {
+            (
+                f.person.map(|p| p.to_string()),
+                f.team.map(|t| t.to_string()),
+            )
+        });
+        view! {
+            {picker("Person", "person", "Everyone I see", person, c.people)}
+            {picker("Team", "team", "All teams", team, c.teams)}
+        }
+    };
+    view! {
+        <Transition fallback=move || draw(Choices::default())>
+            {move || Suspend::new(async move { draw(choices.await.unwrap_or_default()) })}
+        </Transition>
     }
 }
 
@@ -805,7 +866,7 @@ fn SessionsWidget(ctx: Ctx) -> impl IntoView {
                                             <A href=format!("/sessions/{}", s.id)>{s.email.clone().unwrap_or_default()}</A>
                                         </th>
                                         <td>{s.project.clone().unwrap_or_default()}</td>
-                                        <td>{s.git_branch.clone().unwrap_or_default()}</td>
+                                        <td>{s.git_branch.clone().filter(|b| !b.is_empty()).unwrap_or_else(|| "—".into())}</td>
                                         <td>{s.model.clone().unwrap_or_default()}</td>
                                         <td>{s.started_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                         <td class="num">{duration_ms(ms)}</td>
@@ -879,10 +940,11 @@ fn LiveWidget(ctx: Ctx) -> impl IntoView {
                             .recent
                             .iter()
                             .map(|e| {
+                                let kind = types::dashboard::kind_label(&e.kind);
                                 let what = match (&e.tool, &e.model) {
-                                    (Some(t), _) => format!("{} {t}", e.kind),
-                                    (None, Some(m)) => format!("{} {m}", e.kind),
-                                    _ => e.kind.clone(),
+                                    (Some(t), _) => format!("{kind} {t}"),
+                                    (None, Some(m)) => format!("{kind} {m}"),
+                                    _ => kind.to_string(),
                                 };
                                 view! {
                                     <li>

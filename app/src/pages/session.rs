@@ -47,7 +47,7 @@ pub fn SessionPage() -> impl IntoView {
                                 view! {
                                     <tr class=format!("ev {}", e.kind)>
                                         <td><time datetime=e.at.to_rfc3339()>{e.at.format("%H:%M:%S").to_string()}</time></td>
-                                        <td>{e.kind.replace('_', " ")}</td>
+                                        <td>{types::dashboard::kind_label(&e.kind)}</td>
                                         <td>{what}</td>
                                         <td>{outcome}</td>
                                         <td class="num">{e.duration_ms.map(|v| duration_ms(v as f64)).unwrap_or_default()}</td>

@@ -47,7 +47,7 @@ pub async fn fill(
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
 
-    let bus = server::bus::Bus::start(None);
+    let bus = server::bus::Bus::start(None, db.store.answers().clone());
     let (writer, writing) = server::ingest::Writer::start(db.store.clone(), bus);
     let (_keep, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();

@@ -13,6 +13,7 @@ use store::{
     refresh_tokens::{self, Rotation},
     tenants, Role, Slug, TenantStatus, User,
 };
+use types::Theme;
 
 use super::extract::{JsonBody, Me};
 use crate::{
@@ -243,19 +244,27 @@ async fn sign_in(
         .await?;
     let issued =
         refresh_tokens::sign_in(tx.conn(), &actor, &user, &state.session_lifetimes).await?;
+    let theme = accounts::theme(tx.conn(), user.id).await?;
     tx.commit().await?;
     let scope = slug
         .as_ref()
         .map(Slug::as_str)
         .unwrap_or(REGISTRY_SCOPE)
         .to_string();
-    Ok(tokens(
+    let mut response = tokens(
         state,
         &user,
         tenant.map(|t| (t.id.0, t.slug.to_string())),
         format!("{scope}.{}", issued.secret),
         issued.authenticated_at,
-    ))
+    );
+    // The person's theme follows them to this browser (without one, the browser keeps its own).
+    if theme.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&Theme::cookie(theme)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize, Default)]
@@ -434,6 +443,36 @@ pub async fn update_profile(
     let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
     tx.commit().await?;
     Ok(Json(profile_of(user, &me)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThemeChoice {
+    /// `light`, `dark`, or null to follow the system.
+    theme: Option<String>,
+}
+
+/// `PUT /api/v1/profile/theme`: remembers the caller's theme and sets this browser's cookie.
+pub async fn set_theme(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<ThemeChoice>,
+) -> Result<Response, ApiError> {
+    let theme = match body.theme.as_deref() {
+        None => None,
+        Some(t) => Some(
+            Theme::parse(t)
+                .ok_or_else(|| ApiError::field("/theme", "must be light, dark or null"))?,
+        ),
+    };
+    let mut tx = scoped(&state.store, &me).await?;
+    accounts::set_theme(tx.conn(), me.user_id, theme).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, Theme::cookie(theme))],
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -12,8 +12,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use store::{dashboard::Reader, rollups};
 use types::dashboard::{
-    Activity, Breakdown, Dimension, Filters, Heatmap, Insights, Measure, Overview, Query, Series,
-    SessionDetail, SessionPage, SessionSort, Split, Window,
+    Activity, Breakdown, Choices, Dimension, Filters, Heatmap, Insights, Measure, Overview, Query,
+    Series, SessionDetail, SessionPage, SessionSort, Split, Window,
 };
 
 use super::extract::{ApiQuery, JsonBody, Me};
@@ -95,6 +95,22 @@ async fn begin(
     Ok((tx, reader, window))
 }
 
+/// Reads through the answers every instance keeps (the same ones the app's server
+/// functions use).
+fn asker<'a>(
+    state: &'a AppState,
+    me: &'a Caller,
+    reader: &'a Reader,
+    window: &'a Window,
+) -> Result<store::dashboard::Asker<'a>, ApiError> {
+    Ok(store::dashboard::Asker {
+        answers: state.store.answers(),
+        scope: me.tenant()?.scope(),
+        reader,
+        window,
+    })
+}
+
 fn pick<T>(
     rest: &BTreeMap<String, String>,
     key: &str,
@@ -115,7 +131,8 @@ pub async fn overview(
 ) -> Result<Json<Overview>, ApiError> {
     let a = asked(q, &[])?;
     let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
-    let o = store::dashboard::overview(tx.conn(), &reader, &w, &a.filters).await?;
+    let ask = asker(&state, &me, &reader, &w)?;
+    let o = ask.overview(tx.conn(), &a.filters).await?;
     tx.commit().await?;
     Ok(Json(o))
 }
@@ -147,34 +164,29 @@ pub async fn charts(
     };
     let f = &a.filters;
     let (mut tx, reader, w) = begin(&state, &me, f).await?;
+    let ask = asker(&state, &me, &reader, &w)?;
     let conn = tx.conn();
     let answer = match spec.query {
-        Query::Overview => Answer::Overview(Box::new(
-            store::dashboard::overview(conn, &reader, &w, f).await?,
-        )),
+        Query::Overview => Answer::Overview(Box::new(ask.overview(conn, f).await?)),
         Query::Series { split, measure } => {
             let split = pick(&a.rest, "split", Split::parse, SPLITS)?.unwrap_or(split);
             let measure = pick(&a.rest, "measure", Measure::parse, MEASURES)?.unwrap_or(measure);
-            Answer::Series(store::dashboard::series(conn, &reader, &w, f, split, measure).await?)
+            Answer::Series(ask.series(conn, f, split, measure).await?)
         }
         Query::Breakdown { by } => {
             let by = pick(&a.rest, "by", Dimension::parse, DIMENSIONS)?.unwrap_or(by);
-            Answer::Breakdown(store::dashboard::breakdown(conn, &reader, &w, f, by).await?)
+            Answer::Breakdown(ask.breakdown(conn, f, by).await?)
         }
-        Query::Heatmap => Answer::Heatmap(store::dashboard::heatmap(conn, &reader, &w, f).await?),
+        Query::Heatmap => Answer::Heatmap(ask.heatmap(conn, f).await?),
         Query::Sessions => {
             let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
             let page = page(&a.rest)?;
-            Answer::Sessions(
-                store::dashboard::sessions_page(conn, &reader, &w, f, sort, page).await?,
-            )
+            Answer::Sessions(ask.sessions(conn, f, sort, page).await?)
         }
         Query::Activity => {
             Answer::Activity(store::dashboard::activity(conn, &reader, Utc::now()).await?)
         }
-        Query::Insights => {
-            Answer::Insights(store::dashboard::insights(conn, &reader, &w, f).await?)
-        }
+        Query::Insights => Answer::Insights(ask.insights(conn, f).await?),
     };
     tx.commit().await?;
     Ok(if csv {
@@ -222,9 +234,25 @@ pub async fn sessions(
     let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
     let page = page(&a.rest)?;
     let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
-    let p = store::dashboard::sessions_page(tx.conn(), &reader, &w, &a.filters, sort, page).await?;
+    let ask = asker(&state, &me, &reader, &w)?;
+    let p = ask.sessions(tx.conn(), &a.filters, sort, page).await?;
     tx.commit().await?;
     Ok(Json(p))
+}
+
+/// `GET /api/v1/dashboard/choices?range=30d`: the people and teams the caller may narrow to,
+/// and the projects, models and tools seen in the window.
+pub async fn choices(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Choices>, ApiError> {
+    let a = asked(q, &[])?;
+    let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
+    let ask = asker(&state, &me, &reader, &w)?;
+    let c = ask.choices(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(Json(c))
 }
 
 /// `GET /api/v1/dashboard/sessions/{id}`: one session with its timeline.

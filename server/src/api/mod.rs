@@ -285,6 +285,7 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
         .post("/api/v1/ws/ticket", crate::live::FEED, crate::live::ticket)
         .get("/api/v1/dashboard/overview", DASHBOARD, dashboard::overview)
+        .get("/api/v1/dashboard/choices", DASHBOARD, dashboard::choices)
         .get("/api/v1/dashboard/charts", DASHBOARD, dashboard::charts)
         .get("/api/v1/dashboard/sessions", DASHBOARD, dashboard::sessions)
         .get(
@@ -320,6 +321,7 @@ pub fn routes() -> ApiRouter {
             Authenticated,
             account::change_password,
         )
+        .put("/api/v1/profile/theme", Authenticated, account::set_theme)
         .get("/api/v1/api-keys", Authenticated, api_keys::list)
         .post("/api/v1/api-keys", Authenticated, api_keys::create)
         .delete("/api/v1/api-keys/{id}", Authenticated, api_keys::revoke)

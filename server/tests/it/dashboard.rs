@@ -335,3 +335,184 @@ async fn days_follow_the_workspace_time_zone() {
     );
     server.shutdown().await;
 }
+
+/// POSTs one tool run of `tool` at `at` with `key`.
+async fn one_tool_run(server: &TestServer, key: &str, tool: &str, id: &str, at: &str) {
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(
+            &json!([{ "type": "tool_use", "tool_name": tool, "tool_use_id": id,
+                         "session_id": format!("kept-{id}"), "timestamp": at }]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["accepted"], 1, "{body}");
+}
+
+/// Answers are kept between reads, and forgotten the moment something they show changes:
+/// events of the people they cover (before the POST is acknowledged), a renamed person, a
+/// team change. Every read below comes right after the change, without waiting.
+#[tokio::test]
+async fn kept_answers_never_outlive_what_they_show() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    let tools = |v: &Value| v["current"]["tool_executions"].as_i64().unwrap();
+    let overview = format!("/api/v1/dashboard/overview?{RANGE}");
+
+    let (_, a0) = get(&server, &admin, &overview).await;
+    let (_, d0) = get(&server, &ana, &overview).await;
+    assert_eq!((tools(&a0), tools(&d0)), (0, 0));
+    // Kept: asking again gives the same, whichever door.
+    let (_, via_fn) = server_fn(&server, &admin, "dashboard/overview", &[("q", RANGE)]).await;
+    assert_eq!(via_fn, a0);
+
+    // bo's event: the admin's answer changes at once; ana's own numbers stand.
+    one_tool_run(&server, &keys["bo"], "Bash", "k1", "2025-09-01T10:00:00Z").await;
+    let (_, a1) = get(&server, &admin, &overview).await;
+    let (_, d1) = get(&server, &ana, &overview).await;
+    assert_eq!((tools(&a1), tools(&d1)), (1, 0));
+    let (_, a1_fn) = server_fn(&server, &admin, "dashboard/overview", &[("q", RANGE)]).await;
+    assert_eq!(
+        tools(&a1_fn),
+        1,
+        "the server function's door saw the change too"
+    );
+
+    // ana's event: hers changes.
+    one_tool_run(&server, &keys["ana"], "Read", "k2", "2025-09-02T10:00:00Z").await;
+    let (_, d2) = get(&server, &ana, &overview).await;
+    assert_eq!(tools(&d2), 1);
+
+    // A renamed person: the per-person table names them anew (the change reaches the
+    // kept answers through the database's notice, so allow it a moment).
+    let by_person = format!("/api/v1/dashboard/charts?widget=people&{RANGE}&by=person");
+    let (status, before) = get(&server, &admin, &by_person).await;
+    assert_eq!(status, 200, "{before}");
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/profile",
+        Some(&ana),
+        Some(json!({ "name": "Ana Renamed" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut renamed = false;
+    for _ in 0..50 {
+        let (_, after) = get(&server, &admin, &by_person).await;
+        if after.to_string().contains("Ana Renamed") {
+            renamed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(renamed, "the rename never reached the kept breakdown");
+    server.shutdown().await;
+}
+
+/// The filter bar's choices follow the reader's scope: people and teams only for those who
+/// may narrow to them, and the models and tools seen among the people they see.
+#[tokio::test]
+async fn filter_choices_follow_the_readers_scope() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    crate::ingest::send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let path = format!("/api/v1/dashboard/choices?{RANGE}");
+
+    let (status, all) = get(&server, &admin, &path).await;
+    assert_eq!(status, 200, "{all}");
+    let labels: Vec<&str> = all["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    for who in ["ana@demo.test", "bo@demo.test", "chen@demo.test"] {
+        assert!(labels.contains(&who), "{who} in {labels:?}");
+    }
+    assert!(all["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["label"] == "Platform"));
+    assert!(!all["models"].as_array().unwrap().is_empty(), "{all}");
+    assert!(
+        all["tools"].as_array().unwrap().iter().any(|t| t == "Bash"),
+        "{all}"
+    );
+    let (_, via_fn) = server_fn(&server, &admin, "dashboard/choices", &[("q", RANGE)]).await;
+    assert_eq!(via_fn, all);
+
+    for (who, token) in [("developer", &ana), ("viewer", &viewer)] {
+        let (status, c) = get(&server, token, &path).await;
+        assert_eq!(status, 200, "{who}: {c}");
+        assert_eq!(c["people"], json!([]), "{who} picks no one");
+        assert_eq!(c["teams"], json!([]), "{who} picks no team");
+    }
+    server.shutdown().await;
+}
+
+/// A person's theme follows them: kept by `PUT /api/v1/profile/theme` (and its server
+/// function), set as the browser's cookie there and at every later sign-in.
+#[tokio::test]
+async fn the_theme_is_remembered_per_person() {
+    let mut server = TestServer::start().await;
+    crate::common::seed_two_tenants(&server).await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let put = |theme: Value| {
+        client()
+            .put(server.url("/api/v1/profile/theme"))
+            .bearer_auth(&dev)
+            .json(&json!({ "theme": theme }))
+            .send()
+    };
+    let r = put(json!("blue")).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["pointer"], "/theme", "{problem}");
+
+    let r = put(json!("dark")).await.unwrap();
+    assert_eq!(r.status(), 204);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("theme=dark;"), "{cookie}");
+
+    let signed_in = |body: Value| {
+        client()
+            .post(server.url("/api/v1/auth/login"))
+            .json(&body)
+            .send()
+    };
+    let creds =
+        json!({ "tenant": "demo", "email": "dev@demo.test", "password": "demo-developer-pass" });
+    let r = signed_in(creds.clone()).await.unwrap();
+    let themes: Vec<_> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .filter(|c| c.starts_with("theme="))
+        .map(String::from)
+        .collect();
+    assert_eq!(themes.len(), 1, "{themes:?}");
+    assert!(themes[0].starts_with("theme=dark;"));
+
+    // The server function does the same; back to the system's theme, sign-in sets nothing.
+    let (status, _) = server_fn(&server, &dev, "profile/theme", &[]).await;
+    assert_eq!(status, 200);
+    let r = signed_in(creds).await.unwrap();
+    assert!(!r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap_or("").starts_with("theme=")));
+    server.shutdown().await;
+}

@@ -87,7 +87,8 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_role" => vec![("id", other_user.clone()), ("role", "viewer".into())],
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" => vec![("id", other_user.clone())],
-            "dashboard/overview" | "dashboard/heatmap" | "dashboard/insights" => {
+            "dashboard/overview" | "dashboard/heatmap" | "dashboard/insights"
+            | "dashboard/choices" => {
                 vec![("q", "range=7d".into())]
             }
             "dashboard/series" => vec![

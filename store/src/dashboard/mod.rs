@@ -7,7 +7,9 @@
 //! functions, REST and MCP all call these, which is what makes their answers agree.
 
 mod activity;
+mod answers;
 mod breakdown;
+mod choices;
 mod insights;
 mod overview;
 mod series;
@@ -20,7 +22,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use activity::activity;
+pub use answers::{Answers, Asker, Question};
 pub use breakdown::{breakdown, heatmap};
+pub use choices::choices;
 pub use insights::insights;
 pub use overview::overview;
 pub use series::series;
