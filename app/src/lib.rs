@@ -17,7 +17,7 @@ pub mod widgets;
 use components::Protected;
 pub use error::AppError;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     ParamSegment, SsrMode, StaticSegment,
@@ -101,6 +101,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // ECharts is served by us (copied from its npm package), never from a CDN.
                 // charming's renderer calls the global it defines.
                 <script src=format!("/echarts.min.js?v={ECHARTS_VERSION}")></script>
+                <link rel="stylesheet" id="leptos" href=format!("/{}/devpulse.css", options.site_pkg_dir) />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -129,7 +130,6 @@ pub fn App() -> impl IntoView {
     // work before, and without, the WASM.
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/devpulse.css" />
         <Title text="devpulse" />
         <Router>
             <account::TopBar />

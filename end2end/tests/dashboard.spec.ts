@@ -292,11 +292,21 @@ test('no serious accessibility violations, keyboard reach, and no horizontal scr
 });
 
 test('assets come compressed, with cache lifetimes that fit their names', async ({ request }) => {
-  const wasm = await request.get(`${server.url}/pkg/devpulse.wasm`, { headers: { 'accept-encoding': 'br' } });
+  const page = await (await request.get(`${server.url}/login`)).text();
+  // The bundle is named under a digest of its files, so it is kept a year.
+  const css = page.match(/href="(\/pkg\/[0-9a-f]{16}\/devpulse\.css)"/)![1];
+  const wasmUrl = css.replace('devpulse.css', 'devpulse.wasm');
+  expect(page).toContain(wasmUrl);
+  const wasm = await request.get(`${server.url}${wasmUrl}`, { headers: { 'accept-encoding': 'br' } });
   expect(wasm.status()).toBe(200);
   expect(wasm.headers()['content-encoding']).toBe('br');
-  expect(wasm.headers()['cache-control']).toBe('no-cache');
-  const page = await (await request.get(`${server.url}/login`)).text();
+  expect(wasm.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+  const style = await request.get(`${server.url}${css}`);
+  expect(style.headers()['content-type']).toContain('text/css');
+  // Another build's address (a page from before a deploy) still loads, but is not kept.
+  const other = await request.get(`${server.url}/pkg/0123456789abcdef/devpulse.wasm`);
+  expect(other.status()).toBe(200);
+  expect(other.headers()['cache-control']).toBe('no-cache');
   const echarts = page.match(/src="(\/echarts\.min\.js\?v=[^"]+)"/)![1];
   const js = await request.get(`${server.url}${echarts}`, { headers: { 'accept-encoding': 'gzip' } });
   expect(js.headers()['content-encoding']).toBe('gzip');

@@ -29,13 +29,37 @@ use crate::{
     state::AppState,
 };
 
+/// Pages name the browser bundle under `pkg/{version}/`, where the version is a digest of the
+/// bundle's files, so a browser may keep them for a year: a new build is a new address.
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("devpulse")
         .site_root(config.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(format!("pkg/{}", bundle_version(&config.site_root)))
         .site_addr(addr)
         .build()
+}
+
+/// The files a page loads from `pkg/`, the ones its version digests.
+const BUNDLE: [&str; 4] = [
+    "devpulse.js",
+    "devpulse.wasm",
+    "devpulse_bg.wasm",
+    "devpulse.css",
+];
+
+/// A digest of the bundle in `site_root/pkg` (16 hex digits; files not there count as empty).
+pub fn bundle_version(site_root: &std::path::Path) -> String {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for name in BUNDLE {
+        digest.update(name.as_bytes());
+        if let Ok(bytes) = std::fs::read(site_root.join("pkg").join(name)) {
+            digest.update((bytes.len() as u64).to_le_bytes());
+            digest.update(&bytes);
+        }
+    }
+    hex::encode(&digest.finalize()[..8])
 }
 
 /// Responses that are not pages (JSON, files, errors) may load nothing at all; pages set
@@ -64,6 +88,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
     };
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
+    let version: std::sync::Arc<str> = leptos_options
+        .site_pkg_dir
+        .trim_start_matches("pkg/")
+        .into();
 
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -86,7 +114,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_for_oversized_bodies))
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn(cache_policy))
+        .layer(axum::middleware::from_fn_with_state(version, cache_policy))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
@@ -127,14 +155,21 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .with_state(state)
 }
 
-/// How long browsers keep static files. The WASM bundle, its JS and the stylesheet keep their
-/// names from build to build, so they are revalidated on every load (a 304 when unchanged);
-/// ECharts is asked for under its version (`?v=`), so it is kept a year.
-fn cache_control(path: &str, query: Option<&str>) -> Option<&'static str> {
-    if path.starts_with("/pkg/") {
-        Some("no-cache")
+const FOREVER: &str = "public, max-age=31536000, immutable";
+
+/// How long browsers keep static files. The bundle is asked for under its version
+/// (`/pkg/{version}/…`, see [`leptos_options`]) and ECharts under its own (`?v=`), so both
+/// are kept a year. A page from an earlier build may still ask this instance for its old
+/// version (a deploy in progress): it gets today's files, revalidated on every load, as is
+/// anything asked for under its bare name.
+fn cache_control(path: &str, query: Option<&str>, version: &str) -> Option<&'static str> {
+    if let Some(rest) = path.strip_prefix("/pkg/") {
+        match rest.split_once('/') {
+            Some((v, _)) if v == version => Some(FOREVER),
+            _ => Some("no-cache"),
+        }
     } else if path == "/echarts.min.js" && query.is_some_and(|q| q.starts_with("v=")) {
-        Some("public, max-age=31536000, immutable")
+        Some(FOREVER)
     } else if path == "/favicon.svg" || path == "/echarts.min.js" {
         Some("public, max-age=86400")
     } else {
@@ -142,11 +177,25 @@ fn cache_control(path: &str, query: Option<&str>) -> Option<&'static str> {
     }
 }
 
+/// `/pkg/{version}/x` is the file `pkg/x`: the version is only in the address.
+fn unversioned(uri: &http::Uri) -> Option<http::Uri> {
+    let rest = uri.path().strip_prefix("/pkg/")?;
+    let (version, file) = rest.split_once('/')?;
+    if version.len() != 16 || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    format!("/pkg/{file}").parse().ok()
+}
+
 async fn cache_policy(
-    request: axum::extract::Request,
+    axum::extract::State(version): axum::extract::State<std::sync::Arc<str>>,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let policy = cache_control(request.uri().path(), request.uri().query());
+    let policy = cache_control(request.uri().path(), request.uri().query(), &version);
+    if let Some(uri) = unversioned(request.uri()) {
+        *request.uri_mut() = uri;
+    }
     let mut response = next.run(request).await;
     if let Some(policy) = policy.filter(|_| response.status().is_success()) {
         response
@@ -286,5 +335,37 @@ mod tests {
             "/login?error=credentials&email=a%40b"
         );
         assert_eq!(r("/status"), "/status");
+    }
+
+    #[test]
+    fn the_bundle_is_kept_a_year_under_this_builds_version_only() {
+        let v = "0123456789abcdef";
+        let policy = |p: &str| cache_control(p, None, v);
+        assert_eq!(policy("/pkg/0123456789abcdef/devpulse.wasm"), Some(FOREVER));
+        assert_eq!(
+            policy("/pkg/fedcba9876543210/devpulse.wasm"),
+            Some("no-cache")
+        );
+        assert_eq!(policy("/pkg/devpulse.wasm"), Some("no-cache"));
+        let file = |p: &str| unversioned(&p.parse::<Uri>().unwrap()).map(|u| u.to_string());
+        assert_eq!(
+            file("/pkg/fedcba9876543210/snippets/x/inline0.js").as_deref(),
+            Some("/pkg/snippets/x/inline0.js")
+        );
+        assert_eq!(file("/pkg/devpulse.wasm"), None);
+        assert_eq!(file("/pkg/not-a-version/devpulse.wasm"), None);
+    }
+
+    #[test]
+    fn a_new_bundle_is_a_new_version() {
+        let dir = std::env::temp_dir().join(format!("bundle-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        std::fs::write(dir.join("pkg/devpulse.wasm"), b"one").unwrap();
+        let one = bundle_version(&dir);
+        assert_eq!(one.len(), 16);
+        assert_eq!(bundle_version(&dir), one);
+        std::fs::write(dir.join("pkg/devpulse.wasm"), b"two").unwrap();
+        assert_ne!(bundle_version(&dir), one);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

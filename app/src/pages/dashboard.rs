@@ -446,14 +446,18 @@ fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl
                 match data.await {
                     Ok(s) => {
                         let summary = series_summary(&s);
-                        let option = charts::to_json(&charts::stacked_over_time(&s));
+                        // Built only where it is drawn: the server sends the data, not options.
+                        let option = Signal::derive({
+                            let s = s.clone();
+                            move || charts::to_json(&charts::stacked_over_time(&s))
+                        });
                         view! {
                             <p class="sr-summary" id=format!("w-{}-summary", spec.id)>{summary.clone()}</p>
                             <Show when=move || !table.get() fallback={
                                 let s = s.clone();
                                 move || view! { <SeriesTable series=s.clone() /> }
                             }>
-                                <EChart id=chart_id() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height=spec.height_px() - 130 />
+                                <EChart id=chart_id() option label=summary.clone() height=spec.height_px() - 130 />
                             </Show>
                         }
                             .into_any()
@@ -563,14 +567,13 @@ fn BreakdownWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         );
-                        let option = charts::to_json(&charts::bars(name, &labels, &values));
+                        let option = Signal::derive(move || charts::to_json(&charts::bars(name, &labels, &values)));
                         let height = spec.height_px() - 130;
                         view! {
                             <p class="sr-summary">{summary.clone()}</p>
                             <Show when=move || table.get() fallback={
-                                let option = option.clone();
                                 let summary = summary.clone();
-                                move || view! { <EChart id=chart_id() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height /> }
+                                move || view! { <EChart id=chart_id() option label=summary.clone() height /> }
                             }>
                                 <BreakdownTable breakdown=b.clone() />
                             </Show>
@@ -767,7 +770,10 @@ fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
                             .map(|(d, hr, v)| format!("busiest {} {hr:02}:00 ({v})", charts::WEEKDAYS[d]))
                             .unwrap_or_else(|| "no activity".into());
                         let summary = format!("Activity by weekday and hour ({}): {busiest}.", h.window.tz);
-                        let option = charts::to_json(&charts::heatmap(&h));
+                        let option = Signal::derive({
+                            let h = h.clone();
+                            move || charts::to_json(&charts::heatmap(&h))
+                        });
                         let cells = h.cells.clone();
                         view! {
                             <p class="sr-summary">{summary.clone()}</p>
@@ -775,7 +781,7 @@ fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
                                 let cells = cells.clone();
                                 move || view! { <HeatmapTable cells=cells.clone() /> }
                             }>
-                                <EChart id="chart-heatmap".to_string() option=Signal::derive({ let o = option.clone(); move || o.clone() }) label=summary.clone() height=spec.height_px() - 130 />
+                                <EChart id="chart-heatmap".to_string() option label=summary.clone() height=spec.height_px() - 130 />
                             </Show>
                         }
                             .into_any()
