@@ -2,6 +2,7 @@
 
 pub mod dashboard;
 pub mod ids;
+pub mod layout;
 pub mod live;
 pub mod metrics;
 pub mod problem;
