@@ -157,6 +157,44 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         DASHBOARD,
         &[("GET", "/api/v1/dashboard/sessions/{id}")],
     ),
+    // Boards: anyone with a dashboard opens the boards they may see and picks a home;
+    // keeping boards is for everyone but viewers (`store::boards::Caller::keeps_own`),
+    // publishing for dashboard managers.
+    rule(
+        "boards/list",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/config")],
+    ),
+    rule(
+        "boards/get",
+        DASHBOARD,
+        &[("GET", "/api/v1/dashboard/config/{id}")],
+    ),
+    rule(
+        "boards/create",
+        Authenticated,
+        &[("POST", "/api/v1/dashboard/config")],
+    ),
+    rule(
+        "boards/save",
+        Authenticated,
+        &[("PUT", "/api/v1/dashboard/config/{id}")],
+    ),
+    rule(
+        "boards/delete",
+        Authenticated,
+        &[("DELETE", "/api/v1/dashboard/config/{id}")],
+    ),
+    rule(
+        "boards/publish",
+        Needs(DashboardManage),
+        &[("PUT", "/api/v1/dashboard/config/{id}/audience")],
+    ),
+    rule(
+        "boards/home",
+        DASHBOARD,
+        &[("PUT", "/api/v1/dashboard/home")],
+    ),
     rule(
         "settings/time_zone",
         Needs(UserManage),

@@ -100,7 +100,9 @@ mod ssr {
                     AppError::invalid(field, format!("{field}: {reason}"))
                 }
                 store::Error::NotFound(what) => AppError::not_found(what),
-                store::Error::Conflict(_) => AppError::new(StatusCode::CONFLICT, e),
+                store::Error::Conflict(_) | store::Error::Stale { .. } => {
+                    AppError::new(StatusCode::CONFLICT, e)
+                }
                 store::Error::Busy(_) => AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the server is busy; try again in a moment",

@@ -7,6 +7,7 @@ pub mod api;
 pub mod charts;
 pub mod components;
 pub mod error;
+pub mod grid;
 pub mod live;
 pub mod pages;
 pub mod people;

@@ -117,6 +117,11 @@ impl ApiError {
             ApiError::Store(store::Error::Conflict(_)) => {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }
+            ApiError::Store(store::Error::Stale { .. }) => (
+                StatusCode::CONFLICT,
+                "stale-version",
+                "Changed since you loaded it",
+            ),
             ApiError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -206,8 +206,9 @@ async fn cache_policy(
 }
 
 /// What a Leptos server function may be sent: form fields (names, e-mail addresses,
-/// passwords), never uploads. Anyone may post to one before it checks the session.
-pub const SERVER_FN_BODY_LIMIT: usize = 64 * 1024;
+/// passwords, a board document of at most 64 KiB of JSON, which form encoding can triple),
+/// never uploads. Anyone may post to one before it checks the session.
+pub const SERVER_FN_BODY_LIMIT: usize = 256 * 1024;
 
 /// Server functions live under `/api/{name}` (the REST API under `/api/v1/`); their bodies
 /// are read by Leptos, not by an axum extractor, so the limit is put on the body itself.

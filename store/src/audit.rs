@@ -74,7 +74,7 @@ pub fn changes_answers(action: &str) -> bool {
     let (noun, _) = action.split_once('.').unwrap_or((action, ""));
     !matches!(
         noun,
-        "api_key" | "password" | "session" | "login" | "logout" | "mfa"
+        "api_key" | "password" | "session" | "login" | "logout" | "mfa" | "dashboard"
     ) && !matches!(action, "user.invited" | "user.password_link_issued")
 }
 

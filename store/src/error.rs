@@ -12,6 +12,13 @@ pub enum Error {
     NotFound(&'static str),
     #[error("{0} already exists")]
     Conflict(Cow<'static, str>),
+    /// A save named the version it started from, and another save came first.
+    #[error("the {what} changed since version {since} (it is now version {now}); reload it or save a copy")]
+    Stale {
+        what: &'static str,
+        since: i32,
+        now: i32,
+    },
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// A bounded queue is full (password checks): come back in a moment.

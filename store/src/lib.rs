@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod activity;
 pub mod api_keys;
 pub mod audit;
+pub mod boards;
 pub mod dashboard;
 pub mod embedded;
 mod error;

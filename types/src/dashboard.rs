@@ -179,6 +179,11 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 const MAX_FILTER_LEN: usize = 200;
 
 impl Filters {
+    /// Whether nothing is narrowed or chosen (every field absent).
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+
     /// Reads the URL's query pairs. A bad value is reported (naming its field) and dropped,
     /// so a hand-edited link still shows something; unknown keys are ignored.
     pub fn from_query<'a>(

@@ -41,6 +41,10 @@ id!(
     TeamId
 );
 id!(
+    /// A saved dashboard (a board): one person's, or the workspace's.
+    BoardId
+);
+id!(
     /// An import batch: what one `devpulse import` run sent, so it can be rolled back.
     ImportId
 );

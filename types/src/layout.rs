@@ -150,7 +150,11 @@ impl Layout {
 
     /// The rows the layout takes.
     pub fn height(&self) -> u16 {
-        self.items.iter().map(|i| i.place.bottom()).max().unwrap_or(0)
+        self.items
+            .iter()
+            .map(|i| i.place.bottom())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Moves `key` so its top-left corner is at (`x`, `y`) (clamped into the grid); the items
@@ -231,7 +235,11 @@ impl Layout {
         let mut settled: Vec<Place> = Vec::with_capacity(order.len());
         for &i in &order {
             let mut p = self.items[i].place;
-            while p.y > 0 && !settled.iter().any(|s| s.overlaps(&Place { y: p.y - 1, ..p })) {
+            while p.y > 0
+                && !settled
+                    .iter()
+                    .any(|s| s.overlaps(&Place { y: p.y - 1, ..p }))
+            {
                 p.y -= 1;
             }
             while let Some(s) = settled.iter().find(|s| s.overlaps(&p)) {

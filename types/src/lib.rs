@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod boards;
 pub mod dashboard;
 pub mod ids;
 pub mod layout;
@@ -10,7 +11,7 @@ pub mod range;
 pub mod roles;
 pub mod viewer;
 
-pub use ids::{ImportId, TeamId, TenantId, UserId};
+pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};
 pub use live::{DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};

@@ -1,4 +1,5 @@
 //! Server functions more than one page uses.
 
+pub mod boards;
 pub mod dashboard;
 pub mod settings;

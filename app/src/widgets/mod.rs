@@ -3,7 +3,9 @@
 //! this list, `GET /api/v1/dashboard/charts?widget=…` answers by it, and the layout editor
 //! will place and persist these ids.
 
+use types::boards::{Document, Placed, WidgetRules};
 use types::dashboard::{Audience, Dimension, Measure, Query, Split};
+use types::layout::{Bounds, Item, Layout, Place, COLUMNS};
 
 /// How a widget shows its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +185,72 @@ pub fn find(id: &str) -> Option<&'static WidgetSpec> {
     REGISTRY.iter().find(|w| w.id == id)
 }
 
+impl WidgetSpec {
+    /// The sizes it may take on a board: tables need room for their columns, charts for
+    /// their axes; nothing is taller than two screens.
+    pub fn bounds(&self) -> Bounds {
+        let (min_w, min_h) = match self.kind {
+            Kind::Table | Kind::Sessions => (8, 8),
+            Kind::TimeSeries | Kind::Bars | Kind::Heatmap => (6, 8),
+            Kind::Feed | Kind::Insights => (6, 6),
+        };
+        Bounds {
+            min_w,
+            max_w: COLUMNS,
+            min_h,
+            max_h: 40,
+        }
+    }
+
+    /// Whether it takes a split and a measure.
+    pub fn is_series(&self) -> bool {
+        matches!(self.query, Query::Series { .. })
+    }
+}
+
+/// What a board document may say about widget kind `id` (`None`: there is no such kind).
+pub fn rules(id: &str) -> Option<WidgetRules> {
+    find(id).map(|w| WidgetRules {
+        bounds: w.bounds(),
+        series: w.is_series(),
+    })
+}
+
+/// The built-in dashboard as a board document: every widget at its default size, in the
+/// registry's order, packed by the layout engine.
+pub fn default_document() -> Document {
+    let mut layout = Layout::settled(COLUMNS, Vec::new());
+    for w in REGISTRY {
+        layout.insert(Item {
+            key: w.id.to_string(),
+            place: Place {
+                x: 0,
+                y: layout.height(),
+                w: u16::from(w.w),
+                h: u16::from(w.h),
+            },
+            bounds: w.bounds(),
+        });
+    }
+    let widgets = layout
+        .items()
+        .iter()
+        .map(|it| Placed {
+            key: it.key.clone(),
+            widget: it.key.clone(),
+            x: it.place.x,
+            y: it.place.y,
+            w: it.place.w,
+            h: it.place.h,
+            title: None,
+            split: None,
+            measure: None,
+            filters: Default::default(),
+        })
+        .collect();
+    Document { widgets }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +261,22 @@ mod tests {
             assert!(REGISTRY[..i].iter().all(|o| o.id != w.id), "{} twice", w.id);
             assert!((1..=24).contains(&w.w) && w.h >= 4, "{}", w.id);
             assert_eq!(find(w.id).map(|f| f.id), Some(w.id));
+        }
+    }
+
+    #[test]
+    fn the_default_board_checks_and_holds_every_widget_once() {
+        let d = default_document();
+        assert_eq!(d.widgets.len(), REGISTRY.len());
+        let layout = d.check(rules).expect("the built-in board is valid");
+        assert_eq!(layout.items().len(), REGISTRY.len());
+        for w in REGISTRY {
+            let b = w.bounds();
+            assert!(
+                b.min_w <= u16::from(w.w) && b.min_h <= u16::from(w.h),
+                "{}",
+                w.id
+            );
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod api_keys;
+pub mod boards;
 pub mod dashboard;
 pub mod extract;
 pub mod imports;
@@ -293,6 +294,21 @@ pub fn routes() -> ApiRouter {
             DASHBOARD,
             dashboard::session,
         )
+        .get("/api/v1/dashboard/config", DASHBOARD, boards::list)
+        .post("/api/v1/dashboard/config", Authenticated, boards::create)
+        .get("/api/v1/dashboard/config/{id}", DASHBOARD, boards::get)
+        .put("/api/v1/dashboard/config/{id}", Authenticated, boards::save)
+        .delete(
+            "/api/v1/dashboard/config/{id}",
+            Authenticated,
+            boards::delete,
+        )
+        .put(
+            "/api/v1/dashboard/config/{id}/audience",
+            Permission(DashboardManage),
+            boards::publish,
+        )
+        .put("/api/v1/dashboard/home", DASHBOARD, boards::set_home)
         .put(
             "/api/v1/settings/time-zone",
             Permission(UserManage),

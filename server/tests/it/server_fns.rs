@@ -10,7 +10,12 @@ use reqwest::Method;
 
 async fn snapshot(server: &TestServer, token: &str) -> Vec<serde_json::Value> {
     let mut s = Vec::new();
-    for path in ["/api/v1/users", "/api/v1/teams", "/api/v1/api-keys"] {
+    for path in [
+        "/api/v1/users",
+        "/api/v1/teams",
+        "/api/v1/api-keys",
+        "/api/v1/dashboard/config",
+    ] {
         s.push(call(server, Method::GET, path, Some(token), None).await.1);
     }
     s
@@ -56,8 +61,17 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
 
     // Tenant `other`'s resources, which nobody in `demo` may touch.
     let other = crate::common::other_tenant(&server).await;
-    let (other_admin, other_user, other_key, other_team) =
-        (other.admin, other.user_id, other.key_id, other.team_id);
+    let (other_admin, other_user, other_key, other_team, other_board) = (
+        other.admin,
+        other.user_id,
+        other.key_id,
+        other.team_id,
+        other.board_id,
+    );
+    let board = serde_json::json!({ "widgets": [
+        { "key": "a", "widget": "heatmap", "x": 0, "y": 0, "w": 12, "h": 10 }
+    ] })
+    .to_string();
     let before = snapshot(&server, &other_admin).await;
 
     let args = |path: &str, role: &str| -> Vec<(&'static str, String)> {
@@ -105,6 +119,20 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             // Another tenant's session id is simply not found.
             "dashboard/session" => vec![("id", "no-such-session".into())],
             "settings/time_zone" => vec![("time_zone", "UTC".into())],
+            "boards/get" | "boards/delete" | "boards/home" => vec![("id", other_board.clone())],
+            "boards/create" => vec![
+                ("name", format!("Walk {role}")),
+                ("document", board.clone()),
+            ],
+            "boards/save" => vec![
+                ("id", other_board.clone()),
+                ("version", "1".into()),
+                ("document", board.clone()),
+            ],
+            "boards/publish" => vec![
+                ("id", other_board.clone()),
+                ("audience", r#"{"default_for":["viewer"]}"#.into()),
+            ],
             _ => vec![],
         }
     };
@@ -116,6 +144,11 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "users/set_role",
         "users/set_active",
         "users/password_link",
+        "boards/get",
+        "boards/save",
+        "boards/delete",
+        "boards/publish",
+        "boards/home",
     ];
     let http = client();
     let roles = [

@@ -236,6 +236,8 @@ pub struct OtherTenant {
     pub user_id: String,
     pub key_id: String,
     pub team_id: String,
+    /// A workspace board.
+    pub board_id: String,
 }
 
 pub async fn other_tenant(server: &TestServer) -> OtherTenant {
@@ -257,11 +259,23 @@ pub async fn other_tenant(server: &TestServer) -> OtherTenant {
         Some(serde_json::json!({ "name": "Theirs" })),
     )
     .await;
+    let (_, board) = call(
+        server,
+        Method::POST,
+        "/api/v1/dashboard/config",
+        Some(&admin),
+        Some(
+            serde_json::json!({ "name": "Theirs", "document": { "widgets": [] },
+                                 "workspace": true }),
+        ),
+    )
+    .await;
     OtherTenant {
         admin,
         user_id,
         key_id: key["api_key"]["id"].as_str().unwrap().to_string(),
         team_id: team["id"].as_str().unwrap().to_string(),
+        board_id: board["id"].as_str().expect("a board").to_string(),
     }
 }
 
