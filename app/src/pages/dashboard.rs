@@ -15,6 +15,7 @@ use types::dashboard::{
 use types::Grain;
 
 use crate::{
+    api::boards::{create_board, get_board, list_boards, save_board, set_home_board},
     api::dashboard::{
         get_activity, get_breakdown, get_choices, get_heatmap, get_insights, get_overview,
         get_series, get_sessions,
@@ -25,9 +26,12 @@ use crate::{
         kpi::KpiTiles,
         sign_in_first, Failed, Skeleton,
     },
+    grid::{describe, Dir, Editor},
     live::{LinkIndicator, MetricsFeed},
-    widgets::{Kind, WidgetSpec, REGISTRY},
+    widgets::{find, Kind, WidgetSpec},
 };
+use types::boards::{Board as SavedBoard, Document, Placed};
+use types::layout::{Bounds, Item, Layout, Place, COLUMNS, ROW_PX};
 
 /// What every widget needs from the page: the filters' query string and the live tick.
 #[derive(Clone, Copy)]
@@ -54,6 +58,9 @@ pub fn DashboardPage() -> impl IntoView {
     let feed = MetricsFeed::open();
     let ctx = Ctx { q, tick: feed.tick };
     let viewer = expect_context::<crate::account::ViewerResource>().0;
+    // Read with the viewer, before the board's widgets exist: the widgets' own reads are
+    // then made in one fixed order on the server and in the browser, which hydration needs.
+    let home = Resource::new(|| (), |_| open_home());
     let location = use_location();
 
     view! {
@@ -86,7 +93,8 @@ pub fn DashboardPage() -> impl IntoView {
                         },
                     );
                 };
-                EitherOf3::C(view! { <Board ctx audience filters parsed /> })
+                let home = home.await;
+                EitherOf3::C(view! { <Board ctx audience filters parsed home /> })
             })}
         </Suspense>
     }
@@ -98,6 +106,7 @@ fn Board(
     audience: Audience,
     filters: Memo<Filters>,
     parsed: Memo<(Filters, Vec<types::FieldError>)>,
+    home: Result<Option<SavedBoard>, crate::AppError>,
 ) -> impl IntoView {
     let overview = Resource::new(
         move || (ctx.q.get(), ctx.tick.get()),
@@ -105,14 +114,13 @@ fn Board(
     );
     // The set of widgets changes only when a person is picked or dropped (insights).
     let one_person = Memo::new(move |_| filters.with(|f| f.person.is_some()));
-    let widgets = move || {
-        let one = one_person.get();
-        REGISTRY
-            .iter()
-            .filter(|w| w.shown(audience, one))
-            .map(|spec| view! { <Widget spec ctx audience /> })
-            .collect_view()
+    let (board, error) = match home {
+        Ok(b) => (b, None),
+        Err(e) => (None, Some(e)),
     };
+    // Kept here, not in the arrangement: picking a person redraws the arrangement, and it
+    // must start from the version last saved.
+    let board = RwSignal::new(board);
     view! {
         <FilterBar filters audience q=ctx.q />
         {move || {
@@ -152,7 +160,485 @@ fn Board(
                 }
             })}
         </Transition>
-        <div class="widgets">{widgets}</div>
+        {error.map(|e| view! { <Failed error=e /> })}
+        {move || {
+            let one = one_person.get();
+            view! { <Arrangement board ctx audience one /> }
+        }}
+    }
+}
+
+/// The caller's home board (`None`: the built-in dashboard).
+async fn open_home() -> Result<Option<SavedBoard>, crate::AppError> {
+    let boards = list_boards().await?;
+    match boards.home {
+        Some(id) => Ok(Some(get_board(id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A board's widgets on the grid, and the editor that arranges them: by pointer (drag the
+/// header, pull the corner), by keyboard (Enter picks a focused widget up, arrows move it,
+/// Shift+arrows resize, Enter drops, Escape puts it back) or by buttons. One live region
+/// says what happened.
+#[component]
+fn Arrangement(
+    board: RwSignal<Option<SavedBoard>>,
+    ctx: Ctx,
+    audience: Audience,
+    one: bool,
+) -> impl IntoView {
+    let document = board
+        .get_untracked()
+        .as_ref()
+        .map(|b| b.document.clone())
+        .unwrap_or_else(crate::widgets::default_document);
+    // The widgets this reader sees now; the rest of the document is kept as it is.
+    let (shown, hidden): (Vec<Placed>, Vec<Placed>) = document
+        .widgets
+        .iter()
+        .cloned()
+        .partition(|p| find(&p.widget).is_some_and(|s| s.shown(audience, one)));
+    let slots: Vec<(Placed, &'static WidgetSpec)> = shown
+        .iter()
+        .filter_map(|p| find(&p.widget).map(|s| (p.clone(), s)))
+        .collect();
+    let layout = Layout::settled(
+        COLUMNS,
+        slots
+            .iter()
+            .map(|(p, s)| Item {
+                key: p.key.clone(),
+                place: p.place(),
+                bounds: s.bounds(),
+            })
+            .collect(),
+    );
+    let titles: std::collections::HashMap<String, String> = slots
+        .iter()
+        .map(|(p, s)| {
+            (
+                p.key.clone(),
+                p.title.clone().unwrap_or_else(|| s.title.to_string()),
+            )
+        })
+        .collect();
+    let titles = StoredValue::new(titles);
+    let title_of = move |key: &str| titles.with_value(|t| t.get(key).cloned().unwrap_or_default());
+    let editor = RwSignal::new(Editor::new(layout));
+    let editing = RwSignal::new(false);
+    let announce = RwSignal::new(String::new());
+    let conflict = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    // A pointer drag or resize in progress: the layout it would leave, shown as it goes.
+    let drag = RwSignal::new(None::<Drag>);
+    let shown_layout = Memo::new(move |_| match drag.get() {
+        Some(d) => d.preview,
+        None => editor.with(|e| e.layout().clone()),
+    });
+    let medium = Memo::new(move |_| shown_layout.with(|l| l.for_columns(12)));
+    let hidden = StoredValue::new(hidden);
+    let all_widgets = StoredValue::new(document.widgets);
+
+    let the_document = move || {
+        // The shown widgets where the editor put them, then the hidden ones settled around.
+        let l = editor.with_untracked(|e| e.layout().clone());
+        let mut items: Vec<Item> = l.items().to_vec();
+        hidden.with_value(|h| {
+            items.extend(h.iter().map(|p| Item {
+                key: p.key.clone(),
+                place: p.place(),
+                bounds: find(&p.widget).map(|s| s.bounds()).unwrap_or(Bounds::ANY),
+            }))
+        });
+        let full = Layout::settled(COLUMNS, items);
+        Document {
+            widgets: all_widgets.get_value(),
+        }
+        .arranged(&full)
+    };
+    let save = move || {
+        let json = serde_json::to_string(&the_document()).expect("a document serialises");
+        let current = board.get_untracked();
+        saving.set(true);
+        leptos::task::spawn_local(async move {
+            let result = match current.filter(|b| b.editable) {
+                Some(b) => save_board(b.id, b.version, None, json.clone()).await,
+                None => match create_board("My dashboard".into(), json.clone(), false).await {
+                    Ok(b) => set_home_board(Some(b.id)).await.map(|_| b),
+                    Err(e) => Err(e),
+                },
+            };
+            saving.set(false);
+            match result {
+                Ok(b) => {
+                    announce.set(format!("Saved “{}” (version {}).", b.name, b.version));
+                    board.set(Some(b));
+                    editor.update(|e| e.saved());
+                }
+                Err(e) if e.status == 409 => conflict.set(Some(e.message)),
+                Err(e) => announce.set(format!("Not saved: {}", e.message)),
+            }
+        });
+    };
+    let save_copy = move || {
+        let json = serde_json::to_string(&the_document()).expect("a document serialises");
+        let name = board
+            .get_untracked()
+            .map(|b| format!("{} (copy)", b.name))
+            .unwrap_or_else(|| "My dashboard".into());
+        leptos::task::spawn_local(async move {
+            match create_board(name, json, false).await {
+                Ok(b) => {
+                    let _ = set_home_board(Some(b.id)).await;
+                    announce.set(format!("Saved as “{}”.", b.name));
+                    board.set(Some(b));
+                    conflict.set(None);
+                    editor.update(|e| e.saved());
+                }
+                Err(e) => announce.set(format!("Not saved: {}", e.message)),
+            }
+        });
+    };
+    let say = move |key: &str, what: &str| {
+        let title = title_of(key);
+        let place = editor.with_untracked(|e| e.layout().get(key).map(|i| i.place));
+        if let Some(p) = place {
+            announce.set(format!("{what}{}", describe(&title, p)));
+        }
+    };
+    let step = move |key: String, dir: Dir, resize: bool| {
+        let moved = editor
+            .try_update(|e| e.step(&key, dir, resize))
+            .unwrap_or(false);
+        if moved {
+            say(&key, "");
+        } else {
+            say(&key, "Cannot go further. ");
+        }
+    };
+    let on_key = move |key: String, ev: leptos::ev::KeyboardEvent| {
+        if !editing.get_untracked() {
+            return;
+        }
+        let held = editor.with_untracked(|e| e.held().map(str::to_string));
+        let mine = held.as_deref() == Some(key.as_str());
+        match ev.key().as_str() {
+            "Enter" | " " => {
+                // Only the widget itself, not a button inside it.
+                if ev.target() != ev.current_target() {
+                    return;
+                }
+                ev.prevent_default();
+                if mine {
+                    editor.update(|e| {
+                        e.drop_held();
+                    });
+                    say(&key, "Dropped. ");
+                } else {
+                    editor.update(|e| {
+                        e.drop_held();
+                        e.pick_up(&key);
+                    });
+                    say(&key, "Picked up. Arrows move, Shift+arrows resize, Enter drops, Escape cancels. ");
+                }
+            }
+            "Escape" if mine => {
+                ev.prevent_default();
+                editor.update(|e| {
+                    e.cancel_held();
+                });
+                say(&key, "Cancelled. ");
+            }
+            k => {
+                if let (Some(dir), true) = (Dir::from_key(k), mine) {
+                    ev.prevent_default();
+                    step(key, dir, ev.shift_key());
+                }
+            }
+        }
+    };
+
+    let widgets = slots
+        .into_iter()
+        .map(|(placed, spec)| {
+            let key = placed.key.clone();
+            let style = {
+                let key = key.clone();
+                move || {
+                    let wide = shown_layout.with(|l| l.get(&key).map(|i| i.place));
+                    let mid = medium.with(|l| l.get(&key).map(|i| i.place));
+                    let (Some(p), Some(m)) = (wide, mid) else {
+                        return String::new();
+                    };
+                    let lift = drag.with(|d| {
+                        d.as_ref()
+                            .filter(|d| d.key == key && !d.resize)
+                            .map(|d| format!(";transform:translate({}px,{}px);z-index:5", d.dx, d.dy))
+                            .unwrap_or_default()
+                    });
+                    // While dragged, the widget stays in its cell and follows the pointer; the
+                    // placeholder shows where it lands.
+                    let p = drag.with(|d| {
+                        d.as_ref()
+                            .filter(|d| d.key == key && !d.resize)
+                            .map(|d| d.start)
+                            .unwrap_or(p)
+                    });
+                    format!(
+                        "--c:{};--r:{};--w:{};--h:{};--mc:{};--mr:{};--mw:{}{lift}",
+                        p.x + 1,
+                        p.y + 1,
+                        p.w,
+                        p.h,
+                        m.x + 1,
+                        m.y + 1,
+                        m.w
+                    )
+                }
+            };
+            let place = {
+                let key = key.clone();
+                move || {
+                    shown_layout.with(|l| {
+                        l.get(&key)
+                            .map(|i| format!("{},{},{},{}", i.place.x, i.place.y, i.place.w, i.place.h))
+                            .unwrap_or_default()
+                    })
+                }
+            };
+            let k1 = key.clone();
+            let k2 = key.clone();
+            let k3 = key.clone();
+            let k4 = key.clone();
+            let held = Memo::new(move |_| editor.with(|e| e.held() == Some(k2.as_str())));
+            let title = title_of(&key);
+            view! {
+                <Widget
+                    spec
+                    ctx
+                    audience
+                    key=key.clone()
+                    title=title.clone()
+                    style=Signal::derive(style)
+                    place=Signal::derive(place)
+                    editing=editing.into()
+                    held=held.into()
+                    on_key=Callback::new(move |ev| on_key(k1.clone(), ev))
+                    on_step=Callback::new(move |(dir, resize)| step(k3.clone(), dir, resize))
+                    on_drag=Callback::new(move |(ev, resize)| start_drag(k4.clone(), ev, resize, editor, drag))
+                    on_drag_move=Callback::new(move |ev| move_drag(ev, editor, drag))
+                    on_drag_end=Callback::new(move |ev: leptos::ev::PointerEvent| {
+                        let _ = ev;
+                        if let Some(d) = drag.get_untracked() {
+                            drag.set(None);
+                            let moved = editor.try_update(|e| e.change(|l| {
+                                *l = d.preview.clone();
+                                true
+                            })).unwrap_or(false);
+                            if moved {
+                                say(&d.key, if d.resize { "Resized. " } else { "Moved. " });
+                            }
+                        }
+                    })
+                />
+            }
+        })
+        .collect_view();
+    let placeholder = move || {
+        drag.with(|d| {
+            d.as_ref().filter(|d| !d.resize).and_then(|d| {
+                d.preview.get(&d.key).map(|i| {
+                    let p = i.place;
+                    view! {
+                        <div
+                            class="placeholder"
+                            aria-hidden="true"
+                            style=format!("--c:{};--r:{};--w:{};--h:{}", p.x + 1, p.y + 1, p.w, p.h)
+                        ></div>
+                    }
+                })
+            })
+        })
+    };
+    let dirty = Memo::new(move |_| editor.with(Editor::dirty));
+    let is_own = move || board.with(|b| b.as_ref().is_some_and(|b| b.editable));
+    view! {
+        <div class="board-bar">
+            <span class="muted" id="board-name">
+                {move || board.with(|b| b.as_ref().map(|b| b.name.clone()).unwrap_or_else(|| "Built-in dashboard".into()))}
+            </span>
+            <Show when=move || editing.get() fallback=move || view! {
+                <button type="button" class="button" id="edit-layout" on:click=move |_| {
+                    editing.set(true);
+                    announce.set("Editing the layout. Focus a widget and press Enter to pick it up, or use its buttons.".into());
+                }>"Edit layout"</button>
+            }>
+                <button type="button" class="button" id="save-layout" disabled=move || saving.get() || !dirty.get() on:click=move |_| save()>
+                    {move || if is_own() { "Save" } else { "Save as my dashboard" }}
+                </button>
+                <button type="button" class="link" id="undo-layout" disabled=move || !editor.with(Editor::can_undo) on:click=move |_| {
+                    editor.update(|e| { e.undo(); });
+                    announce.set("Undone.".into());
+                }>"Undo"</button>
+                <button type="button" class="link" id="redo-layout" disabled=move || !editor.with(Editor::can_redo) on:click=move |_| {
+                    editor.update(|e| { e.redo(); });
+                    announce.set("Redone.".into());
+                }>"Redo"</button>
+                <button type="button" class="link" id="discard-layout" disabled=move || !dirty.get() on:click=move |_| {
+                    editor.update(Editor::discard);
+                    announce.set("Changes discarded.".into());
+                }>"Discard changes"</button>
+                <button type="button" class="link" id="done-layout" on:click=move |_| {
+                    editor.update(|e| { e.drop_held(); });
+                    editing.set(false);
+                    announce.set(if dirty.get_untracked() { "Done editing; changes not saved yet.".into() } else { "Done editing.".into() });
+                }>"Done"</button>
+                <span class="muted narrow-note">"Arranged on a 24-column grid; narrower screens follow it."</span>
+            </Show>
+            <p class="sr-only" role="status" aria-live="polite" aria-atomic="true" id="layout-status">{move || announce.get()}</p>
+        </div>
+        {move || conflict.get().map(|message| view! {
+            <div class="card conflict" role="alertdialog" aria-labelledby="conflict-title" aria-describedby="conflict-detail" id="conflict">
+                <h2 id="conflict-title">"This dashboard changed elsewhere"</h2>
+                <p id="conflict-detail">{message}</p>
+                <button type="button" class="button" id="conflict-copy" on:click=move |_| save_copy()>"Save mine as a copy"</button>
+                <button type="button" class="link" id="conflict-reload" on:click=move |_| {
+                    let _ = window().location().reload();
+                }>"Reload theirs"</button>
+            </div>
+        })}
+        <div class="board" class:editing=move || editing.get() id="board" data-height=move || shown_layout.with(Layout::height)>
+            {widgets}
+            {placeholder}
+        </div>
+    }
+}
+
+/// A pointer drag (move) or pull (resize) in progress.
+#[derive(Clone, Debug, PartialEq)]
+struct Drag {
+    key: String,
+    resize: bool,
+    start: Place,
+    pointer: (f64, f64),
+    /// Grid units (of the 24 columns, and rows) per pixel.
+    per_px: (f64, f64),
+    dx: f64,
+    dy: f64,
+    before: Layout,
+    preview: Layout,
+}
+
+/// Column and row pitch in 24-column units per pixel, from the board's width now.
+fn units_per_px() -> (f64, f64) {
+    #[cfg(feature = "hydrate")]
+    {
+        let width = document()
+            .get_element_by_id("board")
+            .map(|b| f64::from(b.client_width()))
+            .unwrap_or(1200.0);
+        let view = window()
+            .inner_width()
+            .ok()
+            .and_then(|w| w.as_f64())
+            .unwrap_or(1200.0);
+        let cols = if view >= 1200.0 {
+            24.0
+        } else if view >= 768.0 {
+            12.0
+        } else {
+            1.0
+        };
+        let pitch = (width + GAP_PX) / cols;
+        (24.0 / cols / pitch, 1.0 / (ROW_PX as f64 + GAP_PX))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        (24.0 / 1212.0, 1.0 / (ROW_PX as f64 + GAP_PX))
+    }
+}
+
+/// The gap between grid cells, in pixels (as the stylesheet's `.board`).
+const GAP_PX: f64 = 12.0;
+
+fn start_drag(
+    key: String,
+    ev: leptos::ev::PointerEvent,
+    resize: bool,
+    editor: RwSignal<Editor>,
+    drag: RwSignal<Option<Drag>>,
+) {
+    if ev.button() != 0 {
+        return;
+    }
+    let Some(start) = editor.with_untracked(|e| e.layout().get(&key).map(|i| i.place)) else {
+        return;
+    };
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        // A press on a control in the header is that control's, not a drag.
+        let on_control = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("button, a, input, select").ok().flatten())
+            .is_some();
+        if on_control {
+            return;
+        }
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+    }
+    ev.prevent_default();
+    let before = editor.with_untracked(|e| e.layout().clone());
+    drag.set(Some(Drag {
+        key,
+        resize,
+        start,
+        pointer: (f64::from(ev.client_x()), f64::from(ev.client_y())),
+        per_px: units_per_px(),
+        dx: 0.0,
+        dy: 0.0,
+        preview: before.clone(),
+        before,
+    }));
+}
+
+fn move_drag(
+    ev: leptos::ev::PointerEvent,
+    _editor: RwSignal<Editor>,
+    drag: RwSignal<Option<Drag>>,
+) {
+    let Some(mut d) = drag.get_untracked() else {
+        return;
+    };
+    let dx = f64::from(ev.client_x()) - d.pointer.0;
+    let dy = f64::from(ev.client_y()) - d.pointer.1;
+    let cells = |px: f64, per: f64, from: u16| (f64::from(from) + px * per).round().max(0.0) as u16;
+    let mut preview = d.before.clone();
+    if d.resize {
+        preview.resize(
+            &d.key,
+            cells(dx, d.per_px.0, d.start.w).max(1),
+            cells(dy, d.per_px.1, d.start.h).max(1),
+        );
+    } else {
+        preview.move_to(
+            &d.key,
+            cells(dx, d.per_px.0, d.start.x),
+            cells(dy, d.per_px.1, d.start.y),
+        );
+    }
+    d.dx = dx;
+    d.dy = dy;
+    if preview != d.preview || !d.resize {
+        d.preview = preview;
+        drag.set(Some(d));
     }
 }
 
@@ -327,9 +813,26 @@ fn PeoplePickers(
 
 /// One widget's box: title, definition, exports and a table toggle around its content, at its
 /// final size from the first render.
+#[allow(clippy::too_many_arguments)]
 #[component]
-fn Widget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoView {
-    let title_id = format!("w-{}-title", spec.id);
+fn Widget(
+    spec: &'static WidgetSpec,
+    ctx: Ctx,
+    audience: Audience,
+    key: String,
+    title: String,
+    style: Signal<String>,
+    /// "x,y,w,h" on the 24-column grid, for tests and people debugging.
+    place: Signal<String>,
+    editing: Signal<bool>,
+    held: Signal<bool>,
+    on_key: Callback<leptos::ev::KeyboardEvent>,
+    on_step: Callback<(Dir, bool)>,
+    on_drag: Callback<(leptos::ev::PointerEvent, bool)>,
+    on_drag_move: Callback<leptos::ev::PointerEvent>,
+    on_drag_end: Callback<leptos::ev::PointerEvent>,
+) -> impl IntoView {
+    let title_id = format!("w-{key}-title");
     let export = move |format: &str| {
         format!(
             "/api/v1/dashboard/charts?widget={}&format={format}&{}",
@@ -345,22 +848,82 @@ fn Widget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoV
         Kind::Feed => view! { <LiveWidget ctx /> }.into_any(),
         Kind::Insights => view! { <InsightsWidget ctx /> }.into_any(),
     };
+    let buttons = {
+        let title = title.clone();
+        let key = key.clone();
+        move || {
+            let b = |id: &str, dir: Dir, resize: bool, label: String, text: &'static str| {
+                view! {
+                    <button
+                        type="button"
+                        class="step"
+                        id=id.to_string()
+                        aria-label=label
+                        on:click=move |_| on_step.run((dir, resize))
+                    >
+                        {text}
+                    </button>
+                }
+            };
+            let t = &title;
+            view! {
+                <span class="steps" role="group" aria-label=format!("Arrange {t}")>
+                    {b(&format!("w-{key}-left"), Dir::Left, false, format!("Move {t} left"), "←")}
+                    {b(&format!("w-{key}-right"), Dir::Right, false, format!("Move {t} right"), "→")}
+                    {b(&format!("w-{key}-up"), Dir::Up, false, format!("Move {t} up"), "↑")}
+                    {b(&format!("w-{key}-down"), Dir::Down, false, format!("Move {t} down"), "↓")}
+                    {b(&format!("w-{key}-narrower"), Dir::Left, true, format!("Make {t} narrower"), "⇠")}
+                    {b(&format!("w-{key}-wider"), Dir::Right, true, format!("Make {t} wider"), "⇢")}
+                    {b(&format!("w-{key}-shorter"), Dir::Up, true, format!("Make {t} shorter"), "⇡")}
+                    {b(&format!("w-{key}-taller"), Dir::Down, true, format!("Make {t} taller"), "⇣")}
+                </span>
+            }
+        }
+    };
+    let heading = title.clone();
     view! {
         <section
             class="widget card"
-            id=format!("w-{}", spec.id)
-            aria-labelledby=format!("w-{}-title", spec.id)
-            style=format!("--w:{};min-height:{}px", spec.w, spec.height_px())
+            class:held=move || held.get()
+            id=format!("w-{key}")
+            data-key=key.clone()
+            data-place=move || place.get()
+            aria-labelledby=format!("w-{key}-title")
+            aria-roledescription=move || editing.get().then_some("movable widget")
+            tabindex=move || editing.get().then_some("0")
+            style=move || style.get()
+            on:keydown=move |ev| on_key.run(ev)
         >
-            <header class="widget-head">
-                <h2 id=title_id title=spec.about>{spec.title}</h2>
-                <span class="exports">
-                    <a href=move || export("csv") download="" id=format!("w-{}-csv", spec.id)>"CSV"</a>
-                    <a href=move || export("json") target="_blank" rel="noopener" id=format!("w-{}-json", spec.id)>"JSON"</a>
-                </span>
+            <header
+                class="widget-head"
+                on:pointerdown=move |ev| if editing.get_untracked() { on_drag.run((ev, false)) }
+                on:pointermove=move |ev| if editing.get_untracked() { on_drag_move.run(ev) }
+                on:pointerup=move |ev| if editing.get_untracked() { on_drag_end.run(ev) }
+                on:pointercancel=move |ev| if editing.get_untracked() { on_drag_end.run(ev) }
+            >
+                <h2 id=title_id title=spec.about>{heading}</h2>
+                <Show when=move || editing.get() fallback=move || view! {
+                    <span class="exports">
+                        <a href=move || export("csv") download="" id=format!("w-{}-csv", spec.id)>"CSV"</a>
+                        <a href=move || export("json") target="_blank" rel="noopener" id=format!("w-{}-json", spec.id)>"JSON"</a>
+                    </span>
+                }>
+                    {buttons.clone()}
+                </Show>
             </header>
             <p class="muted about">{spec.about}</p>
-            {body}
+            <div class="widget-body" tabindex="0">{body}</div>
+            <Show when=move || editing.get()>
+                <div
+                    class="resize-handle"
+                    aria-hidden="true"
+                    title="Drag to resize"
+                    on:pointerdown=move |ev| on_drag.run((ev, true))
+                    on:pointermove=move |ev| on_drag_move.run(ev)
+                    on:pointerup=move |ev| on_drag_end.run(ev)
+                    on:pointercancel=move |ev| on_drag_end.run(ev)
+                ></div>
+            </Show>
         </section>
     }
 }

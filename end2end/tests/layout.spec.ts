@@ -1,0 +1,217 @@
+// The layout editor on the dashboard: a widget moved by keyboard alone (with what the live
+// region says), dragged with real pointer events, resized by its corner, moved by its
+// buttons and undone; each arrangement saved and read back after a reload. A save from a
+// stale tab gets the conflict dialog and loses nothing. axe finds nothing serious in edit mode.
+import { test, expect, Page, Browser } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { DevpulseServer, freePort } from './server';
+
+const root = path.resolve(__dirname, '..', '..');
+let server: DevpulseServer;
+const crashes: string[] = [];
+
+test.afterEach(() => {
+  expect(crashes.splice(0)).toEqual([]);
+});
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  const dir = path.join(root, '.data', 'e2e-layout');
+  rmSync(dir, { recursive: true, force: true });
+  server = new DevpulseServer(await freePort(), dir);
+  await server.start();
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+async function signIn(page: Page, email = 'dev@demo.test', password = 'demo-developer-pass') {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // A panic in the WASM (a hydration mismatch, say) fails the test, whatever else passes.
+  page.on('pageerror', (e) => crashes.push(`${e.message}\n${e.stack}`));
+  await page.goto(`${server.url}/login?next=${encodeURIComponent('/')}`);
+  await page.locator('#tenant').fill('demo');
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(password);
+  await page.locator('#sign-in').click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** A widget's place on the 24-column grid: [x, y, w, h]. */
+async function place(page: Page, key: string): Promise<number[]> {
+  const p = await page.locator(`#w-${key}`).getAttribute('data-place');
+  return p!.split(',').map(Number);
+}
+
+async function save(page: Page) {
+  await page.locator('#save-layout').click();
+  await expect(page.locator('#layout-status')).toContainText('Saved');
+}
+
+async function boards(token: string): Promise<any> {
+  const r = await fetch(`${server.url}/api/v1/dashboard/config`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return r.json();
+}
+
+async function token(email: string, password: string): Promise<string> {
+  const r = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant: 'demo', email, password }),
+  });
+  return (await r.json()).access_token;
+}
+
+test.describe.configure({ mode: 'serial' });
+
+test('keyboard alone picks a widget up, moves it, drops it, and the saved layout comes back', async ({ page }) => {
+  await signIn(page);
+  const before = await place(page, 'model_mix');
+  await page.locator('#edit-layout').click();
+  await expect(page.locator('#layout-status')).toContainText('Editing the layout');
+  await page.locator('#w-model_mix').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#layout-status')).toContainText('Picked up');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await expect(page.locator('#layout-status')).toContainText(`column ${before[0] - 1}`);
+  await page.keyboard.press('Shift+ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#layout-status')).toContainText('Dropped');
+  // Focus stayed on the widget through all of it.
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('w-model_mix');
+  const moved = await place(page, 'model_mix');
+  expect(moved[0]).toBe(before[0] - 2);
+  expect(moved[3]).toBe(before[3] + 1);
+
+  // Escape puts a picked-up widget back.
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('Escape');
+  await expect(page.locator('#layout-status')).toContainText('Cancelled');
+  expect(await place(page, 'model_mix')).toEqual(moved);
+
+  await save(page);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  expect(await place(page, 'model_mix')).toEqual(moved);
+  const mine = await boards(await token('dev@demo.test', 'demo-developer-pass'));
+  expect(mine.boards).toHaveLength(1);
+  expect(mine.home).toBe(mine.boards[0].id);
+});
+
+test('a widget dragged and another resized with the pointer stay where they were put', async ({ page }) => {
+  await signIn(page);
+  await page.locator('#edit-layout').click();
+  const start = await place(page, 'heatmap');
+  const head = page.locator('#w-heatmap .widget-head');
+  // Mouse events land where the widget is on screen.
+  await page.locator('#w-heatmap').scrollIntoViewIfNeeded();
+  await page.mouse.wheel(0, -200);
+  const box = (await head.boundingBox())!;
+  const board = (await page.locator('#board').boundingBox())!;
+  const column = (board.width + 12) / 24;
+  // Grab the header and carry it four columns right and one widget-height up, in steps,
+  // as a hand does; the placeholder shows the landing cell on the way.
+  await page.mouse.move(box.x + 20, box.y + box.height / 2);
+  await page.mouse.down();
+  const target = start[0] >= 12 ? -4 : 4;
+  await page.mouse.move(box.x + 20 + target * column, box.y + box.height / 2 - 42 * 3, { steps: 12 });
+  await expect(page.locator('#board .placeholder')).toHaveCount(1);
+  await page.mouse.up();
+  await expect(page.locator('#board .placeholder')).toHaveCount(0);
+  await expect(page.locator('#layout-status')).toContainText('Moved');
+  const dropped = await place(page, 'heatmap');
+  expect(dropped[0]).toBe(start[0] + target);
+
+  const corner = page.locator('#w-projects .resize-handle');
+  const before = await place(page, 'projects');
+  await corner.scrollIntoViewIfNeeded();
+  const c = (await corner.boundingBox())!;
+  await page.mouse.move(c.x + c.width / 2, c.y + c.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(c.x + c.width / 2 - 2 * column, c.y + c.height / 2 + 2 * 42, { steps: 8 });
+  await page.mouse.up();
+  const resized = await place(page, 'projects');
+  expect(resized[2]).toBe(before[2] - 2);
+  expect(resized[3]).toBe(before[3] + 2);
+
+  const arranged = { heatmap: await place(page, 'heatmap'), projects: resized };
+  await save(page);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  expect(await place(page, 'heatmap')).toEqual(arranged.heatmap);
+  expect(await place(page, 'projects')).toEqual(arranged.projects);
+});
+
+test('buttons move and resize without dragging, undo restores, discard goes back to the saved layout', async ({ page }) => {
+  await signIn(page);
+  await page.locator('#edit-layout').click();
+  const saved = await place(page, 'tools');
+  await page.locator('#w-tools-narrower').click();
+  await expect(page.locator('#layout-status')).toContainText(`${saved[2] - 1} wide`);
+  expect((await place(page, 'tools'))[2]).toBe(saved[2] - 1);
+  await page.locator('#undo-layout').click();
+  expect(await place(page, 'tools')).toEqual(saved);
+  await page.locator('#redo-layout').click();
+  expect((await place(page, 'tools'))[2]).toBe(saved[2] - 1);
+  await page.locator('#w-tools-taller').click();
+  await page.locator('#discard-layout').click();
+  expect(await place(page, 'tools')).toEqual(saved);
+  await expect(page.locator('#save-layout')).toBeDisabled();
+
+  await page.locator('#w-tools').focus();
+  await page.keyboard.press('Enter');
+  await page.screenshot({ path: test.info().outputPath('edit-1280.png') });
+  await page.keyboard.press('Escape');
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
+  // Narrow screens follow the arrangement in one column, with the controls still there.
+  await page.setViewportSize({ width: 375, height: 800 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+  await page.screenshot({ path: test.info().outputPath('edit-375.png') });
+});
+
+test('a save from a stale tab gets the conflict dialog and loses neither arrangement', async ({ browser }) => {
+  const open = async (b: Browser) => {
+    const page = await (await b.newContext()).newPage();
+    await signIn(page);
+    await page.locator('#edit-layout').click();
+    return page;
+  };
+  const first = await open(browser);
+  const second = await open(browser);
+  const dev = await token('dev@demo.test', 'demo-developer-pass');
+  const version = (await boards(dev)).boards[0].version;
+
+  await first.locator('#w-live-narrower').click();
+  await save(first);
+  const theirs = await place(first, 'live');
+
+  await second.locator('#w-live-wider').click();
+  const mine = await place(second, 'live');
+  await second.locator('#save-layout').click();
+  await expect(second.locator('#conflict')).toBeVisible();
+  await expect(second.locator('#conflict-detail')).toContainText(`version ${version + 1}`);
+  await second.locator('#conflict-copy').click();
+  await expect(second.locator('#layout-status')).toContainText('Saved as');
+
+  const after = await boards(dev);
+  expect(after.boards).toHaveLength(2);
+  const byId = async (id: string) =>
+    (await fetch(`${server.url}/api/v1/dashboard/config/${id}`, { headers: { authorization: `Bearer ${dev}` } })).json();
+  const docs = await Promise.all(after.boards.map((b: any) => byId(b.id)));
+  const live = (d: any) => d.document.widgets.find((w: any) => w.key === 'live');
+  const places = docs.map((d: any) => [live(d).x, live(d).y, live(d).w, live(d).h].join(','));
+  expect(places.sort()).toEqual([theirs.join(','), mine.join(',')].sort());
+  // The copy is home now.
+  const copy = docs.find((d: any) => live(d).w === mine[2]);
+  expect(after.home).toBe(copy.id);
+});
