@@ -179,6 +179,33 @@ test('buttons move and resize without dragging, undo restores, discard goes back
   await page.screenshot({ path: test.info().outputPath('edit-375.png') });
 });
 
+test('a widget removed and added back from the catalogue, undone and saved', async ({ page }) => {
+  await signIn(page);
+  await page.locator('#edit-layout').click();
+  await page.locator('#w-heatmap-remove').click();
+  await expect(page.locator('#w-heatmap')).toHaveCount(0);
+  await expect(page.locator('#layout-status')).toContainText('Removed Activity heatmap');
+  await page.locator('#undo-layout').click();
+  await expect(page.locator('#w-heatmap')).toHaveCount(1);
+  await page.locator('#w-heatmap-remove').click();
+  await save(page);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#w-heatmap')).toHaveCount(0);
+
+  await page.locator('#edit-layout').click();
+  await page.locator('#add-widget').selectOption('heatmap');
+  await page.locator('#add-widget-button').click();
+  await expect(page.locator('#layout-status')).toContainText('Added. Activity heatmap: column');
+  await expect(page.locator('#w-heatmap canvas')).toHaveCount(1);
+  // Only what is not on the board yet is offered.
+  await expect(page.locator('#add-widget option[value="heatmap"]')).toHaveCount(0);
+  await save(page);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#w-heatmap')).toHaveCount(1);
+});
+
 test('a save from a stale tab gets the conflict dialog and loses neither arrangement', async ({ browser }) => {
   const open = async (b: Browser) => {
     const page = await (await b.newContext()).newPage();

@@ -238,7 +238,19 @@ fn Arrangement(
     });
     let medium = Memo::new(move |_| shown_layout.with(|l| l.for_columns(12)));
     let hidden = StoredValue::new(hidden);
-    let all_widgets = StoredValue::new(document.widgets);
+    // Every widget the editor has known in this visit (added ones too), so undoing a
+    // removal brings its settings back; the board holds those the layout places.
+    let known = RwSignal::new(slots.clone());
+    let on_board = Memo::new(move |_| {
+        let keys: Vec<String> =
+            editor.with(|e| e.layout().items().iter().map(|i| i.key.clone()).collect());
+        known.with(|k| {
+            k.iter()
+                .filter(|(p, _)| keys.contains(&p.key))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
 
     let the_document = move || {
         // The shown widgets where the editor put them, then the hidden ones settled around.
@@ -252,10 +264,13 @@ fn Arrangement(
             }))
         });
         let full = Layout::settled(COLUMNS, items);
-        Document {
-            widgets: all_widgets.get_value(),
-        }
-        .arranged(&full)
+        let mut widgets: Vec<Placed> = on_board
+            .get_untracked()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        widgets.extend(hidden.get_value());
+        Document { widgets }.arranged(&full)
     };
     let save = move || {
         let json = serde_json::to_string(&the_document()).expect("a document serialises");
@@ -359,9 +374,66 @@ fn Arrangement(
         }
     };
 
-    let widgets = slots
-        .into_iter()
-        .map(|(placed, spec)| {
+    let add = move |spec: &'static WidgetSpec| {
+        let key = spec.id.to_string();
+        let placed = Placed {
+            key: key.clone(),
+            widget: key.clone(),
+            x: 0,
+            y: 0,
+            w: u16::from(spec.w),
+            h: u16::from(spec.h),
+            title: None,
+            split: None,
+            measure: None,
+            filters: Default::default(),
+        };
+        titles.update_value(|t| {
+            t.insert(key.clone(), spec.title.to_string());
+        });
+        known.update(|k| {
+            if !k.iter().any(|(p, _)| p.key == key) {
+                k.push((placed.clone(), spec));
+            }
+        });
+        let added = editor
+            .try_update(|e| {
+                e.change(|l| {
+                    l.insert(Item {
+                        key: key.clone(),
+                        place: placed.place(),
+                        bounds: spec.bounds(),
+                    })
+                })
+            })
+            .unwrap_or(false);
+        if added {
+            say(&key, "Added. ");
+        }
+    };
+    let remove = move |key: String| {
+        let title = title_of(&key);
+        let removed = editor
+            .try_update(|e| e.change(|l| l.remove(&key).is_some()))
+            .unwrap_or(false);
+        if removed {
+            announce.set(format!("Removed {title}. Undo brings it back."));
+        }
+    };
+    // What may be added: the widget kinds this reader sees that are not on the board yet.
+    let addable = Memo::new(move |_| {
+        let here: Vec<String> =
+            on_board.with(|b| b.iter().map(|(p, _)| p.widget.clone()).collect());
+        crate::widgets::REGISTRY
+            .iter()
+            .filter(|w| w.shown(audience, one) && !here.iter().any(|h| h == w.id))
+            .map(|w| w.id)
+            .collect::<Vec<_>>()
+    });
+    let chosen = RwSignal::new(String::new());
+
+    let render = move |(placed, spec): (Placed, &'static WidgetSpec)| {
+        {
             let key = placed.key.clone();
             let style = {
                 let key = key.clone();
@@ -374,7 +446,9 @@ fn Arrangement(
                     let lift = drag.with(|d| {
                         d.as_ref()
                             .filter(|d| d.key == key && !d.resize)
-                            .map(|d| format!(";transform:translate({}px,{}px);z-index:5", d.dx, d.dy))
+                            .map(|d| {
+                                format!(";transform:translate({}px,{}px);z-index:5", d.dx, d.dy)
+                            })
                             .unwrap_or_default()
                     });
                     // While dragged, the widget stays in its cell and follows the pointer; the
@@ -402,7 +476,9 @@ fn Arrangement(
                 move || {
                     shown_layout.with(|l| {
                         l.get(&key)
-                            .map(|i| format!("{},{},{},{}", i.place.x, i.place.y, i.place.w, i.place.h))
+                            .map(|i| {
+                                format!("{},{},{},{}", i.place.x, i.place.y, i.place.w, i.place.h)
+                            })
                             .unwrap_or_default()
                     })
                 }
@@ -411,6 +487,7 @@ fn Arrangement(
             let k2 = key.clone();
             let k3 = key.clone();
             let k4 = key.clone();
+            let k5 = key.clone();
             let held = Memo::new(move |_| editor.with(|e| e.held() == Some(k2.as_str())));
             let title = title_of(&key);
             view! {
@@ -441,10 +518,11 @@ fn Arrangement(
                             }
                         }
                     })
+                    on_remove=Callback::new(move |_| remove(k5.clone()))
                 />
             }
-        })
-        .collect_view();
+        }
+    };
     let placeholder = move || {
         drag.with(|d| {
             d.as_ref().filter(|d| !d.resize).and_then(|d| {
@@ -494,6 +572,22 @@ fn Arrangement(
                     editing.set(false);
                     announce.set(if dirty.get_untracked() { "Done editing; changes not saved yet.".into() } else { "Done editing.".into() });
                 }>"Done"</button>
+                <label class="add-widget">
+                    "Add a widget"
+                    <select id="add-widget" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
+                        <option value="">"Choose…"</option>
+                        {move || addable.get().into_iter().map(|id| {
+                            let title = find(id).map(|w| w.title).unwrap_or(id);
+                            view! { <option value=id>{title}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button type="button" class="link" id="add-widget-button" disabled=move || chosen.with(String::is_empty) on:click=move |_| {
+                    if let Some(spec) = find(&chosen.get_untracked()) {
+                        add(spec);
+                    }
+                    chosen.set(String::new());
+                }>"Add"</button>
                 <span class="muted narrow-note">"Arranged on a 24-column grid; narrower screens follow it."</span>
             </Show>
             <p class="sr-only" role="status" aria-live="polite" aria-atomic="true" id="layout-status">{move || announce.get()}</p>
@@ -509,7 +603,7 @@ fn Arrangement(
             </div>
         })}
         <div class="board" class:editing=move || editing.get() id="board" data-height=move || shown_layout.with(Layout::height)>
-            {widgets}
+            <For each=move || on_board.get() key=|(p, _)| p.key.clone() children=render />
             {placeholder}
         </div>
     }
@@ -831,6 +925,7 @@ fn Widget(
     on_drag: Callback<(leptos::ev::PointerEvent, bool)>,
     on_drag_move: Callback<leptos::ev::PointerEvent>,
     on_drag_end: Callback<leptos::ev::PointerEvent>,
+    on_remove: Callback<()>,
 ) -> impl IntoView {
     let title_id = format!("w-{key}-title");
     let export = move |format: &str| {
@@ -876,6 +971,15 @@ fn Widget(
                     {b(&format!("w-{key}-wider"), Dir::Right, true, format!("Make {t} wider"), "⇢")}
                     {b(&format!("w-{key}-shorter"), Dir::Up, true, format!("Make {t} shorter"), "⇡")}
                     {b(&format!("w-{key}-taller"), Dir::Down, true, format!("Make {t} taller"), "⇣")}
+                    <button
+                        type="button"
+                        class="step remove"
+                        id=format!("w-{key}-remove")
+                        aria-label=format!("Remove {t}")
+                        on:click=move |_| on_remove.run(())
+                    >
+                        "✕"
+                    </button>
                 </span>
             }
         }

@@ -38,6 +38,13 @@ pub struct WidgetSpec {
     pub h: u8,
 }
 
+/// Specs are unique by id (the registry test says so).
+impl PartialEq for WidgetSpec {
+    fn eq(&self, other: &WidgetSpec) -> bool {
+        self.id == other.id
+    }
+}
+
 impl WidgetSpec {
     /// Whether `audience` may see this widget at all.
     pub fn visible_to(&self, audience: Audience) -> bool {
