@@ -519,6 +519,8 @@ fn Arrangement(
                         }
                     })
                     on_remove=Callback::new(move |_| remove(k5.clone()))
+                    split=placed.split.unwrap_or(default_split(spec))
+                    measure=placed.measure.unwrap_or(default_measure(spec))
                 />
             }
         }
@@ -606,6 +608,20 @@ fn Arrangement(
             <For each=move || on_board.get() key=|(p, _)| p.key.clone() children=render />
             {placeholder}
         </div>
+    }
+}
+
+fn default_split(spec: &WidgetSpec) -> Split {
+    match spec.query {
+        types::dashboard::Query::Series { split, .. } => split,
+        _ => Split::Model,
+    }
+}
+
+fn default_measure(spec: &WidgetSpec) -> Measure {
+    match spec.query {
+        types::dashboard::Query::Series { measure, .. } => measure,
+        _ => Measure::Cost,
     }
 }
 
@@ -926,7 +942,12 @@ fn Widget(
     on_drag_move: Callback<leptos::ev::PointerEvent>,
     on_drag_end: Callback<leptos::ev::PointerEvent>,
     on_remove: Callback<()>,
+    /// A time series' split and measure, as the board sets them.
+    #[prop(optional)]
+    split: Option<Split>,
+    #[prop(optional)] measure: Option<Measure>,
 ) -> impl IntoView {
+    let (placed_split, placed_measure) = (split, measure);
     let title_id = format!("w-{key}-title");
     let export = move |format: &str| {
         format!(
@@ -936,9 +957,11 @@ fn Widget(
         )
     };
     let body = match spec.kind {
-        Kind::TimeSeries => view! { <SeriesWidget spec ctx audience /> }.into_any(),
-        Kind::Bars | Kind::Table => view! { <BreakdownWidget spec ctx /> }.into_any(),
-        Kind::Heatmap => view! { <HeatmapWidget spec ctx /> }.into_any(),
+        Kind::TimeSeries => {
+            view! { <SeriesWidget spec ctx audience key=key.clone() split=placed_split measure=placed_measure /> }.into_any()
+        }
+        Kind::Bars | Kind::Table => view! { <BreakdownWidget spec ctx key=key.clone() /> }.into_any(),
+        Kind::Heatmap => view! { <HeatmapWidget spec ctx key=key.clone() /> }.into_any(),
         Kind::Sessions => view! { <SessionsWidget ctx /> }.into_any(),
         Kind::Feed => view! { <LiveWidget ctx /> }.into_any(),
         Kind::Insights => view! { <InsightsWidget ctx /> }.into_any(),
@@ -1034,7 +1057,7 @@ fn Widget(
 
 /// A toggle between a chart and its table (the text alternative anyone can switch to).
 #[component]
-fn TableToggle(id: &'static str, shown: RwSignal<bool>) -> impl IntoView {
+fn TableToggle(id: String, shown: RwSignal<bool>) -> impl IntoView {
     view! {
         <button
             type="button"
@@ -1056,12 +1079,24 @@ fn measure_value(m: Measure, v: f64) -> String {
 }
 
 #[component]
-fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl IntoView {
-    let types::dashboard::Query::Series { split, measure } = spec.query else {
+fn SeriesWidget(
+    spec: &'static WidgetSpec,
+    ctx: Ctx,
+    audience: Audience,
+    key: String,
+    /// The board's choice, else the catalogue's.
+    split: Option<Split>,
+    measure: Option<Measure>,
+) -> impl IntoView {
+    let types::dashboard::Query::Series {
+        split: default_split,
+        measure: default_measure,
+    } = spec.query
+    else {
         unreachable!("a time series widget reads a series")
     };
-    let split = RwSignal::new(split);
-    let measure = RwSignal::new(measure);
+    let split = RwSignal::new(split.unwrap_or(default_split));
+    let measure = RwSignal::new(measure.unwrap_or(default_measure));
     let table = RwSignal::new(false);
     let data = Resource::new(
         move || (ctx.q.get(), split.get(), measure.get(), ctx.tick.get()),
@@ -1071,13 +1106,15 @@ fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl
         .into_iter()
         .filter(|s| audience.names_people() || !s.names_people())
         .collect();
-    let chart_id = move || format!("chart-{}", spec.id);
+    let chart_id = StoredValue::new(format!("chart-{key}"));
+    let chart_id = move || chart_id.get_value();
+    let summary_id = StoredValue::new(format!("w-{key}-summary"));
     view! {
         <div class="controls">
             <label>
                 "Split"
                 <select
-                    id=format!("w-{}-split", spec.id)
+                    id=format!("w-{key}-split")
                     on:change=move |ev| {
                         if let Some(s) = Split::parse(&event_target_value(&ev)) {
                             split.set(s)
@@ -1093,7 +1130,7 @@ fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl
             <label>
                 "Measure"
                 <select
-                    id=format!("w-{}-measure", spec.id)
+                    id=format!("w-{key}-measure")
                     on:change=move |ev| {
                         if let Some(m) = Measure::parse(&event_target_value(&ev)) {
                             measure.set(m)
@@ -1106,7 +1143,7 @@ fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl
                         .collect_view()}
                 </select>
             </label>
-            <TableToggle id=spec.id shown=table />
+            <TableToggle id=key.clone() shown=table />
         </div>
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 120 /> }>
             {move || Suspend::new(async move {
@@ -1119,7 +1156,7 @@ fn SeriesWidget(spec: &'static WidgetSpec, ctx: Ctx, audience: Audience) -> impl
                             move || charts::to_json(&charts::stacked_over_time(&s))
                         });
                         view! {
-                            <p class="sr-summary" id=format!("w-{}-summary", spec.id)>{summary.clone()}</p>
+                            <p class="sr-summary" id=summary_id.get_value()>{summary.clone()}</p>
                             <Show when=move || !table.get() fallback={
                                 let s = s.clone();
                                 move || view! { <SeriesTable series=s.clone() /> }
@@ -1201,7 +1238,7 @@ fn SeriesTable(series: Series) -> impl IntoView {
 }
 
 #[component]
-fn BreakdownWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
+fn BreakdownWidget(spec: &'static WidgetSpec, ctx: Ctx, key: String) -> impl IntoView {
     let types::dashboard::Query::Breakdown { by } = spec.query else {
         unreachable!("a breakdown widget reads a breakdown")
     };
@@ -1210,9 +1247,10 @@ fn BreakdownWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
         move || (ctx.q.get(), ctx.tick.get()),
         move |(q, _)| get_breakdown(q, by),
     );
-    let chart_id = move || format!("chart-{}", spec.id);
+    let chart_id = StoredValue::new(format!("chart-{key}"));
+    let chart_id = move || chart_id.get_value();
     view! {
-        {(spec.kind == Kind::Bars).then(|| view! { <div class="controls"><TableToggle id=spec.id shown=table /></div> })}
+        {(spec.kind == Kind::Bars).then(|| view! { <div class="controls"><TableToggle id=key.clone() shown=table /></div> })}
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 100 /> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -1415,14 +1453,15 @@ fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
 }
 
 #[component]
-fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
+fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx, key: String) -> impl IntoView {
     let table = RwSignal::new(false);
+    let chart_id = StoredValue::new(format!("chart-{key}"));
     let data = Resource::new(
         move || (ctx.q.get(), ctx.tick.get()),
         |(q, _)| get_heatmap(q),
     );
     view! {
-        <div class="controls"><TableToggle id=spec.id shown=table /></div>
+        <div class="controls"><TableToggle id=key.clone() shown=table /></div>
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 130 /> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -1448,7 +1487,7 @@ fn HeatmapWidget(spec: &'static WidgetSpec, ctx: Ctx) -> impl IntoView {
                                 let cells = cells.clone();
                                 move || view! { <HeatmapTable cells=cells.clone() /> }
                             }>
-                                <EChart id="chart-heatmap".to_string() option label=summary.clone() height=spec.height_px() - 130 />
+                                <EChart id=chart_id.get_value() option label=summary.clone() height=spec.height_px() - 130 />
                             </Show>
                         }
                             .into_any()
