@@ -71,6 +71,17 @@ pub struct Item {
     pub bounds: Bounds,
 }
 
+impl Item {
+    /// `key` at (`x`, `y`), `w` × `h`, any size allowed.
+    pub fn anywhere(key: &str, x: u16, y: u16, w: u16, h: u16) -> Item {
+        Item {
+            key: key.into(),
+            place: Place { x, y, w, h },
+            bounds: Bounds::ANY,
+        }
+    }
+}
+
 /// Items on a grid of `cols` columns, never overlapping, always compacted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -350,11 +361,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn item(key: &str, x: u16, y: u16, w: u16, h: u16) -> Item {
-        Item {
-            key: key.into(),
-            place: Place { x, y, w, h },
-            bounds: Bounds::ANY,
-        }
+        Item::anywhere(key, x, y, w, h)
     }
 
     fn at(l: &Layout, key: &str) -> (u16, u16, u16, u16) {

@@ -53,6 +53,17 @@ impl Theme {
         }
     }
 
+    /// A person's pick as both doors take it: `light`, `dark`, or none (follow the system).
+    pub fn choice(s: Option<&str>) -> Result<Option<Theme>, crate::Invalid> {
+        s.map(|t| {
+            Theme::parse(t).ok_or(crate::Invalid {
+                field: "theme",
+                reason: "must be light, dark or none".into(),
+            })
+        })
+        .transpose()
+    }
+
     /// From a `Cookie` header's `theme=…`, where the browser keeps it between pages.
     pub fn from_cookies(header: &str) -> Option<Theme> {
         header
@@ -75,6 +86,13 @@ impl Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_theme_choice_is_light_dark_or_none() {
+        assert_eq!(Theme::choice(Some("dark")).unwrap(), Some(Theme::Dark));
+        assert_eq!(Theme::choice(None).unwrap(), None);
+        assert_eq!(Theme::choice(Some("blue")).unwrap_err().field, "theme");
+    }
 
     #[test]
     fn a_theme_reads_back_from_its_cookie() {

@@ -93,12 +93,7 @@ fn remember(t: Theme) {
 #[server(endpoint = "profile/theme")]
 pub async fn set_theme(theme: Option<String>) -> Result<(), crate::AppError> {
     let s = crate::session::ssr::require_fn::<SetTheme>().await?;
-    let theme = match theme.as_deref() {
-        None => None,
-        Some(t) => Some(Theme::parse(t).ok_or_else(|| {
-            crate::AppError::invalid("theme", "theme: must be light, dark or none")
-        })?),
-    };
+    let theme = Theme::choice(theme.as_deref())?;
     let store = crate::ssr::server_context()?.store;
     let mut tx = store.scoped_tx(s.scope.as_ref()).await?;
     store::accounts::set_theme(tx.conn(), s.user_id, theme).await?;

@@ -220,14 +220,10 @@ impl Editor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use types::layout::{Bounds, Item};
+    use types::layout::Item;
 
     fn item(key: &str, x: u16, y: u16, w: u16, h: u16) -> Item {
-        Item {
-            key: key.into(),
-            place: Place { x, y, w, h },
-            bounds: Bounds::ANY,
-        }
+        Item::anywhere(key, x, y, w, h)
     }
 
     fn editor() -> Editor {

@@ -458,13 +458,8 @@ pub async fn set_theme(
     Extension(me): Me,
     JsonBody(body): JsonBody<ThemeChoice>,
 ) -> Result<Response, ApiError> {
-    let theme = match body.theme.as_deref() {
-        None => None,
-        Some(t) => Some(
-            Theme::parse(t)
-                .ok_or_else(|| ApiError::field("/theme", "must be light, dark or null"))?,
-        ),
-    };
+    let theme =
+        Theme::choice(body.theme.as_deref()).map_err(|e| ApiError::field("/theme", e.reason))?;
     let mut tx = scoped(&state.store, &me).await?;
     accounts::set_theme(tx.conn(), me.user_id, theme).await?;
     tx.commit().await?;
