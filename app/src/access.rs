@@ -161,14 +161,12 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
     // keeping boards is for everyone but viewers (`store::boards::Caller::keeps_own`),
     // publishing for dashboard managers.
     rule(
-        "boards/list",
+        "boards/open",
         DASHBOARD,
-        &[("GET", "/api/v1/dashboard/config")],
-    ),
-    rule(
-        "boards/get",
-        DASHBOARD,
-        &[("GET", "/api/v1/dashboard/config/{id}")],
+        &[
+            ("GET", "/api/v1/dashboard/config"),
+            ("GET", "/api/v1/dashboard/config/{id}"),
+        ],
     ),
     rule(
         "boards/create",

@@ -25,8 +25,18 @@ pub fn provide_viewer() -> ViewerResource {
 #[component]
 pub fn TopBar() -> impl IntoView {
     let viewer = expect_context::<ViewerResource>().0;
+    // The dashboard's kiosk (TV) mode shows the board alone.
+    let query = leptos_router::hooks::use_query_map();
+    let location = leptos_router::hooks::use_location();
+    let kiosk = move || {
+        location.pathname.with(|p| p == "/")
+            && query.with(|q| {
+                q.get("kiosk")
+                    .is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no"))
+            })
+    };
     view! {
-        <header class="topbar">
+        <header class="topbar" class:kiosk=kiosk>
             <A href="/" attr:class="brand">
                 "devpulse"
             </A>

@@ -39,6 +39,13 @@ pub mod ssr {
         /// The base of links the app shows (invitations, resets).
         pub public_url: String,
         pub auth: crate::session::ssr::SharedAuthenticator,
+        /// Where a board change is told, so the live feeds reach the pages showing it.
+        pub boards: std::sync::Arc<dyn BoardNotices>,
+    }
+
+    /// The server's live bus, as the server functions that change boards see it.
+    pub trait BoardNotices: Send + Sync + std::fmt::Debug {
+        fn changed(&self, change: types::BoardChange);
     }
 
     pub fn server_context() -> Result<ServerContext, crate::AppError> {

@@ -194,16 +194,28 @@ test('a widget removed and added back from the catalogue, undone and saved', asy
   await expect(page.locator('#w-heatmap')).toHaveCount(0);
 
   await page.locator('#edit-layout').click();
-  await page.locator('#add-widget').selectOption('heatmap');
+  // The catalogue is searched by name; its id names one too.
+  await page.locator('#add-widget').fill('heatmap');
   await page.locator('#add-widget-button').click();
   await expect(page.locator('#layout-status')).toContainText('Added. Activity heatmap: column');
   await expect(page.locator('#w-heatmap canvas')).toHaveCount(1);
-  // Only what is not on the board yet is offered.
-  await expect(page.locator('#add-widget option[value="heatmap"]')).toHaveCount(0);
+  // A second copy of a kind gets a key of its own, right below the first; undo takes it away.
+  await page.locator('#w-heatmap-duplicate').click();
+  await expect(page.locator('#layout-status')).toContainText('Copied. Activity heatmap: column');
+  await expect(page.locator('#w-heatmap-2 canvas')).toHaveCount(1);
+  const [x, y, w, h] = await place(page, 'heatmap');
+  expect(await place(page, 'heatmap-2')).toEqual([x, y + h, w, h]);
+  await page.locator('#undo-layout').click();
+  await expect(page.locator('#w-heatmap-2')).toHaveCount(0);
+  // A name that fits no single widget adds nothing and says so.
+  await page.locator('#add-widget').fill('activity');
+  await page.locator('#add-widget-button').click();
+  await expect(page.locator('#layout-status')).toContainText('No single widget');
   await save(page);
   await page.reload();
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.locator('#w-heatmap')).toHaveCount(1);
+  await expect(page.locator('#w-heatmap-2')).toHaveCount(0);
 });
 
 test('a save from a stale tab gets the conflict dialog and loses neither arrangement', async ({ browser }) => {
@@ -218,12 +230,14 @@ test('a save from a stale tab gets the conflict dialog and loses neither arrange
   const dev = await token('dev@demo.test', 'demo-developer-pass');
   const version = (await boards(dev)).boards[0].version;
 
+  // The second tab has changes of its own when the first saves: it is told (or, if the
+  // feed is slower than the click, the server refuses its stale save); either way it asks.
+  await second.locator('#w-live-wider').click();
+  const mine = await place(second, 'live');
   await first.locator('#w-live-narrower').click();
   await save(first);
   const theirs = await place(first, 'live');
 
-  await second.locator('#w-live-wider').click();
-  const mine = await place(second, 'live');
   await second.locator('#save-layout').click();
   await expect(second.locator('#conflict')).toBeVisible();
   await expect(second.locator('#conflict-detail')).toContainText(`version ${version + 1}`);
@@ -241,4 +255,34 @@ test('a save from a stale tab gets the conflict dialog and loses neither arrange
   // The copy is home now.
   const copy = docs.find((d: any) => live(d).w === mine[2]);
   expect(after.home).toBe(copy.id);
+});
+
+test('a layout saved in one tab appears in the other open tabs of the same person', async ({ browser }) => {
+  const open = async () => {
+    const page = await (await browser.newContext()).newPage();
+    await signIn(page);
+    await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'connected');
+    return page;
+  };
+  const editing = await open();
+  const watching = await open();
+  const before = await place(watching, 'tools');
+  await editing.locator('#edit-layout').click();
+  await editing.locator('#w-tools-narrower').click();
+  await save(editing);
+  const after = await place(editing, 'tools');
+  expect(after).not.toEqual(before);
+  // No reload: the feed said the board changed, and the watching tab took the new version.
+  await expect.poll(() => place(watching, 'tools')).toEqual(after);
+  await expect(watching.locator('#layout-status')).toContainText('Updated to version');
+
+  // A tab with changes of its own is told instead, and its save keeps them as a copy.
+  await watching.locator('#edit-layout').click();
+  await watching.locator('#w-tools-wider').click();
+  await editing.locator('#w-tools-taller').click();
+  await save(editing);
+  await expect(watching.locator('#saved-elsewhere')).toContainText('saved elsewhere');
+  await watching.locator('#save-layout').click();
+  await expect(watching.locator('#conflict')).toBeVisible();
+  await expect(watching.locator('#conflict-detail')).toContainText('now version');
 });

@@ -4,6 +4,9 @@
 //! `REDIS_URL` they are published on a Redis channel that every instance relays to its own
 //! subscribers, so a page connected to any instance sees writes made through any other.
 //!
+//! Board changes travel the same way ([`Bus::board_changed`]): the feeds of the people
+//! concerned tell their pages, which reload the board.
+//!
 //! The bus also tells the store which kept dashboard answers went stale
 //! (`store::dashboard::Answers`): on this instance as soon as the writer commits, and on
 //! every instance before its subscribers hear of the update, so a page that refetches on a
@@ -15,9 +18,10 @@ use std::{
 };
 
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use store::dashboard::Answers;
 use tokio::sync::{broadcast, mpsc};
-use types::{LiveMessage, TenantId, UserId};
+use types::{BoardChange, TenantId, UserId};
 use uuid::Uuid;
 
 /// Notices within this window become one message per tenant.
@@ -26,18 +30,42 @@ const CHANNEL: &str = "devpulse:metrics_update";
 
 pub use types::MetricsUpdate;
 
+/// What the bus carries, between instances (as JSON on the Redis channel, tagged as the
+/// WebSocket's messages are) and to this instance's feeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    MetricsUpdate(MetricsUpdate),
+    BoardChange(BoardChange),
+}
+
 #[derive(Clone)]
 pub struct Bus {
     notices: mpsc::UnboundedSender<(Uuid, BTreeMap<UserId, u64>)>,
-    updates: broadcast::Sender<MetricsUpdate>,
+    updates: broadcast::Sender<Notice>,
     answers: Answers,
+    redis: Option<redis::Client>,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("redis", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl app::ssr::BoardNotices for Bus {
+    fn changed(&self, change: BoardChange) {
+        self.board_changed(change);
+    }
 }
 
 /// Forgets the answers `update` makes stale, then tells this instance's subscribers.
-fn deliver(answers: &Answers, updates: &broadcast::Sender<MetricsUpdate>, update: MetricsUpdate) {
+fn deliver(answers: &Answers, updates: &broadcast::Sender<Notice>, update: MetricsUpdate) {
     stale(answers, update.tenant, &update.by_user);
     // No subscribers is fine: nobody is looking.
-    let _ = updates.send(update);
+    let _ = updates.send(Notice::MetricsUpdate(update));
 }
 
 fn stale(answers: &Answers, tenant: TenantId, by_user: &BTreeMap<UserId, u64>) {
@@ -57,14 +85,42 @@ impl Bus {
             redis.clone(),
             answers.clone(),
         ));
-        if let Some(client) = redis {
+        if let Some(client) = redis.clone() {
             tokio::spawn(relay(client, updates.clone(), answers.clone()));
         }
         Bus {
             notices,
             updates,
             answers,
+            redis,
         }
+    }
+
+    /// A board changed (committed): every instance tells the feeds concerned. Rare (people
+    /// saving), so each goes out on its own, without the coalescer.
+    pub fn board_changed(&self, change: BoardChange) {
+        let Some(client) = self.redis.clone() else {
+            let _ = self.updates.send(Notice::BoardChange(change));
+            return;
+        };
+        let updates = self.updates.clone();
+        tokio::spawn(async move {
+            let payload =
+                serde_json::to_string(&Notice::BoardChange(change)).expect("notices serialise");
+            let sent = match client.get_multiplexed_async_connection().await {
+                Ok(mut conn) => redis::cmd("PUBLISH")
+                    .arg(CHANNEL)
+                    .arg(payload)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if !sent {
+                tracing::warn!("could not publish a board change to Redis; delivering locally");
+                let _ = updates.send(Notice::BoardChange(change));
+            }
+        });
     }
 
     /// The writer committed new events for `tenant`: how many, per person whose they are.
@@ -75,14 +131,14 @@ impl Bus {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<MetricsUpdate> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.updates.subscribe()
     }
 }
 
 async fn coalesce(
     mut notices: mpsc::UnboundedReceiver<(Uuid, BTreeMap<UserId, u64>)>,
-    updates: broadcast::Sender<MetricsUpdate>,
+    updates: broadcast::Sender<Notice>,
     redis: Option<redis::Client>,
     answers: Answers,
 ) {
@@ -144,7 +200,8 @@ async fn coalesce(
                     .await
                     .ok();
             }
-            let payload = LiveMessage::MetricsUpdate(update.clone()).to_json();
+            let payload = serde_json::to_string(&Notice::MetricsUpdate(update.clone()))
+                .expect("notices serialise");
             let sent = match publisher.as_mut() {
                 Some(conn) => redis::cmd("PUBLISH")
                     .arg(CHANNEL)
@@ -167,7 +224,7 @@ async fn coalesce(
 }
 
 /// Relays the Redis channel to this instance's subscribers, reconnecting with back-off.
-async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>, answers: Answers) {
+async fn relay(client: redis::Client, updates: broadcast::Sender<Notice>, answers: Answers) {
     let mut wait = Duration::from_millis(200);
     loop {
         match client.get_async_pubsub().await {
@@ -179,10 +236,14 @@ async fn relay(client: redis::Client, updates: broadcast::Sender<MetricsUpdate>,
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let payload: String = msg.get_payload().unwrap_or_default();
-                        if let Ok(LiveMessage::MetricsUpdate(update)) =
-                            serde_json::from_str::<LiveMessage>(&payload)
-                        {
-                            deliver(&answers, &updates, update);
+                        match serde_json::from_str::<Notice>(&payload) {
+                            Ok(Notice::MetricsUpdate(update)) => {
+                                deliver(&answers, &updates, update)
+                            }
+                            Ok(change @ Notice::BoardChange(_)) => {
+                                let _ = updates.send(change);
+                            }
+                            Err(_) => {}
                         }
                     }
                 }

@@ -78,6 +78,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 keys: state.keys.clone(),
                 cookies: state.cookies,
             }),
+            boards: std::sync::Arc::new(state.bus.clone()),
         };
         move || {
             leptos::prelude::provide_context(cx.clone());

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::bus::Notice;
 use axum::{
     extract::{
         ws::{Message, WebSocket},
@@ -17,7 +18,7 @@ use axum::{
 };
 use store::Store;
 use tokio::sync::{broadcast, watch};
-use types::{DbSample, LiveMessage, MetricsUpdate, TenantId, UserId};
+use types::{DbSample, LiveMessage, TenantId, UserId};
 
 use crate::{
     auth::{
@@ -252,6 +253,7 @@ pub async fn metrics_ws(
         state,
         credential,
         tenant,
+        me: caller.user_id,
         only,
         named,
     };
@@ -301,12 +303,14 @@ pub async fn ticket(
 /// One open `/ws/metrics`.
 struct Feed {
     state: AppState,
-    updates: broadcast::Receiver<MetricsUpdate>,
+    updates: broadcast::Receiver<crate::bus::Notice>,
     /// Access-change notices ([`listen_access`]), and the tenant schema they name.
     access: broadcast::Receiver<String>,
     schema: String,
     credential: Credential,
     tenant: TenantId,
+    /// Whose feed it is: told of changes to their own boards.
+    me: UserId,
     only: Option<Vec<UserId>>,
     /// Whether the caller may learn whose events they were.
     named: bool,
@@ -342,6 +346,8 @@ impl Feed {
         // The greeting: the link is up, and a page that reconnected refetches what it missed.
         let hello = LiveMessage::DashboardRefresh {
             at_ms: chrono::Utc::now().timestamp_millis(),
+            board: None,
+            version: None,
         };
         if socket
             .send(Message::Text(hello.to_json().into()))
@@ -353,9 +359,18 @@ impl Feed {
         loop {
             tokio::select! {
                 update = self.updates.recv() => match update {
-                    Ok(u) if u.tenant == self.tenant => {
+                    Ok(Notice::MetricsUpdate(u)) if u.tenant == self.tenant => {
                         let Some(u) = u.seen_by(self.only.as_deref(), self.named) else { continue };
                         let text = LiveMessage::MetricsUpdate(u).to_json();
+                        if socket.send(Message::Text(text.into())).await.is_err() {
+                            return Stop::Gone;
+                        }
+                    }
+                    // A workspace board's change reaches everyone in the workspace, even
+                    // those it is not shared with: they learn an id and a version number,
+                    // and cannot open it.
+                    Ok(Notice::BoardChange(c)) if c.concerns(self.tenant, self.me) => {
+                        let text = c.message(chrono::Utc::now().timestamp_millis()).to_json();
                         if socket.send(Message::Text(text.into())).await.is_err() {
                             return Stop::Gone;
                         }

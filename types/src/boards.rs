@@ -43,10 +43,63 @@ pub struct Placed {
     pub split: Option<Split>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measure: Option<Measure>,
-    /// The widget's own range and filters, on top of the page's (a range here replaces the
-    /// page's; a filter here narrows further).
+    /// How it draws its answer, among those its kind offers (`None`: the kind's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartKind>,
+    /// The widget's own range and filters over the page's: a range here replaces the
+    /// page's, and each filter set here holds whatever the page's says for that field
+    /// ([`Filters::over`]).
     #[serde(default, skip_serializing_if = "Filters::is_empty")]
     pub filters: Filters,
+}
+
+/// How a widget draws its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    /// Stacked areas over time.
+    Area,
+    /// One unstacked line per series over time.
+    Line,
+    /// Bars (stacked, over time).
+    Bar,
+    Heatmap,
+    /// The numbers as a table.
+    Table,
+}
+
+impl ChartKind {
+    pub const ALL: [ChartKind; 5] = [
+        ChartKind::Area,
+        ChartKind::Line,
+        ChartKind::Bar,
+        ChartKind::Heatmap,
+        ChartKind::Table,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartKind::Area => "area",
+            ChartKind::Line => "line",
+            ChartKind::Bar => "bar",
+            ChartKind::Heatmap => "heatmap",
+            ChartKind::Table => "table",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChartKind::Area => "Stacked areas",
+            ChartKind::Line => "Lines",
+            ChartKind::Bar => "Bars",
+            ChartKind::Heatmap => "Heatmap",
+            ChartKind::Table => "Table",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChartKind> {
+        ChartKind::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 }
 
 impl Placed {
@@ -73,6 +126,10 @@ pub struct WidgetRules {
     pub bounds: Bounds,
     /// Takes a split and a measure (time series).
     pub series: bool,
+    /// The ways it can draw, the default first (none: it has one way).
+    pub charts: &'static [ChartKind],
+    /// Takes a range and filters of its own.
+    pub filters: bool,
 }
 
 impl Document {
@@ -151,6 +208,28 @@ impl Document {
                 errors.push(FieldError::new(
                     at(i, field),
                     format!("{} is not a time series and takes no {field}", w.widget),
+                ));
+            }
+            if !r.filters && !w.filters.is_empty() {
+                errors.push(FieldError::new(
+                    at(i, "filters"),
+                    format!("{} shows what happens now and takes no filters", w.widget),
+                ));
+            }
+            if let Some(c) = w.chart.filter(|c| !r.charts.contains(c)) {
+                let offered: Vec<&str> = r.charts.iter().map(|c| c.as_str()).collect();
+                errors.push(FieldError::new(
+                    at(i, "chart"),
+                    if offered.is_empty() {
+                        format!("{} draws one way and takes no chart", w.widget)
+                    } else {
+                        format!(
+                            "{} cannot draw as {}; it offers {}",
+                            w.widget,
+                            c.as_str(),
+                            offered.join(", ")
+                        )
+                    },
                 ));
             }
             items.push(Item {
@@ -275,6 +354,14 @@ pub struct Boards {
     pub home: Option<BoardId>,
 }
 
+/// What the dashboard page opens: the boards the reader may open and the one it shows
+/// (`None`: the built-in dashboard).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    pub boards: Boards,
+    pub board: Option<Board>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,10 +377,14 @@ mod tests {
             "cost_over_time" => Some(WidgetRules {
                 bounds: b,
                 series: true,
+                charts: &[ChartKind::Area, ChartKind::Line],
+                filters: true,
             }),
             "heatmap" => Some(WidgetRules {
                 bounds: b,
                 series: false,
+                charts: &[],
+                filters: false,
             }),
             _ => None,
         }
@@ -306,11 +397,12 @@ mod tests {
     #[test]
     fn a_good_document_gives_its_layout() {
         let d = doc(r#"{"widgets":[
-                {"key":"a","widget":"cost_over_time","x":0,"y":0,"w":16,"h":10,"split":"team"},
-                {"key":"b","widget":"heatmap","x":16,"y":0,"w":8,"h":10,"title":"When",
+                {"key":"a","widget":"cost_over_time","x":0,"y":0,"w":16,"h":10,"split":"team","chart":"line"},
+                {"key":"b","widget":"heatmap","x":16,"y":0,"w":8,"h":10,"title":"When"},
+                {"key":"c","widget":"cost_over_time","x":0,"y":10,"w":8,"h":10,
                  "filters":{"range":"7d","project":"api"}}]}"#);
         let l = d.check(rules).unwrap();
-        assert_eq!(l.items().len(), 2);
+        assert_eq!(l.items().len(), 3);
         let back: Document = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(back, d);
     }
@@ -365,6 +457,24 @@ mod tests {
                 .join(",")
         );
         assert_eq!(pointer(&many), "/document/widgets");
+        assert_eq!(
+            pointer(
+                r#"{"widgets":[{"key":"a","widget":"cost_over_time","x":0,"y":0,"w":8,"h":8,"chart":"heatmap"}]}"#
+            ),
+            "/document/widgets/0/chart"
+        );
+        assert_eq!(
+            pointer(
+                r#"{"widgets":[{"key":"a","widget":"heatmap","x":0,"y":0,"w":8,"h":8,"chart":"line"}]}"#
+            ),
+            "/document/widgets/0/chart"
+        );
+        assert_eq!(
+            pointer(
+                r#"{"widgets":[{"key":"a","widget":"heatmap","x":0,"y":0,"w":8,"h":8,"filters":{"range":"7d"}}]}"#
+            ),
+            "/document/widgets/0/filters"
+        );
     }
 
     #[test]

@@ -287,6 +287,63 @@ impl Filters {
             .join("&")
     }
 
+    /// These filters (a widget's own) over `page`'s: a range given here replaces the page's
+    /// (and its grain with it), and every other field set here holds whatever the page says
+    /// for that field; what is not set here follows the page.
+    pub fn over(&self, page: &Filters) -> Filters {
+        let own_range = self.range.is_some() || (self.from.is_some() && self.to.is_some());
+        let (range, from, to, grain) = if own_range {
+            (self.range, self.from, self.to, self.grain)
+        } else {
+            (page.range, page.from, page.to, self.grain.or(page.grain))
+        };
+        let or = |own: &Option<String>, page: &Option<String>| own.clone().or_else(|| page.clone());
+        Filters {
+            range,
+            from,
+            to,
+            grain,
+            person: self.person.or(page.person),
+            team: self.team.or(page.team),
+            project: or(&self.project, &page.project),
+            model: or(&self.model, &page.model),
+            tool: or(&self.tool, &page.tool),
+        }
+    }
+
+    /// What these filters (a widget's own) say in a few words: "Last 7 days · project api".
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        match (self.from, self.to, self.range) {
+            (Some(f), Some(t), _) => parts.push(format!(
+                "{} to {}",
+                f.format("%Y-%m-%d %H:%M"),
+                t.format("%Y-%m-%d %H:%M")
+            )),
+            (_, _, Some(r)) => parts.push(r.label().to_string()),
+            _ => {}
+        }
+        if let Some(g) = self.grain {
+            parts.push(format!("by {}", g.as_str()));
+        }
+        if self.team.is_some() {
+            parts.push("one team".into());
+        }
+        if self.person.is_some() {
+            parts.push("one person".into());
+        }
+        for (k, v) in [
+            ("project", &self.project),
+            ("model", &self.model),
+            ("tool", &self.tool),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k} {v}"));
+            }
+        }
+        parts.join(" · ")
+    }
+
     /// The preset in effect: the URL's, or the default when no absolute range is given.
     pub fn preset(&self) -> Option<Preset> {
         match (self.from, self.to) {
@@ -886,6 +943,45 @@ mod tests {
         assert_eq!(Audience::of(Role::Viewer), Some(Audience::Aggregate));
         assert!(!Audience::Aggregate.names_people());
         assert!(Audience::Own.names_people());
+    }
+
+    #[test]
+    fn a_widgets_own_filters_hold_over_the_pages() {
+        let page = Filters {
+            range: Some(Preset::Last30Days),
+            grain: Some(Grain::Day),
+            project: Some("web".into()),
+            model: Some("opus".into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            Filters::default().over(&page),
+            page,
+            "nothing of its own: the page's"
+        );
+        let own = Filters {
+            range: Some(Preset::Last7Days),
+            project: Some("api".into()),
+            ..Filters::default()
+        };
+        let both = own.over(&page);
+        assert_eq!(both.range, Some(Preset::Last7Days));
+        assert_eq!(both.grain, None, "its own range picks its own grain");
+        assert_eq!(both.project.as_deref(), Some("api"));
+        assert_eq!(
+            both.model.as_deref(),
+            Some("opus"),
+            "what it leaves follows the page"
+        );
+        let absolute = Filters {
+            from: Some(t("2025-09-01T00:00:00Z")),
+            to: Some(t("2025-09-02T00:00:00Z")),
+            ..Filters::default()
+        };
+        let fixed = absolute.over(&page);
+        assert_eq!((fixed.from, fixed.range), (absolute.from, None));
+        assert_eq!(own.describe(), "Last 7 days · project api");
+        assert_eq!(Filters::default().describe(), "");
     }
 
     #[test]

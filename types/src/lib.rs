@@ -12,7 +12,7 @@ pub mod roles;
 pub mod viewer;
 
 pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};
-pub use live::{DbSample, LiveMessage, MetricsUpdate};
+pub use live::{BoardChange, DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};
 pub use roles::{Access, Permission, Role};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{TenantId, UserId};
+use crate::ids::{BoardId, TenantId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -15,8 +15,45 @@ pub enum LiveMessage {
     /// One sample of the installation's database activity (the status page).
     DbSample(DbSample),
     /// Refetch everything: sent when a feed opens (so a page that reconnects catches up on
-    /// what it missed while away).
-    DashboardRefresh { at_ms: i64 },
+    /// what it missed while away). With `board`: that board was saved elsewhere (in another
+    /// of the reader's tabs, or a workspace board by a colleague) and pages showing it
+    /// reload it; `version` is the new one, none when it was deleted.
+    DashboardRefresh {
+        at_ms: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        board: Option<BoardId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<i32>,
+    },
+}
+
+/// A board was saved, renamed, published or deleted: what instances tell each other, and
+/// each tells the feeds of the people concerned (the owner's, or for a workspace board the
+/// workspace's) as a [`LiveMessage::DashboardRefresh`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardChange {
+    pub tenant: TenantId,
+    pub board: BoardId,
+    /// `None`: a workspace board.
+    pub owner: Option<UserId>,
+    /// `None`: deleted.
+    pub version: Option<i32>,
+}
+
+impl BoardChange {
+    /// Whether the feed of `reader` in `tenant` is told of this change.
+    pub fn concerns(&self, tenant: TenantId, reader: UserId) -> bool {
+        self.tenant == tenant && self.owner.is_none_or(|o| o == reader)
+    }
+
+    /// The message a concerned feed sends.
+    pub fn message(&self, at_ms: i64) -> LiveMessage {
+        LiveMessage::DashboardRefresh {
+            at_ms,
+            board: Some(self.board),
+            version: self.version,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,8 +136,49 @@ mod tests {
             backends: 4,
         });
         assert!(s.to_json().starts_with(r#"{"type":"db_sample""#));
-        let r = LiveMessage::DashboardRefresh { at_ms: 5 };
+        let r = LiveMessage::DashboardRefresh {
+            at_ms: 5,
+            board: None,
+            version: None,
+        };
         assert_eq!(r.to_json(), r#"{"type":"dashboard_refresh","at_ms":5}"#);
+        let saved = BoardChange {
+            tenant: TenantId(uuid::Uuid::nil()),
+            board: BoardId(uuid::Uuid::from_u128(9)),
+            owner: None,
+            version: Some(3),
+        };
+        let v: serde_json::Value = serde_json::from_str(&saved.message(6).to_json()).unwrap();
+        assert_eq!(v["type"], "dashboard_refresh");
+        assert_eq!(v["board"], "00000000-0000-0000-0000-000000000009");
+        assert_eq!(v["version"], 3);
+    }
+
+    #[test]
+    fn a_board_change_reaches_its_owner_or_for_a_workspace_board_everyone() {
+        let (t, other_t) = (
+            TenantId(uuid::Uuid::from_u128(1)),
+            TenantId(uuid::Uuid::from_u128(2)),
+        );
+        let (me, you) = (
+            UserId(uuid::Uuid::from_u128(3)),
+            UserId(uuid::Uuid::from_u128(4)),
+        );
+        let mine = BoardChange {
+            tenant: t,
+            board: BoardId(uuid::Uuid::from_u128(5)),
+            owner: Some(me),
+            version: Some(2),
+        };
+        assert!(mine.concerns(t, me));
+        assert!(!mine.concerns(t, you), "one person's board is theirs alone");
+        assert!(!mine.concerns(other_t, me));
+        let shared = BoardChange {
+            owner: None,
+            ..mine
+        };
+        assert!(shared.concerns(t, you));
+        assert!(!shared.concerns(other_t, you));
     }
 
     #[test]

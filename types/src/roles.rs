@@ -39,6 +39,17 @@ impl Role {
         }
     }
 
+    /// The role as people read it ("Tenant admin").
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "Installation admin",
+            Role::TenantAdmin => "Tenant admin",
+            Role::Manager => "Manager",
+            Role::Developer => "Developer",
+            Role::Viewer => "Viewer",
+        }
+    }
+
     /// Any role, super_admin included (as stored).
     pub fn parse(s: &str) -> Result<Role, Invalid> {
         Ok(match s {

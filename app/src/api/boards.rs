@@ -1,10 +1,10 @@
-//! Saved dashboards (boards): list, open, create (also how a JSON export is imported: always
+//! Saved dashboards (boards): open (with the list of them), create (also how a JSON export is imported: always
 //! as a new board, never over one), save over a version, delete, publish and choose a home.
 //! The REST twins under `/api/v1/dashboard/config` call the same checks (`ssr::document`)
 //! and the same `store::boards` functions.
 
 use leptos::prelude::*;
-use types::boards::{Board, Boards};
+use types::boards::{Board, Opened};
 use types::BoardId;
 
 use crate::AppError;
@@ -47,9 +47,33 @@ pub mod ssr {
         )
     }
 
+    /// Tells the live feeds that board `board` changed (after the change committed).
+    pub fn tell(
+        s: &Started,
+        board: types::BoardId,
+        owner: Option<types::UserId>,
+        version: Option<i32>,
+    ) {
+        if let Ok(cx) = crate::ssr::server_context() {
+            cx.boards.changed(types::BoardChange {
+                tenant: s.tenant,
+                board,
+                owner,
+                version,
+            });
+        }
+    }
+
+    /// A board server function under way: who calls, in which workspace.
+    pub struct Started {
+        pub caller: store::boards::Caller,
+        pub actor: store::audit::Actor,
+        pub tenant: types::TenantId,
+    }
+
     /// The caller of server function `F`, and a transaction in their workspace.
     pub async fn begin<F: leptos::server_fn::ServerFn>(
-    ) -> Result<(store::boards::Caller, store::TenantTx, store::audit::Actor), AppError> {
+    ) -> Result<(Started, store::TenantTx), AppError> {
         let s = crate::session::ssr::require_fn::<F>().await?;
         let scope = s.scope.as_ref().ok_or_else(|| {
             AppError::new(
@@ -59,28 +83,30 @@ pub mod ssr {
         })?;
         let cx = crate::ssr::server_context()?;
         let tx = cx.store.tenant_tx(scope).await?;
-        let caller = store::boards::Caller {
-            me: s.user_id,
-            role: s.viewer.role,
+        let started = Started {
+            caller: store::boards::Caller {
+                me: s.user_id,
+                role: s.viewer.role,
+            },
+            actor: s.actor,
+            tenant: scope.id(),
         };
-        Ok((caller, tx, s.actor))
+        Ok((started, tx))
     }
 }
 
-#[server(endpoint = "boards/list")]
-pub async fn list_boards() -> Result<Boards, AppError> {
-    let (c, mut tx, _) = ssr::begin::<ListBoards>().await?;
-    let boards = store::boards::list(&mut tx, &c).await?;
+/// What the dashboard page opens, in one transaction: the boards the reader may open, and
+/// board `id` (else their home; `None` in `board`: the built-in dashboard).
+#[server(endpoint = "boards/open")]
+pub async fn open_board(#[server(default)] id: Option<BoardId>) -> Result<Opened, AppError> {
+    let (s, mut tx) = ssr::begin::<OpenBoard>().await?;
+    let boards = store::boards::list(&mut tx, &s.caller).await?;
+    let board = match id.or(boards.home) {
+        Some(id) => Some(store::boards::get(&mut tx, &s.caller, id).await?),
+        None => None,
+    };
     tx.commit().await?;
-    Ok(boards)
-}
-
-#[server(endpoint = "boards/get")]
-pub async fn get_board(id: BoardId) -> Result<Board, AppError> {
-    let (c, mut tx, _) = ssr::begin::<GetBoard>().await?;
-    let board = store::boards::get(&mut tx, &c, id).await?;
-    tx.commit().await?;
-    Ok(board)
+    Ok(Opened { boards, board })
 }
 
 /// A new board from `document` (JSON): the caller's own, or with `workspace` the
@@ -91,11 +117,12 @@ pub async fn create_board(
     document: String,
     #[server(default)] workspace: bool,
 ) -> Result<Board, AppError> {
-    let (c, mut tx, actor) = ssr::begin::<CreateBoard>().await?;
-    let document = ssr::document(&mut tx, &c, &document)
+    let (s, mut tx) = ssr::begin::<CreateBoard>().await?;
+    let document = ssr::document(&mut tx, &s.caller, &document)
         .await?
         .map_err(ssr::refused)?;
-    let board = store::boards::create(&mut tx, &actor, &c, &name, &document, workspace).await?;
+    let board =
+        store::boards::create(&mut tx, &s.actor, &s.caller, &name, &document, workspace).await?;
     tx.commit().await?;
     Ok(board)
 }
@@ -109,31 +136,42 @@ pub async fn save_board(
     #[server(default)] name: Option<String>,
     document: String,
 ) -> Result<Board, AppError> {
-    let (c, mut tx, actor) = ssr::begin::<SaveBoard>().await?;
-    let document = ssr::document(&mut tx, &c, &document)
+    let (s, mut tx) = ssr::begin::<SaveBoard>().await?;
+    let document = ssr::document(&mut tx, &s.caller, &document)
         .await?
         .map_err(ssr::refused)?;
-    let board =
-        store::boards::save(&mut tx, &actor, &c, id, version, name.as_deref(), &document).await?;
+    let board = store::boards::save(
+        &mut tx,
+        &s.actor,
+        &s.caller,
+        id,
+        version,
+        name.as_deref(),
+        &document,
+    )
+    .await?;
     tx.commit().await?;
+    ssr::tell(&s, board.id, board.owner, Some(board.version));
     Ok(board)
 }
 
 #[server(endpoint = "boards/delete")]
 pub async fn delete_board(id: BoardId) -> Result<(), AppError> {
-    let (c, mut tx, actor) = ssr::begin::<DeleteBoard>().await?;
-    store::boards::delete(&mut tx, &actor, &c, id).await?;
+    let (s, mut tx) = ssr::begin::<DeleteBoard>().await?;
+    let owner = store::boards::get(&mut tx, &s.caller, id).await?.owner;
+    store::boards::delete(&mut tx, &s.actor, &s.caller, id).await?;
     tx.commit().await?;
+    ssr::tell(&s, id, owner, None);
     Ok(())
 }
 
 /// Whose default workspace board `id` is and which teams it is shared with.
 #[server(endpoint = "boards/publish")]
 pub async fn publish_board(id: BoardId, audience: String) -> Result<Board, AppError> {
-    let (c, mut tx, actor) = ssr::begin::<PublishBoard>().await?;
+    let (s, mut tx) = ssr::begin::<PublishBoard>().await?;
     let audience: types::boards::Audience = serde_json::from_str(&audience)
         .map_err(|e| AppError::invalid("audience", format!("audience: {e}")))?;
-    let board = store::boards::publish(&mut tx, &actor, &c, id, &audience).await?;
+    let board = store::boards::publish(&mut tx, &s.actor, &s.caller, id, &audience).await?;
     tx.commit().await?;
     Ok(board)
 }
@@ -141,8 +179,8 @@ pub async fn publish_board(id: BoardId, audience: String) -> Result<Board, AppEr
 /// Makes board `id` the caller's home (none: back to their role's default).
 #[server(endpoint = "boards/home")]
 pub async fn set_home_board(#[server(default)] id: Option<BoardId>) -> Result<(), AppError> {
-    let (c, mut tx, _) = ssr::begin::<SetHomeBoard>().await?;
-    store::boards::set_home(&mut tx, &c, id).await?;
+    let (s, mut tx) = ssr::begin::<SetHomeBoard>().await?;
+    store::boards::set_home(&mut tx, &s.caller, id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,8 +12,19 @@ use charming::{
 use leptos::prelude::*;
 use types::dashboard::{Heatmap, Series};
 
-/// A stacked area chart of a series' lines over time.
-pub fn stacked_over_time(s: &Series) -> Chart {
+/// How a series is drawn over time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Stacked areas: the total and each part's share of it.
+    Area,
+    /// Unstacked lines: each part against the others.
+    Line,
+    /// Stacked bars, one per bucket.
+    Bar,
+}
+
+/// A series' lines over time, drawn in `style`.
+pub fn over_time(s: &Series, style: Style) -> Chart {
     let ts: Vec<f64> = s
         .buckets
         .iter()
@@ -34,16 +45,27 @@ pub fn stacked_over_time(s: &Series) -> Chart {
             .zip(&line.values)
             .map(|(t, v)| vec![*t, *v])
             .collect();
-        chart = chart.series(
-            Line::new()
-                .name(line.label.as_str())
-                .stack("total")
-                .area_style(AreaStyle::new())
-                .show_symbol(false)
-                .sampling(Sampling::Lttb)
-                .emphasis(Emphasis::new().focus(charming::element::EmphasisFocus::Series))
-                .data(data),
-        );
+        let focus = Emphasis::new().focus(charming::element::EmphasisFocus::Series);
+        chart = match style {
+            Style::Area | Style::Line => {
+                let mut l = Line::new()
+                    .name(line.label.as_str())
+                    .show_symbol(false)
+                    .sampling(Sampling::Lttb)
+                    .emphasis(focus);
+                if style == Style::Area {
+                    l = l.stack("total").area_style(AreaStyle::new());
+                }
+                chart.series(l.data(data))
+            }
+            Style::Bar => chart.series(
+                Bar::new()
+                    .name(line.label.as_str())
+                    .stack("total")
+                    .emphasis(focus)
+                    .data(data),
+            ),
+        };
     }
     chart
 }
@@ -310,7 +332,7 @@ mod tests {
                 },
             ],
         };
-        let v: Value = serde_json::from_str(&to_json(&stacked_over_time(&s))).unwrap();
+        let v: Value = serde_json::from_str(&to_json(&over_time(&s, Style::Area))).unwrap();
         assert_eq!(first(&v["xAxis"])["type"], "time");
         assert_eq!(first(&v["yAxis"])["name"], "Cost (USD)");
         let series = v["series"].as_array().unwrap();
@@ -321,6 +343,16 @@ mod tests {
         assert_eq!(series[0]["data"][1][0], 1_756_771_200_000.0);
         assert_eq!(series[0]["data"][1][1], 2.0);
         assert_eq!(v["animation"], false);
+        assert!(series[0]["areaStyle"].is_object());
+
+        let lines: Value = serde_json::from_str(&to_json(&over_time(&s, Style::Line))).unwrap();
+        assert_eq!(lines["series"][0]["type"], "line");
+        assert!(lines["series"][0]["stack"].is_null(), "lines stand apart");
+        assert!(lines["series"][0]["areaStyle"].is_null());
+        let bars: Value = serde_json::from_str(&to_json(&over_time(&s, Style::Bar))).unwrap();
+        assert_eq!(bars["series"][1]["type"], "bar");
+        assert_eq!(bars["series"][1]["stack"], "total");
+        assert_eq!(bars["series"][1]["data"][0][1], 0.1);
     }
 
     #[test]

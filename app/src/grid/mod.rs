@@ -1,9 +1,11 @@
-//! The layout editor's state, apart from the browser: the arrangement being edited, what
-//! was last saved, undo and redo, and a widget picked up with the keyboard. Every change the
-//! editor makes (a drag, a key, a button) goes through here and the layout engine
-//! (`types::layout`), so all of it is unit-tested natively; the page only draws it.
+//! The layout editor's state, apart from the browser: the arrangement being edited and each
+//! widget's settings, what was last saved, undo and redo, and a widget picked up with the
+//! keyboard. Every change the editor makes (a drag, a key, a button, the settings panel)
+//! goes through here and the layout engine (`types::layout`), so all of it is unit-tested
+//! natively; the page only draws it.
 
-use types::layout::{Layout, Place, COLUMNS};
+use types::boards::Placed;
+use types::layout::{Bounds, Item, Layout, Place, COLUMNS};
 
 /// Undo keeps at least this many steps.
 pub const UNDO_STEPS: usize = 100;
@@ -29,20 +31,40 @@ impl Dir {
     }
 }
 
+/// What is edited: where each widget is (`layout`) and how each is set up (`widgets`, whose
+/// own x, y, w, h are not read: the layout says where they are). One undo step keeps both,
+/// so undoing a removal brings the widget back with its settings.
+#[derive(Clone, Debug, PartialEq)]
+struct Draft {
+    layout: Layout,
+    widgets: Vec<Placed>,
+}
+
 /// A widget picked up with the keyboard: the arrangement before, to restore on Escape.
 #[derive(Clone, Debug, PartialEq)]
 struct Held {
     key: String,
-    before: Layout,
+    before: Draft,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Editor {
-    layout: Layout,
-    saved: Layout,
-    undo: Vec<Layout>,
-    redo: Vec<Layout>,
+    draft: Draft,
+    saved: Draft,
+    undo: Vec<Draft>,
+    redo: Vec<Draft>,
     held: Option<Held>,
+}
+
+/// `base`, or `base-2`, `base-3`… : the first not in `taken`.
+pub fn fresh_key(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|k| !taken(k))
+        .expect("some key is free")
 }
 
 /// Where a widget is, in words (1-based, as people count).
@@ -57,10 +79,12 @@ pub fn describe(title: &str, p: Place) -> String {
 }
 
 impl Editor {
-    pub fn new(layout: Layout) -> Editor {
+    /// Edits `layout`, with `widgets` the settings of the widgets it places.
+    pub fn new(layout: Layout, widgets: Vec<Placed>) -> Editor {
+        let draft = Draft { layout, widgets };
         Editor {
-            saved: layout.clone(),
-            layout,
+            saved: draft.clone(),
+            draft,
             undo: Vec::new(),
             redo: Vec::new(),
             held: None,
@@ -68,12 +92,37 @@ impl Editor {
     }
 
     pub fn layout(&self) -> &Layout {
-        &self.layout
+        &self.draft.layout
+    }
+
+    /// The widgets on the grid, with their settings and where the layout puts them, in the
+    /// order they were added (not the layout's reading order: the page keeps one element per
+    /// widget, and moving the focused one in the DOM would take the focus away).
+    pub fn widgets(&self) -> Vec<Placed> {
+        self.draft
+            .widgets
+            .iter()
+            .filter_map(|w| {
+                let p = self.draft.layout.get(&w.key)?.place;
+                Some(Placed {
+                    x: p.x,
+                    y: p.y,
+                    w: p.w,
+                    h: p.h,
+                    ..w.clone()
+                })
+            })
+            .collect()
+    }
+
+    /// One widget's settings.
+    pub fn widget(&self, key: &str) -> Option<&Placed> {
+        self.draft.widgets.iter().find(|w| w.key == key)
     }
 
     /// Whether there are changes since the last save.
     pub fn dirty(&self) -> bool {
-        self.layout != self.saved
+        self.draft != self.saved
     }
 
     pub fn can_undo(&self) -> bool {
@@ -89,18 +138,87 @@ impl Editor {
         self.held.as_ref().map(|h| h.key.as_str())
     }
 
-    /// One undoable change; false (and nothing recorded) when it changed nothing.
+    /// One undoable change of the arrangement; false (and nothing recorded) when it changed
+    /// nothing.
     pub fn change(&mut self, f: impl FnOnce(&mut Layout) -> bool) -> bool {
-        let before = self.layout.clone();
-        if !f(&mut self.layout) || self.layout == before {
-            self.layout = before;
+        self.edit(|d| f(&mut d.layout))
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut Draft) -> bool) -> bool {
+        let before = self.draft.clone();
+        if !f(&mut self.draft) || self.draft == before {
+            self.draft = before;
             return false;
         }
         self.remember(before);
         true
     }
 
-    fn remember(&mut self, before: Layout) {
+    /// Adds `widget` (its key made unique if taken) at the first place its size fits;
+    /// returns the key it got.
+    pub fn add(&mut self, mut widget: Placed, bounds: Bounds) -> Option<String> {
+        widget.key = fresh_key(&widget.key, |k| self.widget(k).is_some());
+        let key = widget.key.clone();
+        let added = self.edit(|d| {
+            let fits = d.layout.insert(Item {
+                key: widget.key.clone(),
+                place: widget.place(),
+                bounds,
+            });
+            d.widgets.push(widget);
+            fits
+        });
+        added.then_some(key)
+    }
+
+    /// A copy of `key` with its settings, right below it; returns the copy's key.
+    pub fn duplicate(&mut self, key: &str, bounds: Bounds) -> Option<String> {
+        let original = self.widget(key)?.clone();
+        let at = self.draft.layout.get(key)?.place;
+        let copy = fresh_key(&original.widget, |k| self.widget(k).is_some());
+        let added = self.edit(|d| {
+            let mut w = original;
+            w.key = copy.clone();
+            (w.x, w.y, w.w, w.h) = (at.x, at.bottom(), at.w, at.h);
+            let fits = d.layout.insert(Item {
+                key: copy.clone(),
+                place: w.place(),
+                bounds,
+            });
+            d.layout.move_to(&copy, at.x, at.bottom());
+            d.widgets.push(w);
+            fits
+        });
+        added.then_some(copy)
+    }
+
+    /// Takes `key` off the board (undo brings it back, settings and all).
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.edit(|d| {
+            d.widgets.retain(|w| w.key != key);
+            d.layout.remove(key).is_some()
+        })
+    }
+
+    /// Replaces the settings of `key` (title, split, filters…; not its key or place).
+    pub fn configure(&mut self, key: &str, settings: Placed) -> bool {
+        self.edit(|d| match d.widgets.iter_mut().find(|w| w.key == key) {
+            Some(w) => {
+                *w = Placed {
+                    key: w.key.clone(),
+                    x: w.x,
+                    y: w.y,
+                    w: w.w,
+                    h: w.h,
+                    ..settings
+                };
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn remember(&mut self, before: Draft) {
         self.undo.push(before);
         if self.undo.len() > UNDO_STEPS {
             self.undo.remove(0);
@@ -110,7 +228,7 @@ impl Editor {
 
     /// Moves or resizes `key` one cell towards `dir` (resizing grows right and down).
     pub fn step(&mut self, key: &str, dir: Dir, resize: bool) -> bool {
-        let Some(p) = self.layout.get(key).map(|i| i.place) else {
+        let Some(p) = self.draft.layout.get(key).map(|i| i.place) else {
             return false;
         };
         let (dx, dy): (i32, i32) = match dir {
@@ -144,9 +262,9 @@ impl Editor {
         };
         if self.held.is_some() {
             // While held, steps are one change, recorded when it is dropped.
-            let before = self.layout.clone();
-            apply(&mut self.layout);
-            self.layout != before
+            let before = self.draft.layout.clone();
+            apply(&mut self.draft.layout);
+            self.draft.layout != before
         } else {
             self.change(apply)
         }
@@ -154,12 +272,12 @@ impl Editor {
 
     /// Picks `key` up (Enter or Space on a focused widget).
     pub fn pick_up(&mut self, key: &str) -> bool {
-        if self.layout.get(key).is_none() {
+        if self.draft.layout.get(key).is_none() {
             return false;
         }
         self.held = Some(Held {
             key: key.to_string(),
-            before: self.layout.clone(),
+            before: self.draft.clone(),
         });
         true
     }
@@ -169,7 +287,7 @@ impl Editor {
         let Some(h) = self.held.take() else {
             return false;
         };
-        if h.before != self.layout {
+        if h.before != self.draft {
             self.remember(h.before);
         }
         true
@@ -180,7 +298,7 @@ impl Editor {
         let Some(h) = self.held.take() else {
             return false;
         };
-        self.layout = h.before;
+        self.draft = h.before;
         true
     }
 
@@ -189,7 +307,7 @@ impl Editor {
         let Some(before) = self.undo.pop() else {
             return false;
         };
-        self.redo.push(std::mem::replace(&mut self.layout, before));
+        self.redo.push(std::mem::replace(&mut self.draft, before));
         true
     }
 
@@ -198,7 +316,7 @@ impl Editor {
         let Some(after) = self.redo.pop() else {
             return false;
         };
-        self.undo.push(std::mem::replace(&mut self.layout, after));
+        self.undo.push(std::mem::replace(&mut self.draft, after));
         true
     }
 
@@ -206,14 +324,14 @@ impl Editor {
     pub fn discard(&mut self) {
         self.held = None;
         if self.dirty() {
-            let before = std::mem::replace(&mut self.layout, self.saved.clone());
+            let before = std::mem::replace(&mut self.draft, self.saved.clone());
             self.remember(before);
         }
     }
 
-    /// The current arrangement was saved.
+    /// What is on the grid now was saved.
     pub fn saved(&mut self) {
-        self.saved = self.layout.clone();
+        self.saved = self.draft.clone();
     }
 }
 
@@ -226,15 +344,34 @@ mod tests {
         Item::anywhere(key, x, y, w, h)
     }
 
+    fn widget(key: &str) -> Placed {
+        Placed {
+            key: key.into(),
+            widget: key.into(),
+            x: 0,
+            y: 0,
+            w: 4,
+            h: 4,
+            title: None,
+            split: None,
+            measure: None,
+            chart: None,
+            filters: Default::default(),
+        }
+    }
+
     fn editor() -> Editor {
-        Editor::new(Layout::settled(
-            24,
-            vec![
-                item("a", 0, 0, 12, 4),
-                item("b", 12, 0, 12, 4),
-                item("c", 0, 4, 24, 4),
-            ],
-        ))
+        Editor::new(
+            Layout::settled(
+                24,
+                vec![
+                    item("a", 0, 0, 12, 4),
+                    item("b", 12, 0, 12, 4),
+                    item("c", 0, 4, 24, 4),
+                ],
+            ),
+            ["a", "b", "c"].map(widget).to_vec(),
+        )
     }
 
     fn at(e: &Editor, key: &str) -> (u16, u16, u16, u16) {
@@ -304,6 +441,53 @@ mod tests {
         assert!(!e.dirty());
         assert!(e.undo());
         assert!(e.dirty());
+    }
+
+    #[test]
+    fn settings_adds_copies_and_removals_are_undoable_with_the_layout() {
+        let mut e = editor();
+        let mut titled = widget("b");
+        titled.title = Some("Spend".into());
+        titled.filters.project = Some("api".into());
+        assert!(e.configure("b", titled));
+        assert_eq!(e.widget("b").unwrap().title.as_deref(), Some("Spend"));
+        assert_eq!(at(&e, "b"), (12, 0, 12, 4), "settings do not move it");
+
+        let copy = e.duplicate("b", Bounds::ANY).unwrap();
+        assert_eq!(copy, "b-2");
+        assert_eq!(at(&e, &copy), (12, 4, 12, 4), "the copy sits right below");
+        assert_eq!(
+            e.widget(&copy).unwrap().filters.project.as_deref(),
+            Some("api")
+        );
+        assert_eq!(e.widgets().len(), 4);
+
+        let added = e.add(widget("a"), Bounds::ANY).unwrap();
+        assert_eq!(added, "a-2", "a kind already on the board gets a new key");
+
+        assert!(e.remove("b"));
+        assert!(e.widget("b").is_none() && e.layout().get("b").is_none());
+        assert!(e.undo());
+        assert_eq!(
+            e.widget("b").unwrap().title.as_deref(),
+            Some("Spend"),
+            "undo brings a removed widget back with its settings"
+        );
+        e.undo();
+        e.undo();
+        e.undo();
+        assert!(!e.dirty(), "every step undone");
+        assert!(e.widget("b").unwrap().title.is_none());
+        let keys: Vec<String> = e.widgets().into_iter().map(|w| w.key).collect();
+        assert_eq!(keys, ["a", "b", "c"], "in the order they came, whatever the layout's");
+        assert!(!e.configure("nope", widget("x")));
+    }
+
+    #[test]
+    fn fresh_keys_count_up_past_what_is_taken() {
+        let taken = ["cost", "cost-2"];
+        assert_eq!(fresh_key("tools", |k| taken.contains(&k)), "tools");
+        assert_eq!(fresh_key("cost", |k| taken.contains(&k)), "cost-3");
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub fn backoff_ms(attempt: u32) -> u32 {
 /// The shortest time between two refetches a live page makes.
 pub const REFETCH_EVERY_MS: u64 = 1_000;
 
+/// A board saved (or deleted: `version` none) elsewhere, as the feed reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoardSaved {
+    pub board: types::BoardId,
+    pub version: Option<i32>,
+}
+
 /// The dashboard's subscription to `/ws/metrics`. `tick` moves on every update the viewer may
 /// see and on every (re)connect, so whatever reads it refetches in place; `events` counts the
 /// events the updates announced.
@@ -51,6 +58,8 @@ pub struct MetricsFeed {
     pub link: RwSignal<LinkState>,
     pub tick: RwSignal<u64>,
     pub events: RwSignal<u64>,
+    /// The last board saved elsewhere by the reader (another tab) or for the workspace.
+    pub board_saved: RwSignal<Option<BoardSaved>>,
 }
 
 impl MetricsFeed {
@@ -61,6 +70,7 @@ impl MetricsFeed {
             link: RwSignal::new(LinkState::Connecting),
             tick: RwSignal::new(0),
             events: RwSignal::new(0),
+            board_saved: RwSignal::new(None),
         };
         #[cfg(feature = "hydrate")]
         {
@@ -104,6 +114,11 @@ impl MetricsFeed {
                             feed.events.update(|n| *n += u.events);
                             bump();
                         }
+                        types::LiveMessage::DashboardRefresh {
+                            board: Some(board),
+                            version,
+                            ..
+                        } => feed.board_saved.set(Some(BoardSaved { board, version })),
                         // The greeting: after a reconnect, refetch what may have been missed
                         // (the first one needs nothing: the page has just been rendered).
                         types::LiveMessage::DashboardRefresh { .. }

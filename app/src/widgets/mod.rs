@@ -3,7 +3,7 @@
 //! this list, `GET /api/v1/dashboard/charts?widget=…` answers by it, and the layout editor
 //! will place and persist these ids.
 
-use types::boards::{Document, Placed, WidgetRules};
+use types::boards::{ChartKind, Document, Placed, WidgetRules};
 use types::dashboard::{Audience, Dimension, Measure, Query, Split};
 use types::layout::{Bounds, Item, Layout, Place, COLUMNS};
 
@@ -192,6 +192,29 @@ pub fn find(id: &str) -> Option<&'static WidgetSpec> {
     REGISTRY.iter().find(|w| w.id == id)
 }
 
+/// The one widget of `among` that `asked` names: by its title or id (any case), else the
+/// only one whose title contains it.
+pub fn by_name(among: &[&'static WidgetSpec], asked: &str) -> Option<&'static WidgetSpec> {
+    let asked = asked.trim();
+    if asked.is_empty() {
+        return None;
+    }
+    if let Some(w) = among
+        .iter()
+        .find(|w| w.title.eq_ignore_ascii_case(asked) || w.id.eq_ignore_ascii_case(asked))
+    {
+        return Some(w);
+    }
+    let lower = asked.to_lowercase();
+    let mut matches = among
+        .iter()
+        .filter(|w| w.title.to_lowercase().contains(&lower));
+    match (matches.next(), matches.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
 impl WidgetSpec {
     /// The sizes it may take on a board: tables need room for their columns, charts for
     /// their axes; nothing is taller than two screens.
@@ -213,6 +236,40 @@ impl WidgetSpec {
     pub fn is_series(&self) -> bool {
         matches!(self.query, Query::Series { .. })
     }
+
+    /// The ways it can draw, its default first; empty when it has one way.
+    pub fn charts(&self) -> &'static [ChartKind] {
+        use ChartKind::*;
+        match self.kind {
+            Kind::TimeSeries => &[Area, Line, Bar, Table],
+            Kind::Bars => &[Bar, Table],
+            Kind::Heatmap => &[Heatmap, Table],
+            Kind::Table | Kind::Sessions | Kind::Feed | Kind::Insights => &[],
+        }
+    }
+
+    /// Whether its reads take the page's filters (the live feed shows what happens now, to
+    /// everyone the reader sees).
+    pub fn takes_filters(&self) -> bool {
+        self.kind != Kind::Feed
+    }
+
+    /// This kind on a board as `key`, at `place`, with the catalogue's settings.
+    pub fn placed(&self, key: &str, place: Place) -> Placed {
+        Placed {
+            key: key.to_string(),
+            widget: self.id.to_string(),
+            x: place.x,
+            y: place.y,
+            w: place.w,
+            h: place.h,
+            title: None,
+            split: None,
+            measure: None,
+            chart: None,
+            filters: Default::default(),
+        }
+    }
 }
 
 /// What a board document may say about widget kind `id` (`None`: there is no such kind).
@@ -220,6 +277,8 @@ pub fn rules(id: &str) -> Option<WidgetRules> {
     find(id).map(|w| WidgetRules {
         bounds: w.bounds(),
         series: w.is_series(),
+        charts: w.charts(),
+        filters: w.takes_filters(),
     })
 }
 
@@ -242,18 +301,7 @@ pub fn default_document() -> Document {
     let widgets = layout
         .items()
         .iter()
-        .map(|it| Placed {
-            key: it.key.clone(),
-            widget: it.key.clone(),
-            x: it.place.x,
-            y: it.place.y,
-            w: it.place.w,
-            h: it.place.h,
-            title: None,
-            split: None,
-            measure: None,
-            filters: Default::default(),
-        })
+        .filter_map(|it| find(&it.key).map(|w| w.placed(&it.key, it.place)))
         .collect();
     Document { widgets }
 }
@@ -284,6 +332,32 @@ mod tests {
                 "{}",
                 w.id
             );
+        }
+    }
+
+    #[test]
+    fn a_widget_is_found_by_its_name_or_a_part_only_it_has() {
+        let all: Vec<&'static WidgetSpec> = REGISTRY.iter().collect();
+        let first = all[0];
+        assert_eq!(
+            by_name(&all, &first.title.to_uppercase()).map(|w| w.id),
+            Some(first.id)
+        );
+        assert_eq!(by_name(&all, first.id).map(|w| w.id), Some(first.id));
+        assert_eq!(by_name(&all, "heat").map(|w| w.id), Some("heatmap"));
+        assert!(by_name(&all, "").is_none());
+        assert!(by_name(&all, "no such widget").is_none());
+        // A part several titles share names none of them.
+        let shared = all.iter().find_map(|w| {
+            let word = w.title.split(' ').next()?.to_lowercase();
+            (all.iter()
+                .filter(|o| o.title.to_lowercase().contains(&word))
+                .count()
+                > 1)
+            .then_some(word)
+        });
+        if let Some(word) = shared {
+            assert!(by_name(&all, &word).is_none(), "{word}");
         }
     }
 

@@ -11,7 +11,7 @@ use axum::{
 use serde::Deserialize;
 use store::boards::{self, Caller as BoardCaller};
 use types::boards::{Audience, Board, Boards, Document};
-use types::BoardId;
+use types::{BoardId, UserId};
 use uuid::Uuid;
 
 use super::extract::{JsonBody, Me};
@@ -124,7 +124,26 @@ pub async fn save(
     )
     .await?;
     tx.commit().await?;
+    tell(&state, &me, board.id, board.owner, Some(board.version));
     Ok(Json(board))
+}
+
+/// Tells the live feeds concerned that a board changed (after the commit).
+fn tell(
+    state: &AppState,
+    me: &Caller,
+    board: BoardId,
+    owner: Option<UserId>,
+    version: Option<i32>,
+) {
+    if let Some(tenant) = me.tenant.as_ref().map(|t| t.id) {
+        state.bus.board_changed(types::BoardChange {
+            tenant,
+            board,
+            owner,
+            version,
+        });
+    }
 }
 
 pub async fn delete(
@@ -134,8 +153,10 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let c = caller(&me)?;
     let mut tx = scoped(&state.store, &me).await?;
+    let owner = boards::get(tx.conn(), &c, BoardId(id)).await?.owner;
     boards::delete(tx.conn(), &me.actor(), &c, BoardId(id)).await?;
     tx.commit().await?;
+    tell(&state, &me, BoardId(id), owner, None);
     Ok(StatusCode::NO_CONTENT)
 }
 

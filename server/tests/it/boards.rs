@@ -183,6 +183,22 @@ async fn every_bad_document_is_refused_by_name_and_the_saved_one_stays() {
             "/document/widgets/1/split",
         ),
         (
+            "a chart its kind does not draw",
+            with(
+                json!({ "key": "x", "widget": "heatmap", "x": 0, "y": 10, "w": 12, "h": 10,
+                         "chart": "line" }),
+            ),
+            "/document/widgets/1/chart",
+        ),
+        (
+            "filters on the live feed",
+            with(
+                json!({ "key": "x", "widget": "live", "x": 0, "y": 10, "w": 12, "h": 10,
+                         "filters": { "range": "7d" } }),
+            ),
+            "/document/widgets/1/filters",
+        ),
+        (
             "key twice",
             with(widget("cost", "heatmap", 0, 10, 12, 10)),
             "/document/widgets/1/key",

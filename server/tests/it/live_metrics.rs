@@ -39,17 +39,116 @@ async fn connect(
 
 /// Every metrics_update that arrives within `wait`.
 async fn drain(ws: &mut Socket, wait: Duration) -> Vec<Value> {
+    drain_where(ws, wait, |v| v["type"] == "metrics_update").await
+}
+
+/// Every message `keep` accepts that arrives within `wait`.
+async fn drain_where(ws: &mut Socket, wait: Duration, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "metrics_update" {
+            if keep(&v) {
                 got.push(v);
             }
         }
     }
     got
+}
+
+/// The (board, version) of every board change announced within `wait`.
+async fn boards_said(ws: &mut Socket, wait: Duration) -> Vec<(String, Value)> {
+    drain_where(ws, wait, |v| {
+        v["type"] == "dashboard_refresh" && v["board"].is_string()
+    })
+    .await
+    .into_iter()
+    .map(|v| {
+        (
+            v["board"].as_str().unwrap().to_string(),
+            v["version"].clone(),
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn a_saved_board_reaches_its_owners_pages_and_a_workspace_board_everyones() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let manager = login(&server, "demo", "manager@demo.test", "demo-manager-pass").await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let mut dev_ws = subscribe(&server, Some(&dev)).await.unwrap();
+    let mut manager_ws = subscribe(&server, Some(&manager)).await.unwrap();
+    let empty = json!({ "widgets": [] });
+
+    let (status, board) = call(
+        &server,
+        Method::POST,
+        "/api/v1/dashboard/config",
+        Some(&dev),
+        Some(json!({ "name": "Mine", "document": empty })),
+    )
+    .await;
+    assert_eq!(status, 201, "{board}");
+    let mine = board["id"].as_str().unwrap().to_string();
+    let (status, saved) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/dashboard/config/{mine}"),
+        Some(&dev),
+        Some(json!({ "version": 1, "name": "Still mine", "document": empty })),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        boards_said(&mut dev_ws, Duration::from_secs(2)).await,
+        [(mine.clone(), json!(2))],
+        "the owner's other pages hear of the save"
+    );
+    assert_eq!(
+        boards_said(&mut manager_ws, Duration::from_millis(300)).await,
+        [],
+        "one person's board is nobody else's business"
+    );
+
+    let (_, board) = call(
+        &server,
+        Method::POST,
+        "/api/v1/dashboard/config",
+        Some(&admin),
+        Some(json!({ "name": "Ours", "document": empty, "workspace": true })),
+    )
+    .await;
+    let ours = board["id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/dashboard/config/{ours}"),
+        Some(&admin),
+        Some(json!({ "version": 1, "document": empty })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/dashboard/config/{ours}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for ws in [&mut dev_ws, &mut manager_ws] {
+        assert_eq!(
+            boards_said(ws, Duration::from_secs(2)).await,
+            [(ours.clone(), json!(2)), (ours.clone(), Value::Null)],
+            "a workspace board's save and deletion reach the workspace"
+        );
+    }
+    server.shutdown().await;
 }
 
 #[tokio::test]

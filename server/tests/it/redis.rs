@@ -144,6 +144,45 @@ async fn instances_share_rate_limits_and_metrics_updates_through_redis() {
     .await
     .expect("an update arrives through Redis");
     assert_eq!(update["events"], 1);
+
+    // A board saved through instance A reaches the owner's page on instance B.
+    let admin = login(&a, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, board) = call(
+        &a,
+        Method::POST,
+        "/api/v1/dashboard/config",
+        Some(&admin),
+        Some(json!({ "name": "Mine", "document": { "widgets": [] } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{board}");
+    let id = board["id"].as_str().unwrap();
+    let (status, _) = call(
+        &a,
+        Method::PUT,
+        &format!("/api/v1/dashboard/config/{id}"),
+        Some(&admin),
+        Some(json!({ "version": 1, "document": { "widgets": [] } })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let said = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "dashboard_refresh" && v["board"].is_string() {
+                    return v;
+                }
+            }
+        }
+        panic!("socket closed");
+    })
+    .await
+    .expect("a board change arrives through Redis");
+    assert_eq!(
+        (said["board"].as_str(), said["version"].as_i64()),
+        (Some(id), Some(2))
+    );
     b.shutdown().await;
     a.shutdown().await;
     drop(redis);

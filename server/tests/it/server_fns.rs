@@ -119,7 +119,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             // Another tenant's session id is simply not found.
             "dashboard/session" => vec![("id", "no-such-session".into())],
             "settings/time_zone" => vec![("time_zone", "UTC".into())],
-            "boards/get" | "boards/delete" | "boards/home" => vec![("id", other_board.clone())],
+            "boards/open" | "boards/delete" | "boards/home" => vec![("id", other_board.clone())],
             "boards/create" => vec![
                 ("name", format!("Walk {role}")),
                 ("document", board.clone()),
@@ -144,7 +144,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "users/set_role",
         "users/set_active",
         "users/password_link",
-        "boards/get",
+        "boards/open",
         "boards/save",
         "boards/delete",
         "boards/publish",
