@@ -479,7 +479,11 @@ mod tests {
         assert!(!e.dirty(), "every step undone");
         assert!(e.widget("b").unwrap().title.is_none());
         let keys: Vec<String> = e.widgets().into_iter().map(|w| w.key).collect();
-        assert_eq!(keys, ["a", "b", "c"], "in the order they came, whatever the layout's");
+        assert_eq!(
+            keys,
+            ["a", "b", "c"],
+            "in the order they came, whatever the layout's"
+        );
         assert!(!e.configure("nope", widget("x")));
     }
 

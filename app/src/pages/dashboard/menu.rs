@@ -90,7 +90,10 @@ pub(super) fn BoardMenu(
     #[cfg(feature = "hydrate")]
     let navigate = StoredValue::new_local(use_navigate());
     let go = move |id: Option<BoardId>| {
-        let to = href(&shown.get_untracked().with_board(id), &filters.get_untracked());
+        let to = href(
+            &shown.get_untracked().with_board(id),
+            &filters.get_untracked(),
+        );
         #[cfg(feature = "hydrate")]
         navigate.with_value(|n| n(&to, Default::default()));
         #[cfg(not(feature = "hydrate"))]
