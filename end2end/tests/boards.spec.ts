@@ -6,57 +6,18 @@
 // the print stylesheet.
 import { test, expect, Page, Browser } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { DevpulseServer, freePort } from './server';
+import { DemoSite } from './demo-site';
 
-const root = path.resolve(__dirname, '..', '..');
-let server: DevpulseServer;
-const crashes: string[] = [];
-
-test.afterEach(() => {
-  expect(crashes.splice(0)).toEqual([]);
-});
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  const dir = path.join(root, '.data', 'e2e-boards');
-  rmSync(dir, { recursive: true, force: true });
-  server = new DevpulseServer(await freePort(), dir);
-  await server.start();
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function signIn(page: Page, email = 'dev@demo.test', password = 'demo-developer-pass') {
-  await page.setViewportSize({ width: 1280, height: 900 });
-  page.on('pageerror', (e) => crashes.push(`${e.message}\n${e.stack}`));
-  await page.goto(`${server.url}/login?next=${encodeURIComponent('/')}`);
-  await page.locator('#tenant').fill('demo');
-  await page.locator('#email').fill(email);
-  await page.locator('#password').fill(password);
-  await page.locator('#sign-in').click();
-  await page.waitForURL((u) => u.pathname === '/');
-  await hydrated(page);
-}
+const site = new DemoSite('e2e-boards');
+const signIn = (page: Page, email?: string, password?: string) => site.signIn(page, email, password);
+const token = (email: string, password: string) => site.token(email, password);
 
 async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
-async function token(email: string, password: string): Promise<string> {
-  const r = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ tenant: 'demo', email, password }),
-  });
-  return (await r.json()).access_token;
-}
-
 async function api(tok: string, method: string, url: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${server.url}${url}`, {
+  const r = await fetch(`${site.url}${url}`, {
     method,
     headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -209,7 +170,7 @@ test('boards are made, renamed, duplicated, exported, imported, made home and de
   expect(after.home).toBeNull();
 
   // Switching with the picker keeps the filters.
-  await page.goto(`${server.url}/?range=7d`);
+  await page.goto(`${site.url}/?range=7d`);
   await hydrated(page);
   const focus = after.boards.find((b: any) => b.name === 'Focus board');
   await page.locator('#board-pick').selectOption(focus.id);
@@ -272,7 +233,7 @@ test('kiosk mode shows the board alone, live, and cycles between the boards it i
   const mine = (await api(dev, 'GET', '/api/v1/dashboard/config')).boards;
   expect(mine.length).toBeGreaterThanOrEqual(2);
   const [a, b] = mine;
-  await page.goto(`${server.url}/?kiosk=1&board=${a.id}&boards=${a.id},${b.id}&every=5`);
+  await page.goto(`${site.url}/?kiosk=1&board=${a.id}&boards=${a.id},${b.id}&every=5`);
   await hydrated(page);
   await expect(page.locator('header.topbar')).toBeHidden();
   await expect(page.locator('#filters')).toHaveCount(0);

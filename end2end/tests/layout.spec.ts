@@ -4,42 +4,11 @@
 // stale tab gets the conflict dialog and loses nothing. axe finds nothing serious in edit mode.
 import { test, expect, Page, Browser } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { DevpulseServer, freePort } from './server';
+import { DemoSite } from './demo-site';
 
-const root = path.resolve(__dirname, '..', '..');
-let server: DevpulseServer;
-const crashes: string[] = [];
-
-test.afterEach(() => {
-  expect(crashes.splice(0)).toEqual([]);
-});
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  const dir = path.join(root, '.data', 'e2e-layout');
-  rmSync(dir, { recursive: true, force: true });
-  server = new DevpulseServer(await freePort(), dir);
-  await server.start();
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function signIn(page: Page, email = 'dev@demo.test', password = 'demo-developer-pass') {
-  await page.setViewportSize({ width: 1280, height: 900 });
-  // A panic in the WASM (a hydration mismatch, say) fails the test, whatever else passes.
-  page.on('pageerror', (e) => crashes.push(`${e.message}\n${e.stack}`));
-  await page.goto(`${server.url}/login?next=${encodeURIComponent('/')}`);
-  await page.locator('#tenant').fill('demo');
-  await page.locator('#email').fill(email);
-  await page.locator('#password').fill(password);
-  await page.locator('#sign-in').click();
-  await page.waitForURL((u) => u.pathname === '/');
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
+const site = new DemoSite('e2e-layout');
+const signIn = (page: Page, email?: string, password?: string) => site.signIn(page, email, password);
+const token = (email: string, password: string) => site.token(email, password);
 
 /** A widget's place on the 24-column grid: [x, y, w, h]. */
 async function place(page: Page, key: string): Promise<number[]> {
@@ -53,19 +22,10 @@ async function save(page: Page) {
 }
 
 async function boards(token: string): Promise<any> {
-  const r = await fetch(`${server.url}/api/v1/dashboard/config`, {
+  const r = await fetch(`${site.url}/api/v1/dashboard/config`, {
     headers: { authorization: `Bearer ${token}` },
   });
   return r.json();
-}
-
-async function token(email: string, password: string): Promise<string> {
-  const r = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ tenant: 'demo', email, password }),
-  });
-  return (await r.json()).access_token;
 }
 
 test.describe.configure({ mode: 'serial' });
@@ -247,7 +207,7 @@ test('a save from a stale tab gets the conflict dialog and loses neither arrange
   const after = await boards(dev);
   expect(after.boards).toHaveLength(2);
   const byId = async (id: string) =>
-    (await fetch(`${server.url}/api/v1/dashboard/config/${id}`, { headers: { authorization: `Bearer ${dev}` } })).json();
+    (await fetch(`${site.url}/api/v1/dashboard/config/${id}`, { headers: { authorization: `Bearer ${dev}` } })).json();
   const docs = await Promise.all(after.boards.map((b: any) => byId(b.id)));
   const live = (d: any) => d.document.widgets.find((w: any) => w.key === 'live');
   const places = docs.map((d: any) => [live(d).x, live(d).y, live(d).w, live(d).h].join(','));

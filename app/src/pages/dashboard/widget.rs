@@ -96,6 +96,24 @@ pub(super) fn Widget(
                     </button>
                 }
             };
+            let act = |what: &str,
+                       label: String,
+                       tip: &'static str,
+                       text: &'static str,
+                       run: Callback<()>| {
+                view! {
+                    <button
+                        type="button"
+                        class=format!("step {what}")
+                        id=format!("w-{key}-{what}")
+                        aria-label=label
+                        title=tip
+                        on:click=move |_| run.run(())
+                    >
+                        {text}
+                    </button>
+                }
+            };
             let t = &title;
             view! {
                 <span class="steps" role="group" aria-label=format!("Arrange {t}")>
@@ -107,36 +125,9 @@ pub(super) fn Widget(
                     {b(&format!("w-{key}-wider"), Dir::Right, true, format!("Make {t} wider"), "⇢")}
                     {b(&format!("w-{key}-shorter"), Dir::Up, true, format!("Make {t} shorter"), "⇡")}
                     {b(&format!("w-{key}-taller"), Dir::Down, true, format!("Make {t} taller"), "⇣")}
-                    <button
-                        type="button"
-                        class="step"
-                        id=format!("w-{key}-configure")
-                        aria-label=format!("Configure {t}")
-                        title="Configure"
-                        on:click=move |_| on_configure.run(())
-                    >
-                        "⚙"
-                    </button>
-                    <button
-                        type="button"
-                        class="step"
-                        id=format!("w-{key}-duplicate")
-                        aria-label=format!("Duplicate {t}")
-                        title="Duplicate"
-                        on:click=move |_| on_duplicate.run(())
-                    >
-                        "⧉"
-                    </button>
-                    <button
-                        type="button"
-                        class="step remove"
-                        id=format!("w-{key}-remove")
-                        aria-label=format!("Remove {t}")
-                        title="Remove"
-                        on:click=move |_| on_remove.run(())
-                    >
-                        "✕"
-                    </button>
+                    {act("configure", format!("Configure {t}"), "Configure", "⚙", on_configure)}
+                    {act("duplicate", format!("Duplicate {t}"), "Duplicate", "⧉", on_duplicate)}
+                    {act("remove", format!("Remove {t}"), "Remove", "✕", on_remove)}
                 </span>
             }
         }
