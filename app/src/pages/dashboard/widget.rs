@@ -126,7 +126,7 @@ pub(super) fn Widget(
                     {b(&format!("w-{key}-shorter"), Dir::Up, true, format!("Make {t} shorter"), "⇡")}
                     {b(&format!("w-{key}-taller"), Dir::Down, true, format!("Make {t} taller"), "⇣")}
                     {act("configure", format!("Configure {t}"), "Configure", "⚙", on_configure)}
-                    {act("duplicate", format!("Duplicate {t}"), "Duplicate", "⧉", on_duplicate)}
+                    {act("duplicate", format!("Duplicate {t}"), "Duplicate", "⊞", on_duplicate)}
                     {act("remove", format!("Remove {t}"), "Remove", "✕", on_remove)}
                 </span>
             }
