@@ -246,3 +246,57 @@ test('a layout saved in one tab appears in the other open tabs of the same perso
   await expect(watching.locator('#conflict')).toBeVisible();
   await expect(watching.locator('#conflict-detail')).toContainText('now version');
 });
+
+test('phones get an arrangement of their own, made by hand, and the wide one stays as it was', async ({ page }) => {
+  await signIn(page);
+  const keys = await page.locator('#board > .widget').evaluateAll((els) => els.map((e) => e.id.slice(2)));
+  const wide: Record<string, number[]> = {};
+  for (const k of keys) wide[k] = await place(page, k);
+  await page.locator('#edit-layout').click();
+  await expect(page.locator('#arrange-24')).toBeChecked();
+  await page.locator('#arrange-1').check();
+  await expect(page.locator('#board')).toHaveClass(/at-1/);
+  await expect(page.locator('#arrange-note')).toContainText('Follows the wide arrangement');
+  // The last widget on a phone goes to the top, by keyboard.
+  let last = keys[0];
+  for (const k of keys) if ((await place(page, k))[1] > (await place(page, last))[1]) last = k;
+  await page.locator(`#w-${last}`).focus();
+  await page.keyboard.press('Enter');
+  for (let i = 0; i < 40 && (await place(page, last))[1] > 0; i++) await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Enter');
+  expect((await place(page, last))[1]).toBe(0);
+  await expect(page.locator('#layout-status')).toContainText('column 1, row 1, 1 wide');
+  await expect(page.locator('#arrange-note')).toContainText('Arranged by hand');
+  await save(page);
+
+  // Saved as the document's phone arrangement; the wide one did not move.
+  const bearer = await token('dev@demo.test', 'demo-developer-pass');
+  const home = (await boards(bearer)).home;
+  const r = await fetch(`${site.url}/api/v1/dashboard/config/${home}`, {
+    headers: { authorization: `Bearer ${bearer}` },
+  });
+  const doc = (await r.json()).document;
+  const phone = doc.narrower.find((n: any) => n.cols === 1);
+  expect(phone.places.find((p: any) => p.key === last).y).toBe(0);
+  expect(doc.narrower.some((n: any) => n.cols === 12)).toBe(false);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  for (const k of keys) expect(await place(page, k)).toEqual(wide[k]);
+
+  // A phone shows it first.
+  await page.setViewportSize({ width: 375, height: 800 });
+  const tops = await page.locator('#board > .widget').evaluateAll((els) =>
+    els.map((e) => [e.id.slice(2), e.getBoundingClientRect().top] as [string, number]));
+  tops.sort((a, b) => a[1] - b[1]);
+  expect(tops[0][0]).toBe(last);
+  await page.screenshot({ path: test.info().outputPath('phone-by-hand-375.png') });
+
+  // Editing on a phone starts with the phone's arrangement, and can follow the wide one again.
+  await page.locator('#edit-layout').click();
+  await expect(page.locator('#arrange-1')).toBeChecked();
+  await page.locator('#follow-wide').click();
+  await expect(page.locator('#arrange-note')).toContainText('Follows the wide arrangement');
+  expect((await place(page, last))[1]).toBeGreaterThan(0);
+  await page.locator('#undo-layout').click();
+  expect((await place(page, last))[1]).toBe(0);
+});

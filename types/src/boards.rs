@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     dashboard::{Filters, Measure, Split},
-    layout::{Bounds, Item, Layout, Place, COLUMNS},
+    layout::{Bounds, Item, Layout, Place, COLUMNS, NARROWER},
     problem::FieldError,
     BoardId, Role, TeamId, UserId,
 };
@@ -118,6 +118,71 @@ impl Placed {
 #[serde(deny_unknown_fields)]
 pub struct Document {
     pub widgets: Vec<Placed>,
+    /// Arrangements made by hand for narrower screens (12 columns, 1 column); a width
+    /// without one follows the wide layout ([`Layout::for_columns`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub narrower: Vec<Narrower>,
+}
+
+/// Where the widgets go on a narrower screen: `places` on a grid of `cols` columns. A widget
+/// it does not place goes below, as the wide layout orders it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Narrower {
+    pub cols: u16,
+    pub places: Vec<Spot>,
+}
+
+/// One widget's place in a [`Narrower`] arrangement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spot {
+    pub key: String,
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Narrower {
+    /// The arrangement as it stands.
+    pub fn of(layout: &Layout) -> Narrower {
+        Narrower {
+            cols: layout.cols(),
+            places: layout
+                .items()
+                .iter()
+                .map(|i| Spot {
+                    key: i.key.clone(),
+                    x: i.place.x,
+                    y: i.place.y,
+                    w: i.place.w,
+                    h: i.place.h,
+                })
+                .collect(),
+        }
+    }
+
+    /// The arrangement for the widgets of `derived` (the wide layout on this many columns).
+    pub fn over(&self, derived: &Layout) -> Layout {
+        let items = self
+            .places
+            .iter()
+            .filter_map(|s| {
+                derived.get(&s.key).map(|d| Item {
+                    key: s.key.clone(),
+                    place: Place {
+                        x: s.x,
+                        y: s.y,
+                        w: s.w,
+                        h: s.h,
+                    },
+                    bounds: d.bounds,
+                })
+            })
+            .collect();
+        Layout::settled(self.cols, items).following(derived)
+    }
 }
 
 /// What the catalogue says about a widget kind, for checking a document.
@@ -241,7 +306,7 @@ impl Document {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Layout::checked(COLUMNS, items).map_err(|flaw| {
+        let wide = Layout::checked(COLUMNS, items).map_err(|flaw| {
             use crate::layout::Flaw;
             vec![match flaw {
                 Flaw::OutOfBounds(i) => {
@@ -269,7 +334,92 @@ impl Document {
                     format!("{} is used twice", self.widgets[i].key),
                 ),
             }]
-        })
+        })?;
+        self.check_narrower(&wide)?;
+        Ok(wide)
+    }
+
+    /// Checks the hand-made narrower arrangements against the (valid) wide layout.
+    fn check_narrower(&self, wide: &Layout) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for (n, a) in self.narrower.iter().enumerate() {
+            let at = |field: String| format!("/document/narrower/{n}/{field}");
+            if !NARROWER.contains(&a.cols) {
+                errors.push(FieldError::new(
+                    at("cols".into()),
+                    format!(
+                        "must be {} (the columns of the medium and narrow screens)",
+                        NARROWER.map(|c| c.to_string()).join(" or ")
+                    ),
+                ));
+                continue;
+            }
+            if self.narrower[..n].iter().any(|o| o.cols == a.cols) {
+                errors.push(FieldError::new(
+                    at("cols".into()),
+                    format!("{} columns are arranged twice", a.cols),
+                ));
+                continue;
+            }
+            let derived = wide.for_columns(a.cols);
+            let mut items = Vec::with_capacity(a.places.len());
+            for (j, s) in a.places.iter().enumerate() {
+                match derived.get(&s.key) {
+                    Some(d) => items.push(Item {
+                        key: s.key.clone(),
+                        place: Place {
+                            x: s.x,
+                            y: s.y,
+                            w: s.w,
+                            h: s.h,
+                        },
+                        bounds: d.bounds,
+                    }),
+                    None => errors.push(FieldError::new(
+                        at(format!("places/{j}/key")),
+                        format!("names no widget on this board ({:?})", s.key),
+                    )),
+                }
+            }
+            if !errors.is_empty() {
+                continue;
+            }
+            if let Err(flaw) = Layout::checked(a.cols, items) {
+                use crate::layout::Flaw;
+                let cols = a.cols;
+                errors.push(match flaw {
+                    Flaw::OutOfBounds(j) => FieldError::new(
+                        at(format!("places/{j}")),
+                        format!("must lie within the {cols} columns and the widget's sizes"),
+                    ),
+                    Flaw::Overlap(i, j) => FieldError::new(
+                        at(format!("places/{j}")),
+                        format!(
+                            "overlaps {} (place {i}); widgets may not cover the same cell",
+                            a.places[i].key
+                        ),
+                    ),
+                    Flaw::DuplicateKey(j) => FieldError::new(
+                        at(format!("places/{j}/key")),
+                        format!("{} is placed twice", a.places[j].key),
+                    ),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The arrangement for a screen of `cols` columns: made by hand, or derived from `wide`.
+    pub fn layout_at(&self, wide: &Layout, cols: u16) -> Layout {
+        let derived = wide.for_columns(cols);
+        match self.narrower.iter().find(|n| n.cols == cols) {
+            Some(n) if cols != wide.cols() => n.over(&derived),
+            _ => derived,
+        }
     }
 
     /// The document with its widgets where `layout` puts them (after an edit).
@@ -283,7 +433,10 @@ impl Document {
                 widgets.push(w);
             }
         }
-        Document { widgets }
+        Document {
+            widgets,
+            narrower: self.narrower,
+        }
     }
 }
 
@@ -474,6 +627,66 @@ mod tests {
                 r#"{"widgets":[{"key":"a","widget":"heatmap","x":0,"y":0,"w":8,"h":8,"filters":{"range":"7d"}}]}"#
             ),
             "/document/widgets/0/filters"
+        );
+    }
+
+    #[test]
+    fn narrower_arrangements_are_kept_and_checked() {
+        let two = r#"{"key":"a","widget":"heatmap","x":0,"y":0,"w":12,"h":8},
+                     {"key":"b","widget":"heatmap","x":12,"y":0,"w":12,"h":8}"#;
+        let with = |narrower: &str| format!(r#"{{"widgets":[{two}],"narrower":[{narrower}]}}"#);
+        // On one column b first, a taller; 12 columns follow the wide layout.
+        let d = doc(&with(
+            r#"{"cols":1,"places":[{"key":"b","x":0,"y":0,"w":1,"h":12}]}"#,
+        ));
+        let wide = d.check(rules).unwrap();
+        let narrow = d.layout_at(&wide, 1);
+        let keys: Vec<_> = narrow
+            .items()
+            .iter()
+            .map(|i| (i.key.as_str(), i.place.y, i.place.h))
+            .collect();
+        assert_eq!(
+            keys,
+            [("b", 0, 12), ("a", 12, 8)],
+            "a, not placed, goes below"
+        );
+        assert_eq!(d.layout_at(&wide, 12), wide.for_columns(12));
+        let back: Document = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+
+        let pointer = |json: String| doc(&json).check(rules).unwrap_err()[0].pointer.clone();
+        assert_eq!(
+            pointer(with(r#"{"cols":6,"places":[]}"#)),
+            "/document/narrower/0/cols"
+        );
+        assert_eq!(
+            pointer(with(r#"{"cols":1,"places":[]},{"cols":1,"places":[]}"#)),
+            "/document/narrower/1/cols"
+        );
+        assert_eq!(
+            pointer(with(
+                r#"{"cols":12,"places":[{"key":"zz","x":0,"y":0,"w":6,"h":8}]}"#
+            )),
+            "/document/narrower/0/places/0/key"
+        );
+        assert_eq!(
+            pointer(with(
+                r#"{"cols":12,"places":[{"key":"a","x":0,"y":0,"w":8,"h":8},{"key":"b","x":4,"y":2,"w":8,"h":8}]}"#
+            )),
+            "/document/narrower/0/places/1"
+        );
+        assert_eq!(
+            pointer(with(
+                r#"{"cols":1,"places":[{"key":"a","x":0,"y":0,"w":2,"h":8}]}"#
+            )),
+            "/document/narrower/0/places/0"
+        );
+        assert_eq!(
+            pointer(with(
+                r#"{"cols":1,"places":[{"key":"a","x":0,"y":0,"w":1,"h":8},{"key":"a","x":0,"y":8,"w":1,"h":8}]}"#
+            )),
+            "/document/narrower/0/places/1/key"
         );
     }
 

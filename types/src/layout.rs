@@ -304,6 +304,36 @@ impl Layout {
         Layout::settled(cols, items)
     }
 
+    /// This arrangement, made by hand for a narrower screen, kept for the items of `derived`
+    /// (the same grid derived from the wide layout): items gone from `derived` are dropped,
+    /// items new to it go below in its reading order, and every item takes its bounds.
+    pub fn following(&self, derived: &Layout) -> Layout {
+        let kept: Vec<Item> = self
+            .items
+            .iter()
+            .filter_map(|it| {
+                derived.get(&it.key).map(|d| Item {
+                    key: it.key.clone(),
+                    place: it.place,
+                    bounds: d.bounds,
+                })
+            })
+            .collect();
+        let below = kept.iter().map(|i| i.place.bottom()).max().unwrap_or(0);
+        let new = derived
+            .items
+            .iter()
+            .filter(|d| self.get(&d.key).is_none())
+            .map(|d| Item {
+                place: Place {
+                    y: below.saturating_add(d.place.y),
+                    ..d.place
+                },
+                ..d.clone()
+            });
+        Layout::settled(derived.cols, kept.into_iter().chain(new).collect())
+    }
+
     fn index(&self, key: &str) -> Option<usize> {
         self.items.iter().position(|i| i.key == key)
     }
@@ -354,6 +384,18 @@ impl Layout {
 /// Pages are laid out for three widths: the saved 24 columns from 1200 px, 12 from 768 px,
 /// one column below.
 pub const BREAKPOINTS: [(u32, u16); 3] = [(1200, 24), (768, 12), (0, 1)];
+
+/// The column counts of the narrower screens, whose arrangements follow the wide one unless
+/// made by hand.
+pub const NARROWER: [u16; 2] = [BREAKPOINTS[1].1, BREAKPOINTS[2].1];
+
+/// The columns a page `px` wide is laid out in.
+pub fn columns_at(px: f64) -> u16 {
+    BREAKPOINTS
+        .iter()
+        .find(|(from, _)| px >= f64::from(*from))
+        .map_or(1, |(_, cols)| *cols)
+}
 
 #[cfg(test)]
 mod tests {
@@ -452,6 +494,49 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_made_narrow_arrangement_follows_the_board_it_belongs_to() {
+        let wide = Layout::settled(
+            24,
+            vec![
+                item("a", 0, 0, 12, 4),
+                item("b", 12, 0, 12, 4),
+                item("c", 0, 4, 24, 2),
+            ],
+        );
+        // By hand on one column: c first, then a; b was not placed.
+        let mine = Layout::settled(1, vec![item("c", 0, 0, 1, 3), item("a", 0, 3, 1, 4)]);
+        let n = mine.following(&wide.for_columns(1));
+        let keys: Vec<_> = n.items().iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["c", "a", "b"],
+            "the new one goes below, in reading order"
+        );
+        assert_eq!(at(&n, "c"), (0, 0, 1, 3), "the hand-made height is kept");
+        // A widget taken off the board leaves the narrow arrangement too.
+        let mut fewer = wide.clone();
+        fewer.remove("a");
+        let n = mine.following(&fewer.for_columns(1));
+        assert!(n.get("a").is_none());
+        assert_eq!(at(&n, "c"), (0, 0, 1, 3));
+        assert_eq!(
+            n.following(&fewer.for_columns(1)),
+            n,
+            "following is idempotent"
+        );
+    }
+
+    #[test]
+    fn each_width_has_its_columns() {
+        assert_eq!(columns_at(1600.0), 24);
+        assert_eq!(columns_at(1200.0), 24);
+        assert_eq!(columns_at(1199.0), 12);
+        assert_eq!(columns_at(768.0), 12);
+        assert_eq!(columns_at(375.0), 1);
+        assert_eq!(NARROWER, [12, 1]);
+    }
+
+    #[test]
     fn checked_names_the_flaw() {
         assert_eq!(
             Layout::checked(24, vec![item("a", 20, 0, 8, 4)]).unwrap_err(),
@@ -527,6 +612,17 @@ mod tests {
                 prop_assert!(no_overlaps(&n));
                 prop_assert_eq!(n.items().len(), l.items().len());
                 prop_assert!(n.items().iter().all(|it| it.place.x + it.place.w <= cols));
+                // An arrangement made by hand from the starting board, followed after the
+                // edits: the board's items exactly, valid on its grid.
+                let first = Layout::settled(24, start.iter().enumerate()
+                    .map(|(i, &(x, y, w, h))| item(&format!("w{i}"), x, y, w, h)).collect());
+                let by_hand = first.for_columns(cols).following(&n);
+                prop_assert!(Layout::checked(cols, by_hand.items().to_vec()).is_ok());
+                let mut keys: Vec<_> = by_hand.items().iter().map(|i| i.key.clone()).collect();
+                let mut want: Vec<_> = n.items().iter().map(|i| i.key.clone()).collect();
+                keys.sort();
+                want.sort();
+                prop_assert_eq!(keys, want);
             }
         }
     }

@@ -3,9 +3,13 @@
 //! keyboard. Every change the editor makes (a drag, a key, a button, the settings panel)
 //! goes through here and the layout engine (`types::layout`), so all of it is unit-tested
 //! natively; the page only draws it.
+//!
+//! A board has one arrangement per screen width (`types::layout::BREAKPOINTS`): the wide
+//! one, which the document's widgets carry, and one per narrower width that follows it
+//! until someone arranges that width by hand. The editor edits one width at a time.
 
 use types::boards::Placed;
-use types::layout::{Bounds, Item, Layout, Place, COLUMNS};
+use types::layout::{Bounds, Item, Layout, Place, BREAKPOINTS};
 
 /// Undo keeps at least this many steps.
 pub const UNDO_STEPS: usize = 100;
@@ -31,13 +35,35 @@ impl Dir {
     }
 }
 
-/// What is edited: where each widget is (`layout`) and how each is set up (`widgets`, whose
-/// own x, y, w, h are not read: the layout says where they are). One undo step keeps both,
-/// so undoing a removal brings the widget back with its settings.
+/// What is edited: where each widget is at each width (`layouts`) and how each is set up
+/// (`widgets`, whose own x, y, w, h are not read: the wide layout says where they are). One
+/// undo step keeps all of it, so undoing a removal brings the widget back with its settings.
 #[derive(Clone, Debug, PartialEq)]
 struct Draft {
-    layout: Layout,
+    /// One per breakpoint, widest first; the first is the wide layout.
+    layouts: [Layout; 3],
+    /// Which narrower layouts were arranged by hand (the others are derived).
+    by_hand: [bool; 3],
     widgets: Vec<Placed>,
+}
+
+impl Draft {
+    /// The narrower layouts brought up to the wide one: derived, or made by hand and
+    /// following its widgets (a widget added goes below, one removed leaves).
+    fn settle(&mut self) {
+        for (i, (_, cols)) in BREAKPOINTS.iter().enumerate().skip(1) {
+            let derived = self.layouts[0].for_columns(*cols);
+            self.layouts[i] = if self.by_hand[i] {
+                self.layouts[i].following(&derived)
+            } else {
+                derived
+            };
+        }
+    }
+}
+
+fn breakpoint(cols: u16) -> Option<usize> {
+    BREAKPOINTS.iter().position(|(_, c)| *c == cols)
 }
 
 /// A widget picked up with the keyboard: the arrangement before, to restore on Escape.
@@ -54,6 +80,8 @@ pub struct Editor {
     undo: Vec<Draft>,
     redo: Vec<Draft>,
     held: Option<Held>,
+    /// The width being edited (an index into the breakpoints).
+    at: usize,
 }
 
 /// `base`, or `base-2`, `base-3`… : the first not in `taken`.
@@ -65,6 +93,16 @@ pub fn fresh_key(base: &str, taken: impl Fn(&str) -> bool) -> String {
         .map(|n| format!("{base}-{n}"))
         .find(|k| !taken(k))
         .expect("some key is free")
+}
+
+/// Changes layout `at` of `d` with `f`; a narrower one changed is arranged by hand.
+fn arrange(d: &mut Draft, at: usize, f: impl FnOnce(&mut Layout) -> bool) -> bool {
+    let before = d.layouts[at].clone();
+    let changed = f(&mut d.layouts[at]) && d.layouts[at] != before;
+    if changed {
+        d.by_hand[at] = true;
+    }
+    changed
 }
 
 /// Where a widget is, in words (1-based, as people count).
@@ -79,20 +117,78 @@ pub fn describe(title: &str, p: Place) -> String {
 }
 
 impl Editor {
-    /// Edits `layout`, with `widgets` the settings of the widgets it places.
-    pub fn new(layout: Layout, widgets: Vec<Placed>) -> Editor {
-        let draft = Draft { layout, widgets };
+    /// Edits `layout` (the wide one), with `widgets` the settings of the widgets it places
+    /// and `by_hand` the narrower arrangements made by hand (for the columns each has).
+    pub fn new(layout: Layout, widgets: Vec<Placed>, by_hand: Vec<Layout>) -> Editor {
+        let mut draft = Draft {
+            layouts: [layout.clone(), layout.clone(), layout],
+            by_hand: [true, false, false],
+            widgets,
+        };
+        for l in by_hand {
+            if let Some(i) = breakpoint(l.cols()).filter(|&i| i > 0) {
+                draft.layouts[i] = l;
+                draft.by_hand[i] = true;
+            }
+        }
+        draft.settle();
         Editor {
             saved: draft.clone(),
             draft,
             undo: Vec::new(),
             redo: Vec::new(),
             held: None,
+            at: 0,
         }
     }
 
+    /// The arrangement being edited (of the width being edited).
     pub fn layout(&self) -> &Layout {
-        &self.draft.layout
+        &self.draft.layouts[self.at]
+    }
+
+    /// The arrangement for a screen of `cols` columns (one of the breakpoints'; else the
+    /// wide one).
+    pub fn layout_for(&self, cols: u16) -> &Layout {
+        &self.draft.layouts[breakpoint(cols).unwrap_or(0)]
+    }
+
+    /// The columns of the width being edited.
+    pub fn columns(&self) -> u16 {
+        BREAKPOINTS[self.at].1
+    }
+
+    /// Edits the width of `cols` columns from now on (a widget held is put down).
+    pub fn edit_columns(&mut self, cols: u16) -> bool {
+        let Some(i) = breakpoint(cols) else {
+            return false;
+        };
+        self.drop_held();
+        self.at = i;
+        true
+    }
+
+    /// Whether the width being edited was arranged by hand (the wide one always is).
+    pub fn by_hand(&self) -> bool {
+        self.draft.by_hand[self.at]
+    }
+
+    /// The narrower arrangements made by hand, to save with the document.
+    pub fn narrower_by_hand(&self) -> Vec<&Layout> {
+        (1..BREAKPOINTS.len())
+            .filter(|&i| self.draft.by_hand[i])
+            .map(|i| &self.draft.layouts[i])
+            .collect()
+    }
+
+    /// The width being edited follows the wide layout again (undoable).
+    pub fn follow_wide(&mut self) -> bool {
+        let at = self.at;
+        at > 0
+            && self.edit(|d| {
+                d.by_hand[at] = false;
+                true
+            })
     }
 
     /// The widgets on the grid, with their settings and where the layout puts them, in the
@@ -103,7 +199,7 @@ impl Editor {
             .widgets
             .iter()
             .filter_map(|w| {
-                let p = self.draft.layout.get(&w.key)?.place;
+                let p = self.draft.layouts[0].get(&w.key)?.place;
                 Some(Placed {
                     x: p.x,
                     y: p.y,
@@ -138,15 +234,21 @@ impl Editor {
         self.held.as_ref().map(|h| h.key.as_str())
     }
 
-    /// One undoable change of the arrangement; false (and nothing recorded) when it changed
-    /// nothing.
+    /// One undoable change of the arrangement being edited; false (and nothing recorded)
+    /// when it changed nothing. A narrower width changed is arranged by hand from then on.
     pub fn change(&mut self, f: impl FnOnce(&mut Layout) -> bool) -> bool {
-        self.edit(|d| f(&mut d.layout))
+        let at = self.at;
+        self.edit(|d| arrange(d, at, f))
     }
 
     fn edit(&mut self, f: impl FnOnce(&mut Draft) -> bool) -> bool {
         let before = self.draft.clone();
-        if !f(&mut self.draft) || self.draft == before {
+        if !f(&mut self.draft) {
+            self.draft = before;
+            return false;
+        }
+        self.draft.settle();
+        if self.draft == before {
             self.draft = before;
             return false;
         }
@@ -160,7 +262,7 @@ impl Editor {
         widget.key = fresh_key(&widget.key, |k| self.widget(k).is_some());
         let key = widget.key.clone();
         let added = self.edit(|d| {
-            let fits = d.layout.insert(Item {
+            let fits = d.layouts[0].insert(Item {
                 key: widget.key.clone(),
                 place: widget.place(),
                 bounds,
@@ -174,18 +276,18 @@ impl Editor {
     /// A copy of `key` with its settings, right below it; returns the copy's key.
     pub fn duplicate(&mut self, key: &str, bounds: Bounds) -> Option<String> {
         let original = self.widget(key)?.clone();
-        let at = self.draft.layout.get(key)?.place;
+        let at = self.draft.layouts[0].get(key)?.place;
         let copy = fresh_key(&original.widget, |k| self.widget(k).is_some());
         let added = self.edit(|d| {
             let mut w = original;
             w.key = copy.clone();
             (w.x, w.y, w.w, w.h) = (at.x, at.bottom(), at.w, at.h);
-            let fits = d.layout.insert(Item {
+            let fits = d.layouts[0].insert(Item {
                 key: copy.clone(),
                 place: w.place(),
                 bounds,
             });
-            d.layout.move_to(&copy, at.x, at.bottom());
+            d.layouts[0].move_to(&copy, at.x, at.bottom());
             d.widgets.push(w);
             fits
         });
@@ -196,7 +298,7 @@ impl Editor {
     pub fn remove(&mut self, key: &str) -> bool {
         self.edit(|d| {
             d.widgets.retain(|w| w.key != key);
-            d.layout.remove(key).is_some()
+            d.layouts[0].remove(key).is_some()
         })
     }
 
@@ -228,7 +330,7 @@ impl Editor {
 
     /// Moves or resizes `key` one cell towards `dir` (resizing grows right and down).
     pub fn step(&mut self, key: &str, dir: Dir, resize: bool) -> bool {
-        let Some(p) = self.draft.layout.get(key).map(|i| i.place) else {
+        let Some(p) = self.layout().get(key).map(|i| i.place) else {
             return false;
         };
         let (dx, dy): (i32, i32) = match dir {
@@ -257,14 +359,15 @@ impl Editor {
                     .map(|o| o.place.bottom());
                 l.move_to(key, p.x, below.unwrap_or(p.y + 1))
             } else {
-                l.move_to(key, add(p.x, dx).min(COLUMNS), add(p.y, dy))
+                l.move_to(key, add(p.x, dx).min(l.cols()), add(p.y, dy))
             }
         };
         if self.held.is_some() {
             // While held, steps are one change, recorded when it is dropped.
-            let before = self.draft.layout.clone();
-            apply(&mut self.draft.layout);
-            self.draft.layout != before
+            let before = self.draft.clone();
+            arrange(&mut self.draft, self.at, apply);
+            self.draft.settle();
+            self.draft != before
         } else {
             self.change(apply)
         }
@@ -272,7 +375,7 @@ impl Editor {
 
     /// Picks `key` up (Enter or Space on a focused widget).
     pub fn pick_up(&mut self, key: &str) -> bool {
-        if self.draft.layout.get(key).is_none() {
+        if self.layout().get(key).is_none() {
             return false;
         }
         self.held = Some(Held {
@@ -371,6 +474,7 @@ mod tests {
                 ],
             ),
             ["a", "b", "c"].map(widget).to_vec(),
+            Vec::new(),
         )
     }
 
@@ -485,6 +589,80 @@ mod tests {
             "in the order they came, whatever the layout's"
         );
         assert!(!e.configure("nope", widget("x")));
+    }
+
+    #[test]
+    fn a_narrower_width_follows_the_wide_one_until_arranged_by_hand() {
+        let mut e = editor();
+        assert!(e.edit_columns(1));
+        assert_eq!(e.columns(), 1);
+        assert!(!e.by_hand() && e.narrower_by_hand().is_empty());
+        let order = |e: &Editor| -> Vec<String> {
+            e.layout().items().iter().map(|i| i.key.clone()).collect()
+        };
+        assert_eq!(
+            order(&e),
+            ["a", "b", "c"],
+            "derived: the wide reading order"
+        );
+
+        // c to the top of the phone layout: by hand from now on, the wide one untouched.
+        e.pick_up("c");
+        e.step("c", Dir::Up, false);
+        e.step("c", Dir::Up, false);
+        e.drop_held();
+        assert_eq!(order(&e), ["c", "a", "b"]);
+        assert!(e.by_hand());
+        assert_eq!(e.layout_for(24).get("c").unwrap().place.y, 4);
+        assert_eq!(e.narrower_by_hand().len(), 1);
+        assert!(e.step("c", Dir::Down, true), "taller on phones only");
+        assert_eq!(e.layout().get("c").unwrap().place.h, 5);
+        assert_eq!(e.layout_for(24).get("c").unwrap().place.h, 4);
+        assert!(
+            !e.step("c", Dir::Right, true),
+            "one column is as wide as it gets"
+        );
+
+        // Wide edits still reach it: a removal leaves, an addition goes below.
+        e.edit_columns(24);
+        e.remove("a");
+        e.add(widget("d"), Bounds::ANY);
+        assert_eq!(order(&Editor { at: 2, ..e.clone() }), ["c", "b", "d"]);
+        // The medium width was never touched: it is still derived.
+        assert_eq!(e.layout_for(12), &e.layout_for(24).for_columns(12));
+
+        e.edit_columns(1);
+        assert!(e.follow_wide());
+        assert_eq!(
+            order(&e),
+            ["d", "b", "c"],
+            "following the wide layout again (d filled a's gap)"
+        );
+        assert!(e.undo());
+        assert_eq!(
+            order(&e),
+            ["c", "b", "d"],
+            "and undo arranges it by hand again"
+        );
+        assert!(!e.edit_columns(6), "only the breakpoints' widths");
+    }
+
+    #[test]
+    fn a_saved_narrow_arrangement_is_edited_where_it_was_left() {
+        let phone = Layout::settled(1, vec![item("b", 0, 0, 1, 6), item("a", 0, 6, 1, 4)]);
+        let e = Editor::new(
+            editor().layout().clone(),
+            ["a", "b", "c"].map(widget).to_vec(),
+            vec![phone],
+        );
+        assert!(!e.dirty());
+        let l = e.layout_for(1);
+        let keys: Vec<_> = l
+            .items()
+            .iter()
+            .map(|i| (i.key.as_str(), i.place.y, i.place.h))
+            .collect();
+        assert_eq!(keys, [("b", 0, 6), ("a", 6, 4), ("c", 10, 4)]);
     }
 
     #[test]

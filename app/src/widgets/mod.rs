@@ -303,7 +303,10 @@ pub fn default_document() -> Document {
         .iter()
         .filter_map(|it| find(&it.key).map(|w| w.placed(&it.key, it.place)))
         .collect();
-    Document { widgets }
+    Document {
+        widgets,
+        narrower: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -216,6 +216,22 @@ async fn every_bad_document_is_refused_by_name_and_the_saved_one_stays() {
             ),
             "/document",
         ),
+        (
+            "a narrower width that is not a breakpoint",
+            narrower(json!({ "cols": 6, "places": [] })),
+            "/document/narrower/0/cols",
+        ),
+        (
+            "a phone arrangement placing a widget not on the board",
+            narrower(json!({ "cols": 1, "places": [spot("ghost", 0, 0, 1, 8)] })),
+            "/document/narrower/0/places/0/key",
+        ),
+        (
+            "a tablet arrangement with an overlap",
+            narrower(json!({ "cols": 12,
+                "places": [spot("cost", 0, 0, 8, 10), spot("models", 4, 5, 8, 10)] })),
+            "/document/narrower/0/places/1",
+        ),
         // The manager does not see the tenant admin: a board may not ask for them.
         (
             "someone out of view",
@@ -274,7 +290,32 @@ async fn every_bad_document_is_refused_by_name_and_the_saved_one_stays() {
     )
     .await;
     assert_eq!(list["boards"].as_array().unwrap().len(), 1, "{list}");
+
+    // A good one is kept as sent.
+    let phones = narrower(json!({ "cols": 1,
+        "places": [spot("models", 0, 0, 1, 12), spot("cost", 0, 12, 1, 10)] }));
+    let (status, saved) = put(
+        &server,
+        &manager,
+        &path,
+        json!({ "version": 1, "document": phones.clone() }),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    let (_, kept) = get(&server, &manager, &id).await;
+    assert_eq!(kept["document"], phones);
     server.shutdown().await;
+}
+
+/// The two widgets, arranged by hand for a narrower screen as `arrangement` says.
+fn narrower(arrangement: Value) -> Value {
+    let mut d = two_widgets();
+    d["narrower"] = json!([arrangement]);
+    d
+}
+
+fn spot(key: &str, x: u16, y: u16, w: u16, h: u16) -> Value {
+    json!({ "key": key, "x": x, "y": y, "w": w, "h": h })
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! A board's widgets on the grid and the editor that arranges them.
 
 use leptos::prelude::*;
-use types::boards::{Board as SavedBoard, Document, Placed};
+use types::boards::{Board as SavedBoard, Document, Narrower, Placed};
 use types::dashboard::{Audience, Measure, Split};
-use types::layout::{Bounds, Item, Layout, Place, COLUMNS, ROW_PX};
+use types::layout::{Bounds, Item, Layout, Place, BREAKPOINTS, COLUMNS, ROW_PX};
 
 use super::{widget::Widget, Ctx};
 use crate::live::BoardSaved;
@@ -34,7 +34,12 @@ fn start(document: &Document, audience: Audience, one: bool) -> (Editor, Vec<Pla
             })
             .collect(),
     );
-    (Editor::new(layout, shown), hidden)
+    let by_hand = document
+        .narrower
+        .iter()
+        .map(|n| n.over(&layout.for_columns(n.cols)))
+        .collect();
+    (Editor::new(layout, shown, by_hand), hidden)
 }
 
 /// What distinguishes one rendering of a widget from another: its key and its settings
@@ -79,12 +84,50 @@ pub(super) fn Arrangement(
     let saving = RwSignal::new(false);
     let configuring = RwSignal::new(None::<String>);
     // A pointer drag or resize in progress: the layout it would leave, shown as it goes.
+    // It changes only when the widget would land somewhere else; the pointer's offset, which
+    // changes at every move, is apart (`offset`) and only the carried widget reads it.
     let drag = RwSignal::new(None::<Drag>);
-    let shown_layout = Memo::new(move |_| match drag.get() {
-        Some(d) => d.preview,
-        None => editor.with(|e| e.layout().clone()),
+    let offset = RwSignal::new((0.0_f64, 0.0_f64));
+    let carried = Memo::new(move |_| {
+        drag.with(|d| {
+            d.as_ref()
+                .filter(|d| !d.resize)
+                .map(|d| (d.key.clone(), d.start))
+        })
     });
-    let medium = Memo::new(move |_| shown_layout.with(|l| l.for_columns(12)));
+    let shown_layout = Memo::new(move |_| {
+        drag.with(|d| d.as_ref().map(|d| d.preview.clone()))
+            .unwrap_or_else(|| editor.with(|e| e.layout().clone()))
+    });
+    // The width being edited, and each width's arrangement (the edited one as dragged).
+    let at = Memo::new(move |_| editor.with(Editor::columns));
+    let at_width = move |cols: u16| {
+        Memo::new(move |_| {
+            if at.get() == cols {
+                shown_layout.get()
+            } else {
+                editor.with(|e| e.layout_for(cols).clone())
+            }
+        })
+    };
+    let [wide, medium, narrow] = BREAKPOINTS.map(|(_, cols)| at_width(cols));
+    let by_hand = Memo::new(move |_| editor.with(Editor::by_hand));
+    // A window resized past a breakpoint while editing: arrange the width it now shows.
+    #[cfg(feature = "hydrate")]
+    {
+        let shown_cols = StoredValue::new(window_columns());
+        let listener = window_event_listener(leptos::ev::resize, move |_| {
+            let now = window_columns();
+            if shown_cols.try_get_value() != Some(now) {
+                shown_cols.try_set_value(now);
+                if editing.try_get_untracked() == Some(true) {
+                    editor.try_update(|e| e.edit_columns(now));
+                }
+            }
+        });
+        let listener = send_wrapper::SendWrapper::new(listener);
+        on_cleanup(move || listener.take().remove());
+    }
     let on_board = Memo::new(move |_| editor.with(Editor::widgets));
     let title_of = move |key: &str| {
         editor.with_untracked(|e| {
@@ -138,7 +181,8 @@ pub(super) fn Arrangement(
     let the_document = move || {
         // The shown widgets where the editor put them, then the hidden ones settled around.
         let shown = editor.with_untracked(Editor::widgets);
-        let mut items: Vec<Item> = editor.with_untracked(|e| e.layout().items().to_vec());
+        let mut items: Vec<Item> =
+            editor.with_untracked(|e| e.layout_for(COLUMNS).items().to_vec());
         hidden.with_value(|h| {
             items.extend(h.iter().map(|p| Item {
                 key: p.key.clone(),
@@ -147,9 +191,15 @@ pub(super) fn Arrangement(
             }))
         });
         let full = Layout::settled(COLUMNS, items);
+        let narrower = editor.with_untracked(|e| {
+            e.narrower_by_hand()
+                .into_iter()
+                .map(|l| Narrower::of(&l.following(&full.for_columns(l.cols()))))
+                .collect()
+        });
         let mut widgets = shown;
         widgets.extend(hidden.get_value());
-        Document { widgets }.arranged(&full)
+        Document { widgets, narrower }.arranged(&full)
     };
     let saved_now = move |b: SavedBoard| {
         board.set(Some(b));
@@ -321,35 +371,27 @@ pub(super) fn Arrangement(
         let style = {
             let key = key.clone();
             move || {
-                let wide = shown_layout.with(|l| l.get(&key).map(|i| i.place));
-                let mid = medium.with(|l| l.get(&key).map(|i| i.place));
-                let (Some(p), Some(m)) = (wide, mid) else {
+                let place = |l: Memo<Layout>| l.with(|l| l.get(&key).map(|i| i.place));
+                let (Some(p), Some(m), Some(n)) = (place(wide), place(medium), place(narrow))
+                else {
                     return String::new();
                 };
-                let lift = drag.with(|d| {
-                    d.as_ref()
-                        .filter(|d| d.key == key && !d.resize)
-                        .map(|d| format!(";transform:translate({}px,{}px);z-index:5", d.dx, d.dy))
-                        .unwrap_or_default()
-                });
-                // While dragged, the widget stays in its cell and follows the pointer; the
+                // While carried, the widget stays in its cell and follows the pointer; the
                 // placeholder shows where it lands.
-                let p = drag.with(|d| {
-                    d.as_ref()
-                        .filter(|d| d.key == key && !d.resize)
-                        .map(|d| d.start)
-                        .unwrap_or(p)
-                });
-                format!(
-                    "--c:{};--r:{};--w:{};--h:{};--mc:{};--mr:{};--mw:{}{lift}",
-                    p.x + 1,
-                    p.y + 1,
-                    p.w,
-                    p.h,
-                    m.x + 1,
-                    m.y + 1,
-                    m.w
-                )
+                let mut places = [p, m, n];
+                let mut lift = String::new();
+                if let Some(start) =
+                    carried.with(|c| c.as_ref().filter(|c| c.0 == key).map(|c| c.1))
+                {
+                    let i = BREAKPOINTS
+                        .iter()
+                        .position(|(_, c)| *c == at.get_untracked());
+                    places[i.unwrap_or(0)] = start;
+                    let (dx, dy) = offset.get();
+                    lift = format!(";transform:translate({dx}px,{dy}px);z-index:5");
+                }
+                let [p, m, n] = places;
+                format!("{}{lift}", grid_vars(p, m, n))
             }
         };
         let place = {
@@ -391,8 +433,8 @@ pub(super) fn Arrangement(
                 held=held.into()
                 on_key=Callback::new(move |ev| on_key(k1.clone(), ev))
                 on_step=Callback::new(move |(dir, resize)| step(k2.clone(), dir, resize))
-                on_drag=Callback::new(move |(ev, resize)| start_drag(k3.clone(), ev, resize, editor, drag))
-                on_drag_move=Callback::new(move |ev| move_drag(ev, drag))
+                on_drag=Callback::new(move |(ev, resize)| start_drag(k3.clone(), ev, resize, editor, drag, offset))
+                on_drag_move=Callback::new(move |ev| move_drag(ev, drag, offset))
                 on_drag_end=Callback::new(move |_ev: leptos::ev::PointerEvent| {
                     if let Some(d) = drag.get_untracked() {
                         drag.set(None);
@@ -414,20 +456,21 @@ pub(super) fn Arrangement(
             />
         }
     };
+    // Where the carried widget would land: one element for the whole drag, restyled.
+    let landing = Memo::new(move |_| {
+        let key = carried.with(|c| c.as_ref().map(|c| c.0.clone()))?;
+        shown_layout.with(|l| l.get(&key).map(|i| i.place))
+    });
+    let landing_shown = Memo::new(move |_| landing.with(Option::is_some));
     let placeholder = move || {
-        drag.with(|d| {
-            d.as_ref().filter(|d| !d.resize).and_then(|d| {
-                d.preview.get(&d.key).map(|i| {
-                    let p = i.place;
-                    view! {
-                        <div
-                            class="placeholder"
-                            aria-hidden="true"
-                            style=format!("--c:{};--r:{};--w:{};--h:{}", p.x + 1, p.y + 1, p.w, p.h)
-                        ></div>
-                    }
-                })
-            })
+        landing_shown.get().then(|| {
+            view! {
+                <div
+                    class="placeholder"
+                    aria-hidden="true"
+                    style=move || landing.get().map(|p| grid_vars(p, p, p)).unwrap_or_default()
+                ></div>
+            }
         })
     };
     let is_own = move || board.with(|b| b.as_ref().is_some_and(|b| b.editable));
@@ -466,6 +509,8 @@ pub(super) fn Arrangement(
             <Show when=move || editing.get() fallback=move || view! {
                 <Show when=move || keeps_own || is_own()>
                     <button type="button" class="button" id="edit-layout" on:click=move |_| {
+                        // The width the window shows is the one arranged first.
+                        editor.update(|e| { e.edit_columns(window_columns()); });
                         editing.set(true);
                         announce.set("Editing the layout. Focus a widget and press Enter to pick it up, or use its buttons.".into());
                     }>"Edit layout"</button>
@@ -521,7 +566,39 @@ pub(super) fn Arrangement(
                     </datalist>
                     <button type="submit" class="link" id="add-widget-button" disabled=move || wanted.with(|w| w.trim().is_empty())>"Add"</button>
                 </form>
-                <span class="muted narrow-note">"Arranged on a 24-column grid; narrower screens follow it."</span>
+                <fieldset class="arrange-for">
+                    <legend>"Arranging for"</legend>
+                    {BREAKPOINTS.map(|(_, cols)| view! {
+                        <label>
+                            <input
+                                type="radio"
+                                name="arrange-for"
+                                id=format!("arrange-{cols}")
+                                prop:checked=move || at.get() == cols
+                                on:change=move |_| {
+                                    editor.update(|e| { e.edit_columns(cols); });
+                                    announce.set(format!("Arranging for {}.", width_name(cols)));
+                                }
+                            />
+                            {width_label(cols)}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                <span class="muted narrow-note" id="arrange-note">{move || {
+                    if at.get() == COLUMNS {
+                        "Narrower screens follow this arrangement until arranged by hand."
+                    } else if by_hand.get() {
+                        "Arranged by hand for this width."
+                    } else {
+                        "Follows the wide arrangement until you change it here."
+                    }
+                }}</span>
+                <Show when=move || at.get() != COLUMNS && by_hand.get()>
+                    <button type="button" class="link" id="follow-wide" on:click=move |_| {
+                        editor.update(|e| { e.follow_wide(); });
+                        announce.set(format!("{} follow the wide arrangement again.", width_name(at.get_untracked())));
+                    }>"Follow the wide arrangement"</button>
+                </Show>
             </Show>
             <p class="sr-only" role="status" aria-live="polite" aria-atomic="true" id="layout-status">{move || announce.get()}</p>
         </div>
@@ -545,7 +622,11 @@ pub(super) fn Arrangement(
             </div>
         })}
         {panel}
-        <div class="board" class:editing=move || editing.get() id="board" data-height=move || shown_layout.with(Layout::height)>
+        <div
+            class=move || if editing.get() { format!("board editing at-{}", at.get()) } else { "board".into() }
+            id="board"
+            data-height=move || shown_layout.with(Layout::height)
+        >
             <For each=move || on_board.get() key=fingerprint children=render />
             {placeholder}
         </div>
@@ -589,41 +670,71 @@ struct Drag {
     resize: bool,
     start: Place,
     pointer: (f64, f64),
-    /// Grid units (of the 24 columns, and rows) per pixel.
+    /// Grid units (columns of the width being edited, and rows) per pixel.
     per_px: (f64, f64),
-    dx: f64,
-    dy: f64,
     before: Layout,
     preview: Layout,
 }
 
-/// Column and row pitch in 24-column units per pixel, from the board's width now.
-fn units_per_px() -> (f64, f64) {
+/// Column and row pitch in grid units per pixel, from the board's width now, on a grid of
+/// `cols` columns.
+fn units_per_px(cols: u16) -> (f64, f64) {
     #[cfg(feature = "hydrate")]
-    {
-        let width = document()
-            .get_element_by_id("board")
-            .map(|b| f64::from(b.client_width()))
-            .unwrap_or(1200.0);
-        let view = window()
-            .inner_width()
-            .ok()
-            .and_then(|w| w.as_f64())
-            .unwrap_or(1200.0);
-        let cols = if view >= 1200.0 {
-            24.0
-        } else if view >= 768.0 {
-            12.0
-        } else {
-            1.0
-        };
-        let pitch = (width + GAP_PX) / cols;
-        (24.0 / cols / pitch, 1.0 / (ROW_PX as f64 + GAP_PX))
-    }
+    let width = document()
+        .get_element_by_id("board")
+        .map(|b| f64::from(b.client_width()))
+        .unwrap_or(1200.0);
     #[cfg(not(feature = "hydrate"))]
-    {
-        (24.0 / 1212.0, 1.0 / (ROW_PX as f64 + GAP_PX))
+    let width = 1200.0;
+    let pitch = (width + GAP_PX) / f64::from(cols.max(1));
+    (1.0 / pitch, 1.0 / (ROW_PX as f64 + GAP_PX))
+}
+
+/// The columns the window is laid out in now.
+fn window_columns() -> u16 {
+    #[cfg(feature = "hydrate")]
+    let width = window()
+        .inner_width()
+        .ok()
+        .and_then(|w| w.as_f64())
+        .unwrap_or(1200.0);
+    #[cfg(not(feature = "hydrate"))]
+    let width = 1200.0;
+    types::layout::columns_at(width)
+}
+
+fn width_label(cols: u16) -> &'static str {
+    match cols {
+        COLUMNS => "Wide",
+        1 => "Phone",
+        _ => "Tablet",
     }
+}
+
+fn width_name(cols: u16) -> &'static str {
+    match cols {
+        COLUMNS => "wide screens",
+        1 => "phones (one column)",
+        _ => "tablets (12 columns)",
+    }
+}
+
+/// The stylesheet's placement of a widget at each width: `--c/--r/--w/--h` on the wide
+/// grid, `--mc/--mr/--mw/--mh` on the medium one, `--nr/--nh` on one column (1-based).
+fn grid_vars(wide: Place, medium: Place, narrow: Place) -> String {
+    format!(
+        "--c:{};--r:{};--w:{};--h:{};--mc:{};--mr:{};--mw:{};--mh:{};--nr:{};--nh:{}",
+        wide.x + 1,
+        wide.y + 1,
+        wide.w,
+        wide.h,
+        medium.x + 1,
+        medium.y + 1,
+        medium.w,
+        medium.h,
+        narrow.y + 1,
+        narrow.h
+    )
 }
 
 /// The gap between grid cells, in pixels (as the stylesheet's `.board`).
@@ -635,6 +746,7 @@ fn start_drag(
     resize: bool,
     editor: RwSignal<Editor>,
     drag: RwSignal<Option<Drag>>,
+    offset: RwSignal<(f64, f64)>,
 ) {
     if ev.button() != 0 {
         return;
@@ -663,44 +775,54 @@ fn start_drag(
     }
     ev.prevent_default();
     let before = editor.with_untracked(|e| e.layout().clone());
+    offset.set((0.0, 0.0));
     drag.set(Some(Drag {
         key,
         resize,
         start,
         pointer: (f64::from(ev.client_x()), f64::from(ev.client_y())),
-        per_px: units_per_px(),
-        dx: 0.0,
-        dy: 0.0,
+        per_px: units_per_px(editor.with_untracked(Editor::columns)),
         preview: before.clone(),
         before,
     }));
 }
 
-fn move_drag(ev: leptos::ev::PointerEvent, drag: RwSignal<Option<Drag>>) {
-    let Some(mut d) = drag.get_untracked() else {
+fn move_drag(
+    ev: leptos::ev::PointerEvent,
+    drag: RwSignal<Option<Drag>>,
+    offset: RwSignal<(f64, f64)>,
+) {
+    let dx = f64::from(ev.client_x());
+    let dy = f64::from(ev.client_y());
+    let Some((dx, dy, preview)) = drag.with_untracked(|d| {
+        let d = d.as_ref()?;
+        let (dx, dy) = (dx - d.pointer.0, dy - d.pointer.1);
+        let cells =
+            |px: f64, per: f64, from: u16| (f64::from(from) + px * per).round().max(0.0) as u16;
+        let mut preview = d.before.clone();
+        if d.resize {
+            preview.resize(
+                &d.key,
+                cells(dx, d.per_px.0, d.start.w).max(1),
+                cells(dy, d.per_px.1, d.start.h).max(1),
+            );
+        } else {
+            preview.move_to(
+                &d.key,
+                cells(dx, d.per_px.0, d.start.x),
+                cells(dy, d.per_px.1, d.start.y),
+            );
+        }
+        Some((dx, dy, (preview != d.preview).then_some(preview)))
+    }) else {
         return;
     };
-    let dx = f64::from(ev.client_x()) - d.pointer.0;
-    let dy = f64::from(ev.client_y()) - d.pointer.1;
-    let cells = |px: f64, per: f64, from: u16| (f64::from(from) + px * per).round().max(0.0) as u16;
-    let mut preview = d.before.clone();
-    if d.resize {
-        preview.resize(
-            &d.key,
-            cells(dx, d.per_px.0, d.start.w).max(1),
-            cells(dy, d.per_px.1, d.start.h).max(1),
-        );
-    } else {
-        preview.move_to(
-            &d.key,
-            cells(dx, d.per_px.0, d.start.x),
-            cells(dy, d.per_px.1, d.start.y),
-        );
-    }
-    d.dx = dx;
-    d.dy = dy;
-    if preview != d.preview || !d.resize {
-        d.preview = preview;
-        drag.set(Some(d));
+    offset.set((dx, dy));
+    if let Some(preview) = preview {
+        drag.update(|d| {
+            if let Some(d) = d {
+                d.preview = preview;
+            }
+        });
     }
 }
