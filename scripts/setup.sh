@@ -58,7 +58,7 @@ command -v npm >/dev/null || die "Node.js and npm are needed (Debian: apt-get in
 stamp=node_modules/.devpulse-lock.sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing npm packages from package-lock.json (echarts, @playwright/test, binaryen); no browser download"
+  say "installing npm packages from package-lock.json (echarts, @playwright/test, binaryen, oidc-provider for the single sign-on tests); no browser download"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
     || die "npm ci failed (is the npm registry reachable?)"
   echo "$want" > "$stamp"

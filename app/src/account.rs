@@ -131,6 +131,13 @@ pub fn LoginPage() -> impl IntoView {
                 (get("field").is_empty() && !message().is_empty())
                     .then(|| view! { <p class="error" role="alert">{message()}</p> })
             }}
+            {move || {
+                (get("error") == "sso").then(|| view! {
+                    <p class="error" role="alert" id="sso-error">
+                        "Single sign-on did not complete: " {get("detail")}
+                    </p>
+                })
+            }}
             <form method="post" action="/auth/login" class="stack" id="login-form">
                 <input type="hidden" name="next" value=get("next") />
                 <label>
@@ -169,6 +176,25 @@ pub fn LoginPage() -> impl IntoView {
                 {error_for("password")}
                 <button type="submit" class="button" id="sign-in">
                     "Sign in"
+                </button>
+            </form>
+            <p class="muted or">"or through your organisation's identity provider"</p>
+            // Single sign-on: a plain GET form, so it works before the WASM too; the server
+            // sends the person on to their workspace's identity provider.
+            <form method="get" action="/auth/sso/start" class="stack sso-form" id="sso-form">
+                <input type="hidden" name="next" value=get("next") />
+                <label>
+                    "Workspace"
+                    <input
+                        name="workspace"
+                        id="sso-workspace"
+                        required
+                        autocomplete="organization"
+                        value=move || { let w = get("workspace"); if w.is_empty() { get("tenant") } else { w } }
+                    />
+                </label>
+                <button type="submit" class="button secondary" id="sso-continue">
+                    "Continue with SSO"
                 </button>
             </form>
         </section>

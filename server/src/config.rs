@@ -22,6 +22,12 @@ pub struct Config {
     pub body_limit: usize,
     /// `kid:secret,...` for signing access tokens; a development key is generated when unset.
     pub jwt_keys: Option<String>,
+    /// 64 hex digits sealing secrets kept in the database (single sign-on client secrets);
+    /// a development key under `data_dir` when unset, none in production.
+    pub secret_key: Option<String>,
+    /// Whether a workspace's identity provider may be at a private or loopback address
+    /// (`DEVPULSE_SSO_ALLOW_PRIVATE`); by default everywhere but production.
+    pub sso_allow_private: Option<bool>,
     /// Mark cookies `Secure` and give them the `__Host-`/`__Secure-` names (served over https).
     /// On by default in production; `DEVPULSE_SECURE_COOKIES=false` turns it off there.
     pub secure_cookies: bool,
@@ -214,6 +220,8 @@ impl Config {
             log_format,
             body_limit,
             jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
+            secret_key: get("DEVPULSE_SECRET_KEY").filter(|v| !v.is_empty()),
+            sso_allow_private: switch(&get, "DEVPULSE_SSO_ALLOW_PRIVATE")?,
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", production)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,

@@ -95,7 +95,19 @@ pub async fn serve(
         access_tx.clone(),
         shutdown_rx.clone(),
     ));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let sso = auth::sso::Sso::new(
+        config.secret_key.as_deref(),
+        (!config.production).then_some(config.data_dir.as_path()),
+        config.sso_allow_private.unwrap_or(!config.production),
+        &public_url,
+    )
+    .map_err(Error::Setup)?;
     let state = AppState {
+        sso: Arc::new(sso),
         access: access_tx,
         writer,
         bus,
@@ -119,10 +131,7 @@ pub async fn serve(
         cookies: auth::SessionCookies {
             secure: config.secure_cookies,
         },
-        public_url: config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{local}")),
+        public_url,
         leptos_options: http::leptos_options(config, local),
         store: db.store.clone(),
         started_at: Instant::now(),

@@ -51,6 +51,8 @@ pub struct AppState {
     pub ingest_limits: Arc<IngestLimits>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: McpService,
+    /// Single sign-on: the OpenID Connect relying party and its sealing key.
+    pub sso: Arc<crate::auth::sso::Sso>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -19,6 +19,7 @@ pub mod refresh_tokens;
 pub mod rollups;
 pub mod secrets;
 pub mod settings;
+pub mod sso;
 mod status;
 pub mod teams;
 mod tenant_tx;

@@ -42,7 +42,7 @@ pub struct LoginRequest {
 
 /// Where a sign-in returns to: a path of ours (`/…`, never `//host` or a URL, which would make
 /// the form an open redirect), else home.
-fn return_path(next: Option<&str>) -> &str {
+pub(super) fn return_path(next: Option<&str>) -> &str {
     match next {
         Some(p)
             if p.starts_with('/')
@@ -513,7 +513,7 @@ pub fn password_refused(e: store::Error) -> ApiError {
     }
 }
 
-fn tokens(
+pub(super) fn tokens(
     state: &AppState,
     user: &User,
     tenant: Option<(uuid::Uuid, String)>,

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod links;
 pub mod metrics;
 pub mod prices;
+pub mod sso;
 pub mod teams;
 pub mod users;
 
@@ -240,6 +241,12 @@ pub fn routes() -> ApiRouter {
         .get("/ws", Public, crate::live::status_ws)
         .get("/ws/metrics", crate::live::FEED, crate::live::metrics_ws)
         .post("/auth/login", Public, account::login_form)
+        .get("/auth/sso/start", Public, sso::start)
+        .get("/auth/sso/callback", Public, sso::callback)
+        .post(sso::FORM_POST_CALLBACK, Public, sso::callback_form)
+        .get("/api/v1/sso", Permission(UserManage), sso::get_config)
+        .put("/api/v1/sso", Permission(UserManage), sso::put_config)
+        .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)
         .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
         .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
         .post("/v1/metrics", Ingest, ingest::otlp_http::otlp_metrics)

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod permissions;
 pub mod proxies;
 pub mod scope;
+pub mod sso;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use store::{

@@ -21,3 +21,4 @@ mod people;
 mod redis;
 mod request_log;
 mod server_fns;
+mod sso;

@@ -52,6 +52,8 @@ impl TestServer {
             "PORT" => Some("0".into()),
             "DATABASE_MAX_CONNECTIONS" => Some("5".into()),
             "DEVPULSE_JWT_KEYS" => Some(format!("test:{TEST_JWT_SECRET}")),
+            // Sealing single sign-on secrets, without a key file in the working directory.
+            "DEVPULSE_SECRET_KEY" => Some("5e".repeat(32)),
             // Tests send fast; the rate-limit test sets its own, low limits.
             "DEVPULSE_INGEST_KEY_RPS" => Some("100000".into()),
             // Tests sign in many times a second; the throttling tests set their own ceiling.

@@ -1,0 +1,81 @@
+// Throwaway OpenID Connect provider for devpulse's SSO tests (see README.md).
+// Usage: PORT=4455 CLIENTS='[{"client_id":"devpulse","client_secret":"s3cret",
+//        "redirect_uris":["http://127.0.0.1:3000/auth/callback"]}]' node end2end/idp/oidc.mjs
+// Test harnesses wait for the line READY on stdout; everything else goes to stderr.
+
+import Provider from 'oidc-provider';
+
+// oidc-provider prints NOTICEs with console.info (stdout) the first time a default
+// hook runs (e.g. renderError). Send them to stderr so stdout carries only READY.
+console.info = console.error;
+
+const port = Number(process.env.PORT);
+if (!port) throw new Error('PORT env var is required');
+const issuer = `http://127.0.0.1:${port}`;
+
+// Confidential code-flow clients. Extra keys in a CLIENTS entry override these, so a
+// test may pass "token_endpoint_auth_method": "client_secret_post" (oidc-provider
+// enforces exactly one auth method per client).
+const clients = JSON.parse(process.env.CLIENTS ?? '[]').map((c) => ({
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  ...c,
+}));
+
+const provider = new Provider(issuer, {
+  clients,
+  // Any login typed into the dev login form (devInteractions, on by default) becomes
+  // the account id; the claims are derived from it so tests choose users by name.
+  async findAccount(ctx, login) {
+    const email = login.includes('@') ? login : `${login}@example.test`;
+    return {
+      accountId: login,
+      claims: () => ({
+        sub: login,
+        email,
+        email_verified: !login.startsWith('unverified'),
+        name: email.split('@')[0],
+        groups: login.startsWith('admin') ? ['admins'] : ['staff'],
+      }),
+    };
+  },
+  // groups is in profile so the usual "openid email profile" request gets it; the
+  // separate "groups" scope exists for relying parties that ask for it explicitly.
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'groups'],
+    groups: ['groups'],
+  },
+  // Default is to put scope claims only in userinfo when an access token is issued.
+  // We also put them in the ID token so a test can check either source.
+  conformIdTokenClaims: false,
+  // The relying party always sends S256 PKCE; confidential clients needn't be forced.
+  pkce: { required: () => false },
+  // Same values as the library defaults, set explicitly only because the default
+  // functions print a "you SHOULD change it" notice each time the process starts.
+  ttl: { AccessToken: 3600, IdToken: 3600, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
+  // Auto-consent: hand back a grant that already covers everything this request
+  // asks for, so after the login form the flow redirects straight to redirect_uri.
+  async loadExistingGrant(ctx) {
+    const { oidc } = ctx;
+    const grantId = oidc.result?.consent?.grantId || oidc.session.grantIdFor(oidc.client.clientId);
+    const grant = (grantId && (await oidc.provider.Grant.find(grantId)))
+      || new oidc.provider.Grant({ accountId: oidc.account.accountId, clientId: oidc.client.clientId });
+    grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+    grant.addOIDCClaims([...oidc.requestParamClaims]);
+    await grant.save();
+    return grant;
+  },
+});
+
+const server = provider.listen(port, '127.0.0.1', () => console.log('READY'));
+
+// Exit 0 on SIGTERM/SIGINT; drop keep-alive sockets so close() doesn't hang.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}

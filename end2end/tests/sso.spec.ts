@@ -1,0 +1,98 @@
+// Single sign-on in the browser, against a real OpenID Connect provider (npm oidc-provider,
+// end2end/idp/oidc.mjs): "Continue with SSO" on the sign-in page, the provider's own login
+// form, and back on the dashboard as a person made just in time with the role their group
+// maps to. A second sign-in is the same account; a refusal is explained on the sign-in page.
+import { test, expect, Page, Browser } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { DemoSite } from './demo-site';
+import { freePort } from './server';
+
+const site = new DemoSite('e2e-sso');
+let idp: ChildProcess;
+let issuer = '';
+
+test.beforeAll(async () => {
+  const port = await freePort();
+  issuer = `http://127.0.0.1:${port}`;
+  idp = spawn('node', [path.resolve(__dirname, '..', 'idp', 'oidc.mjs')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      CLIENTS: JSON.stringify([
+        { client_id: 'devpulse', client_secret: 's3cret', redirect_uris: [`${site.url}/auth/sso/callback`] },
+      ]),
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((ready, fail) => {
+    idp.stdout!.on('data', (d) => String(d).includes('READY') && ready());
+    idp.on('exit', (code) => fail(new Error(`the identity provider exited (${code})`)));
+  });
+  const admin = await site.token('admin@demo.test', 'demo-admin-pass');
+  const r = await fetch(`${site.url}/api/v1/sso`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      issuer, client_id: 'devpulse', client_secret: 's3cret',
+      group_roles: { admins: 'manager' },
+    }),
+  });
+  expect(r.status, await r.text()).toBe(200);
+});
+
+test.afterAll(() => {
+  idp?.kill();
+});
+
+/** Signs in at the provider as `login`, from devpulse's sign-in page. */
+async function throughProvider(page: Page, login: string) {
+  // The provider's development pages load web fonts, which are not reachable offline.
+  await page.route(/fonts\.(googleapis|gstatic)\.com/, (r) => r.abort());
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${site.url}/login?next=%2F`);
+  await page.locator('#sso-workspace').fill('demo');
+  await page.locator('#sso-continue').click();
+  await page.waitForURL((u) => u.href.startsWith(issuer), { waitUntil: 'domcontentloaded' });
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('anything');
+  await page.locator('button[type="submit"]').click();
+}
+
+async function me(page: Page): Promise<any> {
+  const r = await page.request.get(`${site.url}/api/v1/profile`);
+  expect(r.status()).toBe(200);
+  return r.json();
+}
+
+test('Continue with SSO signs a new person in at their provider and lands them on the dashboard', async ({ browser }) => {
+  const first = await browser.newContext();
+  const page = await first.newPage();
+  await throughProvider(page, 'admin.grace@demo.test');
+  await page.waitForURL((u) => u.href === `${site.url}/`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#board')).toBeVisible();
+  const made = await me(page);
+  expect(made.email).toBe('admin.grace@demo.test');
+  expect(made.role).toBe('manager');
+  await page.screenshot({ path: test.info().outputPath('sso-landed.png') });
+  await first.close();
+
+  // Again from a fresh browser: the same account, not a second one.
+  const second = await browser.newContext();
+  const again = await second.newPage();
+  await throughProvider(again, 'admin.grace@demo.test');
+  await again.waitForURL((u) => u.href === `${site.url}/`);
+  expect((await me(again)).id).toBe(made.id);
+  await second.close();
+});
+
+test('a refusal is explained on the sign-in page', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await throughProvider(page, 'unverified.hal@demo.test');
+  await page.waitForURL((u) => u.pathname === '/login');
+  await expect(page.locator('#sso-error')).toContainText('has not verified unverified.hal@demo.test');
+  await expect(page.locator('#sso-workspace')).toHaveValue('demo');
+  await context.close();
+});

@@ -1,0 +1,479 @@
+//! Single sign-on, seen from the browser and the admin: leaving for the workspace's provider
+//! (`/auth/sso/start`), coming back (`/auth/sso/callback`, and the TRD's form_post
+//! `POST /api/v1/auth/sso/callback`), which ends in the same session cookies as a password
+//! sign-in; and the provider's configuration (`/api/v1/sso`, user.manage).
+//!
+//! A failed or tampered sign-in goes back to `/login` with the reason in words, and into the
+//! workspace's audit log when the workspace is known.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::{Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{
+    accounts::Email,
+    audit::{self, Actor},
+    refresh_tokens,
+    sso::{self, Pending, Preset, Provider},
+    tenants, Role, Slug, Tenant, TenantStatus,
+};
+
+use super::{
+    account::{redirect, return_path, tokens},
+    extract::{JsonBody, Me},
+};
+use crate::{
+    auth::{
+        sso::{ProviderConfig, SsoError},
+        ClientIp,
+    },
+    error::ApiError,
+    state::AppState,
+};
+
+/// Where providers that answer with `response_mode=form_post` post back.
+pub const FORM_POST_CALLBACK: &str = "/api/v1/auth/sso/callback";
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    workspace: Option<String>,
+    next: Option<String>,
+}
+
+/// Leaves for the workspace's provider, keeping what must come back on the server.
+pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    let next = return_path(q.next.as_deref()).to_string();
+    let slug = q.workspace.unwrap_or_default().trim().to_lowercase();
+    match begin(&state, &slug, &next).await {
+        Ok(url) => onward(&url),
+        Err(e) => failed(&slug, &next, &e.to_string()),
+    }
+}
+
+/// A page that moves on to the provider at once. Not a redirect: the sign-in page's policy
+/// (`form-action 'self'`) also binds where its form's answer may redirect, and the provider
+/// is another origin; a navigation by `<meta http-equiv=refresh>` is not a form's.
+fn onward(url: &str) -> Response {
+    let url = escape(url);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+             <title>Continuing to your identity provider</title></head>\
+             <body><p><a id=\"continue\" href=\"{url}\">Continue to your identity provider</a></p>\
+             </body></html>"
+        ),
+    )
+        .into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+}
+
+async fn begin(state: &AppState, slug: &str, next: &str) -> Result<String, SsoError> {
+    let tenant = workspace(state, slug).await?;
+    let (provider, secret) = provider(state, &tenant).await?;
+    let config = ProviderConfig {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        client_secret: secret,
+        scopes: &provider.scopes,
+    };
+    let started = state.sso.start(&config).await?;
+    let mut tx = state.store.registry_tx().await.map_err(internal)?;
+    sso::begin(
+        &mut tx,
+        &started.state,
+        &Pending {
+            tenant: tenant.id,
+            nonce: started.nonce,
+            pkce_verifier: started.pkce_verifier,
+            return_to: next.to_string(),
+        },
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(started.url)
+}
+
+async fn workspace(state: &AppState, slug: &str) -> Result<Tenant, SsoError> {
+    let unknown = || SsoError::Refused(format!("there is no workspace called “{slug}”"));
+    let parsed = Slug::parse(slug).map_err(|_| unknown())?;
+    let tenant = tenants::find_by_slug(state.store.pool(), &parsed)
+        .await
+        .map_err(|_| unknown())?;
+    if tenant.status != TenantStatus::Active {
+        return Err(SsoError::Refused("this workspace is suspended".into()));
+    }
+    Ok(tenant)
+}
+
+/// The workspace's provider, enabled, with its secret opened.
+async fn provider(state: &AppState, tenant: &Tenant) -> Result<(Provider, String), SsoError> {
+    let mut tx = state
+        .store
+        .tenant_tx(tenant.scope())
+        .await
+        .map_err(internal)?;
+    let p = sso::provider(&mut tx).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    let p = p.filter(|p| p.enabled).ok_or_else(|| {
+        SsoError::Setup(format!("workspace “{}” has no single sign-on", tenant.slug))
+    })?;
+    let secret = state.sso.open(&p.client_secret)?;
+    Ok((p, secret))
+}
+
+fn internal(e: impl std::fmt::Display) -> SsoError {
+    tracing::error!(error = %e, "single sign-on");
+    SsoError::Provider("the server could not complete the sign-in; try again".into())
+}
+
+/// Back to the sign-in page, saying why.
+fn failed(slug: &str, next: &str, why: &str) -> Response {
+    let query = serde_urlencoded::to_string([
+        ("error", "sso"),
+        ("detail", why),
+        ("workspace", slug),
+        ("next", next),
+    ])
+    .unwrap_or_default();
+    redirect(&format!("/login?{query}"))
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    Query(c): Query<Callback>,
+) -> Response {
+    come_back(&state, ip, &headers, c).await
+}
+
+pub async fn callback_form(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    axum::Form(c): axum::Form<Callback>,
+) -> Response {
+    come_back(&state, ip, &headers, c).await
+}
+
+async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback) -> Response {
+    let actor = Actor {
+        id: None,
+        name: "single sign-on".into(),
+        ip: ip.text(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    };
+    // The sign-in begun with this state, taken: a second callback with it finds nothing.
+    let pending = match c
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+    {
+        Some(s) => take(state, s).await,
+        None => Ok(None),
+    };
+    let pending = match pending {
+        Ok(Some(p)) => p,
+        Ok(None) => return failed("", "/", &SsoError::Stale.to_string()),
+        Err(e) => return failed("", "/", &e.to_string()),
+    };
+    let tenant = match tenants::find_by_id(state.store.pool(), pending.tenant).await {
+        Ok(t) if t.status == TenantStatus::Active => t,
+        _ => return failed("", "/", "this workspace is not available"),
+    };
+    match sign_in(state, &tenant, &pending, &actor, c).await {
+        Ok(response) => response,
+        Err(e) => {
+            let why = e.to_string();
+            if let Ok(mut tx) = state.store.tenant_tx(tenant.scope()).await {
+                let recorded = audit::record(
+                    &mut tx,
+                    &actor,
+                    "sso.failed",
+                    None,
+                    json!({ "reason": why }),
+                )
+                .await;
+                if recorded.is_ok() {
+                    let _ = tx.commit().await;
+                }
+            }
+            failed(tenant.slug.as_str(), &pending.return_to, &why)
+        }
+    }
+}
+
+async fn take(state: &AppState, s: &str) -> Result<Option<Pending>, SsoError> {
+    let mut tx = state.store.registry_tx().await.map_err(internal)?;
+    let p = sso::take(&mut tx, s).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(p)
+}
+
+async fn sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    pending: &Pending,
+    actor: &Actor,
+    c: Callback,
+) -> Result<Response, SsoError> {
+    if let Some(error) = c.error {
+        return Err(SsoError::Refused(format!(
+            "the identity provider said {error}{}",
+            c.error_description
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        )));
+    }
+    let code = c
+        .code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| SsoError::Token("the callback carried no code".into()))?;
+    let (provider, secret) = provider(state, tenant).await?;
+    let config = ProviderConfig {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        client_secret: secret,
+        scopes: &provider.scopes,
+    };
+    let who = state
+        .sso
+        .finish(&config, &code, &pending.nonce, &pending.pkce_verifier)
+        .await?;
+    let email = Email::parse(&who.email)
+        .map_err(|_| SsoError::Refused(format!("{} is not an e-mail address", who.email)))?;
+    let mut tx = state
+        .store
+        .tenant_tx(tenant.scope())
+        .await
+        .map_err(internal)?;
+    let found = sso::account(
+        &mut tx,
+        actor,
+        &who.issuer,
+        &who.subject,
+        &email,
+        &who.name,
+        provider.role_for(&who.groups),
+        provider.admits(&email),
+    )
+    .await;
+    let (user, _created) = match found {
+        Ok(u) => u,
+        Err(store::Error::Conflict(_)) => {
+            return Err(SsoError::Refused(format!(
+                "an account for {email} already exists in this workspace and is not linked to \
+                 this identity provider; sign in with its password"
+            )))
+        }
+        Err(store::Error::Invalid { reason, .. }) => return Err(SsoError::Refused(reason.into())),
+        Err(e) => return Err(internal(e)),
+    };
+    if !user.active {
+        return Err(SsoError::Refused(format!(
+            "the account for {email} is deactivated"
+        )));
+    }
+    let from = Actor {
+        name: user.email.clone(),
+        ..actor.clone()
+    };
+    let issued = refresh_tokens::sign_in(&mut tx, &from, &user, &state.session_lifetimes)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    let made = tokens(
+        state,
+        &user,
+        Some((tenant.id.0, tenant.slug.to_string())),
+        format!("{}.{}", tenant.slug, issued.secret),
+        issued.authenticated_at,
+    );
+    let mut response = redirect(&pending.return_to);
+    for cookie in made.headers().get_all(header::SET_COOKIE) {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    Ok(response)
+}
+
+/// The provider's configuration as an admin reads it (never the secret).
+#[derive(Serialize)]
+pub struct ProviderView {
+    #[serde(flatten)]
+    provider: Provider,
+    /// Where the provider must send people back (register it there).
+    redirect_uri: String,
+    form_post_uri: String,
+}
+
+fn view(state: &AppState, provider: Provider) -> ProviderView {
+    let base = state.public_url.trim_end_matches('/');
+    ProviderView {
+        provider,
+        redirect_uri: format!("{base}/auth/sso/callback"),
+        form_post_uri: format!("{base}{FORM_POST_CALLBACK}"),
+    }
+}
+
+pub async fn get_config(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Response, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let p = sso::provider(&mut tx).await?;
+    tx.commit().await?;
+    Ok(match p {
+        Some(p) => Json(view(&state, p)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetProvider {
+    #[serde(default = "generic")]
+    preset: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    email_domains: Vec<String>,
+    #[serde(default)]
+    default_role: Option<String>,
+    #[serde(default)]
+    group_roles: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn generic() -> String {
+    "generic".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn put_config(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<SetProvider>,
+) -> Result<Json<ProviderView>, ApiError> {
+    if !state.sso.can_seal() {
+        return Err(ApiError::field(
+            "/client_secret",
+            "cannot be kept: set DEVPULSE_SECRET_KEY (64 hex digits) on the server first",
+        ));
+    }
+    let preset = Preset::parse(&body.preset)
+        .ok_or_else(|| ApiError::field("/preset", "must be generic, google, entra or okta"))?;
+    state
+        .sso
+        .check_issuer(body.issuer.trim())
+        .map_err(|why| ApiError::field("/issuer", why))?;
+    if body.client_id.trim().is_empty() || body.client_id.len() > 500 {
+        return Err(ApiError::field("/client_id", "is required"));
+    }
+    if body.client_secret.is_empty() || body.client_secret.len() > 2000 {
+        return Err(ApiError::field("/client_secret", "is required"));
+    }
+    let scopes = body
+        .scopes
+        .unwrap_or_else(|| ["openid", "email", "profile"].map(String::from).to_vec());
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(ApiError::field("/scopes", "must include openid"));
+    }
+    let role = |pointer: &str, s: &str| {
+        Role::parse_tenant(s).map_err(|_| {
+            ApiError::field(
+                pointer,
+                "must be tenant_admin, manager, developer or viewer",
+            )
+        })
+    };
+    let default_role = match body.default_role.as_deref() {
+        Some(r) => role("/default_role", r)?,
+        None => Role::Developer,
+    };
+    let mut group_roles = BTreeMap::new();
+    for (g, r) in &body.group_roles {
+        group_roles.insert(g.clone(), role(&format!("/group_roles/{g}"), r)?);
+    }
+    for (i, d) in body.email_domains.iter().enumerate() {
+        if d.is_empty() || d.contains('@') || !d.contains('.') {
+            return Err(ApiError::field(
+                &format!("/email_domains/{i}"),
+                "must be a domain such as example.com",
+            ));
+        }
+    }
+    let provider = Provider {
+        preset,
+        issuer: body.issuer.trim().trim_end_matches('/').to_string(),
+        client_id: body.client_id.trim().to_string(),
+        client_secret: state.sso.seal(&body.client_secret),
+        scopes,
+        email_domains: body
+            .email_domains
+            .iter()
+            .map(|d| d.to_lowercase())
+            .collect(),
+        default_role,
+        group_roles,
+        enabled: body.enabled,
+        updated_at: chrono::Utc::now(),
+    };
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let saved = sso::configure(&mut tx, &me.actor(), &provider).await?;
+    tx.commit().await?;
+    Ok(Json(view(&state, saved)))
+}
+
+pub async fn delete_config(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let gone = sso::remove(&mut tx, &me.actor()).await?;
+    tx.commit().await?;
+    Ok(if gone {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}

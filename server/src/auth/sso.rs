@@ -1,0 +1,467 @@
+//! Single sign-on through a workspace's OpenID Connect provider: the authorization code flow
+//! with PKCE, `state` and `nonce` (all three kept on the server, in a single-use row), the ID
+//! token checked by `openidconnect`, the e-mail from userinfo when the token lacks it.
+//!
+//! Discovery documents (with the provider's keys) are cached per issuer for a while; a token
+//! signed by a key the cache does not know makes one fresh discovery before it is refused, so
+//! a provider that rotates its keys is followed.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::Path,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use chacha20poly1305::{
+    aead::{Aead, KeyInit},
+    XChaCha20Poly1305, XNonce,
+};
+use openidconnect::{
+    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+    reqwest, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+};
+use sha2::{Digest, Sha256};
+
+/// How long a provider's discovery document (and keys) is trusted before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(600);
+
+/// Why a sign-in through the provider failed, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoError {
+    #[error("the identity provider could not be reached or answered badly: {0}")]
+    Provider(String),
+    #[error("the identity provider's answer did not check out: {0}")]
+    Token(String),
+    #[error("the sign-in link expired or was already used; start again")]
+    Stale,
+    #[error("{0}")]
+    Refused(String),
+    #[error("single sign-on is not set up: {0}")]
+    Setup(String),
+}
+
+/// A provider's client, ready for a flow.
+type Client = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// What a completed sign-in says about the person.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+/// Where a sign-in goes, and what must come back.
+pub struct Started {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// The provider configuration a flow needs (the secret opened).
+pub struct ProviderConfig<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: String,
+    pub scopes: &'a [String],
+}
+
+pub struct Sso {
+    http: reqwest::Client,
+    seal: XChaCha20Poly1305,
+    /// There is a lasting key to seal secrets with (configured, or development's).
+    configured_key: bool,
+    allow_private: bool,
+    discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    redirect: String,
+}
+
+impl std::fmt::Debug for Sso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sso")
+            .field("allow_private", &self.allow_private)
+            .field("redirect", &self.redirect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sso {
+    /// `key`: 64 hex digits from configuration; without one, a development key kept in
+    /// `data_dir` (`None`: in production, where no secret may be sealed without a configured
+    /// key). `public_url`: where the provider sends people back.
+    pub fn new(
+        key: Option<&str>,
+        data_dir: Option<&Path>,
+        allow_private: bool,
+        public_url: &str,
+    ) -> Result<Sso, String> {
+        let (bytes, configured_key) = match (key, data_dir) {
+            (Some(hex_key), _) => {
+                let b = hex::decode(hex_key.trim())
+                    .ok()
+                    .filter(|b| b.len() == 32)
+                    .ok_or("DEVPULSE_SECRET_KEY must be 64 hex digits")?;
+                (b, true)
+            }
+            (None, Some(dir)) => (dev_key(dir)?, true),
+            // Nothing will be sealed with it (see `can_seal`); it only lets the server start.
+            (None, None) => (
+                Sha256::digest(store::secrets::random_token(32)).to_vec(),
+                false,
+            ),
+        };
+        let http = reqwest::ClientBuilder::new()
+            // A provider may not bounce our requests elsewhere (SSRF), as the crate advises.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Sso {
+            http,
+            seal: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|e| e.to_string())?,
+            configured_key,
+            allow_private,
+            discovered: Mutex::new(HashMap::new()),
+            redirect: format!("{}/auth/sso/callback", public_url.trim_end_matches('/')),
+        })
+    }
+
+    pub fn can_seal(&self) -> bool {
+        self.configured_key
+    }
+
+    /// `secret` sealed for storage: a random nonce, then the ciphertext.
+    pub fn seal(&self, secret: &str) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).expect("the OS random source works");
+        let mut out = nonce.to_vec();
+        out.extend(
+            self.seal
+                .encrypt(XNonce::from_slice(&nonce), secret.as_bytes())
+                .expect("sealing cannot fail"),
+        );
+        out
+    }
+
+    pub fn open(&self, sealed: &[u8]) -> Result<String, SsoError> {
+        let bad = || {
+            SsoError::Setup("the client secret cannot be read with this server's DEVPULSE_SECRET_KEY; enter it again".into())
+        };
+        if sealed.len() < 24 {
+            return Err(bad());
+        }
+        let (nonce, body) = sealed.split_at(24);
+        let plain = self
+            .seal
+            .decrypt(XNonce::from_slice(nonce), body)
+            .map_err(|_| bad())?;
+        String::from_utf8(plain).map_err(|_| bad())
+    }
+
+    /// Whether an admin may point the workspace at `issuer`: https (or http to a loopback
+    /// address where allowed), and not a private or loopback address unless allowed.
+    pub fn check_issuer(&self, issuer: &str) -> Result<IssuerUrl, String> {
+        let url = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
+        let parsed = url.url();
+        let host = parsed.host_str().ok_or("must name a host")?;
+        let private = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| !global(ip));
+        if private && !self.allow_private {
+            return Err("may not point at a private or loopback address".into());
+        }
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && private) {
+            return Err("must be an https address".into());
+        }
+        Ok(url)
+    }
+
+    async fn metadata(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, SsoError> {
+        if !fresh {
+            let cached = self
+                .discovered
+                .lock()
+                .expect("not poisoned")
+                .get(issuer)
+                .cloned();
+            if let Some((at, m)) = cached.filter(|(at, _)| at.elapsed() < DISCOVERY_TTL) {
+                let _ = at;
+                return Ok(m);
+            }
+        }
+        let url = self.check_issuer(issuer).map_err(SsoError::Setup)?;
+        let m = CoreProviderMetadata::discover_async(url, &self.http)
+            .await
+            .map_err(|e| SsoError::Provider(error_chain(&e)))?;
+        self.discovered
+            .lock()
+            .expect("not poisoned")
+            .insert(issuer.to_string(), (Instant::now(), m.clone()));
+        Ok(m)
+    }
+
+    fn client(&self, m: CoreProviderMetadata, p: &ProviderConfig<'_>) -> Result<Client, SsoError> {
+        Ok(CoreClient::from_provider_metadata(
+            m,
+            ClientId::new(p.client_id.to_string()),
+            Some(ClientSecret::new(p.client_secret.clone())),
+        )
+        .set_redirect_uri(
+            RedirectUrl::new(self.redirect.clone()).map_err(|e| SsoError::Setup(e.to_string()))?,
+        ))
+    }
+
+    /// Where to send the person, and what to keep until they come back.
+    pub async fn start(&self, p: &ProviderConfig<'_>) -> Result<Started, SsoError> {
+        let client = self.client(self.metadata(p.issuer, false).await?, p)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        for s in p.scopes.iter().filter(|s| s.as_str() != "openid") {
+            request = request.add_scope(Scope::new(s.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        Ok(Started {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// The person the provider vouches for, from the callback's `code`, checked against the
+    /// `nonce` and PKCE verifier kept when the sign-in began.
+    pub async fn finish(
+        &self,
+        p: &ProviderConfig<'_>,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<Identity, SsoError> {
+        let metadata = self.metadata(p.issuer, false).await?;
+        let userinfo_url = metadata.userinfo_endpoint().map(|u| u.url().clone());
+        let client = self.client(metadata, p)?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| SsoError::Setup(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| SsoError::Token(error_chain(&e)))?;
+        use openidconnect::{OAuth2TokenResponse, TokenResponse};
+        let id_token = token
+            .id_token()
+            .ok_or_else(|| SsoError::Token("no ID token came with the tokens".into()))?;
+        let nonce = Nonce::new(nonce.to_string());
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(c) => c.clone(),
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
+                // Perhaps a key we have not seen yet: look again, once.
+                let fresh = self.client(self.metadata(p.issuer, true).await?, p)?;
+                let verifier = fresh.id_token_verifier();
+                let claims = id_token
+                    .claims(&verifier, &nonce)
+                    .map_err(|e| SsoError::Token(error_chain(&e)))?
+                    .clone();
+                claims
+            }
+            Err(e) => return Err(SsoError::Token(error_chain(&e))),
+        };
+        let mut email = claims.email().map(|e| e.as_str().to_string());
+        let mut verified = claims.email_verified();
+        let mut name = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string());
+        let mut groups = Vec::new();
+        // The e-mail (and groups) from userinfo when the ID token lacks them.
+        if let Some(url) = userinfo_url {
+            let info: serde_json::Value = self
+                .http
+                .get(url)
+                .bearer_auth(token.access_token().secret())
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| SsoError::Provider(error_chain(&e)))?
+                .bytes()
+                .await
+                .map_err(|e| SsoError::Provider(error_chain(&e)))
+                .and_then(|b| {
+                    serde_json::from_slice(&b).map_err(|e| SsoError::Provider(e.to_string()))
+                })?;
+            if info["sub"].as_str() != Some(claims.subject().as_str()) {
+                return Err(SsoError::Token(
+                    "userinfo names someone else than the ID token".into(),
+                ));
+            }
+            if email.is_none() {
+                email = info["email"].as_str().map(String::from);
+                verified = info["email_verified"].as_bool();
+            }
+            if name.is_none() {
+                name = info["name"].as_str().map(String::from);
+            }
+            groups = info["groups"]
+                .as_array()
+                .map(|g| {
+                    g.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        let email = email.ok_or_else(|| {
+            SsoError::Refused("the identity provider gave no e-mail address".into())
+        })?;
+        if verified != Some(true) {
+            return Err(SsoError::Refused(format!(
+                "the identity provider has not verified {email}"
+            )));
+        }
+        Ok(Identity {
+            issuer: p.issuer.to_string(),
+            subject: claims.subject().as_str().to_string(),
+            name: name.unwrap_or_default(),
+            email,
+            groups,
+        })
+    }
+}
+
+/// An error and its causes, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// Whether `ip` is a public address.
+fn global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// The development sealing key: random, kept in `data_dir` (0600), so secrets sealed by one
+/// run open in the next.
+fn dev_key(data_dir: &Path) -> Result<Vec<u8>, String> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let path = data_dir.join("sealing-dev.key");
+    std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            let k = store::secrets::random_token(32);
+            f.write_all(k.as_bytes()).map_err(|e| e.to_string())?;
+            f.sync_all().map_err(|e| e.to_string())?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Sha256::digest(text.trim().as_bytes()).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sso(allow_private: bool) -> Sso {
+        let dir = std::env::temp_dir().join(format!("sso-test-{}", std::process::id()));
+        Sso::new(
+            Some(&"ab".repeat(32)),
+            Some(&dir),
+            allow_private,
+            "http://127.0.0.1:3000",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key() {
+        let s = sso(true);
+        let sealed = s.seal("s3cret");
+        assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
+        assert_eq!(s.open(&sealed).unwrap(), "s3cret");
+        let other = Sso::new(Some(&"cd".repeat(32)), None, true, "http://x").unwrap();
+        assert!(other.open(&sealed).is_err());
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(s.open(&tampered).is_err());
+    }
+
+    #[test]
+    fn issuers_must_be_public_https_unless_private_ones_are_allowed() {
+        let strict = sso(false);
+        assert!(strict
+            .check_issuer("https://login.example.com/tenant")
+            .is_ok());
+        for bad in [
+            "http://login.example.com",
+            "https://127.0.0.1:8443",
+            "https://10.1.2.3",
+            "https://localhost",
+            "https://[::1]",
+            "https://169.254.169.254",
+        ] {
+            assert!(strict.check_issuer(bad).is_err(), "{bad}");
+        }
+        let tests = sso(true);
+        assert!(tests.check_issuer("http://127.0.0.1:4000").is_ok());
+        assert!(tests.check_issuer("http://login.example.com").is_err());
+        assert!(Sso::new(Some("abc"), None, true, "http://x").is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! Single sign-on against a real OpenID Connect provider (npm `oidc-provider`, run by the test
+//! as a subprocess; `end2end/idp/oidc.mjs`), driven without a browser: its development login
+//! form takes any login name. A first sign-in makes the account just in time with the mapped
+//! role, a second finds the same account; every tampered or stale callback is refused by name
+//! and audited.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use reqwest::{header::LOCATION, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// The provider, stopped when dropped.
+struct Idp {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the provider with one client, `devpulse`, sending people back to `server`.
+fn idp(server: &TestServer) -> Idp {
+    let script = server_dir().join("../end2end/idp/oidc.mjs");
+    assert!(
+        server_dir().join("../node_modules/oidc-provider").exists(),
+        "node_modules/oidc-provider is missing: `make test` (scripts/setup.sh) installs it"
+    );
+    let port = free_port();
+    let clients = json!([
+        { "client_id": "devpulse", "client_secret": "s3cret",
+          "redirect_uris": [server.url("/auth/sso/callback")] },
+        { "client_id": "someone-else", "client_secret": "other",
+          "redirect_uris": [server.url("/auth/sso/callback")] },
+    ]);
+    let mut child = Command::new("node")
+        .arg(script)
+        .env("PORT", port.to_string())
+        .env("CLIENTS", clients.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "READY", "the identity provider starts");
+    Idp {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// A browser of its own: cookies kept, redirects followed by hand.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response, base: &str) -> String {
+    let l = r
+        .headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("{} redirects", r.url()))
+        .to_str()
+        .unwrap();
+    if l.starts_with('/') {
+        format!("{base}{l}")
+    } else {
+        l.to_string()
+    }
+}
+
+/// From "Continue with SSO" to the provider's answer: the callback URL it sends the browser
+/// to (not yet followed), after signing in there as `login`.
+async fn to_callback(b: &reqwest::Client, server: &TestServer, idp: &Idp, login: &str) -> String {
+    let r = b
+        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
+        .send()
+        .await
+        .unwrap();
+    // A page that moves on at once (a redirect would break the sign-in form's policy).
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let to_idp = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a link onwards in {page}"))
+        .replace("&amp;", "&");
+    assert!(to_idp.starts_with(&idp.url), "{to_idp}");
+    assert!(to_idp.contains("code_challenge_method=S256") && to_idp.contains("nonce="));
+    let r = b.get(&to_idp).send().await.unwrap();
+    let mut next = location(&r, &idp.url);
+    if next.contains("/interaction/") {
+        let r = b
+            .post(&next)
+            .form(&[("prompt", "login"), ("login", login), ("password", "any")])
+            .send()
+            .await
+            .unwrap();
+        let resume = location(&r, &idp.url);
+        let r = b.get(&resume).send().await.unwrap();
+        next = location(&r, &idp.url);
+    }
+    assert!(
+        next.starts_with(&server.url("/auth/sso/callback")),
+        "{next}"
+    );
+    next
+}
+
+/// Follows the callback: where it sends the browser.
+async fn callback(b: &reqwest::Client, url: &str, server: &TestServer) -> String {
+    let r = b.get(url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    location(&r, &server.url(""))
+}
+
+async fn profile(b: &reqwest::Client, server: &TestServer) -> Value {
+    let r = b.get(server.url("/api/v1/profile")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn refused(to: &str, why: &str) {
+    let url = reqwest::Url::parse("http://x").unwrap().join(to).unwrap();
+    assert_eq!(url.path(), "/login", "{to}");
+    let detail: String = url
+        .query_pairs()
+        .find(|(k, _)| k == "detail")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    assert!(detail.contains(why), "expected “{why}” in “{detail}”");
+}
+
+async fn configure(server: &TestServer, admin: &str, idp: &Idp, client: (&str, &str)) {
+    let (status, body) = call(
+        server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(admin),
+        Some(json!({
+            "issuer": idp.url, "client_id": client.0, "client_secret": client.1,
+            "group_roles": { "admins": "tenant_admin" },
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.get("client_secret").is_none(),
+        "the secret is never read back"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_signs_people_in_through_its_provider_and_refuses_what_does_not_check_out() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+
+    // Not set up yet: said so on the sign-in page.
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/start?workspace=demo"))
+        .send()
+        .await
+        .unwrap();
+    refused(&location(&r, ""), "has no single sign-on");
+
+    // Bad configuration is refused by field.
+    let (status, problem) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({ "issuer": "ftp://idp", "client_id": "x", "client_secret": "y" })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/issuer");
+    // Only user.manage holders configure it.
+    let manager = login(&server, "demo", "manager@demo.test", "demo-manager-pass").await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/sso",
+        Some(&manager),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    configure(&server, &admin, &idp, ("devpulse", "s3cret")).await;
+
+    // A first sign-in makes the account just in time, with the role its group maps to, and
+    // lands where it began.
+    let b = browser();
+    let back = to_callback(&b, &server, &idp, "admin.ada@demo.test").await;
+    assert_eq!(callback(&b, &back, &server).await, server.url("/sessions"));
+    let me = profile(&b, &server).await;
+    assert_eq!(me["email"], "admin.ada@demo.test");
+    assert_eq!(me["role"], "tenant_admin");
+    let id = me["id"].clone();
+
+    // The callback replayed (the same code and state) finds nothing to finish.
+    let replay = browser();
+    refused(
+        &callback(&replay, &back, &server).await,
+        "expired or was already used",
+    );
+
+    // A second sign-in, from another browser, is the same account.
+    let b2 = browser();
+    let back2 = to_callback(&b2, &server, &idp, "admin.ada@demo.test").await;
+    callback(&b2, &back2, &server).await;
+    assert_eq!(profile(&b2, &server).await["id"], id);
+
+    // Someone in no mapped group gets the default role.
+    let b3 = browser();
+    let back3 = to_callback(&b3, &server, &idp, "bob@demo.test").await;
+    callback(&b3, &back3, &server).await;
+    assert_eq!(profile(&b3, &server).await["role"], "developer");
+
+    // A state nobody began.
+    let forged = back3.replace("state=", "state=forged");
+    refused(
+        &callback(&browser(), &forged, &server).await,
+        "expired or was already used",
+    );
+
+    // An e-mail the provider has not verified.
+    let b4 = browser();
+    let back4 = to_callback(&b4, &server, &idp, "unverified.carl@demo.test").await;
+    refused(&callback(&b4, &back4, &server).await, "has not verified");
+
+    // An existing password account is never taken over by an identity with its e-mail.
+    let b5 = browser();
+    let back5 = to_callback(&b5, &server, &idp, "dev@demo.test").await;
+    refused(&callback(&b5, &back5, &server).await, "already exists");
+
+    // A nonce that does not match the one the sign-in began with.
+    let pool = sqlx::PgPool::connect(server.db.url()).await.unwrap();
+    let b6 = browser();
+    let back6 = to_callback(&b6, &server, &idp, "admin.ada@demo.test").await;
+    sqlx::query("UPDATE sso_pending SET nonce = 'not-the-one'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused(&callback(&b6, &back6, &server).await, "nonce");
+
+    // A sign-in that took longer than ten minutes.
+    let b7 = browser();
+    let back7 = to_callback(&b7, &server, &idp, "admin.ada@demo.test").await;
+    sqlx::query("UPDATE sso_pending SET expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused(
+        &callback(&b7, &back7, &server).await,
+        "expired or was already used",
+    );
+
+    // A code issued to another client: the provider refuses to exchange it for ours.
+    configure(&server, &admin, &idp, ("someone-else", "other")).await;
+    let b8 = browser();
+    let back8 = to_callback(&b8, &server, &idp, "admin.ada@demo.test").await;
+    configure(&server, &admin, &idp, ("devpulse", "s3cret")).await;
+    refused(&callback(&b8, &back8, &server).await, "did not check out");
+
+    // Every refusal is in the workspace's audit log, with its reason.
+    let (_, audit) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=sso.failed",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let reasons: Vec<String> = audit["entries"]
+        .as_array()
+        .or_else(|| audit.as_array())
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["action"] == "sso.failed")
+                .map(|e| {
+                    e["details"]["reason"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for why in [
+        "has not verified",
+        "already exists",
+        "nonce",
+        "did not check out",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(why)),
+            "{why} audited: {audit}"
+        );
+    }
+
+    // The other workspace has no provider: its people cannot come in through demo's.
+    let b9 = browser();
+    let r = b9
+        .get(server.url("/auth/sso/start?workspace=other"))
+        .send()
+        .await
+        .unwrap();
+    refused(&location(&r, ""), "has no single sign-on");
+    pool.close().await;
+    server.shutdown().await;
+}

@@ -1,0 +1,298 @@
+//! Single sign-on: a workspace's OpenID Connect provider, who each of its subjects is here,
+//! and the sign-ins in progress. The protocol itself (discovery, the code exchange, checking
+//! the ID token) is the server's; this module keeps what it needs between requests.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use crate::{
+    accounts::{self, Email},
+    audit::{self, Actor},
+    secrets, Error, Result, Role, TenantId, User, UserId,
+};
+
+/// How long a sign-in may take between leaving for the provider and coming back.
+pub const PENDING_TTL: Duration = Duration::minutes(10);
+
+/// A workspace's provider, as configured (the client secret sealed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    pub preset: Preset,
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(skip)]
+    pub client_secret: Vec<u8>,
+    pub scopes: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub default_role: Role,
+    pub group_roles: BTreeMap<String, Role>,
+    pub enabled: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What kind of provider it is: the presets differ in how their issuer is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    Generic,
+    Google,
+    Entra,
+    Okta,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Generic => "generic",
+            Preset::Google => "google",
+            Preset::Entra => "entra",
+            Preset::Okta => "okta",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Preset> {
+        [Preset::Generic, Preset::Google, Preset::Entra, Preset::Okta]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+impl Provider {
+    /// Whether someone with `email` may get an account just in time.
+    pub fn admits(&self, email: &Email) -> bool {
+        let domain = email.as_str().rsplit('@').next().unwrap_or_default();
+        self.email_domains.is_empty()
+            || self
+                .email_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// The role a new account gets: the most powerful its groups map to, else the default.
+    pub fn role_for(&self, groups: &[String]) -> Role {
+        groups
+            .iter()
+            .filter_map(|g| self.group_roles.get(g).copied())
+            .max()
+            .unwrap_or(self.default_role)
+    }
+}
+
+struct ProviderRow {
+    preset: String,
+    issuer: String,
+    client_id: String,
+    client_secret: Vec<u8>,
+    scopes: Vec<String>,
+    email_domains: Vec<String>,
+    default_role: String,
+    group_roles: serde_json::Value,
+    enabled: bool,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProviderRow> for Provider {
+    type Error = Error;
+    fn try_from(r: ProviderRow) -> Result<Provider> {
+        Ok(Provider {
+            preset: Preset::parse(&r.preset).ok_or(Error::Invalid {
+                field: "preset",
+                reason: "unknown".into(),
+            })?,
+            issuer: r.issuer,
+            client_id: r.client_id,
+            client_secret: r.client_secret,
+            scopes: r.scopes,
+            email_domains: r.email_domains,
+            default_role: Role::parse_tenant(&r.default_role)?,
+            group_roles: serde_json::from_value(r.group_roles).map_err(|e| Error::Invalid {
+                field: "group_roles",
+                reason: e.to_string().into(),
+            })?,
+            enabled: r.enabled,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The workspace's provider, if one is configured.
+pub async fn provider(conn: &mut PgConnection) -> Result<Option<Provider>> {
+    sqlx::query_as!(
+        ProviderRow,
+        "SELECT preset, issuer, client_id, client_secret, scopes, email_domains, default_role,
+                group_roles, enabled, updated_at
+         FROM sso_providers"
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(Provider::try_from)
+    .transpose()
+}
+
+/// Configures the workspace's provider (replacing any), recorded as `by`'s change. The
+/// secret is recorded nowhere but the row, sealed.
+pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Result<Provider> {
+    if p.default_role == Role::SuperAdmin || p.group_roles.values().any(|r| *r == Role::SuperAdmin)
+    {
+        return Err(Error::Invalid {
+            field: "default_role",
+            reason: "must be a workspace role".into(),
+        });
+    }
+    let groups = serde_json::to_value(&p.group_roles).expect("a map of roles serialises");
+    let row = sqlx::query_as!(
+        ProviderRow,
+        "INSERT INTO sso_providers (preset, issuer, client_id, client_secret, scopes,
+                                    email_domains, default_role, group_roles, enabled)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT ((true)) DO UPDATE SET
+             preset = EXCLUDED.preset, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
+             client_secret = EXCLUDED.client_secret, scopes = EXCLUDED.scopes,
+             email_domains = EXCLUDED.email_domains, default_role = EXCLUDED.default_role,
+             group_roles = EXCLUDED.group_roles, enabled = EXCLUDED.enabled, updated_at = now()
+         RETURNING preset, issuer, client_id, client_secret, scopes, email_domains, default_role,
+                   group_roles, enabled, updated_at",
+        p.preset.as_str(),
+        p.issuer,
+        p.client_id,
+        p.client_secret,
+        &p.scopes,
+        &p.email_domains,
+        p.default_role.as_str(),
+        groups,
+        p.enabled
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        by,
+        "sso.configured",
+        Some(&p.issuer),
+        serde_json::json!({
+            "preset": p.preset.as_str(),
+            "client_id": p.client_id,
+            "email_domains": p.email_domains,
+            "default_role": p.default_role.as_str(),
+            "group_roles": p.group_roles,
+            "enabled": p.enabled,
+        }),
+    )
+    .await?;
+    row.try_into()
+}
+
+/// Removes the workspace's provider; accounts it made keep working with a password link.
+pub async fn remove(conn: &mut PgConnection, by: &Actor) -> Result<bool> {
+    let gone = sqlx::query_scalar!("DELETE FROM sso_providers RETURNING issuer")
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(issuer) = &gone {
+        audit::record(conn, by, "sso.removed", Some(issuer), serde_json::json!({})).await?;
+    }
+    Ok(gone.is_some())
+}
+
+/// Who signs in: the account linked to (`issuer`, `subject`), or a new one made just in time
+/// with `role` when `may_create` (its e-mail domain is admitted). An e-mail already taken by
+/// an account not linked to this subject is refused (`Conflict`): linking by e-mail alone
+/// would let whoever controls an address at the provider take over an existing account.
+#[allow(clippy::too_many_arguments)]
+pub async fn account(
+    conn: &mut PgConnection,
+    from: &Actor,
+    issuer: &str,
+    subject: &str,
+    email: &Email,
+    name: &str,
+    role: Role,
+    may_create: bool,
+) -> Result<(User, bool)> {
+    let linked = sqlx::query_scalar!(
+        "UPDATE user_identities SET last_login_at = now()
+         WHERE issuer = $1 AND subject = $2 RETURNING user_id",
+        issuer,
+        subject
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = linked {
+        return Ok((accounts::get(conn, UserId(id)).await?, false));
+    }
+    if !may_create {
+        return Err(Error::Invalid {
+            field: "email",
+            reason: format!("{email} is not in a domain this workspace admits").into(),
+        });
+    }
+    let user = accounts::create(conn, email, name, role, None).await?;
+    sqlx::query!(
+        "INSERT INTO user_identities (issuer, subject, user_id, last_login_at)
+         VALUES ($1, $2, $3, now())",
+        issuer,
+        subject,
+        user.id.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        from,
+        "user.created",
+        Some(&user.id.to_string()),
+        serde_json::json!({ "email": user.email, "role": role.as_str(), "via": "sso", "issuer": issuer }),
+    )
+    .await?;
+    Ok((user, true))
+}
+
+/// A sign-in in progress, as the callback finds it.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub tenant: TenantId,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+}
+
+/// Keeps a sign-in that is leaving for the provider with `state` (registry).
+pub async fn begin(conn: &mut PgConnection, state: &str, p: &Pending) -> Result<()> {
+    // Old ones go as new ones come: the table stays as small as the sign-ins in flight.
+    sqlx::query!("DELETE FROM sso_pending WHERE expires_at < now()")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "INSERT INTO sso_pending (state_hash, tenant_id, nonce, pkce_verifier, return_to,
+                                  expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        secrets::sha256(state),
+        p.tenant.0,
+        p.nonce,
+        p.pkce_verifier,
+        p.return_to,
+        Utc::now() + PENDING_TTL
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the sign-in begun with `state`: once, and only before it expires.
+pub async fn take(conn: &mut PgConnection, state: &str) -> Result<Option<Pending>> {
+    let row = sqlx::query!(
+        "DELETE FROM sso_pending WHERE state_hash = $1
+         RETURNING tenant_id, nonce, pkce_verifier, return_to, expires_at",
+        secrets::sha256(state)
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.filter(|r| r.expires_at > Utc::now()).map(|r| Pending {
+        tenant: TenantId(r.tenant_id),
+        nonce: r.nonce,
+        pkce_verifier: r.pkce_verifier,
+        return_to: r.return_to,
+    }))
+}
