@@ -269,12 +269,6 @@ async fn problem_for_oversized_bodies(
 /// See `auth::csrf`: a state-changing request another site's page makes a browser send is
 /// refused before any handler or server function sees it.
 async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // The identity provider's form_post comes from the provider's page by design; what
-    // protects it is the single-use `state` kept on the server (`store::sso::take`), which
-    // a forging page cannot know.
-    if req.uri().path() == crate::api::sso::FORM_POST_CALLBACK {
-        return next.run(req).await;
-    }
     match csrf::check(
         req.method(),
         req.headers(),

@@ -222,6 +222,9 @@ pub async fn account(
     if let Some(id) = linked {
         return Ok((accounts::get(conn, UserId(id)).await?, false));
     }
+    // The provider's name for them, as long as an account's may be.
+    let name: String = name.chars().take(200).collect();
+    let name = name.as_str();
     if !may_create {
         return Err(Error::Invalid {
             field: "email",
@@ -256,36 +259,45 @@ pub struct Pending {
     pub nonce: String,
     pub pkce_verifier: String,
     pub return_to: String,
+    /// The provider it began with: a callback after the configuration changed is stale.
+    pub issuer: String,
+    pub client_id: String,
 }
 
-/// Keeps a sign-in that is leaving for the provider with `state` (registry).
-pub async fn begin(conn: &mut PgConnection, state: &str, p: &Pending) -> Result<()> {
+/// Keeps a sign-in that is leaving for the provider with `state`, from the browser holding
+/// `browser` (registry).
+pub async fn begin(conn: &mut PgConnection, state: &str, browser: &str, p: &Pending) -> Result<()> {
     // Old ones go as new ones come: the table stays as small as the sign-ins in flight.
     sqlx::query!("DELETE FROM sso_pending WHERE expires_at < now()")
         .execute(&mut *conn)
         .await?;
     sqlx::query!(
         "INSERT INTO sso_pending (state_hash, tenant_id, nonce, pkce_verifier, return_to,
-                                  expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+                                  expires_at, browser_hash, issuer, client_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         secrets::sha256(state),
         p.tenant.0,
         p.nonce,
         p.pkce_verifier,
         p.return_to,
-        Utc::now() + PENDING_TTL
+        Utc::now() + PENDING_TTL,
+        secrets::sha256(browser),
+        p.issuer,
+        p.client_id
     )
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Takes the sign-in begun with `state`: once, and only before it expires.
-pub async fn take(conn: &mut PgConnection, state: &str) -> Result<Option<Pending>> {
+/// Takes the sign-in begun with `state` by the browser holding `browser`: once, and only
+/// before it expires. Another browser's callback leaves it in place for its own.
+pub async fn take(conn: &mut PgConnection, state: &str, browser: &str) -> Result<Option<Pending>> {
     let row = sqlx::query!(
-        "DELETE FROM sso_pending WHERE state_hash = $1
-         RETURNING tenant_id, nonce, pkce_verifier, return_to, expires_at",
-        secrets::sha256(state)
+        "DELETE FROM sso_pending WHERE state_hash = $1 AND browser_hash = $2
+         RETURNING tenant_id, nonce, pkce_verifier, return_to, expires_at, issuer, client_id",
+        secrets::sha256(state),
+        secrets::sha256(browser)
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -294,5 +306,7 @@ pub async fn take(conn: &mut PgConnection, state: &str) -> Result<Option<Pending
         nonce: r.nonce,
         pkce_verifier: r.pkce_verifier,
         return_to: r.return_to,
+        issuer: r.issuer,
+        client_id: r.client_id,
     }))
 }

@@ -243,7 +243,6 @@ pub fn routes() -> ApiRouter {
         .post("/auth/login", Public, account::login_form)
         .get("/auth/sso/start", Public, sso::start)
         .get("/auth/sso/callback", Public, sso::callback)
-        .post(sso::FORM_POST_CALLBACK, Public, sso::callback_form)
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
         .put("/api/v1/sso", Permission(UserManage), sso::put_config)
         .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)

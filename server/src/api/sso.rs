@@ -1,7 +1,12 @@
 //! Single sign-on, seen from the browser and the admin: leaving for the workspace's provider
-//! (`/auth/sso/start`), coming back (`/auth/sso/callback`, and the TRD's form_post
-//! `POST /api/v1/auth/sso/callback`), which ends in the same session cookies as a password
-//! sign-in; and the provider's configuration (`/api/v1/sso`, user.manage).
+//! (`/auth/sso/start`), coming back (`/auth/sso/callback`), which ends in the same session
+//! cookies as a password sign-in; and the provider's configuration (`/api/v1/sso`,
+//! user.manage).
+//!
+//! The sign-in belongs to the browser that began it: `start` gives it a short-lived cookie
+//! whose hash the pending row keeps, and a callback without it finds nothing. Otherwise
+//! someone could begin a sign-in as themselves and hand the callback link to a victim, who
+//! would be signed into the attacker's account (login CSRF).
 //!
 //! A failed or tampered sign-in goes back to `/login` with the reason in words, and into the
 //! workspace's audit log when the workspace is known.
@@ -37,8 +42,17 @@ use crate::{
     state::AppState,
 };
 
-/// Where providers that answer with `response_mode=form_post` post back.
-pub const FORM_POST_CALLBACK: &str = "/api/v1/auth/sso/callback";
+/// The cookie tying a sign-in to the browser that began it (see the module's comment).
+fn binding_cookie(state: &AppState) -> &'static str {
+    if state.cookies.secure {
+        "__Host-devpulse_sso"
+    } else {
+        "devpulse_sso"
+    }
+}
+
+/// The longest text from the callback kept in a message or the audit log.
+const MAX_ECHO: usize = 200;
 
 #[derive(Deserialize)]
 pub struct StartQuery {
@@ -50,8 +64,21 @@ pub struct StartQuery {
 pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let next = return_path(q.next.as_deref()).to_string();
     let slug = q.workspace.unwrap_or_default().trim().to_lowercase();
-    match begin(&state, &slug, &next).await {
-        Ok(url) => onward(&url),
+    let browser = store::secrets::random_token(32);
+    match begin(&state, &slug, &next, &browser).await {
+        Ok(url) => {
+            let mut page = onward(&url);
+            page.headers_mut().append(
+                header::SET_COOKIE,
+                state.cookies.set(
+                    binding_cookie(&state),
+                    &browser,
+                    "/auth/sso",
+                    sso::PENDING_TTL.num_seconds(),
+                ),
+            );
+            page
+        }
         Err(e) => failed(&slug, &next, &e.to_string()),
     }
 }
@@ -86,7 +113,12 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-async fn begin(state: &AppState, slug: &str, next: &str) -> Result<String, SsoError> {
+async fn begin(
+    state: &AppState,
+    slug: &str,
+    next: &str,
+    browser: &str,
+) -> Result<String, SsoError> {
     let tenant = workspace(state, slug).await?;
     let (provider, secret) = provider(state, &tenant).await?;
     let config = ProviderConfig {
@@ -100,11 +132,14 @@ async fn begin(state: &AppState, slug: &str, next: &str) -> Result<String, SsoEr
     sso::begin(
         &mut tx,
         &started.state,
+        browser,
         &Pending {
             tenant: tenant.id,
             nonce: started.nonce,
             pkce_verifier: started.pkce_verifier,
             return_to: next.to_string(),
+            issuer: provider.issuer.clone(),
+            client_id: provider.client_id.clone(),
         },
     )
     .await
@@ -113,14 +148,19 @@ async fn begin(state: &AppState, slug: &str, next: &str) -> Result<String, SsoEr
     Ok(started.url)
 }
 
+/// One answer for a workspace that does not exist, is suspended or has no single sign-on:
+/// the page must not tell strangers which workspaces exist (the password form does not).
+fn unavailable(slug: &str) -> SsoError {
+    SsoError::Setup(format!("workspace “{slug}” has no single sign-on"))
+}
+
 async fn workspace(state: &AppState, slug: &str) -> Result<Tenant, SsoError> {
-    let unknown = || SsoError::Refused(format!("there is no workspace called “{slug}”"));
-    let parsed = Slug::parse(slug).map_err(|_| unknown())?;
+    let parsed = Slug::parse(slug).map_err(|_| unavailable(slug))?;
     let tenant = tenants::find_by_slug(state.store.pool(), &parsed)
         .await
-        .map_err(|_| unknown())?;
+        .map_err(|_| unavailable(slug))?;
     if tenant.status != TenantStatus::Active {
-        return Err(SsoError::Refused("this workspace is suspended".into()));
+        return Err(unavailable(slug));
     }
     Ok(tenant)
 }
@@ -134,10 +174,10 @@ async fn provider(state: &AppState, tenant: &Tenant) -> Result<(Provider, String
         .map_err(internal)?;
     let p = sso::provider(&mut tx).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    let p = p.filter(|p| p.enabled).ok_or_else(|| {
-        SsoError::Setup(format!("workspace “{}” has no single sign-on", tenant.slug))
-    })?;
-    let secret = state.sso.open(&p.client_secret)?;
+    let p = p
+        .filter(|p| p.enabled)
+        .ok_or_else(|| unavailable(tenant.slug.as_str()))?;
+    let secret = state.sso.open(&p.client_secret, tenant.id.0.as_bytes())?;
     Ok((p, secret))
 }
 
@@ -175,16 +215,17 @@ pub async fn callback(
     come_back(&state, ip, &headers, c).await
 }
 
-pub async fn callback_form(
-    State(state): State<AppState>,
-    Extension(ip): Extension<ClientIp>,
-    headers: HeaderMap,
-    axum::Form(c): axum::Form<Callback>,
-) -> Response {
-    come_back(&state, ip, &headers, c).await
+async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback) -> Response {
+    let mut response = finish(state, ip, headers, c).await;
+    // Used or not, the binding is spent.
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        state.cookies.set(binding_cookie(state), "", "/auth/sso", 0),
+    );
+    response
 }
 
-async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback) -> Response {
+async fn finish(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback) -> Response {
     let actor = Actor {
         id: None,
         name: "single sign-on".into(),
@@ -195,13 +236,15 @@ async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callb
             .map(String::from),
     };
     // The sign-in begun with this state, taken: a second callback with it finds nothing.
-    let pending = match c
-        .state
-        .as_deref()
-        .filter(|s| !s.is_empty() && s.len() <= 200)
-    {
-        Some(s) => take(state, s).await,
-        None => Ok(None),
+    let browser = crate::auth::cookies(headers, binding_cookie(state)).next();
+    let pending = match (
+        c.state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= 200),
+        browser,
+    ) {
+        (Some(s), Some(b)) => take(state, s, &b).await,
+        _ => Ok(None),
     };
     let pending = match pending {
         Ok(Some(p)) => p,
@@ -234,9 +277,9 @@ async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callb
     }
 }
 
-async fn take(state: &AppState, s: &str) -> Result<Option<Pending>, SsoError> {
+async fn take(state: &AppState, s: &str, browser: &str) -> Result<Option<Pending>, SsoError> {
     let mut tx = state.store.registry_tx().await.map_err(internal)?;
-    let p = sso::take(&mut tx, s).await.map_err(internal)?;
+    let p = sso::take(&mut tx, s, browser).await.map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(p)
 }
@@ -249,10 +292,12 @@ async fn sign_in(
     c: Callback,
 ) -> Result<Response, SsoError> {
     if let Some(error) = c.error {
+        let short = |s: String| s.chars().take(MAX_ECHO).collect::<String>();
         return Err(SsoError::Refused(format!(
-            "the identity provider said {error}{}",
+            "the identity provider said {}{}",
+            short(error),
             c.error_description
-                .map(|d| format!(": {d}"))
+                .map(|d| format!(": {}", short(d)))
                 .unwrap_or_default()
         )));
     }
@@ -261,6 +306,9 @@ async fn sign_in(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| SsoError::Token("the callback carried no code".into()))?;
     let (provider, secret) = provider(state, tenant).await?;
+    if provider.issuer != pending.issuer || provider.client_id != pending.client_id {
+        return Err(SsoError::Stale);
+    }
     let config = ProviderConfig {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
@@ -269,7 +317,14 @@ async fn sign_in(
     };
     let who = state
         .sso
-        .finish(&config, &code, &pending.nonce, &pending.pkce_verifier)
+        .finish(
+            &config,
+            &code,
+            &pending.nonce,
+            &pending.pkce_verifier,
+            // Entra ID never says; its tenant-specific issuer and the domains vouch instead.
+            provider.preset != Preset::Entra,
+        )
         .await?;
     let email = Email::parse(&who.email)
         .map_err(|_| SsoError::Refused(format!("{} is not an e-mail address", who.email)))?;
@@ -336,7 +391,6 @@ pub struct ProviderView {
     provider: Provider,
     /// Where the provider must send people back (register it there).
     redirect_uri: String,
-    form_post_uri: String,
 }
 
 fn view(state: &AppState, provider: Provider) -> ProviderView {
@@ -344,7 +398,6 @@ fn view(state: &AppState, provider: Provider) -> ProviderView {
     ProviderView {
         provider,
         redirect_uri: format!("{base}/auth/sso/callback"),
-        form_post_uri: format!("{base}{FORM_POST_CALLBACK}"),
     }
 }
 
@@ -442,11 +495,27 @@ pub async fn put_config(
             ));
         }
     }
+    // Anyone in the world has an account at a shared provider: only the workspace's own
+    // domains may come in, and its group names mean nothing.
+    if matches!(preset, Preset::Google | Preset::Entra) && body.email_domains.is_empty() {
+        return Err(ApiError::field(
+            "/email_domains",
+            "must name the workspace's e-mail domains for this provider",
+        ));
+    }
+    if preset == Preset::Google && !body.group_roles.is_empty() {
+        return Err(ApiError::field(
+            "/group_roles",
+            "Google sends no groups; give roles on the people page",
+        ));
+    }
+    let tenant = me.tenant()?;
     let provider = Provider {
         preset,
-        issuer: body.issuer.trim().trim_end_matches('/').to_string(),
+        // As entered: the provider's issuer is compared exactly, trailing slash and all.
+        issuer: body.issuer.trim().to_string(),
         client_id: body.client_id.trim().to_string(),
-        client_secret: state.sso.seal(&body.client_secret),
+        client_secret: state.sso.seal(&body.client_secret, tenant.id.0.as_bytes()),
         scopes,
         email_domains: body
             .email_domains
@@ -458,7 +527,7 @@ pub async fn put_config(
         enabled: body.enabled,
         updated_at: chrono::Utc::now(),
     };
-    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
     let saved = sso::configure(&mut tx, &me.actor(), &provider).await?;
     tx.commit().await?;
     Ok(Json(view(&state, saved)))

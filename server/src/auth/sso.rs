@@ -15,7 +15,7 @@ use std::{
 };
 
 use chacha20poly1305::{
-    aead::{Aead, KeyInit},
+    aead::{Aead, KeyInit, Payload},
     XChaCha20Poly1305, XNonce,
 };
 use openidconnect::{
@@ -134,12 +134,19 @@ impl Sso {
                 false,
             ),
         };
-        let http = reqwest::ClientBuilder::new()
+        let mut http = reqwest::ClientBuilder::new()
             // A provider may not bounce our requests elsewhere (SSRF), as the crate advises.
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .timeout(Duration::from_secs(10));
+        if !allow_private {
+            // Names are checked where they resolve, for every request (the issuer and every
+            // endpoint its discovery document names): a public name for a private address
+            // is refused. No proxy, which would resolve for us.
+            http = http
+                .dns_resolver(std::sync::Arc::new(PublicOnly))
+                .no_proxy();
+        }
+        let http = http.build().map_err(|e| e.to_string())?;
         Ok(Sso {
             http,
             seal: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|e| e.to_string())?,
@@ -154,20 +161,27 @@ impl Sso {
         self.configured_key
     }
 
-    /// `secret` sealed for storage: a random nonce, then the ciphertext.
-    pub fn seal(&self, secret: &str) -> Vec<u8> {
+    /// `secret` sealed for storage: a random nonce, then the ciphertext, bound to `owner`
+    /// (the workspace's id) so a sealed secret moved to another workspace's row does not open.
+    pub fn seal(&self, secret: &str, owner: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; 24];
         getrandom::fill(&mut nonce).expect("the OS random source works");
         let mut out = nonce.to_vec();
         out.extend(
             self.seal
-                .encrypt(XNonce::from_slice(&nonce), secret.as_bytes())
+                .encrypt(
+                    XNonce::from_slice(&nonce),
+                    Payload {
+                        msg: secret.as_bytes(),
+                        aad: owner,
+                    },
+                )
                 .expect("sealing cannot fail"),
         );
         out
     }
 
-    pub fn open(&self, sealed: &[u8]) -> Result<String, SsoError> {
+    pub fn open(&self, sealed: &[u8], owner: &[u8]) -> Result<String, SsoError> {
         let bad = || {
             SsoError::Setup("the client secret cannot be read with this server's DEVPULSE_SECRET_KEY; enter it again".into())
         };
@@ -177,7 +191,13 @@ impl Sso {
         let (nonce, body) = sealed.split_at(24);
         let plain = self
             .seal
-            .decrypt(XNonce::from_slice(nonce), body)
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: owner,
+                },
+            )
             .map_err(|_| bad())?;
         String::from_utf8(plain).map_err(|_| bad())
     }
@@ -186,7 +206,12 @@ impl Sso {
     /// address where allowed), and not a private or loopback address unless allowed.
     pub fn check_issuer(&self, issuer: &str) -> Result<IssuerUrl, String> {
         let url = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
-        let parsed = url.url();
+        self.check_url(url.url())?;
+        Ok(url)
+    }
+
+    /// The same rule for every address a provider's discovery document names.
+    fn check_url(&self, parsed: &openidconnect::url::Url) -> Result<(), String> {
         let host = parsed.host_str().ok_or("must name a host")?;
         let private = host.eq_ignore_ascii_case("localhost")
             || host
@@ -200,7 +225,7 @@ impl Sso {
         if parsed.scheme() != "https" && !(parsed.scheme() == "http" && private) {
             return Err("must be an https address".into());
         }
-        Ok(url)
+        Ok(())
     }
 
     async fn metadata(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, SsoError> {
@@ -220,6 +245,16 @@ impl Sso {
         let m = CoreProviderMetadata::discover_async(url, &self.http)
             .await
             .map_err(|e| SsoError::Provider(error_chain(&e)))?;
+        let named = [
+            Some(m.authorization_endpoint().url()),
+            m.token_endpoint().map(|u| u.url()),
+            m.userinfo_endpoint().map(|u| u.url()),
+            Some(m.jwks_uri().url()),
+        ];
+        for u in named.into_iter().flatten() {
+            self.check_url(u)
+                .map_err(|why| SsoError::Setup(format!("the provider names {u}, which {why}")))?;
+        }
         self.discovered
             .lock()
             .expect("not poisoned")
@@ -261,12 +296,15 @@ impl Sso {
 
     /// The person the provider vouches for, from the callback's `code`, checked against the
     /// `nonce` and PKCE verifier kept when the sign-in began.
+    /// `require_verified`: the provider says whether it verified the e-mail (Entra ID never
+    /// does; there the workspace's domains vouch for it).
     pub async fn finish(
         &self,
         p: &ProviderConfig<'_>,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
+        require_verified: bool,
     ) -> Result<Identity, SsoError> {
         let metadata = self.metadata(p.issuer, false).await?;
         let userinfo_url = metadata.userinfo_endpoint().map(|u| u.url().clone());
@@ -327,7 +365,14 @@ impl Sso {
             }
             if email.is_none() {
                 email = info["email"].as_str().map(String::from);
-                verified = info["email_verified"].as_bool();
+            }
+            if verified.is_none() {
+                verified = match &info["email_verified"] {
+                    serde_json::Value::Bool(b) => Some(*b),
+                    // Some providers (Cognito) send it as a string.
+                    serde_json::Value::String(s) => Some(s == "true"),
+                    _ => None,
+                };
             }
             if name.is_none() {
                 name = info["name"].as_str().map(String::from);
@@ -344,7 +389,7 @@ impl Sso {
         let email = email.ok_or_else(|| {
             SsoError::Refused("the identity provider gave no e-mail address".into())
         })?;
-        if verified != Some(true) {
+        if require_verified && verified != Some(true) {
             return Err(SsoError::Refused(format!(
                 "the identity provider has not verified {email}"
             )));
@@ -371,8 +416,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Resolves names to their public addresses only.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| global(a.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!("{} resolves to no public address", name.as_str()).into());
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Whether `ip` is a public address.
 fn global(ip: IpAddr) -> bool {
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            return global(IpAddr::V4(v4));
+        }
+    }
     match ip {
         IpAddr::V4(v4) => {
             !(v4.is_private()
@@ -380,11 +448,15 @@ fn global(ip: IpAddr) -> bool {
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 0
                 || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
         }
         IpAddr::V6(v6) => {
             !(v6.is_loopback()
                 || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80)
         }
@@ -433,14 +505,18 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_with_its_key() {
         let s = sso(true);
-        let sealed = s.seal("s3cret");
+        let sealed = s.seal("s3cret", b"tenant-a");
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
-        assert_eq!(s.open(&sealed).unwrap(), "s3cret");
+        assert_eq!(s.open(&sealed, b"tenant-a").unwrap(), "s3cret");
+        assert!(
+            s.open(&sealed, b"tenant-b").is_err(),
+            "bound to its workspace"
+        );
         let other = Sso::new(Some(&"cd".repeat(32)), None, true, "http://x").unwrap();
-        assert!(other.open(&sealed).is_err());
+        assert!(other.open(&sealed, b"tenant-a").is_err());
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(s.open(&tampered).is_err());
+        assert!(s.open(&tampered, b"tenant-a").is_err());
     }
 
     #[test]
@@ -456,6 +532,9 @@ mod tests {
             "https://localhost",
             "https://[::1]",
             "https://169.254.169.254",
+            "https://[::ffff:127.0.0.1]",
+            "https://[::ffff:a9fe:a9fe]",
+            "https://0.0.0.0",
         ] {
             assert!(strict.check_issuer(bad).is_err(), "{bad}");
         }

@@ -224,10 +224,23 @@ async fn a_workspace_signs_people_in_through_its_provider_and_refuses_what_does_
     let id = me["id"].clone();
 
     // The callback replayed (the same code and state) finds nothing to finish.
-    let replay = browser();
     refused(
-        &callback(&replay, &back, &server).await,
+        &callback(&b, &back, &server).await,
         "expired or was already used",
+    );
+
+    // A callback link begun in one browser and opened in another (someone luring a victim
+    // into their own account) finds nothing; the browser that began it still finishes.
+    let attacker = browser();
+    let lure = to_callback(&attacker, &server, &idp, "bob@demo.test").await;
+    let victim = browser();
+    refused(
+        &callback(&victim, &lure, &server).await,
+        "expired or was already used",
+    );
+    assert_eq!(
+        callback(&attacker, &lure, &server).await,
+        server.url("/sessions")
     );
 
     // A second sign-in, from another browser, is the same account.
@@ -281,12 +294,27 @@ async fn a_workspace_signs_people_in_through_its_provider_and_refuses_what_does_
         "expired or was already used",
     );
 
-    // A code issued to another client: the provider refuses to exchange it for ours.
-    configure(&server, &admin, &idp, ("someone-else", "other")).await;
+    // The provider's configuration changed while someone was signing in: begin again.
     let b8 = browser();
     let back8 = to_callback(&b8, &server, &idp, "admin.ada@demo.test").await;
+    configure(&server, &admin, &idp, ("someone-else", "other")).await;
+    refused(
+        &callback(&b8, &back8, &server).await,
+        "expired or was already used",
+    );
+
+    // A code issued to another client is not exchanged for this one's tokens (the sign-in
+    // made to look as if it began with that client).
     configure(&server, &admin, &idp, ("devpulse", "s3cret")).await;
-    refused(&callback(&b8, &back8, &server).await, "did not check out");
+    let b10 = browser();
+    let back10 = to_callback(&b10, &server, &idp, "admin.ada@demo.test").await;
+    configure(&server, &admin, &idp, ("someone-else", "other")).await;
+    sqlx::query("UPDATE sso_pending SET client_id = 'someone-else'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused(&callback(&b10, &back10, &server).await, "did not check out");
+    configure(&server, &admin, &idp, ("devpulse", "s3cret")).await;
 
     // Every refusal is in the workspace's audit log, with its reason.
     let (_, audit) = call(
