@@ -41,6 +41,52 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Public,
         &[("POST", "/api/v1/auth/links/inspect")],
     ),
+    // The second step of a password sign-in: its challenge cookie is the credential.
+    rule(
+        "mfa/second_step",
+        Public,
+        &[("POST", "/api/v1/auth/mfa/enrol")],
+    ),
+    rule(
+        "profile/mfa",
+        Authenticated,
+        &[("GET", "/api/v1/profile/mfa")],
+    ),
+    rule(
+        "profile/mfa/begin",
+        Authenticated,
+        &[("POST", "/api/v1/profile/mfa/totp")],
+    ),
+    rule(
+        "profile/mfa/confirm",
+        Authenticated,
+        &[("POST", "/api/v1/profile/mfa/totp/confirm")],
+    ),
+    rule(
+        "profile/mfa/recovery_codes",
+        Authenticated,
+        &[("POST", "/api/v1/profile/mfa/recovery-codes")],
+    ),
+    rule(
+        "profile/mfa/off",
+        Authenticated,
+        &[("DELETE", "/api/v1/profile/mfa")],
+    ),
+    rule(
+        "users/mfa_reset",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/users/{id}/mfa")],
+    ),
+    rule(
+        "settings/mfa",
+        Needs(UserManage),
+        &[("GET", "/api/v1/settings/mfa")],
+    ),
+    rule(
+        "settings/mfa/set",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/settings/mfa")],
+    ),
     rule(
         "api_keys/list",
         Authenticated,

@@ -102,6 +102,7 @@ pub fn LoginPage() -> impl IntoView {
         "throttled" => "Too many attempts. Wait a little and try again.",
         "invalid" => "Check this field.",
         "unavailable" => "Signing in is not possible right now. Try again shortly.",
+        "mfa_expired" => "That sign-in expired or had too many wrong codes. Sign in again.",
         _ => "",
     };
     let notice = move || match get("notice").as_str() {
@@ -331,6 +332,7 @@ pub fn ProfilePage() -> impl IntoView {
                                             "Change password"
                                         </button>
                                     </ActionForm>
+                                    <crate::pages::mfa::SecurityPanel />
                                 },
                             )
                         }

@@ -41,6 +41,10 @@ pub mod ssr {
         pub auth: crate::session::ssr::SharedAuthenticator,
         /// Where a board change is told, so the live feeds reach the pages showing it.
         pub boards: std::sync::Arc<dyn BoardNotices>,
+        /// Seals and opens the secrets kept in the database (TOTP seeds).
+        pub sealer: std::sync::Arc<store::sealing::Sealer>,
+        /// The cookie a sign-in's second step keeps its challenge in.
+        pub mfa_cookie: &'static str,
     }
 
     /// The server's live bus, as the server functions that change boards see it.
@@ -147,6 +151,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=pages::session::SessionPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("login"), StaticSegment("mfa")) view=pages::mfa::SecondStepPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("profile") view=|| view! { <Protected><account::ProfilePage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-keys") view=|| view! { <Protected><account::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=|| view! { <Protected><people::UsersPage /></Protected> } ssr=SsrMode::Async />

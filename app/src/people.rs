@@ -20,6 +20,8 @@ pub struct UserRow {
     pub name: String,
     pub role: String,
     pub active: bool,
+    /// They have an authenticator app set up.
+    pub mfa: bool,
 }
 
 /// A single-use link, shown once to the admin who asked for it.
@@ -91,10 +93,12 @@ mod ssr {
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     let (_, mut tx) = ssr::allowed::<ListUsers>().await?;
     let users = store::accounts::list(&mut tx).await?;
+    let with_mfa = store::mfa::enrolled_users(&mut tx).await?;
     tx.commit().await?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
+            mfa: with_mfa.contains(&u.id),
             id: u.id.to_string(),
             email: u.email,
             name: u.name,
@@ -151,6 +155,40 @@ pub async fn user_password_link(id: String) -> Result<ShownLink, AppError> {
     Ok(ssr::shown(user.email, link))
 }
 
+/// Clears someone's second step (a lost phone); their sessions end.
+#[server(endpoint = "users/mfa_reset")]
+pub async fn reset_user_mfa(id: String) -> Result<String, AppError> {
+    let (s, mut tx) = ssr::allowed::<ResetUserMfa>().await?;
+    let user_id = ssr::user_id(&id)?;
+    let user = store::accounts::get(&mut tx, user_id).await?;
+    store::mfa::reset(&mut tx, &s.actor, user_id).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "{}'s two-step verification is reset and their sessions ended; they set it up again at their next sign-in if the workspace requires it.",
+        user.email
+    ))
+}
+
+/// Who in the workspace must use two-step verification.
+#[server(endpoint = "settings/mfa")]
+pub async fn mfa_rule() -> Result<types::mfa::Requirement, AppError> {
+    let (_, mut tx) = ssr::allowed::<MfaRule>().await?;
+    let rule = store::mfa::requirement(&mut tx).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+#[server(endpoint = "settings/mfa/set")]
+pub async fn set_mfa_rule(required: String) -> Result<types::mfa::Requirement, AppError> {
+    let (s, mut tx) = ssr::allowed::<SetMfaRule>().await?;
+    let to = types::mfa::Requirement::parse(&required).ok_or_else(|| {
+        AppError::invalid("required", "required: must be off, admins or everyone")
+    })?;
+    let rule = store::mfa::set_requirement(&mut tx, &s.actor, to).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
 #[component]
 fn LinkNotice(link: ShownLink, id: &'static str) -> impl IntoView {
     let what = if link.kind == "invite" {
@@ -191,16 +229,20 @@ pub fn UsersPage() -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
     let set_active = ServerAction::<SetUserActive>::new();
     let link = ServerAction::<UserPasswordLink>::new();
+    let reset_mfa = ServerAction::<ResetUserMfa>::new();
+    let set_rule = ServerAction::<SetMfaRule>::new();
     let users = Resource::new(
         move || {
             (
                 invite.version().get(),
                 set_role.version().get(),
                 set_active.version().get(),
+                reset_mfa.version().get(),
             )
         },
         |_| list_users(),
     );
+    let rule = Resource::new(move || set_rule.version().get(), |_| mfa_rule());
     view! {
         <section class="card">
             <h1>"Users"</h1>
@@ -225,13 +267,34 @@ pub fn UsersPage() -> impl IntoView {
             {show_result(link.value(), &[], |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
             {show_result(set_role.value(), &[], |m| view! { <p class="notice" role="status" id="role-notice">{m}</p> }.into_any())}
             {show_result(set_active.value(), &[], |m| view! { <p class="notice" role="status" id="active-notice">{m}</p> }.into_any())}
+            {show_result(reset_mfa.value(), &[], |m| view! { <p class="notice" role="status" id="mfa-reset-notice">{m}</p> }.into_any())}
+        </section>
+        <section class="card">
+            <h2>"Two-step verification"</h2>
+            <p class="muted">"Who must enter a code from an authenticator app after their password. People without one set it up at their next sign-in. Single sign-on relies on the identity provider's own second step."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let current = rule.await.unwrap_or_default();
+                    view! {
+                        <ActionForm action=set_rule attr:class="row" attr:id="mfa-rule-form">
+                            <select name="required" id="mfa-rule" aria-label="Who must use two-step verification">
+                                {types::mfa::Requirement::ALL
+                                    .map(|r| view! { <option value=r.as_str() selected=r == current>{r.label()}</option> })
+                                    .collect_view()}
+                            </select>
+                            <button type="submit" class="button" id="save-mfa-rule">"Save"</button>
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+            {show_result(set_rule.value(), &[], |r| view! { <p class="notice" role="status" id="mfa-rule-saved">{format!("Saved: {}.", r.label())}</p> }.into_any())}
         </section>
         <section class="card">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
-                        Ok(rows) => Either::Right(view! { <UsersTable rows set_role set_active link /> }),
+                        Ok(rows) => Either::Right(view! { <UsersTable rows set_role set_active link reset_mfa /> }),
                     }
                 })}
             </Suspense>
@@ -245,6 +308,7 @@ fn UsersTable(
     set_role: ServerAction<SetUserRole>,
     set_active: ServerAction<SetUserActive>,
     link: ServerAction<UserPasswordLink>,
+    reset_mfa: ServerAction<ResetUserMfa>,
 ) -> impl IntoView {
     view! {
         <table class="table" id="users">
@@ -254,6 +318,7 @@ fn UsersTable(
                     <th>"Name"</th>
                     <th>"Role"</th>
                     <th>"Status"</th>
+                    <th>"Two-step"</th>
                     <th></th>
                 </tr>
             </thead>
@@ -263,7 +328,9 @@ fn UsersTable(
                     .map(|u| {
                         let current = u.role.clone();
                         let active = u.active;
-                        let (id_role, id_active, id_link) = (u.id.clone(), u.id.clone(), u.id);
+                        let (id_role, id_active, id_link) = (u.id.clone(), u.id.clone(), u.id.clone());
+                        let id_mfa = u.id;
+                        let mfa = u.mfa;
                         let role_label = format!("Role of {}", u.email);
                         view! {
                             <tr data-email=u.email.clone() class:revoked=!active>
@@ -283,6 +350,7 @@ fn UsersTable(
                                     </ActionForm>
                                 </td>
                                 <td class="status-cell">{if active { "active" } else { "deactivated" }}</td>
+                                <td class="mfa-cell">{if mfa { "on" } else { "off" }}</td>
                                 <td class="actions">
                                     <ActionForm action=set_active attr:class="inline">
                                         <input type="hidden" name="id" value=id_active.clone() />
@@ -298,6 +366,17 @@ fn UsersTable(
                                                     <input type="hidden" name="id" value=id_link.clone() />
                                                     <button type="submit" class="link password-link">
                                                         "Password link"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                    {mfa
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=reset_mfa attr:class="inline">
+                                                    <input type="hidden" name="id" value=id_mfa.clone() />
+                                                    <button type="submit" class="link reset-mfa">
+                                                        "Reset two-step"
                                                     </button>
                                                 </ActionForm>
                                             }

@@ -79,6 +79,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 cookies: state.cookies,
             }),
             boards: std::sync::Arc::new(state.bus.clone()),
+            sealer: state.sealer.clone(),
+            mfa_cookie: state.cookies.mfa(),
         };
         move || {
             leptos::prelude::provide_context(cx.clone());

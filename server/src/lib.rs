@@ -99,15 +99,22 @@ pub async fn serve(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
+    let sealer = Arc::new(
+        store::sealing::Sealer::new(
+            config.secret_key.as_deref(),
+            (!config.production).then_some(config.data_dir.as_path()),
+        )
+        .map_err(Error::Setup)?,
+    );
     let sso = auth::sso::Sso::new(
-        config.secret_key.as_deref(),
-        (!config.production).then_some(config.data_dir.as_path()),
+        sealer.clone(),
         config.sso_allow_private.unwrap_or(!config.production),
         &public_url,
     )
     .map_err(Error::Setup)?;
     let state = AppState {
         sso: Arc::new(sso),
+        sealer,
         access: access_tx,
         writer,
         bus,

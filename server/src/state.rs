@@ -51,8 +51,10 @@ pub struct AppState {
     pub ingest_limits: Arc<IngestLimits>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: McpService,
-    /// Single sign-on: the OpenID Connect relying party and its sealing key.
+    /// Single sign-on: the OpenID Connect relying party.
     pub sso: Arc<crate::auth::sso::Sso>,
+    /// Seals the secrets the server must read back (client secrets, TOTP seeds).
+    pub sealer: Arc<store::sealing::Sealer>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

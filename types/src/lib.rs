@@ -6,6 +6,7 @@ pub mod ids;
 pub mod layout;
 pub mod live;
 pub mod metrics;
+pub mod mfa;
 pub mod problem;
 pub mod range;
 pub mod roles;

@@ -1,4 +1,5 @@
 //! One module per route.
 
 pub mod dashboard;
+pub mod mfa;
 pub mod session;

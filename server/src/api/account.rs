@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use store::{
     accounts::{self, Email},
     audit::Actor,
+    mfa,
     refresh_tokens::{self, Rotation},
     tenants, Role, Slug, TenantStatus, User,
 };
@@ -65,6 +66,9 @@ pub struct TokenResponse {
     expires_in: i64,
     user: User,
     tenant: Option<String>,
+    /// Only when this sign-in set up a second factor: its recovery codes, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
 }
 
 pub async fn login(
@@ -73,7 +77,10 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    sign_in(&state, ip, &headers, body).await
+    Ok(match sign_in(&state, ip, &headers, body).await? {
+        SignedIn::Session(response) => response,
+        SignedIn::Owes { token, owed } => super::mfa::owed_answer(&token, owed),
+    })
 }
 
 /// The sign-in form of `/login`, for browsers with or without JavaScript: success sets the
@@ -88,7 +95,8 @@ pub async fn login_form(
     let (tenant, email) = (body.tenant.clone().unwrap_or_default(), body.email.clone());
     let next = return_path(body.next.as_deref()).to_string();
     match sign_in(&state, ip, &headers, body).await {
-        Ok(ok) => {
+        Ok(SignedIn::Owes { token, .. }) => super::mfa::second_step_page(&state, &token, &next),
+        Ok(SignedIn::Session(ok)) => {
             let mut response = redirect(&next);
             for cookie in ok.headers().get_all(header::SET_COOKIE) {
                 response
@@ -149,12 +157,22 @@ pub(super) fn redirect(to: &str) -> Response {
         .into_response()
 }
 
+/// Where a correct password leads: a session, or a second step still owed.
+enum SignedIn {
+    Session(Response),
+    /// `token` (`<scope>.<secret>`) names the challenge the second step answers.
+    Owes {
+        token: String,
+        owed: mfa::Owed,
+    },
+}
+
 async fn sign_in(
     state: &AppState,
     ip: ClientIp,
     headers: &HeaderMap,
     body: LoginRequest,
-) -> Result<Response, ApiError> {
+) -> Result<SignedIn, ApiError> {
     let email = Email::parse(&body.email)
         .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
     if body.password.is_empty() || body.password.len() > 1024 {
@@ -238,25 +256,51 @@ async fn sign_in(
         }
     };
     state.login_limits.succeeded(&attempt);
-    let mut tx = state
-        .store
-        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
-        .await?;
-    let issued =
-        refresh_tokens::sign_in(tx.conn(), &actor, &user, &state.session_lifetimes).await?;
-    let theme = accounts::theme(tx.conn(), user.id).await?;
-    tx.commit().await?;
     let scope = slug
         .as_ref()
         .map(Slug::as_str)
         .unwrap_or(REGISTRY_SCOPE)
         .to_string();
-    let mut response = tokens(
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
+    if let Some(owed) = mfa::owed(tx.conn(), &user, tenant.is_some()).await? {
+        let secret = mfa::challenge(tx.conn(), user.id, owed).await?;
+        tx.commit().await?;
+        return Ok(SignedIn::Owes {
+            token: format!("{scope}.{secret}"),
+            owed,
+        });
+    }
+    start_session(state, tx, tenant.as_ref(), &user, &actor, None)
+        .await
+        .map(SignedIn::Session)
+}
+
+/// Ends a sign-in (every factor checked) with the session cookies and tokens, in `tx`'s scope.
+/// `recovery_codes`: made by this sign-in (a second factor set up on the way), shown once.
+pub(super) async fn start_session(
+    state: &AppState,
+    mut tx: store::ScopedTx,
+    tenant: Option<&store::Tenant>,
+    user: &User,
+    actor: &Actor,
+    recovery_codes: Option<Vec<String>>,
+) -> Result<Response, ApiError> {
+    let issued = refresh_tokens::sign_in(tx.conn(), actor, user, &state.session_lifetimes).await?;
+    let theme = accounts::theme(tx.conn(), user.id).await?;
+    tx.commit().await?;
+    let scope = tenant
+        .map(|t| t.slug.to_string())
+        .unwrap_or_else(|| REGISTRY_SCOPE.to_string());
+    let mut response = tokens_with(
         state,
-        &user,
+        user,
         tenant.map(|t| (t.id.0, t.slug.to_string())),
         format!("{scope}.{}", issued.secret),
         issued.authenticated_at,
+        recovery_codes,
     );
     // The person's theme follows them to this browser (without one, the browser keeps its own).
     if theme.is_some() {
@@ -520,6 +564,17 @@ pub(super) fn tokens(
     refresh_token: String,
     authenticated_at: chrono::DateTime<chrono::Utc>,
 ) -> Response {
+    tokens_with(state, user, tenant, refresh_token, authenticated_at, None)
+}
+
+fn tokens_with(
+    state: &AppState,
+    user: &User,
+    tenant: Option<(uuid::Uuid, String)>,
+    refresh_token: String,
+    authenticated_at: chrono::DateTime<chrono::Utc>,
+    recovery_codes: Option<Vec<String>>,
+) -> Response {
     let (access_token, _) = state.keys.issue(
         user.id.0,
         tenant.as_ref().map(|t| t.0),
@@ -533,6 +588,7 @@ pub(super) fn tokens(
         expires_in: ACCESS_TTL_SECS,
         user: user.clone(),
         tenant: tenant.map(|t| t.1),
+        recovery_codes,
     };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();

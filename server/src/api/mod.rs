@@ -12,6 +12,7 @@ pub mod imports;
 pub mod ingest;
 pub mod links;
 pub mod metrics;
+pub mod mfa;
 pub mod prices;
 pub mod sso;
 pub mod teams;
@@ -241,6 +242,9 @@ pub fn routes() -> ApiRouter {
         .get("/ws", Public, crate::live::status_ws)
         .get("/ws/metrics", crate::live::FEED, crate::live::metrics_ws)
         .post("/auth/login", Public, account::login_form)
+        .post("/auth/mfa", Public, mfa::second_step_form)
+        .post("/api/v1/auth/mfa", Public, mfa::second_step)
+        .post("/api/v1/auth/mfa/enrol", Public, mfa::enrol)
         .get("/auth/sso/start", Public, sso::start)
         .get("/auth/sso/callback", Public, sso::callback)
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
@@ -344,6 +348,30 @@ pub fn routes() -> ApiRouter {
             account::change_password,
         )
         .put("/api/v1/profile/theme", Authenticated, account::set_theme)
+        .get("/api/v1/profile/mfa", Authenticated, mfa::status)
+        .delete("/api/v1/profile/mfa", Authenticated, mfa::turn_off)
+        .post("/api/v1/profile/mfa/totp", Authenticated, mfa::begin)
+        .post(
+            "/api/v1/profile/mfa/totp/confirm",
+            Authenticated,
+            mfa::confirm,
+        )
+        .post(
+            "/api/v1/profile/mfa/recovery-codes",
+            Authenticated,
+            mfa::renew_recovery_codes,
+        )
+        .get(
+            "/api/v1/settings/mfa",
+            Permission(UserManage),
+            mfa::get_rule,
+        )
+        .put(
+            "/api/v1/settings/mfa",
+            Permission(UserManage),
+            mfa::set_rule,
+        )
+        .delete("/api/v1/users/{id}/mfa", Permission(UserManage), mfa::reset)
         .get("/api/v1/api-keys", Authenticated, api_keys::list)
         .post("/api/v1/api-keys", Authenticated, api_keys::create)
         .delete("/api/v1/api-keys/{id}", Authenticated, api_keys::revoke)

@@ -58,6 +58,16 @@ impl SessionCookies {
         }
     }
 
+    /// The challenge of a sign-in's second step (see `api::mfa`), between the password form
+    /// and the code form.
+    pub fn mfa(self) -> &'static str {
+        if self.secure {
+            "__Host-devpulse_mfa"
+        } else {
+            "devpulse_mfa"
+        }
+    }
+
     /// Whether the request would be authenticated by a session cookie: it carries one and no
     /// header credential (which `authenticate` prefers, and which a cross-site page cannot set).
     pub fn authenticates(self, headers: &HeaderMap) -> bool {

@@ -9,21 +9,16 @@
 use std::{
     collections::HashMap,
     net::IpAddr,
-    path::Path,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use chacha20poly1305::{
-    aead::{Aead, KeyInit, Payload},
-    XChaCha20Poly1305, XNonce,
-};
 use openidconnect::{
     core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
     reqwest, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
-use sha2::{Digest, Sha256};
+use store::sealing::Sealer;
 
 /// How long a provider's discovery document (and keys) is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
@@ -92,9 +87,7 @@ pub struct ProviderConfig<'a> {
 
 pub struct Sso {
     http: reqwest::Client,
-    seal: XChaCha20Poly1305,
-    /// There is a lasting key to seal secrets with (configured, or development's).
-    configured_key: bool,
+    sealer: Arc<Sealer>,
     allow_private: bool,
     discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
     redirect: String,
@@ -110,30 +103,8 @@ impl std::fmt::Debug for Sso {
 }
 
 impl Sso {
-    /// `key`: 64 hex digits from configuration; without one, a development key kept in
-    /// `data_dir` (`None`: in production, where no secret may be sealed without a configured
-    /// key). `public_url`: where the provider sends people back.
-    pub fn new(
-        key: Option<&str>,
-        data_dir: Option<&Path>,
-        allow_private: bool,
-        public_url: &str,
-    ) -> Result<Sso, String> {
-        let (bytes, configured_key) = match (key, data_dir) {
-            (Some(hex_key), _) => {
-                let b = hex::decode(hex_key.trim())
-                    .ok()
-                    .filter(|b| b.len() == 32)
-                    .ok_or("DEVPULSE_SECRET_KEY must be 64 hex digits")?;
-                (b, true)
-            }
-            (None, Some(dir)) => (dev_key(dir)?, true),
-            // Nothing will be sealed with it (see `can_seal`); it only lets the server start.
-            (None, None) => (
-                Sha256::digest(store::secrets::random_token(32)).to_vec(),
-                false,
-            ),
-        };
+    /// `sealer` keeps client secrets; `public_url`: where the provider sends people back.
+    pub fn new(sealer: Arc<Sealer>, allow_private: bool, public_url: &str) -> Result<Sso, String> {
         let mut http = reqwest::ClientBuilder::new()
             // A provider may not bounce our requests elsewhere (SSRF), as the crate advises.
             .redirect(reqwest::redirect::Policy::none())
@@ -149,8 +120,7 @@ impl Sso {
         let http = http.build().map_err(|e| e.to_string())?;
         Ok(Sso {
             http,
-            seal: XChaCha20Poly1305::new_from_slice(&bytes).map_err(|e| e.to_string())?,
-            configured_key,
+            sealer,
             allow_private,
             discovered: Mutex::new(HashMap::new()),
             redirect: format!("{}/auth/sso/callback", public_url.trim_end_matches('/')),
@@ -158,48 +128,18 @@ impl Sso {
     }
 
     pub fn can_seal(&self) -> bool {
-        self.configured_key
+        self.sealer.can_seal()
     }
 
-    /// `secret` sealed for storage: a random nonce, then the ciphertext, bound to `owner`
-    /// (the workspace's id) so a sealed secret moved to another workspace's row does not open.
+    /// A client secret sealed for storage, bound to `owner` (the workspace's id).
     pub fn seal(&self, secret: &str, owner: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; 24];
-        getrandom::fill(&mut nonce).expect("the OS random source works");
-        let mut out = nonce.to_vec();
-        out.extend(
-            self.seal
-                .encrypt(
-                    XNonce::from_slice(&nonce),
-                    Payload {
-                        msg: secret.as_bytes(),
-                        aad: owner,
-                    },
-                )
-                .expect("sealing cannot fail"),
-        );
-        out
+        self.sealer.seal(secret.as_bytes(), owner)
     }
 
     pub fn open(&self, sealed: &[u8], owner: &[u8]) -> Result<String, SsoError> {
-        let bad = || {
+        self.sealer.open_text(sealed, owner).map_err(|_| {
             SsoError::Setup("the client secret cannot be read with this server's DEVPULSE_SECRET_KEY; enter it again".into())
-        };
-        if sealed.len() < 24 {
-            return Err(bad());
-        }
-        let (nonce, body) = sealed.split_at(24);
-        let plain = self
-            .seal
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: owner,
-                },
-            )
-            .map_err(|_| bad())?;
-        String::from_utf8(plain).map_err(|_| bad())
+        })
     }
 
     /// Whether an admin may point the workspace at `issuer`: https (or http to a loopback
@@ -463,60 +403,13 @@ fn global(ip: IpAddr) -> bool {
     }
 }
 
-/// The development sealing key: random, kept in `data_dir` (0600), so secrets sealed by one
-/// run open in the next.
-fn dev_key(data_dir: &Path) -> Result<Vec<u8>, String> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let path = data_dir.join("sealing-dev.key");
-    std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-    {
-        Ok(mut f) => {
-            let k = store::secrets::random_token(32);
-            f.write_all(k.as_bytes()).map_err(|e| e.to_string())?;
-            f.sync_all().map_err(|e| e.to_string())?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Sha256::digest(text.trim().as_bytes()).to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sso(allow_private: bool) -> Sso {
-        let dir = std::env::temp_dir().join(format!("sso-test-{}", std::process::id()));
-        Sso::new(
-            Some(&"ab".repeat(32)),
-            Some(&dir),
-            allow_private,
-            "http://127.0.0.1:3000",
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn a_sealed_secret_opens_only_with_its_key() {
-        let s = sso(true);
-        let sealed = s.seal("s3cret", b"tenant-a");
-        assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
-        assert_eq!(s.open(&sealed, b"tenant-a").unwrap(), "s3cret");
-        assert!(
-            s.open(&sealed, b"tenant-b").is_err(),
-            "bound to its workspace"
-        );
-        let other = Sso::new(Some(&"cd".repeat(32)), None, true, "http://x").unwrap();
-        assert!(other.open(&sealed, b"tenant-a").is_err());
-        let mut tampered = sealed.clone();
-        *tampered.last_mut().unwrap() ^= 1;
-        assert!(s.open(&tampered, b"tenant-a").is_err());
+        let sealer = Sealer::new(Some(&"ab".repeat(32)), None).unwrap();
+        Sso::new(Arc::new(sealer), allow_private, "http://127.0.0.1:3000").unwrap()
     }
 
     #[test]
@@ -541,6 +434,5 @@ mod tests {
         let tests = sso(true);
         assert!(tests.check_issuer("http://127.0.0.1:4000").is_ok());
         assert!(tests.check_issuer("http://login.example.com").is_err());
-        assert!(Sso::new(Some("abc"), None, true, "http://x").is_err());
     }
 }

@@ -16,6 +16,7 @@ mod identity;
 mod ingest;
 mod live_metrics;
 mod mcp;
+mod mfa;
 mod otel_sdk;
 mod people;
 mod redis;

@@ -100,7 +100,11 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             ],
             "users/set_role" => vec![("id", other_user.clone()), ("role", "viewer".into())],
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
-            "users/password_link" => vec![("id", other_user.clone())],
+            "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
+            "profile/mfa/confirm" | "profile/mfa/recovery_codes" | "profile/mfa/off" => {
+                vec![("code", "000000".into())]
+            }
+            "settings/mfa/set" => vec![("required", "off".into())],
             "dashboard/overview" | "dashboard/heatmap" | "dashboard/insights"
             | "dashboard/choices" => {
                 vec![("q", "range=7d".into())]
@@ -144,6 +148,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "users/set_role",
         "users/set_active",
         "users/password_link",
+        "users/mfa_reset",
         "boards/open",
         "boards/save",
         "boards/delete",

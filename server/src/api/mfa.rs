@@ -1,0 +1,377 @@
+//! Second factors over HTTP: the second step of a password sign-in (`/api/v1/auth/mfa`, and
+//! the `/login/mfa` page's form at `/auth/mfa`), a person's own authenticator app
+//! (`/api/v1/profile/mfa…`), and what a tenant admin decides: who must have one
+//! (`/api/v1/settings/mfa`) and clearing someone's (`/api/v1/users/{id}/mfa`). The rules live in
+//! `store::mfa`; this module moves them to and from HTTP.
+//!
+//! A challenge token is `<scope>.<secret>` like a refresh token (the workspace slug, or `_` for
+//! super admins), so the second step finds its schema without a session.
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
+use store::{
+    accounts,
+    audit::Actor,
+    mfa::{self, Checked, Enrolment, Owed, Requirement, Status},
+    UserId,
+};
+use uuid::Uuid;
+
+use super::{
+    account::{redirect, return_path, start_session},
+    extract::{JsonBody, Me},
+};
+use crate::{
+    auth::{limits::Attempt, scope::scoped, ClientIp},
+    error::ApiError,
+    state::AppState,
+};
+
+/// The password was right and a second step is owed: what an API client is told.
+pub(super) fn owed_answer(token: &str, owed: Owed) -> Response {
+    let mut response = Json(serde_json::json!({
+        "mfa_required": true,
+        "mfa_token": token,
+        "enrol": owed == Owed::Enrol,
+        "expires_in": mfa::CHALLENGE_TTL.num_seconds(),
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The same for the sign-in form: the challenge goes into a cookie only this site's pages
+/// send, and the browser to the page that asks for the code.
+pub(super) fn second_step_page(state: &AppState, token: &str, next: &str) -> Response {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    let mut response = redirect(&format!("/login/mfa?{query}"));
+    let cookies = state.cookies;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookies.set(cookies.mfa(), token, "/", mfa::CHALLENGE_TTL.num_seconds()),
+    );
+    response
+}
+
+/// The live challenge `token` names, or the field error that sends the person back to
+/// their password.
+async fn live(state: &AppState, token: &str, attempt: bool) -> Result<mfa::Live, ApiError> {
+    mfa::live(&state.store, token, attempt)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                "/mfa_token",
+                "has expired or was used up; sign in with your password again",
+            )
+        })
+}
+
+fn actor_for(user: &store::User, ip: ClientIp, headers: &HeaderMap) -> Actor {
+    Actor {
+        id: Some(user.id.0),
+        name: user.email.clone(),
+        ip: ip.text(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    }
+}
+
+/// The second step: a code from the app (or a recovery code) for `Verify`, or the first code
+/// from a newly set-up app for `Enrol`. Throttled like passwords, and at most
+/// [`mfa::MAX_ATTEMPTS`] codes per challenge.
+async fn answer(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    token: &str,
+    code: &str,
+) -> Result<Response, ApiError> {
+    let live = live(state, token, true).await?;
+    let actor = actor_for(&live.user, ip, headers);
+    let attempt = Attempt::new(&live.scope, &live.user.email, actor.ip.as_deref());
+    state
+        .login_limits
+        .reserve(&attempt)
+        .map_err(ApiError::TooManyRequests)?;
+    let mut tx = state
+        .store
+        .scoped_tx(live.tenant.as_ref().map(|t| t.scope()))
+        .await?;
+    let codes = match live.owed {
+        Owed::Verify => {
+            let met = mfa::verify(tx.conn(), &state.sealer, &actor, live.user.id, code).await?;
+            if met.is_none() {
+                // The failure's audit entry stays.
+                tx.commit().await?;
+                return Err(wrong_code());
+            }
+            None
+        }
+        Owed::Enrol => {
+            match mfa::confirm(tx.conn(), &state.sealer, &actor, live.user.id, code).await {
+                Ok(codes) => Some(codes),
+                Err(e) => {
+                    tx.commit().await?;
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    live.spend(tx.conn()).await?;
+    state.login_limits.succeeded(&attempt);
+    start_session(state, tx, live.tenant.as_ref(), &live.user, &actor, codes).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStep {
+    mfa_token: String,
+    code: String,
+}
+
+/// `POST /api/v1/auth/mfa`: the session, as a password sign-in without a second factor gives.
+pub async fn second_step(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SecondStep>,
+) -> Result<Response, ApiError> {
+    answer(&state, ip, &headers, &body.mfa_token, &body.code).await
+}
+
+#[derive(Deserialize)]
+pub struct ChallengeToken {
+    mfa_token: String,
+}
+
+/// `POST /api/v1/auth/mfa/enrol`: the app to set up, when the workspace requires one the
+/// person lacks.
+pub async fn enrol(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ChallengeToken>,
+) -> Result<Json<Enrolment>, ApiError> {
+    Ok(Json(challenge_enrolment(&state, &body.mfa_token).await?))
+}
+
+/// The app a sign-in's enrolment challenge sets up (the same seed until it is confirmed).
+pub async fn challenge_enrolment(state: &AppState, token: &str) -> Result<Enrolment, ApiError> {
+    let live = live(state, token, false).await?;
+    Ok(live.enrolment(&state.store, &state.sealer).await?)
+}
+
+#[derive(Deserialize)]
+pub struct SecondStepForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /auth/mfa`, the `/login/mfa` page's form (with or without JavaScript): the challenge
+/// comes from its cookie; success goes on as a password sign-in does (to the profile, after
+/// an app was set up on the way, to make recovery codes); a wrong code goes back to the form.
+pub async fn second_step_form(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    axum::Form(body): axum::Form<SecondStepForm>,
+) -> Response {
+    let next = return_path(body.next.as_deref()).to_string();
+    let Some(token) = crate::auth::cookie(&headers, state.cookies.mfa()) else {
+        return redirect("/login?error=mfa_expired");
+    };
+    let enrolling = matches!(live(&state, &token, false).await, Ok(l) if l.owed == Owed::Enrol);
+    match answer(&state, ip, &headers, &token, &body.code).await {
+        Ok(ok) => {
+            let to = if enrolling {
+                "/profile?mfa=enrolled#security"
+            } else {
+                next.as_str()
+            };
+            let mut response = redirect(to);
+            for cookie in ok.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            let cookies = state.cookies;
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookies.set(cookies.mfa(), "", "/", 0));
+            response
+        }
+        Err(e) => {
+            let code = match &e {
+                ApiError::Validation(errors) if errors.iter().any(|f| f.pointer == "/code") => {
+                    "code"
+                }
+                ApiError::TooManyRequests(_) => "throttled",
+                _ => "expired",
+            };
+            if code == "expired" {
+                return redirect("/login?error=mfa_expired");
+            }
+            let query = serde_urlencoded::to_string([("error", code), ("next", next.as_str())])
+                .unwrap_or_default();
+            redirect(&format!("/login/mfa?{query}"))
+        }
+    }
+}
+
+// --- a person's own second factor -----------------------------------------------------------
+
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Status>, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    let user = accounts::get(tx.conn(), me.user_id).await?;
+    let s = mfa::status(tx.conn(), &user, me.tenant.is_some()).await?;
+    tx.commit().await?;
+    Ok(Json(s))
+}
+
+pub async fn begin(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Enrolment>, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    let label = mfa::account_label(&me.email, me.tenant.as_ref().map(|t| t.slug.as_str()));
+    let e = mfa::begin(tx.conn(), &state.sealer, me.user_id, &label).await?;
+    tx.commit().await?;
+    Ok(Json(e))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Code {
+    code: String,
+}
+
+#[derive(Serialize)]
+pub struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<Code>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    let codes = mfa::confirm(
+        tx.conn(),
+        &state.sealer,
+        &me.actor(),
+        me.user_id,
+        &body.code,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+pub async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<Code>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    let checked = mfa::renew_recovery_codes(
+        tx.conn(),
+        &state.sealer,
+        &me.actor(),
+        me.user_id,
+        &body.code,
+    )
+    .await?;
+    tx.commit().await?;
+    match checked {
+        Checked::Done(codes) => Ok(Json(RecoveryCodes {
+            recovery_codes: codes,
+        })),
+        Checked::WrongCode => Err(wrong_code()),
+    }
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::field(
+        "/code",
+        "is not the code your authenticator app shows now, nor an unused recovery code",
+    )
+}
+
+pub async fn turn_off(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<Code>,
+) -> Result<Response, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    let user = accounts::get(tx.conn(), me.user_id).await?;
+    let checked = mfa::turn_off(
+        tx.conn(),
+        &state.sealer,
+        &me.actor(),
+        &user,
+        me.tenant.is_some(),
+        &body.code,
+    )
+    .await?;
+    tx.commit().await?;
+    match checked {
+        Checked::Done(()) => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
+        Checked::WrongCode => Err(wrong_code()),
+    }
+}
+
+// --- what a tenant admin decides ------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    required: Requirement,
+}
+
+pub async fn get_rule(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Rule>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let required = mfa::requirement(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(Rule { required }))
+}
+
+pub async fn set_rule(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<Rule>,
+) -> Result<Json<Rule>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let required = mfa::set_requirement(&mut tx, &me.actor(), body.required).await?;
+    tx.commit().await?;
+    Ok(Json(Rule { required }))
+}
+
+/// Clears a person's second factor (a lost phone) and ends their sessions.
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    mfa::reset(&mut tx, &me.actor(), UserId(id)).await?;
+    tx.commit().await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
