@@ -87,6 +87,13 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Needs(UserManage),
         &[("PUT", "/api/v1/settings/mfa")],
     ),
+    rule("sso/settings", Needs(UserManage), &[("GET", "/api/v1/sso")]),
+    rule("sso/save", Needs(UserManage), &[("PUT", "/api/v1/sso")]),
+    rule(
+        "sso/remove",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/sso")],
+    ),
     rule(
         "api_keys/list",
         Authenticated,

@@ -102,6 +102,9 @@ pub fn LoginPage() -> impl IntoView {
         "throttled" => "Too many attempts. Wait a little and try again.",
         "invalid" => "Check this field.",
         "unavailable" => "Signing in is not possible right now. Try again shortly.",
+        "sso_only" => {
+            "This workspace signs in through its identity provider: use Continue with SSO below."
+        }
         "mfa_expired" => "That sign-in expired or had too many wrong codes. Sign in again.",
         _ => "",
     };

@@ -45,6 +45,29 @@ pub mod ssr {
         pub sealer: std::sync::Arc<store::sealing::Sealer>,
         /// The cookie a sign-in's second step keeps its challenge in.
         pub mfa_cookie: &'static str,
+        /// The workspace's single sign-on settings, kept by the server (which owns the
+        /// provider checks and the sealing of secrets).
+        pub sso: std::sync::Arc<dyn SsoAdmin>,
+    }
+
+    /// What the sign-in settings page asks the server to do, the same code the REST routes
+    /// run (`GET/PUT/DELETE /api/v1/sso`). `workspace` is the caller's tenant slug.
+    pub trait SsoAdmin: Send + Sync + std::fmt::Debug {
+        fn read<'a>(
+            &'a self,
+            workspace: &'a str,
+        ) -> crate::session::ssr::BoxFuture<'a, Result<Option<types::sso::Settings>, crate::AppError>>;
+        fn save<'a>(
+            &'a self,
+            workspace: &'a str,
+            actor: &'a store::audit::Actor,
+            form: types::sso::Form,
+        ) -> crate::session::ssr::BoxFuture<'a, Result<types::sso::Settings, crate::AppError>>;
+        fn remove<'a>(
+            &'a self,
+            workspace: &'a str,
+            actor: &'a store::audit::Actor,
+        ) -> crate::session::ssr::BoxFuture<'a, Result<bool, crate::AppError>>;
     }
 
     /// The server's live bus, as the server functions that change boards see it.
@@ -155,6 +178,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("profile") view=|| view! { <Protected><account::ProfilePage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-keys") view=|| view! { <Protected><account::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=|| view! { <Protected><people::UsersPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><people::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=people::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("tenants") view=|| view! { <Protected><account::TenantsPage /></Protected> } ssr=SsrMode::Async />

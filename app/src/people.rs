@@ -184,7 +184,8 @@ pub async fn set_mfa_rule(required: String) -> Result<types::mfa::Requirement, A
     let to = types::mfa::Requirement::parse(&required).ok_or_else(|| {
         AppError::invalid("required", "required: must be off, admins or everyone")
     })?;
-    let rule = store::mfa::set_requirement(&mut tx, &s.actor, to).await?;
+    let can_seal = crate::ssr::server_context()?.sealer.can_seal();
+    let rule = store::mfa::set_requirement(&mut tx, &s.actor, to, can_seal).await?;
     tx.commit().await?;
     Ok(rule)
 }
@@ -271,7 +272,7 @@ pub fn UsersPage() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Two-step verification"</h2>
-            <p class="muted">"Who must enter a code from an authenticator app after their password. People without one set it up at their next sign-in. Single sign-on relies on the identity provider's own second step."</p>
+            <p class="muted">"Who must enter a code from an authenticator app after their password. People without one set it up at their next sign-in. Single sign-on relies on the identity provider's own second step ("<a href="/sso" id="sso-link">"single sign-on settings"</a>")."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let current = rule.await.unwrap_or_default();

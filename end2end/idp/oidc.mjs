@@ -3,11 +3,21 @@
 //        "redirect_uris":["http://127.0.0.1:3000/auth/callback"]}]' node end2end/idp/oidc.mjs
 // Test harnesses wait for the line READY on stdout; everything else goes to stderr.
 
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 // oidc-provider prints NOTICEs with console.info (stdout) the first time a default
 // hook runs (e.g. renderError). Send them to stderr so stdout carries only READY.
 console.info = console.error;
+
+// CLOCK_SKEW_SECONDS: this provider's clock runs that far off (negative: behind), so the
+// tokens it signs are already expired by the relying party's clock. Everything the provider
+// checks itself uses the same clock, so its own flow still works.
+const skew = Number(process.env.CLOCK_SKEW_SECONDS ?? 0) * 1000;
+if (skew) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + skew;
+}
 
 const port = Number(process.env.PORT);
 if (!port) throw new Error('PORT env var is required');
@@ -23,8 +33,24 @@ const clients = JSON.parse(process.env.CLIENTS ?? '[]').map((c) => ({
   ...c,
 }));
 
+// FRESH_KEYS=1: sign with a key made for this run (a new `kid` every start), so restarting
+// the provider on the same port is a key rotation. Otherwise oidc-provider's fixed dev key.
+const jwks = process.env.FRESH_KEYS
+  ? {
+      keys: [
+        {
+          ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+          kid: randomUUID(),
+          alg: 'RS256',
+          use: 'sig',
+        },
+      ],
+    }
+  : undefined;
+
 const provider = new Provider(issuer, {
   clients,
+  ...(jwks ? { jwks } : {}),
   // Any login typed into the dev login form (devInteractions, on by default) becomes
   // the account id; the claims are derived from it so tests choose users by name.
   async findAccount(ctx, login) {
@@ -55,7 +81,15 @@ const provider = new Provider(issuer, {
   pkce: { required: () => false },
   // Same values as the library defaults, set explicitly only because the default
   // functions print a "you SHOULD change it" notice each time the process starts.
-  ttl: { AccessToken: 3600, IdToken: 3600, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
+  // Interaction cookies carry absolute expiry times from the skewed clock: live long enough
+  // to outlast the skew.
+  ttl: {
+    AccessToken: 3600,
+    IdToken: 3600,
+    Interaction: 3600 + Math.abs(skew) / 1000,
+    Session: 14 * 86400,
+    Grant: 14 * 86400,
+  },
   // Auto-consent: hand back a grant that already covers everything this request
   // asks for, so after the login form the flow redirects straight to redirect_uri.
   async loadExistingGrant(ctx) {

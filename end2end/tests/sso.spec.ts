@@ -3,6 +3,7 @@
 // form, and back on the dashboard as a person made just in time with the role their group
 // maps to. A second sign-in is the same account; a refusal is explained on the sign-in page.
 import { test, expect, Page, Browser } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DemoSite } from './demo-site';
@@ -94,5 +95,56 @@ test('a refusal is explained on the sign-in page', async ({ browser }) => {
   await page.waitForURL((u) => u.pathname === '/login');
   await expect(page.locator('#sso-error')).toContainText('has not verified unverified.hal@demo.test');
   await expect(page.locator('#sso-workspace')).toHaveValue('demo');
+  await context.close();
+});
+
+test('a tenant admin edits single sign-on on /sso, and SSO-only refuses passwords but the break-glass admin', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await site.signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.goto(`${site.url}/users`);
+  await page.locator('#sso-link').click();
+  await page.waitForURL((u) => u.pathname === '/sso');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#sso-issuer')).toHaveValue(issuer);
+  await expect(page.locator('#sso-redirect')).toHaveText(`${site.url}/auth/sso/callback`);
+  await expect(page.locator('#sso-groups')).toHaveValue('admins = manager');
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
+  await page.setViewportSize({ width: 375, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow, 'no sideways scroll at 375 px').toBeLessThanOrEqual(0);
+  await page.screenshot({ path: test.info().outputPath('sso-settings-375.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // SSO-only needs someone who can still get in when the provider is down.
+  await page.locator('#sso-only').check();
+  await page.locator('#sso-save').click();
+  await expect(page.locator('#sso-break-glass-error')).toContainText('name the tenant admin');
+  await page.locator('#sso-break-glass').fill('admin@demo.test');
+  await page.locator('#sso-groups').fill('admins = manager\nleads = manager');
+  await page.locator('#sso-save').click();
+  await expect(page.locator('#sso-saved')).toBeVisible();
+  await page.reload();
+  await expect(page.locator('#sso-only')).toBeChecked();
+  await expect(page.locator('#sso-groups')).toHaveValue('admins = manager\nleads = manager');
+
+  // Passwords are refused now, with the way in named; the break-glass admin still gets in.
+  const other = await browser.newContext();
+  const dev = await other.newPage();
+  await dev.goto(`${site.url}/login`);
+  await dev.locator('#tenant').fill('demo');
+  await dev.locator('#email').fill('dev@demo.test');
+  await dev.locator('#password').fill('demo-developer-pass');
+  await dev.locator('#sign-in').click();
+  await expect(dev.locator('.error[role="alert"]')).toContainText('use Continue with SSO');
+  expect(await site.token('admin@demo.test', 'demo-admin-pass')).toBeTruthy();
+
+  await page.locator('#sso-only').uncheck();
+  await page.locator('#sso-save').click();
+  await expect(page.locator('#sso-saved')).toBeVisible();
+  expect(await site.token('dev@demo.test', 'demo-developer-pass')).toBeTruthy();
+  await other.close();
   await context.close();
 });

@@ -17,6 +17,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// The workspace signs in through its identity provider only.
+    #[error("this workspace signs in through its identity provider: use Continue with SSO")]
+    PasswordsOff,
     #[error("invalid request: {}", .0.iter().map(|e| format!("{} {}", e.pointer, e.detail)).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
     #[error("too many attempts; retry in {} s", .0.as_secs().max(1))]
@@ -77,6 +80,11 @@ impl ApiError {
                 "Invalid credentials",
             ),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::PasswordsOff => (
+                StatusCode::FORBIDDEN,
+                "passwords-off",
+                "Single sign-on only",
+            ),
             ApiError::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
@@ -127,6 +135,42 @@ impl ApiError {
                 "internal",
                 "Internal server error",
             ),
+        }
+    }
+}
+
+impl ApiError {
+    /// The same refusal for a server function: its status, the form field at fault (the
+    /// pointer's first segment) and the words, never internals.
+    pub fn for_page(self) -> app::AppError {
+        let (status, _, _) = self.parts();
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self, "server function failed");
+            return app::AppError::new(
+                status,
+                "something went wrong on our side; it has been logged",
+            );
+        }
+        let field = match &self {
+            ApiError::Validation(errors) => errors
+                .first()
+                .map(|e| (e.pointer.clone(), e.detail.clone())),
+            ApiError::Store(store::Error::Invalid { field, reason }) => {
+                Some((format!("/{field}"), reason.to_string()))
+            }
+            _ => None,
+        };
+        match field {
+            Some((pointer, detail)) => {
+                let name = pointer
+                    .trim_start_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                app::AppError::invalid(&name, format!("{}: {detail}", name.replace('_', " ")))
+            }
+            None => app::AppError::new(status, self.to_string()),
         }
     }
 }

@@ -30,6 +30,13 @@ pub struct Provider {
     pub default_role: Role,
     pub group_roles: BTreeMap<String, Role>,
     pub enabled: bool,
+    /// Passwords are refused in this workspace, except for `break_glass`.
+    #[serde(default)]
+    pub sso_only: bool,
+    /// The e-mail of the tenant admin who may still sign in with a password (required when
+    /// `sso_only`), so an outage at the provider locks nobody out for good.
+    #[serde(default)]
+    pub break_glass: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -71,6 +78,12 @@ impl Provider {
                 .any(|d| d.eq_ignore_ascii_case(domain))
     }
 
+    /// The workspace named its e-mail domains and `email` is in one: the workspace vouches
+    /// that the provider speaks for that address, so an existing account with it may be linked.
+    pub fn vouches_for(&self, email: &Email) -> bool {
+        !self.email_domains.is_empty() && self.admits(email)
+    }
+
     /// The role a new account gets: the most powerful its groups map to, else the default.
     pub fn role_for(&self, groups: &[String]) -> Role {
         groups
@@ -91,6 +104,8 @@ struct ProviderRow {
     default_role: String,
     group_roles: serde_json::Value,
     enabled: bool,
+    sso_only: bool,
+    break_glass: Option<String>,
     updated_at: DateTime<Utc>,
 }
 
@@ -113,6 +128,8 @@ impl TryFrom<ProviderRow> for Provider {
                 reason: e.to_string().into(),
             })?,
             enabled: r.enabled,
+            sso_only: r.sso_only,
+            break_glass: r.break_glass,
             updated_at: r.updated_at,
         })
     }
@@ -122,9 +139,10 @@ impl TryFrom<ProviderRow> for Provider {
 pub async fn provider(conn: &mut PgConnection) -> Result<Option<Provider>> {
     sqlx::query_as!(
         ProviderRow,
-        "SELECT preset, issuer, client_id, client_secret, scopes, email_domains, default_role,
-                group_roles, enabled, updated_at
-         FROM sso_providers"
+        "SELECT p.preset, p.issuer, p.client_id, p.client_secret, p.scopes, p.email_domains,
+                p.default_role, p.group_roles, p.enabled, p.sso_only,
+                u.email AS \"break_glass?\", p.updated_at
+         FROM sso_providers p LEFT JOIN users u ON u.id = p.break_glass"
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -142,19 +160,28 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
             reason: "must be a workspace role".into(),
         });
     }
+    let break_glass = match &p.break_glass {
+        Some(email) => Some(break_glass_admin(conn, email).await?),
+        None if p.sso_only => {
+            return Err(Error::Invalid {
+                field: "break_glass",
+                reason: "name the tenant admin who may still sign in with a password when the provider is down".into(),
+            })
+        }
+        None => None,
+    };
     let groups = serde_json::to_value(&p.group_roles).expect("a map of roles serialises");
-    let row = sqlx::query_as!(
-        ProviderRow,
+    sqlx::query!(
         "INSERT INTO sso_providers (preset, issuer, client_id, client_secret, scopes,
-                                    email_domains, default_role, group_roles, enabled)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                    email_domains, default_role, group_roles, enabled, sso_only,
+                                    break_glass)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT ((true)) DO UPDATE SET
              preset = EXCLUDED.preset, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
              client_secret = EXCLUDED.client_secret, scopes = EXCLUDED.scopes,
              email_domains = EXCLUDED.email_domains, default_role = EXCLUDED.default_role,
-             group_roles = EXCLUDED.group_roles, enabled = EXCLUDED.enabled, updated_at = now()
-         RETURNING preset, issuer, client_id, client_secret, scopes, email_domains, default_role,
-                   group_roles, enabled, updated_at",
+             group_roles = EXCLUDED.group_roles, enabled = EXCLUDED.enabled,
+             sso_only = EXCLUDED.sso_only, break_glass = EXCLUDED.break_glass, updated_at = now()",
         p.preset.as_str(),
         p.issuer,
         p.client_id,
@@ -163,9 +190,11 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         &p.email_domains,
         p.default_role.as_str(),
         groups,
-        p.enabled
+        p.enabled,
+        p.sso_only,
+        break_glass.map(|u| u.0)
     )
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
     audit::record(
         conn,
@@ -179,10 +208,49 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
             "default_role": p.default_role.as_str(),
             "group_roles": p.group_roles,
             "enabled": p.enabled,
+            "sso_only": p.sso_only,
+            "break_glass": p.break_glass,
         }),
     )
     .await?;
-    row.try_into()
+    provider(conn).await?.ok_or(Error::NotFound("provider"))
+}
+
+/// The break-glass account: an active tenant admin with a password.
+async fn break_glass_admin(conn: &mut PgConnection, email: &str) -> Result<UserId> {
+    let bad = |reason: &'static str| Error::Invalid {
+        field: "break_glass",
+        reason: reason.into(),
+    };
+    let email = Email::parse(email).map_err(|_| bad("is not an e-mail address"))?;
+    let row = sqlx::query!(
+        "SELECT id, role, status = 'active' AS \"active!\", password_hash IS NOT NULL AS \"has_password!\"
+         FROM users WHERE email = $1",
+        email.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| bad("is nobody in this workspace"))?;
+    if row.role != Role::TenantAdmin.as_str() || !row.active || !row.has_password {
+        return Err(bad("must be an active tenant admin who has a password"));
+    }
+    Ok(UserId(row.id))
+}
+
+/// Whether the workspace refuses a password sign-in as `email` (single sign-on only, and not
+/// its break-glass admin). Asked before the password is checked, and the same for an e-mail
+/// nobody has: the answer says something about the workspace, nothing about the account.
+pub async fn password_refused(conn: &mut PgConnection, email: &Email) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        // A break-glass admin since demoted is refused like anyone else.
+        "SELECT p.enabled AND p.sso_only
+                AND NOT coalesce(u.email = $1 AND u.role = 'tenant_admin', false) AS \"refused!\"
+         FROM sso_providers p LEFT JOIN users u ON u.id = p.break_glass",
+        email.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(false))
 }
 
 /// Removes the workspace's provider; accounts it made keep working with a password link.
@@ -199,7 +267,8 @@ pub async fn remove(conn: &mut PgConnection, by: &Actor) -> Result<bool> {
 /// Who signs in: the account linked to (`issuer`, `subject`), or a new one made just in time
 /// with `role` when `may_create` (its e-mail domain is admitted). An e-mail already taken by
 /// an account not linked to this subject is refused (`Conflict`): linking by e-mail alone
-/// would let whoever controls an address at the provider take over an existing account.
+/// would let whoever controls an address at the provider take over an existing account. Only
+/// `link_existing` (the workspace vouches for the domain, see `Provider::vouches_for`) links it.
 #[allow(clippy::too_many_arguments)]
 pub async fn account(
     conn: &mut PgConnection,
@@ -210,6 +279,7 @@ pub async fn account(
     name: &str,
     role: Role,
     may_create: bool,
+    link_existing: bool,
 ) -> Result<(User, bool)> {
     let linked = sqlx::query_scalar!(
         "UPDATE user_identities SET last_login_at = now()
@@ -230,6 +300,31 @@ pub async fn account(
             field: "email",
             reason: format!("{email} is not in a domain this workspace admits").into(),
         });
+    }
+    // The workspace named its own e-mail domains and the provider verified this address in
+    // one of them: an account that already has it (made with a password, say, before the
+    // workspace moved to single sign-on) is linked to this identity from now on.
+    if link_existing {
+        if let Ok(existing) = accounts::find_by_email(conn, email).await {
+            sqlx::query!(
+                "INSERT INTO user_identities (issuer, subject, user_id, last_login_at)
+                 VALUES ($1, $2, $3, now())",
+                issuer,
+                subject,
+                existing.id.0
+            )
+            .execute(&mut *conn)
+            .await?;
+            audit::record(
+                conn,
+                from,
+                "sso.linked",
+                Some(&existing.id.to_string()),
+                serde_json::json!({ "email": existing.email, "issuer": issuer, "subject": subject }),
+            )
+            .await?;
+            return Ok((existing, false));
+        }
     }
     let user = accounts::create(conn, email, name, role, None).await?;
     sqlx::query!(

@@ -10,6 +10,7 @@ pub mod mfa;
 pub mod problem;
 pub mod range;
 pub mod roles;
+pub mod sso;
 pub mod viewer;
 
 pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};

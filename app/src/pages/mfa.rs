@@ -42,11 +42,19 @@ mod ssr {
         Ok(store.scoped_tx(s.scope.as_ref()).await?)
     }
 
-    pub fn wrong_code() -> AppError {
-        AppError::invalid(
-            "code",
-            "code: is not the code your authenticator app shows now, nor an unused recovery code",
-        )
+    /// Why a code was not taken, as the REST twins say it.
+    pub fn refusal<T>(checked: store::mfa::Checked<T>) -> Result<T, AppError> {
+        match checked {
+            store::mfa::Checked::Done(t) => Ok(t),
+            store::mfa::Checked::WrongCode => Err(AppError::invalid(
+                "code",
+                "code: is not the code your authenticator app shows now, nor an unused recovery code",
+            )),
+            store::mfa::Checked::Locked => Err(AppError::invalid(
+                "code",
+                "code: too many wrong codes; try again in 15 minutes",
+            )),
+        }
     }
 }
 
@@ -99,9 +107,9 @@ pub async fn confirm_mfa(code: String) -> Result<Vec<String>, AppError> {
     let s = crate::session::ssr::require_fn::<ConfirmMfa>().await?;
     let sealer = crate::ssr::server_context()?.sealer;
     let mut tx = ssr::tx(&s).await?;
-    let codes = store::mfa::confirm(tx.conn(), &sealer, &s.actor, s.user_id, &code).await?;
+    let checked = store::mfa::confirm(tx.conn(), &sealer, &s.actor, s.user_id, &code).await?;
     tx.commit().await?;
-    Ok(codes)
+    ssr::refusal(checked)
 }
 
 #[server(endpoint = "profile/mfa/recovery_codes")]
@@ -112,10 +120,7 @@ pub async fn renew_recovery_codes(code: String) -> Result<Vec<String>, AppError>
     let checked =
         store::mfa::renew_recovery_codes(tx.conn(), &sealer, &s.actor, s.user_id, &code).await?;
     tx.commit().await?;
-    match checked {
-        store::mfa::Checked::Done(codes) => Ok(codes),
-        store::mfa::Checked::WrongCode => Err(ssr::wrong_code()),
-    }
+    ssr::refusal(checked)
 }
 
 #[server(endpoint = "profile/mfa/off")]
@@ -134,10 +139,7 @@ pub async fn turn_off_mfa(code: String) -> Result<(), AppError> {
     )
     .await?;
     tx.commit().await?;
-    match checked {
-        store::mfa::Checked::Done(()) => Ok(()),
-        store::mfa::Checked::WrongCode => Err(ssr::wrong_code()),
-    }
+    ssr::refusal(checked)
 }
 
 /// The QR code and the seed as text (for typing in, and for anyone who cannot scan).

@@ -3,3 +3,4 @@
 pub mod dashboard;
 pub mod mfa;
 pub mod session;
+pub mod sso;

@@ -116,6 +116,7 @@ pub async fn login_form(
                 ),
                 ApiError::TooManyRequests(_) => (String::new(), "throttled"),
                 ApiError::Forbidden(_) => ("tenant".into(), "suspended"),
+                ApiError::PasswordsOff => (String::new(), "sso_only"),
                 ApiError::InvalidCredentials => ("password".into(), "credentials"),
                 _ => (String::new(), "unavailable"),
             };
@@ -234,7 +235,11 @@ async fn sign_in(
             .scoped_tx(tenant.as_ref().map(|t| t.scope()))
             .await?;
         let found = accounts::find_for_login(tx.conn(), &email).await?;
+        let refused = tenant.is_some() && store::sso::password_refused(tx.conn(), &email).await?;
         tx.commit().await?;
+        if refused {
+            return Err(ApiError::PasswordsOff);
+        }
         found.filter(|_| !unknown_workspace)
     };
     let hash = found
@@ -266,7 +271,7 @@ async fn sign_in(
         .scoped_tx(tenant.as_ref().map(|t| t.scope()))
         .await?;
     if let Some(owed) = mfa::owed(tx.conn(), &user, tenant.is_some()).await? {
-        let secret = mfa::challenge(tx.conn(), user.id, owed).await?;
+        let secret = mfa::challenge(tx.conn(), &actor, user.id, owed).await?;
         tx.commit().await?;
         return Ok(SignedIn::Owes {
             token: format!("{scope}.{secret}"),

@@ -65,12 +65,14 @@ pub(super) fn second_step_page(state: &AppState, token: &str, next: &str) -> Res
 async fn live(state: &AppState, token: &str, attempt: bool) -> Result<mfa::Live, ApiError> {
     mfa::live(&state.store, token, attempt)
         .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                "/mfa_token",
-                "has expired or was used up; sign in with your password again",
-            )
-        })
+        .ok_or_else(gone)
+}
+
+fn gone() -> ApiError {
+    ApiError::field(
+        "/mfa_token",
+        "has expired or was used up; sign in with your password again",
+    )
 }
 
 fn actor_for(user: &store::User, ip: ClientIp, headers: &HeaderMap) -> Actor {
@@ -95,40 +97,65 @@ async fn answer(
     token: &str,
     code: &str,
 ) -> Result<Response, ApiError> {
-    let live = live(state, token, true).await?;
-    let actor = actor_for(&live.user, ip, headers);
-    let attempt = Attempt::new(&live.scope, &live.user.email, actor.ip.as_deref());
+    // Throttled before the challenge counts the code: a throttled retry costs no attempt. The
+    // key is not the password's, which a correct password resets.
+    let found = live(state, token, false).await?;
+    let actor = actor_for(&found.user, ip, headers);
+    let attempt = Attempt::new(
+        &format!("mfa:{}", found.scope),
+        &found.user.email,
+        actor.ip.as_deref(),
+    );
     state
         .login_limits
         .reserve(&attempt)
         .map_err(ApiError::TooManyRequests)?;
+    let live = live(state, token, true).await?;
     let mut tx = state
         .store
         .scoped_tx(live.tenant.as_ref().map(|t| t.scope()))
         .await?;
-    let codes = match live.owed {
-        Owed::Verify => {
-            let met = mfa::verify(tx.conn(), &state.sealer, &actor, live.user.id, code).await?;
-            if met.is_none() {
-                // The failure's audit entry stays.
-                tx.commit().await?;
-                return Err(wrong_code());
-            }
-            None
-        }
+    let checked = match live.owed {
+        Owed::Verify => mfa::verify(tx.conn(), &state.sealer, &actor, live.user.id, code)
+            .await?
+            .map(|_| None),
         Owed::Enrol => {
             match mfa::confirm(tx.conn(), &state.sealer, &actor, live.user.id, code).await {
-                Ok(codes) => Some(codes),
+                Ok(c) => c.map(Some),
                 Err(e) => {
+                    // The attempt and any audit entry stay.
                     tx.commit().await?;
                     return Err(e.into());
                 }
             }
         }
     };
-    live.spend(tx.conn()).await?;
+    let codes = match checked {
+        Checked::Done(codes) => codes,
+        refused => {
+            // The failure's audit entry stays.
+            tx.commit().await?;
+            return Err(refusal(refused));
+        }
+    };
+    if !live.spend(tx.conn()).await? {
+        // Another answer to the same challenge won: one sign-in per challenge.
+        return Err(gone());
+    }
     state.login_limits.succeeded(&attempt);
     start_session(state, tx, live.tenant.as_ref(), &live.user, &actor, codes).await
+}
+
+/// Why a code was not taken.
+fn refusal<T>(checked: Checked<T>) -> ApiError {
+    match checked {
+        Checked::Locked => ApiError::TooManyRequests(
+            mfa::LOCKOUT
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(900)),
+        ),
+        _ => wrong_code(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -218,7 +245,12 @@ pub async fn second_step_form(
                 _ => "expired",
             };
             if code == "expired" {
-                return redirect("/login?error=mfa_expired");
+                let mut response = redirect("/login?error=mfa_expired");
+                let cookies = state.cookies;
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookies.set(cookies.mfa(), "", "/", 0));
+                return response;
             }
             let query = serde_urlencoded::to_string([("error", code), ("next", next.as_str())])
                 .unwrap_or_default();
@@ -268,7 +300,7 @@ pub async fn confirm(
     JsonBody(body): JsonBody<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let mut tx = scoped(&state.store, &me).await?;
-    let codes = mfa::confirm(
+    let checked = mfa::confirm(
         tx.conn(),
         &state.sealer,
         &me.actor(),
@@ -277,9 +309,12 @@ pub async fn confirm(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes,
-    }))
+    match checked {
+        Checked::Done(codes) => Ok(Json(RecoveryCodes {
+            recovery_codes: codes,
+        })),
+        refused => Err(refusal(refused)),
+    }
 }
 
 pub async fn renew_recovery_codes(
@@ -301,7 +336,7 @@ pub async fn renew_recovery_codes(
         Checked::Done(codes) => Ok(Json(RecoveryCodes {
             recovery_codes: codes,
         })),
-        Checked::WrongCode => Err(wrong_code()),
+        refused => Err(refusal(refused)),
     }
 }
 
@@ -331,7 +366,7 @@ pub async fn turn_off(
     tx.commit().await?;
     match checked {
         Checked::Done(()) => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
-        Checked::WrongCode => Err(wrong_code()),
+        refused => Err(refusal(refused)),
     }
 }
 
@@ -359,7 +394,8 @@ pub async fn set_rule(
     JsonBody(body): JsonBody<Rule>,
 ) -> Result<Json<Rule>, ApiError> {
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    let required = mfa::set_requirement(&mut tx, &me.actor(), body.required).await?;
+    let required =
+        mfa::set_requirement(&mut tx, &me.actor(), body.required, state.sealer.can_seal()).await?;
     tx.commit().await?;
     Ok(Json(Rule { required }))
 }

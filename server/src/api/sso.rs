@@ -19,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     Extension, Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use store::{
     accounts::Email,
@@ -28,6 +28,7 @@ use store::{
     sso::{self, Pending, Preset, Provider},
     tenants, Role, Slug, Tenant, TenantStatus,
 };
+use types::sso::{Form, Settings};
 
 use super::{
     account::{redirect, return_path, tokens},
@@ -342,6 +343,7 @@ async fn sign_in(
         &who.name,
         provider.role_for(&who.groups),
         provider.admits(&email),
+        provider.vouches_for(&email),
     )
     .await;
     let (user, _created) = match found {
@@ -385,68 +387,57 @@ async fn sign_in(
 }
 
 /// The provider's configuration as an admin reads it (never the secret).
-#[derive(Serialize)]
-pub struct ProviderView {
-    #[serde(flatten)]
-    provider: Provider,
-    /// Where the provider must send people back (register it there).
-    redirect_uri: String,
-}
-
-fn view(state: &AppState, provider: Provider) -> ProviderView {
+pub fn settings(state: &AppState, p: Provider) -> Settings {
     let base = state.public_url.trim_end_matches('/');
-    ProviderView {
-        provider,
+    Settings {
+        preset: p.preset.as_str().to_string(),
+        issuer: p.issuer,
+        client_id: p.client_id,
+        scopes: p.scopes,
+        email_domains: p.email_domains,
+        default_role: p.default_role,
+        group_roles: p.group_roles,
+        enabled: p.enabled,
+        sso_only: p.sso_only,
+        break_glass: p.break_glass,
         redirect_uri: format!("{base}/auth/sso/callback"),
     }
+}
+
+/// The workspace's provider, if one is configured.
+pub async fn read(state: &AppState, tenant: &Tenant) -> Result<Option<Settings>, ApiError> {
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let p = sso::provider(&mut tx).await?;
+    tx.commit().await?;
+    Ok(p.map(|p| settings(state, p)))
 }
 
 pub async fn get_config(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    let p = sso::provider(&mut tx).await?;
-    tx.commit().await?;
-    Ok(match p {
-        Some(p) => Json(view(&state, p)).into_response(),
+    Ok(match read(&state, me.tenant()?).await? {
+        Some(s) => Json(s).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetProvider {
-    #[serde(default = "generic")]
-    preset: String,
-    issuer: String,
-    client_id: String,
-    client_secret: String,
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-    #[serde(default)]
-    email_domains: Vec<String>,
-    #[serde(default)]
-    default_role: Option<String>,
-    #[serde(default)]
-    group_roles: BTreeMap<String, String>,
-    #[serde(default = "yes")]
-    enabled: bool,
-}
-
-fn generic() -> String {
-    "generic".into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 pub async fn put_config(
     State(state): State<AppState>,
     Extension(me): Me,
-    JsonBody(body): JsonBody<SetProvider>,
-) -> Result<Json<ProviderView>, ApiError> {
+    JsonBody(body): JsonBody<Form>,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(save(&state, me.tenant()?, &me.actor(), body).await?))
+}
+
+/// Checks and saves the workspace's provider: the one implementation behind the REST route and
+/// the sign-in settings page.
+pub async fn save(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Actor,
+    body: Form,
+) -> Result<Settings, ApiError> {
     if !state.sso.can_seal() {
         return Err(ApiError::field(
             "/client_secret",
@@ -462,8 +453,8 @@ pub async fn put_config(
     if body.client_id.trim().is_empty() || body.client_id.len() > 500 {
         return Err(ApiError::field("/client_id", "is required"));
     }
-    if body.client_secret.is_empty() || body.client_secret.len() > 2000 {
-        return Err(ApiError::field("/client_secret", "is required"));
+    if body.client_secret.len() > 2000 {
+        return Err(ApiError::field("/client_secret", "is too long"));
     }
     let scopes = body
         .scopes
@@ -509,13 +500,22 @@ pub async fn put_config(
             "Google sends no groups; give roles on the people page",
         ));
     }
-    let tenant = me.tenant()?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    // An empty secret keeps the one saved, so changing a setting needs no secret retyped.
+    let client_secret = if body.client_secret.is_empty() {
+        match sso::provider(&mut tx).await? {
+            Some(p) => p.client_secret,
+            None => return Err(ApiError::field("/client_secret", "is required")),
+        }
+    } else {
+        state.sso.seal(&body.client_secret, tenant.id.0.as_bytes())
+    };
     let provider = Provider {
         preset,
         // As entered: the provider's issuer is compared exactly, trailing slash and all.
         issuer: body.issuer.trim().to_string(),
         client_id: body.client_id.trim().to_string(),
-        client_secret: state.sso.seal(&body.client_secret, tenant.id.0.as_bytes()),
+        client_secret,
         scopes,
         email_domains: body
             .email_domains
@@ -525,22 +525,85 @@ pub async fn put_config(
         default_role,
         group_roles,
         enabled: body.enabled,
+        sso_only: body.sso_only,
+        break_glass: body
+            .break_glass
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty()),
         updated_at: chrono::Utc::now(),
     };
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let saved = sso::configure(&mut tx, &me.actor(), &provider).await?;
+    let saved = sso::configure(&mut tx, actor, &provider).await?;
     tx.commit().await?;
-    Ok(Json(view(&state, saved)))
+    Ok(settings(state, saved))
+}
+
+/// The sign-in settings page's door to the functions above.
+#[derive(Clone)]
+pub struct Admin(pub AppState);
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sso::Admin")
+    }
+}
+
+impl Admin {
+    async fn tenant(&self, workspace: &str) -> Result<Tenant, ApiError> {
+        let slug = Slug::parse(workspace).map_err(|_| ApiError::NotFound("workspace"))?;
+        Ok(tenants::find_by_slug(self.0.store.pool(), &slug).await?)
+    }
+}
+
+impl app::ssr::SsoAdmin for Admin {
+    fn read<'a>(
+        &'a self,
+        workspace: &'a str,
+    ) -> app::session::ssr::BoxFuture<'a, Result<Option<Settings>, app::AppError>> {
+        Box::pin(async move {
+            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
+            read(&self.0, &t).await.map_err(ApiError::for_page)
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        workspace: &'a str,
+        actor: &'a Actor,
+        form: Form,
+    ) -> app::session::ssr::BoxFuture<'a, Result<Settings, app::AppError>> {
+        Box::pin(async move {
+            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
+            save(&self.0, &t, actor, form)
+                .await
+                .map_err(ApiError::for_page)
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        workspace: &'a str,
+        actor: &'a Actor,
+    ) -> app::session::ssr::BoxFuture<'a, Result<bool, app::AppError>> {
+        Box::pin(async move {
+            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
+            remove(&self.0, &t, actor).await.map_err(ApiError::for_page)
+        })
+    }
+}
+
+/// Removes the workspace's provider; `false` when there was none.
+pub async fn remove(state: &AppState, tenant: &Tenant, actor: &Actor) -> Result<bool, ApiError> {
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let gone = sso::remove(&mut tx, actor).await?;
+    tx.commit().await?;
+    Ok(gone)
 }
 
 pub async fn delete_config(
     State(state): State<AppState>,
     Extension(me): Me,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    let gone = sso::remove(&mut tx, &me.actor()).await?;
-    tx.commit().await?;
-    Ok(if gone {
+    Ok(if remove(&state, me.tenant()?, &me.actor()).await? {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND

@@ -74,7 +74,8 @@ impl SessionCookies {
         !headers.contains_key(header::AUTHORIZATION)
             && !headers.contains_key("x-api-key")
             && (cookie(headers, self.access()).is_some()
-                || cookie(headers, self.refresh()).is_some())
+                || cookie(headers, self.refresh()).is_some()
+                || cookie(headers, self.mfa()).is_some())
     }
 
     /// httpOnly, SameSite=Lax, and Secure when configured; `max_age` 0 deletes the cookie.

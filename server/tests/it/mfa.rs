@@ -503,3 +503,87 @@ async fn the_sign_in_form_sets_the_session_only_after_the_code() {
     assert_eq!(again.headers()["location"], "/login?error=mfa_expired");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn wrong_codes_lock_the_person_out_and_a_password_change_ends_open_challenges() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (secret, recovery) = enrol(&server, &dev).await;
+
+    // A session left open cannot guess its way to new recovery codes: after ten wrong codes
+    // even the right one is refused, here and at sign-in, whatever the source.
+    for i in 0..10 {
+        let (s, _) = call(
+            &server,
+            Method::POST,
+            "/api/v1/profile/mfa/recovery-codes",
+            Some(&dev),
+            Some(json!({ "code": format!("{:06}", 200_000 + i) })),
+        )
+        .await;
+        assert_eq!(s, 422);
+    }
+    let (s, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/profile/mfa/recovery-codes",
+        Some(&dev),
+        Some(json!({ "code": recovery[0] })),
+    )
+    .await;
+    assert_eq!(s, 429, "locked");
+    let owed = password(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (s, _) = second(
+        &server,
+        owed["mfa_token"].as_str().unwrap(),
+        &code(&secret, 1),
+    )
+    .await;
+    assert_eq!(s, 429, "locked at sign-in too");
+
+    // A challenge begun before a role (or password) change ends with it, as sessions do.
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let id = user_id(&server, &admin, "dev@demo.test").await;
+    let (s, _) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/users/{id}/role"),
+        Some(&admin),
+        Some(json!({ "role": "viewer" })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, p) = second(&server, owed["mfa_token"].as_str().unwrap(), &recovery[1]).await;
+    assert_eq!(
+        (s, pointer(&p)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "/mfa_token")
+    );
+
+    // An admin clears other people's, never their own (that takes a code, on the profile).
+    let me = user_id(&server, &admin, "admin@demo.test").await;
+    let (s, p) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/users/{me}/mfa"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?limit=200",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let text = log.to_string();
+    assert!(
+        text.contains("too many wrong codes"),
+        "the lockout is audited"
+    );
+    assert!(text.contains("mfa.challenged"), "challenges are audited");
+    server.shutdown().await;
+}

@@ -37,12 +37,16 @@ fn free_port() -> u16 {
 
 /// Starts the provider with one client, `devpulse`, sending people back to `server`.
 fn idp(server: &TestServer) -> Idp {
+    idp_on(server, free_port(), &[])
+}
+
+/// The provider on `port`, with extra settings (`FRESH_KEYS`, `CLOCK_SKEW_SECONDS`).
+fn idp_on(server: &TestServer, port: u16, env: &[(&str, &str)]) -> Idp {
     let script = server_dir().join("../end2end/idp/oidc.mjs");
     assert!(
         server_dir().join("../node_modules/oidc-provider").exists(),
         "node_modules/oidc-provider is missing: `make test` (scripts/setup.sh) installs it"
     );
-    let port = free_port();
     let clients = json!([
         { "client_id": "devpulse", "client_secret": "s3cret",
           "redirect_uris": [server.url("/auth/sso/callback")] },
@@ -53,6 +57,7 @@ fn idp(server: &TestServer) -> Idp {
         .arg(script)
         .env("PORT", port.to_string())
         .env("CLIENTS", clients.to_string())
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -361,5 +366,162 @@ async fn a_workspace_signs_people_in_through_its_provider_and_refuses_what_does_
         .unwrap();
     refused(&location(&r, ""), "has no single sign-on");
     pool.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_provider_that_rotates_its_keys_is_followed_and_an_expired_token_is_refused() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let port = free_port();
+    let first = idp_on(&server, port, &[("FRESH_KEYS", "1")]);
+    configure(&server, &admin, &first, ("devpulse", "s3cret")).await;
+    let b = browser();
+    let back = to_callback(&b, &server, &first, "ada@demo.test").await;
+    assert_eq!(callback(&b, &back, &server).await, server.url("/sessions"));
+    let id = profile(&b, &server).await["id"].clone();
+
+    // The provider comes back on the same address signing with a new key. The cached keys
+    // (trusted for 10 minutes) do not know it: one fresh discovery, and the sign-in works.
+    drop(first);
+    let rotated = idp_on(&server, port, &[("FRESH_KEYS", "1")]);
+    let b2 = browser();
+    let back = to_callback(&b2, &server, &rotated, "ada@demo.test").await;
+    assert_eq!(callback(&b2, &back, &server).await, server.url("/sessions"));
+    assert_eq!(profile(&b2, &server).await["id"], id, "the same account");
+
+    // A provider whose clock is two hours behind signs tokens that expired an hour ago.
+    drop(rotated);
+    let behind = idp_on(
+        &server,
+        port,
+        &[("FRESH_KEYS", "1"), ("CLOCK_SKEW_SECONDS", "-7200")],
+    );
+    let b3 = browser();
+    let back = to_callback(&b3, &server, &behind, "ada@demo.test").await;
+    let to = callback(&b3, &back, &server).await;
+    refused(&to, "did not check out");
+    assert!(to.contains("expired"), "{to}");
+    let r = b3.get(server.url("/api/v1/profile")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no session from an expired token");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_sign_on_only_workspace_refuses_passwords_but_its_break_glass_admin() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let put = |extra: Value| {
+        let mut body = json!({
+            "issuer": idp.url, "client_id": "devpulse", "client_secret": "s3cret",
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        call(
+            &server,
+            reqwest::Method::PUT,
+            "/api/v1/sso",
+            Some(&admin),
+            Some(body),
+        )
+    };
+    // Nobody named to get in when the provider is down: refused, and so is someone who is not
+    // a tenant admin, or nobody at all.
+    for (extra, why) in [
+        (json!({ "sso_only": true }), "name the tenant admin"),
+        (
+            json!({ "sso_only": true, "break_glass": "dev@demo.test" }),
+            "tenant admin",
+        ),
+        (
+            json!({ "sso_only": true, "break_glass": "admin@other.test" }),
+            "nobody in this workspace",
+        ),
+    ] {
+        let (status, problem) = put(extra).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["pointer"], "/break_glass");
+        assert!(problem.to_string().contains(why), "{problem}");
+    }
+    let (status, saved) = put(json!({
+        "sso_only": true, "break_glass": "Admin@Demo.test", "email_domains": ["demo.test"],
+    }))
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["sso_only"], true);
+    assert_eq!(saved["break_glass"], "admin@demo.test");
+
+    let password = |tenant: &'static str, email: &'static str, pass: &'static str| {
+        call(
+            &server,
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "tenant": tenant, "email": email, "password": pass })),
+        )
+    };
+    let (status, problem) = password("demo", "dev@demo.test", "demo-developer-pass").await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Continue with SSO"));
+    // The same answer for an e-mail nobody has: it tells about the workspace, not accounts.
+    let (status, _) = password("demo", "nobody@demo.test", "whatever-password").await;
+    assert_eq!(status, 403);
+    // The break-glass admin, and other workspaces, sign in as before.
+    login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    login(&server, "other", "dev@other.test", "developer-pass-12345").await;
+    // People who had passwords come in through the provider instead: the workspace names its
+    // domain, so their verified address links their existing account (audited).
+    let dev_id = user_id(&server, &admin, "dev@demo.test").await;
+    let b = browser();
+    let back = to_callback(&b, &server, &idp, "dev@demo.test").await;
+    assert_eq!(callback(&b, &back, &server).await, server.url("/sessions"));
+    assert_eq!(profile(&b, &server).await["id"], dev_id.as_str());
+
+    // The sign-in form says what to do instead.
+    let r = client()
+        .post(server.url("/auth/login"))
+        .header("origin", server.url(""))
+        .form(&[
+            ("tenant", "demo"),
+            ("email", "manager@demo.test"),
+            ("password", "demo-manager-pass"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error=sso_only"));
+
+    // Turned off, passwords work again; the change is audited.
+    let (status, _) = put(json!({ "sso_only": false })).await;
+    assert_eq!(status, 200);
+    login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (_, log) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?limit=100&action=sso.configured",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(log.to_string().contains("\"sso_only\":true"), "{log}");
+    let (_, linked) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?limit=100&action=sso.linked",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(linked.as_array().unwrap().len(), 1, "{linked}");
     server.shutdown().await;
 }

@@ -1,0 +1,62 @@
+//! A workspace's single sign-on settings, as its admins read and write them (the REST API's
+//! `GET/PUT /api/v1/sso` and the sign-in settings page).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What an admin sends to configure the provider.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    /// generic, google, entra or okta.
+    #[serde(default = "generic")]
+    pub preset: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// Empty keeps the secret already saved (there must be one).
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    #[serde(default)]
+    pub default_role: Option<String>,
+    /// Group name → role for people made just in time.
+    #[serde(default)]
+    pub group_roles: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Refuse passwords in the workspace, except for `break_glass`.
+    #[serde(default)]
+    pub sso_only: bool,
+    /// The tenant admin (by e-mail) who may still sign in with a password.
+    #[serde(default)]
+    pub break_glass: Option<String>,
+}
+
+fn generic() -> String {
+    "generic".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The provider as saved (never the secret), and where it must send people back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub preset: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub default_role: crate::Role,
+    pub group_roles: BTreeMap<String, crate::Role>,
+    pub enabled: bool,
+    pub sso_only: bool,
+    pub break_glass: Option<String>,
+    /// Register this at the provider.
+    pub redirect_uri: String,
+}
