@@ -9,15 +9,18 @@
 //! would be signed into the attacker's account (login CSRF).
 //!
 //! A failed or tampered sign-in goes back to `/login` with the reason in words, and into the
-//! workspace's audit log when the workspace is known.
+//! workspace's audit log when the workspace is known. The provider's settings (REST and the
+//! `/sso` page) are in `settings`.
 
-use std::collections::BTreeMap;
+mod settings;
+
+pub use settings::{delete_config, get_config, put_config, Admin};
 
 use axum::{
     extract::{Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap},
     response::{IntoResponse, Response},
-    Extension, Json,
+    Extension,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -26,20 +29,15 @@ use store::{
     audit::{self, Actor},
     refresh_tokens,
     sso::{self, Pending, Preset, Provider},
-    tenants, Role, Slug, Tenant, TenantStatus,
+    tenants, Slug, Tenant, TenantStatus,
 };
-use types::sso::{Form, Settings};
 
-use super::{
-    account::{redirect, return_path, tokens},
-    extract::{JsonBody, Me},
-};
+use super::account::{redirect, return_path, tokens};
 use crate::{
     auth::{
         sso::{ProviderConfig, SsoError},
         ClientIp,
     },
-    error::ApiError,
     state::AppState,
 };
 
@@ -384,228 +382,4 @@ async fn sign_in(
             .append(header::SET_COOKIE, cookie.clone());
     }
     Ok(response)
-}
-
-/// The provider's configuration as an admin reads it (never the secret).
-pub fn settings(state: &AppState, p: Provider) -> Settings {
-    let base = state.public_url.trim_end_matches('/');
-    Settings {
-        preset: p.preset.as_str().to_string(),
-        issuer: p.issuer,
-        client_id: p.client_id,
-        scopes: p.scopes,
-        email_domains: p.email_domains,
-        default_role: p.default_role,
-        group_roles: p.group_roles,
-        enabled: p.enabled,
-        sso_only: p.sso_only,
-        break_glass: p.break_glass,
-        redirect_uri: format!("{base}/auth/sso/callback"),
-    }
-}
-
-/// The workspace's provider, if one is configured.
-pub async fn read(state: &AppState, tenant: &Tenant) -> Result<Option<Settings>, ApiError> {
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let p = sso::provider(&mut tx).await?;
-    tx.commit().await?;
-    Ok(p.map(|p| settings(state, p)))
-}
-
-pub async fn get_config(
-    State(state): State<AppState>,
-    Extension(me): Me,
-) -> Result<Response, ApiError> {
-    Ok(match read(&state, me.tenant()?).await? {
-        Some(s) => Json(s).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
-    })
-}
-
-pub async fn put_config(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    JsonBody(body): JsonBody<Form>,
-) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(save(&state, me.tenant()?, &me.actor(), body).await?))
-}
-
-/// Checks and saves the workspace's provider: the one implementation behind the REST route and
-/// the sign-in settings page.
-pub async fn save(
-    state: &AppState,
-    tenant: &Tenant,
-    actor: &Actor,
-    body: Form,
-) -> Result<Settings, ApiError> {
-    if !state.sso.can_seal() {
-        return Err(ApiError::field(
-            "/client_secret",
-            "cannot be kept: set DEVPULSE_SECRET_KEY (64 hex digits) on the server first",
-        ));
-    }
-    let preset = Preset::parse(&body.preset)
-        .ok_or_else(|| ApiError::field("/preset", "must be generic, google, entra or okta"))?;
-    state
-        .sso
-        .check_issuer(body.issuer.trim())
-        .map_err(|why| ApiError::field("/issuer", why))?;
-    if body.client_id.trim().is_empty() || body.client_id.len() > 500 {
-        return Err(ApiError::field("/client_id", "is required"));
-    }
-    if body.client_secret.len() > 2000 {
-        return Err(ApiError::field("/client_secret", "is too long"));
-    }
-    let scopes = body
-        .scopes
-        .unwrap_or_else(|| ["openid", "email", "profile"].map(String::from).to_vec());
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err(ApiError::field("/scopes", "must include openid"));
-    }
-    let role = |pointer: &str, s: &str| {
-        Role::parse_tenant(s).map_err(|_| {
-            ApiError::field(
-                pointer,
-                "must be tenant_admin, manager, developer or viewer",
-            )
-        })
-    };
-    let default_role = match body.default_role.as_deref() {
-        Some(r) => role("/default_role", r)?,
-        None => Role::Developer,
-    };
-    let mut group_roles = BTreeMap::new();
-    for (g, r) in &body.group_roles {
-        group_roles.insert(g.clone(), role(&format!("/group_roles/{g}"), r)?);
-    }
-    for (i, d) in body.email_domains.iter().enumerate() {
-        if d.is_empty() || d.contains('@') || !d.contains('.') {
-            return Err(ApiError::field(
-                &format!("/email_domains/{i}"),
-                "must be a domain such as example.com",
-            ));
-        }
-    }
-    // Anyone in the world has an account at a shared provider: only the workspace's own
-    // domains may come in, and its group names mean nothing.
-    if matches!(preset, Preset::Google | Preset::Entra) && body.email_domains.is_empty() {
-        return Err(ApiError::field(
-            "/email_domains",
-            "must name the workspace's e-mail domains for this provider",
-        ));
-    }
-    if preset == Preset::Google && !body.group_roles.is_empty() {
-        return Err(ApiError::field(
-            "/group_roles",
-            "Google sends no groups; give roles on the people page",
-        ));
-    }
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    // An empty secret keeps the one saved, so changing a setting needs no secret retyped.
-    let client_secret = if body.client_secret.is_empty() {
-        match sso::provider(&mut tx).await? {
-            Some(p) => p.client_secret,
-            None => return Err(ApiError::field("/client_secret", "is required")),
-        }
-    } else {
-        state.sso.seal(&body.client_secret, tenant.id.0.as_bytes())
-    };
-    let provider = Provider {
-        preset,
-        // As entered: the provider's issuer is compared exactly, trailing slash and all.
-        issuer: body.issuer.trim().to_string(),
-        client_id: body.client_id.trim().to_string(),
-        client_secret,
-        scopes,
-        email_domains: body
-            .email_domains
-            .iter()
-            .map(|d| d.to_lowercase())
-            .collect(),
-        default_role,
-        group_roles,
-        enabled: body.enabled,
-        sso_only: body.sso_only,
-        break_glass: body
-            .break_glass
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty()),
-        updated_at: chrono::Utc::now(),
-    };
-    let saved = sso::configure(&mut tx, actor, &provider).await?;
-    tx.commit().await?;
-    Ok(settings(state, saved))
-}
-
-/// The sign-in settings page's door to the functions above.
-#[derive(Clone)]
-pub struct Admin(pub AppState);
-
-impl std::fmt::Debug for Admin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sso::Admin")
-    }
-}
-
-impl Admin {
-    async fn tenant(&self, workspace: &str) -> Result<Tenant, ApiError> {
-        let slug = Slug::parse(workspace).map_err(|_| ApiError::NotFound("workspace"))?;
-        Ok(tenants::find_by_slug(self.0.store.pool(), &slug).await?)
-    }
-}
-
-impl app::ssr::SsoAdmin for Admin {
-    fn read<'a>(
-        &'a self,
-        workspace: &'a str,
-    ) -> app::session::ssr::BoxFuture<'a, Result<Option<Settings>, app::AppError>> {
-        Box::pin(async move {
-            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
-            read(&self.0, &t).await.map_err(ApiError::for_page)
-        })
-    }
-
-    fn save<'a>(
-        &'a self,
-        workspace: &'a str,
-        actor: &'a Actor,
-        form: Form,
-    ) -> app::session::ssr::BoxFuture<'a, Result<Settings, app::AppError>> {
-        Box::pin(async move {
-            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
-            save(&self.0, &t, actor, form)
-                .await
-                .map_err(ApiError::for_page)
-        })
-    }
-
-    fn remove<'a>(
-        &'a self,
-        workspace: &'a str,
-        actor: &'a Actor,
-    ) -> app::session::ssr::BoxFuture<'a, Result<bool, app::AppError>> {
-        Box::pin(async move {
-            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
-            remove(&self.0, &t, actor).await.map_err(ApiError::for_page)
-        })
-    }
-}
-
-/// Removes the workspace's provider; `false` when there was none.
-pub async fn remove(state: &AppState, tenant: &Tenant, actor: &Actor) -> Result<bool, ApiError> {
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let gone = sso::remove(&mut tx, actor).await?;
-    tx.commit().await?;
-    Ok(gone)
-}
-
-pub async fn delete_config(
-    State(state): State<AppState>,
-    Extension(me): Me,
-) -> Result<StatusCode, ApiError> {
-    Ok(if remove(&state, me.tenant()?, &me.actor()).await? {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_FOUND
-    })
 }
