@@ -121,6 +121,9 @@ pub async fn serve(
         batch_max_items: config.batch_max_items,
         body_limit: config.body_limit,
         decoding: ingest::wire::Budget::default(),
+        // A person signs in a few times a day; 30 at once and one a second after that leaves
+        // room for an office behind one address.
+        sso_starts: Arc::new(ingest::limits::Buckets::new(1.0, 30.0)),
         ingest_limits: Arc::new(ingest::limits::IngestLimits::new(
             ingest::limits::Buckets::new(config.ingest_key_rps, 2.0 * config.ingest_key_rps),
             ingest::limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),

@@ -49,6 +49,9 @@ pub struct AppState {
     /// What ingestion requests being decoded may cost together (see `ingest::wire`).
     pub decoding: Budget,
     pub ingest_limits: Arc<IngestLimits>,
+    /// Single sign-on starts per client address: each one writes a pending row and may make
+    /// the server fetch the provider's discovery document.
+    pub sso_starts: Arc<crate::ingest::limits::Buckets>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: McpService,
     /// Single sign-on: the OpenID Connect relying party.

@@ -309,12 +309,7 @@ pub async fn confirm(
     )
     .await?;
     tx.commit().await?;
-    match checked {
-        Checked::Done(codes) => Ok(Json(RecoveryCodes {
-            recovery_codes: codes,
-        })),
-        refused => Err(refusal(refused)),
-    }
+    shown_once(checked)
 }
 
 pub async fn renew_recovery_codes(
@@ -332,6 +327,11 @@ pub async fn renew_recovery_codes(
     )
     .await?;
     tx.commit().await?;
+    shown_once(checked)
+}
+
+/// New recovery codes, or why none were made.
+fn shown_once(checked: Checked<Vec<String>>) -> Result<Json<RecoveryCodes>, ApiError> {
     match checked {
         Checked::Done(codes) => Ok(Json(RecoveryCodes {
             recovery_codes: codes,

@@ -525,3 +525,26 @@ async fn a_single_sign_on_only_workspace_refuses_passwords_but_its_break_glass_a
     assert_eq!(linked.as_array().unwrap().len(), 1, "{linked}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn starting_sign_ins_is_rate_limited_per_address() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let mut limited = 0;
+    for i in 0..45 {
+        let r = browser()
+            .get(server.url("/auth/sso/start?workspace=demo"))
+            .send()
+            .await
+            .unwrap();
+        let to = location(&r, "");
+        if to.contains("too+many") {
+            limited += 1;
+        } else {
+            // Within the burst the request goes on (here to "no single sign-on").
+            assert!(i < 35, "request {i} was let through: {to}");
+        }
+    }
+    assert!(limited >= 5, "{limited} refused");
+    server.shutdown().await;
+}

@@ -60,9 +60,21 @@ pub struct StartQuery {
 }
 
 /// Leaves for the workspace's provider, keeping what must come back on the server.
-pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let next = return_path(q.next.as_deref()).to_string();
     let slug = q.workspace.unwrap_or_default().trim().to_lowercase();
+    let source = ip.text().unwrap_or_default();
+    if state.sso_starts.take(&source, 1.0).is_err() {
+        return failed(
+            &slug,
+            &next,
+            "too many single sign-on attempts from this address; wait a minute and try again",
+        );
+    }
     let browser = store::secrets::random_token(32);
     match begin(&state, &slug, &next, &browser).await {
         Ok(url) => {
