@@ -105,6 +105,13 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
                 vec![("code", "000000".into())]
             }
             "settings/mfa/set" => vec![("required", "off".into())],
+            // No secret and none saved: an admin gets the field refused, nothing is saved.
+            "sso/save" => vec![
+                ("preset", "generic".into()),
+                ("issuer", "https://idp.example.com".into()),
+                ("client_id", "walk".into()),
+                ("default_role", "developer".into()),
+            ],
             "dashboard/overview" | "dashboard/heatmap" | "dashboard/insights"
             | "dashboard/choices" => {
                 vec![("q", "range=7d".into())]
