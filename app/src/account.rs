@@ -6,7 +6,10 @@ use leptos::{either::Either, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use crate::AppError;
+use crate::{
+    components::forms::{error_text, field_error, Changes},
+    AppError,
+};
 
 use types::Permission;
 
@@ -347,33 +350,6 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
-/// A server function's error as the person should read it.
-pub fn error_text(e: &AppError) -> String {
-    e.message.clone()
-}
-
-/// The error an action answered for the input `field`, shown beside it (with `id`, which the
-/// input names in `aria-describedby`).
-pub fn field_error<T: Clone + Send + Sync + 'static>(
-    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-    field: &'static str,
-    id: &'static str,
-) -> impl IntoView {
-    move || {
-        value
-            .get()
-            .and_then(Result::err)
-            .and_then(|e| e.for_field(field).map(str::to_string))
-            .map(|message| {
-                view! {
-                    <p class="field-error" id=id role="alert">
-                        {message}
-                    </p>
-                }
-            })
-    }
-}
-
 #[component]
 pub fn SignInFirst() -> impl IntoView {
     view! {
@@ -495,10 +471,10 @@ pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
 pub fn ApiKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_api_keys(),
-    );
+    let changes = Changes::default()
+        .watch(create.value())
+        .watch(revoke.value());
+    let keys = Resource::new(move || changes.get(), |_| list_api_keys());
     view! {
         <section class="card">
             <h1>"API keys"</h1>

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 use types::{Permission, Role};
 
-use crate::account::{error_text, field_error, SignInFirst, ViewerResource};
+use crate::account::{SignInFirst, ViewerResource};
+use crate::components::forms::{error_text, field_error, Changes};
 
 const TENANT_ROLES: [&str; 4] = ["tenant_admin", "manager", "developer", "viewer"];
 
@@ -232,18 +233,14 @@ pub fn UsersPage() -> impl IntoView {
     let link = ServerAction::<UserPasswordLink>::new();
     let reset_mfa = ServerAction::<ResetUserMfa>::new();
     let set_rule = ServerAction::<SetMfaRule>::new();
-    let users = Resource::new(
-        move || {
-            (
-                invite.version().get(),
-                set_role.version().get(),
-                set_active.version().get(),
-                reset_mfa.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
-    let rule = Resource::new(move || set_rule.version().get(), |_| mfa_rule());
+    let changes = Changes::default()
+        .watch(invite.value())
+        .watch(set_role.value())
+        .watch(set_active.value())
+        .watch(reset_mfa.value());
+    let users = Resource::new(move || changes.get(), |_| list_users());
+    let rule_changes = Changes::default().watch(set_rule.value());
+    let rule = Resource::new(move || rule_changes.get(), |_| mfa_rule());
     view! {
         <section class="card">
             <h1>"Users"</h1>
@@ -487,16 +484,11 @@ pub fn TeamsPage() -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
     let add = ServerAction::<AddTeamMember>::new();
     let remove = ServerAction::<RemoveTeamMember>::new();
-    let teams = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                add.version().get(),
-                remove.version().get(),
-            )
-        },
-        |_| list_teams(),
-    );
+    let changes = Changes::default()
+        .watch(create.value())
+        .watch(add.value())
+        .watch(remove.value());
+    let teams = Resource::new(move || changes.get(), |_| list_teams());
     view! {
         <section class="card">
             <h1>"Teams"</h1>

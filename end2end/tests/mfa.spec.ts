@@ -68,8 +68,12 @@ test('an authenticator app set up from the profile: sign in with a code, then wi
   expect(secret).toMatch(/^[A-Z2-7]{32}$/);
 
   await page.locator('#confirm-code').fill('000000');
+  await page.locator('#confirm-code').evaluate((el) => { el.dataset.typedIn = 'yes'; });
   await page.locator('#mfa-confirm').click();
   await expect(page.locator('#confirm-code-error')).toContainText('is not the code');
+  // A wrong code leaves the form where it is: redrawn, it would swallow what is typed next.
+  await page.waitForLoadState('networkidle');
+  await expect(page.locator('#confirm-code[data-typed-in="yes"]')).toHaveValue('000000');
   await page.locator('#confirm-code').fill(totp(secret));
   await page.locator('#mfa-confirm').click();
   const codes = page.locator('#recovery-codes li');

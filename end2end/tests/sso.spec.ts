@@ -122,6 +122,9 @@ test('a tenant admin edits single sign-on on /sso, and SSO-only refuses password
   await page.locator('#sso-only').check();
   await page.locator('#sso-save').click();
   await expect(page.locator('#sso-break-glass-error')).toContainText('name the tenant admin');
+  // A refusal leaves the form as the admin filled it (it is not fetched again and redrawn).
+  await page.waitForLoadState('networkidle');
+  await expect(page.locator('#sso-only')).toBeChecked();
   await page.locator('#sso-break-glass').fill('admin@demo.test');
   await page.locator('#sso-groups').fill('admins = manager\nleads = manager');
   await page.locator('#sso-save').click();

@@ -1,6 +1,7 @@
 //! UI pieces more than one page uses.
 
 pub mod format;
+pub mod forms;
 pub mod kpi;
 pub mod theme;
 

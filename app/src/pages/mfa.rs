@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use types::mfa::{Enrolment, Status};
 
 use crate::{
-    account::{error_text, field_error},
+    components::forms::{error_text, field_error, Changes},
     AppError,
 };
 
@@ -275,6 +275,10 @@ pub fn SecurityPanel() -> impl IntoView {
     let off = ServerAction::<TurnOffMfa>::new();
     // Codes just made (by confirming or renewing), until the person says they are saved.
     let shown = RwSignal::new(None::<Vec<String>>);
+    let changes = Changes::default()
+        .watch(confirm.value())
+        .watch(renew.value())
+        .watch(off.value());
     Effect::new(move || {
         if let Some(Ok(codes)) = confirm.value().get() {
             shown.set(Some(codes));
@@ -285,16 +289,7 @@ pub fn SecurityPanel() -> impl IntoView {
             shown.set(Some(codes));
         }
     });
-    let status = Resource::new(
-        move || {
-            (
-                confirm.version().get(),
-                off.version().get(),
-                renew.version().get(),
-            )
-        },
-        |_| mfa_status(),
-    );
+    let status = Resource::new(move || changes.get(), |_| mfa_status());
     let just_enrolled = move || query.with(|q| q.get("mfa").as_deref() == Some("enrolled"));
     let done = Callback::new(move |_| shown.set(None));
     view! {

@@ -8,7 +8,7 @@ use leptos::{either::Either, prelude::*};
 use types::sso::Settings;
 
 use crate::{
-    account::{error_text, field_error},
+    components::forms::{error_text, field_error, Changes},
     AppError,
 };
 
@@ -124,10 +124,8 @@ const ROLES: [&str; 4] = ["developer", "viewer", "manager", "tenant_admin"];
 pub fn SsoPage() -> impl IntoView {
     let save = ServerAction::<SaveSso>::new();
     let remove = ServerAction::<RemoveSso>::new();
-    let settings = Resource::new(
-        move || (save.version().get(), remove.version().get()),
-        |_| sso_settings(),
-    );
+    let changes = Changes::default().watch(save.value()).watch(remove.value());
+    let settings = Resource::new(move || changes.get(), |_| sso_settings());
     view! {
         <section class="card">
             <h1>"Single sign-on"</h1>
