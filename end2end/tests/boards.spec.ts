@@ -28,8 +28,9 @@ async function api(tok: string, method: string, url: string, body?: unknown): Pr
 }
 
 /** The name of the board the picker shows. */
-async function pickedName(page: Page): Promise<string> {
-  return (await page.locator('#board-pick option:checked').textContent())!.trim();
+/** The board the menu shows as picked; a locator, so assertions on it wait for the page. */
+function picked(page: Page) {
+  return page.locator('#board-pick option:checked');
 }
 
 async function serious(page: Page): Promise<string[]> {
@@ -104,7 +105,7 @@ test('boards are made, renamed, duplicated, exported, imported, made home and de
   await page.locator('#board-create').click();
   await expect(page).toHaveURL(/board=/);
   await hydrated(page);
-  expect(await pickedName(page)).toBe('Focus');
+  await expect(picked(page)).toHaveText('Focus');
   await expect(page.locator('#board .widget')).toHaveCount(0);
   await page.locator('#edit-layout').click();
   await page.locator('#add-widget').fill('Tool usage');
@@ -211,7 +212,7 @@ test('an admin publishes a board for managers and a team: a new manager and a vi
     return p;
   };
   const joiner = await as(browser, 'joiner@demo.test', 'joiner-pass-12');
-  expect(await pickedName(joiner)).toBe("Managers' board (home)");
+  await expect(picked(joiner)).toHaveText("Managers' board (home)");
   await expect(joiner.locator('#board-rename')).toHaveCount(0);
   await expect(joiner.locator('#board-share')).toHaveCount(0);
   await joiner.locator('#edit-layout').click();
@@ -224,7 +225,7 @@ test('an admin publishes a board for managers and a team: a new manager and a vi
   await expect(inTeam.locator('#board-new')).toHaveCount(0);
   const outsider = await as(browser, 'outsider@demo.test', 'outsider-pass-1');
   await expect(outsider.locator("#board-pick option", { hasText: "Managers' board" })).toHaveCount(0);
-  expect(await pickedName(outsider)).toBe('Built-in dashboard (home)');
+  await expect(picked(outsider)).toHaveText('Built-in dashboard (home)');
 });
 
 test('kiosk mode shows the board alone, live, and cycles between the boards it is given', async ({ page }) => {
