@@ -90,6 +90,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
     rule("sso/settings", Needs(UserManage), &[("GET", "/api/v1/sso")]),
     rule("sso/save", Needs(UserManage), &[("PUT", "/api/v1/sso")]),
     rule(
+        "sso/trial",
+        Needs(UserManage),
+        &[("GET", "/api/v1/sso/trials/{id}")],
+    ),
+    rule(
         "sso/remove",
         Needs(UserManage),
         &[("DELETE", "/api/v1/sso")],

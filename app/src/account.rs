@@ -187,16 +187,18 @@ pub fn LoginPage() -> impl IntoView {
             </form>
             <p class="muted or">"or through your organisation's identity provider"</p>
             // Single sign-on: a plain GET form, so it works before the WASM too; the server
-            // sends the person on to their workspace's identity provider.
+            // sends the person on to their workspace's identity provider, found by the
+            // workspace's name or by the domain of their work address.
             <form method="get" action="/auth/sso/start" class="stack sso-form" id="sso-form">
                 <input type="hidden" name="next" value=get("next") />
                 <label>
-                    "Workspace"
+                    "Work e-mail or workspace"
                     <input
                         name="workspace"
                         id="sso-workspace"
                         required
-                        autocomplete="organization"
+                        autocomplete="email"
+                        maxlength="320"
                         value=move || { let w = get("workspace"); if w.is_empty() { get("tenant") } else { w } }
                     />
                 </label>

@@ -179,6 +179,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("api-keys") view=|| view! { <Protected><account::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=|| view! { <Protected><people::UsersPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("sso"), StaticSegment("try")) view=|| view! { <Protected><pages::sso_try::SsoTryPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><people::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=people::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("tenants") view=|| view! { <Protected><account::TenantsPage /></Protected> } ssr=SsrMode::Async />

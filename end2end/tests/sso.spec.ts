@@ -46,15 +46,20 @@ test.afterAll(() => {
   idp?.kill();
 });
 
-/** Signs in at the provider as `login`, from devpulse's sign-in page. */
-async function throughProvider(page: Page, login: string) {
+/** Signs in at the provider as `login`, from devpulse's sign-in page, where `typed` is what
+ * the person enters in "Work e-mail or workspace". */
+async function throughProvider(page: Page, login: string, typed = 'demo') {
   // The provider's development pages load web fonts, which are not reachable offline.
   await page.route(/fonts\.(googleapis|gstatic)\.com/, (r) => r.abort());
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${site.url}/login?next=%2F`);
-  await page.locator('#sso-workspace').fill('demo');
+  await page.locator('#sso-workspace').fill(typed);
   await page.locator('#sso-continue').click();
   await page.waitForURL((u) => u.href.startsWith(issuer), { waitUntil: 'domcontentloaded' });
+  if (typed.includes('@')) {
+    // The address goes along as login_hint; this provider's form fills it in.
+    await expect(page.locator('input[name="login"]')).toHaveValue(typed);
+  }
   await page.locator('input[name="login"]').fill(login);
   await page.locator('input[name="password"]').fill('anything');
   await page.locator('button[type="submit"]').click();
@@ -149,5 +154,62 @@ test('a tenant admin edits single sign-on on /sso, and SSO-only refuses password
   await expect(page.locator('#sso-saved')).toBeVisible();
   expect(await site.token('dev@demo.test', 'demo-developer-pass')).toBeTruthy();
   await other.close();
+  await context.close();
+});
+
+test('a work address finds its workspace by domain (home-realm discovery)', async ({ browser }) => {
+  const admin = await site.token('admin@demo.test', 'demo-admin-pass');
+  const r = await fetch(`${site.url}/api/v1/sso`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      issuer, client_id: 'devpulse', client_secret: '',
+      email_domains: ['demo.test'], group_roles: { admins: 'manager' },
+    }),
+  });
+  expect(r.status, await r.text()).toBe(200);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await throughProvider(page, 'new.ida@demo.test', 'new.ida@demo.test');
+  await page.waitForURL((u) => u.href === `${site.url}/`);
+  expect((await me(page)).email).toBe('new.ida@demo.test');
+
+  // An address no workspace's provider names is explained, and stays typed in.
+  await page.goto(`${site.url}/login`);
+  await page.locator('#sso-workspace').fill('ida@elsewhere.test');
+  await page.locator('#sso-continue').click();
+  await page.waitForURL((u) => u.pathname === '/login');
+  await expect(page.locator('#sso-error')).toContainText('no workspace signs in elsewhere.test addresses');
+  await expect(page.locator('#sso-workspace')).toHaveValue('ida@elsewhere.test');
+  await context.close();
+});
+
+test('Try sign-in shows an admin what the provider sent, and signs nobody in', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await context.route(/fonts\.(googleapis|gstatic)\.com/, (r) => r.abort());
+  await site.signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.goto(`${site.url}/sso`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const [tab] = await Promise.all([context.waitForEvent('page'), page.locator('#sso-try').click()]);
+  await tab.waitForURL((u) => u.href.startsWith(issuer), { waitUntil: 'domcontentloaded' });
+  await tab.locator('input[name="login"]').fill('tried.tess@demo.test');
+  await tab.locator('input[name="password"]').fill('anything');
+  await tab.locator('button[type="submit"]').click();
+  await tab.waitForURL((u) => u.pathname === '/sso/try');
+  await expect(tab.locator('#try-email')).toHaveText('tried.tess@demo.test');
+  await expect(tab.locator('#try-verified')).toHaveText('yes');
+  await expect(tab.locator('#try-outcome')).toContainText(
+    'would create an account for tried.tess@demo.test with the role developer',
+  );
+  // Still the admin in both tabs; the person tried was not made.
+  expect((await me(tab)).email).toBe('admin@demo.test');
+  const admin = await site.token('admin@demo.test', 'demo-admin-pass');
+  const users = await (await fetch(`${site.url}/api/v1/users`, { headers: { authorization: `Bearer ${admin}` } })).text();
+  expect(users).not.toContain('tried.tess@demo.test');
+  const results = await new AxeBuilder({ page: tab }).analyze();
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
+  await tab.screenshot({ path: test.info().outputPath('sso-try.png'), fullPage: true });
   await context.close();
 });

@@ -357,6 +357,8 @@ pub struct Pending {
     /// The provider it began with: a callback after the configuration changed is stale.
     pub issuer: String,
     pub client_id: String,
+    /// An admin's "try sign-in": report what came back, sign nobody in.
+    pub trial_by: Option<UserId>,
 }
 
 /// Keeps a sign-in that is leaving for the provider with `state`, from the browser holding
@@ -368,8 +370,8 @@ pub async fn begin(conn: &mut PgConnection, state: &str, browser: &str, p: &Pend
         .await?;
     sqlx::query!(
         "INSERT INTO sso_pending (state_hash, tenant_id, nonce, pkce_verifier, return_to,
-                                  expires_at, browser_hash, issuer, client_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                  expires_at, browser_hash, issuer, client_id, trial_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         secrets::sha256(state),
         p.tenant.0,
         p.nonce,
@@ -378,7 +380,8 @@ pub async fn begin(conn: &mut PgConnection, state: &str, browser: &str, p: &Pend
         Utc::now() + PENDING_TTL,
         secrets::sha256(browser),
         p.issuer,
-        p.client_id
+        p.client_id,
+        p.trial_by.map(|u| u.0)
     )
     .execute(&mut *conn)
     .await?;
@@ -390,7 +393,8 @@ pub async fn begin(conn: &mut PgConnection, state: &str, browser: &str, p: &Pend
 pub async fn take(conn: &mut PgConnection, state: &str, browser: &str) -> Result<Option<Pending>> {
     let row = sqlx::query!(
         "DELETE FROM sso_pending WHERE state_hash = $1 AND browser_hash = $2
-         RETURNING tenant_id, nonce, pkce_verifier, return_to, expires_at, issuer, client_id",
+         RETURNING tenant_id, nonce, pkce_verifier, return_to, expires_at, issuer, client_id,
+                   trial_by",
         secrets::sha256(state),
         secrets::sha256(browser)
     )
@@ -403,5 +407,98 @@ pub async fn take(conn: &mut PgConnection, state: &str, browser: &str) -> Result
         return_to: r.return_to,
         issuer: r.issuer,
         client_id: r.client_id,
+        trial_by: r.trial_by.map(UserId),
     }))
+}
+
+// --- Home-realm discovery (registry) ------------------------------------------------------
+
+/// Publishes the e-mail domains `tenant`'s provider vouches for (none when it is off or gone)
+/// in the registry's index that "Continue with SSO" looks typed addresses up in.
+pub async fn publish_domains(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    domains: &[String],
+) -> Result<()> {
+    sqlx::query!("DELETE FROM sso_domains WHERE tenant_id = $1", tenant.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "INSERT INTO sso_domains (domain, tenant_id)
+         SELECT DISTINCT lower(d), $2::uuid FROM unnest($1::text[]) d WHERE d LIKE '%.%'
+         ON CONFLICT DO NOTHING",
+        domains,
+        tenant.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The workspaces whose provider has named `domain` (the caller checks each one's provider
+/// again: the index may lag a change by a moment).
+pub async fn workspaces_for_domain(conn: &mut PgConnection, domain: &str) -> Result<Vec<TenantId>> {
+    Ok(sqlx::query_scalar!(
+        "SELECT tenant_id FROM sso_domains WHERE domain = lower($1) ORDER BY tenant_id LIMIT 10",
+        domain
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(TenantId)
+    .collect())
+}
+
+// --- Try sign-in (tenant) -------------------------------------------------------------------
+
+/// How long a try's report can be read back.
+pub const TRIAL_TTL: Duration = Duration::hours(24);
+
+/// Keeps what a try found, for `by` to read on the page the callback leads to; audited.
+pub async fn record_trial(
+    conn: &mut PgConnection,
+    from: &Actor,
+    by: UserId,
+    trial: &types::sso::Trial,
+) -> Result<uuid::Uuid> {
+    sqlx::query!(
+        "DELETE FROM sso_trials WHERE created_at < $1",
+        Utc::now() - TRIAL_TTL
+    )
+    .execute(&mut *conn)
+    .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO sso_trials (tried_by, result) VALUES ($1, $2) RETURNING id",
+        by.0,
+        serde_json::to_value(trial).expect("a trial serialises")
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        from,
+        "sso.tried",
+        trial.claims.as_ref().map(|c| c.email.as_str()),
+        serde_json::json!({ "admitted": trial.admitted, "outcome": trial.outcome }),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// A try's report, for the admin who made it only.
+pub async fn trial(
+    conn: &mut PgConnection,
+    id: uuid::Uuid,
+    by: UserId,
+) -> Result<types::sso::Trial> {
+    let row = sqlx::query_scalar!(
+        "SELECT result FROM sso_trials WHERE id = $1 AND tried_by = $2 AND created_at > $3",
+        id,
+        by.0,
+        Utc::now() - TRIAL_TTL
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(Error::NotFound("sign-in try"))?;
+    serde_json::from_value(row).map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))
 }

@@ -60,3 +60,28 @@ pub struct Settings {
     /// Register this at the provider.
     pub redirect_uri: String,
 }
+
+/// What a "try sign-in" found: an admin signs in at the provider and sees what it sent and
+/// what devpulse would do with it, with no account made or changed and no session started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trial {
+    /// RFC 3339.
+    pub at: String,
+    /// What the provider vouched for; `None` when its answer did not check out.
+    pub claims: Option<Claims>,
+    /// What a real sign-in would do, in words.
+    pub outcome: String,
+    /// Whether a real sign-in would get in.
+    pub admitted: bool,
+}
+
+/// The person as the provider described them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub issuer: String,
+    pub subject: String,
+    pub email: String,
+    pub email_verified: Option<bool>,
+    pub name: String,
+    pub groups: Vec<String>,
+}

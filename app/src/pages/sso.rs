@@ -181,12 +181,22 @@ fn SsoForm(
     let default_role = c.default_role.as_str();
     view! {
         {current.map(|s| view! {
+            <div>
             <dl class="facts" id="sso-facts">
                 <dt>"Status"</dt>
                 <dd id="sso-status">{if s.enabled { "on" } else { "off" }}</dd>
                 <dt>"Redirect URI"</dt>
                 <dd><code id="sso-redirect">{s.redirect_uri}</code>" (register it at the provider)"</dd>
             </dl>
+            // Hidden rather than left out: the page then hydrates the same nodes either way.
+            <p hidden=!s.enabled>
+                // A full navigation (not the router's): it leaves for the provider.
+                <a class="button secondary" href="/auth/sso/try" target="_blank" rel="external" id="sso-try">
+                    "Try sign-in"
+                </a>
+                " Signs you in at the provider in a new tab and shows what it sends; nobody is signed in here and no account changes."
+            </p>
+            </div>
         })}
         <ActionForm action=save attr:class="stack narrow" attr:id="sso-settings-form">
             <label>

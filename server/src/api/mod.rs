@@ -250,6 +250,12 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
         .put("/api/v1/sso", Permission(UserManage), sso::put_config)
         .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)
+        .get("/auth/sso/try", Permission(UserManage), sso::try_start)
+        .get(
+            "/api/v1/sso/trials/{id}",
+            Permission(UserManage),
+            sso::get_trial,
+        )
         .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
         .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
         .post("/v1/metrics", Ingest, ingest::otlp_http::otlp_metrics)

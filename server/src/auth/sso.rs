@@ -15,7 +15,7 @@ use std::{
 
 use openidconnect::{
     core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
-    reqwest, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    reqwest, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use store::sealing::Sealer;
@@ -65,6 +65,8 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub email: String,
+    /// What the provider said about the address (Entra ID says nothing).
+    pub email_verified: Option<bool>,
     pub name: String,
     pub groups: Vec<String>,
 }
@@ -213,8 +215,13 @@ impl Sso {
         ))
     }
 
-    /// Where to send the person, and what to keep until they come back.
-    pub async fn start(&self, p: &ProviderConfig<'_>) -> Result<Started, SsoError> {
+    /// Where to send the person, and what to keep until they come back. `login_hint`: the
+    /// address they typed, so the provider need not ask for it again.
+    pub async fn start(
+        &self,
+        p: &ProviderConfig<'_>,
+        login_hint: Option<&str>,
+    ) -> Result<Started, SsoError> {
         let client = self.client(self.metadata(p.issuer, false).await?, p)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
@@ -224,6 +231,9 @@ impl Sso {
         );
         for s in p.scopes.iter().filter(|s| s.as_str() != "openid") {
             request = request.add_scope(Scope::new(s.clone()));
+        }
+        if let Some(hint) = login_hint {
+            request = request.set_login_hint(LoginHint::new(hint.to_string()));
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok(Started {
@@ -339,6 +349,7 @@ impl Sso {
             subject: claims.subject().as_str().to_string(),
             name: name.unwrap_or_default(),
             email,
+            email_verified: verified,
             groups,
         })
     }

@@ -104,6 +104,17 @@ async fn to_callback(b: &reqwest::Client, server: &TestServer, idp: &Idp, login:
         .send()
         .await
         .unwrap();
+    onward_to_callback(b, r, server, idp, login).await
+}
+
+/// From the page that leaves for the provider (`r`) to the callback URL it answers.
+async fn onward_to_callback(
+    b: &reqwest::Client,
+    r: reqwest::Response,
+    server: &TestServer,
+    idp: &Idp,
+    login: &str,
+) -> String {
     // A page that moves on at once (a redirect would break the sign-in form's policy).
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
@@ -546,5 +557,225 @@ async fn starting_sign_ins_is_rate_limited_per_address() {
         }
     }
     assert!(limited >= 5, "{limited} refused");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let demo = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let other = login(&server, "other", "admin@other.test", "other-admin-pass").await;
+    let provider = |domains: Value, enabled: bool| {
+        json!({
+            "issuer": idp.url, "client_id": "devpulse", "client_secret": "s3cret",
+            "email_domains": domains, "enabled": enabled,
+        })
+    };
+    let put = |admin: String, body: Value| {
+        let server = &server;
+        async move {
+            let (status, body) = call(
+                server,
+                reqwest::Method::PUT,
+                "/api/v1/sso",
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    let b = browser();
+    let start = |typed: &str| {
+        let url = server.url(&format!(
+            "/auth/sso/start?{}",
+            serde_urlencoded::to_string([("workspace", typed)]).unwrap()
+        ));
+        let b = b.clone();
+        async move { b.get(url).send().await.unwrap() }
+    };
+
+    put(demo.clone(), provider(json!(["demo.test"]), true)).await;
+    // Found by its domain, whatever the case; the address goes along as the provider's hint.
+    let r = start("Ada@Demo.test").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&idp.url), "{page}");
+    assert!(page.contains("login_hint=ada%40demo.test"), "{page}");
+    // Typing the workspace still works, without a hint.
+    let page = start("demo").await.text().await.unwrap();
+    assert!(
+        page.contains(&idp.url) && !page.contains("login_hint"),
+        "{page}"
+    );
+
+    // A domain nobody names is explained.
+    refused(
+        &location(&start("ada@nowhere.test").await, ""),
+        "no workspace signs in nowhere.test addresses",
+    );
+
+    // A second workspace naming the same domain captures nobody: both are asked for by name.
+    put(other.clone(), provider(json!(["demo.test"]), true)).await;
+    refused(
+        &location(&start("ada@demo.test").await, ""),
+        "more than one workspace names demo.test",
+    );
+    // Turned off, it no longer counts.
+    put(other.clone(), provider(json!(["demo.test"]), false)).await;
+    assert_eq!(start("ada@demo.test").await.status(), StatusCode::OK);
+    // Removed, neither does demo's.
+    let (status, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        "/api/v1/sso",
+        Some(&demo),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    refused(
+        &location(&start("ada@demo.test").await, ""),
+        "no workspace signs in demo.test addresses",
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_tries_sign_in_and_reads_the_claims_with_nothing_saved() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    configure(&server, &admin, &idp, ("devpulse", "s3cret")).await;
+
+    // Only an admin may try.
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/try"))
+        .bearer_auth(&dev)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = b
+        .get(server.url("/auth/sso/try"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let back = onward_to_callback(&b, r, &server, &idp, "tried.tom@demo.test").await;
+    let r = b.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies: Vec<_> = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c.contains("devpulse_access") || c.contains("devpulse_refresh")),
+        "a try starts no session: {cookies:?}"
+    );
+    let to = location(&r, "");
+    assert!(to.starts_with("/sso/try?id="), "{to}");
+    let id = to.trim_start_matches("/sso/try?id=");
+
+    let (status, trial) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/sso/trials/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{trial}");
+    assert_eq!(trial["admitted"], true, "{trial}");
+    assert_eq!(trial["claims"]["email"], "tried.tom@demo.test");
+    assert_eq!(trial["claims"]["email_verified"], true);
+    assert_eq!(trial["claims"]["issuer"], idp.url.as_str());
+    let outcome = trial["outcome"].as_str().unwrap();
+    assert!(
+        outcome.contains("would create an account for tried.tom@demo.test with the role developer"),
+        "{outcome}"
+    );
+    // Nobody was made.
+    let (_, users) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/users",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(
+        !users.to_string().contains("tried.tom@demo.test"),
+        "a try makes no account: {users}"
+    );
+    // The report is the trying admin's alone; other workspaces find nothing.
+    let other = login(&server, "other", "admin@other.test", "other-admin-pass").await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/sso/trials/{id}"),
+        Some(&other),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The try is in the audit log, and only as a try.
+    let (_, tried) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=sso.tried",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(tried.as_array().unwrap().len(), 1, "{tried}");
+    let (_, created) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=user.created",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(!created.to_string().contains("tried.tom"), "{created}");
+
+    // A refusal is reported in words. (A fresh browser: the provider remembers Tom.)
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/try"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let back = onward_to_callback(&b, r, &server, &idp, "unverified.una@demo.test").await;
+    let r = b.get(&back).send().await.unwrap();
+    let to = location(&r, "");
+    let id = to.trim_start_matches("/sso/try?id=");
+    let (_, trial) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/sso/trials/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(trial["admitted"], false, "{trial}");
+    assert!(
+        trial["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("has not verified unverified.una@demo.test"),
+        "{trial}"
+    );
     server.shutdown().await;
 }

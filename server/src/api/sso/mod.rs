@@ -13,8 +13,10 @@
 //! `/sso` page) are in `settings`.
 
 mod settings;
+mod trial;
 
 pub use settings::{delete_config, get_config, put_config, Admin};
+pub use trial::{get_trial, try_start};
 
 use axum::{
     extract::{Query, State},
@@ -29,13 +31,13 @@ use store::{
     audit::{self, Actor},
     refresh_tokens,
     sso::{self, Pending, Preset, Provider},
-    tenants, Slug, Tenant, TenantStatus,
+    tenants, Slug, Tenant, TenantStatus, User, UserId,
 };
 
 use super::account::{redirect, return_path, tokens};
 use crate::{
     auth::{
-        sso::{ProviderConfig, SsoError},
+        sso::{Identity, ProviderConfig, SsoError},
         ClientIp,
     },
     state::AppState,
@@ -66,6 +68,7 @@ pub async fn start(
     Query(q): Query<StartQuery>,
 ) -> Response {
     let next = return_path(q.next.as_deref()).to_string();
+    // The workspace's name, or a work address whose domain names the workspace.
     let slug = q.workspace.unwrap_or_default().trim().to_lowercase();
     let source = ip.text().unwrap_or_default();
     if state.sso_starts.take(&source, 1.0).is_err() {
@@ -75,23 +78,33 @@ pub async fn start(
             "too many single sign-on attempts from this address; wait a minute and try again",
         );
     }
-    let browser = store::secrets::random_token(32);
-    match begin(&state, &slug, &next, &browser).await {
-        Ok(url) => {
-            let mut page = onward(&url);
-            page.headers_mut().append(
-                header::SET_COOKIE,
-                state.cookies.set(
-                    binding_cookie(&state),
-                    &browser,
-                    "/auth/sso",
-                    sso::PENDING_TTL.num_seconds(),
-                ),
-            );
-            page
-        }
+    match leave(&state, &slug, &next, None).await {
+        Ok(page) => page,
         Err(e) => failed(&slug, &next, &e.to_string()),
     }
+}
+
+/// Begins a sign-in and sends the browser on to the provider, holding the cookie that binds
+/// the sign-in to it.
+async fn leave(
+    state: &AppState,
+    typed: &str,
+    next: &str,
+    trial_by: Option<UserId>,
+) -> Result<Response, SsoError> {
+    let browser = store::secrets::random_token(32);
+    let url = begin(state, typed, next, &browser, trial_by).await?;
+    let mut page = onward(&url);
+    page.headers_mut().append(
+        header::SET_COOKIE,
+        state.cookies.set(
+            binding_cookie(state),
+            &browser,
+            "/auth/sso",
+            sso::PENDING_TTL.num_seconds(),
+        ),
+    );
+    Ok(page)
 }
 
 /// A page that moves on to the provider at once. Not a redirect: the sign-in page's policy
@@ -126,19 +139,32 @@ fn escape(s: &str) -> String {
 
 async fn begin(
     state: &AppState,
-    slug: &str,
+    typed: &str,
     next: &str,
     browser: &str,
+    trial_by: Option<UserId>,
 ) -> Result<String, SsoError> {
-    let tenant = workspace(state, slug).await?;
-    let (provider, secret) = provider(state, &tenant).await?;
+    let (tenant, provider, secret, hint) = match Email::parse(typed) {
+        Ok(email) => {
+            let (tenant, provider, secret) = home_realm(state, &email).await?;
+            (tenant, provider, secret, Some(email))
+        }
+        Err(_) => {
+            let tenant = workspace(state, typed).await?;
+            let (provider, secret) = provider(state, &tenant).await?;
+            (tenant, provider, secret, None)
+        }
+    };
     let config = ProviderConfig {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
         client_secret: secret,
         scopes: &provider.scopes,
     };
-    let started = state.sso.start(&config).await?;
+    let started = state
+        .sso
+        .start(&config, hint.as_ref().map(Email::as_str))
+        .await?;
     let mut tx = state.store.registry_tx().await.map_err(internal)?;
     sso::begin(
         &mut tx,
@@ -151,12 +177,52 @@ async fn begin(
             return_to: next.to_string(),
             issuer: provider.issuer.clone(),
             client_id: provider.client_id.clone(),
+            trial_by,
         },
     )
     .await
     .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(started.url)
+}
+
+/// Home-realm discovery: the one workspace whose provider vouches for `email`'s domain. A
+/// domain two workspaces name sends nobody anywhere (naming someone else's domain must not
+/// capture its people); they type their workspace instead.
+async fn home_realm(
+    state: &AppState,
+    email: &Email,
+) -> Result<(Tenant, Provider, String), SsoError> {
+    let domain = email.as_str().rsplit('@').next().unwrap_or_default();
+    let mut tx = state.store.registry_tx().await.map_err(internal)?;
+    let candidates = sso::workspaces_for_domain(&mut tx, domain)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    let mut found = Vec::new();
+    for id in candidates {
+        let Ok(tenant) = tenants::find_by_id(state.store.pool(), id).await else {
+            continue;
+        };
+        if tenant.status != TenantStatus::Active {
+            continue;
+        }
+        if let Ok((p, secret)) = provider(state, &tenant).await {
+            if p.vouches_for(email) {
+                found.push((tenant, p, secret));
+            }
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(SsoError::Setup(format!(
+            "no workspace signs in {domain} addresses through single sign-on; type your \
+             workspace's name instead"
+        ))),
+        _ => Err(SsoError::Setup(format!(
+            "more than one workspace names {domain}; type your workspace's name instead"
+        ))),
+    }
 }
 
 /// One answer for a workspace that does not exist, is suspended or has no single sign-on:
@@ -266,6 +332,9 @@ async fn finish(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback
         Ok(t) if t.status == TenantStatus::Active => t,
         _ => return failed("", "/", "this workspace is not available"),
     };
+    if let Some(by) = pending.trial_by {
+        return trial::report(state, &tenant, &pending, by, &actor, c).await;
+    }
     match sign_in(state, &tenant, &pending, &actor, c).await {
         Ok(response) => response,
         Err(e) => {
@@ -295,13 +364,14 @@ async fn take(state: &AppState, s: &str, browser: &str) -> Result<Option<Pending
     Ok(p)
 }
 
-async fn sign_in(
+/// The person the provider vouches for, from a callback that checks out against the sign-in
+/// it belongs to; with the workspace's provider as it is now.
+async fn identify(
     state: &AppState,
     tenant: &Tenant,
     pending: &Pending,
-    actor: &Actor,
     c: Callback,
-) -> Result<Response, SsoError> {
+) -> Result<(Provider, Identity), SsoError> {
     if let Some(error) = c.error {
         let short = |s: String| s.chars().take(MAX_ECHO).collect::<String>();
         return Err(SsoError::Refused(format!(
@@ -337,15 +407,21 @@ async fn sign_in(
             provider.preset != Preset::Entra,
         )
         .await?;
+    Ok((provider, who))
+}
+
+/// The account `who` signs in as (found, linked or made just in time in `conn`), and whether
+/// it was made; or why they may not.
+async fn admit(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    provider: &Provider,
+    who: &Identity,
+) -> Result<(User, bool), SsoError> {
     let email = Email::parse(&who.email)
         .map_err(|_| SsoError::Refused(format!("{} is not an e-mail address", who.email)))?;
-    let mut tx = state
-        .store
-        .tenant_tx(tenant.scope())
-        .await
-        .map_err(internal)?;
     let found = sso::account(
-        &mut tx,
+        conn,
         actor,
         &who.issuer,
         &who.subject,
@@ -356,7 +432,7 @@ async fn sign_in(
         provider.vouches_for(&email),
     )
     .await;
-    let (user, _created) = match found {
+    let (user, created) = match found {
         Ok(u) => u,
         Err(store::Error::Conflict(_)) => {
             return Err(SsoError::Refused(format!(
@@ -372,6 +448,23 @@ async fn sign_in(
             "the account for {email} is deactivated"
         )));
     }
+    Ok((user, created))
+}
+
+async fn sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    pending: &Pending,
+    actor: &Actor,
+    c: Callback,
+) -> Result<Response, SsoError> {
+    let (provider, who) = identify(state, tenant, pending, c).await?;
+    let mut tx = state
+        .store
+        .tenant_tx(tenant.scope())
+        .await
+        .map_err(internal)?;
+    let (user, _created) = admit(&mut tx, actor, &provider, &who).await?;
     let from = Actor {
         name: user.email.clone(),
         ..actor.clone()

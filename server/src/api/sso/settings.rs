@@ -170,7 +170,24 @@ pub async fn save(
     };
     let saved = sso::configure(&mut tx, actor, &provider).await?;
     tx.commit().await?;
+    let vouched: &[String] = if saved.enabled {
+        &saved.email_domains
+    } else {
+        &[]
+    };
+    publish(state, tenant, vouched).await?;
     Ok(settings(state, saved))
+}
+
+/// Keeps the registry's index of domains (home-realm discovery) in step with the provider
+/// just saved. A transaction of its own, as the registry is not the workspace's schema: a
+/// crash in between leaves the index behind until the next save, and a sign-in found through
+/// it checks the workspace's provider again anyway.
+async fn publish(state: &AppState, tenant: &Tenant, domains: &[String]) -> Result<(), ApiError> {
+    let mut tx = state.store.registry_tx().await?;
+    sso::publish_domains(&mut tx, tenant.id, domains).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The sign-in settings page's door to the functions above.
@@ -232,6 +249,7 @@ pub async fn remove(state: &AppState, tenant: &Tenant, actor: &Actor) -> Result<
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
     let gone = sso::remove(&mut tx, actor).await?;
     tx.commit().await?;
+    publish(state, tenant, &[]).await?;
     Ok(gone)
 }
 
