@@ -59,17 +59,8 @@ type Client = openidconnect::Client<
     openidconnect::EndpointMaybeSet,
 >;
 
-/// What a completed sign-in says about the person.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    pub issuer: String,
-    pub subject: String,
-    pub email: String,
-    /// What the provider said about the address (Entra ID says nothing).
-    pub email_verified: Option<bool>,
-    pub name: String,
-    pub groups: Vec<String>,
-}
+/// What a completed sign-in says about the person: the claims a "try sign-in" shows, too.
+pub use types::sso::Claims as Identity;
 
 /// Where a sign-in goes, and what must come back.
 pub struct Started {

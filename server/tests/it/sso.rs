@@ -643,6 +643,50 @@ async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain(
     server.shutdown().await;
 }
 
+/// An admin's try sign-in, signing in at the provider as `login` (from a browser of its own,
+/// as the provider remembers who signed in last): the report, as the admin reads it, and its id.
+async fn try_as(
+    server: &TestServer,
+    idp: &Idp,
+    admin: &str,
+    login: &str,
+) -> (StatusCode, Value, String) {
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/try"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    let back = onward_to_callback(&b, r, server, idp, login).await;
+    let r = b.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies: Vec<_> = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c.contains("devpulse_access") || c.contains("devpulse_refresh")),
+        "a try starts no session: {cookies:?}"
+    );
+    let to = location(&r, "");
+    assert!(to.starts_with("/sso/try?id="), "{to}");
+    let id = to.trim_start_matches("/sso/try?id=").to_string();
+    let (status, report) = call(
+        server,
+        reqwest::Method::GET,
+        &format!("/api/v1/sso/trials/{id}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    (status, report, id)
+}
+
 #[tokio::test]
 async fn an_admin_tries_sign_in_and_reads_the_claims_with_nothing_saved() {
     let mut server = TestServer::start().await;
@@ -662,39 +706,7 @@ async fn an_admin_tries_sign_in_and_reads_the_claims_with_nothing_saved() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    let r = b
-        .get(server.url("/auth/sso/try"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    let back = onward_to_callback(&b, r, &server, &idp, "tried.tom@demo.test").await;
-    let r = b.get(&back).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookies: Vec<_> = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    assert!(
-        !cookies
-            .iter()
-            .any(|c| c.contains("devpulse_access") || c.contains("devpulse_refresh")),
-        "a try starts no session: {cookies:?}"
-    );
-    let to = location(&r, "");
-    assert!(to.starts_with("/sso/try?id="), "{to}");
-    let id = to.trim_start_matches("/sso/try?id=");
-
-    let (status, trial) = call(
-        &server,
-        reqwest::Method::GET,
-        &format!("/api/v1/sso/trials/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (status, trial, id) = try_as(&server, &idp, &admin, "tried.tom@demo.test").await;
     assert_eq!(status, 200, "{trial}");
     assert_eq!(trial["admitted"], true, "{trial}");
     assert_eq!(trial["claims"]["email"], "tried.tom@demo.test");
@@ -749,26 +761,8 @@ async fn an_admin_tries_sign_in_and_reads_the_claims_with_nothing_saved() {
     .await;
     assert!(!created.to_string().contains("tried.tom"), "{created}");
 
-    // A refusal is reported in words. (A fresh browser: the provider remembers Tom.)
-    let b = browser();
-    let r = b
-        .get(server.url("/auth/sso/try"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    let back = onward_to_callback(&b, r, &server, &idp, "unverified.una@demo.test").await;
-    let r = b.get(&back).send().await.unwrap();
-    let to = location(&r, "");
-    let id = to.trim_start_matches("/sso/try?id=");
-    let (_, trial) = call(
-        &server,
-        reqwest::Method::GET,
-        &format!("/api/v1/sso/trials/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    // A refusal is reported in words.
+    let (_, trial, _) = try_as(&server, &idp, &admin, "unverified.una@demo.test").await;
     assert_eq!(trial["admitted"], false, "{trial}");
     assert!(
         trial["outcome"]

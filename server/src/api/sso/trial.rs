@@ -14,7 +14,7 @@ use store::{
     sso::{self, Pending},
     Tenant, UserId,
 };
-use types::sso::{Claims, Trial};
+use types::sso::Trial;
 
 use super::{admit, identify, internal, leave, Callback};
 use crate::{
@@ -88,14 +88,6 @@ async fn look(
             }
         }
     };
-    let claims = Claims {
-        issuer: who.issuer.clone(),
-        subject: who.subject.clone(),
-        email: who.email.clone(),
-        email_verified: who.email_verified,
-        name: who.name.clone(),
-        groups: who.groups.clone(),
-    };
     let decided = match state.store.tenant_tx(tenant.scope()).await {
         Ok(mut tx) => {
             let decided = admit(&mut tx, actor, &provider, &who).await;
@@ -124,7 +116,7 @@ async fn look(
     };
     Trial {
         at,
-        claims: Some(claims),
+        claims: Some(who),
         outcome,
         admitted,
     }
