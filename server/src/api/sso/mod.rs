@@ -10,7 +10,8 @@
 //!
 //! A failed or tampered sign-in goes back to `/login` with the reason in words, and into the
 //! workspace's audit log when the workspace is known. The provider's settings (REST and the
-//! `/sso` page) are in `settings`.
+//! `/sso` page) are in `settings`; an admin's "try sign-in", which ends in a report instead
+//! of a session, in `trial`.
 
 mod settings;
 mod trial;
@@ -70,28 +71,32 @@ pub async fn start(
     let next = return_path(q.next.as_deref()).to_string();
     // The workspace's name, or a work address whose domain names the workspace.
     let slug = q.workspace.unwrap_or_default().trim().to_lowercase();
-    let source = ip.text().unwrap_or_default();
-    if state.sso_starts.take(&source, 1.0).is_err() {
-        return failed(
-            &slug,
-            &next,
-            "too many single sign-on attempts from this address; wait a minute and try again",
-        );
-    }
-    match leave(&state, &slug, &next, None).await {
+    match leave(&state, &ip, &slug, &next, None).await {
         Ok(page) => page,
         Err(e) => failed(&slug, &next, &e.to_string()),
     }
 }
 
 /// Begins a sign-in and sends the browser on to the provider, holding the cookie that binds
-/// the sign-in to it.
+/// the sign-in to it. Limited per client address: each start writes a pending row and may
+/// fetch the provider's discovery document.
 async fn leave(
     state: &AppState,
+    ip: &ClientIp,
     typed: &str,
     next: &str,
     trial_by: Option<UserId>,
 ) -> Result<Response, SsoError> {
+    if state
+        .sso_starts
+        .take(&ip.text().unwrap_or_default(), 1.0)
+        .is_err()
+    {
+        return Err(SsoError::Refused(
+            "too many single sign-on attempts from this address; wait a minute and try again"
+                .into(),
+        ));
+    }
     let browser = store::secrets::random_token(32);
     let url = begin(state, typed, next, &browser, trial_by).await?;
     let mut page = onward(&url);

@@ -37,14 +37,7 @@ pub async fn try_start(
     let Ok(tenant) = me.tenant() else {
         return gone_wrong("only a workspace's admins can try its single sign-on");
     };
-    if state
-        .sso_starts
-        .take(&ip.text().unwrap_or_default(), 1.0)
-        .is_err()
-    {
-        return gone_wrong("too many single sign-on attempts from this address; wait a minute");
-    }
-    match leave(&state, tenant.slug.as_str(), "/sso", Some(me.user_id)).await {
+    match leave(&state, &ip, tenant.slug.as_str(), "/sso", Some(me.user_id)).await {
         Ok(page) => page,
         Err(e) => gone_wrong(&e.to_string()),
     }
