@@ -2,7 +2,6 @@
 #![recursion_limit = "256"]
 
 pub mod access;
-pub mod account;
 pub mod api;
 pub mod charts;
 pub mod components;
@@ -10,9 +9,7 @@ pub mod error;
 pub mod grid;
 pub mod live;
 pub mod pages;
-pub mod people;
 pub mod session;
-pub mod status;
 pub mod widgets;
 
 use components::Protected;
@@ -159,7 +156,7 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    account::provide_viewer();
+    components::viewer::provide_viewer();
     components::theme::provide_theme();
     // Pages render whole on the server (SsrMode::Async on every route): signing in and reading
     // work before, and without, the WASM.
@@ -167,22 +164,22 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="devpulse" />
         <Router>
-            <account::TopBar />
+            <components::top_bar::TopBar />
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("sessions"), ParamSegment("id")) view=pages::session::SessionPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("login") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view=pages::status::StatusPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("login"), StaticSegment("mfa")) view=pages::mfa::SecondStepPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("profile") view=|| view! { <Protected><account::ProfilePage /></Protected> } ssr=SsrMode::Async />
-                    <Route path=StaticSegment("api-keys") view=|| view! { <Protected><account::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
-                    <Route path=StaticSegment("users") view=|| view! { <Protected><people::UsersPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("profile") view=|| view! { <Protected><pages::profile::ProfilePage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("api-keys") view=|| view! { <Protected><pages::api_keys::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=|| view! { <Protected><pages::users::UsersPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("sso"), StaticSegment("try")) view=|| view! { <Protected><pages::sso_try::SsoTryPage /></Protected> } ssr=SsrMode::Async />
-                    <Route path=StaticSegment("teams") view=|| view! { <Protected><people::TeamsPage /></Protected> } ssr=SsrMode::Async />
-                    <Route path=StaticSegment("welcome") view=people::WelcomePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tenants") view=|| view! { <Protected><account::TenantsPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("tenants") view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -284,6 +284,13 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A value the shared vocabulary refused (a role, a scope): the same answer as the store's.
+impl From<types::Invalid> for ApiError {
+    fn from(e: types::Invalid) -> Self {
+        ApiError::Store(e.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

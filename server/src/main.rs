@@ -351,7 +351,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
                 tx.commit().await?;
                 user
             };
-            let link = tenancy::password_link(store, &t, user.id, &actor).await?;
+            let (_, link) = tenancy::password_link(store, &t, user.id, &actor).await?;
             json!({
                 "email": email, "kind": link.kind,
                 "url": format!("{}{}", public_url(), link.path()),

@@ -101,7 +101,7 @@ pub async fn password_link(
     tenant: &Tenant,
     user: store::UserId,
     actor: &Actor,
-) -> Result<invitations::Issued, ApiError> {
+) -> Result<(store::User, invitations::Issued), ApiError> {
     let mut tx = store.tenant_tx(tenant.scope()).await?;
     let link = invitations::issue(&mut tx, actor, &tenant.slug, user).await?;
     tx.commit().await?;

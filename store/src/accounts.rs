@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
-pub use types::{Role, UserId};
+pub use types::{people::User, Role, UserId};
 
 /// A normalised (trimmed, lower-case) e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,17 +60,6 @@ impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub id: UserId,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub active: bool,
-    pub sessions_valid_after: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
 }
 
 struct UserRow {

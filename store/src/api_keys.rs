@@ -3,55 +3,16 @@
 //! prefix finds the row (and is shown in lists), and only a SHA-256 of the whole key is stored.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+pub use types::api_keys::{ApiKey, CreatedKey, Scope};
 
 use crate::{
     accounts::{Role, UserId},
     audit::{self, Actor},
     secrets, Error, Result, Slug,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    Ingest,
-    Read,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Read => "read",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Scope> {
-        match s.trim() {
-            "ingest" => Ok(Scope::Ingest),
-            "read" => Ok(Scope::Read),
-            _ => Err(Error::Invalid {
-                field: "scopes",
-                reason: "each scope is `ingest` or `read`".into(),
-            }),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiKey {
-    pub id: Uuid,
-    pub user_id: UserId,
-    pub name: String,
-    pub prefix: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
 
 /// What a valid key proves.
 #[derive(Clone, Debug)]
@@ -110,7 +71,7 @@ impl TryFrom<KeyRow> for ApiKey {
                 .scopes
                 .iter()
                 .map(|s| Scope::parse(s))
-                .collect::<Result<_>>()?,
+                .collect::<Result<_, _>>()?,
             created_at: r.created_at,
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
@@ -286,7 +247,7 @@ pub async fn authenticate(
             .scopes
             .iter()
             .map(|s| Scope::parse(s))
-            .collect::<Result<_>>()?,
+            .collect::<Result<_, _>>()?,
     }))
 }
 

@@ -6,7 +6,7 @@
 //! opened signed out), the secret is stored only as its SHA-256.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
@@ -15,23 +15,9 @@ use crate::{
     secrets, tenants, Error, Result, Slug, Tenant, TenantStatus, TenantTx,
 };
 
+pub use types::people::{LinkInfo, LinkKind, PasswordLink};
+
 pub const LIFETIME: Duration = Duration::hours(72);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkKind {
-    Invite,
-    Reset,
-}
-
-impl LinkKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkKind::Invite => "invite",
-            LinkKind::Reset => "reset",
-        }
-    }
-}
 
 /// A freshly issued link: `token` is shown once, then only its hash exists.
 #[derive(Clone, Debug)]
@@ -45,6 +31,16 @@ impl Issued {
     /// Where the link points, relative to the server's public URL.
     pub fn path(&self) -> String {
         format!("/welcome?token={}", self.token)
+    }
+
+    /// The link as the admin who asked for it sees it, under the server's public URL.
+    pub fn shown(&self, public_url: &str, email: &str) -> PasswordLink {
+        PasswordLink {
+            email: email.to_owned(),
+            kind: self.kind,
+            url: format!("{public_url}{}", self.path()),
+            expires_at: self.expires_at,
+        }
     }
 }
 
@@ -84,7 +80,8 @@ pub async fn issue(
     actor: &Actor,
     slug: &Slug,
     user_id: UserId,
-) -> Result<Issued> {
+) -> Result<(User, Issued)> {
+    let user = accounts::get(conn, user_id).await?;
     let issued = new_link(conn, slug, user_id).await?;
     audit::record(
         conn,
@@ -94,7 +91,7 @@ pub async fn issue(
         serde_json::json!({ "kind": issued.kind, "expires_at": issued.expires_at }),
     )
     .await?;
-    Ok(issued)
+    Ok((user, issued))
 }
 
 async fn new_link(conn: &mut PgConnection, slug: &Slug, user_id: UserId) -> Result<Issued> {

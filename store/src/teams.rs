@@ -1,30 +1,15 @@
 //! Teams and who is in them. A member flagged `is_manager` manages the team: a manager sees
 //! the teams they manage and, later, their members' metrics (`metrics.view_team`).
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{accounts::UserId, Error, Result};
 
-pub use types::TeamId;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Team {
-    pub id: TeamId,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub members: Vec<Member>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    pub user_id: UserId,
-    pub email: String,
-    pub name: String,
-    pub is_manager: bool,
-}
+pub use types::{
+    people::{Member, Team},
+    TeamId,
+};
 
 /// Which teams a list shows.
 #[derive(Clone, Copy, Debug)]

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod api_keys;
 pub mod boards;
 pub mod dashboard;
 pub mod ids;
@@ -7,6 +8,7 @@ pub mod layout;
 pub mod live;
 pub mod metrics;
 pub mod mfa;
+pub mod people;
 pub mod problem;
 pub mod range;
 pub mod roles;

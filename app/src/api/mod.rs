@@ -3,3 +3,5 @@
 pub mod boards;
 pub mod dashboard;
 pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod workspace;

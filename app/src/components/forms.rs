@@ -65,3 +65,20 @@ impl Changes {
         self.0.get()
     }
 }
+
+/// What an action answered: `ok` for success; an error whose field the form shows beside that
+/// field (`fields`) is left to it, any other error shows here.
+pub fn show_result<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    fields: &'static [&'static str],
+    ok: impl Fn(T) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    move || match value.get() {
+        Some(Ok(v)) => Some(ok(v)),
+        Some(Err(e)) if e.field.as_deref().is_some_and(|f| fields.contains(&f)) => None,
+        Some(Err(e)) => {
+            Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any())
+        }
+        None => None,
+    }
+}

@@ -4,6 +4,8 @@ pub mod format;
 pub mod forms;
 pub mod kpi;
 pub mod theme;
+pub mod top_bar;
+pub mod viewer;
 
 use leptos::prelude::*;
 
@@ -43,7 +45,7 @@ pub fn Skeleton(height: u32) -> impl IntoView {
 /// would on its own (its own server functions refuse a signed-out caller anyway).
 #[component]
 pub fn Protected(children: Children) -> impl IntoView {
-    let viewer = expect_context::<crate::account::ViewerResource>().0;
+    let viewer = expect_context::<viewer::ViewerResource>().0;
     let location = leptos_router::hooks::use_location();
     view! {
         <Suspense fallback=|| ()>

@@ -1,7 +1,15 @@
 //! One module per route.
 
+pub mod api_keys;
 pub mod dashboard;
+pub mod login;
 pub mod mfa;
+pub mod profile;
 pub mod session;
 pub mod sso;
 pub mod sso_try;
+pub mod status;
+pub mod teams;
+pub mod tenants;
+pub mod users;
+pub mod welcome;

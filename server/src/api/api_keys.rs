@@ -8,9 +8,9 @@ use axum::{
 
 use super::extract::ApiQuery;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use store::{
-    api_keys::{self, ApiKey, Scope},
+    api_keys::{self, ApiKey, CreatedKey, Scope},
     UserId,
 };
 use uuid::Uuid;
@@ -60,13 +60,6 @@ pub struct CreateKey {
     /// For whom; defaults to the caller. Tenant admins only for anyone else.
     #[serde(default)]
     user_id: Option<Uuid>,
-}
-
-#[derive(Serialize)]
-pub struct CreatedKey {
-    /// The whole key. Shown this once; only its hash is stored.
-    key: String,
-    api_key: ApiKey,
 }
 
 pub async fn create(

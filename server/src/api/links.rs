@@ -7,11 +7,11 @@ use axum::{
     response::Response,
     Extension, Json,
 };
-use serde::{Deserialize, Serialize};
-use store::audit::Actor;
+use serde::Deserialize;
+use store::{audit::Actor, invitations::LinkInfo};
 
 use super::{
-    account::{password_refused, redirect},
+    account::{profile::password_refused, redirect},
     extract::JsonBody,
 };
 use crate::{auth::ClientIp, error::ApiError, state::AppState};
@@ -23,14 +23,6 @@ pub struct LinkRequest {
     /// Only when redeeming.
     #[serde(default)]
     password: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct LinkInfo {
-    kind: store::invitations::LinkKind,
-    tenant: String,
-    email: String,
-    expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a link is for (so the page can say "set a password for …") without using it.

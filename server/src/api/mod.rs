@@ -330,30 +330,34 @@ pub fn routes() -> ApiRouter {
             Permission(UserManage),
             dashboard::set_time_zone,
         )
-        .post("/auth/logout", Public, account::logout_moved)
+        .post("/auth/logout", Public, account::refresh::logout_moved)
         .post("/auth/welcome", Public, links::redeem_link_form)
         .post("/api/v1/auth/links/inspect", Public, links::inspect_link)
         .post("/api/v1/auth/links/redeem", Public, links::redeem_link)
         .post("/api/v1/auth/login", Public, account::login)
-        .post("/api/v1/auth/refresh", Public, account::refresh)
-        .post("/api/v1/auth/logout", Public, account::logout)
+        .post("/api/v1/auth/refresh", Public, account::refresh::refresh)
+        .post("/api/v1/auth/logout", Public, account::refresh::logout)
         .post(
             "/api/v1/auth/logout-all",
             Authenticated,
-            account::logout_all,
+            account::refresh::logout_all,
         )
-        .get("/api/v1/profile", Authenticated, account::profile)
+        .get("/api/v1/profile", Authenticated, account::profile::profile)
         .put(
             "/api/v1/profile",
             Permission(ProfileEdit),
-            account::update_profile,
+            account::profile::update_profile,
         )
         .post(
             "/api/v1/profile/password",
             Authenticated,
-            account::change_password,
+            account::profile::change_password,
         )
-        .put("/api/v1/profile/theme", Authenticated, account::set_theme)
+        .put(
+            "/api/v1/profile/theme",
+            Authenticated,
+            account::profile::set_theme,
+        )
         .get("/api/v1/profile/mfa", Authenticated, mfa::status)
         .delete("/api/v1/profile/mfa", Authenticated, mfa::turn_off)
         .post("/api/v1/profile/mfa/totp", Authenticated, mfa::begin)

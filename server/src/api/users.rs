@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use store::{
     accounts::{self, Email},
     audit::{self, AuditEntry},
-    invitations, User, UserId,
+    invitations::PasswordLink,
+    User, UserId,
 };
 use uuid::Uuid;
 
 use super::{
-    account::{parse_tenant_role, password_refused},
+    account::profile::password_refused,
     extract::{JsonBody, Me},
 };
 use crate::{auth::scope::scoped, error::ApiError, state::AppState, tenancy};
@@ -48,26 +49,9 @@ pub struct CreateUser {
 #[derive(Serialize)]
 pub struct CreatedUser {
     user: User,
+    /// Without a password: the link that lets them set their own, shown this once.
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
-    link: Option<Link>,
-}
-
-/// A single-use password link, shown once.
-#[derive(Serialize)]
-pub struct Link {
-    kind: invitations::LinkKind,
-    url: String,
-    expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl Link {
-    fn new(state: &AppState, issued: invitations::Issued) -> Link {
-        Link {
-            kind: issued.kind,
-            url: format!("{}{}", state.public_url, issued.path()),
-            expires_at: issued.expires_at,
-        }
-    }
+    link: Option<PasswordLink>,
 }
 
 pub async fn create(
@@ -83,7 +67,7 @@ pub async fn create(
         let (user, issued) =
             tenancy::invite_user(&state.store, tenant, &email, &body.name, role, &me.actor())
                 .await?;
-        let link = Some(Link::new(&state, issued));
+        let link = Some(issued.shown(&state.public_url, &user.email));
         return Ok((StatusCode::CREATED, Json(CreatedUser { user, link })));
     };
     let mut tx = scoped(&state.store, &me).await?;
@@ -100,10 +84,13 @@ pub async fn password_link(
     State(state): State<AppState>,
     Extension(me): Me,
     Path(id): Path<Uuid>,
-) -> Result<(StatusCode, Json<Link>), ApiError> {
-    let issued =
+) -> Result<(StatusCode, Json<PasswordLink>), ApiError> {
+    let (user, issued) =
         tenancy::password_link(&state.store, me.tenant()?, UserId(id), &me.actor()).await?;
-    Ok((StatusCode::CREATED, Json(Link::new(&state, issued))))
+    Ok((
+        StatusCode::CREATED,
+        Json(issued.shown(&state.public_url, &user.email)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -170,4 +157,9 @@ pub async fn audit(
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(entries))
+}
+
+/// Roles a tenant admin may hand out (never super_admin).
+fn parse_tenant_role(s: &str) -> Result<store::Role, ApiError> {
+    store::Role::parse_tenant(s).map_err(|e| ApiError::field("/role", e.reason))
 }

@@ -250,7 +250,7 @@ async fn the_server_function_answers_from_the_database() {
         async move {
             let r = r.send().await.unwrap();
             assert_eq!(r.status(), 200);
-            r.json::<app::status::StatusInfo>().await.unwrap()
+            r.json::<app::pages::status::StatusInfo>().await.unwrap()
         }
     };
     assert_eq!(status(None).await.details, None);

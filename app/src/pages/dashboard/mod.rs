@@ -155,7 +155,7 @@ pub fn DashboardPage() -> impl IntoView {
         q,
         tick: feed.tick,
     };
-    let viewer = expect_context::<crate::account::ViewerResource>().0;
+    let viewer = expect_context::<crate::components::viewer::ViewerResource>().0;
     // Read with the viewer, before the board's widgets exist: the widgets' own reads are
     // then made in one fixed order on the server and in the browser, which hydration needs.
     let wanted = Memo::new(move |_| shown.with(|s| s.board));

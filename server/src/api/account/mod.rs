@@ -1,4 +1,10 @@
-//! Sign-in, token refresh, sign-out and the caller's own profile.
+//! Signing in with a password: the JSON route and the `/login` form, both ending, when every
+//! factor is checked, in the same session cookies and tokens (single sign-on and the second
+//! step end there too). Keeping a session alive and ending it is [`refresh`]; the caller's own
+//! profile is [`profile`].
+
+pub mod profile;
+pub mod refresh;
 
 use axum::{
     extract::State,
@@ -10,24 +16,19 @@ use serde::{Deserialize, Serialize};
 use store::{
     accounts::{self, Email},
     audit::Actor,
-    mfa,
-    refresh_tokens::{self, Rotation},
-    tenants, Role, Slug, TenantStatus, User,
+    mfa, refresh_tokens, tenants, Slug, TenantStatus, User,
 };
 use types::Theme;
 
-use super::extract::{JsonBody, Me};
+use super::extract::JsonBody;
 use crate::{
-    auth::{
-        cookies, jwt::ACCESS_TTL_SECS, limits::Attempt, scope::scoped, Caller, ClientIp,
-        Permission, SessionCookies,
-    },
+    auth::{jwt::ACCESS_TTL_SECS, limits::Attempt, ClientIp, SessionCookies},
     error::ApiError,
     state::AppState,
 };
 
 /// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.
-const REGISTRY_SCOPE: &str = "_";
+pub(super) const REGISTRY_SCOPE: &str = "_";
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -131,20 +132,6 @@ pub async fn login_form(
             redirect(&format!("/login?{query}"))
         }
     }
-}
-
-/// Where the top bar's sign-out form posted before it moved under the refresh cookie's path,
-/// which the browser never sent here. A page loaded before the move still signs out: 307
-/// repeats the POST there, cookies and all.
-pub async fn logout_moved() -> Response {
-    (
-        StatusCode::TEMPORARY_REDIRECT,
-        [(
-            header::LOCATION,
-            HeaderValue::from_static("/api/v1/auth/logout"),
-        )],
-    )
-        .into_response()
 }
 
 pub(super) fn redirect(to: &str) -> Response {
@@ -315,253 +302,6 @@ pub(super) async fn start_session(
     }
     Ok(response)
 }
-
-#[derive(Deserialize, Default)]
-pub struct RefreshRequest {
-    #[serde(default)]
-    refresh_token: Option<String>,
-}
-
-fn body_refresh(body: &[u8]) -> Option<String> {
-    Some(body)
-        .filter(|b| !b.is_empty())
-        .and_then(|b| serde_json::from_slice::<RefreshRequest>(b).ok())
-        .and_then(|r| r.refresh_token)
-}
-
-/// The refresh token of the body, else of the cookie. Two cookies of that name mean someone
-/// else planted one (see [`SessionCookies`]): which is ours is unknowable, so neither counts.
-fn presented_refresh(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    body_refresh(body).or_else(|| {
-        let mut found = cookies(headers, state.cookies.refresh());
-        let first = found.next();
-        found.next().is_none().then_some(first).flatten()
-    })
-}
-
-pub async fn refresh(
-    State(state): State<AppState>,
-    Extension(ip): Extension<ClientIp>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let token = presented_refresh(&state, &headers, &body).ok_or(ApiError::Unauthenticated)?;
-    let (scope, secret) = token.split_once('.').ok_or(ApiError::Unauthenticated)?;
-    let tenant = if scope == REGISTRY_SCOPE {
-        None
-    } else {
-        let slug = Slug::parse(scope).map_err(|_| ApiError::Unauthenticated)?;
-        let t = tenants::find_by_slug(state.store.pool(), &slug)
-            .await
-            .map_err(|_| ApiError::Unauthenticated)?;
-        if t.status != TenantStatus::Active {
-            return Err(ApiError::Unauthenticated);
-        }
-        Some(t)
-    };
-    let ip = ip.text();
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let mut tx = state
-        .store
-        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
-        .await?;
-    match refresh_tokens::rotate(
-        tx.conn(),
-        secret,
-        &state.session_lifetimes,
-        ip.as_deref(),
-        ua.as_deref(),
-    )
-    .await?
-    {
-        Rotation::Rotated { user_id, issued } => {
-            let user = accounts::get(tx.conn(), user_id).await?;
-            tx.commit().await?;
-            Ok(tokens(
-                &state,
-                &user,
-                tenant.map(|t| (t.id.0, t.slug.to_string())),
-                format!("{scope}.{}", issued.secret),
-                issued.authenticated_at,
-            ))
-        }
-        Rotation::Reused { .. } => {
-            // Keeps the family's revocation and its audit entry.
-            tx.commit().await?;
-            Err(ApiError::Unauthenticated)
-        }
-        Rotation::Invalid => Err(ApiError::Unauthenticated),
-    }
-}
-
-/// Ends the session the refresh token (body or cookie) belongs to, and clears the cookies.
-/// Succeeds even without a valid token: signing out must always work. Every refresh cookie
-/// presented is revoked, so one planted beside ours cannot keep ours alive. The top bar's
-/// form posts here too (the refresh cookie's path): a form post goes on to the sign-in page.
-pub async fn logout(
-    State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let presented: Vec<String> = body_refresh(&body)
-        .into_iter()
-        .chain(cookies(&headers, state.cookies.refresh()))
-        .collect();
-    for (scope, secret) in presented.iter().filter_map(|t| t.split_once('.')) {
-        let tenant = match scope {
-            REGISTRY_SCOPE => None,
-            s => match Slug::parse(s) {
-                Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
-                Err(_) => None,
-            },
-        };
-        if scope == REGISTRY_SCOPE || tenant.is_some() {
-            let mut tx = state
-                .store
-                .scoped_tx(tenant.as_ref().map(|t| t.scope()))
-                .await?;
-            let caller = caller.as_ref().map(|c| c.actor());
-            refresh_tokens::sign_out(tx.conn(), caller.as_ref(), secret).await?;
-            tx.commit().await?;
-        }
-    }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Ok(signed_out(&state));
-    }
-    let mut response = redirect("/login");
-    clear_cookies(&state, response.headers_mut());
-    Ok(response)
-}
-
-pub async fn logout_all(
-    State(state): State<AppState>,
-    Extension(me): Me,
-) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state.store, &me).await?;
-    accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
-    tx.commit().await?;
-    Ok(signed_out(&state))
-}
-
-#[derive(Serialize)]
-pub struct Profile {
-    #[serde(flatten)]
-    user: User,
-    tenant: Option<String>,
-    permissions: Vec<Permission>,
-}
-
-pub async fn profile(
-    State(state): State<AppState>,
-    Extension(me): Me,
-) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state.store, &me).await?;
-    let user = accounts::get(tx.conn(), me.user_id).await?;
-    tx.commit().await?;
-    Ok(Json(profile_of(user, &me)))
-}
-
-fn profile_of(user: User, me: &Caller) -> Profile {
-    Profile {
-        permissions: me.role.permissions(),
-        tenant: me.tenant.as_ref().map(|t| t.slug.to_string()),
-        user,
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileUpdate {
-    name: String,
-}
-
-pub async fn update_profile(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    JsonBody(body): JsonBody<ProfileUpdate>,
-) -> Result<Json<Profile>, ApiError> {
-    let mut tx = scoped(&state.store, &me).await?;
-    let user = accounts::set_name(tx.conn(), me.user_id, &body.name).await?;
-    tx.commit().await?;
-    Ok(Json(profile_of(user, &me)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThemeChoice {
-    /// `light`, `dark`, or null to follow the system.
-    theme: Option<String>,
-}
-
-/// `PUT /api/v1/profile/theme`: remembers the caller's theme and sets this browser's cookie.
-pub async fn set_theme(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    JsonBody(body): JsonBody<ThemeChoice>,
-) -> Result<Response, ApiError> {
-    let theme =
-        Theme::choice(body.theme.as_deref()).map_err(|e| ApiError::field("/theme", e.reason))?;
-    let mut tx = scoped(&state.store, &me).await?;
-    accounts::set_theme(tx.conn(), me.user_id, theme).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, Theme::cookie(theme))],
-    )
-        .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct PasswordChange {
-    current_password: String,
-    new_password: String,
-}
-
-/// Changing the password ends every session, this one included: sign in again.
-pub async fn change_password(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    JsonBody(body): JsonBody<PasswordChange>,
-) -> Result<Response, ApiError> {
-    let mut tx = scoped(&state.store, &me).await?;
-    accounts::change_password(
-        tx.conn(),
-        &me.actor(),
-        me.user_id,
-        body.current_password,
-        body.new_password,
-    )
-    .await
-    .map_err(|e| match e {
-        accounts::PasswordChangeError::CurrentWrong => {
-            ApiError::field("/current_password", "is wrong")
-        }
-        accounts::PasswordChangeError::Policy(reason) => ApiError::field("/new_password", reason),
-        accounts::PasswordChangeError::Store(e) => e.into(),
-    })?;
-    tx.commit().await?;
-    Ok(signed_out(&state))
-}
-
-/// A password the policy refused, as the request's `/password` field.
-pub fn password_refused(e: store::Error) -> ApiError {
-    match e {
-        store::Error::Invalid {
-            field: "password",
-            reason,
-        } => ApiError::field("/password", reason),
-        e => e.into(),
-    }
-}
-
 pub(super) fn tokens(
     state: &AppState,
     user: &User,
@@ -613,30 +353,6 @@ fn tokens_with(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// 204 with both session cookies cleared: the end of every sign-out path.
-fn signed_out(state: &AppState) -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_cookies(state, response.headers_mut());
-    response
-}
-
-fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
-    let cookies = state.cookies;
-    headers.append(
-        header::SET_COOKIE,
-        cookies.set(cookies.access(), "", "/", 0),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
-    );
-}
-
-/// Roles a tenant admin may hand out (never super_admin).
-pub fn parse_tenant_role(s: &str) -> Result<Role, ApiError> {
-    Role::parse_tenant(s).map_err(|e| ApiError::field("/role", e.reason))
 }
 
 #[cfg(test)]

@@ -1,0 +1,295 @@
+//! `/users`: the people of a workspace (invite, change role, deactivate, password links,
+//! reset two-step) and who must use two-step verification. Every server function checks the
+//! session and permission on the server, whatever the page shows.
+
+use leptos::{either::Either, prelude::*};
+use types::{
+    people::{LinkKind, PasswordLink, Person},
+    Role,
+};
+
+#[cfg(feature = "ssr")]
+use crate::api::workspace as ws;
+use crate::{
+    components::forms::{field_error, show_result, Changes},
+    AppError,
+};
+
+#[server(endpoint = "users/list")]
+pub async fn list_users() -> Result<Vec<Person>, AppError> {
+    let (_, mut tx) = ws::allowed::<ListUsers>().await?;
+    let users = store::accounts::list(&mut tx).await?;
+    let with_mfa = store::mfa::enrolled_users(&mut tx).await?;
+    tx.commit().await?;
+    Ok(users
+        .into_iter()
+        .map(|user| Person {
+            mfa: with_mfa.contains(&user.id),
+            user,
+        })
+        .collect())
+}
+
+#[server(endpoint = "users/invite")]
+pub async fn invite_user(
+    email: String,
+    name: String,
+    role: String,
+) -> Result<PasswordLink, AppError> {
+    let (s, mut tx) = ws::allowed::<InviteUser>().await?;
+    let email = store::Email::parse(&email)?;
+    let role = Role::parse_tenant(&role)?;
+    let (user, link) =
+        store::invitations::invite(&mut tx, &s.actor, &ws::slug(&s)?, &email, &name, role).await?;
+    tx.commit().await?;
+    Ok(link.shown(&ws::public_url(), &user.email))
+}
+
+#[server(endpoint = "users/set_role")]
+pub async fn set_user_role(id: String, role: String) -> Result<String, AppError> {
+    let (s, mut tx) = ws::allowed::<SetUserRole>().await?;
+    let role = Role::parse_tenant(&role)?;
+    let user = store::accounts::change_role(&mut tx, &s.actor, ws::user_id(&id)?, role).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "{} is now {}; their open sessions have ended.",
+        user.email,
+        user.role.as_str()
+    ))
+}
+
+#[server(endpoint = "users/set_active")]
+pub async fn set_user_active(id: String, active: bool) -> Result<String, AppError> {
+    let (s, mut tx) = ws::allowed::<SetUserActive>().await?;
+    let user = store::accounts::change_active(&mut tx, &s.actor, ws::user_id(&id)?, active).await?;
+    tx.commit().await?;
+    Ok(if active {
+        format!("{} can sign in again.", user.email)
+    } else {
+        format!("{} is deactivated and signed out everywhere.", user.email)
+    })
+}
+
+#[server(endpoint = "users/password_link")]
+pub async fn user_password_link(id: String) -> Result<PasswordLink, AppError> {
+    let (s, mut tx) = ws::allowed::<UserPasswordLink>().await?;
+    let (user, link) =
+        store::invitations::issue(&mut tx, &s.actor, &ws::slug(&s)?, ws::user_id(&id)?).await?;
+    tx.commit().await?;
+    Ok(link.shown(&ws::public_url(), &user.email))
+}
+
+/// Clears someone's second step (a lost phone); their sessions end.
+#[server(endpoint = "users/mfa_reset")]
+pub async fn reset_user_mfa(id: String) -> Result<String, AppError> {
+    let (s, mut tx) = ws::allowed::<ResetUserMfa>().await?;
+    let user_id = ws::user_id(&id)?;
+    let user = store::accounts::get(&mut tx, user_id).await?;
+    store::mfa::reset(&mut tx, &s.actor, user_id).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "{}'s two-step verification is reset and their sessions ended; they set it up again at their next sign-in if the workspace requires it.",
+        user.email
+    ))
+}
+
+/// Who in the workspace must use two-step verification.
+#[server(endpoint = "settings/mfa")]
+pub async fn mfa_rule() -> Result<types::mfa::Requirement, AppError> {
+    let (_, mut tx) = ws::allowed::<MfaRule>().await?;
+    let rule = store::mfa::requirement(&mut tx).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+#[server(endpoint = "settings/mfa/set")]
+pub async fn set_mfa_rule(required: String) -> Result<types::mfa::Requirement, AppError> {
+    let (s, mut tx) = ws::allowed::<SetMfaRule>().await?;
+    let to = types::mfa::Requirement::parse(&required).ok_or_else(|| {
+        AppError::invalid("required", "required: must be off, admins or everyone")
+    })?;
+    let can_seal = crate::ssr::server_context()?.sealer.can_seal();
+    let rule = store::mfa::set_requirement(&mut tx, &s.actor, to, can_seal).await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+#[component]
+fn LinkNotice(link: PasswordLink, id: &'static str) -> impl IntoView {
+    let what = match link.kind {
+        LinkKind::Invite => "Invitation",
+        LinkKind::Reset => "Password reset link",
+    };
+    let until = link.expires_at.format("%Y-%m-%d %H:%M UTC");
+    view! {
+        <div class="new-key" role="status">
+            <p>
+                {format!("{what} for {} (single use, until {until}). Send it to them; it is shown only now:", link.email)}
+            </p>
+            <code id=id>{link.url}</code>
+        </div>
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let invite = ServerAction::<InviteUser>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let link = ServerAction::<UserPasswordLink>::new();
+    let reset_mfa = ServerAction::<ResetUserMfa>::new();
+    let set_rule = ServerAction::<SetMfaRule>::new();
+    let changes = Changes::default()
+        .watch(invite.value())
+        .watch(set_role.value())
+        .watch(set_active.value())
+        .watch(reset_mfa.value());
+    let users = Resource::new(move || changes.get(), |_| list_users());
+    let rule_changes = Changes::default().watch(set_rule.value());
+    let rule = Resource::new(move || rule_changes.get(), |_| mfa_rule());
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            <p class="muted">
+                "Invite people by e-mail: they get a single-use link (valid 72 hours) to set their own password."
+            </p>
+            <ActionForm action=invite attr:class="row" attr:id="invite-form">
+                <input name="email" id="invite-email" type="email" placeholder="E-mail" aria-label="E-mail" required aria-describedby="invite-email-error" />
+                <input name="name" id="invite-name" placeholder="Name (optional)" aria-label="Name (optional)" maxlength="200" />
+                <select name="role" id="invite-role" aria-label="Role" aria-describedby="invite-role-error">
+                    {Role::TENANT_ROLES
+                        .map(|r| view! { <option value=r.as_str() selected=r == Role::Developer>{r.as_str()}</option> })
+                        .collect_view()}
+                </select>
+                <button type="submit" class="button" id="invite">
+                    "Invite"
+                </button>
+            </ActionForm>
+            {field_error(invite.value(), "email", "invite-email-error")}
+            {field_error(invite.value(), "role", "invite-role-error")}
+            {show_result(invite.value(), &["email", "role"], |l| view! { <LinkNotice link=l id="invite-link" /> }.into_any())}
+            {show_result(link.value(), &[], |l| view! { <LinkNotice link=l id="reset-link" /> }.into_any())}
+            {show_result(set_role.value(), &[], |m| view! { <p class="notice" role="status" id="role-notice">{m}</p> }.into_any())}
+            {show_result(set_active.value(), &[], |m| view! { <p class="notice" role="status" id="active-notice">{m}</p> }.into_any())}
+            {show_result(reset_mfa.value(), &[], |m| view! { <p class="notice" role="status" id="mfa-reset-notice">{m}</p> }.into_any())}
+        </section>
+        <section class="card">
+            <h2>"Two-step verification"</h2>
+            <p class="muted">"Who must enter a code from an authenticator app after their password. People without one set it up at their next sign-in. Single sign-on relies on the identity provider's own second step ("<a href="/sso" id="sso-link">"single sign-on settings"</a>")."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let current = rule.await.unwrap_or_default();
+                    view! {
+                        <ActionForm action=set_rule attr:class="row" attr:id="mfa-rule-form">
+                            <select name="required" id="mfa-rule" aria-label="Who must use two-step verification">
+                                {types::mfa::Requirement::ALL
+                                    .map(|r| view! { <option value=r.as_str() selected=r == current>{r.label()}</option> })
+                                    .collect_view()}
+                            </select>
+                            <button type="submit" class="button" id="save-mfa-rule">"Save"</button>
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+            {show_result(set_rule.value(), &[], |r| view! { <p class="notice" role="status" id="mfa-rule-saved">{format!("Saved: {}.", r.label())}</p> }.into_any())}
+        </section>
+        <section class="card">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
+                        Ok(rows) => Either::Right(view! { <UsersTable rows set_role set_active link reset_mfa /> }),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn UsersTable(
+    rows: Vec<Person>,
+    set_role: ServerAction<SetUserRole>,
+    set_active: ServerAction<SetUserActive>,
+    link: ServerAction<UserPasswordLink>,
+    reset_mfa: ServerAction<ResetUserMfa>,
+) -> impl IntoView {
+    view! {
+        <table class="table" id="users">
+            <thead>
+                <tr>
+                    <th>"E-mail"</th>
+                    <th>"Name"</th>
+                    <th>"Role"</th>
+                    <th>"Status"</th>
+                    <th>"Two-step"</th>
+                    <th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|Person { user: u, mfa }| {
+                        let current = u.role;
+                        let active = u.active;
+                        let id = u.id.to_string();
+                        let (id_role, id_active, id_link, id_mfa) = (id.clone(), id.clone(), id.clone(), id);
+                        let role_label = format!("Role of {}", u.email);
+                        view! {
+                            <tr data-email=u.email.clone() class:revoked=!active>
+                                <td>{u.email.clone()}</td>
+                                <td>{u.name}</td>
+                                <td>
+                                    <ActionForm action=set_role attr:class="inline">
+                                        <input type="hidden" name="id" value=id_role.clone() />
+                                        <select name="role" class="role-select" aria-label=role_label>
+                                            {Role::TENANT_ROLES
+                                                .map(|r| view! { <option value=r.as_str() selected=r == current>{r.as_str()}</option> })
+                                                .collect_view()}
+                                        </select>
+                                        <button type="submit" class="link change-role">
+                                            "Change"
+                                        </button>
+                                    </ActionForm>
+                                </td>
+                                <td class="status-cell">{if active { "active" } else { "deactivated" }}</td>
+                                <td class="mfa-cell">{if mfa { "on" } else { "off" }}</td>
+                                <td class="actions">
+                                    <ActionForm action=set_active attr:class="inline">
+                                        <input type="hidden" name="id" value=id_active.clone() />
+                                        <input type="hidden" name="active" value=(!active).to_string() />
+                                        <button type="submit" class="link toggle-active">
+                                            {if active { "Deactivate" } else { "Reactivate" }}
+                                        </button>
+                                    </ActionForm>
+                                    {active
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=link attr:class="inline">
+                                                    <input type="hidden" name="id" value=id_link.clone() />
+                                                    <button type="submit" class="link password-link">
+                                                        "Password link"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                    {mfa
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=reset_mfa attr:class="inline">
+                                                    <input type="hidden" name="id" value=id_mfa.clone() />
+                                                    <button type="submit" class="link reset-mfa">
+                                                        "Reset two-step"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

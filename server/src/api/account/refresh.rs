@@ -1,0 +1,190 @@
+//! Keeping a sign-in alive and ending it: refresh-token rotation, sign-out (this browser, or
+//! everywhere), and the cookies every sign-out clears.
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Extension,
+};
+use serde::Deserialize;
+use store::{
+    accounts,
+    refresh_tokens::{self, Rotation},
+    tenants, Slug, TenantStatus,
+};
+
+use super::{redirect, tokens, REGISTRY_SCOPE};
+use crate::{
+    api::extract::Me,
+    auth::{cookies, scope::scoped, Caller, ClientIp, SessionCookies},
+    error::ApiError,
+    state::AppState,
+};
+
+/// Where the top bar's sign-out form posted before it moved under the refresh cookie's path,
+/// which the browser never sent here. A page loaded before the move still signs out: 307
+/// repeats the POST there, cookies and all.
+pub async fn logout_moved() -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(
+            header::LOCATION,
+            HeaderValue::from_static("/api/v1/auth/logout"),
+        )],
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+fn body_refresh(body: &[u8]) -> Option<String> {
+    Some(body)
+        .filter(|b| !b.is_empty())
+        .and_then(|b| serde_json::from_slice::<RefreshRequest>(b).ok())
+        .and_then(|r| r.refresh_token)
+}
+
+/// The refresh token of the body, else of the cookie. Two cookies of that name mean someone
+/// else planted one (see [`SessionCookies`]): which is ours is unknowable, so neither counts.
+fn presented_refresh(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    body_refresh(body).or_else(|| {
+        let mut found = cookies(headers, state.cookies.refresh());
+        let first = found.next();
+        found.next().is_none().then_some(first).flatten()
+    })
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let token = presented_refresh(&state, &headers, &body).ok_or(ApiError::Unauthenticated)?;
+    let (scope, secret) = token.split_once('.').ok_or(ApiError::Unauthenticated)?;
+    let tenant = if scope == REGISTRY_SCOPE {
+        None
+    } else {
+        let slug = Slug::parse(scope).map_err(|_| ApiError::Unauthenticated)?;
+        let t = tenants::find_by_slug(state.store.pool(), &slug)
+            .await
+            .map_err(|_| ApiError::Unauthenticated)?;
+        if t.status != TenantStatus::Active {
+            return Err(ApiError::Unauthenticated);
+        }
+        Some(t)
+    };
+    let ip = ip.text();
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
+    match refresh_tokens::rotate(
+        tx.conn(),
+        secret,
+        &state.session_lifetimes,
+        ip.as_deref(),
+        ua.as_deref(),
+    )
+    .await?
+    {
+        Rotation::Rotated { user_id, issued } => {
+            let user = accounts::get(tx.conn(), user_id).await?;
+            tx.commit().await?;
+            Ok(tokens(
+                &state,
+                &user,
+                tenant.map(|t| (t.id.0, t.slug.to_string())),
+                format!("{scope}.{}", issued.secret),
+                issued.authenticated_at,
+            ))
+        }
+        Rotation::Reused { .. } => {
+            // Keeps the family's revocation and its audit entry.
+            tx.commit().await?;
+            Err(ApiError::Unauthenticated)
+        }
+        Rotation::Invalid => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// Ends the session the refresh token (body or cookie) belongs to, and clears the cookies.
+/// Succeeds even without a valid token: signing out must always work. Every refresh cookie
+/// presented is revoked, so one planted beside ours cannot keep ours alive. The top bar's
+/// form posts here too (the refresh cookie's path): a form post goes on to the sign-in page.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let presented: Vec<String> = body_refresh(&body)
+        .into_iter()
+        .chain(cookies(&headers, state.cookies.refresh()))
+        .collect();
+    for (scope, secret) in presented.iter().filter_map(|t| t.split_once('.')) {
+        let tenant = match scope {
+            REGISTRY_SCOPE => None,
+            s => match Slug::parse(s) {
+                Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
+                Err(_) => None,
+            },
+        };
+        if scope == REGISTRY_SCOPE || tenant.is_some() {
+            let mut tx = state
+                .store
+                .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+                .await?;
+            let caller = caller.as_ref().map(|c| c.actor());
+            refresh_tokens::sign_out(tx.conn(), caller.as_ref(), secret).await?;
+            tx.commit().await?;
+        }
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(signed_out(&state));
+    }
+    let mut response = redirect("/login");
+    clear_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Response, ApiError> {
+    let mut tx = scoped(&state.store, &me).await?;
+    accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
+    tx.commit().await?;
+    Ok(signed_out(&state))
+}
+/// 204 with both session cookies cleared: the end of every sign-out path.
+pub(super) fn signed_out(state: &AppState) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_cookies(state, response.headers_mut());
+    response
+}
+
+fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
+    let cookies = state.cookies;
+    headers.append(
+        header::SET_COOKIE,
+        cookies.set(cookies.access(), "", "/", 0),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
+    );
+}
