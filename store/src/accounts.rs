@@ -569,3 +569,23 @@ pub async fn log_out_everywhere(
     )
     .await
 }
+
+/// Failed password sign-ins to one account (or unknown address) from one place, gathered over
+/// a moment so a password-guessing run is a few audit entries rather than thousands.
+pub async fn record_failed_logins(
+    conn: &mut PgConnection,
+    from: &crate::audit::Actor,
+    target: Option<&str>,
+    attempts: u64,
+    first_at: DateTime<Utc>,
+    last_at: DateTime<Utc>,
+) -> Result<()> {
+    crate::audit::record(
+        conn,
+        from,
+        "login.failed",
+        target,
+        serde_json::json!({ "attempts": attempts, "first_at": first_at, "last_at": last_at }),
+    )
+    .await
+}

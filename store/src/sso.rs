@@ -454,6 +454,19 @@ pub async fn workspaces_for_domain(conn: &mut PgConnection, domain: &str) -> Res
 /// How long a try's report can be read back.
 pub const TRIAL_TTL: Duration = Duration::hours(24);
 
+/// A sign-in through the provider that did not complete, and why (the person is shown the
+/// same reason).
+pub async fn record_failure(conn: &mut PgConnection, from: &Actor, why: &str) -> Result<()> {
+    audit::record(
+        conn,
+        from,
+        "sso.failed",
+        None,
+        serde_json::json!({ "reason": why }),
+    )
+    .await
+}
+
 /// Keeps what a try found, for `by` to read on the page the callback leads to; audited.
 pub async fn record_trial(
     conn: &mut PgConnection,

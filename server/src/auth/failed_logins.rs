@@ -10,7 +10,6 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use store::{audit::Actor, tenants::TenantScope, Store};
 use tokio::sync::watch;
 
@@ -128,16 +127,13 @@ async fn write(
             ip: key.ip.clone(),
             user_agent: pending.user_agent.clone(),
         };
-        store::audit::record(
+        store::accounts::record_failed_logins(
             tx.conn(),
             &actor,
-            "login.failed",
             key.target.as_deref(),
-            json!({
-                "attempts": pending.count,
-                "first_at": pending.first,
-                "last_at": pending.last,
-            }),
+            pending.count,
+            pending.first,
+            pending.last,
         )
         .await?;
     }

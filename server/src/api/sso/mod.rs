@@ -26,10 +26,9 @@ use axum::{
     Extension,
 };
 use serde::Deserialize;
-use serde_json::json;
 use store::{
     accounts::Email,
-    audit::{self, Actor},
+    audit::Actor,
     refresh_tokens,
     sso::{self, Pending, Preset, Provider},
     tenants, Slug, Tenant, TenantStatus, User, UserId,
@@ -345,14 +344,7 @@ async fn finish(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback
         Err(e) => {
             let why = e.to_string();
             if let Ok(mut tx) = state.store.tenant_tx(tenant.scope()).await {
-                let recorded = audit::record(
-                    &mut tx,
-                    &actor,
-                    "sso.failed",
-                    None,
-                    json!({ "reason": why }),
-                )
-                .await;
+                let recorded = store::sso::record_failure(&mut tx, &actor, &why).await;
                 if recorded.is_ok() {
                     let _ = tx.commit().await;
                 }
