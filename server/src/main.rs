@@ -318,7 +318,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             password,
         }) => {
             let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
-            let role = Role::parse_tenant(&role).map_err(store::Error::from)?;
+            let role = Role::parse_tenant(&role)?;
             let email = Email::parse(&email)?;
             let generated = password.is_none();
             let pw = tenancy::create_user(store, &t, &email, &name, role, password, &actor).await?;
@@ -335,7 +335,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             name,
         }) => {
             let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
-            let role = Role::parse_tenant(&role).map_err(store::Error::from)?;
+            let role = Role::parse_tenant(&role)?;
             let email = Email::parse(&email)?;
             let (_, link) = tenancy::invite_user(store, &t, &email, &name, role, &actor).await?;
             json!({
@@ -363,7 +363,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             email,
             role,
         }) => {
-            let role = Role::parse_tenant(&role).map_err(store::Error::from)?;
+            let role = Role::parse_tenant(&role)?;
             let (mut tx, user) = user_in_tenant(store, &tenant, &email).await?;
             store::accounts::change_role(&mut tx, &actor, user.id, role).await?;
             tx.commit().await?;
