@@ -21,7 +21,9 @@ if (skew) {
 
 const port = Number(process.env.PORT);
 if (!port) throw new Error('PORT env var is required');
-const issuer = `http://127.0.0.1:${port}`;
+// ISSUER_HOST=localhost: the provider is another site than a relying party on 127.0.0.1
+// (ports do not make sites), so browsers treat its posts as cross-site, as in production.
+const issuer = `http://${process.env.ISSUER_HOST ?? '127.0.0.1'}:${port}`;
 
 // Confidential code-flow clients. Extra keys in a CLIENTS entry override these, so a
 // test may pass "token_endpoint_auth_method": "client_secret_post" (oidc-provider
@@ -104,7 +106,8 @@ const provider = new Provider(issuer, {
   },
 });
 
-const server = provider.listen(port, '127.0.0.1', () => console.log('READY'));
+// `localhost` may resolve to ::1 first: listen on both loopbacks then.
+const server = provider.listen(port, process.env.ISSUER_HOST === 'localhost' ? '::' : '127.0.0.1', () => console.log('READY'));
 
 // Exit 0 on SIGTERM/SIGINT; drop keep-alive sockets so close() doesn't hang.
 for (const signal of ['SIGTERM', 'SIGINT']) {

@@ -2,7 +2,7 @@
 // end2end/idp/oidc.mjs): "Continue with SSO" on the sign-in page, the provider's own login
 // form, and back on the dashboard as a person made just in time with the role their group
 // maps to. A second sign-in is the same account; a refusal is explained on the sign-in page.
-import { test, expect, Page, Browser } from '@playwright/test';
+import { test, expect, Page, Browser, Request } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -13,23 +13,32 @@ const site = new DemoSite('e2e-sso');
 let idp: ChildProcess;
 let issuer = '';
 
-test.beforeAll(async () => {
+/** Starts the provider on a free port (`host` names it in its issuer); resolves when ready. */
+async function startIdp(host = '127.0.0.1'): Promise<{ process: ChildProcess; issuer: string }> {
   const port = await freePort();
-  issuer = `http://127.0.0.1:${port}`;
-  idp = spawn('node', [path.resolve(__dirname, '..', 'idp', 'oidc.mjs')], {
+  const child = spawn('node', [path.resolve(__dirname, '..', 'idp', 'oidc.mjs')], {
     env: {
       ...process.env,
       PORT: String(port),
+      ISSUER_HOST: host,
       CLIENTS: JSON.stringify([
-        { client_id: 'devpulse', client_secret: 's3cret', redirect_uris: [`${site.url}/auth/sso/callback`] },
+        {
+          client_id: 'devpulse', client_secret: 's3cret',
+          redirect_uris: [`${site.url}/auth/sso/callback`, `${site.url}/api/v1/auth/sso/callback`],
+        },
       ]),
     },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   await new Promise<void>((ready, fail) => {
-    idp.stdout!.on('data', (d) => String(d).includes('READY') && ready());
-    idp.on('exit', (code) => fail(new Error(`the identity provider exited (${code})`)));
+    child.stdout!.on('data', (d) => String(d).includes('READY') && ready());
+    child.on('exit', (code) => fail(new Error(`the identity provider exited (${code})`)));
   });
+  return { process: child, issuer: `http://${host}:${port}` };
+}
+
+test.beforeAll(async () => {
+  ({ process: idp, issuer } = await startIdp());
   const admin = await site.token('admin@demo.test', 'demo-admin-pass');
   const r = await fetch(`${site.url}/api/v1/sso`, {
     method: 'PUT',
@@ -212,4 +221,69 @@ test('Try sign-in shows an admin what the provider sent, and signs nobody in', a
   expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
   await tab.screenshot({ path: test.info().outputPath('sso-try.png'), fullPage: true });
   await context.close();
+});
+
+test('a provider that posts its answer (form_post) from another site signs people in through the relay page', async ({ browser }) => {
+  // A provider on another site than devpulse (localhost against 127.0.0.1): the browser sends
+  // its post without devpulse's SameSite cookies, as a real provider's would be.
+  const other = await startIdp('localhost');
+  const admin = await site.token('admin@demo.test', 'demo-admin-pass');
+  const configure = (body: object) =>
+    fetch(`${site.url}/api/v1/sso`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'devpulse', group_roles: { admins: 'manager' }, ...body }),
+    });
+  try {
+    let r = await configure({ issuer: other.issuer, client_secret: 's3cret' });
+    expect(r.status, await r.text()).toBe(200);
+
+    // The admin switches the answer to a form post on /sso; the address to register follows.
+    const adminContext = await browser.newContext();
+    const settings = await adminContext.newPage();
+    await site.signIn(settings, 'admin@demo.test', 'demo-admin-pass');
+    await settings.goto(`${site.url}/sso`);
+    await expect(settings.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(settings.locator('#sso-response-mode')).toHaveValue('query');
+    await settings.locator('#sso-response-mode').selectOption('form_post');
+    await settings.locator('#sso-save').click();
+    await expect(settings.locator('#sso-saved')).toBeVisible();
+    await settings.reload();
+    await expect(settings.locator('#sso-response-mode')).toHaveValue('form_post');
+    await expect(settings.locator('#sso-redirect')).toHaveText(`${site.url}/api/v1/auth/sso/callback`);
+    await adminContext.close();
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await context.route(/fonts\.(googleapis|gstatic)\.com/, (r) => r.abort());
+    const posts: Request[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && req.url() === `${site.url}/api/v1/auth/sso/callback`) {
+        posts.push(req);
+      }
+    });
+    await page.goto(`${site.url}/login?next=%2F`);
+    await page.locator('#sso-workspace').fill('demo');
+    await page.locator('#sso-continue').click();
+    await page.waitForURL((u) => u.href.startsWith(other.issuer), { waitUntil: 'domcontentloaded' });
+    await page.locator('input[name="login"]').fill('admin.posy@demo.test');
+    await page.locator('input[name="password"]').fill('anything');
+    await page.locator('button[type="submit"]').click();
+    await page.waitForURL((u) => u.href === `${site.url}/`);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    const person = await me(page);
+    expect(person.email).toBe('admin.posy@demo.test');
+    expect(person.role).toBe('manager');
+    // The provider's post came from its site, so Chromium sent it without the cookie that
+    // binds the sign-in; the relay page's post came from ours, with it.
+    const bound = await Promise.all(
+      posts.map(async (p) => /(^|; )devpulse_sso=/.test((await p.allHeaders())['cookie'] ?? '')),
+    );
+    expect(bound).toEqual([false, true]);
+    await context.close();
+  } finally {
+    const r = await configure({ issuer, client_secret: 's3cret', response_mode: 'query' });
+    expect(r.status).toBe(200);
+    other.process.kill();
+  }
 });

@@ -272,6 +272,11 @@ async fn problem_for_oversized_bodies(
 /// See `auth::csrf`: a state-changing request another site's page makes a browser send is
 /// refused before any handler or server function sees it.
 async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The identity provider's form post comes from its site by design; it is bound to the
+    // browser by `state` and a cookie only a post from this site carries (api::sso::form_post).
+    if req.uri().path() == crate::api::sso::form_post::PATH {
+        return next.run(req).await;
+    }
     match csrf::check(
         req.method(),
         req.headers(),

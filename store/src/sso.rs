@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+pub use types::sso::ResponseMode;
 
 use crate::{
     accounts::{self, Email},
@@ -37,6 +38,8 @@ pub struct Provider {
     /// `sso_only`), so an outage at the provider locks nobody out for good.
     #[serde(default)]
     pub break_glass: Option<String>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -106,6 +109,7 @@ struct ProviderRow {
     enabled: bool,
     sso_only: bool,
     break_glass: Option<String>,
+    response_mode: String,
     updated_at: DateTime<Utc>,
 }
 
@@ -130,6 +134,10 @@ impl TryFrom<ProviderRow> for Provider {
             enabled: r.enabled,
             sso_only: r.sso_only,
             break_glass: r.break_glass,
+            response_mode: ResponseMode::parse(&r.response_mode).ok_or(Error::Invalid {
+                field: "response_mode",
+                reason: "unknown".into(),
+            })?,
             updated_at: r.updated_at,
         })
     }
@@ -141,7 +149,7 @@ pub async fn provider(conn: &mut PgConnection) -> Result<Option<Provider>> {
         ProviderRow,
         "SELECT p.preset, p.issuer, p.client_id, p.client_secret, p.scopes, p.email_domains,
                 p.default_role, p.group_roles, p.enabled, p.sso_only,
-                u.email AS \"break_glass?\", p.updated_at
+                u.email AS \"break_glass?\", p.response_mode, p.updated_at
          FROM sso_providers p LEFT JOIN users u ON u.id = p.break_glass"
     )
     .fetch_optional(&mut *conn)
@@ -174,14 +182,15 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
     sqlx::query!(
         "INSERT INTO sso_providers (preset, issuer, client_id, client_secret, scopes,
                                     email_domains, default_role, group_roles, enabled, sso_only,
-                                    break_glass)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                    break_glass, response_mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT ((true)) DO UPDATE SET
              preset = EXCLUDED.preset, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
              client_secret = EXCLUDED.client_secret, scopes = EXCLUDED.scopes,
              email_domains = EXCLUDED.email_domains, default_role = EXCLUDED.default_role,
              group_roles = EXCLUDED.group_roles, enabled = EXCLUDED.enabled,
-             sso_only = EXCLUDED.sso_only, break_glass = EXCLUDED.break_glass, updated_at = now()",
+             sso_only = EXCLUDED.sso_only, break_glass = EXCLUDED.break_glass,
+             response_mode = EXCLUDED.response_mode, updated_at = now()",
         p.preset.as_str(),
         p.issuer,
         p.client_id,
@@ -192,7 +201,8 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         groups,
         p.enabled,
         p.sso_only,
-        break_glass.map(|u| u.0)
+        break_glass.map(|u| u.0),
+        p.response_mode.as_str()
     )
     .execute(&mut *conn)
     .await?;
@@ -204,6 +214,7 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         serde_json::json!({
             "preset": p.preset.as_str(),
             "client_id": p.client_id,
+            "response_mode": p.response_mode.as_str(),
             "email_domains": p.email_domains,
             "default_role": p.default_role.as_str(),
             "group_roles": p.group_roles,

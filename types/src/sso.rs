@@ -34,6 +34,44 @@ pub struct Form {
     /// The tenant admin (by e-mail) who may still sign in with a password.
     #[serde(default)]
     pub break_glass: Option<String>,
+    /// How the provider sends people back.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+}
+
+/// How the provider sends the answer back: in the address of a redirect (`query`, OpenID's
+/// default), or as a form the browser posts (`form_post`), which keeps the code out of the
+/// address bar, history and logs along the way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub const ALL: [ResponseMode; 2] = [ResponseMode::Query, ResponseMode::FormPost];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResponseMode> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Where the provider sends people back in this mode (under the server's public URL):
+    /// a redirect the browser follows, or the TRD's form-post callback.
+    pub fn callback_path(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "/auth/sso/callback",
+            ResponseMode::FormPost => "/api/v1/auth/sso/callback",
+        }
+    }
 }
 
 fn generic() -> String {
@@ -57,6 +95,7 @@ pub struct Settings {
     pub enabled: bool,
     pub sso_only: bool,
     pub break_glass: Option<String>,
+    pub response_mode: ResponseMode,
     /// Register this at the provider.
     pub redirect_uri: String,
 }

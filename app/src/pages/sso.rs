@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use leptos::{either::Either, prelude::*};
-use types::sso::Settings;
+use types::sso::{ResponseMode, Settings};
 
 use crate::{
     components::forms::{error_text, field_error, Changes},
@@ -81,6 +81,7 @@ mod save {
         #[server(default)] enabled: Option<String>,
         #[server(default)] sso_only: Option<String>,
         #[server(default)] break_glass: String,
+        #[server(default)] response_mode: String,
     ) -> Result<Settings, AppError> {
         let (s, slug) = workspace::<SaveSso>().await?;
         let form = types::sso::Form {
@@ -95,6 +96,12 @@ mod save {
             enabled: enabled.is_some(),
             sso_only: sso_only.is_some(),
             break_glass: Some(break_glass).filter(|b| !b.trim().is_empty()),
+            response_mode: match response_mode.as_str() {
+                "" => ResponseMode::default(),
+                m => ResponseMode::parse(m).ok_or_else(|| {
+                    AppError::invalid("response_mode", "must be query or form_post")
+                })?,
+            },
         };
         crate::ssr::server_context()?
             .sso
@@ -169,8 +176,10 @@ fn SsoForm(
         enabled: true,
         sso_only: false,
         break_glass: None,
+        response_mode: ResponseMode::default(),
         redirect_uri: String::new(),
     });
+    let mode = c.response_mode;
     let groups = c
         .group_roles
         .iter()
@@ -236,6 +245,14 @@ fn SsoForm(
                 <textarea name="group_roles" id="sso-groups" rows="3" aria-describedby="sso-groups-error">{groups}</textarea>
             </label>
             {field_error(save.value(), "group_roles", "sso-groups-error")}
+            <label>
+                "How the provider sends people back"
+                <select name="response_mode" id="sso-response-mode" aria-describedby="sso-response-mode-hint">
+                    <option value="query" selected=mode == ResponseMode::Query>"Redirect (query): GET /auth/sso/callback"</option>
+                    <option value="form_post" selected=mode == ResponseMode::FormPost>"Form post: POST /api/v1/auth/sso/callback"</option>
+                </select>
+            </label>
+            <p class="muted" id="sso-response-mode-hint">"Form post keeps the sign-in code out of addresses and history. The redirect URI to register changes with it."</p>
             <label class="check">
                 <input type="checkbox" name="enabled" id="sso-enabled" checked=c.enabled />
                 "On: Continue with SSO signs people in"

@@ -247,6 +247,7 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/auth/mfa/enrol", Public, mfa::enrol)
         .get("/auth/sso/start", Public, sso::start)
         .get("/auth/sso/callback", Public, sso::callback)
+        .post(sso::form_post::PATH, Public, sso::form_post::callback)
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
         .put("/api/v1/sso", Permission(UserManage), sso::put_config)
         .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)

@@ -19,6 +19,7 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use store::sealing::Sealer;
+use types::sso::ResponseMode;
 
 /// How long a provider's discovery document (and keys) is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
@@ -76,6 +77,8 @@ pub struct ProviderConfig<'a> {
     pub client_id: &'a str,
     pub client_secret: String,
     pub scopes: &'a [String],
+    /// How the provider answers; the callback the answer goes to follows from it.
+    pub response_mode: ResponseMode,
 }
 
 pub struct Sso {
@@ -83,14 +86,15 @@ pub struct Sso {
     sealer: Arc<Sealer>,
     allow_private: bool,
     discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
-    redirect: String,
+    /// The server's public URL, under which the provider sends people back.
+    base: String,
 }
 
 impl std::fmt::Debug for Sso {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sso")
             .field("allow_private", &self.allow_private)
-            .field("redirect", &self.redirect)
+            .field("base", &self.base)
             .finish_non_exhaustive()
     }
 }
@@ -116,7 +120,7 @@ impl Sso {
             sealer,
             allow_private,
             discovered: Mutex::new(HashMap::new()),
-            redirect: format!("{}/auth/sso/callback", public_url.trim_end_matches('/')),
+            base: public_url.trim_end_matches('/').to_string(),
         })
     }
 
@@ -202,7 +206,8 @@ impl Sso {
             Some(ClientSecret::new(p.client_secret.clone())),
         )
         .set_redirect_uri(
-            RedirectUrl::new(self.redirect.clone()).map_err(|e| SsoError::Setup(e.to_string()))?,
+            RedirectUrl::new(format!("{}{}", self.base, p.response_mode.callback_path()))
+                .map_err(|e| SsoError::Setup(e.to_string()))?,
         ))
     }
 
@@ -225,6 +230,9 @@ impl Sso {
         }
         if let Some(hint) = login_hint {
             request = request.set_login_hint(LoginHint::new(hint.to_string()));
+        }
+        if p.response_mode == ResponseMode::FormPost {
+            request = request.add_extra_param("response_mode", "form_post");
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok(Started {

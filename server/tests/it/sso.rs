@@ -49,7 +49,7 @@ fn idp_on(server: &TestServer, port: u16, env: &[(&str, &str)]) -> Idp {
     );
     let clients = json!([
         { "client_id": "devpulse", "client_secret": "s3cret",
-          "redirect_uris": [server.url("/auth/sso/callback")] },
+          "redirect_uris": [server.url("/auth/sso/callback"), server.url("/api/v1/auth/sso/callback")] },
         { "client_id": "someone-else", "client_secret": "other",
           "redirect_uris": [server.url("/auth/sso/callback")] },
     ]);
@@ -771,5 +771,218 @@ async fn an_admin_tries_sign_in_and_reads_the_claims_with_nothing_saved() {
             .contains("has not verified unverified.una@demo.test"),
         "{trial}"
     );
+    server.shutdown().await;
+}
+
+/// The hidden fields of the first form in `page` and where it posts.
+fn form_of(page: &str) -> (String, Vec<(String, String)>) {
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let attr = |tag: &str, name: &str| {
+        tag.split(&format!("{name}=\"")[..])
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(unescape)
+    };
+    let form = page.split("<form").nth(1).expect("a form");
+    let action = attr(form, "action").expect("an action");
+    let fields = form
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| Some((attr(tag, "name")?, attr(tag, "value")?)))
+        .collect();
+    (action, fields)
+}
+
+#[tokio::test]
+async fn a_provider_that_answers_by_form_post_signs_people_in_through_the_relay_page() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({
+            "issuer": idp.url, "client_id": "devpulse", "client_secret": "s3cret",
+            "response_mode": "form_post",
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response_mode"], "form_post");
+    assert_eq!(
+        body["redirect_uri"],
+        server.url("/api/v1/auth/sso/callback"),
+        "the address to register follows the mode"
+    );
+    let (status, problem) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({
+            "issuer": idp.url, "client_id": "devpulse", "response_mode": "fragment",
+        })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("response_mode"), "{problem}");
+
+    // The provider is asked to post its answer, and does: a page of its own whose form posts
+    // to our callback.
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    let to_idp = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(to_idp.contains("response_mode=form_post"), "{to_idp}");
+    let r = b.get(&to_idp).send().await.unwrap();
+    let interaction = location(&r, &idp.url);
+    let r = b
+        .post(&interaction)
+        .form(&[
+            ("prompt", "login"),
+            ("login", "poster"),
+            ("password", "any"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mut r = b.get(location(&r, &idp.url)).send().await.unwrap();
+    while r.status().is_redirection() {
+        r = b.get(location(&r, &idp.url)).send().await.unwrap();
+    }
+    assert_eq!(r.status(), StatusCode::OK);
+    let (action, answer) = form_of(&r.text().await.unwrap());
+    assert_eq!(action, server.url("/api/v1/auth/sso/callback"));
+    assert!(answer.iter().any(|(k, _)| k == "code"), "{answer:?}");
+
+    // The browser posts it from the provider's site, without the SameSite cookie: the answer
+    // is a page that posts the same fields again from ours, and nothing is signed in yet.
+    let cross_site = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = cross_site
+        .post(&action)
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", &idp.url)
+        .form(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the cross-site post is let through"
+    );
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no session from the first post"
+    );
+    let (again, relayed) = form_of(&r.text().await.unwrap());
+    assert_eq!(again, "/api/v1/auth/sso/callback");
+    for (k, v) in &answer {
+        if k != "iss" {
+            assert!(relayed.contains(&(k.clone(), v.clone())), "{k} is relayed");
+        }
+    }
+    assert!(relayed.contains(&("relayed".into(), "1".into())));
+
+    // Relayed by someone else's browser (no binding cookie): a stale sign-in, as for a
+    // callback link handed to a victim.
+    let r = cross_site
+        .post(server.url(&again))
+        .header("sec-fetch-site", "same-origin")
+        .form(&relayed)
+        .send()
+        .await
+        .unwrap();
+    refused(&location(&r, ""), "expired or was already used");
+
+    // Relayed by the browser that began it: signed in, where it began.
+    let b2 = browser();
+    let r = b2
+        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    let to_idp = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let mut r = b2.get(&to_idp).send().await.unwrap();
+    let interaction = location(&r, &idp.url);
+    r = b2
+        .post(&interaction)
+        .form(&[
+            ("prompt", "login"),
+            ("login", "poster"),
+            ("password", "any"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    r = b2.get(location(&r, &idp.url)).send().await.unwrap();
+    while r.status().is_redirection() {
+        r = b2.get(location(&r, &idp.url)).send().await.unwrap();
+    }
+    let (action, answer) = form_of(&r.text().await.unwrap());
+    let r = cross_site
+        .post(&action)
+        .header("sec-fetch-site", "cross-site")
+        .form(&answer)
+        .send()
+        .await
+        .unwrap();
+    let (again, relayed) = form_of(&r.text().await.unwrap());
+    let r = b2
+        .post(server.url(&again))
+        .header("sec-fetch-site", "same-origin")
+        .form(&relayed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r, &server.url("")), server.url("/sessions"));
+    let me = profile(&b2, &server).await;
+    assert_eq!(me["email"], "poster@example.test");
+
+    // The same answer twice: the sign-in is spent.
+    let r = b2
+        .post(server.url(&again))
+        .header("sec-fetch-site", "same-origin")
+        .form(&relayed)
+        .send()
+        .await
+        .unwrap();
+    refused(&location(&r, ""), "expired or was already used");
     server.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! Single sign-on, seen from the browser and the admin: leaving for the workspace's provider
-//! (`/auth/sso/start`), coming back (`/auth/sso/callback`), which ends in the same session
-//! cookies as a password sign-in; and the provider's configuration (`/api/v1/sso`,
+//! (`/auth/sso/start`), coming back (`/auth/sso/callback`, or the form post of `form_post`),
+//! which ends in the same session cookies as a password sign-in; and the provider's configuration (`/api/v1/sso`,
 //! user.manage).
 //!
 //! The sign-in belongs to the browser that began it: `start` gives it a short-lived cookie
@@ -13,6 +13,7 @@
 //! `/sso` page) are in `settings`; an admin's "try sign-in", which ends in a report instead
 //! of a session, in `trial`.
 
+pub mod form_post;
 mod settings;
 mod trial;
 
@@ -21,7 +22,7 @@ pub use trial::{get_trial, try_start};
 
 use axum::{
     extract::{Query, State},
-    http::{header, HeaderMap},
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
     Extension,
 };
@@ -33,23 +34,35 @@ use store::{
     sso::{self, Pending, Preset, Provider},
     tenants, Slug, Tenant, TenantStatus, User, UserId,
 };
+use types::sso::ResponseMode;
 
 use super::account::{redirect, return_path, tokens};
 use crate::{
     auth::{
         sso::{Identity, ProviderConfig, SsoError},
-        ClientIp,
+        ClientIp, SessionCookies,
     },
     state::AppState,
 };
 
-/// The cookie tying a sign-in to the browser that began it (see the module's comment).
-fn binding_cookie(state: &AppState) -> &'static str {
-    if state.cookies.secure {
+/// The cookie tying a sign-in to the browser that began it (see the module's comment). On
+/// Path=/: `__Host-` demands it, and both callbacks (the redirect's and the form post's) must
+/// receive it.
+pub(super) fn binding_cookie(state: &AppState) -> &'static str {
+    binding_name(state.cookies)
+}
+
+fn binding_name(cookies: SessionCookies) -> &'static str {
+    if cookies.secure {
         "__Host-devpulse_sso"
     } else {
         "devpulse_sso"
     }
+}
+
+/// Sets (or, with `max_age` 0, clears) the binding cookie.
+fn bind(cookies: SessionCookies, value: &str, max_age: i64) -> HeaderValue {
+    cookies.set(binding_name(cookies), value, "/", max_age)
 }
 
 /// The longest text from the callback kept in a message or the audit log.
@@ -101,12 +114,7 @@ async fn leave(
     let mut page = onward(&url);
     page.headers_mut().append(
         header::SET_COOKIE,
-        state.cookies.set(
-            binding_cookie(state),
-            &browser,
-            "/auth/sso",
-            sso::PENDING_TTL.num_seconds(),
-        ),
+        bind(state.cookies, &browser, sso::PENDING_TTL.num_seconds()),
     );
     Ok(page)
 }
@@ -133,7 +141,7 @@ fn onward(url: &str) -> Response {
         .into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('"', "&quot;")
         .replace('<', "&lt;")
@@ -164,6 +172,7 @@ async fn begin(
         client_id: &provider.client_id,
         client_secret: secret,
         scopes: &provider.scopes,
+        response_mode: provider.response_mode,
     };
     let started = state
         .sso
@@ -285,6 +294,10 @@ pub struct Callback {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// How the answer came (a redirect's query unless `form_post` says otherwise): the code
+    /// is exchanged with the callback address it was sent to.
+    #[serde(skip)]
+    arrived: ResponseMode,
 }
 
 pub async fn callback(
@@ -296,13 +309,17 @@ pub async fn callback(
     come_back(&state, ip, &headers, c).await
 }
 
-async fn come_back(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback) -> Response {
+pub(super) async fn come_back(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    c: Callback,
+) -> Response {
     let mut response = finish(state, ip, headers, c).await;
     // Used or not, the binding is spent.
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        state.cookies.set(binding_cookie(state), "", "/auth/sso", 0),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, bind(state.cookies, "", 0));
     response
 }
 
@@ -392,6 +409,7 @@ async fn identify(
         client_id: &provider.client_id,
         client_secret: secret,
         scopes: &provider.scopes,
+        response_mode: c.arrived,
     };
     let who = state
         .sso
@@ -484,4 +502,25 @@ async fn sign_in(
             .append(header::SET_COOKIE, cookie.clone());
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_binding_cookie_is_one_browsers_accept() {
+        // `__Host-` is refused by browsers unless Secure and on Path=/; a refused cookie would
+        // make every sign-in look stale on an https deployment.
+        let set = bind(SessionCookies { secure: true }, "v", 600);
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with("__Host-devpulse_sso=v;"), "{set}");
+        assert!(
+            set.contains("; Path=/;") && set.contains("; Secure"),
+            "{set}"
+        );
+        assert!(!set.contains("Domain"), "{set}");
+        let plain = bind(SessionCookies { secure: false }, "", 0);
+        assert!(plain.to_str().unwrap().starts_with("devpulse_sso=;"));
+    }
 }

@@ -36,7 +36,8 @@ pub fn settings(state: &AppState, p: Provider) -> Settings {
         enabled: p.enabled,
         sso_only: p.sso_only,
         break_glass: p.break_glass,
-        redirect_uri: format!("{base}/auth/sso/callback"),
+        response_mode: p.response_mode,
+        redirect_uri: format!("{base}{}", p.response_mode.callback_path()),
     }
 }
 
@@ -166,6 +167,7 @@ pub async fn save(
             .break_glass
             .map(|e| e.trim().to_lowercase())
             .filter(|e| !e.is_empty()),
+        response_mode: body.response_mode,
         updated_at: chrono::Utc::now(),
     };
     let saved = sso::configure(&mut tx, actor, &provider).await?;
