@@ -65,6 +65,9 @@ const provider = new Provider(issuer, {
         email_verified: !login.startsWith('unverified'),
         name: email.split('@')[0],
         groups: login.startsWith('admin') ? ['admins'] : ['staff'],
+        // Google's `hd`: the Workspace domain managing the account; a "personal.*" login is
+        // a personal account at the same address, which carries none.
+        ...(login.startsWith('personal') ? {} : { hd: email.split('@')[1] }),
       }),
     };
   },
@@ -72,7 +75,7 @@ const provider = new Provider(issuer, {
   // separate "groups" scope exists for relying parties that ask for it explicitly.
   claims: {
     openid: ['sub'],
-    email: ['email', 'email_verified'],
+    email: ['email', 'email_verified', 'hd'],
     profile: ['name', 'groups'],
     groups: ['groups'],
   },

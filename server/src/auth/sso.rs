@@ -14,7 +14,7 @@ use std::{
 };
 
 use openidconnect::{
-    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+    core::{CoreAuthenticationFlow, CoreProviderMetadata},
     reqwest, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, LoginHint, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
@@ -39,16 +39,38 @@ pub enum SsoError {
     Setup(String),
 }
 
+/// The ID token claims beyond the standard ones that some providers' rules rest on.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+struct ProviderClaims {
+    /// Google: the Workspace domain that manages the account; absent for a personal Google
+    /// account, even one whose address is at a company's domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hd: Option<String>,
+}
+
+impl openidconnect::AdditionalClaims for ProviderClaims {}
+
+type TokenResponse = openidconnect::StandardTokenResponse<
+    openidconnect::IdTokenFields<
+        ProviderClaims,
+        openidconnect::EmptyExtraTokenFields,
+        openidconnect::core::CoreGenderClaim,
+        openidconnect::core::CoreJweContentEncryptionAlgorithm,
+        openidconnect::core::CoreJwsSigningAlgorithm,
+    >,
+    openidconnect::core::CoreTokenType,
+>;
+
 /// A provider's client, ready for a flow.
 type Client = openidconnect::Client<
-    openidconnect::EmptyAdditionalClaims,
+    ProviderClaims,
     openidconnect::core::CoreAuthDisplay,
     openidconnect::core::CoreGenderClaim,
     openidconnect::core::CoreJweContentEncryptionAlgorithm,
     openidconnect::core::CoreJsonWebKey,
     openidconnect::core::CoreAuthPrompt,
     openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
-    openidconnect::core::CoreTokenResponse,
+    TokenResponse,
     openidconnect::core::CoreTokenIntrospectionResponse,
     openidconnect::core::CoreRevocableToken,
     openidconnect::core::CoreRevocationErrorResponse,
@@ -79,6 +101,9 @@ pub struct ProviderConfig<'a> {
     pub scopes: &'a [String],
     /// How the provider answers; the callback the answer goes to follows from it.
     pub response_mode: ResponseMode,
+    /// Google Workspace: the domains whose Workspace must manage the account (the ID token's
+    /// `hd`); `None` for other providers.
+    pub hosted_domains: Option<&'a [String]>,
 }
 
 pub struct Sso {
@@ -200,7 +225,7 @@ impl Sso {
     }
 
     fn client(&self, m: CoreProviderMetadata, p: &ProviderConfig<'_>) -> Result<Client, SsoError> {
-        Ok(CoreClient::from_provider_metadata(
+        Ok(Client::from_provider_metadata(
             m,
             ClientId::new(p.client_id.to_string()),
             Some(ClientSecret::new(p.client_secret.clone())),
@@ -230,6 +255,14 @@ impl Sso {
         }
         if let Some(hint) = login_hint {
             request = request.set_login_hint(LoginHint::new(hint.to_string()));
+        }
+        if let Some(domains) = p.hosted_domains {
+            // Only a hint to Google's account chooser; the token's `hd` is what is checked.
+            let hint = match domains {
+                [one] => one.as_str(),
+                _ => "*",
+            };
+            request = request.add_extra_param("hd", hint.to_string());
         }
         if p.response_mode == ResponseMode::FormPost {
             request = request.add_extra_param("response_mode", "form_post");
@@ -284,6 +317,20 @@ impl Sso {
             }
             Err(e) => return Err(SsoError::Token(error_chain(&e))),
         };
+        if let Some(domains) = p.hosted_domains {
+            let hd = claims.additional_claims().hd.as_deref().unwrap_or_default();
+            if !domains.iter().any(|d| d.eq_ignore_ascii_case(hd)) {
+                return Err(SsoError::Refused(if hd.is_empty() {
+                    "this Google account is not managed by the workspace's Google Workspace (a \
+                     personal account, even at the workspace's domain, is not admitted)"
+                        .into()
+                } else {
+                    format!(
+                        "this Google account is managed by {hd}, not by the workspace's domains"
+                    )
+                }));
+            }
+        }
         let mut email = claims.email().map(|e| e.as_str().to_string());
         let mut verified = claims.email_verified();
         let mut name = claims

@@ -986,3 +986,75 @@ async fn a_provider_that_answers_by_form_post_signs_people_in_through_the_relay_
     refused(&location(&r, ""), "expired or was already used");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_google_workspace_admits_only_accounts_its_domain_manages() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let idp = idp(&server);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let put = |body: Value| {
+        call(
+            &server,
+            reqwest::Method::PUT,
+            "/api/v1/sso",
+            Some(&admin),
+            Some(body),
+        )
+    };
+
+    // Entra's shared endpoints cannot name one directory: refused, with the way out named.
+    let (status, problem) = put(json!({
+        "preset": "entra", "issuer": "https://login.microsoftonline.com/common/v2.0",
+        "client_id": "x", "client_secret": "y", "email_domains": ["demo.test"],
+    }))
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/issuer");
+    assert!(problem.to_string().contains("directory"), "{problem}");
+
+    let (status, body) = put(json!({
+        "preset": "google", "issuer": idp.url, "client_id": "devpulse",
+        "client_secret": "s3cret", "email_domains": ["demo.test"],
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Google's account chooser is told the domain, and an account the domain's Workspace
+    // manages (`hd`) comes in.
+    let b = browser();
+    let r = b
+        .get(server.url("/auth/sso/start?workspace=demo"))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("hd=demo.test"), "{page}");
+    let r = b
+        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
+        .send()
+        .await
+        .unwrap();
+    let back = onward_to_callback(&b, r, &server, &idp, "gina@demo.test").await;
+    assert_eq!(callback(&b, &back, &server).await, server.url("/sessions"));
+    assert_eq!(profile(&b, &server).await["email"], "gina@demo.test");
+
+    // A personal Google account at the same address carries no `hd`: refused, though its
+    // e-mail is verified and in the workspace's domain.
+    let b = browser();
+    let back = to_callback(&b, &server, &idp, "personal.pat@demo.test").await;
+    refused(
+        &callback(&b, &back, &server).await,
+        "not managed by the workspace's Google Workspace",
+    );
+    let (_, users) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/users",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(!users.to_string().contains("personal.pat"), "{users}");
+    server.shutdown().await;
+}

@@ -173,6 +173,7 @@ async fn begin(
         client_secret: secret,
         scopes: &provider.scopes,
         response_mode: provider.response_mode,
+        hosted_domains: (provider.preset == Preset::Google).then_some(&provider.email_domains[..]),
     };
     let started = state
         .sso
@@ -410,6 +411,7 @@ async fn identify(
         client_secret: secret,
         scopes: &provider.scopes,
         response_mode: c.arrived,
+        hosted_domains: (provider.preset == Preset::Google).then_some(&provider.email_domains[..]),
     };
     let who = state
         .sso

@@ -87,6 +87,21 @@ pub async fn save(
         .sso
         .check_issuer(body.issuer.trim())
         .map_err(|why| ApiError::field("/issuer", why))?;
+    // Entra's multi-tenant endpoints answer discovery with a `{tenantid}` template for an
+    // issuer, which can never equal the one asked for; any Entra organisation could sign in
+    // through them. A workspace uses its own directory's issuer.
+    if let Some(shared) = ["common", "organizations", "consumers"]
+        .into_iter()
+        .find(|t| entra_shared(body.issuer.trim(), t))
+    {
+        return Err(ApiError::field(
+            "/issuer",
+            format!(
+                "uses Entra ID's shared `{shared}` endpoint; use your directory's own issuer, \
+                 https://login.microsoftonline.com/<directory (tenant) id>/v2.0"
+            ),
+        ));
+    }
     if body.client_id.trim().is_empty() || body.client_id.len() > 500 {
         return Err(ApiError::field("/client_id", "is required"));
     }
@@ -264,4 +279,14 @@ pub async fn delete_config(
     } else {
         StatusCode::NOT_FOUND
     })
+}
+
+/// Whether `issuer` is Entra ID's shared `/{tenant}/` endpoint (`common`, `organizations`...).
+fn entra_shared(issuer: &str, tenant: &str) -> bool {
+    let rest = issuer
+        .strip_prefix("https://login.microsoftonline.com/")
+        .unwrap_or_default();
+    rest.split('/')
+        .next()
+        .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
 }
