@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod live;
 pub mod mcp;
 pub mod metrics_scope;
@@ -80,6 +81,8 @@ pub async fn serve(
         None => None,
     };
     let bus = bus::Bus::start(redis.clone(), db.store.answers().clone());
+    // One connection for every shared rate limit.
+    let limits_redis = redis.clone().map(limits::Redis::new);
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let demo = demo::start(config, db, &writer, shutdown_rx.clone()).await;
     let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));
@@ -123,11 +126,15 @@ pub async fn serve(
         decoding: ingest::wire::Budget::default(),
         // A person signs in a few times a day; 30 at once and one a second after that leaves
         // room for an office behind one address.
-        sso_starts: Arc::new(ingest::limits::Buckets::new(1.0, 30.0)),
+        sso_starts: Arc::new(limits::SharedBuckets::new(
+            "sso_start",
+            limits::Buckets::new(1.0, 30.0),
+            limits_redis.clone(),
+        )),
         ingest_limits: Arc::new(ingest::limits::IngestLimits::new(
-            ingest::limits::Buckets::new(config.ingest_key_rps, 2.0 * config.ingest_key_rps),
-            ingest::limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),
-            redis.clone(),
+            limits::Buckets::new(config.ingest_key_rps, 2.0 * config.ingest_key_rps),
+            limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),
+            limits_redis,
         )),
         keys,
         login_limits: Arc::new(auth::limits::LoginLimiter::new(

@@ -51,7 +51,7 @@ pub struct AppState {
     pub ingest_limits: Arc<IngestLimits>,
     /// Single sign-on starts per client address: each one writes a pending row and may make
     /// the server fetch the provider's discovery document.
-    pub sso_starts: Arc<crate::ingest::limits::Buckets>,
+    pub sso_starts: Arc<crate::limits::SharedBuckets>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: McpService,
     /// Single sign-on: the OpenID Connect relying party.

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::ingest::limits::Buckets;
+use crate::limits::Buckets;
 
 const ACCOUNT_FREE_ATTEMPTS: u32 = 5;
 const SOURCE_FREE_ATTEMPTS: u32 = 20;

@@ -117,6 +117,26 @@ async fn instances_share_rate_limits_and_metrics_updates_through_redis() {
     }
     assert_eq!(statuses, [204, 204, 204, 204, 429, 429], "{statuses:?}");
 
+    // Single sign-on starts from one address: one bucket of 30 (refilling at one a second)
+    // across both instances. Alternating, 44 starts are 22 per instance, which each alone
+    // would allow; shared, some are refused. (The limit is taken before the workspace is
+    // looked up.)
+    let mut admitted = 0;
+    for n in 0..44 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let r = crate::common::client()
+            .get(server.url("/auth/sso/start?workspace=nowhere"))
+            .send()
+            .await
+            .unwrap();
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        if to.contains("too+many") || to.contains("too%20many") {
+            break;
+        }
+        admitted += 1;
+    }
+    assert!((30..44).contains(&admitted), "{admitted} starts before the first refusal");
+
     // A page connected to instance B hears about a write made through instance A.
     let admin = login(&b, "demo", "admin@demo.test", "demo-admin-pass").await;
     let mut req = format!("ws://{}/ws/metrics", b.addr)

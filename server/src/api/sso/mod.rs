@@ -102,6 +102,7 @@ async fn leave(
     if state
         .sso_starts
         .take(&ip.text().unwrap_or_default(), 1.0)
+        .await
         .is_err()
     {
         return Err(SsoError::Refused(
