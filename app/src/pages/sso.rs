@@ -248,11 +248,11 @@ fn SsoForm(
             <label>
                 "How the provider sends people back"
                 <select name="response_mode" id="sso-response-mode" aria-describedby="sso-response-mode-hint">
-                    <option value="query" selected=mode == ResponseMode::Query>"Redirect (query): GET /auth/sso/callback"</option>
-                    <option value="form_post" selected=mode == ResponseMode::FormPost>"Form post: POST /api/v1/auth/sso/callback"</option>
+                    <option value="query" selected=mode == ResponseMode::Query>"Redirect (query)"</option>
+                    <option value="form_post" selected=mode == ResponseMode::FormPost>"Form post (form_post)"</option>
                 </select>
             </label>
-            <p class="muted" id="sso-response-mode-hint">"Form post keeps the sign-in code out of addresses and history. The redirect URI to register changes with it."</p>
+            <p class="muted" id="sso-response-mode-hint">"A redirect comes back to GET /auth/sso/callback; a form post to POST /api/v1/auth/sso/callback, which keeps the sign-in code out of addresses and history. The redirect URI to register follows the choice."</p>
             <label class="check">
                 <input type="checkbox" name="enabled" id="sso-enabled" checked=c.enabled />
                 "On: Continue with SSO signs people in"

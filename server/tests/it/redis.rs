@@ -135,7 +135,10 @@ async fn instances_share_rate_limits_and_metrics_updates_through_redis() {
         }
         admitted += 1;
     }
-    assert!((30..44).contains(&admitted), "{admitted} starts before the first refusal");
+    assert!(
+        (30..44).contains(&admitted),
+        "{admitted} starts before the first refusal"
+    );
 
     // A page connected to instance B hears about a write made through instance A.
     let admin = login(&b, "demo", "admin@demo.test", "demo-admin-pass").await;
