@@ -70,7 +70,17 @@ impl Preset {
     }
 }
 
+/// Google's issuer: whatever preset names it, Google's rules (`hd`) apply.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
 impl Provider {
+    /// The domains whose Google Workspace must manage an account (the ID token's `hd`), for
+    /// a Google provider; `None` for others.
+    pub fn hosted_domains(&self) -> Option<&[String]> {
+        (self.preset == Preset::Google || self.issuer.trim_end_matches('/') == GOOGLE_ISSUER)
+            .then_some(&self.email_domains[..])
+    }
+
     /// Whether someone with `email` may get an account just in time.
     pub fn admits(&self, email: &Email) -> bool {
         let domain = email.as_str().rsplit('@').next().unwrap_or_default();

@@ -34,9 +34,10 @@ pub struct Form {
     /// The tenant admin (by e-mail) who may still sign in with a password.
     #[serde(default)]
     pub break_glass: Option<String>,
-    /// How the provider sends people back.
+    /// How the provider sends people back; absent keeps the saved choice (else `query`), so
+    /// a client that does not know the field does not change the redirect URI.
     #[serde(default)]
-    pub response_mode: ResponseMode,
+    pub response_mode: Option<ResponseMode>,
 }
 
 /// How the provider sends the answer back: in the address of a redirect (`query`, OpenID's

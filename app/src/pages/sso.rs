@@ -97,10 +97,10 @@ mod save {
             sso_only: sso_only.is_some(),
             break_glass: Some(break_glass).filter(|b| !b.trim().is_empty()),
             response_mode: match response_mode.as_str() {
-                "" => ResponseMode::default(),
-                m => ResponseMode::parse(m).ok_or_else(|| {
+                "" => None,
+                m => Some(ResponseMode::parse(m).ok_or_else(|| {
                     AppError::invalid("response_mode", "must be query or form_post")
-                })?,
+                })?),
             },
         };
         crate::ssr::server_context()?

@@ -799,6 +799,45 @@ fn form_of(page: &str) -> (String, Vec<(String, String)>) {
     (action, fields)
 }
 
+/// From "Continue with SSO" to the provider's form-post page, after signing in there as
+/// `login`: where its form posts, and its fields.
+async fn to_form_post(
+    b: &reqwest::Client,
+    server: &TestServer,
+    idp: &Idp,
+    login: &str,
+) -> (String, Vec<(String, String)>) {
+    let page = b
+        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let to_idp = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(to_idp.contains("response_mode=form_post"), "{to_idp}");
+    let r = b.get(&to_idp).send().await.unwrap();
+    let interaction = location(&r, &idp.url);
+    let r = b
+        .post(&interaction)
+        .form(&[("prompt", "login"), ("login", login), ("password", "any")])
+        .send()
+        .await
+        .unwrap();
+    let mut r = b.get(location(&r, &idp.url)).send().await.unwrap();
+    while r.status().is_redirection() {
+        r = b.get(location(&r, &idp.url)).send().await.unwrap();
+    }
+    assert_eq!(r.status(), StatusCode::OK);
+    form_of(&r.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn a_provider_that_answers_by_form_post_signs_people_in_through_the_relay_page() {
     let mut server = TestServer::start().await;
@@ -835,41 +874,22 @@ async fn a_provider_that_answers_by_form_post_signs_people_in_through_the_relay_
     .await;
     assert_eq!(status, 422, "{problem}");
     assert!(problem.to_string().contains("response_mode"), "{problem}");
+    // A client that does not know the field keeps the saved choice.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({ "issuer": idp.url, "client_id": "devpulse" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response_mode"], "form_post");
 
     // The provider is asked to post its answer, and does: a page of its own whose form posts
     // to our callback.
     let b = browser();
-    let r = b
-        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
-        .send()
-        .await
-        .unwrap();
-    let page = r.text().await.unwrap();
-    let to_idp = page
-        .split("href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .replace("&amp;", "&");
-    assert!(to_idp.contains("response_mode=form_post"), "{to_idp}");
-    let r = b.get(&to_idp).send().await.unwrap();
-    let interaction = location(&r, &idp.url);
-    let r = b
-        .post(&interaction)
-        .form(&[
-            ("prompt", "login"),
-            ("login", "poster"),
-            ("password", "any"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let mut r = b.get(location(&r, &idp.url)).send().await.unwrap();
-    while r.status().is_redirection() {
-        r = b.get(location(&r, &idp.url)).send().await.unwrap();
-    }
-    assert_eq!(r.status(), StatusCode::OK);
-    let (action, answer) = form_of(&r.text().await.unwrap());
+    let (action, answer) = to_form_post(&b, &server, &idp, "poster").await;
     assert_eq!(action, server.url("/api/v1/auth/sso/callback"));
     assert!(answer.iter().any(|(k, _)| k == "code"), "{answer:?}");
 
@@ -926,35 +946,7 @@ async fn a_provider_that_answers_by_form_post_signs_people_in_through_the_relay_
 
     // Relayed by the browser that began it: signed in, where it began.
     let b2 = browser();
-    let r = b2
-        .get(server.url("/auth/sso/start?workspace=demo&next=%2Fsessions"))
-        .send()
-        .await
-        .unwrap();
-    let page = r.text().await.unwrap();
-    let to_idp = page
-        .split("href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .replace("&amp;", "&");
-    let mut r = b2.get(&to_idp).send().await.unwrap();
-    let interaction = location(&r, &idp.url);
-    r = b2
-        .post(&interaction)
-        .form(&[
-            ("prompt", "login"),
-            ("login", "poster"),
-            ("password", "any"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    r = b2.get(location(&r, &idp.url)).send().await.unwrap();
-    while r.status().is_redirection() {
-        r = b2.get(location(&r, &idp.url)).send().await.unwrap();
-    }
-    let (action, answer) = form_of(&r.text().await.unwrap());
+    let (action, answer) = to_form_post(&b2, &server, &idp, "poster").await;
     let r = cross_site
         .post(&action)
         .header("sec-fetch-site", "cross-site")
@@ -1012,6 +1004,23 @@ async fn a_google_workspace_admits_only_accounts_its_domain_manages() {
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["pointer"], "/issuer");
     assert!(problem.to_string().contains("directory"), "{problem}");
+    // So is the directory of personal Microsoft accounts, by its id.
+    let (status, problem) = put(json!({
+        "preset": "entra",
+        "issuer": "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+        "client_id": "x", "client_secret": "y", "email_domains": ["demo.test"],
+    }))
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/issuer");
+    // Google's issuer only under the Google preset, whose `hd` check it needs.
+    let (status, problem) = put(json!({
+        "preset": "generic", "issuer": "https://accounts.google.com",
+        "client_id": "x", "client_secret": "y", "email_domains": ["demo.test"],
+    }))
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/preset");
 
     let (status, body) = put(json!({
         "preset": "google", "issuer": idp.url, "client_id": "devpulse",

@@ -174,7 +174,7 @@ async fn begin(
         client_secret: secret,
         scopes: &provider.scopes,
         response_mode: provider.response_mode,
-        hosted_domains: (provider.preset == Preset::Google).then_some(&provider.email_domains[..]),
+        hosted_domains: provider.hosted_domains(),
     };
     let started = state
         .sso
@@ -322,6 +322,11 @@ pub(super) async fn come_back(
     response
         .headers_mut()
         .append(header::SET_COOKIE, bind(state.cookies, "", 0));
+    // Where earlier versions kept it (plain http only: browsers refused the `__Host-` one).
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        state.cookies.set(binding_cookie(state), "", "/auth/sso", 0),
+    );
     response
 }
 
@@ -336,16 +341,21 @@ async fn finish(state: &AppState, ip: ClientIp, headers: &HeaderMap, c: Callback
             .map(String::from),
     };
     // The sign-in begun with this state, taken: a second callback with it finds nothing.
-    let browser = crate::auth::cookies(headers, binding_cookie(state)).next();
-    let pending = match (
-        c.state
-            .as_deref()
-            .filter(|s| !s.is_empty() && s.len() <= 200),
-        browser,
-    ) {
-        (Some(s), Some(b)) => take(state, s, &b).await,
-        _ => Ok(None),
-    };
+    // Every cookie of that name is tried: one left by an earlier version on another path
+    // may come first.
+    let mut pending = Ok(None);
+    if let Some(s) = c
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+    {
+        for b in crate::auth::cookies(headers, binding_cookie(state)).take(4) {
+            pending = take(state, s, &b).await;
+            if !matches!(pending, Ok(None)) {
+                break;
+            }
+        }
+    }
     let pending = match pending {
         Ok(Some(p)) => p,
         Ok(None) => return failed("", "/", &SsoError::Stale.to_string()),
@@ -412,7 +422,7 @@ async fn identify(
         client_secret: secret,
         scopes: &provider.scopes,
         response_mode: c.arrived,
-        hosted_domains: (provider.preset == Preset::Google).then_some(&provider.email_domains[..]),
+        hosted_domains: provider.hosted_domains(),
     };
     let who = state
         .sso

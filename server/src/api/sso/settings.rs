@@ -90,9 +90,15 @@ pub async fn save(
     // Entra's multi-tenant endpoints answer discovery with a `{tenantid}` template for an
     // issuer, which can never equal the one asked for; any Entra organisation could sign in
     // through them. A workspace uses its own directory's issuer.
-    if let Some(shared) = ["common", "organizations", "consumers"]
-        .into_iter()
-        .find(|t| entra_shared(body.issuer.trim(), t))
+    // (9188040d-… is the directory of personal Microsoft accounts, `consumers` by its id.)
+    if let Some(shared) = [
+        "common",
+        "organizations",
+        "consumers",
+        "9188040d-6c67-4c5b-b112-36a304b66dad",
+    ]
+    .into_iter()
+    .find(|t| entra_shared(body.issuer.trim(), t))
     {
         return Err(ApiError::field(
             "/issuer",
@@ -100,6 +106,12 @@ pub async fn save(
                 "uses Entra ID's shared `{shared}` endpoint; use your directory's own issuer, \
                  https://login.microsoftonline.com/<directory (tenant) id>/v2.0"
             ),
+        ));
+    }
+    if body.issuer.trim().trim_end_matches('/') == sso::GOOGLE_ISSUER && preset != Preset::Google {
+        return Err(ApiError::field(
+            "/preset",
+            "must be google for Google's issuer (its accounts are checked by their Workspace domain)",
         ));
     }
     if body.client_id.trim().is_empty() || body.client_id.len() > 500 {
@@ -153,15 +165,20 @@ pub async fn save(
         ));
     }
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let saved = sso::provider(&mut tx).await?;
     // An empty secret keeps the one saved, so changing a setting needs no secret retyped.
     let client_secret = if body.client_secret.is_empty() {
-        match sso::provider(&mut tx).await? {
-            Some(p) => p.client_secret,
+        match &saved {
+            Some(p) => p.client_secret.clone(),
             None => return Err(ApiError::field("/client_secret", "is required")),
         }
     } else {
         state.sso.seal(&body.client_secret, tenant.id.0.as_bytes())
     };
+    let response_mode = body
+        .response_mode
+        .or(saved.map(|p| p.response_mode))
+        .unwrap_or_default();
     let provider = Provider {
         preset,
         // As entered: the provider's issuer is compared exactly, trailing slash and all.
@@ -182,7 +199,7 @@ pub async fn save(
             .break_glass
             .map(|e| e.trim().to_lowercase())
             .filter(|e| !e.is_empty()),
-        response_mode: body.response_mode,
+        response_mode,
         updated_at: chrono::Utc::now(),
     };
     let saved = sso::configure(&mut tx, actor, &provider).await?;
