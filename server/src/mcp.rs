@@ -88,11 +88,21 @@ fn backend_error(e: ApiError) -> BackendError {
 
 /// `range` checked as REST checks its `from` and `to`. MCP's answers have always carried
 /// whole-second bounds (they once went through a query string), and the rollup grain follows
-/// the bounds, so sub-seconds are dropped as before.
+/// the bounds. The ends are rounded up, not down: a timeframe ends at the moment it is asked,
+/// and cutting `to` back to the second could leave out an event of that same second (with
+/// `to` on a minute, its whole minute's bucket).
 fn bounds(range: &Range) -> Result<Range, ApiError> {
+    let up = |t: chrono::DateTime<chrono::Utc>| {
+        let whole = t.trunc_subsecs(0);
+        if whole < t {
+            whole + chrono::TimeDelta::seconds(1)
+        } else {
+            whole
+        }
+    };
     bounded(Range {
-        from: range.from.trunc_subsecs(0),
-        to: range.to.trunc_subsecs(0),
+        from: up(range.from),
+        to: up(range.to),
     })
 }
 
@@ -147,5 +157,28 @@ impl Backend for ServerBackend {
         let (state, me) = who(cx)?;
         let read = async { metrics_scope::summary(&state.store, &me, bounds(&range)?).await };
         read.await.map_err(backend_error).and_then(to_value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeframe_keeps_what_happened_in_its_last_second() {
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let asked = Range {
+            from: t("2026-12-02T15:41:00.300Z"),
+            to: t("2026-12-03T15:41:00.300Z"),
+        };
+        let r = bounds(&asked).unwrap();
+        // An event at 15:41:00.100 sits in the 15:41 minute bucket, which `to` must pass.
+        assert_eq!(r.to, t("2026-12-03T15:41:01Z"));
+        assert_eq!(r.from, t("2026-12-02T15:41:01Z"));
+        let whole = Range {
+            from: t("2026-12-02T15:41:00Z"),
+            to: t("2026-12-03T15:41:00Z"),
+        };
+        assert_eq!(bounds(&whole).unwrap().to, whole.to);
     }
 }
