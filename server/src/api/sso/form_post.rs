@@ -88,6 +88,7 @@ fn relay(answer: &Callback) -> Response {
         ],
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"color-scheme\" content=\"light dark\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>Signing you in</title><script src=\"/sso-relay.js\" defer></script></head>\
              <body><main><form method=\"post\" action=\"{PATH}\" id=\"relay\">{fields}\

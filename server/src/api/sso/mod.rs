@@ -133,6 +133,7 @@ fn onward(url: &str) -> Response {
         ],
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"color-scheme\" content=\"light dark\">\
              <meta http-equiv=\"refresh\" content=\"0;url={url}\">\
              <title>Continuing to your identity provider</title></head>\
              <body><p><a id=\"continue\" href=\"{url}\">Continue to your identity provider</a></p>\

@@ -91,15 +91,7 @@ pub async fn save(
     // issuer, which can never equal the one asked for; any Entra organisation could sign in
     // through them. A workspace uses its own directory's issuer.
     // (9188040d-… is the directory of personal Microsoft accounts, `consumers` by its id.)
-    if let Some(shared) = [
-        "common",
-        "organizations",
-        "consumers",
-        "9188040d-6c67-4c5b-b112-36a304b66dad",
-    ]
-    .into_iter()
-    .find(|t| entra_shared(body.issuer.trim(), t))
-    {
+    if let Some(shared) = entra_shared(body.issuer.trim()) {
         return Err(ApiError::field(
             "/issuer",
             format!(
@@ -298,12 +290,21 @@ pub async fn delete_config(
     })
 }
 
-/// Whether `issuer` is Entra ID's shared `/{tenant}/` endpoint (`common`, `organizations`...).
-fn entra_shared(issuer: &str, tenant: &str) -> bool {
-    let rest = issuer
-        .strip_prefix("https://login.microsoftonline.com/")
-        .unwrap_or_default();
-    rest.split('/')
-        .next()
-        .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
+/// The directory of `issuer` when it is one of Entra ID's shared ones (`common`,
+/// `organizations`, `consumers`, or personal accounts by their id).
+fn entra_shared(issuer: &str) -> Option<&str> {
+    const SHARED: [&str; 4] = [
+        "common",
+        "organizations",
+        "consumers",
+        "9188040d-6c67-4c5b-b112-36a304b66dad",
+    ];
+    let directory = issuer
+        .strip_prefix("https://login.microsoftonline.com/")?
+        .split('/')
+        .next()?;
+    SHARED
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(directory))
+        .then_some(directory)
 }
