@@ -147,6 +147,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
     ),
     rule("users/list", Needs(UserManage), &[("GET", "/api/v1/users")]),
     rule(
+        "emails/list",
+        Needs(UserManage),
+        &[("GET", "/api/v1/emails")],
+    ),
+    rule(
         "users/invite",
         Needs(UserManage),
         &[("POST", "/api/v1/users")],
@@ -260,6 +265,16 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "tenants/list",
         Needs(TenantsManage),
         &[("GET", "/api/v1/admin/tenants")],
+    ),
+    rule(
+        "jobs/list",
+        Needs(TenantsManage),
+        &[("GET", "/api/v1/admin/jobs")],
+    ),
+    rule(
+        "jobs/retry",
+        Needs(TenantsManage),
+        &[("POST", "/api/v1/admin/jobs/{id}/retry")],
     ),
 ];
 

@@ -179,6 +179,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("sso"), StaticSegment("try")) view=|| view! { <Protected><pages::sso_try::SsoTryPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("tenants") view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>
             </main>

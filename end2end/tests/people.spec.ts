@@ -1,11 +1,12 @@
 import { test, expect, Page, Browser } from '@playwright/test';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DevpulseServer, freePort } from './server';
 
 let server: DevpulseServer;
+const dataDir = path.resolve(__dirname, '..', '..', '.data', 'e2e-people');
 
 test.beforeAll(async () => {
-  const dataDir = path.resolve(__dirname, '..', '..', '.data', 'e2e-people');
   server = new DevpulseServer(await freePort(), dataDir);
   await server.start();
 });
@@ -98,6 +99,71 @@ test('an admin invites someone, who sets a password and signs in; the admin chan
   await signIn(them, 'demo', 'newcomer@demo.test', 'newcomer-password-2');
   await expect(them.locator('#who')).toHaveAttribute('data-role', 'viewer');
   await theirs.close();
+});
+
+/** The messages to `to` in the server's outbox (no SMTP server is configured), oldest first. */
+function outbox(to: string): string[] {
+  const dir = path.join(dataDir, 'outbox');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.eml')).sort();
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => readFileSync(path.join(dir, n), 'utf8'))
+    .filter((m) => m.includes(`To: ${to}`));
+}
+
+/** The password link in an e-mail, whatever transfer encoding carried it. */
+function linkIn(message: string): string {
+  const unfolded = message.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const m = unfolded.match(/https?:\/\/[^\s"<>]+\/welcome\?token=[A-Za-z0-9._]+/);
+  expect(m, message).not.toBeNull();
+  return m![0];
+}
+
+test('an invitation and a forgotten password arrive by e-mail, and the admin sees both sent', async ({ page, browser }) => {
+  await asAdmin(page);
+  await page.locator('#invite-email').fill('forgetful@demo.test');
+  await page.locator('#invite').click();
+  await expect(page.locator('#invite-link')).toBeVisible();
+  await expect.poll(() => outbox('forgetful@demo.test').length).toBe(1);
+  const invitation = outbox('forgetful@demo.test')[0];
+  expect(invitation).toContain('Subject: You are invited to');
+  await setPasswordThroughLink(browser, linkIn(invitation), 'forgetful-password-1');
+
+  // Later, without JavaScript: "Forgot your password?" from the sign-in page.
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const them = await context.newPage();
+  await them.goto(`${server.url}/login`);
+  await them.locator('#forgot-link').click();
+  await expect(them).toHaveURL(/\/forgot/);
+  await them.locator('#tenant').fill('demo');
+  await them.locator('#email').fill('forgetful@demo.test');
+  await them.locator('#send-link').click();
+  await expect(them.locator('#notice')).toContainText('If that address has an account in that workspace');
+  // The same answer for an address with no account, and nothing is sent to it.
+  await them.locator('#email').fill('nobody-here@demo.test');
+  await them.locator('#send-link').click();
+  await expect(them.locator('#notice')).toContainText('If that address has an account in that workspace');
+  await context.close();
+
+  await expect.poll(() => outbox('forgetful@demo.test').length).toBe(2);
+  expect(outbox('nobody-here@demo.test')).toHaveLength(0);
+  const reset = outbox('forgetful@demo.test')[1];
+  expect(reset).toContain('Subject: Set a new password for');
+  await setPasswordThroughLink(browser, linkIn(reset), 'forgetful-password-2');
+  const theirs = await browser.newContext();
+  const signedIn = await theirs.newPage();
+  await signIn(signedIn, 'demo', 'forgetful@demo.test', 'forgetful-password-2');
+  await expect(signedIn.locator('#who')).toHaveAttribute('data-role', 'developer');
+  await theirs.close();
+
+  await page.reload();
+  const sent = page.locator('#emails tr[data-to="forgetful@demo.test"]');
+  await expect(sent).toHaveCount(2);
+  await expect(sent.locator('.email-status')).toHaveText(['sent', 'sent']);
 });
 
 test('a bad invitation shows the reason and adds nobody', async ({ page }) => {

@@ -69,6 +69,11 @@ pub struct Config {
     /// A few demo developers at work right now (`DEVPULSE_DEMO_LIVE`); by default wherever
     /// the demo workspace would be created.
     pub demo_live: Option<bool>,
+    /// Where e-mail goes (`DEVPULSE_SMTP_URL`, e.g. `smtps://user:pass@smtp.example.com` or
+    /// `smtp://host:2525?tls=required`); unset, each message is written to `data_dir/outbox`.
+    pub smtp_url: Option<String>,
+    /// The sender of every e-mail (`DEVPULSE_MAIL_FROM`).
+    pub mail_from: String,
 }
 
 impl Config {
@@ -254,6 +259,29 @@ impl Config {
                         var: "DEVPULSE_PUBLIC_URL",
                         value: other,
                         reason: "expected an http:// or https:// URL".into(),
+                    })
+                }
+            },
+            smtp_url: match get("DEVPULSE_SMTP_URL").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(u) if u.starts_with("smtp://") || u.starts_with("smtps://") => Some(u),
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_SMTP_URL",
+                        value: other,
+                        reason: "expected an smtp:// or smtps:// URL".into(),
+                    })
+                }
+            },
+            mail_from: match get("DEVPULSE_MAIL_FROM").filter(|v| !v.is_empty()) {
+                None => "devpulse <devpulse@localhost>".into(),
+                Some(v) if v.parse::<lettre::message::Mailbox>().is_ok() => v,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_MAIL_FROM",
+                        value: other,
+                        reason: "expected an address such as `devpulse <noreply@example.com>`"
+                            .into(),
                     })
                 }
             },

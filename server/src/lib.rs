@@ -11,8 +11,10 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod limits;
 pub mod live;
+pub mod mail;
 pub mod mcp;
 pub mod metrics_scope;
 pub mod startup;
@@ -21,7 +23,6 @@ pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use store::Store;
 use tokio::{net::TcpListener, sync::watch};
 
 pub use config::Config;
@@ -85,7 +86,6 @@ pub async fn serve(
     let limits_redis = redis.clone().map(limits::Redis::new);
     let (writer, writer_task) = ingest::Writer::start(db.store.clone(), bus.clone());
     let demo = demo::start(config, db, &writer, shutdown_rx.clone()).await;
-    let upkeep = tokio::spawn(maintain(db.store.clone(), shutdown_rx.clone()));
     let failed_logins = Arc::new(auth::failed_logins::FailedLogins::default());
     let auditing = tokio::spawn(
         failed_logins
@@ -109,6 +109,24 @@ pub async fn serve(
         )
         .map_err(Error::Setup)?,
     );
+    let mailer = mail::Mailer::new(
+        config.smtp_url.as_deref(),
+        &config.mail_from,
+        &config.data_dir,
+    )
+    .map_err(Error::Setup)?;
+    if let Some(outbox) = mailer.outbox() {
+        tracing::info!(outbox = %outbox.display(), "no DEVPULSE_SMTP_URL: e-mail is written to the outbox");
+    }
+    let runner = jobs::Runner::start(
+        jobs::Context {
+            store: db.store.clone(),
+            mailer,
+            sealer: sealer.clone(),
+        },
+        jobs::Options::default(),
+        shutdown_rx.clone(),
+    );
     let sso = auth::sso::Sso::new(
         sealer.clone(),
         config.sso_allow_private.unwrap_or(!config.production),
@@ -129,6 +147,12 @@ pub async fn serve(
         sso_starts: Arc::new(limits::SharedBuckets::new(
             "sso_start",
             limits::Buckets::new(1.0, 30.0),
+            limits_redis.clone(),
+        )),
+        // Five at once, then one every five seconds: enough for a typo or two.
+        password_requests: Arc::new(limits::SharedBuckets::new(
+            "password_request",
+            limits::Buckets::new(0.2, 5.0),
             limits_redis.clone(),
         )),
         ingest_limits: Arc::new(ingest::limits::IngestLimits::new(
@@ -204,7 +228,7 @@ pub async fn serve(
     }
     let _ = sampler.await;
     let _ = access_listener.await;
-    let _ = upkeep.await;
+    runner.stopped().await;
     let _ = auditing.await;
     for task in demo {
         let _ = task.await;
@@ -217,21 +241,6 @@ pub async fn serve(
         tracing::warn!("the writer did not finish within 15 s of shutdown");
     }
     Ok(())
-}
-
-/// Tenant upkeep, hourly: `events` partitions, expired idempotency keys (cheap when there is
-/// nothing to do).
-async fn maintain(store: Store, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if let Err(e) = store::migrate::maintain(store.pool()).await {
-            tracing::warn!(error = %e, "tenant upkeep failed; will retry");
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -337,7 +337,8 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             let t = tenants::find_by_slug(store.pool(), &slug(&tenant)?).await?;
             let role = Role::parse_tenant(&role)?;
             let email = Email::parse(&email)?;
-            let (_, link) = tenancy::invite_user(store, &t, &email, &name, role, &actor).await?;
+            let (_, link) =
+                tenancy::invite_user(store, &t, &email, &name, role, &actor, None).await?;
             json!({
                 "email": email, "role": role, "tenant": tenant,
                 "invitation_url": format!("{}{}", public_url(), link.path()),
@@ -351,7 +352,7 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
                 tx.commit().await?;
                 user
             };
-            let (_, link) = tenancy::password_link(store, &t, user.id, &actor).await?;
+            let (_, link) = tenancy::password_link(store, &t, user.id, &actor, None).await?;
             json!({
                 "email": email, "kind": link.kind,
                 "url": format!("{}{}", public_url(), link.path()),

@@ -52,12 +52,24 @@ pub struct AppState {
     /// Single sign-on starts per client address: each one writes a pending row and may make
     /// the server fetch the provider's discovery document.
     pub sso_starts: Arc<crate::limits::SharedBuckets>,
+    /// "Forgot password" requests per client address: each may send an e-mail.
+    pub password_requests: Arc<crate::limits::SharedBuckets>,
     /// MCP over Streamable HTTP (`/mcp`).
     pub mcp: McpService,
     /// Single sign-on: the OpenID Connect relying party.
     pub sso: Arc<crate::auth::sso::Sso>,
     /// Seals the secrets the server must read back (client secrets, TOTP seeds).
     pub sealer: Arc<store::sealing::Sealer>,
+}
+
+impl AppState {
+    /// How password links reach their people: by e-mail, under this server's address.
+    pub fn post(&self) -> store::invitations::Post<'_> {
+        store::invitations::Post {
+            sealer: &self.sealer,
+            public_url: &self.public_url,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

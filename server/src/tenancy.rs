@@ -80,7 +80,7 @@ pub async fn create_user(
 }
 
 /// Creates a user without a password and returns the single-use invitation that lets them
-/// set one (valid for 72 hours).
+/// set one (valid for 72 hours), e-mailed to them through `post`.
 pub async fn invite_user(
     store: &Store,
     tenant: &Tenant,
@@ -88,9 +88,11 @@ pub async fn invite_user(
     name: &str,
     role: Role,
     actor: &Actor,
+    post: Option<&invitations::Post<'_>>,
 ) -> Result<(store::User, invitations::Issued), ApiError> {
     let mut tx = store.tenant_tx(tenant.scope()).await?;
-    let invited = invitations::invite(&mut tx, actor, &tenant.slug, email, name, role).await?;
+    let invited =
+        invitations::invite(&mut tx, actor, &tenant.slug, email, name, role, post).await?;
     tx.commit().await?;
     Ok(invited)
 }
@@ -101,9 +103,10 @@ pub async fn password_link(
     tenant: &Tenant,
     user: store::UserId,
     actor: &Actor,
+    post: Option<&invitations::Post<'_>>,
 ) -> Result<(store::User, invitations::Issued), ApiError> {
     let mut tx = store.tenant_tx(tenant.scope()).await?;
-    let link = invitations::issue(&mut tx, actor, &tenant.slug, user).await?;
+    let link = invitations::issue(&mut tx, actor, &tenant.slug, user, post).await?;
     tx.commit().await?;
     Ok(link)
 }

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::{
     accounts::{self, Email, Role, User, UserId},
     audit::{self, Actor},
-    secrets, tenants, Error, Result, Slug, Tenant, TenantStatus, TenantTx,
+    mail, secrets, tenants, Error, Result, Slug, Tenant, TenantStatus, TenantTx,
 };
 
 pub use types::people::{LinkInfo, LinkKind, PasswordLink};
@@ -51,7 +51,48 @@ pub fn parse(token: &str) -> Option<(Slug, &str)> {
     well_formed.then(|| Slug::parse(slug).ok().map(|s| (s, secret)))?
 }
 
-/// Creates a user without a password and an invitation for them, and records who did it.
+/// How a link reaches its person besides the answer to whoever asked for it: by e-mail,
+/// queued in the same transaction (so it goes out exactly when the link exists).
+pub struct Post<'a> {
+    pub sealer: &'a crate::sealing::Sealer,
+    /// The server's public URL, the base of the link.
+    pub public_url: &'a str,
+}
+
+impl Post<'_> {
+    async fn send(
+        &self,
+        conn: &mut PgConnection,
+        actor: &Actor,
+        user: &User,
+        issued: &Issued,
+    ) -> Result<()> {
+        let link = format!("{}{}", self.public_url, issued.path());
+        // An admin is named in the message; the person asking for their own link is not.
+        let by = (actor.id.is_some() && actor.id != Some(user.id.0)).then(|| actor.name.clone());
+        let message = match issued.kind {
+            LinkKind::Invite => mail::Message::Invitation {
+                link,
+                invited_by: by,
+                expires_at: issued.expires_at,
+            },
+            LinkKind::Reset => mail::Message::PasswordReset {
+                link,
+                by_admin: by,
+                expires_at: issued.expires_at,
+            },
+        };
+        let to = Email::parse(&user.email).map_err(|_| Error::Invalid {
+            field: "email",
+            reason: "is not an e-mail address".into(),
+        })?;
+        mail::queue(conn, self.sealer, &to, &message).await?;
+        Ok(())
+    }
+}
+
+/// Creates a user without a password and an invitation for them (e-mailed through `post`),
+/// and records who did it.
 pub async fn invite(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -59,6 +100,7 @@ pub async fn invite(
     email: &Email,
     name: &str,
     role: Role,
+    post: Option<&Post<'_>>,
 ) -> Result<(User, Issued)> {
     let user = accounts::create(conn, email, name, role, None).await?;
     let issued = new_link(conn, slug, user.id).await?;
@@ -67,19 +109,26 @@ pub async fn invite(
         actor,
         "user.invited",
         Some(&user.id.to_string()),
-        serde_json::json!({ "email": email, "role": role, "expires_at": issued.expires_at }),
+        serde_json::json!({
+            "email": email, "role": role, "expires_at": issued.expires_at,
+            "emailed": post.is_some(),
+        }),
     )
     .await?;
+    if let Some(post) = post {
+        post.send(conn, actor, &user, &issued).await?;
+    }
     Ok((user, issued))
 }
 
 /// A link for an existing, active user (an invitation while they have never set a password,
-/// a reset afterwards), recorded in the audit log.
+/// a reset afterwards; e-mailed through `post`), recorded in the audit log.
 pub async fn issue(
     conn: &mut PgConnection,
     actor: &Actor,
     slug: &Slug,
     user_id: UserId,
+    post: Option<&Post<'_>>,
 ) -> Result<(User, Issued)> {
     let user = accounts::get(conn, user_id).await?;
     let issued = new_link(conn, slug, user_id).await?;
@@ -88,10 +137,61 @@ pub async fn issue(
         actor,
         "user.password_link_issued",
         Some(&user_id.to_string()),
+        serde_json::json!({
+            "kind": issued.kind, "expires_at": issued.expires_at, "emailed": post.is_some(),
+        }),
+    )
+    .await?;
+    if let Some(post) = post {
+        post.send(conn, actor, &user, &issued).await?;
+    }
+    Ok((user, issued))
+}
+
+/// Someone asked for a password link for `email` themselves ("forgot password"): it is
+/// issued and e-mailed when the address has an active account here that may use a password,
+/// and no self-service link went to it in the last few minutes. The caller answers the same
+/// whatever happens here, so an address says nothing about who has an account.
+pub async fn requested(
+    conn: &mut PgConnection,
+    from: &Actor,
+    slug: &Slug,
+    email: &Email,
+    post: &Post<'_>,
+) -> Result<Option<Issued>> {
+    let Some((user, _)) = accounts::find_for_login(conn, email).await? else {
+        return Ok(None);
+    };
+    if !user.active || crate::sso::password_refused(conn, email).await? {
+        return Ok(None);
+    }
+    let recent = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM audit_log
+                          WHERE action = 'user.password_link_requested' AND target = $1
+                            AND at > now() - interval '5 minutes') AS "recent!""#,
+        user.id.to_string()
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if recent {
+        return Ok(None);
+    }
+    let issued = new_link(conn, slug, user.id).await?;
+    let actor = Actor {
+        id: Some(user.id.0),
+        name: user.email.clone(),
+        ..from.clone()
+    };
+    audit::record(
+        conn,
+        &actor,
+        "user.password_link_requested",
+        Some(&user.id.to_string()),
         serde_json::json!({ "kind": issued.kind, "expires_at": issued.expires_at }),
     )
     .await?;
-    Ok((user, issued))
+    post.send(conn, &actor, &user, &issued).await?;
+    Ok(Some(issued))
 }
 
 async fn new_link(conn: &mut PgConnection, slug: &Slug, user_id: UserId) -> Result<Issued> {

@@ -13,6 +13,8 @@ pub mod idempotency;
 mod ident;
 pub mod imports;
 pub mod invitations;
+pub mod jobs;
+pub mod mail;
 pub mod mfa;
 pub mod migrate;
 pub mod prices;

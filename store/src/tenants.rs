@@ -315,7 +315,8 @@ pub async fn provision(
         }
         FirstAdmin::Invitation => {
             let (admin, link) =
-                crate::invitations::invite(&mut tx, actor, slug, admin_email, "", role).await?;
+                crate::invitations::invite(&mut tx, actor, slug, admin_email, "", role, None)
+                    .await?;
             (admin, Some(link))
         }
     };

@@ -42,9 +42,10 @@ pub fn slug(s: &Session) -> Result<store::Slug, AppError> {
     )?)
 }
 
-/// Where the links an admin is shown point: the server's public URL.
-pub fn public_url() -> String {
-    crate::ssr::server_context()
-        .map(|cx| cx.public_url)
-        .unwrap_or_default()
+/// How a password link reaches its person by e-mail: the sealer that keeps the link
+/// unreadable until it is sent, and the server's public URL it points under (which the
+/// admin is shown too).
+pub fn post() -> Result<(std::sync::Arc<store::sealing::Sealer>, String), AppError> {
+    let cx = crate::ssr::server_context()?;
+    Ok((cx.sealer, cx.public_url))
 }

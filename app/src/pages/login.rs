@@ -94,6 +94,9 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="button" id="sign-in">
                     "Sign in"
                 </button>
+                <a href=move || format!("/forgot?tenant={}", urlencoding(&get("tenant"))) id="forgot-link">
+                    "Forgot your password?"
+                </a>
             </form>
             <p class="muted or">"or through your organisation's identity provider"</p>
             // Single sign-on: a plain GET form, so it works before the WASM too; the server
@@ -118,4 +121,16 @@ pub fn LoginPage() -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// `s` as a URL query value.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod dashboard;
+pub mod forgot;
 pub mod login;
 pub mod mfa;
 pub mod profile;

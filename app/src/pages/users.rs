@@ -39,10 +39,32 @@ pub async fn invite_user(
     let (s, mut tx) = ws::allowed::<InviteUser>().await?;
     let email = store::Email::parse(&email)?;
     let role = Role::parse_tenant(&role)?;
-    let (user, link) =
-        store::invitations::invite(&mut tx, &s.actor, &ws::slug(&s)?, &email, &name, role).await?;
+    let (sealer, public_url) = ws::post()?;
+    let post = store::invitations::Post {
+        sealer: &sealer,
+        public_url: &public_url,
+    };
+    let (user, link) = store::invitations::invite(
+        &mut tx,
+        &s.actor,
+        &ws::slug(&s)?,
+        &email,
+        &name,
+        role,
+        Some(&post),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(link.shown(&ws::public_url(), &user.email))
+    Ok(link.shown(&public_url, &user.email))
+}
+
+/// The workspace's newest e-mails and how each delivery went.
+#[server(endpoint = "emails/list")]
+pub async fn list_emails() -> Result<Vec<types::mail::Sent>, AppError> {
+    let (_, mut tx) = ws::allowed::<ListEmails>().await?;
+    let sent = store::mail::list(&mut tx, 50).await?;
+    tx.commit().await?;
+    Ok(sent)
 }
 
 #[server(endpoint = "users/set_role")]
@@ -73,10 +95,16 @@ pub async fn set_user_active(id: String, active: bool) -> Result<String, AppErro
 #[server(endpoint = "users/password_link")]
 pub async fn user_password_link(id: String) -> Result<PasswordLink, AppError> {
     let (s, mut tx) = ws::allowed::<UserPasswordLink>().await?;
+    let (sealer, public_url) = ws::post()?;
+    let post = store::invitations::Post {
+        sealer: &sealer,
+        public_url: &public_url,
+    };
+    let user_id = ws::user_id(&id)?;
     let (user, link) =
-        store::invitations::issue(&mut tx, &s.actor, &ws::slug(&s)?, ws::user_id(&id)?).await?;
+        store::invitations::issue(&mut tx, &s.actor, &ws::slug(&s)?, user_id, Some(&post)).await?;
     tx.commit().await?;
-    Ok(link.shown(&ws::public_url(), &user.email))
+    Ok(link.shown(&public_url, &user.email))
 }
 
 /// Clears someone's second step (a lost phone); their sessions end.
@@ -124,7 +152,7 @@ fn LinkNotice(link: PasswordLink, id: &'static str) -> impl IntoView {
     view! {
         <div class="new-key" role="status">
             <p>
-                {format!("{what} for {} (single use, until {until}). Send it to them; it is shown only now:", link.email)}
+                {format!("{what} for {} (single use, until {until}) is on its way to them by e-mail. The link, shown only now, in case you would rather pass it on yourself:", link.email)}
             </p>
             <code id=id>{link.url}</code>
         </div>
@@ -145,13 +173,15 @@ pub fn UsersPage() -> impl IntoView {
         .watch(set_active.value())
         .watch(reset_mfa.value());
     let users = Resource::new(move || changes.get(), |_| list_users());
+    let mail_changes = Changes::default().watch(invite.value()).watch(link.value());
+    let emails = Resource::new(move || mail_changes.get(), |_| list_emails());
     let rule_changes = Changes::default().watch(set_rule.value());
     let rule = Resource::new(move || rule_changes.get(), |_| mfa_rule());
     view! {
         <section class="card">
             <h1>"Users"</h1>
             <p class="muted">
-                "Invite people by e-mail: they get a single-use link (valid 72 hours) to set their own password."
+                "Invite people by e-mail: they receive a single-use link (valid 72 hours) to set their own password."
             </p>
             <ActionForm action=invite attr:class="row" attr:id="invite-form">
                 <input name="email" id="invite-email" type="email" placeholder="E-mail" aria-label="E-mail" required aria-describedby="invite-email-error" />
@@ -203,6 +233,60 @@ pub fn UsersPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <section class="card">
+            <h2>"E-mail sent"</h2>
+            <p class="muted">"The workspace's latest invitations and password links, and how each delivery went. A failed delivery is tried again, waiting longer each time."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match emails.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert">{e.to_string()}</p> }),
+                        Ok(rows) if rows.is_empty() => Either::Right(Either::Left(view! { <p class="muted" id="no-emails">"Nothing sent yet."</p> })),
+                        Ok(rows) => Either::Right(Either::Right(view! { <EmailsTable rows /> })),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn EmailsTable(rows: Vec<types::mail::Sent>) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label="E-mail sent">
+            <table class="table" id="emails">
+                <thead>
+                    <tr>
+                        <th>"To"</th>
+                        <th>"Message"</th>
+                        <th>"Status"</th>
+                        <th>"When"</th>
+                        <th>"Detail"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|m| {
+                            let when = m.sent_at.unwrap_or(m.created_at).format("%Y-%m-%d %H:%M UTC").to_string();
+                            let detail = match (&m.last_error, &m.delivered_via) {
+                                (Some(e), _) if m.status != "sent" => format!("{e} (attempt {})", m.attempts),
+                                (_, Some(via)) => via.clone(),
+                                _ => String::new(),
+                            };
+                            view! {
+                                <tr data-to=m.to.clone()>
+                                    <td>{m.to.clone()}</td>
+                                    <td>{m.what().to_string()}</td>
+                                    <td class="email-status">{m.status.clone()}</td>
+                                    <td>{when}</td>
+                                    <td class="muted">{detail}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

@@ -1,4 +1,4 @@
-//! Super admins: the tenants of the installation.
+//! Super admins: the tenants of the installation, and its background jobs.
 
 use axum::{
     extract::{Path, State},
@@ -103,4 +103,45 @@ pub async fn delete(
     }
     tenants::delete(state.store.pool(), &me.actor(), &slug).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    /// `queued`, `running`, `done` or `dead`; all when absent.
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The newest jobs and how many wait, run or died: a dead job stays here until retried.
+pub async fn jobs(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<JobsQuery>,
+) -> Result<Json<store::jobs::Jobs>, ApiError> {
+    if let Some(s) = q.state.as_deref() {
+        if !["queued", "running", "done", "dead"].contains(&s) {
+            return Err(ApiError::field(
+                "/state",
+                "must be queued, running, done or dead",
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("/limit", "must be between 1 and 1000"));
+    }
+    let pool = state.store.pool();
+    Ok(Json(store::jobs::Jobs {
+        counts: store::jobs::counts(pool).await?,
+        jobs: store::jobs::list(pool, q.state.as_deref(), limit).await?,
+    }))
+}
+
+/// Runs a dead job again with a fresh set of attempts.
+pub async fn retry_job(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    store::jobs::revive(state.store.pool(), store::jobs::JobId(id)).await?;
+    Ok(StatusCode::ACCEPTED)
 }

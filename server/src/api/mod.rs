@@ -336,6 +336,12 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/auth/links/inspect", Public, links::inspect_link)
         .post("/api/v1/auth/links/redeem", Public, links::redeem_link)
         .post("/api/v1/auth/login", Public, account::login)
+        .post("/auth/forgot", Public, account::forgot::forgot_form)
+        .post(
+            "/api/v1/auth/password/forgot",
+            Public,
+            account::forgot::forgot,
+        )
         .post("/api/v1/auth/refresh", Public, account::refresh::refresh)
         .post("/api/v1/auth/logout", Public, account::refresh::logout)
         .post(
@@ -424,6 +430,13 @@ pub fn routes() -> ApiRouter {
             teams::remove_member,
         )
         .get("/api/v1/audit", Permission(UserManage), users::audit)
+        .get("/api/v1/emails", Permission(UserManage), users::emails)
+        .get("/api/v1/admin/jobs", Permission(TenantsManage), admin::jobs)
+        .post(
+            "/api/v1/admin/jobs/{id}/retry",
+            Permission(TenantsManage),
+            admin::retry_job,
+        )
         .get(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),

@@ -64,9 +64,16 @@ pub async fn create(
         .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
     let role = parse_tenant_role(&body.role)?;
     let Some(password) = body.password else {
-        let (user, issued) =
-            tenancy::invite_user(&state.store, tenant, &email, &body.name, role, &me.actor())
-                .await?;
+        let (user, issued) = tenancy::invite_user(
+            &state.store,
+            tenant,
+            &email,
+            &body.name,
+            role,
+            &me.actor(),
+            Some(&state.post()),
+        )
+        .await?;
         let link = Some(issued.shown(&state.public_url, &user.email));
         return Ok((StatusCode::CREATED, Json(CreatedUser { user, link })));
     };
@@ -85,8 +92,14 @@ pub async fn password_link(
     Extension(me): Me,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<PasswordLink>), ApiError> {
-    let (user, issued) =
-        tenancy::password_link(&state.store, me.tenant()?, UserId(id), &me.actor()).await?;
+    let (user, issued) = tenancy::password_link(
+        &state.store,
+        me.tenant()?,
+        UserId(id),
+        &me.actor(),
+        Some(&state.post()),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(issued.shown(&state.public_url, &user.email)),
@@ -157,6 +170,29 @@ pub async fn audit(
     let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(entries))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailsQuery {
+    limit: Option<i64>,
+}
+
+/// The workspace's e-mails, newest first: to whom, which, and how each delivery went.
+pub async fn emails(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    ApiQuery(q): ApiQuery<EmailsQuery>,
+) -> Result<Json<Vec<store::mail::Sent>>, ApiError> {
+    me.tenant()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("/limit", "must be between 1 and 1000"));
+    }
+    let mut tx = scoped(&state.store, &me).await?;
+    let sent = store::mail::list(tx.conn(), limit).await?;
+    tx.commit().await?;
+    Ok(Json(sent))
 }
 
 /// Roles a tenant admin may hand out (never super_admin).

@@ -10,6 +10,7 @@ mod collector;
 mod dashboard;
 mod demo;
 mod durability;
+mod email;
 mod embedded;
 mod http;
 mod identity;

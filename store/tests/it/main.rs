@@ -5,5 +5,6 @@
 mod events;
 mod helpers;
 mod imports;
+mod jobs;
 mod sessions;
 mod tenant_isolation;

@@ -3,6 +3,7 @@
 //! step end there too). Keeping a session alive and ending it is [`refresh`]; the caller's own
 //! profile is [`profile`].
 
+pub mod forgot;
 pub mod profile;
 pub mod refresh;
 

@@ -1,0 +1,421 @@
+//! The job runner: workers that claim jobs from the `jobs` table (see [`store::jobs`]) and
+//! one scheduler per installation, elected with a PostgreSQL advisory lock, that queues the
+//! recurring work. Jobs are at least once: a worker renews its lease while it works, and a
+//! job whose instance died is taken up again when the lease runs out, so each kind below is
+//! safe to repeat (an e-mail already sent is not sent again; upkeep and pruning converge).
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::{postgres::PgListener, Connection};
+use store::{jobs::Claimed, Store};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::mail::{self, Mailer};
+
+/// The lock key that elects the scheduler (any fixed number no other lock uses).
+const SCHEDULER_LOCK: i64 = 0x6465_7670_6a6f_6273; // "devpjobs"
+
+/// Recurring work: queued once per `every` (at whole multiples of it since the epoch), by
+/// whichever instance is the scheduler.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub every: TimeDelta,
+}
+
+impl Schedule {
+    /// The fire time of the period `now` is in.
+    pub fn due(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.duration_trunc(self.every).unwrap_or(now)
+    }
+}
+
+/// Every instance's recurring work.
+pub fn schedules() -> Vec<Schedule> {
+    vec![
+        // The coming months' event partitions and expired idempotency keys, per workspace.
+        Schedule {
+            name: "upkeep",
+            kind: UPKEEP,
+            every: TimeDelta::hours(1),
+        },
+        Schedule {
+            name: "prune-jobs",
+            kind: PRUNE,
+            every: TimeDelta::days(1),
+        },
+    ]
+}
+
+const UPKEEP: &str = "upkeep";
+const PRUNE: &str = "jobs.prune";
+
+/// The kinds this build can run; it claims no others (another version may have queued them).
+pub fn kinds() -> Vec<String> {
+    [store::mail::SEND, UPKEEP, PRUNE]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+#[derive(Clone)]
+pub struct Options {
+    /// Jobs run at once by this instance.
+    pub workers: usize,
+    /// How long a claimed job stays this instance's without a renewal.
+    pub lease: TimeDelta,
+    /// How often idle workers look for due jobs (retries come due without a notification).
+    pub poll: Duration,
+    /// How often the scheduler queues due runs, and a non-scheduler tries to become one.
+    pub tick: Duration,
+    pub schedules: Vec<Schedule>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: 2,
+            lease: TimeDelta::seconds(60),
+            poll: Duration::from_secs(2),
+            tick: Duration::from_secs(15),
+            schedules: schedules(),
+        }
+    }
+}
+
+/// What the jobs need besides the database.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub sealer: Arc<store::sealing::Sealer>,
+}
+
+/// The running runner: whether this instance is the scheduler, and the tasks to await on
+/// shutdown.
+pub struct Runner {
+    pub scheduling: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Runner {
+    pub fn start(cx: Context, options: Options, shutdown: watch::Receiver<bool>) -> Runner {
+        let worker_id = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let mut tasks = vec![tokio::spawn(listen(
+            cx.store.clone(),
+            wake.clone(),
+            shutdown.clone(),
+        ))];
+        for n in 0..options.workers.max(1) {
+            tasks.push(tokio::spawn(work(
+                cx.clone(),
+                options.clone(),
+                format!("{worker_id}/{n}"),
+                wake.clone(),
+                shutdown.clone(),
+            )));
+        }
+        let scheduling = Arc::new(AtomicBool::new(false));
+        tasks.push(tokio::spawn(schedule(
+            cx.store.clone(),
+            options,
+            scheduling.clone(),
+            shutdown,
+        )));
+        Runner { scheduling, tasks }
+    }
+
+    /// Waits for the current jobs to finish after shutdown was signalled.
+    pub async fn stopped(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Wakes idle workers when a job is queued anywhere (a notification is best effort; the
+/// workers poll as well).
+async fn listen(store: Store, wake: Arc<tokio::sync::Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let listening = async {
+            let mut listener = PgListener::connect_with(store.pool()).await?;
+            listener.listen(store::jobs::CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                wake.notify_waiters();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            r = listening => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "job notifications lost; reconnecting");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn work(
+    cx: Context,
+    options: Options,
+    worker: String,
+    wake: Arc<tokio::sync::Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let kinds = kinds();
+    while !*shutdown.borrow() {
+        let woken = wake.notified();
+        let idle = match store::jobs::claim(cx.store.pool(), &worker, &kinds, options.lease).await {
+            Ok(Some(job)) => {
+                run(&cx, &options, &worker, job).await;
+                continue;
+            }
+            Ok(None) => options.poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming a job failed; retrying");
+                options.poll * 2
+            }
+        };
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(idle) => {}
+            // A dropped sender is a shutdown too.
+            r = shutdown.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+/// A failed attempt; `permanent` when another attempt cannot go better.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl From<store::Error> for Failure {
+    fn from(e: store::Error) -> Self {
+        Failure {
+            permanent: matches!(e, store::Error::NotFound(_)),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs one job while renewing its lease, then records how it went.
+async fn run(cx: &Context, options: &Options, worker: &str, job: Claimed) {
+    let pool = cx.store.pool().clone();
+    let renewing = {
+        let (pool, worker, lease, id) = (pool.clone(), worker.to_string(), options.lease, job.id);
+        let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store::jobs::renew(&pool, id, &worker, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(job = %id, error = %e, "renewing a job's lease failed")
+                    }
+                }
+            }
+        })
+    };
+    let outcome = perform(cx, &job).await;
+    renewing.abort();
+    let recorded = match &outcome {
+        Ok(()) => store::jobs::complete(&pool, job.id, worker).await,
+        Err(f) => {
+            tracing::warn!(job = %job.id, kind = job.kind, attempt = job.attempt, error = f.message,
+                "job failed");
+            store::jobs::fail(
+                &pool,
+                job.id,
+                worker,
+                &f.message,
+                backoff(job.attempt),
+                f.permanent,
+            )
+            .await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease runs out and the job is taken up again: at least once.
+        tracing::warn!(job = %job.id, error = %e, "recording a job's outcome failed");
+    }
+}
+
+/// The wait before attempt `attempt + 1`: 10 s, 20 s, 40 s... at most an hour.
+pub fn backoff(attempt: i32) -> TimeDelta {
+    let secs = 10i64.saturating_mul(1 << attempt.clamp(1, 12).saturating_sub(1));
+    TimeDelta::seconds(secs.min(3600))
+}
+
+async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
+    match job.kind.as_str() {
+        store::mail::SEND => send_email(cx, job).await,
+        UPKEEP => Ok(store::migrate::maintain(cx.store.pool()).await?),
+        PRUNE => {
+            store::jobs::prune(cx.store.pool(), TimeDelta::days(7)).await?;
+            Ok(())
+        }
+        other => Err(Failure {
+            message: format!("no handler for jobs of kind {other:?}"),
+            permanent: true,
+        }),
+    }
+}
+
+/// Delivers one queued e-mail. Safe to repeat: a message recorded as sent is not sent again.
+async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
+    let id = job
+        .payload
+        .get("email")
+        .and_then(|v| v.as_str())
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| Failure {
+            message: "the payload names no e-mail".into(),
+            permanent: true,
+        })?;
+    let tenant_id = job.tenant.ok_or_else(|| Failure {
+        message: "an e-mail job without a workspace".into(),
+        permanent: true,
+    })?;
+    let tenant = store::tenants::find_by_id(cx.store.pool(), tenant_id).await?;
+    let mut tx = cx.store.tenant_tx(tenant.scope()).await?;
+    let outgoing = store::mail::outgoing(&mut tx, &cx.sealer, id).await?;
+    tx.commit().await?;
+    let Some(outgoing) = outgoing else {
+        return Ok(());
+    };
+    let rendered = mail::render(&outgoing.message, &tenant.name);
+    let sent = cx.mailer.send(id, outgoing.to.as_str(), &rendered).await;
+    let mut tx = cx.store.tenant_tx(tenant.scope()).await?;
+    let result = match &sent {
+        Ok(via) => {
+            store::mail::delivered(&mut tx, id, &rendered.subject, via).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let given_up = e.permanent || job.is_last_attempt();
+            store::mail::attempt_failed(&mut tx, id, &e.message, given_up).await?;
+            Err(Failure {
+                message: e.message.clone(),
+                permanent: e.permanent,
+            })
+        }
+    };
+    tx.commit().await?;
+    result
+}
+
+/// Keeps trying to become the scheduler; while it is, queues each schedule's due run. The
+/// lock lives on a connection of its own: if that connection or this instance dies, the
+/// lock goes with it and another instance takes over within a tick.
+async fn schedule(
+    store: Store,
+    options: Options,
+    scheduling: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut lock: Option<sqlx::PgConnection> = None;
+    loop {
+        let leading = match lock.as_mut() {
+            Some(conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
+            None => match try_lock(&store).await {
+                Ok(conn) => {
+                    lock = conn;
+                    lock.is_some()
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot ask for the scheduler lock");
+                    false
+                }
+            },
+        };
+        if !leading {
+            lock = None;
+        }
+        scheduling.store(leading, Ordering::Relaxed);
+        if leading {
+            let now = Utc::now();
+            for s in &options.schedules {
+                if let Err(e) =
+                    store::jobs::schedule(store.pool(), s.name, s.due(now), s.kind).await
+                {
+                    tracing::warn!(schedule = s.name, error = %e, "queueing a scheduled job failed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(options.tick) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    scheduling.store(false, Ordering::Relaxed);
+    if let Some(conn) = lock {
+        let _ = conn.close().await;
+    }
+}
+
+/// A connection holding the scheduler lock, or `None` when another instance holds it.
+async fn try_lock(store: &Store) -> Result<Option<sqlx::PgConnection>, sqlx::Error> {
+    let options = store.pool().connect_options();
+    let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SCHEDULER_LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    if got {
+        Ok(Some(conn))
+    } else {
+        let _ = conn.close().await;
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_from_ten_seconds_up_to_an_hour() {
+        let secs: Vec<i64> = (1..=12).map(|a| backoff(a).num_seconds()).collect();
+        assert_eq!(&secs[..6], &[10, 20, 40, 80, 160, 320]);
+        assert_eq!(secs[9], 3600);
+        assert_eq!(backoff(40).num_seconds(), 3600);
+    }
+
+    #[test]
+    fn a_schedule_fires_at_the_start_of_its_period() {
+        let s = Schedule {
+            name: "x",
+            kind: "x",
+            every: TimeDelta::hours(1),
+        };
+        let now: DateTime<Utc> = "2026-12-04T16:42:10Z".parse().unwrap();
+        assert_eq!(
+            s.due(now),
+            "2026-12-04T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The words of each e-mail, as plain text and as HTML. Pure, so each is tested natively.
+
+use chrono::{DateTime, Utc};
+use store::mail::Message;
+
+/// An e-mail ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// `message` for a person of `workspace` (its display name).
+pub fn render(message: &Message, workspace: &str) -> Rendered {
+    match message {
+        Message::Invitation {
+            link,
+            invited_by,
+            expires_at,
+        } => {
+            let who = invited_by
+                .as_deref()
+                .map_or_else(|| "You have".to_string(), |by| format!("{by} has"));
+            letter(
+                format!("You are invited to {workspace} on devpulse"),
+                &format!(
+                    "{who} invited you to the {workspace} workspace on devpulse, where your \
+                     team sees what its AI coding assistants do."
+                ),
+                "Choose your password",
+                link,
+                &format!(
+                    "The link works once, until {}. If you did not expect this, ignore it.",
+                    when(expires_at)
+                ),
+            )
+        }
+        Message::PasswordReset {
+            link,
+            by_admin,
+            expires_at,
+        } => {
+            let why = match by_admin {
+                Some(admin) => {
+                    format!("{admin}, an admin of {workspace}, sent you a link to set a new password.")
+                }
+                None => format!(
+                    "Someone, hopefully you, asked to reset your password for {workspace} on devpulse."
+                ),
+            };
+            letter(
+                format!("Set a new password for {workspace}"),
+                &why,
+                "Choose a new password",
+                link,
+                &format!(
+                    "The link works once, until {}; any earlier link stops working. If you did \
+                     not ask for it, ignore this e-mail: your password stays as it is.",
+                    when(expires_at)
+                ),
+            )
+        }
+    }
+}
+
+fn when(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// One paragraph, one button, one note: every message so far has this shape.
+fn letter(subject: String, lead: &str, action: &str, link: &str, note: &str) -> Rendered {
+    let text = format!("{lead}\n\n{action}:\n{link}\n\n{note}\n\n-- \ndevpulse\n");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{subject}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;line-height:1.5;max-width:36rem;margin:auto;padding:1rem\">\
+         <p>{lead}</p>\
+         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6rem 1rem;border-radius:6px;\
+         background:#2457d6;color:#fff;text-decoration:none\">{action}</a></p>\
+         <p style=\"font-size:.9em\">Or open this address: <a href=\"{link}\">{link}</a></p>\
+         <p style=\"font-size:.9em;color:#555\">{note}</p></body></html>",
+        subject = escape(&subject),
+        lead = escape(lead),
+        action = escape(action),
+        link = escape(link),
+        note = escape(note),
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        "2026-12-07T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn an_invitation_names_the_workspace_the_inviter_and_the_link_in_both_parts() {
+        let r = render(
+            &Message::Invitation {
+                link: "https://pulse.example/welcome?token=acme.abc".into(),
+                invited_by: Some("ada@acme.test".into()),
+                expires_at: at(),
+            },
+            "Acme",
+        );
+        assert_eq!(r.subject, "You are invited to Acme on devpulse");
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("ada@acme.test has invited you"), "{part}");
+            assert!(part.contains("https://pulse.example/welcome?token=acme.abc"));
+            assert!(part.contains("2026-12-07 10:00 UTC"));
+        }
+    }
+
+    #[test]
+    fn a_reset_says_who_asked() {
+        let by_admin = render(
+            &Message::PasswordReset {
+                link: "l".into(),
+                by_admin: Some("root@acme.test".into()),
+                expires_at: at(),
+            },
+            "Acme",
+        );
+        assert!(by_admin.text.contains("root@acme.test, an admin of Acme"));
+        let own = render(
+            &Message::PasswordReset {
+                link: "l".into(),
+                by_admin: None,
+                expires_at: at(),
+            },
+            "Acme",
+        );
+        assert!(own.text.contains("hopefully you"));
+        assert_eq!(own.subject, "Set a new password for Acme");
+    }
+
+    #[test]
+    fn html_escapes_what_people_typed() {
+        let r = render(
+            &Message::Invitation {
+                link: "https://x/welcome?token=a.b&c=<d>".into(),
+                invited_by: Some("<script>alert(1)</script>".into()),
+                expires_at: at(),
+            },
+            "Tom & Jerry's",
+        );
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(r.html.contains("Tom &amp; Jerry&#39;s"));
+        assert!(r.html.contains("token=a.b&amp;c=&lt;d&gt;"));
+        // The text part is not HTML and keeps the characters.
+        assert!(r.text.contains("Tom & Jerry's"));
+    }
+}
