@@ -19,6 +19,8 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::mail::{self, Mailer};
 
+/// How long the scheduler waits on its lock connection before giving the lock up.
+const CHECK: Duration = Duration::from_secs(5);
 /// The lock key that elects the scheduler (any fixed number no other lock uses).
 const SCHEDULER_LOCK: i64 = 0x6465_7670_6a6f_6273; // "devpjobs"
 
@@ -224,23 +226,38 @@ impl From<store::Error> for Failure {
 /// Runs one job while renewing its lease, then records how it went.
 async fn run(cx: &Context, options: &Options, worker: &str, job: Claimed) {
     let pool = cx.store.pool().clone();
-    let renewing = {
+    // The renewer ends when the lease is no longer this worker's (another took the job up
+    // after a renewal could not get through): the work stops there, unrecorded, so two
+    // workers never carry on with one job.
+    let mut renewing = {
         let (pool, worker, lease, id) = (pool.clone(), worker.to_string(), options.lease, job.id);
         let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
         tokio::spawn(async move {
+            let mut failed_since: Option<std::time::Instant> = None;
             loop {
                 tokio::time::sleep(every).await;
                 match store::jobs::renew(&pool, id, &worker, lease).await {
-                    Ok(true) => {}
+                    Ok(true) => failed_since = None,
                     Ok(false) => return,
                     Err(e) => {
-                        tracing::warn!(job = %id, error = %e, "renewing a job's lease failed")
+                        tracing::warn!(job = %id, error = %e, "renewing a job's lease failed");
+                        // Past the lease without a renewal: presumed taken up elsewhere.
+                        let since = *failed_since.get_or_insert_with(std::time::Instant::now);
+                        if since.elapsed() >= lease.to_std().unwrap_or_default() {
+                            return;
+                        }
                     }
                 }
             }
         })
     };
-    let outcome = perform(cx, &job).await;
+    let outcome = tokio::select! {
+        outcome = perform(cx, &job) => outcome,
+        _ = &mut renewing => {
+            tracing::warn!(job = %job.id, kind = job.kind, "lost the job's lease; stopped working on it");
+            return;
+        }
+    };
     renewing.abort();
     let recorded = match &outcome {
         Ok(()) => store::jobs::complete(&pool, job.id, worker).await,
@@ -301,18 +318,28 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         permanent: true,
     })?;
     let tenant = store::tenants::find_by_id(cx.store.pool(), tenant_id).await?;
+    // The e-mail's row stays locked until its outcome is recorded, so a second worker on the
+    // same job (after a lost lease) waits, then finds it sent. An instance that dies after the
+    // SMTP server took the message but before the commit sends it again: at least once.
     let mut tx = cx.store.tenant_tx(tenant.scope()).await?;
-    let outgoing = store::mail::outgoing(&mut tx, &cx.sealer, id).await?;
-    tx.commit().await?;
-    let Some(outgoing) = outgoing else {
+    let Some(outgoing) = store::mail::outgoing(&mut tx, &cx.sealer, id).await? else {
         return Ok(());
     };
-    let rendered = mail::render(&outgoing.message, &tenant.name);
-    let sent = cx.mailer.send(id, outgoing.to.as_str(), &rendered).await;
-    let mut tx = cx.store.tenant_tx(tenant.scope()).await?;
+    let sent = if tenant.status != store::TenantStatus::Active {
+        Err(mail::SendError {
+            message: "the workspace is suspended".into(),
+            permanent: true,
+        })
+    } else {
+        let rendered = mail::render(&outgoing.message, &tenant.name);
+        cx.mailer
+            .send(id, outgoing.to.as_str(), &rendered)
+            .await
+            .map(|via| (rendered.subject, via))
+    };
     let result = match &sent {
-        Ok(via) => {
-            store::mail::delivered(&mut tx, id, &rendered.subject, via).await?;
+        Ok((subject, via)) => {
+            store::mail::delivered(&mut tx, id, subject, via).await?;
             Ok(())
         }
         Err(e) => {
@@ -340,16 +367,21 @@ async fn schedule(
     let mut lock: Option<sqlx::PgConnection> = None;
     loop {
         let leading = match lock.as_mut() {
-            Some(conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
-            None => match try_lock(&store).await {
-                Ok(conn) => {
+            // A half-open connection must not hold the scheduler (or shutdown) for minutes.
+            Some(conn) => matches!(
+                tokio::time::timeout(CHECK, sqlx::query("SELECT 1").execute(&mut *conn)).await,
+                Ok(Ok(_))
+            ),
+            None => match tokio::time::timeout(CHECK, try_lock(&store)).await {
+                Ok(Ok(conn)) => {
                     lock = conn;
                     lock.is_some()
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::debug!(error = %e, "cannot ask for the scheduler lock");
                     false
                 }
+                Err(_) => false,
             },
         };
         if !leading {

@@ -113,10 +113,14 @@ pub async fn serve(
         config.smtp_url.as_deref(),
         &config.mail_from,
         &config.data_dir,
+        config.production,
     )
     .map_err(Error::Setup)?;
     if let Some(outbox) = mailer.outbox() {
         tracing::info!(outbox = %outbox.display(), "no DEVPULSE_SMTP_URL: e-mail is written to the outbox");
+    }
+    if mailer.is_off() {
+        tracing::warn!("no DEVPULSE_SMTP_URL: e-mail cannot be sent (invitations and password links are shown to admins only)");
     }
     let runner = jobs::Runner::start(
         jobs::Context {

@@ -165,6 +165,10 @@ pub async fn requested(
     if !user.active || crate::sso::password_refused(conn, email).await? {
         return Ok(None);
     }
+    // One request at a time per account, so concurrent ones cannot all find no recent link.
+    sqlx::query!("SELECT id FROM users WHERE id = $1 FOR UPDATE", user.id.0)
+        .fetch_one(&mut *conn)
+        .await?;
     let recent = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM audit_log
                           WHERE action = 'user.password_link_requested' AND target = $1

@@ -114,6 +114,9 @@ pub async fn schedule(
     )
     .execute(pool)
     .await?;
+    if queued.rows_affected() == 1 {
+        announce(&mut *pool.acquire().await?).await?;
+    }
     Ok(queued.rows_affected() == 1)
 }
 
@@ -234,7 +237,7 @@ pub async fn revive(pool: &PgPool, id: JobId) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("dead job"));
     }
-    Ok(())
+    announce(&mut *pool.acquire().await?).await
 }
 
 /// The newest jobs, optionally only those in `state`.

@@ -75,15 +75,16 @@ pub async fn queue(
 }
 
 /// The e-mail `id` if it still has to go out (`None`: sent already, by an earlier attempt of
-/// the same job). A message sealed under a key this instance lacks is an error, so the job
-/// retries, perhaps on the instance that sealed it.
+/// the same job), its row locked until the transaction ends. A message sealed under a key
+/// this instance lacks is an error, so the job retries, perhaps on the instance that sealed
+/// it.
 pub async fn outgoing(
     conn: &mut PgConnection,
     sealer: &Sealer,
     id: Uuid,
 ) -> Result<Option<Outgoing>> {
     let Some(row) = sqlx::query!(
-        "SELECT to_address, sealed, status FROM emails WHERE id = $1",
+        "SELECT to_address, sealed, status FROM emails WHERE id = $1 FOR UPDATE",
         id
     )
     .fetch_optional(&mut *conn)

@@ -25,6 +25,9 @@ pub struct Mailer {
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Outbox(PathBuf),
+    /// Production without an SMTP server: password links are never written to disk in
+    /// clear, so each e-mail fails, visibly, and admins hand the links on themselves.
+    Off,
 }
 
 /// Why a message did not go out; `permanent` when sending it again cannot help (the server
@@ -37,11 +40,13 @@ pub struct SendError {
 }
 
 impl Mailer {
-    /// From the configuration: `smtp_url` (lettre's URL form) or the outbox under `data_dir`.
+    /// From the configuration: `smtp_url` (lettre's URL form), else the outbox under
+    /// `data_dir` outside production, else nothing.
     pub fn new(
         smtp_url: Option<&str>,
         from: &str,
         data_dir: &std::path::Path,
+        production: bool,
     ) -> Result<Mailer, String> {
         let from: Mailbox = from
             .parse()
@@ -53,6 +58,7 @@ impl Mailer {
                     .timeout(Some(std::time::Duration::from_secs(30)))
                     .build(),
             ),
+            None if production => Transport::Off,
             None => Transport::Outbox(data_dir.join("outbox")),
         };
         Ok(Mailer { from, transport })
@@ -62,8 +68,13 @@ impl Mailer {
     pub fn outbox(&self) -> Option<&std::path::Path> {
         match &self.transport {
             Transport::Outbox(dir) => Some(dir),
-            Transport::Smtp(_) => None,
+            Transport::Smtp(_) | Transport::Off => None,
         }
+    }
+
+    /// Whether e-mail can go anywhere at all.
+    pub fn is_off(&self) -> bool {
+        matches!(self.transport, Transport::Off)
     }
 
     /// Sends `mail` to `to`; returns how it went out (`smtp`, or the outbox file).
@@ -99,6 +110,10 @@ impl Mailer {
                 permanent: true,
             })?;
         match &self.transport {
+            Transport::Off => Err(SendError {
+                message: "no SMTP server is configured (DEVPULSE_SMTP_URL)".into(),
+                permanent: true,
+            }),
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| SendError {
                     permanent: e.is_permanent(),

@@ -19,14 +19,14 @@ pub fn render(message: &Message, workspace: &str) -> Rendered {
             invited_by,
             expires_at,
         } => {
-            let who = invited_by
-                .as_deref()
-                .map_or_else(|| "You have".to_string(), |by| format!("{by} has"));
+            let lead = match invited_by {
+                Some(by) => format!("{by} has invited you to the {workspace} workspace"),
+                None => format!("You are invited to the {workspace} workspace"),
+            };
             letter(
                 format!("You are invited to {workspace} on devpulse"),
                 &format!(
-                    "{who} invited you to the {workspace} workspace on devpulse, where your \
-                     team sees what its AI coding assistants do."
+                    "{lead} on devpulse, where your team sees what its AI coding assistants do."
                 ),
                 "Choose your password",
                 link,
@@ -132,6 +132,24 @@ mod tests {
             assert!(part.contains("https://pulse.example/welcome?token=acme.abc"));
             assert!(part.contains("2026-12-07 10:00 UTC"));
         }
+    }
+
+    #[test]
+    fn an_invitation_without_an_inviter_reads_well() {
+        let r = render(
+            &Message::Invitation {
+                link: "l".into(),
+                invited_by: None,
+                expires_at: at(),
+            },
+            "Acme",
+        );
+        assert!(
+            r.text
+                .starts_with("You are invited to the Acme workspace on devpulse"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]

@@ -372,6 +372,7 @@ async fn a_job_whose_instance_died_is_taken_up_again_and_its_email_sent_once() {
         Some(&sink.url()),
         "devpulse <devpulse@localhost>",
         Path::new("/nonexistent"),
+        false,
     )
     .unwrap();
     let runner = Runner::start(
@@ -407,6 +408,7 @@ async fn a_failing_delivery_waits_longer_each_time_then_is_dead_until_retried() 
         Some(&format!("smtp://127.0.0.1:{}", free_port())),
         "devpulse <devpulse@localhost>",
         Path::new("/nonexistent"),
+        false,
     )
     .unwrap();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -495,6 +497,7 @@ async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
                 None,
                 "devpulse <devpulse@localhost>",
                 Path::new("/nonexistent"),
+                false,
             )
             .unwrap();
             Runner::start(
@@ -524,13 +527,16 @@ async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
     .fetch_all(db.store.pool())
     .await
     .unwrap();
+    // One a second over 3.5 s; the last may have been queued just before the stop.
     assert!((3..=5).contains(&rows.len()), "one per second: {rows:?}");
-    let mut keys: Vec<&String> = rows.iter().map(|r| &r.0).collect();
-    keys.sort();
-    keys.dedup();
-    assert_eq!(keys.len(), rows.len());
+    let done = rows.iter().filter(|r| r.1 == "done").count();
+    assert!(done >= 3, "{rows:?}");
     for (key, state, attempts) in &rows {
         assert!(key.starts_with("prune-jobs@"));
-        assert_eq!((state.as_str(), *attempts), ("done", 1), "{key} ran once");
+        match state.as_str() {
+            "done" => assert_eq!(*attempts, 1, "{key} ran once"),
+            "queued" => assert_eq!(*attempts, 0, "{key} not yet run"),
+            other => panic!("{key} is {other}"),
+        }
     }
 }

@@ -115,7 +115,7 @@ async fn a_lapsed_lease_passes_the_job_on_and_the_old_worker_can_no_longer_finis
         .await
         .unwrap();
     drop(conn);
-    let first = jobs::claim(pool, "old", &kinds(), TimeDelta::milliseconds(200))
+    let first = jobs::claim(pool, "old", &kinds(), TimeDelta::seconds(60))
         .await
         .unwrap()
         .unwrap();
@@ -123,7 +123,11 @@ async fn a_lapsed_lease_passes_the_job_on_and_the_old_worker_can_no_longer_finis
         .await
         .unwrap()
         .is_none());
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The old worker went quiet for longer than its lease.
+    sqlx::query("UPDATE jobs SET locked_until = now() - interval '1 second'")
+        .execute(pool)
+        .await
+        .unwrap();
     assert!(!jobs::renew(pool, first.id, "new", TimeDelta::seconds(60))
         .await
         .unwrap());
