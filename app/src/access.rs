@@ -152,6 +152,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("GET", "/api/v1/emails")],
     ),
     rule(
+        "audit/search",
+        Needs(UserManage),
+        &[("GET", "/api/v1/audit")],
+    ),
+    rule(
         "users/invite",
         Needs(UserManage),
         &[("POST", "/api/v1/users")],

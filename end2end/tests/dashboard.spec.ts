@@ -245,7 +245,7 @@ test('no serious accessibility violations, keyboard reach, and no horizontal scr
   await signIn(page, 'admin@demo.test', 'demo-admin-pass', `/?${RANGE}`);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   const sessionHref = await page.locator('#sessions-table tbody a').first().getAttribute('href');
-  const pages = [`/?${RANGE}`, sessionHref!, '/status', '/profile', '/api-keys', '/users', '/teams', '/forgot'];
+  const pages = [`/?${RANGE}`, sessionHref!, '/status', '/profile', '/api-keys', '/users', '/teams', '/forgot', '/audit'];
   for (const theme of ['dark', 'light']) {
     await context.addCookies([{ name: 'theme', value: theme, url: server.url }]);
     for (const p of pages) {

@@ -166,6 +166,37 @@ test('an invitation and a forgotten password arrive by e-mail, and the admin see
   await expect(sent.locator('.email-status')).toHaveText(['sent', 'sent']);
 });
 
+test('the audit log finds an invitation by actor and action, and links to what it is about', async ({ page }) => {
+  await asAdmin(page);
+  await page.locator('#invite-email').fill('audited@demo.test');
+  await page.locator('#invite').click();
+  await expect(page.locator('#invite-link')).toBeVisible();
+
+  await page.locator('a[href="/audit"]').click();
+  await expect(page).toHaveURL(/\/audit$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#audit-actor').fill('admin@demo');
+  await page.locator('#audit-action').fill('user.invited');
+  await page.locator('#audit-search').click();
+  await expect(page).toHaveURL(/actor=admin%40demo&action=user.invited/);
+  const rows = page.locator('#audit tbody tr');
+  await expect(rows.first()).toHaveAttribute('data-action', 'user.invited');
+  const invited = rows.filter({ hasText: 'audited@demo.test' });
+  await expect(invited).toHaveCount(1);
+  // The export takes the same filter.
+  await expect(page.locator('#audit-csv')).toHaveAttribute('href', /format=csv.*action=user.invited/);
+
+  // Everything about that person: the invitation, and nothing of anyone else.
+  await invited.locator('.audit-target').click();
+  await expect(page).toHaveURL(/\/audit\?target=/);
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('audited@demo.test');
+
+  // A filter that matches nothing says so.
+  await page.goto(`${server.url}/audit?actor=nobody-at-all`);
+  await expect(page.locator('#audit-empty')).toBeVisible();
+});
+
 test('a bad invitation shows the reason and adds nobody', async ({ page }) => {
   await asAdmin(page);
   await page.locator('#invite-email').fill('admin@demo.test');

@@ -1,6 +1,5 @@
 //! The audit log: who did what, from where. Append-only for the tenant role.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -26,18 +25,7 @@ impl Actor {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor_id: Option<Uuid>,
-    pub actor: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub details: serde_json::Value,
-}
+pub use types::audit::{AuditEntry, AuditFilter, AuditPage};
 
 /// The channel `NOTIFY` tells of changes to who may read what; its payload is the schema the
 /// change was made in (`public` for the registry: a tenant suspended or deleted).
@@ -75,7 +63,10 @@ pub fn changes_answers(action: &str) -> bool {
     !matches!(
         noun,
         "api_key" | "password" | "session" | "login" | "logout" | "mfa" | "dashboard"
-    ) && !matches!(action, "user.invited" | "user.password_link_issued")
+    ) && !matches!(
+        action,
+        "user.invited" | "user.password_link_issued" | "user.password_link_requested"
+    )
 }
 
 /// Tells every instance, when the transaction commits, that this workspace's dashboard
@@ -122,19 +113,59 @@ pub async fn record(
     Ok(())
 }
 
-/// Newest first.
-pub async fn list(
-    conn: &mut PgConnection,
-    limit: i64,
-    action: Option<&str>,
-) -> Result<Vec<AuditEntry>> {
-    Ok(sqlx::query_as!(
+/// The entries `f` asks for, newest first, `limit` at a time (at most 1000), in the log of the
+/// transaction's scope (a workspace's, or the registry's for super admins).
+pub async fn search(conn: &mut PgConnection, f: &AuditFilter, limit: i64) -> Result<AuditPage> {
+    if let Some((field, reason)) = f.problem() {
+        return Err(crate::Error::Invalid {
+            field,
+            reason: reason.into(),
+        });
+    }
+    let limit = limit.clamp(1, 1000);
+    fn blank(s: &Option<String>) -> Option<&str> {
+        s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    // `LIKE` patterns from typed text: its own `%`, `_` and `\` match only themselves.
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    };
+    let actor = blank(&f.actor).map(|a| format!("%{}%", escape(a)));
+    let (action_exact, action_prefix) = match blank(&f.action) {
+        Some(a) if a.ends_with('.') => (None, Some(format!("{}%", escape(a)))),
+        Some(a) => (Some(a.to_string()), None),
+        None => (None, None),
+    };
+    let mut entries = sqlx::query_as!(
         AuditEntry,
-        "SELECT id, at, actor_id, actor, action, target, ip, user_agent, details FROM audit_log
-         WHERE ($2::text IS NULL OR action = $2) ORDER BY id DESC LIMIT $1",
-        limit.clamp(1, 1000),
-        action
+        r#"SELECT a.id, a.at, a.actor_id, a.actor, a.action, a.target,
+                  u.email AS "target_name?", a.ip, a.user_agent, a.details
+           FROM audit_log a LEFT JOIN users u ON u.id::text = a.target
+           WHERE ($1::text IS NULL OR a.actor ILIKE $1)
+             AND ($2::text IS NULL OR a.action = $2)
+             AND ($3::text IS NULL OR a.action LIKE $3)
+             AND ($4::text IS NULL OR a.target = $4)
+             AND ($5::timestamptz IS NULL OR a.at >= $5)
+             AND ($6::timestamptz IS NULL OR a.at < $6)
+             AND ($7::int8 IS NULL OR a.id < $7)
+           ORDER BY a.id DESC LIMIT $8"#,
+        actor,
+        action_exact,
+        action_prefix,
+        blank(&f.target),
+        f.from,
+        f.to,
+        f.before,
+        limit + 1
     )
     .fetch_all(&mut *conn)
-    .await?)
+    .await?;
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    Ok(AuditPage {
+        next_before: more.then(|| entries.last().map(|e| e.id)).flatten(),
+        entries,
+    })
 }

@@ -202,7 +202,7 @@ impl Filters {
                     Some(p) => f.range = Some(p),
                     None => errors.push(bad("must be one of 1h, 24h, 7d, 30d, 90d, week, month")),
                 },
-                "from" | "to" => match parse_form_time(key, value) {
+                "from" | "to" => match crate::range::parse_form_time(key, value) {
                     Ok(t) if key == "from" => f.from = Some(t),
                     Ok(t) => f.to = Some(t),
                     Err(e) => errors.push(e),
@@ -351,18 +351,6 @@ impl Filters {
             _ => Some(self.range.unwrap_or(Preset::Last30Days)),
         }
     }
-}
-
-/// An RFC 3339 time, or a form's `datetime-local` value (`2025-09-01T09:30`, seconds
-/// optional), which carries no zone and is read as UTC, as the form's labels say.
-fn parse_form_time(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError> {
-    crate::range::parse_time(field, s).or_else(|e| {
-        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-            .iter()
-            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
-            .map(|t| t.and_utc())
-            .ok_or(e)
-    })
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).

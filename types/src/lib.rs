@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api_keys;
+pub mod audit;
 pub mod boards;
 pub mod dashboard;
 pub mod ids;

@@ -82,6 +82,18 @@ pub fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError> {
         })
 }
 
+/// An RFC 3339 time, or a form's `datetime-local` value (`2025-09-01T09:30`, seconds
+/// optional), which carries no zone and is read as UTC, as the form's labels say.
+pub fn parse_form_time(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError> {
+    parse_time(field, s).or_else(|e| {
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|t| t.and_utc())
+            .ok_or(e)
+    })
+}
+
 /// The bucket size of a rollup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -52,6 +52,9 @@ pub fn TopBar() -> impl IntoView {
                                             .then(|| view! { <A href="/users">"Users"</A> })}
                                         {v.tenant.is_some().then(|| view! { <A href="/teams">"Teams"</A> })}
                                         {v
+                                            .can(Permission::UserManage)
+                                            .then(|| view! { <A href="/audit">"Audit"</A> })}
+                                        {v
                                             .can(Permission::TenantsManage)
                                             .then(|| view! { <A href="/tenants">"Tenants"</A> })}
                                         <A href="/profile">"Profile"</A>

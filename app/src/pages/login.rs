@@ -94,7 +94,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="button" id="sign-in">
                     "Sign in"
                 </button>
-                <a href=move || format!("/forgot?tenant={}", urlencoding(&get("tenant"))) id="forgot-link">
+                <a href=move || format!("/forgot?tenant={}", types::dashboard::encode(&get("tenant"))) id="forgot-link">
                     "Forgot your password?"
                 </a>
             </form>
@@ -121,16 +121,4 @@ pub fn LoginPage() -> impl IntoView {
             </form>
         </section>
     }
-}
-
-/// `s` as a URL query value.
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod api_keys;
+pub mod audit;
 pub mod dashboard;
 pub mod forgot;
 pub mod login;

@@ -449,26 +449,11 @@ impl Answer {
         }
         let mut out = String::new();
         for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+            let cells: Vec<String> = row.iter().map(|c| super::csv::cell(c)).collect();
             out.push_str(&cells.join(","));
             out.push_str("\r\n");
         }
         out
-    }
-}
-
-/// One CSV field, quoted when it must be. A leading `=`, `+`, `-` or `@` is escaped so a
-/// spreadsheet does not run a person's project name as a formula.
-fn csv_cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '@']) || (v.starts_with('-') && v.parse::<f64>().is_err()) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
     }
 }
 
@@ -490,19 +475,4 @@ pub async fn set_time_zone(
     let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
     tx.commit().await?;
     Ok(Json(serde_json::json!({ "time_zone": tz })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_cell("-3.5"), "-3.5");
-        assert_eq!(csv_cell("-rm"), "'-rm");
-    }
 }

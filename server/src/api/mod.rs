@@ -5,7 +5,9 @@
 pub mod account;
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod boards;
+pub mod csv;
 pub mod dashboard;
 pub mod extract;
 pub mod imports;
@@ -429,7 +431,7 @@ pub fn routes() -> ApiRouter {
             Permission(UserManage),
             teams::remove_member,
         )
-        .get("/api/v1/audit", Permission(UserManage), users::audit)
+        .get("/api/v1/audit", Permission(UserManage), audit::audit)
         .get("/api/v1/emails", Permission(UserManage), users::emails)
         .get("/api/v1/admin/jobs", Permission(TenantsManage), admin::jobs)
         .post(

@@ -1,4 +1,4 @@
-//! Tenant admins: the people of their tenant, and the audit log.
+//! Tenant admins: the people of their tenant, and the e-mail sent to them.
 
 use axum::{
     extract::{Path, State},
@@ -10,7 +10,6 @@ use super::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use store::{
     accounts::{self, Email},
-    audit::{self, AuditEntry},
     invitations::PasswordLink,
     User, UserId,
 };
@@ -153,23 +152,6 @@ async fn set_active(
     let user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
     tx.commit().await?;
     Ok(Json(user))
-}
-
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    limit: Option<i64>,
-    action: Option<String>,
-}
-
-pub async fn audit(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let mut tx = scoped(&state.store, &me).await?;
-    let entries = audit::list(tx.conn(), q.limit.unwrap_or(100), q.action.as_deref()).await?;
-    tx.commit().await?;
-    Ok(Json(entries))
 }
 
 #[derive(Deserialize)]

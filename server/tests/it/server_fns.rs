@@ -102,6 +102,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
             "jobs/retry" => vec![("id", "999999".into())],
+            "audit/search" => vec![("q", "action=user.".into())],
             "sso/trial" => vec![("id", uuid::Uuid::new_v4().to_string())],
             "profile/mfa/confirm" | "profile/mfa/recovery_codes" | "profile/mfa/off" => {
                 vec![("code", "000000".into())]
