@@ -352,6 +352,23 @@ pub fn routes() -> ApiRouter {
             account::refresh::logout_all,
         )
         .get("/api/v1/profile", Authenticated, account::profile::profile)
+        // The TRD's paths for the same things.
+        .get(
+            "/api/v1/auth/profile",
+            Authenticated,
+            account::profile::profile,
+        )
+        .put(
+            "/api/v1/auth/profile",
+            Permission(ProfileEdit),
+            account::profile::update_profile,
+        )
+        .get("/api/v1/admin/users", Permission(UserManage), users::list)
+        .put(
+            "/api/v1/admin/users/{id}",
+            Permission(UserManage),
+            users::update,
+        )
         .put(
             "/api/v1/profile",
             Permission(ProfileEdit),

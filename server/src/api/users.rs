@@ -156,6 +156,43 @@ async fn set_active(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct UserChange {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+/// `PUT /api/v1/admin/users/{id}` (the TRD's path): a role and/or active state at once, each
+/// the same audited change as its own route, both or neither.
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(id): Path<Uuid>,
+    JsonBody(body): JsonBody<UserChange>,
+) -> Result<Json<User>, ApiError> {
+    me.tenant()?;
+    if body.role.is_none() && body.active.is_none() {
+        return Err(ApiError::field(
+            "/role",
+            "give a role, an active state, or both",
+        ));
+    }
+    let role = body.role.as_deref().map(parse_tenant_role).transpose()?;
+    let mut tx = scoped(&state.store, &me).await?;
+    let mut user = accounts::get(tx.conn(), UserId(id)).await?;
+    if let Some(role) = role.filter(|r| *r != user.role) {
+        user = accounts::change_role(tx.conn(), &me.actor(), UserId(id), role).await?;
+    }
+    if let Some(active) = body.active.filter(|a| *a != user.active) {
+        user = accounts::change_active(tx.conn(), &me.actor(), UserId(id), active).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EmailsQuery {
     limit: Option<i64>,
 }

@@ -404,3 +404,117 @@ async fn managers_see_the_teams_they_manage_and_members_see_their_own() {
     assert_eq!(names(&list(admin.clone()).await), ["Platform"]);
     server.shutdown().await;
 }
+
+/// The TRD's paths answer as the routes they stand for: the profile, the people list, and one
+/// change of role and active state at once (both audited, both in force at once).
+#[tokio::test]
+async fn the_trd_paths_are_the_same_resources() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+
+    let (_, profile) = call(&server, Method::GET, "/api/v1/profile", Some(&dev), None).await;
+    let (status, alias) = call(
+        &server,
+        Method::GET,
+        "/api/v1/auth/profile",
+        Some(&dev),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), &alias), (200, &profile));
+    let (status, renamed) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/auth/profile",
+        Some(&dev),
+        Some(json!({ "name": "Dev Eloper" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["name"], "Dev Eloper");
+
+    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
+    let (status, admin_users) = call(
+        &server,
+        Method::GET,
+        "/api/v1/admin/users",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), &admin_users), (200, &users));
+
+    let id = user_id(&server, &admin, "dev@demo.test").await;
+    let path = format!("/api/v1/admin/users/{id}");
+    for (body, pointer) in [
+        (json!({}), "/role"),
+        (json!({ "role": "super_admin" }), "/role"),
+    ] {
+        let (status, problem) = call(&server, Method::PUT, &path, Some(&admin), Some(body)).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["pointer"], pointer);
+    }
+    let (status, changed) = call(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "role": "viewer", "active": false })),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (changed["role"].as_str(), changed["active"].as_bool()),
+        (Some("viewer"), Some(false))
+    );
+    let (status, _) = call(&server, Method::GET, "/api/v1/profile", Some(&dev), None).await;
+    assert_eq!(status, 401, "their session ended with the change");
+    for action in ["user.role_changed", "user.deactivated"] {
+        let (_, entries) = call(
+            &server,
+            Method::GET,
+            &format!("/api/v1/audit?action={action}&target={id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(entries.as_array().unwrap().len(), 1, "{action}: {entries}");
+    }
+    // Only what changes is changed (and audited): the same role again is no entry.
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "role": "viewer", "active": true })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, entries) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/audit?action=user.&target={id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // (The demo seeding created them.)
+    assert_eq!(
+        actions,
+        [
+            "user.reactivated",
+            "user.deactivated",
+            "user.role_changed",
+            "user.created"
+        ]
+    );
+    server.shutdown().await;
+}
