@@ -157,6 +157,16 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("GET", "/api/v1/audit")],
     ),
     rule(
+        "users/invite_many",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users/bulk-invite")],
+    ),
+    rule(
+        "users/bulk",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users/bulk")],
+    ),
+    rule(
         "users/invite",
         Needs(UserManage),
         &[("POST", "/api/v1/users")],

@@ -589,3 +589,33 @@ pub async fn record_failed_logins(
     )
     .await
 }
+
+/// One change for several people, all or none (in the caller's transaction), each audited
+/// as its own route would; people it would not change are left alone.
+pub async fn change_many(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    ids: &[UserId],
+    change: &types::people::BulkChange,
+) -> Result<Vec<User>> {
+    use types::people::BulkChange;
+    if ids.is_empty() {
+        return Err(Error::Invalid {
+            field: "ids",
+            reason: "name at least one person".into(),
+        });
+    }
+    let mut changed = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let user = get(conn, id).await?;
+        changed.push(match change {
+            BulkChange::Role { role } if *role != user.role => {
+                change_role(conn, actor, id, *role).await?
+            }
+            BulkChange::Deactivate if user.active => change_active(conn, actor, id, false).await?,
+            BulkChange::Reactivate if !user.active => change_active(conn, actor, id, true).await?,
+            _ => user,
+        });
+    }
+    Ok(changed)
+}

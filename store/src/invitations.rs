@@ -15,7 +15,7 @@ use crate::{
     mail, secrets, tenants, Error, Result, Slug, Tenant, TenantStatus, TenantTx,
 };
 
-pub use types::people::{LinkInfo, LinkKind, PasswordLink};
+pub use types::people::{BulkInvite, InviteRow, LinkInfo, LinkKind, PasswordLink};
 
 pub const LIFETIME: Duration = Duration::hours(72);
 
@@ -119,6 +119,63 @@ pub async fn invite(
         post.send(conn, actor, &user, &issued).await?;
     }
     Ok((user, issued))
+}
+
+/// An invitation list (see [`types::people::read_invite_list`]): every line checked, also
+/// against the workspace (an account that exists, a team it does not have). Only when no line
+/// has a problem and `send` is set is everyone invited (and put in their team), each as
+/// [`invite`] does, all in the caller's transaction; otherwise nothing is written.
+pub async fn invite_many(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slug: &Slug,
+    mut rows: Vec<InviteRow>,
+    send: bool,
+    post: Option<&Post<'_>>,
+) -> Result<BulkInvite> {
+    let teams = crate::teams::list(conn, crate::teams::Visible::All).await?;
+    for row in rows.iter_mut().filter(|r| r.problems.is_empty()) {
+        match Email::parse(&row.email) {
+            Err(_) => row
+                .problems
+                .push(format!("{:?} is not an e-mail address", row.email)),
+            Ok(email) => {
+                if accounts::find_for_login(conn, &email).await?.is_some() {
+                    row.problems
+                        .push(format!("{} already has an account here", row.email));
+                }
+            }
+        }
+        if let Some(team) = &row.team {
+            if !teams.iter().any(|t| t.name.eq_ignore_ascii_case(team)) {
+                row.problems.push(format!("there is no team {team:?}"));
+            }
+        }
+    }
+    let mut answer = BulkInvite { rows, invited: 0 };
+    if !send || answer.problems() > 0 {
+        return Ok(answer);
+    }
+    for row in &answer.rows {
+        let email = Email::parse(&row.email).map_err(|_| Error::Invalid {
+            field: "csv",
+            reason: format!("line {}: not an e-mail address", row.line).into(),
+        })?;
+        let role = Role::parse_tenant(&row.role).map_err(|e| Error::Invalid {
+            field: "csv",
+            reason: format!("line {}: {e}", row.line).into(),
+        })?;
+        let (user, _) = invite(conn, actor, slug, &email, &row.name, role, post).await?;
+        if let Some(team) = row
+            .team
+            .as_ref()
+            .and_then(|n| teams.iter().find(|t| t.name.eq_ignore_ascii_case(n)))
+        {
+            crate::teams::set_member(conn, actor, team.id, user.id, false).await?;
+        }
+    }
+    answer.invited = answer.rows.len();
+    Ok(answer)
 }
 
 /// A link for an existing, active user (an invitation while they have never set a password,

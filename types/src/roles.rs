@@ -18,7 +18,7 @@ pub enum Role {
     SuperAdmin,
 }
 
-const TENANT_ROLE_LIST: &str = "tenant_admin, manager, developer, viewer";
+pub const TENANT_ROLE_LIST: &str = "tenant_admin, manager, developer, viewer";
 
 impl Role {
     /// The roles a tenant admin may hand out (never super_admin).

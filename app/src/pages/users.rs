@@ -58,6 +58,66 @@ pub async fn invite_user(
     Ok(link.shown(&public_url, &user.email))
 }
 
+/// Checks an invitation list (CSV), and with `send` invites everyone on it when no line has a
+/// problem (nobody otherwise).
+#[server(endpoint = "users/invite_many")]
+pub async fn invite_many(csv: String, send: bool) -> Result<types::people::BulkInvite, AppError> {
+    let (s, mut tx) = ws::allowed::<InviteMany>().await?;
+    let rows = types::people::read_invite_list(&csv)?;
+    let (sealer, public_url) = ws::post()?;
+    let post = store::invitations::Post {
+        sealer: &sealer,
+        public_url: &public_url,
+    };
+    let answer =
+        store::invitations::invite_many(&mut tx, &s.actor, &ws::slug(&s)?, rows, send, Some(&post))
+            .await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// One change for the people selected (`ids`, comma-separated): `role` (with `role`),
+/// `deactivate` or `reactivate`.
+#[server(endpoint = "users/bulk")]
+pub async fn bulk_change(ids: String, action: String, role: String) -> Result<String, AppError> {
+    let (s, mut tx) = ws::allowed::<BulkChange>().await?;
+    let ids = ids
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(ws::user_id)
+        .collect::<Result<Vec<_>, _>>()?;
+    let change = match action.as_str() {
+        "role" => types::people::BulkChange::Role {
+            role: Role::parse_tenant(&role)?,
+        },
+        "deactivate" => types::people::BulkChange::Deactivate,
+        "reactivate" => types::people::BulkChange::Reactivate,
+        _ => {
+            return Err(AppError::invalid(
+                "action",
+                "action: must be role, deactivate or reactivate",
+            ))
+        }
+    };
+    let users = store::accounts::change_many(&mut tx, &s.actor, &ids, &change).await?;
+    tx.commit().await?;
+    let n = users.len();
+    let people = if n == 1 {
+        "person".to_string()
+    } else {
+        format!("{n} people")
+    };
+    Ok(match change {
+        types::people::BulkChange::Role { role } => {
+            format!("Done: {people} now {role}; their open sessions have ended.")
+        }
+        types::people::BulkChange::Deactivate => {
+            format!("Done: {people} deactivated and signed out everywhere.")
+        }
+        types::people::BulkChange::Reactivate => format!("Done: {people} can sign in again."),
+    })
+}
+
 /// The workspace's newest e-mails and how each delivery went.
 #[server(endpoint = "emails/list")]
 pub async fn list_emails() -> Result<Vec<types::mail::Sent>, AppError> {
@@ -167,13 +227,22 @@ pub fn UsersPage() -> impl IntoView {
     let link = ServerAction::<UserPasswordLink>::new();
     let reset_mfa = ServerAction::<ResetUserMfa>::new();
     let set_rule = ServerAction::<SetMfaRule>::new();
+    let check_list = ServerAction::<InviteMany>::new();
+    let send_list = ServerAction::<InviteMany>::new();
+    let bulk = ServerAction::<BulkChange>::new();
+    let selected = RwSignal::new(Vec::<String>::new());
     let changes = Changes::default()
         .watch(invite.value())
         .watch(set_role.value())
         .watch(set_active.value())
-        .watch(reset_mfa.value());
+        .watch(reset_mfa.value())
+        .watch(send_list.value())
+        .watch(bulk.value());
     let users = Resource::new(move || changes.get(), |_| list_users());
-    let mail_changes = Changes::default().watch(invite.value()).watch(link.value());
+    let mail_changes = Changes::default()
+        .watch(invite.value())
+        .watch(link.value())
+        .watch(send_list.value());
     let emails = Resource::new(move || mail_changes.get(), |_| list_emails());
     let rule_changes = Changes::default().watch(set_rule.value());
     let rule = Resource::new(move || rule_changes.get(), |_| mfa_rule());
@@ -202,6 +271,34 @@ pub fn UsersPage() -> impl IntoView {
             {show_result(set_role.value(), &[], |m| view! { <p class="notice" role="status" id="role-notice">{m}</p> }.into_any())}
             {show_result(set_active.value(), &[], |m| view! { <p class="notice" role="status" id="active-notice">{m}</p> }.into_any())}
             {show_result(reset_mfa.value(), &[], |m| view! { <p class="notice" role="status" id="mfa-reset-notice">{m}</p> }.into_any())}
+            {show_result(bulk.value(), &[], |m| view! { <p class="notice" role="status" id="bulk-notice">{m}</p> }.into_any())}
+        </section>
+        <section class="card">
+            <h2>"Invite many"</h2>
+            <p class="muted">"One person a line: their e-mail, then (optionally) name, role and team, separated by commas; a header line may name the columns. The list is checked first, and nobody is invited until every line is right."</p>
+            <ActionForm action=check_list attr:class="stack" attr:id="invite-many-form">
+                <input type="hidden" name="send" value="false" />
+                <label>
+                    "People"
+                    <textarea name="csv" id="invite-many-csv" rows="5" required placeholder="ada@example.com, Ada Lovelace, manager, Platform"></textarea>
+                </label>
+                <div class="row">
+                    <button type="submit" class="button secondary" id="invite-many-check">"Check the list"</button>
+                </div>
+            </ActionForm>
+            {field_error(check_list.value(), "csv", "invite-many-error")}
+            {move || check_list.value().get().and_then(|r| r.ok()).map(|list| view! { <InvitePreview list send=send_list /> })}
+            {move || {
+                send_list.value().get().map(|r| match r {
+                    Ok(done) if done.invited > 0 => view! {
+                        <p class="notice" role="status" id="invite-many-done">
+                            {format!("Invited {} people; their invitations are on their way by e-mail.", done.invited)}
+                        </p>
+                    }.into_any(),
+                    Ok(list) => view! { <InvitePreview list send=send_list /> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                })
+            }}
         </section>
         <section class="card">
             <h2>"Two-step verification"</h2>
@@ -224,11 +321,15 @@ pub fn UsersPage() -> impl IntoView {
             {show_result(set_rule.value(), &[], |r| view! { <p class="notice" role="status" id="mfa-rule-saved">{format!("Saved: {}.", r.label())}</p> }.into_any())}
         </section>
         <section class="card">
+            // Outside the table's Suspense: it lives as long as the page, not one reading.
+            <BulkBar selected bulk />
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
-                        Ok(rows) => Either::Right(view! { <UsersTable rows set_role set_active link reset_mfa /> }),
+                        Ok(rows) => Either::Right(view! {
+                            <UsersTable rows set_role set_active link reset_mfa selected />
+                        }),
                     }
                 })}
             </Suspense>
@@ -297,11 +398,13 @@ fn UsersTable(
     set_active: ServerAction<SetUserActive>,
     link: ServerAction<UserPasswordLink>,
     reset_mfa: ServerAction<ResetUserMfa>,
+    selected: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     view! {
         <table class="table" id="users">
             <thead>
                 <tr>
+                    <th><span class="sr-only">"Select"</span></th>
                     <th>"E-mail"</th>
                     <th>"Name"</th>
                     <th>"Role"</th>
@@ -317,16 +420,35 @@ fn UsersTable(
                         let current = u.role;
                         let active = u.active;
                         let id = u.id.to_string();
-                        let (id_role, id_active, id_link, id_mfa) = (id.clone(), id.clone(), id.clone(), id);
+                        let (id_role, id_active, id_link, id_mfa) = (id.clone(), id.clone(), id.clone(), id.clone());
                         let role_label = format!("Role of {}", u.email);
+                        let (id_pick, id_checked) = (id.clone(), id);
                         view! {
                             <tr data-email=u.email.clone() class:revoked=!active>
+                                <td>
+                                    <input
+                                        type="checkbox"
+                                        class="pick"
+                                        aria-label=format!("Select {}", u.email)
+                                        prop:checked=move || selected.with(|s| s.contains(&id_checked))
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            let id = id_pick.clone();
+                                            selected.update(|s| {
+                                                s.retain(|x| *x != id);
+                                                if on {
+                                                    s.push(id);
+                                                }
+                                            });
+                                        }
+                                    />
+                                </td>
                                 <td>{u.email.clone()}</td>
                                 <td>{u.name}</td>
                                 <td>
                                     <ActionForm action=set_role attr:class="inline">
                                         <input type="hidden" name="id" value=id_role.clone() />
-                                        <select name="role" class="role-select" aria-label=role_label>
+                                        <select name="role" class="role-select" aria-label=role_label prop:value=current.as_str()>
                                             {Role::TENANT_ROLES
                                                 .map(|r| view! { <option value=r.as_str() selected=r == current>{r.as_str()}</option> })
                                                 .collect_view()}
@@ -375,5 +497,145 @@ fn UsersTable(
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The change the selected people get: a role, deactivation or reactivation, its button
+/// saying what will happen to how many.
+#[component]
+fn BulkBar(selected: RwSignal<Vec<String>>, bulk: ServerAction<BulkChange>) -> impl IntoView {
+    let choice = RwSignal::new(String::new());
+    // A done change clears the selection (the table is read again).
+    Effect::new(move |_| {
+        if matches!(bulk.value().get(), Some(Ok(_))) {
+            selected.set(vec![]);
+        }
+    });
+    let n = move || selected.with(Vec::len);
+    let label = move || {
+        let people = if n() == 1 {
+            "1 person".to_string()
+        } else {
+            format!("{} people", n())
+        };
+        match choice.get().split_once(':') {
+            Some(("role", role)) => format!("Make {people} {role}"),
+            _ if choice.get() == "deactivate" => format!("Deactivate {people}"),
+            _ if choice.get() == "reactivate" => format!("Reactivate {people}"),
+            _ => "Apply".to_string(),
+        }
+    };
+    view! {
+        <div class="row" id="bulk-bar">
+            <span id="bulk-count">{move || format!("{} selected", n())}</span>
+            <select
+                id="bulk-action"
+                aria-label="Change for the selected people"
+                on:change=move |ev| choice.set(event_target_value(&ev))
+                prop:value=move || choice.get()
+            >
+                <option value="">"Choose a change…"</option>
+                {Role::TENANT_ROLES
+                    .map(|r| view! { <option value=format!("role:{}", r.as_str())>{format!("Make {}", r.as_str())}</option> })
+                    .collect_view()}
+                <option value="deactivate">"Deactivate"</option>
+                <option value="reactivate">"Reactivate"</option>
+            </select>
+            <button
+                type="button"
+                class="button"
+                id="bulk-apply"
+                disabled=move || n() == 0 || choice.get().is_empty() || bulk.pending().get()
+                on:click=move |_| {
+                    let c = choice.get();
+                    let (action, role) = match c.split_once(':') {
+                        Some((a, r)) => (a.to_string(), r.to_string()),
+                        None => (c.clone(), String::new()),
+                    };
+                    bulk.dispatch(BulkChange { ids: selected.get().join(","), action, role });
+                }
+            >
+                {label}
+            </button>
+        </div>
+    }
+}
+
+/// A checked invitation list: each line and its problems, and, when every line is right,
+/// the button that invites them all.
+#[component]
+fn InvitePreview(list: types::people::BulkInvite, send: ServerAction<InviteMany>) -> impl IntoView {
+    let (bad, total) = (list.problems(), list.rows.len());
+    let csv = std::iter::once("email,name,role,team".to_string())
+        .chain(list.rows.iter().map(|r| {
+            [
+                r.email.as_str(),
+                r.name.as_str(),
+                r.role.as_str(),
+                r.team.as_deref().unwrap_or(""),
+            ]
+            .map(|f| {
+                if f.contains([',', '"']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f.to_string()
+                }
+            })
+            .join(",")
+        }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    view! {
+        {if bad > 0 {
+            Either::Left(view! {
+                <p class="error" role="alert" id="invite-many-problems">
+                    {format!("{bad} of {total} lines need fixing; nobody was invited.")}
+                </p>
+            })
+        } else {
+            Either::Right(view! {
+                <ActionForm action=send attr:class="row" attr:id="invite-many-send-form">
+                    <input type="hidden" name="csv" value=csv />
+                    <input type="hidden" name="send" value="true" />
+                    <span>{format!("All {total} lines are right.")}</span>
+                    <button type="submit" class="button" id="invite-many-send">
+                        {format!("Invite all {total}")}
+                    </button>
+                </ActionForm>
+            })
+        }}
+        <div class="table-wrap" tabindex="0" role="region" aria-label="The invitation list, checked">
+            <table class="table" id="invite-many-preview">
+                <thead>
+                    <tr>
+                        <th>"Line"</th>
+                        <th>"E-mail"</th>
+                        <th>"Name"</th>
+                        <th>"Role"</th>
+                        <th>"Team"</th>
+                        <th>"Check"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .rows
+                        .into_iter()
+                        .map(|r| {
+                            let ok = r.problems.is_empty();
+                            view! {
+                                <tr data-line=r.line.to_string() class:bad-line=!ok>
+                                    <td>{r.line}</td>
+                                    <td>{r.email}</td>
+                                    <td>{r.name}</td>
+                                    <td>{r.role}</td>
+                                    <td>{r.team.unwrap_or_default()}</td>
+                                    <td class="line-check">{if ok { "ok".to_string() } else { r.problems.join("; ") }}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

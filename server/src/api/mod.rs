@@ -414,6 +414,12 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/users", Permission(UserManage), users::list)
         .post("/api/v1/users", Permission(UserManage), users::create)
         .post(
+            "/api/v1/users/bulk-invite",
+            Permission(UserManage),
+            users::invite_many,
+        )
+        .post("/api/v1/users/bulk", Permission(UserManage), users::bulk)
+        .post(
             "/api/v1/users/{id}/password-link",
             Permission(UserManage),
             users::password_link,

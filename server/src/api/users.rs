@@ -156,6 +156,66 @@ async fn set_active(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct InviteList {
+    /// CSV: e-mail, name, role, team (an optional header line names the columns).
+    csv: String,
+    /// `false` (the default) only checks the list; `true` invites everyone when no line has a
+    /// problem, and no one otherwise.
+    #[serde(default)]
+    send: bool,
+}
+
+/// `POST /api/v1/users/bulk-invite`: the lines of the list with their problems, and how many
+/// were invited (and e-mailed).
+pub async fn invite_many(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<InviteList>,
+) -> Result<Json<store::invitations::BulkInvite>, ApiError> {
+    let tenant = me.tenant()?;
+    let rows = types::people::read_invite_list(&body.csv)?;
+    let mut tx = scoped(&state.store, &me).await?;
+    let post = state.post();
+    let answer = store::invitations::invite_many(
+        tx.conn(),
+        &me.actor(),
+        &tenant.slug,
+        rows,
+        body.send,
+        Some(&post),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+pub struct BulkRequest {
+    ids: Vec<Uuid>,
+    #[serde(flatten)]
+    change: types::people::BulkChange,
+}
+
+/// `POST /api/v1/users/bulk` `{"ids": [...], "action": "role", "role": "viewer"}` (or
+/// `deactivate`, `reactivate`): all of them or none; their open sessions end at once.
+pub async fn bulk(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<BulkRequest>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    me.tenant()?;
+    if let types::people::BulkChange::Role { role } = &body.change {
+        parse_tenant_role(role.as_str())?;
+    }
+    let ids: Vec<UserId> = body.ids.into_iter().map(UserId).collect();
+    let mut tx = scoped(&state.store, &me).await?;
+    let users = accounts::change_many(tx.conn(), &me.actor(), &ids, &body.change).await?;
+    tx.commit().await?;
+    Ok(Json(users))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserChange {
     #[serde(default)]
     role: Option<String>,

@@ -540,3 +540,164 @@ async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_list_with_bad_lines_invites_nobody_until_fixed_then_everyone_by_email() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_path_buf();
+    let server = TestServer::start_with(|c| c.data_dir = dir).await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let outbox = data.path().join("outbox");
+    let (status, team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(json!({ "name": "Guild" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{team}");
+
+    let bad = "email,name,role,team\n\
+               ann@demo.test,Ann,manager,Guild\n\
+               dev@demo.test,Already Here,developer,\n\
+               cy@demo.test,Cy,wizard,\n\
+               dee@demo.test,Dee,,Nowhere\n";
+    let (status, checked) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk-invite",
+        Some(&admin),
+        Some(json!({ "csv": bad, "send": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(checked["invited"], 0);
+    let problems: Vec<(i64, String)> = checked["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["problems"].as_array().unwrap().is_empty())
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["problems"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(
+        problems[0],
+        (3, "dev@demo.test already has an account here".into())
+    );
+    assert!(problems[1].1.starts_with("role \"wizard\""));
+    assert_eq!(problems[2], (5, "there is no team \"Nowhere\"".into()));
+    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
+    assert!(
+        !users.to_string().contains("ann@demo.test"),
+        "nobody was invited"
+    );
+
+    let good = "email,name,role,team\n\
+                ann@demo.test,Ann,manager,Guild\n\
+                cy@demo.test,Cy,viewer,\n\
+                dee@demo.test,Dee,,guild\n";
+    let (status, done) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk-invite",
+        Some(&admin),
+        Some(json!({ "csv": good, "send": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["invited"], 3);
+    let mail = wait_for(|| files(&outbox, ".eml"), 3).await;
+    let mut to: Vec<&str> = mail.iter().map(|m| header(m, "To")).collect();
+    to.sort();
+    assert_eq!(to, ["ann@demo.test", "cy@demo.test", "dee@demo.test"]);
+    let (_, team) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/teams/{}", team["id"].as_str().unwrap()),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let members: Vec<&str> = team["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2, "{team}");
+
+    // One change for several people: all in force at once, sessions ended.
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let ids = vec![
+        crate::common::user_id(&server, &admin, "dev@demo.test").await,
+        crate::common::user_id(&server, &admin, "viewer@demo.test").await,
+    ];
+    let (status, changed) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk",
+        Some(&admin),
+        Some(json!({ "ids": ids, "action": "role", "role": "manager" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert!(changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["role"] == "manager"));
+    for token in [&dev, &viewer] {
+        let (status, _) = call(&server, Method::GET, "/api/v1/profile", Some(token), None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, changed) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk",
+        Some(&admin),
+        Some(json!({ "ids": ids, "action": "deactivate" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert!(changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["active"] == false));
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "tenant": "demo", "email": "dev@demo.test", "password": "demo-developer-pass" })),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // Someone of another workspace in the list: nothing changes for anyone.
+    let other = crate::common::other_tenant(&server).await;
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk",
+        Some(&admin),
+        Some(json!({ "ids": [ids[0], other.user_id], "action": "reactivate" })),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
+    let dev_row = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "dev@demo.test")
+        .unwrap();
+    assert_eq!(dev_row["active"], false, "all or none");
+}

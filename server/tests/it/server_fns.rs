@@ -103,6 +103,16 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
             "jobs/retry" => vec![("id", "999999".into())],
             "audit/search" => vec![("q", "action=user.".into())],
+            // Checked only (send=false): nothing is written.
+            "users/invite_many" => vec![
+                ("csv", format!("walk-many-{role}@demo.test")),
+                ("send", "false".into()),
+            ],
+            "users/bulk" => vec![
+                ("ids", other_user.clone()),
+                ("action", "deactivate".into()),
+                ("role", String::new()),
+            ],
             "sso/trial" => vec![("id", uuid::Uuid::new_v4().to_string())],
             "profile/mfa/confirm" | "profile/mfa/recovery_codes" | "profile/mfa/off" => {
                 vec![("code", "000000".into())]
@@ -159,6 +169,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "users/set_active",
         "users/password_link",
         "users/mfa_reset",
+        "users/bulk",
         "boards/open",
         "boards/save",
         "boards/delete",

@@ -1,0 +1,143 @@
+// The tenant admin's console: an invitation list with bad lines invites nobody until fixed,
+// then everyone, by e-mail through a real SMTP server (Python's aiosmtpd, filing messages in
+// a Maildir); an invitee follows their link in and signs in; one change for several people
+// is in force at once (their open sessions end).
+import { test, expect, Page, Browser } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DevpulseServer, freePort } from './server';
+
+const root = path.resolve(__dirname, '..', '..');
+const maildir = path.join(root, '.data', 'e2e-admin-mail');
+let server: DevpulseServer;
+let smtp: ChildProcess;
+
+test.beforeAll(async () => {
+  rmSync(maildir, { recursive: true, force: true });
+  for (const d of ['tmp', 'new', 'cur']) mkdirSync(path.join(maildir, d), { recursive: true });
+  const port = await freePort();
+  smtp = spawn(path.join(root, '.data', 'venv-py', 'bin', 'python'),
+    ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir],
+    { stdio: 'ignore' });
+  await expect.poll(() => new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }), { timeout: 20_000 }).toBe(true);
+  server = new DevpulseServer(await freePort(), path.join(root, '.data', 'e2e-admin'), {
+    DEVPULSE_SMTP_URL: `smtp://127.0.0.1:${port}`,
+  });
+  await server.start();
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+  smtp?.kill();
+});
+
+/** The messages the SMTP server accepted for `to`. */
+function mailTo(to: string): string[] {
+  return readdirSync(path.join(maildir, 'new'))
+    .map((n) => readFileSync(path.join(maildir, 'new', n), 'utf8'))
+    .filter((m) => m.includes(`To: ${to}`));
+}
+
+function linkIn(message: string): string {
+  const unfolded = message.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const m = unfolded.match(/https?:\/\/[^\s"<>]+\/welcome\?token=[A-Za-z0-9._]+/);
+  expect(m, message).not.toBeNull();
+  return m![0].replace(/^https?:\/\/[^/]+/, server.url);
+}
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto(`${server.url}/login`);
+  await page.locator('#tenant').fill('demo');
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(password);
+  await page.locator('#sign-in').click();
+  await page.waitForURL((u) => u.pathname !== '/login' || u.search !== '');
+}
+
+async function setPassword(browser: Browser, url: string, password: string) {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.locator('#password').fill(password);
+  await page.locator('#set-password').click();
+  await expect(page.locator('#notice')).toHaveText('Your password is set. Sign in with it.');
+  await context.close();
+}
+
+test('an invitation list is checked, fixed, sent by SMTP, and its people changed together', async ({ page, browser }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.goto(`${server.url}/users`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+  await page.locator('#invite-many-csv').fill([
+    'email,name,role,team',
+    'pia@demo.test,Pia,manager,Platform',
+    'not an address,Nobody,developer,',
+    'quinn@demo.test,Quinn,,',
+    'rae@demo.test,Rae,captain,',
+  ].join('\n'));
+  await page.locator('#invite-many-check').click();
+  await expect(page.locator('#invite-many-problems')).toHaveText('2 of 4 lines need fixing; nobody was invited.');
+  await expect(page.locator('#invite-many-preview tr.bad-line')).toHaveCount(2);
+  await expect(page.locator('#invite-many-preview tr[data-line="3"] .line-check')).toContainText('is not an e-mail address');
+  await expect(page.locator('#invite-many-preview tr[data-line="5"] .line-check')).toContainText('role "captain"');
+  await expect(page.locator('#invite-many-send')).toHaveCount(0);
+  expect(readdirSync(path.join(maildir, 'new'))).toHaveLength(0);
+
+  await page.locator('#invite-many-csv').fill([
+    'email,name,role,team',
+    'pia@demo.test,Pia,manager,Platform',
+    'quinn@demo.test,Quinn,,',
+    'rae@demo.test,Rae,viewer,',
+  ].join('\n'));
+  await page.locator('#invite-many-check').click();
+  await expect(page.locator('#invite-many-send')).toHaveText('Invite all 3');
+  await page.locator('#invite-many-send').click();
+  await expect(page.locator('#invite-many-done')).toHaveText('Invited 3 people; their invitations are on their way by e-mail.');
+  await expect(page.locator('#users tr[data-email="pia@demo.test"] .role-select')).toHaveValue('manager');
+  for (const who of ['pia', 'quinn', 'rae']) {
+    await expect.poll(() => mailTo(`${who}@demo.test`).length).toBe(1);
+  }
+
+  // Pia follows her link in.
+  await setPassword(browser, linkIn(mailTo('pia@demo.test')[0]), 'pia-password-123');
+  const piaContext = await browser.newContext();
+  const pia = await piaContext.newPage();
+  await signIn(pia, 'pia@demo.test', 'pia-password-123');
+  await expect(pia.locator('#who')).toHaveAttribute('data-role', 'manager');
+
+  // Pia and Quinn become viewers together; Pia's session ends at once.
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#users tr[data-email="pia@demo.test"] .pick').check();
+  await page.locator('#users tr[data-email="quinn@demo.test"] .pick').check();
+  await expect(page.locator('#bulk-count')).toHaveText('2 selected');
+  await page.locator('#bulk-action').selectOption('role:viewer');
+  await expect(page.locator('#bulk-apply')).toHaveText('Make 2 people viewer');
+  await page.locator('#bulk-apply').click();
+  await expect(page.locator('#bulk-notice')).toHaveText('Done: 2 people now viewer; their open sessions have ended.');
+  await expect(page.locator('#users tr[data-email="pia@demo.test"] .role-select')).toHaveValue('viewer');
+  await expect(page.locator('#users tr[data-email="quinn@demo.test"] .role-select')).toHaveValue('viewer');
+  await expect(page.locator('#bulk-count')).toHaveText('0 selected');
+  await pia.goto(`${server.url}/profile`);
+  await expect(pia.locator('#who')).toHaveCount(0);
+
+  // Then both are deactivated: Pia cannot sign in.
+  await page.locator('#users tr[data-email="pia@demo.test"] .pick').check();
+  await page.locator('#users tr[data-email="quinn@demo.test"] .pick').check();
+  await page.locator('#bulk-action').selectOption('deactivate');
+  await page.locator('#bulk-apply').click();
+  await expect(page.locator('#bulk-notice')).toHaveText('Done: 2 people deactivated and signed out everywhere.');
+  await expect(page.locator('#users tr[data-email="pia@demo.test"] .status-cell')).toHaveText('deactivated');
+  await signIn(pia, 'pia@demo.test', 'pia-password-123');
+  await expect(pia.locator('#password-error')).toHaveText('Wrong workspace, e-mail or password.');
+  await piaContext.close();
+
+  // The console lists the three e-mails as sent over SMTP.
+  await expect(page.locator('#emails tr[data-to="rae@demo.test"] .email-status')).toHaveText('sent');
+});
