@@ -28,7 +28,13 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
             })
-            && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+            // Nor the invisible characters a pasted list may carry (a byte-order mark, a
+            // zero-width space): an account under such an address could never sign in.
+            && !e.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
+            });
         if valid {
             Ok(Email(e))
         } else {
@@ -426,7 +432,8 @@ pub async fn end_sessions(conn: &mut PgConnection, id: UserId) -> Result<()> {
 
 // --- audited changes, shared by the API, the CLI and the UI --------------------------------
 
-/// Changes the role (ending the user's sessions) and records who did it.
+/// Changes the role (ending the user's sessions) and records who did it. Nobody changes their
+/// own: an admin demoting themselves could leave the workspace without one.
 pub async fn change_role(
     conn: &mut PgConnection,
     actor: &crate::audit::Actor,
@@ -434,6 +441,12 @@ pub async fn change_role(
     role: Role,
 ) -> Result<User> {
     let before = get(conn, id).await?;
+    if actor.id == Some(id.0) && role != before.role {
+        return Err(Error::Invalid {
+            field: "role",
+            reason: "you cannot change your own role; another admin can".into(),
+        });
+    }
     let user = set_role(conn, id, role).await?;
     crate::audit::record(
         conn,
@@ -599,14 +612,22 @@ pub async fn change_many(
     change: &types::people::BulkChange,
 ) -> Result<Vec<User>> {
     use types::people::BulkChange;
-    if ids.is_empty() {
+    if ids.is_empty() || ids.len() > types::people::MAX_BULK_INVITES {
         return Err(Error::Invalid {
             field: "ids",
-            reason: "name at least one person".into(),
+            reason: format!(
+                "name between 1 and {} people",
+                types::people::MAX_BULK_INVITES
+            )
+            .into(),
         });
     }
+    // In one order whoever asks, so two lists that overlap cannot lock each other.
+    let mut ids = ids.to_vec();
+    ids.sort_by_key(|u| u.0);
+    ids.dedup();
     let mut changed = Vec::with_capacity(ids.len());
-    for &id in ids {
+    for id in ids {
         let user = get(conn, id).await?;
         changed.push(match change {
             BulkChange::Role { role } if *role != user.role => {

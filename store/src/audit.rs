@@ -138,6 +138,11 @@ pub async fn search(conn: &mut PgConnection, f: &AuditFilter, limit: i64) -> Res
         Some(a) => (Some(a.to_string()), None),
         None => (None, None),
     };
+    // Each filter is optional (`$n IS NULL OR …`): a cached generic plan would ignore the
+    // index a given filter could use, so plan for the values at hand.
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(&mut *conn)
+        .await?;
     let mut entries = sqlx::query_as!(
         AuditEntry,
         r#"SELECT a.id, a.at, a.actor_id, a.actor, a.action, a.target,

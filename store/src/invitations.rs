@@ -147,8 +147,9 @@ pub async fn invite_many(
             }
         }
         if let Some(team) = &row.team {
-            if !teams.iter().any(|t| t.name.eq_ignore_ascii_case(team)) {
-                row.problems.push(format!("there is no team {team:?}"));
+            match team_named(&teams, team) {
+                Ok(_) => {}
+                Err(problem) => row.problems.push(problem),
             }
         }
     }
@@ -176,6 +177,24 @@ pub async fn invite_many(
     }
     answer.invited = answer.rows.len();
     Ok(answer)
+}
+
+/// The team a list names: by its exact name, else by the one name that matches in any case.
+fn team_named<'t>(
+    teams: &'t [types::people::Team],
+    name: &str,
+) -> std::result::Result<&'t types::people::Team, String> {
+    if let Some(t) = teams.iter().find(|t| t.name == name) {
+        return Ok(t);
+    }
+    let mut alike = teams.iter().filter(|t| t.name.eq_ignore_ascii_case(name));
+    match (alike.next(), alike.next()) {
+        (Some(t), None) => Ok(t),
+        (Some(_), Some(_)) => Err(format!(
+            "{name:?} could be more than one team; write it exactly"
+        )),
+        (None, _) => Err(format!("there is no team {name:?}")),
+    }
 }
 
 /// A link for an existing, active user (an invitation while they have never set a password,

@@ -125,6 +125,9 @@ impl BulkInvite {
 pub fn read_invite_list(text: &str) -> Result<Vec<InviteRow>, crate::Invalid> {
     let mut columns = ["email", "name", "role", "team"].map(String::from).to_vec();
     let mut rows: Vec<InviteRow> = Vec::new();
+    let mut first_line = std::collections::HashMap::<String, usize>::new();
+    // Spreadsheets save CSV with a byte-order mark in front of the header.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -174,12 +177,15 @@ pub fn read_invite_list(text: &str) -> Result<Vec<InviteRow>, crate::Invalid> {
             row.problems
                 .push("the name is longer than 200 characters".into());
         }
-        if let Some(earlier) = rows
-            .iter()
-            .find(|r| r.email == row.email && !row.email.is_empty())
-        {
-            row.problems
-                .push(format!("the same address as line {}", earlier.line));
+        if !row.email.is_empty() {
+            match first_line.get(&row.email) {
+                Some(earlier) => row
+                    .problems
+                    .push(format!("the same address as line {earlier}")),
+                None => {
+                    first_line.insert(row.email.clone(), row.line);
+                }
+            }
         }
         rows.push(row);
     }
@@ -282,6 +288,9 @@ mod tests {
         );
         assert_eq!(rows[3].problems, ["the same address as line 2"]);
         assert!(rows[4].problems[0].starts_with("role \"owner\" is not one of"));
+
+        let excel = read_invite_list("\u{feff}Email,Name\r\nfay@acme.test,Fay\r\n").unwrap();
+        assert_eq!((excel.len(), excel[0].name.as_str()), (1, "Fay"));
 
         let bare = read_invite_list("carol@acme.test\ndan@acme.test, Dan").unwrap();
         assert_eq!(bare[1].name, "Dan");

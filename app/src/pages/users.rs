@@ -231,6 +231,18 @@ pub fn UsersPage() -> impl IntoView {
     let send_list = ServerAction::<InviteMany>::new();
     let bulk = ServerAction::<BulkChange>::new();
     let selected = RwSignal::new(Vec::<String>::new());
+    // One answer about the list at a time: sending replaces the check it followed, and a new
+    // check replaces what the last send said.
+    Effect::new(move |_| {
+        if send_list.pending().get() {
+            check_list.value().set(None);
+        }
+    });
+    Effect::new(move |_| {
+        if check_list.pending().get() {
+            send_list.value().set(None);
+        }
+    });
     let changes = Changes::default()
         .watch(invite.value())
         .watch(set_role.value())
@@ -280,14 +292,14 @@ pub fn UsersPage() -> impl IntoView {
                 <input type="hidden" name="send" value="false" />
                 <label>
                     "People"
-                    <textarea name="csv" id="invite-many-csv" rows="5" required placeholder="ada@example.com, Ada Lovelace, manager, Platform"></textarea>
+                    <textarea name="csv" id="invite-many-csv" rows="5" required aria-describedby="invite-many-error" placeholder="ada@example.com, Ada Lovelace, manager, Platform"></textarea>
                 </label>
                 <div class="row">
                     <button type="submit" class="button secondary" id="invite-many-check">"Check the list"</button>
                 </div>
             </ActionForm>
             {field_error(check_list.value(), "csv", "invite-many-error")}
-            {move || check_list.value().get().and_then(|r| r.ok()).map(|list| view! { <InvitePreview list send=send_list /> })}
+            {show_result(check_list.value(), &["csv"], move |list| view! { <InvitePreview list send=send_list /> }.into_any())}
             {move || {
                 send_list.value().get().map(|r| match r {
                     Ok(done) if done.invited > 0 => view! {

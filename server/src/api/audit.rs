@@ -63,6 +63,7 @@ pub async fn audit(
             "actor_id",
             "action",
             "target",
+            "target_name",
             "ip",
             "user_agent",
             "details",

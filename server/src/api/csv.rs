@@ -1,10 +1,13 @@
 //! CSV exports (dashboard data, the audit log): one field at a time, safe to open in a
 //! spreadsheet.
 
-/// One CSV field, quoted when it must be. A leading `=`, `+`, `-` or `@` is escaped so a
-/// spreadsheet does not run a person's project name as a formula.
+/// One CSV field, quoted when it must be. A leading `=`, `+`, `-`, `@`, tab or carriage
+/// return is escaped so a spreadsheet does not run a person's project name (or a stranger's
+/// user agent) as a formula.
 pub fn cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '@']) || (v.starts_with('-') && v.parse::<f64>().is_err()) {
+    let v = if v.starts_with(['=', '+', '@', '\t', '\r'])
+        || (v.starts_with('-') && v.parse::<f64>().is_err())
+    {
         format!("'{v}")
     } else {
         v.to_string()
@@ -35,6 +38,7 @@ mod tests {
         assert_eq!(cell("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(cell("-3.5"), "-3.5");
         assert_eq!(cell("-rm"), "'-rm");
+        assert_eq!(cell("\t=cmd"), "'\t=cmd");
         assert_eq!(row(["a", "b,c"]), "a,\"b,c\"\n");
     }
 }

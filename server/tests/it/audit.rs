@@ -863,6 +863,13 @@ async fn the_audit_viewer_finds_one_change_among_100k_entries_and_pages_through_
     let export = started.elapsed();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("id,at,actor"));
+    // Every row has the header's columns (these rows hold no commas of their own).
+    let columns = lines[0].split(',').count();
+    assert!(
+        lines[1..].iter().all(|l| l.split(',').count() == columns),
+        "{}",
+        lines[1]
+    );
     // price.set is n % 6 = 4 and target-10 is n % 1000 = 10: n = 10, 3010, ... 99010.
     assert_eq!(lines.len() - 1, 34, "{}", lines.len());
     assert!(lines[1..]

@@ -446,6 +446,28 @@ async fn the_trd_paths_are_the_same_resources() {
     .await;
     assert_eq!((status.as_u16(), &admin_users), (200, &users));
 
+    // An admin cannot demote (or deactivate) themselves, alone or in a list.
+    let own = user_id(&server, &admin, "admin@demo.test").await;
+    let (status, problem) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/admin/users/{own}"),
+        Some(&admin),
+        Some(json!({ "role": "developer" })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/role");
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users/bulk",
+        Some(&admin),
+        Some(json!({ "ids": [own], "action": "deactivate" })),
+    )
+    .await;
+    assert_eq!(status, 422);
+
     let id = user_id(&server, &admin, "dev@demo.test").await;
     let path = format!("/api/v1/admin/users/{id}");
     for (body, pointer) in [
