@@ -277,6 +277,21 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("PUT", "/api/v1/settings/time-zone")],
     ),
     rule(
+        "settings/retention",
+        Needs(UserManage),
+        &[("GET", "/api/v1/settings/retention")],
+    ),
+    rule(
+        "settings/retention/preview",
+        Needs(UserManage),
+        &[("POST", "/api/v1/settings/retention/preview")],
+    ),
+    rule(
+        "settings/retention/set",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/settings/retention")],
+    ),
+    rule(
         "tenants/list",
         Needs(TenantsManage),
         &[("GET", "/api/v1/admin/tenants")],

@@ -2,7 +2,8 @@
 //! one scheduler per installation, elected with a PostgreSQL advisory lock, that queues the
 //! recurring work. Jobs are at least once: a worker renews its lease while it works, and a
 //! job whose instance died is taken up again when the lease runs out, so each kind below is
-//! safe to repeat (an e-mail already sent is not sent again; upkeep and pruning converge).
+//! safe to repeat (an e-mail already sent is not sent again; upkeep, retention and pruning
+//! converge).
 
 use std::{
     sync::{
@@ -49,6 +50,12 @@ pub fn schedules() -> Vec<Schedule> {
             kind: UPKEEP,
             every: TimeDelta::hours(1),
         },
+        // Each workspace's retention policy, daily at midnight UTC.
+        Schedule {
+            name: "retention",
+            kind: RETENTION,
+            every: TimeDelta::days(1),
+        },
         Schedule {
             name: "prune-jobs",
             kind: PRUNE,
@@ -59,10 +66,11 @@ pub fn schedules() -> Vec<Schedule> {
 
 const UPKEEP: &str = "upkeep";
 const PRUNE: &str = "jobs.prune";
+pub const RETENTION: &str = "retention";
 
 /// The kinds this build can run; it claims no others (another version may have queued them).
 pub fn kinds() -> Vec<String> {
-    [store::mail::SEND, UPKEEP, PRUNE]
+    [store::mail::SEND, UPKEEP, PRUNE, RETENTION]
         .into_iter()
         .map(String::from)
         .collect()
@@ -291,6 +299,7 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
     match job.kind.as_str() {
         store::mail::SEND => send_email(cx, job).await,
         UPKEEP => Ok(store::migrate::maintain(cx.store.pool()).await?),
+        RETENTION => Ok(store::retention::enforce_all(cx.store.pool(), Utc::now()).await?),
         PRUNE => {
             store::jobs::prune(cx.store.pool(), TimeDelta::days(7)).await?;
             Ok(())

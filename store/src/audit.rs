@@ -17,6 +17,14 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The installation itself (scheduled jobs such as retention).
+    pub fn system() -> Actor {
+        Actor {
+            name: "system".into(),
+            ..Actor::default()
+        }
+    }
+
     pub fn cli() -> Actor {
         Actor {
             name: "cli".into(),

@@ -28,6 +28,8 @@ pub struct ImportBatch {
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub rolled_back_at: Option<DateTime<Utc>>,
+    /// When retention first removed some of the batch's rows: it can no longer be rolled back.
+    pub trimmed_at: Option<DateTime<Utc>>,
     pub stats: serde_json::Value,
     /// Events stored under this batch (duplicates of what was already stored do not count).
     pub events: i64,
@@ -94,7 +96,7 @@ async fn list_where(
 ) -> Result<Vec<ImportBatch>> {
     Ok(sqlx::query!(
         r#"SELECT b.id, b.user_id, b.source, b.host, b.created_at, b.finished_at,
-                  b.rolled_back_at, b.stats,
+                  b.rolled_back_at, b.trimmed_at, b.stats,
                   (SELECT count(*) FROM events e WHERE e.import_batch = b.id) AS "events!"
            FROM import_batches b
            WHERE b.user_id = $1 AND ($2::uuid IS NULL OR b.id = $2)
@@ -113,6 +115,7 @@ async fn list_where(
         created_at: r.created_at,
         finished_at: r.finished_at,
         rolled_back_at: r.rolled_back_at,
+        trimmed_at: r.trimmed_at,
         stats: r.stats,
         events: r.events,
     })
@@ -158,6 +161,20 @@ pub async fn rollback(
 ) -> Result<RolledBack> {
     events::lock(conn).await?;
     open_for_writes(conn, user, id).await?;
+    // Locked, so retention (which marks the batch in the transaction that removes its rows)
+    // either marked it already or waits until the rollback is done.
+    let trimmed = sqlx::query_scalar!(
+        "SELECT trimmed_at FROM import_batches WHERE id = $1 FOR UPDATE",
+        id.0
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if trimmed.is_some() {
+        return Err(Error::Conflict(
+            "retention has removed some of this batch's events, so a rollback could no longer take out exactly what it added"
+                .into(),
+        ));
+    }
     let mut deltas = Deltas::default();
     let mut sessions = SessionDeltas::default();
     let mut done = RolledBack::default();

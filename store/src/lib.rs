@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod migrate;
 pub mod prices;
 pub mod refresh_tokens;
+pub mod retention;
 pub mod rollups;
 pub mod sealing;
 pub mod secrets;

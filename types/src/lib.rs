@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod people;
 pub mod problem;
 pub mod range;
+pub mod retention;
 pub mod roles;
 pub mod sso;
 pub mod viewer;

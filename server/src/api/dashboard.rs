@@ -16,7 +16,7 @@ use types::dashboard::{
     Series, SessionDetail, SessionPage, SessionSort, Split, Window,
 };
 
-use super::extract::{ApiQuery, JsonBody, Me};
+use super::extract::{ApiQuery, Me};
 use crate::{
     auth::{
         scope::{scoped, Scoped},
@@ -455,24 +455,4 @@ impl Answer {
         }
         out
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimeZoneBody {
-    time_zone: String,
-}
-
-/// `PUT /api/v1/settings/time-zone {"time_zone": "Europe/Berlin"}`: the zone the workspace's
-/// days, weeks and hours follow.
-pub async fn set_time_zone(
-    State(state): State<AppState>,
-    Extension(me): Me,
-    JsonBody(body): JsonBody<TimeZoneBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    me.tenant()?;
-    let mut tx = scoped(&state.store, &me).await?;
-    let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
-    tx.commit().await?;
-    Ok(Json(serde_json::json!({ "time_zone": tz })))
 }

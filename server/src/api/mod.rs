@@ -16,6 +16,7 @@ pub mod links;
 pub mod metrics;
 pub mod mfa;
 pub mod prices;
+pub mod settings;
 pub mod sso;
 pub mod teams;
 pub mod users;
@@ -331,7 +332,22 @@ pub fn routes() -> ApiRouter {
         .put(
             "/api/v1/settings/time-zone",
             Permission(UserManage),
-            dashboard::set_time_zone,
+            settings::set_time_zone,
+        )
+        .get(
+            "/api/v1/settings/retention",
+            Permission(UserManage),
+            settings::retention,
+        )
+        .put(
+            "/api/v1/settings/retention",
+            Permission(UserManage),
+            settings::set_retention,
+        )
+        .post(
+            "/api/v1/settings/retention/preview",
+            Permission(UserManage),
+            settings::preview_retention,
         )
         .post("/auth/logout", Public, account::refresh::logout_moved)
         .post("/auth/welcome", Public, links::redeem_link_form)

@@ -22,5 +22,6 @@ mod otel_sdk;
 mod people;
 mod redis;
 mod request_log;
+mod retention;
 mod server_fns;
 mod sso;

@@ -210,7 +210,17 @@ async fn source_grain(conn: &mut PgConnection, w: &Window) -> Result<Grain> {
     };
     // The window's own ends must fall on the rollup's buckets too (a hand-typed range).
     let ends = Grain::exact_for(w.from, w.to).min(Grain::exact_for(w.previous_from, w.from));
-    Ok(zone.min(w.grain).min(ends))
+    let mut grain = zone.min(w.grain).min(ends);
+    // Finer rollups past the retention policy are gone: read coarser ones, whose buckets then
+    // start on the hour (or the UTC day) where the zone's would not.
+    let kept = crate::retention::policy(conn).await?.cutoffs(Utc::now());
+    if grain == Grain::Minute && kept.minute.is_some_and(|c| c > w.previous_from) {
+        grain = Grain::Hour;
+    }
+    if grain == Grain::Hour && kept.hour.is_some_and(|c| c > w.previous_from) {
+        grain = Grain::Day;
+    }
+    Ok(grain)
 }
 
 /// The start of every display bucket from `from` to the window's end, in the window's zone,

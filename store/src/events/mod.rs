@@ -15,7 +15,7 @@ mod cumulative;
 mod deltas;
 mod histogram;
 mod owners;
-mod partitions;
+pub(crate) mod partitions;
 mod price;
 mod prompts;
 mod raw;

@@ -10,7 +10,8 @@ pub fn month_index(t: DateTime<Utc>) -> i32 {
     t.year() * 12 + t.month0() as i32
 }
 
-fn month_start(month: i32) -> DateTime<Utc> {
+/// The first instant of a [`month_index`].
+pub(crate) fn month_start(month: i32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(
         month.div_euclid(12),
         month.rem_euclid(12) as u32 + 1,

@@ -6,5 +6,6 @@ mod events;
 mod helpers;
 mod imports;
 mod jobs;
+mod retention;
 mod sessions;
 mod tenant_isolation;

@@ -1,0 +1,93 @@
+//! The workspace's settings: its time zone and its retention policy.
+
+use axum::{extract::State, Extension, Json};
+use chrono::Utc;
+use serde::Deserialize;
+use types::retention::{Policy, Preview, Retention};
+
+use super::extract::{JsonBody, Me};
+use crate::{auth::scope::scoped, error::ApiError, state::AppState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZoneBody {
+    time_zone: String,
+}
+
+/// `PUT /api/v1/settings/time-zone {"time_zone": "Europe/Berlin"}`: the zone the workspace's
+/// days, weeks and hours follow.
+pub async fn set_time_zone(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<TimeZoneBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    me.tenant()?;
+    let mut tx = scoped(&state.store, &me).await?;
+    let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({ "time_zone": tz })))
+}
+
+/// `GET /api/v1/settings/retention`: the policy and what its last run removed.
+pub async fn retention(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Retention>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let r = store::retention::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    #[serde(default)]
+    raw_days: Option<u32>,
+    #[serde(default)]
+    minute_days: Option<u32>,
+    #[serde(default)]
+    hour_days: Option<u32>,
+    #[serde(default)]
+    day_days: Option<u32>,
+    /// Required when the policy keeps anything less long than the current one.
+    #[serde(default)]
+    confirm: bool,
+}
+
+impl PolicyBody {
+    fn policy(&self) -> Policy {
+        Policy {
+            raw_days: self.raw_days,
+            minute_days: self.minute_days,
+            hour_days: self.hour_days,
+            day_days: self.day_days,
+        }
+    }
+}
+
+/// `POST /api/v1/settings/retention/preview`: what a policy would remove today.
+pub async fn preview_retention(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<PolicyBody>,
+) -> Result<Json<Preview>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let p = store::retention::preview(&mut tx, &body.policy(), Utc::now()).await?;
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+/// `PUT /api/v1/settings/retention`: sets the policy; one that keeps anything less long needs
+/// `"confirm": true`.
+pub async fn set_retention(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<PolicyBody>,
+) -> Result<Json<Retention>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    store::retention::set(&mut tx, &me.actor(), body.policy(), body.confirm).await?;
+    let r = store::retention::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
