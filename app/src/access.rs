@@ -272,6 +272,16 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("PUT", "/api/v1/dashboard/home")],
     ),
     rule(
+        "settings/workspace",
+        Needs(UserManage),
+        &[("GET", "/api/v1/settings")],
+    ),
+    rule(
+        "settings/name",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/settings/name")],
+    ),
+    rule(
         "settings/time_zone",
         Needs(UserManage),
         &[("PUT", "/api/v1/settings/time-zone")],

@@ -20,9 +20,22 @@ pub struct AppError {
 }
 
 impl AppError {
-    /// The message, when `field` is the input at fault.
-    pub fn for_field(&self, field: &str) -> Option<&str> {
-        (self.field.as_deref() == Some(field)).then_some(self.message.as_str())
+    /// The message, when `field` is the input at fault, as it reads beside that input: without
+    /// the field's (programmer's) name in front, from a capital.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        if self.field.as_deref() != Some(field) {
+            return None;
+        }
+        let m = self.message.as_str();
+        let rest = m
+            .strip_prefix(field)
+            .and_then(|r| r.strip_prefix(": ").or_else(|| r.strip_prefix(' ')))
+            .unwrap_or(m);
+        let mut chars = rest.chars();
+        Some(match chars.next() {
+            Some(c) => c.to_uppercase().chain(chars).collect(),
+            None => m.to_string(),
+        })
     }
 
     /// The message, when no single input is at fault (shown above a form).
@@ -151,8 +164,26 @@ mod tests {
             field: Some("email".into()),
         };
         assert_eq!(
-            e.for_field("email"),
-            Some("email: is not an e-mail address")
+            e.for_field("email").as_deref(),
+            Some("Is not an e-mail address")
+        );
+        let e = AppError {
+            message: "hour_days must keep at least as long as minute rollups".into(),
+            field: Some("hour_days".into()),
+            ..e
+        };
+        assert_eq!(
+            e.for_field("hour_days").as_deref(),
+            Some("Must keep at least as long as minute rollups")
+        );
+        let e = AppError {
+            message: "Wrong workspace, e-mail or password.".into(),
+            field: Some("password".into()),
+            ..e
+        };
+        assert_eq!(
+            e.for_field("password").as_deref(),
+            Some("Wrong workspace, e-mail or password.")
         );
         assert_eq!(e.for_field("role"), None);
         assert_eq!(e.general(), None);

@@ -1,8 +1,10 @@
 // The tenant admin's console: an invitation list with bad lines invites nobody until fixed,
 // then everyone, by e-mail through a real SMTP server (Python's aiosmtpd, filing messages in
 // a Maildir); an invitee follows their link in and signs in; one change for several people
-// is in force at once (their open sessions end).
+// is in force at once (their open sessions end). The settings page renames the workspace, sets
+// its time zone and a retention policy, which it asks to confirm after showing what would go.
 import { test, expect, Page, Browser } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -144,4 +146,68 @@ test('an invitation list is checked, fixed, sent by SMTP, and its people changed
 
   // The console lists the three e-mails as sent over SMTP.
   await expect(page.locator('#emails tr[data-to="rae@demo.test"] .email-status')).toHaveText('sent');
+});
+
+async function serious(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`);
+}
+
+test('settings: name, time zone, and a shorter retention policy confirmed after its preview', async ({ page, browser }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.locator('nav a[href="/settings"]').click();
+  await expect(page.locator('h1')).toHaveText('Settings');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  expect(await serious(page)).toEqual([]);
+
+  await page.locator('#workspace-name').fill('Demo Engineering');
+  await page.locator('#save-name').click();
+  await expect(page.locator('#name-saved')).toBeVisible();
+  await expect(page.locator('#workspace-name')).toHaveValue('Demo Engineering');
+
+  await page.locator('#time-zone').fill('Mars/Olympus');
+  await page.locator('#save-time-zone').click();
+  await expect(page.locator('#time-zone-error')).toContainText('IANA time zone');
+  await page.locator('#time-zone').fill('asia/kolkata');
+  await page.locator('#save-time-zone').click();
+  await expect(page.locator('#time-zone-saved')).toBeVisible();
+  await expect(page.locator('#time-zone')).toHaveValue('Asia/Kolkata');
+
+  // Finer data kept longer than coarser is named by its field.
+  await expect(page.locator('#retention-last-run')).toHaveText('Not applied yet.');
+  await page.locator('#retention-raw').fill('30');
+  await page.locator('#retention-minute').fill('60');
+  await page.locator('#retention-hour').fill('20');
+  await page.locator('#save-retention').click();
+  await expect(page.locator('#retention-hour-error')).toHaveText('Must keep at least as long as minute rollups (60 days)');
+  await page.locator('#retention-hour').fill('');
+  await page.locator('#retention-minute').fill('');
+  // Shorter than "forever": the preview first, then a confirmation.
+  await page.locator('#preview-retention').click();
+  await expect(page.locator('#retention-preview-table, #retention-preview-none')).toBeVisible();
+  await page.locator('#save-retention').click();
+  await expect(page.locator('#retention-confirm-error')).toContainText('raw events');
+  await page.locator('#retention-confirm').check();
+  await page.locator('#save-retention').click();
+  await expect(page.locator('#retention-saved')).toBeVisible();
+  await page.reload();
+  await expect(page.locator('#retention-raw')).toHaveValue('30');
+  await expect(page.locator('#retention-minute')).toHaveValue('');
+  expect(await serious(page)).toEqual([]);
+
+  // The log names both changes.
+  const log = await page.evaluate(async () => (await fetch('/api/v1/audit?action=settings.')).json());
+  expect(log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['settings.retention', 'settings.time_zone']));
+
+  // A developer has no settings: no link, and the page says so.
+  const devContext = await browser.newContext();
+  const dev = await devContext.newPage();
+  await signIn(dev, 'dev@demo.test', 'demo-developer-pass');
+  await expect(dev.locator('nav a[href="/settings"]')).toHaveCount(0);
+  await dev.goto(`${server.url}/settings`);
+  await expect(dev.locator('#page-error')).toBeVisible();
+  await expect(dev.locator('#retention-form')).toHaveCount(0);
+  await devContext.close();
 });

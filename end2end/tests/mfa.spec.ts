@@ -70,7 +70,7 @@ test('an authenticator app set up from the profile: sign in with a code, then wi
   await page.locator('#confirm-code').fill('000000');
   await page.locator('#confirm-code').evaluate((el) => { el.dataset.typedIn = 'yes'; });
   await page.locator('#mfa-confirm').click();
-  await expect(page.locator('#confirm-code-error')).toContainText('is not the code');
+  await expect(page.locator('#confirm-code-error')).toContainText('Is not the code');
   // A wrong code leaves the form where it is: redrawn, it would swallow what is typed next.
   await page.waitForLoadState('networkidle');
   await expect(page.locator('#confirm-code[data-typed-in="yes"]')).toHaveValue('000000');

@@ -257,7 +257,7 @@ test('the profile page renames and changes the password', async ({ page, browser
   await me.locator('#new-password').fill('profile-password-2');
   await me.locator('#change-password').click();
   // The refusal names its field and stands beside it; the input points at it for screen readers.
-  await expect(me.locator('#current-password-error')).toContainText('current password: is wrong');
+  await expect(me.locator('#current-password-error')).toContainText('Current password: is wrong');
   await expect(me.locator('#current-password')).toHaveAttribute('aria-describedby', 'current-password-error');
   await expect(me.locator('#new-password-error')).toHaveCount(0);
   await me.locator('#current-password').fill('profile-password-1');

@@ -10,7 +10,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::{ident, Error, Result, TenantId};
+use crate::{Error, Result, TenantId};
 
 /// Where enqueues announce themselves (on commit), so idle workers wake at once.
 pub const CHANNEL: &str = "devpulse_jobs";
@@ -71,13 +71,7 @@ pub async fn enqueue_here(
     kind: &str,
     payload: &serde_json::Value,
 ) -> Result<JobId> {
-    let role = sqlx::query_scalar!(r#"SELECT current_user::text AS "role!""#)
-        .fetch_one(&mut *conn)
-        .await?;
-    ident::check(&role, "role")?;
-    sqlx::query("SET LOCAL ROLE NONE")
-        .execute(&mut *conn)
-        .await?;
+    let role = crate::tenant_tx::step_out(conn).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO public.jobs (tenant_id, kind, payload)
          SELECT id, $2, $3 FROM public.tenants WHERE role_name = $1
@@ -89,9 +83,7 @@ pub async fn enqueue_here(
     .fetch_optional(&mut *conn)
     .await?;
     announce(conn).await?;
-    sqlx::query(&format!("SET LOCAL ROLE {}", ident::quote(&role)))
-        .execute(&mut *conn)
-        .await?;
+    crate::tenant_tx::step_back(conn, &role).await?;
     id.map(JobId)
         .ok_or(Error::NotFound("workspace of this transaction"))
 }

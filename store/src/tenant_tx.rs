@@ -70,3 +70,26 @@ impl DerefMut for TenantTx {
         &mut self.tx
     }
 }
+
+/// Leaves the tenant's role inside its transaction, for one registry statement about this
+/// same tenant (the tenant's role may not touch the registry). Answers the role, which
+/// names the tenant (never one the caller picks); [`step_back`] re-enters it.
+pub(crate) async fn step_out(conn: &mut PgConnection) -> Result<String> {
+    let role = sqlx::query_scalar!(r#"SELECT current_user::text AS "role!""#)
+        .fetch_one(&mut *conn)
+        .await?;
+    ident::check(&role, "role")?;
+    sqlx::query("SET LOCAL ROLE NONE")
+        .execute(&mut *conn)
+        .await?;
+    Ok(role)
+}
+
+/// Re-enters the role [`step_out`] left.
+pub(crate) async fn step_back(conn: &mut PgConnection, role: &str) -> Result<()> {
+    ident::check(role, "role")?;
+    sqlx::query(&format!("SET LOCAL ROLE {}", ident::quote(role)))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -246,6 +246,49 @@ pub async fn rename(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
     .try_into()
 }
 
+/// Renames the workspace whose [`crate::TenantTx`] `conn` is (its admin, from the settings
+/// page), recorded in its audit log.
+pub async fn rename_here(
+    conn: &mut PgConnection,
+    actor: &crate::audit::Actor,
+    name: &str,
+) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must be 1 to 200 characters".into(),
+        });
+    }
+    let role = crate::tenant_tx::step_out(conn).await?;
+    let old = sqlx::query_scalar!(
+        r#"UPDATE public.tenants t SET name = $2, updated_at = now()
+           FROM public.tenants o WHERE o.id = t.id AND t.role_name = $1
+           RETURNING o.name AS "old!""#,
+        role,
+        name
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    crate::tenant_tx::step_back(conn, &role).await?;
+    let old = old.ok_or(Error::NotFound("workspace of this transaction"))?;
+    if old != name {
+        let details = serde_json::json!({ "from": old, "to": name });
+        crate::audit::record(conn, actor, "tenant.renamed", None, details).await?;
+    }
+    Ok(name.to_string())
+}
+
+/// The name of the workspace whose [`crate::TenantTx`] `conn` is.
+pub async fn name_here(conn: &mut PgConnection) -> Result<String> {
+    let role = crate::tenant_tx::step_out(conn).await?;
+    let name = sqlx::query_scalar!("SELECT name FROM public.tenants WHERE role_name = $1", role)
+        .fetch_optional(&mut *conn)
+        .await?;
+    crate::tenant_tx::step_back(conn, &role).await?;
+    name.ok_or(Error::NotFound("workspace of this transaction"))
+}
+
 pub async fn count(pool: &PgPool) -> Result<i64> {
     Ok(
         sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)

@@ -163,6 +163,7 @@ pub const ACTIONS: &[&str] = &[
     "tenant.created",
     "tenant.deleted",
     "tenant.reactivated",
+    "tenant.renamed",
     "tenant.suspended",
     "user.created",
     "user.deactivated",

@@ -16,6 +16,7 @@ pub mod problem;
 pub mod range;
 pub mod retention;
 pub mod roles;
+pub mod settings;
 pub mod sso;
 pub mod viewer;
 

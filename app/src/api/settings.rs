@@ -1,20 +1,43 @@
-//! The workspace's settings.
+//! The workspace's settings: its name, time zone and retention policy (the `/settings` page;
+//! REST twins under `/api/v1/settings`).
 
 use leptos::prelude::*;
+use types::{
+    retention::{Policy, Preview, Retention},
+    settings::Workspace,
+};
 
+#[cfg(feature = "ssr")]
+use crate::api::workspace as ws;
 use crate::AppError;
+
+/// The workspace's name, address and time zone.
+#[server(endpoint = "settings/workspace")]
+pub async fn workspace_settings() -> Result<Workspace, AppError> {
+    let (s, mut tx) = ws::allowed::<WorkspaceSettings>().await?;
+    let w = Workspace {
+        name: store::tenants::name_here(&mut tx).await?,
+        slug: ws::slug(&s)?.to_string(),
+        time_zone: store::settings::time_zone(&mut tx).await?,
+    };
+    tx.commit().await?;
+    Ok(w)
+}
+
+/// Renames the workspace (e-mails and the system console show the name; the address stays).
+#[server(endpoint = "settings/name")]
+pub async fn rename(name: String) -> Result<String, AppError> {
+    let (s, mut tx) = ws::allowed::<Rename>().await?;
+    let name = store::tenants::rename_here(&mut tx, &s.actor, &name).await?;
+    tx.commit().await?;
+    Ok(name)
+}
 
 /// Sets the zone the workspace's days, weeks and hours-of-day follow; answers the zone's
 /// canonical name.
 #[server(endpoint = "settings/time_zone")]
 pub async fn set_time_zone(time_zone: String) -> Result<String, AppError> {
-    let s = crate::session::ssr::require_fn::<SetTimeZone>().await?;
-    let scope = s
-        .scope
-        .as_ref()
-        .ok_or_else(|| AppError::not_found("workspace"))?;
-    let cx = crate::ssr::server_context()?;
-    let mut tx = cx.store.tenant_tx(scope).await?;
+    let (s, mut tx) = ws::allowed::<SetTimeZone>().await?;
     let tz = store::settings::set_time_zone(&mut tx, &s.actor, &time_zone).await?;
     tx.commit().await?;
     Ok(tz)
@@ -22,50 +45,56 @@ pub async fn set_time_zone(time_zone: String) -> Result<String, AppError> {
 
 /// The retention policy and what its last run removed.
 #[server(endpoint = "settings/retention")]
-pub async fn retention() -> Result<types::retention::Retention, AppError> {
-    let s = crate::session::ssr::require_fn::<Retention>().await?;
-    let scope = s
-        .scope
-        .as_ref()
-        .ok_or_else(|| AppError::not_found("workspace"))?;
-    let cx = crate::ssr::server_context()?;
-    let mut tx = cx.store.tenant_tx(scope).await?;
+pub async fn get_retention() -> Result<Retention, AppError> {
+    let (_, mut tx) = ws::allowed::<GetRetention>().await?;
     let r = store::retention::get(&mut tx).await?;
     tx.commit().await?;
     Ok(r)
 }
 
-/// What `policy` would remove today.
+/// A policy from the form: each field a number of days, empty to keep forever.
+pub fn policy_of(
+    raw_days: &str,
+    minute_days: &str,
+    hour_days: &str,
+    day_days: &str,
+) -> Result<Policy, types::Invalid> {
+    use types::retention::parse_days;
+    Ok(Policy {
+        raw_days: parse_days("raw_days", raw_days)?,
+        minute_days: parse_days("minute_days", minute_days)?,
+        hour_days: parse_days("hour_days", hour_days)?,
+        day_days: parse_days("day_days", day_days)?,
+    })
+}
+
+/// What a policy would remove today.
 #[server(endpoint = "settings/retention/preview")]
 pub async fn preview_retention(
-    policy: types::retention::Policy,
-) -> Result<types::retention::Preview, AppError> {
-    let s = crate::session::ssr::require_fn::<PreviewRetention>().await?;
-    let scope = s
-        .scope
-        .as_ref()
-        .ok_or_else(|| AppError::not_found("workspace"))?;
-    let cx = crate::ssr::server_context()?;
-    let mut tx = cx.store.tenant_tx(scope).await?;
+    raw_days: String,
+    minute_days: String,
+    hour_days: String,
+    day_days: String,
+) -> Result<Preview, AppError> {
+    let (_, mut tx) = ws::allowed::<PreviewRetention>().await?;
+    let policy = policy_of(&raw_days, &minute_days, &hour_days, &day_days)?;
     let p = store::retention::preview(&mut tx, &policy, chrono::Utc::now()).await?;
     tx.commit().await?;
     Ok(p)
 }
 
-/// Sets the policy; one that keeps anything less long needs `confirm`.
+/// Sets the policy; one that keeps anything less long needs `confirm` (a ticked box).
 #[server(endpoint = "settings/retention/set")]
 pub async fn set_retention(
-    policy: types::retention::Policy,
-    confirm: bool,
-) -> Result<types::retention::Retention, AppError> {
-    let s = crate::session::ssr::require_fn::<SetRetention>().await?;
-    let scope = s
-        .scope
-        .as_ref()
-        .ok_or_else(|| AppError::not_found("workspace"))?;
-    let cx = crate::ssr::server_context()?;
-    let mut tx = cx.store.tenant_tx(scope).await?;
-    store::retention::set(&mut tx, &s.actor, policy, confirm).await?;
+    raw_days: String,
+    minute_days: String,
+    hour_days: String,
+    day_days: String,
+    confirm: Option<String>,
+) -> Result<Retention, AppError> {
+    let (s, mut tx) = ws::allowed::<SetRetention>().await?;
+    let policy = policy_of(&raw_days, &minute_days, &hour_days, &day_days)?;
+    store::retention::set(&mut tx, &s.actor, policy, confirm.is_some()).await?;
     let r = store::retention::get(&mut tx).await?;
     tx.commit().await?;
     Ok(r)

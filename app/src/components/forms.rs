@@ -21,7 +21,7 @@ pub fn field_error<T: Clone + Send + Sync + 'static>(
         value
             .get()
             .and_then(Result::err)
-            .and_then(|e| e.for_field(field).map(str::to_string))
+            .and_then(|e| e.for_field(field))
             .map(|message| {
                 view! {
                     <p class="field-error" id=id role="alert">

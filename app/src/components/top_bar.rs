@@ -31,33 +31,32 @@ pub fn TopBar() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match viewer.await.ok().flatten() {
                             Some(v) => {
+                                let member = v.tenant.is_some();
+                                let admin = v.can(Permission::UserManage);
+                                // One list, not a run of optional siblings: the server's
+                                // markup and the browser's hydration then walk the same nodes.
+                                let links = [
+                                    (member, "/", "Dashboard"),
+                                    (member, "/api-keys", "API keys"),
+                                    (member && admin, "/users", "Users"),
+                                    (member, "/teams", "Teams"),
+                                    (admin, "/audit", "Audit"),
+                                    (member && admin, "/settings", "Settings"),
+                                    (v.can(Permission::TenantsManage), "/tenants", "Tenants"),
+                                    (true, "/profile", "Profile"),
+                                ]
+                                    .into_iter()
+                                    .filter(|(shown, _, _)| *shown)
+                                    .map(|(_, href, label)| {
+                                        view! { <A href=href exact=href == "/">{label}</A> }
+                                    })
+                                    .collect_view();
                                 Either::Left(
                                     view! {
-                                        {v
-                                            .tenant
-                                            .clone()
-                                            .map(|t| {
-                                                view! {
-                                                    <span class="tenant" id="tenant-name" title="Workspace">
-                                                        {t}
-                                                    </span>
-                                                    <A href="/" exact=true>"Dashboard"</A>
-                                                }
-                                            })}
-                                        {v
-                                            .tenant
-                                            .is_some()
-                                            .then(|| view! { <A href="/api-keys">"API keys"</A> })}
-                                        {(v.tenant.is_some() && v.can(Permission::UserManage))
-                                            .then(|| view! { <A href="/users">"Users"</A> })}
-                                        {v.tenant.is_some().then(|| view! { <A href="/teams">"Teams"</A> })}
-                                        {v
-                                            .can(Permission::UserManage)
-                                            .then(|| view! { <A href="/audit">"Audit"</A> })}
-                                        {v
-                                            .can(Permission::TenantsManage)
-                                            .then(|| view! { <A href="/tenants">"Tenants"</A> })}
-                                        <A href="/profile">"Profile"</A>
+                                        <span class="tenant" id="tenant-name" title="Workspace" hidden=!member>
+                                            {v.tenant.clone().unwrap_or_default()}
+                                        </span>
+                                        {links}
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>

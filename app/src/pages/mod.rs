@@ -8,6 +8,7 @@ pub mod login;
 pub mod mfa;
 pub mod profile;
 pub mod session;
+pub mod settings;
 pub mod sso;
 pub mod sso_try;
 pub mod status;

@@ -329,6 +329,16 @@ pub fn routes() -> ApiRouter {
             boards::publish,
         )
         .put("/api/v1/dashboard/home", DASHBOARD, boards::set_home)
+        .get(
+            "/api/v1/settings",
+            Permission(UserManage),
+            settings::workspace,
+        )
+        .put(
+            "/api/v1/settings/name",
+            Permission(UserManage),
+            settings::rename,
+        )
         .put(
             "/api/v1/settings/time-zone",
             Permission(UserManage),

@@ -1,12 +1,49 @@
-//! The workspace's settings: its time zone and its retention policy.
+//! The workspace's settings: its name, time zone and retention policy.
 
 use axum::{extract::State, Extension, Json};
 use chrono::Utc;
 use serde::Deserialize;
-use types::retention::{Policy, Preview, Retention};
+use types::{
+    retention::{Policy, Preview, Retention},
+    settings::Workspace,
+};
 
 use super::extract::{JsonBody, Me};
 use crate::{auth::scope::scoped, error::ApiError, state::AppState};
+
+/// `GET /api/v1/settings`: the workspace's name, address and time zone.
+pub async fn workspace(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<Workspace>, ApiError> {
+    let tenant = me.tenant()?;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let w = Workspace {
+        name: store::tenants::name_here(&mut tx).await?,
+        slug: tenant.slug.to_string(),
+        time_zone: store::settings::time_zone(&mut tx).await?,
+    };
+    tx.commit().await?;
+    Ok(Json(w))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    name: String,
+}
+
+/// `PUT /api/v1/settings/name {"name": "Acme Engineering"}`.
+pub async fn rename(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<NameBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let name = store::tenants::rename_here(&mut tx, &me.actor(), &body.name).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({ "name": name })))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

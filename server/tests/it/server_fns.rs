@@ -143,12 +143,15 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             // Another tenant's session id is simply not found.
             "dashboard/session" => vec![("id", "no-such-session".into())],
             "settings/time_zone" => vec![("time_zone", "UTC".into())],
-            "settings/retention/preview" => vec![("policy[raw_days]", "30".into())],
-            // Shortens the policy without confirming: refused by field, nothing saved.
-            "settings/retention/set" => vec![
-                ("policy[raw_days]", "30".into()),
-                ("confirm", "false".into()),
+            "settings/retention/preview" | "settings/retention/set" => vec![
+                // Shortens the policy without confirming: refused by field, nothing saved.
+                ("raw_days", "30".into()),
+                ("minute_days", String::new()),
+                ("hour_days", String::new()),
+                ("day_days", String::new()),
             ],
+            // The name it has: allowed callers change nothing.
+            "settings/name" => vec![("name", "Demo".into())],
             "boards/open" | "boards/delete" | "boards/home" => vec![("id", other_board.clone())],
             "boards/create" => vec![
                 ("name", format!("Walk {role}")),

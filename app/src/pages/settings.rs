@@ -1,0 +1,300 @@
+//! `/settings`: a tenant admin's workspace settings: its name, its time zone, and how long
+//! its data is kept (with what a shorter policy would remove, shown before it is saved).
+
+use leptos::{either::Either, prelude::*};
+use types::retention::{LastRun, Preview, Retention, MAX_DAYS, MIN_DAYS};
+
+use crate::{
+    api::settings::{
+        get_retention, workspace_settings, PreviewRetention, Rename, SetRetention, SetTimeZone,
+    },
+    components::{
+        format::grouped,
+        forms::{error_text, field_error, Changes},
+    },
+};
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let rename = ServerAction::<Rename>::new();
+    let time_zone = ServerAction::<SetTimeZone>::new();
+    let changes = Changes::default()
+        .watch(rename.value())
+        .watch(time_zone.value());
+    let workspace = Resource::new(move || changes.get(), |_| workspace_settings());
+    view! {
+        <section class="card" aria-labelledby="settings-title">
+            <h1 id="settings-title">"Settings"</h1>
+            <h2>"Workspace"</h2>
+            {saved(rename.value(), "name-saved", "Name saved.")}
+            {saved(time_zone.value(), "time-zone-saved", "Time zone saved: days, weeks and hours of the day follow it.")}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match workspace.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{error_text(&e)}</p> }),
+                        Ok(w) => Either::Right(view! {
+                            <ActionForm action=rename attr:class="stack narrow" attr:id="name-form">
+                                <label>
+                                    "Name (in e-mails and the system console; people sign in at “" {w.slug.clone()} "”, which stays)"
+                                    <input name="name" id="workspace-name" required maxlength="200" value=w.name.clone() prop:value=w.name aria-describedby="workspace-name-error" />
+                                </label>
+                                {field_error(rename.value(), "name", "workspace-name-error")}
+                                <p class="row"><button type="submit" class="button" id="save-name">"Save name"</button></p>
+                            </ActionForm>
+                            <ActionForm action=time_zone attr:class="stack narrow" attr:id="time-zone-form">
+                                <label>
+                                    "Time zone (IANA name, e.g. Europe/Berlin or Asia/Kolkata)"
+                                    <input name="time_zone" id="time-zone" required value=w.time_zone.clone() prop:value=w.time_zone aria-describedby="time-zone-error" />
+                                </label>
+                                {field_error(time_zone.value(), "time_zone", "time-zone-error")}
+                                <p class="row"><button type="submit" class="button" id="save-time-zone">"Save time zone"</button></p>
+                            </ActionForm>
+                        }),
+                    }
+                })}
+            </Transition>
+        </section>
+        <RetentionCard />
+    }
+}
+
+/// A short confirmation once an action succeeded.
+fn saved<T: Send + Sync + 'static>(
+    value: impl With<Value = Option<Result<T, crate::AppError>>> + Send + Sync + 'static,
+    id: &'static str,
+    text: &'static str,
+) -> impl IntoView {
+    move || {
+        value.with(|v| matches!(v, Some(Ok(_)))).then(|| {
+            view! { <p class="notice" role="status" id=id>{text}</p> }
+        })
+    }
+}
+
+/// One retention field: its form name, element ids, label, and what the data is.
+struct Field {
+    name: &'static str,
+    id: &'static str,
+    hint: &'static str,
+    error: &'static str,
+    label: &'static str,
+    what: &'static str,
+}
+
+const FIELDS: [Field; 4] = [
+    Field {
+        name: "raw_days",
+        id: "retention-raw",
+        hint: "retention-raw-hint",
+        error: "retention-raw-error",
+        label: "Raw events (days)",
+        what: "Every event as it arrived, and the tool runs, requests and prompts made from them; session drill-down reads these.",
+    },
+    Field {
+        name: "minute_days",
+        id: "retention-minute",
+        hint: "retention-minute-hint",
+        error: "retention-minute-error",
+        label: "Minute rollups (days)",
+        what: "Per-minute sums: the last hour and day, and whole days in zones with half-hour offsets.",
+    },
+    Field {
+        name: "hour_days",
+        id: "retention-hour",
+        hint: "retention-hour-hint",
+        error: "retention-hour-error",
+        label: "Hour rollups (days)",
+        what: "Per-hour sums: the last day and week.",
+    },
+    Field {
+        name: "day_days",
+        id: "retention-day",
+        hint: "retention-day-hint",
+        error: "retention-day-error",
+        label: "Day rollups (days)",
+        what: "Per-day sums: every longer range.",
+    },
+];
+
+#[component]
+fn RetentionCard() -> impl IntoView {
+    let save = ServerAction::<SetRetention>::new();
+    let preview = ServerAction::<PreviewRetention>::new();
+    let changes = Changes::default().watch(save.value());
+    let retention = Resource::new(move || changes.get(), |_| get_retention());
+    view! {
+        <section class="card" aria-labelledby="retention-title">
+            <h2 id="retention-title">"Data retention"</h2>
+            <p class="muted">
+                "How long this workspace keeps what it stores. Empty keeps forever, the default: imported history is old by nature. "
+                "Sessions (one summary each) always stay. Finer data never outlives coarser, so dashboards keep their totals. "
+                "The policy is applied every day at 00:00 UTC; an import that loses events to it can no longer be rolled back."
+            </p>
+            {saved(save.value(), "retention-saved", "Policy saved. It is applied at the next daily run.")}
+            {move || match save.value().get() {
+                Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
+                _ => None,
+            }}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match retention.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="retention-error">{error_text(&e)}</p> }),
+                        Ok(r) => Either::Right(view! { <RetentionForm current=r save preview /> }),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RetentionForm(
+    current: Retention,
+    save: ServerAction<SetRetention>,
+    preview: ServerAction<PreviewRetention>,
+) -> impl IntoView {
+    let p = current.policy;
+    let values = [p.raw_days, p.minute_days, p.hour_days, p.day_days];
+    let refs: [NodeRef<leptos::html::Input>; 4] = std::array::from_fn(|_| NodeRef::new());
+    let show_preview = move |_| {
+        let read = |i: usize| refs[i].get().map(|input| input.value()).unwrap_or_default();
+        preview.dispatch(PreviewRetention {
+            raw_days: read(0),
+            minute_days: read(1),
+            hour_days: read(2),
+            day_days: read(3),
+        });
+    };
+    view! {
+        <LastRunFacts last=current.last_run />
+        <ActionForm action=save attr:class="stack narrow" attr:id="retention-form">
+            {FIELDS
+                .iter()
+                .zip(values)
+                .zip(refs)
+                .map(|((f, days), node)| {
+                    view! {
+                        <label>
+                            {f.label}
+                            <input
+                                type="number"
+                                name=f.name
+                                id=f.id
+                                node_ref=node
+                                min=MIN_DAYS
+                                max=MAX_DAYS
+                                inputmode="numeric"
+                                placeholder="forever"
+                                // The attribute for the server's markup, the property for
+                                // a re-read after a save (an edited field keeps its own).
+                                value=days.map(|d| d.to_string()).unwrap_or_default()
+                                prop:value=days.map(|d| d.to_string()).unwrap_or_default()
+                                aria-describedby=format!("{} {}", f.hint, f.error)
+                            />
+                        </label>
+                        <p class="muted hint" id=f.hint>{f.what}</p>
+                        {field_error(save.value(), f.name, f.error)}
+                    }
+                })
+                .collect_view()}
+            <label class="check">
+                <input type="checkbox" name="confirm" id="retention-confirm" aria-describedby="retention-confirm-error" />
+                "Remove what the new policy no longer keeps"
+            </label>
+            {field_error(save.value(), "confirm", "retention-confirm-error")}
+            <p class="row">
+                <button type="submit" class="button" id="save-retention">"Save policy"</button>
+                <button type="button" class="button secondary" id="preview-retention" on:click=show_preview>
+                    "Preview what would go"
+                </button>
+            </p>
+        </ActionForm>
+        <div aria-live="polite" id="retention-preview">
+            {move || preview.value().get().map(|r| match r {
+                Ok(p) => Either::Left(view! { <PreviewFacts preview=p /> }),
+                Err(e) => Either::Right(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
+            })}
+        </div>
+    }
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[component]
+fn LastRunFacts(last: Option<LastRun>) -> impl IntoView {
+    match last {
+        None => Either::Left(view! {
+            <p class="muted" id="retention-last-run">"Not applied yet."</p>
+        }),
+        Some(l) => {
+            let o = l.outcome;
+            let rollups = o.minute_rollups + o.hour_rollups + o.day_rollups;
+            Either::Right(view! {
+                <p class="muted" id="retention-last-run">
+                    {format!(
+                        "Last applied {}: removed {} raw events, {} rows made from them and {} rollup rows{}.",
+                        when(l.at),
+                        grouped(o.raw_events),
+                        grouped(o.derived_rows),
+                        grouped(rollups),
+                        if o.partitions_dropped.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({} whole months at once)", o.partitions_dropped.len())
+                        },
+                    )}
+                </p>
+            })
+        }
+    }
+}
+
+#[component]
+fn PreviewFacts(preview: Preview) -> impl IntoView {
+    if !preview.removes_anything() {
+        return Either::Left(view! {
+            <p class="notice" role="status" id="retention-preview-none">"This policy removes nothing today."</p>
+        });
+    }
+    let c = preview.cutoffs;
+    let before =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(when).unwrap_or_else(|| "—".into());
+    let rows = [
+        ("Raw events", preview.raw_events, c.and_then(|c| c.raw)),
+        (
+            "Rows made from them",
+            preview.derived_rows,
+            c.and_then(|c| c.raw),
+        ),
+        (
+            "Minute rollups",
+            preview.minute_rollups,
+            c.and_then(|c| c.minute),
+        ),
+        ("Hour rollups", preview.hour_rollups, c.and_then(|c| c.hour)),
+        ("Day rollups", preview.day_rollups, c.and_then(|c| c.day)),
+    ];
+    Either::Right(view! {
+        <table class="table" id="retention-preview-table">
+            <caption>"What the policy would remove if applied now"</caption>
+            <thead>
+                <tr><th scope="col">"Data"</th><th scope="col">"Older than"</th><th scope="col" class="num">"Rows"</th></tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(what, n, cut)| view! {
+                        <tr><th scope="row">{what}</th><td>{before(cut)}</td><td class="num">{grouped(n)}</td></tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        {(preview.import_batches > 0).then(|| view! {
+            <p class="muted" id="retention-preview-imports">
+                {format!("{} import batches would lose events and could no longer be rolled back.", grouped(preview.import_batches))}
+            </p>
+        })}
+    })
+}
