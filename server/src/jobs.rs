@@ -70,10 +70,17 @@ pub const RETENTION: &str = "retention";
 
 /// The kinds this build can run; it claims no others (another version may have queued them).
 pub fn kinds() -> Vec<String> {
-    [store::mail::SEND, UPKEEP, PRUNE, RETENTION]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    [
+        store::mail::SEND,
+        UPKEEP,
+        PRUNE,
+        RETENTION,
+        store::gdpr::EXPORT_JOB,
+        store::gdpr::ERASURE_JOB,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 #[derive(Clone)]
@@ -300,6 +307,7 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         store::mail::SEND => send_email(cx, job).await,
         UPKEEP => Ok(store::migrate::maintain(cx.store.pool()).await?),
         RETENTION => Ok(store::retention::enforce_all(cx.store.pool(), Utc::now()).await?),
+        store::gdpr::EXPORT_JOB | store::gdpr::ERASURE_JOB => gdpr_request(cx, job).await,
         PRUNE => {
             store::jobs::prune(cx.store.pool(), TimeDelta::days(7)).await?;
             Ok(())
@@ -309,6 +317,60 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
             permanent: true,
         }),
     }
+}
+
+/// Builds a person's export archive, or carries out their erasure from the step it reached.
+/// A request whose job gives up is marked failed, so its admin sees it.
+async fn gdpr_request(cx: &Context, job: &Claimed) -> Result<(), Failure> {
+    let id = job
+        .payload
+        .get("request")
+        .and_then(|v| v.as_str())
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| Failure {
+            message: "the payload names no request".into(),
+            permanent: true,
+        })?;
+    let tenant_id = job.tenant.ok_or_else(|| Failure {
+        message: "a request without a workspace".into(),
+        permanent: true,
+    })?;
+    let tenant = store::tenants::find_by_id(cx.store.pool(), tenant_id).await?;
+    let scope = tenant.scope();
+    let done = if job.kind == store::gdpr::ERASURE_JOB {
+        store::gdpr::erase(cx.store.pool(), scope, id)
+            .await
+            .map(|_| ())
+    } else {
+        export(cx, scope, id).await
+    };
+    let failure = match done {
+        Ok(()) => return Ok(()),
+        Err(e) => Failure::from(e),
+    };
+    if failure.permanent || job.is_last_attempt() {
+        let mut tx = cx.store.tenant_tx(scope).await?;
+        store::gdpr::failed(&mut tx, id, &failure.message).await?;
+        tx.commit().await?;
+    }
+    Err(failure)
+}
+
+async fn export(cx: &Context, scope: &store::TenantScope, id: uuid::Uuid) -> store::Result<()> {
+    let mut tx = cx.store.tenant_tx(scope).await?;
+    let r = store::gdpr::start(&mut tx, id).await?;
+    if r.state != "running" {
+        return Ok(());
+    }
+    let files = store::gdpr::export(&mut tx, store::UserId(r.user_id)).await?;
+    let who = r.email.clone().unwrap_or_else(|| r.user_id.to_string());
+    let (archive, counts) =
+        crate::gdpr::archive(&who, Utc::now(), &files).map_err(|e| store::Error::Invalid {
+            field: "archive",
+            reason: e.to_string().into(),
+        })?;
+    store::gdpr::save_archive(&mut tx, id, &archive, &counts).await?;
+    tx.commit().await
 }
 
 /// Delivers one queued e-mail. Safe to repeat: a message recorded as sent is not sent again.

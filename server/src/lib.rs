@@ -8,6 +8,7 @@ pub mod connections;
 pub mod database;
 pub mod demo;
 pub mod error;
+pub mod gdpr;
 pub mod health;
 pub mod http;
 pub mod ingest;

@@ -242,7 +242,8 @@ pub async fn create(
 pub async fn get(conn: &mut PgConnection, id: UserId) -> Result<User> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users WHERE id = $1",
+        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users
+         WHERE id = $1 AND erased_at IS NULL",
         id.0
     )
     .fetch_optional(&mut *conn)
@@ -288,7 +289,8 @@ pub async fn find_by_email(conn: &mut PgConnection, email: &Email) -> Result<Use
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<User>> {
     sqlx::query_as!(
         UserRow,
-        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users ORDER BY email"
+        "SELECT id, email, name, role, status, sessions_valid_after, created_at FROM users
+         WHERE erased_at IS NULL ORDER BY email"
     )
     .fetch_all(&mut *conn)
     .await?
@@ -306,7 +308,8 @@ pub async fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> Result
         });
     }
     sqlx::query!(
-        "UPDATE users SET name = $2, updated_at = now() WHERE id = $1",
+        "UPDATE users SET name = $2, updated_at = now()
+         WHERE id = $1 AND erased_at IS NULL",
         id.0,
         name
     )
@@ -365,7 +368,8 @@ pub(crate) async fn lock(conn: &mut PgConnection, id: UserId) -> Result<Option<b
 pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result<User> {
     lock(conn, id).await?;
     let n = sqlx::query!(
-        "UPDATE users SET role = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET role = $2, sessions_valid_after = clock_timestamp(), updated_at = now()
+         WHERE id = $1 AND erased_at IS NULL",
         id.0,
         role.as_str()
     )
@@ -383,7 +387,8 @@ pub async fn set_role(conn: &mut PgConnection, id: UserId, role: Role) -> Result
 pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) -> Result<()> {
     lock(conn, id).await?;
     let n = sqlx::query!(
-        "UPDATE users SET password_hash = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET password_hash = $2, sessions_valid_after = clock_timestamp(), updated_at = now()
+         WHERE id = $1 AND erased_at IS NULL",
         id.0,
         hash
     )
@@ -402,7 +407,8 @@ pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Re
     lock(conn, id).await?;
     let status = if active { "active" } else { "deactivated" };
     let n = sqlx::query!(
-        "UPDATE users SET status = $2, sessions_valid_after = clock_timestamp(), updated_at = now() WHERE id = $1",
+        "UPDATE users SET status = $2, sessions_valid_after = clock_timestamp(), updated_at = now()
+         WHERE id = $1 AND erased_at IS NULL",
         id.0,
         status
     )

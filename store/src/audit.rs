@@ -46,6 +46,7 @@ pub fn changes_access(action: &str) -> bool {
         action,
         "user.role_changed"
             | "user.deactivated"
+            | "user.erased"
             | "password.changed"
             | "password.reset"
             | "api_key.revoked"

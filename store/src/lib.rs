@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod embedded;
 mod error;
 pub mod events;
+pub mod gdpr;
 pub mod idempotency;
 mod ident;
 pub mod imports;

@@ -41,6 +41,7 @@ pub async fn maintain(pool: &PgPool) -> Result<()> {
             let mut tx = pool.begin().await?;
             crate::events::ensure_partitions(&mut tx, &schema, PARTITIONS_AHEAD).await?;
             crate::idempotency::prune(&mut tx, &schema).await?;
+            crate::gdpr::prune(&mut tx, &schema).await?;
             tx.commit().await?;
             Ok::<(), crate::Error>(())
         }

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod boards;
 pub mod dashboard;
+pub mod gdpr;
 pub mod ids;
 pub mod jobs;
 pub mod layout;

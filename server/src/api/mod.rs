@@ -10,6 +10,7 @@ pub mod boards;
 pub mod csv;
 pub mod dashboard;
 pub mod extract;
+pub mod gdpr;
 pub mod imports;
 pub mod ingest;
 pub mod links;
@@ -329,6 +330,22 @@ pub fn routes() -> ApiRouter {
             boards::publish,
         )
         .put("/api/v1/dashboard/home", DASHBOARD, boards::set_home)
+        .get("/api/v1/gdpr/requests", Permission(UserManage), gdpr::list)
+        .get(
+            "/api/v1/gdpr/requests/{id}/archive",
+            Permission(UserManage),
+            gdpr::archive,
+        )
+        .post(
+            "/api/v1/users/{id}/export",
+            Permission(UserManage),
+            gdpr::export,
+        )
+        .post(
+            "/api/v1/users/{id}/erase",
+            Permission(UserManage),
+            gdpr::erase,
+        )
         .get(
             "/api/v1/settings",
             Permission(UserManage),

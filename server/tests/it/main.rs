@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod email;
 mod embedded;
+mod gdpr;
 mod http;
 mod identity;
 mod ingest;

@@ -3,6 +3,7 @@
 //! each test gets a fresh database (see `store::testing`).
 
 mod events;
+mod gdpr;
 mod helpers;
 mod imports;
 mod jobs;
