@@ -272,6 +272,21 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("PUT", "/api/v1/dashboard/home")],
     ),
     rule(
+        "gdpr/list",
+        Needs(UserManage),
+        &[("GET", "/api/v1/gdpr/requests")],
+    ),
+    rule(
+        "gdpr/export",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users/{id}/export")],
+    ),
+    rule(
+        "gdpr/erase",
+        Needs(UserManage),
+        &[("POST", "/api/v1/users/{id}/erase")],
+    ),
+    rule(
         "settings/workspace",
         Needs(UserManage),
         &[("GET", "/api/v1/settings")],

@@ -175,6 +175,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("profile") view=|| view! { <Protected><pages::profile::ProfilePage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-keys") view=|| view! { <Protected><pages::api_keys::ApiKeysPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=|| view! { <Protected><pages::users::UsersPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("privacy") view=|| view! { <Protected><pages::privacy::PrivacyPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("settings") view=|| view! { <Protected><pages::settings::SettingsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("audit") view=|| view! { <Protected><pages::audit::AuditPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />

@@ -110,7 +110,8 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Request>> {
         RequestRow,
         r#"SELECT r.id, r.kind, r.user_id, u.email AS "email?", r.mode, r.state, r.step, r.counts,
                   r.error, r.created_at, r.finished_at, r.expires_at,
-                  (SELECT sum(length(a.data))::int8 FROM gdpr_archives a WHERE a.request_id = r.id) AS archive_bytes
+                  (SELECT sum(length(a.data))::int8 FROM gdpr_archives a
+                   WHERE a.request_id = r.id AND r.expires_at > now()) AS archive_bytes
            FROM gdpr_requests r LEFT JOIN users u ON u.id = r.user_id AND u.erased_at IS NULL
            ORDER BY r.created_at DESC LIMIT 200"#
     )

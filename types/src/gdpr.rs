@@ -27,16 +27,14 @@ pub struct Request {
     pub finished_at: Option<DateTime<Utc>>,
     /// Export: when its archive stops being downloadable.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Export: the archive's size, while it is kept.
+    /// Export: the archive's size, while it can be downloaded (until `expires_at`).
     pub archive_bytes: Option<i64>,
 }
 
 impl Request {
-    /// Whether its archive can be downloaded now.
-    pub fn downloadable(&self, now: DateTime<Utc>) -> bool {
-        self.kind == "export"
-            && self.state == "done"
-            && self.archive_bytes.is_some()
-            && self.expires_at.is_some_and(|e| e > now)
+    /// Whether its archive can be downloaded (as of when the list was read: the browser
+    /// need not read the clock).
+    pub fn downloadable(&self) -> bool {
+        self.kind == "export" && self.state == "done" && self.archive_bytes.is_some()
     }
 }

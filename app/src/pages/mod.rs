@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod forgot;
 pub mod login;
 pub mod mfa;
+pub mod privacy;
 pub mod profile;
 pub mod session;
 pub mod settings;

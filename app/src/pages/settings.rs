@@ -128,7 +128,10 @@ fn RetentionCard() -> impl IntoView {
             <p class="muted">
                 "How long this workspace keeps what it stores. Empty keeps forever, the default: imported history is old by nature. "
                 "Sessions (one summary each) always stay. Finer data never outlives coarser, so dashboards keep their totals. "
-                "The policy is applied every day at 00:00 UTC; an import that loses events to it can no longer be rolled back."
+                "The policy is applied every day at 00:00 UTC; an import that loses events to it can no longer be rolled back. "
+                "One person's data is exported or erased on "
+                <a href="/privacy" id="privacy-link">"Personal data"</a>
+                "."
             </p>
             {saved(save.value(), "retention-saved", "Policy saved. It is applied at the next daily run.")}
             {move || match save.value().get() {

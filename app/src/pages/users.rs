@@ -262,7 +262,9 @@ pub fn UsersPage() -> impl IntoView {
         <section class="card">
             <h1>"Users"</h1>
             <p class="muted">
-                "Invite people by e-mail: they receive a single-use link (valid 72 hours) to set their own password."
+                "Invite people by e-mail: they receive a single-use link (valid 72 hours) to set their own password. A person's data is exported or erased on "
+                <a href="/privacy" id="users-privacy-link">"Personal data"</a>
+                "."
             </p>
             <ActionForm action=invite attr:class="row" attr:id="invite-form">
                 <input name="email" id="invite-email" type="email" placeholder="E-mail" aria-label="E-mail" required aria-describedby="invite-email-error" />

@@ -102,6 +102,12 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
             "jobs/retry" => vec![("id", "999999".into())],
+            "gdpr/export" => vec![("user", other_user.clone())],
+            "gdpr/erase" => vec![
+                ("user", other_user.clone()),
+                ("mode", "delete".into()),
+                ("confirm", "dev@other.test".into()),
+            ],
             "audit/search" => vec![("q", "action=user.".into())],
             // Checked only (send=false): nothing is written.
             "users/invite_many" => vec![
@@ -179,6 +185,8 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "users/password_link",
         "users/mfa_reset",
         "users/bulk",
+        "gdpr/export",
+        "gdpr/erase",
         "boards/open",
         "boards/save",
         "boards/delete",
