@@ -106,6 +106,17 @@ struct RequestRow {
 
 /// The workspace's requests, newest first (the person's current e-mail while they have one).
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<Request>> {
+    requests(conn, None).await
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Request> {
+    requests(conn, Some(id))
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("request"))
+}
+
+async fn requests(conn: &mut PgConnection, id: Option<Uuid>) -> Result<Vec<Request>> {
     Ok(sqlx::query_as!(
         RequestRow,
         r#"SELECT r.id, r.kind, r.user_id, u.email AS "email?", r.mode, r.state, r.step, r.counts,
@@ -113,21 +124,15 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Request>> {
                   (SELECT sum(length(a.data))::int8 FROM gdpr_archives a
                    WHERE a.request_id = r.id AND r.expires_at > now()) AS archive_bytes
            FROM gdpr_requests r LEFT JOIN users u ON u.id = r.user_id AND u.erased_at IS NULL
-           ORDER BY r.created_at DESC LIMIT 200"#
+           WHERE $1::uuid IS NULL OR r.id = $1
+           ORDER BY r.created_at DESC LIMIT 200"#,
+        id
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(request_of)
     .collect())
-}
-
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Request> {
-    list(conn)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or(Error::NotFound("request"))
 }
 
 /// A person of this workspace who has not been erased (another workspace's id is not found).
@@ -452,11 +457,10 @@ pub async fn erase(pool: &PgPool, scope: &TenantScope, id: Uuid) -> Result<Reque
         match ERASURE_STEPS.get(step).copied() {
             Some("lock_out") => lock_out(pool, scope, user).await?,
             Some("scrub") => scrub(pool, scope, user, &mut counts).await?,
-            Some("activity") => {
-                if mode == Mode::Delete {
-                    delete_activity(pool, scope, user, &mut counts).await?;
-                }
-            }
+            Some("activity") => match mode {
+                Mode::Delete => delete_activity(pool, scope, user, &mut counts).await?,
+                Mode::Pseudonymise => anonymise_activity(pool, scope, user, &mut counts).await?,
+            },
             Some("identity") => {
                 // The last step: the person's own rows, their emptied profile, the audit
                 // entry that stays, and the request's end, all at once.
@@ -568,6 +572,13 @@ async fn lock_out(pool: &PgPool, scope: &TenantScope, user: UserId) -> Result<()
     sqlx::query!("DELETE FROM refresh_tokens WHERE user_id = $1", user.0)
         .execute(&mut *tx)
         .await?;
+    // E-mails to them (queued ones included) go before the scrub would rewrite their address.
+    sqlx::query!(
+        "DELETE FROM emails WHERE to_address = (SELECT email FROM users WHERE id = $1 AND erased_at IS NULL)",
+        user.0
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query!(
         "SELECT pg_notify($1, current_schema())",
         crate::audit::ACCESS_CHANNEL
@@ -578,8 +589,10 @@ async fn lock_out(pool: &PgPool, scope: &TenantScope, user: UserId) -> Result<()
     Ok(())
 }
 
-/// A case-insensitive pattern for what identifies the person in free text: their e-mail, their
-/// name (when it is long enough to mean them and not a common word), their keys' prefixes.
+/// A case-insensitive pattern for what identifies the person in text, as whole words: their
+/// e-mail, their keys' prefixes, and their name when it has at least two words (one word,
+/// "Ana" or "Claude", names too many other things to rewrite in other people's text; their
+/// own profile is emptied whatever it is).
 async fn identifying_pattern(conn: &mut PgConnection, user: UserId) -> Result<Option<String>> {
     let Some(row) = sqlx::query!(
         "SELECT email, name FROM users WHERE id = $1 AND erased_at IS NULL",
@@ -591,10 +604,12 @@ async fn identifying_pattern(conn: &mut PgConnection, user: UserId) -> Result<Op
         return Ok(None);
     };
     let mut terms = vec![row.email];
-    let name = row.name.trim().to_string();
-    if name.chars().count() >= 3
-        && name.chars().any(char::is_alphabetic)
-        && !matches!(name.to_lowercase().as_str(), "true" | "false" | "null")
+    let name = row.name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name
+        .split(' ')
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count()
+        >= 2
     {
         terms.push(name);
     }
@@ -603,13 +618,12 @@ async fn identifying_pattern(conn: &mut PgConnection, user: UserId) -> Result<Op
             .fetch_all(&mut *conn)
             .await?;
     terms.extend(prefixes);
-    Ok(Some(
-        terms
-            .iter()
-            .map(|t| regex_escape(t))
-            .collect::<Vec<_>>()
-            .join("|"),
-    ))
+    let words = terms
+        .iter()
+        .map(|t| regex_escape(t).replace(' ', "\\s+"))
+        .collect::<Vec<_>>()
+        .join("|");
+    Ok(Some(format!("\\m({words})\\M")))
 }
 
 /// Escapes PostgreSQL (ARE) regular expression metacharacters.
@@ -624,22 +638,67 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-/// Step 2: every text and JSON value in the workspace that names them (their e-mail, name or
-/// a key prefix), in anyone's rows, is rewritten to `[erased]`: audit details, event
-/// attributes, paths, team names. Runs as the schema's owner, as the audit log is append-only
-/// to the workspace's role.
+/// Columns that hold codes and identifiers, not words: never rewritten (a name matching part
+/// of a model or tool name must not change what the dashboards count).
+const CODE_COLUMNS: [&str; 24] = [
+    "id",
+    "key",
+    "kind",
+    "source",
+    "tool",
+    "model",
+    "agent",
+    "session_id",
+    "tool_use_id",
+    "request_id",
+    "prompt_id",
+    "series_key",
+    "role",
+    "status",
+    "state",
+    "template",
+    "action",
+    "mode",
+    "scopes",
+    "preset",
+    "response_mode",
+    "start_source",
+    "end_reason",
+    "slug",
+];
+
+/// Tables whose rows of the person go at the last step: their own rows there are left alone
+/// until then (rewriting them could break a unique column, e.g. two key prefixes both becoming
+/// `[erased]`), other people's rows are scrubbed like everywhere else.
+const OWNED_AT_THE_END: [(&str, &str); 9] = [
+    ("api_keys", "user_id"),
+    ("user_identities", "user_id"),
+    ("user_tokens", "user_id"),
+    ("refresh_tokens", "user_id"),
+    ("team_members", "user_id"),
+    ("ws_tickets", "user_id"),
+    ("idempotency_keys", "user_id"),
+    ("sso_trials", "tried_by"),
+    ("dashboard_configs", "owner_id"),
+];
+
+/// Step 2: every text and JSON string in the workspace that names them (their e-mail, full
+/// name or a key prefix, as whole words), in anyone's rows, becomes `[erased]` (in a unique
+/// column, `[erased 1a2b3c]`): audit details, event attributes, paths, team names. Codes and
+/// identifiers ([`CODE_COLUMNS`]) and primary keys are left alone. Runs as the schema's owner: the audit log is append-only to the
+/// workspace's role.
 async fn scrub(
     pool: &PgPool,
     scope: &TenantScope,
     user: UserId,
     counts: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
-    let pattern = {
-        let mut tx = TenantTx::begin(pool, scope).await?;
-        let p = identifying_pattern(&mut tx, user).await?;
-        tx.commit().await?;
-        p
-    };
+    // A write that passed its key check before the lock-out commits before this step reads:
+    // writers hold this lock for their transaction.
+    let mut tx = TenantTx::begin(pool, scope).await?;
+    crate::events::lock(&mut tx).await?;
+    let pattern = identifying_pattern(&mut tx, user).await?;
+    tx.commit().await?;
     let Some(pattern) = pattern else {
         return Ok(());
     };
@@ -653,7 +712,9 @@ async fn scrub(
     .execute(&mut *tx)
     .await?;
     let columns = sqlx::query!(
-        r#"SELECT c.relname AS "table!", a.attname AS "column!", format_type(a.atttypid, a.atttypmod) AS "type!"
+        r#"SELECT c.relname AS "table!", a.attname AS "column!", a.atttypid = 'jsonb'::regtype AS "json!",
+                  EXISTS (SELECT 1 FROM pg_index i
+                          WHERE i.indrelid = c.oid AND i.indisunique AND a.attnum = ANY(i.indkey)) AS "unique!"
            FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_attribute a ON a.attrelid = c.oid
@@ -661,7 +722,12 @@ async fn scrub(
              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
              AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'jsonb'::regtype)
              AND c.relname NOT IN ('users', 'gdpr_requests') AND c.relname NOT LIKE '\_%'
-           ORDER BY 1, 2"#
+             AND a.attname <> ALL($1)
+             -- Not part of a primary key (others refer to it).
+             AND NOT EXISTS (SELECT 1 FROM pg_index i
+                             WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+           ORDER BY 1, 2"#,
+        &CODE_COLUMNS.map(String::from) as &[String]
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -670,15 +736,27 @@ async fn scrub(
         ident::check(&c.table, "table")?;
         ident::check(&c.column, "column")?;
         let (t, col) = (ident::quote(&c.table), ident::quote(&c.column));
-        let cast = if c.r#type == "jsonb" { "::jsonb" } else { "" };
+        let rewrite = match (c.json, c.unique) {
+            (true, _) => format!("scrub_jsonb({col}, $1)"),
+            (false, false) => format!("regexp_replace({col}, $1, '[erased]', 'gi')"),
+            // Two rows rewritten alike must not collide: each gets a mark of its own.
+            (false, true) => format!(
+                "regexp_replace({col}, $1, '[erased ' || left(md5({col} || ctid::text), 6) || ']', 'gi')"
+            ),
+        };
+        let not_theirs = OWNED_AT_THE_END
+            .iter()
+            .find(|(table, _)| *table == c.table)
+            .map(|(_, owner)| format!("AND {} IS DISTINCT FROM $2", ident::quote(owner)))
+            .unwrap_or_default();
         // One statement per column, each its own transaction: rows are locked only while
         // their column is rewritten.
         let mut tx = owner_tx(pool, scope).await?;
         let changed = sqlx::query(&format!(
-            "UPDATE {t} SET {col} = regexp_replace({col}::text, $1, '[erased]', 'gi'){cast}
-             WHERE {col}::text ~* $1"
+            "UPDATE {t} SET {col} = {rewrite} WHERE {col}::text ~* $1 {not_theirs}"
         ))
         .bind(&pattern)
+        .bind(user.0)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -736,6 +814,42 @@ async fn delete_activity(
     Ok(())
 }
 
+/// Step 3 (pseudonymise mode): their activity stays for the totals, without what it says
+/// about their machine: the attributes their tools sent (paths, hostnames, commands), their
+/// sessions' working directories and branches, their imports' host names.
+async fn anonymise_activity(
+    pool: &PgPool,
+    scope: &TenantScope,
+    user: UserId,
+    counts: &mut BTreeMap<String, i64>,
+) -> Result<()> {
+    for (name, sql) in [
+        (
+            "events.attrs",
+            "UPDATE events SET attrs = '{}' WHERE user_id = $1 AND attrs <> '{}'",
+        ),
+        (
+            "sessions.cwd",
+            "UPDATE sessions SET cwd = NULL, git_branch = NULL
+             WHERE user_id = $1 AND (cwd IS NOT NULL OR git_branch IS NOT NULL)",
+        ),
+        (
+            "import_batches.host",
+            "UPDATE import_batches SET host = NULL WHERE user_id = $1 AND host IS NOT NULL",
+        ),
+    ] {
+        let mut tx = TenantTx::begin(pool, scope).await?;
+        let n = sqlx::query(sql)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        *counts.entry(format!("cleared:{name}")).or_default() += n as i64;
+    }
+    Ok(())
+}
+
 /// Step 4: every row that is theirs alone goes (keys, sign-in identities, second factors,
 /// team places, personal dashboards, e-mails to them, export archives), rows that only name
 /// them stop naming them, and their profile is emptied: what stays is an id.
@@ -753,11 +867,10 @@ async fn identity(
     else {
         return Ok(());
     };
-    let n = sqlx::query!("DELETE FROM emails WHERE to_address = $1", email)
+    // (A message queued for them after the lock-out.)
+    sqlx::query!("DELETE FROM emails WHERE to_address = $1", email)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    *counts.entry("deleted:emails".into()).or_default() += n as i64;
+        .await?;
     let n = sqlx::query!(
         "DELETE FROM gdpr_archives a USING gdpr_requests r WHERE a.request_id = r.id AND r.user_id = $1",
         user.0

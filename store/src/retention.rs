@@ -26,6 +26,9 @@ pub use types::retention::{Cutoffs, LastRun, Outcome, Policy, Preview, Retention
 
 const POLICY: &str = "retention";
 const LAST_RUN: &str = "retention_last_run";
+/// The latest cutoff each run has applied, per kind: what is gone stays gone when a policy is
+/// later made longer.
+const APPLIED: &str = "retention_applied";
 /// How long a partition drop waits for its lock before the month is deleted row by row.
 const DROP_WAIT: &str = "500ms";
 /// Table blocks (8 KiB each) one deleting transaction reads.
@@ -47,6 +50,38 @@ pub async fn policy(conn: &mut PgConnection) -> Result<Policy> {
         .await?;
     Ok(v.and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default())
+}
+
+/// Before when each kind of data may be missing: the policy's cutoffs now, or the latest an
+/// earlier (shorter) policy applied, whichever is later. Dashboards read coarser rollups
+/// before these.
+pub async fn horizons(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Cutoffs> {
+    let wanted = policy(conn).await?.cutoffs(now);
+    let applied = applied(conn).await?;
+    Ok(later(wanted, applied))
+}
+
+async fn applied(conn: &mut PgConnection) -> Result<Cutoffs> {
+    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", APPLIED)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or(Cutoffs {
+            raw: None,
+            minute: None,
+            hour: None,
+            day: None,
+        }))
+}
+
+/// Each kind's later cutoff (`None`, nothing removed, is the earliest).
+fn later(a: Cutoffs, b: Cutoffs) -> Cutoffs {
+    Cutoffs {
+        raw: a.raw.max(b.raw),
+        minute: a.minute.max(b.minute),
+        hour: a.hour.max(b.hour),
+        day: a.day.max(b.day),
+    }
 }
 
 /// The policy and what its last enforcement removed.
@@ -207,6 +242,15 @@ pub async fn enforce(pool: &PgPool, scope: &TenantScope, now: DateTime<Utc>) -> 
     out.import_batches_trimmed = trimmed.len() as i64;
 
     let mut tx = TenantTx::begin(pool, scope).await?;
+    let reached = later(applied(&mut tx).await?, c);
+    sqlx::query!(
+        "INSERT INTO settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+        APPLIED,
+        serde_json::to_value(reached).expect("cutoffs serialise")
+    )
+    .execute(&mut *tx)
+    .await?;
     let last = LastRun {
         at: now,
         outcome: out.clone(),
@@ -315,20 +359,38 @@ async fn drop_partition(
     trimmed: &mut BTreeSet<Uuid>,
 ) -> Result<Option<i64>> {
     let (s, p) = (ident::quote(scope.schema()), ident::quote(name));
-    // Counted before the lock so ingestion never waits on the count; a partition this old
-    // only changes by an import of old history, which then counts as kept.
+    // Counted and its import batches marked before the lock, so ingestion never waits on
+    // either: the batches lose these rows whether the drop or the row-by-row fallback takes
+    // them. A partition this old only changes by an import of old history, which then
+    // counts as kept (and goes on the next run).
     let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.{p}"))
         .fetch_one(pool)
         .await?;
+    let batches: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT import_batch FROM {s}.{p} WHERE import_batch IS NOT NULL"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    mark_trimmed(&mut tx, scope.schema(), &batches).await?;
+    tx.commit().await?;
+    trimmed.extend(batches);
+    // The lock is held for the drop alone.
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("SET LOCAL lock_timeout = '{DROP_WAIT}'"))
         .execute(&mut *tx)
         .await?;
-    let locked = sqlx::query(&format!("LOCK TABLE {s}.events IN ACCESS EXCLUSIVE MODE"))
-        .execute(&mut *tx)
-        .await;
-    match locked {
-        Ok(_) => {}
+    let dropped = async {
+        sqlx::query(&format!("LOCK TABLE {s}.events IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("DROP TABLE {s}.{p}"))
+            .execute(&mut *tx)
+            .await
+    }
+    .await;
+    match dropped {
+        Ok(_) => tx.commit().await?,
         // lock_not_available
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
             tracing::info!(
@@ -340,17 +402,6 @@ async fn drop_partition(
         }
         Err(e) => return Err(e.into()),
     }
-    let batches: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "SELECT DISTINCT import_batch FROM {s}.{p} WHERE import_batch IS NOT NULL"
-    ))
-    .fetch_all(&mut *tx)
-    .await?;
-    mark_trimmed(&mut tx, scope.schema(), &batches).await?;
-    sqlx::query(&format!("DROP TABLE {s}.{p}"))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    trimmed.extend(batches);
     tracing::info!(
         schema = scope.schema(),
         partition = name,

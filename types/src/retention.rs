@@ -229,7 +229,7 @@ mod tests {
         let d = Policy::default();
         assert!(d.forever());
         assert!(d.check().is_ok());
-        assert_eq!(d.cutoffs(Utc::now()).raw, None);
+        assert_eq!(d.cutoffs("2026-12-04T00:00:00Z".parse().unwrap()).raw, None);
         assert_eq!(d.describe(), "everything is kept");
     }
 
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(e.field, "minute_days");
         assert!(e.reason.contains("forever"));
         assert_eq!(
-            p(None, None, Some(400), Some(365))
+            p(Some(30), Some(60), Some(400), Some(365))
                 .check()
                 .unwrap_err()
                 .field,

@@ -124,6 +124,7 @@ pub fn PrivacyPage() -> impl IntoView {
                                                 "Delete it (totals drop by their share)"
                                             </label>
                                         </fieldset>
+                                        {field_error(erase.value(), "mode", "erase-mode-error")}
                                         <label>
                                             "Type their e-mail address to confirm"
                                             <input name="confirm" id="erase-confirm" type="email" required autocomplete="off" aria-describedby="erase-confirm-error" />

@@ -28,6 +28,8 @@ pub fn SettingsPage() -> impl IntoView {
             <h2>"Workspace"</h2>
             {saved(rename.value(), "name-saved", "Name saved.")}
             {saved(time_zone.value(), "time-zone-saved", "Time zone saved: days, weeks and hours of the day follow it.")}
+            {general_error(rename.value())}
+            {general_error(time_zone.value())}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match workspace.await {
@@ -68,6 +70,20 @@ fn saved<T: Send + Sync + 'static>(
         value.with(|v| matches!(v, Some(Ok(_)))).then(|| {
             view! { <p class="notice" role="status" id=id>{text}</p> }
         })
+    }
+}
+
+/// An error no single field is at fault for (signed out, not allowed, the server failing).
+fn general_error<T: Send + Sync + 'static>(
+    value: impl With<Value = Option<Result<T, crate::AppError>>> + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        value
+            .with(|v| match v {
+                Some(Err(e)) if e.field.is_none() => Some(error_text(e)),
+                _ => None,
+            })
+            .map(|message| view! { <p class="error" role="alert">{message}</p> })
     }
 }
 
@@ -134,10 +150,7 @@ fn RetentionCard() -> impl IntoView {
                 "."
             </p>
             {saved(save.value(), "retention-saved", "Policy saved. It is applied at the next daily run.")}
-            {move || match save.value().get() {
-                Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
-                _ => None,
-            }}
+            {general_error(save.value())}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match retention.await {

@@ -123,22 +123,8 @@ pub async fn audit(
 
 /// The address of the page after one that ended at `before`, with the same filter.
 fn next_link(f: &AuditFilter, limit: i64, before: i64) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("actor", &f.actor),
-        ("action", &f.action),
-        ("target", &f.target),
-    ] {
-        if let Some(v) = v {
-            q.append_pair(k, v);
-        }
-    }
-    for (k, v) in [("from", f.from), ("to", f.to)] {
-        if let Some(v) = v {
-            q.append_pair(k, &v.to_rfc3339());
-        }
-    }
-    q.append_pair("limit", &limit.to_string());
-    q.append_pair("before", &before.to_string());
-    format!("/api/v1/audit?{}", q.finish())
+    // The filters as the viewer's own links spell them, then the page.
+    let filters = f.query();
+    let and = if filters.is_empty() { "" } else { "&" };
+    format!("/api/v1/audit?{filters}{and}limit={limit}&before={before}")
 }

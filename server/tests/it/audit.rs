@@ -711,6 +711,7 @@ async fn every_change_is_audited_once_and_alike_whichever_door_it_came_through()
         .await;
 
     audit.assert_one_shape_per_action();
+    crate::common::assert_actions_listed(&server).await;
     // The changes with more than one door went through each of them.
     for (action, doors) in [
         ("team.created", &[REST, SERVER_FN][..]),

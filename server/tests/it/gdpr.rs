@@ -43,11 +43,21 @@ async fn person(server: &TestServer, admin: &str, email: &str, name: &str) -> Pe
     .await;
     assert_eq!(status, 201, "{key}");
     let key = key["key"].as_str().unwrap().to_string();
+    // A second key: erasure must cope with several (their prefixes are unique).
+    let (status, _) = call(
+        server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&token),
+        Some(json!({ "name": "spare", "scopes": ["ingest"] })),
+    )
+    .await;
+    assert_eq!(status, 201);
     let session = format!("s-{id}");
     for (i, body) in [
         json!({ "hook_event_name": "SessionStart", "source": "startup", "cwd": format!("/Users/{name}/app") }),
         json!({ "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": format!("t-{id}"),
-                "tool_input": { "command": format!("git config user.email {email}") } }),
+                "tool_input": { "command": format!("cd /src\timport && git config user.email {email}") } }),
         json!({ "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": format!("t-{id}"),
                 "tool_input": { "command": "true" } }),
         json!({ "hook_event_name": "UserPromptSubmit", "prompt": "hello" }),
@@ -310,6 +320,7 @@ async fn an_export_holds_every_row_about_the_person_and_nothing_secret() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["gdpr.export_downloaded", "gdpr.export_requested"]);
+    crate::common::assert_actions_listed(&server).await;
 }
 
 #[tokio::test]
@@ -320,7 +331,30 @@ async fn erasure_leaves_no_trace_of_who_they_were_and_keeps_or_removes_their_sha
     let zelda = person(&server, &admin, "zelda@demo.test", "Zelda Quist").await;
     let yuri = person(&server, &admin, "yuri@demo.test", "Yuri Vantongeren").await;
     let keep = person(&server, &admin, "xena@demo.test", "Xena Keeps").await;
-    let prefix = |key: &str| key.chars().take(12).collect::<String>();
+    // `dpk_<workspace>_<prefix>_<secret>`: the prefix is what is stored and shown.
+    let prefix = |key: &str| key.split('_').nth(2).unwrap().to_string();
+    assert!(!found_anywhere(&server, &prefix(&zelda.key))
+        .await
+        .is_empty());
+    // Others' words that merely resemble her name stay; an e-mail waits for her.
+    let (_, team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(json!({ "name": "Zeldas and Quistians" })),
+    )
+    .await;
+    let team = team["id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        &format!("/api/v1/users/{}/password-link", zelda.id),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
     // An admin's own record of her: invited-style details that carry her address.
     let (status, _) = call(
         &server,
@@ -414,6 +448,22 @@ async fn erasure_leaves_no_trace_of_who_they_were_and_keeps_or_removes_their_sha
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "her key no longer works");
+    let (_, kept) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/teams/{team}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(kept["name"], "Zeldas and Quistians", "{kept}");
+    let emails: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tenant_demo.emails WHERE to_address LIKE '%zelda%' OR to_address = '[erased]'",
+    )
+    .fetch_one(server.db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(emails, 0, "the e-mail to her went with her address");
     let after = summary(&server, &admin).await;
     assert_eq!(after["total"], before["total"], "totals unchanged");
     let (_, people) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;

@@ -165,4 +165,5 @@ async fn an_admin_confirms_a_shorter_policy_and_the_job_runner_applies_it() {
     )
     .await;
     assert_eq!(log[0]["details"]["shortened"], true, "{log}");
+    crate::common::assert_actions_listed(&server).await;
 }

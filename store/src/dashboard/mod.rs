@@ -211,9 +211,10 @@ async fn source_grain(conn: &mut PgConnection, w: &Window) -> Result<Grain> {
     // The window's own ends must fall on the rollup's buckets too (a hand-typed range).
     let ends = Grain::exact_for(w.from, w.to).min(Grain::exact_for(w.previous_from, w.from));
     let mut grain = zone.min(w.grain).min(ends);
-    // Finer rollups past the retention policy are gone: read coarser ones, whose buckets then
-    // start on the hour (or the UTC day) where the zone's would not.
-    let kept = crate::retention::policy(conn).await?.cutoffs(Utc::now());
+    // Finer rollups past the retention policy (or an earlier, shorter one) are gone: read
+    // coarser ones, whose buckets then start on the hour (or the UTC day) where the zone's
+    // would not.
+    let kept = crate::retention::horizons(conn, Utc::now()).await?;
     if grain == Grain::Minute && kept.minute.is_some_and(|c| c > w.previous_from) {
         grain = Grain::Hour;
     }

@@ -301,3 +301,29 @@ pub fn python() -> std::path::PathBuf {
     );
     p
 }
+
+/// Every action recorded anywhere in the installation (each workspace's log and the
+/// registry's) is one the audit viewer offers (`types::audit::ACTIONS`, kept by hand).
+pub async fn assert_actions_listed(server: &TestServer) {
+    let pool = server.db.store.pool();
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'audit_log'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for schema in schemas {
+        let actions: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT action FROM \"{schema}\".audit_log"
+        ))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for action in actions {
+            assert!(
+                types::audit::ACTIONS.contains(&action.as_str()),
+                "{action} (in {schema}) is missing from types::audit::ACTIONS"
+            );
+        }
+    }
+}
