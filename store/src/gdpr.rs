@@ -793,7 +793,7 @@ async fn delete_activity(
     user: UserId,
     counts: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
-    for table in [
+    let statements = [
         "rollups",
         "counter_usage",
         "prompts",
@@ -801,17 +801,14 @@ async fn delete_activity(
         "tool_runs",
         "sessions",
         "events",
-    ] {
-        let mut tx = TenantTx::begin(pool, scope).await?;
-        let n = sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        *counts.entry(format!("deleted:{table}")).or_default() += n as i64;
-    }
-    Ok(())
+    ]
+    .map(|table| {
+        (
+            format!("deleted:{table}"),
+            format!("DELETE FROM {table} WHERE user_id = $1"),
+        )
+    });
+    for_person(pool, scope, user, &statements, counts).await
 }
 
 /// Step 3 (pseudonymise mode): their activity stays for the totals, without what it says
@@ -823,21 +820,35 @@ async fn anonymise_activity(
     user: UserId,
     counts: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
-    for (name, sql) in [
+    let statements = [
         (
-            "events.attrs",
+            "cleared:events.attrs",
             "UPDATE events SET attrs = '{}' WHERE user_id = $1 AND attrs <> '{}'",
         ),
         (
-            "sessions.cwd",
+            "cleared:sessions.cwd",
             "UPDATE sessions SET cwd = NULL, git_branch = NULL
              WHERE user_id = $1 AND (cwd IS NOT NULL OR git_branch IS NOT NULL)",
         ),
         (
-            "import_batches.host",
+            "cleared:import_batches.host",
             "UPDATE import_batches SET host = NULL WHERE user_id = $1 AND host IS NOT NULL",
         ),
-    ] {
+    ]
+    .map(|(label, sql)| (label.to_string(), sql.to_string()));
+    for_person(pool, scope, user, &statements, counts).await
+}
+
+/// Runs each statement (whose `$1` is the person) in a transaction of its own, counting the
+/// rows it changed under its label.
+async fn for_person(
+    pool: &PgPool,
+    scope: &TenantScope,
+    user: UserId,
+    statements: &[(String, String)],
+    counts: &mut BTreeMap<String, i64>,
+) -> Result<()> {
+    for (label, sql) in statements {
         let mut tx = TenantTx::begin(pool, scope).await?;
         let n = sqlx::query(sql)
             .bind(user.0)
@@ -845,7 +856,7 @@ async fn anonymise_activity(
             .await?
             .rows_affected();
         tx.commit().await?;
-        *counts.entry(format!("cleared:{name}")).or_default() += n as i64;
+        *counts.entry(label.clone()).or_default() += n as i64;
     }
     Ok(())
 }

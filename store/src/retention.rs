@@ -45,10 +45,8 @@ const DERIVED: [(&str, &str, bool); 4] = [
 
 /// The workspace's policy (keep everything until an admin sets one).
 pub async fn policy(conn: &mut PgConnection) -> Result<Policy> {
-    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", POLICY)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(v.and_then(|v| serde_json::from_value(v).ok())
+    Ok(crate::settings::read(conn, POLICY)
+        .await?
         .unwrap_or_default())
 }
 
@@ -62,10 +60,8 @@ pub async fn horizons(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Cut
 }
 
 async fn applied(conn: &mut PgConnection) -> Result<Cutoffs> {
-    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", APPLIED)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(v.and_then(|v| serde_json::from_value(v).ok())
+    Ok(crate::settings::read(conn, APPLIED)
+        .await?
         .unwrap_or(Cutoffs {
             raw: None,
             minute: None,
@@ -86,12 +82,9 @@ fn later(a: Cutoffs, b: Cutoffs) -> Cutoffs {
 
 /// The policy and what its last enforcement removed.
 pub async fn get(conn: &mut PgConnection) -> Result<Retention> {
-    let last = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", LAST_RUN)
-        .fetch_optional(&mut *conn)
-        .await?;
     Ok(Retention {
         policy: policy(conn).await?,
-        last_run: last.and_then(|v| serde_json::from_value(v).ok()),
+        last_run: crate::settings::read(conn, LAST_RUN).await?,
     })
 }
 
@@ -122,14 +115,7 @@ pub async fn set(
             .into(),
         });
     }
-    sqlx::query!(
-        "INSERT INTO settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
-        POLICY,
-        serde_json::to_value(new).expect("a policy serialises")
-    )
-    .execute(&mut *conn)
-    .await?;
+    crate::settings::write(&mut *conn, POLICY, &new).await?;
     let details = serde_json::json!({
         "from": old.describe(),
         "to": new.describe(),
@@ -243,26 +229,12 @@ pub async fn enforce(pool: &PgPool, scope: &TenantScope, now: DateTime<Utc>) -> 
 
     let mut tx = TenantTx::begin(pool, scope).await?;
     let reached = later(applied(&mut tx).await?, c);
-    sqlx::query!(
-        "INSERT INTO settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
-        APPLIED,
-        serde_json::to_value(reached).expect("cutoffs serialise")
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::settings::write(&mut tx, APPLIED, &reached).await?;
     let last = LastRun {
         at: now,
         outcome: out.clone(),
     };
-    sqlx::query!(
-        "INSERT INTO settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
-        LAST_RUN,
-        serde_json::to_value(&last).expect("an outcome serialises")
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::settings::write(&mut tx, LAST_RUN, &last).await?;
     if out.removed_anything() {
         let details = serde_json::json!({ "policy": policy.describe(), "removed": out });
         crate::audit::record(

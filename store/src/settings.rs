@@ -4,6 +4,36 @@ use sqlx::PgConnection;
 
 use crate::{audit::Actor, Error, Result};
 
+/// The value stored under `key`, read as `T` (`None` when unset or unreadable: a setting
+/// written by a later version falls back to its default).
+pub(crate) async fn read<T: serde::de::DeserializeOwned>(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<T>> {
+    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Stores `value` under `key` (the caller audits the change when it is someone's decision).
+pub(crate) async fn write<T: serde::Serialize>(
+    conn: &mut PgConnection,
+    key: &str,
+    value: &T,
+) -> Result<()> {
+    let value = serde_json::to_value(value).expect("settings serialise");
+    sqlx::query!(
+        "INSERT INTO settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+        key,
+        value
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The zone a tenant's days, weeks and hours-of-day follow.
 const TIME_ZONE: &str = "time_zone";
 pub const DEFAULT_TIME_ZONE: &str = "UTC";

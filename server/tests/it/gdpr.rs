@@ -111,27 +111,36 @@ async fn wait_done(server: &TestServer, admin: &str, request: &str) -> Value {
     panic!("request {request} did not finish: {jobs:?}");
 }
 
-/// Every (table, column) of the schema holding `id` in a uuid column, with its row count: read
-/// from the catalog here, independently of the server's own list.
-async fn rows_naming(server: &TestServer, id: &str) -> BTreeMap<String, i64> {
-    let pool = server.db.store.pool();
-    let columns: Vec<(String, String)> = sqlx::query_as(
+/// The (table, column) pairs of the demo workspace's tables whose column has one of `types`,
+/// read from the catalog here, independently of the server's own lists.
+async fn columns(server: &TestServer, types: &str) -> Vec<(String, String)> {
+    sqlx::query_as(&format!(
         "SELECT c.relname::text, a.attname::text FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_attribute a ON a.attrelid = c.oid
          WHERE n.nspname = 'tenant_demo' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'uuid'::regtype",
-    )
-    .fetch_all(pool)
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN ({types})"
+    ))
+    .fetch_all(server.db.store.pool())
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// How many rows of each (table, column) match `condition` (with `$1` bound to `value`),
+/// leaving out those with none.
+async fn counts_where(
+    server: &TestServer,
+    columns: Vec<(String, String)>,
+    condition: &str,
+    value: &str,
+) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     for (table, column) in columns {
         let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM tenant_demo.\"{table}\" WHERE \"{column}\" = $1::uuid"
+            "SELECT count(*) FROM tenant_demo.\"{table}\" WHERE \"{column}\"{condition}"
         ))
-        .bind(id)
-        .fetch_one(pool)
+        .bind(value)
+        .fetch_one(server.db.store.pool())
         .await
         .unwrap();
         if n > 0 {
@@ -141,41 +150,31 @@ async fn rows_naming(server: &TestServer, id: &str) -> BTreeMap<String, i64> {
     out
 }
 
+/// Every (table, column) of the schema holding `id` in a uuid column, with its row count.
+async fn rows_naming(server: &TestServer, id: &str) -> BTreeMap<String, i64> {
+    let uuids = columns(server, "'uuid'::regtype").await;
+    counts_where(server, uuids, " = $1::uuid", id).await
+}
+
 /// Where any text of the workspace's schema contains `needle` (case-insensitive): every
 /// text, varchar, jsonb and text[] column of every table.
 async fn found_anywhere(server: &TestServer, needle: &str) -> Vec<String> {
-    let pool = server.db.store.pool();
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, a.attname::text FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_attribute a ON a.attrelid = c.oid
-         WHERE n.nspname = 'tenant_demo' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND a.attnum > 0 AND NOT a.attisdropped
-           AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'jsonb'::regtype,
-                              'json'::regtype, 'text[]'::regtype, 'bpchar'::regtype)",
+    let texts = columns(
+        server,
+        "'text'::regtype, 'varchar'::regtype, 'jsonb'::regtype, 'json'::regtype, \
+         'text[]'::regtype, 'bpchar'::regtype",
     )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    .await;
     assert!(
-        columns.len() > 50,
+        texts.len() > 50,
         "the walk sees the schema: {}",
-        columns.len()
+        texts.len()
     );
-    let mut hits = Vec::new();
-    for (table, column) in columns {
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM tenant_demo.\"{table}\" WHERE \"{column}\"::text ILIKE '%' || $1 || '%'"
-        ))
-        .bind(needle)
-        .fetch_one(pool)
+    counts_where(server, texts, "::text ILIKE '%' || $1 || '%'", needle)
         .await
-        .unwrap();
-        if n > 0 {
-            hits.push(format!("{table}.{column} ({n})"));
-        }
-    }
-    hits
+        .into_iter()
+        .map(|(column, n)| format!("{column} ({n})"))
+        .collect()
 }
 
 #[tokio::test]
