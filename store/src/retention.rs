@@ -107,7 +107,7 @@ pub async fn set(
         return Err(crate::Error::Invalid {
             field: "confirm",
             reason: format!(
-                "must be true to keep data less long: this policy removes {} raw events, {} rows derived from them and {} rollup rows today",
+                "Confirm to keep data less long: today this policy removes {} raw events, {} rows made from them and {} rollup rows",
                 p.raw_events,
                 p.derived_rows,
                 p.minute_rollups + p.hour_rollups + p.day_rollups
