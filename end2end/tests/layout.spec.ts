@@ -73,7 +73,9 @@ test('a widget dragged and another resized with the pointer stay where they were
   const head = page.locator('#w-heatmap .widget-head');
   // Mouse events land where the widget is on screen.
   await page.locator('#w-heatmap').scrollIntoViewIfNeeded();
-  await page.mouse.wheel(0, -200);
+  // Scrolled at once (a wheel scrolls over several frames, and the header measured before it
+  // settles is not where the pointer then lands).
+  await page.evaluate(() => window.scrollBy({ top: -200, behavior: 'instant' }));
   const box = (await head.boundingBox())!;
   const board = (await page.locator('#board').boundingBox())!;
   const column = (board.width + 12) / 24;
