@@ -322,6 +322,34 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("GET", "/api/v1/admin/tenants")],
     ),
     rule(
+        "tenants/create",
+        Needs(TenantsManage),
+        &[("POST", "/api/v1/admin/tenants")],
+    ),
+    rule(
+        "tenants/rename",
+        Needs(TenantsManage),
+        &[("PUT", "/api/v1/admin/tenants/{slug}")],
+    ),
+    rule(
+        "tenants/set_status",
+        Needs(TenantsManage),
+        &[
+            ("POST", "/api/v1/admin/tenants/{slug}/suspend"),
+            ("POST", "/api/v1/admin/tenants/{slug}/reactivate"),
+        ],
+    ),
+    rule(
+        "tenants/delete",
+        Needs(TenantsManage),
+        &[("DELETE", "/api/v1/admin/tenants/{slug}")],
+    ),
+    rule(
+        "system/health",
+        Needs(TenantsManage),
+        &[("GET", "/api/v1/admin/health")],
+    ),
+    rule(
         "jobs/list",
         Needs(TenantsManage),
         &[("GET", "/api/v1/admin/jobs")],

@@ -45,6 +45,15 @@ pub mod ssr {
         /// The workspace's single sign-on settings, kept by the server (which owns the
         /// provider checks and the sealing of secrets).
         pub sso: std::sync::Arc<dyn SsoAdmin>,
+        /// The installation's health (`GET /api/v1/admin/health` reads the same).
+        pub system: std::sync::Arc<dyn SystemHealth>,
+    }
+
+    /// What the installation's console asks the server about itself.
+    pub trait SystemHealth: Send + Sync + std::fmt::Debug {
+        fn health(
+            &self,
+        ) -> crate::session::ssr::BoxFuture<'_, Result<types::system::Health, crate::AppError>>;
     }
 
     /// What the sign-in settings page asks the server to do, the same code the REST routes
@@ -183,7 +192,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("tenants") view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("system") view=|| view! { <Protected><pages::system::SystemPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("system"), StaticSegment("tenants")) view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

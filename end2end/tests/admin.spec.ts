@@ -52,9 +52,9 @@ function linkIn(message: string): string {
   return m![0].replace(/^https?:\/\/[^/]+/, server.url);
 }
 
-async function signIn(page: Page, email: string, password: string) {
+async function signIn(page: Page, email: string, password: string, tenant = 'demo') {
   await page.goto(`${server.url}/login`);
-  await page.locator('#tenant').fill('demo');
+  await page.locator('#tenant').fill(tenant);
   await page.locator('#email').fill(email);
   await page.locator('#password').fill(password);
   await page.locator('#sign-in').click();
@@ -248,4 +248,87 @@ test('personal data: an export to download, and an erasure confirmed by typing t
   await expect(page.locator('#requests tr[data-kind="erasure"]').first()).toContainText('an erased person');
   await expect(page.locator('#erase-user option', { hasText: 'viewer@demo.test' })).toHaveCount(0);
   expect(await serious(page)).toEqual([]);
+});
+
+test('the installation console: a workspace created with its admin invited by e-mail, renamed, suspended and deleted; health that keeps itself current', async ({ page, browser }) => {
+  await signIn(page, 'root@devpulse.test', 'demo-superadmin-pass', '');
+  await page.locator('header nav').getByRole('link', { name: 'System' }).click();
+  await expect(page).toHaveURL(/\/system$/);
+  await expect(page.locator('#health-database')).toContainText('connections');
+  await expect(page.locator('#health-schemas')).toHaveAttribute('data-state', 'ok');
+  await expect(page.locator('#health-redis')).toHaveAttribute('data-state', 'off');
+  // The page reads the health again by itself, and stops when paused.
+  const first = await page.locator('#health-at').getAttribute('data-at');
+  await expect.poll(() => page.locator('#health-at').getAttribute('data-at'), { timeout: 15_000 }).not.toBe(first);
+  await page.locator('#health-pause').click();
+  await expect(page.locator('#health-pause')).toHaveAttribute('aria-pressed', 'true');
+  const paused = await page.locator('#health-at').getAttribute('data-at');
+  await page.waitForTimeout(4_000);
+  expect(await page.locator('#health-at').getAttribute('data-at')).toBe(paused);
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    const axe = await new AxeBuilder({ page }).analyze();
+    expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  await page.getByRole('link', { name: 'Workspaces' }).click();
+  await expect(page).toHaveURL(/\/system\/tenants$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const demo = page.locator('#tenants tr[data-tenant="demo"]');
+  await expect(demo).toContainText('Demo');
+  // The demo's people, and the events its live demo sent today.
+  await expect(demo.locator('td').nth(2)).toHaveText(/^[1-9]\d*$/);
+
+  // A bad slug is named beside its field; nothing is created.
+  await page.locator('#new-slug').evaluate((el: HTMLInputElement) => el.removeAttribute('pattern'));
+  await page.locator('#new-slug').fill('Not A Slug');
+  await page.locator('#new-name').fill('Acme');
+  await page.locator('#new-admin').fill('boss@acme.test');
+  await page.locator('#create-submit').click();
+  await expect(page.locator('#new-slug-error')).toContainText('lowercase letter');
+  await page.locator('#new-slug').fill('acme');
+  await page.locator('#create-submit').click();
+  await expect(page.locator('#created')).toContainText('boss@acme.test is invited');
+  const row = page.locator('#tenants tr[data-tenant="acme"]');
+  await expect(row).toContainText('Acme');
+  await expect(row.locator('td').nth(2)).toHaveText('1');
+
+  // The first admin's invitation arrives through SMTP; they set a password and sign in.
+  await expect.poll(() => mailTo('boss@acme.test').length).toBe(1);
+  await setPassword(browser, linkIn(mailTo('boss@acme.test')[0]), 'acme-boss-password');
+  const bossContext = await browser.newContext();
+  const boss = await bossContext.newPage();
+  await signIn(boss, 'boss@acme.test', 'acme-boss-password', 'acme');
+  await expect(boss.locator('#who')).toHaveAttribute('data-role', 'tenant_admin');
+
+  await row.locator('.tenant-rename').click();
+  await page.locator('#rename-name').fill('Acme Corporation');
+  await page.locator('#rename-submit').click();
+  await expect(page.locator('#tenant-notice')).toHaveText('acme is now called Acme Corporation.');
+  await expect(row).toContainText('Acme Corporation');
+  await expect(page.locator('#rename-form')).toHaveCount(0);
+
+  // Suspended: the admin's open session ends.
+  await row.locator('.tenant-status').click();
+  await expect(row).toHaveAttribute('data-status', 'suspended');
+  await boss.goto(`${server.url}/profile`);
+  await expect(boss.locator('#who')).toHaveCount(0);
+  await row.locator('.tenant-status').click();
+  await expect(row).toHaveAttribute('data-status', 'active');
+
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+
+  // Deleting needs the slug typed out.
+  await row.locator('.tenant-delete').click();
+  await page.locator('#delete-confirm').fill('acm');
+  await page.locator('#delete-submit').click();
+  await expect(page.locator('#delete-error')).toContainText('Type acme to delete');
+  await expect(row).toHaveCount(1);
+  await page.locator('#delete-confirm').fill('acme');
+  await page.locator('#delete-submit').click();
+  await expect(page.locator('#tenant-notice')).toHaveText('acme and everything in it are deleted.');
+  await expect(row).toHaveCount(0);
+  await bossContext.close();
 });

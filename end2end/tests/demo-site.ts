@@ -11,6 +11,7 @@ const root = path.resolve(__dirname, '..', '..');
 export class DemoSite {
   private server?: DevpulseServer;
   private readonly crashes: string[] = [];
+  private readonly panics: string[] = [];
 
   /** `name` is the data directory under `.data/`, fresh for every run. */
   constructor(name: string) {
@@ -25,6 +26,7 @@ export class DemoSite {
       await this.server?.stop();
     });
     test.afterEach(() => {
+      this.panics.splice(0);
       expect(this.crashes.splice(0)).toEqual([]);
     });
   }
@@ -36,7 +38,11 @@ export class DemoSite {
   /** Signs in through the login form at 1280 px and waits for the page to hydrate. */
   async signIn(page: Page, email = 'dev@demo.test', password = 'demo-developer-pass') {
     await page.setViewportSize({ width: 1280, height: 900 });
-    page.on('pageerror', (e) => this.crashes.push(`${e.message}\n${e.stack}`));
+    // Which page, and the panic's own words (the hook prints them to the console first).
+    page.on('console', (m) => {
+      if (m.type() === 'error' && m.text().includes('panicked')) this.panics.push(`${page.url()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => this.crashes.push(`${page.url()}: ${e.message}\n${e.stack}\n${this.panics.join('\n')}`));
     await page.goto(`${this.url}/login?next=${encodeURIComponent('/')}`);
     await page.locator('#tenant').fill('demo');
     await page.locator('#email').fill(email);

@@ -59,7 +59,7 @@ for (const p of people) {
     const nav = page.locator('header nav');
     await expect(nav.getByRole('link', { name: 'API keys' })).toHaveCount(p.keys ? 1 : 0);
     await expect(nav.getByRole('link', { name: 'Users' })).toHaveCount(p.users ? 1 : 0);
-    await expect(nav.getByRole('link', { name: 'Tenants' })).toHaveCount(p.tenants ? 1 : 0);
+    await expect(nav.getByRole('link', { name: 'System' })).toHaveCount(p.tenants ? 1 : 0);
 
     // Pages check on the server too, not just by hiding links.
     await page.goto(`${server.url}/users`);
@@ -70,7 +70,7 @@ for (const p of people) {
     } else {
       await expect(page.locator('#page-error')).toContainText('people belong to a workspace');
     }
-    await page.goto(`${server.url}/tenants`);
+    await page.goto(`${server.url}/system/tenants`);
     if (p.tenants) {
       await expect(page.locator('#tenants')).toContainText('demo');
     } else {

@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod metrics_scope;
 pub mod startup;
 pub mod state;
+pub mod system;
 pub mod tenancy;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
@@ -31,13 +32,24 @@ pub use startup::Error;
 pub use state::AppState;
 
 pub fn init_tracing(format: &config::LogFormat) {
-    use tracing_subscriber::{fmt, EnvFilter};
+    use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(system::KeepErrors);
     let _ = match format {
-        config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        config::LogFormat::Text => builder.compact().try_init(),
+        config::LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        config::LogFormat::Text => registry
+            .with(fmt::layer().compact().with_writer(std::io::stderr))
+            .try_init(),
     };
 }
 
@@ -138,7 +150,16 @@ pub async fn serve(
         &public_url,
     )
     .map_err(Error::Setup)?;
+    let system = Arc::new(system::System {
+        store: db.store.clone(),
+        writer: writer.clone(),
+        redis: redis.clone(),
+        sockets: Default::default(),
+        database_mode: db.mode,
+        started_at: Instant::now(),
+    });
     let state = AppState {
+        system,
         sso: Arc::new(sso),
         sealer,
         access: access_tx,

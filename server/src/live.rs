@@ -188,7 +188,11 @@ pub async fn status_ws(
     }
     let shutdown = state.shutdown.clone();
     let points = state.live.subscribe();
-    limited(ws).on_upgrade(move |socket| serve(socket, points, shutdown))
+    let open = state.system.sockets.clone();
+    limited(ws).on_upgrade(move |socket| async move {
+        let _counted = open.open();
+        serve(socket, points, shutdown).await
+    })
 }
 
 /// `/ws/metrics`: the caller's tenant's `metrics_update`s, each cut down to the people whose
@@ -257,7 +261,11 @@ pub async fn metrics_ws(
         only,
         named,
     };
-    limited(ws).on_upgrade(move |socket| feed.serve(socket))
+    let open = feed.state.system.sockets.clone();
+    limited(ws).on_upgrade(move |socket| async move {
+        let _counted = open.open();
+        feed.serve(socket).await
+    })
 }
 
 /// Whose numbers `caller` sees (`None`: everyone's in the tenant), and whether by name: the

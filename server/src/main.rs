@@ -271,8 +271,8 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
         }) => {
             let email = Email::parse(&admin_email)?;
             if invite {
-                let p =
-                    tenancy::provision_invited(store, &slug(&s)?, &name, &email, &actor).await?;
+                let p = tenancy::provision_invited(store, &slug(&s)?, &name, &email, &actor, None)
+                    .await?;
                 json!({
                     "tenant": p.tenant.slug, "name": p.tenant.name, "admin_email": email,
                     "invitation_url": format!("{}{}", public_url(), p.link.path()),
@@ -292,7 +292,11 @@ async fn operate(db: &Database, command: Command) -> Result<serde_json::Value, A
             .map(|t| json!({ "slug": t.slug, "name": t.name, "status": t.status, "plan": t.plan }))
             .collect::<Vec<_>>()),
         Command::Tenant(TenantCmd::Rename { slug: s, name }) => {
-            json!(tenants::rename(store.pool(), &slug(&s)?, &name).await?.name)
+            json!(
+                tenants::rename(store.pool(), &actor, &slug(&s)?, &name)
+                    .await?
+                    .name
+            )
         }
         Command::Tenant(TenantCmd::Suspend { slug: s }) => {
             json!({ "status": tenants::set_status(store.pool(), &actor, &slug(&s)?, TenantStatus::Suspended).await?.status })

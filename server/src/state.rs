@@ -60,6 +60,8 @@ pub struct AppState {
     pub sso: Arc<crate::auth::sso::Sso>,
     /// Seals the secrets the server must read back (client secrets, TOTP seeds).
     pub sealer: Arc<store::sealing::Sealer>,
+    /// The installation's health, for its console.
+    pub system: Arc<crate::system::System>,
 }
 
 impl AppState {

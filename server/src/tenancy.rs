@@ -41,15 +41,17 @@ pub struct ProvisionedInvited {
     pub link: invitations::Issued,
 }
 
-/// Like [`provision`], but the first admin gets an invitation link instead of a password.
+/// Like [`provision`], but the first admin gets an invitation link instead of a password,
+/// e-mailed to them through `post` when there is one.
 pub async fn provision_invited(
     store: &Store,
     slug: &Slug,
     name: &str,
     admin_email: &Email,
     actor: &Actor,
+    post: Option<&invitations::Post<'_>>,
 ) -> Result<ProvisionedInvited, ApiError> {
-    let first = FirstAdmin::Invitation;
+    let first = FirstAdmin::Invitation(post);
     let p = tenants::provision(store.pool(), actor, slug, name, admin_email, first).await?;
     Ok(ProvisionedInvited {
         tenant: p.tenant,

@@ -169,14 +169,14 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Tenant>> {
     .collect()
 }
 
-pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
+pub async fn find_by_slug<'e>(conn: impl sqlx::PgExecutor<'e>, slug: &Slug) -> Result<Tenant> {
     sqlx::query_as!(
         TenantRow,
         "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
          FROM tenants WHERE slug = $1",
         slug.as_str()
     )
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .ok_or(Error::NotFound("tenant"))?
     .try_into()
@@ -225,7 +225,13 @@ pub async fn set_status(
     Ok(tenant)
 }
 
-pub async fn rename(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
+/// Renames a workspace (the installation's console), recorded in the registry's audit log.
+pub async fn rename(
+    pool: &PgPool,
+    actor: &crate::audit::Actor,
+    slug: &Slug,
+    name: &str,
+) -> Result<Tenant> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::Invalid {
@@ -233,17 +239,32 @@ pub async fn rename(pool: &PgPool, slug: &Slug, name: &str) -> Result<Tenant> {
             reason: "must be 1 to 200 characters".into(),
         });
     }
-    sqlx::query_as!(
+    let mut tx = crate::registry_tx(pool).await?;
+    let old = find_by_slug(&mut *tx, slug).await?;
+    let tenant: Tenant = sqlx::query_as!(
         TenantRow,
         "UPDATE tenants SET name = $2, updated_at = now() WHERE slug = $1
          RETURNING id, slug, name, schema_name, role_name, plan, status, created_at, updated_at",
         slug.as_str(),
         name
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(Error::NotFound("tenant"))?
-    .try_into()
+    .try_into()?;
+    if old.name != tenant.name {
+        let details = serde_json::json!({ "from": old.name, "to": tenant.name });
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "tenant.renamed",
+            Some(slug.as_str()),
+            details,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(tenant)
 }
 
 /// Renames the workspace whose [`crate::TenantTx`] `conn` is (its admin, from the settings
@@ -314,11 +335,12 @@ pub async fn create(
 }
 
 /// How a new tenant's first admin gets in.
-pub enum FirstAdmin {
+pub enum FirstAdmin<'a> {
     /// With this password, checked against the policy.
     Password(String),
     /// Through an invitation link that lets them set one.
-    Invitation,
+    /// e-mailed through the `Post` when there is one.
+    Invitation(Option<&'a crate::invitations::Post<'a>>),
 }
 
 pub struct Provisioned {
@@ -337,7 +359,7 @@ pub async fn provision(
     slug: &Slug,
     name: &str,
     admin_email: &crate::Email,
-    first: FirstAdmin,
+    first: FirstAdmin<'_>,
 ) -> Result<Provisioned> {
     let mut tx = pool.begin().await?;
     let tenant = create_in(&mut tx, actor, slug, name).await?;
@@ -356,9 +378,9 @@ pub async fn provision(
             .await?;
             (admin, None)
         }
-        FirstAdmin::Invitation => {
+        FirstAdmin::Invitation(post) => {
             let (admin, link) =
-                crate::invitations::invite(&mut tx, actor, slug, admin_email, "", role, None)
+                crate::invitations::invite(&mut tx, actor, slug, admin_email, "", role, post)
                     .await?;
             (admin, Some(link))
         }

@@ -19,6 +19,7 @@ pub mod retention;
 pub mod roles;
 pub mod settings;
 pub mod sso;
+pub mod system;
 pub mod viewer;
 
 pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};

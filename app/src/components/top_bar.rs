@@ -42,7 +42,7 @@ pub fn TopBar() -> impl IntoView {
                                     (member, "/teams", "Teams"),
                                     (admin, "/audit", "Audit"),
                                     (member && admin, "/settings", "Settings"),
-                                    (v.can(Permission::TenantsManage), "/tenants", "Tenants"),
+                                    (v.can(Permission::TenantsManage), "/system", "System"),
                                     (true, "/profile", "Profile"),
                                 ]
                                     .into_iter()

@@ -13,6 +13,7 @@ pub mod settings;
 pub mod sso;
 pub mod sso_try;
 pub mod status;
+pub mod system;
 pub mod teams;
 pub mod tenants;
 pub mod users;

@@ -1,165 +1,311 @@
-//! `/tenants`: the installation's workspaces and its background jobs, for super admins.
+//! `/system/tenants`: the installation's workspaces, for super admins: each one's plan, status,
+//! people, last day's events, storage and last activity; create one (its first admin is
+//! invited by e-mail), rename, suspend or reactivate, and delete with its slug typed out.
 
 use leptos::{either::Either, prelude::*};
-use serde::{Deserialize, Serialize};
+use types::{people::PasswordLink, system::TenantSummary};
 
-use crate::AppError;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TenantRow {
-    pub slug: String,
-    pub name: String,
-    pub status: String,
-}
+use crate::{
+    components::forms::{error_text, field_error, show_result, Changes},
+    AppError,
+};
 
 #[server(endpoint = "tenants/list")]
-pub async fn list_tenants() -> Result<Vec<TenantRow>, AppError> {
+pub async fn list_tenants() -> Result<Vec<TenantSummary>, AppError> {
     crate::session::ssr::require_fn::<ListTenants>().await?;
     let store = crate::ssr::server_context()?.store;
-    let tenants = store::tenants::list(store.pool()).await?;
-    Ok(tenants
-        .into_iter()
-        .map(|t| TenantRow {
-            slug: t.slug.to_string(),
-            name: t.name,
-            status: match t.status {
-                store::TenantStatus::Active => "active".into(),
-                store::TenantStatus::Suspended => "suspended".into(),
-            },
-        })
-        .collect())
+    Ok(store::system::tenants(&store).await?)
 }
 
-/// The job counts and the newest jobs.
-#[server(endpoint = "jobs/list")]
-pub async fn list_jobs() -> Result<types::jobs::Jobs, AppError> {
-    crate::session::ssr::require_fn::<ListJobs>().await?;
-    let store = crate::ssr::server_context()?.store;
-    Ok(types::jobs::Jobs {
-        counts: store::jobs::counts(store.pool()).await?,
-        jobs: store::jobs::list(store.pool(), None, 50).await?,
-    })
+/// Creates a workspace and invites its first admin by e-mail (the link is shown here too).
+#[server(endpoint = "tenants/create")]
+pub async fn create_tenant(
+    slug: String,
+    name: String,
+    admin_email: String,
+) -> Result<PasswordLink, AppError> {
+    let s = crate::session::ssr::require_fn::<CreateTenant>().await?;
+    let cx = crate::ssr::server_context()?;
+    let slug = store::Slug::parse(slug.trim())?;
+    let email = store::Email::parse(&admin_email)?;
+    let post = store::invitations::Post {
+        sealer: &cx.sealer,
+        public_url: &cx.public_url,
+    };
+    let first = store::tenants::FirstAdmin::Invitation(Some(&post));
+    let p =
+        store::tenants::provision(cx.store.pool(), &s.actor, &slug, &name, &email, first).await?;
+    let link = p.link.ok_or_else(|| AppError::not_found("invitation"))?;
+    Ok(link.shown(&cx.public_url, email.as_str()))
 }
 
-/// Runs a dead job again with a fresh set of attempts.
-#[server(endpoint = "jobs/retry")]
-pub async fn retry_job(id: i64) -> Result<String, AppError> {
-    crate::session::ssr::require_fn::<RetryJob>().await?;
+#[server(endpoint = "tenants/rename")]
+pub async fn rename_tenant(slug: String, name: String) -> Result<String, AppError> {
+    let s = crate::session::ssr::require_fn::<RenameTenant>().await?;
     let store = crate::ssr::server_context()?.store;
-    store::jobs::revive(store.pool(), types::jobs::JobId(id)).await?;
-    Ok(format!("Job {id} is queued again."))
+    let slug = store::Slug::parse(&slug).map_err(|_| AppError::not_found("workspace"))?;
+    let t = store::tenants::rename(store.pool(), &s.actor, &slug, &name).await?;
+    Ok(format!("{} is now called {}.", t.slug, t.name))
+}
+
+/// `status` is `active` or `suspended`. A suspended workspace's people cannot sign in and its
+/// keys cannot send data; nothing is deleted.
+#[server(endpoint = "tenants/set_status")]
+pub async fn set_tenant_status(slug: String, status: String) -> Result<String, AppError> {
+    let s = crate::session::ssr::require_fn::<SetTenantStatus>().await?;
+    let store = crate::ssr::server_context()?.store;
+    let slug = store::Slug::parse(&slug).map_err(|_| AppError::not_found("workspace"))?;
+    let (status, done) = match status.as_str() {
+        "active" => (store::TenantStatus::Active, "reactivated"),
+        "suspended" => (store::TenantStatus::Suspended, "suspended"),
+        _ => return Err(AppError::invalid("status", "must be active or suspended")),
+    };
+    store::tenants::set_status(store.pool(), &s.actor, &slug, status).await?;
+    Ok(format!("{slug} is {done}."))
+}
+
+/// Deletes the workspace and everything in it; `confirm` must repeat its slug.
+#[server(endpoint = "tenants/delete")]
+pub async fn delete_tenant(slug: String, confirm: String) -> Result<String, AppError> {
+    let s = crate::session::ssr::require_fn::<DeleteTenant>().await?;
+    let store = crate::ssr::server_context()?.store;
+    let slug = store::Slug::parse(&slug).map_err(|_| AppError::not_found("workspace"))?;
+    if confirm.trim() != slug.as_str() {
+        return Err(AppError::invalid(
+            "confirm",
+            format!("type {slug} to delete this workspace"),
+        ));
+    }
+    store::tenants::delete(store.pool(), &s.actor, &slug).await?;
+    Ok(format!("{slug} and everything in it are deleted."))
 }
 
 #[component]
 pub fn TenantsPage() -> impl IntoView {
-    let tenants = Resource::new(|| (), |_| list_tenants());
-    let retry = ServerAction::<RetryJob>::new();
-    let changes = crate::components::forms::Changes::default().watch(retry.value());
-    let jobs = Resource::new(move || changes.get(), |_| list_jobs());
+    let create = ServerAction::<CreateTenant>::new();
+    let rename = ServerAction::<RenameTenant>::new();
+    let status = ServerAction::<SetTenantStatus>::new();
+    let delete = ServerAction::<DeleteTenant>::new();
+    let changes = Changes::default()
+        .watch(create.value())
+        .watch(rename.value())
+        .watch(status.value())
+        .watch(delete.value());
+    let tenants = Resource::new(move || changes.get(), |_| list_tenants());
+    // The answer of whichever row action ran last, in one place.
+    let notice = RwSignal::new(None::<Result<String, AppError>>);
+    for value in [rename.value(), status.value(), delete.value()] {
+        Effect::new(move || {
+            if let Some(v) = value.get() {
+                notice.set(Some(v));
+            }
+        });
+    }
+    // The workspace whose rename or delete form is open.
+    let open = RwSignal::new(None::<Editing>);
     view! {
-        <section class="card">
-            <h1>"Tenants"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <section class="card" aria-labelledby="tenants-title">
+            <h1 id="tenants-title">"Workspaces"</h1>
+            <p class="muted">
+                "Every workspace of this installation. Suspending one signs nobody out by force but refuses every sign-in, refresh and ingestion until it is reactivated; deleting one drops all of its data at once."
+            </p>
+            {show_result(notice, &["name", "confirm"], |m| view! { <p class="notice" role="status" id="tenant-notice">{m}</p> }.into_any())}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match tenants.await {
-                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{e.to_string()}</p> }),
-                        Ok(rows) => {
-                            Either::Right(
-                                view! {
-                                    <table class="table" id="tenants">
-                                        <thead>
-                                            <tr>
-                                                <th>"Slug"</th>
-                                                <th>"Name"</th>
-                                                <th>"Status"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {rows
-                                                .into_iter()
-                                                .map(|t| {
-                                                    view! {
-                                                        <tr>
-                                                            <td>{t.slug}</td>
-                                                            <td>{t.name}</td>
-                                                            <td>{t.status}</td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                },
-                            )
-                        }
+                        Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{error_text(&e)}</p> }),
+                        Ok(rows) => Either::Right(view! { <TenantTable rows open status /> }),
                     }
                 })}
-            </Suspense>
+            </Transition>
+            <EditPanel open rename delete />
         </section>
-        <section class="card">
-            <h2>"Background jobs"</h2>
-            <p class="muted">"E-mail deliveries and upkeep, run by every instance; a failed attempt waits longer each time, and a job out of attempts stays here as dead until run again."</p>
-            {crate::components::forms::show_result(retry.value(), &[], |m| view! { <p class="notice" role="status" id="retry-notice">{m}</p> }.into_any())}
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match jobs.await {
-                        Err(e) => Either::Left(view! { <p class="error" role="alert">{e.to_string()}</p> }),
-                        Ok(j) => Either::Right(view! { <JobsTable jobs=j retry /> }),
-                    }
-                })}
-            </Suspense>
+        <section class="card" aria-labelledby="create-title">
+            <h2 id="create-title">"New workspace"</h2>
+            <ActionForm action=create attr:class="stack" attr:id="create-tenant">
+                <label>
+                    "Slug (in sign-in forms and API keys; cannot change)"
+                    <input name="slug" id="new-slug" required pattern="[a-z][a-z0-9_]{1,40}" autocomplete="off" aria-describedby="new-slug-error" />
+                </label>
+                {field_error(create.value(), "slug", "new-slug-error")}
+                <label>
+                    "Name"
+                    <input name="name" id="new-name" required maxlength="200" aria-describedby="new-name-error" />
+                </label>
+                {field_error(create.value(), "name", "new-name-error")}
+                <label>
+                    "First admin's e-mail (they are sent an invitation)"
+                    <input name="admin_email" id="new-admin" type="email" required aria-describedby="new-admin-error" />
+                </label>
+                {field_error(create.value(), "email", "new-admin-error")}
+                <p class="row"><button type="submit" class="button" id="create-submit">"Create workspace"</button></p>
+            </ActionForm>
+            {show_result(create.value(), &["slug", "name", "email"], |link: PasswordLink| view! {
+                <div class="notice" role="status" id="created">
+                    <p>{format!("Created. {} is invited; the link (also e-mailed) works until {}:", link.email, link.expires_at.format("%Y-%m-%d %H:%M UTC"))}</p>
+                    <p><code class="wrap" id="created-link">{link.url}</code></p>
+                </div>
+            }.into_any())}
         </section>
     }
 }
 
+/// The rename or delete form open for one workspace.
+#[derive(Clone, Debug, PartialEq)]
+enum Editing {
+    Rename { slug: String, name: String },
+    Delete { slug: String },
+}
+
+impl Editing {
+    fn slug(&self) -> &str {
+        match self {
+            Editing::Rename { slug, .. } | Editing::Delete { slug } => slug,
+        }
+    }
+}
+
 #[component]
-fn JobsTable(jobs: types::jobs::Jobs, retry: ServerAction<RetryJob>) -> impl IntoView {
-    let c = &jobs.counts;
-    view! {
-        <p id="job-counts">{format!("{} queued, {} running, {} dead.", c.queued, c.running, c.dead)}</p>
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Background jobs">
-            <table class="table" id="jobs">
+fn TenantTable(
+    rows: Vec<TenantSummary>,
+    open: RwSignal<Option<Editing>>,
+    status: ServerAction<SetTenantStatus>,
+) -> impl IntoView {
+    if rows.is_empty() {
+        return Either::Left(view! { <p class="muted" id="tenants">"No workspaces yet."</p> });
+    }
+    let body = rows
+        .into_iter()
+        .map(|t| view! { <TenantRow t open status /> })
+        .collect_view();
+    Either::Right(view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Workspaces">
+            <table class="table" id="tenants">
                 <thead>
                     <tr>
-                        <th>"Job"</th>
-                        <th>"Kind"</th>
-                        <th>"Workspace"</th>
-                        <th>"State"</th>
-                        <th>"Attempts"</th>
-                        <th>"Last error"</th>
-                        <th></th>
+                        <th scope="col">"Workspace"</th>
+                        <th scope="col">"Plan"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="num">"People"</th>
+                        <th scope="col" class="num">"Events, 24 h"</th>
+                        <th scope="col" class="num">"Storage"</th>
+                        <th scope="col">"Last activity"</th>
+                        <th scope="col" class="num">"Schema"</th>
+                        <th scope="col"><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>
-                <tbody>
-                    {jobs
-                        .jobs
-                        .into_iter()
-                        .map(|j| {
-                            let dead = j.state == "dead";
-                            let id = j.id.to_string();
-                            let (row_id, form_id, state) = (id.clone(), id.clone(), j.state.clone());
-                            view! {
-                                <tr data-job=row_id data-state=state>
-                                    <td>{id}</td>
-                                    <td>{j.kind}</td>
-                                    <td>{j.tenant.unwrap_or_else(|| "—".into())}</td>
-                                    <td>{j.state}</td>
-                                    <td>{format!("{} of {}", j.attempts, j.max_attempts)}</td>
-                                    <td class="muted">{j.last_error.unwrap_or_default()}</td>
-                                    <td>
-                                        {dead.then(|| view! {
-                                            <ActionForm action=retry attr:class="inline">
-                                                <input type="hidden" name="id" value=form_id.clone() />
-                                                <button type="submit" class="link retry-job">"Run again"</button>
-                                            </ActionForm>
-                                        })}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
+                <tbody>{body}</tbody>
             </table>
+        </div>
+    })
+}
+
+#[component]
+fn TenantRow(
+    t: TenantSummary,
+    open: RwSignal<Option<Editing>>,
+    status: ServerAction<SetTenantStatus>,
+) -> impl IntoView {
+    let suspended = t.status == "suspended";
+    let (next, next_label) = if suspended {
+        ("active", "Reactivate")
+    } else {
+        ("suspended", "Suspend")
+    };
+    let last = t
+        .last_activity
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into());
+    let rename_to = Editing::Rename {
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+    };
+    let delete_it = Editing::Delete {
+        slug: t.slug.clone(),
+    };
+    let slug = t.slug.clone();
+    view! {
+        <tr data-tenant=t.slug.clone() data-status=t.status.clone()>
+            <th scope="row">
+                <span class="strong">{t.name.clone()}</span>
+                <br />
+                <code class="muted">{t.slug.clone()}</code>
+            </th>
+            <td>{t.plan.clone()}</td>
+            <td><span class="badge" class:warn=suspended>{t.status.clone()}</span></td>
+            <td class="num">{crate::components::format::grouped(t.people)}</td>
+            <td class="num">{crate::components::format::grouped(t.events_24h)}</td>
+            <td class="num">{types::system::bytes(t.storage_bytes)}</td>
+            <td class="nowrap">{last}</td>
+            <td class="num">{t.migrated_version.to_string()}</td>
+            <td class="nowrap">
+                <button type="button" class="link tenant-rename" aria-controls="tenant-edit" on:click=move |_| open.set(Some(rename_to.clone()))>"Rename"</button>
+                " · "
+                <ActionForm action=status attr:class="inline">
+                    <input type="hidden" name="slug" value=slug />
+                    <input type="hidden" name="status" value=next />
+                    <button type="submit" class="link tenant-status">{next_label}</button>
+                </ActionForm>
+                " · "
+                <button type="button" class="link danger tenant-delete" aria-controls="tenant-edit" on:click=move |_| open.set(Some(delete_it.clone()))>"Delete"</button>
+            </td>
+        </tr>
+    }
+}
+
+/// The form the row's Rename or Delete opened, under the table; it closes once it succeeds.
+#[component]
+fn EditPanel(
+    open: RwSignal<Option<Editing>>,
+    rename: ServerAction<RenameTenant>,
+    delete: ServerAction<DeleteTenant>,
+) -> impl IntoView {
+    let (renamed, deleted) = (rename.value(), delete.value());
+    Effect::new(move || {
+        let ok = |v: &Option<Result<String, AppError>>| matches!(v, Some(Ok(_)));
+        if renamed.with(ok) || deleted.with(ok) {
+            open.set(None);
+        }
+    });
+    let close = move |_| open.set(None);
+    view! {
+        <div id="tenant-edit" aria-live="polite">
+            {move || open.get().map(|editing| {
+                let slug = editing.slug().to_string();
+                match editing {
+                    Editing::Rename { name, .. } => Either::Left(view! {
+                        <ActionForm action=rename attr:class="stack panel" attr:id="rename-form">
+                            <h3>{format!("Rename {slug}")}</h3>
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <label>
+                                "New name"
+                                <input name="name" id="rename-name" value=name required maxlength="200" aria-describedby="rename-error" />
+                            </label>
+                            {field_error(rename.value(), "name", "rename-error")}
+                            <p class="row">
+                                <button type="submit" class="button" id="rename-submit">"Rename"</button>
+                                <button type="button" class="button secondary" on:click=close>"Cancel"</button>
+                            </p>
+                        </ActionForm>
+                    }),
+                    Editing::Delete { .. } => Either::Right(view! {
+                        <ActionForm action=delete attr:class="stack panel" attr:id="delete-form">
+                            <h3>{format!("Delete {slug}")}</h3>
+                            <p>"Every person, key, event, dashboard and audit entry of this workspace goes at once, and cannot be brought back."</p>
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <label>
+                                {format!("Type {slug} to confirm")}
+                                <input name="confirm" id="delete-confirm" required autocomplete="off" aria-describedby="delete-error" />
+                            </label>
+                            {field_error(delete.value(), "confirm", "delete-error")}
+                            <p class="row">
+                                <button type="submit" class="button danger" id="delete-submit">"Delete for good"</button>
+                                <button type="button" class="button secondary" on:click=close>"Cancel"</button>
+                            </p>
+                        </ActionForm>
+                    }),
+                }
+            })}
         </div>
     }
 }

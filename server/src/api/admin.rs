@@ -13,8 +13,18 @@ use store::{tenants, Slug, Tenant, TenantStatus};
 use super::extract::{JsonBody, Me};
 use crate::{error::ApiError, state::AppState, tenancy};
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Tenant>>, ApiError> {
-    Ok(Json(tenants::list(state.store.pool()).await?))
+/// Every workspace with its people, last day's events, storage and last activity.
+pub async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<types::system::TenantSummary>>, ApiError> {
+    Ok(Json(store::system::tenants(&state.store).await?))
+}
+
+/// This instance's view of the installation's health.
+pub async fn health(
+    State(state): State<AppState>,
+) -> Result<Json<types::system::Health>, ApiError> {
+    Ok(Json(state.system.health().await?))
 }
 
 #[derive(Deserialize)]
@@ -23,6 +33,9 @@ pub struct CreateTenant {
     slug: String,
     name: String,
     admin_email: String,
+    /// `password` (the default: a one-time password in the answer) or `invitation` (a link
+    /// e-mailed to the admin, and in the answer).
+    first_admin: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +43,10 @@ pub struct CreatedTenant {
     tenant: Tenant,
     admin_email: String,
     /// Hand this to the tenant's first admin; it is not stored anywhere in clear.
-    admin_one_time_password: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_one_time_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invitation: Option<types::people::PasswordLink>,
 }
 
 pub async fn create(
@@ -44,15 +60,63 @@ pub async fn create(
     let email = store::Email::parse(&body.admin_email)
         .map_err(|_| ApiError::field("/admin_email", "is not an e-mail address"))?;
     let actor = me.actor();
-    let created = tenancy::provision(&state.store, &slug, &body.name, &email, None, &actor).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedTenant {
-            tenant: created.tenant,
-            admin_email: email.to_string(),
-            admin_one_time_password: created.password,
-        }),
-    ))
+    let created = match body.first_admin.as_deref().unwrap_or("password") {
+        "password" => {
+            let p =
+                tenancy::provision(&state.store, &slug, &body.name, &email, None, &actor).await?;
+            CreatedTenant {
+                tenant: p.tenant,
+                admin_email: email.to_string(),
+                admin_one_time_password: Some(p.password),
+                invitation: None,
+            }
+        }
+        "invitation" => {
+            let post = store::invitations::Post {
+                sealer: &state.sealer,
+                public_url: &state.public_url,
+            };
+            let p = tenancy::provision_invited(
+                &state.store,
+                &slug,
+                &body.name,
+                &email,
+                &actor,
+                Some(&post),
+            )
+            .await?;
+            CreatedTenant {
+                tenant: p.tenant,
+                invitation: Some(p.link.shown(&state.public_url, email.as_str())),
+                admin_email: email.to_string(),
+                admin_one_time_password: None,
+            }
+        }
+        _ => {
+            return Err(ApiError::field(
+                "/first_admin",
+                "must be password or invitation",
+            ))
+        }
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameTenant {
+    name: String,
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<RenameTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    let slug = Slug::parse(&slug).map_err(|_| ApiError::NotFound("tenant"))?;
+    let tenant = tenants::rename(state.store.pool(), &me.actor(), &slug, &body.name).await?;
+    Ok(Json(tenant))
 }
 
 pub async fn suspend(

@@ -525,9 +525,19 @@ pub fn routes() -> ApiRouter {
             Permission(TenantsManage),
             admin::reactivate,
         )
+        .put(
+            "/api/v1/admin/tenants/{slug}",
+            Permission(TenantsManage),
+            admin::rename,
+        )
         .delete(
             "/api/v1/admin/tenants/{slug}",
             Permission(TenantsManage),
             admin::delete,
+        )
+        .get(
+            "/api/v1/admin/health",
+            Permission(TenantsManage),
+            admin::health,
         )
 }

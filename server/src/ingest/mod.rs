@@ -99,6 +99,41 @@ impl Job {
 pub struct Writer {
     queue: mpsc::Sender<Job>,
     room: Arc<Semaphore>,
+    stats: Arc<Flushes>,
+}
+
+/// The writers' commits of the last minute, for the installation's health page.
+#[derive(Default)]
+struct Flushes {
+    written: std::sync::atomic::AtomicU64,
+    /// When each commit ended, how long it took and how many events it wrote.
+    recent: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Duration, u64)>>,
+}
+
+/// The window the health page's rates and flush times cover.
+const FLUSH_WINDOW: Duration = Duration::from_secs(60);
+
+impl Flushes {
+    fn record(&self, took: Duration, events: u64) {
+        use std::sync::atomic::Ordering;
+        self.written.fetch_add(events, Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        let mut recent = self.recent.lock().expect("not poisoned");
+        recent.push_back((now, took, events));
+        Self::forget_old(&mut recent, now);
+    }
+
+    fn forget_old(
+        recent: &mut std::collections::VecDeque<(std::time::Instant, Duration, u64)>,
+        now: std::time::Instant,
+    ) {
+        while recent
+            .front()
+            .is_some_and(|(at, _, _)| now.duration_since(*at) > FLUSH_WINDOW)
+        {
+            recent.pop_front();
+        }
+    }
 }
 
 impl Writer {
@@ -108,6 +143,7 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(QUEUE_REQUESTS);
         let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
         let partitions = Arc::new(Partitions::default());
+        let stats = Arc::new(Flushes::default());
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 tokio::spawn(run(
@@ -115,6 +151,7 @@ impl Writer {
                     bus.clone(),
                     jobs.clone(),
                     partitions.clone(),
+                    stats.clone(),
                 ))
             })
             .collect();
@@ -124,7 +161,34 @@ impl Writer {
             }
         });
         let room = Arc::new(Semaphore::new(QUEUE_EVENTS));
-        (Writer { queue, room }, task)
+        (Writer { queue, room, stats }, task)
+    }
+
+    /// The queue and the last minute's commits.
+    pub fn health(&self) -> types::system::Writer {
+        let now = std::time::Instant::now();
+        let (flushes, events, mut times) = {
+            let mut recent = self.stats.recent.lock().expect("not poisoned");
+            Flushes::forget_old(&mut recent, now);
+            let events: u64 = recent.iter().map(|(_, _, n)| n).sum();
+            let times: Vec<f64> = recent
+                .iter()
+                .map(|(_, took, _)| took.as_secs_f64() * 1000.0)
+                .collect();
+            (recent.len() as u64, events, times)
+        };
+        types::system::Writer {
+            queued_events: (QUEUE_EVENTS - self.room.available_permits()) as u64,
+            queue_capacity: QUEUE_EVENTS as u64,
+            events_per_sec: events as f64 / FLUSH_WINDOW.as_secs_f64(),
+            flushes,
+            flush_ms_max: times.iter().copied().reduce(f64::max),
+            flush_ms_p50: types::system::median(&mut times),
+            written_total: self
+                .stats
+                .written
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Writes the events and returns once they are committed.
@@ -190,6 +254,7 @@ async fn run(
     bus: Bus,
     jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     partitions: Arc<Partitions>,
+    stats: Arc<Flushes>,
 ) {
     loop {
         // Whatever queued up while the last batch was written goes in this one. The queue is
@@ -226,7 +291,10 @@ async fn run(
                 scope: jobs[0].scope.clone(),
             };
             partitions.ensure(&store, &w.scope, &jobs).await;
+            let events: usize = jobs.iter().map(|j| j.events.len()).sum();
+            let started = std::time::Instant::now();
             w.jobs(jobs).await;
+            stats.record(started.elapsed(), events as u64);
         }
     }
 }

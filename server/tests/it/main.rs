@@ -26,3 +26,4 @@ mod request_log;
 mod retention;
 mod server_fns;
 mod sso;
+mod system;

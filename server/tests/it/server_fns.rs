@@ -102,6 +102,15 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
             "jobs/retry" => vec![("id", "999999".into())],
+            // Installation-wide: every tenant role is refused before anything happens.
+            "tenants/create" => vec![
+                ("slug", format!("walk_{role}")),
+                ("name", "Walk".into()),
+                ("admin_email", "walk@walk.test".into()),
+            ],
+            "tenants/rename" => vec![("slug", "other".into()), ("name", "Walked".into())],
+            "tenants/set_status" => vec![("slug", "other".into()), ("status", "suspended".into())],
+            "tenants/delete" => vec![("slug", "other".into()), ("confirm", "other".into())],
             "gdpr/export" => vec![("user", other_user.clone())],
             "gdpr/erase" => vec![
                 ("user", other_user.clone()),

@@ -188,7 +188,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <section class="card">
                                 <p>
                                     "Installation admins see a workspace's numbers through its support access. "
-                                    <A href="/status">"System status"</A>
+                                    <A href="/system">"System"</A>
                                 </p>
                             </section>
                         },

@@ -1,0 +1,166 @@
+//! What the installation's console reads: each workspace's size and activity (read inside
+//! that workspace's own transaction, as everything tenant-scoped is), and the database's
+//! health.
+
+use std::time::Instant;
+
+use futures::{stream, StreamExt, TryStreamExt};
+use sqlx::PgPool;
+use types::system::{Database, Replica, Schemas, TenantSummary};
+
+use crate::{migrate, tenants, Result, Store, TenantStatus};
+
+/// Workspaces read at once: each is a short transaction of its own.
+const CONCURRENT: usize = 4;
+
+/// Every workspace with its people, recent events, storage and last activity, by slug.
+pub async fn tenants(store: &Store) -> Result<Vec<TenantSummary>> {
+    let list = tenants::list(store.pool()).await?;
+    let sizes = schema_sizes(store.pool()).await?;
+    let versions = versions(store.pool()).await?;
+    stream::iter(list)
+        .map(|t| {
+            let size = sizes
+                .iter()
+                .find(|(schema, _)| schema == t.scope().schema())
+                .map_or(0, |(_, bytes)| *bytes);
+            let version = versions
+                .iter()
+                .find(|(slug, _)| *slug == t.slug.as_str())
+                .map_or(0, |(_, v)| *v);
+            summary(store, t, size, version)
+        })
+        .buffered(CONCURRENT)
+        .try_collect()
+        .await
+}
+
+async fn summary(
+    store: &Store,
+    t: tenants::Tenant,
+    storage_bytes: i64,
+    migrated_version: i64,
+) -> Result<TenantSummary> {
+    let mut tx = store.tenant_tx(t.scope()).await?;
+    let row = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM users WHERE status = 'active' AND erased_at IS NULL)
+                    AS "people!",
+                  (SELECT count(*) FROM events WHERE occurred_at > now() - interval '1 day'
+                                                 AND occurred_at <= now() + interval '1 hour')
+                    AS "events!",
+                  (SELECT max(last_seen_at) FROM sessions) AS last_activity"#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(TenantSummary {
+        slug: t.slug.to_string(),
+        name: t.name,
+        plan: t.plan,
+        status: match t.status {
+            TenantStatus::Active => "active".into(),
+            TenantStatus::Suspended => "suspended".into(),
+        },
+        created_at: t.created_at,
+        migrated_version,
+        people: row.people,
+        events_24h: row.events,
+        storage_bytes,
+        last_activity: row.last_activity,
+    })
+}
+
+/// Bytes on disk per schema: what `pg_class` knows, which needs no access to the tables.
+async fn schema_sizes(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT n.nspname AS "schema!",
+                  coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS "bytes!"
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN tenants t ON t.schema_name = n.nspname
+           WHERE c.relkind IN ('r', 'm')
+           GROUP BY n.nspname"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.schema, r.bytes)).collect())
+}
+
+async fn versions(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!("SELECT slug, migrated_version FROM tenants ORDER BY slug")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.slug, r.migrated_version))
+        .collect())
+}
+
+/// The registry's migration, what this build expects, and the workspaces not there yet.
+pub async fn schemas(pool: &PgPool) -> Result<Schemas> {
+    let registry_version = sqlx::query_scalar!(
+        r#"SELECT coalesce(max(version), 0) AS "v!" FROM _sqlx_migrations WHERE success"#
+    )
+    .fetch_one(pool)
+    .await?;
+    let all = versions(pool).await?;
+    let tenant_expected = migrate::tenant_version();
+    Ok(Schemas {
+        registry_version,
+        registry_expected: migrate::registry_version(),
+        tenant_expected,
+        tenants: all.len() as i64,
+        behind: all
+            .into_iter()
+            .filter(|(_, v)| *v != tenant_expected)
+            .collect(),
+    })
+}
+
+/// The database as one instance sees it; `mode` says who runs it.
+pub async fn database(store: &Store, mode: &str) -> Result<Database> {
+    let pool = store.pool();
+    let started = Instant::now();
+    sqlx::query("SELECT 1").execute(pool).await?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let row = sqlx::query!(
+        r#"SELECT current_setting('server_version') AS "version!",
+                  pg_database_size(current_database()) AS "size!",
+                  (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database())
+                    AS "connections!",
+                  current_setting('max_connections')::bigint AS "max_connections!",
+                  pg_is_in_recovery() AS "in_recovery!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    // Only a primary has a WAL position to measure replicas against.
+    let replicas = if row.in_recovery {
+        Vec::new()
+    } else {
+        sqlx::query!(
+            r#"SELECT coalesce(application_name, '') AS "name!", coalesce(state, '') AS "state!",
+                      pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag
+               FROM pg_stat_replication ORDER BY application_name"#
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| Replica {
+            name: r.name,
+            state: r.state,
+            lag_bytes: r.lag,
+        })
+        .collect()
+    };
+    Ok(Database {
+        version: row.version,
+        mode: mode.to_string(),
+        size_bytes: row.size,
+        connections: row.connections,
+        max_connections: row.max_connections,
+        pool_size: pool.size(),
+        pool_idle: pool.num_idle() as u32,
+        in_recovery: row.in_recovery,
+        replicas,
+        latency_ms,
+    })
+}
