@@ -345,6 +345,16 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("DELETE", "/api/v1/admin/tenants/{slug}")],
     ),
     rule(
+        "support/begin",
+        Needs(TenantsManage),
+        &[("POST", "/api/v1/admin/tenants/{slug}/support")],
+    ),
+    rule(
+        "support/list",
+        Needs(TenantsManage),
+        &[("GET", "/api/v1/admin/support")],
+    ),
+    rule(
         "system/health",
         Needs(TenantsManage),
         &[("GET", "/api/v1/admin/health")],
@@ -367,4 +377,15 @@ pub fn rule_for(endpoint: &str) -> Option<Access> {
         .iter()
         .find(|r| r.endpoint == endpoint)
         .map(|r| r.access)
+}
+
+/// Whether the server function at `endpoint` only reads: its rule is a read and each of its
+/// REST twins a GET. A support access may call nothing else.
+pub fn only_reads(endpoint: &str) -> bool {
+    SERVER_FNS.iter().any(|r| {
+        r.endpoint == endpoint
+            && matches!(r.access, Access::Read(_))
+            && !r.rest_twins.is_empty()
+            && r.rest_twins.iter().all(|(method, _)| *method == "GET")
+    })
 }

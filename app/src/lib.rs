@@ -45,15 +45,30 @@ pub mod ssr {
         /// The workspace's single sign-on settings, kept by the server (which owns the
         /// provider checks and the sealing of secrets).
         pub sso: std::sync::Arc<dyn SsoAdmin>,
-        /// The installation's health (`GET /api/v1/admin/health` reads the same).
-        pub system: std::sync::Arc<dyn SystemHealth>,
+        /// The installation's health and support accesses, kept by the server.
+        pub system: std::sync::Arc<dyn System>,
     }
 
-    /// What the installation's console asks the server about itself.
-    pub trait SystemHealth: Send + Sync + std::fmt::Debug {
+    /// What the installation's console asks the server for (the same code as its REST
+    /// routes: `GET /api/v1/admin/health`, `POST /api/v1/admin/tenants/{slug}/support`).
+    pub trait System: Send + Sync + std::fmt::Debug {
         fn health(
             &self,
         ) -> crate::session::ssr::BoxFuture<'_, Result<types::system::Health, crate::AppError>>;
+
+        /// Opens a support access to `workspace` for the super admin `user`: the grant, and
+        /// the `Set-Cookie` value that carries it in the browser.
+        fn open_support<'a>(
+            &'a self,
+            actor: &'a store::audit::Actor,
+            user: store::UserId,
+            workspace: &'a str,
+            reason: &'a str,
+            minutes: i64,
+        ) -> crate::session::ssr::BoxFuture<
+            'a,
+            Result<(types::system::SupportGrant, String), crate::AppError>,
+        >;
     }
 
     /// What the sign-in settings page asks the server to do, the same code the REST routes

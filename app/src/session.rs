@@ -66,6 +66,18 @@ pub mod ssr {
     /// starts here, so none can check less than its row (and its REST twin) says.
     pub async fn require_fn<F: leptos::server_fn::ServerFn>() -> Result<Session, AppError> {
         let endpoint = F::PATH.trim_start_matches("/api/");
+        let session = require_rule(endpoint).await?;
+        // A support access only reads: the functions whose REST twins are all GETs.
+        if session.viewer.support.is_some() && !crate::access::only_reads(endpoint) {
+            return Err(AppError::new(
+                http::StatusCode::FORBIDDEN,
+                "support access is read-only",
+            ));
+        }
+        Ok(session)
+    }
+
+    async fn require_rule(endpoint: &str) -> Result<Session, AppError> {
         match crate::access::rule_for(endpoint) {
             Some(Access::Authenticated) => require(None).await,
             Some(Access::Permission(p)) => require(Some(p)).await,

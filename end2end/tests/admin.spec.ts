@@ -332,3 +332,51 @@ test('the installation console: a workspace created with its admin invited by e-
   await expect(row).toHaveCount(0);
   await bossContext.close();
 });
+
+test('a support access: a stated reason, the workspace read-only for a while, seen by its admins', async ({ page, browser }) => {
+  await signIn(page, 'root@devpulse.test', 'demo-superadmin-pass', '');
+  await page.goto(`${server.url}/system/tenants`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#tenants tr[data-tenant="demo"] .tenant-support').click();
+  await page.locator('#support-reason').evaluate((el: HTMLTextAreaElement) => el.removeAttribute('minlength'));
+  await page.locator('#support-reason').fill('why');
+  await page.locator('#support-submit').click();
+  await expect(page.locator('#support-reason-error')).toContainText('10 to 500 characters');
+  await page.locator('#support-reason').fill('Ticket 7: the team table is empty for them');
+  await page.locator('#support-minutes').selectOption('15');
+  await page.locator('#support-submit').click();
+
+  // The whole app is now the workspace's, read-only, and says so.
+  await expect(page).toHaveURL(`${server.url}/`);
+  await expect(page.locator('#support-flag')).toContainText('Support access, read-only');
+  await expect(page.locator('#tenant-name')).toHaveText('demo');
+  await expect(page.locator('#kpis, .kpis').first()).toBeVisible();
+  const nav = page.locator('header nav');
+  await expect(nav.getByRole('link', { name: 'Dashboard' })).toHaveCount(1);
+  for (const name of ['API keys', 'Users', 'Teams', 'Settings', 'System', 'Profile']) {
+    await expect(nav.getByRole('link', { name })).toHaveCount(0);
+  }
+  await expect(page.locator('#edit-layout')).toHaveCount(0);
+  const refused = await page.evaluate(async () => (await fetch('/api/v1/users')).status);
+  expect(refused).toBe(403);
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+
+  // The workspace's admin sees it in their audit log, with the reason.
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await signIn(admin, 'admin@demo.test', 'demo-admin-pass');
+  await admin.goto(`${server.url}/audit?action=support.`);
+  await expect(admin.locator('#audit')).toContainText('support.started');
+  await expect(admin.locator('#audit')).toContainText('root@devpulse.test');
+  await expect(admin.locator('#audit')).toContainText('Ticket 7: the team table is empty for them');
+
+  // Ending it brings the super admin's own session back.
+  await page.locator('#support-end').click();
+  await expect(page).toHaveURL(`${server.url}/system/tenants`);
+  await expect(page.locator('#support-flag')).toHaveCount(0);
+  await expect(page.locator('#grants tr').nth(1)).toContainText('(ended)');
+  await admin.reload();
+  await expect(admin.locator('#audit')).toContainText('support.ended');
+  await adminContext.close();
+});

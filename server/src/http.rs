@@ -82,7 +82,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             sealer: state.sealer.clone(),
             mfa_cookie: state.cookies.mfa(),
             sso: std::sync::Arc::new(crate::api::sso::Admin(state.clone())),
-            system: state.system.clone(),
+            system: std::sync::Arc::new(crate::api::support::Console(state.clone())),
         };
         move || {
             leptos::prelude::provide_context(cx.clone());

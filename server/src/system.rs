@@ -86,12 +86,6 @@ impl std::fmt::Debug for System {
     }
 }
 
-impl app::ssr::SystemHealth for System {
-    fn health(&self) -> app::session::ssr::BoxFuture<'_, Result<Health, app::AppError>> {
-        Box::pin(async move { System::health(self).await.map_err(ApiError::for_page) })
-    }
-}
-
 /// Live feeds open on this instance.
 #[derive(Debug, Default)]
 pub struct Sockets {

@@ -54,6 +54,7 @@ pub fn changes_access(action: &str) -> bool {
             | "team.member_removed"
             | "team.deleted"
             | "tenant.suspended"
+            | "support.ended"
             | "tenant.deleted"
             | "session.family_revoked"
             | "logout"

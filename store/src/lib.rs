@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod settings;
 pub mod sso;
 mod status;
+pub mod support;
 pub mod system;
 pub mod teams;
 mod tenant_tx;

@@ -158,6 +158,8 @@ pub const ACTIONS: &[&str] = &[
     "sso.linked",
     "sso.removed",
     "sso.tried",
+    "support.ended",
+    "support.started",
     "team.created",
     "team.deleted",
     "team.member_removed",

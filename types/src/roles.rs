@@ -136,6 +136,14 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Whether the permission only reads: all a support access holds (see `Viewer::support`).
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            Permission::MetricsViewAll | Permission::DashboardView | Permission::ReportsView
+        )
+    }
+
     /// Every permission, in the order the matrix lists them.
     pub const ALL: [Permission; 11] = [
         Permission::TenantsManage,

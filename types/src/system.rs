@@ -25,6 +25,24 @@ pub struct TenantSummary {
     pub last_activity: Option<DateTime<Utc>>,
 }
 
+/// A super admin's read-only access to one workspace, for a stated reason and a limited time.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SupportGrant {
+    pub id: uuid::Uuid,
+    /// The workspace's slug.
+    pub tenant: String,
+    /// The super admin's e-mail.
+    pub by: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Support accesses last at least this long and at most [`SUPPORT_MAX_MINUTES`].
+pub const SUPPORT_MIN_MINUTES: i64 = 5;
+pub const SUPPORT_MAX_MINUTES: i64 = 60;
+
 /// What one instance reports about itself and what it depends on, at `at`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Health {

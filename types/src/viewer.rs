@@ -16,10 +16,24 @@ pub struct Viewer {
     pub role: Role,
     /// The workspace slug; `None` for super admins.
     pub tenant: Option<String>,
+    /// Set while a super admin reads `tenant` through a support access: read-only.
+    #[serde(default)]
+    pub support: Option<Support>,
+}
+
+/// A super admin's support access to one workspace, as the pages show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Support {
+    pub grant: uuid::Uuid,
+    pub reason: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Viewer {
     pub fn can(&self, permission: Permission) -> bool {
+        if self.support.is_some() {
+            return permission.read_only();
+        }
         self.role.allows(permission)
     }
 

@@ -33,17 +33,20 @@ pub fn TopBar() -> impl IntoView {
                             Some(v) => {
                                 let member = v.tenant.is_some();
                                 let admin = v.can(Permission::UserManage);
+                                // A super admin reading a workspace through a support access
+                                // gets its dashboard and nothing else.
+                                let own = v.support.is_none();
                                 // One list, not a run of optional siblings: the server's
                                 // markup and the browser's hydration then walk the same nodes.
                                 let links = [
                                     (member, "/", "Dashboard"),
-                                    (member, "/api-keys", "API keys"),
+                                    (member && own, "/api-keys", "API keys"),
                                     (member && admin, "/users", "Users"),
-                                    (member, "/teams", "Teams"),
+                                    (member && own, "/teams", "Teams"),
                                     (admin, "/audit", "Audit"),
                                     (member && admin, "/settings", "Settings"),
                                     (v.can(Permission::TenantsManage), "/system", "System"),
-                                    (true, "/profile", "Profile"),
+                                    (own, "/profile", "Profile"),
                                 ]
                                     .into_iter()
                                     .filter(|(shown, _, _)| *shown)
@@ -60,6 +63,14 @@ pub fn TopBar() -> impl IntoView {
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>
+                                        {v.support.map(|sup| view! {
+                                            <span class="support-flag" id="support-flag" title=sup.reason>
+                                                {format!("Support access, read-only, until {}", sup.expires_at.format("%H:%M UTC"))}
+                                            </span>
+                                            <form method="post" action="/api/v1/auth/support/end" class="inline">
+                                                <button type="submit" id="support-end" class="link">"End support access"</button>
+                                            </form>
+                                        })}
                                         <form method="post" action="/api/v1/auth/logout" class="inline">
                                             <button type="submit" id="sign-out" class="link">
                                                 "Sign out"

@@ -2,7 +2,10 @@
 //! people, last day's events, storage and last activity; create one (its first admin is
 //! invited by e-mail), rename, suspend or reactivate, and delete with its slug typed out.
 
-use leptos::{either::Either, prelude::*};
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+};
 use types::{people::PasswordLink, system::TenantSummary};
 
 use crate::{
@@ -80,12 +83,52 @@ pub async fn delete_tenant(slug: String, confirm: String) -> Result<String, AppE
     Ok(format!("{slug} and everything in it are deleted."))
 }
 
+/// Opens the workspace read-only to the super admin for `minutes` (5 to 60), for `reason`,
+/// which its admins read in their audit log. The browser then reads it until the access ends.
+#[server(endpoint = "support/begin")]
+pub async fn begin_support(
+    slug: String,
+    reason: String,
+    minutes: i64,
+) -> Result<types::system::SupportGrant, AppError> {
+    let s = crate::session::ssr::require_fn::<BeginSupport>().await?;
+    let cx = crate::ssr::server_context()?;
+    let (grant, cookie) = cx
+        .system
+        .open_support(&s.actor, s.user_id, &slug, &reason, minutes)
+        .await?;
+    if let (Some(response), Ok(v)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&cookie),
+    ) {
+        response.append_header(http::header::SET_COOKIE, v);
+    }
+    Ok(grant)
+}
+
+/// The newest support accesses, open ones first.
+#[server(endpoint = "support/list")]
+pub async fn list_support() -> Result<Vec<types::system::SupportGrant>, AppError> {
+    crate::session::ssr::require_fn::<ListSupport>().await?;
+    let store = crate::ssr::server_context()?.store;
+    Ok(store::support::list(store.pool(), 20).await?)
+}
+
 #[component]
 pub fn TenantsPage() -> impl IntoView {
     let create = ServerAction::<CreateTenant>::new();
     let rename = ServerAction::<RenameTenant>::new();
     let status = ServerAction::<SetTenantStatus>::new();
     let delete = ServerAction::<DeleteTenant>::new();
+    let support = ServerAction::<BeginSupport>::new();
+    // Opened: the whole app loads again as the support access (its cookie is set).
+    Effect::new(move || {
+        if support.value().with(|v| matches!(v, Some(Ok(_)))) {
+            #[cfg(feature = "hydrate")]
+            let _ = window().location().set_href("/");
+        }
+    });
+    let grants = Resource::new(|| (), |_| list_support());
     let changes = Changes::default()
         .watch(create.value())
         .watch(rename.value())
@@ -118,7 +161,19 @@ pub fn TenantsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <EditPanel open rename delete />
+            <EditPanel open rename delete support />
+        </section>
+        <section class="card" aria-labelledby="support-title">
+            <h2 id="support-title">"Support accesses"</h2>
+            <p class="muted">"A support access reads one workspace's dashboards and sessions, nothing else and nothing it could change, for at most an hour. It is recorded, with its reason, in that workspace's audit log, where its admins see it."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match grants.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
+                        Ok(list) => Either::Right(view! { <GrantTable list /> }),
+                    }
+                })}
+            </Transition>
         </section>
         <section class="card" aria-labelledby="create-title">
             <h2 id="create-title">"New workspace"</h2>
@@ -155,12 +210,15 @@ pub fn TenantsPage() -> impl IntoView {
 enum Editing {
     Rename { slug: String, name: String },
     Delete { slug: String },
+    Support { slug: String },
 }
 
 impl Editing {
     fn slug(&self) -> &str {
         match self {
-            Editing::Rename { slug, .. } | Editing::Delete { slug } => slug,
+            Editing::Rename { slug, .. } | Editing::Delete { slug } | Editing::Support { slug } => {
+                slug
+            }
         }
     }
 }
@@ -223,6 +281,9 @@ fn TenantRow(
     let delete_it = Editing::Delete {
         slug: t.slug.clone(),
     };
+    let open_it = Editing::Support {
+        slug: t.slug.clone(),
+    };
     let slug = t.slug.clone();
     view! {
         <tr data-tenant=t.slug.clone() data-status=t.status.clone()>
@@ -248,6 +309,8 @@ fn TenantRow(
                 </ActionForm>
                 " · "
                 <button type="button" class="link danger tenant-delete" aria-controls="tenant-edit" on:click=move |_| open.set(Some(delete_it.clone()))>"Delete"</button>
+                " · "
+                <button type="button" class="link tenant-support" aria-controls="tenant-edit" disabled=suspended on:click=move |_| open.set(Some(open_it.clone()))>"Support access"</button>
             </td>
         </tr>
     }
@@ -259,6 +322,7 @@ fn EditPanel(
     open: RwSignal<Option<Editing>>,
     rename: ServerAction<RenameTenant>,
     delete: ServerAction<DeleteTenant>,
+    support: ServerAction<BeginSupport>,
 ) -> impl IntoView {
     let (renamed, deleted) = (rename.value(), delete.value());
     Effect::new(move || {
@@ -273,7 +337,7 @@ fn EditPanel(
             {move || open.get().map(|editing| {
                 let slug = editing.slug().to_string();
                 match editing {
-                    Editing::Rename { name, .. } => Either::Left(view! {
+                    Editing::Rename { name, .. } => EitherOf3::A(view! {
                         <ActionForm action=rename attr:class="stack panel" attr:id="rename-form">
                             <h3>{format!("Rename {slug}")}</h3>
                             <input type="hidden" name="slug" value=slug.clone() />
@@ -288,7 +352,32 @@ fn EditPanel(
                             </p>
                         </ActionForm>
                     }),
-                    Editing::Delete { .. } => Either::Right(view! {
+                    Editing::Support { .. } => EitherOf3::C(view! {
+                        <ActionForm action=support attr:class="stack panel" attr:id="support-form">
+                            <h3>{format!("Support access to {slug}")}</h3>
+                            <p>"You will see its dashboards and sessions as its admins do, and change nothing. Its admins see this access and its reason in their audit log."</p>
+                            <input type="hidden" name="slug" value=slug.clone() />
+                            <label>
+                                "Why (the workspace's admins read this)"
+                                <textarea name="reason" id="support-reason" required minlength="10" maxlength="500" rows="3" aria-describedby="support-reason-error"></textarea>
+                            </label>
+                            {field_error(support.value(), "reason", "support-reason-error")}
+                            <label>
+                                "For"
+                                <select name="minutes" id="support-minutes">
+                                    <option value="15">"15 minutes"</option>
+                                    <option value="30">"30 minutes"</option>
+                                    <option value="60" selected>"1 hour"</option>
+                                </select>
+                            </label>
+                            {show_result(support.value(), &["reason"], |_| view! { <p class="notice" role="status">"Opening…"</p> }.into_any())}
+                            <p class="row">
+                                <button type="submit" class="button" id="support-submit">"Open read-only"</button>
+                                <button type="button" class="button secondary" on:click=close>"Cancel"</button>
+                            </p>
+                        </ActionForm>
+                    }),
+                    Editing::Delete { .. } => EitherOf3::B(view! {
                         <ActionForm action=delete attr:class="stack panel" attr:id="delete-form">
                             <h3>{format!("Delete {slug}")}</h3>
                             <p>"Every person, key, event, dashboard and audit entry of this workspace goes at once, and cannot be brought back."</p>
@@ -308,4 +397,44 @@ fn EditPanel(
             })}
         </div>
     }
+}
+
+#[component]
+fn GrantTable(list: Vec<types::system::SupportGrant>) -> impl IntoView {
+    if list.is_empty() {
+        return Either::Left(view! { <p class="muted" id="grants">"None yet."</p> });
+    }
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    Either::Right(view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Support accesses">
+            <table class="table" id="grants">
+                <thead>
+                    <tr>
+                        <th scope="col">"Workspace"</th>
+                        <th scope="col">"By"</th>
+                        <th scope="col">"Why"</th>
+                        <th scope="col">"From"</th>
+                        <th scope="col">"Until"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|g| {
+                        let until = match g.ended_at {
+                            Some(at) => format!("{} (ended)", when(at)),
+                            None => when(g.expires_at),
+                        };
+                        view! {
+                            <tr data-grant=g.id.to_string()>
+                                <td>{g.tenant}</td>
+                                <td>{g.by}</td>
+                                <td class="wrap">{g.reason}</td>
+                                <td class="nowrap">{when(g.created_at)}</td>
+                                <td class="nowrap">{until}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    })
 }

@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod prices;
 pub mod settings;
 pub mod sso;
+pub mod support;
 pub mod teams;
 pub mod users;
 
@@ -208,6 +209,15 @@ async fn gate(
     };
     if let Err(e) = authorize(caller.as_ref(), access) {
         return refuse(&req, e);
+    }
+    // Some reads are asked for with another method (a WebSocket ticket, a home board); a
+    // support access changes nothing, so it only reads.
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    if caller.as_ref().is_some_and(|c| c.is_support()) && !reads && access != Access::Public {
+        return refuse(
+            &req,
+            ApiError::Forbidden("support access is read-only".into()),
+        );
     }
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
@@ -540,4 +550,15 @@ pub fn routes() -> ApiRouter {
             Permission(TenantsManage),
             admin::health,
         )
+        .post(
+            "/api/v1/admin/tenants/{slug}/support",
+            Permission(TenantsManage),
+            support::begin,
+        )
+        .get(
+            "/api/v1/admin/support",
+            Permission(TenantsManage),
+            support::list,
+        )
+        .post("/api/v1/auth/support/end", Public, support::end)
 }

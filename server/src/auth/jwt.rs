@@ -31,6 +31,9 @@ pub struct Claims {
     pub auth_ms: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// A support access (`store::support`): the grant this token reads `tid` through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sup: Option<Uuid>,
 }
 
 #[derive(Clone)]
@@ -154,7 +157,38 @@ impl Keys {
             auth_ms: authenticated_at.timestamp_millis(),
             nbf: now,
             exp: now + ACCESS_TTL_SECS,
+            sup: None,
         };
+        self.sign(claims)
+    }
+
+    /// A super admin's token for reading one workspace through the support grant `grant`,
+    /// valid until the grant expires (it is checked against the grant on every request too).
+    pub fn issue_support(
+        &self,
+        sub: Uuid,
+        tenant: Uuid,
+        grant: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> (String, Claims) {
+        let now = Utc::now();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub,
+            tid: Some(tenant),
+            role: "super_admin".into(),
+            jti: Uuid::new_v4(),
+            iat: now.timestamp(),
+            auth_ms: now.timestamp_millis(),
+            nbf: now.timestamp(),
+            exp: expires_at.timestamp(),
+            sup: Some(grant),
+        };
+        self.sign(claims)
+    }
+
+    fn sign(&self, claims: Claims) -> (String, Claims) {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.encoding)

@@ -68,12 +68,23 @@ impl SessionCookies {
         }
     }
 
+    /// A super admin's support access to one workspace (see `store::support`), beside their
+    /// own session, which it leaves alone: ending the access drops this cookie only.
+    pub fn support(self) -> &'static str {
+        if self.secure {
+            "__Host-devpulse_support"
+        } else {
+            "devpulse_support"
+        }
+    }
+
     /// Whether the request would be authenticated by a session cookie: it carries one and no
     /// header credential (which `authenticate` prefers, and which a cross-site page cannot set).
     pub fn authenticates(self, headers: &HeaderMap) -> bool {
         !headers.contains_key(header::AUTHORIZATION)
             && !headers.contains_key("x-api-key")
             && (cookie(headers, self.access()).is_some()
+                || cookie(headers, self.support()).is_some()
                 || cookie(headers, self.refresh()).is_some()
                 || cookie(headers, self.mfa()).is_some())
     }
@@ -99,6 +110,12 @@ pub enum Via {
     },
     /// A single-use WebSocket ticket, asked for with a session (`POST /api/v1/ws/ticket`).
     Ticket,
+    /// A super admin reading the caller's tenant through a support grant: read-only.
+    Support {
+        grant: Uuid,
+        reason: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -131,7 +148,14 @@ impl Caller {
     }
 
     pub fn can(&self, permission: Permission) -> bool {
+        if self.is_support() {
+            return permission.read_only();
+        }
         self.role.allows(permission)
+    }
+
+    pub fn is_support(&self) -> bool {
+        matches!(self.via, Via::Support { .. })
     }
 }
 
@@ -178,14 +202,27 @@ pub async fn authenticate(
     headers: &HeaderMap,
     ip: ClientIp,
 ) -> Result<Option<Caller>, ApiError> {
-    let Some(credential) = presented(headers, cookies) else {
-        return Ok(None);
-    };
     let ip = ip.text();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
+    // A browser in a support access reads as it; once the access is over (ended, expired),
+    // the super admin's own session is back.
+    let headers_name_one =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    if let Some(token) = cookie(headers, cookies.support()).filter(|_| !headers_name_one) {
+        if let Some(claims) = keys.verify(&token).filter(|c| c.sup.is_some()) {
+            if let Ok(Some(caller)) =
+                support_caller(store, &claims, ip.clone(), user_agent.clone()).await
+            {
+                return Ok(Some(caller));
+            }
+        }
+    }
+    let Some(credential) = presented(headers, cookies) else {
+        return Ok(None);
+    };
 
     if let Some(parsed) = api_keys::parse(&credential) {
         let tenant = active_tenant(
@@ -213,6 +250,9 @@ pub async fn authenticate(
     }
 
     let claims = keys.verify(&credential).ok_or(ApiError::Unauthenticated)?;
+    if claims.sup.is_some() {
+        return support_caller(store, &claims, ip, user_agent).await;
+    }
     let (tenant, user) = match claims.tid {
         Some(tid) => {
             let tenant = active_tenant(
@@ -248,6 +288,50 @@ pub async fn authenticate(
         role: user.role,
         tenant,
         via: Via::Session { jti: claims.jti },
+        ip,
+        user_agent,
+    }))
+}
+
+/// A support token's caller: its grant must still be open, for this super admin and tenant,
+/// and the super admin still active with sessions from before the token not ended.
+async fn support_caller(
+    store: &Store,
+    claims: &jwt::Claims,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> Result<Option<Caller>, ApiError> {
+    let (Some(grant), Some(tid)) = (claims.sup, claims.tid) else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let tenant = active_tenant(
+        store,
+        tenants::find_by_id(store.pool(), store::TenantId(tid)).await,
+    )?;
+    let grant = store::support::open(store.pool(), grant, UserId(claims.sub), tenant.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let mut tx = store.registry_tx().await?;
+    let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
+    tx.commit().await?;
+    let user = user.map_err(|_| ApiError::Unauthenticated)?;
+    if !user.active
+        || user.role != Role::SuperAdmin
+        || claims.auth_ms.saturating_mul(1000) < user.sessions_valid_after.timestamp_micros()
+    {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Some(Caller {
+        user_id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+        tenant: Some(tenant),
+        via: Via::Support {
+            grant: grant.id,
+            reason: grant.reason,
+            expires_at: grant.expires_at,
+        },
         ip,
         user_agent,
     }))
@@ -316,8 +400,13 @@ pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError
     let caller = caller.ok_or(ApiError::Unauthenticated)?;
     let key_scopes = match &caller.via {
         Via::ApiKey { scopes, .. } => Some(scopes),
-        Via::Session { .. } | Via::Ticket => None,
+        Via::Session { .. } | Via::Ticket | Via::Support { .. } => None,
     };
+    if caller.is_support() && !matches!(access, Access::Read(_)) {
+        return Err(ApiError::Forbidden(
+            "support access only reads the workspace's metrics and dashboards".into(),
+        ));
+    }
     let lacks = |p: &str| {
         Err(ApiError::Forbidden(format!(
             "your role ({}) lacks the {p} permission",
@@ -390,6 +479,18 @@ impl app::session::ssr::Authenticator for PageAuthenticator {
                     name: caller.name.clone(),
                     role: caller.role,
                     tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
+                    support: match &caller.via {
+                        Via::Support {
+                            grant,
+                            reason,
+                            expires_at,
+                        } => Some(types::Support {
+                            grant: *grant,
+                            reason: reason.clone(),
+                            expires_at: *expires_at,
+                        }),
+                        _ => None,
+                    },
                 },
                 user_id: caller.user_id,
                 scope: caller.tenant.as_ref().map(|t| t.scope().clone()),

@@ -16,7 +16,7 @@ use crate::{
 pub async fn admit_request(limits: &IngestLimits, me: &Caller) -> Result<(), ApiError> {
     let key = match &me.via {
         Via::ApiKey { key_id, .. } => key_id.to_string(),
-        Via::Session { .. } | Via::Ticket => me.user_id.to_string(),
+        Via::Session { .. } | Via::Ticket | Via::Support { .. } => me.user_id.to_string(),
     };
     limits
         .take_key(&key)

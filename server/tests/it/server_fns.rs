@@ -111,6 +111,11 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "tenants/rename" => vec![("slug", "other".into()), ("name", "Walked".into())],
             "tenants/set_status" => vec![("slug", "other".into()), ("status", "suspended".into())],
             "tenants/delete" => vec![("slug", "other".into()), ("confirm", "other".into())],
+            "support/begin" => vec![
+                ("slug", "other".into()),
+                ("reason", "walking the access matrix".into()),
+                ("minutes", "15".into()),
+            ],
             "gdpr/export" => vec![("user", other_user.clone())],
             "gdpr/erase" => vec![
                 ("user", other_user.clone()),

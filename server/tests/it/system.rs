@@ -381,3 +381,242 @@ async fn workspaces_are_renamed_and_created_with_an_emailed_invitation_all_audit
     crate::common::assert_actions_listed(&server).await;
     server.shutdown().await;
 }
+
+/// `whoami` as a browser with these cookies asks it.
+async fn whoami(server: &TestServer, cookies: &str) -> Value {
+    let r = client()
+        .post(server.url("/api/whoami"))
+        .header("cookie", cookies)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn support_access_reads_one_workspace_only_for_a_while_and_its_admins_see_it() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let root = login(&server, "", "root@devpulse.test", "demo-superadmin-pass").await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let begin = |body: Value| {
+        let url = server.url("/api/v1/admin/tenants/demo/support");
+        let root = root.clone();
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth(root)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                r.status().as_u16(),
+                cookie,
+                r.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    // A reason the workspace's admins can read, and at most an hour.
+    let (status, _, body) = begin(json!({ "reason": "look" })).await;
+    assert_eq!(
+        (status, body["errors"][0]["pointer"].as_str()),
+        (422, Some("/reason"))
+    );
+    let (status, _, body) = begin(json!({ "reason": "ticket 42: costs", "minutes": 240 })).await;
+    assert_eq!(
+        (status, body["errors"][0]["pointer"].as_str()),
+        (422, Some("/minutes"))
+    );
+    // Only super admins open one.
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/admin/tenants/demo/support",
+        Some(&admin),
+        Some(json!({ "reason": "I am not a super admin" })),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let reason = "Ticket 42: the cost tile reads zero";
+    let (status, cookie, opened) = begin(json!({ "reason": reason, "minutes": 15 })).await;
+    assert_eq!(status, 201, "{opened}");
+    let token = opened["access_token"].as_str().unwrap().to_string();
+    let expires = opened["expires_in"].as_i64().unwrap();
+    assert!((14 * 60..=15 * 60).contains(&expires), "{expires}");
+    let cookie = cookie.unwrap();
+    assert!(cookie.starts_with("devpulse_support=") && cookie.contains("HttpOnly"));
+    assert!(cookie.contains("Max-Age=8"), "{cookie}");
+
+    // It reads the workspace's numbers as its admins do...
+    for path in [
+        "/api/v1/dashboard/overview?range=7d",
+        "/api/v1/dashboard/summary",
+        "/api/v1/dashboard/config",
+    ] {
+        let (status, body) = call(&server, Method::GET, path, Some(&token), None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, _) = server_fn(&server, &token, "dashboard/overview", &[("q", "range=7d")]).await;
+    assert_eq!(status, 200);
+    // ...and nothing else: not people, keys, settings, the installation, nor any write
+    // asked for as a read.
+    for (method, path) in [
+        (Method::GET, "/api/v1/users"),
+        (Method::GET, "/api/v1/audit"),
+        (Method::GET, "/api/v1/api-keys"),
+        (Method::POST, "/api/v1/api-keys"),
+        (Method::GET, "/api/v1/profile"),
+        (Method::PUT, "/api/v1/dashboard/home"),
+        (Method::POST, "/api/v1/ws/ticket"),
+        (Method::GET, "/api/v1/admin/tenants"),
+        (Method::GET, "/api/v1/teams"),
+    ] {
+        let (status, body) =
+            call(&server, method.clone(), path, Some(&token), Some(json!({}))).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+    }
+    for (endpoint, form) in [
+        ("boards/home", vec![]),
+        ("users/list", vec![]),
+        ("settings/retention", vec![]),
+        ("api_keys/list", vec![]),
+    ] {
+        let (status, body) = server_fn(&server, &token, endpoint, &form).await;
+        assert_eq!(status, 403, "{endpoint}: {body}");
+    }
+
+    // Beside the super admin's own session, the browser reads as the access while it lasts.
+    let own = format!("devpulse_access={root}");
+    let both = format!("{own}; devpulse_support={token}");
+    let me = whoami(&server, &both).await;
+    assert_eq!(
+        (me["tenant"].as_str(), me["support"]["reason"].as_str()),
+        (Some("demo"), Some(reason))
+    );
+    assert_eq!(whoami(&server, &own).await["tenant"], Value::Null);
+
+    // The workspace's admins see it, reason and all.
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?action=support.",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["action"], "support.started");
+    assert_eq!(entries[0]["actor"], "root@devpulse.test");
+    assert_eq!(entries[0]["details"]["reason"], reason);
+
+    // Ended: refused at once, and the browser is the super admin again.
+    let r = client()
+        .post(server.url("/api/v1/auth/support/end"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/dashboard/summary",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let me = whoami(&server, &both).await;
+    assert_eq!(
+        (me["tenant"].clone(), me["support"].clone()),
+        (Value::Null, Value::Null)
+    );
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?action=support.",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(log[0]["action"], "support.ended");
+
+    // Expired: refused too.
+    let (_, _, second) = begin(json!({ "reason": reason, "minutes": 5 })).await;
+    let second_token = second["access_token"].as_str().unwrap();
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/dashboard/summary",
+        Some(second_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    sqlx::query(
+        "UPDATE support_grants SET created_at = now() - interval '10 minutes',
+                                   expires_at = now() - interval '1 second'",
+    )
+    .execute(server.db.store.pool())
+    .await
+    .unwrap();
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/dashboard/summary",
+        Some(second_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // A suspended workspace cannot be opened.
+    call(
+        &server,
+        Method::POST,
+        "/api/v1/admin/tenants/other/suspend",
+        Some(&root),
+        None,
+    )
+    .await;
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/admin/tenants/other/support",
+        Some(&root),
+        Some(json!({ "reason": reason })),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let (status, grants) = call(
+        &server,
+        Method::GET,
+        "/api/v1/admin/support",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(grants.as_array().unwrap().len(), 2);
+    assert!(grants
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["tenant"] == "demo" && g["by"] == "root@devpulse.test"));
+    crate::common::assert_actions_listed(&server).await;
+    server.shutdown().await;
+}

@@ -196,8 +196,11 @@ pub fn DashboardPage() -> impl IntoView {
                 };
                 let now = opened.await;
                 let reload = Callback::new(move |_| opened.refetch());
+                // A support access sees the board as its admins do but keeps and publishes
+                // nothing: its controls are a viewer's.
+                let ui_role = if v.support.is_some() { Role::Viewer } else { v.role };
                 EitherOf3::C(view! {
-                    <Board ctx audience role=v.role filters parsed shown opened=now reload saved=feed.board_saved />
+                    <Board ctx audience role=ui_role filters parsed shown opened=now reload saved=feed.board_saved />
                 })
             })}
         </Transition>

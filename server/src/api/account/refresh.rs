@@ -149,6 +149,10 @@ pub async fn logout(
             tx.commit().await?;
         }
     }
+    // Signing out in a support access ends the access too.
+    if let Some(Extension(caller)) = &caller {
+        crate::api::support::end_for(&state, caller).await?;
+    }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -187,4 +191,5 @@ fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
         header::SET_COOKIE,
         cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
     );
+    headers.append(header::SET_COOKIE, crate::api::support::dropped(state));
 }
