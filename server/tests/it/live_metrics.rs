@@ -483,3 +483,47 @@ async fn a_ticket_opens_one_feed_once() {
     );
     server.shutdown().await;
 }
+
+/// A support access's feed closes as soon as the access ends.
+#[tokio::test]
+async fn a_support_access_feed_closes_when_the_access_ends() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let root = login(&server, "", "root@devpulse.test", "demo-superadmin-pass").await;
+    let (status, opened) = call(
+        &server,
+        Method::POST,
+        "/api/v1/admin/tenants/demo/support",
+        Some(&root),
+        Some(json!({ "reason": "watching the live feed", "minutes": 5 })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let token = opened["access_token"].as_str().unwrap().to_string();
+    let mut ws = connect(
+        &server,
+        "/ws/metrics",
+        &[("authorization", format!("Bearer {token}"))],
+    )
+    .await
+    .expect("a support access reads the feed");
+    let greeting = drain_where(&mut ws, Duration::from_secs(3), |v| {
+        v["type"] == "dashboard_refresh"
+    })
+    .await;
+    assert_eq!(greeting.len(), 1);
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/support/end",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        closed_within(&mut ws, Duration::from_secs(5)).await,
+        Some(1008)
+    );
+    server.shutdown().await;
+}
