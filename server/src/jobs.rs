@@ -202,6 +202,16 @@ async fn work(
     let kinds = kinds();
     while !*shutdown.borrow() {
         let woken = wake.notified();
+        match store::jobs::bury_abandoned(cx.store.pool()).await {
+            Ok(buried) => {
+                for job in buried {
+                    if let Err(e) = given_up(&cx, &job).await {
+                        tracing::warn!(job = %job.id, error = %e.message, "marking an abandoned job's work as given up failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "declaring abandoned jobs dead failed"),
+        }
         let idle = match store::jobs::claim(cx.store.pool(), &worker, &kinds, options.lease).await {
             Ok(Some(job)) => {
                 run(&cx, &options, &worker, job).await;
@@ -317,6 +327,40 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
             permanent: true,
         }),
     }
+}
+
+/// A job died with its worker on its last attempt: what it was for is marked as given up
+/// where people look (an e-mail as failed, a personal-data request as failed).
+async fn given_up(cx: &Context, job: &Claimed) -> Result<(), Failure> {
+    let (field, kind) = match job.kind.as_str() {
+        store::mail::SEND => ("email", Gave::Mail),
+        store::gdpr::EXPORT_JOB | store::gdpr::ERASURE_JOB => ("request", Gave::Request),
+        _ => return Ok(()),
+    };
+    let (Some(tenant), Some(id)) = (
+        job.tenant,
+        job.payload
+            .get(field)
+            .and_then(|v| v.as_str())
+            .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+    ) else {
+        return Ok(());
+    };
+    let tenant = store::tenants::find_by_id(cx.store.pool(), tenant).await?;
+    let mut tx = cx.store.tenant_tx(tenant.scope()).await?;
+    match kind {
+        Gave::Mail => {
+            store::mail::attempt_failed(&mut tx, id, store::jobs::ABANDONED, true).await?
+        }
+        Gave::Request => store::gdpr::failed(&mut tx, id, store::jobs::ABANDONED).await?,
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+enum Gave {
+    Mail,
+    Request,
 }
 
 /// Builds a person's export archive, or carries out their erasure from the step it reached.

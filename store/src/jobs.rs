@@ -112,30 +112,51 @@ pub async fn schedule(
     Ok(queued.rows_affected() == 1)
 }
 
+/// Why a job whose worker vanished on its last attempt is dead.
+pub const ABANDONED: &str = "its worker stopped during the last attempt";
+
+/// Declares dead the jobs whose lease ran out on their last attempt (their worker vanished
+/// every time) and returns them, so that what they were doing can be marked as given up.
+pub async fn bury_abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
+    let rows = sqlx::query!(
+        "UPDATE jobs SET state = 'dead', finished_at = now(), locked_by = NULL,
+                locked_until = NULL,
+                last_error = coalesce(last_error || '; ', '') || $1
+         WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts
+         RETURNING id, tenant_id, kind, payload, attempts, max_attempts",
+        ABANDONED
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Claimed {
+            id: JobId(r.id),
+            tenant: r.tenant_id.map(TenantId),
+            kind: r.kind,
+            payload: r.payload,
+            attempt: r.attempts,
+            max_attempts: r.max_attempts,
+        })
+        .collect())
+}
+
 /// Takes the next due job of one of `kinds` (this instance may be older or newer than the
-/// one that queued it) for `worker`, leased for `lease`. Jobs whose lease ran out on their
-/// last attempt are declared dead first: their worker vanished every time.
+/// one that queued it) for `worker`, leased for `lease`; call [`bury_abandoned`] first, or a
+/// job out of attempts is taken up again.
 pub async fn claim(
     pool: &PgPool,
     worker: &str,
     kinds: &[String],
     lease: TimeDelta,
 ) -> Result<Option<Claimed>> {
-    sqlx::query!(
-        "UPDATE jobs SET state = 'dead', finished_at = now(), locked_by = NULL,
-                locked_until = NULL,
-                last_error = coalesce(last_error || '; ', '')
-                             || 'its worker stopped during the last attempt'
-         WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts"
-    )
-    .execute(pool)
-    .await?;
     let row = sqlx::query!(
         r#"WITH next AS (
                SELECT id FROM jobs
                WHERE kind = ANY($3)
                  AND ((state = 'queued' AND run_at <= now())
-                      OR (state = 'running' AND locked_until < now()))
+                      OR (state = 'running' AND locked_until < now()
+                          AND attempts < max_attempts))
                ORDER BY run_at
                LIMIT 1
                FOR UPDATE SKIP LOCKED)

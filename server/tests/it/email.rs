@@ -398,6 +398,69 @@ async fn a_job_whose_instance_died_is_taken_up_again_and_its_email_sent_once() {
 }
 
 #[tokio::test]
+async fn an_email_whose_instance_died_on_its_last_attempt_shows_as_failed() {
+    let db = seeded_db().await;
+    let sealer =
+        std::sync::Arc::new(store::sealing::Sealer::new(Some(&"5e".repeat(32)), None).unwrap());
+    invite(&db, &sealer, "lost@demo.test").await;
+    sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE kind = $1")
+        .bind(store::mail::SEND)
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    let kinds = jobs::kinds();
+    store::jobs::claim(db.store.pool(), "gone/0", &kinds, TimeDelta::seconds(1))
+        .await
+        .unwrap()
+        .expect("the e-mail job");
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    // Nothing is sent: the job is dead before a worker takes it.
+    let outbox = std::env::temp_dir();
+    let mailer = Mailer::new(None, "devpulse <devpulse@localhost>", &outbox, false).unwrap();
+    let runner = Runner::start(
+        jobs::Context {
+            store: db.store.clone(),
+            mailer,
+            sealer,
+        },
+        quick(vec![]),
+        stop,
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let email = loop {
+        let row: (String, Option<String>) = sqlx::query_as(
+            "SELECT status, last_error FROM tenant_demo.emails WHERE to_address = 'lost@demo.test'",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        if row.0 != "queued" || tokio::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        email,
+        (
+            "failed".to_string(),
+            Some(store::jobs::ABANDONED.to_string())
+        )
+    );
+    let rows = job_rows(&db, store::mail::SEND).await;
+    assert_eq!(
+        rows,
+        vec![(
+            "dead".to_string(),
+            1,
+            Some(store::jobs::ABANDONED.to_string())
+        )]
+    );
+    stop_tx.send(true).unwrap();
+    runner.stopped().await;
+}
+
+#[tokio::test]
 async fn a_failing_delivery_waits_longer_each_time_then_is_dead_until_retried() {
     let db = seeded_db().await;
     let sealer =
