@@ -316,6 +316,17 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Needs(UserManage),
         &[("PUT", "/api/v1/settings/retention")],
     ),
+    // Imports: one's own batches, a tenant admin's everyone's (`store::imports::Whose`).
+    rule(
+        "imports/list",
+        Authenticated,
+        &[("GET", "/api/v1/import-batches")],
+    ),
+    rule(
+        "imports/rollback",
+        Authenticated,
+        &[("DELETE", "/api/v1/import-batches/{id}")],
+    ),
     rule(
         "tenants/list",
         Needs(TenantsManage),

@@ -69,6 +69,10 @@ pub mod ssr {
             'a,
             Result<(types::system::SupportGrant, String), crate::AppError>,
         >;
+
+        /// Tells live pages and the dashboards' answer cache that `events` of `user`'s
+        /// changed in `tenant` (an import rolled back).
+        fn committed(&self, tenant: uuid::Uuid, user: store::UserId, events: u64);
     }
 
     /// What the sign-in settings page asks the server to do, the same code the REST routes
@@ -207,6 +211,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("imports") view=|| view! { <Protected><pages::imports::ImportsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("system") view=|| view! { <Protected><pages::system::SystemPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("system"), StaticSegment("tenants")) view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>

@@ -380,3 +380,39 @@ test('a support access: a stated reason, the workspace read-only for a while, se
   await expect(admin.locator('#audit')).toContainText('support.ended');
   await adminContext.close();
 });
+
+test('the imports page follows a batch and rolls it back after a confirmation', async ({ page }) => {
+  await signIn(page, 'dev@demo.test', 'demo-developer-pass');
+  // A laptop's import, made with the developer's own ingest key.
+  const batch = await page.evaluate(async () => {
+    const json = (r: Response) => r.json();
+    const key = (await fetch('/api/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'importer', scopes: ['ingest'] }) }).then(json)).key;
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const id = (await fetch('/api/v1/imports', { method: 'POST', headers: auth,
+      body: JSON.stringify({ source: 'devpulse import 0.1.0', host: 'dev-laptop' }) }).then(json)).id;
+    const items = [1, 2, 3].map((i) => ({ type: 'tool_use', session_id: 'hist', tool_name: 'Read', tool_use_id: `h${i}`,
+      success: true, duration_ms: 5, timestamp: `2025-05-0${i}T10:00:00Z` }));
+    await fetch('/api/v1/ingest/batch', { method: 'POST', headers: { ...auth, 'devpulse-import-batch': id }, body: JSON.stringify(items) });
+    await fetch(`/api/v1/imports/${id}/finish`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ lines: 4, accepted: 3, duplicates: 0, rejected: 0, skipped_lines: 1 }) });
+    return id;
+  });
+  await page.locator('header nav').getByRole('link', { name: 'Imports' }).click();
+  await expect(page).toHaveURL(/\/imports$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const row = page.locator(`#batches tr[data-batch="${batch}"]`);
+  await expect(row).toHaveAttribute('data-state', 'finished');
+  await expect(row.locator('.batch-events')).toHaveText('3');
+  await expect(row).toContainText('dev-laptop');
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+
+  await row.locator('.roll-back').click();
+  await expect(row.locator('.confirm-roll-back')).toHaveText('Remove 3 events');
+  await row.locator('.confirm-roll-back').click();
+  await expect(page.locator('#rollback-notice')).toContainText('Rolled back: 3 events');
+  await expect(row).toHaveAttribute('data-state', 'rolled_back');
+  await expect(row.locator('.batch-events')).toHaveText('0');
+  await expect(row.locator('.roll-back')).toHaveCount(0);
+});

@@ -30,6 +30,8 @@ pub struct ImportBatch {
     pub rolled_back_at: Option<DateTime<Utc>>,
     /// When retention first removed some of the batch's rows: it can no longer be rolled back.
     pub trimmed_at: Option<DateTime<Utc>>,
+    /// The importer's e-mail (an erased person's is gone).
+    pub owner: Option<String>,
     pub stats: serde_json::Value,
     /// Events stored under this batch (duplicates of what was already stored do not count).
     pub events: i64,
@@ -76,9 +78,21 @@ pub async fn create(
     get(conn, user, id).await
 }
 
+/// Whose batches a caller reaches: a person their own, a tenant admin everyone's.
+#[derive(Clone, Copy, Debug)]
+pub enum Whose {
+    Own(UserId),
+    Anyone,
+}
+
 /// One of `user`'s batches (another person's is not found).
 pub async fn get(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<ImportBatch> {
-    list_where(conn, user, Some(id))
+    batch(conn, Whose::Own(user), id).await
+}
+
+/// A batch `whose` reaches; any other is not found.
+pub async fn batch(conn: &mut PgConnection, whose: Whose, id: ImportId) -> Result<ImportBatch> {
+    list_where(conn, whose, Some(id))
         .await?
         .pop()
         .ok_or(Error::NotFound("import batch"))
@@ -86,22 +100,33 @@ pub async fn get(conn: &mut PgConnection, user: UserId, id: ImportId) -> Result<
 
 /// `user`'s batches, newest first.
 pub async fn list(conn: &mut PgConnection, user: UserId) -> Result<Vec<ImportBatch>> {
-    list_where(conn, user, None).await
+    list_where(conn, Whose::Own(user), None).await
+}
+
+/// The batches `whose` reaches, newest first (the newest 200).
+pub async fn batches(conn: &mut PgConnection, whose: Whose) -> Result<Vec<ImportBatch>> {
+    list_where(conn, whose, None).await
 }
 
 async fn list_where(
     conn: &mut PgConnection,
-    user: UserId,
+    whose: Whose,
     id: Option<ImportId>,
 ) -> Result<Vec<ImportBatch>> {
+    let user = match whose {
+        Whose::Own(u) => Some(u.0),
+        Whose::Anyone => None,
+    };
     Ok(sqlx::query!(
         r#"SELECT b.id, b.user_id, b.source, b.host, b.created_at, b.finished_at,
                   b.rolled_back_at, b.trimmed_at, b.stats,
+                  (SELECT u.email FROM users u WHERE u.id = b.user_id AND u.erased_at IS NULL)
+                    AS owner,
                   (SELECT count(*) FROM events e WHERE e.import_batch = b.id) AS "events!"
            FROM import_batches b
-           WHERE b.user_id = $1 AND ($2::uuid IS NULL OR b.id = $2)
+           WHERE ($1::uuid IS NULL OR b.user_id = $1) AND ($2::uuid IS NULL OR b.id = $2)
            ORDER BY b.created_at DESC LIMIT 200"#,
-        user.0,
+        user,
         id.map(|i| i.0)
     )
     .fetch_all(&mut *conn)
@@ -116,6 +141,7 @@ async fn list_where(
         finished_at: r.finished_at,
         rolled_back_at: r.rolled_back_at,
         trimmed_at: r.trimmed_at,
+        owner: r.owner,
         stats: r.stats,
         events: r.events,
     })
@@ -156,11 +182,13 @@ pub async fn finish(
 pub async fn rollback(
     conn: &mut PgConnection,
     actor: &crate::audit::Actor,
-    user: UserId,
+    whose: Whose,
     id: ImportId,
 ) -> Result<RolledBack> {
     events::lock(conn).await?;
-    open_for_writes(conn, user, id).await?;
+    if batch(conn, whose, id).await?.rolled_back_at.is_some() {
+        return Err(Error::Conflict("the import batch was rolled back".into()));
+    }
     // Locked, so retention (which marks the batch in the transaction that removes its rows)
     // either marked it already or waits until the rollback is done.
     let trimmed = sqlx::query_scalar!(

@@ -43,6 +43,7 @@ pub fn TopBar() -> impl IntoView {
                                     (member && own, "/api-keys", "API keys"),
                                     (member && admin, "/users", "Users"),
                                     (member && own, "/teams", "Teams"),
+                                    (member && own, "/imports", "Imports"),
                                     (admin, "/audit", "Audit"),
                                     (member && admin, "/settings", "Settings"),
                                     (v.can(Permission::TenantsManage), "/system", "System"),

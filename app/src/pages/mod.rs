@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
 pub mod forgot;
+pub mod imports;
 pub mod login;
 pub mod mfa;
 pub mod privacy;

@@ -8,11 +8,15 @@ use axum::{
     Extension, Json,
 };
 use serde::Deserialize;
-use store::imports::{self, ImportBatch, ImportId, RolledBack};
+use store::imports::{self, ImportBatch, ImportId, RolledBack, Whose};
 use uuid::Uuid;
 
 use super::extract::{JsonBody, Me};
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    auth::{Caller, Permission},
+    error::ApiError,
+    state::AppState,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,19 +74,61 @@ pub async fn finish(
     Ok(Json(batch))
 }
 
-/// Takes the batch's events out again, with everything they counted.
+/// Takes the batch's events out again, with everything they counted (the importer's key).
 pub async fn rollback(
+    state: State<AppState>,
+    Extension(me): Me,
+    id: Path<Uuid>,
+) -> Result<Json<RolledBack>, ApiError> {
+    let whose = Whose::Own(me.user_id);
+    roll_back(state, &me, whose, id).await
+}
+
+/// What the imports page reaches: a person's own batches, a tenant admin's everyone's.
+fn whose(me: &Caller) -> Whose {
+    if me.can(Permission::UserManage) {
+        Whose::Anyone
+    } else {
+        Whose::Own(me.user_id)
+    }
+}
+
+/// `GET /api/v1/import-batches`: the imports page's list, signed in.
+pub async fn batches(
     State(state): State<AppState>,
     Extension(me): Me,
+) -> Result<Json<Vec<ImportBatch>>, ApiError> {
+    let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
+    let batches = imports::batches(&mut tx, whose(&me)).await?;
+    tx.commit().await?;
+    Ok(Json(batches))
+}
+
+/// `DELETE /api/v1/import-batches/{id}`: a rollback from the imports page.
+pub async fn roll_back_batch(
+    state: State<AppState>,
+    Extension(me): Me,
+    id: Path<Uuid>,
+) -> Result<Json<RolledBack>, ApiError> {
+    let whose = whose(&me);
+    roll_back(state, &me, whose, id).await
+}
+
+async fn roll_back(
+    State(state): State<AppState>,
+    me: &Caller,
+    whose: Whose,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RolledBack>, ApiError> {
     let tenant = me.tenant()?;
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let removed = imports::rollback(&mut tx, &me.actor(), me.user_id, ImportId(id)).await?;
+    let owner = imports::batch(&mut tx, whose, ImportId(id)).await?.user_id;
+    let removed = imports::rollback(&mut tx, &me.actor(), whose, ImportId(id)).await?;
     tx.commit().await?;
     // A batch holds its importer's events only.
-    state
-        .bus
-        .committed(tenant.scope().id().0, [(me.user_id, removed.events)].into());
+    state.bus.committed(
+        tenant.scope().id().0,
+        [(store::UserId(owner), removed.events)].into(),
+    );
     Ok(Json(removed))
 }

@@ -293,6 +293,12 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/imports/{id}", Ingest, imports::get)
         .post("/api/v1/imports/{id}/finish", Ingest, imports::finish)
         .delete("/api/v1/imports/{id}", Ingest, imports::rollback)
+        .get("/api/v1/import-batches", Authenticated, imports::batches)
+        .delete(
+            "/api/v1/import-batches/{id}",
+            Authenticated,
+            imports::roll_back_batch,
+        )
         .get("/api/v1/prices", Authenticated, prices::list)
         .put(
             "/api/v1/prices/{model}",

@@ -179,4 +179,8 @@ impl app::ssr::System for Console {
             Ok((opened.grant, cookie))
         })
     }
+
+    fn committed(&self, tenant: uuid::Uuid, user: UserId, events: u64) {
+        self.0.bus.committed(tenant, [(user, events)].into());
+    }
 }

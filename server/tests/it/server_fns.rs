@@ -61,12 +61,13 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
 
     // Tenant `other`'s resources, which nobody in `demo` may touch.
     let other = crate::common::other_tenant(&server).await;
-    let (other_admin, other_user, other_key, other_team, other_board) = (
+    let (other_admin, other_user, other_key, other_team, other_board, other_batch) = (
         other.admin,
         other.user_id,
         other.key_id,
         other.team_id,
         other.board_id,
+        other.batch_id,
     );
     let board = serde_json::json!({ "widgets": [
         { "key": "a", "widget": "heatmap", "x": 0, "y": 0, "w": 12, "h": 10 }
@@ -102,6 +103,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             "users/set_active" => vec![("id", other_user.clone()), ("active", "false".into())],
             "users/password_link" | "users/mfa_reset" => vec![("id", other_user.clone())],
             "jobs/retry" => vec![("id", "999999".into())],
+            "imports/rollback" => vec![("id", other_batch.clone())],
             // Installation-wide: every tenant role is refused before anything happens.
             "tenants/create" => vec![
                 ("slug", format!("walk_{role}")),
@@ -206,6 +208,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "boards/delete",
         "boards/publish",
         "boards/home",
+        "imports/rollback",
     ];
     let http = client();
     let roles = [

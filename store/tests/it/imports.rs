@@ -156,9 +156,14 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     );
 
     let mut tx = t.tx().await;
-    let done = imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batch.id)
-        .await
-        .unwrap();
+    let done = imports::rollback(
+        &mut tx,
+        &store::audit::Actor::cli(),
+        imports::Whose::Own(t.user),
+        batch.id,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
         done,

@@ -279,18 +279,28 @@ async fn a_30_day_policy_removes_exactly_the_older_raw_events_while_ingestion_go
 
     // The old import lost rows: it no longer rolls back. The recent one still does.
     let mut tx = t.tx().await;
-    let e = imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batches[0])
-        .await
-        .unwrap_err();
+    let e = imports::rollback(
+        &mut tx,
+        &store::audit::Actor::cli(),
+        imports::Whose::Own(t.user),
+        batches[0],
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(e, store::Error::Conflict(ref m) if m.contains("retention")),
         "{e:?}"
     );
     drop(tx);
     let mut tx = t.tx().await;
-    imports::rollback(&mut tx, &store::audit::Actor::cli(), t.user, batches[1])
-        .await
-        .unwrap();
+    imports::rollback(
+        &mut tx,
+        &store::audit::Actor::cli(),
+        imports::Whose::Own(t.user),
+        batches[1],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     // Recorded, and a second run has nothing left to do.

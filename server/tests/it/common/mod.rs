@@ -240,6 +240,8 @@ pub struct OtherTenant {
     pub team_id: String,
     /// A workspace board.
     pub board_id: String,
+    /// An import batch of its admin's.
+    pub batch_id: String,
 }
 
 pub async fn other_tenant(server: &TestServer) -> OtherTenant {
@@ -272,7 +274,24 @@ pub async fn other_tenant(server: &TestServer) -> OtherTenant {
         ),
     )
     .await;
+    let (_, ingest) = call(
+        server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&admin),
+        Some(serde_json::json!({ "name": "importer", "scopes": ["ingest"] })),
+    )
+    .await;
+    let (_, batch) = call(
+        server,
+        Method::POST,
+        "/api/v1/imports",
+        ingest["key"].as_str(),
+        Some(serde_json::json!({ "source": "devpulse import", "host": "theirs" })),
+    )
+    .await;
     OtherTenant {
+        batch_id: batch["id"].as_str().expect("a batch").to_string(),
         admin,
         user_id,
         key_id: key["api_key"]["id"].as_str().unwrap().to_string(),

@@ -82,8 +82,13 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
     let mut server = TestServer::start().await;
     seed_two_tenants(&server).await;
     let other = crate::common::other_tenant(&server).await;
-    let (other_admin, other_user_id, other_key_id, other_team_id) =
-        (other.admin, other.user_id, other.key_id, other.team_id);
+    let (other_admin, other_user_id, other_key_id, other_team_id, other_batch_id) = (
+        other.admin,
+        other.user_id,
+        other.key_id,
+        other.team_id,
+        other.batch_id,
+    );
     let (_, other_users) = call(
         &server,
         Method::GET,
@@ -111,6 +116,8 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
                     &other_key_id
                 } else if route.path.contains("teams") {
                     &other_team_id
+                } else if route.path.contains("import") {
+                    &other_batch_id
                 } else {
                     &other_user_id
                 },

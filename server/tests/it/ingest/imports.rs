@@ -175,3 +175,116 @@ async fn rolling_back_an_import_gives_a_session_its_counters_back() {
     assert_eq!(input_tokens(&summary(&server, key).await), 705);
     server.shutdown().await;
 }
+
+/// The imports page: a person lists and rolls back their own batches, a tenant admin
+/// everyone's; the figures are the importer's, the events what is stored.
+#[tokio::test]
+async fn the_imports_page_shows_own_batches_to_people_and_all_to_admins() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let open = |key: String, host: &'static str| {
+        let url = server.url("/api/v1/imports");
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({ "source": "devpulse import 0.1.0", "host": host }))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let bo = open(keys["bo"].clone(), "bo-laptop").await;
+    let ana = open(keys["ana"].clone(), "ana-laptop").await;
+    let items = json!([
+        { "type": "tool_use", "session_id": "old", "tool_name": "Read", "tool_use_id": "i1",
+          "success": true, "duration_ms": 5, "timestamp": "2025-06-01T10:00:00Z" },
+        { "type": "tool_use", "session_id": "old", "tool_name": "Bash", "tool_use_id": "i2",
+          "success": true, "duration_ms": 5, "timestamp": "2025-06-01T10:01:00Z" },
+    ]);
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .bearer_auth(&keys["bo"])
+        .header("devpulse-import-batch", &bo)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        &format!("/api/v1/imports/{bo}/finish"),
+        Some(&keys["bo"]),
+        Some(json!({ "lines": 3, "accepted": 2, "duplicates": 0, "rejected": 0, "skipped_lines": 1 })),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let bo_session = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let hosts = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["host"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, own) = crate::common::server_fn(&server, &bo_session, "imports/list", &[]).await;
+    assert_eq!(hosts(&own), ["bo-laptop"]);
+    assert_eq!(own[0]["events"], 2);
+    assert_eq!(own[0]["owner"], "bo@demo.test");
+    assert_eq!(own[0]["stats"]["skipped_lines"], 1);
+    let (_, all) = call(
+        &server,
+        Method::GET,
+        "/api/v1/import-batches",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let mut all = hosts(&all);
+    all.sort();
+    assert_eq!(all, ["ana-laptop", "bo-laptop"]);
+
+    // Bo cannot roll back Ana's batch; the admin can roll back Bo's.
+    let (status, _) = crate::common::server_fn(
+        &server,
+        &bo_session,
+        "imports/rollback",
+        &[("id", ana.as_str())],
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, done) =
+        crate::common::server_fn(&server, &admin, "imports/rollback", &[("id", bo.as_str())]).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(
+        done.as_str().unwrap().starts_with("Rolled back: 2 events"),
+        "{done}"
+    );
+    let (_, after) = call(
+        &server,
+        Method::GET,
+        "/api/v1/import-batches",
+        Some(&bo_session),
+        None,
+    )
+    .await;
+    assert!(after[0]["rolled_back_at"].is_string());
+    assert_eq!(after[0]["events"], 0);
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/import-batches/{bo}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "already rolled back");
+    server.shutdown().await;
+}
