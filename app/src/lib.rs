@@ -69,10 +69,6 @@ pub mod ssr {
             'a,
             Result<(types::system::SupportGrant, String), crate::AppError>,
         >;
-
-        /// Tells live pages and the dashboards' answer cache that `events` of `user`'s
-        /// changed in `tenant` (an import rolled back).
-        fn committed(&self, tenant: uuid::Uuid, user: store::UserId, events: u64);
     }
 
     /// What the sign-in settings page asks the server to do, the same code the REST routes
@@ -95,9 +91,13 @@ pub mod ssr {
         ) -> crate::session::ssr::BoxFuture<'a, Result<bool, crate::AppError>>;
     }
 
-    /// The server's live bus, as the server functions that change boards see it.
+    /// The server's live bus, as the server functions that change boards or metrics see it.
     pub trait BoardNotices: Send + Sync + std::fmt::Debug {
         fn changed(&self, change: types::BoardChange);
+
+        /// Tells live pages and the dashboards' answer cache that `events` of `user`'s
+        /// changed in `tenant` (an import rolled back).
+        fn committed(&self, tenant: uuid::Uuid, user: store::UserId, events: u64);
     }
 
     pub fn server_context() -> Result<ServerContext, crate::AppError> {

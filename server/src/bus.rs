@@ -59,6 +59,10 @@ impl app::ssr::BoardNotices for Bus {
     fn changed(&self, change: BoardChange) {
         self.board_changed(change);
     }
+
+    fn committed(&self, tenant: Uuid, user: UserId, events: u64) {
+        Bus::committed(self, tenant, [(user, events)].into());
+    }
 }
 
 /// Forgets the answers `update` makes stale, then tells this instance's subscribers.

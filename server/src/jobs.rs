@@ -202,15 +202,22 @@ async fn work(
     let kinds = kinds();
     while !*shutdown.borrow() {
         let woken = wake.notified();
-        match store::jobs::bury_abandoned(cx.store.pool()).await {
-            Ok(buried) => {
-                for job in buried {
-                    if let Err(e) = given_up(&cx, &job).await {
-                        tracing::warn!(job = %job.id, error = %e.message, "marking an abandoned job's work as given up failed");
+        match store::jobs::abandoned(cx.store.pool()).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    // Buried only once its work is marked, so a failure here is retried.
+                    let buried = match given_up(&cx, &job).await {
+                        Ok(()) => store::jobs::bury(cx.store.pool(), job.id)
+                            .await
+                            .map_err(Failure::from),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = buried {
+                        tracing::warn!(job = %job.id, error = %e.message, "giving up an abandoned job failed; retrying");
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "declaring abandoned jobs dead failed"),
+            Err(e) => tracing::warn!(error = %e, "looking for abandoned jobs failed"),
         }
         let idle = match store::jobs::claim(cx.store.pool(), &worker, &kinds, options.lease).await {
             Ok(Some(job)) => {

@@ -409,7 +409,8 @@ pub async fn archive(
 /// Marks a request failed for good (the job gave up).
 pub async fn failed(conn: &mut PgConnection, id: Uuid, error: &str) -> Result<()> {
     sqlx::query!(
-        "UPDATE gdpr_requests SET state = 'failed', error = $2, finished_at = now() WHERE id = $1",
+        "UPDATE gdpr_requests SET state = 'failed', error = $2, finished_at = now()
+         WHERE id = $1 AND state NOT IN ('done', 'failed')",
         id,
         error
     )

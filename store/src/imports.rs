@@ -37,9 +37,11 @@ pub struct ImportBatch {
     pub events: i64,
 }
 
-/// What a rollback removed.
+/// What a rollback removed, from whose batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RolledBack {
+    /// The person who imported the batch.
+    pub owner: Uuid,
     pub events: u64,
     pub sessions: u64,
     pub tool_runs: u64,
@@ -83,6 +85,17 @@ pub async fn create(
 pub enum Whose {
     Own(UserId),
     Anyone,
+}
+
+impl Whose {
+    /// A signed-in person's reach: everyone's batches when they manage people.
+    pub fn of(user: UserId, manages_people: bool) -> Whose {
+        if manages_people {
+            Whose::Anyone
+        } else {
+            Whose::Own(user)
+        }
+    }
 }
 
 /// One of `user`'s batches (another person's is not found).
@@ -186,7 +199,8 @@ pub async fn rollback(
     id: ImportId,
 ) -> Result<RolledBack> {
     events::lock(conn).await?;
-    if batch(conn, whose, id).await?.rolled_back_at.is_some() {
+    let found = batch(conn, whose, id).await?;
+    if found.rolled_back_at.is_some() {
         return Err(Error::Conflict("the import batch was rolled back".into()));
     }
     // Locked, so retention (which marks the batch in the transaction that removes its rows)
@@ -205,7 +219,10 @@ pub async fn rollback(
     }
     let mut deltas = Deltas::default();
     let mut sessions = SessionDeltas::default();
-    let mut done = RolledBack::default();
+    let mut done = RolledBack {
+        owner: found.user_id,
+        ..RolledBack::default()
+    };
 
     let runs = sqlx::query!(
         "DELETE FROM tool_runs WHERE import_batch = $1

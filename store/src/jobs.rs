@@ -115,16 +115,14 @@ pub async fn schedule(
 /// Why a job whose worker vanished on its last attempt is dead.
 pub const ABANDONED: &str = "its worker stopped during the last attempt";
 
-/// Declares dead the jobs whose lease ran out on their last attempt (their worker vanished
-/// every time) and returns them, so that what they were doing can be marked as given up.
-pub async fn bury_abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
+/// The jobs whose lease ran out on their last attempt: their worker vanished every time.
+/// Whoever finds one marks what it was for as given up, then [`bury`]s it; both steps may be
+/// repeated, so a failure between them is mended on the next round.
+pub async fn abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
     let rows = sqlx::query!(
-        "UPDATE jobs SET state = 'dead', finished_at = now(), locked_by = NULL,
-                locked_until = NULL,
-                last_error = coalesce(last_error || '; ', '') || $1
+        "SELECT id, tenant_id, kind, payload, attempts, max_attempts FROM jobs
          WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts
-         RETURNING id, tenant_id, kind, payload, attempts, max_attempts",
-        ABANDONED
+         ORDER BY id LIMIT 100"
     )
     .fetch_all(pool)
     .await?;
@@ -141,9 +139,25 @@ pub async fn bury_abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
         .collect())
 }
 
+/// Declares an [`abandoned`] job dead.
+pub async fn bury(pool: &PgPool, id: JobId) -> Result<()> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'dead', finished_at = now(), locked_by = NULL,
+                locked_until = NULL,
+                last_error = coalesce(last_error || '; ', '') || $2
+         WHERE id = $1 AND state = 'running' AND locked_until < now()
+           AND attempts >= max_attempts",
+        id.0,
+        ABANDONED
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Takes the next due job of one of `kinds` (this instance may be older or newer than the
-/// one that queued it) for `worker`, leased for `lease`; call [`bury_abandoned`] first, or a
-/// job out of attempts is taken up again.
+/// one that queued it) for `worker`, leased for `lease`. A running job whose lease ran out is
+/// taken up again while it has attempts left; one without is [`abandoned`].
 pub async fn claim(
     pool: &PgPool,
     worker: &str,

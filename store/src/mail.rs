@@ -128,7 +128,8 @@ pub async fn delivered(conn: &mut PgConnection, id: Uuid, subject: &str, via: &s
     Ok(())
 }
 
-/// Records a failed attempt; `given_up` when no attempt will follow.
+/// Records a failed attempt; `given_up` when no attempt will follow. An e-mail already sent
+/// (by a worker that died before it could say so) stays sent.
 pub async fn attempt_failed(
     conn: &mut PgConnection,
     id: Uuid,
@@ -138,7 +139,7 @@ pub async fn attempt_failed(
     sqlx::query!(
         "UPDATE emails SET attempts = attempts + 1, last_error = left($2, 2000),
                 status = CASE WHEN $3 THEN 'failed' ELSE status END
-         WHERE id = $1",
+         WHERE id = $1 AND status = 'queued'",
         id,
         error,
         given_up

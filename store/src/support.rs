@@ -1,7 +1,8 @@
 //! Support access: a super admin reads one workspace's dashboards, read-only, for a stated
-//! reason and at most an hour. The grant lives in the registry; its start and end are also
-//! written to the workspace's own audit log, in the same transaction, where its admins see
-//! them.
+//! reason and at most an hour, one workspace at a time. The grant lives in the registry; its
+//! start, and its end when someone ends it, are also written to the workspace's own audit log
+//! in the same transaction, where its admins see them. One that runs out is simply refused
+//! from then on (its expiry is in the start entry).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -42,6 +43,10 @@ pub async fn begin(
         return Err(Error::Conflict(
             "a suspended workspace cannot be opened; reactivate it first".into(),
         ));
+    }
+    // One access at a time: a browser holds one, and an earlier token must not outlive it.
+    for earlier in open_of(pool, user).await? {
+        end(pool, actor, earlier, user).await?;
     }
     let mut tx = crate::registry_tx(pool).await?;
     let row = sqlx::query!(
@@ -107,6 +112,17 @@ pub async fn open(
     }
 }
 
+/// The grants of `user` still open.
+async fn open_of(pool: &PgPool, user: UserId) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM public.support_grants
+         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()",
+        user.0
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Ends the grant `id` of `user` now, recorded in its workspace's audit log; an ended or
 /// expired one is left as it is (`None`).
 pub async fn end(
@@ -147,14 +163,24 @@ pub async fn end(
 
 /// The newest grants of the installation, open ones first.
 pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<SupportGrant>> {
+    select(pool, None, limit).await
+}
+
+async fn grant(pool: &PgPool, id: Uuid) -> Result<Option<SupportGrant>> {
+    Ok(select(pool, Some(id), 1).await?.pop())
+}
+
+async fn select(pool: &PgPool, id: Option<Uuid>, limit: i64) -> Result<Vec<SupportGrant>> {
     Ok(sqlx::query_as!(
         GrantRow,
         r#"SELECT g.id, t.slug AS tenant, u.email AS by, g.reason, g.created_at, g.expires_at,
                   g.ended_at
            FROM public.support_grants g JOIN public.tenants t ON t.id = g.tenant_id
            JOIN public.users u ON u.id = g.user_id
+           WHERE $1::uuid IS NULL OR g.id = $1
            ORDER BY (g.ended_at IS NULL AND g.expires_at > now()) DESC, g.created_at DESC
-           LIMIT $1"#,
+           LIMIT $2"#,
+        id,
         limit
     )
     .fetch_all(pool)
@@ -162,21 +188,6 @@ pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<SupportGrant>> {
     .into_iter()
     .map(Into::into)
     .collect())
-}
-
-async fn grant(pool: &PgPool, id: Uuid) -> Result<Option<SupportGrant>> {
-    Ok(sqlx::query_as!(
-        GrantRow,
-        r#"SELECT g.id, t.slug AS tenant, u.email AS by, g.reason, g.created_at, g.expires_at,
-                  g.ended_at
-           FROM public.support_grants g JOIN public.tenants t ON t.id = g.tenant_id
-           JOIN public.users u ON u.id = g.user_id
-           WHERE g.id = $1"#,
-        id
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(Into::into))
 }
 
 struct GrantRow {

@@ -338,8 +338,8 @@ pub async fn create(
 pub enum FirstAdmin<'a> {
     /// With this password, checked against the policy.
     Password(String),
-    /// Through an invitation link that lets them set one.
-    /// e-mailed through the `Post` when there is one.
+    /// Through an invitation link that lets them set one, e-mailed through the `Post` when
+    /// there is one.
     Invitation(Option<&'a crate::invitations::Post<'a>>),
 }
 

@@ -15,13 +15,14 @@ pub struct TenantSummary {
     pub created_at: DateTime<Utc>,
     /// The last tenant migration its schema has.
     pub migrated_version: i64,
-    /// Active people (invited ones included, erased ones not).
-    pub people: i64,
+    /// People whose accounts are active (not deactivated, not erased); `None` (as the
+    /// other counts) when the workspace could not be read just now.
+    pub people: Option<i64>,
     /// Events that happened in the last 24 hours.
-    pub events_24h: i64,
+    pub events_24h: Option<i64>,
     /// Everything its schema holds on disk (tables, indexes, TOAST).
     pub storage_bytes: i64,
-    /// The last event seen from any of its people.
+    /// When any of its sessions was last seen.
     pub last_activity: Option<DateTime<Utc>>,
 }
 

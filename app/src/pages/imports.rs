@@ -31,11 +31,7 @@ pub struct Batch {
 
 #[cfg(feature = "ssr")]
 fn whose(s: &crate::session::ssr::Session) -> store::imports::Whose {
-    if s.viewer.can(types::Permission::UserManage) {
-        store::imports::Whose::Anyone
-    } else {
-        store::imports::Whose::Own(s.user_id)
-    }
+    store::imports::Whose::of(s.user_id, s.viewer.can(types::Permission::UserManage))
 }
 
 #[server(endpoint = "imports/list")]
@@ -64,14 +60,12 @@ pub async fn list_batches() -> Result<Vec<Batch>, AppError> {
 #[server(endpoint = "imports/rollback")]
 pub async fn roll_back(id: ImportId) -> Result<String, AppError> {
     let (s, mut tx) = crate::api::workspace::allowed::<RollBack>().await?;
-    let whose = whose(&s);
-    let owner = store::imports::batch(&mut tx, whose, id).await?.user_id;
-    let done = store::imports::rollback(&mut tx, &s.actor, whose, id).await?;
+    let done = store::imports::rollback(&mut tx, &s.actor, whose(&s), id).await?;
     tx.commit().await?;
     let cx = crate::ssr::server_context()?;
     if let Some(scope) = &s.scope {
-        cx.system
-            .committed(scope.id().0, store::UserId(owner), done.events);
+        cx.boards
+            .committed(scope.id().0, store::UserId(done.owner), done.events);
     }
     Ok(format!(
         "Rolled back: {} events, {} sessions, {} tool runs, {} API requests and {} prompts removed.",

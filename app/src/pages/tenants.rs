@@ -1,6 +1,7 @@
 //! `/system/tenants`: the installation's workspaces, for super admins: each one's plan, status,
 //! people, last day's events, storage and last activity; create one (its first admin is
-//! invited by e-mail), rename, suspend or reactivate, and delete with its slug typed out.
+//! invited by e-mail), rename, suspend or reactivate, delete with its slug typed out, and open
+//! a support access to it; the support accesses so far.
 
 use leptos::{
     either::{Either, EitherOf3},
@@ -205,7 +206,13 @@ pub fn TenantsPage() -> impl IntoView {
     }
 }
 
-/// The rename or delete form open for one workspace.
+/// A count, or a dash when the workspace could not be read.
+fn count(n: Option<i64>) -> String {
+    n.map(crate::components::format::grouped)
+        .unwrap_or_else(|| "—".into())
+}
+
+/// The rename, delete or support form open for one workspace.
 #[derive(Clone, Debug, PartialEq)]
 enum Editing {
     Rename { slug: String, name: String },
@@ -294,8 +301,8 @@ fn TenantRow(
             </th>
             <td>{t.plan.clone()}</td>
             <td><span class="badge" class:warn=suspended>{t.status.clone()}</span></td>
-            <td class="num">{crate::components::format::grouped(t.people)}</td>
-            <td class="num">{crate::components::format::grouped(t.events_24h)}</td>
+            <td class="num">{count(t.people)}</td>
+            <td class="num">{count(t.events_24h)}</td>
             <td class="num">{types::system::bytes(t.storage_bytes)}</td>
             <td class="nowrap">{last}</td>
             <td class="num">{t.migrated_version.to_string()}</td>
@@ -316,7 +323,8 @@ fn TenantRow(
     }
 }
 
-/// The form the row's Rename or Delete opened, under the table; it closes once it succeeds.
+/// The form the row's Rename, Delete or Support access opened, under the table; it closes
+/// once it succeeds.
 #[component]
 fn EditPanel(
     open: RwSignal<Option<Editing>>,

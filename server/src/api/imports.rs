@@ -86,11 +86,7 @@ pub async fn rollback(
 
 /// What the imports page reaches: a person's own batches, a tenant admin's everyone's.
 fn whose(me: &Caller) -> Whose {
-    if me.can(Permission::UserManage) {
-        Whose::Anyone
-    } else {
-        Whose::Own(me.user_id)
-    }
+    Whose::of(me.user_id, me.can(Permission::UserManage))
 }
 
 /// `GET /api/v1/import-batches`: the imports page's list, signed in.
@@ -122,13 +118,12 @@ async fn roll_back(
 ) -> Result<Json<RolledBack>, ApiError> {
     let tenant = me.tenant()?;
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let owner = imports::batch(&mut tx, whose, ImportId(id)).await?.user_id;
     let removed = imports::rollback(&mut tx, &me.actor(), whose, ImportId(id)).await?;
     tx.commit().await?;
     // A batch holds its importer's events only.
     state.bus.committed(
         tenant.scope().id().0,
-        [(store::UserId(owner), removed.events)].into(),
+        [(store::UserId(removed.owner), removed.events)].into(),
     );
     Ok(Json(removed))
 }

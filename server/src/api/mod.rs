@@ -210,8 +210,8 @@ async fn gate(
     if let Err(e) = authorize(caller.as_ref(), access) {
         return refuse(&req, e);
     }
-    // Some reads are asked for with another method (a WebSocket ticket, a home board); a
-    // support access changes nothing, so it only reads.
+    // A support access changes nothing: beyond its read rule, it may use GET alone (a few
+    // routes under a read rule write something small, such as one's home board).
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if caller.as_ref().is_some_and(|c| c.is_support()) && !reads && access != Access::Public {
         return refuse(

@@ -179,8 +179,4 @@ impl app::ssr::System for Console {
             Ok((opened.grant, cookie))
         })
     }
-
-    fn committed(&self, tenant: uuid::Uuid, user: UserId, events: u64) {
-        self.0.bus.committed(tenant, [(user, events)].into());
-    }
 }

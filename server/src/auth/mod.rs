@@ -133,6 +133,26 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A signed-in person (not an API key) as a caller.
+    fn of(
+        user: store::User,
+        tenant: Option<Tenant>,
+        via: Via,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Caller {
+        Caller {
+            user_id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            tenant,
+            via,
+            ip,
+            user_agent,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             id: Some(self.user_id.0),
@@ -213,10 +233,12 @@ pub async fn authenticate(
         headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
     if let Some(token) = cookie(headers, cookies.support()).filter(|_| !headers_name_one) {
         if let Some(claims) = keys.verify(&token).filter(|c| c.sup.is_some()) {
-            if let Ok(Some(caller)) =
-                support_caller(store, &claims, ip.clone(), user_agent.clone()).await
-            {
-                return Ok(Some(caller));
+            // Only an access that is certainly over falls back to the super admin's own
+            // session; one that could not be checked is not silently widened.
+            match support_caller(store, &claims, ip.clone(), user_agent.clone()).await {
+                Ok(caller) => return Ok(caller),
+                Err(ApiError::Unauthenticated) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -281,16 +303,8 @@ pub async fn authenticate(
     {
         return Err(ApiError::Unauthenticated);
     }
-    Ok(Some(Caller {
-        user_id: user.id,
-        email: user.email,
-        name: user.name,
-        role: user.role,
-        tenant,
-        via: Via::Session { jti: claims.jti },
-        ip,
-        user_agent,
-    }))
+    let via = Via::Session { jti: claims.jti };
+    Ok(Some(Caller::of(user, tenant, via, ip, user_agent)))
 }
 
 /// A support token's caller: its grant must still be open, for this super admin and tenant,
@@ -321,20 +335,12 @@ async fn support_caller(
     {
         return Err(ApiError::Unauthenticated);
     }
-    Ok(Some(Caller {
-        user_id: user.id,
-        email: user.email,
-        name: user.name,
-        role: user.role,
-        tenant: Some(tenant),
-        via: Via::Support {
-            grant: grant.id,
-            reason: grant.reason,
-            expires_at: grant.expires_at,
-        },
-        ip,
-        user_agent,
-    }))
+    let via = Via::Support {
+        grant: grant.id,
+        reason: grant.reason,
+        expires_at: grant.expires_at,
+    };
+    Ok(Some(Caller::of(user, Some(tenant), via, ip, user_agent)))
 }
 
 /// The caller a WebSocket ticket (`<workspace>.<secret>`) stands for; the ticket is spent.
@@ -373,16 +379,7 @@ pub async fn ticket_holder(
     if !user.active {
         return Err(ApiError::Unauthenticated);
     }
-    Ok(Caller {
-        user_id: user.id,
-        email: user.email,
-        name: user.name,
-        role: user.role,
-        tenant: Some(tenant),
-        via: Via::Ticket,
-        ip,
-        user_agent,
-    })
+    Ok(Caller::of(user, Some(tenant), Via::Ticket, ip, user_agent))
 }
 
 fn active_tenant(_store: &Store, found: store::Result<Tenant>) -> Result<Tenant, ApiError> {

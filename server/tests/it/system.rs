@@ -566,6 +566,24 @@ async fn support_access_reads_one_workspace_only_for_a_while_and_its_admins_see_
     )
     .await;
     assert_eq!(status, 200);
+    // One access at a time: opening another ends it.
+    let (_, _, third) = begin(json!({ "reason": reason, "minutes": 5 })).await;
+    let third_token = third["access_token"].as_str().unwrap().to_string();
+    let summary = |token: String| {
+        let url = server.url("/api/v1/dashboard/summary");
+        async move {
+            client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(summary(second_token.to_string()).await, 401);
+    assert_eq!(summary(third_token.clone()).await, 200);
     sqlx::query(
         "UPDATE support_grants SET created_at = now() - interval '10 minutes',
                                    expires_at = now() - interval '1 second'",
@@ -573,15 +591,7 @@ async fn support_access_reads_one_workspace_only_for_a_while_and_its_admins_see_
     .execute(server.db.store.pool())
     .await
     .unwrap();
-    let (status, _) = call(
-        &server,
-        Method::GET,
-        "/api/v1/dashboard/summary",
-        Some(second_token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 401);
+    assert_eq!(summary(third_token).await, 401);
 
     // A suspended workspace cannot be opened.
     call(
@@ -611,7 +621,7 @@ async fn support_access_reads_one_workspace_only_for_a_while_and_its_admins_see_
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(grants.as_array().unwrap().len(), 2);
+    assert_eq!(grants.as_array().unwrap().len(), 3);
     assert!(grants
         .as_array()
         .unwrap()

@@ -168,6 +168,7 @@ async fn rolling_back_an_import_takes_out_exactly_what_it_added() {
     assert_eq!(
         done,
         RolledBack {
+            owner: t.user.0,
             events: events.len() as u64,
             sessions: 1,
             tool_runs: 3,
