@@ -151,6 +151,7 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Needs(UserManage),
         &[("GET", "/api/v1/emails")],
     ),
+    rule("usage/get", Needs(UserManage), &[("GET", "/api/v1/usage")]),
     rule(
         "audit/search",
         Needs(UserManage),

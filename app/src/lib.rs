@@ -211,6 +211,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("usage") view=|| view! { <Protected><pages::usage::UsagePage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("imports") view=|| view! { <Protected><pages::imports::ImportsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("system") view=|| view! { <Protected><pages::system::SystemPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("system"), StaticSegment("tenants")) view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />

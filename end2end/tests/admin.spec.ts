@@ -416,3 +416,21 @@ test('the imports page follows a batch and rolls it back after a confirmation', 
   await expect(row.locator('.batch-events')).toHaveText('0');
   await expect(row.locator('.roll-back')).toHaveCount(0);
 });
+
+test('the usage page: activity per day, storage, refusals and key use', async ({ page }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.locator('header nav').getByRole('link', { name: 'Usage' }).click();
+  await expect(page).toHaveURL(/\/usage$/);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#usage-tiles')).toContainText('Most people active in a day');
+  // The demo's activity is in its day rollups.
+  await expect(page.locator('#usage-days tbody tr').first()).toBeVisible();
+  await expect(page.locator('#usage-storage tr[data-table="events"]')).toBeVisible();
+  await expect(page.locator('#usage-keys')).toBeVisible();
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    const axe = await new AxeBuilder({ page }).analyze();
+    expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  }
+});

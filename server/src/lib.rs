@@ -105,6 +105,12 @@ pub async fn serve(
             .clone()
             .run(db.store.clone(), shutdown_rx.clone()),
     );
+    let rejections = Arc::new(ingest::rejections::Rejections::default());
+    let counting = tokio::spawn(
+        rejections
+            .clone()
+            .run(db.store.clone(), shutdown_rx.clone()),
+    );
     let (access_tx, _) = tokio::sync::broadcast::channel(256);
     let access_listener = tokio::spawn(live::listen_access(
         db.store.clone(),
@@ -159,6 +165,7 @@ pub async fn serve(
         started_at: Instant::now(),
     });
     let state = AppState {
+        rejections,
         system,
         sso: Arc::new(sso),
         sealer,
@@ -256,6 +263,7 @@ pub async fn serve(
     let _ = access_listener.await;
     runner.stopped().await;
     let _ = auditing.await;
+    let _ = counting.await;
     for task in demo {
         let _ = task.await;
     }

@@ -62,6 +62,8 @@ pub struct AppState {
     pub sealer: Arc<store::sealing::Sealer>,
     /// The installation's health, for its console.
     pub system: Arc<crate::system::System>,
+    /// What the write path refused, counted for each workspace's usage page.
+    pub rejections: Arc<crate::ingest::rejections::Rejections>,
 }
 
 impl AppState {

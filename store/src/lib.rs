@@ -34,6 +34,7 @@ mod tenant_tx;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 pub mod ws_tickets;
 
 use std::time::Duration;

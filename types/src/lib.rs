@@ -20,6 +20,7 @@ pub mod roles;
 pub mod settings;
 pub mod sso;
 pub mod system;
+pub mod usage;
 pub mod viewer;
 
 pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};

@@ -45,6 +45,7 @@ pub fn TopBar() -> impl IntoView {
                                     (member && own, "/teams", "Teams"),
                                     (member && own, "/imports", "Imports"),
                                     (admin, "/audit", "Audit"),
+                                    (member && admin, "/usage", "Usage"),
                                     (member && admin, "/settings", "Settings"),
                                     (v.can(Permission::TenantsManage), "/system", "System"),
                                     (own, "/profile", "Profile"),

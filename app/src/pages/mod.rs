@@ -17,5 +17,6 @@ pub mod status;
 pub mod system;
 pub mod teams;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 pub mod welcome;

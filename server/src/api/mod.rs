@@ -21,6 +21,7 @@ pub mod settings;
 pub mod sso;
 pub mod support;
 pub mod teams;
+pub mod usage;
 pub mod users;
 
 use axum::{
@@ -219,10 +220,22 @@ async fn gate(
             ApiError::Forbidden("support access is read-only".into()),
         );
     }
+    // Ingestion refused as a whole counts for the workspace's usage page.
+    let ingesting = caller
+        .as_ref()
+        .and_then(|c| c.tenant.as_ref())
+        .filter(|_| access == Access::Ingest)
+        .map(|t| t.scope().clone());
     if let Some(caller) = caller {
         req.extensions_mut().insert(caller);
     }
-    next.run(req).await
+    let response = next.run(req).await;
+    if let Some(scope) = ingesting {
+        if let Some(reason) = crate::ingest::rejections::reason_for(response.status().as_u16()) {
+            state.rejections.record(&scope, reason, 1);
+        }
+    }
+    response
 }
 
 /// A refusal in the caller's protocol: a gRPC client (OTLP/gRPC) reads a gRPC status, not
@@ -514,6 +527,7 @@ pub fn routes() -> ApiRouter {
             teams::remove_member,
         )
         .get("/api/v1/audit", Permission(UserManage), audit::audit)
+        .get("/api/v1/usage", Permission(UserManage), usage::usage)
         .get("/api/v1/emails", Permission(UserManage), users::emails)
         .get("/api/v1/admin/jobs", Permission(TenantsManage), admin::jobs)
         .post(

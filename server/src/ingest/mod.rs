@@ -9,6 +9,7 @@ pub mod batch;
 pub mod hooks;
 pub mod limits;
 pub mod otlp;
+pub mod rejections;
 pub mod wire;
 
 use std::time::Duration;

@@ -36,7 +36,14 @@ const PAYLOAD_KEYS: &[(&str, &[&str])] = &[
     ("price.reset", &[]),
     (
         "import.rolled_back",
-        &["api_requests", "events", "prompts", "sessions", "tool_runs"],
+        &[
+            "api_requests",
+            "events",
+            "owner",
+            "prompts",
+            "sessions",
+            "tool_runs",
+        ],
     ),
     ("login.succeeded", &[]),
     ("logout", &[]),

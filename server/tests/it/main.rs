@@ -27,3 +27,4 @@ mod retention;
 mod server_fns;
 mod sso;
 mod system;
+mod usage;

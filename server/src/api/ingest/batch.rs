@@ -18,7 +18,7 @@ use crate::{
         self,
         admit::{admit_events, admit_request, claim_idempotency, settle_idempotency, Replay},
         batch::write_batch,
-        wire,
+        rejections, wire,
     },
     state::AppState,
 };
@@ -115,6 +115,12 @@ pub async fn batch(
     };
     if let Some(key) = &idempotency {
         settle_idempotency(&state.store, &me, key, &result).await?;
+    }
+    if let (Ok(answer), Ok(tenant)) = (&result, me.tenant()) {
+        let rejected = answer["rejected"].as_u64().unwrap_or(0);
+        state
+            .rejections
+            .record(tenant.scope(), rejections::BATCH_ITEMS, rejected);
     }
     Ok(axum::Json(result?).into_response())
 }

@@ -11,7 +11,7 @@ use crate::{
     ingest::{
         self,
         admit::{admit_events, admit_request},
-        otlp, wire,
+        otlp, rejections, wire,
     },
     state::AppState,
 };
@@ -155,6 +155,12 @@ impl Grpc {
         };
         let receipt = written.await.map_err(|e| e.grpc_status())?;
         rejected.unstorable(&receipt);
+        if let Ok(tenant) = self.me.tenant() {
+            let count = rejected.count.max(0) as u64;
+            self.state
+                .rejections
+                .record(tenant.scope(), rejections::OTLP_RECORDS, count);
+        }
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     ingest::{
         admit::{admit_events, admit_request},
-        otlp,
+        otlp, rejections,
     },
     state::AppState,
 };
@@ -63,6 +63,10 @@ async fn otlp_export(
     admit_events(&state.ingest_limits, me, events.len()).await?;
     let receipt = state.writer.submit(tenant.scope(), events).await?;
     rejected.unstorable(&receipt);
+    let count = rejected.count.max(0) as u64;
+    state
+        .rejections
+        .record(tenant.scope(), rejections::OTLP_RECORDS, count);
     let (content_type, out) = otlp::response(signal, enc, &rejected);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], out).into_response())
 }
