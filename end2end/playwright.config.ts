@@ -7,6 +7,11 @@ export default defineConfig({
   timeout: 120_000,
   expect: { timeout: 20_000 },
   workers: 1,
+  // A test that fails and then passes on its retry is listed as flaky in the summary, with the
+  // browser log of the failed attempt (fixtures.ts): a page that sometimes does not hydrate
+  // under load has been seen only in CI, and this is how it gets caught in the act. A test that
+  // fails twice fails the run.
+  retries: 1,
   reporter: [['list']],
   outputDir: './test-results',
   use: {

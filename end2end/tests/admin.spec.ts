@@ -3,7 +3,8 @@
 // a Maildir); an invitee follows their link in and signs in; one change for several people
 // is in force at once (their open sessions end). The settings page renames the workspace, sets
 // its time zone and a retention policy, which it asks to confirm after showing what would go.
-import { test, expect, Page, Browser } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page, Browser } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';

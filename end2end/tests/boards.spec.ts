@@ -4,7 +4,8 @@
 // publishes for managers and shares with a team, reaching a manager who joins later and a
 // viewer in that team but no other viewer; the kiosk (TV) mode cycling between boards; and
 // the print stylesheet.
-import { test, expect, Page, Browser } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page, Browser } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { DemoSite } from './demo-site';
 

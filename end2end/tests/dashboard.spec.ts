@@ -3,7 +3,8 @@
 // filters change the URL and the numbers, a session opens, an event sent during the test
 // shows up without a reload; a manager never sees people outside their teams and a viewer
 // never sees a person. Then accessibility, keyboard reach and widths in both themes.
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';

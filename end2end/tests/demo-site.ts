@@ -1,7 +1,8 @@
 // One devpulse with its demo workspace for a spec file: started before its tests, stopped
 // after, signed into as the demo's people. A panic in a page's WASM (a hydration mismatch,
 // say) fails the test it happened in, whatever else passes.
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page } from '@playwright/test';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { DevpulseServer, freePort } from './server';

@@ -1,6 +1,6 @@
 // What `make run` shows on a fresh machine: the demo workspace's month of history on the
 // dashboard, and, with the demo's developers at work, numbers that move without a reload.
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import path from 'node:path';
 import { DevpulseServer, freePort } from './server';
 

@@ -2,7 +2,8 @@
 // region says), dragged with real pointer events, resized by its corner, moved by its
 // buttons and undone; each arrangement saved and read back after a reload. A save from a
 // stale tab gets the conflict dialog and loses nothing. axe finds nothing serious in edit mode.
-import { test, expect, Page, Browser } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page, Browser } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { DemoSite } from './demo-site';
 

@@ -2,7 +2,8 @@
 // (codes computed from the key the page shows, as an app would), signing in with a code and
 // then with a recovery code that then stops working; a workspace that requires it making a
 // person set it up at sign-in; an admin's reset. axe finds nothing serious on the new pages.
-import { test, expect, Page, BrowserContext } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page, BrowserContext } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { createHmac } from 'node:crypto';
 import { DemoSite } from './demo-site';

@@ -2,7 +2,8 @@
 // end2end/idp/oidc.mjs): "Continue with SSO" on the sign-in page, the provider's own login
 // form, and back on the dashboard as a person made just in time with the role their group
 // maps to. A second sign-in is the same account; a refusal is explained on the sign-in page.
-import { test, expect, Page, Browser, Request } from '@playwright/test';
+import { test, expect } from './fixtures';
+import type { Page, Browser, Request } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
