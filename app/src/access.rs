@@ -303,6 +303,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("PUT", "/api/v1/settings/time-zone")],
     ),
     rule(
+        "settings/people",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/settings/people")],
+    ),
+    rule(
         "settings/retention",
         Needs(UserManage),
         &[("GET", "/api/v1/settings/retention")],

@@ -161,7 +161,7 @@ async function serious(page: Page): Promise<string[]> {
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`);
 }
 
-test('settings: name, time zone, and a shorter retention policy confirmed after its preview', async ({ page, browser }) => {
+test('settings: name, time zone, the people policy, and a shorter retention policy confirmed after its preview', async ({ page, browser }) => {
   await signIn(page, 'admin@demo.test', 'demo-admin-pass');
   await page.locator('nav a[href="/settings"]').click();
   await expect(page.locator('h1')).toHaveText('Settings');
@@ -180,6 +180,18 @@ test('settings: name, time zone, and a shorter retention policy confirmed after 
   await page.locator('#save-time-zone').click();
   await expect(page.locator('#time-zone-saved')).toBeVisible();
   await expect(page.locator('#time-zone')).toHaveValue('Asia/Kolkata');
+
+  // How the workspace treats its people: an idle limit longer than the whole is named.
+  await expect(page.locator('#team-medians')).toBeChecked();
+  await page.locator('#team-medians').uncheck();
+  await page.locator('#max-hours').selectOption('24');
+  await page.locator('#idle-hours').selectOption('72');
+  await page.locator('#default-role').selectOption('viewer');
+  await page.locator('#save-people').click();
+  await expect(page.locator('#idle-hours-error')).toContainText('longer than the whole sign-in (1 day)');
+  await page.locator('#idle-hours').selectOption('8');
+  await page.locator('#save-people').click();
+  await expect(page.locator('#people-saved')).toBeVisible();
 
   // Finer data kept longer than coarser is named by its field.
   await expect(page.locator('#retention-last-run')).toHaveText('Not applied yet.');
@@ -201,11 +213,17 @@ test('settings: name, time zone, and a shorter retention policy confirmed after 
   await page.reload();
   await expect(page.locator('#retention-raw')).toHaveValue('30');
   await expect(page.locator('#retention-minute')).toHaveValue('');
+  await expect(page.locator('#team-medians')).not.toBeChecked();
+  await expect(page.locator('#idle-hours')).toHaveValue('8');
+  await expect(page.locator('#max-hours')).toHaveValue('24');
+  await expect(page.locator('#default-role')).toHaveValue('viewer');
   expect(await serious(page)).toEqual([]);
 
-  // The log names both changes.
+  // The log names every change.
   const log = await page.evaluate(async () => (await fetch('/api/v1/audit?action=settings.')).json());
-  expect(log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['settings.retention', 'settings.time_zone']));
+  expect(log.map((e: { action: string }) => e.action)).toEqual(
+    expect.arrayContaining(['settings.people', 'settings.retention', 'settings.time_zone']),
+  );
 
   // A developer has no settings: no link, and the page says so.
   const devContext = await browser.newContext();

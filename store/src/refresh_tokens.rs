@@ -32,6 +32,17 @@ impl Default for Lifetimes {
     }
 }
 
+impl Lifetimes {
+    /// These lifetimes under a workspace's own sign-in lengths.
+    pub fn under(&self, policy: &types::settings::PeoplePolicy) -> Lifetimes {
+        Lifetimes {
+            idle: Duration::hours(i64::from(policy.idle_hours)),
+            absolute: Duration::hours(i64::from(policy.max_hours)),
+            reuse_grace: self.reuse_grace,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Issued {
     /// The secret part only; the caller prefixes its scope (tenant slug).
@@ -180,9 +191,18 @@ pub async fn rotate(
     else {
         return Ok(Rotation::Invalid);
     };
+    // A policy shortened since the sign-in began applies from here: the family ends at the
+    // earlier of its own end and its start plus today's whole length.
+    let started = sqlx::query_scalar!(
+        "SELECT min(created_at) AS \"at!\" FROM refresh_tokens WHERE family_id = $1",
+        row.family_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let family_expires_at = row.family_expires_at.min(started + lifetimes.absolute);
     let now = Utc::now();
     if row.revoked_at.is_some()
-        || row.family_expires_at <= now
+        || family_expires_at <= now
         || row.created_at + lifetimes.idle <= now
     {
         return Ok(Rotation::Invalid);
@@ -221,7 +241,7 @@ pub async fn rotate(
         conn,
         user_id,
         row.family_id,
-        row.family_expires_at,
+        family_expires_at,
         lifetimes,
         ip,
         user_agent,

@@ -1,6 +1,7 @@
 //! A tenant's settings, one JSON value per key. Each change records itself in the audit log.
 
 use sqlx::PgConnection;
+use types::settings::PeoplePolicy;
 
 use crate::{audit::Actor, Error, Result};
 
@@ -76,4 +77,26 @@ pub async fn set_time_zone(conn: &mut PgConnection, actor: &Actor, tz: &str) -> 
     let details = serde_json::json!({ "from": old, "to": name });
     crate::audit::record(conn, actor, "settings.time_zone", None, details).await?;
     Ok(name)
+}
+
+const PEOPLE: &str = "people";
+
+/// How the workspace treats its people (the defaults until an admin saves a policy).
+pub async fn people(conn: &mut PgConnection) -> Result<PeoplePolicy> {
+    Ok(read(conn, PEOPLE).await?.unwrap_or_default())
+}
+
+/// Saves the people policy and records the change with what it was before. Sign-in lengths
+/// apply from each session's next refresh (a shorter one ends sessions already past it).
+pub async fn set_people(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    policy: &PeoplePolicy,
+) -> Result<PeoplePolicy> {
+    policy.check()?;
+    let old = people(conn).await?;
+    write(conn, PEOPLE, policy).await?;
+    let details = serde_json::json!({ "from": old, "to": policy });
+    crate::audit::record(conn, actor, "settings.people", None, details).await?;
+    Ok(*policy)
 }

@@ -151,6 +151,7 @@ pub const ACTIONS: &[&str] = &[
     "retention.enforced",
     "session.family_revoked",
     "settings.mfa_required",
+    "settings.people",
     "settings.retention",
     "settings.time_zone",
     "sso.configured",

@@ -122,7 +122,8 @@ impl BulkInvite {
 /// blank lines skipped. Checks what the text alone can tell: an address's shape, the role,
 /// the same address twice, the list's length. The store adds what only it knows (an account
 /// that exists, a team that does not).
-pub fn read_invite_list(text: &str) -> Result<Vec<InviteRow>, crate::Invalid> {
+/// A row without a role gets `default_role` (the workspace's).
+pub fn read_invite_list(text: &str, default_role: Role) -> Result<Vec<InviteRow>, crate::Invalid> {
     let mut columns = ["email", "name", "role", "team"].map(String::from).to_vec();
     let mut rows: Vec<InviteRow> = Vec::new();
     let mut first_line = std::collections::HashMap::<String, usize>::new();
@@ -156,7 +157,7 @@ pub fn read_invite_list(text: &str) -> Result<Vec<InviteRow>, crate::Invalid> {
             email: get("email").to_ascii_lowercase(),
             name: get("name"),
             role: match get("role") {
-                r if r.is_empty() => Role::Developer.as_str().to_string(),
+                r if r.is_empty() => default_role.as_str().to_string(),
                 r => r.to_ascii_lowercase(),
             },
             team: Some(get("team")).filter(|t| !t.is_empty()),
@@ -269,6 +270,7 @@ mod tests {
              not-an-address,X,developer,\n\
              ADA@acme.test,Again,viewer,\n\
              eve@acme.test,Eve,owner,\n",
+            Role::Developer,
         )
         .unwrap();
         assert_eq!(rows.len(), 5);
@@ -289,16 +291,22 @@ mod tests {
         assert_eq!(rows[3].problems, ["the same address as line 2"]);
         assert!(rows[4].problems[0].starts_with("role \"owner\" is not one of"));
 
-        let excel = read_invite_list("\u{feff}Email,Name\r\nfay@acme.test,Fay\r\n").unwrap();
+        let excel = read_invite_list(
+            "\u{feff}Email,Name\r\nfay@acme.test,Fay\r\n",
+            Role::Developer,
+        )
+        .unwrap();
         assert_eq!((excel.len(), excel[0].name.as_str()), (1, "Fay"));
 
-        let bare = read_invite_list("carol@acme.test\ndan@acme.test, Dan").unwrap();
+        // Rows without a role take the workspace's default.
+        let bare = read_invite_list("carol@acme.test\ndan@acme.test, Dan", Role::Viewer).unwrap();
         assert_eq!(bare[1].name, "Dan");
         assert!(bare
             .iter()
-            .all(|r| r.problems.is_empty() && r.role == "developer"));
+            .all(|r| r.problems.is_empty() && r.role == "viewer"));
 
-        let reordered = read_invite_list("Role,Email\nviewer,zed@acme.test").unwrap();
+        let reordered =
+            read_invite_list("Role,Email\nviewer,zed@acme.test", Role::Developer).unwrap();
         assert_eq!(
             (reordered[0].email.as_str(), reordered[0].role.as_str()),
             ("zed@acme.test", "viewer")
@@ -307,12 +315,22 @@ mod tests {
 
     #[test]
     fn an_empty_or_huge_list_is_refused_whole() {
-        assert_eq!(read_invite_list(" \n\n").unwrap_err().field, "csv");
-        assert_eq!(read_invite_list("email,name\n").unwrap_err().field, "csv");
+        assert_eq!(
+            read_invite_list(" \n\n", Role::Developer)
+                .unwrap_err()
+                .field,
+            "csv"
+        );
+        assert_eq!(
+            read_invite_list("email,name\n", Role::Developer)
+                .unwrap_err()
+                .field,
+            "csv"
+        );
         let many: String = (0..=MAX_BULK_INVITES)
             .map(|i| format!("p{i}@acme.test\n"))
             .collect();
-        assert!(read_invite_list(&many)
+        assert!(read_invite_list(&many, Role::Developer)
             .unwrap_err()
             .reason
             .contains("at most 500"));

@@ -1,10 +1,11 @@
-//! The workspace's settings: its name, time zone and retention policy (the `/settings` page;
+//! The workspace's settings: its name, time zone, people policy and retention policy (the
+//! `/settings` page;
 //! REST twins under `/api/v1/settings`).
 
 use leptos::prelude::*;
 use types::{
     retention::{Policy, Preview, Retention},
-    settings::Workspace,
+    settings::{PeoplePolicy, Workspace},
 };
 
 #[cfg(feature = "ssr")]
@@ -19,6 +20,7 @@ pub async fn workspace_settings() -> Result<Workspace, AppError> {
         name: store::tenants::name_here(&mut tx).await?,
         slug: ws::slug(&s)?.to_string(),
         time_zone: store::settings::time_zone(&mut tx).await?,
+        people: store::settings::people(&mut tx).await?,
     };
     tx.commit().await?;
     Ok(w)
@@ -41,6 +43,54 @@ pub async fn set_time_zone(time_zone: String) -> Result<String, AppError> {
     let tz = store::settings::set_time_zone(&mut tx, &s.actor, &time_zone).await?;
     tx.commit().await?;
     Ok(tz)
+}
+
+/// The people policy from the form: a ticked box, hours as numbers, a role by name.
+pub fn people_policy_of(
+    team_medians: Option<&str>,
+    idle_hours: &str,
+    max_hours: &str,
+    default_role: &str,
+) -> Result<PeoplePolicy, types::Invalid> {
+    let hours = |field: &'static str, v: &str| {
+        v.trim().parse::<u32>().map_err(|_| types::Invalid {
+            field,
+            reason: "must be a whole number of hours".into(),
+        })
+    };
+    let default_role = types::Role::parse_tenant(default_role).map_err(|e| types::Invalid {
+        field: "default_role",
+        ..e
+    })?;
+    let p = PeoplePolicy {
+        team_medians: team_medians.is_some(),
+        idle_hours: hours("idle_hours", idle_hours)?,
+        max_hours: hours("max_hours", max_hours)?,
+        default_role,
+    };
+    p.check()?;
+    Ok(p)
+}
+
+/// Saves what developers may compare themselves with, how long a sign-in lasts and the role
+/// newcomers get.
+#[server(endpoint = "settings/people")]
+pub async fn set_people_policy(
+    team_medians: Option<String>,
+    idle_hours: String,
+    max_hours: String,
+    default_role: String,
+) -> Result<PeoplePolicy, AppError> {
+    let (s, mut tx) = ws::allowed::<SetPeoplePolicy>().await?;
+    let p = people_policy_of(
+        team_medians.as_deref(),
+        &idle_hours,
+        &max_hours,
+        &default_role,
+    )?;
+    let p = store::settings::set_people(&mut tx, &s.actor, &p).await?;
+    tx.commit().await?;
+    Ok(p)
 }
 
 /// The retention policy and what its last run removed.

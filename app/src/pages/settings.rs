@@ -1,12 +1,14 @@
-//! `/settings`: a tenant admin's workspace settings: its name, its time zone, and how long
-//! its data is kept (with what a shorter policy would remove, shown before it is saved).
+//! `/settings`: a tenant admin's workspace settings: its name, its time zone, how it treats
+//! its people, and how long its data is kept (with what a shorter policy would remove, shown before it is saved).
 
 use leptos::{either::Either, prelude::*};
 use types::retention::{LastRun, Preview, Retention, MAX_DAYS, MIN_DAYS};
+use types::settings::{hours_label, Workspace, DEFAULT_ROLES, SESSION_HOURS};
 
 use crate::{
     api::settings::{
-        get_retention, workspace_settings, PreviewRetention, Rename, SetRetention, SetTimeZone,
+        get_retention, workspace_settings, PreviewRetention, Rename, SetPeoplePolicy, SetRetention,
+        SetTimeZone,
     },
     components::{
         format::grouped,
@@ -56,7 +58,76 @@ pub fn SettingsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <PeopleCard workspace />
         <RetentionCard />
+    }
+}
+
+/// What developers may compare themselves with, how long a sign-in lasts, and the role a
+/// newcomer gets when the invitation names none.
+#[component]
+fn PeopleCard(workspace: Resource<Result<Workspace, crate::AppError>>) -> impl IntoView {
+    let save = ServerAction::<SetPeoplePolicy>::new();
+    let lengths = move |name: &'static str, id: &'static str, now: u32| {
+        // A length set through the API that the list does not offer is kept as an option.
+        let mut offered: Vec<(u32, String)> = SESSION_HOURS
+            .iter()
+            .map(|(h, l)| (*h, (*l).to_string()))
+            .collect();
+        if !offered.iter().any(|(h, _)| *h == now) {
+            offered.push((now, hours_label(now)));
+            offered.sort();
+        }
+        view! {
+            <select name=name id=id aria-describedby=format!("{id}-error")>
+                {offered
+                    .into_iter()
+                    .map(|(h, label)| view! { <option value=h.to_string() selected=h == now>{label}</option> })
+                    .collect_view()}
+            </select>
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="people-policy-title">
+            <h2 id="people-policy-title">"People"</h2>
+            {saved(save.value(), "people-saved", "Saved. Sign-in lengths apply from each session's next refresh, within 15 minutes.")}
+            {general_error(save.value())}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    workspace.await.ok().map(|w| {
+                        let p = w.people;
+                        view! {
+                            <ActionForm action=save attr:class="stack narrow" attr:id="people-form">
+                                <label class="check">
+                                    <input type="checkbox" name="team_medians" id="team-medians" checked=p.team_medians />
+                                    "Developers see their team's medians beside their own numbers (over at least three colleagues; managers and admins always see them)"
+                                </label>
+                                <label>
+                                    "A sign-in ends after this long unused"
+                                    {lengths("idle_hours", "idle-hours", p.idle_hours)}
+                                </label>
+                                {field_error(save.value(), "idle_hours", "idle-hours-error")}
+                                <label>
+                                    "A sign-in ends this long after it began, however much it is used"
+                                    {lengths("max_hours", "max-hours", p.max_hours)}
+                                </label>
+                                {field_error(save.value(), "max_hours", "max-hours-error")}
+                                <label>
+                                    "Role for people invited without one (a CSV row with an empty role, the invite form's first choice)"
+                                    <select name="default_role" id="default-role" aria-describedby="default-role-error">
+                                        {DEFAULT_ROLES
+                                            .map(|r| view! { <option value=r.as_str() selected=r == p.default_role>{r.as_str()}</option> })
+                                            .collect_view()}
+                                    </select>
+                                </label>
+                                {field_error(save.value(), "default_role", "default-role-error")}
+                                <p class="row"><button type="submit" class="button" id="save-people">"Save"</button></p>
+                            </ActionForm>
+                        }
+                    })
+                })}
+            </Transition>
+        </section>
     }
 }
 

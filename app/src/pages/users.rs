@@ -38,7 +38,11 @@ pub async fn invite_user(
 ) -> Result<PasswordLink, AppError> {
     let (s, mut tx) = ws::allowed::<InviteUser>().await?;
     let email = store::Email::parse(&email)?;
-    let role = Role::parse_tenant(&role)?;
+    // The form's first choice is the workspace's default, sent as no role.
+    let role = match role.trim() {
+        "" => store::settings::people(&mut tx).await?.default_role,
+        role => Role::parse_tenant(role)?,
+    };
     let (sealer, public_url) = ws::post()?;
     let post = store::invitations::Post {
         sealer: &sealer,
@@ -63,7 +67,8 @@ pub async fn invite_user(
 #[server(endpoint = "users/invite_many")]
 pub async fn invite_many(csv: String, send: bool) -> Result<types::people::BulkInvite, AppError> {
     let (s, mut tx) = ws::allowed::<InviteMany>().await?;
-    let rows = types::people::read_invite_list(&csv)?;
+    let policy = store::settings::people(&mut tx).await?;
+    let rows = types::people::read_invite_list(&csv, policy.default_role)?;
     let (sealer, public_url) = ws::post()?;
     let post = store::invitations::Post {
         sealer: &sealer,
@@ -270,8 +275,9 @@ pub fn UsersPage() -> impl IntoView {
                 <input name="email" id="invite-email" type="email" placeholder="E-mail" aria-label="E-mail" required aria-describedby="invite-email-error" />
                 <input name="name" id="invite-name" placeholder="Name (optional)" aria-label="Name (optional)" maxlength="200" />
                 <select name="role" id="invite-role" aria-label="Role" aria-describedby="invite-role-error">
+                    <option value="" selected>"workspace default"</option>
                     {Role::TENANT_ROLES
-                        .map(|r| view! { <option value=r.as_str() selected=r == Role::Developer>{r.as_str()}</option> })
+                        .map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> })
                         .collect_view()}
                 </select>
                 <button type="submit" class="button" id="invite">

@@ -390,6 +390,11 @@ pub fn routes() -> ApiRouter {
             Permission(UserManage),
             settings::set_time_zone,
         )
+        .put(
+            "/api/v1/settings/people",
+            Permission(UserManage),
+            settings::set_people,
+        )
         .get(
             "/api/v1/settings/retention",
             Permission(UserManage),

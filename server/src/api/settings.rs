@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use types::{
     retention::{Policy, Preview, Retention},
-    settings::Workspace,
+    settings::{PeoplePolicy, Workspace},
 };
 
 use super::extract::{JsonBody, Me};
@@ -22,6 +22,7 @@ pub async fn workspace(
         name: store::tenants::name_here(&mut tx).await?,
         slug: tenant.slug.to_string(),
         time_zone: store::settings::time_zone(&mut tx).await?,
+        people: store::settings::people(&mut tx).await?,
     };
     tx.commit().await?;
     Ok(Json(w))
@@ -63,6 +64,47 @@ pub async fn set_time_zone(
     let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
     tx.commit().await?;
     Ok(Json(serde_json::json!({ "time_zone": tz })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeopleBody {
+    #[serde(default)]
+    team_medians: Option<bool>,
+    #[serde(default)]
+    idle_hours: Option<u32>,
+    #[serde(default)]
+    max_hours: Option<u32>,
+    #[serde(default)]
+    default_role: Option<String>,
+}
+
+/// `PUT /api/v1/settings/people {"team_medians": false, "idle_hours": 8, "max_hours": 24,
+/// "default_role": "viewer"}`: any of the fields; the others stay as they are.
+pub async fn set_people(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    JsonBody(body): JsonBody<PeopleBody>,
+) -> Result<Json<PeoplePolicy>, ApiError> {
+    me.tenant()?;
+    let default_role = body
+        .default_role
+        .as_deref()
+        .map(|r| {
+            types::Role::parse_tenant(r).map_err(|e| ApiError::field("/default_role", e.reason))
+        })
+        .transpose()?;
+    let mut tx = scoped(&state.store, &me).await?;
+    let now = store::settings::people(tx.conn()).await?;
+    let wanted = PeoplePolicy {
+        team_medians: body.team_medians.unwrap_or(now.team_medians),
+        idle_hours: body.idle_hours.unwrap_or(now.idle_hours),
+        max_hours: body.max_hours.unwrap_or(now.max_hours),
+        default_role: default_role.unwrap_or(now.default_role),
+    };
+    let saved = store::settings::set_people(tx.conn(), &me.actor(), &wanted).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
 }
 
 /// `GET /api/v1/settings/retention`: the policy and what its last run removed.

@@ -38,7 +38,9 @@ pub struct CreateUser {
     email: String,
     #[serde(default)]
     name: String,
-    role: String,
+    /// Optional: without one, the workspace's default role.
+    #[serde(default)]
+    role: Option<String>,
     /// Optional: without one the user is invited, and the response carries the link that
     /// lets them set their own password.
     #[serde(default)]
@@ -61,7 +63,15 @@ pub async fn create(
     let tenant = me.tenant()?;
     let email = Email::parse(&body.email)
         .map_err(|_| ApiError::field("/email", "is not an e-mail address"))?;
-    let role = parse_tenant_role(&body.role)?;
+    let role = match body.role.as_deref() {
+        Some(role) => parse_tenant_role(role)?,
+        None => {
+            let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+            let policy = store::settings::people(&mut tx).await?;
+            tx.commit().await?;
+            policy.default_role
+        }
+    };
     let Some(password) = body.password else {
         let (user, issued) = tenancy::invite_user(
             &state.store,
@@ -173,8 +183,9 @@ pub async fn invite_many(
     JsonBody(body): JsonBody<InviteList>,
 ) -> Result<Json<store::invitations::BulkInvite>, ApiError> {
     let tenant = me.tenant()?;
-    let rows = types::people::read_invite_list(&body.csv)?;
     let mut tx = scoped(&state.store, &me).await?;
+    let policy = store::settings::people(tx.conn()).await?;
+    let rows = types::people::read_invite_list(&body.csv, policy.default_role)?;
     let post = state.post();
     let answer = store::invitations::invite_many(
         tx.conn(),

@@ -516,3 +516,108 @@ async fn the_theme_is_remembered_per_person() {
         .any(|c| c.to_str().unwrap_or("").starts_with("theme=")));
     server.shutdown().await;
 }
+
+/// The rules of ana's insights as `token` reads them (`person`: read about ana by id).
+async fn insight_rules(server: &TestServer, token: &str, person: Option<&str>) -> Vec<String> {
+    let who = person.map(|p| format!("person={p}&")).unwrap_or_default();
+    let (status, i) = get(
+        server,
+        token,
+        &format!("/api/v1/dashboard/charts?widget=insights&{who}{RANGE}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{i}");
+    i["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A workspace may keep its developers from comparing themselves with their team; whoever
+/// reads about them for the workspace still sees the medians.
+#[tokio::test]
+async fn team_medians_are_the_workspaces_choice() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    crate::ingest::send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    // Ana's team: bo, chen and the demo developer, who ran one tool in the period: three
+    // colleagues with data, the fewest a median is shown over.
+    let (status, team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(json!({ "name": "Medians" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{team}");
+    let team = team["id"].as_str().unwrap().to_string();
+    for who in ["ana", "bo", "chen", "dev"] {
+        let id = user_id(&server, &admin, &format!("{who}@demo.test")).await;
+        let (status, body) = call(
+            &server,
+            Method::PUT,
+            &format!("/api/v1/teams/{team}/members/{id}"),
+            Some(&admin),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (status, key) = call(
+        &server,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(&dev),
+        Some(json!({ "name": "laptop", "scopes": ["ingest"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    one_tool_run(
+        &server,
+        key["key"].as_str().unwrap(),
+        "Bash",
+        "m1",
+        "2025-09-03T10:00:00Z",
+    )
+    .await;
+    let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    let ana_id = user_id(&server, &admin, "ana@demo.test").await;
+
+    let medians = |rules: &[String]| rules.iter().any(|r| r == "team_success_rate");
+    assert!(medians(&insight_rules(&server, &ana, None).await));
+
+    let set = |team_medians: bool| {
+        let admin = admin.clone();
+        let server = &server;
+        async move {
+            let (status, body) = call(
+                server,
+                Method::PUT,
+                "/api/v1/settings/people",
+                Some(&admin),
+                Some(json!({ "team_medians": team_medians })),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["team_medians"], team_medians);
+        }
+    };
+    set(false).await;
+    let rules = insight_rules(&server, &ana, None).await;
+    assert!(!medians(&rules), "{rules:?}");
+    assert!(
+        rules.iter().any(|r| r == "top_tools"),
+        "the rest stays: {rules:?}"
+    );
+    assert!(medians(
+        &insight_rules(&server, &admin, Some(&ana_id)).await
+    ));
+    set(true).await;
+    assert!(medians(&insight_rules(&server, &ana, None).await));
+    server.shutdown().await;
+}

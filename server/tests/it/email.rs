@@ -662,6 +662,16 @@ async fn a_list_with_bad_lines_invites_nobody_until_fixed_then_everyone_by_email
         "nobody was invited"
     );
 
+    // A row without a role takes the workspace's default.
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/settings/people",
+        Some(&admin),
+        Some(json!({ "default_role": "viewer" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     let good = "email,name,role,team\n\
                 ann@demo.test,Ann,manager,Guild\n\
                 cy@demo.test,Cy,viewer,\n\
@@ -695,6 +705,28 @@ async fn a_list_with_bad_lines_invites_nobody_until_fixed_then_everyone_by_email
         .map(|m| m["email"].as_str().unwrap())
         .collect();
     assert_eq!(members.len(), 2, "{team}");
+    let (_, users) = call(&server, Method::GET, "/api/v1/users", Some(&admin), None).await;
+    let role_of = |users: &Value, email: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["role"].clone())
+    };
+    assert_eq!(role_of(&users, "dee@demo.test"), Some(json!("viewer")));
+    assert_eq!(role_of(&users, "ann@demo.test"), Some(json!("manager")));
+    // So does one invited through the API without a role.
+    let (status, made) = call(
+        &server,
+        Method::POST,
+        "/api/v1/users",
+        Some(&admin),
+        Some(json!({ "email": "eve@demo.test" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["user"]["role"], "viewer");
 
     // One change for several people: all in force at once, sessions ended.
     let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;

@@ -174,6 +174,12 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             ],
             // The name it has: allowed callers change nothing.
             "settings/name" => vec![("name", "Demo".into())],
+            "settings/people" => vec![
+                ("team_medians", "on".into()),
+                ("idle_hours", "168".into()),
+                ("max_hours", "720".into()),
+                ("default_role", "developer".into()),
+            ],
             "boards/open" | "boards/delete" | "boards/home" => vec![("id", other_board.clone())],
             "boards/create" => vec![
                 ("name", format!("Walk {role}")),

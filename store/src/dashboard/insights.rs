@@ -84,7 +84,15 @@ pub async fn insights(
         ));
     }
 
-    if let Some(peers) = peer_medians(conn, w, person).await? {
+    // A workspace may keep developers from comparing themselves with colleagues; whoever
+    // reads on their behalf (a manager, an admin) still sees the medians.
+    let medians = reader.audience != types::dashboard::Audience::Own
+        || crate::settings::people(conn).await?.team_medians;
+    let peers = match medians {
+        true => peer_medians(conn, w, person).await?,
+        false => None,
+    };
+    if let Some(peers) = peers {
         if let (Some(mine), Some(theirs)) = (per_session(cur), peers.cost_per_session) {
             let tone = if mine > theirs * 1.5 {
                 Tone::Watch

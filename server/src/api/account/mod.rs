@@ -281,7 +281,8 @@ pub(super) async fn start_session(
     actor: &Actor,
     recovery_codes: Option<Vec<String>>,
 ) -> Result<Response, ApiError> {
-    let issued = refresh_tokens::sign_in(tx.conn(), actor, user, &state.session_lifetimes).await?;
+    let lifetimes = session_lifetimes(state, tx.conn(), tenant.is_some()).await?;
+    let issued = refresh_tokens::sign_in(tx.conn(), actor, user, &lifetimes).await?;
     let theme = accounts::theme(tx.conn(), user.id).await?;
     tx.commit().await?;
     let scope = tenant
@@ -292,7 +293,7 @@ pub(super) async fn start_session(
         user,
         tenant.map(|t| (t.id.0, t.slug.to_string())),
         format!("{scope}.{}", issued.secret),
-        issued.authenticated_at,
+        &issued,
         recovery_codes,
     );
     // The person's theme follows them to this browser (without one, the browser keeps its own).
@@ -303,14 +304,32 @@ pub(super) async fn start_session(
     }
     Ok(response)
 }
+/// How long sessions signed in here last: a workspace's own policy, the defaults for the
+/// installation's super admins.
+pub(super) async fn session_lifetimes(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    in_workspace: bool,
+) -> Result<refresh_tokens::Lifetimes, ApiError> {
+    Ok(if in_workspace {
+        state
+            .session_lifetimes
+            .under(&store::settings::people(conn).await?)
+    } else {
+        state.session_lifetimes.clone()
+    })
+}
+
+/// The answer to a sign-in or refresh: tokens in the body and in cookies. `refresh_token` is
+/// `issued`'s secret with its scope in front.
 pub(super) fn tokens(
     state: &AppState,
     user: &User,
     tenant: Option<(uuid::Uuid, String)>,
     refresh_token: String,
-    authenticated_at: chrono::DateTime<chrono::Utc>,
+    issued: &refresh_tokens::Issued,
 ) -> Response {
-    tokens_with(state, user, tenant, refresh_token, authenticated_at, None)
+    tokens_with(state, user, tenant, refresh_token, issued, None)
 }
 
 fn tokens_with(
@@ -318,14 +337,14 @@ fn tokens_with(
     user: &User,
     tenant: Option<(uuid::Uuid, String)>,
     refresh_token: String,
-    authenticated_at: chrono::DateTime<chrono::Utc>,
+    issued: &refresh_tokens::Issued,
     recovery_codes: Option<Vec<String>>,
 ) -> Response {
     let (access_token, _) = state.keys.issue(
         user.id.0,
         tenant.as_ref().map(|t| t.0),
         user.role.as_str(),
-        authenticated_at,
+        issued.authenticated_at,
     );
     let body = TokenResponse {
         access_token: access_token.clone(),
@@ -349,7 +368,11 @@ fn tokens_with(
             cookies.refresh(),
             &refresh_token,
             SessionCookies::REFRESH_PATH,
-            state.session_lifetimes.absolute.num_seconds(),
+            // As long as the token itself: the workspace's policy decides, and every refresh
+            // sets it again.
+            (issued.expires_at - chrono::Utc::now())
+                .num_seconds()
+                .max(0),
         ),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

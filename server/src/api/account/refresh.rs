@@ -88,14 +88,9 @@ pub async fn refresh(
         .store
         .scoped_tx(tenant.as_ref().map(|t| t.scope()))
         .await?;
-    match refresh_tokens::rotate(
-        tx.conn(),
-        secret,
-        &state.session_lifetimes,
-        ip.as_deref(),
-        ua.as_deref(),
-    )
-    .await?
+    let lifetimes = super::session_lifetimes(&state, tx.conn(), tenant.is_some()).await?;
+    match refresh_tokens::rotate(tx.conn(), secret, &lifetimes, ip.as_deref(), ua.as_deref())
+        .await?
     {
         Rotation::Rotated { user_id, issued } => {
             let user = accounts::get(tx.conn(), user_id).await?;
@@ -105,7 +100,7 @@ pub async fn refresh(
                 &user,
                 tenant.map(|t| (t.id.0, t.slug.to_string())),
                 format!("{scope}.{}", issued.secret),
-                issued.authenticated_at,
+                &issued,
             ))
         }
         Rotation::Reused { .. } => {

@@ -498,7 +498,10 @@ async fn sign_in(
         name: user.email.clone(),
         ..actor.clone()
     };
-    let issued = refresh_tokens::sign_in(&mut tx, &from, &user, &state.session_lifetimes)
+    let lifetimes = state
+        .session_lifetimes
+        .under(&store::settings::people(&mut tx).await.map_err(internal)?);
+    let issued = refresh_tokens::sign_in(&mut tx, &from, &user, &lifetimes)
         .await
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
@@ -507,7 +510,7 @@ async fn sign_in(
         &user,
         Some((tenant.id.0, tenant.slug.to_string())),
         format!("{}.{}", tenant.slug, issued.secret),
-        issued.authenticated_at,
+        &issued,
     );
     let mut response = redirect(&pending.return_to);
     for cookie in made.headers().get_all(header::SET_COOKIE) {

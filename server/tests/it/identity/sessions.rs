@@ -294,3 +294,130 @@ async fn nothing_a_refresh_racing_logout_everywhere_hands_out_works_after_it() {
     assert!(leaks.is_empty(), "{leaks:?}");
     server.shutdown().await;
 }
+
+/// Moves every refresh token of the viewer `hours` into the past, as if signed in that long ago.
+async fn age_viewer_tokens(server: &TestServer, hours: i32, only_rotated: bool) {
+    sqlx::query(
+        "UPDATE tenant_demo.refresh_tokens SET created_at = created_at - make_interval(hours => $1)
+         WHERE user_id = (SELECT id FROM tenant_demo.users WHERE email = 'viewer@demo.test')
+           AND (rotated_at IS NOT NULL OR NOT $2)",
+    )
+    .bind(hours)
+    .bind(only_rotated)
+    .execute(server.db.store.pool())
+    .await
+    .unwrap();
+}
+
+async fn refresh(server: &TestServer, token: &Value) -> (u16, Value) {
+    let (status, body) = call(
+        server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": token })),
+    )
+    .await;
+    (status.as_u16(), body)
+}
+
+/// A workspace decides how long its sign-ins last, unused and in all; a shorter policy ends
+/// the sessions already past it at their next refresh. Bad lengths are named.
+#[tokio::test]
+async fn a_workspace_sets_how_long_sign_ins_last() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let put = |body: Value| {
+        let admin = admin.clone();
+        let server = &server;
+        async move {
+            call(
+                server,
+                Method::PUT,
+                "/api/v1/settings/people",
+                Some(&admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    for (body, field) in [
+        (json!({ "idle_hours": 0 }), "/idle_hours"),
+        (json!({ "max_hours": 24 * 91 }), "/max_hours"),
+        (json!({ "idle_hours": 48, "max_hours": 24 }), "/idle_hours"),
+        (json!({ "default_role": "tenant_admin" }), "/default_role"),
+        (json!({ "default_role": "owner" }), "/default_role"),
+        (json!({ "idle_hours": "8" }), "/idle_hours"),
+    ] {
+        let (status, problem) = put(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert!(problem.to_string().contains(field), "{body}: {problem}");
+    }
+    let (status, saved) = put(json!({ "idle_hours": 8, "max_hours": 24 })).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        saved,
+        json!({ "team_medians": true, "idle_hours": 8, "max_hours": 24, "default_role": "developer" })
+    );
+    let (_, settings) = call(&server, Method::GET, "/api/v1/settings", Some(&admin), None).await;
+    assert_eq!(settings["people"], saved);
+    let (_, log) = call(
+        &server,
+        Method::GET,
+        "/api/v1/audit?action=settings.people",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(log[0]["details"]["from"]["idle_hours"], 168, "{log}");
+    assert_eq!(log[0]["details"]["to"]["max_hours"], 24, "{log}");
+
+    // The refresh cookie lives as long as the token: eight hours unused.
+    let r = client()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({ "tenant": "demo", "email": "viewer@demo.test", "password": "demo-viewer-pass" }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("devpulse_refresh="))
+        .unwrap();
+    let max_age: i64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((8 * 3600 - 60..=8 * 3600).contains(&max_age), "{cookie}");
+    let first: Value = r.json().await.unwrap();
+    let (status, second) = refresh(&server, &first["refresh_token"]).await;
+    assert_eq!(status, 200, "{second}");
+    // Nine hours unused: past the idle limit.
+    age_viewer_tokens(&server, 9, false).await;
+    let (status, _) = refresh(&server, &second["refresh_token"]).await;
+    assert_eq!(status, 401);
+
+    // A sign-in used all along but begun three hours ago, when the whole length becomes two.
+    let fresh = login_full(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let (status, next) = refresh(&server, &fresh["refresh_token"]).await;
+    assert_eq!(status, 200, "{next}");
+    age_viewer_tokens(&server, 3, true).await;
+    let (status, _) = put(json!({ "idle_hours": 1, "max_hours": 2 })).await;
+    assert_eq!(status, 200);
+    let (status, _) = refresh(&server, &next["refresh_token"]).await;
+    assert_eq!(
+        status, 401,
+        "the family began before the shorter policy's end"
+    );
+    // The super admin's sessions keep the installation's defaults.
+    let root = login_full(&server, "", "root@devpulse.test", "demo-superadmin-pass").await;
+    let (status, _) = refresh(&server, &root["refresh_token"]).await;
+    assert_eq!(status, 200);
+    server.shutdown().await;
+}
