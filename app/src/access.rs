@@ -288,6 +288,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("POST", "/api/v1/users/{id}/erase")],
     ),
     rule(
+        "account/workspaces",
+        Authenticated,
+        &[("GET", "/api/v1/auth/workspaces")],
+    ),
+    rule(
         "settings/workspace",
         Needs(UserManage),
         &[("GET", "/api/v1/settings")],

@@ -214,6 +214,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("usage") view=|| view! { <Protected><pages::usage::UsagePage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("imports") view=|| view! { <Protected><pages::imports::ImportsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("system") view=|| view! { <Protected><pages::system::SystemPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("workspaces") view=|| view! { <Protected><pages::workspaces::WorkspacesPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("system"), StaticSegment("tenants")) view=|| view! { <Protected><pages::tenants::TenantsPage /></Protected> } ssr=SsrMode::Async />
                 </Routes>
             </main>

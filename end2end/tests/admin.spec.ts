@@ -453,3 +453,62 @@ test('the usage page: activity per day, storage, refusals and key use', async ({
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
   }
 });
+
+/** A bearer token through the API. */
+async function bearer(tenant: string, email: string, password: string): Promise<string> {
+  const r = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant, email, password }),
+  });
+  expect(r.status).toBe(200);
+  return (await r.json()).access_token;
+}
+
+async function api(method: string, url: string, token: string, body?: unknown) {
+  const r = await fetch(`${server.url}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+test('a person in two workspaces switches between them, signing in to the second once', async ({ page }) => {
+  // A second workspace where the demo's manager also has an account.
+  const root = await bearer('', 'root@devpulse.test', 'demo-superadmin-pass');
+  const made = await api('POST', '/api/v1/admin/tenants', root, { slug: 'side', name: 'Side Project', admin_email: 'boss@side.test' });
+  expect(made.status).toBe(201);
+  const boss = await bearer('side', 'boss@side.test', made.body.admin_one_time_password);
+  const added = await api('POST', '/api/v1/users', boss, { email: 'manager@demo.test', role: 'developer', password: 'side-manager-pass' });
+  expect(added.status).toBe(201);
+
+  await signIn(page, 'manager@demo.test', 'demo-manager-pass');
+  await page.locator('#tenant-name').click();
+  await expect(page.locator('h1')).toHaveText('Workspaces');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#workspaces tbody tr')).toHaveCount(2);
+  await expect(page.locator('#workspaces tr[data-slug="demo"]')).toHaveAttribute('data-current', 'true');
+  await expect(page.locator('#workspaces tr[data-slug="side"]')).toContainText('developer');
+  expect(await serious(page)).toEqual([]);
+
+  // Not signed in there yet: its own sign-in, the address filled in.
+  await page.locator('#workspaces tr[data-slug="side"] button').click();
+  await page.waitForURL((u) => u.pathname === '/login');
+  await expect(page.locator('#tenant')).toHaveValue('side');
+  await expect(page.locator('#email')).toHaveValue('manager@demo.test');
+  await page.locator('#password').fill('side-manager-pass');
+  await page.locator('#sign-in').click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await expect(page.locator('#tenant-name')).toHaveText('side');
+
+  // Back and forth without a password.
+  await page.goto(`${server.url}/workspaces`);
+  await page.locator('#workspaces tr[data-slug="demo"] button').click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await expect(page.locator('#tenant-name')).toHaveText('demo');
+  await page.goto(`${server.url}/workspaces`);
+  await page.locator('#workspaces tr[data-slug="side"] button').click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await expect(page.locator('#tenant-name')).toHaveText('side');
+});

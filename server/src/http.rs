@@ -112,6 +112,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         // is the outermost.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::auth::workspaces::keep_other_sessions,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn(small_bodies_for_server_functions))

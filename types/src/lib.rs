@@ -28,4 +28,4 @@ pub use live::{BoardChange, DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};
 pub use roles::{Access, Permission, Role};
-pub use viewer::{Support, Theme, Viewer};
+pub use viewer::{Membership, Support, Theme, Viewer};

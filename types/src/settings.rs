@@ -98,7 +98,7 @@ impl PeoplePolicy {
 pub fn hours_label(hours: u32) -> String {
     match SESSION_HOURS.iter().find(|(h, _)| *h == hours) {
         Some((_, label)) => (*label).to_string(),
-        None if hours % 24 == 0 => format!("{} days", hours / 24),
+        None if hours.is_multiple_of(24) => format!("{} days", hours / 24),
         None if hours == 1 => "1 hour".into(),
         None => format!("{hours} hours"),
     }

@@ -120,3 +120,14 @@ mod tests {
         assert!(Theme::cookie(None).contains("Max-Age=0"));
     }
 }
+
+/// A workspace where the signed-in person (by e-mail) has an account: the switcher's rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub slug: String,
+    pub name: String,
+    /// Their role there.
+    pub role: Role,
+    /// The workspace this session is in.
+    pub current: bool,
+}

@@ -58,9 +58,21 @@ pub fn TopBar() -> impl IntoView {
                                     .collect_view();
                                 Either::Left(
                                     view! {
-                                        <span class="tenant" id="tenant-name" title="Workspace" hidden=!member>
-                                            {v.tenant.clone().unwrap_or_default()}
-                                        </span>
+                                        // The workspace's name opens the switcher (not in a support access,
+                                        // which is one workspace's only).
+                                        {if own {
+                                            Either::Left(view! {
+                                                <a href="/workspaces" class="tenant" id="tenant-name" title="Switch workspace" hidden=!member>
+                                                    {v.tenant.clone().unwrap_or_default()}
+                                                </a>
+                                            })
+                                        } else {
+                                            Either::Right(view! {
+                                                <span class="tenant" id="tenant-name" title="Workspace">
+                                                    {v.tenant.clone().unwrap_or_default()}
+                                                </span>
+                                            })
+                                        }}
                                         {links}
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}

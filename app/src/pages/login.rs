@@ -55,7 +55,7 @@ pub fn LoginPage() -> impl IntoView {
                     </p>
                 })
             }}
-            <form method="post" action="/auth/login" class="stack" id="login-form">
+            <form method="post" action="/api/v1/auth/form/login" class="stack" id="login-form">
                 <input type="hidden" name="next" value=get("next") />
                 <label>
                     "Workspace"

@@ -202,7 +202,7 @@ pub fn SecondStepPage() -> impl IntoView {
                                 {move || (!message().is_empty()).then(|| view! {
                                     <p class="field-error" role="alert" id="code-error">{message()}</p>
                                 })}
-                                <form method="post" action="/auth/mfa" class="stack" id="mfa-form">
+                                <form method="post" action="/api/v1/auth/form/mfa" class="stack" id="mfa-form">
                                     <input type="hidden" name="next" value=get("next") />
                                     <label>
                                         {if enrolling { "Code from the app" } else { "Code" }}

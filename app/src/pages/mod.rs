@@ -20,3 +20,4 @@ pub mod tenants;
 pub mod usage;
 pub mod users;
 pub mod welcome;
+pub mod workspaces;

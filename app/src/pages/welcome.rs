@@ -49,7 +49,7 @@ pub fn WelcomePage() -> impl IntoView {
                                         <p id="link-for">
                                             {format!("Set the password for {} in the workspace {}.", link.email, link.tenant)}
                                         </p>
-                                        <form method="post" action="/auth/welcome" class="stack" id="welcome-form">
+                                        <form method="post" action="/api/v1/auth/form/welcome" class="stack" id="welcome-form">
                                             <input type="hidden" name="token" value=token />
                                             <input type="email" value=link.email hidden autocomplete="username" />
                                             <label>

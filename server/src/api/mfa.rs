@@ -1,5 +1,5 @@
 //! Second factors over HTTP: the second step of a password sign-in (`/api/v1/auth/mfa`, and
-//! the `/login/mfa` page's form at `/auth/mfa`), a person's own authenticator app
+//! the `/login/mfa` page's form at `/api/v1/auth/form/mfa`), a person's own authenticator app
 //! (`/api/v1/profile/mfa…`), and what a tenant admin decides: who must have one
 //! (`/api/v1/settings/mfa`) and clearing someone's (`/api/v1/users/{id}/mfa`). The rules live in
 //! `store::mfa`; this module moves them to and from HTTP.
@@ -203,7 +203,7 @@ pub struct SecondStepForm {
     next: Option<String>,
 }
 
-/// `POST /auth/mfa`, the `/login/mfa` page's form (with or without JavaScript): the challenge
+/// `POST /api/v1/auth/form/mfa` (and the older `/auth/mfa`), the `/login/mfa` page's form (with or without JavaScript): the challenge
 /// comes from its cookie; success goes on as a password sign-in does (to the profile, after
 /// an app was set up on the way, to make recovery codes); a wrong code goes back to the form.
 pub async fn second_step_form(

@@ -268,6 +268,12 @@ pub fn routes() -> ApiRouter {
         // the caller's tenant's metrics_updates for those who may read metrics.
         .get("/ws", Public, crate::live::status_ws)
         .get("/ws/metrics", crate::live::FEED, crate::live::metrics_ws)
+        // The sign-in forms post under the refresh cookie's path, so that a sign-in to another
+        // workspace can keep the session it replaces waiting (`auth::workspaces`); the older
+        // paths stay for pages rendered before.
+        .post("/api/v1/auth/form/login", Public, account::login_form)
+        .post("/api/v1/auth/form/mfa", Public, mfa::second_step_form)
+        .post("/api/v1/auth/form/welcome", Public, links::redeem_link_form)
         .post("/auth/login", Public, account::login_form)
         .post("/auth/mfa", Public, mfa::second_step_form)
         .post("/api/v1/auth/mfa", Public, mfa::second_step)
@@ -423,6 +429,16 @@ pub fn routes() -> ApiRouter {
         )
         .post("/api/v1/auth/refresh", Public, account::refresh::refresh)
         .post("/api/v1/auth/logout", Public, account::refresh::logout)
+        .get(
+            "/api/v1/auth/workspaces",
+            Authenticated,
+            account::workspaces::list,
+        )
+        .post(
+            "/api/v1/auth/switch",
+            Authenticated,
+            account::workspaces::switch,
+        )
         .post(
             "/api/v1/auth/logout-all",
             Authenticated,

@@ -10,6 +10,7 @@ pub mod permissions;
 pub mod proxies;
 pub mod scope;
 pub mod sso;
+pub mod workspaces;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use store::{
@@ -75,6 +76,16 @@ impl SessionCookies {
             "__Host-devpulse_support"
         } else {
             "devpulse_support"
+        }
+    }
+
+    /// The refresh tokens of the other workspaces this browser is signed in to (see
+    /// [`workspaces`]), on the refresh cookie's path for the same reason.
+    pub fn other_workspaces(self) -> &'static str {
+        if self.secure {
+            "__Secure-devpulse_workspaces"
+        } else {
+            "devpulse_workspaces"
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod forgot;
 pub mod profile;
 pub mod refresh;
+pub mod workspaces;
 
 use axum::{
     extract::State,

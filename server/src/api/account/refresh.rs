@@ -126,23 +126,14 @@ pub async fn logout(
         .into_iter()
         .chain(cookies(&headers, state.cookies.refresh()))
         .collect();
-    for (scope, secret) in presented.iter().filter_map(|t| t.split_once('.')) {
-        let tenant = match scope {
-            REGISTRY_SCOPE => None,
-            s => match Slug::parse(s) {
-                Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
-                Err(_) => None,
-            },
-        };
-        if scope == REGISTRY_SCOPE || tenant.is_some() {
-            let mut tx = state
-                .store
-                .scoped_tx(tenant.as_ref().map(|t| t.scope()))
-                .await?;
-            let caller = caller.as_ref().map(|c| c.actor());
-            refresh_tokens::sign_out(tx.conn(), caller.as_ref(), secret).await?;
-            tx.commit().await?;
-        }
+    let caller_actor = caller.as_ref().map(|c| c.actor());
+    for token in &presented {
+        end_session(&state, caller_actor.as_ref(), token).await?;
+    }
+    // Signing out signs this browser out of every workspace it is signed in to; each waiting
+    // session records its own end (the caller is someone else's account there).
+    for token in crate::auth::workspaces::waiting(state.cookies, &headers) {
+        end_session(&state, None, &token).await?;
     }
     // Signing out in a support access ends the access too.
     if let Some(Extension(caller)) = &caller {
@@ -161,6 +152,33 @@ pub async fn logout(
     let mut response = redirect("/login");
     clear_cookies(&state, response.headers_mut());
     Ok(response)
+}
+
+/// Ends the session a refresh token (`scope.secret`) belongs to, if its workspace exists.
+async fn end_session(
+    state: &AppState,
+    caller: Option<&store::audit::Actor>,
+    token: &str,
+) -> Result<(), ApiError> {
+    let Some((scope, secret)) = token.split_once('.') else {
+        return Ok(());
+    };
+    let tenant = match scope {
+        REGISTRY_SCOPE => None,
+        s => match Slug::parse(s) {
+            Ok(slug) => tenants::find_by_slug(state.store.pool(), &slug).await.ok(),
+            Err(_) => None,
+        },
+    };
+    if scope == REGISTRY_SCOPE || tenant.is_some() {
+        let mut tx = state
+            .store
+            .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+            .await?;
+        refresh_tokens::sign_out(tx.conn(), caller, secret).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 pub async fn logout_all(
@@ -190,4 +208,8 @@ fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
         cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
     );
     headers.append(header::SET_COOKIE, crate::api::support::dropped(state));
+    headers.append(
+        header::SET_COOKIE,
+        crate::auth::workspaces::cookie(cookies, &[]),
+    );
 }

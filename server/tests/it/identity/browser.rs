@@ -365,3 +365,213 @@ async fn secure_cookies_are_host_and_secure_prefixed() {
     );
     server.shutdown().await;
 }
+
+/// Signs `b` in through the login form; the answer's cookies.
+async fn form_login(
+    b: &reqwest::Client,
+    server: &TestServer,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Vec<String> {
+    let r = b
+        .post(server.url("/api/v1/auth/form/login"))
+        .header(header::ORIGIN, server.url(""))
+        .form(&[("tenant", tenant), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    set_cookies(&r)
+}
+
+async fn switch(b: &reqwest::Client, server: &TestServer, tenant: &str) -> reqwest::Response {
+    b.post(server.url("/api/v1/auth/switch"))
+        .header(header::ORIGIN, server.url(""))
+        .form(&[("tenant", tenant)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn workspace_of(b: &reqwest::Client, server: &TestServer) -> Value {
+    let me: Value = b
+        .get(server.url("/api/v1/profile"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["tenant"].clone()
+}
+
+/// One browser signed in to two workspaces as the same person: the one left waits, switching
+/// back needs no password, a workspace not signed in to asks for its own sign-in, a waiting
+/// session of somebody else is not taken, and signing out ends them all.
+#[tokio::test]
+async fn one_browser_stays_signed_in_to_several_workspaces() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let other = store::tenants::find_by_slug(
+        server.db.store.pool(),
+        &store::Slug::parse("other").unwrap(),
+    )
+    .await
+    .unwrap();
+    server::tenancy::create_user(
+        &server.db.store,
+        &other,
+        &store::Email::parse("dev@demo.test").unwrap(),
+        "",
+        store::Role::Viewer,
+        Some("dev-elsewhere-pass".into()),
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let b = browser();
+    form_login(&b, &server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let list: Value = b
+        .get(server.url("/api/v1/auth/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list,
+        json!([
+            { "slug": "demo", "name": "Demo", "role": "developer", "current": true },
+            { "slug": "other", "name": "Other", "role": "viewer", "current": false },
+        ])
+    );
+
+    // Not signed in there yet: that workspace's own sign-in, the address filled in.
+    let r = switch(&b, &server, "other").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()[header::LOCATION],
+        "/login?tenant=other&email=dev%40demo.test&next=%2F"
+    );
+    // Demo's session waits from now (whichever way the other workspace signs in).
+    let waiting = cookie_value(&set_cookies(&r), "devpulse_workspaces");
+    assert!(waiting.starts_with("demo."), "{:?}", set_cookies(&r));
+    assert_eq!(
+        workspace_of(&b, &server).await,
+        "demo",
+        "the page's access lasts"
+    );
+    form_login(&b, &server, "other", "dev@demo.test", "dev-elsewhere-pass").await;
+    assert_eq!(workspace_of(&b, &server).await, "other");
+    // Signing in to another workspace straight from the sign-in page keeps this one waiting.
+    let set = form_login(&b, &server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let waiting = cookie_value(&set, "devpulse_workspaces");
+    assert!(waiting.starts_with("other."), "{set:?}");
+    assert_eq!(workspace_of(&b, &server).await, "demo");
+
+    // Back and forth without a password.
+    let mut last = Vec::new();
+    for to in ["demo", "other", "demo"] {
+        let r = switch(&b, &server, to).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{to}");
+        assert_eq!(r.headers()[header::LOCATION], "/");
+        last = set_cookies(&r);
+        assert_eq!(workspace_of(&b, &server).await, to);
+    }
+    let (current, waiting) = (
+        cookie_value(&last, "devpulse_refresh"),
+        cookie_value(&last, "devpulse_workspaces"),
+    );
+    assert!(
+        current.starts_with("demo.") && waiting.starts_with("other."),
+        "{last:?}"
+    );
+    let token = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
+    let (status, problem) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/switch",
+        Some(&token),
+        Some(json!({ "tenant": "nowhere" })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("/tenant"), "{problem}");
+
+    // Someone else's session put in the list (a sibling site can set cookies) is not taken.
+    let sign_in = |tenant: &'static str, email: &'static str, password: &'static str| {
+        let server = &server;
+        async move {
+            let (status, body) = call(
+                server,
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "tenant": tenant, "email": email, "password": password })),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let viewer = sign_in("demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let dev_other = sign_in("other", "dev@demo.test", "dev-elsewhere-pass").await;
+    let r = client()
+        .post(server.url("/api/v1/auth/switch"))
+        .header(header::ORIGIN, server.url(""))
+        .header(
+            header::COOKIE,
+            format!(
+                "devpulse_access={}; devpulse_workspaces={}",
+                dev_other["access_token"].as_str().unwrap(),
+                viewer["refresh_token"].as_str().unwrap()
+            ),
+        )
+        .form(&[("tenant", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.starts_with("/login?"), "{to}");
+    assert!(
+        !set_cookies(&r)
+            .iter()
+            .any(|c| c.starts_with("devpulse_access=")),
+        "{:?}",
+        set_cookies(&r)
+    );
+    assert_eq!(
+        refresh_status(&server, viewer["refresh_token"].as_str().unwrap()).await,
+        StatusCode::OK,
+        "the viewer's own session is untouched"
+    );
+
+    // Signing out ends every workspace's session this browser holds.
+    let r = b
+        .post(server.url("/api/v1/auth/logout"))
+        .header(header::ORIGIN, server.url(""))
+        .form(&[("from", "top bar")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        set_cookies(&r)
+            .iter()
+            .any(|c| c.starts_with("devpulse_workspaces=;")),
+        "{:?}",
+        set_cookies(&r)
+    );
+    assert_eq!(
+        refresh_status(&server, &current).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh_status(&server, &waiting).await,
+        StatusCode::UNAUTHORIZED
+    );
+    server.shutdown().await;
+}
