@@ -50,11 +50,18 @@ pub mod ssr {
     }
 
     /// What the installation's console asks the server for (the same code as its REST
-    /// routes: `GET /api/v1/admin/health`, `POST /api/v1/admin/tenants/{slug}/support`).
+    /// routes: `GET /api/v1/admin/health`, `GET /api/v1/admin/jobs`,
+    /// `POST /api/v1/admin/tenants/{slug}/support`).
     pub trait System: Send + Sync + std::fmt::Debug {
         fn health(
             &self,
         ) -> crate::session::ssr::BoxFuture<'_, Result<types::system::Health, crate::AppError>>;
+
+        /// The jobs: counts, the newest fifty and the recurring work (as
+        /// `GET /api/v1/admin/jobs`).
+        fn jobs(
+            &self,
+        ) -> crate::session::ssr::BoxFuture<'_, Result<types::jobs::Jobs, crate::AppError>>;
 
         /// Opens a support access to `workspace` for the super admin `user`: the grant, and
         /// the `Set-Cookie` value that carries it in the browser.

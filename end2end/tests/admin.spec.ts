@@ -276,6 +276,9 @@ test('the installation console: a workspace created with its admin invited by e-
   await expect(page.locator('#health-database')).toContainText('connections');
   await expect(page.locator('#health-schemas')).toHaveAttribute('data-state', 'ok');
   await expect(page.locator('#health-redis')).toHaveAttribute('data-state', 'off');
+  // The recurring jobs with their cron patterns, in words, and the next run.
+  await expect(page.locator('#schedules tr[data-schedule="retention"]')).toContainText('30 2 * * *');
+  await expect(page.locator('#schedules tr[data-schedule="upkeep"]')).toContainText(/UTC$/);
   // The page reads the health again by itself, and stops when paused.
   const first = await page.locator('#health-at').getAttribute('data-at');
   await expect.poll(() => page.locator('#health-at').getAttribute('data-at'), { timeout: 15_000 }).not.toBe(first);
@@ -485,7 +488,7 @@ test('a person in two workspaces switches between them, signing in to the second
 
   await signIn(page, 'manager@demo.test', 'demo-manager-pass');
   await page.locator('#tenant-name').click();
-  await expect(page.locator('h1')).toHaveText('Workspaces');
+  await expect(page.locator('h1')).toHaveText('Your workspaces');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.locator('#workspaces tbody tr')).toHaveCount(2);
   await expect(page.locator('#workspaces tr[data-slug="demo"]')).toHaveAttribute('data-current', 'true');

@@ -11,6 +11,8 @@ pub enum LogFormat {
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The recurring jobs and their cron patterns (`DEVPULSE_SCHEDULE_<NAME>`).
+    pub schedules: Vec<crate::jobs::Schedule>,
     pub host: IpAddr,
     pub port: u16,
     /// External PostgreSQL; `None` means the embedded cluster under `data_dir`.
@@ -173,7 +175,10 @@ impl Config {
                 })
             }
         };
+        let schedules = crate::jobs::schedules(|var| get(var))
+            .map_err(|(var, value, reason)| ConfigError { var, value, reason })?;
         Ok(Config {
+            schedules,
             host: parse(&get, "HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: parse(&get, "PORT", 3000)?,
             otlp_grpc_port: match get("OTLP_GRPC_PORT").filter(|v| !v.is_empty()) {
@@ -325,6 +330,25 @@ mod tests {
         assert_eq!(err.var, "DEVPULSE_MAX_CONNECTIONS");
         let err = config(&[("DEVPULSE_HEADER_READ_TIMEOUT_SECS", "soon")]).unwrap_err();
         assert_eq!(err.var, "DEVPULSE_HEADER_READ_TIMEOUT_SECS");
+        let err = config(&[("DEVPULSE_SCHEDULE_RETENTION", "nightly")]).unwrap_err();
+        assert_eq!(
+            (err.var, err.value.as_str()),
+            ("DEVPULSE_SCHEDULE_RETENTION", "nightly")
+        );
+        assert!(err.reason.contains("cron"), "{}", err.reason);
+    }
+
+    #[test]
+    fn recurring_jobs_follow_their_cron_variables() {
+        let c = config(&[("DEVPULSE_SCHEDULE_RETENTION", "0 3 * * SAT")]).unwrap();
+        let pattern = |name: &str| {
+            c.schedules
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.pattern.clone())
+        };
+        assert_eq!(pattern("retention").as_deref(), Some("0 3 * * SAT"));
+        assert_eq!(pattern("upkeep").as_deref(), Some("0 * * * *"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{postgres::PgListener, Connection};
 use store::{jobs::Claimed, Store};
 use tokio::{sync::watch, task::JoinHandle};
@@ -25,43 +25,93 @@ const CHECK: Duration = Duration::from_secs(5);
 /// The lock key that elects the scheduler (any fixed number no other lock uses).
 const SCHEDULER_LOCK: i64 = 0x6465_7670_6a6f_6273; // "devpjobs"
 
-/// Recurring work: queued once per `every` (at whole multiples of it since the epoch), by
-/// whichever instance is the scheduler.
+/// Recurring work: queued at each time its cron pattern names, in UTC (five fields, minute
+/// first, or six with seconds first; `L`, `#` and `W` as croner reads them), by whichever
+/// instance is the scheduler. A run missed while no instance was up is made up once, not once
+/// per missed time.
 #[derive(Clone, Debug)]
 pub struct Schedule {
     pub name: &'static str,
     pub kind: &'static str,
-    pub every: TimeDelta,
+    /// As written (croner normalises day and month names to numbers).
+    pub pattern: String,
+    pub cron: croner::Cron,
 }
 
 impl Schedule {
-    /// The fire time of the period `now` is in.
-    pub fn due(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.duration_trunc(self.every).unwrap_or(now)
+    /// `pattern` read as cron; the error says why it is not one.
+    pub fn new(name: &'static str, kind: &'static str, pattern: &str) -> Result<Schedule, String> {
+        let cron = pattern
+            .parse::<croner::Cron>()
+            .map_err(|e| format!("not a cron pattern: {e}"))?;
+        // A pattern that never fires (the 31st of February) would leave its work undone
+        // without a word.
+        cron.find_next_occurrence(&Utc::now(), false)
+            .map_err(|_| "never fires".to_string())?;
+        Ok(Schedule {
+            name,
+            kind,
+            pattern: pattern.trim().to_string(),
+            cron,
+        })
+    }
+
+    /// The fire time of the run due at `now`: the latest time the pattern names, at or before
+    /// `now`. Each is queued once (its job key is the name and this time).
+    pub fn due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_previous_occurrence(&now, true).ok()
+    }
+
+    /// The next time it fires after `now`.
+    pub fn next(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&now, false).ok()
+    }
+
+    /// As the console shows it.
+    pub fn shown(&self, now: DateTime<Utc>) -> types::jobs::Scheduled {
+        types::jobs::Scheduled {
+            name: self.name.to_string(),
+            pattern: self.pattern.clone(),
+            description: self.cron.describe(),
+            next_at: self.next(now),
+        }
     }
 }
 
-/// Every instance's recurring work.
-pub fn schedules() -> Vec<Schedule> {
-    vec![
-        // The coming months' event partitions and expired idempotency keys, per workspace.
-        Schedule {
-            name: "upkeep",
-            kind: UPKEEP,
-            every: TimeDelta::hours(1),
-        },
-        // Each workspace's retention policy, daily at midnight UTC.
-        Schedule {
-            name: "retention",
-            kind: RETENTION,
-            every: TimeDelta::days(1),
-        },
-        Schedule {
-            name: "prune-jobs",
-            kind: PRUNE,
-            every: TimeDelta::days(1),
-        },
-    ]
+/// The recurring work, when it runs unless configured otherwise, and the variable that
+/// configures it.
+pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 3] = [
+    // The coming months' event partitions and expired idempotency keys, per workspace.
+    ("upkeep", UPKEEP, "0 * * * *", "DEVPULSE_SCHEDULE_UPKEEP"),
+    // Each workspace's retention policy, at night in UTC when traffic is lowest.
+    (
+        "retention",
+        RETENTION,
+        "30 2 * * *",
+        "DEVPULSE_SCHEDULE_RETENTION",
+    ),
+    (
+        "prune-jobs",
+        PRUNE,
+        "45 2 * * *",
+        "DEVPULSE_SCHEDULE_PRUNE_JOBS",
+    ),
+];
+
+/// Every instance's recurring work; `pattern_of(variable)` may replace a default pattern.
+/// A bad pattern is named by its variable.
+pub fn schedules(
+    pattern_of: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Schedule>, (&'static str, String, String)> {
+    DEFAULT_SCHEDULES
+        .iter()
+        .map(|(name, kind, default, var)| {
+            let pattern = pattern_of(var)
+                .filter(|p| !p.trim().is_empty())
+                .unwrap_or_else(|| default.to_string());
+            Schedule::new(name, kind, &pattern).map_err(|e| (*var, pattern, e))
+        })
+        .collect()
 }
 
 const UPKEEP: &str = "upkeep";
@@ -103,7 +153,7 @@ impl Default for Options {
             lease: TimeDelta::seconds(60),
             poll: Duration::from_secs(2),
             tick: Duration::from_secs(15),
-            schedules: schedules(),
+            schedules: schedules(|_| None).expect("the default schedules are cron patterns"),
         }
     }
 }
@@ -513,9 +563,8 @@ async fn schedule(
         if leading {
             let now = Utc::now();
             for s in &options.schedules {
-                if let Err(e) =
-                    store::jobs::schedule(store.pool(), s.name, s.due(now), s.kind).await
-                {
+                let Some(due) = s.due(now) else { continue };
+                if let Err(e) = store::jobs::schedule(store.pool(), s.name, due, s.kind).await {
                     tracing::warn!(schedule = s.name, error = %e, "queueing a scheduled job failed");
                 }
             }
@@ -559,17 +608,65 @@ mod tests {
         assert_eq!(backoff(40).num_seconds(), 3600);
     }
 
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn a_schedule_fires_at_the_start_of_its_period() {
-        let s = Schedule {
-            name: "x",
-            kind: "x",
-            every: TimeDelta::hours(1),
-        };
-        let now: DateTime<Utc> = "2026-12-04T16:42:10Z".parse().unwrap();
+    fn a_run_is_due_from_the_last_time_its_pattern_names() {
+        let hourly = Schedule::new("x", "x", "0 * * * *").unwrap();
         assert_eq!(
-            s.due(now),
-            "2026-12-04T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            hourly.due(at("2026-12-04T16:42:10Z")),
+            Some(at("2026-12-04T16:00:00Z"))
         );
+        assert_eq!(
+            hourly.due(at("2026-12-04T16:00:00Z")),
+            Some(at("2026-12-04T16:00:00Z"))
+        );
+        assert_eq!(
+            hourly.next(at("2026-12-04T16:00:00Z")),
+            Some(at("2026-12-04T17:00:00Z"))
+        );
+        // Weekdays at 09:30: Friday's run is due all weekend, Monday's comes next.
+        let workdays = Schedule::new("x", "x", "30 9 * * MON-FRI").unwrap();
+        let sunday = at("2026-12-06T12:00:00Z");
+        assert_eq!(workdays.due(sunday), Some(at("2026-12-04T09:30:00Z")));
+        assert_eq!(workdays.next(sunday), Some(at("2026-12-07T09:30:00Z")));
+        // The last day of the month, and seconds when a sixth field is given.
+        let month_end = Schedule::new("x", "x", "0 0 L * *").unwrap();
+        assert_eq!(
+            month_end.next(at("2027-02-10T00:00:00Z")),
+            Some(at("2027-02-28T00:00:00Z"))
+        );
+        let every_second = Schedule::new("x", "x", "* * * * * *").unwrap();
+        assert_eq!(
+            every_second.due(at("2026-12-04T16:42:10.5Z")),
+            Some(at("2026-12-04T16:42:10Z"))
+        );
+    }
+
+    #[test]
+    fn a_bad_or_never_firing_pattern_is_refused_with_its_reason() {
+        assert!(Schedule::new("x", "x", "every hour")
+            .unwrap_err()
+            .contains("not a cron pattern"));
+        assert!(Schedule::new("x", "x", "0 0 * * * * * *").is_err());
+        assert_eq!(
+            Schedule::new("x", "x", "0 0 31 2 *").unwrap_err(),
+            "never fires"
+        );
+    }
+
+    #[test]
+    fn configuration_replaces_a_default_and_names_a_bad_one() {
+        let list =
+            schedules(|v| (v == "DEVPULSE_SCHEDULE_RETENTION").then(|| "0 4 * * SUN".into()))
+                .unwrap();
+        let retention = list.iter().find(|s| s.name == "retention").unwrap();
+        assert_eq!(retention.pattern, "0 4 * * SUN");
+        assert_eq!(list.len(), DEFAULT_SCHEDULES.len());
+        let (var, value, _) =
+            schedules(|v| (v == "DEVPULSE_SCHEDULE_UPKEEP").then(|| "soon".into())).unwrap_err();
+        assert_eq!((var, value.as_str()), ("DEVPULSE_SCHEDULE_UPKEEP", "soon"));
     }
 }

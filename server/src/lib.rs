@@ -147,7 +147,10 @@ pub async fn serve(
             mailer,
             sealer: sealer.clone(),
         },
-        jobs::Options::default(),
+        jobs::Options {
+            schedules: config.schedules.clone(),
+            ..jobs::Options::default()
+        },
         shutdown_rx.clone(),
     );
     let sso = auth::sso::Sso::new(
@@ -163,6 +166,7 @@ pub async fn serve(
         sockets: Default::default(),
         database_mode: db.mode,
         started_at: Instant::now(),
+        schedules: config.schedules.clone(),
     });
     let state = AppState {
         rejections,

@@ -26,9 +26,27 @@ pub struct System {
     pub sockets: Arc<Sockets>,
     pub database_mode: &'static str,
     pub started_at: Instant,
+    /// The recurring jobs, as configured.
+    pub schedules: Vec<crate::jobs::Schedule>,
 }
 
 impl System {
+    /// The console's jobs: how many wait, run or died, the newest `limit` (of one `state`
+    /// when given), and the recurring work with when it next runs.
+    pub async fn jobs(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<types::jobs::Jobs, ApiError> {
+        let pool = self.store.pool();
+        let now = chrono::Utc::now();
+        Ok(types::jobs::Jobs {
+            counts: store::jobs::counts(pool).await?,
+            jobs: store::jobs::list(pool, state, limit).await?,
+            schedules: self.schedules.iter().map(|s| s.shown(now)).collect(),
+        })
+    }
+
     pub async fn health(&self) -> Result<Health, ApiError> {
         let limit = Duration::from_secs(3);
         let database = tokio::time::timeout(

@@ -39,9 +39,22 @@ pub struct Counts {
     pub dead: i64,
 }
 
-/// The console's view: the counts and the newest jobs.
+/// Recurring work as the console shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Scheduled {
+    pub name: String,
+    /// The cron pattern, in UTC.
+    pub pattern: String,
+    /// The pattern in words.
+    pub description: String,
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+/// The console's view: the counts, the newest jobs and the recurring work.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Jobs {
     pub counts: Counts,
     pub jobs: Vec<Job>,
+    #[serde(default)]
+    pub schedules: Vec<Scheduled>,
 }

@@ -27,11 +27,7 @@ pub async fn get_health() -> Result<Health, AppError> {
 #[server(endpoint = "jobs/list")]
 pub async fn list_jobs() -> Result<types::jobs::Jobs, AppError> {
     crate::session::ssr::require_fn::<ListJobs>().await?;
-    let store = crate::ssr::server_context()?.store;
-    Ok(types::jobs::Jobs {
-        counts: store::jobs::counts(store.pool()).await?,
-        jobs: store::jobs::list(store.pool(), None, 50).await?,
-    })
+    crate::ssr::server_context()?.system.jobs().await
 }
 
 /// Runs a dead job again with a fresh set of attempts.
@@ -249,8 +245,40 @@ fn uptime(secs: u64) -> String {
 #[component]
 fn JobsTable(jobs: types::jobs::Jobs, retry: ServerAction<RetryJob>) -> impl IntoView {
     let c = &jobs.counts;
+    let schedules = jobs.schedules.clone();
     view! {
         <p id="job-counts">{format!("{} queued, {} running, {} dead.", c.queued, c.running, c.dead)}</p>
+        <h3>"Recurring"</h3>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Recurring jobs">
+            <table class="table" id="schedules">
+                <thead>
+                    <tr>
+                        <th scope="col">"Job"</th>
+                        <th scope="col">"Cron (UTC)"</th>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Next run"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {schedules
+                        .into_iter()
+                        .map(|s| {
+                            let next = s.next_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "—".into());
+                            let name = s.name.clone();
+                            view! {
+                                <tr data-schedule=s.name>
+                                    <td>{name}</td>
+                                    <td><code>{s.pattern}</code></td>
+                                    <td>{s.description}</td>
+                                    <td>{next}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <h3>"Latest"</h3>
         <div class="table-wrap" tabindex="0" role="region" aria-label="Background jobs">
             <table class="table" id="jobs">
                 <thead>

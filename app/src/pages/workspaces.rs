@@ -24,7 +24,7 @@ pub fn WorkspacesPage() -> impl IntoView {
     let list = Resource::new(|| (), |_| my_workspaces());
     view! {
         <section class="page-head">
-            <h1>"Workspaces"</h1>
+            <h1>"Your workspaces"</h1>
             <span class="muted">"Every workspace where your e-mail address has an account"</span>
         </section>
         <Transition fallback=|| view! { <Skeleton height=200 /> }>

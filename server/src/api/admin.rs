@@ -194,11 +194,7 @@ pub async fn jobs(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("/limit", "must be between 1 and 1000"));
     }
-    let pool = state.store.pool();
-    Ok(Json(store::jobs::Jobs {
-        counts: store::jobs::counts(pool).await?,
-        jobs: store::jobs::list(pool, q.state.as_deref(), limit).await?,
-    }))
+    Ok(Json(state.system.jobs(q.state.as_deref(), limit).await?))
 }
 
 /// Runs a dead job again with a fresh set of attempts.

@@ -163,6 +163,16 @@ impl app::ssr::System for Console {
         Box::pin(async move { self.0.system.health().await.map_err(ApiError::for_page) })
     }
 
+    fn jobs(&self) -> app::session::ssr::BoxFuture<'_, Result<types::jobs::Jobs, app::AppError>> {
+        Box::pin(async move {
+            self.0
+                .system
+                .jobs(None, 50)
+                .await
+                .map_err(ApiError::for_page)
+        })
+    }
+
     fn open_support<'a>(
         &'a self,
         actor: &'a Actor,

@@ -546,11 +546,7 @@ async fn a_failing_delivery_waits_longer_each_time_then_is_dead_until_retried() 
 #[tokio::test]
 async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
     let db = TestDb::new().await;
-    let every = vec![Schedule {
-        name: "prune-jobs",
-        kind: "jobs.prune",
-        every: TimeDelta::seconds(1),
-    }];
+    let every = vec![Schedule::new("prune-jobs", "jobs.prune", "* * * * * *").unwrap()];
     let sealer =
         std::sync::Arc::new(store::sealing::Sealer::new(Some(&"5e".repeat(32)), None).unwrap());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -630,3 +630,49 @@ async fn support_access_reads_one_workspace_only_for_a_while_and_its_admins_see_
     crate::common::assert_actions_listed(&server).await;
     server.shutdown().await;
 }
+
+/// Recurring jobs follow their cron patterns, and the console shows each with its next run,
+/// through both doors.
+#[tokio::test]
+async fn recurring_jobs_are_listed_with_their_pattern_and_next_run() {
+    let mut server = TestServer::start_with(|c| {
+        c.schedules = server::jobs::schedules(|var| {
+            (var == "DEVPULSE_SCHEDULE_RETENTION").then(|| "0 3 * * SAT".to_string())
+        })
+        .unwrap()
+    })
+    .await;
+    seed_two_tenants(&server).await;
+    let root = login(&server, "", "root@devpulse.test", "demo-superadmin-pass").await;
+    let (status, jobs) = call(
+        &server,
+        Method::GET,
+        "/api/v1/admin/jobs",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{jobs}");
+    let schedules = jobs["schedules"].as_array().unwrap();
+    let names: Vec<&str> = schedules
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["upkeep", "retention", "prune-jobs"]);
+    let retention = &schedules[1];
+    assert_eq!(retention["pattern"], "0 3 * * SAT");
+    assert!(
+        retention["description"]
+            .as_str()
+            .unwrap()
+            .contains("Saturday"),
+        "{retention}"
+    );
+    let next: chrono::DateTime<Utc> = retention["next_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > Utc::now() && next - Utc::now() <= chrono::TimeDelta::days(7));
+    assert_eq!(next.format("%a %H:%M").to_string(), "Sat 03:00");
+    let (status, by_fn) = server_fn(&server, &root, "jobs/list", &[]).await;
+    assert_eq!(status, 200, "{by_fn}");
+    assert_eq!(by_fn["schedules"], jobs["schedules"]);
+    server.shutdown().await;
+}
