@@ -30,6 +30,24 @@ pub enum Message {
         by_admin: Option<String>,
         expires_at: DateTime<Utc>,
     },
+    /// The person's second factor changed. Sent whoever made the change, so that one they did
+    /// not make is seen; `by` names an admin who did.
+    SecondFactorChanged {
+        change: SecondFactorChange,
+        by: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorChange {
+    Enabled,
+    Disabled,
+    /// An admin cleared it.
+    Reset,
+    RecoveryCodeUsed,
+    RecoveryCodesRenewed,
 }
 
 impl Message {
@@ -37,6 +55,7 @@ impl Message {
         match self {
             Message::Invitation { .. } => "invitation",
             Message::PasswordReset { .. } => "password_reset",
+            Message::SecondFactorChanged { .. } => "second_factor_changed",
         }
     }
 }

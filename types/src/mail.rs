@@ -9,7 +9,7 @@ use uuid::Uuid;
 pub struct Sent {
     pub id: Uuid,
     pub to: String,
-    /// `invitation` or `password_reset`.
+    /// `invitation`, `password_reset` or `second_factor_changed`.
     pub template: String,
     /// Known once sent (the words are rendered when it goes out).
     pub subject: Option<String>,

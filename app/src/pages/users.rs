@@ -178,7 +178,8 @@ pub async fn reset_user_mfa(id: String) -> Result<String, AppError> {
     let (s, mut tx) = ws::allowed::<ResetUserMfa>().await?;
     let user_id = ws::user_id(&id)?;
     let user = store::accounts::get(&mut tx, user_id).await?;
-    store::mfa::reset(&mut tx, &s.actor, user_id).await?;
+    let (sealer, _) = ws::post()?;
+    store::mfa::reset(&mut tx, &sealer, &s.actor, user_id).await?;
     tx.commit().await?;
     Ok(format!(
         "{}'s two-step verification is reset and their sessions ended; they set it up again at their next sign-in if the workspace requires it.",

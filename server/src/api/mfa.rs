@@ -407,7 +407,7 @@ pub async fn reset(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
-    mfa::reset(&mut tx, &me.actor(), UserId(id)).await?;
+    mfa::reset(&mut tx, &state.sealer, &me.actor(), UserId(id)).await?;
     tx.commit().await?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

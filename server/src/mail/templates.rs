@@ -61,6 +61,40 @@ pub fn render(message: &Message, workspace: &str) -> Rendered {
                 ),
             )
         }
+        Message::SecondFactorChanged { change, by, at } => {
+            use store::mail::SecondFactorChange as C;
+            let (subject, what) = match change {
+                C::Enabled => (
+                    "Two-step verification is on",
+                    "An authenticator app now guards your sign-in".to_string(),
+                ),
+                C::Disabled => (
+                    "Two-step verification is off",
+                    "Two-step verification was turned off for your account".to_string(),
+                ),
+                C::Reset => (
+                    "Your two-step verification was reset",
+                    match by {
+                        Some(admin) => format!("{admin}, an admin of {workspace}, removed the authenticator app from your account"),
+                        None => "An admin removed the authenticator app from your account".to_string(),
+                    },
+                ),
+                C::RecoveryCodeUsed => (
+                    "A recovery code was used",
+                    "One of your recovery codes was used to sign in; it will not work again".to_string(),
+                ),
+                C::RecoveryCodesRenewed => (
+                    "New recovery codes",
+                    "New recovery codes were made for your account; the old ones no longer work".to_string(),
+                ),
+            };
+            notice(
+                format!("{subject} ({workspace})"),
+                &format!("{what} in {workspace} on devpulse, at {}.", when(at)),
+                "If this was not you, change your password now and tell an admin of your workspace: \
+                 someone else may know it.",
+            )
+        }
     }
 }
 
@@ -84,6 +118,25 @@ fn letter(subject: String, lead: &str, action: &str, link: &str, note: &str) -> 
         lead = escape(lead),
         action = escape(action),
         link = escape(link),
+        note = escape(note),
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// A notice without a button: what happened, and what to do if it was not them.
+fn notice(subject: String, lead: &str, note: &str) -> Rendered {
+    let text = format!("{lead}\n\n{note}\n\n-- \ndevpulse\n");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{subject}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;line-height:1.5;max-width:36rem;margin:auto;padding:1rem\">\
+         <p>{lead}</p><p style=\"font-size:.9em;color:#555\">{note}</p></body></html>",
+        subject = escape(&subject),
+        lead = escape(lead),
         note = escape(note),
     );
     Rendered {
@@ -173,6 +226,38 @@ mod tests {
         );
         assert!(own.text.contains("hopefully you"));
         assert_eq!(own.subject, "Set a new password for Acme");
+    }
+
+    #[test]
+    fn a_second_factor_change_says_what_when_who_and_what_to_do() {
+        let reset = render(
+            &Message::SecondFactorChanged {
+                change: store::mail::SecondFactorChange::Reset,
+                by: Some("admin@acme.test".into()),
+                at: at(),
+            },
+            "Acme",
+        );
+        assert_eq!(reset.subject, "Your two-step verification was reset (Acme)");
+        for part in [&reset.text, &reset.html] {
+            assert!(
+                part.contains("admin@acme.test, an admin of Acme, removed"),
+                "{part}"
+            );
+            assert!(part.contains("2026-12-07 10:00 UTC"), "{part}");
+            assert!(part.contains("If this was not you"), "{part}");
+        }
+        let used = render(
+            &Message::SecondFactorChanged {
+                change: store::mail::SecondFactorChange::RecoveryCodeUsed,
+                by: None,
+                at: at(),
+            },
+            "Acme",
+        );
+        assert!(used
+            .text
+            .starts_with("One of your recovery codes was used to sign in"));
     }
 
     #[test]

@@ -223,6 +223,18 @@ async fn an_app_set_up_makes_sign_in_ask_for_a_code_each_good_once() {
     ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");
     }
+
+    // Every change reached the person by e-mail: set up, four recovery codes used (one at
+    // sign-in, one to renew, one after renewing, one to turn it off), renewed, turned off.
+    let (_, emails) = call(&server, Method::GET, "/api/v1/emails", Some(&admin), None).await;
+    let notices: Vec<&Value> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["template"] == "second_factor_changed")
+        .collect();
+    assert_eq!(notices.len(), 7, "{emails:#}");
+    assert!(notices.iter().all(|e| e["to"] == "dev@demo.test"));
     server.shutdown().await;
 }
 
@@ -387,6 +399,14 @@ async fn a_workspace_that_requires_it_has_people_set_it_up_at_sign_in() {
     assert_eq!(s, 401, "sessions end with the reset");
     let owed = password(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
     assert_eq!(owed["enrol"], true);
+    // The person hears who reset it.
+    let (_, emails) = call(&server, Method::GET, "/api/v1/emails", Some(&admin), None).await;
+    let reset = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["template"] == "second_factor_changed" && e["to"] == "dev@demo.test");
+    assert!(reset.is_some(), "{emails:#}");
 
     // The rule reaches only this workspace.
     let (_, other) = call(

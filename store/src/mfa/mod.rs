@@ -122,3 +122,31 @@ fn normalise(code: &str) -> String {
         .flat_map(char::to_lowercase)
         .collect()
 }
+
+/// Tells the person by e-mail that their second factor changed, in the transaction that
+/// changes it. A workspace's people only: the installation's super admins sign in outside any
+/// workspace and have no mailbox here.
+pub(crate) async fn tell(
+    conn: &mut PgConnection,
+    sealer: &crate::sealing::Sealer,
+    user: UserId,
+    change: crate::mail::SecondFactorChange,
+    by: Option<&str>,
+) -> Result<()> {
+    let in_workspace =
+        sqlx::query_scalar!(r#"SELECT to_regclass('emails') IS NOT NULL AS "here!""#)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !in_workspace {
+        return Ok(());
+    }
+    let person = crate::accounts::get(conn, user).await?;
+    let to = crate::Email::parse(&person.email)?;
+    let message = crate::mail::Message::SecondFactorChanged {
+        change,
+        by: by.map(String::from),
+        at: chrono::Utc::now(),
+    };
+    crate::mail::queue(conn, sealer, &to, &message).await?;
+    Ok(())
+}

@@ -2,6 +2,8 @@
 
 use sqlx::PgConnection;
 
+use crate::mail::SecondFactorChange;
+
 use super::{enrolled, normalise, requirement, verify, Checked, CODE_ALPHABET, RECOVERY_CODES};
 use crate::{
     audit::{self, Actor},
@@ -34,6 +36,14 @@ pub async fn renew_recovery_codes(
         "mfa.recovery_codes_renewed",
         Some(&user.to_string()),
         serde_json::json!({}),
+    )
+    .await?;
+    super::tell(
+        conn,
+        sealer,
+        user,
+        SecondFactorChange::RecoveryCodesRenewed,
+        None,
     )
     .await?;
     Ok(Checked::Done(codes))
@@ -103,12 +113,18 @@ pub async fn turn_off(
         serde_json::json!({}),
     )
     .await?;
+    super::tell(conn, sealer, user.id, SecondFactorChange::Disabled, None).await?;
     Ok(Checked::Done(()))
 }
 
 /// An admin clears someone's second factor (a lost phone): their sessions end, and their next
 /// sign-in sets up a new one if the workspace requires it.
-pub async fn reset(conn: &mut PgConnection, actor: &Actor, user: UserId) -> Result<()> {
+pub async fn reset(
+    conn: &mut PgConnection,
+    sealer: &crate::sealing::Sealer,
+    actor: &Actor,
+    user: UserId,
+) -> Result<()> {
     crate::accounts::get(conn, user).await?;
     // One's own goes through turning it off, which asks for a code (and the workspace rule).
     if actor.id == Some(user.0) {
@@ -125,6 +141,14 @@ pub async fn reset(conn: &mut PgConnection, actor: &Actor, user: UserId) -> Resu
         "mfa.reset",
         Some(&user.to_string()),
         serde_json::json!({}),
+    )
+    .await?;
+    super::tell(
+        conn,
+        sealer,
+        user,
+        SecondFactorChange::Reset,
+        Some(&actor.name),
     )
     .await
 }

@@ -1,6 +1,8 @@
 //! The authenticator app: its seed (sealed), setting one up, and checking its codes.
 
 use sqlx::PgConnection;
+
+use crate::mail::SecondFactorChange;
 use totp_rs::{Builder, Totp};
 
 use super::{
@@ -171,6 +173,7 @@ pub async fn confirm(
         serde_json::json!({ "method": "totp" }),
     )
     .await?;
+    super::tell(conn, sealer, user, SecondFactorChange::Enabled, None).await?;
     Ok(Checked::Done(codes))
 }
 
@@ -246,6 +249,17 @@ pub async fn verify(
         ),
     };
     audit::record(conn, actor, action, Some(&user.to_string()), details).await?;
+    if method == Some(Method::RecoveryCode) {
+        // One fewer way in, and possibly someone else's: the person hears of it.
+        super::tell(
+            conn,
+            sealer,
+            user,
+            SecondFactorChange::RecoveryCodeUsed,
+            None,
+        )
+        .await?;
+    }
     Ok(match method {
         Some(m) => Checked::Done(m),
         None => Checked::WrongCode,
