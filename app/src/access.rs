@@ -191,6 +191,17 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("POST", "/api/v1/users/{id}/password-link")],
     ),
     // The dashboard: every role with a dashboard reads it, scoped by `store::dashboard::Reader`.
+    rule("budgets/status", DASHBOARD, &[("GET", "/api/v1/budgets")]),
+    rule(
+        "budgets/set",
+        Needs(UserManage),
+        &[("POST", "/api/v1/budgets")],
+    ),
+    rule(
+        "budgets/delete",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/budgets/{id}")],
+    ),
     rule(
         "dashboard/overview",
         DASHBOARD,

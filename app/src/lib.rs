@@ -42,6 +42,8 @@ pub mod ssr {
         pub sealer: std::sync::Arc<store::sealing::Sealer>,
         /// The cookie a sign-in's second step keeps its challenge in.
         pub mfa_cookie: &'static str,
+        /// The cookie the sessions waiting in other workspaces are sealed in.
+        pub workspaces_cookie: &'static str,
         /// The workspace's single sign-on settings, kept by the server (which owns the
         /// provider checks and the sealing of secrets).
         pub sso: std::sync::Arc<dyn SsoAdmin>,

@@ -477,7 +477,7 @@ async function api(method: string, url: string, token: string, body?: unknown) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
-test('a person in two workspaces switches between them, signing in to the second once', async ({ page }) => {
+test('a person in two workspaces signs in to the second once and then switches between them', async ({ page }) => {
   // A second workspace where the demo's manager also has an account.
   const root = await bearer('', 'root@devpulse.test', 'demo-superadmin-pass');
   const made = await api('POST', '/api/v1/admin/tenants', root, { slug: 'side', name: 'Side Project', admin_email: 'boss@side.test' });
@@ -490,16 +490,17 @@ test('a person in two workspaces switches between them, signing in to the second
   await page.locator('#tenant-name').click();
   await expect(page.locator('h1')).toHaveText('Your workspaces');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.locator('#workspaces tbody tr')).toHaveCount(2);
-  await expect(page.locator('#workspaces tr[data-slug="demo"]')).toHaveAttribute('data-current', 'true');
-  await expect(page.locator('#workspaces tr[data-slug="side"]')).toContainText('developer');
+  // Nothing is listed by address alone: only where this browser has signed in.
+  await expect(page.locator('#workspaces tbody tr')).toHaveCount(1);
+  await expect(page.locator('#workspaces-alone')).toBeVisible();
   expect(await serious(page)).toEqual([]);
 
-  // Not signed in there yet: its own sign-in, the address filled in.
-  await page.locator('#workspaces tr[data-slug="side"] button').click();
+  // Signing in to the other keeps this one open.
+  await page.locator('#another-tenant').fill('side');
+  await page.locator('#sign-in-another').click();
   await page.waitForURL((u) => u.pathname === '/login');
   await expect(page.locator('#tenant')).toHaveValue('side');
-  await expect(page.locator('#email')).toHaveValue('manager@demo.test');
+  await page.locator('#email').fill('manager@demo.test');
   await page.locator('#password').fill('side-manager-pass');
   await page.locator('#sign-in').click();
   await page.waitForURL((u) => u.pathname === '/');
@@ -507,6 +508,9 @@ test('a person in two workspaces switches between them, signing in to the second
 
   // Back and forth without a password.
   await page.goto(`${server.url}/workspaces`);
+  await expect(page.locator('#workspaces tbody tr')).toHaveCount(2);
+  await expect(page.locator('#workspaces tr[data-slug="side"]')).toHaveAttribute('data-current', 'true');
+  await expect(page.locator('#workspaces tr[data-slug="demo"]')).toContainText('manager');
   await page.locator('#workspaces tr[data-slug="demo"] button').click();
   await page.waitForURL((u) => u.pathname === '/');
   await expect(page.locator('#tenant-name')).toHaveText('demo');
@@ -514,4 +518,48 @@ test('a person in two workspaces switches between them, signing in to the second
   await page.locator('#workspaces tr[data-slug="side"] button').click();
   await page.waitForURL((u) => u.pathname === '/');
   await expect(page.locator('#tenant-name')).toHaveText('side');
+});
+
+test('budgets: set on the settings page, named errors, shown with their projection on the dashboard', async ({ page }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.goto(`${server.url}/settings`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // The demo's own: the workspace's month and the Payments team's week.
+  await expect(page.locator('#budgets li.budget')).toHaveCount(2);
+  // A budget needs a limit.
+  await page.locator('#budget-whose').selectOption('workspace');
+  await page.locator('#save-budget').click();
+  await expect(page.locator('#budget-usd-error')).toContainText('US dollars, in tokens, or both');
+  // The workspace's month again: a change, not a second one.
+  await page.locator('#budget-usd').fill('$1,500');
+  await page.locator('#save-budget').click();
+  await expect(page.locator('#budget-saved')).toBeVisible();
+  await expect(page.locator('#budgets li.budget')).toHaveCount(2);
+  const row = page.locator('#budgets li.budget').first();
+  await expect(row).toContainText('Workspace · this month');
+  await expect(row.locator('.budget-numbers')).toContainText('of $1,500');
+  await expect(row.locator('[role="meter"]')).toHaveAttribute('aria-valuemax', '1500');
+  // A team's weekly token budget beside it.
+  const platform = page.locator('#budget-whose option', { hasText: 'Platform' });
+  await page.locator('#budget-whose').selectOption(await platform.getAttribute('value'));
+  await page.locator('#budget-period').selectOption('week');
+  await page.locator('#budget-usd').fill('');
+  await page.locator('#budget-tokens').fill('2,000,000');
+  await page.locator('#save-budget').click();
+  await expect(page.locator('#budgets li.budget')).toHaveCount(3);
+  expect(await serious(page)).toEqual([]);
+
+  // The dashboard's budgets widget shows the same, numbers in the page.
+  await page.goto(`${server.url}/`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const widget = page.locator('#budgets');
+  await widget.scrollIntoViewIfNeeded();
+  await expect(widget.locator('li.budget')).toHaveCount(3);
+  await expect(widget.locator('li.budget').first()).toContainText(/At this pace|Over the limit/);
+
+  // Removing one.
+  await page.goto(`${server.url}/settings`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#budgets li.budget', { hasText: 'Platform' }).locator('.remove-budget').click();
+  await expect(page.locator('#budgets li.budget')).toHaveCount(2);
 });

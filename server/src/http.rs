@@ -81,6 +81,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             boards: std::sync::Arc::new(state.bus.clone()),
             sealer: state.sealer.clone(),
             mfa_cookie: state.cookies.mfa(),
+            workspaces_cookie: state.cookies.other_workspaces(),
             sso: std::sync::Arc::new(crate::api::sso::Admin(state.clone())),
             system: std::sync::Arc::new(crate::api::support::Console(state.clone())),
         };

@@ -26,7 +26,8 @@ const CHECK: Duration = Duration::from_secs(5);
 const SCHEDULER_LOCK: i64 = 0x6465_7670_6a6f_6273; // "devpjobs"
 
 /// Recurring work: queued at each time its cron pattern names, in UTC (five fields, minute
-/// first, or six with seconds first; `L`, `#` and `W` as croner reads them), by whichever
+/// first; six with seconds first; seven with a year; `L`, `#`, `W` and `@daily`-style
+/// nicknames as croner reads them), by whichever
 /// instance is the scheduler. A run missed while no instance was up is made up once, not once
 /// per missed time.
 #[derive(Clone, Debug)]

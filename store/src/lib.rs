@@ -5,6 +5,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
+pub mod budgets;
 pub mod dashboard;
 pub mod embedded;
 mod error;
@@ -35,6 +36,7 @@ pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod usage;
+pub mod waiting;
 pub mod ws_tickets;
 
 use std::time::Duration;

@@ -516,50 +516,6 @@ async fn role_prefix(conn: &mut PgConnection) -> Result<String> {
     )
 }
 
-/// Every active workspace where `email` has an active account, with their role there, by
-/// slug; `current` (a slug) is marked. Each workspace is read in its own transaction, a few at
-/// once; one that cannot be read just now is left out (and logged) rather than hiding the
-/// others.
-pub async fn memberships(
-    store: &crate::Store,
-    email: &crate::Email,
-    current: Option<&str>,
-) -> Result<Vec<types::Membership>> {
-    use futures::{stream, StreamExt};
-    let active = list(store.pool())
-        .await?
-        .into_iter()
-        .filter(|t| t.status == TenantStatus::Active);
-    let found: Vec<Option<(Tenant, types::Role)>> = stream::iter(active)
-        .map(|t| async move {
-            let role = async {
-                let mut tx = store.tenant_tx(t.scope()).await?;
-                let found = crate::accounts::find_for_login(&mut tx, email).await?;
-                tx.commit().await?;
-                Ok::<_, Error>(found.filter(|(u, _)| u.active).map(|(u, _)| u.role))
-            }
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(tenant = %t.slug, error = %e, "looking for an account failed");
-                None
-            });
-            role.map(|r| (t, r))
-        })
-        .buffered(4)
-        .collect()
-        .await;
-    Ok(found
-        .into_iter()
-        .flatten()
-        .map(|(t, role)| types::Membership {
-            current: Some(t.slug.as_str()) == current,
-            slug: t.slug.to_string(),
-            name: t.name,
-            role,
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,8 @@ pub struct AuditPage {
 pub const ACTIONS: &[&str] = &[
     "api_key.created",
     "api_key.revoked",
+    "budget.deleted",
+    "budget.set",
     "dashboard.created",
     "dashboard.deleted",
     "dashboard.published",

@@ -874,12 +874,19 @@ pub struct Insights {
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum Query {
     Overview,
-    Series { split: Split, measure: Measure },
-    Breakdown { by: Dimension },
+    Series {
+        split: Split,
+        measure: Measure,
+    },
+    Breakdown {
+        by: Dimension,
+    },
     Heatmap,
     Sessions,
     Activity,
     Insights,
+    /// The budgets the reader sees, each with its period's spend and projection.
+    Budgets,
 }
 
 impl Query {
@@ -889,7 +896,12 @@ impl Query {
             Query::Series { split, .. } => split.names_people(),
             Query::Breakdown { by } => by.names_people(),
             Query::Sessions => true,
-            Query::Overview | Query::Heatmap | Query::Activity | Query::Insights => false,
+            // Each budget is read as the reader, who sees only the scopes they see whole.
+            Query::Overview
+            | Query::Heatmap
+            | Query::Activity
+            | Query::Insights
+            | Query::Budgets => false,
         }
     }
 }

@@ -48,3 +48,7 @@ id!(
     /// An import batch: what one `devpulse import` run sent, so it can be rolled back.
     ImportId
 );
+id!(
+    /// A budget: a spending limit for the workspace, a team or a person.
+    BudgetId
+);

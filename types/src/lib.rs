@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
+pub mod budgets;
 pub mod dashboard;
 pub mod gdpr;
 pub mod ids;
@@ -23,7 +24,7 @@ pub mod system;
 pub mod usage;
 pub mod viewer;
 
-pub use ids::{BoardId, ImportId, TeamId, TenantId, UserId};
+pub use ids::{BoardId, BudgetId, ImportId, TeamId, TenantId, UserId};
 pub use live::{BoardChange, DbSample, LiveMessage, MetricsUpdate};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};

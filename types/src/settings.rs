@@ -17,8 +17,10 @@ pub struct Workspace {
 
 /// How the workspace treats its people: what developers may compare themselves with, how long
 /// a sign-in lasts, and the role a newcomer gets when nobody names one.
+/// Stored as JSON: a field a later version adds or drops falls back to its default rather
+/// than the whole policy (a stricter sign-in length must not quietly become the default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct PeoplePolicy {
     /// Developers see their teams' medians beside their own numbers (medians over at least
     /// three colleagues). Managers and admins see them regardless.
@@ -160,6 +162,14 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.field, "default_role");
         }
+    }
+
+    #[test]
+    fn a_stored_policy_keeps_what_it_says_when_fields_come_or_go() {
+        let p: PeoplePolicy =
+            serde_json::from_str(r#"{"idle_hours": 8, "max_hours": 24, "retired": 1}"#).unwrap();
+        assert_eq!((p.idle_hours, p.max_hours), (8, 24));
+        assert!(p.team_medians, "a missing field is its default");
     }
 
     #[test]

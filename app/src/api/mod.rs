@@ -1,6 +1,7 @@
 //! Server functions more than one page uses.
 
 pub mod boards;
+pub mod budgets;
 pub mod dashboard;
 pub mod settings;
 #[cfg(feature = "ssr")]

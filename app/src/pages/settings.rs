@@ -6,10 +6,12 @@ use types::retention::{LastRun, Preview, Retention, MAX_DAYS, MIN_DAYS};
 use types::settings::{hours_label, Workspace, DEFAULT_ROLES, SESSION_HOURS};
 
 use crate::{
+    api::budgets::{budget_status, DeleteBudget, SetBudget},
     api::settings::{
         get_retention, workspace_settings, PreviewRetention, Rename, SetPeoplePolicy, SetRetention,
         SetTimeZone,
     },
+    components::budgets::BudgetList,
     components::{
         format::grouped,
         forms::{error_text, field_error, Changes},
@@ -59,7 +61,93 @@ pub fn SettingsPage() -> impl IntoView {
             </Transition>
         </section>
         <PeopleCard workspace />
+        <BudgetsCard />
         <RetentionCard />
+    }
+}
+
+/// Spending limits for the workspace, a team or a person, per month or week, with where each
+/// stands now (the dashboard's budget widget shows the same).
+#[component]
+fn BudgetsCard() -> impl IntoView {
+    let set = ServerAction::<SetBudget>::new();
+    let remove = ServerAction::<DeleteBudget>::new();
+    let changes = Changes::default().watch(set.value()).watch(remove.value());
+    let status = Resource::new(move || changes.get(), |_| budget_status());
+    let teams = Resource::new(|| (), |_| crate::pages::teams::list_teams());
+    let people = Resource::new(|| (), |_| crate::pages::users::list_users());
+    let actions = Callback::new(move |id: String| {
+        view! {
+            <ActionForm action=remove attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="link remove-budget">"Remove"</button>
+            </ActionForm>
+        }
+        .into_any()
+    });
+    view! {
+        <section class="card" aria-labelledby="budgets-title">
+            <h2 id="budgets-title">"Budgets"</h2>
+            <p class="muted">
+                "A limit in US dollars, tokens or both, per calendar month or week (from Monday) in the workspace's time zone. Setting one for the same team or person and period again changes it."
+            </p>
+            {saved(set.value(), "budget-saved", "Budget saved.")}
+            {general_error(set.value())}
+            {general_error(remove.value())}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(list) => Either::Left(view! { <BudgetList list actions /> }),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
+                    }
+                })}
+            </Transition>
+            <ActionForm action=set attr:class="stack narrow" attr:id="budget-form">
+                <Transition fallback=|| view! { <p class="muted">"Loading teams and people…"</p> }>
+                    {move || Suspend::new(async move {
+                        let teams = teams.await.unwrap_or_default();
+                        let people = people.await.unwrap_or_default();
+                        view! {
+                            <label>
+                                "For"
+                                <select name="whose" id="budget-whose" aria-describedby="budget-whose-error">
+                                    <option value="workspace">"The whole workspace"</option>
+                                    <optgroup label="Teams">
+                                        {teams.into_iter().map(|t| view! { <option value=format!("team:{}", t.id)>{t.name}</option> }).collect_view()}
+                                    </optgroup>
+                                    <optgroup label="People">
+                                        {people
+                                            .into_iter()
+                                            .filter(|p| p.user.active)
+                                            .map(|p| view! { <option value=format!("person:{}", p.user.id)>{p.user.email}</option> })
+                                            .collect_view()}
+                                    </optgroup>
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Transition>
+                {field_error(set.value(), "whose", "budget-whose-error")}
+                <label>
+                    "Period"
+                    <select name="period" id="budget-period">
+                        <option value="month">"Month"</option>
+                        <option value="week">"Week"</option>
+                    </select>
+                </label>
+                <label>
+                    "Limit in US dollars (empty: none)"
+                    <input name="usd" id="budget-usd" inputmode="decimal" aria-describedby="budget-usd-error" />
+                </label>
+                {field_error(set.value(), "usd", "budget-usd-error")}
+                <label>
+                    "Limit in tokens (empty: none)"
+                    <input name="tokens" id="budget-tokens" inputmode="numeric" aria-describedby="budget-tokens-error" />
+                </label>
+                {field_error(set.value(), "tokens", "budget-tokens-error")}
+                <p class="row"><button type="submit" class="button" id="save-budget">"Save budget"</button></p>
+            </ActionForm>
+        </section>
     }
 }
 

@@ -1,7 +1,7 @@
-//! `/workspaces`: the switcher. Every workspace where the signed-in person's e-mail has an
-//! account; switching to one this browser is still signed in to is instant, another asks for
-//! that workspace's own sign-in (`POST /api/v1/auth/switch` decides, so it works without the
-//! WASM).
+//! `/workspaces`: the switcher. The workspaces this browser is signed in to as this person
+//! (their sessions wait, sealed, in a cookie); switching to one is instant
+//! (`POST /api/v1/auth/switch`, a plain form, so it works without the WASM), and another
+//! workspace is one sign-in away.
 
 use leptos::{either::Either, prelude::*};
 use types::Membership;
@@ -14,9 +14,50 @@ use crate::{
 #[server(endpoint = "account/workspaces")]
 pub async fn my_workspaces() -> Result<Vec<Membership>, AppError> {
     let s = crate::session::ssr::require_fn::<MyWorkspaces>().await?;
-    let store = crate::ssr::server_context()?.store;
-    let email = store::Email::parse(&s.viewer.email)?;
-    Ok(store::tenants::memberships(&store, &email, s.viewer.tenant.as_deref()).await?)
+    let cx = crate::ssr::server_context()?;
+    let sealed = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let mut found = parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|pair| pair.trim().split_once('='))
+                .filter(|(k, _)| *k == cx.workspaces_cookie)
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>();
+            // Two of them: one was planted; neither is trusted.
+            (found.len() == 1).then(|| found.remove(0))
+        })
+        .unwrap_or_default();
+    let waiting = store::waiting::open(&cx.sealer, &sealed);
+    let mut list: Vec<Membership> =
+        store::waiting::workspaces(&cx.store, &s.viewer.email, &waiting)
+            .await?
+            .into_iter()
+            .filter(|(t, _)| Some(t.slug.as_str()) != s.viewer.tenant.as_deref())
+            .map(|(t, role)| Membership {
+                slug: t.slug.to_string(),
+                name: t.name,
+                role,
+                current: false,
+            })
+            .collect();
+    if let Some(slug) = s.viewer.tenant.clone() {
+        let role = s.viewer.role;
+        let (_, mut tx) = crate::api::workspace::member_tx(s).await?;
+        let name = store::tenants::name_here(&mut tx).await?;
+        tx.commit().await?;
+        list.push(Membership {
+            slug,
+            name,
+            role,
+            current: true,
+        });
+    }
+    list.sort_by(|a, b| a.slug.cmp(&b.slug));
+    Ok(list)
 }
 
 #[component]
@@ -25,7 +66,7 @@ pub fn WorkspacesPage() -> impl IntoView {
     view! {
         <section class="page-head">
             <h1>"Your workspaces"</h1>
-            <span class="muted">"Every workspace where your e-mail address has an account"</span>
+            <span class="muted">"The workspaces you are signed in to in this browser"</span>
         </section>
         <Transition fallback=|| view! { <Skeleton height=200 /> }>
             {move || Suspend::new(async move {
@@ -85,11 +126,18 @@ fn Switcher(list: Vec<Membership>) -> impl IntoView {
             </div>
             {alone.then(|| view! {
                 <p class="muted" id="workspaces-alone">
-                    "Your address has an account in this workspace only. When another workspace invites it, that workspace appears here."
+                    "You are signed in to this workspace only. Sign in to another and both stay open here."
                 </p>
             })}
+            <form method="get" action="/login" class="row" id="another-workspace">
+                <label>
+                    "Another workspace"
+                    <input name="tenant" id="another-tenant" required placeholder="its address, e.g. acme" />
+                </label>
+                <button type="submit" class="button" id="sign-in-another">"Sign in there"</button>
+            </form>
             <p class="muted">
-                "A workspace you are still signed in to in this browser opens at once; another asks for its own sign-in. Signing out signs this browser out of all of them."
+                "Signing in to another workspace keeps this one open: switch back here without a password. Signing out signs this browser out of all of them."
             </p>
         </section>
     }

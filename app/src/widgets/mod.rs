@@ -23,6 +23,8 @@ pub enum Kind {
     Feed,
     /// A person's insights, as a list.
     Insights,
+    /// Each budget's spend against its limit, with the projection.
+    Budgets,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +188,16 @@ pub const REGISTRY: &[WidgetSpec] = &[
         w: 24,
         h: 16,
     },
+    WidgetSpec {
+        id: "budgets",
+        title: "Budgets",
+        about: "Each budget the reader sees: this month's or week's spend against its limit, \
+                the projection for the period's end and the day the pace crosses the limit",
+        query: Query::Budgets,
+        kind: Kind::Budgets,
+        w: 12,
+        h: 8,
+    },
 ];
 
 pub fn find(id: &str) -> Option<&'static WidgetSpec> {
@@ -222,7 +234,7 @@ impl WidgetSpec {
         let (min_w, min_h) = match self.kind {
             Kind::Table | Kind::Sessions => (8, 8),
             Kind::TimeSeries | Kind::Bars | Kind::Heatmap => (6, 8),
-            Kind::Feed | Kind::Insights => (6, 6),
+            Kind::Feed | Kind::Insights | Kind::Budgets => (6, 6),
         };
         Bounds {
             min_w,
@@ -244,14 +256,15 @@ impl WidgetSpec {
             Kind::TimeSeries => &[Area, Line, Bar, Table],
             Kind::Bars => &[Bar, Table],
             Kind::Heatmap => &[Heatmap, Table],
-            Kind::Table | Kind::Sessions | Kind::Feed | Kind::Insights => &[],
+            Kind::Table | Kind::Sessions | Kind::Feed | Kind::Insights | Kind::Budgets => &[],
         }
     }
 
     /// Whether its reads take the page's filters (the live feed shows what happens now, to
     /// everyone the reader sees).
     pub fn takes_filters(&self) -> bool {
-        self.kind != Kind::Feed
+        // Budgets read their own period, whatever the page's range.
+        !matches!(self.kind, Kind::Feed | Kind::Budgets)
     }
 
     /// This kind on a board as `key`, at `place`, with the catalogue's settings.

@@ -187,6 +187,8 @@ pub async fn charts(
             Answer::Activity(store::dashboard::activity(conn, &reader, Utc::now()).await?)
         }
         Query::Insights => Answer::Insights(ask.insights(conn, f).await?),
+        // The current period of each budget, whatever range the filters name.
+        Query::Budgets => Answer::Budgets(store::budgets::status(conn, &reader, Utc::now()).await?),
     };
     tx.commit().await?;
     Ok(if csv {
@@ -278,6 +280,7 @@ enum Answer {
     Sessions(SessionPage),
     Activity(Activity),
     Insights(Insights),
+    Budgets(Vec<store::budgets::Status>),
 }
 
 impl Answer {
@@ -408,6 +411,43 @@ impl Answer {
                         s.productivity_score.to_string(),
                         s.end_reason.clone().unwrap_or_default(),
                     ]);
+                }
+            }
+            Answer::Budgets(list) => {
+                rows.push(
+                    [
+                        "budget",
+                        "period",
+                        "from",
+                        "to",
+                        "limit_kind",
+                        "limit",
+                        "spent",
+                        "projected",
+                        "low",
+                        "high",
+                        "exceeds_on",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                );
+                for s in list {
+                    for (kind, p) in [("usd", &s.usd), ("tokens", &s.tokens)] {
+                        let Some(p) = p else { continue };
+                        rows.push(vec![
+                            s.budget.name.clone(),
+                            s.budget.period.as_str().into(),
+                            s.from.to_rfc3339(),
+                            s.to.to_rfc3339(),
+                            kind.into(),
+                            p.limit.to_string(),
+                            p.spent.to_string(),
+                            p.projected.to_string(),
+                            p.low.to_string(),
+                            p.high.to_string(),
+                            p.exceeds_on.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        ]);
+                    }
                 }
             }
             Answer::Insights(i) => {

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
+pub mod budgets;
 pub mod csv;
 pub mod dashboard;
 pub mod extract;
@@ -341,6 +342,13 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
         .post("/api/v1/ws/ticket", crate::live::FEED, crate::live::ticket)
+        .get("/api/v1/budgets", DASHBOARD, budgets::status)
+        .post("/api/v1/budgets", Permission(UserManage), budgets::set)
+        .delete(
+            "/api/v1/budgets/{id}",
+            Permission(UserManage),
+            budgets::delete,
+        )
         .get("/api/v1/dashboard/overview", DASHBOARD, dashboard::overview)
         .get("/api/v1/dashboard/choices", DASHBOARD, dashboard::choices)
         .get("/api/v1/dashboard/charts", DASHBOARD, dashboard::charts)

@@ -79,11 +79,11 @@ impl SessionCookies {
         }
     }
 
-    /// The refresh tokens of the other workspaces this browser is signed in to (see
-    /// [`workspaces`]), on the refresh cookie's path for the same reason.
+    /// The sealed refresh tokens of the other workspaces this browser is signed in to (see
+    /// [`workspaces`]), on `/` so the switcher page can list them.
     pub fn other_workspaces(self) -> &'static str {
         if self.secure {
-            "__Secure-devpulse_workspaces"
+            "__Host-devpulse_workspaces"
         } else {
             "devpulse_workspaces"
         }

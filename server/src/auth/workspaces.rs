@@ -1,11 +1,13 @@
 //! Staying signed in to several workspaces in one browser. The session cookies hold one
-//! workspace's session; the sessions of the others wait in one more cookie, each as its
-//! refresh token, unused until the person switches back (`api::account::workspaces`).
+//! workspace's session; the sessions of the others wait in one more cookie, their refresh
+//! tokens sealed with the server's key (`store::waiting`), unused until the person switches
+//! back (`api::account::workspaces`).
 //!
 //! A token is in exactly one cookie at a time: the current session's refresh cookie or this
-//! list. Were it in both, refreshing the current one would leave a rotated copy here, and
-//! bringing that copy back later would look like a stolen token being reused (which revokes
-//! the whole session).
+//! list. Were it in both, refreshing the current one would leave a stale copy here. A token
+//! the browser lets go of (a second sign-in to the same workspace, the list full) is revoked
+//! unless it was rotated (its session goes on in its successor, as after a switch), so
+//! nothing stays valid that no browser holds.
 
 use axum::{
     extract::{Request, State},
@@ -13,49 +15,35 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use store::waiting::{scope_of, MAX_WAITING};
 
 use super::{cookies, SessionCookies};
 use crate::state::AppState;
 
-/// The most sessions kept waiting; past it the longest-waiting goes (it stays valid on the
-/// server until it expires, but this browser forgets it).
-pub const MAX_WAITING: usize = 20;
-/// Between tokens: not in a refresh token (`slug.secret`, URL-safe base64) and allowed in a
-/// cookie value.
-const SEP: char = '~';
+/// The installation's own sessions (super admins): never kept waiting, as a workspace's
+/// switcher cannot lead back to them.
+const REGISTRY: &str = "_";
 /// As long as the longest sign-in a workspace may allow; each token still expires by its own
 /// workspace's policy.
 const MAX_AGE_SECS: i64 = 90 * 24 * 3600;
 
-/// The workspace a refresh token belongs to (its scope: a slug, or the registry's).
-pub fn scope_of(token: &str) -> &str {
-    token.split_once('.').map_or("", |(scope, _)| scope)
-}
-
-/// The waiting tokens this request carries. Two cookies of the name mean one was planted
-/// (see [`SessionCookies`]): then neither is trusted.
-pub fn waiting(cookies_of: SessionCookies, headers: &HeaderMap) -> Vec<String> {
-    let mut found = cookies(headers, cookies_of.other_workspaces());
-    let (Some(first), None) = (found.next(), found.next()) else {
-        return Vec::new();
-    };
-    first
-        .split(SEP)
-        .filter(|t| !scope_of(t).is_empty())
-        .map(String::from)
-        .collect()
+/// The waiting tokens this request carries (none when the cookie does not open).
+pub fn waiting(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let mut found = cookies(headers, state.cookies.other_workspaces());
+    match (found.next(), found.next()) {
+        (Some(value), None) => store::waiting::open(&state.sealer, &value),
+        _ => Vec::new(),
+    }
 }
 
 /// The cookie holding `tokens` (deleting it when there are none).
-pub fn cookie(cookies_of: SessionCookies, tokens: &[String]) -> HeaderValue {
-    let value = tokens.join(&SEP.to_string());
-    let max_age = if tokens.is_empty() { 0 } else { MAX_AGE_SECS };
-    cookies_of.set(
-        cookies_of.other_workspaces(),
-        &value,
-        SessionCookies::REFRESH_PATH,
-        max_age,
-    )
+pub fn cookie(state: &AppState, tokens: &[String]) -> HeaderValue {
+    let c: SessionCookies = state.cookies;
+    if tokens.is_empty() {
+        return c.set(c.other_workspaces(), "", "/", 0);
+    }
+    let value = store::waiting::seal(&state.sealer, tokens);
+    c.set(c.other_workspaces(), &value, "/", MAX_AGE_SECS)
 }
 
 /// The refresh token a response starts (a sign-in, a switch or a refresh), if any.
@@ -71,23 +59,43 @@ fn started(cookies_of: SessionCookies, response: &HeaderMap) -> Option<String> {
         .map(String::from)
 }
 
-/// What waits after a session in `new` starts where `old` was current: `old` joins the list
-/// (when it is another workspace's), and nothing of `new`'s workspace stays in it.
-pub fn after_switch(mut waiting: Vec<String>, old: Option<String>, new: &str) -> Vec<String> {
-    let new_scope = scope_of(new);
-    waiting.retain(|t| scope_of(t) != new_scope);
-    if let Some(old) = old.filter(|o| scope_of(o) != new_scope) {
-        waiting.retain(|t| scope_of(t) != scope_of(&old));
-        waiting.push(old);
+/// What waits, and what is let go, once a session of `new`'s workspace is current where `old`
+/// was: `old` joins the list (a workspace's; the registry's never waits), nothing of `new`'s
+/// workspace stays in it, one token per workspace, the longest-waiting out past the limit.
+pub fn after_switch(
+    mut waiting: Vec<String>,
+    old: Option<String>,
+    new: &str,
+) -> (Vec<String>, Vec<String>) {
+    let mut dropped = Vec::new();
+    let new_scope = scope_of(new).to_string();
+    let mut keep = |t: &String, list: &mut Vec<String>| {
+        if scope_of(t) == new_scope || list.iter().any(|w| scope_of(w) == scope_of(t)) {
+            dropped.push(t.clone());
+        } else {
+            list.push(t.clone());
+        }
+    };
+    let mut list = Vec::new();
+    // The newest first, so a duplicate workspace keeps its newest token.
+    if let Some(old) = old.as_ref().filter(|o| scope_of(o) != REGISTRY) {
+        keep(old, &mut list);
     }
-    let over = waiting.len().saturating_sub(MAX_WAITING);
-    waiting.drain(..over);
-    waiting
+    waiting.reverse();
+    for t in &waiting {
+        keep(t, &mut list);
+    }
+    if list.len() > MAX_WAITING {
+        dropped.extend(list.drain(MAX_WAITING..));
+    }
+    list.reverse();
+    (list, dropped)
 }
 
 /// Around every request: when a response starts a session in another workspace than the
 /// one the request's refresh cookie was for, that session waits instead of being dropped.
-/// This covers every way in (password, second factor, invitation, single sign-on, switch).
+/// Covers every sign-in posted under the refresh cookie's path (the forms, the second step,
+/// the switch); the switcher parks the current session itself before a sign-in elsewhere.
 pub async fn keep_other_sessions(
     State(state): State<AppState>,
     request: Request,
@@ -101,7 +109,7 @@ pub async fn keep_other_sessions(
             _ => None,
         }
     };
-    let waiting_now = waiting(cookies_of, request.headers());
+    let waiting_now = waiting(&state, request.headers());
     let mut response = next.run(request).await;
     let Some(new) = started(cookies_of, response.headers()) else {
         return response;
@@ -111,10 +119,15 @@ pub async fn keep_other_sessions(
         .is_some_and(|o| scope_of(o) != scope_of(&new));
     let was_waiting = waiting_now.iter().any(|t| scope_of(t) == scope_of(&new));
     if changes_workspace || was_waiting {
-        let list = after_switch(waiting_now, old, &new);
+        let (list, dropped) = after_switch(waiting_now, old, &new);
         response
             .headers_mut()
-            .append(header::SET_COOKIE, cookie(cookies_of, &list));
+            .append(header::SET_COOKIE, cookie(&state, &list));
+        for token in dropped {
+            if let Err(e) = crate::api::account::refresh::end_let_go(&state, &token).await {
+                tracing::warn!(error = %e, "ending a session the browser let go of failed");
+            }
+        }
     }
     response
 }
@@ -129,39 +142,27 @@ mod tests {
 
     #[test]
     fn the_session_left_waits_and_the_one_entered_leaves_the_list() {
-        let list = after_switch(vec![t("beta.b1")], Some(t("alpha.a1")), "beta.b2");
-        assert_eq!(list, [t("alpha.a1")]);
-        // Signing in again where one already is: the old token of that workspace is dropped,
-        // not kept beside the new one.
-        let list = after_switch(vec![t("beta.b1")], Some(t("beta.b0")), "beta.b2");
-        assert!(list.is_empty(), "{list:?}");
-        // One token per workspace.
-        let list = after_switch(vec![t("alpha.old")], Some(t("alpha.a1")), "gamma.g1");
-        assert_eq!(list, [t("alpha.a1")]);
+        let (list, dropped) = after_switch(vec![t("beta.b1")], Some(t("alpha.a1")), "beta.b2");
+        assert_eq!((list, dropped), (vec![t("alpha.a1")], vec![t("beta.b1")]));
+        // Signing in again where one already is: the old token of that workspace goes.
+        let (list, dropped) = after_switch(vec![], Some(t("beta.b0")), "beta.b2");
+        assert!(list.is_empty());
+        assert_eq!(dropped, [t("beta.b0")]);
+        // One token per workspace, the newest kept.
+        let (list, dropped) = after_switch(vec![t("alpha.old")], Some(t("alpha.a1")), "gamma.g1");
+        assert_eq!((list, dropped), (vec![t("alpha.a1")], vec![t("alpha.old")]));
+        // The installation's own session never waits.
+        let (list, dropped) = after_switch(vec![], Some(t("_.root")), "acme.a");
+        assert!(list.is_empty() && dropped.is_empty());
     }
 
     #[test]
     fn the_list_is_bounded_longest_waiting_first_out() {
         let many: Vec<String> = (0..MAX_WAITING).map(|i| format!("w{i}.x")).collect();
-        let list = after_switch(many, Some(t("last.x")), "new.x");
+        let (list, dropped) = after_switch(many, Some(t("last.x")), "new.x");
         assert_eq!(list.len(), MAX_WAITING);
         assert_eq!(list[0], "w1.x");
         assert_eq!(list.last().unwrap(), "last.x");
-    }
-
-    #[test]
-    fn a_planted_second_cookie_voids_the_list() {
-        let c = SessionCookies { secure: false };
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("devpulse_workspaces=a.1~b.2"),
-        );
-        assert_eq!(waiting(c, &h), [t("a.1"), t("b.2")]);
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("devpulse_workspaces=evil.3"),
-        );
-        assert!(waiting(c, &h).is_empty());
+        assert_eq!(dropped, [t("w0.x")]);
     }
 }

@@ -283,11 +283,15 @@ pub async fn staff(store: &Store) -> Result<(Tenant, Vec<UserId>), ApiError> {
     let existing = teams::list(&mut tx, teams::Visible::All).await?;
     let manager = accounts::find_by_email(&mut tx, &Email::parse("manager@demo.test")?).await?;
     let mut ids = Vec::with_capacity(developers.len());
+    let mut payments = None;
     for (name, managed) in TEAMS {
         let team = match existing.iter().find(|t| t.name == *name) {
             Some(t) => t.id,
             None => teams::create(&mut tx, &actor, name).await?.id,
         };
+        if *name == "Payments" {
+            payments = Some(team);
+        }
         if *managed {
             teams::set_member(&mut tx, &actor, team, manager.id, true).await?;
         }
@@ -302,6 +306,25 @@ pub async fn staff(store: &Store) -> Result<(Tenant, Vec<UserId>), ApiError> {
                 .await?
                 .id,
         );
+    }
+    // Budgets, so the dashboard's budget widget has something to say from the first start.
+    use store::budgets::{NewBudget, Period, Scope};
+    let mut budgets = vec![NewBudget {
+        scope: Scope::Workspace,
+        period: Period::Month,
+        usd: Some(2_500.0),
+        tokens: None,
+    }];
+    if let Some(team_id) = payments {
+        budgets.push(NewBudget {
+            scope: Scope::Team { team_id },
+            period: Period::Week,
+            usd: Some(400.0),
+            tokens: None,
+        });
+    }
+    for b in &budgets {
+        store::budgets::set(&mut tx, &actor, b).await?;
     }
     tx.commit().await?;
     Ok((tenant.clone(), ids))

@@ -6,6 +6,7 @@ mod common;
 mod audit;
 mod bad_input;
 mod boards;
+mod budgets;
 mod collector;
 mod dashboard;
 mod demo;

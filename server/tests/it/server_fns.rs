@@ -174,6 +174,13 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             ],
             // The name it has: allowed callers change nothing.
             "settings/name" => vec![("name", "Demo".into())],
+            "budgets/set" => vec![
+                ("whose", "workspace".into()),
+                ("period", "month".into()),
+                ("usd", "500".into()),
+                ("tokens", String::new()),
+            ],
+            "budgets/delete" => vec![("id", other_user.clone())],
             "settings/people" => vec![
                 ("team_medians", "on".into()),
                 ("idle_hours", "168".into()),
@@ -215,6 +222,7 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "boards/publish",
         "boards/home",
         "imports/rollback",
+        "budgets/delete",
     ];
     let http = client();
     let roles = [

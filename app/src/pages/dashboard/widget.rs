@@ -78,6 +78,7 @@ pub(super) fn Widget(
         Kind::Sessions => view! { <SessionsWidget ctx /> }.into_any(),
         Kind::Feed => view! { <LiveWidget ctx /> }.into_any(),
         Kind::Insights => view! { <InsightsWidget ctx /> }.into_any(),
+        Kind::Budgets => view! { <BudgetsWidget ctx /> }.into_any(),
     };
     let buttons = {
         let title = title.clone();
@@ -862,6 +863,25 @@ fn InsightsWidget(ctx: Ctx) -> impl IntoView {
                             .collect_view();
                         view! { <ul class="insights" id="insights">{items}</ul> }.into_any()
                     }
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The budgets the reader sees, read again whenever the feed says numbers moved.
+#[component]
+fn BudgetsWidget(ctx: Ctx) -> impl IntoView {
+    let data = Resource::new(
+        move || ctx.tick.get(),
+        |_| crate::api::budgets::budget_status(),
+    );
+    view! {
+        <Transition fallback=|| view! { <Skeleton height=160 /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(list) => view! { <crate::components::budgets::BudgetList list /> }.into_any(),
                     Err(e) => view! { <Failed error=e /> }.into_any(),
                 }
             })}

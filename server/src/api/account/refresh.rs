@@ -132,7 +132,7 @@ pub async fn logout(
     }
     // Signing out signs this browser out of every workspace it is signed in to; each waiting
     // session records its own end (the caller is someone else's account there).
-    for token in crate::auth::workspaces::waiting(state.cookies, &headers) {
+    for token in crate::auth::workspaces::waiting(&state, &headers) {
         end_session(&state, None, &token).await?;
     }
     // Signing out in a support access ends the access too.
@@ -154,8 +154,29 @@ pub async fn logout(
     Ok(response)
 }
 
+/// Ends the session of a refresh token a browser let go of, unless the token was rotated:
+/// then its session goes on in its successor (a switch rotates the waiting token it uses), and
+/// only a token that would still refresh is worth ending.
+pub(crate) async fn end_let_go(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let Some((scope, secret)) = token.split_once('.') else {
+        return Ok(());
+    };
+    let Ok(slug) = Slug::parse(scope) else {
+        return Ok(());
+    };
+    let Ok(tenant) = tenants::find_by_slug(state.store.pool(), &slug).await else {
+        return Ok(());
+    };
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    if store::waiting::holder(&mut tx, secret).await?.is_some() {
+        refresh_tokens::sign_out(&mut tx, None, secret).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Ends the session a refresh token (`scope.secret`) belongs to, if its workspace exists.
-async fn end_session(
+pub(crate) async fn end_session(
     state: &AppState,
     caller: Option<&store::audit::Actor>,
     token: &str,
@@ -184,10 +205,15 @@ async fn end_session(
 pub async fn logout_all(
     State(state): State<AppState>,
     Extension(me): Me,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut tx = scoped(&state.store, &me).await?;
     accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
     tx.commit().await?;
+    // The browser forgets its waiting sessions with the rest, so they end too.
+    for token in crate::auth::workspaces::waiting(&state, &headers) {
+        end_session(&state, None, &token).await?;
+    }
     Ok(signed_out(&state))
 }
 /// 204 with both session cookies cleared: the end of every sign-out path.
@@ -210,6 +236,6 @@ fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
     headers.append(header::SET_COOKIE, crate::api::support::dropped(state));
     headers.append(
         header::SET_COOKIE,
-        crate::auth::workspaces::cookie(cookies, &[]),
+        crate::auth::workspaces::cookie(state, &[]),
     );
 }

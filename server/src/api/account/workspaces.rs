@@ -1,8 +1,10 @@
-//! The workspace switcher: the workspaces where the signed-in person's e-mail has an account,
-//! and moving this browser's session to one of them. A workspace this browser is still signed
-//! in to opens at once (its session waited in `auth::workspaces`' cookie); another goes
-//! through that workspace's own sign-in, since every workspace checks its own password, second
-//! factor or single sign-on, and the session left waits from the moment the person leaves.
+//! The workspace switcher: the workspaces this browser is signed in to, and moving its
+//! session to one of them. A workspace it is still signed in to (its session waited in
+//! `auth::workspaces`' cookie) opens at once; another goes through that workspace's own
+//! sign-in, since every workspace checks its own password, second factor or single sign-on,
+//! and the session left waits from the moment the person leaves. Nothing is listed by
+//! e-mail address: an address is not proof of a person (an admin can make an account for
+//! any), so a workspace shows only once this browser has signed in there.
 
 use axum::{
     extract::State,
@@ -14,28 +16,56 @@ use serde::Deserialize;
 use store::{
     accounts,
     refresh_tokens::{self, Rotation},
-    Email, Slug, TenantStatus,
+    Slug, TenantStatus,
 };
 use types::Membership;
 
 use super::{redirect, session_lifetimes, tokens};
 use crate::{
     api::extract::Me,
-    auth::{self, workspaces, SessionCookies},
+    auth::{self, workspaces, Caller, SessionCookies},
     error::ApiError,
     state::AppState,
 };
+
+/// The caller's workspace and those this browser has a waiting session in as the same
+/// person, by slug.
+pub async fn signed_in(
+    state: &AppState,
+    me: &Caller,
+    headers: &HeaderMap,
+) -> Result<Vec<Membership>, ApiError> {
+    let waiting = workspaces::waiting(state, headers);
+    let mut list: Vec<Membership> = store::waiting::workspaces(&state.store, &me.email, &waiting)
+        .await?
+        .into_iter()
+        .filter(|(t, _)| me.tenant.as_ref().is_none_or(|m| m.id != t.id))
+        .map(|(t, role)| Membership {
+            slug: t.slug.to_string(),
+            name: t.name,
+            role,
+            current: false,
+        })
+        .collect();
+    if let Some(t) = &me.tenant {
+        list.push(Membership {
+            slug: t.slug.to_string(),
+            name: t.name.clone(),
+            role: me.role,
+            current: true,
+        });
+    }
+    list.sort_by(|a, b| a.slug.cmp(&b.slug));
+    Ok(list)
+}
 
 /// `GET /api/v1/auth/workspaces`.
 pub async fn list(
     State(state): State<AppState>,
     Extension(me): Me,
+    headers: HeaderMap,
 ) -> Result<Json<Vec<Membership>>, ApiError> {
-    let email = Email::parse(&me.email).map_err(|_| ApiError::NotFound("user"))?;
-    let current = me.tenant.as_ref().map(|t| t.slug.as_str());
-    Ok(Json(
-        store::tenants::memberships(&state.store, &email, current).await?,
-    ))
+    Ok(Json(signed_in(&state, &me, &headers).await?))
 }
 
 #[derive(Deserialize)]
@@ -47,7 +77,7 @@ pub struct SwitchTo {
 /// `POST /api/v1/auth/switch` (`{"tenant": "acme"}`, or the switcher's form): this browser's
 /// session moves to that workspace when it is still signed in there as the same person; the
 /// session it leaves waits to be switched back to. Otherwise the answer is that workspace's
-/// sign-in (a form goes there, with the address filled in; JSON gets 401 naming it).
+/// sign-in (a form goes there, with the address filled in; JSON gets 401).
 pub async fn switch(
     State(state): State<AppState>,
     Extension(me): Me,
@@ -79,49 +109,48 @@ pub async fn switch(
             Json(serde_json::json!({ "tenant": slug.as_str() })).into_response()
         });
     }
-    let all_waiting = workspaces::waiting(state.cookies, &headers);
+    let all_waiting = workspaces::waiting(&state, &headers);
     let waiting = all_waiting
         .iter()
-        .find(|t| workspaces::scope_of(t) == slug.as_str())
+        .find(|t| store::waiting::scope_of(t) == slug.as_str())
         .cloned();
     if let Some(token) = waiting {
         let secret = token.split_once('.').map_or("", |(_, s)| s);
         let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-        let lifetimes = session_lifetimes(&state, &mut tx, true).await?;
-        let ua = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        let rotated =
-            refresh_tokens::rotate(&mut tx, secret, &lifetimes, me.ip.as_deref(), ua).await?;
-        match rotated {
-            Rotation::Rotated { user_id, issued } => {
+        // Only a token that would still sign the same person in is used. A stale copy (a
+        // refresh raced the switch that parked it) is left alone: refreshing it would look
+        // like a stolen token and end the session.
+        let same = store::waiting::holder(&mut tx, secret)
+            .await?
+            .is_some_and(|u| u.active && u.email.eq_ignore_ascii_case(&me.email));
+        if same {
+            let lifetimes = session_lifetimes(&state, &mut tx, true).await?;
+            let ua = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let rotated =
+                refresh_tokens::rotate(&mut tx, secret, &lifetimes, me.ip.as_deref(), ua).await?;
+            if let Rotation::Rotated { user_id, issued } = rotated {
                 let user = accounts::get(&mut tx, user_id).await?;
-                // The same person only: a session planted in the list by someone else (a
-                // sibling site can set cookies) must not become this one.
-                if user.active && user.email.eq_ignore_ascii_case(&me.email) {
-                    tx.commit().await?;
-                    let made = tokens(
-                        &state,
-                        &user,
-                        Some((tenant.id.0, slug.to_string())),
-                        format!("{slug}.{}", issued.secret),
-                        &issued,
-                    );
-                    if !is_form {
-                        return Ok(made);
-                    }
-                    let mut response = redirect("/");
-                    for cookie in made.headers().get_all(header::SET_COOKIE) {
-                        response
-                            .headers_mut()
-                            .append(header::SET_COOKIE, cookie.clone());
-                    }
-                    return Ok(response);
+                tx.commit().await?;
+                let made = tokens(
+                    &state,
+                    &user,
+                    Some((tenant.id.0, slug.to_string())),
+                    format!("{slug}.{}", issued.secret),
+                    &issued,
+                );
+                if !is_form {
+                    return Ok(made);
                 }
+                let mut response = redirect("/");
+                for cookie in made.headers().get_all(header::SET_COOKIE) {
+                    response
+                        .headers_mut()
+                        .append(header::SET_COOKIE, cookie.clone());
+                }
+                return Ok(response);
             }
-            // A reuse revoked that session; keep the record of it.
-            Rotation::Reused { .. } => tx.commit().await?,
-            Rotation::Invalid => {}
         }
     }
     if !is_form {
@@ -139,14 +168,20 @@ pub async fn switch(
     // cookie as it joins the list (one place at a time); the page's access lasts its minutes.
     let mut current = auth::cookies(&headers, state.cookies.refresh());
     if let (Some(current), None) = (current.next(), current.next()) {
-        let list = workspaces::after_switch(all_waiting, Some(current), &format!("{slug}."));
-        let cookies = state.cookies;
-        let set = response.headers_mut();
-        set.append(header::SET_COOKIE, workspaces::cookie(cookies, &list));
-        set.append(
-            header::SET_COOKIE,
-            cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
-        );
+        if store::waiting::scope_of(&current) != "_" {
+            let (list, dropped) =
+                workspaces::after_switch(all_waiting, Some(current), &format!("{slug}."));
+            for token in dropped {
+                super::refresh::end_let_go(&state, &token).await?;
+            }
+            let cookies = state.cookies;
+            let set = response.headers_mut();
+            set.append(header::SET_COOKIE, workspaces::cookie(&state, &list));
+            set.append(
+                header::SET_COOKIE,
+                cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
+            );
+        }
     }
     Ok(response)
 }
