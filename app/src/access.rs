@@ -191,17 +191,6 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("POST", "/api/v1/users/{id}/password-link")],
     ),
     // The dashboard: every role with a dashboard reads it, scoped by `store::dashboard::Reader`.
-    rule("budgets/status", DASHBOARD, &[("GET", "/api/v1/budgets")]),
-    rule(
-        "budgets/set",
-        Needs(UserManage),
-        &[("POST", "/api/v1/budgets")],
-    ),
-    rule(
-        "budgets/delete",
-        Needs(UserManage),
-        &[("DELETE", "/api/v1/budgets/{id}")],
-    ),
     rule(
         "dashboard/overview",
         DASHBOARD,
@@ -246,6 +235,19 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "dashboard/session",
         DASHBOARD,
         &[("GET", "/api/v1/dashboard/sessions/{id}")],
+    ),
+    // Budgets: read by the dashboard's readers (each sees the scopes they see whole), kept
+    // by tenant admins.
+    rule("budgets/status", DASHBOARD, &[("GET", "/api/v1/budgets")]),
+    rule(
+        "budgets/set",
+        Needs(UserManage),
+        &[("POST", "/api/v1/budgets")],
+    ),
+    rule(
+        "budgets/delete",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/budgets/{id}")],
     ),
     // Boards: anyone with a dashboard opens the boards they may see and picks a home;
     // keeping boards is for everyone but viewers (`store::boards::Caller::keeps_own`),

@@ -26,6 +26,25 @@ use leptos_router::{
 pub mod ssr {
     use std::time::Instant;
 
+    /// The value of the request's cookie `name`, when it carries exactly one: two of a name
+    /// mean one was planted (a sibling site can set cookies), and neither is trusted.
+    pub fn request_cookie(name: &str) -> Option<String> {
+        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+        let mut found = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string());
+        match (found.next(), found.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+
     /// Provided by `server` for every page render and server function call.
     #[derive(Clone, Debug)]
     pub struct ServerContext {

@@ -184,12 +184,21 @@ pub async fn status(
         let tokens: Vec<f64> = days.iter().map(|k| k.tokens() as f64).collect();
         let project =
             |limit: f64, daily: &[f64]| types::budgets::project(limit, daily, w.from, w.to, now);
+        let utc_offset_secs = sqlx::query_scalar!(
+            r#"SELECT extract(epoch FROM ($1::timestamptz AT TIME ZONE $2::text)
+                                      - ($1::timestamptz AT TIME ZONE 'UTC'))::int4 AS "o!""#,
+            now,
+            w.tz
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         out.push(Status {
             usd: budget.usd.map(|l| project(l, &cost)),
             tokens: budget.tokens.map(|l| project(l as f64, &tokens)),
             from: w.from,
             to: w.to,
             budget,
+            utc_offset_secs,
         });
     }
     Ok(out)

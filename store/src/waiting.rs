@@ -56,16 +56,21 @@ pub async fn holder(conn: &mut PgConnection, secret: &str) -> Result<Option<User
     }
 }
 
-/// Of the waiting `tokens`, the workspaces where each still signs in the person with
-/// `email`, active, with their role there; by slug.
-pub async fn workspaces(
+/// The switcher's list: `current` (the caller's own workspace, when they are in one) and, of
+/// the waiting `tokens`, the workspaces where each still signs in the person with `email`,
+/// active, with their role there; by slug.
+pub async fn memberships(
     store: &Store,
     email: &str,
     tokens: &[String],
-) -> Result<Vec<(tenants::Tenant, types::Role)>> {
-    let mut out = Vec::new();
+    current: Option<types::Membership>,
+) -> Result<Vec<types::Membership>> {
+    let mut out: Vec<types::Membership> = current.into_iter().collect();
     for token in tokens {
         let (scope, secret) = token.split_once('.').unwrap_or_default();
+        if out.iter().any(|m| m.slug == scope) {
+            continue;
+        }
         let Ok(slug) = crate::Slug::parse(scope) else {
             continue;
         };
@@ -75,14 +80,28 @@ pub async fn workspaces(
         if tenant.status != TenantStatus::Active {
             continue;
         }
-        let mut tx = store.tenant_tx(tenant.scope()).await?;
-        let user = holder(&mut tx, secret).await?;
-        tx.commit().await?;
+        // One workspace that cannot be read just now leaves the others listed.
+        let user = async {
+            let mut tx = store.tenant_tx(tenant.scope()).await?;
+            let user = holder(&mut tx, secret).await?;
+            tx.commit().await?;
+            Ok::<_, crate::Error>(user)
+        }
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(tenant = %tenant.slug, error = %e, "reading a waiting session failed");
+            None
+        });
         if let Some(u) = user.filter(|u| u.active && u.email.eq_ignore_ascii_case(email)) {
-            out.push((tenant, u.role));
+            out.push(types::Membership {
+                slug: tenant.slug.to_string(),
+                name: tenant.name,
+                role: u.role,
+                current: false,
+            });
         }
     }
-    out.sort_by(|a, b| a.0.slug.as_str().cmp(b.0.slug.as_str()));
+    out.sort_by(|a, b| a.slug.cmp(&b.slug));
     Ok(out)
 }
 

@@ -164,6 +164,7 @@ pub fn project(
     now: DateTime<Utc>,
 ) -> Projection {
     let day = TimeDelta::days(1).num_seconds() as f64;
+    let to = to.max(from);
     let now = now.clamp(from, to);
     // An hour at least, so the first minutes of a period do not make a wild pace.
     let elapsed = ((now - from).num_seconds() as f64).max(3600.0) / day;
@@ -204,6 +205,17 @@ pub struct Status {
     pub to: DateTime<Utc>,
     pub usd: Option<Projection>,
     pub tokens: Option<Projection>,
+    /// The workspace's offset from UTC now, so dates read as its local days.
+    pub utc_offset_secs: i32,
+}
+
+impl Status {
+    /// `at` as a date in the workspace's zone ("Dec 23").
+    pub fn local_date(&self, at: DateTime<Utc>) -> String {
+        (at + TimeDelta::seconds(i64::from(self.utc_offset_secs)))
+            .format("%b %-d")
+            .to_string()
+    }
 }
 
 #[cfg(test)]

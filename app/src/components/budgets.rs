@@ -68,7 +68,7 @@ fn Meter(id: String, label: &'static str, p: Projection, money: bool) -> impl In
                 <span class="budget-kind">{label}</span>
                 <span class="budget-numbers">{summary.clone()}</span>
             </div>
-            <div class="budget-bar" role="meter" aria-label=format!("{label}: {summary}") aria-valuemin="0" aria-valuemax=p.limit.to_string() aria-valuenow=p.spent.to_string()>
+            <div class="budget-bar" role="meter" aria-label=label aria-valuetext=summary.clone() aria-valuemin="0" aria-valuemax=format!("{:.0}", p.limit) aria-valuenow=format!("{:.0}", p.spent.min(p.limit))>
                 <span class="budget-fill" style=width></span>
                 <span class="budget-mark" style=projected title="Projected at the period's end"></span>
             </div>

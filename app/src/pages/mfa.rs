@@ -25,16 +25,7 @@ mod ssr {
     /// The challenge cookie of the request being served.
     pub fn challenge_cookie() -> Option<String> {
         let cx = crate::ssr::server_context().ok()?;
-        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == cx.mfa_cookie)
-            .map(|(_, v)| v.to_string())
+        crate::ssr::request_cookie(cx.mfa_cookie)
     }
 
     pub async fn tx(s: &Session) -> Result<store::ScopedTx, AppError> {

@@ -15,49 +15,25 @@ use crate::{
 pub async fn my_workspaces() -> Result<Vec<Membership>, AppError> {
     let s = crate::session::ssr::require_fn::<MyWorkspaces>().await?;
     let cx = crate::ssr::server_context()?;
-    let sealed = leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            let mut found = parts
-                .headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|pair| pair.trim().split_once('='))
-                .filter(|(k, _)| *k == cx.workspaces_cookie)
-                .map(|(_, v)| v.to_string())
-                .collect::<Vec<_>>();
-            // Two of them: one was planted; neither is trusted.
-            (found.len() == 1).then(|| found.remove(0))
-        })
-        .unwrap_or_default();
+    let sealed = crate::ssr::request_cookie(cx.workspaces_cookie).unwrap_or_default();
     let waiting = store::waiting::open(&cx.sealer, &sealed);
-    let mut list: Vec<Membership> =
-        store::waiting::workspaces(&cx.store, &s.viewer.email, &waiting)
-            .await?
-            .into_iter()
-            .filter(|(t, _)| Some(t.slug.as_str()) != s.viewer.tenant.as_deref())
-            .map(|(t, role)| Membership {
-                slug: t.slug.to_string(),
-                name: t.name,
+    let email = s.viewer.email.clone();
+    let current = match s.viewer.tenant.clone() {
+        Some(slug) => {
+            let role = s.viewer.role;
+            let (_, mut tx) = crate::api::workspace::member_tx(s).await?;
+            let name = store::tenants::name_here(&mut tx).await?;
+            tx.commit().await?;
+            Some(Membership {
+                slug,
+                name,
                 role,
-                current: false,
+                current: true,
             })
-            .collect();
-    if let Some(slug) = s.viewer.tenant.clone() {
-        let role = s.viewer.role;
-        let (_, mut tx) = crate::api::workspace::member_tx(s).await?;
-        let name = store::tenants::name_here(&mut tx).await?;
-        tx.commit().await?;
-        list.push(Membership {
-            slug,
-            name,
-            role,
-            current: true,
-        });
-    }
-    list.sort_by(|a, b| a.slug.cmp(&b.slug));
-    Ok(list)
+        }
+        None => None,
+    };
+    Ok(store::waiting::memberships(&cx.store, &email, &waiting, current).await?)
 }
 
 #[component]
@@ -129,7 +105,9 @@ fn Switcher(list: Vec<Membership>) -> impl IntoView {
                     "You are signed in to this workspace only. Sign in to another and both stay open here."
                 </p>
             })}
-            <form method="get" action="/login" class="row" id="another-workspace">
+            // Through the switch: this session waits from now, whichever way the other
+            // workspace signs the person in (single sign-on included).
+            <form method="post" action="/api/v1/auth/switch" class="row" id="another-workspace">
                 <label>
                     "Another workspace"
                     <input name="tenant" id="another-tenant" required placeholder="its address, e.g. acme" />

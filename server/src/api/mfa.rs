@@ -224,12 +224,7 @@ pub async fn second_step_form(
             } else {
                 next.as_str()
             };
-            let mut response = redirect(to);
-            for cookie in ok.headers().get_all(header::SET_COOKIE) {
-                response
-                    .headers_mut()
-                    .append(header::SET_COOKIE, cookie.clone());
-            }
+            let mut response = super::account::redirect_with_cookies(to, &ok);
             let cookies = state.cookies;
             response
                 .headers_mut()

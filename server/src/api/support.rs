@@ -118,10 +118,7 @@ pub async fn end(
     if let Some(Extension(caller)) = caller {
         end_for(&state, &caller).await?;
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = super::extract::is_form(&headers);
     let mut response = if is_form {
         super::account::redirect("/system/tenants")
     } else {

@@ -21,8 +21,8 @@ use super::{cookies, SessionCookies};
 use crate::state::AppState;
 
 /// The installation's own sessions (super admins): never kept waiting, as a workspace's
-/// switcher cannot lead back to them.
-const REGISTRY: &str = "_";
+/// switcher cannot lead back to them; one replaced by a workspace's sign-in ends.
+use crate::api::account::REGISTRY_SCOPE as REGISTRY;
 /// As long as the longest sign-in a workspace may allow; each token still expires by its own
 /// workspace's policy.
 const MAX_AGE_SECS: i64 = 90 * 24 * 3600;
@@ -69,21 +69,16 @@ pub fn after_switch(
 ) -> (Vec<String>, Vec<String>) {
     let mut dropped = Vec::new();
     let new_scope = scope_of(new).to_string();
-    let mut keep = |t: &String, list: &mut Vec<String>| {
-        if scope_of(t) == new_scope || list.iter().any(|w| scope_of(w) == scope_of(t)) {
-            dropped.push(t.clone());
-        } else {
-            list.push(t.clone());
-        }
-    };
-    let mut list = Vec::new();
+    let mut list: Vec<String> = Vec::new();
     // The newest first, so a duplicate workspace keeps its newest token.
-    if let Some(old) = old.as_ref().filter(|o| scope_of(o) != REGISTRY) {
-        keep(old, &mut list);
-    }
     waiting.reverse();
-    for t in &waiting {
-        keep(t, &mut list);
+    for t in old.into_iter().chain(waiting) {
+        let scope = scope_of(&t);
+        if scope == REGISTRY || scope == new_scope || list.iter().any(|w| scope_of(w) == scope) {
+            dropped.push(t);
+        } else {
+            list.push(t);
+        }
     }
     if list.len() > MAX_WAITING {
         dropped.extend(list.drain(MAX_WAITING..));
@@ -151,9 +146,10 @@ mod tests {
         // One token per workspace, the newest kept.
         let (list, dropped) = after_switch(vec![t("alpha.old")], Some(t("alpha.a1")), "gamma.g1");
         assert_eq!((list, dropped), (vec![t("alpha.a1")], vec![t("alpha.old")]));
-        // The installation's own session never waits.
+        // The installation's own session never waits: it ends.
         let (list, dropped) = after_switch(vec![], Some(t("_.root")), "acme.a");
-        assert!(list.is_empty() && dropped.is_empty());
+        assert!(list.is_empty());
+        assert_eq!(dropped, [t("_.root")]);
     }
 
     #[test]

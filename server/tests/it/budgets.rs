@@ -246,5 +246,45 @@ async fn budgets_are_set_seen_by_whom_they_concern_and_projected_from_the_dashbo
         .find(|e| e["action"] == "budget.set" && e["details"]["usd"] == 800.0)
         .unwrap();
     assert_eq!(change["details"]["before"]["usd"], 1000.0, "{change}");
+
+    // Periods follow the workspace's zone: a month from local midnight (+5:30 here).
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/settings/time-zone",
+        Some(&admin),
+        Some(json!({ "time_zone": "Asia/Kolkata" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let list = budgets(&server, &admin).await;
+    let from: DateTime<Utc> = list[0]["from"].as_str().unwrap().parse().unwrap();
+    assert_eq!(from.format("%H:%M").to_string(), "18:30", "{}", list[0]);
+    assert_eq!(list[0]["utc_offset_secs"], 19_800);
+
+    // A team's budget goes with the team.
+    let (status, temp) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(json!({ "name": "Temp" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) =
+        post(json!({ "scope": "team", "team_id": temp["id"], "period": "week", "usd": 50 })).await;
+    assert_eq!(status, 200);
+    assert!(names(&budgets(&server, &admin).await).contains(&"team:Temp".to_string()));
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/teams/{}", temp["id"].as_str().unwrap()),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(!names(&budgets(&server, &admin).await).contains(&"team:Temp".to_string()));
     server.shutdown().await;
 }

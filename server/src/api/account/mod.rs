@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.
-pub(super) const REGISTRY_SCOPE: &str = "_";
+pub(crate) const REGISTRY_SCOPE: &str = "_";
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -99,15 +99,7 @@ pub async fn login_form(
     let next = return_path(body.next.as_deref()).to_string();
     match sign_in(&state, ip, &headers, body).await {
         Ok(SignedIn::Owes { token, .. }) => super::mfa::second_step_page(&state, &token, &next),
-        Ok(SignedIn::Session(ok)) => {
-            let mut response = redirect(&next);
-            for cookie in ok.headers().get_all(header::SET_COOKIE) {
-                response
-                    .headers_mut()
-                    .append(header::SET_COOKIE, cookie.clone());
-            }
-            response
-        }
+        Ok(SignedIn::Session(ok)) => redirect_with_cookies(&next, &ok),
         Err(e) => {
             let (field, code) = match &e {
                 ApiError::Validation(errors) => (
@@ -136,7 +128,19 @@ pub async fn login_form(
     }
 }
 
-pub(super) fn redirect(to: &str) -> Response {
+/// A redirect to `to` carrying the cookies `answer` sets: a form's sign-in ends on a page,
+/// with the session the JSON answer would have given.
+pub(crate) fn redirect_with_cookies(to: &str, answer: &Response) -> Response {
+    let mut response = redirect(to);
+    for cookie in answer.headers().get_all(header::SET_COOKIE) {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
+pub(crate) fn redirect(to: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(
@@ -307,7 +311,7 @@ pub(super) async fn start_session(
 }
 /// How long sessions signed in here last: a workspace's own policy, the defaults for the
 /// installation's super admins.
-pub(super) async fn session_lifetimes(
+pub(crate) async fn session_lifetimes(
     state: &AppState,
     conn: &mut sqlx::PgConnection,
     in_workspace: bool,

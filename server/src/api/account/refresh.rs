@@ -142,10 +142,7 @@ pub async fn logout(
             tracing::warn!(error = %e, "ending a support access at sign-out failed");
         }
     }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = crate::api::extract::is_form(&headers);
     if !is_form {
         return Ok(signed_out(&state));
     }
@@ -161,15 +158,22 @@ pub(crate) async fn end_let_go(state: &AppState, token: &str) -> Result<(), ApiE
     let Some((scope, secret)) = token.split_once('.') else {
         return Ok(());
     };
-    let Ok(slug) = Slug::parse(scope) else {
-        return Ok(());
+    let tenant = match scope {
+        REGISTRY_SCOPE => None,
+        s => match Slug::parse(s) {
+            Ok(slug) => match tenants::find_by_slug(state.store.pool(), &slug).await {
+                Ok(t) => Some(t),
+                Err(_) => return Ok(()),
+            },
+            Err(_) => return Ok(()),
+        },
     };
-    let Ok(tenant) = tenants::find_by_slug(state.store.pool(), &slug).await else {
-        return Ok(());
-    };
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    if store::waiting::holder(&mut tx, secret).await?.is_some() {
-        refresh_tokens::sign_out(&mut tx, None, secret).await?;
+    let mut tx = state
+        .store
+        .scoped_tx(tenant.as_ref().map(|t| t.scope()))
+        .await?;
+    if store::waiting::holder(tx.conn(), secret).await?.is_some() {
+        refresh_tokens::sign_out(tx.conn(), None, secret).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -210,9 +214,12 @@ pub async fn logout_all(
     let mut tx = scoped(&state.store, &me).await?;
     accounts::log_out_everywhere(tx.conn(), &me.actor(), me.user_id).await?;
     tx.commit().await?;
-    // The browser forgets its waiting sessions with the rest, so they end too.
+    // The browser forgets its waiting sessions with the rest, so they end too (one that
+    // cannot be ended now runs out by itself; signing out goes on).
     for token in crate::auth::workspaces::waiting(&state, &headers) {
-        end_session(&state, None, &token).await?;
+        if let Err(e) = end_session(&state, None, &token).await {
+            tracing::warn!(error = %e, "ending a waiting session at sign-out failed");
+        }
     }
     Ok(signed_out(&state))
 }

@@ -35,28 +35,14 @@ pub async fn signed_in(
     me: &Caller,
     headers: &HeaderMap,
 ) -> Result<Vec<Membership>, ApiError> {
+    let current = me.tenant.as_ref().map(|t| Membership {
+        slug: t.slug.to_string(),
+        name: t.name.clone(),
+        role: me.role,
+        current: true,
+    });
     let waiting = workspaces::waiting(state, headers);
-    let mut list: Vec<Membership> = store::waiting::workspaces(&state.store, &me.email, &waiting)
-        .await?
-        .into_iter()
-        .filter(|(t, _)| me.tenant.as_ref().is_none_or(|m| m.id != t.id))
-        .map(|(t, role)| Membership {
-            slug: t.slug.to_string(),
-            name: t.name,
-            role,
-            current: false,
-        })
-        .collect();
-    if let Some(t) = &me.tenant {
-        list.push(Membership {
-            slug: t.slug.to_string(),
-            name: t.name.clone(),
-            role: me.role,
-            current: true,
-        });
-    }
-    list.sort_by(|a, b| a.slug.cmp(&b.slug));
-    Ok(list)
+    Ok(store::waiting::memberships(&state.store, &me.email, &waiting, current).await?)
 }
 
 /// `GET /api/v1/auth/workspaces`.
@@ -84,10 +70,7 @@ pub async fn switch(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form = crate::api::extract::is_form(&headers);
     let to: SwitchTo = if is_form {
         serde_urlencoded::from_bytes(&body)
             .map_err(|_| ApiError::field("/tenant", "name the workspace to switch to"))?
@@ -95,21 +78,79 @@ pub async fn switch(
         serde_json::from_slice(&body)
             .map_err(|_| ApiError::field("/tenant", "name the workspace to switch to"))?
     };
-    let slug = Slug::parse(to.tenant.trim())
-        .map_err(|_| ApiError::field("/tenant", "is not a workspace address"))?;
-    let tenant = store::tenants::find_by_slug(state.store.pool(), &slug)
-        .await
-        .ok()
-        .filter(|t| t.status == TenantStatus::Active)
-        .ok_or_else(|| ApiError::field("/tenant", "no such workspace"))?;
+    let typed = to.tenant.trim().to_lowercase();
+    let tenant = match Slug::parse(&typed) {
+        Ok(slug) => store::tenants::find_by_slug(state.store.pool(), &slug)
+            .await
+            .ok()
+            .filter(|t| t.status == TenantStatus::Active),
+        Err(_) => None,
+    };
+    // A form (the switcher's "sign in there") goes on to the sign-in page either way, which
+    // answers an unknown workspace as it answers a wrong password: whether one exists is not
+    // told here.
+    if tenant.is_none() && !is_form {
+        return Err(ApiError::field("/tenant", "no such workspace"));
+    }
+    if let Some(tenant) = &tenant {
+        if let Some(answer) = switch_to(&state, &me, &headers, tenant, is_form).await? {
+            return Ok(answer);
+        }
+    }
+    if !is_form {
+        return Err(ApiError::Unauthenticated);
+    }
+    let query = serde_urlencoded::to_string([
+        ("tenant", typed.as_str()),
+        ("email", me.email.as_str()),
+        ("next", "/"),
+    ])
+    .unwrap_or_default();
+    let mut response = redirect(&format!("/login?{query}"));
+    // The session left waits from now: whichever way the other workspace signs the person in
+    // (a password, a second factor, single sign-on), this one is kept. It leaves the refresh
+    // cookie as it joins the list (one place at a time); the page's access lasts its minutes.
+    let mut current = auth::cookies(&headers, state.cookies.refresh());
+    if let (Some(current), None) = (current.next(), current.next()) {
+        if store::waiting::scope_of(&current) != super::REGISTRY_SCOPE {
+            let all_waiting = workspaces::waiting(&state, &headers);
+            let (list, dropped) =
+                workspaces::after_switch(all_waiting, Some(current), &format!("{typed}."));
+            for token in dropped {
+                if let Err(e) = super::refresh::end_let_go(&state, &token).await {
+                    tracing::warn!(error = %e, "ending a session the browser let go of failed");
+                }
+            }
+            let cookies = state.cookies;
+            let set = response.headers_mut();
+            set.append(header::SET_COOKIE, workspaces::cookie(&state, &list));
+            set.append(
+                header::SET_COOKIE,
+                cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
+            );
+        }
+    }
+    Ok(response)
+}
+
+/// The switch itself, when this browser holds a live session of the same person in `tenant`:
+/// its answer (`None`: there is none, and the person must sign in there).
+async fn switch_to(
+    state: &AppState,
+    me: &Caller,
+    headers: &HeaderMap,
+    tenant: &store::Tenant,
+    is_form: bool,
+) -> Result<Option<Response>, ApiError> {
+    let slug = &tenant.slug;
     if me.tenant.as_ref().is_some_and(|t| t.id == tenant.id) {
-        return Ok(if is_form {
+        return Ok(Some(if is_form {
             redirect("/").into_response()
         } else {
             Json(serde_json::json!({ "tenant": slug.as_str() })).into_response()
-        });
+        }));
     }
-    let all_waiting = workspaces::waiting(&state, &headers);
+    let all_waiting = workspaces::waiting(state, headers);
     let waiting = all_waiting
         .iter()
         .find(|t| store::waiting::scope_of(t) == slug.as_str())
@@ -124,7 +165,7 @@ pub async fn switch(
             .await?
             .is_some_and(|u| u.active && u.email.eq_ignore_ascii_case(&me.email));
         if same {
-            let lifetimes = session_lifetimes(&state, &mut tx, true).await?;
+            let lifetimes = session_lifetimes(state, &mut tx, true).await?;
             let ua = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok());
@@ -134,54 +175,18 @@ pub async fn switch(
                 let user = accounts::get(&mut tx, user_id).await?;
                 tx.commit().await?;
                 let made = tokens(
-                    &state,
+                    state,
                     &user,
                     Some((tenant.id.0, slug.to_string())),
                     format!("{slug}.{}", issued.secret),
                     &issued,
                 );
                 if !is_form {
-                    return Ok(made);
+                    return Ok(Some(made));
                 }
-                let mut response = redirect("/");
-                for cookie in made.headers().get_all(header::SET_COOKIE) {
-                    response
-                        .headers_mut()
-                        .append(header::SET_COOKIE, cookie.clone());
-                }
-                return Ok(response);
+                return Ok(Some(super::redirect_with_cookies("/", &made)));
             }
         }
     }
-    if !is_form {
-        return Err(ApiError::Unauthenticated);
-    }
-    let query = serde_urlencoded::to_string([
-        ("tenant", slug.as_str()),
-        ("email", me.email.as_str()),
-        ("next", "/"),
-    ])
-    .unwrap_or_default();
-    let mut response = redirect(&format!("/login?{query}"));
-    // The session left waits from now: whichever way the other workspace signs the person in
-    // (a password, a second factor, single sign-on), this one is kept. It leaves the refresh
-    // cookie as it joins the list (one place at a time); the page's access lasts its minutes.
-    let mut current = auth::cookies(&headers, state.cookies.refresh());
-    if let (Some(current), None) = (current.next(), current.next()) {
-        if store::waiting::scope_of(&current) != "_" {
-            let (list, dropped) =
-                workspaces::after_switch(all_waiting, Some(current), &format!("{slug}."));
-            for token in dropped {
-                super::refresh::end_let_go(&state, &token).await?;
-            }
-            let cookies = state.cookies;
-            let set = response.headers_mut();
-            set.append(header::SET_COOKIE, workspaces::cookie(&state, &list));
-            set.append(
-                header::SET_COOKIE,
-                cookies.set(cookies.refresh(), "", SessionCookies::REFRESH_PATH, 0),
-            );
-        }
-    }
-    Ok(response)
+    Ok(None)
 }

@@ -498,9 +498,9 @@ async fn sign_in(
         name: user.email.clone(),
         ..actor.clone()
     };
-    let lifetimes = state
-        .session_lifetimes
-        .under(&store::settings::people(&mut tx).await.map_err(internal)?);
+    let lifetimes = crate::api::account::session_lifetimes(state, &mut tx, true)
+        .await
+        .map_err(internal)?;
     let issued = refresh_tokens::sign_in(&mut tx, &from, &user, &lifetimes)
         .await
         .map_err(internal)?;
@@ -512,13 +512,10 @@ async fn sign_in(
         format!("{}.{}", tenant.slug, issued.secret),
         &issued,
     );
-    let mut response = redirect(&pending.return_to);
-    for cookie in made.headers().get_all(header::SET_COOKIE) {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, cookie.clone());
-    }
-    Ok(response)
+    Ok(crate::api::account::redirect_with_cookies(
+        &pending.return_to,
+        &made,
+    ))
 }
 
 #[cfg(test)]
