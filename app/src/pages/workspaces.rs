@@ -60,7 +60,7 @@ fn Switcher(list: Vec<Membership>) -> impl IntoView {
     let alone = list.len() <= 1;
     view! {
         <section class="card">
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Your workspaces">
                 <table id="workspaces">
                     <caption class="sr-only">"Your workspaces"</caption>
                     <thead>
