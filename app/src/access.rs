@@ -236,6 +236,44 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         DASHBOARD,
         &[("GET", "/api/v1/dashboard/sessions/{id}")],
     ),
+    // Alerts: the dashboard's readers see the rules whose numbers they see and choose how
+    // they hear of them; keeping rules is for signed-in readers (their own; tenant admins
+    // anyone's, which the store checks); each person reads their own bell.
+    rule(
+        "alerts/list",
+        DASHBOARD,
+        &[("GET", "/api/v1/alerts"), ("GET", "/api/v1/alerts/history")],
+    ),
+    rule(
+        "alerts/save",
+        Authenticated,
+        &[("POST", "/api/v1/alerts"), ("PUT", "/api/v1/alerts/{id}")],
+    ),
+    rule(
+        "alerts/pause",
+        Authenticated,
+        &[("PUT", "/api/v1/alerts/{id}")],
+    ),
+    rule(
+        "alerts/delete",
+        Authenticated,
+        &[("DELETE", "/api/v1/alerts/{id}")],
+    ),
+    rule(
+        "alerts/subscribe",
+        Authenticated,
+        &[("PUT", "/api/v1/alerts/{id}/subscription")],
+    ),
+    rule(
+        "notifications/inbox",
+        Authenticated,
+        &[("GET", "/api/v1/notifications")],
+    ),
+    rule(
+        "notifications/read",
+        Authenticated,
+        &[("POST", "/api/v1/notifications/read")],
+    ),
     // Budgets: read by the dashboard's readers (each sees the scopes they see whole), kept
     // by tenant admins.
     rule("budgets/status", DASHBOARD, &[("GET", "/api/v1/budgets")]),

@@ -116,6 +116,7 @@ mod ssr {
                 store::Error::Conflict(_) | store::Error::Stale { .. } => {
                     AppError::new(StatusCode::CONFLICT, e)
                 }
+                store::Error::Forbidden(_) => AppError::new(StatusCode::FORBIDDEN, e),
                 store::Error::Busy(_) => AppError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the server is busy; try again in a moment",

@@ -153,6 +153,11 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
+/// The script nonce of one request, made by the server before the page renders (a request
+/// extension), so the policy on the response and the scripts in the page always agree.
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub String);
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The theme someone picked (a cookie); without one the CSS follows the system.
     #[cfg(feature = "ssr")]
@@ -166,17 +171,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .map(|t| t.as_str());
     #[cfg(not(feature = "ssr"))]
     let theme: Option<&str> = None;
+    // The server made this request's nonce and sets the policy that names it on the
+    // response (`PageNonce`); rendered without the server (tests), the page makes its own.
     #[cfg(feature = "ssr")]
     {
-        leptos::nonce::provide_nonce();
-        if let (Some(nonce), Some(response)) = (
-            leptos::nonce::use_nonce(),
-            use_context::<leptos_axum::ResponseOptions>(),
-        ) {
-            response.insert_header(
-                http::header::CONTENT_SECURITY_POLICY,
-                http::HeaderValue::from_str(&page_csp(&nonce)).expect("CSP is ASCII"),
-            );
+        let given = use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<PageNonce>().map(|n| n.0.clone()));
+        match given {
+            Some(n) => provide_context(leptos::nonce::Nonce::from_value(n)),
+            None => {
+                leptos::nonce::provide_nonce();
+                if let (Some(nonce), Some(response)) = (
+                    leptos::nonce::use_nonce(),
+                    use_context::<leptos_axum::ResponseOptions>(),
+                ) {
+                    response.insert_header(
+                        http::header::CONTENT_SECURITY_POLICY,
+                        http::HeaderValue::from_str(&page_csp(&nonce)).expect("CSP is ASCII"),
+                    );
+                }
+            }
         }
     }
     view! {
@@ -214,6 +228,7 @@ pub fn App() -> impl IntoView {
 
     components::viewer::provide_viewer();
     components::theme::provide_theme();
+    live::MetricsFeed::provide();
     // Pages render whole on the server (SsrMode::Async on every route): signing in and reading
     // work before, and without, the WASM.
 
@@ -236,6 +251,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("audit") view=|| view! { <Protected><pages::audit::AuditPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("sso"), StaticSegment("try")) view=|| view! { <Protected><pages::sso_try::SsoTryPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("alerts") view=|| view! { <Protected><pages::alerts::AlertsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />

@@ -563,3 +563,70 @@ test('budgets: set on the settings page, named errors, shown with their projecti
   await page.locator('#budgets li.budget', { hasText: 'Platform' }).locator('.remove-budget').click();
   await expect(page.locator('#budgets li.budget')).toHaveCount(2);
 });
+
+test('alerts: a rule made on the alerts page fires as data arrives and rings the bell of an open page', async ({ page }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  await page.locator('nav a[href="/alerts"]').click();
+  await expect(page.locator('h1')).toHaveText('Alerts');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // Refused by field: no threshold.
+  await page.locator('#rule-name').fill('Big spend');
+  await page.locator('#rule-threshold').fill('lots');
+  await page.locator('#save-rule').click();
+  await expect(page.locator('#rule-threshold-error')).toContainText('must be a number');
+  // Far above anything the demo spends in five minutes.
+  await page.locator('#rule-threshold').fill('$1,000');
+  await page.locator('#rule-window').selectOption('5');
+  await page.locator('#save-rule').click();
+  await expect(page.locator('#rule-saved')).toContainText('Cost above $1000.00 over 5 min');
+  const row = page.locator('#rules tr', { hasText: 'Big spend' });
+  await expect(row).toHaveCount(1);
+  await expect(row.locator('input[name="in_app"]')).toBeChecked();
+  expect(await serious(page)).toEqual([]);
+
+  // The dashboard is open; the bell has nothing yet.
+  await page.goto(`${server.url}/`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#bell-count')).toHaveAttribute('data-count', '0');
+  await expect(page.locator('#bell-count')).toBeHidden();
+
+  // $1,500 arrives through the ingest API.
+  const login = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant: 'demo', email: 'admin@demo.test', password: 'demo-admin-pass' }),
+  });
+  const token = (await login.json()).access_token;
+  const keyResponse = await fetch(`${server.url}/api/v1/api-keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'alerts', scopes: ['ingest'] }),
+  });
+  const key = (await keyResponse.json()).key;
+  const sent = await fetch(`${server.url}/api/v1/ingest/batch`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify([{ type: 'api_request', request_id: 'alert-e2e', session_id: 'alert-e2e',
+      model: 'claude-sonnet-4-5', input_tokens: 100, cost_usd: 1500, timestamp: new Date().toISOString() }]),
+  });
+  expect(sent.status).toBe(200);
+
+  // The bell rings without a reload.
+  await expect(page.locator('#bell-count')).toHaveAttribute('data-count', '1', { timeout: 20_000 });
+  await expect(page.locator('#bell-count')).toBeVisible();
+  await page.locator('#bell').click();
+  await expect(page.locator('#bell-panel')).toBeVisible();
+  await expect(page.locator('#bell-items li').first()).toContainText('Big spend fired: $1500.00');
+  expect(await serious(page)).toEqual([]);
+  await page.locator('#bell-read-all').click();
+  await expect(page.locator('#bell-count')).toHaveAttribute('data-count', '0');
+
+  // The alerts page says it is firing, and what happened.
+  await page.goto(`${server.url}/alerts`);
+  await expect(page.locator('#rules tr', { hasText: 'Big spend' })).toHaveAttribute('data-state', 'firing');
+  await expect(page.locator('#history li').first()).toContainText('Big spend fired');
+  // Deleted, it is gone.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.locator('#rules tr', { hasText: 'Big spend' }).getByRole('button', { name: /Delete/ }).click();
+  await expect(page.locator('#rules tr', { hasText: 'Big spend' })).toHaveCount(0);
+});

@@ -5,7 +5,8 @@
 //! subscribers, so a page connected to any instance sees writes made through any other.
 //!
 //! Board changes travel the same way ([`Bus::board_changed`]): the feeds of the people
-//! concerned tell their pages, which reload the board.
+//! concerned tell their pages, which reload the board. So do alerts ([`Bus::alerted`]): the
+//! feeds of the people told ring their bells.
 //!
 //! The bus also tells the store which kept dashboard answers went stale
 //! (`store::dashboard::Answers`): on this instance as soon as the writer commits, and on
@@ -21,7 +22,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use store::dashboard::Answers;
 use tokio::sync::{broadcast, mpsc};
-use types::{BoardChange, TenantId, UserId};
+use types::{AlertNotice, BoardChange, TenantId, UserId};
 use uuid::Uuid;
 
 /// Notices within this window become one message per tenant.
@@ -37,12 +38,16 @@ pub use types::MetricsUpdate;
 pub enum Notice {
     MetricsUpdate(MetricsUpdate),
     BoardChange(BoardChange),
+    Alert(AlertNotice),
 }
 
 #[derive(Clone)]
 pub struct Bus {
     notices: mpsc::UnboundedSender<(Uuid, BTreeMap<UserId, u64>)>,
     updates: broadcast::Sender<Notice>,
+    /// The workspaces this instance's writer committed to: what the alert evaluator
+    /// watches (each write is judged once, by the instance that made it).
+    commits: broadcast::Sender<TenantId>,
     answers: Answers,
     redis: Option<redis::Client>,
 }
@@ -83,6 +88,7 @@ impl Bus {
     pub fn start(redis: Option<redis::Client>, answers: Answers) -> Bus {
         let (notices, rx) = mpsc::unbounded_channel();
         let (updates, _) = broadcast::channel(1024);
+        let (commits, _) = broadcast::channel(1024);
         tokio::spawn(coalesce(
             rx,
             updates.clone(),
@@ -95,6 +101,7 @@ impl Bus {
         Bus {
             notices,
             updates,
+            commits,
             answers,
             redis,
         }
@@ -103,14 +110,25 @@ impl Bus {
     /// A board changed (committed): every instance tells the feeds concerned. Rare (people
     /// saving), so each goes out on its own, without the coalescer.
     pub fn board_changed(&self, change: BoardChange) {
+        self.publish(Notice::BoardChange(change));
+    }
+
+    /// Alert rules fired or resolved (committed): every instance tells the feeds of the
+    /// people told.
+    pub fn alerted(&self, notice: AlertNotice) {
+        self.publish(Notice::Alert(notice));
+    }
+
+    /// To every instance's feeds through Redis, or this one's without it (or when Redis
+    /// cannot be reached: better this instance's feeds than none).
+    fn publish(&self, notice: Notice) {
         let Some(client) = self.redis.clone() else {
-            let _ = self.updates.send(Notice::BoardChange(change));
+            let _ = self.updates.send(notice);
             return;
         };
         let updates = self.updates.clone();
         tokio::spawn(async move {
-            let payload =
-                serde_json::to_string(&Notice::BoardChange(change)).expect("notices serialise");
+            let payload = serde_json::to_string(&notice).expect("notices serialise");
             let sent = match client.get_multiplexed_async_connection().await {
                 Ok(mut conn) => redis::cmd("PUBLISH")
                     .arg(CHANNEL)
@@ -121,16 +139,22 @@ impl Bus {
                 Err(_) => false,
             };
             if !sent {
-                tracing::warn!("could not publish a board change to Redis; delivering locally");
-                let _ = updates.send(Notice::BoardChange(change));
+                tracing::warn!("could not publish a notice to Redis; delivering locally");
+                let _ = updates.send(notice);
             }
         });
+    }
+
+    /// The workspaces this instance commits events to, as it does.
+    pub fn commits(&self) -> broadcast::Receiver<TenantId> {
+        self.commits.subscribe()
     }
 
     /// The writer committed new events for `tenant`: how many, per person whose they are.
     pub fn committed(&self, tenant: Uuid, by_user: BTreeMap<UserId, u64>) {
         if by_user.values().any(|n| *n > 0) {
             stale(&self.answers, TenantId(tenant), &by_user);
+            let _ = self.commits.send(TenantId(tenant));
             let _ = self.notices.send((tenant, by_user));
         }
     }
@@ -244,8 +268,8 @@ async fn relay(client: redis::Client, updates: broadcast::Sender<Notice>, answer
                             Ok(Notice::MetricsUpdate(update)) => {
                                 deliver(&answers, &updates, update)
                             }
-                            Ok(change @ Notice::BoardChange(_)) => {
-                                let _ = updates.send(change);
+                            Ok(notice @ (Notice::BoardChange(_) | Notice::Alert(_))) => {
+                                let _ = updates.send(notice);
                             }
                             Err(_) => {}
                         }

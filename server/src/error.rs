@@ -125,6 +125,9 @@ impl ApiError {
             ApiError::Store(store::Error::Conflict(_)) => {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }
+            ApiError::Store(store::Error::Forbidden(_)) => {
+                (StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+            }
             ApiError::Store(store::Error::Stale { .. }) => (
                 StatusCode::CONFLICT,
                 "stale-version",

@@ -66,6 +66,36 @@ pub fn bundle_version(site_root: &std::path::Path) -> String {
 /// their own policy with a per-response script nonce (see `app::shell`).
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Every request gets a script nonce (`app::PageNonce`, which the page's shell renders into
+/// its hydration scripts), and every HTML response the page policy with that nonce, whoever
+/// made the response. A page must never go out under the API policy, which would block its
+/// own styles, scripts and WASM.
+async fn page_policy(mut req: Request, next: axum::middleware::Next) -> Response {
+    let nonce = leptos::nonce::Nonce::new().to_string();
+    req.extensions_mut().insert(app::PageNonce(nonce.clone()));
+    let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        let policy = app::page_csp(&nonce);
+        if res
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .is_some_and(|v| v.as_bytes() != policy.as_bytes())
+        {
+            tracing::warn!("a page carried another content security policy; replaced");
+        }
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&policy).expect("the policy is ASCII"),
+        );
+    }
+    res
+}
+
 pub fn router(state: AppState, config: &Config) -> Router {
     let context = {
         let cx = ServerContext {
@@ -146,6 +176,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(API_CSP),
         ))
+        .layer(axum::middleware::from_fn(page_policy))
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(config.trusted_proxies.clone()),
             resolve_client_ip,

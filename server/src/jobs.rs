@@ -81,7 +81,7 @@ impl Schedule {
 
 /// The recurring work, when it runs unless configured otherwise, and the variable that
 /// configures it.
-pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 3] = [
+pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 4] = [
     // The coming months' event partitions and expired idempotency keys, per workspace.
     ("upkeep", UPKEEP, "0 * * * *", "DEVPULSE_SCHEDULE_UPKEEP"),
     // Each workspace's retention policy, at night in UTC when traffic is lowest.
@@ -96,6 +96,14 @@ pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 3] = [
         PRUNE,
         "45 2 * * *",
         "DEVPULSE_SCHEDULE_PRUNE_JOBS",
+    ),
+    // Every workspace's alert rules, for the ones no write wakes (silence, budgets as the
+    // period turns).
+    (
+        "alerts",
+        crate::alerts::SWEEP,
+        "* * * * *",
+        "DEVPULSE_SCHEDULE_ALERTS",
     ),
 ];
 
@@ -128,6 +136,8 @@ pub fn kinds() -> Vec<String> {
         RETENTION,
         store::gdpr::EXPORT_JOB,
         store::gdpr::ERASURE_JOB,
+        crate::alerts::SWEEP,
+        store::webhooks::DELIVER,
     ]
     .into_iter()
     .map(String::from)
@@ -165,6 +175,10 @@ pub struct Context {
     pub store: Store,
     pub mailer: Mailer,
     pub sealer: Arc<store::sealing::Sealer>,
+    pub alerts: crate::alerts::Evaluator,
+    /// Where webhooks may post, and the client that posts.
+    pub outbound: crate::outbound::Policy,
+    pub http: reqwest::Client,
 }
 
 /// The running runner: whether this instance is the scheduler, and the tasks to await on
@@ -295,6 +309,8 @@ async fn work(
 pub struct Failure {
     pub message: String,
     pub permanent: bool,
+    /// The wait before the next attempt, when the kind has its own (else [`backoff`]).
+    pub retry_in: Option<TimeDelta>,
 }
 
 impl From<store::Error> for Failure {
@@ -302,6 +318,7 @@ impl From<store::Error> for Failure {
         Failure {
             permanent: matches!(e, store::Error::NotFound(_)),
             message: e.to_string(),
+            retry_in: None,
         }
     }
 }
@@ -352,7 +369,7 @@ async fn run(cx: &Context, options: &Options, worker: &str, job: Claimed) {
                 job.id,
                 worker,
                 &f.message,
-                backoff(job.attempt),
+                f.retry_in.unwrap_or_else(|| backoff(job.attempt)),
                 f.permanent,
             )
             .await
@@ -375,6 +392,8 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         store::mail::SEND => send_email(cx, job).await,
         UPKEEP => Ok(store::migrate::maintain(cx.store.pool()).await?),
         RETENTION => Ok(store::retention::enforce_all(cx.store.pool(), Utc::now()).await?),
+        crate::alerts::SWEEP => Ok(cx.alerts.all().await?),
+        store::webhooks::DELIVER => crate::webhooks::deliver(cx, job).await,
         store::gdpr::EXPORT_JOB | store::gdpr::ERASURE_JOB => gdpr_request(cx, job).await,
         PRUNE => {
             store::jobs::prune(cx.store.pool(), TimeDelta::days(7)).await?;
@@ -383,6 +402,7 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         other => Err(Failure {
             message: format!("no handler for jobs of kind {other:?}"),
             permanent: true,
+            retry_in: None,
         }),
     }
 }
@@ -432,10 +452,12 @@ async fn gdpr_request(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         .ok_or_else(|| Failure {
             message: "the payload names no request".into(),
             permanent: true,
+            retry_in: None,
         })?;
     let tenant_id = job.tenant.ok_or_else(|| Failure {
         message: "a request without a workspace".into(),
         permanent: true,
+        retry_in: None,
     })?;
     let tenant = store::tenants::find_by_id(cx.store.pool(), tenant_id).await?;
     let scope = tenant.scope();
@@ -485,10 +507,12 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         .ok_or_else(|| Failure {
             message: "the payload names no e-mail".into(),
             permanent: true,
+            retry_in: None,
         })?;
     let tenant_id = job.tenant.ok_or_else(|| Failure {
         message: "an e-mail job without a workspace".into(),
         permanent: true,
+        retry_in: None,
     })?;
     let tenant = store::tenants::find_by_id(cx.store.pool(), tenant_id).await?;
     // The e-mail's row stays locked until its outcome is recorded, so a second worker on the
@@ -521,6 +545,7 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
             Err(Failure {
                 message: e.message.clone(),
                 permanent: e.permanent,
+                retry_in: None,
             })
         }
     };

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod bus;
@@ -18,10 +19,12 @@ pub mod live;
 pub mod mail;
 pub mod mcp;
 pub mod metrics_scope;
+pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod system;
 pub mod tenancy;
+pub mod webhooks;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -141,11 +144,20 @@ pub async fn serve(
     if mailer.is_off() {
         tracing::warn!("no DEVPULSE_SMTP_URL: e-mail cannot be sent (invitations and password links are shown to admins only)");
     }
+    let outbound = outbound::Policy {
+        allow_private: config.webhooks_allow_private.unwrap_or(!config.production),
+    };
+    let evaluator =
+        alerts::Evaluator::new(db.store.clone(), sealer.clone(), bus.clone(), &public_url);
+    let evaluating = tokio::spawn(alerts::watch(evaluator.clone(), shutdown_rx.clone()));
     let runner = jobs::Runner::start(
         jobs::Context {
             store: db.store.clone(),
             mailer,
             sealer: sealer.clone(),
+            alerts: evaluator,
+            outbound,
+            http: outbound.client().map_err(Error::Setup)?,
         },
         jobs::Options {
             schedules: config.schedules.clone(),
@@ -170,6 +182,7 @@ pub async fn serve(
     });
     let state = AppState {
         rejections,
+        outbound,
         system,
         sso: Arc::new(sso),
         sealer,
@@ -266,6 +279,7 @@ pub async fn serve(
     let _ = sampler.await;
     let _ = access_listener.await;
     runner.stopped().await;
+    let _ = evaluating.await;
     let _ = auditing.await;
     let _ = counting.await;
     for task in demo {

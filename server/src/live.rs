@@ -383,6 +383,12 @@ impl Feed {
                             return Stop::Gone;
                         }
                     }
+                    Ok(Notice::Alert(a)) => {
+                        let Some(message) = a.for_reader(self.tenant, self.me) else { continue };
+                        if socket.send(Message::Text(message.to_json().into())).await.is_err() {
+                            return Stop::Gone;
+                        }
+                    }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     // 1012: service restart; the client reconnects with back-off.
                     Err(broadcast::error::RecvError::Closed) => {

@@ -23,6 +23,8 @@ pub type McpService = BoxCloneSyncService<Request, Response, Infallible>;
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    /// Where the server may send requests an admin aimed (webhooks).
+    pub outbound: crate::outbound::Policy,
     pub store: Store,
     pub started_at: Instant,
     pub database_mode: &'static str,

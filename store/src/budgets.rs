@@ -148,58 +148,99 @@ pub async fn status(
     now: DateTime<Utc>,
 ) -> Result<Vec<Status>> {
     let mut out = Vec::new();
+    let mut offset = None;
     for budget in list(conn).await? {
-        if !budget.scope.open_to(reader.audience) {
-            continue;
+        if let Some(s) = standing(conn, reader, budget, now, &mut offset).await? {
+            out.push(s);
         }
-        let mut f = Filters {
-            range: Some(match budget.period {
-                Period::Month => Preset::ThisMonth,
-                Period::Week => Preset::ThisWeek,
-            }),
-            grain: Some(Grain::Day),
-            ..Filters::default()
-        };
-        match budget.scope {
-            Scope::Workspace => {}
-            Scope::Team { team_id } => f.team = Some(team_id),
-            Scope::Person { user_id } => f.person = Some(user_id),
-        }
-        let w = crate::dashboard::window(conn, &f, now).await?;
-        let o = match crate::dashboard::overview(conn, reader, &w, &f).await {
-            Ok(o) => o,
-            // A team they do not manage, a person they do not see: not theirs to see.
-            Err(Error::NotFound(_) | Error::Invalid { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        // The days begun so far; the period's later days are still empty.
-        let days: Vec<&types::dashboard::Kpis> = o
-            .buckets
-            .iter()
-            .zip(&o.trend)
-            .filter(|(start, _)| **start <= now)
-            .map(|(_, k)| k)
-            .collect();
-        let cost: Vec<f64> = days.iter().map(|k| k.counts.cost_usd).collect();
-        let tokens: Vec<f64> = days.iter().map(|k| k.tokens() as f64).collect();
-        let project =
-            |limit: f64, daily: &[f64]| types::budgets::project(limit, daily, w.from, w.to, now);
-        let utc_offset_secs = sqlx::query_scalar!(
-            r#"SELECT extract(epoch FROM ($1::timestamptz AT TIME ZONE $2::text)
-                                      - ($1::timestamptz AT TIME ZONE 'UTC'))::int4 AS "o!""#,
-            now,
-            w.tz
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        out.push(Status {
-            usd: budget.usd.map(|l| project(l, &cost)),
-            tokens: budget.tokens.map(|l| project(l as f64, &tokens)),
-            from: w.from,
-            to: w.to,
-            budget,
-            utc_offset_secs,
-        });
     }
     Ok(out)
+}
+
+/// The budget `id` with where it stands, if `reader` may see it.
+pub async fn status_of(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    id: BudgetId,
+    now: DateTime<Utc>,
+) -> Result<Option<Status>> {
+    let Some(budget) = list(conn).await?.into_iter().find(|b| b.id == id) else {
+        return Ok(None);
+    };
+    standing(conn, reader, budget, now, &mut None).await
+}
+
+/// The dashboard filters that cover a budget's scope.
+pub fn filters(scope: Scope) -> Filters {
+    let mut f = Filters::default();
+    match scope {
+        Scope::Workspace => {}
+        Scope::Team { team_id } => f.team = Some(team_id),
+        Scope::Person { user_id } => f.person = Some(user_id),
+    }
+    f
+}
+
+/// Where `budget`'s current period stands, or `None` when `reader` does not see its totals
+/// whole. `offset` keeps the zone's offset from UTC across budgets (one query for all).
+async fn standing(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    budget: Budget,
+    now: DateTime<Utc>,
+    offset: &mut Option<i32>,
+) -> Result<Option<Status>> {
+    if !budget.scope.open_to(reader.audience) {
+        return Ok(None);
+    }
+    let f = Filters {
+        range: Some(match budget.period {
+            Period::Month => Preset::ThisMonth,
+            Period::Week => Preset::ThisWeek,
+        }),
+        grain: Some(Grain::Day),
+        ..filters(budget.scope)
+    };
+    let w = crate::dashboard::window(conn, &f, now).await?;
+    let o = match crate::dashboard::overview(conn, reader, &w, &f).await {
+        Ok(o) => o,
+        // A team they do not manage, a person they do not see: not theirs to see.
+        Err(Error::NotFound(_) | Error::Invalid { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // The days begun so far; the period's later days are still empty.
+    let days: Vec<&types::dashboard::Kpis> = o
+        .buckets
+        .iter()
+        .zip(&o.trend)
+        .filter(|(start, _)| **start <= now)
+        .map(|(_, k)| k)
+        .collect();
+    let cost: Vec<f64> = days.iter().map(|k| k.counts.cost_usd).collect();
+    let tokens: Vec<f64> = days.iter().map(|k| k.tokens() as f64).collect();
+    let project =
+        |limit: f64, daily: &[f64]| types::budgets::project(limit, daily, w.from, w.to, now);
+    let utc_offset_secs = match *offset {
+        Some(o) => o,
+        None => {
+            let o = sqlx::query_scalar!(
+                r#"SELECT extract(epoch FROM ($1::timestamptz AT TIME ZONE $2::text)
+                                          - ($1::timestamptz AT TIME ZONE 'UTC'))::int4 AS "o!""#,
+                now,
+                w.tz
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            *offset = Some(o);
+            o
+        }
+    };
+    Ok(Some(Status {
+        usd: budget.usd.map(|l| project(l, &cost)),
+        tokens: budget.tokens.map(|l| project(l as f64, &tokens)),
+        from: w.from,
+        to: w.to,
+        budget,
+        utc_offset_secs,
+    }))
 }

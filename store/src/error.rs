@@ -12,6 +12,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("{0} already exists")]
     Conflict(Cow<'static, str>),
+    /// The caller sees the thing but may not change it (someone else's alert rule).
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
     /// A save named the version it started from, and another save came first.
     #[error("the {what} changed since version {since} (it is now version {now}); reload it or save a copy")]
     Stale {

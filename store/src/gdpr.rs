@@ -641,7 +641,7 @@ fn regex_escape(s: &str) -> String {
 
 /// Columns that hold codes and identifiers, not words: never rewritten (a name matching part
 /// of a model or tool name must not change what the dashboards count).
-const CODE_COLUMNS: [&str; 24] = [
+const CODE_COLUMNS: [&str; 26] = [
     "id",
     "key",
     "kind",
@@ -666,6 +666,8 @@ const CODE_COLUMNS: [&str; 24] = [
     "start_source",
     "end_reason",
     "slug",
+    "metric",
+    "direction",
 ];
 
 /// Tables whose rows of the person go at the last step: their own rows there are left alone

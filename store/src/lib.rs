@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
@@ -37,6 +38,7 @@ pub mod tenants;
 pub mod testing;
 pub mod usage;
 pub mod waiting;
+pub mod webhooks;
 pub mod ws_tickets;
 
 use std::time::Duration;

@@ -37,6 +37,18 @@ pub enum Message {
         by: Option<String>,
         at: DateTime<Utc>,
     },
+    /// An alert rule the person hears of by e-mail fired or resolved.
+    Alert {
+        /// "Platform spend fired: $212.50 (threshold $200.00)".
+        headline: String,
+        /// The rule in words: "Cost above $200.00 over 1 d".
+        rule: String,
+        firing: bool,
+        value: String,
+        /// The alerts page.
+        link: String,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +68,7 @@ impl Message {
             Message::Invitation { .. } => "invitation",
             Message::PasswordReset { .. } => "password_reset",
             Message::SecondFactorChanged { .. } => "second_factor_changed",
+            Message::Alert { .. } => "alert",
         }
     }
 }

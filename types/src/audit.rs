@@ -123,6 +123,8 @@ pub struct AuditPage {
 
 /// The actions the log records, for the viewer's picker (any text may still be asked for).
 pub const ACTIONS: &[&str] = &[
+    "alert.deleted",
+    "alert.saved",
     "api_key.created",
     "api_key.revoked",
     "budget.deleted",
@@ -182,6 +184,10 @@ pub const ACTIONS: &[&str] = &[
     "user.password_link_requested",
     "user.reactivated",
     "user.role_changed",
+    "webhook.changed",
+    "webhook.created",
+    "webhook.deleted",
+    "webhook.tested",
 ];
 
 #[cfg(test)]

@@ -52,3 +52,7 @@ id!(
     /// A budget: a spending limit for the workspace, a team or a person.
     BudgetId
 );
+id!(
+    /// An alert rule: a number, a threshold and who hears when it is crossed.
+    AlertRuleId
+);

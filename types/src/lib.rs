@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
@@ -23,9 +24,10 @@ pub mod sso;
 pub mod system;
 pub mod usage;
 pub mod viewer;
+pub mod webhooks;
 
-pub use ids::{BoardId, BudgetId, ImportId, TeamId, TenantId, UserId};
-pub use live::{BoardChange, DbSample, LiveMessage, MetricsUpdate};
+pub use ids::{AlertRuleId, BoardId, BudgetId, ImportId, TeamId, TenantId, UserId};
+pub use live::{AlertNotice, BoardChange, DbSample, LiveMessage, MetricsUpdate, SystemAlert};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};
 pub use roles::{Access, Permission, Role};

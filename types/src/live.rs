@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BoardId, TenantId, UserId};
+use crate::ids::{AlertRuleId, BoardId, TenantId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -25,6 +25,48 @@ pub enum LiveMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         version: Option<i32>,
     },
+    /// An alert rule the reader hears of in the app fired or resolved: the bell's new item.
+    SystemAlert(SystemAlert),
+}
+
+/// One new notification in the reader's bell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemAlert {
+    pub notification: uuid::Uuid,
+    pub rule_id: AlertRuleId,
+    pub headline: String,
+    pub firing: bool,
+    pub at_ms: i64,
+}
+
+/// Alert rules changed state: what instances tell each other, and each tells the feeds of
+/// the people told ([`AlertNotice::for_reader`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertNotice {
+    pub tenant: TenantId,
+    pub rule_id: AlertRuleId,
+    pub headline: String,
+    pub firing: bool,
+    pub at_ms: i64,
+    /// Each person told in the app, with their notification.
+    pub told: Vec<(UserId, uuid::Uuid)>,
+}
+
+impl AlertNotice {
+    /// What the feed of `reader` in `tenant` sends, if they were told.
+    pub fn for_reader(&self, tenant: TenantId, reader: UserId) -> Option<LiveMessage> {
+        if self.tenant != tenant {
+            return None;
+        }
+        let (_, notification) = self.told.iter().find(|(u, _)| *u == reader)?;
+        Some(LiveMessage::SystemAlert(SystemAlert {
+            notification: *notification,
+            rule_id: self.rule_id,
+            headline: self.headline.clone(),
+            firing: self.firing,
+            at_ms: self.at_ms,
+        }))
+    }
 }
 
 /// A board was saved, renamed, published or deleted: what instances tell each other, and

@@ -1,5 +1,6 @@
 //! Server functions more than one page uses.
 
+pub mod alerts;
 pub mod boards;
 pub mod budgets;
 pub mod dashboard;

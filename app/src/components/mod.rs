@@ -1,5 +1,6 @@
 //! UI pieces more than one page uses.
 
+pub mod bell;
 pub mod budgets;
 pub mod format;
 pub mod forms;

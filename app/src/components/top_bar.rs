@@ -40,6 +40,7 @@ pub fn TopBar() -> impl IntoView {
                                 // markup and the browser's hydration then walk the same nodes.
                                 let links = [
                                     (member, "/", "Dashboard"),
+                                    (member && own, "/alerts", "Alerts"),
                                     (member && own, "/api-keys", "API keys"),
                                     (member && admin, "/users", "Users"),
                                     (member && own, "/teams", "Teams"),
@@ -74,6 +75,7 @@ pub fn TopBar() -> impl IntoView {
                                             })
                                         }}
                                         {links}
+                                        {(member && own).then(|| view! { <crate::components::bell::Bell /> })}
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>

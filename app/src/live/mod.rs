@@ -50,9 +50,10 @@ pub struct BoardSaved {
     pub version: Option<i32>,
 }
 
-/// The dashboard's subscription to `/ws/metrics`. `tick` moves on every update the viewer may
-/// see and on every (re)connect, so whatever reads it refetches in place; `events` counts the
-/// events the updates announced.
+/// The page's subscription to `/ws/metrics`, one per page load whatever shows it (the bell
+/// in the top bar, the dashboard). `tick` moves on every update the viewer may see and on
+/// every reconnect, so whatever reads it refetches in place; `events` counts the events the
+/// updates announced; `alerts` moves on every alert the viewer is told of.
 #[derive(Clone, Copy)]
 pub struct MetricsFeed {
     pub link: RwSignal<LinkState>,
@@ -60,79 +61,105 @@ pub struct MetricsFeed {
     pub events: RwSignal<u64>,
     /// The last board saved elsewhere by the reader (another tab) or for the workspace.
     pub board_saved: RwSignal<Option<BoardSaved>>,
+    pub alerts: RwSignal<u64>,
+    /// The last alert told, for a page that shows it as it comes.
+    pub last_alert: RwSignal<Option<types::SystemAlert>>,
+    connected: StoredValue<bool>,
 }
 
 impl MetricsFeed {
-    /// Opens the feed for as long as the calling component lives (in the browser; on the
-    /// server it stays `Connecting` and never ticks).
-    pub fn open() -> MetricsFeed {
-        let feed = MetricsFeed {
+    fn new() -> MetricsFeed {
+        MetricsFeed {
             link: RwSignal::new(LinkState::Connecting),
             tick: RwSignal::new(0),
             events: RwSignal::new(0),
             board_saved: RwSignal::new(None),
-        };
-        #[cfg(feature = "hydrate")]
-        {
-            use std::sync::{
-                atomic::{AtomicBool, Ordering},
-                Arc,
-            };
-            let alive = Arc::new(AtomicBool::new(true));
-            {
-                let alive = alive.clone();
-                on_cleanup(move || alive.store(false, Ordering::Relaxed));
-            }
-            // Busy workspaces commit many times a second: a page refetches at most once per
-            // REFETCH_EVERY_MS, the updates in between folded into one trailing refetch.
-            let pending = Arc::new(AtomicBool::new(false));
-            let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let bump = move || {
-                let now = js_sys::Date::now() as u64;
-                let since = now.saturating_sub(last.load(Ordering::Relaxed));
-                if since >= REFETCH_EVERY_MS {
-                    last.store(now, Ordering::Relaxed);
-                    feed.tick.update(|n| *n += 1);
-                } else if !pending.swap(true, Ordering::Relaxed) {
-                    let (pending, last) = (pending.clone(), last.clone());
-                    leptos::task::spawn_local(async move {
-                        gloo_timers::future::TimeoutFuture::new((REFETCH_EVERY_MS - since) as u32)
-                            .await;
-                        pending.store(false, Ordering::Relaxed);
-                        last.store(js_sys::Date::now() as u64, Ordering::Relaxed);
-                        feed.tick.update(|n| *n += 1);
-                    });
-                }
-            };
-            leptos::task::spawn_local(client::run(
-                "/ws/metrics",
-                feed.link,
-                alive,
-                move |message| {
-                    match message {
-                        types::LiveMessage::MetricsUpdate(u) => {
-                            feed.events.update(|n| *n += u.events);
-                            bump();
-                        }
-                        types::LiveMessage::DashboardRefresh {
-                            board: Some(board),
-                            version,
-                            ..
-                        } => feed.board_saved.set(Some(BoardSaved { board, version })),
-                        // The greeting: after a reconnect, refetch what may have been missed
-                        // (the first one needs nothing: the page has just been rendered).
-                        types::LiveMessage::DashboardRefresh { .. }
-                            if feed.link.get_untracked() != LinkState::Connecting =>
-                        {
-                            bump();
-                        }
-                        _ => {}
-                    }
-                    true
-                },
-            ));
+            alerts: RwSignal::new(0),
+            last_alert: RwSignal::new(None),
+            connected: StoredValue::new(false),
+        }
+    }
+
+    /// Makes the page's feed (the app does, once, so it outlives every page that uses it);
+    /// nothing connects until something [`open`](MetricsFeed::open)s it.
+    pub fn provide() {
+        provide_context(MetricsFeed::new());
+    }
+
+    /// The page's feed, connected from the first call on for the rest of the page's life
+    /// (in the browser; on the server it stays `Connecting` and never ticks).
+    pub fn open() -> MetricsFeed {
+        let feed = use_context::<MetricsFeed>().unwrap_or_else(MetricsFeed::new);
+        if !feed.connected.get_value() {
+            feed.connected.set_value(true);
+            #[cfg(feature = "hydrate")]
+            feed.connect();
         }
         feed
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn connect(self) {
+        use std::sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        };
+        let feed = self;
+        // Lives as long as the page: the app made the feed.
+        let alive = Arc::new(AtomicBool::new(true));
+        // Busy workspaces commit many times a second: a page refetches at most once per
+        // REFETCH_EVERY_MS, the updates in between folded into one trailing refetch.
+        let pending = Arc::new(AtomicBool::new(false));
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let bump = move || {
+            let now = js_sys::Date::now() as u64;
+            let since = now.saturating_sub(last.load(Ordering::Relaxed));
+            if since >= REFETCH_EVERY_MS {
+                last.store(now, Ordering::Relaxed);
+                feed.tick.update(|n| *n += 1);
+            } else if !pending.swap(true, Ordering::Relaxed) {
+                let (pending, last) = (pending.clone(), last.clone());
+                leptos::task::spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new((REFETCH_EVERY_MS - since) as u32)
+                        .await;
+                    pending.store(false, Ordering::Relaxed);
+                    last.store(js_sys::Date::now() as u64, Ordering::Relaxed);
+                    feed.tick.update(|n| *n += 1);
+                });
+            }
+        };
+        leptos::task::spawn_local(client::run(
+            "/ws/metrics",
+            feed.link,
+            alive,
+            move |message| {
+                match message {
+                    types::LiveMessage::MetricsUpdate(u) => {
+                        feed.events.update(|n| *n += u.events);
+                        bump();
+                    }
+                    types::LiveMessage::DashboardRefresh {
+                        board: Some(board),
+                        version,
+                        ..
+                    } => feed.board_saved.set(Some(BoardSaved { board, version })),
+                    // The greeting: after a reconnect, refetch what may have been missed
+                    // (the first one needs nothing: the page has just been rendered).
+                    types::LiveMessage::DashboardRefresh { .. }
+                        if feed.link.get_untracked() != LinkState::Connecting =>
+                    {
+                        bump();
+                        feed.alerts.update(|n| *n += 1);
+                    }
+                    types::LiveMessage::SystemAlert(a) => {
+                        feed.last_alert.set(Some(a));
+                        feed.alerts.update(|n| *n += 1);
+                    }
+                    _ => {}
+                }
+                true
+            },
+        ));
     }
 }
 

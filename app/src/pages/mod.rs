@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod dashboard;

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;
@@ -24,6 +25,7 @@ pub mod support;
 pub mod teams;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use axum::{
     extract::{Request, State},
@@ -342,6 +344,40 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
         .post("/api/v1/ws/ticket", crate::live::FEED, crate::live::ticket)
+        .get("/api/v1/alerts", DASHBOARD, alerts::list)
+        .post("/api/v1/alerts", Authenticated, alerts::create)
+        .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
+        .put("/api/v1/alerts/{id}", Authenticated, alerts::update)
+        .delete("/api/v1/alerts/{id}", Authenticated, alerts::delete)
+        .put(
+            "/api/v1/alerts/{id}/subscription",
+            Authenticated,
+            alerts::subscribe,
+        )
+        .get("/api/v1/notifications", Authenticated, alerts::inbox)
+        .post("/api/v1/notifications/read", Authenticated, alerts::read)
+        .get("/api/v1/webhooks", Permission(UserManage), webhooks::list)
+        .post("/api/v1/webhooks", Permission(UserManage), webhooks::create)
+        .put(
+            "/api/v1/webhooks/{id}",
+            Permission(UserManage),
+            webhooks::change,
+        )
+        .delete(
+            "/api/v1/webhooks/{id}",
+            Permission(UserManage),
+            webhooks::delete,
+        )
+        .post(
+            "/api/v1/webhooks/{id}/test",
+            Permission(UserManage),
+            webhooks::test,
+        )
+        .get(
+            "/api/v1/webhooks/{id}/deliveries",
+            Permission(UserManage),
+            webhooks::deliveries,
+        )
         .get("/api/v1/budgets", DASHBOARD, budgets::status)
         .post("/api/v1/budgets", Permission(UserManage), budgets::set)
         .delete(

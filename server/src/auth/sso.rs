@@ -8,7 +8,6 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -127,19 +126,10 @@ impl std::fmt::Debug for Sso {
 impl Sso {
     /// `sealer` keeps client secrets; `public_url`: where the provider sends people back.
     pub fn new(sealer: Arc<Sealer>, allow_private: bool, public_url: &str) -> Result<Sso, String> {
-        let mut http = reqwest::ClientBuilder::new()
-            // A provider may not bounce our requests elsewhere (SSRF), as the crate advises.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10));
-        if !allow_private {
-            // Names are checked where they resolve, for every request (the issuer and every
-            // endpoint its discovery document names): a public name for a private address
-            // is refused. No proxy, which would resolve for us.
-            http = http
-                .dns_resolver(std::sync::Arc::new(PublicOnly))
-                .no_proxy();
-        }
-        let http = http.build().map_err(|e| e.to_string())?;
+        // A provider may not bounce our requests elsewhere (SSRF), as the crate advises; names
+        // are checked where they resolve, for every request (the issuer and every endpoint
+        // its discovery document names).
+        let http = crate::outbound::Policy { allow_private }.client()?;
         Ok(Sso {
             http,
             sealer,
@@ -174,20 +164,10 @@ impl Sso {
 
     /// The same rule for every address a provider's discovery document names.
     fn check_url(&self, parsed: &openidconnect::url::Url) -> Result<(), String> {
-        let host = parsed.host_str().ok_or("must name a host")?;
-        let private = host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| !global(ip));
-        if private && !self.allow_private {
-            return Err("may not point at a private or loopback address".into());
+        crate::outbound::Policy {
+            allow_private: self.allow_private,
         }
-        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && private) {
-            return Err("must be an https address".into());
-        }
-        Ok(())
+        .check(parsed)
     }
 
     async fn metadata(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, SsoError> {
@@ -411,53 +391,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     s
-}
-
-/// Resolves names to their public addresses only.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
-                .filter(|a| global(a.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("{} resolves to no public address", name.as_str()).into());
-            }
-            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// Whether `ip` is a public address.
-fn global(ip: IpAddr) -> bool {
-    if let IpAddr::V6(v6) = ip {
-        if let Some(v4) = v6.to_ipv4_mapped() {
-            return global(IpAddr::V4(v4));
-        }
-    }
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.octets()[0] == 0
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
-        }
-        IpAddr::V6(v6) => {
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -95,6 +95,27 @@ pub fn render(message: &Message, workspace: &str) -> Rendered {
                  someone else may know it.",
             )
         }
+        Message::Alert {
+            headline,
+            rule,
+            firing,
+            value,
+            link,
+            at,
+        } => {
+            let lead = if *firing {
+                format!("{headline}. The rule \u{201c}{rule}\u{201d} in {workspace} read {value} at {}.", when(at))
+            } else {
+                format!("{headline}. The rule \u{201c}{rule}\u{201d} in {workspace} is back to normal ({value}) since {}.", when(at))
+            };
+            letter(
+                format!("[{workspace}] {headline}"),
+                &lead,
+                "Open the alerts",
+                link,
+                "You get this because you chose e-mail for this rule; change that on the alerts page.",
+            )
+        }
     }
 }
 
@@ -258,6 +279,28 @@ mod tests {
         assert!(used
             .text
             .starts_with("One of your recovery codes was used to sign in"));
+    }
+
+    #[test]
+    fn an_alert_says_what_fired_with_its_numbers() {
+        let r = render(
+            &Message::Alert {
+                headline: "Platform spend fired: $212.50 (threshold $200.00)".into(),
+                rule: "Cost above $200.00 over 1 d".into(),
+                firing: true,
+                value: "$212.50".into(),
+                link: "https://devpulse.test/alerts".into(),
+                at: at(),
+            },
+            "Acme",
+        );
+        assert_eq!(
+            r.subject,
+            "[Acme] Platform spend fired: $212.50 (threshold $200.00)"
+        );
+        assert!(r.text.contains("Cost above $200.00 over 1 d"), "{}", r.text);
+        assert!(r.text.contains("2026-12-07 10:00 UTC"));
+        assert!(r.html.contains("https://devpulse.test/alerts"));
     }
 
     #[test]

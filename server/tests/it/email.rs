@@ -379,6 +379,9 @@ async fn a_job_whose_instance_died_is_taken_up_again_and_its_email_sent_once() {
         jobs::Context {
             store: db.store.clone(),
             mailer,
+            alerts: evaluator(&db, &sealer),
+            outbound: OUTBOUND,
+            http: OUTBOUND.client().unwrap(),
             sealer,
         },
         quick(vec![]),
@@ -422,6 +425,9 @@ async fn an_email_whose_instance_died_on_its_last_attempt_shows_as_failed() {
         jobs::Context {
             store: db.store.clone(),
             mailer,
+            alerts: evaluator(&db, &sealer),
+            outbound: OUTBOUND,
+            http: OUTBOUND.client().unwrap(),
             sealer,
         },
         quick(vec![]),
@@ -479,6 +485,9 @@ async fn a_failing_delivery_waits_longer_each_time_then_is_dead_until_retried() 
         jobs::Context {
             store: db.store.clone(),
             mailer,
+            alerts: evaluator(&db, &sealer),
+            outbound: OUTBOUND,
+            http: OUTBOUND.client().unwrap(),
             sealer,
         },
         quick(vec![]),
@@ -563,6 +572,9 @@ async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
                 jobs::Context {
                     store: db.store.clone(),
                     mailer,
+                    alerts: evaluator(&db, &sealer),
+                    outbound: OUTBOUND,
+                    http: OUTBOUND.client().unwrap(),
                     sealer: sealer.clone(),
                 },
                 quick(every.clone()),
@@ -792,3 +804,17 @@ async fn a_list_with_bad_lines_invites_nobody_until_fixed_then_everyone_by_email
         .unwrap();
     assert_eq!(dev_row["active"], false, "all or none");
 }
+
+/// What the job runner evaluates alert rules with, on a bus of its own.
+fn evaluator(
+    db: &TestDb,
+    sealer: &std::sync::Arc<store::sealing::Sealer>,
+) -> server::alerts::Evaluator {
+    let bus = server::bus::Bus::start(None, db.store.answers().clone());
+    server::alerts::Evaluator::new(db.store.clone(), sealer.clone(), bus, "http://localhost")
+}
+
+/// Webhooks go where the tests' receivers are: on loopback.
+const OUTBOUND: server::outbound::Policy = server::outbound::Policy {
+    allow_private: true,
+};

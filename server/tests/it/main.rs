@@ -3,6 +3,7 @@
 
 mod common;
 
+mod alerts;
 mod audit;
 mod bad_input;
 mod boards;
@@ -29,3 +30,4 @@ mod server_fns;
 mod sso;
 mod system;
 mod usage;
+mod webhooks;

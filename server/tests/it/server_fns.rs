@@ -181,6 +181,16 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
                 ("tokens", String::new()),
             ],
             "budgets/delete" => vec![("id", other_user.clone())],
+            // A rule over another tenant's person: not found (or not theirs to pick).
+            "alerts/save" => vec![
+                ("name", format!("Walk {role}")),
+                ("metric", "cost_usd".into()),
+                ("direction", "above".into()),
+                ("threshold", "10".into()),
+                ("over", format!("person:{other_user}")),
+            ],
+            "alerts/pause" => vec![("id", other_user.clone()), ("enabled", "false".into())],
+            "alerts/delete" | "alerts/subscribe" => vec![("id", other_user.clone())],
             "settings/people" => vec![
                 ("team_medians", "on".into()),
                 ("idle_hours", "168".into()),
@@ -223,6 +233,10 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "boards/home",
         "imports/rollback",
         "budgets/delete",
+        "alerts/save",
+        "alerts/pause",
+        "alerts/delete",
+        "alerts/subscribe",
     ];
     let http = client();
     let roles = [

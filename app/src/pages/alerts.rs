@@ -1,0 +1,406 @@
+//! `/alerts`: the alert rules the reader sees (their state, the last number read, how the
+//! reader hears of each), a form for a new rule, and what fired and resolved lately. Every
+//! number is in the HTML; the page works before the WASM arrives.
+
+use leptos::{either::Either, prelude::*};
+use types::{
+    alerts::{Event, Metric, Rule, State},
+    dashboard::Choices,
+};
+
+use crate::{
+    api::{
+        alerts::{
+            alerts_view, AlertsPage as Page, DeleteAlert, PauseAlert, SaveAlert, SubscribeAlert,
+        },
+        budgets::budget_status,
+        dashboard::get_choices,
+    },
+    components::forms::{error_text, field_error, show_result, Changes},
+    live::MetricsFeed,
+};
+
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    let save = ServerAction::<SaveAlert>::new();
+    let pause = ServerAction::<PauseAlert>::new();
+    let remove = ServerAction::<DeleteAlert>::new();
+    let subscribe = ServerAction::<SubscribeAlert>::new();
+    let feed = MetricsFeed::open();
+    let changes = Changes::default()
+        .watch(save.value())
+        .watch(pause.value())
+        .watch(remove.value())
+        .watch(subscribe.value());
+    // A rule that fires or resolves while the page is open shows at once.
+    let page = Resource::new(
+        move || (changes.get(), feed.alerts.get()),
+        |_| alerts_view(),
+    );
+    let choices = Resource::new(|| (), |_| get_choices("range=30d".into()));
+    let budgets = Resource::new(|| (), |_| budget_status());
+    view! {
+        <section class="card" aria-labelledby="alerts-title">
+            <h1 id="alerts-title">"Alerts"</h1>
+            <p class="muted">
+                "A rule watches one of the dashboard's numbers over a trailing window, for what its owner sees, and fires once when it crosses the threshold. It resolves only when the number is back past its clear level (10% back from the threshold unless you set one), so a number hovering around the threshold does not fire again and again. Rules are judged as data arrives and every minute."
+            </p>
+            {show_result(pause.value(), &[], |_| ().into_any())}
+            {show_result(remove.value(), &[], |_| ().into_any())}
+            {show_result(subscribe.value(), &[], |_| view! { <p class="notice" role="status" id="subscription-saved">"Saved how you hear of it."</p> }.into_any())}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) => Either::Left(view! { <Rules page=p pause remove subscribe /> }),
+                        Err(e) => Either::Right(view! { <p class="error" role="alert" id="page-error">{error_text(&e)}</p> }),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="card" aria-labelledby="new-rule-title">
+            <h2 id="new-rule-title">"New rule"</h2>
+            {show_result(save.value(), FORM_FIELDS, |r: Rule| view! {
+                <p class="notice" role="status" id="rule-saved">{format!("Saved \u{201c}{}\u{201d}: {}.", r.rule.name, r.rule.describe())}</p>
+            }.into_any())}
+            <ActionForm action=save attr:class="stack narrow" attr:id="rule-form">
+                <label>
+                    "Name"
+                    <input name="name" id="rule-name" required maxlength="120" aria-describedby="rule-name-error" placeholder="Platform spend" />
+                </label>
+                {field_error(save.value(), "name", "rule-name-error")}
+                <label>
+                    "Number"
+                    <select name="metric" id="rule-metric">
+                        {Metric::ALL.map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
+                    </select>
+                </label>
+                {field_error(save.value(), "metric", "rule-metric-error")}
+                <div class="row">
+                    <label>
+                        "Fires when it is"
+                        <select name="direction" id="rule-direction">
+                            <option value="above">"above"</option>
+                            <option value="below">"below"</option>
+                        </select>
+                    </label>
+                    <label>
+                        "Threshold"
+                        <input name="threshold" id="rule-threshold" required inputmode="decimal" aria-describedby="rule-threshold-error" placeholder="200" />
+                    </label>
+                    <label>
+                        "Clears at (optional)"
+                        <input name="clear" id="rule-clear" inputmode="decimal" aria-describedby="rule-clear-error" />
+                    </label>
+                </div>
+                {field_error(save.value(), "threshold", "rule-threshold-error")}
+                {field_error(save.value(), "clear", "rule-clear-error")}
+                <label>
+                    "Over the last"
+                    <select name="window_minutes" id="rule-window">
+                        {WINDOWS.map(|(m, label)| view! { <option value=m.to_string() selected=m == 60>{label}</option> }).collect_view()}
+                    </select>
+                </label>
+                {field_error(save.value(), "window_minutes", "rule-window-error")}
+                <Transition fallback=|| view! { <p class="muted">"Loading choices…"</p> }>
+                    {move || Suspend::new(async move {
+                        let c = choices.await.unwrap_or_default();
+                        let b = budgets.await.unwrap_or_default();
+                        view! { <ScopeFields choices=c budgets=b /> }
+                    })}
+                </Transition>
+                {field_error(save.value(), "over", "rule-over-error")}
+                {field_error(save.value(), "person", "rule-person-error")}
+                {field_error(save.value(), "team", "rule-team-error")}
+                {field_error(save.value(), "budget_id", "rule-budget-error")}
+                <label>
+                    "Only during working hours (optional, in the workspace's time zone)"
+                    <input name="hours" id="rule-hours" placeholder="9-18 weekdays" aria-describedby="rule-hours-error" />
+                </label>
+                {field_error(save.value(), "hours", "rule-hours-error")}
+                <p class="row"><button type="submit" class="button" id="save-rule">"Save rule"</button></p>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The fields the form shows its errors beside; any other error shows above it.
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "metric",
+    "threshold",
+    "clear",
+    "window_minutes",
+    "over",
+    "person",
+    "team",
+    "budget_id",
+    "hours",
+];
+
+const WINDOWS: [(i32, &str); 8] = [
+    (5, "5 minutes"),
+    (15, "15 minutes"),
+    (60, "hour"),
+    (120, "2 hours"),
+    (360, "6 hours"),
+    (1440, "day"),
+    (10080, "7 days"),
+    (43200, "30 days"),
+];
+
+/// Whose numbers, and which project, model, tool or budget.
+#[component]
+fn ScopeFields(choices: Choices, budgets: Vec<types::budgets::Status>) -> impl IntoView {
+    let Choices {
+        people,
+        teams,
+        projects,
+        models,
+        tools,
+    } = choices;
+    let options = |list: Vec<String>| {
+        list.into_iter()
+            .map(|v| {
+                let shown = v.clone();
+                view! { <option value=v>{shown}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <label>
+            "Over"
+            <select name="over" id="rule-over" aria-describedby="rule-over-error">
+                <option value="workspace">"Everyone I see"</option>
+                <optgroup label="Teams">
+                    {teams.into_iter().map(|t| view! { <option value=format!("team:{}", t.value)>{t.label}</option> }).collect_view()}
+                </optgroup>
+                <optgroup label="People">
+                    {people.into_iter().map(|p| view! { <option value=format!("person:{}", p.value)>{p.label}</option> }).collect_view()}
+                </optgroup>
+            </select>
+        </label>
+        <div class="row">
+            <label>
+                "Project"
+                <select name="project" id="rule-project">
+                    <option value="">"Any"</option>
+                    {options(projects)}
+                </select>
+            </label>
+            <label>
+                "Model"
+                <select name="model" id="rule-model">
+                    <option value="">"Any"</option>
+                    {options(models)}
+                </select>
+            </label>
+            <label>
+                "Tool"
+                <select name="tool" id="rule-tool">
+                    <option value="">"Any"</option>
+                    {options(tools)}
+                </select>
+            </label>
+        </div>
+        <label>
+            "Budget (for the budget numbers)"
+            <select name="budget" id="rule-budget" aria-describedby="rule-budget-error">
+                <option value="">"None"</option>
+                {budgets
+                    .into_iter()
+                    .map(|s| {
+                        let label = format!("{} ({})", s.budget.name, s.budget.period.as_str());
+                        view! { <option value=s.budget.id.to_string()>{label}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+#[component]
+fn Rules(
+    page: Page,
+    pause: ServerAction<PauseAlert>,
+    remove: ServerAction<DeleteAlert>,
+    subscribe: ServerAction<SubscribeAlert>,
+) -> impl IntoView {
+    let Page {
+        rules,
+        history,
+        me,
+        manages_all,
+    } = page;
+    let firing = rules.iter().filter(|r| r.state == State::Firing).count();
+    let summary = match (rules.len(), firing) {
+        (0, _) => "No rules yet: add one below.".to_string(),
+        (n, 0) => format!("{n} rule{}, none firing.", if n == 1 { "" } else { "s" }),
+        (n, f) => format!("{n} rule{}, {f} firing.", if n == 1 { "" } else { "s" }),
+    };
+    let rows = rules
+        .into_iter()
+        .map(|r| {
+            let keeps = r.owner == me || manages_all;
+            view! { <RuleRow rule=r keeps pause remove subscribe /> }
+        })
+        .collect_view();
+    view! {
+        <p id="rules-summary" data-firing=firing>{summary}</p>
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Alert rules">
+            <table class="data" id="rules">
+                <thead>
+                    <tr>
+                        <th scope="col">"Rule"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Last read"</th>
+                        <th scope="col">"Owner"</th>
+                        <th scope="col">"You hear of it"</th>
+                        <th scope="col"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <h2 id="history-title">"Lately"</h2>
+        <History events=history />
+    }
+}
+
+#[component]
+fn RuleRow(
+    rule: Rule,
+    keeps: bool,
+    pause: ServerAction<PauseAlert>,
+    remove: ServerAction<DeleteAlert>,
+    subscribe: ServerAction<SubscribeAlert>,
+) -> impl IntoView {
+    let id = rule.id.to_string();
+    let state = if !rule.rule.enabled {
+        ("paused", "Paused".to_string())
+    } else {
+        match rule.state {
+            State::Firing => ("firing", "Firing".to_string()),
+            State::Ok if rule.evaluated_at.is_none() => ("pending", "Not judged yet".to_string()),
+            State::Ok => ("ok", "OK".to_string()),
+        }
+    };
+    let since = rule
+        .since
+        .map(|s| format!(" since {}", s.format("%b %-d %H:%M UTC")))
+        .unwrap_or_default();
+    let last = rule
+        .last_value
+        .map(|v| rule.rule.metric.show(v))
+        .unwrap_or_else(|| "—".into());
+    let clear = rule.rule.metric.show(rule.rule.clear_level());
+    let scope = scope_words(&rule);
+    let mine = rule.mine.unwrap_or(types::alerts::Subscription {
+        in_app: false,
+        email: false,
+    });
+    let enabled = rule.rule.enabled;
+    let name = rule.rule.name.clone();
+    let described = rule.rule.describe();
+    let (id_sub, id_pause, id_delete) = (id.clone(), id.clone(), id.clone());
+    let (hear_label, delete_label) = (format!(" how you hear of {name}"), format!(" {name}"));
+    let keep = keeps.then(move || {
+        view! {
+            <ActionForm action=pause attr:class="inline">
+                <input type="hidden" name="id" value=id_pause />
+                <input type="hidden" name="enabled" value=(!enabled).to_string() />
+                <button type="submit" class="link">{if enabled { "Pause" } else { "Resume" }}</button>
+            </ActionForm>
+            <ActionForm action=remove attr:class="inline">
+                <input type="hidden" name="id" value=id_delete />
+                <button type="submit" class="link danger">"Delete"<span class="sr-only">{delete_label}</span></button>
+            </ActionForm>
+        }
+    });
+    view! {
+        <tr data-rule=id data-state=state.0>
+            <th scope="row">
+                <span class="rule-name">{name}</span>
+                <br />
+                <span class="muted">{format!("{described}; clears at {clear}{scope}")}</span>
+            </th>
+            <td><span class=format!("badge state-{}", state.0)>{state.1}</span>{since}</td>
+            <td class="num rule-last">{last}</td>
+            <td>{rule.owner_name.clone()}</td>
+            <td>
+                <ActionForm action=subscribe attr:class="inline subscription">
+                    <input type="hidden" name="id" value=id_sub />
+                    <label class="check">
+                        <input type="checkbox" name="in_app" checked=mine.in_app />
+                        "Bell"
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" name="email" checked=mine.email />
+                        "E-mail"
+                    </label>
+                    <button type="submit" class="link">"Save"<span class="sr-only">{hear_label}</span></button>
+                </ActionForm>
+            </td>
+            <td>{keep}</td>
+        </tr>
+    }
+}
+
+/// "; for one team", "; Bash only" — what narrows the rule, in words.
+fn scope_words(rule: &Rule) -> String {
+    let f = &rule.rule.filters;
+    let mut parts = vec![];
+    if f.team.is_some() {
+        parts.push("one team".to_string());
+    }
+    if f.person.is_some() {
+        parts.push("one person".to_string());
+    }
+    for (what, v) in [
+        ("project", &f.project),
+        ("model", &f.model),
+        ("tool", &f.tool),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{what} {v}"));
+        }
+    }
+    if let Some(h) = rule.rule.hours {
+        parts.push(format!(
+            "{}:00–{}:00{}",
+            h.from_hour,
+            h.to_hour,
+            if h.weekdays { " on weekdays" } else { "" }
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join(", "))
+    }
+}
+
+#[component]
+fn History(events: Vec<Event>) -> impl IntoView {
+    if events.is_empty() {
+        return Either::Left(
+            view! { <p class="muted" id="history-empty">"Nothing has fired yet."</p> },
+        );
+    }
+    Either::Right(view! {
+        <ul class="plain" id="history">
+            {events
+                .into_iter()
+                .map(|e| {
+                    let tone = if e.state == State::Firing { "firing" } else { "ok" };
+                    view! {
+                        <li data-state=tone>
+                            <time datetime=e.at.to_rfc3339()>{e.at.format("%b %-d %H:%M UTC").to_string()}</time>
+                            " · "
+                            {e.headline()}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    })
+}

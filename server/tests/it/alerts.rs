@@ -1,0 +1,448 @@
+//! Alert rules end to end: judged as data arrives, firing once when crossed, resolving only
+//! past the clear level, never flapping around the threshold; heard of by those who see the
+//! numbers (the bell, e-mail), and refused by field when wrong.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::{call, client, fixtures::people, login, TestServer};
+
+/// Sends `n` tool runs of Bash by `key`, succeeded or failed, a minute ago.
+async fn runs(server: &TestServer, key: &str, tag: &str, n: usize, success: bool) {
+    let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({ "type": "tool_use", "tool_name": "Bash", "tool_use_id": format!("{tag}-{i}"),
+                    "session_id": "alerts-session", "success": success, "timestamp": at })
+        })
+        .collect();
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// Sends one API request costing `cost` by `key`, a minute ago.
+async fn spend(server: &TestServer, key: &str, id: &str, cost: f64) {
+    let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(
+            &json!([{ "type": "api_request", "request_id": id, "session_id": "alerts-spend",
+                        "model": "claude-sonnet-4-5", "input_tokens": 10, "cost_usd": cost,
+                        "timestamp": at }]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn rules(server: &TestServer, token: &str) -> Vec<Value> {
+    let (status, list) = call(server, Method::GET, "/api/v1/alerts", Some(token), None).await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+/// Waits until the rule `id` has been judged at `value` (the evaluation after a write), and
+/// returns it.
+async fn judged_at(server: &TestServer, token: &str, id: &str, value: f64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rule = rules(server, token)
+            .await
+            .into_iter()
+            .find(|r| r["id"] == id)
+            .expect("the rule");
+        if rule["last_value"]
+            .as_f64()
+            .is_some_and(|v| (v - value).abs() < 1e-6)
+        {
+            return rule;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rule was not judged at {value}: {rule}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn history(server: &TestServer, token: &str, id: &str) -> Vec<String> {
+    let (status, events) = call(
+        server,
+        Method::GET,
+        &format!("/api/v1/alerts/history?rule={id}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{events}");
+    // Oldest first, as the story is told.
+    let mut states: Vec<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}@{}", e["state"].as_str().unwrap(), e["value"]))
+        .collect();
+    states.reverse();
+    states
+}
+
+async fn inbox(server: &TestServer, token: &str) -> Value {
+    let (status, inbox) = call(
+        server,
+        Method::GET,
+        "/api/v1/notifications",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{inbox}");
+    inbox
+}
+
+#[tokio::test]
+async fn a_rule_fires_once_resolves_past_its_clear_level_and_never_flaps() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, rule) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&admin),
+        Some(
+            json!({ "name": "Bash failing", "metric": "failure_rate", "direction": "above",
+                     "threshold": 20, "clear": 10, "window_minutes": 60,
+                     "filters": { "tool": "Bash" } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let id = rule["id"].as_str().unwrap().to_string();
+    assert_eq!(rule["state"], "ok");
+    assert_eq!(
+        rule["mine"],
+        json!({ "in_app": true, "email": false }),
+        "the owner hears of it"
+    );
+
+    let ana = &keys["ana"];
+    // One failure in one run: 100%, past 20%: it fires.
+    runs(&server, ana, "a", 1, false).await;
+    let r = judged_at(&server, &admin, &id, 100.0).await;
+    assert_eq!(r["state"], "firing");
+    // Four successes: 1 in 5 = 20%, not under the clear level: still the one firing.
+    runs(&server, ana, "b", 4, true).await;
+    assert_eq!(
+        judged_at(&server, &admin, &id, 20.0).await["state"],
+        "firing"
+    );
+    // Two more: 1 in 7 = 14.3%, under the threshold, over the clear level: no resolving.
+    runs(&server, ana, "c", 2, true).await;
+    assert_eq!(
+        judged_at(&server, &admin, &id, 100.0 / 7.0).await["state"],
+        "firing"
+    );
+    // Three more: 1 in 10 = 10%, at the clear level: resolved.
+    runs(&server, ana, "d", 3, true).await;
+    assert_eq!(judged_at(&server, &admin, &id, 10.0).await["state"], "ok");
+    // Back over the clear level but not past the threshold: 2 in 11 = 18.2%: stays resolved.
+    runs(&server, ana, "e", 1, false).await;
+    assert_eq!(
+        judged_at(&server, &admin, &id, 200.0 / 11.0).await["state"],
+        "ok"
+    );
+    // 3 in 12 = 25%: fires again.
+    runs(&server, ana, "f", 1, false).await;
+    assert_eq!(
+        judged_at(&server, &admin, &id, 25.0).await["state"],
+        "firing"
+    );
+    // Other tools do not count.
+    let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", ana.as_str())
+        .json(
+            &json!([{ "type": "tool_use", "tool_name": "Read", "tool_use_id": "g-0",
+                         "session_id": "alerts-session", "success": false, "timestamp": at }]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        judged_at(&server, &admin, &id, 25.0).await["state"],
+        "firing"
+    );
+
+    assert_eq!(
+        history(&server, &admin, &id).await,
+        vec!["firing@100.0", "ok@10.0", "firing@25.0"],
+        "exactly one event per crossing"
+    );
+    let bell = inbox(&server, &admin).await;
+    assert_eq!(bell["unread"], 3, "{bell}");
+    assert_eq!(
+        bell["items"][0]["event"]["state"], "firing",
+        "newest first: {bell}"
+    );
+    // Read: the bell is empty of news, the items stay.
+    let (status, after) = call(
+        &server,
+        Method::POST,
+        "/api/v1/notifications/read",
+        Some(&admin),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["unread"], 0);
+    assert_eq!(after["items"].as_array().unwrap().len(), 3);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn people_hear_of_rules_whose_numbers_they_see_by_the_bell_and_by_email() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let dev = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    // A workspace budget, and a rule on how much of it is used.
+    let (status, budget) = call(
+        &server,
+        Method::POST,
+        "/api/v1/budgets",
+        Some(&admin),
+        Some(json!({ "scope": "workspace", "period": "month", "usd": 10 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{budget}");
+    let (status, rule) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&admin),
+        Some(
+            json!({ "name": "Half the budget", "metric": "budget_used", "direction": "above",
+                     "threshold": 50, "budget_id": budget["id"] }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let id = rule["id"].as_str().unwrap().to_string();
+    let sub = format!("/api/v1/alerts/{id}/subscription");
+    // The admin also wants an e-mail.
+    let (status, r) = call(
+        &server,
+        Method::PUT,
+        &sub,
+        Some(&admin),
+        Some(json!({ "in_app": true, "email": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    // A viewer sees the workspace's totals: they may hear of it. A developer sees only their
+    // own numbers: the rule is not theirs to see, let alone hear of.
+    let (status, r) = call(
+        &server,
+        Method::PUT,
+        &sub,
+        Some(&viewer),
+        Some(json!({ "in_app": true, "email": false })),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &sub,
+        Some(&dev),
+        Some(json!({ "in_app": true, "email": false })),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(rules(&server, &dev).await.is_empty());
+    // Nor may they change or delete it.
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/alerts/{id}"),
+        Some(&dev),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // $6 of $10: 60%.
+    spend(&server, &keys["bo"], "alerts-1", 6.0).await;
+    let r = judged_at(&server, &admin, &id, 60.0).await;
+    assert_eq!(r["state"], "firing");
+    for token in [&admin, &viewer] {
+        let bell = inbox(&server, token).await;
+        assert_eq!(bell["unread"], 1, "{bell}");
+        assert_eq!(
+            bell["items"][0]["event"]["rule_name"], "Half the budget",
+            "{bell}"
+        );
+    }
+    assert_eq!(inbox(&server, &dev).await["unread"], 0);
+    // The e-mail is queued for the admin alone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, emails) =
+            call(&server, Method::GET, "/api/v1/emails", Some(&admin), None).await;
+        assert_eq!(status, 200, "{emails}");
+        let alerts: Vec<&Value> = emails
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["template"] == "alert")
+            .collect();
+        if !alerts.is_empty() {
+            assert_eq!(alerts.len(), 1, "{emails}");
+            assert_eq!(alerts[0]["to"], "admin@demo.test");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no alert e-mail: {emails}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rules_are_refused_by_field_and_kept_by_their_owners() {
+    let mut server = TestServer::start().await;
+    people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let dev = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    let ok = json!({ "name": "Mine", "metric": "cost_usd", "direction": "above", "threshold": 5 });
+    for (patch, pointer) in [
+        (json!({ "name": "" }), "/name"),
+        (json!({ "metric": "happiness" }), "/metric"),
+        (json!({ "threshold": -1 }), "/threshold"),
+        (json!({ "clear": 9 }), "/clear"),
+        (json!({ "window_minutes": 1 }), "/window_minutes"),
+        (json!({ "metric": "budget_used" }), "/budget_id"),
+        (
+            json!({ "hours": { "from_hour": 18, "to_hour": 9, "weekdays": true } }),
+            "/hours",
+        ),
+    ] {
+        let mut body = ok.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, problem) = call(
+            &server,
+            Method::POST,
+            "/api/v1/alerts",
+            Some(&dev),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        let pointers: Vec<&str> = problem["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["pointer"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(pointers.contains(&pointer), "{body}: {problem}");
+    }
+    // A developer's rule reads their own numbers: naming someone else is refused.
+    let (status, problem) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&dev),
+        Some(
+            json!({ "name": "Theirs", "metric": "cost_usd", "direction": "above", "threshold": 5,
+                     "filters": { "team": uuid::Uuid::new_v4() } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    // Their own rule: theirs to change; a tenant admin sees it and may change it too.
+    let (status, rule) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&dev),
+        Some(ok.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let id = rule["id"].as_str().unwrap();
+    let (status, changed) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/alerts/{id}"),
+        Some(&admin),
+        Some(
+            json!({ "name": "Mine, renamed", "metric": "cost_usd", "direction": "above",
+                     "threshold": 7 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["owner_name"], "ana@demo.test");
+    assert_eq!(changed["threshold"], 7.0);
+    assert!((changed["clear"].as_f64().unwrap() - 6.3).abs() < 1e-9);
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/alerts/{id}"),
+        Some(&dev),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(rules(&server, &admin).await.is_empty());
+    crate::common::assert_actions_listed(&server).await;
+    server.shutdown().await;
+}
+
+/// Silence wakes no write: the scheduler's sweep judges every workspace's rules (here every
+/// second instead of every minute).
+#[tokio::test]
+async fn the_sweep_judges_rules_no_write_wakes() {
+    let mut server = TestServer::start_with(|c| {
+        c.schedules = server::jobs::schedules(|var| {
+            (var == "DEVPULSE_SCHEDULE_ALERTS").then(|| "* * * * * *".to_string())
+        })
+        .unwrap()
+    })
+    .await;
+    people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, rule) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&admin),
+        Some(
+            json!({ "name": "Quiet", "metric": "activity", "direction": "below",
+                     "threshold": 1, "window_minutes": 5 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let id = rule["id"].as_str().unwrap();
+    let rule = judged_at(&server, &admin, id, 0.0).await;
+    assert_eq!(rule["state"], "firing", "nothing happened: below 1");
+    assert_eq!(history(&server, &admin, id).await, vec!["firing@0.0"]);
+    server.shutdown().await;
+}
