@@ -244,6 +244,7 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         DASHBOARD,
         &[("GET", "/api/v1/alerts"), ("GET", "/api/v1/alerts/history")],
     ),
+    rule("anomalies/list", DASHBOARD, &[("GET", "/api/v1/anomalies")]),
     rule(
         "alerts/save",
         Authenticated,
@@ -273,6 +274,32 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "notifications/read",
         Authenticated,
         &[("POST", "/api/v1/notifications/read")],
+    ),
+    // Webhooks: the workspace's, kept by tenant admins.
+    rule(
+        "webhooks/list",
+        Needs(UserManage),
+        &[("GET", "/api/v1/webhooks")],
+    ),
+    rule(
+        "webhooks/create",
+        Needs(UserManage),
+        &[("POST", "/api/v1/webhooks")],
+    ),
+    rule(
+        "webhooks/enable",
+        Needs(UserManage),
+        &[("PUT", "/api/v1/webhooks/{id}")],
+    ),
+    rule(
+        "webhooks/delete",
+        Needs(UserManage),
+        &[("DELETE", "/api/v1/webhooks/{id}")],
+    ),
+    rule(
+        "webhooks/test",
+        Needs(UserManage),
+        &[("POST", "/api/v1/webhooks/{id}/test")],
     ),
     // Budgets: read by the dashboard's readers (each sees the scopes they see whole), kept
     // by tenant admins.

@@ -68,6 +68,14 @@ pub mod ssr {
         pub sso: std::sync::Arc<dyn SsoAdmin>,
         /// The installation's health and support accesses, kept by the server.
         pub system: std::sync::Arc<dyn System>,
+        /// Whether the server may send requests to an address an admin typed (webhooks).
+        pub outbound: std::sync::Arc<dyn Outbound>,
+    }
+
+    /// The server's rule for addresses an admin points it at (`server::outbound`).
+    pub trait Outbound: Send + Sync + std::fmt::Debug {
+        /// `Err` says why the address may not be used.
+        fn check(&self, url: &str) -> Result<(), String>;
     }
 
     /// What the installation's console asks the server for (the same code as its REST

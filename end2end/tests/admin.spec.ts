@@ -9,6 +9,8 @@ import AxeBuilder from '@axe-core/playwright';
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import http from 'node:http';
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { DevpulseServer, freePort } from './server';
 
@@ -566,14 +568,14 @@ test('budgets: set on the settings page, named errors, shown with their projecti
 
 test('alerts: a rule made on the alerts page fires as data arrives and rings the bell of an open page', async ({ page }) => {
   await signIn(page, 'admin@demo.test', 'demo-admin-pass');
-  await page.locator('nav a[href="/alerts"]').click();
+  await page.getByRole('link', { name: 'Alerts', exact: true }).click();
   await expect(page.locator('h1')).toHaveText('Alerts');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   // Refused by field: no threshold.
   await page.locator('#rule-name').fill('Big spend');
   await page.locator('#rule-threshold').fill('lots');
   await page.locator('#save-rule').click();
-  await expect(page.locator('#rule-threshold-error')).toContainText('must be a number');
+  await expect(page.locator('#rule-threshold-error')).toContainText('Must be a number');
   // Far above anything the demo spends in five minutes.
   await page.locator('#rule-threshold').fill('$1,000');
   await page.locator('#rule-window').selectOption('5');
@@ -583,6 +585,12 @@ test('alerts: a rule made on the alerts page fires as data arrives and rings the
   await expect(row).toHaveCount(1);
   await expect(row.locator('input[name="in_app"]')).toBeChecked();
   expect(await serious(page)).toEqual([]);
+  // Unusual days: the look-back and sensitivity are in the address, and the list answers.
+  await page.locator('#unusual-sensitivity').selectOption('2.5');
+  await page.locator('#unusual-apply').click();
+  await page.waitForURL(/sensitivity=2\.5/);
+  await expect(page.locator('#unusual, #unusual-none')).toBeVisible();
+  await expect(page.locator('#unusual-sensitivity')).toHaveValue('2.5');
 
   // The dashboard is open; the bell has nothing yet.
   await page.goto(`${server.url}/`);
@@ -629,4 +637,37 @@ test('alerts: a rule made on the alerts page fires as data arrives and rings the
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.locator('#rules tr', { hasText: 'Big spend' }).getByRole('button', { name: /Delete/ }).click();
   await expect(page.locator('#rules tr', { hasText: 'Big spend' })).toHaveCount(0);
+
+  // A webhook made on the page and tested from it reaches a receiver this test runs, signed.
+  const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as net.AddressInfo).port}/hook`;
+    await page.locator('#webhook-name').fill('Ops');
+    await page.locator('#webhook-url').fill(hookUrl);
+    await page.locator('#webhook-format').selectOption('slack');
+    await page.locator('#save-webhook').click();
+    const secret = (await page.locator('#webhook-secret').textContent())!;
+    expect(secret).toMatch(/^whsec_[0-9a-f]{64}$/);
+    const hook = page.locator('#webhooks li.webhook', { hasText: 'Ops' });
+    await hook.getByRole('button', { name: /Send test/ }).click();
+    await expect(page.locator('#webhook-test-queued')).toBeVisible();
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBe(1);
+    const { headers, body } = received[0];
+    const sig = createHmac('sha256', secret).update(`${headers['x-devpulse-timestamp']}.${body}`).digest('hex');
+    expect(headers['x-devpulse-signature']).toBe(`sha256=${sig}`);
+    expect(JSON.parse(body).text).toContain('this webhook works');
+    expect(await serious(page)).toEqual([]);
+  } finally {
+    receiver.close();
+  }
 });

@@ -114,6 +114,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             workspaces_cookie: state.cookies.other_workspaces(),
             sso: std::sync::Arc::new(crate::api::sso::Admin(state.clone())),
             system: std::sync::Arc::new(crate::api::support::Console(state.clone())),
+            outbound: std::sync::Arc::new(state.outbound),
         };
         move || {
             leptos::prelude::provide_context(cx.clone());
@@ -172,11 +173,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // Inside the API's default, so a page has its policy before that layer looks.
+        .layer(axum::middleware::from_fn(page_policy))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(API_CSP),
         ))
-        .layer(axum::middleware::from_fn(page_policy))
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(config.trusted_proxies.clone()),
             resolve_client_ip,

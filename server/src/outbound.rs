@@ -48,6 +48,14 @@ impl Policy {
     }
 }
 
+impl app::ssr::Outbound for Policy {
+    fn check(&self, url: &str) -> Result<(), String> {
+        let parsed =
+            reqwest::Url::parse(url.trim()).map_err(|e| format!("is not an address: {e}"))?;
+        Policy::check(*self, &parsed)
+    }
+}
+
 /// Resolves names to their public addresses only.
 struct PublicOnly;
 

@@ -35,7 +35,7 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Webhook>> {
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let last = deliveries(conn, r.id, 1).await?.into_iter().next();
+        let recent = deliveries(conn, r.id, types::webhooks::RECENT).await?;
         out.push(Webhook {
             id: r.id,
             name: r.name,
@@ -43,7 +43,7 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Webhook>> {
             format: Format::parse(&r.format)?,
             enabled: r.enabled,
             created_at: r.created_at,
-            last,
+            recent,
         });
     }
     Ok(out)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alerts;
+pub mod anomalies;
 pub mod api_keys;
 pub mod audit;
 pub mod boards;

@@ -97,9 +97,12 @@ pub struct Webhook {
     pub format: Format,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
-    /// The latest attempt, if any.
-    pub last: Option<Delivery>,
+    /// The latest attempts, newest first (at most [`RECENT`]).
+    pub recent: Vec<Delivery>,
 }
+
+/// How many attempts a webhook's listing carries.
+pub const RECENT: i64 = 10;
 
 /// A webhook just made, with its signing secret: shown this once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

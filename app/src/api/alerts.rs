@@ -294,6 +294,34 @@ pub async fn mark_read(ids: Option<String>) -> Result<Inbox, AppError> {
     Ok(inbox)
 }
 
+/// The unusual days in what the caller sees over the last `days` whole days, at
+/// `sensitivity` spreads from the usual (empty: the defaults).
+#[server(endpoint = "anomalies/list")]
+pub async fn list_anomalies(
+    days: Option<String>,
+    sensitivity: Option<String>,
+) -> Result<Vec<types::anomalies::Anomaly>, AppError> {
+    let (s, mut tx) = ws::allowed::<ListAnomalies>().await?;
+    let reader = reader(&s, &mut tx).await?;
+    let number = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let sensitivity = number(sensitivity)
+        .map(|v| v.trim().parse::<f64>())
+        .transpose()
+        .map_err(|_| AppError::invalid("sensitivity", "sensitivity: must be a number"))?;
+    let sensitivity = types::anomalies::sensitivity(sensitivity)?;
+    let days = number(days)
+        .map(|v| v.trim().parse::<i64>())
+        .transpose()
+        .map_err(|_| AppError::invalid("days", "days: must be a whole number"))?
+        .unwrap_or(14)
+        .clamp(1, 31);
+    let found =
+        store::dashboard::anomalies(&mut tx, &reader, chrono::Utc::now(), days, sensitivity)
+            .await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,5 +5,6 @@ pub mod boards;
 pub mod budgets;
 pub mod dashboard;
 pub mod settings;
+pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub mod workspace;

@@ -10,22 +10,54 @@ use crate::{
     live::MetricsFeed,
 };
 
+/// The bell's data, made where the page's shell is (outside any suspense, so the server's
+/// answer travels with the page and hydration finds what the server rendered).
+#[derive(Clone, Copy)]
+pub struct BellData {
+    pub inbox: Resource<Result<types::alerts::Inbox, crate::AppError>>,
+    read: ServerAction<MarkRead>,
+}
+
+impl BellData {
+    /// Fetched again when the feed tells of an alert and after marking read; asked for only
+    /// when `viewer` is a member of a workspace (a refusal would become a signed-out page's
+    /// status).
+    pub fn new(viewer: super::viewer::ViewerResource) -> BellData {
+        let feed = MetricsFeed::unopened();
+        let read = ServerAction::<MarkRead>::new();
+        let viewer = viewer.0;
+        let inbox = Resource::new(
+            move || (feed.alerts.get(), read.version().get()),
+            move |_| async move {
+                match viewer.await {
+                    Ok(Some(v)) if v.tenant.is_some() && v.support.is_none() => my_inbox().await,
+                    _ => Ok(types::alerts::Inbox::default()),
+                }
+            },
+        );
+        BellData { inbox, read }
+    }
+}
+
 #[component]
-pub fn Bell() -> impl IntoView {
-    let feed = MetricsFeed::open();
-    let read = ServerAction::<MarkRead>::new();
-    let inbox = Resource::new(
-        move || (feed.alerts.get(), read.version().get()),
-        |_| my_inbox(),
-    );
+pub fn Bell(
+    data: BellData,
+    /// What the server read before rendering (the top bar awaits it with the viewer): the
+    /// numbers are in the page, and hydration finds exactly them.
+    initial: types::alerts::Inbox,
+) -> impl IntoView {
+    // The bell rings live: it opens the page's feed.
+    MetricsFeed::open();
+    let BellData { inbox, read } = data;
     let open = RwSignal::new(false);
-    let count = move || {
+    // While a refetch is on its way the last answer stays.
+    let current = Memo::new(move |_| {
         inbox
             .get()
             .and_then(Result::ok)
-            .map(|i| i.unread)
-            .unwrap_or(0)
-    };
+            .unwrap_or_else(|| initial.clone())
+    });
+    let count = move || current.with(|i| i.unread);
     view! {
         <div class="bell">
             <a
@@ -47,17 +79,13 @@ pub fn Bell() -> impl IntoView {
                         d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z"
                     />
                 </svg>
-                <Transition fallback=|| view! { <span class="sr-only">"Notifications"</span> }>
-                    {move || Suspend::new(async move {
-                        let n = inbox.await.map(|i| i.unread).unwrap_or(0);
-                        view! {
-                            <span class="bell-count" id="bell-count" data-count=n hidden=n == 0 aria-hidden="true">
-                                {if n > 99 { "99+".to_string() } else { n.to_string() }}
-                            </span>
-                            <span class="sr-only">{format!("Notifications, {n} unread")}</span>
-                        }
-                    })}
-                </Transition>
+                <span class="bell-count" id="bell-count" data-count=count hidden=move || count() == 0 aria-hidden="true">
+                    {move || match count() {
+                        n if n > 99 => "99+".to_string(),
+                        n => n.to_string(),
+                    }}
+                </span>
+                <span class="sr-only">{move || format!("Notifications, {} unread", count())}</span>
             </a>
             <div
                 id="bell-panel"
@@ -79,33 +107,29 @@ pub fn Bell() -> impl IntoView {
                         </button>
                     </ActionForm>
                 </div>
-                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        let items = inbox.await.map(|i| i.items).unwrap_or_default();
-                        if items.is_empty() {
-                            return view! { <p class="muted" id="bell-empty">"No alerts yet."</p> }.into_any();
-                        }
-                        view! {
-                            <ul class="plain bell-items" id="bell-items">
-                                {items
-                                    .into_iter()
-                                    .map(|n| {
-                                        let tone = if n.event.state == types::alerts::State::Firing { "firing" } else { "ok" };
-                                        view! {
-                                            <li class:unread=!n.read data-state=tone>
-                                                <span class="bell-headline">{n.event.headline()}</span>
-                                                <time class="muted" datetime=n.event.at.to_rfc3339()>
-                                                    {n.event.at.format("%b %-d %H:%M UTC").to_string()}
-                                                </time>
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </ul>
-                        }
-                        .into_any()
-                    })}
-                </Transition>
+                <p class="muted" id="bell-empty" hidden=move || current.with(|i| !i.items.is_empty())>
+                    "No alerts yet."
+                </p>
+                <ul class="plain bell-items" id="bell-items">
+                    {move || {
+                        current
+                            .get()
+                            .items
+                            .into_iter()
+                            .map(|n| {
+                                let tone = if n.event.state == types::alerts::State::Firing { "firing" } else { "ok" };
+                                view! {
+                                    <li class:unread=!n.read data-state=tone>
+                                        <span class="bell-headline">{n.event.headline()}</span>
+                                        <time class="muted" datetime=n.event.at.to_rfc3339()>
+                                            {n.event.at.format("%b %-d %H:%M UTC").to_string()}
+                                        </time>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
                 <p><a href="/alerts" id="bell-all">"All alerts and rules"</a></p>
             </div>
         </div>

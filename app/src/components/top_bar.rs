@@ -9,6 +9,7 @@ use super::viewer::ViewerResource;
 
 #[component]
 pub fn TopBar() -> impl IntoView {
+    let bell = super::bell::BellData::new(expect_context::<ViewerResource>());
     let viewer = expect_context::<ViewerResource>().0;
     // The dashboard's kiosk (TV) mode shows the board alone.
     let query = leptos_router::hooks::use_query_map();
@@ -36,6 +37,12 @@ pub fn TopBar() -> impl IntoView {
                                 // A super admin reading a workspace through a support access
                                 // gets its dashboard and nothing else.
                                 let own = v.support.is_none();
+                                // Read with the viewer, so the count is in the page.
+                                let inbox = if member && own {
+                                    bell.inbox.await.ok()
+                                } else {
+                                    None
+                                };
                                 // One list, not a run of optional siblings: the server's
                                 // markup and the browser's hydration then walk the same nodes.
                                 let links = [
@@ -75,7 +82,7 @@ pub fn TopBar() -> impl IntoView {
                                             })
                                         }}
                                         {links}
-                                        {(member && own).then(|| view! { <crate::components::bell::Bell /> })}
+                                        {inbox.map(|initial| view! { <super::bell::Bell data=bell initial /> })}
                                         <span class="who" id="who" data-role=v.role.as_str()>
                                             {format!("{} · {}", v.email, v.role)}
                                         </span>

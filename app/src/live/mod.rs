@@ -86,6 +86,12 @@ impl MetricsFeed {
         provide_context(MetricsFeed::new());
     }
 
+    /// The page's feed without connecting it: for what reacts to it where the feed may never
+    /// be needed (a signed-out page).
+    pub fn unopened() -> MetricsFeed {
+        use_context::<MetricsFeed>().unwrap_or_else(MetricsFeed::new)
+    }
+
     /// The page's feed, connected from the first call on for the rest of the page's life
     /// (in the browser; on the server it stays `Connecting` and never ticks).
     pub fn open() -> MetricsFeed {

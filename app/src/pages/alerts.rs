@@ -6,15 +6,18 @@ use leptos::{either::Either, prelude::*};
 use types::{
     alerts::{Event, Metric, Rule, State},
     dashboard::Choices,
+    webhooks::{Created, Format},
 };
 
 use crate::{
     api::{
         alerts::{
-            alerts_view, AlertsPage as Page, DeleteAlert, PauseAlert, SaveAlert, SubscribeAlert,
+            alerts_view, list_anomalies, AlertsPage as Page, DeleteAlert, PauseAlert, SaveAlert,
+            SubscribeAlert,
         },
         budgets::budget_status,
         dashboard::get_choices,
+        webhooks::{list_webhooks, CreateWebhook, DeleteWebhook, EnableWebhook, TestWebhook},
     },
     components::forms::{error_text, field_error, show_result, Changes},
     live::MetricsFeed,
@@ -36,6 +39,28 @@ pub fn AlertsPage() -> impl IntoView {
     let page = Resource::new(
         move || (changes.get(), feed.alerts.get()),
         |_| alerts_view(),
+    );
+    // Made here, not inside the suspense that shows the card: a resource made while a
+    // suspense resolves is not the one the browser finds when it hydrates.
+    let hook_actions = HookActions {
+        create: ServerAction::<CreateWebhook>::new(),
+        enable: ServerAction::<EnableWebhook>::new(),
+        remove: ServerAction::<DeleteWebhook>::new(),
+        test: ServerAction::<TestWebhook>::new(),
+    };
+    let webhook_changes = Changes::default()
+        .watch(hook_actions.create.value())
+        .watch(hook_actions.enable.value())
+        .watch(hook_actions.remove.value())
+        .watch(hook_actions.test.value());
+    let hooks = Resource::new(
+        move || webhook_changes.get(),
+        move |_| async move {
+            match page.await {
+                Ok(p) if p.manages_all => list_webhooks().await,
+                _ => Ok(vec![]),
+            }
+        },
     );
     let choices = Resource::new(|| (), |_| get_choices("range=30d".into()));
     let budgets = Resource::new(|| (), |_| budget_status());
@@ -119,6 +144,85 @@ pub fn AlertsPage() -> impl IntoView {
                 {field_error(save.value(), "hours", "rule-hours-error")}
                 <p class="row"><button type="submit" class="button" id="save-rule">"Save rule"</button></p>
             </ActionForm>
+        </section>
+        <UnusualDays />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                page.await
+                    .ok()
+                    .filter(|p| p.manages_all)
+                    .map(|_| view! { <WebhooksCard hooks actions=hook_actions /> })
+            })}
+        </Transition>
+    }
+}
+
+/// The unusual days in what the reader sees; the look-back and sensitivity live in the URL.
+#[component]
+fn UnusualDays() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let days = move || query.with(|q| q.get("days").unwrap_or_default());
+    let sensitivity = move || query.with(|q| q.get("sensitivity").unwrap_or_default());
+    let found = Resource::new(
+        move || (days(), sensitivity()),
+        |(d, s)| list_anomalies(Some(d), Some(s)),
+    );
+    view! {
+        <section class="card" aria-labelledby="unusual-title">
+            <h2 id="unusual-title">"Unusual days"</h2>
+            <p class="muted">
+                "A day is unusual when its cost, tokens, tool failure rate or activity lies far from the median of the same weekday over the previous eight weeks, measured in spreads (the median absolute deviation, at least a floor: $1, 10,000 tokens, 5 points, 10 runs). Nothing is judged before three such weekdays are behind it, and today, still under way, is not judged."
+            </p>
+            <form method="get" action="/alerts" class="row" id="unusual-form">
+                <label>
+                    "Look back"
+                    <select name="days" id="unusual-days">
+                        {[(7, "7 days"), (14, "14 days"), (31, "31 days")]
+                            .map(|(d, label)| {
+                                let chosen = move || days().parse::<i64>().unwrap_or(14) == d;
+                                view! { <option value=d.to_string() selected=chosen>{label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Sensitivity"
+                    <select name="sensitivity" id="unusual-sensitivity">
+                        {[("2.5", "Touchy (2.5 spreads)"), ("3.5", "Usual (3.5)"), ("5", "Only the wild (5)")]
+                            .map(|(v, label)| {
+                                let chosen = move || {
+                                    let now = sensitivity();
+                                    now == v || (now.is_empty() && v == "3.5")
+                                };
+                                view! { <option value=v selected=chosen>{label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="button" id="unusual-apply">"Show"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match found.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" id="unusual-none">"No unusual days."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="plain" id="unusual">
+                                {list.into_iter().map(|a| {
+                                    let tone = if a.judged.score >= 0.0 { "above" } else { "below" };
+                                    view! {
+                                        <li data-signal=a.signal.as_str() data-tone=tone data-day=a.day.to_string()>
+                                            <strong>{a.who.name().to_string()}</strong>
+                                            " · "
+                                            {a.explain()}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }
@@ -403,4 +507,162 @@ fn History(events: Vec<Event>) -> impl IntoView {
                 .collect_view()}
         </ul>
     })
+}
+
+/// What the webhooks card does.
+#[derive(Clone, Copy)]
+struct HookActions {
+    create: ServerAction<CreateWebhook>,
+    enable: ServerAction<EnableWebhook>,
+    remove: ServerAction<DeleteWebhook>,
+    test: ServerAction<TestWebhook>,
+}
+
+/// A tenant admin's webhooks: every alert of the workspace is posted to each, signed.
+#[component]
+fn WebhooksCard(
+    hooks: Resource<Result<Vec<types::webhooks::Webhook>, crate::AppError>>,
+    actions: HookActions,
+) -> impl IntoView {
+    let HookActions {
+        create,
+        enable,
+        remove,
+        test,
+    } = actions;
+    view! {
+        <section class="card" aria-labelledby="webhooks-title">
+            <h2 id="webhooks-title">"Webhooks"</h2>
+            <p class="muted">
+                "Every alert of the workspace, firing or resolved, is posted to each webhook that is on: as devpulse's JSON, or as a Slack or Microsoft Teams message. Each request carries "
+                <code>"X-Devpulse-Timestamp"</code>" and "<code>"X-Devpulse-Signature: sha256=…"</code>
+                ", the HMAC-SHA256 of the timestamp, a dot and the body, keyed with the webhook's secret. A receiver that fails is tried again after 5 s, 10 s, 20 s and so on, eight times in all."
+            </p>
+            {show_result(create.value(), &["name", "url", "format"], |c: Created| view! {
+                <p class="notice" role="status" id="webhook-created">
+                    "Created. Its signing secret, shown this once: "
+                    <code id="webhook-secret">{c.secret}</code>
+                </p>
+            }.into_any())}
+            {show_result(test.value(), &[], |_| view! {
+                <p class="notice" role="status" id="webhook-test-queued">"Test sent to the queue: its attempt shows in the log in a moment."</p>
+            }.into_any())}
+            {show_result(enable.value(), &[], |_| ().into_any())}
+            {show_result(remove.value(), &[], |_| ().into_any())}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match hooks.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" id="webhooks-empty">"No webhooks yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="plain" id="webhooks">
+                                {list.into_iter().map(|w| view! { <WebhookRow hook=w enable remove test /> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionForm action=create attr:class="stack narrow" attr:id="webhook-form">
+                <label>
+                    "Name"
+                    <input name="name" id="webhook-name" required maxlength="120" aria-describedby="webhook-name-error" placeholder="Ops channel" />
+                </label>
+                {field_error(create.value(), "name", "webhook-name-error")}
+                <label>
+                    "Address"
+                    <input name="url" id="webhook-url" type="url" required aria-describedby="webhook-url-error" placeholder="https://hooks.slack.com/services/…" />
+                </label>
+                {field_error(create.value(), "url", "webhook-url-error")}
+                <label>
+                    "Format"
+                    <select name="format" id="webhook-format">
+                        {Format::ALL.map(|f| view! { <option value=f.as_str()>{f.label()}</option> }).collect_view()}
+                    </select>
+                </label>
+                {field_error(create.value(), "format", "webhook-format-error")}
+                <p class="row"><button type="submit" class="button" id="save-webhook">"Add webhook"</button></p>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn WebhookRow(
+    hook: types::webhooks::Webhook,
+    enable: ServerAction<EnableWebhook>,
+    remove: ServerAction<DeleteWebhook>,
+    test: ServerAction<TestWebhook>,
+) -> impl IntoView {
+    let id = hook.id.to_string();
+    let (id_test, id_enable, id_delete) = (id.clone(), id.clone(), id.clone());
+    let name = hook.name.clone();
+    let recent = hook.recent.clone();
+    let last = match hook.recent.first() {
+        None => "never delivered".to_string(),
+        Some(d) => format!(
+            "last attempt {}: {}",
+            d.at.format("%b %-d %H:%M:%S UTC"),
+            attempt_words(d)
+        ),
+    };
+    view! {
+        <li class="webhook" data-webhook=id data-enabled=hook.enabled.to_string()>
+            <div class="row">
+                <strong>{hook.name.clone()}</strong>
+                <span class="badge">{hook.format.label()}</span>
+                {(!hook.enabled).then(|| view! { <span class="badge state-paused">"Off"</span> })}
+            </div>
+            <p class="muted wrap">{hook.url.clone()}" · "{last}</p>
+            <div class="row">
+                <ActionForm action=test attr:class="inline">
+                    <input type="hidden" name="id" value=id_test />
+                    <button type="submit" class="link">"Send test"<span class="sr-only">{format!(" to {name}")}</span></button>
+                </ActionForm>
+                <ActionForm action=enable attr:class="inline">
+                    <input type="hidden" name="id" value=id_enable />
+                    <input type="hidden" name="enabled" value=(!hook.enabled).to_string() />
+                    <button type="submit" class="link">{if hook.enabled { "Turn off" } else { "Turn on" }}</button>
+                </ActionForm>
+                <ActionForm action=remove attr:class="inline">
+                    <input type="hidden" name="id" value=id_delete />
+                    <button type="submit" class="link danger">"Delete"<span class="sr-only">{format!(" {}", hook.name)}</span></button>
+                </ActionForm>
+            </div>
+            <details>
+                <summary>"Delivery log"</summary>
+                {if recent.is_empty() {
+                    view! { <p class="muted">"No attempts yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="plain deliveries">
+                            {recent.into_iter().map(|d| {
+                                let ok = d.ok();
+                                view! {
+                                    <li data-ok=ok.to_string()>
+                                        {format!(
+                                            "{} · attempt {}{} · {} · {} ms",
+                                            d.at.format("%b %-d %H:%M:%S UTC"),
+                                            d.attempt,
+                                            if d.test { " (test)" } else { "" },
+                                            attempt_words(&d),
+                                            d.duration_ms
+                                        )}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </details>
+        </li>
+    }
+}
+
+/// "delivered (200)", "the receiver answered 500".
+fn attempt_words(d: &types::webhooks::Delivery) -> String {
+    match (&d.error, d.status) {
+        (None, Some(s)) => format!("delivered ({s})"),
+        (Some(e), _) => e.clone(),
+        (None, None) => "no answer".into(),
+    }
 }

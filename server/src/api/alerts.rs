@@ -163,3 +163,34 @@ pub async fn read(
     tx.commit().await?;
     Ok(Json(inbox))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct AnomalyQuery {
+    /// Whole days looked back over (1–31; default 14).
+    pub days: Option<i64>,
+    /// Spreads from the usual (2–10; default 3.5).
+    pub sensitivity: Option<f64>,
+}
+
+/// `GET /api/v1/anomalies?days=&sensitivity=`: the unusual days in what the caller sees, each
+/// with the numbers that made it one.
+pub async fn anomalies(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    Query(q): Query<AnomalyQuery>,
+) -> Result<Json<Vec<types::anomalies::Anomaly>>, ApiError> {
+    me.tenant()?;
+    let sensitivity = types::anomalies::sensitivity(q.sensitivity)
+        .map_err(|e| ApiError::field(&format!("/{}", e.field), e.reason))?;
+    let days = q.days.unwrap_or(14);
+    if !(1..=store::dashboard::ANOMALY_DAYS).contains(&days) {
+        return Err(ApiError::field("/days", "must be 1 to 31"));
+    }
+    let mut tx = scoped(&state.store, &me).await?;
+    let reader = metrics_scope::reader(&mut tx, &me).await?;
+    let found =
+        store::dashboard::anomalies(tx.conn(), &reader, chrono::Utc::now(), days, sensitivity)
+            .await?;
+    tx.commit().await?;
+    Ok(Json(found))
+}

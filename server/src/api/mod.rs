@@ -347,6 +347,7 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/alerts", DASHBOARD, alerts::list)
         .post("/api/v1/alerts", Authenticated, alerts::create)
         .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
+        .get("/api/v1/anomalies", DASHBOARD, alerts::anomalies)
         .put("/api/v1/alerts/{id}", Authenticated, alerts::update)
         .delete("/api/v1/alerts/{id}", Authenticated, alerts::delete)
         .put(

@@ -42,12 +42,7 @@ pub async fn create(
 
 /// Whether the server may post to `url` (see `outbound`), as a field error.
 pub fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|e| ApiError::field("/url", format!("is not an address: {e}")))?;
-    state
-        .outbound
-        .check(&parsed)
-        .map_err(|why| ApiError::field("/url", why))
+    app::ssr::Outbound::check(&state.outbound, url).map_err(|why| ApiError::field("/url", why))
 }
 
 #[derive(Debug, Deserialize)]

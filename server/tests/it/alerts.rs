@@ -446,3 +446,111 @@ async fn the_sweep_judges_rules_no_write_wakes() {
     assert_eq!(history(&server, &admin, id).await, vec!["firing@0.0"]);
     server.shutdown().await;
 }
+
+/// Five weeks of ordinary days for two people, and one of them spending eight times the
+/// usual three days ago: that day is flagged for her (and the workspace), with the numbers
+/// that made it one; his ordinary weeks are not.
+#[tokio::test]
+async fn an_unusual_day_is_flagged_with_its_numbers_and_ordinary_weeks_are_not() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    let today = Utc::now().date_naive();
+    let odd = today - chrono::Days::new(3);
+    for (who, noise) in [
+        ("ana", [0.0; 7]),
+        ("bo", [0.0, 0.5, -0.4, 0.9, -0.7, 0.3, -0.2]),
+    ] {
+        let items: Vec<Value> = (1..=35u64)
+            .map(|k| {
+                let day = today - chrono::Days::new(k);
+                let cost = if who == "ana" && day == odd {
+                    80.0
+                } else {
+                    10.0 + noise[k as usize % 7]
+                };
+                json!({ "type": "api_request", "request_id": format!("{who}-{k}"),
+                        "session_id": format!("{who}-days"), "model": "claude-sonnet-4-5",
+                        "input_tokens": 10, "cost_usd": cost,
+                        "timestamp": format!("{day}T12:00:00Z") })
+            })
+            .collect();
+        let r = client()
+            .post(server.url("/api/v1/ingest/batch"))
+            .header("x-api-key", keys[who].as_str())
+            .json(&items)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, found) = call(
+        &server,
+        Method::GET,
+        "/api/v1/anomalies?days=14",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let found = found.as_array().unwrap();
+    let of =
+        |name: &str| -> Vec<&Value> { found.iter().filter(|a| a["who"]["name"] == name).collect() };
+    let ana = of("ana@demo.test");
+    assert_eq!(ana.len(), 1, "{found:?}");
+    assert_eq!(ana[0]["signal"], "cost_usd");
+    assert_eq!(ana[0]["day"], odd.to_string());
+    assert_eq!(ana[0]["value"], 80.0);
+    assert_eq!(ana[0]["median"], 10.0);
+    assert!(ana[0]["history"].as_u64().unwrap() >= 3);
+    assert!(of("bo@demo.test").is_empty(), "ordinary weeks: {found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|a| a["who"]["kind"] == "workspace" && a["day"] == odd.to_string()),
+        "{found:?}"
+    );
+    // Less touchy: still flagged (70 spreads is wild); refused by field when out of range.
+    let (_, wild) = call(
+        &server,
+        Method::GET,
+        "/api/v1/anomalies?sensitivity=10",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(wild
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["who"]["name"] == "ana@demo.test"));
+    let (status, problem) = call(
+        &server,
+        Method::GET,
+        "/api/v1/anomalies?sensitivity=50",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    // Bo sees his own days only: nothing unusual; a viewer sees the workspace's, no names.
+    let bo = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
+    let (_, mine) = call(&server, Method::GET, "/api/v1/anomalies", Some(&bo), None).await;
+    assert_eq!(mine, json!([]));
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let (_, totals) = call(
+        &server,
+        Method::GET,
+        "/api/v1/anomalies",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    let totals = totals.as_array().unwrap();
+    assert!(!totals.is_empty());
+    assert!(
+        totals.iter().all(|a| a["who"]["kind"] == "workspace"),
+        "{totals:?}"
+    );
+    server.shutdown().await;
+}

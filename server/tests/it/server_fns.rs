@@ -191,6 +191,14 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             ],
             "alerts/pause" => vec![("id", other_user.clone()), ("enabled", "false".into())],
             "alerts/delete" | "alerts/subscribe" => vec![("id", other_user.clone())],
+            // A loopback address is allowed here (tests): refused only by a bad format.
+            "webhooks/create" => vec![
+                ("name", format!("Walk {role}")),
+                ("url", "http://127.0.0.1:9/hook".into()),
+                ("format", "fax".into()),
+            ],
+            "webhooks/enable" => vec![("id", other_user.clone()), ("enabled", "false".into())],
+            "webhooks/delete" | "webhooks/test" => vec![("id", other_user.clone())],
             "settings/people" => vec![
                 ("team_medians", "on".into()),
                 ("idle_hours", "168".into()),
@@ -237,6 +245,9 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "alerts/pause",
         "alerts/delete",
         "alerts/subscribe",
+        "webhooks/enable",
+        "webhooks/delete",
+        "webhooks/test",
     ];
     let http = client();
     let roles = [

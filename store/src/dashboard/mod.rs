@@ -7,6 +7,7 @@
 //! functions, REST and MCP all call these, which is what makes their answers agree.
 
 mod activity;
+mod anomalies;
 mod answers;
 mod breakdown;
 mod choices;
@@ -22,6 +23,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use activity::activity;
+pub use anomalies::{anomalies, MAX_DAYS as ANOMALY_DAYS};
 pub use answers::{Answers, Asker, Question};
 pub use breakdown::{breakdown, heatmap};
 pub use choices::choices;
