@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod embedded;
 mod error;
 pub mod events;
+pub mod exports;
 pub mod gdpr;
 pub mod idempotency;
 mod ident;

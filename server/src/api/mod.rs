@@ -11,6 +11,7 @@ pub mod boards;
 pub mod budgets;
 pub mod csv;
 pub mod dashboard;
+pub mod exports;
 pub mod extract;
 pub mod gdpr;
 pub mod imports;
@@ -266,6 +267,14 @@ pub fn routes() -> ApiRouter {
     // The dashboard: every role that has one, each seeing what `store::dashboard::Reader`
     // lets it (a viewer: totals with no names).
     const DASHBOARD: Access = Read(types::dashboard::DASHBOARD_READ);
+    // Raw events: whoever sees people by name (each the people they see), and the TRD's
+    // exporters.
+    const EXPORT: Access = Read(&[
+        MetricsViewAll,
+        MetricsViewTeam,
+        MetricsViewOwn,
+        ReportsExport,
+    ]);
     ApiRouter::new()
         // The live feeds: the installation's database activity for the public status page, and
         // the caller's tenant's metrics_updates for those who may read metrics.
@@ -348,6 +357,7 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/alerts", Authenticated, alerts::create)
         .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
         .get("/api/v1/anomalies", DASHBOARD, alerts::anomalies)
+        .get("/api/v1/exports/events", EXPORT, exports::events)
         .put("/api/v1/alerts/{id}", Authenticated, alerts::update)
         .delete("/api/v1/alerts/{id}", Authenticated, alerts::delete)
         .put(

@@ -14,6 +14,7 @@ mod demo;
 mod durability;
 mod email;
 mod embedded;
+mod exports;
 mod gdpr;
 mod http;
 mod identity;

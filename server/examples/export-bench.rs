@@ -1,0 +1,225 @@
+//! Export benchmark: a tenant filled with activity (by default 10 million events over 90
+//! days, through the writer), then the real server as a child process and its resident
+//! memory sampled every 50 ms while a client downloads every event as CSV
+//! (`GET /api/v1/exports/events`, 400 days), against the same while it serves one day
+//! (the baseline: the same route with little to stream). The download is read and counted,
+//! never kept.
+//!
+//!     cargo run --release -p server --example export-bench              # 10M events
+//!     cargo run -p server --example export-bench -- --events 1000000
+//!
+//! Prints figures only; it asserts nothing about speed or memory.
+
+use std::{
+    process::Stdio,
+    sync::{
+        atomic::{AtomicBool, AtomicI64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use server::Config;
+use tokio::io::AsyncBufReadExt;
+
+mod common;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn config(data_dir: &str) -> Config {
+    let data_dir = data_dir.to_string();
+    Config::from_lookup(|k| match k {
+        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
+        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
+        "DEVPULSE_DEMO" => Some("0".into()),
+        _ => None,
+    })
+    .expect("config")
+}
+
+#[tokio::main]
+async fn main() {
+    let data_dir =
+        std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-export".into());
+    if std::env::args().any(|a| a == "--serve") {
+        let cfg = config(&data_dir);
+        let db = server::database::Database::open(&cfg)
+            .await
+            .expect("database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening {}", listener.local_addr().unwrap());
+        return server::serve(listener, &cfg, &db, std::future::pending())
+            .await
+            .expect("serve");
+    }
+    let events = common::flag("--events", 10_000_000);
+    let _ = std::process::Command::new("scripts/pg.sh")
+        .args(["stop", &format!("{data_dir}/postgres")])
+        .status();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let cfg = config(&data_dir);
+    let db = server::database::Database::open(&cfg)
+        .await
+        .expect("database");
+    let filled = common::fill::fill(&db, "export", events, 50, 90).await;
+    db.close().await;
+
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve")
+        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("server output");
+        if let Some(a) = line.strip_prefix("listening ") {
+            break a.to_string();
+        }
+    };
+    let pid = child.id().expect("pid");
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(
+            &serde_json::json!({ "tenant": filled.slug, "email": "bench@bench.test",
+                                   "password": "bench-password-123" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("a token").to_string();
+    println!(
+        "\nexport-bench: {} events, {} build",
+        filled.events,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    let idle = rss_kib(pid);
+    println!(
+        "server resident memory at rest: {:.1} MiB",
+        idle as f64 / 1024.0
+    );
+    let now = chrono::Utc::now();
+    let day = download(
+        &http,
+        &base,
+        &token,
+        pid,
+        now - chrono::TimeDelta::days(1),
+        now,
+    )
+    .await;
+    let all = download(
+        &http,
+        &base,
+        &token,
+        pid,
+        now - chrono::TimeDelta::days(400),
+        now,
+    )
+    .await;
+    println!(
+        "\n{:<34} {:>12} {:>10} {:>9} {:>12} {:>14}",
+        "", "rows", "MiB", "s", "rows/s", "peak RSS MiB"
+    );
+    for (name, d) in [
+        ("one day (baseline)", &day),
+        ("every event (400 days)", &all),
+    ] {
+        println!(
+            "{name:<34} {:>12} {:>10.1} {:>9.1} {:>12.0} {:>14.1}",
+            d.rows,
+            d.bytes as f64 / 1048576.0,
+            d.took.as_secs_f64(),
+            d.rows as f64 / d.took.as_secs_f64(),
+            d.peak_kib as f64 / 1024.0
+        );
+    }
+    println!(
+        "peak resident memory: {:.2}x the one-day export's, {:+.1} MiB over it; {} samples, last {:.1} MiB",
+        all.peak_kib as f64 / day.peak_kib.max(1) as f64,
+        (all.peak_kib - day.peak_kib) as f64 / 1024.0,
+        all.samples,
+        all.last_kib as f64 / 1024.0,
+    );
+    let _ = child.kill().await;
+}
+
+struct Downloaded {
+    rows: u64,
+    bytes: u64,
+    took: Duration,
+    peak_kib: i64,
+    last_kib: i64,
+    samples: u64,
+}
+
+/// Reads the CSV export of `[from, to)` to its end, counting lines, while sampling the
+/// server's resident memory.
+async fn download(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    pid: u32,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Downloaded {
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicI64::new(0));
+    let samples = Arc::new(AtomicI64::new(0));
+    let sampler = {
+        let (done, peak, samples) = (done.clone(), peak.clone(), samples.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                samples.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let r = http
+        .get(format!("{base}/api/v1/exports/events"))
+        .query(&[("from", from.to_rfc3339()), ("to", to.to_rfc3339())])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the export answered");
+    let mut r = r;
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = r.chunk().await.expect("the export streams to its end") {
+        bytes += chunk.len() as u64;
+        rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    let took = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    Downloaded {
+        rows: rows.saturating_sub(1),
+        bytes,
+        took,
+        peak_kib: peak.load(Ordering::Relaxed),
+        last_kib: rss_kib(pid),
+        samples: samples.load(Ordering::Relaxed) as u64,
+    }
+}
+
+fn rss_kib(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
