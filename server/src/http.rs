@@ -67,9 +67,10 @@ pub fn bundle_version(site_root: &std::path::Path) -> String {
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Every request gets a script nonce (`app::PageNonce`, which the page's shell renders into
-/// its hydration scripts), and every HTML response the page policy with that nonce, whoever
-/// made the response. A page must never go out under the API policy, which would block its
-/// own styles, scripts and WASM.
+/// its hydration scripts), and every HTML response without a policy of its own (the single
+/// sign-on relay sets a stricter one) the page policy with that nonce, whoever made the
+/// response. A page must never go out under the API policy, which would block its own
+/// styles, scripts and WASM.
 async fn page_policy(mut req: Request, next: axum::middleware::Next) -> Response {
     let nonce = leptos::nonce::Nonce::new().to_string();
     req.extensions_mut().insert(app::PageNonce(nonce.clone()));
@@ -79,15 +80,8 @@ async fn page_policy(mut req: Request, next: axum::middleware::Next) -> Response
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html"));
-    if html {
+    if html && !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
         let policy = app::page_csp(&nonce);
-        if res
-            .headers()
-            .get(header::CONTENT_SECURITY_POLICY)
-            .is_some_and(|v| v.as_bytes() != policy.as_bytes())
-        {
-            tracing::warn!("a page carried another content security policy; replaced");
-        }
         res.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_str(&policy).expect("the policy is ASCII"),

@@ -83,22 +83,82 @@ pub fn global(ip: IpAddr) -> bool {
     }
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || v4.octets()[0] == 0
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+                || a == 0
+                // Shared address space (carrier NAT), IETF assignments, benchmarking, and
+                // the reserved 240/4.
+                || a == 100 && (64..128).contains(&b)
+                || (a, b, c) == (192, 0, 0)
+                || a == 198 && (18..20).contains(&b)
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
+            // IPv4-compatible (::a.b.c.d, deprecated) is its IPv4 address.
+            let s = v6.segments();
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return global(IpAddr::V4(std::net::Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                )));
+            }
             !(v6.is_loopback()
+                // Site-local (fec0::/10, deprecated but routed by some).
+                || (s[0] & 0xffc0) == 0xfec0
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_global() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "100.64.0.1",
+            "192.0.0.5",
+            "198.18.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::7f00:1",
+            "::ffff:10.0.0.1",
+            "fc00::1",
+            "fe80::1",
+            "fec0::1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!global(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(global(public.parse().unwrap()), "{public}");
+        }
+        let strict = Policy {
+            allow_private: false,
+        };
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(strict.check(&url("https://hooks.example.com/x")).is_ok());
+        assert!(strict.check(&url("http://hooks.example.com/x")).is_err());
+        assert!(strict.check(&url("https://127.0.0.1/x")).is_err());
+        let tests = Policy {
+            allow_private: true,
+        };
+        assert!(tests.check(&url("http://127.0.0.1:9/x")).is_ok());
     }
 }

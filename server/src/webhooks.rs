@@ -56,7 +56,7 @@ pub fn body(format: Format, m: &Message<'_>) -> Value {
             "link": m.link,
         }),
         Format::Slack => json!({
-            "text": format!("[{}] {headline}", m.workspace),
+            "text": escape_slack(&format!("[{}] {headline}", m.workspace)),
             "blocks": [
                 { "type": "section", "text": { "type": "mrkdwn",
                   "text": format!("*{}*\n{}\n<{}|Open the alerts>", escape_slack(&headline),
@@ -69,10 +69,10 @@ pub fn body(format: Format, m: &Message<'_>) -> Value {
         Format::Teams => json!({
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",
-            "summary": headline,
+            "summary": escape_markdown(&headline),
             "themeColor": if firing { "D93F0B" } else { "2EB67D" },
-            "title": format!("[{}] {headline}", m.workspace),
-            "text": m.rule,
+            "title": escape_markdown(&format!("[{}] {headline}", m.workspace)),
+            "text": escape_markdown(m.rule),
             "potentialAction": [{
                 "@type": "OpenUri",
                 "name": "Open the alerts",
@@ -87,6 +87,25 @@ fn escape_slack(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Teams reads markdown (and some HTML) in a card's text: what people typed (a rule's name, a
+/// workspace's) is shown as typed, never as a link or a mention.
+fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '`' | '~' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The event a "send test" delivers.
@@ -191,7 +210,9 @@ pub async fn deliver(cx: &Context, job: &store::jobs::Claimed) -> Result<(), Fai
                     let retry = !(400..500).contains(&s) || s == 408 || s == 429;
                     Attempt::failed(Some(s), format!("the receiver answered {s}"), retry)
                 }
-                Err(e) => Attempt::failed(None, error_chain(&e), true),
+                // Without the address: a webhook's address is its secret (Slack's, Teams'),
+                // and this text reaches logs and the console.
+                Err(e) => Attempt::failed(None, error_chain(&e.without_url()), true),
             }
         }
     };
@@ -293,7 +314,7 @@ mod tests {
         let s = body(Format::Slack, &m);
         assert_eq!(
             s["text"],
-            "[Acme] Platform <spend> fired: $212.50 (threshold $200.00)"
+            "[Acme] Platform &lt;spend&gt; fired: $212.50 (threshold $200.00)"
         );
         let block = s["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(
@@ -306,6 +327,10 @@ mod tests {
         );
         let t = body(Format::Teams, &m);
         assert_eq!(t["@type"], "MessageCard");
+        assert_eq!(
+            t["title"],
+            "\\[Acme\\] Platform &lt;spend&gt; fired: $212.50 \\(threshold $200.00\\)"
+        );
         assert_eq!(t["themeColor"], "D93F0B");
         assert_eq!(
             t["potentialAction"][0]["targets"][0]["uri"],

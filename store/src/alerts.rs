@@ -284,11 +284,24 @@ pub async fn save(
              clear_at = excluded.clear_at, window_minutes = excluded.window_minutes,
              filters = excluded.filters, budget_id = excluded.budget_id, hours = excluded.hours,
              enabled = excluded.enabled,
-             -- A rule that now reads another number starts over.
+             -- A rule that now judges another number, or judges it otherwise, starts over.
              state = CASE WHEN alert_rules.metric = excluded.metric
                            AND alert_rules.filters = excluded.filters
                            AND alert_rules.budget_id IS NOT DISTINCT FROM excluded.budget_id
-                          THEN alert_rules.state ELSE 'ok' END",
+                           AND alert_rules.direction = excluded.direction
+                           AND alert_rules.window_minutes = excluded.window_minutes
+                          THEN alert_rules.state ELSE 'ok' END,
+             since = CASE WHEN alert_rules.metric = excluded.metric
+                           AND alert_rules.filters = excluded.filters
+                           AND alert_rules.budget_id IS NOT DISTINCT FROM excluded.budget_id
+                           AND alert_rules.direction = excluded.direction
+                           AND alert_rules.window_minutes = excluded.window_minutes
+                          THEN alert_rules.since END,
+             last_value = CASE WHEN alert_rules.metric = excluded.metric
+                           AND alert_rules.filters = excluded.filters
+                           AND alert_rules.budget_id IS NOT DISTINCT FROM excluded.budget_id
+                           AND alert_rules.window_minutes = excluded.window_minutes
+                          THEN alert_rules.last_value END",
         rule_id,
         owner_id.0,
         new.name,
@@ -304,6 +317,18 @@ pub async fn save(
     )
     .execute(&mut *conn)
     .await?;
+    // The history told of another number, perhaps one whose people only the owner saw: it
+    // does not carry over to whoever may see the new one.
+    if let Some(b) = &before {
+        if b.rule.metric != new.metric
+            || b.rule.filters != new.filters
+            || b.rule.budget_id != new.budget_id
+        {
+            sqlx::query!("DELETE FROM alert_events WHERE rule_id = $1", rule_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     if before.is_none() {
         sqlx::query!(
             "INSERT INTO alert_subscriptions (rule_id, user_id, in_app, email)
@@ -610,8 +635,38 @@ pub async fn evaluate(
                 continue;
             }
         }
+        // Each rule in a savepoint of its own: one that fails is logged and left as it was,
+        // and the others are judged all the same.
+        sqlx::query("SAVEPOINT rule").execute(&mut *conn).await?;
+        match judge_one(conn, sealer, link, &rule, now).await {
+            Ok(Some(t)) => told.push(t),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(rule = %rule.id, error = %e, "judging an alert rule failed");
+                sqlx::query("ROLLBACK TO SAVEPOINT rule")
+                    .execute(&mut *conn)
+                    .await?;
+                continue;
+            }
+        }
+        sqlx::query("RELEASE SAVEPOINT rule")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(told)
+}
+
+/// Judges one rule at `now`: what changed, if its state did.
+async fn judge_one(
+    conn: &mut PgConnection,
+    sealer: &Sealer,
+    link: &str,
+    rule: &Rule,
+    now: DateTime<Utc>,
+) -> Result<Option<Told>> {
+    {
         let Some(owner) = owner_reader(conn, rule.owner).await? else {
-            continue;
+            return Ok(None);
         };
         let value = value(conn, &owner, &rule.rule, now).await?;
         let next = judge(rule.state, value, &rule.rule);
@@ -627,7 +682,7 @@ pub async fn evaluate(
         .execute(&mut *conn)
         .await?;
         if next == rule.state {
-            continue;
+            return Ok(None);
         }
         let event = Event {
             id: Uuid::new_v4(),
@@ -653,10 +708,17 @@ pub async fn evaluate(
         )
         .execute(&mut *conn)
         .await?;
-        crate::webhooks::queue_event(conn, event.id).await?;
-        told.push(tell(conn, sealer, link, &rule, &owner, event).await?);
+        // Webhooks post to a channel of many: only numbers about the whole workspace go
+        // there, never a number about some people (whom not everyone there may see).
+        let everyone = match scope_of(conn, &rule.rule).await? {
+            Some(f) => matches!(covered(conn, &owner, &f).await?, Some(None)),
+            None => false,
+        };
+        if everyone {
+            crate::webhooks::queue_event(conn, event.id).await?;
+        }
+        Ok(Some(tell(conn, sealer, link, rule, &owner, event).await?))
     }
-    Ok(told)
 }
 
 /// Tells the rule's subscribers who still see its numbers.
@@ -708,7 +770,9 @@ async fn tell(
             in_app.push((who, id));
         }
         if s.email {
-            let to = accounts::Email::parse(&s.address)?;
+            let Ok(to) = accounts::Email::parse(&s.address) else {
+                continue;
+            };
             let message = mail::Message::Alert {
                 headline: event.headline(),
                 rule: rule.rule.describe(),

@@ -203,9 +203,10 @@ pub fn find(
     until: NaiveDate,
     sensitivity: f64,
 ) -> Vec<(NaiveDate, Judged)> {
+    let by_day: std::collections::BTreeMap<NaiveDate, f64> = days.iter().copied().collect();
     let value_on = |d: NaiveDate| -> Option<f64> {
-        match days.iter().find(|(x, _)| *x == d) {
-            Some((_, v)) => Some(*v),
+        match by_day.get(&d) {
+            Some(v) => Some(*v),
             // A rate of no runs is no rate; no spend is zero spend, but only once the series
             // has begun.
             None if signal == Signal::FailureRate => None,

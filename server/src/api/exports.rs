@@ -25,6 +25,18 @@ const CHUNK: usize = 64 * 1024;
 const AHEAD: usize = 4;
 /// The longest range one export covers.
 const MAX_DAYS: i64 = 400;
+/// Exports running at once on this instance: each holds a database connection for as long as
+/// its client reads.
+const AT_ONCE: usize = 2;
+/// The longest an export may run (its client reading slowly included), so a stalled client
+/// gives its connection back.
+const DEADLINE: &str = "15min";
+
+fn running() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static RUNNING: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    RUNNING.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE)))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -81,7 +93,14 @@ pub async fn events(
     if let Some((pointer, detail)) = errors.into_iter().next() {
         return Err(ApiError::field(pointer, detail));
     }
+    let Ok(slot) = running().clone().try_acquire_owned() else {
+        return Err(ApiError::Busy(std::time::Duration::from_secs(30)));
+    };
     let mut tx = scoped(&state.store, &me).await?;
+    sqlx::query(&format!("SET LOCAL statement_timeout = '{DEADLINE}'"))
+        .execute(tx.conn())
+        .await
+        .map_err(store::Error::from)?;
     let reader = metrics_scope::reader(&mut tx, &me).await?;
     if !reader.names_people() {
         return Err(ApiError::Forbidden(
@@ -92,27 +111,30 @@ pub async fn events(
 
     let (sender, mut chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
     tokio::spawn(async move {
+        let _slot = slot;
         let mut buf = Vec::with_capacity(CHUNK + 1024);
         if format == Format::Csv {
             buf.extend_from_slice(csv::row(EVENT_COLUMNS).as_bytes());
         }
-        let outcome: Result<(), store::Error> = async {
+        // `Ok(false)`: the client went away.
+        let outcome: Result<bool, store::Error> = async {
             let mut rows = store::exports::events(tx.conn(), people, from, to);
             while let Some(row) = rows.try_next().await? {
                 write(&mut buf, format, &row);
                 if buf.len() >= CHUNK {
                     let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 1024));
                     if sender.send(Ok(Bytes::from(full))).await.is_err() {
-                        // The client went away: stop reading.
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
             }
-            Ok(())
+            Ok(true)
         }
         .await;
         match outcome {
-            Ok(()) => {
+            // Nothing was written: the transaction ends with the task.
+            Ok(false) => {}
+            Ok(true) => {
                 if !buf.is_empty() {
                     let _ = sender.send(Ok(Bytes::from(buf))).await;
                 }
