@@ -158,57 +158,63 @@ pub fn new_rule_of(
     .checked()
 }
 
+pub use save::*;
+
+/// One argument per form field, as ActionForm posts them (hence more than clippy likes).
 #[allow(clippy::too_many_arguments)]
-#[server(endpoint = "alerts/save")]
-pub async fn save_alert(
-    id: Option<String>,
-    name: String,
-    metric: String,
-    direction: String,
-    threshold: String,
-    clear: Option<String>,
-    window_minutes: Option<String>,
-    over: Option<String>,
-    project: Option<String>,
-    model: Option<String>,
-    tool: Option<String>,
-    budget: Option<String>,
-    hours: Option<String>,
-    enabled: Option<String>,
-) -> Result<Rule, AppError> {
-    let (s, mut tx) = ws::allowed::<SaveAlert>().await?;
-    let reader = reader(&s, &mut tx).await?;
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut new = new_rule_of(
-        &name,
-        &metric,
-        &direction,
-        &threshold,
-        &o(&clear),
-        &o(&window_minutes),
-        &o(&over),
-        &o(&project),
-        &o(&model),
-        &o(&tool),
-        &o(&budget),
-        &o(&hours),
-    )?;
-    // Only a form that has the box says whether the rule is on.
-    if let Some(e) = enabled {
-        new.enabled = matches!(e.as_str(), "on" | "true" | "yes");
+mod save {
+    use super::*;
+
+    #[server(endpoint = "alerts/save")]
+    pub async fn save_alert(
+        id: Option<String>,
+        name: String,
+        metric: String,
+        direction: String,
+        threshold: String,
+        clear: Option<String>,
+        window_minutes: Option<String>,
+        over: Option<String>,
+        project: Option<String>,
+        model: Option<String>,
+        tool: Option<String>,
+        budget: Option<String>,
+        hours: Option<String>,
+        enabled: Option<String>,
+    ) -> Result<Rule, AppError> {
+        let (s, mut tx) = ws::allowed::<SaveAlert>().await?;
+        let reader = reader(&s, &mut tx).await?;
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut new = new_rule_of(
+            &name,
+            &metric,
+            &direction,
+            &threshold,
+            &o(&clear),
+            &o(&window_minutes),
+            &o(&over),
+            &o(&project),
+            &o(&model),
+            &o(&tool),
+            &o(&budget),
+            &o(&hours),
+        )?;
+        // Only a form that has the box says whether the rule is on.
+        if let Some(e) = enabled {
+            new.enabled = matches!(e.as_str(), "on" | "true" | "yes");
+        }
+        let id =
+            match id.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(i) => Some(i.parse().map(types::AlertRuleId).map_err(|_| {
+                    AppError::new(http::StatusCode::NOT_FOUND, "no such alert rule")
+                })?),
+            };
+        let manages_all = s.viewer.can(types::Permission::UserManage);
+        let rule = store::alerts::save(&mut tx, &s.actor, &reader, manages_all, id, new).await?;
+        tx.commit().await?;
+        Ok(rule)
     }
-    let id = match id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(i) => Some(
-            i.parse()
-                .map(types::AlertRuleId)
-                .map_err(|_| AppError::new(http::StatusCode::NOT_FOUND, "no such alert rule"))?,
-        ),
-    };
-    let manages_all = s.viewer.can(types::Permission::UserManage);
-    let rule = store::alerts::save(&mut tx, &s.actor, &reader, manages_all, id, new).await?;
-    tx.commit().await?;
-    Ok(rule)
 }
 
 /// Pauses or resumes a rule: the rule as it is, with `enabled` changed.

@@ -205,7 +205,12 @@ fn UnusualDays() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match found.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted" id="unusual-none">"No unusual days."</p> }.into_any(),
-                        Ok(list) => view! {
+                        Ok(mut list) => {
+                            // The most unusual first; a long list says how many more there are.
+                            list.sort_by(|a, b| b.judged.score.abs().total_cmp(&a.judged.score.abs()));
+                            let more = list.len().saturating_sub(SHOWN);
+                            list.truncate(SHOWN);
+                            view! {
                             <ul class="plain" id="unusual">
                                 {list.into_iter().map(|a| {
                                     let tone = if a.judged.score >= 0.0 { "above" } else { "below" };
@@ -218,7 +223,13 @@ fn UnusualDays() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </ul>
-                        }.into_any(),
+                            {(more > 0).then(|| view! {
+                                <p class="muted" id="unusual-more">
+                                    {format!("And {more} less unusual ones; \u{201c}Only the wild\u{201d} shows fewer.")}
+                                </p>
+                            })}
+                        }.into_any()
+                        }
                         Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),
                     }
                 })}
@@ -226,6 +237,9 @@ fn UnusualDays() -> impl IntoView {
         </section>
     }
 }
+
+/// How many unusual days the page lists (the API answers them all).
+const SHOWN: usize = 20;
 
 /// The fields the form shows its errors beside; any other error shows above it.
 const FORM_FIELDS: &[&str] = &[
@@ -350,7 +364,7 @@ fn Rules(
         .collect_view();
     view! {
         <p id="rules-summary" data-firing=firing>{summary}</p>
-        <div class="table-scroll" tabindex="0" role="region" aria-label="Alert rules">
+        <div class="table-wrap tall" tabindex="0" role="region" aria-label="Alert rules">
             <table class="data" id="rules">
                 <thead>
                     <tr>
