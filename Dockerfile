@@ -15,8 +15,10 @@ RUN cp node_modules/echarts/dist/echarts.min.js public/ \
  && PATH="$PWD/node_modules/.bin:$PATH" cargo leptos build --release
 
 FROM debian:bookworm-slim
-# postgresql: only for the embedded default; production sets DATABASE_URL.
+# postgresql: only for the embedded default; production sets DATABASE_URL. chromium and a
+# font: printing dashboards and scheduled reports to PDF (headless, no network).
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql \
+    chromium fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/devpulse devpulse
 WORKDIR /var/lib/devpulse

@@ -31,6 +31,7 @@ const fn rule(
 use Access::{Authenticated, Permission as Needs, Public};
 
 const DASHBOARD: Access = Access::Read(DASHBOARD_READ);
+const EXPORT: Access = Access::Read(types::reports::EXPORTS);
 
 pub const SERVER_FNS: &[ServerFnRule] = &[
     // The public status page; `whoami` answers "nobody" rather than refusing.
@@ -274,6 +275,25 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         "notifications/read",
         Authenticated,
         &[("POST", "/api/v1/notifications/read")],
+    ),
+    // Reports: scheduling one is an export; the page lists what the reader owns or
+    // receives (the store checks who may change which).
+    rule("reports/list", DASHBOARD, &[("GET", "/api/v1/reports")]),
+    rule(
+        "reports/save",
+        EXPORT,
+        &[("POST", "/api/v1/reports"), ("PUT", "/api/v1/reports/{id}")],
+    ),
+    rule("reports/pause", EXPORT, &[("PUT", "/api/v1/reports/{id}")]),
+    rule(
+        "reports/delete",
+        EXPORT,
+        &[("DELETE", "/api/v1/reports/{id}")],
+    ),
+    rule(
+        "reports/send",
+        EXPORT,
+        &[("POST", "/api/v1/reports/{id}/send")],
     ),
     // Webhooks: the workspace's, kept by tenant admins.
     rule(

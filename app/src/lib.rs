@@ -260,6 +260,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sso") view=|| view! { <Protected><pages::sso::SsoPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=(StaticSegment("sso"), StaticSegment("try")) view=|| view! { <Protected><pages::sso_try::SsoTryPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("alerts") view=|| view! { <Protected><pages::alerts::AlertsPage /></Protected> } ssr=SsrMode::Async />
+                    <Route path=StaticSegment("reports") view=|| view! { <Protected><pages::reports::ReportsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("teams") view=|| view! { <Protected><pages::teams::TeamsPage /></Protected> } ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot") view=pages::forgot::ForgotPage ssr=SsrMode::Async />

@@ -33,6 +33,9 @@ pub struct Config {
     /// Whether a webhook may post to a private or loopback address
     /// (`DEVPULSE_WEBHOOKS_ALLOW_PRIVATE`); by default everywhere but production.
     pub webhooks_allow_private: Option<bool>,
+    /// The browser that prints reports to PDF (`DEVPULSE_CHROMIUM`); by default the first
+    /// `chromium`, `chromium-browser`, `google-chrome` or `chrome` on `PATH`.
+    pub chromium: Option<String>,
     /// Mark cookies `Secure` and give them the `__Host-`/`__Secure-` names (served over https).
     /// On by default in production; `DEVPULSE_SECURE_COOKIES=false` turns it off there.
     pub secure_cookies: bool,
@@ -236,6 +239,7 @@ impl Config {
             secret_key: get("DEVPULSE_SECRET_KEY").filter(|v| !v.is_empty()),
             sso_allow_private: switch(&get, "DEVPULSE_SSO_ALLOW_PRIVATE")?,
             webhooks_allow_private: switch(&get, "DEVPULSE_WEBHOOKS_ALLOW_PRIVATE")?,
+            chromium: get("DEVPULSE_CHROMIUM").filter(|v| !v.is_empty()),
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", production)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,

@@ -81,7 +81,7 @@ impl Schedule {
 
 /// The recurring work, when it runs unless configured otherwise, and the variable that
 /// configures it.
-pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 4] = [
+pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 5] = [
     // The coming months' event partitions and expired idempotency keys, per workspace.
     ("upkeep", UPKEEP, "0 * * * *", "DEVPULSE_SCHEDULE_UPKEEP"),
     // Each workspace's retention policy, at night in UTC when traffic is lowest.
@@ -104,6 +104,13 @@ pub const DEFAULT_SCHEDULES: [(&str, &str, &str, &str); 4] = [
         crate::alerts::SWEEP,
         "* * * * *",
         "DEVPULSE_SCHEDULE_ALERTS",
+    ),
+    // Scheduled reports that are due (Mondays and the 1st at 07:00 in each workspace's zone).
+    (
+        "reports",
+        crate::reports::SWEEP,
+        "*/5 * * * *",
+        "DEVPULSE_SCHEDULE_REPORTS",
     ),
 ];
 
@@ -138,6 +145,8 @@ pub fn kinds() -> Vec<String> {
         store::gdpr::ERASURE_JOB,
         crate::alerts::SWEEP,
         store::webhooks::DELIVER,
+        crate::reports::SWEEP,
+        store::reports::SEND,
     ]
     .into_iter()
     .map(String::from)
@@ -179,6 +188,7 @@ pub struct Context {
     /// Where webhooks may post, and the client that posts.
     pub outbound: crate::outbound::Policy,
     pub http: reqwest::Client,
+    pub reports: crate::reports::Reporter,
 }
 
 /// The running runner: whether this instance is the scheduler, and the tasks to await on
@@ -399,6 +409,12 @@ async fn perform(cx: &Context, job: &Claimed) -> Result<(), Failure> {
             Ok(())
         }
         store::webhooks::DELIVER => crate::webhooks::deliver(cx, job).await,
+        // As with alerts: a workspace that failed is tried again by the next sweep.
+        crate::reports::SWEEP => {
+            let _ = cx.reports.sweep(Utc::now()).await;
+            Ok(())
+        }
+        store::reports::SEND => cx.reports.send(job).await,
         store::gdpr::EXPORT_JOB | store::gdpr::ERASURE_JOB => gdpr_request(cx, job).await,
         PRUNE => {
             store::jobs::prune(cx.store.pool(), TimeDelta::days(7)).await?;
@@ -533,7 +549,18 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
             permanent: true,
         })
     } else {
-        let rendered = mail::render(&outgoing.message, &tenant.name);
+        let mut rendered = mail::render(&outgoing.message, &tenant.name);
+        if let store::mail::Message::Report { run, .. } = &outgoing.message {
+            rendered.attachments = store::reports::files(&mut tx, *run)
+                .await?
+                .into_iter()
+                .map(|f| mail::Attachment {
+                    name: f.name,
+                    content_type: f.content_type.into(),
+                    bytes: f.bytes,
+                })
+                .collect();
+        }
         cx.mailer
             .send(id, outgoing.to.as_str(), &rendered)
             .await

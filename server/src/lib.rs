@@ -20,6 +20,7 @@ pub mod mail;
 pub mod mcp;
 pub mod metrics_scope;
 pub mod outbound;
+pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod system;
@@ -150,6 +151,15 @@ pub async fn serve(
     let evaluator =
         alerts::Evaluator::new(db.store.clone(), sealer.clone(), bus.clone(), &public_url);
     let evaluating = tokio::spawn(alerts::watch(evaluator.clone(), shutdown_rx.clone()));
+    let reporter = reports::Reporter::new(
+        db.store.clone(),
+        sealer.clone(),
+        reports::pdf::Printer::new(config.chromium.as_deref(), &config.site_root),
+        &public_url,
+    );
+    if reporter.printer.browser().is_none() {
+        tracing::warn!("no Chromium found (DEVPULSE_CHROMIUM): PDFs cannot be made; reports go out with CSV only");
+    }
     let runner = jobs::Runner::start(
         jobs::Context {
             store: db.store.clone(),
@@ -158,6 +168,7 @@ pub async fn serve(
             alerts: evaluator,
             outbound,
             http: outbound.client().map_err(Error::Setup)?,
+            reports: reporter.clone(),
         },
         jobs::Options {
             schedules: config.schedules.clone(),
@@ -182,6 +193,7 @@ pub async fn serve(
     });
     let state = AppState {
         rejections,
+        reports: reporter,
         outbound,
         system,
         sso: Arc::new(sso),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Where the server may send requests an admin aimed (webhooks).
     pub outbound: crate::outbound::Policy,
+    /// Prints dashboards to PDF and sends scheduled reports.
+    pub reports: crate::reports::Reporter,
     pub store: Store,
     pub started_at: Instant,
     pub database_mode: &'static str,

@@ -102,7 +102,7 @@ async fn scope_of(conn: &mut PgConnection, rule: &NewRule) -> Result<Option<Filt
 
 /// The people a rule's number covers for `reader` (`None`: everyone), or `None` when the
 /// reader may not read it at all.
-async fn covered(
+pub(crate) async fn covered(
     conn: &mut PgConnection,
     reader: &Reader,
     f: &Filters,
@@ -117,7 +117,7 @@ async fn covered(
 /// Whether `reader` sees the number that covers `people` with filters `f`: everyone's
 /// reader sees every number; a workspace-wide number is for those who see the workspace's
 /// totals; a number about some people is for those who see each of them.
-async fn hears(
+pub(crate) async fn hears(
     conn: &mut PgConnection,
     reader: &Reader,
     f: &Filters,
@@ -139,7 +139,7 @@ async fn hears(
 
 /// The reader a rule is evaluated as: its owner's, while they are active and may read the
 /// dashboard.
-async fn owner_reader(conn: &mut PgConnection, owner: UserId) -> Result<Option<Reader>> {
+pub(crate) async fn owner_reader(conn: &mut PgConnection, owner: UserId) -> Result<Option<Reader>> {
     let user = match accounts::get(conn, owner).await {
         Ok(u) => u,
         Err(Error::NotFound(_)) => return Ok(None),

@@ -23,6 +23,7 @@ pub mod mfa;
 pub mod migrate;
 pub mod prices;
 pub mod refresh_tokens;
+pub mod reports;
 pub mod retention;
 pub mod rollups;
 pub mod sealing;

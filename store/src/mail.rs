@@ -49,6 +49,29 @@ pub enum Message {
         link: String,
         at: DateTime<Utc>,
     },
+    /// A scheduled report's sending: the headline numbers in the body, its files attached.
+    Report {
+        name: String,
+        /// "Nov 23 – Nov 29, 2026".
+        period: String,
+        /// What the numbers cover: "Everything you see", "Team Platform".
+        scope: String,
+        headline: Vec<Headline>,
+        /// The reports page.
+        link: String,
+        /// The sending whose files the e-mail attaches.
+        run: Uuid,
+        /// Why the PDF is missing, when it is.
+        pdf_error: Option<String>,
+    },
+}
+
+/// One headline number of a report, as words: "Cost", "$212.50", "+12.5% vs the week before".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    pub label: String,
+    pub value: String,
+    pub change: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +92,7 @@ impl Message {
             Message::PasswordReset { .. } => "password_reset",
             Message::SecondFactorChanged { .. } => "second_factor_changed",
             Message::Alert { .. } => "alert",
+            Message::Report { .. } => "report",
         }
     }
 }

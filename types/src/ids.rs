@@ -56,3 +56,8 @@ id!(
     /// An alert rule: a number, a threshold and who hears when it is crossed.
     AlertRuleId
 );
+
+id!(
+    /// A scheduled report: a digest of a workspace's or a team's numbers, sent by e-mail.
+    ReportId
+);

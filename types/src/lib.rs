@@ -18,6 +18,7 @@ pub mod mfa;
 pub mod people;
 pub mod problem;
 pub mod range;
+pub mod reports;
 pub mod retention;
 pub mod roles;
 pub mod settings;
@@ -27,7 +28,7 @@ pub mod usage;
 pub mod viewer;
 pub mod webhooks;
 
-pub use ids::{AlertRuleId, BoardId, BudgetId, ImportId, TeamId, TenantId, UserId};
+pub use ids::{AlertRuleId, BoardId, BudgetId, ImportId, ReportId, TeamId, TenantId, UserId};
 pub use live::{AlertNotice, BoardChange, DbSample, LiveMessage, MetricsUpdate, SystemAlert};
 pub use problem::{FieldError, Invalid, Problem};
 pub use range::{Grain, TimeRange};

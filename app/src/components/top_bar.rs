@@ -48,6 +48,7 @@ pub fn TopBar() -> impl IntoView {
                                 let links = [
                                     (member, "/", "Dashboard"),
                                     (member && own, "/alerts", "Alerts"),
+                                    (member && own, "/reports", "Reports"),
                                     (member && own, "/api-keys", "API keys"),
                                     (member && admin, "/users", "Users"),
                                     (member && own, "/teams", "Teams"),

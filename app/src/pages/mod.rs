@@ -10,6 +10,7 @@ pub mod login;
 pub mod mfa;
 pub mod privacy;
 pub mod profile;
+pub mod reports;
 pub mod session;
 pub mod settings;
 pub mod sso;

@@ -59,14 +59,14 @@ pub async fn summary(
 // same queries through the same `store::dashboard` functions, scoped by the same Reader.
 
 /// The filters and everything else a dashboard read's query string says.
-struct Asked {
-    filters: Filters,
-    rest: BTreeMap<String, String>,
+pub(super) struct Asked {
+    pub(super) filters: Filters,
+    pub(super) rest: BTreeMap<String, String>,
 }
 
 /// Reads the filters (`range`, `from`, `to`, `grain`, `person`, `team`, `project`, `model`,
 /// `tool`) and keeps the other pairs; every bad filter is reported, by name.
-fn asked(query: Option<String>, extra: &[&str]) -> Result<Asked, ApiError> {
+pub(super) fn asked(query: Option<String>, extra: &[&str]) -> Result<Asked, ApiError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -495,4 +495,10 @@ impl Answer {
         }
         out
     }
+}
+
+/// The overview's buckets as CSV: what `charts?widget=…&format=csv` answers for the
+/// headline numbers, and what a report attaches.
+pub fn overview_csv(o: &Overview) -> String {
+    Answer::Overview(Box::new(o.clone())).csv()
 }

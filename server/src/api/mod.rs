@@ -20,6 +20,7 @@ pub mod links;
 pub mod metrics;
 pub mod mfa;
 pub mod prices;
+pub mod reports;
 pub mod settings;
 pub mod sso;
 pub mod support;
@@ -269,12 +270,7 @@ pub fn routes() -> ApiRouter {
     const DASHBOARD: Access = Read(types::dashboard::DASHBOARD_READ);
     // Raw events: whoever sees people by name (each the people they see), and the TRD's
     // exporters.
-    const EXPORT: Access = Read(&[
-        MetricsViewAll,
-        MetricsViewTeam,
-        MetricsViewOwn,
-        ReportsExport,
-    ]);
+    const EXPORT: Access = Read(types::reports::EXPORTS);
     ApiRouter::new()
         // The live feeds: the installation's database activity for the public status page, and
         // the caller's tenant's metrics_updates for those who may read metrics.
@@ -358,6 +354,19 @@ pub fn routes() -> ApiRouter {
         .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
         .get("/api/v1/anomalies", DASHBOARD, alerts::anomalies)
         .get("/api/v1/exports/events", EXPORT, exports::events)
+        // Reports: printing and scheduling are exports; what a report sent is read by its
+        // owner, its recipients and tenant admins (`store::reports`).
+        .get("/api/v1/reports/pdf", EXPORT, reports::pdf)
+        .get("/api/v1/reports", DASHBOARD, reports::list)
+        .post("/api/v1/reports", EXPORT, reports::create)
+        .put("/api/v1/reports/{id}", EXPORT, reports::update)
+        .delete("/api/v1/reports/{id}", EXPORT, reports::delete)
+        .post("/api/v1/reports/{id}/send", EXPORT, reports::send)
+        .get(
+            "/api/v1/reports/{id}/runs/{run}/{file}",
+            DASHBOARD,
+            reports::file,
+        )
         .put("/api/v1/alerts/{id}", Authenticated, alerts::update)
         .delete("/api/v1/alerts/{id}", Authenticated, alerts::delete)
         .put(

@@ -12,7 +12,7 @@ use lettre::{
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
 
-pub use templates::{render, Rendered};
+pub use templates::{render, Attachment, Rendered};
 
 /// Where e-mail goes.
 #[derive(Clone)]
@@ -88,23 +88,37 @@ impl Mailer {
             message: format!("the address {to:?} cannot be sent to: {e}"),
             permanent: true,
         })?;
+        let words = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mail.text.clone()),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(mail.html.clone()),
+            );
+        let body = if mail.attachments.is_empty() {
+            words
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(words);
+            for a in &mail.attachments {
+                let kind = ContentType::parse(&a.content_type).map_err(|e| SendError {
+                    message: format!("the attachment {}: {e}", a.name),
+                    permanent: true,
+                })?;
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), kind),
+                );
+            }
+            mixed
+        };
         let message = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(mail.text.clone()),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(mail.html.clone()),
-                    ),
-            )
+            .multipart(body)
             .map_err(|e| SendError {
                 message: format!("the message cannot be built: {e}"),
                 permanent: true,

@@ -9,6 +9,16 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Files attached (a report's PDF and CSV), added by whoever holds them.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file an e-mail carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// `message` for a person of `workspace` (its display name).
@@ -116,6 +126,97 @@ pub fn render(message: &Message, workspace: &str) -> Rendered {
                 "You get this because you chose e-mail for this rule; change that on the alerts page.",
             )
         }
+        Message::Report {
+            name,
+            period,
+            scope,
+            headline,
+            link,
+            pdf_error,
+            ..
+        } => report(
+            workspace,
+            name,
+            period,
+            scope,
+            headline,
+            link,
+            pdf_error.as_deref(),
+        ),
+    }
+}
+
+/// A report's e-mail: its headline numbers as a table, then what is attached.
+fn report(
+    workspace: &str,
+    name: &str,
+    period: &str,
+    scope: &str,
+    headline: &[store::mail::Headline],
+    link: &str,
+    pdf_error: Option<&str>,
+) -> Rendered {
+    let subject = format!("[{workspace}] {name}: {period}");
+    let lead = format!("{name} for {period}, in {workspace}. {scope}.");
+    let attached = match pdf_error {
+        None => "The dashboard is attached as a PDF, and its numbers day by day as CSV.".to_string(),
+        Some(why) => format!(
+            "Its numbers day by day are attached as CSV. The PDF could not be made this time ({why})."
+        ),
+    };
+    let note = "You get this because you are one of this report's recipients; its owner or a \
+                tenant admin changes that on the reports page.";
+    let width = headline
+        .iter()
+        .map(|h| h.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!("{lead}\n\n");
+    for h in headline {
+        text.push_str(&format!(
+            "{:width$}  {:>10}  {}\n",
+            h.label,
+            h.value,
+            h.change,
+            width = width
+        ));
+    }
+    text.push_str(&format!(
+        "\n{attached}\n\nOpen the reports:\n{link}\n\n{note}\n\n-- \ndevpulse\n"
+    ));
+    let rows: String = headline
+        .iter()
+        .map(|h| {
+            format!(
+                "<tr><th scope=\"row\" style=\"text-align:left;font-weight:normal;padding:.2rem .8rem .2rem 0\">{}</th>\
+                 <td style=\"text-align:right;font-weight:600;padding:.2rem .8rem\">{}</td>\
+                 <td style=\"color:#555;font-size:.9em\">{}</td></tr>",
+                escape(&h.label),
+                escape(&h.value),
+                escape(&h.change)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{subject}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;line-height:1.5;max-width:36rem;margin:auto;padding:1rem\">\
+         <p>{lead}</p><table style=\"border-collapse:collapse\">{rows}</table>\
+         <p>{attached}</p>\
+         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6rem 1rem;border-radius:6px;\
+         background:#2457d6;color:#fff;text-decoration:none\">Open the reports</a></p>\
+         <p style=\"font-size:.9em;color:#555\">{note}</p></body></html>",
+        subject = escape(&subject),
+        lead = escape(&lead),
+        attached = escape(&attached),
+        link = escape(link),
+        note = escape(note),
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+        attachments: Vec::new(),
     }
 }
 
@@ -145,6 +246,7 @@ fn letter(subject: String, lead: &str, action: &str, link: &str, note: &str) -> 
         subject,
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
@@ -164,6 +266,7 @@ fn notice(subject: String, lead: &str, note: &str) -> Rendered {
         subject,
         text,
         html,
+        attachments: Vec::new(),
     }
 }
 
@@ -319,5 +422,40 @@ mod tests {
         assert!(r.html.contains("token=a.b&amp;c=&lt;d&gt;"));
         // The text part is not HTML and keeps the characters.
         assert!(r.text.contains("Tom & Jerry's"));
+    }
+
+    #[test]
+    fn a_report_leads_with_its_numbers_and_says_what_is_attached() {
+        let headline = vec![store::mail::Headline {
+            label: "Cost".into(),
+            value: "$5.00".into(),
+            change: "+25.0% vs the week before".into(),
+        }];
+        let m = |pdf_error: Option<String>| Message::Report {
+            name: "Weekly <digest>".into(),
+            period: "Nov 30 – Dec 6, 2026".into(),
+            scope: "Team Platform".into(),
+            headline: headline.clone(),
+            link: "https://devpulse.test/reports".into(),
+            run: uuid::Uuid::nil(),
+            pdf_error,
+        };
+        let r = render(&m(None), "Acme");
+        assert_eq!(r.subject, "[Acme] Weekly <digest>: Nov 30 – Dec 6, 2026");
+        assert!(
+            r.text
+                .contains("Cost       $5.00  +25.0% vs the week before"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("attached as a PDF"));
+        assert!(r.html.contains("Weekly &lt;digest&gt;"));
+        assert!(r.attachments.is_empty(), "the sender attaches the files");
+        let r = render(&m(Some("no Chromium".into())), "Acme");
+        assert!(
+            r.text.contains("could not be made this time (no Chromium)"),
+            "{}",
+            r.text
+        );
     }
 }

@@ -23,14 +23,14 @@ use crate::common::{call, client, login, python, seed_two_tenants, TestServer};
 
 /// A real SMTP server for the test: aiosmtpd's Mailbox handler files each message it accepts
 /// into a Maildir.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     port: u16,
     dir: tempfile::TempDir,
     child: Child,
 }
 
 impl SmtpSink {
-    async fn start() -> SmtpSink {
+    pub(crate) async fn start() -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         for d in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
@@ -58,7 +58,7 @@ impl SmtpSink {
         panic!("aiosmtpd did not listen on {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
@@ -67,7 +67,7 @@ impl SmtpSink {
     }
 
     /// Waits for the `n`th message, then a little longer to see that no more arrive.
-    async fn wait_for(&self, n: usize) -> Vec<String> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<String> {
         wait_for(|| self.messages(), n).await
     }
 }
@@ -134,7 +134,7 @@ fn link_in(message: &str) -> String {
     token
 }
 
-fn header<'a>(message: &'a str, name: &str) -> &'a str {
+pub(crate) fn header<'a>(message: &'a str, name: &str) -> &'a str {
     message
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name}: ")))
@@ -380,6 +380,7 @@ async fn a_job_whose_instance_died_is_taken_up_again_and_its_email_sent_once() {
             store: db.store.clone(),
             mailer,
             alerts: evaluator(&db, &sealer),
+            reports: reporter(&db, &sealer),
             outbound: OUTBOUND,
             http: OUTBOUND.client().unwrap(),
             sealer,
@@ -426,6 +427,7 @@ async fn an_email_whose_instance_died_on_its_last_attempt_shows_as_failed() {
             store: db.store.clone(),
             mailer,
             alerts: evaluator(&db, &sealer),
+            reports: reporter(&db, &sealer),
             outbound: OUTBOUND,
             http: OUTBOUND.client().unwrap(),
             sealer,
@@ -486,6 +488,7 @@ async fn a_failing_delivery_waits_longer_each_time_then_is_dead_until_retried() 
             store: db.store.clone(),
             mailer,
             alerts: evaluator(&db, &sealer),
+            reports: reporter(&db, &sealer),
             outbound: OUTBOUND,
             http: OUTBOUND.client().unwrap(),
             sealer,
@@ -573,6 +576,7 @@ async fn two_instances_queue_and_run_each_scheduled_fire_time_once() {
                     store: db.store.clone(),
                     mailer,
                     alerts: evaluator(&db, &sealer),
+                    reports: reporter(&db, &sealer),
                     outbound: OUTBOUND,
                     http: OUTBOUND.client().unwrap(),
                     sealer: sealer.clone(),
@@ -812,6 +816,18 @@ fn evaluator(
 ) -> server::alerts::Evaluator {
     let bus = server::bus::Bus::start(None, db.store.answers().clone());
     server::alerts::Evaluator::new(db.store.clone(), sealer.clone(), bus, "http://localhost")
+}
+
+fn reporter(
+    db: &TestDb,
+    sealer: &std::sync::Arc<store::sealing::Sealer>,
+) -> server::reports::Reporter {
+    server::reports::Reporter::new(
+        db.store.clone(),
+        sealer.clone(),
+        server::reports::pdf::Printer::new(None, std::path::Path::new("target/site")),
+        "http://localhost",
+    )
 }
 
 /// Webhooks go where the tests' receivers are: on loopback.

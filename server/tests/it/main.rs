@@ -25,6 +25,7 @@ mod mfa;
 mod otel_sdk;
 mod people;
 mod redis;
+mod reports;
 mod request_log;
 mod retention;
 mod server_fns;

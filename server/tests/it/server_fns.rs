@@ -199,6 +199,14 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
             ],
             "webhooks/enable" => vec![("id", other_user.clone()), ("enabled", "false".into())],
             "webhooks/delete" | "webhooks/test" => vec![("id", other_user.clone())],
+            // A report to another tenant's person: not a person of this workspace.
+            "reports/save" => vec![
+                ("name", format!("Walk {role}")),
+                ("cadence", "weekly".into()),
+                ("recipients", "admin@other.test".into()),
+            ],
+            "reports/pause" => vec![("id", other_user.clone()), ("enabled", "false".into())],
+            "reports/delete" | "reports/send" => vec![("id", other_user.clone())],
             "settings/people" => vec![
                 ("team_medians", "on".into()),
                 ("idle_hours", "168".into()),
@@ -248,6 +256,10 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
         "webhooks/enable",
         "webhooks/delete",
         "webhooks/test",
+        "reports/save",
+        "reports/pause",
+        "reports/delete",
+        "reports/send",
     ];
     let http = client();
     let roles = [

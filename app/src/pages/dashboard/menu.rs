@@ -82,6 +82,8 @@ pub(super) fn BoardMenu(
     filters: Memo<Filters>,
     keeps_own: bool,
     manages: bool,
+    /// May download the dashboard as a PDF (`types::reports::EXPORTS`).
+    prints: bool,
     ctx: Ctx,
     reload: Callback<()>,
 ) -> impl IntoView {
@@ -128,6 +130,19 @@ pub(super) fn BoardMenu(
             "data:application/json;charset=utf-8,{}",
             encode(&exported(&name_now(), &document_now()))
         )
+    };
+    // The board as it is shown (its filters too), printed by the server.
+    let pdf_href = move || {
+        let q: Vec<String> = [
+            current_id()
+                .map(|id| format!("board={id}"))
+                .unwrap_or_default(),
+            filters.with(Filters::to_query),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+        format!("/api/v1/reports/pdf?{}", q.join("&"))
     };
     let open = move |p: Panel| {
         error.set(None);
@@ -364,6 +379,9 @@ pub(super) fn BoardMenu(
                 }>"Make my home"</button>
             </Show>
             <a class="link" id="board-export" href=export_href download=move || file_name(&name_now())>"Export"</a>
+            {prints.then(|| view! {
+                <a class="link" id="board-pdf" href=pdf_href download="" title="This dashboard with its filters, as a PDF">"PDF"</a>
+            })}
             {keeps_own.then(|| view! {
                 <button type="button" class="link" id="board-import" aria-expanded=move || (panel.get() == Some(Panel::Import)).to_string() on:click=move |_| {
                     name.set(String::new());

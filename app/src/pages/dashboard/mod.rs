@@ -262,6 +262,7 @@ fn Board(
     let kiosk = Memo::new(move |_| shown.with(|s| s.kiosk));
     let keeps_own = role != Role::Viewer;
     let manages = role.allows(types::Permission::DashboardManage);
+    let prints = types::reports::EXPORTS.iter().any(|p| role.allows(*p));
     view! {
         <Show when=move || !kiosk.get()>
             <FilterBar filters audience q=ctx.q shown />
@@ -306,7 +307,7 @@ fn Board(
         {error.map(|e| view! { <Failed error=e /> })}
         <Show when=move || !kiosk.get() && !editing.get()>
             {boards.clone().map(|boards| view! {
-                <menu::BoardMenu boards board shown filters keeps_own manages ctx reload />
+                <menu::BoardMenu boards board shown filters keeps_own manages prints ctx reload />
             })}
         </Show>
         {move || kiosk.get().then(|| view! {
