@@ -671,3 +671,51 @@ test('alerts: a rule made on the alerts page fires as data arrives and rings the
     receiver.close();
   }
 });
+
+test('reports: the dashboard prints to PDF, and a weekly digest saved on the reports page goes out by SMTP with its files', async ({ page }) => {
+  await signIn(page, 'admin@demo.test', 'demo-admin-pass');
+  // The dashboard's PDF link prints what the page shows, with its filters.
+  await page.goto(`${server.url}/?range=7d`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const href = await page.locator('#board-pdf').getAttribute('href');
+  expect(href).toContain('range=7d');
+  const printed = await page.request.get(server.url + href);
+  expect(printed.status()).toBe(200);
+  expect(printed.headers()['content-type']).toBe('application/pdf');
+  expect((await printed.body()).subarray(0, 5).toString()).toBe('%PDF-');
+
+  await page.goto(`${server.url}/reports`);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#reports-summary')).toHaveText('No reports yet.');
+  await page.locator('#report-name').fill('Weekly digest');
+  // Someone who is not here is named.
+  await page.locator('#report-recipients').fill('admin@demo.test, nobody@demo.test');
+  await page.locator('#report-save').click();
+  await expect(page.locator('#report-recipients-error')).toHaveText('No one in this workspace has the address nobody@demo.test');
+  await page.locator('#report-recipients').fill('admin@demo.test, viewer@demo.test');
+  await page.locator('#report-save').click();
+  await expect(page.locator('#report-saved')).toContainText('Weekly digest');
+  const row = page.locator('#reports tr', { hasText: 'Weekly digest' });
+  await expect(row.locator('.recipients')).toHaveText('admin@demo.test, viewer@demo.test');
+  await expect(row).toContainText('Mondays at 07:00');
+  await row.getByRole('button', { name: /Send now/ }).click();
+  await expect(page.locator('#report-queued')).toBeVisible();
+
+  // Each recipient's e-mail carries the PDF and the CSV.
+  const digest = (to: string) => mailTo(to).filter((m) => m.includes('devpulse-weekly-digest-'));
+  await expect.poll(() => digest('viewer@demo.test').length, { timeout: 30_000 }).toBe(1);
+  await expect.poll(() => digest('admin@demo.test').length, { timeout: 30_000 }).toBe(1);
+  const mail = digest('viewer@demo.test')[0];
+  expect(mail).toContain('Content-Type: application/pdf');
+  expect(mail).toMatch(/filename[^=]*="devpulse-weekly-digest-\d{4}-\d{2}-\d{2}\.csv"/);
+
+  // The sending is listed with its files to download.
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(row.locator('.runs li')).toHaveCount(1);
+  const pdf = await row.locator('.runs a', { hasText: 'PDF' }).getAttribute('href');
+  const got = await page.request.get(server.url + pdf);
+  expect(got.status()).toBe(200);
+  expect((await got.body()).subarray(0, 5).toString()).toBe('%PDF-');
+  expect(await serious(page)).toEqual([]);
+});

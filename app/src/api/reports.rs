@@ -146,7 +146,7 @@ mod save {
             .ok_or_else(|| {
                 AppError::invalid(
                     "recipients",
-                    format!("recipients: {a} is not a person of this workspace"),
+                    format!("recipients: no one in this workspace has the address {a}"),
                 )
             })?;
             ids.push(user.id);

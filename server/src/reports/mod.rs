@@ -301,7 +301,7 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
                         _ => charts::Style::Area,
                     };
                     out.about = format!(
-                        "{} per {}, by {}",
+                        "{} per {}, {}",
                         measure.label(),
                         ask.window.grain.as_str(),
                         split.label().to_lowercase()
@@ -453,7 +453,24 @@ pub fn headline(o: &Overview, before: &str) -> Vec<Headline> {
 
 fn breakdown_table(rows: &[types::dashboard::Row], by: Dimension) -> Table {
     let shown = rows.iter().take(MAX_ROWS);
-    let (head, numeric, body): (Vec<&str>, Vec<bool>, Vec<Vec<String>>) = if by == Dimension::Tool {
+    let (head, numeric, body): (Vec<&str>, Vec<bool>, Vec<Vec<String>>) = if by == Dimension::Model
+    {
+        // Requests carry the model; sessions do not.
+        (
+            vec!["Model", "Requests", "Tokens", "Cost"],
+            vec![false, true, true, true],
+            shown
+                .map(|r| {
+                    vec![
+                        r.label.clone(),
+                        compact(r.counts.api_requests as f64),
+                        compact(r.kpis().tokens() as f64),
+                        usd(r.counts.cost_usd),
+                    ]
+                })
+                .collect(),
+        )
+    } else if by == Dimension::Tool {
         (
             vec!["Tool", "Executions", "Failure rate", "p50", "p95"],
             vec![false, true, true, true, true],

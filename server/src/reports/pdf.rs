@@ -98,6 +98,9 @@ impl Printer {
                 "--no-pdf-header-footer",
                 "--host-resolver-rules=MAP * ~NOTFOUND",
                 "--run-all-compositor-stages-before-draw",
+                // Wider than the page's 273 mm, so the layout the charts measure is the
+                // printed one.
+                "--window-size=1280,900",
                 // Time for the charts' script to run before the page is printed.
                 "--virtual-time-budget=10000",
             ])

@@ -60,7 +60,9 @@ pub const MAX_ROWS: usize = 20;
 const STYLE: &str = r#"
 @page { size: A4 landscape; margin: 12mm; }
 * { box-sizing: border-box; }
-body { font: 12px/1.4 system-ui, "DejaVu Sans", sans-serif; color: #1b1f24; margin: 0; }
+/* The printable width of the page: charts measure their box when drawn, before printing. */
+body { font: 12px/1.4 system-ui, "DejaVu Sans", sans-serif; color: #1b1f24; margin: 0;
+       width: 273mm; }
 header { display: flex; justify-content: space-between; align-items: baseline;
          border-bottom: 2px solid #2457d6; padding-bottom: 6px; margin-bottom: 10px; }
 h1 { font-size: 20px; margin: 0; }
@@ -90,6 +92,8 @@ const SCRIPT: &str = r#"
 document.querySelectorAll('[data-option]').forEach(function (el) {
   var option = JSON.parse(el.getAttribute('data-option'));
   option.animation = false;
+  // Paper cannot page through a legend: every entry shows.
+  [].concat(option.legend || []).forEach(function (l) { l.type = 'plain'; });
   echarts.init(el, null, { renderer: 'svg' }).setOption(option);
 });
 document.body.setAttribute('data-drawn', 'yes');

@@ -658,7 +658,10 @@ async fn recurring_jobs_are_listed_with_their_pattern_and_next_run() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["upkeep", "retention", "prune-jobs", "alerts"]);
+    assert_eq!(
+        names,
+        ["upkeep", "retention", "prune-jobs", "alerts", "reports"]
+    );
     let retention = &schedules[1];
     assert_eq!(retention["pattern"], "0 3 * * SAT");
     assert!(
