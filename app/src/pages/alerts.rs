@@ -365,7 +365,7 @@ fn Rules(
     view! {
         <p id="rules-summary" data-firing=firing>{summary}</p>
         <div class="table-wrap tall" tabindex="0" role="region" aria-label="Alert rules">
-            <table class="data" id="rules">
+            <table class="table" id="rules">
                 <thead>
                     <tr>
                         <th scope="col">"Rule"</th>
@@ -458,7 +458,7 @@ fn RuleRow(
                     <button type="submit" class="link">"Save"<span class="sr-only">{hear_label}</span></button>
                 </ActionForm>
             </td>
-            <td>{keep}</td>
+            <td class="actions">{keep}</td>
         </tr>
     }
 }

@@ -72,7 +72,7 @@ fn Reports(
     view! {
         <p id="reports-summary">{summary}</p>
         <div class="table-wrap tall" tabindex="0" role="region" aria-label="Reports">
-            <table class="data" id="reports">
+            <table class="table" id="reports">
                 <thead>
                     <tr>
                         <th scope="col">"Report"</th>
@@ -182,7 +182,7 @@ fn ReportRow(
             <td class="recipients">{to}</td>
             <td>{next}</td>
             <td>{runs}</td>
-            <td>{keep}</td>
+            <td class="actions">{keep}</td>
         </tr>
     }
 }
@@ -234,7 +234,7 @@ fn NewReport(page: Page, save: ServerAction<SaveReport>) -> impl IntoView {
             </label>
             <p class="muted" id="report-recipients-hint">{hint}</p>
             {field_error(save.value(), "recipients", "report-recipients-error")}
-            <button type="submit" id="report-save">"Save report"</button>
+            <p class="row"><button type="submit" class="button" id="report-save">"Save report"</button></p>
         </ActionForm>
     }
 }
