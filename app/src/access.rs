@@ -276,6 +276,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         Authenticated,
         &[("POST", "/api/v1/notifications/read")],
     ),
+    rule(
+        "baselines/compare",
+        DASHBOARD,
+        &[("GET", "/api/v1/baselines")],
+    ),
     // Reports: scheduling one is an export; the page lists what the reader owns or
     // receives (the store checks who may change which).
     rule("reports/list", DASHBOARD, &[("GET", "/api/v1/reports")]),

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod baselines;
 pub mod boards;
 pub mod budgets;
 pub mod dashboard;

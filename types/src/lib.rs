@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod anomalies;
 pub mod api_keys;
 pub mod audit;
+pub mod baselines;
 pub mod boards;
 pub mod budgets;
 pub mod dashboard;

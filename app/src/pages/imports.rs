@@ -73,6 +73,18 @@ pub async fn roll_back(id: ImportId) -> Result<String, AppError> {
     ))
 }
 
+/// Before and after for the people and teams the caller sees (`store::baselines`).
+#[server(endpoint = "baselines/compare")]
+pub async fn compare_baselines() -> Result<types::baselines::Comparison, AppError> {
+    let (s, mut tx) = crate::api::workspace::allowed::<CompareBaselines>().await?;
+    let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
+        .await?
+        .ok_or_else(|| AppError::new(http::StatusCode::FORBIDDEN, "your role reads no metrics"))?;
+    let c = store::baselines::compare(&mut tx, &reader).await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
 #[component]
 pub fn ImportsPage() -> impl IntoView {
     let rollback = ServerAction::<RollBack>::new();
@@ -80,6 +92,7 @@ pub fn ImportsPage() -> impl IntoView {
     // Moves on every few seconds while a batch is still being sent, so its count follows.
     let tick = RwSignal::new(0u32);
     let batches = Resource::new(move || (changes.get(), tick.get()), |_| list_batches());
+    let compared = Resource::new(move || changes.get(), |_| compare_baselines());
     // The batch whose rollback waits for its confirmation.
     let confirming = RwSignal::new(None::<ImportId>);
     Effect::new(move || {
@@ -108,6 +121,105 @@ pub fn ImportsPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <section class="card" aria-labelledby="before-after-title">
+            <h2 id="before-after-title">"Before and after"</h2>
+            <p class="muted">
+                "The baseline the legacy hooks computed on each laptop (historical-baseline.json, else current-baseline.json), brought by an import, against the same people's sessions since devpulse saw them live: tool executions and lines changed per session hour, and the share of tool executions that succeeded. A team pools its people who brought a baseline."
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match compared.await {
+                        Err(e) => Either::Left(view! { <p class="error" role="alert">{error_text(&e)}</p> }),
+                        Ok(c) => Either::Right(view! { <BeforeAfter c /> }),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn BeforeAfter(c: types::baselines::Comparison) -> impl IntoView {
+    if c.people.is_empty() && c.teams.is_empty() {
+        return Either::Left(view! {
+            <p class="muted" id="before-after-empty">"No import has brought a baseline yet."</p>
+        });
+    }
+    let table = |id: &'static str, what: &'static str, rows: Vec<types::baselines::Compared>| {
+        (!rows.is_empty()).then(|| view! {
+            <div class="table-wrap tall" tabindex="0" role="region" aria-label=format!("Before and after, per {what}")>
+                <table class="table" id=id>
+                    <thead>
+                        <tr>
+                            <th scope="col">{if what == "team" { "Team" } else { "Person" }}</th>
+                            <th scope="col" class="num">"Commands / h"</th>
+                            <th scope="col" class="num">"Lines / h"</th>
+                            <th scope="col" class="num">"Success"</th>
+                            <th scope="col">"Since"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows.into_iter().map(|r| view! { <CompareRow r /> }).collect_view()}</tbody>
+                </table>
+            </div>
+        })
+    };
+    Either::Right(view! {
+        {table("before-after-teams", "team", c.teams)}
+        {table("before-after-people", "person", c.people)}
+    })
+}
+
+/// "12.4 → 15.0 (+21%)", or what is missing.
+fn before_after(before: Option<f64>, after: Option<f64>, unit: &str) -> String {
+    let show = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{v:.1}{unit}"));
+    match types::baselines::change(before, after) {
+        Some(c) => format!(
+            "{} → {} ({})",
+            show(before),
+            show(after),
+            crate::components::format::signed_pct(c)
+        ),
+        None => format!("{} → {}", show(before), show(after)),
+    }
+}
+
+#[component]
+fn CompareRow(r: types::baselines::Compared) -> impl IntoView {
+    let get =
+        |rates: &Option<types::baselines::Rates>,
+         f: fn(&types::baselines::Rates) -> Option<f64>| { rates.as_ref().and_then(f) };
+    let cells = [
+        before_after(
+            get(&r.before, |x| x.commands_per_hour),
+            get(&r.after, |x| x.commands_per_hour),
+            "",
+        ),
+        before_after(
+            get(&r.before, |x| x.lines_per_hour),
+            get(&r.after, |x| x.lines_per_hour),
+            "",
+        ),
+        before_after(
+            get(&r.before, |x| x.success_rate),
+            get(&r.after, |x| x.success_rate),
+            "%",
+        ),
+    ];
+    let since = match (&r.moved_at, &r.after) {
+        (Some(m), Some(a)) => format!(
+            "{} ({} session{})",
+            m.format("%b %-d, %Y"),
+            a.sessions,
+            if a.sessions == 1 { "" } else { "s" }
+        ),
+        _ => "Not live yet".to_string(),
+    };
+    view! {
+        <tr data-key=r.key.clone()>
+            <th scope="row">{r.label.clone()}</th>
+            {cells.into_iter().map(|c| view! { <td class="num">{c}</td> }).collect_view()}
+            <td>{since}</td>
+        </tr>
     }
 }
 

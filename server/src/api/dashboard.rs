@@ -502,3 +502,15 @@ impl Answer {
 pub fn overview_csv(o: &Overview) -> String {
     Answer::Overview(Box::new(o.clone())).csv()
 }
+
+/// `GET /api/v1/baselines`: the legacy baselines imports brought against the same people's
+/// live sessions, per person (for readers who see names) and per team.
+pub async fn baselines(
+    State(state): State<AppState>,
+    Extension(me): Me,
+) -> Result<Json<store::baselines::Comparison>, ApiError> {
+    let (mut tx, reader, _) = begin(&state, &me, &Filters::default()).await?;
+    let c = store::baselines::compare(tx.conn(), &reader).await?;
+    tx.commit().await?;
+    Ok(Json(c))
+}

@@ -353,6 +353,7 @@ pub fn routes() -> ApiRouter {
         .post("/api/v1/alerts", Authenticated, alerts::create)
         .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
         .get("/api/v1/anomalies", DASHBOARD, alerts::anomalies)
+        .get("/api/v1/baselines", DASHBOARD, dashboard::baselines)
         .get("/api/v1/exports/events", EXPORT, exports::events)
         // Reports: printing and scheduling are exports; what a report sent is read by its
         // owner, its recipients and tenant admins (`store::reports`).

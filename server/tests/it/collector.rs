@@ -7,11 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::{call, client, user_id};
 use crate::common::{
     fixtures::{assert_matches_expected, fixtures, people, summary, totals_of, USERS},
     laptop::Laptop,
     login, TestServer,
 };
+use reqwest::Method;
 use serde_json::{json, Value};
 
 fn stdout(out: &Output) -> String {
@@ -310,4 +312,133 @@ async fn hooks_spool_while_offline_and_sync_delivers_each_once_even_when_killed(
     assert_eq!(distinct as usize, HOOKS);
     let status = stdout(&laptop.run(&["status"]));
     assert!(status.contains("spool       0 events waiting"), "{status}");
+}
+
+/// Ana's and Bo's laptops bring the legacy baselines with their history; what devpulse sees
+/// live afterwards is set against them, per person and for their team.
+#[tokio::test]
+async fn an_import_brings_the_legacy_baselines_set_against_the_sessions_since() {
+    let server = TestServer::start().await;
+    let keys = people(&server).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    for user in ["ana", "bo"] {
+        let laptop = Laptop::new(&server.url(""), &keys[user]);
+        let home = fixtures().join(format!("home-{user}"));
+        laptop.run(&["import", "--quiet", home.to_str().unwrap()]);
+    }
+    let (_, before) = call(
+        &server,
+        Method::GET,
+        "/api/v1/baselines",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let ana = before["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["label"] == "ana@demo.test")
+        .unwrap_or_else(|| panic!("{before}"));
+    // historical-baseline.json wins over current-baseline.json (the hooks' defaults).
+    assert_eq!(ana["before"]["commands_per_hour"], 12.4, "{ana}");
+    assert_eq!(ana["before"]["lines_per_hour"], 88.1);
+    assert_eq!(ana["before"]["success_rate"], 97.5);
+    assert_eq!(ana["before"]["sessions"], 24);
+    assert_eq!(ana["after"], Value::Null, "nothing live yet");
+
+    // An hour of live work: 30 tool runs (3 failed) and 240 lines changed.
+    let start =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() - chrono::TimeDelta::hours(2), 0);
+    let at = |m: i64| (start + chrono::TimeDelta::minutes(m)).to_rfc3339();
+    let mut items =
+        vec![json!({ "type": "session_start", "session_id": "live-ana", "timestamp": at(0) })];
+    for i in 0..30 {
+        items.push(
+            json!({ "type": "tool_use", "tool_name": "Edit", "tool_use_id": format!("live-ana-{i}"),
+                           "session_id": "live-ana", "success": i >= 3, "timestamp": at(1 + i) }),
+        );
+    }
+    items.push(
+        json!({ "type": "lines", "session_id": "live-ana", "lines_added": 200,
+                       "lines_removed": 40, "timestamp": at(40) }),
+    );
+    items.push(json!({ "type": "session_end", "session_id": "live-ana", "timestamp": at(60) }));
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", &keys["ana"])
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Ana and Bo make a team.
+    let (status, team) = call(
+        &server,
+        Method::POST,
+        "/api/v1/teams",
+        Some(&admin),
+        Some(json!({ "name": "Movers" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{team}");
+    for user in ["ana", "bo"] {
+        let id = user_id(&server, &admin, &format!("{user}@demo.test")).await;
+        let path = format!(
+            "/api/v1/teams/{}/members/{id}",
+            team["id"].as_str().unwrap()
+        );
+        let (status, body) = call(&server, Method::PUT, &path, Some(&admin), Some(json!({}))).await;
+        assert!(status.is_success(), "{body}");
+    }
+
+    let (_, now) = call(
+        &server,
+        Method::GET,
+        "/api/v1/baselines",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let ana = now["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["label"] == "ana@demo.test")
+        .unwrap();
+    assert_eq!(ana["after"]["commands_per_hour"], 30.0, "{ana}");
+    assert_eq!(ana["after"]["lines_per_hour"], 240.0);
+    assert_eq!(ana["after"]["success_rate"], 90.0);
+    assert_eq!(ana["after"]["sessions"], 1);
+    assert_eq!(
+        ana["moved_at"],
+        json!(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
+    // The team: both baselines pooled by their sessions, and ana's live hour.
+    let movers = &now["teams"][0];
+    assert_eq!(movers["label"], "Movers", "{now}");
+    assert_eq!(movers["before"]["sessions"], 47);
+    assert_eq!(movers["after"]["commands_per_hour"], 30.0);
+    // A viewer sees the team, and nobody by name; a developer only themself.
+    let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
+    let (_, theirs) = call(
+        &server,
+        Method::GET,
+        "/api/v1/baselines",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(theirs["people"], json!([]), "{theirs}");
+    assert_eq!(theirs["teams"][0]["label"], "Movers");
+    let bo = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
+    let (_, theirs) = call(&server, Method::GET, "/api/v1/baselines", Some(&bo), None).await;
+    let labels: Vec<&Value> = theirs["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["label"])
+        .collect();
+    assert_eq!(labels, [&json!("bo@demo.test")], "{theirs}");
+    assert_eq!(theirs["teams"], json!([]));
 }
