@@ -671,7 +671,7 @@ mod tests {
             value: 212.5,
             threshold: 200.0,
             metric: Metric::CostUsd,
-            at: Utc::now(),
+            at: "2026-12-07T10:00:00Z".parse().unwrap(),
         };
         assert_eq!(
             e.headline(),
