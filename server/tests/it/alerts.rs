@@ -214,7 +214,9 @@ async fn a_rule_fires_once_resolves_past_its_clear_level_and_never_flaps() {
 
 #[tokio::test]
 async fn people_hear_of_rules_whose_numbers_they_see_by_the_bell_and_by_email() {
-    let mut server = TestServer::start().await;
+    let sink = crate::email::SmtpSink::start().await;
+    let smtp = sink.url();
+    let mut server = TestServer::start_with(|c| c.smtp_url = Some(smtp)).await;
     let keys = people(&server).await;
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
@@ -321,6 +323,11 @@ async fn people_hear_of_rules_whose_numbers_they_see_by_the_bell_and_by_email() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // And it reaches the SMTP server, once.
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(crate::email::header(&mail[0], "To"), "admin@demo.test");
+    assert!(mail[0].contains("Half the budget"), "{}", mail[0]);
     server.shutdown().await;
 }
 
