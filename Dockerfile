@@ -18,7 +18,7 @@ FROM debian:bookworm-slim
 # postgresql: only for the embedded default; production sets DATABASE_URL. chromium and a
 # font: printing dashboards and scheduled reports to PDF (headless, no network).
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql \
-    chromium fonts-dejavu-core \
+    chromium fonts-dejavu-core tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/devpulse devpulse
 WORKDIR /var/lib/devpulse
@@ -31,5 +31,6 @@ ENV DEVPULSE_ENV=production HOST=0.0.0.0 PORT=3000 OTLP_GRPC_PORT=4317 LOG_FORMA
 USER devpulse
 EXPOSE 3000 4317
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
-ENTRYPOINT ["/usr/local/bin/devpulse-server"]
+# tini reaps what the server's children leave (a PDF print's browser helpers).
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/devpulse-server"]
 CMD ["serve"]

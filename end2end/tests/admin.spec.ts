@@ -683,10 +683,15 @@ test('reports: the dashboard prints to PDF, and a weekly digest saved on the rep
   expect(printed.status()).toBe(200);
   expect(printed.headers()['content-type']).toBe('application/pdf');
   expect((await printed.body()).subarray(0, 5).toString()).toBe('%PDF-');
+  // And every widget's numbers, one row per number.
+  const numbers = await page.request.get(server.url + await page.locator('#board-csv').getAttribute('href'));
+  expect(numbers.status()).toBe(200);
+  const csv = await numbers.text();
+  expect(csv.startsWith('widget,title,row,column,value')).toBe(true);
+  expect(csv).toContain('model_mix,Model mix,');
 
   await page.goto(`${server.url}/reports`);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.locator('#reports-summary')).toHaveText('No reports yet.');
   await page.locator('#report-name').fill('Weekly digest');
   // Someone who is not here is named.
   await page.locator('#report-recipients').fill('admin@demo.test, nobody@demo.test');

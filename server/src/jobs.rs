@@ -543,6 +543,29 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
     let Some(outgoing) = store::mail::outgoing(&mut tx, &cx.sealer, id).await? else {
         return Ok(());
     };
+    // A report's e-mail attaches its sending's files; a report deleted meanwhile took them.
+    let mut attachments = Vec::new();
+    if let store::mail::Message::Report { run, .. } = &outgoing.message {
+        match store::reports::files(&mut tx, *run).await {
+            Ok(files) => {
+                attachments = files
+                    .into_iter()
+                    .map(|f| mail::Attachment {
+                        name: f.name,
+                        content_type: f.content_type.into(),
+                        bytes: f.bytes,
+                    })
+                    .collect()
+            }
+            Err(store::Error::NotFound(_)) => {
+                let why = "its report was deleted before it went out";
+                store::mail::attempt_failed(&mut tx, id, why, true).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let sent = if tenant.status != store::TenantStatus::Active {
         Err(mail::SendError {
             message: "the workspace is suspended".into(),
@@ -550,17 +573,7 @@ async fn send_email(cx: &Context, job: &Claimed) -> Result<(), Failure> {
         })
     } else {
         let mut rendered = mail::render(&outgoing.message, &tenant.name);
-        if let store::mail::Message::Report { run, .. } = &outgoing.message {
-            rendered.attachments = store::reports::files(&mut tx, *run)
-                .await?
-                .into_iter()
-                .map(|f| mail::Attachment {
-                    name: f.name,
-                    content_type: f.content_type.into(),
-                    bytes: f.bytes,
-                })
-                .collect();
-        }
+        rendered.attachments = attachments;
         cx.mailer
             .send(id, outgoing.to.as_str(), &rendered)
             .await

@@ -33,7 +33,8 @@ impl Live {
 }
 
 /// The people (with a baseline) and teams `reader` sees, each before and after. A reader of
-/// totals only gets the teams.
+/// totals only gets the teams, each pooling at least two people (else it is left out, or its
+/// after is).
 pub async fn compare(conn: &mut PgConnection, reader: &Reader) -> Result<Comparison> {
     let people: Option<Vec<Uuid>> = reader
         .people
@@ -146,12 +147,14 @@ pub async fn compare(conn: &mut PgConnection, reader: &Reader) -> Result<Compari
                 .map(|m| m.user_id.0)
                 .filter(|u| before.contains_key(u))
                 .collect();
-            if members.is_empty() {
+            // For a reader of totals, a team row must not be one person's numbers.
+            let fewest = if reader.names_people() { 1 } else { 2 };
+            if members.len() < fewest {
                 continue;
             }
             let pooled = Rates::pooled(members.iter().map(|u| &before[u].0));
             let lives: Vec<&Live> = members.iter().filter_map(|u| live.get(u)).collect();
-            let after = (!lives.is_empty()).then(|| {
+            let after = (lives.len() >= fewest).then(|| {
                 Rates::measured(
                     lives.iter().map(|l| l.hours).sum(),
                     lives.iter().map(|l| l.runs).sum(),

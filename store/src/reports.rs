@@ -149,19 +149,41 @@ pub async fn list(
 ) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     for row in rows(conn, None).await? {
-        if row.sees(reader) {
+        if visible(conn, reader, &row).await? {
             out.push(shown(conn, row, reader, manages_all).await?);
         }
     }
     Ok(out)
 }
 
+/// Whether `reader` sees report `r`: its owner and tenant admins always; a recipient while
+/// they still see its numbers (a person moved off the team stops seeing it).
+async fn visible(conn: &mut PgConnection, reader: &Reader, r: &Row) -> Result<bool> {
+    if !r.sees(reader) {
+        return Ok(false);
+    }
+    if r.owner_id == reader.me.0 || reader.audience == types::dashboard::Audience::Everyone {
+        return Ok(true);
+    }
+    let Some(owner) = alerts::owner_reader(conn, UserId(r.owner_id)).await? else {
+        return Ok(false);
+    };
+    let f = r.filters();
+    let Some(people) = alerts::covered(conn, &owner, &f).await? else {
+        return Ok(false);
+    };
+    alerts::hears(conn, reader, &f, &people).await
+}
+
 async fn row(conn: &mut PgConnection, reader: &Reader, id: ReportId) -> Result<Row> {
-    rows(conn, Some(id.0))
-        .await?
-        .pop()
-        .filter(|r| r.sees(reader))
-        .ok_or(Error::NotFound("report"))
+    let Some(r) = rows(conn, Some(id.0)).await?.pop() else {
+        return Err(Error::NotFound("report"));
+    };
+    if visible(conn, reader, &r).await? {
+        Ok(r)
+    } else {
+        Err(Error::NotFound("report"))
+    }
 }
 
 pub async fn get(
@@ -254,7 +276,12 @@ pub async fn period(
 
 /// Who may receive a report of `owner` about `f`: each named person must be here, active,
 /// and see the same numbers. Returns the owner's reader.
-async fn check(conn: &mut PgConnection, owner: &Reader, new: &NewReport) -> Result<()> {
+async fn check(
+    conn: &mut PgConnection,
+    owner: &Reader,
+    new: &NewReport,
+    manages_all: bool,
+) -> Result<()> {
     let f = Filters {
         team: new.team,
         ..Filters::default()
@@ -284,9 +311,14 @@ async fn check(conn: &mut PgConnection, owner: &Reader, new: &NewReport) -> Resu
         if !hears {
             return Err(Error::Invalid {
                 field: "recipients",
+                // Only those who manage people learn an address from an id.
                 reason: format!(
                     "{} does not see these numbers on their own dashboard, so cannot receive them",
-                    user.email
+                    if manages_all {
+                        user.email
+                    } else {
+                        id.to_string()
+                    }
                 )
                 .into(),
             });
@@ -339,12 +371,12 @@ pub async fn save(
         field: "owner",
         reason: "the report's owner no longer reads the dashboard".into(),
     })?;
-    check(conn, &owner, &new).await?;
-    // A new cadence starts its own clock; otherwise the next sending stays where it was.
-    let next = match &before {
-        Some(b) if b.cadence() == new.cadence => b.next_at,
-        _ => next_at(conn, new.cadence, now).await?,
-    };
+    // Pausing needs no check: a report whose recipient lost access can still be stopped.
+    let pausing = before.as_ref().is_some_and(|b| b.enabled) && !new.enabled;
+    if !pausing {
+        check(conn, &owner, &new, manages_all).await?;
+    }
+    let next = next_at(conn, new.cadence, now).await?;
     let report_id = id.map_or_else(Uuid::new_v4, |i| i.0);
     let recipients: Vec<Uuid> = new.recipients.iter().map(|u| u.0).collect();
     sqlx::query!(
@@ -353,7 +385,10 @@ pub async fn save(
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, cadence = excluded.cadence,
              team_id = excluded.team_id, board_id = excluded.board_id,
              recipients = excluded.recipients, enabled = excluded.enabled,
-             next_at = excluded.next_at",
+             -- The same cadence keeps its clock, read here so that a sweep committing
+             -- meanwhile is not undone; one left in the past (paused) starts again from now.
+             next_at = CASE WHEN reports.cadence = excluded.cadence AND reports.next_at > now()
+                            THEN reports.next_at ELSE excluded.next_at END",
         report_id,
         owner_id.0,
         new.name,
@@ -439,7 +474,7 @@ pub async fn send_now(
 /// hold until it commits, so a second sweep skips what this one took.
 pub async fn sweep(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize> {
     let due = sqlx::query!(
-        "SELECT id, cadence, next_at FROM reports WHERE enabled AND next_at <= $1
+        "SELECT id, cadence FROM reports WHERE enabled AND next_at <= $1
          ORDER BY next_at FOR UPDATE SKIP LOCKED",
         now
     )
@@ -452,10 +487,11 @@ pub async fn sweep(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize>
         sqlx::query!("UPDATE reports SET next_at = $2 WHERE id = $1", d.id, next)
             .execute(&mut *conn)
             .await?;
+        // About the latest whole period before now, however late the sweep.
         jobs::enqueue_here(
             conn,
             SEND,
-            &serde_json::json!({ "report": d.id, "at": d.next_at }),
+            &serde_json::json!({ "report": d.id, "at": now }),
         )
         .await?;
     }
@@ -550,8 +586,9 @@ pub async fn record_run(
 ) -> Result<Option<Uuid>> {
     let id = Uuid::new_v4();
     Ok(sqlx::query_scalar!(
-        "INSERT INTO report_runs (id, report_id, first_day, last_day, recipients, pdf, pdf_error, csv, job_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO report_runs (id, report_id, first_day, last_day, recipients, pdf, pdf_error,
+                                  csv, job_id, names_people)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (job_id) DO NOTHING RETURNING id",
         id,
         s.id.0,
@@ -561,7 +598,8 @@ pub async fn record_run(
         pdf,
         pdf_error,
         csv,
-        job
+        job,
+        s.names_people
     )
     .fetch_optional(&mut *conn)
     .await?)
@@ -611,15 +649,17 @@ pub async fn file(
     pdf: bool,
 ) -> Result<File> {
     row(conn, reader, id).await?;
-    let ours = sqlx::query_scalar!(
-        r#"SELECT 1 AS "one!" FROM report_runs WHERE id = $1 AND report_id = $2"#,
+    let names = sqlx::query_scalar!(
+        "SELECT names_people FROM report_runs WHERE id = $1 AND report_id = $2",
         run,
         id.0
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if ours.is_none() {
-        return Err(Error::NotFound("report sending"));
+    // A sending made for people who see names is not for someone who sees only totals.
+    match names {
+        Some(names) if !names || reader.names_people() => {}
+        _ => return Err(Error::NotFound("report sending")),
     }
     let want = if pdf { "application/pdf" } else { "text/csv" };
     files(conn, run)

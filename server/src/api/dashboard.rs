@@ -83,7 +83,7 @@ pub(super) fn asked(query: Option<String>, extra: &[&str]) -> Result<Asked, ApiE
 }
 
 /// The caller's reader and the filters' window, in a transaction in their tenant.
-async fn begin(
+pub(super) async fn begin(
     state: &AppState,
     me: &Caller,
     f: &Filters,
@@ -97,7 +97,7 @@ async fn begin(
 
 /// Reads through the answers every instance keeps (the same ones the app's server
 /// functions use).
-fn asker<'a>(
+pub(super) fn asker<'a>(
     state: &'a AppState,
     me: &'a Caller,
     reader: &'a Reader,
@@ -163,33 +163,16 @@ pub async fn charts(
         Some(_) => return Err(ApiError::field("/format", "must be json or csv")),
     };
     let f = &a.filters;
+    let how = How {
+        split: pick(&a.rest, "split", Split::parse, SPLITS)?,
+        measure: pick(&a.rest, "measure", Measure::parse, MEASURES)?,
+        by: pick(&a.rest, "by", Dimension::parse, DIMENSIONS)?,
+        sort: pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default(),
+        page: page(&a.rest)?,
+    };
     let (mut tx, reader, w) = begin(&state, &me, f).await?;
     let ask = asker(&state, &me, &reader, &w)?;
-    let conn = tx.conn();
-    let answer = match spec.query {
-        Query::Overview => Answer::Overview(Box::new(ask.overview(conn, f).await?)),
-        Query::Series { split, measure } => {
-            let split = pick(&a.rest, "split", Split::parse, SPLITS)?.unwrap_or(split);
-            let measure = pick(&a.rest, "measure", Measure::parse, MEASURES)?.unwrap_or(measure);
-            Answer::Series(ask.series(conn, f, split, measure).await?)
-        }
-        Query::Breakdown { by } => {
-            let by = pick(&a.rest, "by", Dimension::parse, DIMENSIONS)?.unwrap_or(by);
-            Answer::Breakdown(ask.breakdown(conn, f, by).await?)
-        }
-        Query::Heatmap => Answer::Heatmap(ask.heatmap(conn, f).await?),
-        Query::Sessions => {
-            let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
-            let page = page(&a.rest)?;
-            Answer::Sessions(ask.sessions(conn, f, sort, page).await?)
-        }
-        Query::Activity => {
-            Answer::Activity(store::dashboard::activity(conn, &reader, Utc::now()).await?)
-        }
-        Query::Insights => Answer::Insights(ask.insights(conn, f).await?),
-        // The current period of each budget, whatever range the filters name.
-        Query::Budgets => Answer::Budgets(store::budgets::status(conn, &reader, Utc::now()).await?),
-    };
+    let answer = answer(&ask, tx.conn(), spec, f, &how).await?;
     tx.commit().await?;
     Ok(if csv {
         let file = format!("devpulse-{}.csv", spec.id);
@@ -206,6 +189,54 @@ pub async fn charts(
             .into_response()
     } else {
         Json(answer).into_response()
+    })
+}
+
+/// What a widget's answer is asked with, beyond the filters: its registry entry's query
+/// with these in place where they apply.
+#[derive(Default)]
+pub(super) struct How {
+    pub(super) split: Option<Split>,
+    pub(super) measure: Option<Measure>,
+    pub(super) by: Option<Dimension>,
+    pub(super) sort: SessionSort,
+    pub(super) page: i64,
+}
+
+/// One widget's answer, as `ask`'s reader sees it.
+pub(super) async fn answer(
+    ask: &store::dashboard::Asker<'_>,
+    conn: &mut sqlx::PgConnection,
+    spec: &app::widgets::WidgetSpec,
+    f: &Filters,
+    how: &How,
+) -> store::Result<Answer> {
+    Ok(match spec.query {
+        Query::Overview => Answer::Overview(Box::new(ask.overview(conn, f).await?)),
+        Query::Series { split, measure } => Answer::Series(
+            ask.series(
+                conn,
+                f,
+                how.split.unwrap_or(split),
+                how.measure.unwrap_or(measure),
+            )
+            .await?,
+        ),
+        Query::Breakdown { by } => {
+            Answer::Breakdown(ask.breakdown(conn, f, how.by.unwrap_or(by)).await?)
+        }
+        Query::Heatmap => Answer::Heatmap(ask.heatmap(conn, f).await?),
+        Query::Sessions => {
+            Answer::Sessions(ask.sessions(conn, f, how.sort, how.page.max(1)).await?)
+        }
+        Query::Activity => {
+            Answer::Activity(store::dashboard::activity(conn, ask.reader, Utc::now()).await?)
+        }
+        Query::Insights => Answer::Insights(ask.insights(conn, f).await?),
+        // The current period of each budget, whatever range the filters name.
+        Query::Budgets => {
+            Answer::Budgets(store::budgets::status(conn, ask.reader, Utc::now()).await?)
+        }
     })
 }
 
@@ -272,7 +303,7 @@ pub async fn session(
 /// One widget's answer; in JSON, just the answer itself.
 #[derive(serde::Serialize)]
 #[serde(untagged)]
-enum Answer {
+pub(super) enum Answer {
     Overview(Box<Overview>),
     Series(Series),
     Breakdown(Breakdown),
@@ -287,6 +318,17 @@ impl Answer {
     /// The answer's rows as CSV: one row per bucket (series), per key (breakdowns), per cell
     /// (heatmap), per session or per recent event.
     fn csv(&self) -> String {
+        let mut out = String::new();
+        for row in self.rows() {
+            let cells: Vec<String> = row.iter().map(|c| super::csv::cell(c)).collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// The answer as rows of text, a header row first.
+    pub(super) fn rows(&self) -> Vec<Vec<String>> {
         let mut rows: Vec<Vec<String>> = Vec::new();
         match self {
             Answer::Overview(o) => {
@@ -487,13 +529,7 @@ impl Answer {
                 }
             }
         }
-        let mut out = String::new();
-        for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| super::csv::cell(c)).collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        out
+        rows
     }
 }
 

@@ -358,6 +358,7 @@ pub fn routes() -> ApiRouter {
         // Reports: printing and scheduling are exports; what a report sent is read by its
         // owner, its recipients and tenant admins (`store::reports`).
         .get("/api/v1/reports/pdf", EXPORT, reports::pdf)
+        .get("/api/v1/reports/export", EXPORT, reports::export)
         .get("/api/v1/reports", DASHBOARD, reports::list)
         .post("/api/v1/reports", EXPORT, reports::create)
         .put("/api/v1/reports/{id}", EXPORT, reports::update)

@@ -33,20 +33,7 @@ pub async fn pdf(
     let now = Utc::now();
     let mut tx = scoped(&state.store, &me).await?;
     let reader = metrics_scope::reader(&mut tx, &me).await?;
-    let (title, board) = match a.rest.get("board") {
-        Some(id) => {
-            let id: BoardId = id
-                .parse()
-                .map_err(|_| ApiError::field("/board", "must be a dashboard's id"))?;
-            let caller = store::boards::Caller {
-                me: me.user_id,
-                role: me.role,
-            };
-            let b = store::boards::get(tx.conn(), &caller, id).await?;
-            (b.name, b.document)
-        }
-        None => ("Dashboard".to_string(), app::widgets::default_document()),
-    };
+    let (title, board) = board_of(&mut tx, &me, a.rest.get("board")).await?;
     let made = reports::gather(
         tx.conn(),
         reports::Asked {
@@ -56,6 +43,7 @@ pub async fn pdf(
             filters: &a.filters,
             board: &board,
             names_people: true,
+            scheduled: false,
             now,
         },
     )
@@ -93,6 +81,169 @@ pub async fn pdf(
         pdf,
     )
         .into_response())
+}
+
+/// `GET /api/v1/reports/export?board=<id>&format=json|csv&<filters>`: every widget's numbers
+/// of a dashboard (the board named, else the built-in one) as the caller sees it, written
+/// widget by widget as each is read. JSON: `{"dashboard", "window", "widgets": [{"key",
+/// "widget", "title", "data"}]}`, each `data` what `dashboard/charts` answers for it. CSV: one
+/// row per number, `widget,title,row,column,value`, for spreadsheets and BI tools.
+pub async fn export(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    use axum::body::{Body, Bytes};
+    let a = super::dashboard::asked(q, &["board", "format"])?;
+    let csv = match a.rest.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::field("/format", "must be json or csv")),
+    };
+    let (mut tx, reader, window) = super::dashboard::begin(&state, &me, &a.filters).await?;
+    let (title, board) = board_of(&mut tx, &me, a.rest.get("board")).await?;
+    let (send, chunks) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let filters = a.filters;
+    let file = format!(
+        "devpulse-{}-{}.{}",
+        store::reports::slug(&title),
+        window.from.format("%Y-%m-%d"),
+        if csv { "csv" } else { "json" }
+    );
+    tokio::spawn(async move {
+        let written = async {
+            let ask = super::dashboard::asker(&state, &me, &reader, &window)?;
+            let head = if csv {
+                "widget,title,row,column,value\r\n".to_string()
+            } else {
+                format!(
+                    "{{\"dashboard\":{},\"window\":{},\"widgets\":[",
+                    serde_json::to_string(&title).unwrap_or_default(),
+                    serde_json::to_string(&window).unwrap_or_default()
+                )
+            };
+            let out = |s: String| send.send(Ok(Bytes::from(s)));
+            if out(head).await.is_err() {
+                return Ok(());
+            }
+            let mut placed: Vec<&types::boards::Placed> = board.widgets.iter().collect();
+            placed.sort_by_key(|p| (p.y, p.x));
+            let mut first = true;
+            for p in placed {
+                let Some(spec) = app::widgets::find(&p.widget) else {
+                    continue;
+                };
+                let f = p.filters.over(&filters);
+                // The live feed is the moment, not the range.
+                if !spec.shown(reader.audience, f.person.is_some())
+                    || spec.kind == app::widgets::Kind::Feed
+                {
+                    continue;
+                }
+                let own = if p.filters.is_empty() {
+                    None
+                } else {
+                    Some(store::dashboard::window(tx.conn(), &f, Utc::now()).await?)
+                };
+                let ask = store::dashboard::Asker {
+                    window: own.as_ref().unwrap_or(ask.window),
+                    ..ask
+                };
+                let how = super::dashboard::How {
+                    split: p.split,
+                    measure: p.measure,
+                    ..Default::default()
+                };
+                let answer = super::dashboard::answer(&ask, tx.conn(), spec, &f, &how).await?;
+                let name = p.title.clone().unwrap_or_else(|| spec.title.to_string());
+                let chunk = if csv {
+                    let rows = answer.rows();
+                    let mut s = String::new();
+                    if let Some((head, body)) = rows.split_first() {
+                        for r in body {
+                            for (j, column) in head.iter().enumerate().skip(1) {
+                                let cells = [
+                                    p.key.as_str(),
+                                    name.as_str(),
+                                    r.first().map_or("", String::as_str),
+                                    column.as_str(),
+                                    r.get(j).map_or("", String::as_str),
+                                ];
+                                s.push_str(&super::csv::row(cells).replace('\n', "\r\n"));
+                            }
+                        }
+                    }
+                    s
+                } else {
+                    format!(
+                        "{}{{\"key\":{},\"widget\":{},\"title\":{},\"data\":{}}}",
+                        if first { "" } else { "," },
+                        serde_json::to_string(&p.key).unwrap_or_default(),
+                        serde_json::to_string(&p.widget).unwrap_or_default(),
+                        serde_json::to_string(&name).unwrap_or_default(),
+                        serde_json::to_string(&answer).unwrap_or_default()
+                    )
+                };
+                first = false;
+                if out(chunk).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if !csv {
+                let _ = out("]}".into()).await;
+            }
+            tx.commit().await?;
+            Ok::<_, ApiError>(())
+        }
+        .await;
+        // A failure midway cuts the body short, so the client sees an error, not a
+        // complete-looking file.
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "a dashboard export failed midway");
+            let _ = send.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    // Not `unfold`: the compression layer polls again after the end.
+    let mut chunks = chunks;
+    let stream = futures::stream::poll_fn(move |cx| chunks.poll_recv(cx));
+    let kind = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// The board `id` names (one the caller may open), else the built-in dashboard.
+async fn board_of(
+    tx: &mut crate::auth::scope::Scoped,
+    me: &Caller,
+    id: Option<&String>,
+) -> Result<(String, types::boards::Document), ApiError> {
+    Ok(match id {
+        Some(id) => {
+            let id: BoardId = id
+                .parse()
+                .map_err(|_| ApiError::field("/board", "must be a dashboard's id"))?;
+            let caller = store::boards::Caller {
+                me: me.user_id,
+                role: me.role,
+            };
+            let b = store::boards::get(tx.conn(), &caller, id).await?;
+            (b.name, b.document)
+        }
+        None => ("Dashboard".to_string(), app::widgets::default_document()),
+    })
 }
 
 async fn reader_tx(

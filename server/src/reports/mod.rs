@@ -140,6 +140,7 @@ impl Reporter {
                 filters: &filters,
                 board: &board,
                 names_people: sending.names_people,
+                scheduled: true,
                 now,
             },
         )
@@ -155,9 +156,10 @@ impl Reporter {
             tiles: tiles(&made.overview),
             widgets: made.printed,
         };
+        // Without a browser, trying again cannot help: the CSV goes now.
         let (pdf, pdf_error) = match self.printer.pdf(&print::html(&page)).await {
             Ok(pdf) => (Some(pdf), None),
-            Err(e) if !job.is_last_attempt() => {
+            Err(e) if !job.is_last_attempt() && self.printer.browser().is_some() => {
                 return Err(Failure {
                     message: format!("the PDF: {e}"),
                     permanent: false,
@@ -166,6 +168,15 @@ impl Reporter {
             }
             Err(e) => (None, Some(e.to_string())),
         };
+        // Recipients read why in plain words; the details stay with the sending and the log.
+        let told_why = pdf_error.as_ref().map(|e| {
+            tracing::warn!(report = %sending.id, error = %e, "a report went out without its PDF");
+            if self.printer.browser().is_none() {
+                "the server has no browser to print it with".to_string()
+            } else {
+                "printing it failed; the reports page says why".to_string()
+            }
+        });
         let csv = crate::api::dashboard::overview_csv(&made.overview);
         let mut tx = self.store.tenant_tx(scope).await?;
         let Some(run) = store::reports::record_run(
@@ -188,7 +199,7 @@ impl Reporter {
             headline: headline(&made.overview, &previous_words(&sending.period)),
             link: self.link.clone(),
             run,
-            pdf_error,
+            pdf_error: told_why,
         };
         for r in &sending.recipients {
             let to = store::Email::parse(&r.email)?;
@@ -226,6 +237,9 @@ pub struct Asked<'a> {
     pub board: &'a Document,
     /// Whether widgets may name people (false when a recipient sees only totals).
     pub names_people: bool,
+    /// A scheduled sending, whose recipients were checked against the report's own scope:
+    /// nothing outside it is read (no widget's own person or team, no budget of another).
+    pub scheduled: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -261,6 +275,15 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
         };
         let f = p.filters.over(a.filters);
         if !spec.shown(audience, f.person.is_some()) || spec.kind == Kind::Feed {
+            continue;
+        }
+        if a.scheduled
+            && (p.filters.person.is_some()
+                || p.filters.team.is_some()
+                // Budgets are read as the owner sees them, whatever the report's team.
+                || (spec.kind == Kind::Budgets
+                    && (a.filters.team.is_some() || !audience.names_people())))
+        {
             continue;
         }
         // A widget with a range of its own reads its own window.

@@ -39,9 +39,12 @@ impl Printer {
                 .iter()
                 .find_map(|name| on_path(name)),
         };
+        // Absolute: the print reads it from a directory of its own.
+        let echarts = site_root.join("echarts.min.js");
+        let echarts = std::fs::canonicalize(&echarts).unwrap_or(echarts);
         Printer {
             chromium,
-            echarts: site_root.join("echarts.min.js"),
+            echarts,
             gate: Arc::new(Semaphore::new(AT_ONCE)),
         }
     }
@@ -58,6 +61,13 @@ impl Printer {
                 "no Chromium is installed for PDFs (install it, or set DEVPULSE_CHROMIUM)".into(),
             )
         })?;
+        if !self.echarts.is_file() {
+            // Without it every chart would print as an empty box, and nobody would know why.
+            return Err(PrintError(format!(
+                "the chart script {} is missing (is the site built?)",
+                self.echarts.display()
+            )));
+        }
         let _turn = self
             .gate
             .acquire()
@@ -82,7 +92,7 @@ impl Printer {
                     PrintError(format!("the chart script {}: {e}", self.echarts.display()))
                 })?;
         }
-        let child = tokio::process::Command::new(chromium)
+        let mut child = tokio::process::Command::new(chromium)
             .arg("--headless")
             // Inside containers the browser's sandbox needs privileges they rarely grant; the
             // page is our own, escaped, and reaches no network.
@@ -94,6 +104,7 @@ impl Printer {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-extensions",
+                "--disable-crash-reporter",
                 "--no-first-run",
                 "--no-pdf-header-footer",
                 "--host-resolver-rules=MAP * ~NOTFOUND",
@@ -114,23 +125,44 @@ impl Printer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so a print that overruns is ended with every helper
+            // process it started (killing the browser alone leaves them behind).
+            .process_group(0)
             .spawn()
             .map_err(|e| PrintError(format!("starting {}: {e}", chromium.display())))?;
-        let done = tokio::time::timeout(DEADLINE, child.wait_with_output())
-            .await
-            .map_err(|_| PrintError(format!("Chromium took over {}s", DEADLINE.as_secs())))?
-            .map_err(|e| PrintError(format!("Chromium: {e}")))?;
+        let group = child.id();
+        let mut stderr = child.stderr.take();
+        let said = tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(s) = stderr.as_mut() {
+                let _ = tokio::io::AsyncReadExt::read_to_string(s, &mut text).await;
+            }
+            text
+        });
+        let status = match tokio::time::timeout(DEADLINE, child.wait()).await {
+            Ok(status) => status.map_err(|e| PrintError(format!("Chromium: {e}")))?,
+            Err(_) => {
+                if let Some(pid) = group {
+                    // SAFETY: a plain syscall on the process group this print started.
+                    unsafe { libc::killpg(pid as libc::pid_t, libc::SIGKILL) };
+                }
+                let _ = child.wait().await;
+                return Err(PrintError(format!(
+                    "Chromium took over {}s",
+                    DEADLINE.as_secs()
+                )));
+            }
+        };
         let pdf = tokio::fs::read(&out).await.unwrap_or_default();
-        if !done.status.success() || !pdf.starts_with(b"%PDF-") {
-            let said = String::from_utf8_lossy(&done.stderr);
+        if !status.success() || !pdf.starts_with(b"%PDF-") {
+            let said = said.await.unwrap_or_default();
             let last = said
                 .lines()
                 .rfind(|l| !l.contains("dbus"))
                 .unwrap_or("")
                 .trim();
             return Err(PrintError(format!(
-                "Chromium made no PDF ({}): {last}",
-                done.status
+                "Chromium made no PDF ({status}): {last}"
             )));
         }
         Ok(pdf)

@@ -431,6 +431,11 @@ async fn an_import_brings_the_legacy_baselines_set_against_the_sessions_since() 
     .await;
     assert_eq!(theirs["people"], json!([]), "{theirs}");
     assert_eq!(theirs["teams"][0]["label"], "Movers");
+    assert_eq!(
+        theirs["teams"][0]["after"],
+        Value::Null,
+        "only ana is live: the team's after would be hers alone"
+    );
     let bo = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
     let (_, theirs) = call(&server, Method::GET, "/api/v1/baselines", Some(&bo), None).await;
     let labels: Vec<&Value> = theirs["people"]

@@ -139,7 +139,8 @@ async fn a_weekly_report_arrives_by_smtp_with_a_pdf_and_csv_of_the_dashboards_nu
     // The sending due then covers the week before it: this week. Data inside it, and some
     // just before it that the report must leave out.
     let week_start = due - TimeDelta::days(7) - TimeDelta::hours(7);
-    let at = (Utc::now() - TimeDelta::minutes(1)).max(week_start + TimeDelta::seconds(1));
+    // An hour into it: always past (on a Monday before 07:00 the period is last week).
+    let at = week_start + TimeDelta::hours(1);
     spend(&server, &keys["ana"], "rep-ana", at, &[1.25, 1.25]).await;
     spend(&server, &keys["bo"], "rep-bo", at, &[2.5]).await;
     spend(
@@ -331,7 +332,62 @@ async fn dashboards_print_for_those_who_export_and_reports_go_only_to_who_sees_t
     assert_eq!(r.status(), 200);
     let text = pdf_text(&r.bytes().await.unwrap());
     assert!(text.contains("$3.00") && !text.contains("$7.00"), "{text}");
+    // Every widget's numbers at once, as JSON and as one row per number.
+    let (status, all) = call(
+        &server,
+        Method::GET,
+        "/api/v1/reports/export?range=7d",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["dashboard"], "Dashboard");
+    let widgets: Vec<&str> = all["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["widget"].as_str().unwrap())
+        .collect();
+    assert!(
+        widgets.contains(&"people") && !widgets.contains(&"live"),
+        "{widgets:?}"
+    );
+    let mix = all["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["widget"] == "model_mix")
+        .unwrap();
+    assert_eq!(mix["data"]["rows"][0]["cost_usd"], 7.0, "{mix}");
+    let r = client()
+        .get(server.url("/api/v1/reports/export?range=7d&format=csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("widget,title,row,column,value\r\n"),
+        "{csv}"
+    );
+    let cost: f64 = csv
+        .lines()
+        .filter(|l| l.starts_with("model_mix,") && l.contains(",cost_usd,"))
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(cost, 7.0, "{csv}");
     // Viewers read reports sent to them but take nothing away.
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/reports/export",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
     let (status, _) = call(
         &server,
         Method::GET,
@@ -366,10 +422,12 @@ async fn dashboards_print_for_those_who_export_and_reports_go_only_to_who_sees_t
     .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["pointer"], "/recipients", "{problem}");
-    assert!(problem["errors"][0]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("viewer@demo.test"));
+    // Named by id: only those who manage people learn an address from one.
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&viewer_id) && !detail.contains("viewer@"),
+        "{detail}"
+    );
     let (status, problem) = call(
         &server,
         Method::POST,
@@ -421,6 +479,53 @@ async fn dashboards_print_for_those_who_export_and_reports_go_only_to_who_sees_t
     );
     let (status, _) = call(&server, Method::DELETE, &path, Some(&ana), None).await;
     assert_eq!(status, 204);
+
+    // A sending made for people who see names stays theirs: a viewer added later receives
+    // what comes next, not the files made before.
+    let admin_id = user_id(&server, &admin, "admin@demo.test").await;
+    let (status, report) = call(
+        &server,
+        Method::POST,
+        "/api/v1/reports",
+        Some(&admin),
+        Some(json!({ "name": "Admins only", "cadence": "weekly", "recipients": [admin_id] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    let path = format!("/api/v1/reports/{}", report["id"].as_str().unwrap());
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        &format!("{path}/send"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let (_, list) = call(&server, Method::GET, "/api/v1/reports", Some(&admin), None).await;
+        if let Some(run) = list[0]["runs"].as_array().and_then(|r| r.first()) {
+            break run["id"].as_str().unwrap().to_string();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never sent: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "name": "Admins only", "cadence": "weekly",
+                     "recipients": [admin_id, viewer_id] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let file = format!("{path}/runs/{run}/report.csv");
+    let (status, _) = call(&server, Method::GET, &file, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, Method::GET, &file, Some(&viewer), None).await;
+    assert_eq!(status, 404, "made for readers of names");
     server.shutdown().await;
 }
 

@@ -131,8 +131,8 @@ pub(super) fn BoardMenu(
             encode(&exported(&name_now(), &document_now()))
         )
     };
-    // The board as it is shown (its filters too), printed by the server.
-    let pdf_href = move || {
+    // The board as it is shown (its filters too): printed, or every widget's numbers.
+    let report_href = move |what: &'static str| {
         let q: Vec<String> = [
             current_id()
                 .map(|id| format!("board={id}"))
@@ -142,7 +142,7 @@ pub(super) fn BoardMenu(
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();
-        format!("/api/v1/reports/pdf?{}", q.join("&"))
+        format!("/api/v1/reports/{what}?{}", q.join("&"))
     };
     let open = move |p: Panel| {
         error.set(None);
@@ -380,7 +380,8 @@ pub(super) fn BoardMenu(
             </Show>
             <a class="link" id="board-export" href=export_href download=move || file_name(&name_now())>"Export"</a>
             {prints.then(|| view! {
-                <a class="link" id="board-pdf" href=pdf_href download="" title="This dashboard with its filters, as a PDF">"PDF"</a>
+                <a class="link" id="board-pdf" href=move || report_href("pdf") download="" title="This dashboard with its filters, as a PDF">"PDF"</a>
+                <a class="link" id="board-csv" href=move || format!("{}&format=csv", report_href("export")) download="" title="Every widget's numbers with these filters, one row per number">"CSV"</a>
             })}
             {keeps_own.then(|| view! {
                 <button type="button" class="link" id="board-import" aria-expanded=move || (panel.get() == Some(Panel::Import)).to_string() on:click=move |_| {
