@@ -36,6 +36,9 @@ pub struct Config {
     /// The browser that prints reports to PDF (`DEVPULSE_CHROMIUM`); by default the first
     /// `chromium`, `chromium-browser`, `google-chrome` or `chrome` on `PATH`.
     pub chromium: Option<String>,
+    /// The bearer token `/metrics` asks of Prometheus (`DEVPULSE_METRICS_TOKEN`); unset, the
+    /// route answers 404.
+    pub metrics_token: Option<String>,
     /// Mark cookies `Secure` and give them the `__Host-`/`__Secure-` names (served over https).
     /// On by default in production; `DEVPULSE_SECURE_COOKIES=false` turns it off there.
     pub secure_cookies: bool,
@@ -240,6 +243,7 @@ impl Config {
             sso_allow_private: switch(&get, "DEVPULSE_SSO_ALLOW_PRIVATE")?,
             webhooks_allow_private: switch(&get, "DEVPULSE_WEBHOOKS_ALLOW_PRIVATE")?,
             chromium: get("DEVPULSE_CHROMIUM").filter(|v| !v.is_empty()),
+            metrics_token: get("DEVPULSE_METRICS_TOKEN").filter(|v| !v.is_empty()),
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", production)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,

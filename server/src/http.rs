@@ -127,6 +127,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::monitoring::scrape))
         .merge(api::routes().into_router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
@@ -177,12 +178,23 @@ pub fn router(state: AppState, config: &Config) -> Router {
             std::sync::Arc::new(config.trusted_proxies.clone()),
             resolve_client_ip,
         ))
+        .layer(axum::middleware::from_fn(
+            crate::monitoring::record_requests,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
                     // DefaultMakeSpan's fields, with the URI's secrets taken out.
+                    // The id the outer layer gave it (or the client sent), so every line
+                    // of the request names it, as its answer's `x-request-id` does.
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
                     tracing::info_span!(
                         "request",
+                        id = %id,
                         method = %req.method(),
                         uri = %redacted(req.uri()),
                         version = ?req.version(),
@@ -190,6 +202,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
         .with_state(state)
 }
 

@@ -19,6 +19,7 @@ pub mod live;
 pub mod mail;
 pub mod mcp;
 pub mod metrics_scope;
+pub mod monitoring;
 pub mod outbound;
 pub mod reports;
 pub mod startup;
@@ -191,9 +192,12 @@ pub async fn serve(
         started_at: Instant::now(),
         schedules: config.schedules.clone(),
     });
+    // Installed before any request, so the first one is counted.
+    monitoring::handle();
     let state = AppState {
         rejections,
         reports: reporter,
+        metrics_token: config.metrics_token.as_deref().map(Into::into),
         outbound,
         system,
         sso: Arc::new(sso),

@@ -373,6 +373,7 @@ impl Feed {
                         if socket.send(Message::Text(text.into())).await.is_err() {
                             return Stop::Gone;
                         }
+                        sent("metrics_update");
                     }
                     // A workspace board's change reaches everyone in the workspace, even
                     // those it is not shared with: they learn an id and a version number,
@@ -382,12 +383,14 @@ impl Feed {
                         if socket.send(Message::Text(text.into())).await.is_err() {
                             return Stop::Gone;
                         }
+                        sent("board_change");
                     }
                     Ok(Notice::Alert(a)) => {
                         let Some(message) = a.for_reader(self.tenant, self.me) else { continue };
                         if socket.send(Message::Text(message.to_json().into())).await.is_err() {
                             return Stop::Gone;
                         }
+                        sent("system_alert");
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     // 1012: service restart; the client reconnects with back-off.
@@ -519,7 +522,14 @@ async fn serve(
 
 async fn send(socket: &mut WebSocket, point: &DbSample) -> Result<(), axum::Error> {
     let text = LiveMessage::DbSample(*point).to_json();
-    socket.send(Message::Text(text.into())).await
+    socket.send(Message::Text(text.into())).await?;
+    sent("db_sample");
+    Ok(())
+}
+
+/// Counts a message a client was sent (`/metrics`).
+fn sent(kind: &'static str) {
+    metrics::counter!("devpulse_websocket_messages_total", "kind" => kind).increment(1);
 }
 
 #[cfg(test)]

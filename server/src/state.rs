@@ -27,6 +27,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Policy,
     /// Prints dashboards to PDF and sends scheduled reports.
     pub reports: crate::reports::Reporter,
+    /// What `/metrics` asks of its scraper; `None`: metrics are not served.
+    pub metrics_token: Option<std::sync::Arc<str>>,
     pub store: Store,
     pub started_at: Instant,
     pub database_mode: &'static str,

@@ -114,7 +114,15 @@ impl Sockets {
     /// Counts a socket until the guard is dropped.
     pub fn open(self: &Arc<Self>) -> SocketGuard {
         self.open.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("devpulse_websocket_connections_total").increment(1);
         SocketGuard(self.clone())
+    }
+}
+
+impl Sockets {
+    /// Sockets open now.
+    pub fn count(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
     }
 }
 

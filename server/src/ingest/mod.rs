@@ -295,7 +295,9 @@ async fn run(
             let events: usize = jobs.iter().map(|j| j.events.len()).sum();
             let started = std::time::Instant::now();
             w.jobs(jobs).await;
-            stats.record(started.elapsed(), events as u64);
+            let took = started.elapsed();
+            metrics::histogram!("devpulse_writer_flush_seconds").record(took.as_secs_f64());
+            stats.record(took, events as u64);
         }
     }
 }
@@ -387,8 +389,28 @@ impl Write<'_> {
 
     async fn job(&self, mut job: Job) {
         let result = self.isolate(&mut job.events).await;
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "write failed");
+        match &result {
+            Err(e) => tracing::error!(error = %e, "write failed"),
+            Ok(r) => {
+                let (mut new, mut duplicate, mut rejected) = (0u64, 0u64, 0u64);
+                for f in &r.fates {
+                    match f {
+                        Fate::New => new += 1,
+                        Fate::Duplicate => duplicate += 1,
+                        Fate::Refused(_) | Fate::Unstorable(_) => rejected += 1,
+                    }
+                }
+                for (outcome, n) in [
+                    ("accepted", new),
+                    ("duplicate", duplicate),
+                    ("rejected", rejected),
+                ] {
+                    if n > 0 {
+                        metrics::counter!("devpulse_ingest_events_total", "outcome" => outcome)
+                            .increment(n);
+                    }
+                }
+            }
         }
         let _ = job.done.send(result);
     }

@@ -45,6 +45,7 @@ impl Rejections {
         if count == 0 {
             return;
         }
+        metrics::counter!("devpulse_ingest_rejected_total", "reason" => reason).increment(count);
         if let Ok(mut pending) = self.pending.lock() {
             *pending.entry((scope.clone(), reason)).or_default() += count;
         }

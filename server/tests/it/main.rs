@@ -22,6 +22,7 @@ mod ingest;
 mod live_metrics;
 mod mcp;
 mod mfa;
+mod monitoring;
 mod otel_sdk;
 mod people;
 mod redis;

@@ -150,6 +150,9 @@ async fn link_tokens_and_passwords_stay_out_of_the_request_log() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Every answer carries its request's id, and the request's log line names it.
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(request_id.len(), 36, "a UUID: {request_id}");
 
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -171,5 +174,10 @@ async fn link_tokens_and_passwords_stay_out_of_the_request_log() {
     assert!(
         log.contains("/welcome?token=[redacted]"),
         "the requests are logged, their tokens redacted:\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&request_id) && l.contains("/api/v1/auth/links/redeem")),
+        "no log line of request {request_id}:\n{log}"
     );
 }

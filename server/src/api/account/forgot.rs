@@ -90,7 +90,11 @@ async fn ask(
         .password_requests
         .take(from.ip.as_deref().unwrap_or("unknown"), 1.0)
         .await
-        .map_err(ApiError::TooManyRequests)?;
+        .map_err(|wait| {
+            metrics::counter!("devpulse_login_throttled_total", "what" => "password_reset")
+                .increment(1);
+            ApiError::TooManyRequests(wait)
+        })?;
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send(&state, &from, &slug, &email).await {

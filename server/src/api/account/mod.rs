@@ -198,10 +198,10 @@ async fn sign_in(
         email.as_str(),
         ip.as_deref(),
     );
-    state
-        .login_limits
-        .reserve(&attempt)
-        .map_err(ApiError::TooManyRequests)?;
+    state.login_limits.reserve(&attempt).map_err(|wait| {
+        metrics::counter!("devpulse_login_throttled_total", "what" => "sign_in").increment(1);
+        ApiError::TooManyRequests(wait)
+    })?;
 
     let tenant = match &slug {
         Some(slug) => match tenants::find_by_slug(state.store.pool(), slug).await {

@@ -123,6 +123,8 @@ async fn every_route_refuses_what_the_matrix_does_not_allow() {
                 },
             )
             .replace("{user_id}", &other_user_id)
+            .replace("{run}", &other_user_id)
+            .replace("{file}", "report.pdf")
             .replace("{slug}", "other");
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let body = Some(json!({}));
