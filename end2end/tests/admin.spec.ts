@@ -690,6 +690,13 @@ test('reports: the dashboard prints to PDF, and a weekly digest saved on the rep
   expect(csv.startsWith('widget,title,row,column,value')).toBe(true);
   expect(csv).toContain('model_mix,Model mix,');
 
+  // A viewer of its own (an earlier test erases the demo's viewer).
+  const made = await page.request.post(`${server.url}/api/v1/users`, {
+    data: { email: 'reader@demo.test', role: 'viewer', password: 'reader-password-123' },
+    headers: { origin: server.url },
+  });
+  expect(made.status()).toBe(201);
+
   await page.goto(`${server.url}/reports`);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.locator('#report-name').fill('Weekly digest');
@@ -697,20 +704,20 @@ test('reports: the dashboard prints to PDF, and a weekly digest saved on the rep
   await page.locator('#report-recipients').fill('admin@demo.test, nobody@demo.test');
   await page.locator('#report-save').click();
   await expect(page.locator('#report-recipients-error')).toHaveText('No one in this workspace has the address nobody@demo.test');
-  await page.locator('#report-recipients').fill('admin@demo.test, viewer@demo.test');
+  await page.locator('#report-recipients').fill('admin@demo.test, reader@demo.test');
   await page.locator('#report-save').click();
   await expect(page.locator('#report-saved')).toContainText('Weekly digest');
   const row = page.locator('#reports tr', { hasText: 'Weekly digest' });
-  await expect(row.locator('.recipients')).toHaveText('admin@demo.test, viewer@demo.test');
+  await expect(row.locator('.recipients')).toHaveText('admin@demo.test, reader@demo.test');
   await expect(row).toContainText('Mondays at 07:00');
   await row.getByRole('button', { name: /Send now/ }).click();
   await expect(page.locator('#report-queued')).toBeVisible();
 
   // Each recipient's e-mail carries the PDF and the CSV.
   const digest = (to: string) => mailTo(to).filter((m) => m.includes('devpulse-weekly-digest-'));
-  await expect.poll(() => digest('viewer@demo.test').length, { timeout: 30_000 }).toBe(1);
+  await expect.poll(() => digest('reader@demo.test').length, { timeout: 30_000 }).toBe(1);
   await expect.poll(() => digest('admin@demo.test').length, { timeout: 30_000 }).toBe(1);
-  const mail = digest('viewer@demo.test')[0];
+  const mail = digest('reader@demo.test')[0];
   expect(mail).toContain('Content-Type: application/pdf');
   expect(mail).toMatch(/filename[^=]*="devpulse-weekly-digest-\d{4}-\d{2}-\d{2}\.csv"/);
 

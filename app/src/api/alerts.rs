@@ -19,25 +19,10 @@ pub struct AlertsPage {
     pub manages_all: bool,
 }
 
-#[cfg(feature = "ssr")]
-async fn reader(
-    s: &crate::session::ssr::Session,
-    tx: &mut store::TenantTx,
-) -> Result<store::dashboard::Reader, AppError> {
-    store::dashboard::Reader::of(tx, s.user_id, s.viewer.role)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                http::StatusCode::FORBIDDEN,
-                format!("your role ({}) reads no metrics", s.viewer.role),
-            )
-        })
-}
-
 #[server(endpoint = "alerts/list")]
 pub async fn alerts_view() -> Result<AlertsPage, AppError> {
     let (s, mut tx) = ws::allowed::<AlertsView>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let rules = store::alerts::list(&mut tx, &reader).await?;
     let history = store::alerts::history(&mut tx, &reader, None, 50).await?;
     tx.commit().await?;
@@ -183,7 +168,7 @@ mod save {
         enabled: Option<String>,
     ) -> Result<Rule, AppError> {
         let (s, mut tx) = ws::allowed::<SaveAlert>().await?;
-        let reader = reader(&s, &mut tx).await?;
+        let reader = ws::reader(&s, &mut tx).await?;
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut new = new_rule_of(
             &name,
@@ -221,7 +206,7 @@ mod save {
 #[server(endpoint = "alerts/pause")]
 pub async fn pause_alert(id: String, enabled: bool) -> Result<Rule, AppError> {
     let (s, mut tx) = ws::allowed::<PauseAlert>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let id = rule_id(&id)?;
     let rule = store::alerts::get(&mut tx, &reader, id).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
@@ -244,7 +229,7 @@ fn rule_id(id: &str) -> Result<types::AlertRuleId, AppError> {
 #[server(endpoint = "alerts/delete")]
 pub async fn delete_alert(id: String) -> Result<(), AppError> {
     let (s, mut tx) = ws::allowed::<DeleteAlert>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
     store::alerts::delete(&mut tx, &s.actor, &reader, manages_all, rule_id(&id)?).await?;
     tx.commit().await?;
@@ -259,7 +244,7 @@ pub async fn subscribe_alert(
     email: Option<String>,
 ) -> Result<Rule, AppError> {
     let (s, mut tx) = ws::allowed::<SubscribeAlert>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let on = |v: &Option<String>| {
         v.as_deref()
             .is_some_and(|v| matches!(v, "on" | "true" | "yes"))
@@ -308,7 +293,7 @@ pub async fn list_anomalies(
     sensitivity: Option<String>,
 ) -> Result<Vec<types::anomalies::Anomaly>, AppError> {
     let (s, mut tx) = ws::allowed::<ListAnomalies>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let number = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let sensitivity = number(sensitivity)
         .map(|v| v.trim().parse::<f64>())

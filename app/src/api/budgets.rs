@@ -12,14 +12,7 @@ use crate::AppError;
 #[server(endpoint = "budgets/status")]
 pub async fn budget_status() -> Result<Vec<Status>, AppError> {
     let (s, mut tx) = ws::allowed::<BudgetStatus>().await?;
-    let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                http::StatusCode::FORBIDDEN,
-                format!("your role ({}) reads no metrics", s.viewer.role),
-            )
-        })?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let list = store::budgets::status(&mut tx, &reader, chrono::Utc::now()).await?;
     tx.commit().await?;
     Ok(list)

@@ -25,26 +25,11 @@ pub struct ReportsPage {
     pub can_create: bool,
 }
 
-#[cfg(feature = "ssr")]
-async fn reader(
-    s: &crate::session::ssr::Session,
-    tx: &mut store::TenantTx,
-) -> Result<store::dashboard::Reader, AppError> {
-    store::dashboard::Reader::of(tx, s.user_id, s.viewer.role)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                http::StatusCode::FORBIDDEN,
-                format!("your role ({}) reads no metrics", s.viewer.role),
-            )
-        })
-}
-
 #[server(endpoint = "reports/list")]
 pub async fn reports_view() -> Result<ReportsPage, AppError> {
     use types::dashboard::Audience;
     let (s, mut tx) = ws::allowed::<ReportsView>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
     let reports = store::reports::list(&mut tx, &reader, manages_all).await?;
     let visible = match reader.audience {
@@ -116,7 +101,7 @@ mod save {
         enabled: Option<String>,
     ) -> Result<Report, AppError> {
         let (s, mut tx) = ws::allowed::<SaveReport>().await?;
-        let reader = reader(&s, &mut tx).await?;
+        let reader = ws::reader(&s, &mut tx).await?;
         let manages_all = s.viewer.can(types::Permission::UserManage);
         let cadence = Cadence::parse(cadence.trim())
             .ok_or_else(|| AppError::invalid("cadence", "cadence: must be weekly or monthly"))?;
@@ -183,7 +168,7 @@ mod save {
 #[server(endpoint = "reports/pause")]
 pub async fn pause_report(id: String, enabled: bool) -> Result<Report, AppError> {
     let (s, mut tx) = ws::allowed::<PauseReport>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
     let id = report_id(&id)?;
     let r = store::reports::get(&mut tx, &reader, manages_all, id).await?;
@@ -212,7 +197,7 @@ pub async fn pause_report(id: String, enabled: bool) -> Result<Report, AppError>
 #[server(endpoint = "reports/delete")]
 pub async fn delete_report(id: String) -> Result<(), AppError> {
     let (s, mut tx) = ws::allowed::<DeleteReport>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
     store::reports::delete(&mut tx, &s.actor, &reader, manages_all, report_id(&id)?).await?;
     tx.commit().await?;
@@ -223,7 +208,7 @@ pub async fn delete_report(id: String) -> Result<(), AppError> {
 #[server(endpoint = "reports/send")]
 pub async fn send_report(id: String) -> Result<(), AppError> {
     let (s, mut tx) = ws::allowed::<SendReport>().await?;
-    let reader = reader(&s, &mut tx).await?;
+    let reader = ws::reader(&s, &mut tx).await?;
     let manages_all = s.viewer.can(types::Permission::UserManage);
     store::reports::send_now(
         &mut tx,

@@ -24,6 +24,21 @@ pub async fn member_tx(s: Session) -> Result<(Session, store::TenantTx), AppErro
     Ok((s, tx))
 }
 
+/// What the caller reads of the dashboard's numbers (403 for a role that reads none).
+pub async fn reader(
+    s: &Session,
+    tx: &mut store::TenantTx,
+) -> Result<store::dashboard::Reader, AppError> {
+    store::dashboard::Reader::of(tx, s.user_id, s.viewer.role)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::FORBIDDEN,
+                format!("your role ({}) reads no metrics", s.viewer.role),
+            )
+        })
+}
+
 pub fn user_id(id: &str) -> Result<store::UserId, AppError> {
     id.parse()
         .map(store::UserId)

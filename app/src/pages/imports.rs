@@ -77,9 +77,7 @@ pub async fn roll_back(id: ImportId) -> Result<String, AppError> {
 #[server(endpoint = "baselines/compare")]
 pub async fn compare_baselines() -> Result<types::baselines::Comparison, AppError> {
     let (s, mut tx) = crate::api::workspace::allowed::<CompareBaselines>().await?;
-    let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
-        .await?
-        .ok_or_else(|| AppError::new(http::StatusCode::FORBIDDEN, "your role reads no metrics"))?;
+    let reader = crate::api::workspace::reader(&s, &mut tx).await?;
     let c = store::baselines::compare(&mut tx, &reader).await?;
     tx.commit().await?;
     Ok(c)

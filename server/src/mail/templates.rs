@@ -270,7 +270,8 @@ fn notice(subject: String, lead: &str, note: &str) -> Rendered {
     }
 }
 
-fn escape(s: &str) -> String {
+/// Text made inert in HTML, attributes included (the print view uses it too).
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

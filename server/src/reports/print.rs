@@ -196,18 +196,7 @@ fn table(out: &mut String, t: &Table) {
 
 /// Text and attribute values made inert.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::mail::templates::escape(s)
 }
 
 #[cfg(test)]
