@@ -275,7 +275,7 @@ pub async fn period(
 }
 
 /// Who may receive a report of `owner` about `f`: each named person must be here, active,
-/// and see the same numbers. Returns the owner's reader.
+/// and see the same numbers.
 async fn check(
     conn: &mut PgConnection,
     owner: &Reader,

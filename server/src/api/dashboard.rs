@@ -195,16 +195,16 @@ pub async fn charts(
 /// What a widget's answer is asked with, beyond the filters: its registry entry's query
 /// with these in place where they apply.
 #[derive(Default)]
-pub(super) struct How {
-    pub(super) split: Option<Split>,
-    pub(super) measure: Option<Measure>,
-    pub(super) by: Option<Dimension>,
-    pub(super) sort: SessionSort,
-    pub(super) page: i64,
+pub(crate) struct How {
+    pub(crate) split: Option<Split>,
+    pub(crate) measure: Option<Measure>,
+    pub(crate) by: Option<Dimension>,
+    pub(crate) sort: SessionSort,
+    pub(crate) page: i64,
 }
 
 /// One widget's answer, as `ask`'s reader sees it.
-pub(super) async fn answer(
+pub(crate) async fn answer(
     ask: &store::dashboard::Asker<'_>,
     conn: &mut sqlx::PgConnection,
     spec: &app::widgets::WidgetSpec,
@@ -303,7 +303,7 @@ pub async fn session(
 /// One widget's answer; in JSON, just the answer itself.
 #[derive(serde::Serialize)]
 #[serde(untagged)]
-pub(super) enum Answer {
+pub(crate) enum Answer {
     Overview(Box<Overview>),
     Series(Series),
     Breakdown(Breakdown),
@@ -328,7 +328,7 @@ impl Answer {
     }
 
     /// The answer as rows of text, a header row first.
-    pub(super) fn rows(&self) -> Vec<Vec<String>> {
+    pub(crate) fn rows(&self) -> Vec<Vec<String>> {
         let mut rows: Vec<Vec<String>> = Vec::new();
         match self {
             Answer::Overview(o) => {

@@ -126,24 +126,13 @@ pub async fn export(
             if out(head).await.is_err() {
                 return Ok(());
             }
-            let mut placed: Vec<&types::boards::Placed> = board.widgets.iter().collect();
-            placed.sort_by_key(|p| (p.y, p.x));
             let mut first = true;
-            for p in placed {
-                let Some(spec) = app::widgets::find(&p.widget) else {
-                    continue;
-                };
-                let f = p.filters.over(&filters);
-                // The live feed is the moment, not the range.
-                if !spec.shown(reader.audience, f.person.is_some())
-                    || spec.kind == app::widgets::Kind::Feed
-                {
-                    continue;
-                }
+            for w in reports::shown(&board, &filters, reader.audience, false) {
+                let (p, spec, f) = (w.placed, w.spec, &w.filters);
                 let own = if p.filters.is_empty() {
                     None
                 } else {
-                    Some(store::dashboard::window(tx.conn(), &f, Utc::now()).await?)
+                    Some(store::dashboard::window(tx.conn(), f, Utc::now()).await?)
                 };
                 let ask = store::dashboard::Asker {
                     window: own.as_ref().unwrap_or(ask.window),
@@ -154,7 +143,7 @@ pub async fn export(
                     measure: p.measure,
                     ..Default::default()
                 };
-                let answer = super::dashboard::answer(&ask, tx.conn(), spec, &f, &how).await?;
+                let answer = super::dashboard::answer(&ask, tx.conn(), spec, f, &how).await?;
                 let name = p.title.clone().unwrap_or_else(|| spec.title.to_string());
                 let chunk = if csv {
                     let rows = answer.rows();

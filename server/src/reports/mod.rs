@@ -26,11 +26,14 @@ use store::{
 };
 use types::{
     boards::{ChartKind, Document, Placed},
-    dashboard::{Audience, Dimension, Filters, Overview, Query, SessionSort, Window},
+    dashboard::{Audience, Dimension, Filters, Overview, SessionSort, Split, Window},
     ReportId,
 };
 
-use crate::jobs::Failure;
+use crate::{
+    api::dashboard::{answer, Answer, How},
+    jobs::Failure,
+};
 use print::{Chart, Page, Printed, Table, Tile, MAX_ROWS};
 
 /// The job kind of the sweep that queues due reports.
@@ -250,6 +253,46 @@ pub struct Made {
     pub printed: Vec<Printed>,
 }
 
+/// One widget of a board as its reader is shown it: where it sits, what it is, and the
+/// filters it reads (the page's, under its own).
+pub struct Shown<'a> {
+    pub placed: &'a Placed,
+    pub spec: &'static widgets::WidgetSpec,
+    pub filters: Filters,
+}
+
+/// The widgets of `board` that `audience` is shown under `page`'s filters, in reading order,
+/// without the live feed (the moment, not the range). For a `scheduled` sending nothing
+/// outside the report's own scope is read: no widget's own person or team, and budgets
+/// (read as the owner sees them) only in a report about everything for readers of names.
+pub fn shown<'a>(
+    board: &'a Document,
+    page: &Filters,
+    audience: Audience,
+    scheduled: bool,
+) -> Vec<Shown<'a>> {
+    let mut placed: Vec<&Placed> = board.widgets.iter().collect();
+    placed.sort_by_key(|p| (p.y, p.x));
+    placed
+        .into_iter()
+        .filter_map(|p| {
+            let spec = widgets::find(&p.widget)?;
+            let filters = p.filters.over(page);
+            let outside = scheduled
+                && (p.filters.person.is_some()
+                    || p.filters.team.is_some()
+                    || (spec.kind == Kind::Budgets
+                        && (page.team.is_some() || !audience.names_people())));
+            (spec.shown(audience, filters.person.is_some()) && spec.kind != Kind::Feed && !outside)
+                .then_some(Shown {
+                    placed: p,
+                    spec,
+                    filters,
+                })
+        })
+        .collect()
+}
+
 /// Reads the headline numbers and each printable widget of `a.board`, in its order.
 pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made> {
     let window = store::dashboard::window(conn, a.filters, a.now).await?;
@@ -266,31 +309,13 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
     } else {
         Audience::Aggregate
     };
-    let mut placed: Vec<&Placed> = a.board.widgets.iter().collect();
-    placed.sort_by_key(|p| (p.y, p.x));
     let mut printed = Vec::new();
-    for p in placed {
-        let Some(spec) = widgets::find(&p.widget) else {
-            continue;
-        };
-        let f = p.filters.over(a.filters);
-        if !spec.shown(audience, f.person.is_some()) || spec.kind == Kind::Feed {
-            continue;
-        }
-        if a.scheduled
-            && (p.filters.person.is_some()
-                || p.filters.team.is_some()
-                // Budgets are read as the owner sees them, whatever the report's team.
-                || (spec.kind == Kind::Budgets
-                    && (a.filters.team.is_some() || !audience.names_people())))
-        {
-            continue;
-        }
+    for w in shown(a.board, a.filters, audience, a.scheduled) {
         // A widget with a range of its own reads its own window.
-        let own = if p.filters.is_empty() {
+        let own = if w.placed.filters.is_empty() {
             None
         } else {
-            Some(store::dashboard::window(conn, &f, a.now).await?)
+            Some(store::dashboard::window(conn, &w.filters, a.now).await?)
         };
         let ask = Asker {
             answers: a.store.answers(),
@@ -298,102 +323,125 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
             reader: a.reader,
             window: own.as_ref().unwrap_or(&window),
         };
-        let title = p.title.clone().unwrap_or_else(|| spec.title.to_string());
-        let mut out = Printed {
-            title: title.clone(),
-            about: spec.about.to_string(),
-            wide: p.w > 12,
-            chart: None,
-            table: None,
-            empty: None,
+        let how = How {
+            // A split by person the readers may not see is drawn by model instead.
+            split: w.placed.split.map(|s| {
+                if s.names_people() && !audience.names_people() {
+                    Split::Model
+                } else {
+                    s
+                }
+            }),
+            measure: w.placed.measure,
+            sort: SessionSort::Cost,
+            page: 1,
+            ..How::default()
         };
-        match spec.query {
-            Query::Series { split, measure } => {
-                let mut split = p.split.unwrap_or(split);
-                if split.names_people() && !audience.names_people() {
-                    split = types::dashboard::Split::Model;
-                }
-                let measure = p.measure.unwrap_or(measure);
-                let s = ask.series(conn, &f, split, measure).await?;
-                if s.lines.iter().all(|l| l.values.iter().all(|v| *v == 0.0)) {
-                    out.empty = Some("Nothing in this period.".into());
-                } else {
-                    let style = match p.chart {
-                        Some(ChartKind::Line) => charts::Style::Line,
-                        Some(ChartKind::Bar) => charts::Style::Bar,
-                        _ => charts::Style::Area,
-                    };
-                    out.about = format!(
-                        "{} per {}, {}",
-                        measure.label(),
-                        ask.window.grain.as_str(),
-                        split.label().to_lowercase()
-                    );
-                    out.chart = Some(Chart {
-                        option: charts::to_json(&charts::over_time(&s, style)),
-                        alt: format!(
-                            "{}: {}",
-                            title,
-                            s.lines
+        let answer = answer(&ask, conn, w.spec, &w.filters, &how).await?;
+        if let Some(p) = on_paper(&w, answer) {
+            printed.push(p);
+        }
+    }
+    Ok(Made {
+        window,
+        overview,
+        printed,
+    })
+}
+
+/// A widget's answer as it is printed: its chart, its table, or why there is neither.
+fn on_paper(w: &Shown, answer: Answer) -> Option<Printed> {
+    let (p, spec) = (w.placed, w.spec);
+    let title = p.title.clone().unwrap_or_else(|| spec.title.to_string());
+    let mut out = Printed {
+        title: title.clone(),
+        about: spec.about.to_string(),
+        wide: p.w > 12,
+        chart: None,
+        table: None,
+        empty: None,
+    };
+    match answer {
+        Answer::Series(s) => {
+            if s.lines.iter().all(|l| l.values.iter().all(|v| *v == 0.0)) {
+                out.empty = Some("Nothing in this period.".into());
+            } else {
+                let style = match p.chart {
+                    Some(ChartKind::Line) => charts::Style::Line,
+                    Some(ChartKind::Bar) => charts::Style::Bar,
+                    _ => charts::Style::Area,
+                };
+                out.about = format!(
+                    "{} per {}, {}",
+                    s.measure.label(),
+                    s.window.grain.as_str(),
+                    s.split.label().to_lowercase()
+                );
+                out.chart = Some(Chart {
+                    option: charts::to_json(&charts::over_time(&s, style)),
+                    alt: format!(
+                        "{}: {}",
+                        title,
+                        s.lines
+                            .iter()
+                            .take(5)
+                            .map(|l| format!("{} {}", l.label, compact(l.values.iter().sum())))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+        Answer::Breakdown(b) => {
+            let by = b.by;
+            if b.rows.is_empty() {
+                out.empty = Some("Nothing in this period.".into());
+            } else {
+                if spec.kind == Kind::Bars {
+                    let (name, values): (&str, Vec<f64>) = match by {
+                        Dimension::Tool => (
+                            "Executions",
+                            b.rows
                                 .iter()
-                                .take(5)
-                                .map(|l| format!("{} {}", l.label, compact(l.values.iter().sum())))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                                .map(|r| r.counts.tool_executions as f64)
+                                .collect(),
                         ),
-                    });
-                }
-            }
-            Query::Breakdown { by } => {
-                let b = ask.breakdown(conn, &f, by).await?;
-                if b.rows.is_empty() {
-                    out.empty = Some("Nothing in this period.".into());
-                } else {
-                    if spec.kind == Kind::Bars {
-                        let (name, values): (&str, Vec<f64>) = match by {
-                            Dimension::Tool => (
-                                "Executions",
-                                b.rows
-                                    .iter()
-                                    .map(|r| r.counts.tool_executions as f64)
-                                    .collect(),
-                            ),
-                            _ => (
-                                "Cost (USD)",
-                                b.rows.iter().map(|r| r.counts.cost_usd).collect(),
-                            ),
-                        };
-                        let labels: Vec<String> = b.rows.iter().map(|r| r.label.clone()).collect();
-                        out.chart = Some(Chart {
-                            option: charts::to_json(&charts::bars(name, &labels, &values)),
-                            alt: format!("{name} by {}", by.as_str()),
-                        });
-                    }
-                    out.table = Some(breakdown_table(&b.rows, by));
-                }
-            }
-            Query::Heatmap => {
-                let h = ask.heatmap(conn, &f).await?;
-                if h.cells.iter().flatten().all(|v| *v == 0) {
-                    out.empty = Some("Nothing in this period.".into());
-                } else {
+                        _ => (
+                            "Cost (USD)",
+                            b.rows.iter().map(|r| r.counts.cost_usd).collect(),
+                        ),
+                    };
+                    let labels: Vec<String> = b.rows.iter().map(|r| r.label.clone()).collect();
                     out.chart = Some(Chart {
-                        option: charts::to_json(&charts::heatmap(&h)),
-                        alt: "Activity by weekday and hour".into(),
+                        option: charts::to_json(&charts::bars(name, &labels, &values)),
+                        alt: format!("{name} by {}", by.as_str()),
                     });
                 }
+                out.table = Some(breakdown_table(&b.rows, by));
             }
-            Query::Sessions => {
-                let page = ask.sessions(conn, &f, SessionSort::Cost, 1).await?;
-                if page.sessions.is_empty() {
-                    out.empty = Some("No sessions in this period.".into());
-                } else {
-                    out.table = Some(sessions_table(&page));
-                }
+        }
+        Answer::Heatmap(h) => {
+            if h.cells.iter().flatten().all(|v| *v == 0) {
+                out.empty = Some("Nothing in this period.".into());
+            } else {
+                out.chart = Some(Chart {
+                    option: charts::to_json(&charts::heatmap(&h)),
+                    alt: "Activity by weekday and hour".into(),
+                });
             }
-            Query::Insights => {
-                let i = ask.insights(conn, &f).await?;
-                out.table = (!i.items.is_empty()).then(|| Table {
+        }
+        Answer::Sessions(page) => {
+            if page.sessions.is_empty() {
+                out.empty = Some("No sessions in this period.".into());
+            } else {
+                out.table = Some(sessions_table(&page));
+            }
+        }
+        Answer::Insights(i) => {
+            if i.items.is_empty() {
+                out.empty = Some("Nothing stood out.".into());
+            } else {
+                out.table = Some(Table {
                     head: vec!["Insight".into(), "The numbers".into()],
                     numeric: vec![false, false],
                     rows: i
@@ -404,27 +452,19 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
                         .collect(),
                     note: None,
                 });
-                if out.table.is_none() {
-                    out.empty = Some("Nothing stood out.".into());
-                }
             }
-            Query::Budgets => {
-                let b = store::budgets::status(conn, a.reader, a.now).await?;
-                if b.is_empty() {
-                    out.empty = Some("No budgets.".into());
-                } else {
-                    out.table = Some(budgets_table(&b));
-                }
-            }
-            Query::Overview | Query::Activity => continue,
         }
-        printed.push(out);
+        Answer::Budgets(b) => {
+            if b.is_empty() {
+                out.empty = Some("No budgets.".into());
+            } else {
+                out.table = Some(budgets_table(&b));
+            }
+        }
+        // The tiles carry the overview; the live feed is not printed.
+        Answer::Overview(_) | Answer::Activity(_) => return None,
     }
-    Ok(Made {
-        window,
-        overview,
-        printed,
-    })
+    Some(out)
 }
 
 /// The headline tiles: every number the dashboard's tiles show, with its change.

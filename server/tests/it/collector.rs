@@ -314,6 +314,18 @@ async fn hooks_spool_while_offline_and_sync_delivers_each_once_even_when_killed(
     assert!(status.contains("spool       0 events waiting"), "{status}");
 }
 
+/// Ana's row of `/api/v1/baselines` as the admin reads it.
+async fn ana_compared(server: &TestServer, admin: &str) -> Value {
+    let (_, all) = call(server, Method::GET, "/api/v1/baselines", Some(admin), None).await;
+    all["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["label"] == "ana@demo.test")
+        .cloned()
+        .unwrap_or_else(|| panic!("{all}"))
+}
+
 /// Ana's and Bo's laptops bring the legacy baselines with their history; what devpulse sees
 /// live afterwards is set against them, per person and for their team.
 #[tokio::test]
@@ -326,20 +338,7 @@ async fn an_import_brings_the_legacy_baselines_set_against_the_sessions_since() 
         let home = fixtures().join(format!("home-{user}"));
         laptop.run(&["import", "--quiet", home.to_str().unwrap()]);
     }
-    let (_, before) = call(
-        &server,
-        Method::GET,
-        "/api/v1/baselines",
-        Some(&admin),
-        None,
-    )
-    .await;
-    let ana = before["people"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["label"] == "ana@demo.test")
-        .unwrap_or_else(|| panic!("{before}"));
+    let ana = ana_compared(&server, &admin).await;
     // historical-baseline.json wins over current-baseline.json (the hooks' defaults).
     assert_eq!(ana["before"]["commands_per_hour"], 12.4, "{ana}");
     assert_eq!(ana["before"]["lines_per_hour"], 88.1);
@@ -392,6 +391,7 @@ async fn an_import_brings_the_legacy_baselines_set_against_the_sessions_since() 
         assert!(status.is_success(), "{body}");
     }
 
+    let ana = ana_compared(&server, &admin).await;
     let (_, now) = call(
         &server,
         Method::GET,
@@ -400,12 +400,6 @@ async fn an_import_brings_the_legacy_baselines_set_against_the_sessions_since() 
         None,
     )
     .await;
-    let ana = now["people"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["label"] == "ana@demo.test")
-        .unwrap();
     assert_eq!(ana["after"]["commands_per_hour"], 30.0, "{ana}");
     assert_eq!(ana["after"]["lines_per_hour"], 240.0);
     assert_eq!(ana["after"]["success_rate"], 90.0);
