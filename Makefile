@@ -18,6 +18,7 @@ setup:
 	@scripts/setup.sh
 
 build: setup
+	@scripts/prune-target.py
 	cargo leptos build
 
 run: build

@@ -26,6 +26,8 @@ trap cleanup EXIT
 cleanup
 rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e* .data/bench
 mkdir -p .data && chmod 755 .data
+# Old builds of our own crates pile up in the shared target directory until the disk fills.
+scripts/prune-target.py
 
 step "rustfmt"
 cargo fmt --all -- --check
