@@ -16,7 +16,7 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 cleanup() {
   scripts/pg.sh stop "$DEVPULSE_TEST_PG_DIR"
   # Each Playwright spec runs its own embedded server under .data/e2e-<spec>.
-  for d in "$PWD"/.data/e2e*/postgres "$PWD/.data/bench/postgres"; do
+  for d in "$PWD"/.data/e2e*/postgres "$PWD/.data/bench/postgres" "$PWD/.data/schemathesis/postgres"; do
     [ -d "$d" ] && scripts/pg.sh stop "$d"
   done
   return 0
@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 # Each run starts from an empty cluster: no state leaks from one run into the next.
 cleanup
-rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e* .data/bench
+rm -rf "$DEVPULSE_TEST_PG_DIR" .data/e2e* .data/bench .data/schemathesis
 mkdir -p .data && chmod 755 .data
 # Old builds of our own crates pile up in the shared target directory until the disk fills.
 scripts/prune-target.py
@@ -49,6 +49,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "site build: server + WASM bundle (cargo leptos build)"
 cargo leptos build
+
+step "API contract: schemathesis against /api/v1/openapi.json (real server, real PostgreSQL)"
+DEVPULSE_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" scripts/schemathesis.sh
 
 step "end-to-end tests (Playwright, Debian Chromium)"
 DEVPULSE_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" npx playwright test -c end2end/playwright.config.ts

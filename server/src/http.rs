@@ -129,6 +129,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::monitoring::scrape))
         .merge(api::routes().into_router(&state))
+        .merge(api::openapi::docs_ui())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })
@@ -148,7 +149,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn(small_bodies_for_server_functions))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(axum::middleware::map_response(problem_for_oversized_bodies))
+        .layer(axum::middleware::from_fn(problem_for_bare_errors))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(version, cache_policy))
         .layer(SetResponseHeaderLayer::overriding(
@@ -304,19 +305,53 @@ async fn resolve_client_ip(
     next.run(request).await
 }
 
-/// tower-http answers an oversized body with a bare 413; give it the same problem+json
-/// shape as every other error.
-async fn problem_for_oversized_bodies(
-    response: axum::response::Response,
-) -> axum::response::Response {
-    let is_problem = response
+/// Errors the API's own code did not write (axum's extractor rejections and 405s, tower's
+/// 413, the MCP transport's refusals) come as plain text or nothing; API clients get every
+/// error as problem+json, with the text as its detail. Pages and server functions (whose
+/// client reads its own error encoding) keep theirs; a 413 is problem+json everywhere.
+async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let api = ["/api/v1/", "/v1/", "/mcp", "/auth/", "/ws"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let response = next.run(req).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem {
+        .map(|v| v.as_bytes().to_vec());
+    let bare = content_type
+        .as_deref()
+        .is_none_or(|t| t.starts_with(b"text/plain"));
+    if status == StatusCode::PAYLOAD_TOO_LARGE && bare {
         return error::ApiError::PayloadTooLarge.into_response();
     }
-    response
+    if !api || !bare {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = if text.is_empty() {
+        title.to_lowercase()
+    } else {
+        text
+    };
+    let kind = title.to_lowercase().replace(' ', "-");
+    let mut answer = error::problem(status, &kind, title, detail);
+    // What the original said about the refusal (Allow on a 405, Retry-After) stays.
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, v.clone());
+        }
+    }
+    answer
 }
 
 /// See `auth::csrf`: a state-changing request another site's page makes a browser send is

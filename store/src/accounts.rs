@@ -406,8 +406,12 @@ pub async fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) 
 pub async fn set_active(conn: &mut PgConnection, id: UserId, active: bool) -> Result<User> {
     lock(conn, id).await?;
     let status = if active { "active" } else { "deactivated" };
+    // Only a deactivation ends sessions: reactivating someone already active (oneself, say)
+    // must not sign them out.
     let n = sqlx::query!(
-        "UPDATE users SET status = $2, sessions_valid_after = clock_timestamp(), updated_at = now()
+        "UPDATE users SET status = $2, updated_at = now(),
+                sessions_valid_after = CASE WHEN $2 = 'deactivated' THEN clock_timestamp()
+                                            ELSE sessions_valid_after END
          WHERE id = $1 AND erased_at IS NULL",
         id.0,
         status

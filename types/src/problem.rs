@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One bad field: its JSON pointer in the request (body or query) and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub pointer: String,
     pub detail: String,
@@ -21,6 +22,7 @@ impl FieldError {
 
 /// The body of every error response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A stable, relative type such as `/problems/validation`.
     #[serde(rename = "type")]

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod links;
 pub mod metrics;
 pub mod mfa;
+pub mod openapi;
 pub mod prices;
 pub mod reports;
 pub mod settings;
@@ -58,8 +59,18 @@ pub struct RouteInfo {
     pub access: String,
 }
 
+struct Entry {
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+    /// The handler's name (`alerts::create`), the operation's summary in the OpenAPI document.
+    name: &'static str,
+    doc: openapi::Doc,
+}
+
 pub struct ApiRouter {
-    routes: Vec<(Method, &'static str, Access, MethodRouter<AppState>)>,
+    routes: Vec<Entry>,
 }
 
 impl ApiRouter {
@@ -67,14 +78,21 @@ impl ApiRouter {
         ApiRouter { routes: Vec::new() }
     }
 
-    pub fn route(
+    fn route<H>(
         mut self,
         method: Method,
         path: &'static str,
         access: Access,
         handler: MethodRouter<AppState>,
     ) -> Self {
-        self.routes.push((method, path, access, handler));
+        self.routes.push(Entry {
+            method,
+            path,
+            access,
+            handler,
+            name: openapi::handler_name::<H>(),
+            doc: openapi::Doc::default(),
+        });
         self
     }
 
@@ -84,7 +102,7 @@ impl ApiRouter {
         access: Access,
         handler: H,
     ) -> Self {
-        self.route(Method::GET, path, access, routing::get(handler))
+        self.route::<H>(Method::GET, path, access, routing::get(handler))
     }
 
     pub fn post<H: Handler<T, AppState>, T: 'static>(
@@ -93,7 +111,7 @@ impl ApiRouter {
         access: Access,
         handler: H,
     ) -> Self {
-        self.route(Method::POST, path, access, routing::post(handler))
+        self.route::<H>(Method::POST, path, access, routing::post(handler))
     }
 
     pub fn put<H: Handler<T, AppState>, T: 'static>(
@@ -102,7 +120,7 @@ impl ApiRouter {
         access: Access,
         handler: H,
     ) -> Self {
-        self.route(Method::PUT, path, access, routing::put(handler))
+        self.route::<H>(Method::PUT, path, access, routing::put(handler))
     }
 
     pub fn delete<H: Handler<T, AppState>, T: 'static>(
@@ -111,16 +129,23 @@ impl ApiRouter {
         access: Access,
         handler: H,
     ) -> Self {
-        self.route(Method::DELETE, path, access, routing::delete(handler))
+        self.route::<H>(Method::DELETE, path, access, routing::delete(handler))
+    }
+
+    /// Documents the route just added (its body, query and answer) for the OpenAPI document.
+    pub fn doc(mut self, doc: impl FnOnce(openapi::Doc) -> openapi::Doc) -> Self {
+        let last = self.routes.last_mut().expect("doc() follows a route");
+        last.doc = doc(std::mem::take(&mut last.doc));
+        self
     }
 
     pub fn table(&self) -> Vec<RouteInfo> {
         self.routes
             .iter()
-            .map(|(m, p, a, _)| RouteInfo {
-                method: m.to_string(),
-                path: p,
-                access: a.describe(),
+            .map(|e| RouteInfo {
+                method: e.method.to_string(),
+                path: e.path,
+                access: e.access.describe(),
             })
             .collect()
     }
@@ -128,26 +153,24 @@ impl ApiRouter {
     /// Every handler wrapped in the gate that enforces its declared access; public routes
     /// also in the small body limit.
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
-        self.routes
-            .into_iter()
-            .fold(Router::new(), |router, (_, path, access, handler)| {
-                let gate = axum::middleware::from_fn_with_state(
-                    Gate {
-                        state: state.clone(),
-                        access,
-                    },
-                    gate,
-                );
-                let handler = handler.layer(gate);
-                let handler = if access == Access::Public {
-                    handler.layer(tower_http::limit::RequestBodyLimitLayer::new(
-                        PUBLIC_BODY_LIMIT,
-                    ))
-                } else {
-                    handler
-                };
-                router.route(path, handler)
-            })
+        self.routes.into_iter().fold(Router::new(), |router, e| {
+            let gate = axum::middleware::from_fn_with_state(
+                Gate {
+                    state: state.clone(),
+                    access: e.access,
+                },
+                gate,
+            );
+            let handler = e.handler.layer(gate);
+            let handler = if e.access == Access::Public {
+                handler.layer(tower_http::limit::RequestBodyLimitLayer::new(
+                    PUBLIC_BODY_LIMIT,
+                ))
+            } else {
+                handler
+            };
+            router.route(e.path, handler)
+        })
     }
 }
 
@@ -272,6 +295,8 @@ pub fn routes() -> ApiRouter {
     // exporters.
     const EXPORT: Access = Read(types::reports::EXPORTS);
     ApiRouter::new()
+        .get("/api/v1/openapi.json", Public, openapi::spec)
+        .doc(|d| d.answers_with("200", "This document (OpenAPI 3.1)", Some(openapi::JSON)))
         // The live feeds: the installation's database activity for the public status page, and
         // the caller's tenant's metrics_updates for those who may read metrics.
         .get("/ws", Public, crate::live::status_ws)
@@ -344,7 +369,9 @@ pub fn routes() -> ApiRouter {
             Ingest,
             metrics::end_session,
         )
+        .doc(|d| d.path::<String>("id"))
         .get("/api/v1/metrics/sessions/{id}", READ, metrics::get_session)
+        .doc(|d| d.path::<String>("id"))
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
@@ -416,6 +443,7 @@ pub fn routes() -> ApiRouter {
             DASHBOARD,
             dashboard::session,
         )
+        .doc(|d| d.path::<String>("id"))
         .get("/api/v1/dashboard/config", DASHBOARD, boards::list)
         .post("/api/v1/dashboard/config", Authenticated, boards::create)
         .get("/api/v1/dashboard/config/{id}", DASHBOARD, boards::get)
@@ -622,6 +650,7 @@ pub fn routes() -> ApiRouter {
             Permission(TenantsManage),
             admin::retry_job,
         )
+        .doc(|d| d.path::<i64>("id"))
         .get(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),
