@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// USD per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Price {
     pub input: f64,
     pub output: f64,

@@ -20,6 +20,7 @@ use crate::{
 pub use types::ImportId;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportBatch {
     pub id: ImportId,
     pub user_id: Uuid,
@@ -39,6 +40,7 @@ pub struct ImportBatch {
 
 /// What a rollback removed, from whose batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolledBack {
     /// The person who imported the batch.
     pub owner: Uuid,

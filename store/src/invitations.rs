@@ -319,6 +319,7 @@ async fn new_link(conn: &mut PgConnection, slug: &Slug, user_id: UserId) -> Resu
 
 /// What an unused, unexpired link is for, without using it.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pending {
     pub kind: LinkKind,
     pub user: User,

@@ -15,6 +15,7 @@ pub const SEND: &str = "email.send";
 
 /// What an e-mail says, as the values its template needs. The server renders the words.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "template", rename_all = "snake_case")]
 pub enum Message {
     /// Someone was invited to a workspace: the link sets their first password.
@@ -68,6 +69,7 @@ pub enum Message {
 
 /// One headline number of a report, as words: "Cost", "$212.50", "+12.5% vs the week before".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Headline {
     pub label: String,
     pub value: String,
@@ -75,6 +77,7 @@ pub struct Headline {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecondFactorChange {
     Enabled,

@@ -17,6 +17,7 @@ pub use types::TenantId;
 
 /// A tenant's short name, `[a-z][a-z0-9_]{1,40}`; it names the schema and the role.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Slug(String);
 
@@ -68,6 +69,7 @@ impl fmt::Display for Slug {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     Active,
@@ -75,6 +77,7 @@ pub enum TenantStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: Slug,
@@ -96,6 +99,7 @@ impl Tenant {
 /// The schema and role of one tenant, read from the registry. Only `store` can make one,
 /// so a `TenantTx` can only ever enter a tenant that really exists.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantScope {
     pub(crate) id: TenantId,
     pub(crate) schema: String,

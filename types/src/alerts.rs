@@ -13,6 +13,7 @@ use crate::{
 
 /// What a rule watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     CostUsd,
@@ -36,6 +37,7 @@ pub enum Metric {
 
 /// How a metric's numbers read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Usd,
@@ -162,6 +164,7 @@ fn trim(v: f64, places: usize) -> String {
 
 /// Which side of the threshold is trouble.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Above,
@@ -192,6 +195,7 @@ impl Direction {
 /// whole window lies inside them (so "no activity for 2 h" does not fire at 9:00 for the
 /// night before).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkingHours {
     /// The first hour (0–23) and the hour the day ends (1–24).
     pub from_hour: u8,
@@ -231,6 +235,7 @@ pub const DEFAULT_BAND: f64 = 0.1;
 
 /// A rule as written by its owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRule {
     pub name: String,
     pub metric: Metric,
@@ -374,6 +379,7 @@ pub fn window_words(minutes: i32) -> String {
 
 /// Whether a rule is in trouble.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Ok,
@@ -414,6 +420,7 @@ pub fn judge(state: State, value: Option<f64>, rule: &NewRule) -> State {
 
 /// A rule as stored, with where it stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     pub id: AlertRuleId,
     pub owner: UserId,
@@ -433,6 +440,7 @@ pub struct Rule {
 
 /// How one person hears of a rule: in the app (the bell) and/or by e-mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub in_app: bool,
     pub email: bool,
@@ -440,6 +448,7 @@ pub struct Subscription {
 
 /// A rule fired or resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: uuid::Uuid,
     pub rule_id: AlertRuleId,
@@ -473,6 +482,7 @@ impl Event {
 
 /// An event in one person's bell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     pub id: uuid::Uuid,
     pub event: Event,
@@ -481,6 +491,7 @@ pub struct Notification {
 
 /// The bell: the latest notifications and how many are unread.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Inbox {
     pub unread: i64,
     pub items: Vec<Notification>,

@@ -12,6 +12,7 @@ use crate::{Invalid, TeamId, UserId};
 
 /// What is watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
     CostUsd,
@@ -107,6 +108,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// A day's value against its baseline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Judged {
     pub value: f64,
     pub median: f64,
@@ -145,6 +147,7 @@ impl Judged {
 
 /// Whose day it was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Who {
     Workspace,
@@ -163,6 +166,7 @@ impl Who {
 
 /// An unusual day, with the numbers that made it one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     pub day: NaiveDate,
     pub who: Who,

@@ -8,6 +8,7 @@ use crate::{Invalid, UserId};
 
 /// What a key may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Ingest,
@@ -38,6 +39,7 @@ impl Scope {
 
 /// A key as lists show it: the prefix, never the secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: Uuid,
     pub user_id: UserId,
@@ -52,6 +54,7 @@ pub struct ApiKey {
 
 /// The answer to creating a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedKey {
     /// The whole key. Shown this once; only its hash is stored.
     pub key: String,

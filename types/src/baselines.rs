@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Rates over some hours of sessions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rates {
     /// Tool executions (the hooks' "commands") per session hour.
     pub commands_per_hour: Option<f64>,
@@ -75,6 +76,7 @@ impl Rates {
 
 /// One person's or team's before and after.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Compared {
     pub key: String,
     pub label: String,
@@ -90,6 +92,7 @@ pub struct Compared {
 
 /// Before and after for the people and teams a reader sees.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comparison {
     pub people: Vec<Compared>,
     pub teams: Vec<Compared>,

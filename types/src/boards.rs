@@ -27,6 +27,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// One widget on a board: `widget` names its kind in the catalogue, `key` this copy of it
 /// (a board may hold the same kind twice, configured differently).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Placed {
     pub key: String,
@@ -55,6 +56,7 @@ pub struct Placed {
 
 /// How a widget draws its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChartKind {
     /// Stacked areas over time.
@@ -115,6 +117,7 @@ impl Placed {
 
 /// What a board shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     pub widgets: Vec<Placed>,
@@ -127,6 +130,7 @@ pub struct Document {
 /// Where the widgets go on a narrower screen: `places` on a grid of `cols` columns. A widget
 /// it does not place goes below, as the wide layout orders it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Narrower {
     pub cols: u16,
@@ -135,6 +139,7 @@ pub struct Narrower {
 
 /// One widget's place in a [`Narrower`] arrangement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Spot {
     pub key: String,
@@ -459,6 +464,7 @@ pub fn check_name(name: &str) -> Result<&str, FieldError> {
 /// Who a workspace board is for: the roles whose default it is and the teams it is shared
 /// with (read-only).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = BoardAudience))]
 #[serde(deny_unknown_fields)]
 pub struct Audience {
     #[serde(default)]
@@ -469,6 +475,7 @@ pub struct Audience {
 
 /// A board as its readers get it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Board {
     pub id: BoardId,
     pub name: String,
@@ -486,6 +493,7 @@ pub struct Board {
 
 /// A board in a list: everything but the document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoardSummary {
     pub id: BoardId,
     pub name: String,
@@ -502,6 +510,7 @@ pub struct BoardSummary {
 
 /// The boards a reader may open, and which one is home (`None`: the built-in dashboard).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Boards {
     pub boards: Vec<BoardSummary>,
     pub home: Option<BoardId>,
@@ -510,6 +519,7 @@ pub struct Boards {
 /// What the dashboard page opens: the boards the reader may open and the one it shows
 /// (`None`: the built-in dashboard).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Opened {
     pub boards: Boards,
     pub board: Option<Board>,

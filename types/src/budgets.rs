@@ -9,6 +9,7 @@ use crate::{dashboard::Audience, BudgetId, Invalid, TeamId, UserId};
 
 /// Whose spending a budget limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = BudgetScope))]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Scope {
     Workspace,
@@ -35,6 +36,7 @@ impl Scope {
 
 /// A budget's period: a calendar month or a week from Monday, in the workspace's zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Month,
@@ -65,6 +67,7 @@ impl Period {
 pub const MAX_USD: f64 = 1e9;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Budget {
     pub id: BudgetId,
     #[serde(flatten)]
@@ -79,6 +82,7 @@ pub struct Budget {
 
 /// A budget to create.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewBudget {
     #[serde(flatten)]
     pub scope: Scope,
@@ -117,6 +121,7 @@ impl NewBudget {
 
 /// Where one limit stands in the current period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Projection {
     pub limit: f64,
     pub spent: f64,
@@ -198,6 +203,7 @@ pub fn project(
 
 /// A budget with where its current period stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     pub budget: Budget,
     /// The current period, `[from, to)`.

@@ -18,6 +18,7 @@ use crate::{
 /// Whose numbers a dashboard read covers, from the caller's role: one rule for server
 /// functions, REST, the WebSocket and MCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// Everyone in the tenant, by name (tenant admins).
@@ -76,6 +77,7 @@ impl Audience {
 
 /// The time ranges one click away. Days follow the tenant's time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Preset {
     #[serde(rename = "1h")]
     LastHour,
@@ -136,6 +138,7 @@ impl Preset {
 /// What a dashboard shows, exactly as its URL says it: shareable, and read the same by the
 /// server's render and the browser. Absent fields mean "all" (and the last 30 days).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Filters {
     /// A preset range; ignored when `from` and `to` are both given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +200,11 @@ impl Filters {
                 continue;
             }
             let bad = |reason: &str| FieldError::new(format!("/{key}"), reason);
+            // PostgreSQL takes no NUL in text: refused here rather than failing there.
+            if value.contains('\0') {
+                errors.push(bad("must not contain the NUL character"));
+                continue;
+            }
             match key {
                 "range" => match Preset::parse(value) {
                     Some(p) => f.range = Some(p),
@@ -403,6 +411,7 @@ pub fn fit_grain(asked: Option<Grain>, from: DateTime<Utc>, to: DateTime<Utc>) -
 /// The resolved span of a read: what "last 7 days" meant when it was asked, in which zone,
 /// and the equal span before it that changes are measured against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -417,6 +426,7 @@ pub struct Window {
 
 /// Totals for a window, as the tiles show them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Kpis {
     /// People with any activity.
     pub active_people: i64,
@@ -450,6 +460,7 @@ impl Kpis {
 
 /// The headline numbers: this window, the one before, and each bucket's (the sparklines).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Overview {
     pub window: Window,
     pub audience: Audience,
@@ -462,6 +473,7 @@ pub struct Overview {
 
 /// How a time series is split into lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     Model,
@@ -513,6 +525,7 @@ impl Split {
 
 /// What a time series measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     Cost,
@@ -559,6 +572,7 @@ impl Measure {
 /// One line of a series: a key (a model's name, a person's id, ...), what to call it, and
 /// one value per bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Line {
     pub key: String,
     pub label: String,
@@ -566,6 +580,7 @@ pub struct Line {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     pub window: Window,
     pub split: Split,
@@ -577,6 +592,7 @@ pub struct Series {
 
 /// What a breakdown table groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Model,
@@ -616,6 +632,7 @@ impl Dimension {
 
 /// One row of a breakdown: everything counted for one model, tool, person, team or project.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Row {
     pub key: String,
     pub label: String,
@@ -642,6 +659,7 @@ impl Row {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Breakdown {
     pub window: Window,
     pub by: Dimension,
@@ -651,6 +669,7 @@ pub struct Breakdown {
 
 /// Activity by weekday (0 = Monday) and hour of day, in the tenant's zone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heatmap {
     pub window: Window,
     /// `cells[weekday][hour]`: tool executions plus prompts, as a measure of hands-on work.
@@ -662,6 +681,7 @@ pub use crate::metrics::Session as SessionRow;
 
 /// How the sessions table is ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionSort {
     #[default]
@@ -698,6 +718,7 @@ impl SessionSort {
 
 /// One option of a filter's picker: the value its URL carries and what people read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Choice {
     pub value: String,
     pub label: String,
@@ -707,6 +728,7 @@ pub struct Choice {
 /// reader of their own or of totals only), and the projects, models and tools seen in the
 /// window among the people they see.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Choices {
     pub people: Vec<Choice>,
     pub teams: Vec<Choice>,
@@ -717,6 +739,7 @@ pub struct Choices {
 
 /// A page of the sessions table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionPage {
     pub window: Window,
     pub sort: SessionSort,
@@ -747,6 +770,7 @@ pub fn kind_label(kind: &str) -> &'static str {
 
 /// One entry of a session's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// `prompt`, `tool`, `api_request`, `api_error`, `session_start`, `session_end`, ...
@@ -763,6 +787,7 @@ pub struct TimelineEntry {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionDetail {
     pub session: SessionRow,
     /// Oldest first; at most [`TIMELINE_LIMIT`] entries.
@@ -776,6 +801,7 @@ pub const TIMELINE_LIMIT: i64 = 2_000;
 
 /// Who is working right now, by how recently their sessions reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// Reported within five minutes.
@@ -807,6 +833,7 @@ impl Presence {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonPresence {
     /// `None` for readers who may not see names.
     pub user_id: Option<UserId>,
@@ -817,6 +844,7 @@ pub struct PersonPresence {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecentEvent {
     pub at: DateTime<Utc>,
     pub kind: String,
@@ -830,6 +858,7 @@ pub struct RecentEvent {
 
 /// The live widget: who is working now, and the latest events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity {
     pub active: i64,
     pub idle: i64,
@@ -839,6 +868,7 @@ pub struct Activity {
 
 /// How an insight reads: good news, something to look at, or a plain fact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Tone {
     Good,
@@ -849,6 +879,7 @@ pub enum Tone {
 /// One observation about a person's own numbers: the rule that produced it and the numbers
 /// it rests on, never an unexplained score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Insight {
     /// The rule's id (`cost_trend`, `team_cost_per_session`, ...).
     pub rule: String,
@@ -862,6 +893,7 @@ pub struct Insight {
 
 /// A developer's insights over the window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Insights {
     pub window: Window,
     pub items: Vec<Insight>,
@@ -871,6 +903,7 @@ pub struct Insights {
 /// registry (`app::widgets`) pairs each widget with one; `GET /api/v1/dashboard/charts`
 /// answers by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum Query {
     Overview,

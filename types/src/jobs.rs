@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A job's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct JobId(pub i64);
 
@@ -16,6 +17,7 @@ impl std::fmt::Display for JobId {
 
 /// One job: what it is, for which workspace, and how its attempts went.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: JobId,
     /// The workspace's slug; `None` for installation-wide work.
@@ -33,6 +35,7 @@ pub struct Job {
 
 /// How many jobs wait, run, or died.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = JobCounts))]
 pub struct Counts {
     pub queued: i64,
     pub running: i64,
@@ -41,6 +44,7 @@ pub struct Counts {
 
 /// Recurring work as the console shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scheduled {
     pub name: String,
     /// The cron pattern, in UTC.
@@ -52,6 +56,7 @@ pub struct Scheduled {
 
 /// The console's view: the counts, the newest jobs and the recurring work.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jobs {
     pub counts: Counts,
     pub jobs: Vec<Job>,

@@ -19,6 +19,7 @@ pub const MAX_ROWS: u16 = 2000;
 
 /// Where an item sits: column `x`, row `y` (from 0), `w` columns wide and `h` rows tall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Place {
     pub x: u16,
     pub y: u16,
@@ -39,6 +40,7 @@ impl Place {
 
 /// The sizes an item may take, in columns and rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bounds {
     pub min_w: u16,
     pub max_w: u16,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AlertRuleId, BoardId, TenantId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {
     /// New events were committed for the tenant: what shows metrics should refetch.
@@ -31,6 +32,7 @@ pub enum LiveMessage {
 
 /// One new notification in the reader's bell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemAlert {
     pub notification: uuid::Uuid,
     pub rule_id: AlertRuleId,
@@ -42,6 +44,7 @@ pub struct SystemAlert {
 /// Alert rules changed state: what instances tell each other, and each tells the feeds of
 /// the people told ([`AlertNotice::for_reader`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertNotice {
     pub tenant: TenantId,
     pub rule_id: AlertRuleId,
@@ -73,6 +76,7 @@ impl AlertNotice {
 /// each tells the feeds of the people concerned (the owner's, or for a workspace board the
 /// workspace's) as a [`LiveMessage::DashboardRefresh`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoardChange {
     pub tenant: TenantId,
     pub board: BoardId,
@@ -99,6 +103,7 @@ impl BoardChange {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsUpdate {
     pub tenant: TenantId,
     /// New events committed since the previous message (of the people the subscriber sees).
@@ -140,6 +145,7 @@ impl MetricsUpdate {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DbSample {
     /// Milliseconds since the Unix epoch.
     pub ts_ms: i64,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// One e-mail: to whom, which message, and how its delivery went.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sent {
     pub id: Uuid,
     pub to: String,

@@ -10,6 +10,7 @@ use crate::{ids::UserId, range::Grain};
 
 /// The counts besides tools, requests, tokens and lines, per rollup bucket and per session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity {
     pub prompts: i64,
     pub api_errors: i64,
@@ -36,6 +37,7 @@ impl Activity {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelTotals {
     pub requests: i64,
     pub cost_usd: f64,
@@ -44,6 +46,7 @@ pub struct ModelTotals {
 /// What every rollup bucket and every session counts. Flattened into [`Totals`] and
 /// [`Session`], so the JSON keys are the same in both (and in the fixtures' EXPECTED.json).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counts {
     pub tool_executions: i64,
     pub tool_failures: i64,
@@ -81,6 +84,7 @@ impl Counts {
 /// Everything counted over a range, for everyone visible or one person. The same keys as the
 /// fixtures' EXPECTED.json.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub sessions: i64,
     #[serde(flatten)]
@@ -104,6 +108,7 @@ pub fn round_usd(v: f64) -> f64 {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserTotals {
     pub user_id: UserId,
     pub email: Option<String>,
@@ -113,6 +118,7 @@ pub struct UserTotals {
 
 /// `GET /api/v1/dashboard/summary`: totals overall and per person in `[from, to)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -124,6 +130,7 @@ pub struct Summary {
 
 /// One coding session, kept current as its events arrive.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub id: String,
     pub user_id: UserId,
@@ -149,6 +156,7 @@ pub struct Session {
 
 /// One tool over a range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ToolStats {
     pub tool: String,
     pub executions: i64,

@@ -6,6 +6,7 @@ use crate::Role;
 
 /// Who in a workspace must use a second factor at password sign-in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Requirement {
     #[default]
@@ -50,6 +51,7 @@ impl Requirement {
 
 /// A person's own second-factor state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     /// An authenticator app is set up and confirmed.
     pub enrolled: bool,
@@ -60,6 +62,7 @@ pub struct Status {
 
 /// An authenticator app being set up: what the person scans or types into it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrolment {
     /// The seed in base32, for typing in.
     pub secret: String,

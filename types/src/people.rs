@@ -9,6 +9,7 @@ use crate::{Role, TeamId, UserId};
 
 /// An account: a person in a tenant, or a super admin in the registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -23,6 +24,7 @@ pub struct User {
 
 /// A row of the users page: the account and whether it has a second factor set up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     #[serde(flatten)]
     pub user: User,
@@ -32,6 +34,7 @@ pub struct Person {
 
 /// A team and its members. A member flagged `is_manager` manages the team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     pub id: TeamId,
     pub name: String,
@@ -40,6 +43,7 @@ pub struct Team {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user_id: UserId,
     pub email: String,
@@ -49,6 +53,7 @@ pub struct Member {
 
 /// What a single-use password link is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     /// A new person's first password.
@@ -69,6 +74,7 @@ impl LinkKind {
 /// A single-use link that lets `email` set a password, shown once to the admin who asked for
 /// it (the person gets it from them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordLink {
     pub email: String,
     pub kind: LinkKind,
@@ -78,6 +84,7 @@ pub struct PasswordLink {
 
 /// What a link is for, read without using it (the `/welcome` page).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkInfo {
     pub kind: LinkKind,
     /// The workspace (tenant slug).
@@ -92,6 +99,7 @@ pub const MAX_BULK_INVITES: usize = 500;
 /// One line of an invitation list (pasted or uploaded CSV: e-mail, name, role, team), and
 /// everything wrong with it. A list is sent only when no line has a problem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteRow {
     /// Its line in the text, from 1.
     pub line: usize,
@@ -106,6 +114,7 @@ pub struct InviteRow {
 /// What an invitation list came to: every line checked, and how many were invited (none
 /// unless every line was fine and sending was asked for).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkInvite {
     pub rows: Vec<InviteRow>,
     pub invited: usize,
@@ -249,6 +258,7 @@ fn csv_fields(line: &str) -> Vec<String> {
 
 /// A change made to several people at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum BulkChange {
     Role { role: Role },

@@ -8,6 +8,7 @@ use crate::problem::FieldError;
 
 /// `[from, to)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeRange {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -96,6 +97,7 @@ pub fn parse_form_time(field: &str, s: &str) -> Result<DateTime<Utc>, FieldError
 
 /// The bucket size of a rollup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Grain {
     Minute,

@@ -19,6 +19,7 @@ pub const EXPORTS: &[Permission] = &[
 
 /// How often a report goes out, and so the period it covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Cadence {
     /// Mondays at 07:00 in the workspace's zone, about the week (Monday to Sunday) before.
@@ -63,6 +64,7 @@ pub const MAX_RECIPIENTS: usize = 50;
 
 /// A report as its owner asks for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     pub name: String,
@@ -112,6 +114,7 @@ impl NewReport {
 
 /// Someone a report goes to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recipient {
     pub id: UserId,
     pub email: String,
@@ -120,6 +123,7 @@ pub struct Recipient {
 
 /// One sending of a report: the period it covered and what was attached.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Run {
     pub id: uuid::Uuid,
     /// The period's first and last local day.
@@ -135,6 +139,7 @@ pub struct Run {
 
 /// A report as it stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub id: ReportId,
     pub name: String,

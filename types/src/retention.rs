@@ -16,6 +16,7 @@ pub const MAX_DAYS: u32 = 36_500;
 
 /// Days kept per kind of data; `None` keeps everything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Raw events, and the tool runs, API requests, prompts and counters derived one per
@@ -32,6 +33,7 @@ pub struct Policy {
 
 /// The instants before which each kind of data goes, for a policy applied at some moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cutoffs {
     pub raw: Option<DateTime<Utc>>,
     pub minute: Option<DateTime<Utc>>,
@@ -136,6 +138,7 @@ pub fn label(field: &str) -> &'static str {
 
 /// What a policy would remove today: rows older than each cutoff.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Preview {
     pub cutoffs: Option<Cutoffs>,
     pub raw_events: i64,
@@ -162,6 +165,7 @@ impl Preview {
 
 /// What one enforcement removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outcome {
     pub raw_events: i64,
     pub derived_rows: i64,
@@ -188,12 +192,14 @@ impl Outcome {
 
 /// The policy, what it last did, and when.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Retention {
     pub policy: Policy,
     pub last_run: Option<LastRun>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastRun {
     pub at: DateTime<Utc>,
     pub outcome: Outcome,

@@ -9,6 +9,7 @@ use crate::problem::Invalid;
 
 /// Ordered from least to most powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -109,6 +110,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Permission {
     /// Tenants, plans, the whole installation (super admins only).
     #[serde(rename = "tenants.manage")]

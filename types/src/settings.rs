@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Invalid, Role};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Workspace {
     /// Shown in e-mails and to super admins.
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Workspace {
 /// Stored as JSON: a field a later version adds or drops falls back to its default rather
 /// than the whole policy (a stricter sign-in length must not quietly become the default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PeoplePolicy {
     /// Developers see their teams' medians beside their own numbers (medians over at least

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an admin sends to configure the provider.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Form {
     /// generic, google, entra or okta.
@@ -44,6 +45,7 @@ pub struct Form {
 /// default), or as a form the browser posts (`form_post`), which keeps the code out of the
 /// address bar, history and logs along the way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     #[default]
@@ -85,6 +87,7 @@ fn yes() -> bool {
 
 /// The provider as saved (never the secret), and where it must send people back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
     pub preset: String,
     pub issuer: String,
@@ -104,6 +107,7 @@ pub struct Settings {
 /// What a "try sign-in" found: an admin signs in at the provider and sees what it sent and
 /// what devpulse would do with it, with no account made or changed and no session started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Trial {
     /// RFC 3339.
     pub at: String,
@@ -117,6 +121,7 @@ pub struct Trial {
 
 /// The person as the provider described them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claims {
     pub issuer: String,
     pub subject: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One workspace in the installation's list.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantSummary {
     pub slug: String,
     pub name: String,
@@ -28,6 +29,7 @@ pub struct TenantSummary {
 
 /// A super admin's read-only access to one workspace, for a stated reason and a limited time.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportGrant {
     pub id: uuid::Uuid,
     /// The workspace's slug.
@@ -46,6 +48,7 @@ pub const SUPPORT_MAX_MINUTES: i64 = 60;
 
 /// What one instance reports about itself and what it depends on, at `at`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub at: DateTime<Utc>,
     pub version: String,
@@ -61,6 +64,7 @@ pub struct Health {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Database {
     pub version: String,
     /// `embedded` (started by this process) or `external`.
@@ -80,6 +84,7 @@ pub struct Database {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Replica {
     pub name: String,
     pub state: String,
@@ -88,6 +93,7 @@ pub struct Replica {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Redis {
     /// Whether `REDIS_URL` is set; without it limits and the live bus are in-process.
     pub configured: bool,
@@ -98,6 +104,7 @@ pub struct Redis {
 
 /// The write path's queue and its recent commits (the last minute).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Writer {
     pub queued_events: u64,
     pub queue_capacity: u64,
@@ -110,6 +117,7 @@ pub struct Writer {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schemas {
     pub registry_version: i64,
     pub registry_expected: i64,
@@ -120,6 +128,7 @@ pub struct Schemas {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub at: DateTime<Utc>,
     /// `ERROR` or `WARN`.

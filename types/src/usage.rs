@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const DAYS: i64 = 30;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
     /// Newest first, the days with any activity.
     pub days: Vec<Day>,
@@ -38,6 +39,7 @@ impl Usage {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Day {
     pub day: NaiveDate,
     /// People with at least one session, tool run or API request that day.
@@ -49,12 +51,14 @@ pub struct Day {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Table {
     pub table: String,
     pub bytes: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     pub day: NaiveDate,
     pub reason: String,
@@ -62,6 +66,7 @@ pub struct Rejection {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyUse {
     pub name: String,
     pub prefix: String,

@@ -9,6 +9,7 @@ use crate::{
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Viewer {
     pub user_id: UserId,
     pub email: String,
@@ -23,6 +24,7 @@ pub struct Viewer {
 
 /// A super admin's support access to one workspace, as the pages show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Support {
     pub grant: uuid::Uuid,
     pub reason: String,
@@ -45,6 +47,7 @@ impl Viewer {
 
 /// The theme a person picked; none follows their system's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
     Light,
@@ -123,6 +126,7 @@ mod tests {
 
 /// A workspace where the signed-in person (by e-mail) has an account: the switcher's rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub slug: String,
     pub name: String,

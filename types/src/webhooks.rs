@@ -15,6 +15,7 @@ pub const SIGNATURE_HEADER: &str = "x-devpulse-signature";
 
 /// The shape of the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// devpulse's own: the event, the rule and the workspace.
@@ -57,6 +58,7 @@ impl Format {
 
 /// A webhook to create.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewWebhook {
     pub name: String,
     pub url: String,
@@ -90,6 +92,7 @@ impl NewWebhook {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Webhook {
     pub id: Uuid,
     pub name: String,
@@ -106,6 +109,7 @@ pub const RECENT: i64 = 10;
 
 /// A webhook just made, with its signing secret: shown this once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     #[serde(flatten)]
     pub webhook: Webhook,
@@ -114,6 +118,7 @@ pub struct Created {
 
 /// One attempt to deliver.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: Uuid,
     pub webhook_id: Uuid,

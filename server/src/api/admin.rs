@@ -27,7 +27,7 @@ pub async fn health(
     Ok(Json(state.system.health().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     slug: String,
@@ -38,7 +38,7 @@ pub struct CreateTenant {
     first_admin: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     tenant: Tenant,
     admin_email: String,
@@ -102,7 +102,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameTenant {
     name: String,
@@ -146,7 +146,7 @@ async fn set_status(
     Ok(Json(tenant))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeleteQuery {
     /// Must repeat the slug: deleting drops every row of the tenant.
     confirm: Option<String>,
@@ -169,7 +169,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
     /// `queued`, `running`, `done` or `dead`; all when absent.

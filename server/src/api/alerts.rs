@@ -103,7 +103,7 @@ pub async fn subscribe(
     Ok(Json(rule))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct HistoryQuery {
     pub rule: Option<Uuid>,
     pub limit: Option<i64>,
@@ -142,7 +142,7 @@ pub async fn inbox(
     Ok(Json(inbox))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReadBody {
     /// The notifications to mark read; absent: all of them.
     #[serde(default)]
@@ -164,7 +164,7 @@ pub async fn read(
     Ok(Json(inbox))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AnomalyQuery {
     /// Whole days looked back over (1–31; default 14).
     pub days: Option<i64>,

@@ -22,7 +22,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ListQuery {
     user_id: Option<Uuid>,
     all: Option<bool>,
@@ -50,7 +50,7 @@ pub async fn list(
     Ok(Json(keys))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     name: String,

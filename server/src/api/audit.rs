@@ -18,7 +18,7 @@ use crate::{auth::scope::scoped, error::ApiError, state::AppState};
 /// The most rows one CSV export holds.
 const EXPORT_MAX: usize = 100_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<i64>,

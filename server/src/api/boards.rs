@@ -63,7 +63,7 @@ pub async fn get(
     Ok(Json(board))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBoard {
     name: String,
@@ -94,7 +94,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(board)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Save {
     /// The version the change started from.
@@ -173,7 +173,7 @@ pub async fn publish(
     Ok(Json(board))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Home {
     /// `null`: back to the role's default.

@@ -27,7 +27,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SummaryQuery {
     from: Option<String>,
     to: Option<String>,
@@ -301,7 +301,7 @@ pub async fn session(
 }
 
 /// One widget's answer; in JSON, just the answer itself.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(crate) enum Answer {
     Overview(Box<Overview>),

@@ -34,6 +34,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
+        // serde reads a struct from a JSON array by position too (`[null, null]` would fill
+        // two optional fields); every body of this API is an object (or null), never an array.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::field("", "send a JSON object, not an array"));
+        }
+        if let Some(pointer) = holds_nul(&bytes) {
+            return Err(ApiError::Validation(vec![FieldError {
+                pointer,
+                detail: NUL.into(),
+            }]));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
             .map(JsonBody)
@@ -49,6 +60,54 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 /// A query string whose errors become problem+json naming the bad parameter (as `/name`),
 /// instead of axum's plain-text 400.
 pub struct ApiQuery<T>(pub T);
+
+pub(super) const NUL: &str = "must not contain the NUL character (\\u0000)";
+
+/// The JSON pointer of the first string or key in `body` holding a NUL character, which
+/// PostgreSQL stores in neither text nor jsonb: refused here, naming the field, instead of
+/// failing in the database as a 500. Only a body that spells `\u0000` is parsed twice.
+fn holds_nul(body: &[u8]) -> Option<String> {
+    fn find(v: &serde_json::Value, at: &str) -> Option<String> {
+        let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+        match v {
+            serde_json::Value::String(s) => s.contains('\0').then(|| at.to_string()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, &format!("{at}/{i}"))),
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+                let here = format!("{at}/{}", escape(k));
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    find(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    if !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    find(&value, "")
+}
+
+/// The first query parameter holding a NUL character (see [`holds_nul`]), as problem+json.
+pub(super) fn query_holds_nul(query: Option<&str>) -> Result<(), ApiError> {
+    let Some(query) = query.filter(|q| q.contains("%00")) else {
+        return Ok(());
+    };
+    match form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        Some((key, _)) => Err(ApiError::Validation(vec![FieldError {
+            pointer: format!("/{key}"),
+            detail: NUL.into(),
+        }])),
+        None => Ok(()),
+    }
+}
 
 impl<T: DeserializeOwned> ApiQuery<T> {
     pub fn parse(query: &str) -> Result<Self, ApiError> {

@@ -18,7 +18,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBatch {
     /// What made it, e.g. `devpulse import 0.1.0`.

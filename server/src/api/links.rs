@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{auth::ClientIp, error::ApiError, state::AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     token: String,

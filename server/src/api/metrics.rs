@@ -66,7 +66,7 @@ async fn write_item(
         .single()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionStart {
     session_id: String,
@@ -108,7 +108,7 @@ pub async fn start_session(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionEnd {
     #[serde(default)]
@@ -134,7 +134,7 @@ pub async fn end_session(
     Ok(Json(json!({ "session_id": id, "duplicate": !new })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolUse {
     tool_name: String,
@@ -165,7 +165,7 @@ pub async fn record_tool(
     Ok((created_if(new), Json(json!({ "duplicate": !new }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Range {
     from: Option<String>,
     to: Option<String>,

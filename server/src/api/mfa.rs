@@ -33,13 +33,24 @@ use crate::{
 };
 
 /// The password was right and a second step is owed: what an API client is told.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SecondStepOwed {
+    /// Always true: tells this answer from tokens.
+    mfa_required: bool,
+    /// For `POST /api/v1/auth/mfa` (or `/api/v1/auth/mfa/enrol` when `enrol`).
+    mfa_token: String,
+    /// The workspace asks for a second factor this person has not set up yet.
+    enrol: bool,
+    expires_in: i64,
+}
+
 pub(super) fn owed_answer(token: &str, owed: Owed) -> Response {
-    let mut response = Json(serde_json::json!({
-        "mfa_required": true,
-        "mfa_token": token,
-        "enrol": owed == Owed::Enrol,
-        "expires_in": mfa::CHALLENGE_TTL.num_seconds(),
-    }))
+    let mut response = Json(SecondStepOwed {
+        mfa_required: true,
+        mfa_token: token.to_string(),
+        enrol: owed == Owed::Enrol,
+        expires_in: mfa::CHALLENGE_TTL.num_seconds(),
+    })
     .into_response();
     response
         .headers_mut()
@@ -158,7 +169,7 @@ fn refusal<T>(checked: Checked<T>) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondStep {
     mfa_token: String,
@@ -175,7 +186,7 @@ pub async fn second_step(
     answer(&state, ip, &headers, &body.mfa_token, &body.code).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChallengeToken {
     mfa_token: String,
 }
@@ -195,7 +206,7 @@ pub async fn challenge_enrolment(state: &AppState, token: &str) -> Result<Enrolm
     Ok(live.enrolment(&state.store, &state.sealer).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SecondStepForm {
     #[serde(default)]
     code: String,
@@ -278,13 +289,13 @@ pub async fn begin(
     Ok(Json(e))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
     code: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
@@ -367,7 +378,7 @@ pub async fn turn_off(
 
 // --- what a tenant admin decides ------------------------------------------------------------
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     required: Requirement,

@@ -52,7 +52,7 @@ use crate::{
 /// the server buffer the general limit's megabytes.
 pub const PUBLIC_BODY_LIMIT: usize = 16 * 1024;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteInfo {
     pub method: String,
     pub path: &'static str,
@@ -197,6 +197,10 @@ async fn gate(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // No route takes a NUL character in its query, and PostgreSQL would fail on one.
+    if let Err(e) = extract::query_holds_nul(req.uri().query()) {
+        return refuse(&req, e);
+    }
     let ip = req
         .extensions()
         .get::<ClientIp>()
@@ -296,7 +300,7 @@ pub fn routes() -> ApiRouter {
     const EXPORT: Access = Read(types::reports::EXPORTS);
     ApiRouter::new()
         .get("/api/v1/openapi.json", Public, openapi::spec)
-        .doc(|d| d.answers_with("200", "This document (OpenAPI 3.1)", Some(openapi::JSON)))
+        .doc(|d| d.answers_with("200", "This document (OpenAPI 3.1)", &[openapi::JSON]))
         // The live feeds: the installation's database activity for the public status page, and
         // the caller's tenant's metrics_updates for those who may read metrics.
         .get("/ws", Public, crate::live::status_ws)
@@ -310,12 +314,30 @@ pub fn routes() -> ApiRouter {
         .post("/auth/login", Public, account::login_form)
         .post("/auth/mfa", Public, mfa::second_step_form)
         .post("/api/v1/auth/mfa", Public, mfa::second_step)
+        .doc(|d| d.json::<mfa::SecondStep>().answers::<account::SignIn>())
         .post("/api/v1/auth/mfa/enrol", Public, mfa::enrol)
+        .doc(|d| {
+            d.json::<mfa::ChallengeToken>()
+                .answers::<types::mfa::Enrolment>()
+        })
         .get("/auth/sso/start", Public, sso::start)
+        .doc(|d| {
+            d.query::<sso::StartQuery>()
+                .answers_with("303", "To the identity provider", &[])
+        })
         .get("/auth/sso/callback", Public, sso::callback)
+        .doc(|d| {
+            d.query::<sso::Callback>()
+                .answers_with("303", "Signed in: to the page that asked", &[])
+        })
         .post(sso::form_post::PATH, Public, sso::form_post::callback)
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
+        .doc(|d| d.answers::<types::sso::Settings>().no_content())
         .put("/api/v1/sso", Permission(UserManage), sso::put_config)
+        .doc(|d| {
+            d.json::<types::sso::Form>()
+                .answers::<types::sso::Settings>()
+        })
         .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)
         .get("/auth/sso/try", Permission(UserManage), sso::try_start)
         .get(
@@ -323,10 +345,35 @@ pub fn routes() -> ApiRouter {
             Permission(UserManage),
             sso::get_trial,
         )
+        .doc(|d| d.answers::<types::sso::Trial>())
         .post("/api/v1/hooks/claude-code", Ingest, ingest::hook::hook)
+        .doc(|d| d.body(openapi::JSON, openapi::object()).no_content())
         .post("/api/v1/ingest/batch", Ingest, ingest::batch::batch)
+        .doc(|d| {
+            d.body(openapi::JSON, openapi::array_of_objects())
+                .gives::<serde_json::Value>(
+                    "2XX",
+                    "Each item's fate (200), or a replay under the same Idempotency-Key",
+                )
+        })
         .post("/v1/metrics", Ingest, ingest::otlp_http::otlp_metrics)
+        .doc(|d| {
+            d.body("application/x-protobuf", openapi::bytes())
+                .answers_with(
+                    "200",
+                    "An OTLP ExportMetricsServiceResponse (protobuf, or JSON when sent JSON)",
+                    &["application/x-protobuf", "application/json"],
+                )
+        })
         .post("/v1/logs", Ingest, ingest::otlp_http::otlp_logs)
+        .doc(|d| {
+            d.body("application/x-protobuf", openapi::bytes())
+                .answers_with(
+                    "200",
+                    "An OTLP ExportLogsServiceResponse (protobuf, or JSON when sent JSON)",
+                    &["application/x-protobuf", "application/json"],
+                )
+        })
         .post(
             "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
             Ingest,
@@ -338,128 +385,278 @@ pub fn routes() -> ApiRouter {
             ingest::otlp_grpc::otlp_grpc_metrics,
         )
         .post("/api/v1/imports", Ingest, imports::create)
+        .doc(|d| {
+            d.json::<imports::NewBatch>()
+                .creates::<store::imports::ImportBatch>()
+        })
         .post("/mcp", READ, crate::mcp::handler)
+        .doc(|d| d.body(openapi::JSON, openapi::object()))
         .get("/mcp", READ, crate::mcp::handler)
         .delete("/mcp", READ, crate::mcp::handler)
         .get("/api/v1/imports", Ingest, imports::list)
+        .doc(|d| d.answers::<Vec<store::imports::ImportBatch>>())
         .get("/api/v1/imports/{id}", Ingest, imports::get)
+        .doc(|d| d.answers::<store::imports::ImportBatch>())
         .post("/api/v1/imports/{id}/finish", Ingest, imports::finish)
+        .doc(|d| {
+            d.body(openapi::JSON, openapi::object())
+                .answers::<store::imports::ImportBatch>()
+        })
         .delete("/api/v1/imports/{id}", Ingest, imports::rollback)
+        .doc(|d| d.answers::<store::imports::RolledBack>())
         .get("/api/v1/import-batches", Authenticated, imports::batches)
+        .doc(|d| d.answers::<Vec<store::imports::ImportBatch>>())
         .delete(
             "/api/v1/import-batches/{id}",
             Authenticated,
             imports::roll_back_batch,
         )
+        .doc(|d| d.answers::<store::imports::RolledBack>())
         .get("/api/v1/prices", Authenticated, prices::list)
+        .doc(|d| d.answers::<Vec<prices::PriceRow>>())
         .put(
             "/api/v1/prices/{model}",
             Permission(DashboardManage),
             prices::set,
         )
+        .doc(|d| d.json::<prices::SetPrice>().answers::<serde_json::Value>())
         .delete(
             "/api/v1/prices/{model}",
             Permission(DashboardManage),
             prices::reset,
         )
+        .doc(|d| d.answers::<serde_json::Value>())
         .post("/api/v1/metrics/sessions", Ingest, metrics::start_session)
+        .doc(|d| {
+            d.json::<metrics::SessionStart>()
+                .gives::<serde_json::Value>("2XX", "Recorded (201), or already recorded (200)")
+        })
         .get("/api/v1/metrics/sessions", READ, metrics::list_sessions)
+        .doc(|d| d.query::<metrics::Range>().answers::<serde_json::Value>())
         .put(
             "/api/v1/metrics/sessions/{id}",
             Ingest,
             metrics::end_session,
         )
-        .doc(|d| d.path::<String>("id"))
+        .doc(|d| {
+            d.json::<metrics::SessionEnd>()
+                .answers::<serde_json::Value>()
+        })
         .get("/api/v1/metrics/sessions/{id}", READ, metrics::get_session)
-        .doc(|d| d.path::<String>("id"))
+        .doc(|d| d.answers::<types::metrics::Session>())
         .post("/api/v1/metrics/tools", Ingest, metrics::record_tool)
+        .doc(|d| {
+            d.json::<metrics::ToolUse>()
+                .gives::<serde_json::Value>("2XX", "Recorded (201), or already recorded (200)")
+        })
         .get("/api/v1/metrics/tools", READ, metrics::list_tools)
+        .doc(|d| d.query::<metrics::Range>().answers::<serde_json::Value>())
         .get("/api/v1/dashboard/summary", READ, dashboard::summary)
+        .doc(|d| {
+            d.query::<dashboard::SummaryQuery>()
+                .answers::<types::metrics::Summary>()
+        })
         .post("/api/v1/ws/ticket", crate::live::FEED, crate::live::ticket)
         .get("/api/v1/alerts", DASHBOARD, alerts::list)
+        .doc(|d| d.answers::<Vec<types::alerts::Rule>>())
         .post("/api/v1/alerts", Authenticated, alerts::create)
+        .doc(|d| {
+            d.json::<types::alerts::NewRule>()
+                .creates::<types::alerts::Rule>()
+        })
         .get("/api/v1/alerts/history", DASHBOARD, alerts::history)
+        .doc(|d| {
+            d.query::<alerts::HistoryQuery>()
+                .answers::<Vec<types::alerts::Event>>()
+        })
         .get("/api/v1/anomalies", DASHBOARD, alerts::anomalies)
+        .doc(|d| {
+            d.query::<alerts::AnomalyQuery>()
+                .answers::<Vec<types::anomalies::Anomaly>>()
+        })
         .get("/api/v1/baselines", DASHBOARD, dashboard::baselines)
+        .doc(|d| d.answers::<types::baselines::Comparison>())
         .get("/api/v1/exports/events", EXPORT, exports::events)
+        .doc(|d| {
+            d.filters()
+                .param::<String>("format", false, "`ndjson` (default), `csv` or `json`")
+                .answers_with(
+                    "200",
+                    "The raw events, streamed",
+                    &["application/x-ndjson", "text/csv", "application/json"],
+                )
+        })
         // Reports: printing and scheduling are exports; what a report sent is read by its
         // owner, its recipients and tenant admins (`store::reports`).
         .get("/api/v1/reports/pdf", EXPORT, reports::pdf)
+        .doc(|d| {
+            d.filters()
+                .param::<String>(
+                    "board",
+                    false,
+                    "The dashboard to print (the caller's home when absent)",
+                )
+                .answers_with("200", "The dashboard as PDF", &["application/pdf"])
+        })
         .get("/api/v1/reports/export", EXPORT, reports::export)
+        .doc(|d| {
+            d.filters()
+                .param::<String>(
+                    "board",
+                    false,
+                    "The dashboard to export (the caller's home when absent)",
+                )
+                .param::<String>("format", false, "`json` (default) or `csv`")
+                .answers_with(
+                    "200",
+                    "Every widget's numbers, streamed",
+                    &[openapi::JSON, "text/csv"],
+                )
+        })
         .get("/api/v1/reports", DASHBOARD, reports::list)
+        .doc(|d| d.answers::<Vec<types::reports::Report>>())
         .post("/api/v1/reports", EXPORT, reports::create)
+        .doc(|d| {
+            d.json::<types::reports::NewReport>()
+                .creates::<types::reports::Report>()
+        })
         .put("/api/v1/reports/{id}", EXPORT, reports::update)
+        .doc(|d| {
+            d.json::<types::reports::NewReport>()
+                .answers::<types::reports::Report>()
+        })
         .delete("/api/v1/reports/{id}", EXPORT, reports::delete)
+        .doc(|d| d.no_content())
         .post("/api/v1/reports/{id}/send", EXPORT, reports::send)
+        .doc(|d| d.accepted())
         .get(
             "/api/v1/reports/{id}/runs/{run}/{file}",
             DASHBOARD,
             reports::file,
         )
+        .doc(|d| {
+            d.path::<String>("file").answers_with(
+                "200",
+                "A file the sending stored (report.pdf or report.csv)",
+                &["application/pdf", "text/csv"],
+            )
+        })
         .put("/api/v1/alerts/{id}", Authenticated, alerts::update)
+        .doc(|d| {
+            d.json::<types::alerts::NewRule>()
+                .answers::<types::alerts::Rule>()
+        })
         .delete("/api/v1/alerts/{id}", Authenticated, alerts::delete)
+        .doc(|d| d.no_content())
         .put(
             "/api/v1/alerts/{id}/subscription",
             Authenticated,
             alerts::subscribe,
         )
+        .doc(|d| {
+            d.json::<Option<types::alerts::Subscription>>()
+                .answers::<types::alerts::Rule>()
+        })
         .get("/api/v1/notifications", Authenticated, alerts::inbox)
+        .doc(|d| d.answers::<types::alerts::Inbox>())
         .post("/api/v1/notifications/read", Authenticated, alerts::read)
+        .doc(|d| {
+            d.json::<alerts::ReadBody>()
+                .answers::<types::alerts::Inbox>()
+        })
         .get("/api/v1/webhooks", Permission(UserManage), webhooks::list)
+        .doc(|d| d.answers::<Vec<types::webhooks::Webhook>>())
         .post("/api/v1/webhooks", Permission(UserManage), webhooks::create)
+        .doc(|d| {
+            d.json::<types::webhooks::NewWebhook>()
+                .creates::<types::webhooks::Created>()
+        })
         .put(
             "/api/v1/webhooks/{id}",
             Permission(UserManage),
             webhooks::change,
         )
+        .doc(|d| {
+            d.json::<webhooks::Change>()
+                .answers::<types::webhooks::Webhook>()
+        })
         .delete(
             "/api/v1/webhooks/{id}",
             Permission(UserManage),
             webhooks::delete,
         )
+        .doc(|d| d.no_content())
         .post(
             "/api/v1/webhooks/{id}/test",
             Permission(UserManage),
             webhooks::test,
         )
+        .doc(|d| d.accepted())
         .get(
             "/api/v1/webhooks/{id}/deliveries",
             Permission(UserManage),
             webhooks::deliveries,
         )
+        .doc(|d| d.answers::<Vec<types::webhooks::Delivery>>())
         .get("/api/v1/budgets", DASHBOARD, budgets::status)
+        .doc(|d| d.answers::<Vec<types::budgets::Status>>())
         .post("/api/v1/budgets", Permission(UserManage), budgets::set)
+        .doc(|d| {
+            d.json::<types::budgets::NewBudget>()
+                .answers::<types::budgets::Budget>()
+        })
         .delete(
             "/api/v1/budgets/{id}",
             Permission(UserManage),
             budgets::delete,
         )
+        .doc(|d| d.no_content())
         .get("/api/v1/dashboard/overview", DASHBOARD, dashboard::overview)
+        .doc(|d| d.filters().answers::<types::dashboard::Overview>())
         .get("/api/v1/dashboard/choices", DASHBOARD, dashboard::choices)
+        .doc(|d| d.filters().answers::<types::dashboard::Choices>())
         .get("/api/v1/dashboard/charts", DASHBOARD, dashboard::charts)
         .get("/api/v1/dashboard/sessions", DASHBOARD, dashboard::sessions)
+        .doc(|d| d.filters().answers::<types::dashboard::SessionPage>())
         .get(
             "/api/v1/dashboard/sessions/{id}",
             DASHBOARD,
             dashboard::session,
         )
-        .doc(|d| d.path::<String>("id"))
+        .doc(|d| {
+            d.path::<String>("id")
+                .answers::<types::dashboard::SessionDetail>()
+        })
         .get("/api/v1/dashboard/config", DASHBOARD, boards::list)
+        .doc(|d| d.answers::<types::boards::Boards>())
         .post("/api/v1/dashboard/config", Authenticated, boards::create)
+        .doc(|d| {
+            d.json::<boards::NewBoard>()
+                .creates::<types::boards::Board>()
+        })
         .get("/api/v1/dashboard/config/{id}", DASHBOARD, boards::get)
+        .doc(|d| d.answers::<types::boards::Board>())
         .put("/api/v1/dashboard/config/{id}", Authenticated, boards::save)
+        .doc(|d| d.json::<boards::Save>().answers::<types::boards::Board>())
         .delete(
             "/api/v1/dashboard/config/{id}",
             Authenticated,
             boards::delete,
         )
+        .doc(|d| d.no_content())
         .put(
             "/api/v1/dashboard/config/{id}/audience",
             Permission(DashboardManage),
             boards::publish,
         )
+        .doc(|d| {
+            d.json::<types::boards::Audience>()
+                .answers::<types::boards::Board>()
+        })
         .put("/api/v1/dashboard/home", DASHBOARD, boards::set_home)
+        .doc(|d| d.json::<boards::Home>().no_content())
         .get("/api/v1/gdpr/requests", Permission(UserManage), gdpr::list)
+        .doc(|d| d.answers::<Vec<types::gdpr::Request>>())
         .get(
             "/api/v1/gdpr/requests/{id}/archive",
             Permission(UserManage),
@@ -475,59 +672,106 @@ pub fn routes() -> ApiRouter {
             Permission(UserManage),
             gdpr::erase,
         )
+        .doc(|d| d.json::<gdpr::EraseBody>())
         .get(
             "/api/v1/settings",
             Permission(UserManage),
             settings::workspace,
         )
+        .doc(|d| d.answers::<types::settings::Workspace>())
         .put(
             "/api/v1/settings/name",
             Permission(UserManage),
             settings::rename,
         )
+        .doc(|d| {
+            d.json::<settings::NameBody>()
+                .answers::<serde_json::Value>()
+        })
         .put(
             "/api/v1/settings/time-zone",
             Permission(UserManage),
             settings::set_time_zone,
         )
+        .doc(|d| {
+            d.json::<settings::TimeZoneBody>()
+                .answers::<serde_json::Value>()
+        })
         .put(
             "/api/v1/settings/people",
             Permission(UserManage),
             settings::set_people,
         )
+        .doc(|d| {
+            d.json::<settings::PeopleBody>()
+                .answers::<types::settings::PeoplePolicy>()
+        })
         .get(
             "/api/v1/settings/retention",
             Permission(UserManage),
             settings::retention,
         )
+        .doc(|d| d.answers::<types::retention::Retention>())
         .put(
             "/api/v1/settings/retention",
             Permission(UserManage),
             settings::set_retention,
         )
+        .doc(|d| {
+            d.json::<settings::PolicyBody>()
+                .answers::<types::retention::Retention>()
+        })
         .post(
             "/api/v1/settings/retention/preview",
             Permission(UserManage),
             settings::preview_retention,
         )
+        .doc(|d| {
+            d.json::<settings::PolicyBody>()
+                .answers::<types::retention::Preview>()
+        })
         .post("/auth/logout", Public, account::refresh::logout_moved)
         .post("/auth/welcome", Public, links::redeem_link_form)
         .post("/api/v1/auth/links/inspect", Public, links::inspect_link)
+        .doc(|d| {
+            d.json::<links::LinkRequest>()
+                .answers::<types::people::LinkInfo>()
+        })
         .post("/api/v1/auth/links/redeem", Public, links::redeem_link)
+        .doc(|d| {
+            d.json::<links::LinkRequest>()
+                .answers::<types::people::LinkInfo>()
+        })
         .post("/api/v1/auth/login", Public, account::login)
+        .doc(|d| {
+            d.json::<account::LoginRequest>()
+                .answers::<account::SignIn>()
+        })
         .post("/auth/forgot", Public, account::forgot::forgot_form)
         .post(
             "/api/v1/auth/password/forgot",
             Public,
             account::forgot::forgot,
         )
+        .doc(|d| {
+            d.json::<account::forgot::ForgotRequest>()
+                .gives::<account::forgot::Accepted>(
+                    "202",
+                    "Accepted: a link is on its way if the person exists",
+                )
+        })
         .post("/api/v1/auth/refresh", Public, account::refresh::refresh)
+        .doc(|d| {
+            d.json::<account::refresh::RefreshRequest>()
+                .answers::<account::SignIn>()
+        })
         .post("/api/v1/auth/logout", Public, account::refresh::logout)
         .get(
             "/api/v1/auth/workspaces",
             Authenticated,
             account::workspaces::list,
         )
+        .doc(|d| d.answers::<Vec<types::viewer::Membership>>())
         .post(
             "/api/v1/auth/switch",
             Authenticated,
@@ -539,162 +783,247 @@ pub fn routes() -> ApiRouter {
             account::refresh::logout_all,
         )
         .get("/api/v1/profile", Authenticated, account::profile::profile)
+        .doc(|d| d.answers::<account::profile::Profile>())
         // The TRD's paths for the same things.
         .get(
             "/api/v1/auth/profile",
             Authenticated,
             account::profile::profile,
         )
+        .doc(|d| d.answers::<account::profile::Profile>())
         .put(
             "/api/v1/auth/profile",
             Permission(ProfileEdit),
             account::profile::update_profile,
         )
+        .doc(|d| {
+            d.json::<account::profile::ProfileUpdate>()
+                .answers::<account::profile::Profile>()
+        })
         .get("/api/v1/admin/users", Permission(UserManage), users::list)
+        .doc(|d| d.answers::<Vec<types::people::User>>())
         .put(
             "/api/v1/admin/users/{id}",
             Permission(UserManage),
             users::update,
         )
+        .doc(|d| {
+            d.json::<users::UserChange>()
+                .answers::<types::people::User>()
+        })
         .put(
             "/api/v1/profile",
             Permission(ProfileEdit),
             account::profile::update_profile,
         )
+        .doc(|d| {
+            d.json::<account::profile::ProfileUpdate>()
+                .answers::<account::profile::Profile>()
+        })
         .post(
             "/api/v1/profile/password",
             Authenticated,
             account::profile::change_password,
         )
+        .doc(|d| d.json::<account::profile::PasswordChange>())
         .put(
             "/api/v1/profile/theme",
             Authenticated,
             account::profile::set_theme,
         )
+        .doc(|d| d.json::<account::profile::ThemeChoice>())
         .get("/api/v1/profile/mfa", Authenticated, mfa::status)
+        .doc(|d| d.answers::<types::mfa::Status>())
         .delete("/api/v1/profile/mfa", Authenticated, mfa::turn_off)
+        .doc(|d| d.json::<mfa::Code>())
         .post("/api/v1/profile/mfa/totp", Authenticated, mfa::begin)
+        .doc(|d| d.answers::<types::mfa::Enrolment>())
         .post(
             "/api/v1/profile/mfa/totp/confirm",
             Authenticated,
             mfa::confirm,
         )
+        .doc(|d| d.json::<mfa::Code>().answers::<mfa::RecoveryCodes>())
         .post(
             "/api/v1/profile/mfa/recovery-codes",
             Authenticated,
             mfa::renew_recovery_codes,
         )
+        .doc(|d| d.json::<mfa::Code>().answers::<mfa::RecoveryCodes>())
         .get(
             "/api/v1/settings/mfa",
             Permission(UserManage),
             mfa::get_rule,
         )
+        .doc(|d| d.answers::<mfa::Rule>())
         .put(
             "/api/v1/settings/mfa",
             Permission(UserManage),
             mfa::set_rule,
         )
+        .doc(|d| d.json::<mfa::Rule>().answers::<mfa::Rule>())
         .delete("/api/v1/users/{id}/mfa", Permission(UserManage), mfa::reset)
         .get("/api/v1/api-keys", Authenticated, api_keys::list)
+        .doc(|d| {
+            d.query::<api_keys::ListQuery>()
+                .answers::<Vec<types::api_keys::ApiKey>>()
+        })
         .post("/api/v1/api-keys", Authenticated, api_keys::create)
+        .doc(|d| {
+            d.json::<api_keys::CreateKey>()
+                .creates::<types::api_keys::CreatedKey>()
+        })
         .delete("/api/v1/api-keys/{id}", Authenticated, api_keys::revoke)
+        .doc(|d| d.answers::<types::api_keys::ApiKey>())
         .get("/api/v1/users", Permission(UserManage), users::list)
+        .doc(|d| d.answers::<Vec<types::people::User>>())
         .post("/api/v1/users", Permission(UserManage), users::create)
+        .doc(|d| {
+            d.json::<users::CreateUser>()
+                .creates::<users::CreatedUser>()
+        })
         .post(
             "/api/v1/users/bulk-invite",
             Permission(UserManage),
             users::invite_many,
         )
+        .doc(|d| {
+            d.json::<users::InviteList>()
+                .answers::<store::invitations::BulkInvite>()
+        })
         .post("/api/v1/users/bulk", Permission(UserManage), users::bulk)
+        .doc(|d| {
+            d.json::<users::BulkRequest>()
+                .answers::<Vec<types::people::User>>()
+        })
         .post(
             "/api/v1/users/{id}/password-link",
             Permission(UserManage),
             users::password_link,
         )
+        .doc(|d| d.creates::<types::people::PasswordLink>())
         .put(
             "/api/v1/users/{id}/role",
             Permission(UserManage),
             users::set_role,
         )
+        .doc(|d| {
+            d.json::<users::RoleChange>()
+                .answers::<types::people::User>()
+        })
         .post(
             "/api/v1/users/{id}/deactivate",
             Permission(UserManage),
             users::deactivate,
         )
+        .doc(|d| d.answers::<types::people::User>())
         .post(
             "/api/v1/users/{id}/reactivate",
             Permission(UserManage),
             users::reactivate,
         )
+        .doc(|d| d.answers::<types::people::User>())
         .get("/api/v1/teams", Authenticated, teams::list)
+        .doc(|d| d.answers::<Vec<types::people::Team>>())
         .post("/api/v1/teams", Permission(UserManage), teams::create)
+        .doc(|d| d.json::<teams::TeamBody>().creates::<types::people::Team>())
         .get("/api/v1/teams/{id}", Authenticated, teams::get)
+        .doc(|d| d.answers::<types::people::Team>())
         .put("/api/v1/teams/{id}", Permission(UserManage), teams::rename)
+        .doc(|d| d.json::<teams::TeamBody>().answers::<types::people::Team>())
         .delete("/api/v1/teams/{id}", Permission(UserManage), teams::delete)
+        .doc(|d| d.no_content())
         .put(
             "/api/v1/teams/{id}/members/{user_id}",
             Permission(UserManage),
             teams::put_member,
         )
+        .doc(|d| {
+            d.json::<teams::Membership>()
+                .answers::<types::people::Team>()
+        })
         .delete(
             "/api/v1/teams/{id}/members/{user_id}",
             Permission(UserManage),
             teams::remove_member,
         )
+        .doc(|d| d.answers::<types::people::Team>())
         .get("/api/v1/audit", Permission(UserManage), audit::audit)
+        .doc(|d| d.query::<audit::AuditQuery>())
         .get("/api/v1/usage", Permission(UserManage), usage::usage)
+        .doc(|d| d.answers::<types::usage::Usage>())
         .get("/api/v1/emails", Permission(UserManage), users::emails)
+        .doc(|d| {
+            d.query::<users::EmailsQuery>()
+                .answers::<Vec<store::mail::Sent>>()
+        })
         .get("/api/v1/admin/jobs", Permission(TenantsManage), admin::jobs)
+        .doc(|d| d.query::<admin::JobsQuery>().answers::<types::jobs::Jobs>())
         .post(
             "/api/v1/admin/jobs/{id}/retry",
             Permission(TenantsManage),
             admin::retry_job,
         )
-        .doc(|d| d.path::<i64>("id"))
+        .doc(|d| d.path::<i64>("id").accepted())
         .get(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),
             admin::list,
         )
+        .doc(|d| d.answers::<Vec<types::system::TenantSummary>>())
         .post(
             "/api/v1/admin/tenants",
             Permission(TenantsManage),
             admin::create,
         )
+        .doc(|d| {
+            d.json::<admin::CreateTenant>()
+                .creates::<admin::CreatedTenant>()
+        })
         .post(
             "/api/v1/admin/tenants/{slug}/suspend",
             Permission(TenantsManage),
             admin::suspend,
         )
+        .doc(|d| d.answers::<store::tenants::Tenant>())
         .post(
             "/api/v1/admin/tenants/{slug}/reactivate",
             Permission(TenantsManage),
             admin::reactivate,
         )
+        .doc(|d| d.answers::<store::tenants::Tenant>())
         .put(
             "/api/v1/admin/tenants/{slug}",
             Permission(TenantsManage),
             admin::rename,
         )
+        .doc(|d| {
+            d.json::<admin::RenameTenant>()
+                .answers::<store::tenants::Tenant>()
+        })
         .delete(
             "/api/v1/admin/tenants/{slug}",
             Permission(TenantsManage),
             admin::delete,
         )
+        .doc(|d| d.query::<admin::DeleteQuery>().no_content())
         .get(
             "/api/v1/admin/health",
             Permission(TenantsManage),
             admin::health,
         )
+        .doc(|d| d.answers::<types::system::Health>())
         .post(
             "/api/v1/admin/tenants/{slug}/support",
             Permission(TenantsManage),
             support::begin,
         )
+        .doc(|d| d.json::<support::Begin>())
         .get(
             "/api/v1/admin/support",
             Permission(TenantsManage),
             support::list,
         )
+        .doc(|d| d.answers::<Vec<types::system::SupportGrant>>())
         .post("/api/v1/auth/support/end", Public, support::end)
 }

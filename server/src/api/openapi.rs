@@ -21,7 +21,7 @@ use utoipa::{
         ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr,
         Required, ResponseBuilder, Schema, SecurityRequirement, Tag,
     },
-    IntoParams, PartialSchema, ToSchema,
+    PartialSchema, ToSchema,
 };
 
 use super::ApiRouter;
@@ -37,14 +37,14 @@ pub struct Doc {
     body: Option<(&'static str, RefOr<Schema>)>,
     query: Vec<utoipa::openapi::path::Parameter>,
     path: Vec<(&'static str, RefOr<Schema>)>,
-    answer: Option<Answer>,
+    answers: Vec<Answer>,
     schemas: Vec<(String, RefOr<Schema>)>,
 }
 
 struct Answer {
     status: &'static str,
     description: &'static str,
-    content: Option<(&'static str, RefOr<Schema>)>,
+    content: Vec<(&'static str, RefOr<Schema>)>,
 }
 
 impl Doc {
@@ -72,19 +72,79 @@ impl Doc {
         self
     }
 
-    /// The query parameters of this type.
-    pub fn query<Q: IntoParams>(mut self) -> Self {
-        self.query = Q::into_params(|| Some(ParameterIn::Query));
+    /// The query parameters: the fields of this type (which the handler reads from the query
+    /// string with serde), each with its schema and description.
+    pub fn query<T: ToSchema>(mut self) -> Self {
+        use utoipa::openapi::schema::{Schema as S, SchemaType, Type};
+        let schema = self.schema_of::<T>();
+        let RefOr::T(S::Object(object)) = schema else {
+            panic!("{} is not an object: it cannot be a query", T::name());
+        };
+        for (name, mut property) in object.properties {
+            let description = match &mut property {
+                RefOr::T(S::Object(o)) => {
+                    // An `Option` is a parameter left out, never a `null` in a URL.
+                    if let SchemaType::Array(types) = &o.schema_type {
+                        let types: Vec<Type> = types
+                            .iter()
+                            .filter(|t| **t != Type::Null)
+                            .cloned()
+                            .collect();
+                        if types.len() == 1 {
+                            o.schema_type = SchemaType::Type(types[0].clone());
+                        }
+                    }
+                    o.description.clone()
+                }
+                _ => None,
+            };
+            self.query.push(
+                ParameterBuilder::new()
+                    .name(name.clone())
+                    .parameter_in(ParameterIn::Query)
+                    .required(if object.required.contains(&name) {
+                        Required::True
+                    } else {
+                        Required::False
+                    })
+                    .description(description)
+                    .schema(Some(property))
+                    .build(),
+            );
+        }
+        self
+    }
+
+    /// One more query parameter (a handler reading its query by hand).
+    pub fn param<T: PartialSchema>(
+        mut self,
+        name: &'static str,
+        required: bool,
+        description: &'static str,
+    ) -> Self {
+        self.query.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
+                .description(Some(description))
+                .schema(Some(T::schema()))
+                .build(),
+        );
         self
     }
 
     /// `200 OK` with a JSON body of this type.
     pub fn answers<T: ToSchema>(mut self) -> Self {
         let schema = self.schema_of::<T>();
-        self.answer = Some(Answer {
+        self.answers.push(Answer {
             status: "200",
             description: "OK",
-            content: Some((JSON, schema)),
+            content: vec![(JSON, schema)],
         });
         self
     }
@@ -92,36 +152,79 @@ impl Doc {
     /// `201 Created` with a JSON body of this type.
     pub fn creates<T: ToSchema>(mut self) -> Self {
         let schema = self.schema_of::<T>();
-        self.answer = Some(Answer {
+        self.answers.push(Answer {
             status: "201",
             description: "Created",
-            content: Some((JSON, schema)),
+            content: vec![(JSON, schema)],
+        });
+        self
+    }
+
+    /// A JSON body of this type under another status (`"202"`, or `"2XX"` when it varies).
+    pub fn gives<T: ToSchema>(mut self, status: &'static str, description: &'static str) -> Self {
+        let schema = self.schema_of::<T>();
+        self.answers.push(Answer {
+            status,
+            description,
+            content: vec![(JSON, schema)],
+        });
+        self
+    }
+
+    /// `202 Accepted`: queued for the job runner.
+    pub fn accepted(mut self) -> Self {
+        self.answers.push(Answer {
+            status: "202",
+            description: "Accepted: queued",
+            content: Vec::new(),
         });
         self
     }
 
     /// `204 No Content`.
     pub fn no_content(mut self) -> Self {
-        self.answer = Some(Answer {
+        self.answers.push(Answer {
             status: "204",
             description: "Done; nothing to say",
-            content: None,
+            content: Vec::new(),
         });
         self
     }
 
-    /// An answer that is not JSON (a file, a stream, a redirect, an upgrade).
+    /// An answer that is not JSON, or not only (a file in one of several formats, a stream,
+    /// a redirect).
     pub fn answers_with(
         mut self,
         status: &'static str,
         description: &'static str,
-        content_type: Option<&'static str>,
+        content_types: &[&'static str],
     ) -> Self {
-        self.answer = Some(Answer {
+        self.answers.push(Answer {
             status,
             description,
-            content: content_type.map(|c| (c, Schema::default().into())),
+            content: content_types
+                .iter()
+                .map(|c| (*c, Schema::default().into()))
+                .collect(),
         });
+        self
+    }
+
+    /// The dashboard's filters (`types::dashboard::Filters`), read from the query as the
+    /// dashboard's URL writes them: an empty value means the filter is off.
+    pub fn filters(mut self) -> Self {
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+        let before = self.query.len();
+        self = self.query::<types::dashboard::Filters>();
+        let empty: RefOr<Schema> = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(0))
+            .into();
+        for p in &mut self.query[before..] {
+            if let Some(schema) = p.schema.take() {
+                p.schema = Some(AnyOfBuilder::new().item(schema).item(empty.clone()).into());
+            }
+        }
         self
     }
 }
@@ -225,6 +328,27 @@ fn access(access: Access) -> (String, Vec<SecurityRequirement>) {
     }
 }
 
+/// Any JSON object (a Claude Code hook's payload, an import's statistics).
+pub fn object() -> RefOr<Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new().schema_type(Type::Object).into()
+}
+
+/// A JSON array of objects (the batch API's items; NDJSON is taken as well).
+pub fn array_of_objects() -> RefOr<Schema> {
+    use utoipa::openapi::schema::ArrayBuilder;
+    ArrayBuilder::new().items(object()).into()
+}
+
+/// Bytes of another format (protobuf).
+pub fn bytes() -> RefOr<Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .into()
+}
+
 fn uuid_schema() -> RefOr<Schema> {
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
     ObjectBuilder::new()
@@ -297,22 +421,20 @@ pub fn document(routes: &ApiRouter) -> OpenApi {
                     .build(),
             ));
         }
-        let answer = match &e.doc.answer {
-            Some(a) => {
-                let mut r = ResponseBuilder::new().description(a.description);
-                if let Some((content_type, schema)) = &a.content {
-                    r = r.content(
-                        *content_type,
-                        ContentBuilder::new().schema(Some(schema.clone())).build(),
-                    );
-                }
-                (a.status, r.build())
+        for a in &e.doc.answers {
+            let mut r = ResponseBuilder::new().description(a.description);
+            for (content_type, schema) in &a.content {
+                r = r.content(
+                    *content_type,
+                    ContentBuilder::new().schema(Some(schema.clone())).build(),
+                );
             }
-            None => ("2XX", ResponseBuilder::new().description("Success").build()),
-        };
-        op = op
-            .response(answer.0, answer.1)
-            .response("default", problem.clone());
+            op = op.response(a.status, r.build());
+        }
+        if e.doc.answers.is_empty() {
+            op = op.response("2XX", ResponseBuilder::new().description("Success").build());
+        }
+        op = op.response("default", problem.clone());
         paths.add_path_operation(e.path, vec![method(&e.method)], op.build());
         schemas.extend(e.doc.schemas.iter().cloned());
     }
@@ -347,6 +469,17 @@ pub fn document(routes: &ApiRouter) -> OpenApi {
             ))),
         );
     schemas.sort_by(|a, b| a.0.cmp(&b.0));
+    // Two types of one name would silently share a schema: name one of them with
+    // `#[schema(as = …)]`.
+    let clashes: Vec<&str> = schemas
+        .windows(2)
+        .filter(|pair| pair[0].0 == pair[1].0 && pair[0].1 != pair[1].1)
+        .map(|pair| pair[0].0.as_str())
+        .collect();
+    assert!(
+        clashes.is_empty(),
+        "two schemas share each of these names: {clashes:?}"
+    );
     schemas.dedup_by(|a, b| a.0 == b.0);
     for (name, schema) in schemas {
         components = components.schema(name, schema);

@@ -12,7 +12,7 @@ use store::prices;
 use super::extract::{JsonBody, Me};
 use crate::{error::ApiError, state::AppState};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PriceRow {
     model: String,
     #[serde(flatten)]
@@ -48,7 +48,7 @@ pub async fn list(
     Ok(Json(rows))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPrice {
     input: f64,

@@ -102,6 +102,9 @@ pub async fn export(
     };
     let (mut tx, reader, window) = super::dashboard::begin(&state, &me, &a.filters).await?;
     let (title, board) = board_of(&mut tx, &me, a.rest.get("board")).await?;
+    // A person or team the caller may not see is refused now, as problem+json; once the
+    // stream has begun, an error could only cut it short.
+    reader.people_for(tx.conn(), &a.filters).await?;
     let (send, chunks) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let filters = a.filters;
     let file = format!(

@@ -28,7 +28,7 @@ pub async fn workspace(
     Ok(Json(w))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
     name: String,
@@ -46,7 +46,7 @@ pub async fn rename(
     Ok(Json(serde_json::json!({ "name": name })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeZoneBody {
     time_zone: String,
@@ -66,7 +66,7 @@ pub async fn set_time_zone(
     Ok(Json(serde_json::json!({ "time_zone": tz })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeopleBody {
     #[serde(default)]
@@ -118,7 +118,7 @@ pub async fn retention(
     Ok(Json(r))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     #[serde(default)]

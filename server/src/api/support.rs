@@ -19,7 +19,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Begin {
     reason: String,
@@ -27,7 +27,7 @@ pub struct Begin {
     minutes: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Started {
     grant: SupportGrant,
     /// A bearer token that reads the workspace until the grant ends.

@@ -32,7 +32,7 @@ pub async fn list(
     Ok(Json(users))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     email: String,
@@ -47,7 +47,7 @@ pub struct CreateUser {
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedUser {
     user: User,
     /// Without a password: the link that lets them set their own, shown this once.
@@ -115,7 +115,7 @@ pub async fn password_link(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     role: String,
@@ -164,7 +164,7 @@ async fn set_active(
     Ok(Json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteList {
     /// CSV: e-mail, name, role, team (an optional header line names the columns).
@@ -200,7 +200,7 @@ pub async fn invite_many(
     Ok(Json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BulkRequest {
     ids: Vec<Uuid>,
     #[serde(flatten)]
@@ -225,7 +225,7 @@ pub async fn bulk(
     Ok(Json(users))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     #[serde(default)]
@@ -262,7 +262,7 @@ pub async fn update(
     Ok(Json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailsQuery {
     limit: Option<i64>,

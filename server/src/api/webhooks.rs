@@ -45,7 +45,7 @@ pub fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
     app::ssr::Outbound::check(&state.outbound, url).map_err(|why| ApiError::field("/url", why))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     pub enabled: bool,
 }

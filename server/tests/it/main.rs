@@ -9,6 +9,7 @@ mod bad_input;
 mod boards;
 mod budgets;
 mod collector;
+mod contract;
 mod dashboard;
 mod demo;
 mod durability;

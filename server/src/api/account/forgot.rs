@@ -16,14 +16,14 @@ use store::{accounts::Email, audit::Actor, tenants, Slug, TenantStatus};
 use super::redirect;
 use crate::{api::extract::JsonBody, auth::ClientIp, error::ApiError, state::AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotRequest {
     tenant: String,
     email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     detail: &'static str,
 }

@@ -32,7 +32,7 @@ use crate::{
 /// Refresh tokens read `<scope>.<secret>`: the tenant slug, or `_` for super admins.
 pub(crate) const REGISTRY_SCOPE: &str = "_";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// The workspace (tenant slug); empty or absent for a super admin.
     #[serde(default)]
@@ -61,7 +61,7 @@ pub(super) fn return_path(next: Option<&str>) -> &str {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     refresh_token: String,
@@ -72,6 +72,15 @@ pub struct TokenResponse {
     /// Only when this sign-in set up a second factor: its recovery codes, shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_codes: Option<Vec<String>>,
+}
+
+/// What a sign-in (or refresh, or second step) answers: tokens, or the second step owed.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only described: the handlers write each half themselves
+pub enum SignIn {
+    Tokens(TokenResponse),
+    SecondStep(super::mfa::SecondStepOwed),
 }
 
 pub async fn login(

@@ -18,7 +18,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Profile {
     #[serde(flatten)]
     user: User,
@@ -44,7 +44,7 @@ fn profile_of(user: User, me: &Caller) -> Profile {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     name: String,
@@ -61,7 +61,7 @@ pub async fn update_profile(
     Ok(Json(profile_of(user, &me)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThemeChoice {
     /// `light`, `dark`, or null to follow the system.
@@ -86,7 +86,7 @@ pub async fn set_theme(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,

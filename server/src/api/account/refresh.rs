@@ -36,7 +36,7 @@ pub async fn logout_moved() -> Response {
         .into_response()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct RefreshRequest {
     #[serde(default)]
     refresh_token: Option<String>,

@@ -54,7 +54,7 @@ pub async fn list(
     Ok(Json(signed_in(&state, &me, &headers).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchTo {
     tenant: String,

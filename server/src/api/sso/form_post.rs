@@ -25,7 +25,7 @@ use crate::{auth::ClientIp, state::AppState};
 /// Where the provider posts, and where the relay page posts again.
 pub const PATH: &str = "/api/v1/auth/sso/callback";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Posted {
     code: Option<String>,
     state: Option<String>,

@@ -68,7 +68,7 @@ fn bind(cookies: SessionCookies, value: &str, max_age: i64) -> HeaderValue {
 /// The longest text from the callback kept in a message or the audit log.
 const MAX_ECHO: usize = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StartQuery {
     workspace: Option<String>,
     next: Option<String>,
@@ -291,7 +291,7 @@ fn failed(slug: &str, next: &str, why: &str) -> Response {
     redirect(&format!("/login?{query}"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
