@@ -20,7 +20,8 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql \
     chromium fonts-dejavu-core tini \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --create-home --home-dir /var/lib/devpulse devpulse
+ && groupadd --system --gid 10001 devpulse \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/devpulse devpulse
 WORKDIR /var/lib/devpulse
 COPY --from=build /src/target/release/server /usr/local/bin/devpulse-server
 COPY --from=build /src/target/site /usr/share/devpulse/site
@@ -28,7 +29,7 @@ COPY --from=build /src/target/site /usr/share/devpulse/site
 # the operator must supply DEVPULSE_JWT_KEYS (the server says so and stops without it).
 ENV DEVPULSE_ENV=production HOST=0.0.0.0 PORT=3000 OTLP_GRPC_PORT=4317 LOG_FORMAT=json \
     DEVPULSE_SITE_ROOT=/usr/share/devpulse/site DEVPULSE_DATA_DIR=/var/lib/devpulse/data
-USER devpulse
+USER 10001
 EXPOSE 3000 4317
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
 # tini reaps what the server's children leave (a PDF print's browser helpers).

@@ -50,6 +50,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "site build: server + WASM bundle (cargo leptos build)"
 cargo leptos build
 
+step "deployment: Kubernetes manifests against the Kubernetes schemas and a real server's probes"
+DEVPULSE_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" .data/venv-py/bin/python scripts/check-deploy.py
+
 step "API contract: schemathesis against /api/v1/openapi.json (real server, real PostgreSQL)"
 DEVPULSE_SERVER_BIN="$CARGO_TARGET_DIR/debug/server" scripts/schemathesis.sh
 

@@ -39,6 +39,11 @@ pub struct Config {
     /// The bearer token `/metrics` asks of Prometheus (`DEVPULSE_METRICS_TOKEN`); unset, the
     /// route answers 404.
     pub metrics_token: Option<String>,
+    /// An OTLP/gRPC collector for traces (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`); unset, spans stay in the process (see `telemetry`).
+    pub otel_endpoint: Option<String>,
+    /// The traces' `service.name` (`OTEL_SERVICE_NAME`, default `devpulse`).
+    pub otel_service: String,
     /// Mark cookies `Secure` and give them the `__Host-`/`__Secure-` names (served over https).
     /// On by default in production; `DEVPULSE_SECURE_COOKIES=false` turns it off there.
     pub secure_cookies: bool,
@@ -244,6 +249,10 @@ impl Config {
             webhooks_allow_private: switch(&get, "DEVPULSE_WEBHOOKS_ALLOW_PRIVATE")?,
             chromium: get("DEVPULSE_CHROMIUM").filter(|v| !v.is_empty()),
             metrics_token: get("DEVPULSE_METRICS_TOKEN").filter(|v| !v.is_empty()),
+            otel_endpoint: crate::telemetry::endpoint(&get),
+            otel_service: get("OTEL_SERVICE_NAME")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "devpulse".into()),
             secure_cookies: parse(&get, "DEVPULSE_SECURE_COOKIES", production)?,
             refresh_reuse_grace_secs: parse(&get, "DEVPULSE_REFRESH_REUSE_GRACE_SECS", 20)?,
             batch_max_items: parse(&get, "DEVPULSE_BATCH_MAX_ITEMS", 10_000usize)?,

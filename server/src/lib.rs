@@ -25,6 +25,7 @@ pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod system;
+pub mod telemetry;
 pub mod tenancy;
 pub mod webhooks;
 
@@ -37,12 +38,40 @@ pub use startup::Error;
 pub use state::AppState;
 
 pub fn init_tracing(format: &config::LogFormat) {
+    init_subscriber(format, None);
+}
+
+/// Logging, and trace export when the configuration names a collector: the exporter to shut
+/// down (which flushes) once the server stops. Call it inside the Tokio runtime.
+pub fn init_tracing_exported(config: &Config) -> Option<telemetry::Exporter> {
+    init_subscriber(
+        &config.log_format,
+        config
+            .otel_endpoint
+            .as_deref()
+            .map(|e| (e, config.otel_service.clone())),
+    )
+}
+
+fn init_subscriber(
+    format: &config::LogFormat,
+    export: Option<(&str, String)>,
+) -> Option<telemetry::Exporter> {
     use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let (exporter, spans) = match export.map(|(e, s)| telemetry::Exporter::start(e, s)) {
+        Some(Ok((exporter, layer))) => (Some(exporter), Some(layer)),
+        Some(Err(e)) => {
+            eprintln!("devpulse: {e}; traces are not exported");
+            (None, None)
+        }
+        None => (None, None),
+    };
     let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(system::KeepErrors);
+        .with(system::KeepErrors)
+        .with(spans);
     let _ = match format {
         config::LogFormat::Json => registry
             .with(
@@ -56,6 +85,7 @@ pub fn init_tracing(format: &config::LogFormat) {
             .with(fmt::layer().compact().with_writer(std::io::stderr))
             .try_init(),
     };
+    exporter
 }
 
 /// Runs the server until SIGTERM or SIGINT, then drains connections and stops the embedded

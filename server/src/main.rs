@@ -166,11 +166,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    server::init_tracing(&config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // Trace export batches on this runtime, so it starts inside it.
+    let traces = {
+        let _inside = runtime.enter();
+        server::init_tracing_exported(&config)
+    };
     let json = cli.json;
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
@@ -200,6 +204,10 @@ fn main() -> std::process::ExitCode {
             }
         }
     });
+    // Outside the runtime's tasks (it waits for the last batch to go).
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

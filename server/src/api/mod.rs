@@ -158,6 +158,7 @@ impl ApiRouter {
                 Gate {
                     state: state.clone(),
                     access: e.access,
+                    handler: e.name,
                 },
                 gate,
             );
@@ -189,14 +190,26 @@ pub fn route_table() -> Vec<RouteInfo> {
 struct Gate {
     state: AppState,
     access: Access,
+    /// The handler's name (`alerts::create`): the span the handler's work runs in.
+    handler: &'static str,
 }
 
 /// Authenticates, authorises, and hands the caller to the handler as `Extension<Caller>`.
 async fn gate(
-    State(Gate { state, access }): State<Gate>,
-    mut req: Request,
+    State(Gate {
+        state,
+        access,
+        handler,
+    }): State<Gate>,
+    req: Request,
     next: Next,
 ) -> Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("handler", handler, access = %access.describe());
+    admit(state, access, req, next).instrument(span).await
+}
+
+async fn admit(state: AppState, access: Access, mut req: Request, next: Next) -> Response {
     // No route takes a NUL character in its query, and PostgreSQL would fail on one.
     if let Err(e) = extract::query_holds_nul(req.uri().query()) {
         return refuse(&req, e);

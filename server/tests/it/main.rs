@@ -33,5 +33,6 @@ mod retention;
 mod server_fns;
 mod sso;
 mod system;
+mod traces;
 mod usage;
 mod webhooks;

@@ -121,6 +121,8 @@ pub struct Asker<'a> {
 impl<'a> Asker<'a> {
     /// The kept answer to `what` under `filters`, or `compute`'s. `tenant_wide`: the answer
     /// compares the reader with people they do not see (see [`Question::tenant_wide`]).
+    /// Every read of the dashboard passes here: its span names the answer.
+    #[tracing::instrument(name = "store.dashboard", skip_all, fields(answer = tracing::field::Empty))]
     async fn kept<T, F, Fut>(
         &self,
         filters: &Filters,
@@ -142,6 +144,7 @@ impl<'a> Asker<'a> {
             what: what.into(),
             tenant_wide,
         };
+        tracing::Span::current().record("answer", q.what.as_str());
         self.answers.get_or(q, compute).await
     }
 }

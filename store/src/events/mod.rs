@@ -277,6 +277,7 @@ impl Counter {
 /// the same key wait for the first to commit (then the row is not new to it) or roll back
 /// (then it is). Rows go in key order, so two writers never wait on each other in a cycle; and
 /// the fold takes no lock that a raw insert holds.
+#[tracing::instrument(name = "store.events.write", skip_all, fields(events = events.len()))]
 pub async fn write(conn: &mut PgConnection, events: &mut [Event]) -> Result<Written> {
     if events.is_empty() {
         return Ok(Written::default());
