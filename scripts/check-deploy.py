@@ -4,12 +4,14 @@
 - every manifest parses and is valid against the Kubernetes API's own schema (the
   kubernetes-validate package carries the schemas; strict: unknown fields fail);
 - every kustomization names files that exist, and its patches name resources and keys the
-  base has;
+  base has (overlays are checked as they patch the base; their output is not re-validated
+  against the schemas, which would need kustomize itself);
 - an overlay that can run more than one replica (replicas or its autoscaler) sets REDIS_URL;
 - every environment variable the server reads is in the ConfigMap or the Secret (set, or
   named in a comment with its default);
-- the probes name ports the container has, and their paths answer 200 on a real server
-  (the binary in DEVPULSE_SERVER_BIN, on its embedded PostgreSQL);
+- the probes name ports the container has (its http port is the ConfigMap's PORT), and their
+  paths answer 200 on a real server (the binary in DEVPULSE_SERVER_BIN, on its embedded
+  PostgreSQL);
 - the pods run as the image's numeric user, and the image defaults to production.
 
 Usage: check-deploy.py (from the repository root; make test runs it).
@@ -31,9 +33,6 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(ROOT, "deploy", "kubernetes")
 KUBERNETES = "1.33.0"
-# Read by tests and tools, never by the server.
-NOT_SERVER = set()
-
 errors = []
 
 
@@ -98,12 +97,18 @@ def effective(directory):
         if isinstance(patch, dict) and patch.get("$patch") == "delete":
             docs = [d for d in docs if not any(d is m for m in matches)]
             continue
+        if not isinstance(patch, list):
+            fail(f"{directory}: only JSON patches and `$patch: delete` are understood here")
+            continue
         for op in patch:
-            keys = [s for s in op["path"].split("/") if s]
+            keys = [k.replace("~1", "/").replace("~0", "~") for k in op["path"].split("/") if k]
             for d in matches:
                 node = d
                 for key in keys[:-1]:
-                    node = node.get(key, {})
+                    node = node.get(key) if isinstance(node, dict) else None
+                if not isinstance(node, dict):
+                    fail(f"{directory}: {op['op']} {op['path']}: the base has no such place")
+                    continue
                 if op["op"] in ("replace", "remove") and keys[-1] not in node:
                     fail(f"{directory}: {op['op']} {op['path']}: the base has no such key")
                 if op["op"] == "remove":
@@ -121,7 +126,7 @@ def env_read_by_server():
         names.update(
             re.findall(r'"((?:DEVPULSE|DATABASE|REDIS|OTLP|OTEL|LOG|LEPTOS)_[A-Z0-9_]+|HOST|PORT)"', text)
         )
-    return names - NOT_SERVER
+    return names
 
 
 def free_port():
@@ -183,7 +188,14 @@ def main():
                     validate_schema(path, d)
             listed.add(path)
     for path in glob.glob(os.path.join(DEPLOY, "**", "*.yaml"), recursive=True):
-        if os.path.basename(path) != "kustomization.yaml" and path not in listed:
+        if path.endswith(".example.yaml"):
+            # Examples (the Secret's keys) are applied by hand, never by a kustomization.
+            if path in listed:
+                fail(f"{os.path.relpath(path, ROOT)} is an example, yet a kustomization applies it")
+            for d in documents(path):
+                validate_schema(path, d)
+            listed.add(path)
+        elif os.path.basename(path) != "kustomization.yaml" and path not in listed:
             fail(f"{os.path.relpath(path, ROOT)} is in no kustomization")
 
     base = os.path.join(DEPLOY, "base")
@@ -207,17 +219,21 @@ def main():
         print(f"{name}: {replicas} replicas (up to {most}), Redis {'set' if redis else 'unset'}")
 
     documented = ""
-    for f in ("configmap.yaml", "secret.yaml"):
+    for f in ("configmap.yaml", "secret.example.yaml"):
         with open(os.path.join(base, f)) as fh:
             documented += fh.read()
     for var in sorted(env_read_by_server()):
         if not re.search(rf"\b{var}\b", documented):
-            fail(f"the server reads {var}, which neither base/configmap.yaml nor base/secret.yaml names")
+            fail(f"the server reads {var}, which neither base/configmap.yaml nor base/secret.example.yaml names")
 
     (deployment,) = find(resources_of(base), "Deployment", "devpulse")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = [c for c in pod["containers"] if c["name"] == "server"]
     ports = {p["name"] for p in container["ports"]}
+    (config,) = find(resources_of(base), "ConfigMap", "devpulse")
+    http = [p["containerPort"] for p in container["ports"] if p["name"] == "http"]
+    if http != [int(config["data"]["PORT"])]:
+        fail(f"the container's http port {http} is not the ConfigMap's PORT {config['data']['PORT']}")
     paths = set()
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         get = container.get(probe, {}).get("httpGet")

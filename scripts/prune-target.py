@@ -13,9 +13,11 @@ target directory, so this removes what a build can no longer use:
 - when the disk is still short of space, third-party builds no build has written for days
   that are not the newest of their name (rebuilding one costs seconds).
 
-It never runs during a build (scripts call it before cargo starts).
+A profile another build is using right now (its `.cargo-lock` held, by another checkout's
+`make test`, say) is left alone.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -85,8 +87,26 @@ def remove(paths):
     return freed
 
 
+def in_use(profile):
+    """Whether a cargo build holds this profile directory's lock now."""
+    lock = os.path.join(profile, ".cargo-lock")
+    if not os.path.exists(lock):
+        return False
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
 def artifact_dirs(target):
     for root, dirs, _ in os.walk(target):
+        if in_use(root):
+            print(f"target directory: {root} is being built; left alone")
+            dirs[:] = []
+            continue
         for d in list(dirs):
             if d in ("deps", "examples"):
                 yield os.path.join(root, d)

@@ -21,7 +21,7 @@ DATABASE_URL= PORT=$port DEVPULSE_DATA_DIR="$data" DEVPULSE_SITE_ROOT="$PWD/targ
   "$bin" serve > "$data/server.log" 2>&1 &
 server=$!
 stop() {
-  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  { kill "$server" && wait "$server"; } 2>/dev/null || true
   scripts/pg.sh stop "$data/postgres" || true
 }
 trap stop EXIT
@@ -30,19 +30,37 @@ for _ in $(seq 180); do
   kill -0 "$server" 2>/dev/null || { cat "$data/server.log"; exit 1; }
   sleep 0.5
 done
+curl -fs "$url/readyz" > /dev/null || { echo "the server never became ready"; cat "$data/server.log"; exit 1; }
+
+# The document itself first: valid OpenAPI 3.1 by an independent validator.
+curl -fs "$url/api/v1/openapi.json" | .data/venv-py/bin/python -c '
+import json, sys
+from openapi_spec_validator import validate
+doc = json.load(sys.stdin)
+validate(doc)
+count = sum(len(item) for item in doc["paths"].values())
+print("openapi.json: valid OpenAPI", doc["openapi"] + ",", count, "operations")'
 
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
-# login <workspace> <email> <password>: a session's access token.
+# login <workspace> <email> <password>: a session's access token. A failed sign-in stops the
+# run: without credentials every operation would answer 401, which passes every check.
 login() {
-  curl -fs -X POST "$url/api/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"tenant\":\"$1\",\"email\":\"$2\",\"password\":\"$3\"}" | json '["access_token"]'
+  local token
+  token=$(curl -fs -X POST "$url/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"tenant\":\"$1\",\"email\":\"$2\",\"password\":\"$3\"}" | json '["access_token"]') || true
+  [ -n "$token" ] || { echo "signing in as $2 failed" >&2; exit 1; }
+  echo "$token"
 }
 admin() { login demo admin@demo.test demo-admin-pass; }
 token=$(admin)
 # A fresh key for each use: the session's pass revokes the keys it finds.
 key() {
-  curl -fs -X POST "$url/api/v1/api-keys" -H "authorization: Bearer $(admin)" \
-    -H 'content-type: application/json' -d '{"name":"schemathesis","scopes":["ingest","read"]}' | json '["key"]'
+  local admin key
+  admin=$(admin)
+  key=$(curl -fs -X POST "$url/api/v1/api-keys" -H "authorization: Bearer $admin" \
+    -H 'content-type: application/json' -d '{"name":"schemathesis","scopes":["ingest","read"]}' | json '["key"]') || true
+  [ -n "$key" ] || { echo "making an API key failed" >&2; exit 1; }
+  echo "$key"
 }
 export SCHEMATHESIS_HOOKS=$PWD/scripts/schemathesis_hooks.py
 
@@ -73,15 +91,17 @@ run() {
 echo "--- with a tenant admin's session"
 run "$never|$ingest|$self" -H "Authorization: Bearer $token"
 echo "--- with an API key (ingest and read scopes)"
-run "$never" -H "Authorization: Bearer $(key)" --include-path-regex "$ingest"
+key=$(key)
+run "$never" -H "Authorization: Bearer $key" --include-path-regex "$ingest"
 echo "--- with a tenant admin's session: what acts on the caller's own account"
-run "$never" -H "Authorization: Bearer $(admin)" --include-path-regex "$self"
+token=$(admin)
+run "$never" -H "Authorization: Bearer $token" --include-path-regex "$self"
 # A tenant admin may not edit a profile (the TRD gives profile.edit to developers) nor reach
 # the installation's console.
 echo "--- with a developer's session: their profile"
-run "$never" -H "Authorization: Bearer $(login demo dev@demo.test demo-developer-pass)" \
-  --include-path-regex '^/api/v1/(auth/)?profile$'
+token=$(login demo dev@demo.test demo-developer-pass)
+run "$never" -H "Authorization: Bearer $token" --include-path-regex '^/api/v1/(auth/)?profile$'
 echo "--- with the super admin's session: the installation's console (suspends and deletes workspaces last)"
-run "$never" -H "Authorization: Bearer $(login '' root@devpulse.test demo-superadmin-pass)" \
-  --include-path-regex '^/api/v1/admin/(health|jobs|support|tenants)'
+token=$(login '' root@devpulse.test demo-superadmin-pass)
+run "$never" -H "Authorization: Bearer $token" --include-path-regex '^/api/v1/admin/(health|jobs|support|tenants)'
 

@@ -241,7 +241,7 @@ async fn main() {
     report("message received, every socket", &latencies, Some(&acks));
 
     // Idle sockets: the server's resident memory before and after.
-    let before = rss_kib(pid);
+    let before = common::rss_kib(pid);
     let mut open = Vec::with_capacity(idle);
     for chunk in (0..idle).collect::<Vec<_>>().chunks(500) {
         let opened = stream::iter(chunk.iter().map(|_| subscribe(&addr, &admin)))
@@ -251,7 +251,7 @@ async fn main() {
         open.extend(opened);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rss_kib(pid);
+    let after = common::rss_kib(pid);
     println!(
         "\nIdle: {} WebSockets open; server resident memory {:.1} MB -> {:.1} MB: +{:.1} MB ({:.1} KiB a socket)",
         open.len(),
@@ -406,14 +406,6 @@ fn unseen(i: usize, days: i64) -> String {
     )
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -421,14 +413,18 @@ fn ms(d: Duration) -> f64 {
 fn report(name: &str, t: &[Duration], baseline: Option<&[Duration]>) {
     let mut t = t.to_vec();
     t.sort();
-    let (p50, p95, p99) = (pct(&t, 0.5), pct(&t, 0.95), pct(&t, 0.99));
+    let (p50, p95, p99) = (
+        common::percentile(&t, 0.5),
+        common::percentile(&t, 0.95),
+        common::percentile(&t, 0.99),
+    );
     let ratio = baseline
         .map(|b| {
             let mut b = b.to_vec();
             b.sort();
             format!(
                 "   p95 {:.2}x baseline",
-                ms(p95) / ms(pct(&b, 0.95)).max(1e-3)
+                ms(p95) / ms(common::percentile(&b, 0.95)).max(1e-3)
             )
         })
         .unwrap_or_default();
@@ -523,14 +519,4 @@ async fn live(
         r.abort();
     }
     (latencies, acks)
-}
-
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> i64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }

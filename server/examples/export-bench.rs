@@ -104,7 +104,7 @@ async fn main() {
             "release"
         }
     );
-    let idle = rss_kib(pid);
+    let idle = common::rss_kib(pid);
     println!(
         "server resident memory at rest: {:.1} MiB",
         idle as f64 / 1024.0
@@ -183,7 +183,7 @@ async fn download(
         let (done, peak, samples) = (done.clone(), peak.clone(), samples.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                peak.fetch_max(common::rss_kib(pid), Ordering::Relaxed);
                 samples.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -212,16 +212,7 @@ async fn download(
         bytes,
         took,
         peak_kib: peak.load(Ordering::Relaxed),
-        last_kib: rss_kib(pid),
+        last_kib: common::rss_kib(pid),
         samples: samples.load(Ordering::Relaxed) as u64,
     }
-}
-
-fn rss_kib(pid: u32) -> i64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -74,13 +74,6 @@ fn batch_body(client: usize, batch: usize, items: usize) -> String {
     serde_json::to_string(&out).expect("serialises")
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -231,8 +224,8 @@ async fn measure(
         lat.len(),
         sizes.hook_clients,
         lat.len() as f64 / hook_secs,
-        percentile(&lat, 0.50).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        common::percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        common::percentile(&lat, 0.99).as_secs_f64() * 1e3,
     );
 
     // 3. OTLP/JSON log exports (the fixtures' event requests; repeats are deduplicated).

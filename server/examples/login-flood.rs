@@ -30,10 +30,6 @@ const HOOKS_PER_PHASE: usize = 400;
 const FLOOD_CLIENTS: usize = 200;
 const FLOOD_PER_SEC: u64 = 100;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -125,8 +121,8 @@ async fn main() {
             t.sort();
             println!(
                 "  {what:<18} p50 {:>6.1} ms  p90 {:>6.1} ms",
-                ms(percentile(&t, 0.5)),
-                ms(percentile(&t, 0.9))
+                ms(common::percentile(&t, 0.5)),
+                ms(common::percentile(&t, 0.9))
             );
         }
 
@@ -181,15 +177,15 @@ async fn main() {
         for (what, t) in [("alone (baseline)", &alone), ("during the flood", &during)] {
             println!(
                 "  {what:<17} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
-                ms(percentile(t, 0.5)),
-                ms(percentile(t, 0.99)),
+                ms(common::percentile(t, 0.5)),
+                ms(common::percentile(t, 0.99)),
                 ms(*t.last().unwrap())
             );
         }
         println!(
             "  ratio flood/baseline: p50 {:.2}x  p99 {:.2}x",
-            ms(percentile(&during, 0.5)) / ms(percentile(&alone, 0.5)),
-            ms(percentile(&during, 0.99)) / ms(percentile(&alone, 0.99))
+            ms(common::percentile(&during, 0.5)) / ms(common::percentile(&alone, 0.5)),
+            ms(common::percentile(&during, 0.99)) / ms(common::percentile(&alone, 0.99))
         );
         let total: usize = answers.values().sum();
         println!(

@@ -244,7 +244,19 @@ impl Config {
             log_format,
             body_limit,
             jwt_keys: get("DEVPULSE_JWT_KEYS").filter(|v| !v.is_empty()),
-            secret_key: get("DEVPULSE_SECRET_KEY").filter(|v| !v.is_empty()),
+            secret_key: match get("DEVPULSE_SECRET_KEY").filter(|v| !v.is_empty()) {
+                // The deployment examples' placeholder: anyone could open what it seals.
+                Some(k) if k.chars().all(|c| c == '0') => {
+                    return Err(ConfigError {
+                        var: "DEVPULSE_SECRET_KEY",
+                        value: k,
+                        reason:
+                            "is the example's placeholder: make a random one (openssl rand -hex 32)"
+                                .into(),
+                    })
+                }
+                k => k,
+            },
             sso_allow_private: switch(&get, "DEVPULSE_SSO_ALLOW_PRIVATE")?,
             webhooks_allow_private: switch(&get, "DEVPULSE_WEBHOOKS_ALLOW_PRIVATE")?,
             chromium: get("DEVPULSE_CHROMIUM").filter(|v| !v.is_empty()),

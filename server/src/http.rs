@@ -345,10 +345,10 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     };
     let kind = title.to_lowercase().replace(' ', "-");
     let mut answer = error::problem(status, &kind, title, detail);
-    // What the original said about the refusal (Allow on a 405, Retry-After) stays.
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(v) = parts.headers.get(&name) {
-            answer.headers_mut().insert(name, v.clone());
+    // Every header but the body's own stays (Allow on a 405, Retry-After, cookies).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().append(name.clone(), value.clone());
         }
     }
     answer

@@ -48,3 +48,24 @@ pub async fn tenant_with_key(
     .expect("key");
     (p.tenant, slug, key)
 }
+
+/// The nearest-rank `p` quantile (0.5, 0.99) of sorted durations; zero for none.
+#[allow(dead_code)]
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    if sorted.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// A process's resident memory in KiB (Linux), 0 when it cannot be read.
+#[allow(dead_code)]
+pub fn rss_kib(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -35,15 +35,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         // serde reads a struct from a JSON array by position too (`[null, null]` would fill
-        // two optional fields); every body of this API is an object (or null), never an array.
+        // two optional fields); every body read through here is an object (or null), never an
+        // array (the batch API, which takes arrays, reads its body itself).
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(ApiError::field("", "send a JSON object, not an array"));
         }
         if let Some(pointer) = holds_nul(&bytes) {
-            return Err(ApiError::Validation(vec![FieldError {
-                pointer,
-                detail: NUL.into(),
-            }]));
+            return Err(nul_at(pointer));
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
@@ -93,18 +91,29 @@ fn holds_nul(body: &[u8]) -> Option<String> {
     find(&value, "")
 }
 
-/// The first query parameter holding a NUL character (see [`holds_nul`]), as problem+json.
-pub(super) fn query_holds_nul(query: Option<&str>) -> Result<(), ApiError> {
-    let Some(query) = query.filter(|q| q.contains("%00")) else {
+fn nul_at(pointer: String) -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        pointer,
+        detail: NUL.into(),
+    }])
+}
+
+/// A path segment or query parameter holding a NUL character (see [`holds_nul`]), refused
+/// naming the parameter (`/name`) or, for the path, `/path`.
+pub(super) fn uri_holds_nul(uri: &axum::http::Uri) -> Result<(), ApiError> {
+    if uri.path().contains("%00") {
+        return Err(nul_at("/path".into()));
+    }
+    let Some(query) = uri.query().filter(|q| q.contains("%00")) else {
         return Ok(());
     };
     match form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| k.contains('\0') || v.contains('\0'))
     {
-        Some((key, _)) => Err(ApiError::Validation(vec![FieldError {
-            pointer: format!("/{key}"),
-            detail: NUL.into(),
-        }])),
+        Some((key, _)) => Err(nul_at(format!(
+            "/{}",
+            key.replace('~', "~0").replace('/', "~1")
+        ))),
         None => Ok(()),
     }
 }

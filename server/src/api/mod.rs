@@ -210,8 +210,8 @@ async fn gate(
 }
 
 async fn admit(state: AppState, access: Access, mut req: Request, next: Next) -> Response {
-    // No route takes a NUL character in its query, and PostgreSQL would fail on one.
-    if let Err(e) = extract::query_holds_nul(req.uri().query()) {
+    // No route takes a NUL character in its path or query, and PostgreSQL would fail on one.
+    if let Err(e) = extract::uri_holds_nul(req.uri()) {
         return refuse(&req, e);
     }
     let ip = req

@@ -251,11 +251,11 @@ fn tag(path: &str) -> &str {
     }
 }
 
-/// `POST /api/v1/alerts/{id}/subscription` → `post_alerts_id_subscription`: unique, because
-/// a method and path are registered once.
+/// `POST /api/v1/alerts/{id}/subscription` → `post_api_v1_alerts_id_subscription`: the whole
+/// path, because a method and path are registered once (`/auth/login` and
+/// `/api/v1/auth/login` are two operations).
 fn operation_id(method: &str, path: &str) -> String {
     let slug: String = path
-        .trim_start_matches("/api/v1")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
@@ -537,7 +537,7 @@ mod tests {
     fn operation_ids_and_tags_read_well() {
         assert_eq!(
             operation_id("POST", "/api/v1/alerts/{id}/subscription"),
-            "post_alerts_id_subscription"
+            "post_api_v1_alerts_id_subscription"
         );
         assert_eq!(operation_id("GET", "/ws"), "get_ws");
         assert_eq!(tag("/api/v1/dashboard/overview"), "dashboard");
@@ -557,9 +557,11 @@ mod tests {
         let routes = super::super::routes();
         let doc = serde_json::to_value(document(&routes)).unwrap();
         let mut in_doc = Vec::new();
+        let mut ids = std::collections::HashSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (m, op) in item.as_object().unwrap() {
                 in_doc.push((m.to_ascii_uppercase(), path.clone()));
+                assert!(ids.insert(op["operationId"].to_string()), "{op}");
                 assert!(
                     op["description"].as_str().unwrap().starts_with("Access: "),
                     "{m} {path}"

@@ -102,9 +102,13 @@ pub async fn export(
     };
     let (mut tx, reader, window) = super::dashboard::begin(&state, &me, &a.filters).await?;
     let (title, board) = board_of(&mut tx, &me, a.rest.get("board")).await?;
-    // A person or team the caller may not see is refused now, as problem+json; once the
-    // stream has begun, an error could only cut it short.
+    // A person or team the caller may not see (asked for, or named by a widget of a shared
+    // board) is refused now, as problem+json; once the stream has begun, an error could only
+    // cut it short.
     reader.people_for(tx.conn(), &a.filters).await?;
+    for w in reports::shown(&board, &a.filters, reader.audience, false) {
+        reader.people_for(tx.conn(), &w.filters).await?;
+    }
     let (send, chunks) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let filters = a.filters;
     let file = format!(

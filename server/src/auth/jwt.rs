@@ -72,6 +72,13 @@ impl Keys {
             let (kid, secret) = item
                 .split_once(':')
                 .ok_or_else(|| KeyError::Config("each key is `kid:secret`".into()))?;
+            // The deployment examples' placeholder is public: signing with it lets anyone
+            // make sessions.
+            if secret.to_ascii_uppercase().contains("CHANGE-ME") {
+                return Err(KeyError::Config(format!(
+                    "key {kid:?}: the secret is the example's placeholder; make a random one"
+                )));
+            }
             if kid.is_empty() || secret.len() < 32 {
                 return Err(KeyError::Config(format!(
                     "key {kid:?}: kid must be set and the secret at least 32 characters"

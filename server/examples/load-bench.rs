@@ -1,0 +1,311 @@
+//! Load benchmark: the real server as a child process over a filled tenant (by default 1
+//! million events, 50 people, 30 days), then, for each kind of request, 1,000 concurrent
+//! keep-alive connections (one client each) sending it back to back for a while: `/healthz`
+//! (the baseline: the same connections with nothing behind them), the dashboard over REST,
+//! the same as the dashboard's server function, and Claude Code hook ingestion. Prints p50,
+//! p99, errors and throughput per kind, the p99 against the baseline's, and the server's
+//! resident memory. `--soak SECONDS` then runs mixed traffic (reads and ingestion, 200
+//! connections) and prints the resident memory every tenth of the run.
+//!
+//!     cargo run --release -p server --example load-bench
+//!     cargo run -p server --example load-bench -- --events 200000 --connections 1000 --seconds 15 --soak 600
+//!
+//! Prints figures only; it asserts nothing about speed or memory.
+
+use std::{
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use server::Config;
+use tokio::io::AsyncBufReadExt;
+
+mod common;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn config(data_dir: &str) -> Config {
+    let data_dir = data_dir.to_string();
+    Config::from_lookup(|k| match k {
+        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
+        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
+        "DEVPULSE_DEMO" => Some("0".into()),
+        // Measuring the server, not its per-key ingestion limit.
+        "DEVPULSE_INGEST_KEY_RPS" => Some("10000000".into()),
+        "DATABASE_MAX_CONNECTIONS" => Some("40".into()),
+        _ => None,
+    })
+    .expect("config")
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Health,
+    Rest,
+    ServerFn,
+    Hook,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Health => "GET /healthz (baseline)",
+            Kind::Rest => "GET /api/v1/dashboard/overview",
+            Kind::ServerFn => "POST /api/dashboard/overview (fn)",
+            Kind::Hook => "POST /api/v1/hooks/claude-code",
+        }
+    }
+}
+
+struct Target {
+    base: String,
+    token: String,
+    key: String,
+}
+
+/// One request of `kind` on `http`; whether it succeeded.
+async fn once(http: &reqwest::Client, t: &Target, kind: Kind, c: usize, n: u64) -> bool {
+    let r = match kind {
+        Kind::Health => http.get(format!("{}/healthz", t.base)).send().await,
+        Kind::Rest => {
+            http.get(format!("{}/api/v1/dashboard/overview?range=7d", t.base))
+                .bearer_auth(&t.token)
+                .send()
+                .await
+        }
+        Kind::ServerFn => {
+            http.post(format!("{}/api/dashboard/overview", t.base))
+                .bearer_auth(&t.token)
+                .form(&[("q", "range=7d")])
+                .send()
+                .await
+        }
+        Kind::Hook => {
+            http.post(format!("{}/api/v1/hooks/claude-code", t.base))
+                .header("x-api-key", &t.key)
+                .json(
+                    &json!({ "session_id": format!("load-{c}"), "hook_event_name": "PreToolUse",
+                    "tool_name": "Bash", "tool_use_id": format!("l-{c}-{n}"), "cwd": "/load" }),
+                )
+                .send()
+                .await
+        }
+    };
+    match r {
+        Ok(r) => {
+            let ok = r.status().is_success();
+            // Read the body so the connection is free for the next request.
+            let _ = r.bytes().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+struct Run {
+    latencies: Vec<Duration>,
+    errors: u64,
+    took: Duration,
+    peak_kib: i64,
+}
+
+/// `connections` clients, each its own keep-alive connection, sending `kinds` in turn for
+/// `seconds`; the server's memory sampled every 100 ms.
+async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, pid: u32) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        while Instant::now() < deadline {
+            peak = peak.max(common::rss_kib(pid));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        peak
+    });
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let (t, kinds) = (t.clone(), kinds.to_vec());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                let (mut latencies, mut errors, mut n) = (Vec::new(), 0u64, 0u64);
+                while Instant::now() < deadline {
+                    let kind = kinds[(n as usize + c) % kinds.len()];
+                    n += 1;
+                    let at = Instant::now();
+                    if once(&http, &t, kind, c, n).await {
+                        latencies.push(at.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Run {
+        latencies: Vec::new(),
+        errors: 0,
+        took: Duration::ZERO,
+        peak_kib: 0,
+    };
+    for task in tasks {
+        let (l, e) = task.await.unwrap();
+        all.latencies.extend(l);
+        all.errors += e;
+    }
+    all.took = started.elapsed();
+    all.peak_kib = sampler.await.unwrap();
+    all.latencies.sort();
+    all
+}
+
+/// The `p` quantile in milliseconds (NaN for none).
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    common::percentile(sorted, p).as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let data_dir =
+        std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-load".into());
+    if std::env::args().any(|a| a == "--serve") {
+        let cfg = config(&data_dir);
+        let db = server::database::Database::open(&cfg)
+            .await
+            .expect("database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening {}", listener.local_addr().unwrap());
+        return server::serve(listener, &cfg, &db, std::future::pending())
+            .await
+            .expect("serve");
+    }
+    let events = common::flag("--events", 1_000_000);
+    let connections = common::flag("--connections", 1000) as usize;
+    let seconds = common::flag("--seconds", 20);
+    let soak = common::flag("--soak", 0);
+    let _ = std::process::Command::new("scripts/pg.sh")
+        .args(["stop", &format!("{data_dir}/postgres")])
+        .status();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let cfg = config(&data_dir);
+    let db = server::database::Database::open(&cfg)
+        .await
+        .expect("database");
+    let filled = common::fill::fill(&db, "load", events, 50, 30).await;
+    let key = server::tenancy::create_api_key(
+        &db.store,
+        &filled.tenant,
+        &store::Email::parse("bench@bench.test").unwrap(),
+        "load",
+        &[store::api_keys::Scope::Ingest],
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .expect("key");
+    db.close().await;
+
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve")
+        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("server output");
+        if let Some(a) = line.strip_prefix("listening ") {
+            break a.to_string();
+        }
+    };
+    let pid = child.id().expect("pid");
+    let base = format!("http://{addr}");
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "tenant": filled.slug, "email": "bench@bench.test",
+                       "password": "bench-password-123" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("a token").to_string();
+    let target = Arc::new(Target { base, token, key });
+    println!(
+        "\nload-bench: {} events, {connections} connections, {seconds} s per kind, {} build, server at rest {:.1} MiB",
+        filled.events,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        common::rss_kib(pid) as f64 / 1024.0
+    );
+    println!(
+        "\n{:<36} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9}",
+        "", "requests", "errors", "req/s", "p50 ms", "p99 ms", "p99/base", "max ms", "peak MiB"
+    );
+    let mut baseline_p99 = f64::NAN;
+    for kind in [Kind::Health, Kind::Rest, Kind::ServerFn, Kind::Hook] {
+        let r = run(&target, &[kind], connections, seconds, pid).await;
+        let p99 = pct(&r.latencies, 0.99);
+        if kind == Kind::Health {
+            baseline_p99 = p99;
+        }
+        println!(
+            "{:<36} {:>9} {:>7} {:>9.0} {:>9.1} {:>9.1} {:>10.2} {:>8.0} {:>9.1}",
+            kind.name(),
+            r.latencies.len(),
+            r.errors,
+            r.latencies.len() as f64 / r.took.as_secs_f64(),
+            pct(&r.latencies, 0.5),
+            p99,
+            p99 / baseline_p99,
+            r.latencies
+                .last()
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+            r.peak_kib as f64 / 1024.0
+        );
+    }
+    if soak > 0 {
+        // Mixed traffic in tenths of the run, the memory after each.
+        println!(
+            "\nsoak: {soak} s of mixed traffic (REST, server function, hooks), 200 connections"
+        );
+        let start = common::rss_kib(pid);
+        println!(
+            "  resident memory at the start: {:.1} MiB",
+            start as f64 / 1024.0
+        );
+        let mixed = [Kind::Rest, Kind::ServerFn, Kind::Hook, Kind::Hook];
+        let (mut requests, mut errors) = (0, 0);
+        for tenth in 1..=10 {
+            let r = run(&target, &mixed, 200, soak.div_ceil(10), pid).await;
+            requests += r.latencies.len();
+            errors += r.errors;
+            println!(
+                "  {:>3}%: {:.1} MiB resident (peak {:.1}), p99 {:.1} ms, {} requests, {} errors",
+                tenth * 10,
+                common::rss_kib(pid) as f64 / 1024.0,
+                r.peak_kib as f64 / 1024.0,
+                pct(&r.latencies, 0.99),
+                r.latencies.len(),
+                r.errors
+            );
+        }
+        println!(
+            "  {requests} requests, {errors} errors; resident memory {:.1} MiB at the start, {:.1} MiB at the end",
+            start as f64 / 1024.0,
+            common::rss_kib(pid) as f64 / 1024.0
+        );
+    }
+    let _ = child.kill().await;
+}
