@@ -351,6 +351,26 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
     }
 
+    /// The deployment examples' placeholders are public: a server that took them would let
+    /// anyone open what it seals (deploy/kubernetes/base/secret.example.yaml).
+    #[test]
+    fn the_examples_placeholder_secrets_are_refused() {
+        let zeros = "0".repeat(64);
+        let err = config(&[("DEVPULSE_SECRET_KEY", &zeros)]).unwrap_err();
+        assert_eq!(err.var, "DEVPULSE_SECRET_KEY");
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/kubernetes/base/secret.example.yaml"
+        ))
+        .unwrap();
+        let jwt = example
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("DEVPULSE_JWT_KEYS: "))
+            .expect("the example names DEVPULSE_JWT_KEYS");
+        assert!(crate::auth::jwt::Keys::from_spec(jwt).is_err());
+        assert!(example.contains(&zeros));
+    }
+
     #[test]
     fn bad_values_name_the_variable() {
         let err = config(&[("PORT", "eighty")]).unwrap_err();
