@@ -20,14 +20,12 @@
 //! Prints figures only; it asserts nothing about speed.
 
 use std::{
-    process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use futures::{stream, StreamExt};
 use server::Config;
-use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod common;
@@ -61,7 +59,7 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-dashboard".into());
     if has("--serve") {
-        return serve(&data_dir).await;
+        return common::serve(&config(&data_dir)).await;
     }
     let quick = has("--quick");
     let events = common::flag("--events", if quick { 20_000 } else { 10_000_000 });
@@ -70,47 +68,19 @@ async fn main() {
     let sockets = common::flag("--sockets", if quick { 50 } else { 1_000 }) as usize;
     let idle = common::flag("--idle", if quick { 200 } else { 10_000 }) as usize;
 
-    // The data, written in this process; then the server runs alone in a child. A cluster
-    // left running on the directory (an interrupted run) is stopped first: deleting a live
-    // cluster's directory makes it remove the next one's socket when it notices.
-    let _ = std::process::Command::new("scripts/pg.sh")
-        .args(["stop", &format!("{data_dir}/postgres")])
-        .status();
-    let _ = std::fs::remove_dir_all(&data_dir);
+    // The data, written in this process; then the server runs alone in a child.
+    common::fresh(&data_dir);
     let cfg = config(&data_dir);
     let db = server::database::Database::open(&cfg)
         .await
         .expect("database");
     let filled = common::fill::fill(&db, "dash", events, 50, 90).await;
     let roles = roles(&db, &filled).await;
-    let key = server::tenancy::create_api_key(
-        &db.store,
-        &filled.tenant,
-        &store::Email::parse("bench@bench.test").unwrap(),
-        "live",
-        &[store::api_keys::Scope::Ingest],
-        &store::audit::Actor::cli(),
-    )
-    .await
-    .expect("key");
+    let key = common::ingest_key(&db, &filled.tenant, "live").await;
     db.close().await;
 
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--serve")
-        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next_line().await.unwrap().expect("server output");
-        if let Some(a) = line.strip_prefix("listening ") {
-            break a.to_string();
-        }
-    };
-    let pid = child.id().expect("pid");
-    let base = format!("http://{addr}");
+    let (mut child, base, pid) = common::spawn_server(&data_dir, &[]).await;
+    let addr = base.trim_start_matches("http://").to_string();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -269,18 +239,6 @@ async fn main() {
 }
 
 /// The child: the server alone on the benchmark's data, until killed.
-async fn serve(data_dir: &str) {
-    let cfg = config(data_dir);
-    let db = server::database::Database::open(&cfg)
-        .await
-        .expect("database");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("listening {}", listener.local_addr().unwrap());
-    server::serve(listener, &cfg, &db, std::future::pending())
-        .await
-        .expect("serve");
-}
-
 /// A tenant admin (bench@), a manager of the first team, one of its developers and a viewer.
 async fn roles(
     db: &server::database::Database,

@@ -11,7 +11,6 @@
 //! Prints figures only; it asserts nothing about speed or memory.
 
 use std::{
-    process::Stdio,
     sync::{
         atomic::{AtomicBool, AtomicI64, Ordering},
         Arc,
@@ -20,7 +19,6 @@ use std::{
 };
 
 use server::Config;
-use tokio::io::AsyncBufReadExt;
 
 mod common;
 
@@ -43,21 +41,10 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-export".into());
     if std::env::args().any(|a| a == "--serve") {
-        let cfg = config(&data_dir);
-        let db = server::database::Database::open(&cfg)
-            .await
-            .expect("database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("listening {}", listener.local_addr().unwrap());
-        return server::serve(listener, &cfg, &db, std::future::pending())
-            .await
-            .expect("serve");
+        return common::serve(&config(&data_dir)).await;
     }
     let events = common::flag("--events", 10_000_000);
-    let _ = std::process::Command::new("scripts/pg.sh")
-        .args(["stop", &format!("{data_dir}/postgres")])
-        .status();
-    let _ = std::fs::remove_dir_all(&data_dir);
+    common::fresh(&data_dir);
     let cfg = config(&data_dir);
     let db = server::database::Database::open(&cfg)
         .await
@@ -65,22 +52,7 @@ async fn main() {
     let filled = common::fill::fill(&db, "export", events, 50, 90).await;
     db.close().await;
 
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--serve")
-        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next_line().await.unwrap().expect("server output");
-        if let Some(a) = line.strip_prefix("listening ") {
-            break a.to_string();
-        }
-    };
-    let pid = child.id().expect("pid");
-    let base = format!("http://{addr}");
+    let (mut child, base, pid) = common::spawn_server(&data_dir, &[]).await;
     let http = reqwest::Client::new();
     let login: serde_json::Value = http
         .post(format!("{base}/api/v1/auth/login"))

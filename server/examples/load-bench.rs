@@ -13,14 +13,12 @@
 //! Prints figures only; it asserts nothing about speed or memory.
 
 use std::{
-    process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use serde_json::json;
 use server::Config;
-use tokio::io::AsyncBufReadExt;
 
 mod common;
 
@@ -179,58 +177,22 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-load".into());
     if std::env::args().any(|a| a == "--serve") {
-        let cfg = config(&data_dir);
-        let db = server::database::Database::open(&cfg)
-            .await
-            .expect("database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("listening {}", listener.local_addr().unwrap());
-        return server::serve(listener, &cfg, &db, std::future::pending())
-            .await
-            .expect("serve");
+        return common::serve(&config(&data_dir)).await;
     }
     let events = common::flag("--events", 1_000_000);
     let connections = common::flag("--connections", 1000) as usize;
     let seconds = common::flag("--seconds", 20);
     let soak = common::flag("--soak", 0);
-    let _ = std::process::Command::new("scripts/pg.sh")
-        .args(["stop", &format!("{data_dir}/postgres")])
-        .status();
-    let _ = std::fs::remove_dir_all(&data_dir);
+    common::fresh(&data_dir);
     let cfg = config(&data_dir);
     let db = server::database::Database::open(&cfg)
         .await
         .expect("database");
     let filled = common::fill::fill(&db, "load", events, 50, 30).await;
-    let key = server::tenancy::create_api_key(
-        &db.store,
-        &filled.tenant,
-        &store::Email::parse("bench@bench.test").unwrap(),
-        "load",
-        &[store::api_keys::Scope::Ingest],
-        &store::audit::Actor::cli(),
-    )
-    .await
-    .expect("key");
+    let key = common::ingest_key(&db, &filled.tenant, "load").await;
     db.close().await;
 
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--serve")
-        .env("DEVPULSE_BENCH_DATA_DIR", &data_dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next_line().await.unwrap().expect("server output");
-        if let Some(a) = line.strip_prefix("listening ") {
-            break a.to_string();
-        }
-    };
-    let pid = child.id().expect("pid");
-    let base = format!("http://{addr}");
+    let (mut child, base, pid) = common::spawn_server(&data_dir, &[("RUST_LOG", "error")]).await;
     let login: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({ "tenant": filled.slug, "email": "bench@bench.test",

@@ -69,3 +69,76 @@ pub fn rss_kib(pid: u32) -> i64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// The child side of a benchmark that runs the server in a process of its own (the
+/// benchmark's binary started with `--serve`): serves `config` on a free port, printing
+/// `listening <addr>` for the parent.
+#[allow(dead_code)]
+pub async fn serve(config: &server::Config) {
+    let db = server::database::Database::open(config)
+        .await
+        .expect("database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("listening {}", listener.local_addr().unwrap());
+    server::serve(listener, config, &db, std::future::pending())
+        .await
+        .expect("serve");
+}
+
+/// The parent side: this binary again with `--serve` on `data_dir` (and `env`), killed when
+/// dropped; its base URL and pid once it listens.
+#[allow(dead_code)]
+pub async fn spawn_server(
+    data_dir: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, u32) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve")
+        .env("DEVPULSE_BENCH_DATA_DIR", data_dir)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("server output");
+        if let Some(a) = line.strip_prefix("listening ") {
+            break a.to_string();
+        }
+    };
+    // The child writes on: its stdout stays read, or its next line would break the pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let pid = child.id().expect("pid");
+    (child, format!("http://{addr}"), pid)
+}
+
+/// An empty data directory: a cluster an interrupted run left running on it is stopped
+/// first (deleting a live cluster's directory makes it remove the next one's socket).
+#[allow(dead_code)]
+pub fn fresh(data_dir: &str) {
+    let _ = std::process::Command::new("scripts/pg.sh")
+        .args(["stop", &format!("{data_dir}/postgres")])
+        .status();
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+/// An ingest key of the filled tenant's admin (bench@bench.test).
+#[allow(dead_code)]
+pub async fn ingest_key(
+    db: &server::database::Database,
+    tenant: &store::Tenant,
+    name: &str,
+) -> String {
+    server::tenancy::create_api_key(
+        &db.store,
+        tenant,
+        &store::Email::parse("bench@bench.test").unwrap(),
+        name,
+        &[store::api_keys::Scope::Ingest],
+        &store::audit::Actor::cli(),
+    )
+    .await
+    .expect("key")
+}
