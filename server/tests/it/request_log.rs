@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -18,28 +18,15 @@ async fn link_tokens_and_passwords_stay_out_of_the_request_log() {
         .await
         .unwrap()
         .expect("fresh database");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("DATABASE_URL", db.url())
-        .env("PORT", "0")
+    let (mut child, base) = crate::common::real_server(&db, |c| {
         // The default filter, with tower-http's per-request debug lines on top.
-        .env("RUST_LOG", "info,sqlx=warn,tower_http=debug")
-        .env_remove("LOG_FORMAT")
-        .env(
-            "DEVPULSE_JWT_KEYS",
-            "k1:request-log-test-secret-0123456789abcdef",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("devpulse listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
+        c.env("RUST_LOG", "info,sqlx=warn,tower_http=debug")
+            .env_remove("LOG_FORMAT")
+            .env(
+                "DEVPULSE_JWT_KEYS",
+                "k1:request-log-test-secret-0123456789abcdef",
+            )
+            .stderr(Stdio::piped());
     });
     let log = Arc::new(Mutex::new(Vec::new()));
     let stderr = child.stderr.take().unwrap();
@@ -51,9 +38,6 @@ async fn link_tokens_and_passwords_stay_out_of_the_request_log() {
             }
         })
     };
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server prints its URL");
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -4,8 +4,7 @@
 //! store's read under that, with the request id the answer carried.
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -80,31 +79,15 @@ async fn spans_reach_an_otlp_collector_from_request_to_store() {
         .await
         .unwrap()
         .expect("fresh database");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("DATABASE_URL", db.url())
-        .env("PORT", "0")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-        .env("OTEL_SERVICE_NAME", "devpulse-under-test")
-        .env(
-            "DEVPULSE_JWT_KEYS",
-            "k1:traces-test-secret-0123456789abcdefghij",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let stdout = child.stdout.take().unwrap();
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("devpulse listening on ") {
-                let _ = url_tx.send(url.to_string());
-            }
-        }
+    let (mut child, base) = crate::common::real_server(&db, |c| {
+        c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+            .env("OTEL_SERVICE_NAME", "devpulse-under-test")
+            .env(
+                "DEVPULSE_JWT_KEYS",
+                "k1:traces-test-secret-0123456789abcdefghij",
+            )
+            .stderr(Stdio::null());
     });
-    let base = url_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server prints its URL");
 
     let http = reqwest::Client::new();
     let r = http

@@ -346,3 +346,32 @@ pub async fn assert_actions_listed(server: &TestServer) {
         }
     }
 }
+
+/// The real binary on a test database, on a free port, with `tweak`'s environment (and
+/// stderr); its base URL once it listens. Its stdout is read to the end, so it never blocks.
+pub fn real_server(
+    db: &store::testing::TestDb,
+    tweak: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env("DATABASE_URL", db.url())
+        .env("PORT", "0")
+        .stdout(std::process::Stdio::piped());
+    tweak(&mut command);
+    let mut child = command.spawn().expect("spawn server");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("devpulse listening on ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("server prints its URL");
+    (child, base)
+}
