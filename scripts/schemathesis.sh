@@ -11,6 +11,12 @@ bin=${DEVPULSE_SERVER_BIN:-$CARGO_TARGET_DIR/debug/server}
 st=.data/venv-py/bin/schemathesis
 data=$PWD/.data/schemathesis
 examples=${SCHEMATHESIS_EXAMPLES:-25}
+# A fixed seed: `make test` sends the same requests every run, so CI fails only when the code
+# changes. Another seed explores further (SCHEMATHESIS_SEED=random for a new one each run);
+# what it finds is mended, then tested in Rust.
+seed=${SCHEMATHESIS_SEED:-20261206}
+seed_args=()
+[ "$seed" = random ] || seed_args=(--seed "$seed")
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
@@ -81,6 +87,7 @@ run() {
   shift
   "$st" --config-file scripts/schemathesis.toml run "$url/api/v1/openapi.json" --no-color --generation-database none \
     --generation-with-security-parameters false --workers 1 --max-examples "$examples" \
+    "${seed_args[@]}" \
     --phases examples,coverage,fuzzing \
     --exclude-path-regex "$exclude" "$@"
 }
