@@ -3,8 +3,7 @@
 
 use std::{
     collections::HashSet,
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -40,30 +39,14 @@ async fn sigkill_during_ingest_loses_no_acknowledged_event() {
     .await
     .unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("DATABASE_URL", db.url())
-        .env("PORT", "0")
-        .env("RUST_LOG", "error")
-        .env(
-            "DEVPULSE_JWT_KEYS",
-            "k1:durability-test-secret-0123456789abcdef",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("devpulse listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
+    let (mut child, base) = crate::common::real_server(&db, |c| {
+        c.env("RUST_LOG", "error")
+            .env(
+                "DEVPULSE_JWT_KEYS",
+                "k1:durability-test-secret-0123456789abcdef",
+            )
+            .stderr(Stdio::inherit());
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server prints its URL");
 
     // 32 clients post PreToolUse hooks with unique tool_use_ids until the server dies.
     let acked = Arc::new(Mutex::new(HashSet::new()));
