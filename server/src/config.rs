@@ -18,6 +18,11 @@ pub struct Config {
     /// External PostgreSQL; `None` means the embedded cluster under `data_dir`.
     pub database_url: Option<String>,
     pub database_max_connections: u32,
+    /// A streaming replica of `database_url` for dashboard reads (`DATABASE_REPLICA_URL`).
+    pub database_replica_url: Option<String>,
+    /// Reads go to the replica only while its data is at most this old
+    /// (`DATABASE_REPLICA_MAX_LAG_SECS`, default 5).
+    pub database_replica_max_lag: std::time::Duration,
     pub data_dir: PathBuf,
     pub site_root: PathBuf,
     pub log_format: LogFormat,
@@ -239,6 +244,19 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
+            database_replica_url: get("DATABASE_REPLICA_URL").filter(|v| !v.is_empty()),
+            database_replica_max_lag: match parse(&get, "DATABASE_REPLICA_MAX_LAG_SECS", 5.0f64)? {
+                s if s.is_finite() && s > 0.0 && s <= 3600.0 => {
+                    std::time::Duration::from_secs_f64(s)
+                }
+                s => {
+                    return Err(ConfigError {
+                        var: "DATABASE_REPLICA_MAX_LAG_SECS",
+                        value: s.to_string(),
+                        reason: "must be more than 0 and at most 3600 seconds".into(),
+                    })
+                }
+            },
             data_dir: parse(&get, "DEVPULSE_DATA_DIR", PathBuf::from(".data"))?,
             site_root: PathBuf::from(site_root),
             log_format,

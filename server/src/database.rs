@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use store::{
     embedded::{EmbeddedConfig, EmbeddedPostgres},
+    replica::Replica,
     PoolConfig, Store,
 };
 
@@ -17,6 +18,8 @@ pub struct Database {
     pub store: Store,
     pub mode: &'static str,
     embedded: Option<EmbeddedPostgres>,
+    /// Compares the replica's position with the primary's, while there is a replica.
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Database {
@@ -43,17 +46,28 @@ impl Database {
                 (pg.connect_options(EMBEDDED_DATABASE), "embedded", Some(pg))
             }
         };
-        let store = Store::connect_lazy(
-            options,
-            &PoolConfig {
-                max_connections: config.database_max_connections,
-                acquire_timeout: Duration::from_secs(5),
-            },
-        );
+        let pool = PoolConfig {
+            max_connections: config.database_max_connections,
+            acquire_timeout: Duration::from_secs(5),
+        };
+        let mut store = Store::connect_lazy(options, &pool);
+        let mut watcher = None;
+        if let Some(url) = &config.database_replica_url {
+            let options: PgConnectOptions =
+                url.parse().map_err(|e| crate::config::ConfigError {
+                    var: "DATABASE_REPLICA_URL",
+                    value: redact(url),
+                    reason: format!("{e}"),
+                })?;
+            let replica = Replica::connect_lazy(options, &pool, config.database_replica_max_lag);
+            watcher = Some(tokio::spawn(replica.clone().watch(store.pool().clone())));
+            store = store.with_replica(replica);
+        }
         let db = Database {
             store,
             mode,
             embedded,
+            watcher,
         };
         if let Err(e) = db.store.migrate().await {
             db.close().await;
@@ -64,6 +78,12 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster if this process started it.
     pub async fn close(&self) {
+        if let Some(w) = &self.watcher {
+            w.abort();
+        }
+        if let Some(r) = self.store.replica() {
+            r.pool().close().await;
+        }
         self.store.close().await;
         if let Some(pg) = &self.embedded {
             if pg.started_here() {

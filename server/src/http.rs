@@ -138,6 +138,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         // Router::layer wraps everything above it, fallback included; the last one added
         // is the outermost.
+        .layer(axum::middleware::from_fn(say_where_reads_were_served))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::workspaces::keep_other_sessions,
@@ -303,6 +304,24 @@ async fn resolve_client_ip(
     let ip = ClientIp(proxies.client_ip(request.headers(), peer));
     request.extensions_mut().insert(ip);
     next.run(request).await
+}
+
+/// With a read replica, a response whose dashboard reads it served says how old their data
+/// may be (`x-devpulse-read: replica; staleness-ms=412`) or that the primary served them.
+async fn say_where_reads_were_served(req: Request, next: Next) -> Response {
+    let (mut res, served) = store::replica::noting(next.run(req)).await;
+    let value = match served {
+        None => return res,
+        Some(store::replica::Served::Primary) => "primary".to_string(),
+        Some(store::replica::Served::Replica(age)) => {
+            format!("replica; staleness-ms={}", age.as_millis())
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-devpulse-read"), v);
+    }
+    res
 }
 
 /// Errors the API's own code did not write (axum's extractor rejections and 405s, tower's

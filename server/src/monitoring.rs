@@ -30,6 +30,9 @@ pub const METRICS: &[&str] = &[
     "devpulse_websocket_messages_total",
     "devpulse_db_pool_connections",
     "devpulse_db_pool_max",
+    "devpulse_db_replica_up",
+    "devpulse_db_replica_staleness_seconds",
+    "devpulse_db_reads_total",
     "devpulse_jobs",
     "devpulse_login_throttled_total",
 ];
@@ -101,6 +104,19 @@ fn describe() {
         "Database pool connections, by state: idle or in_use"
     );
     describe_gauge!("devpulse_db_pool_max", "The database pool's size limit");
+    describe_gauge!(
+        "devpulse_db_replica_up",
+        "1 while the read replica (DATABASE_REPLICA_URL) answers as a standby"
+    );
+    describe_gauge!(
+        "devpulse_db_replica_staleness_seconds",
+        Unit::Seconds,
+        "How far behind the primary the read replica's data may be"
+    );
+    describe_counter!(
+        "devpulse_db_reads_total",
+        "Dashboard reads, by where they were served: replica or primary (only with a replica)"
+    );
     describe_gauge!("devpulse_jobs", "Background jobs, by state");
     describe_counter!(
         "devpulse_login_throttled_total",
@@ -180,6 +196,17 @@ async fn sample(state: &AppState) {
     gauge!("devpulse_db_pool_connections", "state" => "idle").set(idle);
     gauge!("devpulse_db_pool_connections", "state" => "in_use").set(size - idle);
     gauge!("devpulse_db_pool_max").set(f64::from(pool.options().get_max_connections()));
+    if let Some(r) = state.store.replica() {
+        let st = r.status();
+        gauge!("devpulse_db_replica_up").set(if st.up { 1.0 } else { 0.0 });
+        if let Some(age) = st.staleness {
+            gauge!("devpulse_db_replica_staleness_seconds").set(age.as_secs_f64());
+        }
+        metrics::counter!("devpulse_db_reads_total", "served" => "replica")
+            .absolute(st.replica_reads);
+        metrics::counter!("devpulse_db_reads_total", "served" => "primary")
+            .absolute(st.primary_reads);
+    }
     gauge!("devpulse_websocket_open").set(state.system.sockets.count() as f64);
     match store::jobs::counts(pool).await {
         Ok(c) => {

@@ -95,6 +95,45 @@ impl EmbeddedPostgres {
         })
     }
 
+    /// A hot standby of `primary` in `config.data_dir`, streaming from it over its socket:
+    /// made by `pg_basebackup` the first time (which writes `standby.signal` and the
+    /// connection to the primary), then started like any embedded cluster. For trying read
+    /// replicas on one machine; a production standby is the database operator's.
+    pub fn start_standby(primary: &EmbeddedPostgres, config: &EmbeddedConfig) -> Result<Self> {
+        let data_dir = absolute(&config.data_dir)?;
+        if !data_dir.join("PG_VERSION").exists() {
+            let io = |e: std::io::Error| Error::Embedded(format!("{}: {e}", data_dir.display()));
+            if data_dir.exists() {
+                fs::remove_dir_all(&data_dir).map_err(io)?;
+            }
+            fs::create_dir_all(&data_dir).map_err(io)?;
+            primary.hand_over(&data_dir)?;
+            fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+            let out = primary
+                .command("pg_basebackup")
+                .arg("-D")
+                .arg(&data_dir)
+                .arg("-h")
+                .arg(&primary.socket_dir)
+                .args(["-p", &PORT.to_string(), "-U", SUPERUSER])
+                .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+                .output()
+                .map_err(|e| Error::Embedded(format!("cannot run pg_basebackup: {e}")))?;
+            if !out.status.success() {
+                return Err(Error::Embedded(format!(
+                    "pg_basebackup failed: {}",
+                    describe(&out)
+                )));
+            }
+            // The copy holds the primary's socket lock file, naming a live postmaster.
+            let run = data_dir.join("run");
+            if run.exists() {
+                fs::remove_dir_all(&run).map_err(io)?;
+            }
+        }
+        Self::start(config)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -24,6 +24,7 @@ pub mod mfa;
 pub mod migrate;
 pub mod prices;
 pub mod refresh_tokens;
+pub mod replica;
 pub mod reports;
 pub mod retention;
 pub mod rollups;
@@ -75,6 +76,14 @@ impl ScopedTx {
         }
     }
 
+    /// See [`TenantTx::as_of`]; the registry is always the primary's.
+    pub fn as_of(&self) -> Option<std::time::Instant> {
+        match self {
+            ScopedTx::Tenant(tx) => tx.as_of(),
+            ScopedTx::Registry(_) => None,
+        }
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
             ScopedTx::Tenant(tx) => tx.commit().await,
@@ -87,6 +96,8 @@ impl ScopedTx {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Where dashboard reads may go (see [`replica`]).
+    replica: Option<replica::Replica>,
     answers: dashboard::Answers,
 }
 
@@ -116,13 +127,28 @@ impl Store {
             .connect_lazy_with(options);
         Store {
             pool,
+            replica: None,
             answers: Default::default(),
         }
+    }
+
+    /// Sends dashboard reads to `replica` while it keeps up (start [`replica::Replica::watch`]
+    /// beside it, or it is never found keeping up).
+    pub fn with_replica(self, replica: replica::Replica) -> Self {
+        Store {
+            replica: Some(replica),
+            ..self
+        }
+    }
+
+    pub fn replica(&self) -> Option<&replica::Replica> {
+        self.replica.as_ref()
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
         Store {
             pool,
+            replica: None,
             answers: Default::default(),
         }
     }
@@ -143,6 +169,34 @@ impl Store {
 
     pub async fn tenant_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
         TenantTx::begin(&self.pool, scope).await
+    }
+
+    /// A transaction for reads that may be a little behind (dashboards): on the replica
+    /// while it keeps within its bound, else on the primary. [`TenantTx::as_of`] says which.
+    /// Nothing written in it can commit on a replica: write through [`Store::tenant_tx`].
+    pub async fn read_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
+        let Some(replica) = &self.replica else {
+            return self.tenant_tx(scope).await;
+        };
+        if let Some(as_of) = replica.usable() {
+            match TenantTx::begin(replica.pool(), scope).await {
+                Ok(tx) => {
+                    replica.served(replica::Served::Replica(as_of.elapsed()));
+                    return Ok(tx.read_as_of(as_of));
+                }
+                Err(e) => replica.failed(&e),
+            }
+        }
+        replica.served(replica::Served::Primary);
+        self.tenant_tx(scope).await
+    }
+
+    /// [`Store::read_tx`] in someone's scope; the registry is always read on the primary.
+    pub async fn scoped_read_tx(&self, tenant: Option<&TenantScope>) -> Result<ScopedTx> {
+        match tenant {
+            Some(scope) => Ok(ScopedTx::Tenant(self.read_tx(scope).await?)),
+            None => self.scoped_tx(None).await,
+        }
     }
 
     /// The tenant's transaction, or the registry's when there is no tenant (super admins).

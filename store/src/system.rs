@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Instant};
 
 use futures::{stream, StreamExt};
 use sqlx::PgPool;
-use types::system::{Database, Replica, Schemas, TenantSummary};
+use types::system::{Database, ReadReplica, Replica, Schemas, TenantSummary};
 
 use crate::{migrate, tenants, Result, Store, TenantStatus};
 
@@ -172,6 +172,17 @@ pub async fn database(store: &Store, mode: &str) -> Result<Database> {
         pool_idle: pool.num_idle() as u32,
         in_recovery: row.in_recovery,
         replicas,
+        read_replica: store.replica().map(|r| {
+            let st = r.status();
+            ReadReplica {
+                up: st.up,
+                staleness_ms: st.staleness.map(|d| d.as_millis() as u64),
+                max_lag_ms: st.max_lag.as_millis() as u64,
+                error: st.error,
+                replica_reads: st.replica_reads,
+                primary_reads: st.primary_reads,
+            }
+        }),
         latency_ms,
     })
 }

@@ -1,4 +1,7 @@
-use std::ops::{Deref, DerefMut};
+use std::{
+    ops::{Deref, DerefMut},
+    time::Instant,
+};
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
@@ -14,6 +17,8 @@ use crate::{ident, tenants::TenantScope, Result};
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     scope: TenantScope,
+    /// `Some(t)`: on a replica holding every commit made before `t`; `None`: the primary.
+    as_of: Option<Instant>,
 }
 
 impl TenantTx {
@@ -42,7 +47,21 @@ impl TenantTx {
         Ok(TenantTx {
             tx,
             scope: scope.clone(),
+            as_of: None,
         })
+    }
+
+    pub(crate) fn read_as_of(self, as_of: Instant) -> Self {
+        TenantTx {
+            as_of: Some(as_of),
+            ..self
+        }
+    }
+
+    /// `None` on the primary, which sees every commit; on a replica, the instant before
+    /// which it holds every commit (see [`crate::replica`]).
+    pub fn as_of(&self) -> Option<Instant> {
+        self.as_of
     }
 
     pub fn scope(&self) -> &TenantScope {

@@ -79,8 +79,27 @@ pub struct Database {
     /// A read-only standby (replicas of this one are listed in `replicas`).
     pub in_recovery: bool,
     pub replicas: Vec<Replica>,
+    /// The replica dashboards read from (`DATABASE_REPLICA_URL`), when there is one.
+    pub read_replica: Option<ReadReplica>,
     /// Round trip of a trivial query, in milliseconds.
     pub latency_ms: f64,
+}
+
+/// The read replica as this instance sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadReplica {
+    /// Answering as a standby.
+    pub up: bool,
+    /// How far behind the primary its data may be, in milliseconds; none before the first
+    /// comparison.
+    pub staleness_ms: Option<u64>,
+    /// Reads go to the replica only while `staleness_ms` is within this.
+    pub max_lag_ms: u64,
+    pub error: Option<String>,
+    /// Dashboard reads this instance sent to the replica, and to the primary instead.
+    pub replica_reads: u64,
+    pub primary_reads: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

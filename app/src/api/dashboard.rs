@@ -66,7 +66,7 @@ pub mod ssr {
     impl Read {
         /// The connection, and the asker through which reads use the kept answers.
         pub fn parts(&mut self) -> (&mut sqlx_conn::PgConnection, store::dashboard::Asker<'_>) {
-            let conn: &mut sqlx_conn::PgConnection = match (&mut self.shared, &mut self.own) {
+            let tx: &mut store::TenantTx = match (&mut self.shared, &mut self.own) {
                 (Some(guard), _) => &mut guard.as_mut().expect("opened").tx,
                 (None, Some(tx)) => tx,
                 (None, None) => unreachable!("a read has a connection"),
@@ -76,7 +76,9 @@ pub mod ssr {
                 scope: &self.scope,
                 reader: &self.reader,
                 window: &self.window,
+                as_of: tx.as_of(),
             };
+            let conn: &mut sqlx_conn::PgConnection = tx;
             (conn, ask)
         }
 
@@ -116,7 +118,7 @@ pub mod ssr {
                 *guard = None;
             }
             if guard.is_none() {
-                let mut tx = cx.store.tenant_tx(&scope).await?;
+                let mut tx = cx.store.read_tx(&scope).await?;
                 let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
                     .await?
                     .ok_or_else(no_dashboard)?;
@@ -146,7 +148,7 @@ pub mod ssr {
                 answers: cx.store.answers().clone(),
             });
         }
-        let mut tx = cx.store.tenant_tx(&scope).await?;
+        let mut tx = cx.store.read_tx(&scope).await?;
         let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
             .await?
             .ok_or_else(no_dashboard)?;

@@ -145,6 +145,27 @@ fn HealthView(h: Health) -> impl IntoView {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Dashboards read from the replica only while it is within its bound.
+    let read_replica = db.read_replica.as_ref().map(|r| {
+        let bound = format!("{:.1} s", r.max_lag_ms as f64 / 1000.0);
+        let reads = format!(
+            "{} reads served there, {} by the primary instead",
+            crate::components::format::grouped(r.replica_reads as i64),
+            crate::components::format::grouped(r.primary_reads as i64)
+        );
+        match (r.up, r.staleness_ms, &r.error) {
+            (true, Some(ms), _) if ms <= r.max_lag_ms => format!(
+                "Read replica: dashboards read there, data up to {:.1} s old (bound {bound}); {reads}",
+                ms as f64 / 1000.0
+            ),
+            (true, Some(ms), _) => format!(
+                "Read replica: {:.1} s behind, beyond its bound of {bound}: dashboards read the primary; {reads}",
+                ms as f64 / 1000.0
+            ),
+            (_, _, Some(e)) => format!("Read replica unavailable ({e}): dashboards read the primary; {reads}"),
+            _ => format!("Read replica: not compared yet; {reads}"),
+        }
+    });
     let behind = s
         .behind
         .iter()
@@ -171,6 +192,7 @@ fn HealthView(h: Health) -> impl IntoView {
                         <span class="strong">{format!("{} of {} connections", db.connections, db.max_connections)}</span>
                         <span class="muted">{format!("PostgreSQL {} ({}), {}, query {:.1} ms; this instance's pool {} open, {} idle", db.version, db.mode, bytes(db.size_bytes), db.latency_ms, db.pool_size, db.pool_idle)}</span>
                         <span class="muted" id="health-replicas">{replicas}</span>
+                        {read_replica.map(|r| view! { <span class="muted" id="health-read-replica">{r}</span> })}
                     </dd>
                 </div>
                 <div class="health-item" id="health-redis" data-state=redis.0>

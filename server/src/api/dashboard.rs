@@ -18,10 +18,7 @@ use types::dashboard::{
 
 use super::extract::{ApiQuery, Me};
 use crate::{
-    auth::{
-        scope::{scoped, Scoped},
-        Caller,
-    },
+    auth::{scope::Scoped, Caller},
     error::{ApiError, FieldError},
     metrics_scope::{self, range},
     state::AppState,
@@ -89,7 +86,11 @@ pub(super) async fn begin(
     f: &Filters,
 ) -> Result<(Scoped, Reader, Window), ApiError> {
     me.tenant()?;
-    let mut tx = scoped(&state.store, me).await?;
+    // Dashboards may read a little behind: on the replica when there is one keeping up.
+    let mut tx = state
+        .store
+        .scoped_read_tx(me.tenant.as_ref().map(|t| t.scope()))
+        .await?;
     let reader = metrics_scope::reader(&mut tx, me).await?;
     let window = store::dashboard::window(tx.conn(), f, Utc::now()).await?;
     Ok((tx, reader, window))
@@ -102,12 +103,14 @@ pub(super) fn asker<'a>(
     me: &'a Caller,
     reader: &'a Reader,
     window: &'a Window,
+    tx: &Scoped,
 ) -> Result<store::dashboard::Asker<'a>, ApiError> {
     Ok(store::dashboard::Asker {
         answers: state.store.answers(),
         scope: me.tenant()?.scope(),
         reader,
         window,
+        as_of: tx.as_of(),
     })
 }
 
@@ -131,7 +134,7 @@ pub async fn overview(
 ) -> Result<Json<Overview>, ApiError> {
     let a = asked(q, &[])?;
     let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
-    let ask = asker(&state, &me, &reader, &w)?;
+    let ask = asker(&state, &me, &reader, &w, &tx)?;
     let o = ask.overview(tx.conn(), &a.filters).await?;
     tx.commit().await?;
     Ok(Json(o))
@@ -171,7 +174,7 @@ pub async fn charts(
         page: page(&a.rest)?,
     };
     let (mut tx, reader, w) = begin(&state, &me, f).await?;
-    let ask = asker(&state, &me, &reader, &w)?;
+    let ask = asker(&state, &me, &reader, &w, &tx)?;
     let answer = answer(&ask, tx.conn(), spec, f, &how).await?;
     tx.commit().await?;
     Ok(if csv {
@@ -267,7 +270,7 @@ pub async fn sessions(
     let sort = pick(&a.rest, "sort", SessionSort::parse, SORTS)?.unwrap_or_default();
     let page = page(&a.rest)?;
     let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
-    let ask = asker(&state, &me, &reader, &w)?;
+    let ask = asker(&state, &me, &reader, &w, &tx)?;
     let p = ask.sessions(tx.conn(), &a.filters, sort, page).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -282,7 +285,7 @@ pub async fn choices(
 ) -> Result<Json<Choices>, ApiError> {
     let a = asked(q, &[])?;
     let (mut tx, reader, w) = begin(&state, &me, &a.filters).await?;
-    let ask = asker(&state, &me, &reader, &w)?;
+    let ask = asker(&state, &me, &reader, &w, &tx)?;
     let c = ask.choices(tx.conn()).await?;
     tx.commit().await?;
     Ok(Json(c))

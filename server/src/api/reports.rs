@@ -119,7 +119,7 @@ pub async fn export(
     );
     tokio::spawn(async move {
         let written = async {
-            let ask = super::dashboard::asker(&state, &me, &reader, &window)?;
+            let ask = super::dashboard::asker(&state, &me, &reader, &window, &tx)?;
             let head = if csv {
                 "widget,title,row,column,value\r\n".to_string()
             } else {

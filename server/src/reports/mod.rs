@@ -301,6 +301,7 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
         scope: a.scope,
         reader: a.reader,
         window: &window,
+        as_of: None,
     }
     .overview(conn, a.filters)
     .await?;
@@ -322,6 +323,7 @@ pub async fn gather(conn: &mut PgConnection, a: Asked<'_>) -> store::Result<Made
             scope: a.scope,
             reader: a.reader,
             window: own.as_ref().unwrap_or(&window),
+            as_of: None,
         };
         let how = How {
             // A split by person the readers may not see is drawn by model instead.

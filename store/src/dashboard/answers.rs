@@ -13,7 +13,9 @@
 //!
 //! Identical reads that arrive together share one query: the first computes, the others wait
 //! for its answer. A read that began before a change was noticed still gets the answer it
-//! asked for (its snapshot predates the change), but that answer is not kept.
+//! asked for (its snapshot predates the change), but that answer is not kept. Nor is one
+//! read on a replica that may not hold the last noticed change yet (see [`crate::replica`]):
+//! it could otherwise outlive the change it missed.
 
 use std::{
     any::Any,
@@ -55,6 +57,9 @@ struct Inner {
     entries: HashMap<String, Entry>,
     /// Workspace schema → id, learnt from reads, for notices that name the schema.
     schemas: HashMap<String, TenantId>,
+    /// When a change was last noticed in each workspace, and in all of them at once.
+    changed_at: HashMap<TenantId, Instant>,
+    all_changed_at: Option<Instant>,
 }
 
 /// The store's memory of dashboard answers; cheap to clone, one per process.
@@ -80,6 +85,8 @@ pub struct Question<'a> {
     /// The answer compares the reader with others (team medians), so anyone's events
     /// change it, not only those of the people the reader sees.
     pub tenant_wide: bool,
+    /// Read on a replica holding every commit made before this instant; `None`: the primary.
+    pub as_of: Option<Instant>,
 }
 
 impl Question<'_> {
@@ -116,6 +123,8 @@ pub struct Asker<'a> {
     pub scope: &'a crate::TenantScope,
     pub reader: &'a Reader,
     pub window: &'a Window,
+    /// The read transaction's [`crate::TenantTx::as_of`].
+    pub as_of: Option<Instant>,
 }
 
 impl<'a> Asker<'a> {
@@ -143,6 +152,7 @@ impl<'a> Asker<'a> {
             filters,
             what: what.into(),
             tenant_wide,
+            as_of: self.as_of,
         };
         tracing::Span::current().record("answer", q.what.as_str());
         self.answers.get_or(q, compute).await
@@ -230,11 +240,22 @@ impl Answers {
         Fut: Future<Output = Result<T>>,
     {
         let key = q.key();
-        let cell = {
+        // Decided under the same lock as the keeping, so no change slips in between.
+        let cell = 'kept: {
             let mut inner = self.0.lock().expect("answers lock");
+            if let Some(as_of) = q.as_of {
+                let last = inner
+                    .changed_at
+                    .get(&q.tenant)
+                    .copied()
+                    .max(inner.all_changed_at);
+                if last.is_some_and(|c| c >= as_of) {
+                    break 'kept None;
+                }
+            }
             inner.schemas.insert(q.schema.to_string(), q.tenant);
             let now = Instant::now();
-            match inner.entries.get(&key) {
+            let cell = match inner.entries.get(&key) {
                 Some(e) if now.duration_since(e.made) < LIFETIME => e.answer.clone(),
                 _ => {
                     if inner.entries.len() >= CAPACITY {
@@ -252,7 +273,11 @@ impl Answers {
                     );
                     cell
                 }
-            }
+            };
+            Some(cell)
+        };
+        let Some(cell) = cell else {
+            return compute().await;
         };
         let answer = cell
             .get_or_try_init(|| async {
@@ -283,6 +308,7 @@ impl Answers {
     /// Events of `people` (`None`: of anyone) were committed in `tenant`.
     pub fn changed(&self, tenant: TenantId, people: Option<&[UserId]>) {
         let mut inner = self.0.lock().expect("answers lock");
+        inner.changed_at.insert(tenant, Instant::now());
         inner.entries.retain(|_, e| {
             e.tenant != tenant
                 || match (&e.depends_on, people) {
@@ -310,7 +336,9 @@ impl Answers {
 
     /// A notice may have been missed: nothing kept can be trusted.
     pub fn forget_all(&self) {
-        self.0.lock().expect("answers lock").entries.clear();
+        let mut inner = self.0.lock().expect("answers lock");
+        inner.all_changed_at = Some(Instant::now());
+        inner.entries.clear();
     }
 
     pub fn len(&self) -> usize {
@@ -373,6 +401,16 @@ mod tests {
     const T: TenantId = TenantId(uuid::Uuid::from_u128(100));
 
     async fn ask(answers: &Answers, r: &Reader, what: &str, runs: &AtomicUsize) -> usize {
+        ask_as_of(answers, r, what, runs, None).await
+    }
+
+    async fn ask_as_of(
+        answers: &Answers,
+        r: &Reader,
+        what: &str,
+        runs: &AtomicUsize,
+        as_of: Option<Instant>,
+    ) -> usize {
         let (w, f) = (window(), Filters::default());
         let q = Question {
             tenant: T,
@@ -382,6 +420,7 @@ mod tests {
             filters: &f,
             what: what.into(),
             tenant_wide: what == "insights",
+            as_of,
         };
         answers
             .get_or(q, || async { Ok(runs.fetch_add(1, Ordering::SeqCst) + 1) })
@@ -438,6 +477,7 @@ mod tests {
             filters: &f,
             what: "series".into(),
             tenant_wide: false,
+            as_of: None,
         };
         let (a, b) = tokio::join!(answers.get_or(q(), slow), answers.get_or(q(), slow));
         assert_eq!((a.unwrap(), b.unwrap()), (1, 1));
@@ -451,5 +491,41 @@ mod tests {
             .await;
         assert!(e.is_err());
         assert_eq!(answers.len(), 1, "the failed read is not kept");
+    }
+
+    #[tokio::test]
+    async fn a_replica_read_that_may_miss_the_last_change_is_not_kept() {
+        let answers = Answers::default();
+        let runs = AtomicUsize::new(0);
+        let admin = reader(9, Audience::Everyone, None);
+        let before = Instant::now();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        answers.changed(T, Some(&[uid(1)]));
+        // The replica holds only what was committed before the change was noticed: its
+        // answer is given, not kept; the next read computes again.
+        assert_eq!(
+            ask_as_of(&answers, &admin, "overview", &runs, Some(before)).await,
+            1
+        );
+        assert_eq!(
+            ask_as_of(&answers, &admin, "overview", &runs, Some(before)).await,
+            2
+        );
+        assert!(answers.is_empty());
+        // Caught up past the change: kept, and shared with the primary's readers.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let caught_up = Instant::now();
+        assert_eq!(
+            ask_as_of(&answers, &admin, "overview", &runs, Some(caught_up)).await,
+            3
+        );
+        assert_eq!(ask(&answers, &admin, "overview", &runs).await, 3);
+        // Forgetting everything counts as a change in every workspace.
+        answers.forget_all();
+        assert_eq!(
+            ask_as_of(&answers, &admin, "overview", &runs, Some(caught_up)).await,
+            4
+        );
+        assert!(answers.is_empty());
     }
 }

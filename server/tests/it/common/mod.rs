@@ -353,10 +353,18 @@ pub fn real_server(
     db: &store::testing::TestDb,
     tweak: impl FnOnce(&mut std::process::Command),
 ) -> (std::process::Child, String) {
+    real_server_on(db.url(), tweak)
+}
+
+/// [`real_server`] on the database at `url`.
+pub fn real_server_on(
+    url: &str,
+    tweak: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
     command
-        .env("DATABASE_URL", db.url())
+        .env("DATABASE_URL", url)
         .env("PORT", "0")
         .stdout(std::process::Stdio::piped());
     tweak(&mut command);
