@@ -1,6 +1,7 @@
 import { test, expect } from './fixtures';
 import type { Page } from '@playwright/test';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { DevpulseServer, freePort } from './server';
 
 let server: DevpulseServer;
@@ -77,4 +78,28 @@ test('the live feed reconnects by itself after the server restarts', async ({ pa
   await expect(page.locator('#link-state')).toHaveAttribute('data-state', 'connected', { timeout: 45_000 });
   const after = await pointsReceived(page);
   await expect.poll(() => pointsReceived(page), { timeout: 10_000 }).toBeGreaterThan(after);
+});
+
+test('the API reference is one accessible page, usable at 375 px, linking operations to schemas', async ({ browser }) => {
+  for (const [width, colorScheme] of [[375, 'light'], [1280, 'dark']] as const) {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme });
+    const page = await context.newPage();
+    const outside: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url)) outside.push(r.url());
+    });
+    await page.goto(`${server.url}/api/docs`);
+    await expect(page.locator('h1')).toContainText('devpulse API');
+    const overview = page.locator('article[aria-labelledby="op-get-api-v1-dashboard-overview"]');
+    await expect(overview).toContainText('metrics.view_all');
+    // A parameter's type leads to its schema's entry.
+    await overview.getByRole('link', { name: 'Preset', exact: true }).click();
+    await expect(page).toHaveURL(/#schema-Preset$/);
+    await expect(page.locator('#schema-Preset')).toBeInViewport();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+    const axe = await new AxeBuilder({ page }).analyze();
+    expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+    expect(outside).toEqual([]);
+    await context.close();
+  }
 });

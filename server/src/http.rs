@@ -129,7 +129,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::monitoring::scrape))
         .merge(api::routes().into_router(&state))
-        .merge(api::openapi::docs_ui())
+        .route("/api/docs", get(api::reference::page))
+        .route("/api/docs/", get(api::reference::page))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

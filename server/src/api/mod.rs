@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod openapi;
 pub mod prices;
+pub mod reference;
 pub mod reports;
 pub mod settings;
 pub mod sso;

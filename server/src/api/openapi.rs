@@ -4,8 +4,7 @@
 //! and, where the route is documented with [`super::ApiRouter::doc`], its body, query and
 //! answer schemas, which come from the shared types. Every error is `application/problem+json`.
 //!
-//! Served at `/api/v1/openapi.json`; `/api/docs` shows it in a Swagger UI whose files are
-//! compiled into the server (no CDN).
+//! Served at `/api/v1/openapi.json`; `/api/docs` shows it as a page ([`super::reference`]).
 
 use std::sync::OnceLock;
 
@@ -95,6 +94,27 @@ impl Doc {
                         }
                     }
                     o.description.clone()
+                }
+                // `Option<Named>` is `oneOf [Named, null]`, its description beside the
+                // reference: the parameter is the named type, described once.
+                RefOr::T(S::OneOf(one)) => {
+                    let is_null = |s: &RefOr<Schema>| {
+                        matches!(s, RefOr::T(S::Object(o))
+                            if o.schema_type == SchemaType::Type(Type::Null))
+                    };
+                    let mut rest: Vec<RefOr<Schema>> =
+                        one.items.iter().filter(|s| !is_null(s)).cloned().collect();
+                    let mut description = one.description.clone();
+                    if rest.len() == 1 && rest.len() < one.items.len() {
+                        let mut only = rest.remove(0);
+                        if let RefOr::Ref(r) = &mut only {
+                            if description.is_none() && !r.description.is_empty() {
+                                description = Some(std::mem::take(&mut r.description));
+                            }
+                        }
+                        property = only;
+                    }
+                    description
                 }
                 _ => None,
             };
@@ -520,13 +540,6 @@ pub async fn spec() -> Response {
         body.clone(),
     )
         .into_response()
-}
-
-/// Swagger UI at `/api/docs`, reading the document above.
-pub fn docs_ui<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"))
-        .into()
 }
 
 #[cfg(test)]
