@@ -17,12 +17,48 @@ use crate::{
 
 pub struct Remote {
     paths: Paths,
+    /// The last daily report built from local data, with what it was built from: an
+    /// assistant asks again and again while offline, and the files rarely change between.
+    local: std::sync::Mutex<Option<(Vec<Seen>, Value)>>,
+}
+
+/// One file a local report read: its path, length and modification time.
+type Seen = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+
+/// Every file under `dirs` (and the files `extra` names), as [`Seen`], in a stable order. A
+/// superset of what the report reads, so any change to its inputs changes this.
+fn seen(dirs: &[std::path::PathBuf], extra: &[std::path::PathBuf]) -> Vec<Seen> {
+    let mut out = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = dirs.to_vec();
+    let mut note = |path: std::path::PathBuf, m: &std::fs::Metadata| {
+        out.push((path, m.len(), m.modified().ok()));
+    };
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => note(e.path(), &m),
+                Err(_) => {}
+            }
+        }
+    }
+    for f in extra {
+        if let Ok(m) = std::fs::metadata(f) {
+            note(f.clone(), &m);
+        }
+    }
+    out.sort();
+    out
 }
 
 pub async fn serve(paths: &Paths) -> Result<(), String> {
     Config::load(paths).map_err(|e| e.to_string())?;
     mcp::serve_stdio(Arc::new(Remote {
         paths: paths.clone(),
+        local: Default::default(),
     }))
     .await
     .map_err(|e| e.to_string())
@@ -122,12 +158,34 @@ impl Remote {
         let home = std::env::var_os("HOME")
             .map(std::path::PathBuf::from)
             .unwrap_or_default();
+        self.local_summary_in(&home, range)
+    }
+
+    fn local_summary_in(&self, home: &std::path::Path, range: Range) -> Value {
         let roots: Vec<_> = [".claude/projects", ".config/claude/projects"]
             .iter()
             .map(|r| home.join(r))
             .filter(|p| p.is_dir())
             .collect();
-        let daily = report::build(report::Period::Daily, &roots, &self.paths);
+        let mut spooled = spool::segments(&self.paths.local_dir()).unwrap_or_default();
+        spooled.extend(spool::segments(&self.paths.spool_dir()).unwrap_or_default());
+        spooled.push(self.paths.spool_dir().join("current.ndjson"));
+        let now = seen(&roots, &spooled);
+        let kept = self
+            .local
+            .lock()
+            .expect("local report")
+            .as_ref()
+            .filter(|(was, _)| *was == now)
+            .map(|(_, daily)| daily.clone());
+        let daily = match kept {
+            Some(daily) => daily,
+            None => {
+                let daily = report::build(report::Period::Daily, &roots, &self.paths);
+                *self.local.lock().expect("local report") = Some((now, daily.clone()));
+                daily
+            }
+        };
         let mut t = json!({
             "sessions": 0, "tool_executions": 0, "tool_failures": 0, "api_requests": 0,
             "input_tokens": 0, "output_tokens": 0, "cache_creation_tokens": 0,
@@ -177,5 +235,53 @@ impl Remote {
             "from": range.from, "to": range.to, "total": t, "users": [],
             "source": "local (the server is unreachable)",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_project() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/fixtures/home-ana/.claude/projects/-home-ana-infra")
+    }
+
+    /// The offline summary is built once and kept, and built again when a transcript is
+    /// added.
+    #[test]
+    fn the_local_summary_is_kept_until_its_files_change() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join(".claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let mut transcripts: Vec<_> = std::fs::read_dir(fixture_project())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        transcripts.sort();
+        assert!(transcripts.len() >= 2, "the fixture has transcripts");
+        std::fs::copy(&transcripts[0], project.join("a.jsonl")).unwrap();
+        let remote = Remote {
+            paths: Paths {
+                config_dir: home.path().join("config"),
+                data_dir: home.path().join("data"),
+            },
+            local: Default::default(),
+        };
+        let all = Range {
+            from: chrono::DateTime::UNIX_EPOCH,
+            to: chrono::Utc::now() + chrono::TimeDelta::days(1),
+        };
+        let requests = |v: &Value| v["total"]["api_requests"].as_i64().unwrap();
+        let first = remote.local_summary_in(home.path(), all);
+        assert!(requests(&first) > 0, "{first}");
+        assert!(remote.local.lock().unwrap().is_some(), "kept");
+        assert_eq!(remote.local_summary_in(home.path(), all), first);
+
+        std::fs::copy(&transcripts[1], project.join("b.jsonl")).unwrap();
+        let second = remote.local_summary_in(home.path(), all);
+        assert!(requests(&second) > requests(&first), "{second}");
     }
 }
