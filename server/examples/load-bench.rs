@@ -7,8 +7,14 @@
 //! resident memory. `--soak SECONDS` then runs mixed traffic (reads and ingestion, 200
 //! connections) and prints the resident memory every tenth of the run.
 //!
+//! `--rate R` measures latency at a given arrival rate instead (open loop): the connections
+//! stay open, requests arrive R per second in all, evenly spaced, whatever the answers' pace,
+//! and each latency counts from when its request was due (so a slow answer delays the clock,
+//! not the measurement).
+//!
 //!     cargo run --release -p server --example load-bench
 //!     cargo run -p server --example load-bench -- --events 200000 --connections 1000 --seconds 15 --soak 600
+//!     cargo run --release -p server --example load-bench -- --rate 200 --seconds 30
 //!
 //! Prints figures only; it asserts nothing about speed or memory.
 
@@ -164,6 +170,61 @@ async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, 
     all
 }
 
+/// `kind` at `rate` requests per second in all over `connections` keep-alive connections for
+/// `seconds`: connection `c` sends its `k`th request when it is due, at
+/// `(k × connections + c) / rate` after the start, or at once when the previous answer came
+/// later than that; its latency counts from when it was due.
+async fn open_loop(
+    t: &Arc<Target>,
+    kind: Kind,
+    connections: usize,
+    rate: u64,
+    seconds: u64,
+) -> Run {
+    let started = tokio::time::Instant::now() + Duration::from_millis(200);
+    let end = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                for k in 0u64.. {
+                    let nth = k * connections as u64 + c as u64;
+                    let due = started + Duration::from_secs_f64(nth as f64 / rate as f64);
+                    if due >= end {
+                        break;
+                    }
+                    tokio::time::sleep_until(due).await;
+                    if once(&http, &t, kind, c, k).await {
+                        latencies.push(due.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Run {
+        latencies: Vec::new(),
+        errors: 0,
+        took: Duration::from_secs(seconds),
+        peak_kib: 0,
+    };
+    for task in tasks {
+        let (l, e) = task.await.unwrap();
+        all.latencies.extend(l);
+        all.errors += e;
+    }
+    all.latencies.sort();
+    all
+}
+
 /// The `p` quantile in milliseconds (NaN for none).
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -183,6 +244,7 @@ async fn main() {
     let connections = common::flag("--connections", 1000) as usize;
     let seconds = common::flag("--seconds", 20);
     let soak = common::flag("--soak", 0);
+    let rate = common::flag("--rate", 0);
     common::fresh(&data_dir);
     let cfg = config(&data_dir);
     let db = server::database::Database::open(&cfg)
@@ -215,9 +277,20 @@ async fn main() {
         "\n{:<36} {:>9} {:>7} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9}",
         "", "requests", "errors", "req/s", "p50 ms", "p99 ms", "p99/base", "max ms", "peak MiB"
     );
+    if rate > 0 {
+        println!("open loop: {rate} requests/s in all, evenly spaced over the connections");
+    }
     let mut baseline_p99 = f64::NAN;
     for kind in [Kind::Health, Kind::Rest, Kind::ServerFn, Kind::Hook] {
-        let r = run(&target, &[kind], connections, seconds, pid).await;
+        let r = if rate > 0 {
+            let r = open_loop(&target, kind, connections, rate, seconds).await;
+            Run {
+                peak_kib: common::rss_kib(pid),
+                ..r
+            }
+        } else {
+            run(&target, &[kind], connections, seconds, pid).await
+        };
         let p99 = pct(&r.latencies, 0.99);
         if kind == Kind::Health {
             baseline_p99 = p99;
