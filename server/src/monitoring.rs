@@ -30,6 +30,9 @@ pub const METRICS: &[&str] = &[
     "devpulse_websocket_messages_total",
     "devpulse_db_pool_connections",
     "devpulse_db_pool_max",
+    "devpulse_db_transactions_total",
+    "devpulse_db_transactions_without_idle_total",
+    "devpulse_db_transaction_open_microseconds_total",
     "devpulse_db_replica_up",
     "devpulse_db_replica_staleness_seconds",
     "devpulse_db_reads_total",
@@ -104,6 +107,19 @@ fn describe() {
         "Database pool connections, by state: idle or in_use"
     );
     describe_gauge!("devpulse_db_pool_max", "The database pool's size limit");
+    describe_counter!(
+        "devpulse_db_transactions_total",
+        "Transactions opened (tenant and registry, primary and replica)"
+    );
+    describe_counter!(
+        "devpulse_db_transactions_without_idle_total",
+        "Transactions that found no idle pooled connection and waited for one"
+    );
+    describe_counter!(
+        "devpulse_db_transaction_open_microseconds_total",
+        Unit::Microseconds,
+        "Time spent opening transactions: waiting for a pooled connection, then BEGIN"
+    );
     describe_gauge!(
         "devpulse_db_replica_up",
         "1 while the read replica (DATABASE_REPLICA_URL) answers as a standby"
@@ -196,6 +212,12 @@ async fn sample(state: &AppState) {
     gauge!("devpulse_db_pool_connections", "state" => "idle").set(idle);
     gauge!("devpulse_db_pool_connections", "state" => "in_use").set(size - idle);
     gauge!("devpulse_db_pool_max").set(f64::from(pool.options().get_max_connections()));
+    let waits = store::pool_waits();
+    metrics::counter!("devpulse_db_transactions_total").absolute(waits.opened);
+    metrics::counter!("devpulse_db_transactions_without_idle_total").absolute(waits.without_idle);
+    // Microseconds: a counter counts whole units.
+    metrics::counter!("devpulse_db_transaction_open_microseconds_total")
+        .absolute(waits.waited.as_micros() as u64);
     if let Some(r) = state.store.replica() {
         let st = r.status();
         gauge!("devpulse_db_replica_up").set(if st.up { 1.0 } else { 0.0 });

@@ -219,9 +219,61 @@ impl Store {
 
 /// A registry transaction for the functions that are handed the pool (tenants).
 pub(crate) async fn registry_tx(pool: &PgPool) -> Result<RegistryTx> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     on_registry(&mut tx).await?;
     Ok(tx)
+}
+
+/// Opens a transaction on `pool`, counting how long it took and whether the pool had an idle
+/// connection to give (see [`pool_waits`]).
+pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let idle = pool.num_idle();
+    let started = std::time::Instant::now();
+    let tx = pool.begin().await;
+    WAITS.opened.fetch_add(1, Relaxed);
+    if idle == 0 {
+        WAITS.without_idle.fetch_add(1, Relaxed);
+    }
+    WAITS
+        .nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+    Ok(tx?)
+}
+
+struct Waits {
+    opened: std::sync::atomic::AtomicU64,
+    without_idle: std::sync::atomic::AtomicU64,
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+static WAITS: Waits = Waits {
+    opened: std::sync::atomic::AtomicU64::new(0),
+    without_idle: std::sync::atomic::AtomicU64::new(0),
+    nanos: std::sync::atomic::AtomicU64::new(0),
+};
+
+/// What opening transactions cost this process so far (tenant and registry transactions, on
+/// the primary and the replica alike): for `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PoolWaits {
+    /// Transactions opened.
+    pub opened: u64,
+    /// Of those, how many found no idle connection: they waited for one to be returned or
+    /// opened.
+    pub without_idle: u64,
+    /// Time from asking the pool to the transaction having begun (the BEGIN round trip
+    /// included), summed.
+    pub waited: Duration,
+}
+
+pub fn pool_waits() -> PoolWaits {
+    use std::sync::atomic::Ordering::Relaxed;
+    PoolWaits {
+        opened: WAITS.opened.load(Relaxed),
+        without_idle: WAITS.without_idle.load(Relaxed),
+        waited: Duration::from_nanos(WAITS.nanos.load(Relaxed)),
+    }
 }
 
 /// Puts the registry (`public`) alone on the transaction's search_path, so unqualified

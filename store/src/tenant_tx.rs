@@ -23,7 +23,7 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub async fn begin(pool: &PgPool, scope: &TenantScope) -> Result<Self> {
-        Self::enter(pool.begin().await?, scope).await
+        Self::enter(crate::begin(pool).await?, scope).await
     }
 
     /// Enters the tenant inside a transaction that has already done registry work, so both

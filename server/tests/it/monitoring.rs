@@ -118,6 +118,16 @@ async fn metrics_count_requests_ingestion_and_sockets_for_the_token_holder() {
         "{text}"
     );
     assert!(sample(&text, "devpulse_db_pool_max", &[]) >= 1.0);
+    // Opening transactions is counted and timed (the process's counters: other tests'
+    // servers in this process add to them, which only makes them larger).
+    assert!(sample(&text, "devpulse_db_transactions_total", &[]) >= 1.0);
+    assert!(
+        sample(
+            &text,
+            "devpulse_db_transaction_open_microseconds_total",
+            &[]
+        ) >= 1.0
+    );
     assert!(text.contains("devpulse_jobs{state=\"queued\"}"), "{text}");
     drop(ws);
     server.shutdown().await;
