@@ -158,24 +158,25 @@ pub fn hist_quantile(hist: &[i64], q: f64) -> Option<i64> {
     None
 }
 
-/// Per tool in `range`, read at the coarsest exact rollup grain.
+/// Per tool in `range`, each piece read at the coarsest exact rollup grain (see
+/// [`crate::rollups::pieces`]).
 pub async fn tool_stats(
     conn: &mut PgConnection,
     range: TimeRange,
     only: Option<&[UserId]>,
 ) -> Result<Vec<ToolStats>> {
-    let TimeRange { from, to } = range;
-    let grain = crate::rollups::grain_code(range.grain());
+    let (grains, froms, tos) = crate::rollups::piece_arrays(range);
     let only: Option<Vec<Uuid>> = only.map(|u| u.iter().map(|u| u.0).collect());
     let rows = sqlx::query!(
         r#"SELECT tool, tool_executions, tool_failures, duration_count, duration_sum_ms,
                   duration_hist
-           FROM rollups
-           WHERE grain = $1 AND bucket >= $2 AND bucket < $3 AND tool <> ''
-             AND ($4::uuid[] IS NULL OR user_id = ANY($4))"#,
-        grain,
-        from,
-        to,
+           FROM rollups r
+           JOIN unnest($1::"char"[], $2::timestamptz[], $3::timestamptz[]) AS p(g, f, t)
+             ON r.grain = p.g AND r.bucket >= p.f AND r.bucket < p.t
+           WHERE tool <> '' AND ($4::uuid[] IS NULL OR user_id = ANY($4))"#,
+        &grains,
+        &froms,
+        &tos,
         only.as_deref()
     )
     .fetch_all(&mut *conn)

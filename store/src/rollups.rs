@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -73,6 +74,51 @@ pub fn grain_code(g: Grain) -> i8 {
     }) as i8
 }
 
+/// `[from, to)` in pieces, each read from the coarsest rollup that covers it exactly: whole
+/// UTC days from the day rows, the whole hours at their edges from the hour rows, and the
+/// minutes left from the minute rows. A rolling week then reads seven days and a day's worth
+/// of hours and minutes at its ends, not ten thousand minutes. The same rows as reading all
+/// of it at the finest grain the range needs.
+pub fn pieces(range: TimeRange) -> Vec<(Grain, DateTime<Utc>, DateTime<Utc>)> {
+    let TimeRange { from, to } = range;
+    let floor = |t: DateTime<Utc>, unit: TimeDelta| t.duration_trunc(unit).unwrap_or(t);
+    let ceil = |t: DateTime<Utc>, unit: TimeDelta| {
+        let f = floor(t, unit);
+        if f == t {
+            t
+        } else {
+            f + unit
+        }
+    };
+    let (hour, day) = (TimeDelta::hours(1), TimeDelta::days(1));
+    let (hour_from, hour_to) = (ceil(from, hour), floor(to, hour));
+    if hour_from >= hour_to {
+        return vec![(Grain::Minute, from, to)];
+    }
+    let (day_from, day_to) = (ceil(hour_from, day), floor(hour_to, day));
+    let mut out = vec![(Grain::Minute, from, hour_from)];
+    if day_from < day_to {
+        out.push((Grain::Hour, hour_from, day_from));
+        out.push((Grain::Day, day_from, day_to));
+        out.push((Grain::Hour, day_to, hour_to));
+    } else {
+        out.push((Grain::Hour, hour_from, hour_to));
+    }
+    out.push((Grain::Minute, hour_to, to));
+    out.retain(|(_, a, b)| a < b);
+    out
+}
+
+/// [`pieces`] as the three arrays a query unnests: grain codes, starts and ends.
+pub(crate) fn piece_arrays(range: TimeRange) -> (Vec<i8>, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+    let p = pieces(range);
+    (
+        p.iter().map(|(g, _, _)| grain_code(*g)).collect(),
+        p.iter().map(|(_, f, _)| *f).collect(),
+        p.iter().map(|(_, _, t)| *t).collect(),
+    )
+}
+
 /// Totals in `[from, to)`, per user and overall; `only` limits it to some users (a manager's
 /// teams, a developer's own numbers).
 pub async fn summary(
@@ -82,7 +128,7 @@ pub async fn summary(
 ) -> Result<Summary> {
     let TimeRange { from, to } = range;
     let grain = range.grain();
-    let code = grain_code(grain);
+    let (grains, froms, tos) = piece_arrays(range);
     let only: Option<Vec<Uuid>> = only.map(|u| u.iter().map(|u| u.0).collect());
     let rows = sqlx::query!(
         r#"SELECT user_id, tool, model,
@@ -101,13 +147,14 @@ pub async fn summary(
                   sum(active_cli_ms)::int8 AS "active_cli_ms!",
                   sum(edits_accepted)::int8 AS "edits_accepted!",
                   sum(edits_rejected)::int8 AS "edits_rejected!"
-           FROM rollups
-           WHERE grain = $1 AND bucket >= $2 AND bucket < $3
-             AND ($4::uuid[] IS NULL OR user_id = ANY($4))
+           FROM rollups r
+           JOIN unnest($1::"char"[], $2::timestamptz[], $3::timestamptz[]) AS p(g, f, t)
+             ON r.grain = p.g AND r.bucket >= p.f AND r.bucket < p.t
+           WHERE ($4::uuid[] IS NULL OR r.user_id = ANY($4))
            GROUP BY user_id, tool, model"#,
-        code,
-        from,
-        to,
+        &grains,
+        &froms,
+        &tos,
         only.as_deref()
     )
     .fetch_all(&mut *conn)
@@ -155,4 +202,114 @@ pub async fn summary(
         total,
         users,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn range(from: &str, to: &str) -> TimeRange {
+        TimeRange {
+            from: t(from),
+            to: t(to),
+        }
+    }
+
+    #[test]
+    fn a_rolling_week_reads_days_with_hours_and_minutes_at_its_ends() {
+        let r = range("2026-11-29T10:17:23Z", "2026-12-06T10:17:23Z");
+        assert_eq!(
+            pieces(r),
+            vec![
+                (
+                    Grain::Minute,
+                    t("2026-11-29T10:17:23Z"),
+                    t("2026-11-29T11:00:00Z")
+                ),
+                (
+                    Grain::Hour,
+                    t("2026-11-29T11:00:00Z"),
+                    t("2026-11-30T00:00:00Z")
+                ),
+                (
+                    Grain::Day,
+                    t("2026-11-30T00:00:00Z"),
+                    t("2026-12-06T00:00:00Z")
+                ),
+                (
+                    Grain::Hour,
+                    t("2026-12-06T00:00:00Z"),
+                    t("2026-12-06T10:00:00Z")
+                ),
+                (
+                    Grain::Minute,
+                    t("2026-12-06T10:00:00Z"),
+                    t("2026-12-06T10:17:23Z")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn aligned_and_short_ranges_are_one_piece() {
+        let days = range("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
+        assert_eq!(pieces(days), vec![(Grain::Day, days.from, days.to)]);
+        let hours = range("2026-11-01T05:00:00Z", "2026-11-01T09:00:00Z");
+        assert_eq!(pieces(hours), vec![(Grain::Hour, hours.from, hours.to)]);
+        let minutes = range("2026-11-01T05:10:00Z", "2026-11-01T05:50:00Z");
+        assert_eq!(
+            pieces(minutes),
+            vec![(Grain::Minute, minutes.from, minutes.to)]
+        );
+        // Within one day but across hours: no day piece.
+        let within = range("2026-11-01T05:30:00Z", "2026-11-01T09:15:00Z");
+        assert_eq!(
+            pieces(within),
+            vec![
+                (
+                    Grain::Minute,
+                    t("2026-11-01T05:30:00Z"),
+                    t("2026-11-01T06:00:00Z")
+                ),
+                (
+                    Grain::Hour,
+                    t("2026-11-01T06:00:00Z"),
+                    t("2026-11-01T09:00:00Z")
+                ),
+                (
+                    Grain::Minute,
+                    t("2026-11-01T09:00:00Z"),
+                    t("2026-11-01T09:15:00Z")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_pieces_tile_the_range() {
+        let starts = [
+            "2026-11-29T23:59:00Z",
+            "2026-11-30T00:00:00Z",
+            "2026-11-30T00:01:30Z",
+        ];
+        let ends = [
+            "2026-11-30T00:30:00Z",
+            "2026-12-02T00:00:00Z",
+            "2026-12-03T17:45:10Z",
+        ];
+        for from in starts {
+            for to in ends {
+                let p = pieces(range(from, to));
+                assert_eq!(p.first().unwrap().1, t(from));
+                assert_eq!(p.last().unwrap().2, t(to));
+                for w in p.windows(2) {
+                    assert_eq!(w[0].2, w[1].1, "{from}..{to}: {p:?}");
+                }
+            }
+        }
+    }
 }
