@@ -26,14 +26,7 @@ mod common;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn config(data_dir: &str) -> Config {
-    let data_dir = data_dir.to_string();
-    Config::from_lookup(|k| match k {
-        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
-        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
-        "DEVPULSE_DEMO" => Some("0".into()),
-        _ => None,
-    })
-    .expect("config")
+    common::config(data_dir, &[])
 }
 
 #[tokio::main]

@@ -32,17 +32,14 @@ mod common;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn config(data_dir: &str) -> Config {
-    let data_dir = data_dir.to_string();
-    Config::from_lookup(|k| match k {
-        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
-        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
-        "DEVPULSE_DEMO" => Some("0".into()),
-        // Measuring the server, not its per-key ingestion limit.
-        "DEVPULSE_INGEST_KEY_RPS" => Some("10000000".into()),
-        "DATABASE_MAX_CONNECTIONS" => Some("40".into()),
-        _ => None,
-    })
-    .expect("config")
+    common::config(
+        data_dir,
+        &[
+            // Measuring the server, not its per-key ingestion limit.
+            ("DEVPULSE_INGEST_KEY_RPS", "10000000"),
+            ("DATABASE_MAX_CONNECTIONS", "40"),
+        ],
+    )
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -153,6 +150,14 @@ async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, 
             })
         })
         .collect();
+    let mut all = gather(tasks).await;
+    all.took = started.elapsed();
+    all.peak_kib = sampler.await.unwrap();
+    all
+}
+
+/// The clients' latencies (sorted) and errors, together.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>) -> Run {
     let mut all = Run {
         latencies: Vec::new(),
         errors: 0,
@@ -164,8 +169,6 @@ async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, 
         all.latencies.extend(l);
         all.errors += e;
     }
-    all.took = started.elapsed();
-    all.peak_kib = sampler.await.unwrap();
     all.latencies.sort();
     all
 }
@@ -210,19 +213,10 @@ async fn open_loop(
             })
         })
         .collect();
-    let mut all = Run {
-        latencies: Vec::new(),
-        errors: 0,
+    Run {
         took: Duration::from_secs(seconds),
-        peak_kib: 0,
-    };
-    for task in tasks {
-        let (l, e) = task.await.unwrap();
-        all.latencies.extend(l);
-        all.errors += e;
+        ..gather(tasks).await
     }
-    all.latencies.sort();
-    all
 }
 
 /// The `p` quantile in milliseconds (NaN for none).

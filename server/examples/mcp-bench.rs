@@ -30,15 +30,7 @@ mod common;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn config(data_dir: &str) -> Config {
-    let data_dir = data_dir.to_string();
-    Config::from_lookup(|k| match k {
-        "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
-        "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
-        "DEVPULSE_DEMO" => Some("0".into()),
-        "DEVPULSE_INGEST_KEY_RPS" => Some("10000000".into()),
-        _ => None,
-    })
-    .expect("config")
+    common::config(data_dir, &[("DEVPULSE_INGEST_KEY_RPS", "10000000")])
 }
 
 /// The calls measured, in the order an assistant would make them; `n` keeps the recorded

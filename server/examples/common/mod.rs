@@ -4,6 +4,29 @@
 #[allow(dead_code)]
 pub mod fill;
 
+/// A benchmark server's configuration: the embedded cluster under `data_dir` (or
+/// `DATABASE_URL`), no demo, and `extra` over the defaults.
+#[allow(dead_code)]
+pub fn config(data_dir: &str, extra: &[(&str, &str)]) -> server::Config {
+    let data_dir = data_dir.to_string();
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    server::Config::from_lookup(|k| {
+        if let Some((_, v)) = extra.iter().find(|(name, _)| name == k) {
+            return Some(v.clone());
+        }
+        match k {
+            "DEVPULSE_DATA_DIR" => Some(data_dir.clone()),
+            "DATABASE_URL" => std::env::var("DATABASE_URL").ok(),
+            "DEVPULSE_DEMO" => Some("0".into()),
+            _ => None,
+        }
+    })
+    .expect("config")
+}
+
 /// The whole number after `name` on the command line, or `default`.
 #[allow(dead_code)]
 pub fn flag(name: &str, default: u64) -> u64 {
