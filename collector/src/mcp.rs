@@ -38,7 +38,8 @@ fn seen(dirs: &[std::path::PathBuf], extra: &[std::path::PathBuf]) -> Vec<Seen> 
             continue;
         };
         for e in entries.flatten() {
-            match e.metadata() {
+            // Through links, as the import reads them.
+            match std::fs::metadata(e.path()) {
                 Ok(m) if m.is_dir() => stack.push(e.path()),
                 Ok(m) => note(e.path(), &m),
                 Err(_) => {}

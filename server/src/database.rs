@@ -51,7 +51,6 @@ impl Database {
             acquire_timeout: Duration::from_secs(5),
         };
         let mut store = Store::connect_lazy(options, &pool);
-        let mut watcher = None;
         if let Some(url) = &config.database_replica_url {
             let options: PgConnectOptions =
                 url.parse().map_err(|e| crate::config::ConfigError {
@@ -60,18 +59,22 @@ impl Database {
                     reason: format!("{e}"),
                 })?;
             let replica = Replica::connect_lazy(options, &pool, config.database_replica_max_lag);
-            watcher = Some(tokio::spawn(replica.clone().watch(store.pool().clone())));
             store = store.with_replica(replica);
         }
-        let db = Database {
+        let mut db = Database {
             store,
             mode,
             embedded,
-            watcher,
+            watcher: None,
         };
         if let Err(e) = db.store.migrate().await {
             db.close().await;
             return Err(e.into());
+        }
+        // Compared only from now on, the replica is used once it has replayed past the
+        // migrations just run: reads never meet a schema older than this code.
+        if let Some(replica) = db.store.replica() {
+            db.watcher = Some(tokio::spawn(replica.clone().watch(db.store.pool().clone())));
         }
         Ok(db)
     }

@@ -62,6 +62,14 @@ pub fn render(doc: &Value) -> String {
         tags.iter().map(|t| (t.clone(), Vec::new())).collect();
     for (path, item) in &paths {
         for (method, op) in item.as_object().into_iter().flatten() {
+            // A path item also holds shared `parameters`, `summary`…: only methods are
+            // operations.
+            const METHODS: [&str; 8] = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
             let tag = op["tags"][0].as_str().unwrap_or("api");
             if let Some((_, ops)) = by_tag.iter_mut().find(|(t, _)| t == tag) {
                 ops.push((method.to_uppercase(), path.clone(), op.clone()));
@@ -161,7 +169,7 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
         "<article class=\"reference-op\" aria-labelledby=\"op-{0}\"><h3 id=\"op-{0}\">\
          <span class=\"reference-method reference-method-{1}\">{2}</span> <code>{3}</code></h3>",
         slug(id),
-        method.to_lowercase(),
+        esc(&method.to_lowercase()),
         esc(method),
         esc(path)
     );
@@ -411,8 +419,8 @@ fn type_of(s: &Value) -> String {
                 format!("object with {}", names.join(", "))
             }
             other => match s["format"].as_str() {
-                Some(f) => format!("{other} ({})", esc(f)),
-                None => other.to_string(),
+                Some(f) => format!("{} ({})", esc(other), esc(f)),
+                None => esc(other),
             },
         })
         .collect();

@@ -11,6 +11,7 @@ use std::{
 
 use reqwest::Client;
 use serde_json::{json, Value};
+use sqlx::Connection;
 use store::embedded::{EmbeddedConfig, EmbeddedPostgres};
 
 /// `DATABASE_REPLICA_MAX_LAG_SECS` for this test.
@@ -39,6 +40,33 @@ async fn overview(http: &Client, base: &str, token: &str) -> (Option<u64>, Strin
     let body: Value = r.json().await.unwrap();
     let n = body["current"]["tool_executions"].as_i64().unwrap();
     (staleness, served, n)
+}
+
+/// One Bash call through the hooks, acknowledged: committed on the primary.
+async fn tool_call(http: &Client, base: &str, key: &str, id: &str) {
+    for (hook, extra) in [
+        ("PreToolUse", json!({})),
+        (
+            "PostToolUse",
+            json!({ "tool_response": { "success": true } }),
+        ),
+    ] {
+        let mut body = json!({
+            "session_id": "s1", "hook_event_name": hook, "tool_name": "Bash",
+            "tool_use_id": id, "cwd": "/w", "tool_input": { "command": "ls" },
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = http
+            .post(format!("{base}/api/v1/hooks/claude-code"))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{hook}");
+    }
 }
 
 /// Stops what the test started even when an assertion fails first: a server left running
@@ -164,30 +192,7 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
     );
 
     // A tool call, acknowledged (so committed on the primary) at `acked`.
-    for (hook, extra) in [
-        ("PreToolUse", json!({})),
-        (
-            "PostToolUse",
-            json!({ "tool_response": { "success": true } }),
-        ),
-    ] {
-        let mut body = json!({
-            "session_id": "s1", "hook_event_name": hook, "tool_name": "Bash",
-            "tool_use_id": "toolu_replica_1", "cwd": "/w",
-            "tool_input": { "command": "ls" },
-        });
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let r = http
-            .post(format!("{base}/api/v1/hooks/claude-code"))
-            .header("x-api-key", &key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204, "{hook}");
-    }
+    tool_call(&http, &base, &key, "toolu_replica_1").await;
     let acked = Instant::now();
 
     // Every read the replica serves with data newer than the acknowledgement must count the
@@ -222,6 +227,46 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
         seen <= BOUND,
         "the write took {seen:?} to show on the replica"
     );
+
+    // The replica falls behind (its replay paused) while a second call is written: it keeps
+    // serving within the bound, with data that may lack the call, then reads move to the
+    // primary, which has it; resumed, the replica catches up and serves again.
+    let (_, counted) = until_replica(&http, &base, &token).await;
+    let mut standby_sql = sqlx::PgConnection::connect(&standby_url).await.unwrap();
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&mut standby_sql)
+        .await
+        .unwrap();
+    tool_call(&http, &base, &key, "toolu_replica_2").await;
+    let paused = Instant::now();
+    let moved = loop {
+        let (staleness, served, n) = overview(&http, &base, &token).await;
+        match staleness {
+            Some(ms) => assert!(ms <= BOUND.as_millis() as u64, "served {served}"),
+            None => {
+                assert_eq!(served, "primary");
+                assert!(n > counted, "the primary has the second call");
+                break paused.elapsed();
+            }
+        }
+        assert!(
+            paused.elapsed() < BOUND * 3,
+            "still on a replica behind its bound"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        moved >= BOUND - Duration::from_millis(300),
+        "moved after {moved:?}"
+    );
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&mut standby_sql)
+        .await
+        .unwrap();
+    let (ms, n) = until_replica(&http, &base, &token).await;
+    assert!(ms <= BOUND.as_millis() as u64);
+    assert!(n > counted, "caught up, the replica has the second call");
+    drop(standby_sql);
 
     // The replica goes away: reads are served by the primary, with the data.
     let standby = running.clusters.pop().unwrap();

@@ -14,6 +14,39 @@ async fn tenant_schemas(pool: &PgPool) -> Vec<String> {
         .unwrap()
 }
 
+/// Objects in a workspace schema (`$1`) that depend on an object of another of our schemas.
+/// A default, a view's rule, a trigger or a policy has no schema of its own: it is its
+/// table's.
+const OUTSIDE: &str = r#"
+    WITH deps AS (
+        SELECT d.*,
+               CASE d.classid
+                   WHEN 'pg_attrdef'::regclass THEN
+                       (SELECT c.relnamespace FROM pg_attrdef a JOIN pg_class c ON c.oid = a.adrelid
+                        WHERE a.oid = d.objid)
+                   WHEN 'pg_rewrite'::regclass THEN
+                       (SELECT c.relnamespace FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+                        WHERE r.oid = d.objid)
+                   WHEN 'pg_trigger'::regclass THEN
+                       (SELECT c.relnamespace FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                        WHERE t.oid = d.objid)
+                   WHEN 'pg_policy'::regclass THEN
+                       (SELECT c.relnamespace FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                        WHERE p.oid = d.objid)
+                   ELSE (SELECT n.oid FROM pg_identify_object(d.classid, d.objid, d.objsubid) o
+                         JOIN pg_namespace n ON n.nspname = o.schema)
+               END AS dep_ns,
+               (SELECT n.oid FROM pg_identify_object(d.refclassid, d.refobjid, d.refobjsubid) o
+                JOIN pg_namespace n ON n.nspname = o.schema) AS ref_ns
+        FROM pg_depend d
+    )
+    SELECT DISTINCT format('%s in %s depends on %s in %s',
+               pg_describe_object(classid, objid, objsubid), dep_ns::regnamespace,
+               pg_describe_object(refclassid, refobjid, refobjsubid), ref_ns::regnamespace)
+    FROM deps
+    WHERE dep_ns::regnamespace::text = ANY($1) AND ref_ns <> dep_ns
+      AND ref_ns::regnamespace::text NOT IN ('pg_catalog', 'information_schema')"#;
+
 /// Rows `sql` finds; each is a rule broken, described.
 async fn offences(pool: &PgPool, sql: &str, schemas: &[String]) -> Vec<String> {
     sqlx::query_scalar(sql)
@@ -53,23 +86,32 @@ async fn workspace_schemas_keep_to_what_a_distributed_schema_allows() {
 
     // Nothing in a workspace schema may depend on another schema of ours (a default calling
     // a registry function, a view over registry tables, a registry type): the worker holding
-    // the schema has none of them. PostgreSQL's own catalog is on every node.
-    let depends = offences(
-        &pool,
-        r#"SELECT DISTINCT format('%s in %s depends on %s in %s',
-                  pg_describe_object(d.classid, d.objid, d.objsubid), dn.nspname,
-                  pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid), rn.nspname)
-           FROM pg_depend d
-           JOIN LATERAL (SELECT n.nspname FROM pg_identify_object(d.classid, d.objid, d.objsubid) o
-                         JOIN pg_namespace n ON n.nspname = o.schema) dn ON true
-           JOIN LATERAL (SELECT n.nspname FROM pg_identify_object(d.refclassid, d.refobjid,
-                                                                 d.refobjsubid) o
-                         JOIN pg_namespace n ON n.nspname = o.schema) rn ON true
-           WHERE dn.nspname = ANY($1) AND rn.nspname <> dn.nspname
-             AND rn.nspname NOT IN ('pg_catalog', 'information_schema')"#,
-        &schemas,
-    )
-    .await;
+    // the schema has none of them. PostgreSQL's own catalog is on every node. First the check
+    // is shown to catch each kind, on objects made to offend and rolled back.
+    let mut tx = pool.begin().await.unwrap();
+    let schema = &schemas[0];
+    for offence in [
+        "CREATE FUNCTION public.scaling_probe() RETURNS int LANGUAGE sql AS 'SELECT 1'".to_string(),
+        format!("CREATE TABLE {schema}.probe_default (n int DEFAULT public.scaling_probe())"),
+        format!("CREATE VIEW {schema}.probe_view AS SELECT slug FROM public.tenants"),
+        "CREATE TYPE public.probe_mood AS ENUM ('calm')".to_string(),
+        format!("CREATE TABLE {schema}.probe_type (m public.probe_mood)"),
+    ] {
+        sqlx::query(&offence).execute(&mut *tx).await.unwrap();
+    }
+    let caught: Vec<String> = sqlx::query_scalar(OUTSIDE)
+        .bind(&schemas)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    for probe in ["probe_default", "probe_view", "probe_type"] {
+        assert!(
+            caught.iter().any(|c| c.contains(probe)),
+            "{probe} not caught: {caught:?}"
+        );
+    }
+    tx.rollback().await.unwrap();
+    let depends = offences(&pool, OUTSIDE, &schemas).await;
     assert!(
         depends.is_empty(),
         "workspace objects outside their schema: {depends:?}"

@@ -243,21 +243,22 @@ impl Answers {
         // Decided under the same lock as the keeping, so no change slips in between.
         let cell = 'kept: {
             let mut inner = self.0.lock().expect("answers lock");
-            if let Some(as_of) = q.as_of {
-                let last = inner
-                    .changed_at
-                    .get(&q.tenant)
-                    .copied()
-                    .max(inner.all_changed_at);
-                if last.is_some_and(|c| c >= as_of) {
-                    break 'kept None;
-                }
-            }
             inner.schemas.insert(q.schema.to_string(), q.tenant);
             let now = Instant::now();
             let cell = match inner.entries.get(&key) {
+                // A kept answer holds every change noticed so far, wherever it was read.
                 Some(e) if now.duration_since(e.made) < LIFETIME => e.answer.clone(),
                 _ => {
+                    if let Some(as_of) = q.as_of {
+                        let last = inner
+                            .changed_at
+                            .get(&q.tenant)
+                            .copied()
+                            .max(inner.all_changed_at);
+                        if last.is_some_and(|c| c >= as_of) {
+                            break 'kept None;
+                        }
+                    }
                     if inner.entries.len() >= CAPACITY {
                         inner.make_room(now);
                     }
@@ -512,19 +513,27 @@ mod tests {
             2
         );
         assert!(answers.is_empty());
+        // A kept answer (here the primary's) serves a replica read that is behind: it
+        // already holds the change.
+        let other = reader(8, Audience::Everyone, None);
+        assert_eq!(ask(&answers, &other, "overview", &runs).await, 3);
+        assert_eq!(
+            ask_as_of(&answers, &other, "overview", &runs, Some(before)).await,
+            3
+        );
         // Caught up past the change: kept, and shared with the primary's readers.
         tokio::time::sleep(Duration::from_millis(2)).await;
         let caught_up = Instant::now();
         assert_eq!(
             ask_as_of(&answers, &admin, "overview", &runs, Some(caught_up)).await,
-            3
+            4
         );
-        assert_eq!(ask(&answers, &admin, "overview", &runs).await, 3);
+        assert_eq!(ask(&answers, &admin, "overview", &runs).await, 4);
         // Forgetting everything counts as a change in every workspace.
         answers.forget_all();
         assert_eq!(
             ask_as_of(&answers, &admin, "overview", &runs, Some(caught_up)).await,
-            4
+            5
         );
         assert!(answers.is_empty());
     }
