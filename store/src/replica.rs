@@ -18,7 +18,7 @@ use std::{
 
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
+    Connection, PgConnection, PgPool,
 };
 
 use crate::PoolConfig;
@@ -158,36 +158,52 @@ impl Replica {
         tracing::warn!("replica read failed, reading from the primary: {error}");
     }
 
-    /// Compares the two positions every [`EVERY`], for as long as the server runs.
+    /// Compares the two positions every [`EVERY`], for as long as the server runs, on
+    /// connections of its own: a pool busy with requests must not make the replica look away.
     pub async fn watch(self, primary: PgPool) {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut on_primary, mut on_replica) = (None, None);
         loop {
             tick.tick().await;
-            self.check(&primary).await;
+            self.check(&primary, &mut on_primary, &mut on_replica).await;
         }
     }
 
     /// One comparison: the primary first, so its sample predates what the replica reports.
-    pub async fn check(&self, primary: &PgPool) {
+    /// A connection that fails is dropped, and opened again at the next comparison.
+    async fn check(
+        &self,
+        primary: &PgPool,
+        on_primary: &mut Option<PgConnection>,
+        on_replica: &mut Option<PgConnection>,
+    ) {
         let sampled = Instant::now();
-        let inserted = tokio::time::timeout(
-            PATIENCE,
+        let inserted = tokio::time::timeout(PATIENCE, async {
+            let conn = connected(on_primary, primary).await?;
             sqlx::query_scalar!(
                 r#"SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint AS "lsn!""#
             )
-            .fetch_one(primary),
-        )
+            .fetch_one(conn)
+            .await
+        })
         .await;
-        let replayed = tokio::time::timeout(
-            PATIENCE,
+        if !matches!(inserted, Ok(Ok(_))) {
+            *on_primary = None;
+        }
+        let replayed = tokio::time::timeout(PATIENCE, async {
+            let conn = connected(on_replica, &self.pool).await?;
             sqlx::query!(
                 r#"SELECT pg_is_in_recovery() AS "standby!",
                           (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS replayed"#
             )
-            .fetch_one(&self.pool),
-        )
+            .fetch_one(conn)
+            .await
+        })
         .await;
+        if !matches!(replayed, Ok(Ok(_))) {
+            *on_replica = None;
+        }
         let mut s = self.state.lock().expect("replica state");
         let was_up = s.up;
         // With the primary away there is nothing new to compare with; the older samples
@@ -234,6 +250,17 @@ impl Replica {
             }
         }
     }
+}
+
+/// The watcher's own connection to `pool`'s server, opened if it has none.
+async fn connected<'a>(
+    conn: &'a mut Option<PgConnection>,
+    pool: &PgPool,
+) -> Result<&'a mut PgConnection, sqlx::Error> {
+    if conn.is_none() {
+        *conn = Some(PgConnection::connect_with(&pool.connect_options()).await?);
+    }
+    Ok(conn.as_mut().expect("just opened"))
 }
 
 #[cfg(test)]
