@@ -130,11 +130,7 @@ async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, 
         .map(|c| {
             let (t, kinds) = (t.clone(), kinds.to_vec());
             tokio::spawn(async move {
-                let http = reqwest::Client::builder()
-                    .pool_max_idle_per_host(1)
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                    .unwrap();
+                let http = one_connection();
                 let (mut latencies, mut errors, mut n) = (Vec::new(), 0u64, 0u64);
                 while Instant::now() < deadline {
                     let kind = kinds[(n as usize + c) % kinds.len()];
@@ -154,6 +150,15 @@ async fn run(t: &Arc<Target>, kinds: &[Kind], connections: usize, seconds: u64, 
     all.took = started.elapsed();
     all.peak_kib = sampler.await.unwrap();
     all
+}
+
+/// A client that keeps one connection open, as one of the benchmark's users.
+fn one_connection() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// The clients' latencies (sorted) and errors, together.
@@ -190,11 +195,7 @@ async fn open_loop(
         .map(|c| {
             let t = t.clone();
             tokio::spawn(async move {
-                let http = reqwest::Client::builder()
-                    .pool_max_idle_per_host(1)
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                    .unwrap();
+                let http = one_connection();
                 let (mut latencies, mut errors) = (Vec::new(), 0u64);
                 for k in 0u64.. {
                     let nth = k * connections as u64 + c as u64;
