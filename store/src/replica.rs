@@ -232,7 +232,7 @@ impl Replica {
             }
             Ok(Ok(_)) => {
                 s.up = false;
-                s.error = Some("not a standby (promoted?): reading from the primary".into());
+                s.error = Some("not a standby: promoted, or not a replica at all".into());
             }
             Ok(Err(e)) => {
                 s.up = false;

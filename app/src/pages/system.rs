@@ -175,7 +175,14 @@ fn HealthView(h: Health) -> impl IntoView {
     let errors = h.errors.clone();
     let state = |ok: bool| if ok { "ok" } else { "warn" };
     let (db_state, writer_state, schemas_state) = (
-        state(used <= 0.8),
+        // A configured read replica that dashboards cannot use is worth a look too.
+        state(
+            used <= 0.8
+                && db
+                    .read_replica
+                    .as_ref()
+                    .is_none_or(|r| r.up && r.staleness_ms.is_some_and(|ms| ms <= r.max_lag_ms)),
+        ),
         state(queue_share <= 0.5),
         state(schemas_ok),
     );
