@@ -1,7 +1,9 @@
 # Multi-stage image of the server and its site. No Docker engine runs on our build machines,
 # so this file is not exercised by `make test`; keep it simple and in step with scripts/setup.sh.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+# libxmlsec1-dev and libclang-dev: SAML's XML signatures (samael builds against libxmlsec1).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+    libxml2-dev libxmlsec1-dev libclang-dev pkg-config libssl-dev && rm -rf /var/lib/apt/lists/*
 RUN rustup target add wasm32-unknown-unknown \
  && cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
 WORKDIR /src
@@ -17,8 +19,9 @@ RUN cp node_modules/echarts/dist/echarts.min.js public/ \
 FROM debian:bookworm-slim
 # postgresql: only for the embedded default; production sets DATABASE_URL. chromium and a
 # font: printing dashboards and scheduled reports to PDF (headless, no network).
+# libxmlsec1-openssl: checking SAML identity providers' signatures.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql \
-    chromium fonts-dejavu-core tini \
+    chromium fonts-dejavu-core tini libxmlsec1 libxmlsec1-openssl libxml2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 devpulse \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/devpulse devpulse

@@ -43,6 +43,11 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/n
 # pdftotext: the report tests read the PDFs Chromium prints.
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# SAML: samael verifies XML signatures with libxmlsec1 (its headers and bindgen's libclang
+# are needed to build it).
+for pkg in libxml2-dev libxmlsec1-dev libclang-dev pkg-config libssl-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
@@ -60,7 +65,7 @@ command -v npm >/dev/null || die "Node.js and npm are needed (Debian: apt-get in
 stamp=node_modules/.devpulse-lock.sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing npm packages from package-lock.json (echarts, @playwright/test, binaryen, oidc-provider for the single sign-on tests); no browser download"
+  say "installing npm packages from package-lock.json (echarts, @playwright/test, binaryen, oidc-provider and samlify for the single sign-on tests); no browser download"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
     || die "npm ci failed (is the npm registry reachable?)"
   echo "$want" > "$stamp"

@@ -378,8 +378,14 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
 /// refused before any handler or server function sees it.
 async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // The identity provider's form post comes from its site by design; it is bound to the
-    // browser by `state` and a cookie only a post from this site carries (api::sso::form_post).
-    if req.uri().path() == crate::api::sso::form_post::PATH {
+    // browser by `state` (SAML: `RelayState`) and a cookie only a post from this site carries
+    // (api::sso::form_post, api::sso::saml).
+    if [
+        crate::api::sso::form_post::PATH,
+        crate::auth::saml::ACS_PATH,
+    ]
+    .contains(&req.uri().path())
+    {
         return next.run(req).await;
     }
     match csrf::check(

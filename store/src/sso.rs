@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-pub use types::sso::ResponseMode;
+pub use types::sso::{Protocol, ResponseMode, SamlAttributes};
 
 use crate::{
     accounts::{self, Email},
@@ -21,6 +21,7 @@ pub const PENDING_TTL: Duration = Duration::minutes(10);
 /// A workspace's provider, as configured (the client secret sealed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {
+    pub protocol: Protocol,
     pub preset: Preset,
     pub issuer: String,
     pub client_id: String,
@@ -40,7 +41,19 @@ pub struct Provider {
     pub break_glass: Option<String>,
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// A SAML provider's metadata and attribute names.
+    #[serde(default)]
+    pub saml: Option<Saml>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a SAML provider is known by: the IdP's metadata (its entity ID, where it takes
+/// requests, the certificates its signatures must verify with) and the attribute names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saml {
+    pub metadata: String,
+    pub metadata_url: Option<String>,
+    pub attributes: SamlAttributes,
 }
 
 /// What kind of provider it is: the presets differ in how their issuer is checked.
@@ -108,6 +121,7 @@ impl Provider {
 }
 
 struct ProviderRow {
+    protocol: String,
     preset: String,
     issuer: String,
     client_id: String,
@@ -120,13 +134,36 @@ struct ProviderRow {
     sso_only: bool,
     break_glass: Option<String>,
     response_mode: String,
+    saml_metadata: Option<String>,
+    saml_metadata_url: Option<String>,
+    saml_email_attribute: String,
+    saml_name_attribute: String,
+    saml_groups_attribute: String,
     updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<ProviderRow> for Provider {
     type Error = Error;
     fn try_from(r: ProviderRow) -> Result<Provider> {
+        let protocol = Protocol::parse(&r.protocol).ok_or(Error::Invalid {
+            field: "protocol",
+            reason: "unknown".into(),
+        })?;
+        let saml = r
+            .saml_metadata
+            .filter(|_| protocol == Protocol::Saml)
+            .map(|metadata| Saml {
+                metadata,
+                metadata_url: r.saml_metadata_url,
+                attributes: SamlAttributes {
+                    email: r.saml_email_attribute,
+                    name: r.saml_name_attribute,
+                    groups: r.saml_groups_attribute,
+                },
+            });
         Ok(Provider {
+            protocol,
+            saml,
             preset: Preset::parse(&r.preset).ok_or(Error::Invalid {
                 field: "preset",
                 reason: "unknown".into(),
@@ -157,9 +194,11 @@ impl TryFrom<ProviderRow> for Provider {
 pub async fn provider(conn: &mut PgConnection) -> Result<Option<Provider>> {
     sqlx::query_as!(
         ProviderRow,
-        "SELECT p.preset, p.issuer, p.client_id, p.client_secret, p.scopes, p.email_domains,
+        "SELECT p.protocol, p.preset, p.issuer, p.client_id, p.client_secret, p.scopes, p.email_domains,
                 p.default_role, p.group_roles, p.enabled, p.sso_only,
-                u.email AS \"break_glass?\", p.response_mode, p.updated_at
+                u.email AS \"break_glass?\", p.response_mode, p.saml_metadata,
+                p.saml_metadata_url, p.saml_email_attribute, p.saml_name_attribute,
+                p.saml_groups_attribute, p.updated_at
          FROM sso_providers p LEFT JOIN users u ON u.id = p.break_glass"
     )
     .fetch_optional(&mut *conn)
@@ -189,12 +228,24 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         None => None,
     };
     let groups = serde_json::to_value(&p.group_roles).expect("a map of roles serialises");
+    let attributes = p
+        .saml
+        .as_ref()
+        .map(|s| s.attributes.clone())
+        .unwrap_or_default();
     sqlx::query!(
         "INSERT INTO sso_providers (preset, issuer, client_id, client_secret, scopes,
                                     email_domains, default_role, group_roles, enabled, sso_only,
-                                    break_glass, response_mode)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                    break_glass, response_mode, protocol, saml_metadata,
+                                    saml_metadata_url, saml_email_attribute, saml_name_attribute,
+                                    saml_groups_attribute)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT ((true)) DO UPDATE SET
+             protocol = EXCLUDED.protocol, saml_metadata = EXCLUDED.saml_metadata,
+             saml_metadata_url = EXCLUDED.saml_metadata_url,
+             saml_email_attribute = EXCLUDED.saml_email_attribute,
+             saml_name_attribute = EXCLUDED.saml_name_attribute,
+             saml_groups_attribute = EXCLUDED.saml_groups_attribute,
              preset = EXCLUDED.preset, issuer = EXCLUDED.issuer, client_id = EXCLUDED.client_id,
              client_secret = EXCLUDED.client_secret, scopes = EXCLUDED.scopes,
              email_domains = EXCLUDED.email_domains, default_role = EXCLUDED.default_role,
@@ -212,7 +263,13 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         p.enabled,
         p.sso_only,
         break_glass.map(|u| u.0),
-        p.response_mode.as_str()
+        p.response_mode.as_str(),
+        p.protocol.as_str(),
+        p.saml.as_ref().map(|s| s.metadata.as_str()),
+        p.saml.as_ref().and_then(|s| s.metadata_url.as_deref()),
+        attributes.email,
+        attributes.name,
+        attributes.groups
     )
     .execute(&mut *conn)
     .await?;
@@ -222,6 +279,9 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
         "sso.configured",
         Some(&p.issuer),
         serde_json::json!({
+            "protocol": p.protocol.as_str(),
+            "saml_metadata_url": p.saml.as_ref().and_then(|s| s.metadata_url.as_deref()),
+            "saml_attributes": p.saml.as_ref().map(|s| &s.attributes),
             "preset": p.preset.as_str(),
             "client_id": p.client_id,
             "response_mode": p.response_mode.as_str(),
@@ -430,6 +490,30 @@ pub async fn take(conn: &mut PgConnection, state: &str, browser: &str) -> Result
         client_id: r.client_id,
         trial_by: r.trial_by.map(UserId),
     }))
+}
+
+/// Records that the SAML assertion `id` has been used, until `expires_at` (after which it
+/// would be refused as expired anyway); `false` when it already was: a replay (registry).
+pub async fn first_use_of_assertion(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<bool> {
+    sqlx::query!("DELETE FROM saml_replays WHERE expires_at < now()")
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query!(
+        "INSERT INTO saml_replays (assertion_id, tenant_id, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+        id,
+        tenant.0,
+        expires_at
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 // --- Home-realm discovery (registry) ------------------------------------------------------

@@ -10,10 +10,18 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Form {
-    /// generic, google, entra or okta.
+    /// OpenID Connect (the default) or SAML 2.0.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// generic, google, entra or okta (OpenID Connect only).
     #[serde(default = "generic")]
     pub preset: String,
+    /// OpenID Connect: the provider's issuer URL. SAML takes the IdP's entity ID from its
+    /// metadata.
+    #[serde(default)]
     pub issuer: String,
+    /// OpenID Connect only.
+    #[serde(default)]
     pub client_id: String,
     /// Empty keeps the secret already saved (there must be one).
     #[serde(default)]
@@ -39,6 +47,80 @@ pub struct Form {
     /// a client that does not know the field does not change the redirect URI.
     #[serde(default)]
     pub response_mode: Option<ResponseMode>,
+    /// SAML: where the IdP publishes its metadata (fetched when saved), ...
+    #[serde(default)]
+    pub saml_metadata_url: Option<String>,
+    /// ... or the metadata document itself. Neither keeps the metadata saved.
+    #[serde(default)]
+    pub saml_metadata: Option<String>,
+    /// SAML: which attributes carry the e-mail, name and groups; absent keeps the saved ones.
+    #[serde(default)]
+    pub saml_attributes: Option<SamlAttributes>,
+}
+
+/// The protocol the workspace's provider speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    #[default]
+    Oidc,
+    Saml,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Oidc => "oidc",
+            Protocol::Saml => "saml",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        [Protocol::Oidc, Protocol::Saml]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// The SAML assertion attributes (by `Name`) that say who someone is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SamlAttributes {
+    /// Absent: the NameID, when it is an e-mail address.
+    pub email: String,
+    pub name: String,
+    pub groups: String,
+}
+
+impl Default for SamlAttributes {
+    fn default() -> Self {
+        SamlAttributes {
+            email: "email".into(),
+            name: "name".into(),
+            groups: "groups".into(),
+        }
+    }
+}
+
+/// A SAML provider as saved, and what the IdP must be told about devpulse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SamlSettings {
+    /// The IdP's entity ID and where it takes sign-in requests, from its metadata.
+    pub idp_entity_id: String,
+    pub idp_sso_url: String,
+    /// Where the metadata was fetched from; `None` when it was uploaded.
+    pub metadata_url: Option<String>,
+    /// How many signing certificates the metadata names (responses must be signed by one).
+    pub signing_certificates: usize,
+    pub attributes: SamlAttributes,
+    /// Give these to the IdP: devpulse's entity ID (the audience of its assertions), the
+    /// assertion consumer service, and the metadata that holds both.
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub sp_metadata_url: String,
 }
 
 /// How the provider sends the answer back: in the address of a redirect (`query`, OpenID's
@@ -89,6 +171,7 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
+    pub protocol: Protocol,
     pub preset: String,
     pub issuer: String,
     pub client_id: String,
@@ -100,8 +183,10 @@ pub struct Settings {
     pub sso_only: bool,
     pub break_glass: Option<String>,
     pub response_mode: ResponseMode,
-    /// Register this at the provider.
+    /// Register this at the provider (for SAML, the assertion consumer service).
     pub redirect_uri: String,
+    /// The SAML side, for a SAML provider.
+    pub saml: Option<SamlSettings>,
 }
 
 /// What a "try sign-in" found: an admin signs in at the provider and sees what it sent and

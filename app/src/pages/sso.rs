@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use leptos::{either::Either, prelude::*};
-use types::sso::{ResponseMode, Settings};
+use types::sso::{Protocol, ResponseMode, Settings};
 
 use crate::{
-    components::forms::{error_text, field_error, Changes},
+    components::{
+        forms::{error_text, field_error, Changes},
+        viewer::ViewerResource,
+    },
     AppError,
 };
 
@@ -71,10 +74,16 @@ mod save {
 
     #[server(endpoint = "sso/save")]
     pub async fn save_sso(
-        preset: String,
-        issuer: String,
-        client_id: String,
+        #[server(default)] protocol: String,
+        #[server(default)] preset: String,
+        #[server(default)] issuer: String,
+        #[server(default)] client_id: String,
         #[server(default)] client_secret: String,
+        #[server(default)] saml_metadata_url: String,
+        #[server(default)] saml_metadata: String,
+        #[server(default)] saml_email_attribute: String,
+        #[server(default)] saml_name_attribute: String,
+        #[server(default)] saml_groups_attribute: String,
         #[server(default)] email_domains: String,
         default_role: String,
         #[server(default)] group_roles: String,
@@ -84,8 +93,26 @@ mod save {
         #[server(default)] response_mode: String,
     ) -> Result<Settings, AppError> {
         let (s, slug) = workspace::<SaveSso>().await?;
+        let protocol = match protocol.as_str() {
+            "" => Protocol::Oidc,
+            p => Protocol::parse(p)
+                .ok_or_else(|| AppError::invalid("protocol", "must be oidc or saml"))?,
+        };
+        let given = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+        let saml_attributes = (protocol == Protocol::Saml).then(|| {
+            let defaults = types::sso::SamlAttributes::default();
+            types::sso::SamlAttributes {
+                email: given(saml_email_attribute).unwrap_or(defaults.email),
+                name: given(saml_name_attribute).unwrap_or(defaults.name),
+                groups: given(saml_groups_attribute).unwrap_or(defaults.groups),
+            }
+        });
         let form = types::sso::Form {
-            preset,
+            protocol,
+            saml_metadata_url: given(saml_metadata_url),
+            saml_metadata: given(saml_metadata),
+            saml_attributes,
+            preset: given(preset).unwrap_or_else(|| "generic".into()),
             issuer,
             client_id,
             client_secret,
@@ -133,11 +160,12 @@ pub fn SsoPage() -> impl IntoView {
     let remove = ServerAction::<RemoveSso>::new();
     let changes = Changes::default().watch(save.value()).watch(remove.value());
     let settings = Resource::new(move || changes.get(), |_| sso_settings());
+    let viewer = expect_context::<ViewerResource>().0;
     view! {
         <section class="card">
             <h1>"Single sign-on"</h1>
             <p class="muted">
-                "People of this workspace sign in through your identity provider (OpenID Connect): Continue with SSO on the sign-in page. Two-step verification is on the "
+                "People of this workspace sign in through your identity provider (OpenID Connect or SAML 2.0): Continue with SSO on the sign-in page. Two-step verification is on the "
                 <a href="/users">"Users"</a>
                 " page."
             </p>
@@ -148,9 +176,10 @@ pub fn SsoPage() -> impl IntoView {
             }}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let slug = viewer.await.ok().flatten().and_then(|v| v.tenant).unwrap_or_default();
                     match settings.await {
                         Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{error_text(&e)}</p> }),
-                        Ok(current) => Either::Right(view! { <SsoForm current save remove /> }),
+                        Ok(current) => Either::Right(view! { <SsoForm current slug save remove /> }),
                     }
                 })}
             </Transition>
@@ -161,11 +190,15 @@ pub fn SsoPage() -> impl IntoView {
 #[component]
 fn SsoForm(
     current: Option<Settings>,
+    /// The workspace's name: its SAML metadata's address.
+    slug: String,
     save: ServerAction<SaveSso>,
     remove: ServerAction<RemoveSso>,
 ) -> impl IntoView {
     let configured = current.is_some();
     let c = current.clone().unwrap_or(Settings {
+        protocol: Protocol::Oidc,
+        saml: None,
         preset: "generic".into(),
         issuer: String::new(),
         client_id: String::new(),
@@ -188,14 +221,49 @@ fn SsoForm(
         .join("\n");
     let preset = c.preset.clone();
     let default_role = c.default_role.as_str();
+    // Only the chosen protocol's fields are shown, and sent: a disabled fieldset's are not.
+    let protocol = RwSignal::new(c.protocol);
+    let saml = c.saml.clone();
+    let attributes = saml
+        .as_ref()
+        .map(|s| s.attributes.clone())
+        .unwrap_or_default();
+    let sp_metadata = format!("/auth/saml/{slug}/metadata");
+    // A SAML provider's issuer and client id are its entity IDs, not OpenID settings.
+    let saved_protocol = c.protocol;
+    let oidc_only = move |v: &String| {
+        if saved_protocol == Protocol::Oidc {
+            v.clone()
+        } else {
+            String::new()
+        }
+    };
     view! {
         {current.map(|s| view! {
             <div>
             <dl class="facts" id="sso-facts">
                 <dt>"Status"</dt>
                 <dd id="sso-status">{if s.enabled { "on" } else { "off" }}</dd>
-                <dt>"Redirect URI"</dt>
-                <dd><code id="sso-redirect">{s.redirect_uri}</code>" (register it at the provider)"</dd>
+                <dt>"Protocol"</dt>
+                <dd id="sso-protocol">{match s.protocol { Protocol::Oidc => "OpenID Connect", Protocol::Saml => "SAML 2.0" }}</dd>
+                {match s.saml {
+                    None => Either::Left(view! {
+                        <dt>"Redirect URI"</dt>
+                        <dd><code id="sso-redirect">{s.redirect_uri}</code>" (register it at the provider)"</dd>
+                    }),
+                    Some(m) => Either::Right(view! {
+                        <dt>"Identity provider"</dt>
+                        <dd><code id="sso-idp-entity">{m.idp_entity_id}</code></dd>
+                        <dt>"Its sign-in address"</dt>
+                        <dd><code>{m.idp_sso_url}</code></dd>
+                        <dt>"Signing certificates"</dt>
+                        <dd>{m.signing_certificates}</dd>
+                        <dt>"Our entity ID (audience)"</dt>
+                        <dd><code id="sso-sp-entity">{m.sp_entity_id}</code></dd>
+                        <dt>"Assertion consumer service"</dt>
+                        <dd><code id="sso-acs">{m.acs_url}</code>" (HTTP-POST)"</dd>
+                    }),
+                }}
             </dl>
             // Hidden rather than left out: the page then hydrates the same nodes either way.
             <p hidden=!s.enabled>
@@ -209,6 +277,18 @@ fn SsoForm(
         })}
         <ActionForm action=save attr:class="stack narrow" attr:id="sso-settings-form">
             <label>
+                "Protocol"
+                <select name="protocol" id="sso-protocol-choice"
+                    on:change=move |ev| protocol.set(Protocol::parse(&event_target_value(&ev)).unwrap_or_default())>
+                    <option value="oidc" selected=c.protocol == Protocol::Oidc>"OpenID Connect"</option>
+                    <option value="saml" selected=c.protocol == Protocol::Saml>"SAML 2.0"</option>
+                </select>
+            </label>
+            <fieldset class="stack plain" id="sso-oidc"
+                disabled=move || protocol.get() != Protocol::Oidc
+                hidden=move || protocol.get() != Protocol::Oidc>
+            <legend class="sr-only">"OpenID Connect"</legend>
+            <label>
                 "Provider"
                 <select name="preset" id="sso-preset">
                     {PRESETS.map(|(v, label)| view! { <option value=v selected=v == preset>{label}</option> }).collect_view()}
@@ -216,19 +296,61 @@ fn SsoForm(
             </label>
             <label>
                 "Issuer URL"
-                <input name="issuer" id="sso-issuer" required value=c.issuer.clone() placeholder="https://login.example.com" aria-describedby="sso-issuer-error" />
+                <input name="issuer" id="sso-issuer" required value=oidc_only(&c.issuer) placeholder="https://login.example.com" aria-describedby="sso-issuer-error" />
             </label>
             {field_error(save.value(), "issuer", "sso-issuer-error")}
             <label>
                 "Client ID"
-                <input name="client_id" id="sso-client-id" required value=c.client_id.clone() aria-describedby="sso-client-id-error" />
+                <input name="client_id" id="sso-client-id" required value=oidc_only(&c.client_id) aria-describedby="sso-client-id-error" />
             </label>
             {field_error(save.value(), "client_id", "sso-client-id-error")}
             <label>
                 {if configured { "Client secret (leave empty to keep the saved one)" } else { "Client secret" }}
-                <input name="client_secret" id="sso-client-secret" type="password" autocomplete="off" required=!configured aria-describedby="sso-client-secret-error" />
+                <input name="client_secret" id="sso-client-secret" type="password" autocomplete="off" required=!configured || c.protocol != Protocol::Oidc aria-describedby="sso-client-secret-error" />
             </label>
             {field_error(save.value(), "client_secret", "sso-client-secret-error")}
+            <label>
+                "How the provider sends people back"
+                <select name="response_mode" id="sso-response-mode" aria-describedby="sso-response-mode-hint">
+                    <option value="query" selected=mode == ResponseMode::Query>"Redirect (query)"</option>
+                    <option value="form_post" selected=mode == ResponseMode::FormPost>"Form post (form_post)"</option>
+                </select>
+            </label>
+            <p class="muted" id="sso-response-mode-hint">"A redirect comes back to GET /auth/sso/callback; a form post to POST /api/v1/auth/sso/callback, which keeps the sign-in code out of addresses and history. The redirect URI to register follows the choice."</p>
+            </fieldset>
+            <fieldset class="stack plain" id="sso-saml"
+                disabled=move || protocol.get() != Protocol::Saml
+                hidden=move || protocol.get() != Protocol::Saml>
+            <legend class="sr-only">"SAML 2.0"</legend>
+            <p class="muted">
+                "Give your identity provider devpulse's "
+                <a href=sp_metadata.clone() id="sso-sp-metadata" rel="external">"SAML metadata"</a>
+                " (entity ID and assertion consumer service). Responses or assertions must be signed."
+            </p>
+            <label>
+                "IdP metadata URL (fetched when you save)"
+                <input name="saml_metadata_url" id="sso-saml-metadata-url" type="url" value=saml.as_ref().and_then(|s| s.metadata_url.clone()).unwrap_or_default() placeholder="https://idp.example.com/metadata" aria-describedby="sso-saml-metadata-url-error" />
+            </label>
+            {field_error(save.value(), "saml_metadata_url", "sso-saml-metadata-url-error")}
+            <label>
+                {if saml.is_some() { "Or paste the IdP metadata XML (leave both empty to keep the saved metadata)" } else { "Or paste the IdP metadata XML" }}
+                <textarea name="saml_metadata" id="sso-saml-metadata" rows="4" aria-describedby="sso-saml-metadata-error"></textarea>
+            </label>
+            {field_error(save.value(), "saml_metadata", "sso-saml-metadata-error")}
+            <label>
+                "E-mail attribute (absent: the NameID, if it is an address)"
+                <input name="saml_email_attribute" id="sso-saml-email" value=attributes.email.clone() aria-describedby="sso-saml-email-error" />
+            </label>
+            {field_error(save.value(), "saml_attributes/email", "sso-saml-email-error")}
+            <label>
+                "Name attribute"
+                <input name="saml_name_attribute" id="sso-saml-name" value=attributes.name.clone() />
+            </label>
+            <label>
+                "Groups attribute"
+                <input name="saml_groups_attribute" id="sso-saml-groups" value=attributes.groups.clone() />
+            </label>
+            </fieldset>
             <label>
                 "E-mail domains admitted (empty: any verified address)"
                 <input name="email_domains" id="sso-domains" value=c.email_domains.join(", ") placeholder="example.com, example.org" aria-describedby="sso-domains-error" />
@@ -245,14 +367,6 @@ fn SsoForm(
                 <textarea name="group_roles" id="sso-groups" rows="3" aria-describedby="sso-groups-error">{groups}</textarea>
             </label>
             {field_error(save.value(), "group_roles", "sso-groups-error")}
-            <label>
-                "How the provider sends people back"
-                <select name="response_mode" id="sso-response-mode" aria-describedby="sso-response-mode-hint">
-                    <option value="query" selected=mode == ResponseMode::Query>"Redirect (query)"</option>
-                    <option value="form_post" selected=mode == ResponseMode::FormPost>"Form post (form_post)"</option>
-                </select>
-            </label>
-            <p class="muted" id="sso-response-mode-hint">"A redirect comes back to GET /auth/sso/callback; a form post to POST /api/v1/auth/sso/callback, which keeps the sign-in code out of addresses and history. The redirect URI to register follows the choice."</p>
             <label class="check">
                 <input type="checkbox" name="enabled" id="sso-enabled" checked=c.enabled />
                 "On: Continue with SSO signs people in"

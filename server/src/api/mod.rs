@@ -345,6 +345,19 @@ pub fn routes() -> ApiRouter {
                 .answers_with("303", "Signed in: to the page that asked", &[])
         })
         .post(sso::form_post::PATH, Public, sso::form_post::callback)
+        .post(crate::auth::saml::ACS_PATH, Public, sso::saml::acs)
+        .get(
+            "/auth/saml/{workspace}/metadata",
+            Public,
+            sso::saml::metadata,
+        )
+        .doc(|d| {
+            d.path::<String>("workspace").answers_with(
+                "200",
+                "The workspace's SAML service provider metadata",
+                &["application/samlmetadata+xml"],
+            )
+        })
         .get("/api/v1/sso", Permission(UserManage), sso::get_config)
         .doc(|d| d.answers::<types::sso::Settings>().no_content())
         .put("/api/v1/sso", Permission(UserManage), sso::put_config)

@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod limits;
 pub mod permissions;
 pub mod proxies;
+pub mod saml;
 pub mod scope;
 pub mod sso;
 pub mod workspaces;

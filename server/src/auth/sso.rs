@@ -162,6 +162,30 @@ impl Sso {
         Ok(url)
     }
 
+    /// A SAML IdP's metadata document from `url`, under the same rule as issuers.
+    pub async fn fetch_metadata(&self, url: &str) -> Result<String, String> {
+        let parsed = openidconnect::url::Url::parse(url).map_err(|_| "is not a URL".to_string())?;
+        self.check_url(&parsed)?;
+        let response = self
+            .http
+            .get(parsed)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("could not be fetched: {}", error_chain(&e)))?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > crate::auth::saml::MAX_METADATA as u64)
+        {
+            return Err("is longer than an identity provider's metadata can be".into());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("could not be fetched: {}", error_chain(&e)))?;
+        String::from_utf8(body.to_vec()).map_err(|_| "is not UTF-8 text".into())
+    }
+
     /// The same rule for every address a provider's discovery document names.
     fn check_url(&self, parsed: &openidconnect::url::Url) -> Result<(), String> {
         crate::outbound::Policy {

@@ -31,6 +31,7 @@ mod replica;
 mod reports;
 mod request_log;
 mod retention;
+mod saml;
 mod scaling;
 mod server_fns;
 mod sso;

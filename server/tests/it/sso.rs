@@ -27,7 +27,7 @@ impl Drop for Idp {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -74,7 +74,7 @@ fn idp_on(server: &TestServer, port: u16, env: &[(&str, &str)]) -> Idp {
 }
 
 /// A browser of its own: cookies kept, redirects followed by hand.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -82,7 +82,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn location(r: &reqwest::Response, base: &str) -> String {
+pub(crate) fn location(r: &reqwest::Response, base: &str) -> String {
     let l = r
         .headers()
         .get(LOCATION)
@@ -153,13 +153,13 @@ async fn callback(b: &reqwest::Client, url: &str, server: &TestServer) -> String
     location(&r, &server.url(""))
 }
 
-async fn profile(b: &reqwest::Client, server: &TestServer) -> Value {
+pub(crate) async fn profile(b: &reqwest::Client, server: &TestServer) -> Value {
     let r = b.get(server.url("/api/v1/profile")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
-fn refused(to: &str, why: &str) {
+pub(crate) fn refused(to: &str, why: &str) {
     let url = reqwest::Url::parse("http://x").unwrap().join(to).unwrap();
     assert_eq!(url.path(), "/login", "{to}");
     let detail: String = url

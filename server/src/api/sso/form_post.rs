@@ -50,31 +50,35 @@ pub async fn callback(
         error: p.error,
         error_description: p.error_description,
         arrived: ResponseMode::FormPost,
+        saml_response: None,
     };
     if !bound && p.relayed.is_none() {
-        return relay(&answer);
+        return relay(
+            PATH,
+            &[
+                ("code", &answer.code),
+                ("state", &answer.state),
+                ("error", &answer.error),
+                ("error_description", &answer.error_description),
+            ],
+        );
     }
     come_back(&state, ip, &headers, answer).await
 }
 
-/// A page that posts `answer` again from this site: at once with JavaScript (a script of
-/// ours, as the policy allows no inline one), by its button without.
-fn relay(answer: &Callback) -> Response {
-    let fields = [
-        ("code", &answer.code),
-        ("state", &answer.state),
-        ("error", &answer.error),
-        ("error_description", &answer.error_description),
-    ]
-    .into_iter()
-    .filter_map(|(name, v)| v.as_deref().map(|v| (name, v)))
-    .map(|(name, v)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            escape(v)
-        )
-    })
-    .collect::<String>();
+/// A page that posts the answer's `fields` again from this site, to `action`: at once with
+/// JavaScript (a script of ours, as the policy allows no inline one), by its button without.
+pub(super) fn relay(action: &str, fields: &[(&str, &Option<String>)]) -> Response {
+    let fields = fields
+        .iter()
+        .filter_map(|(name, v)| v.as_deref().map(|v| (*name, v)))
+        .map(|(name, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(v)
+            )
+        })
+        .collect::<String>();
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -91,7 +95,7 @@ fn relay(answer: &Callback) -> Response {
              <meta name=\"color-scheme\" content=\"light dark\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>Signing you in</title><script src=\"/sso-relay.js\" defer></script></head>\
-             <body><main><form method=\"post\" action=\"{PATH}\" id=\"relay\">{fields}\
+             <body><main><form method=\"post\" action=\"{action}\" id=\"relay\">{fields}\
              <input type=\"hidden\" name=\"relayed\" value=\"1\">\
              <p>Signing you in…</p><button type=\"submit\" id=\"continue\">Continue</button>\
              </form></main></body></html>"

@@ -14,6 +14,7 @@
 //! of a session, in `trial`.
 
 pub mod form_post;
+pub mod saml;
 mod settings;
 mod trial;
 
@@ -31,7 +32,7 @@ use store::{
     accounts::Email,
     audit::Actor,
     refresh_tokens,
-    sso::{self, Pending, Preset, Provider},
+    sso::{self, Pending, Preset, Protocol, Provider},
     tenants, Slug, Tenant, TenantStatus, User, UserId,
 };
 use types::sso::ResponseMode;
@@ -39,7 +40,8 @@ use types::sso::ResponseMode;
 use super::account::{redirect, return_path, tokens};
 use crate::{
     auth::{
-        sso::{Identity, ProviderConfig, SsoError},
+        saml::{Idp, Sp},
+        sso::{Identity, ProviderConfig, SsoError, Started},
         ClientIp, SessionCookies,
     },
     state::AppState,
@@ -169,18 +171,36 @@ async fn begin(
             (tenant, provider, secret, None)
         }
     };
-    let config = ProviderConfig {
-        issuer: &provider.issuer,
-        client_id: &provider.client_id,
-        client_secret: secret,
-        scopes: &provider.scopes,
-        response_mode: provider.response_mode,
-        hosted_domains: provider.hosted_domains(),
+    let (started, client_id) = match provider.protocol {
+        Protocol::Oidc => {
+            let config = ProviderConfig {
+                issuer: &provider.issuer,
+                client_id: &provider.client_id,
+                client_secret: secret,
+                scopes: &provider.scopes,
+                response_mode: provider.response_mode,
+                hosted_domains: provider.hosted_domains(),
+            };
+            let started = state
+                .sso
+                .start(&config, hint.as_ref().map(Email::as_str))
+                .await?;
+            (started, provider.client_id.clone())
+        }
+        Protocol::Saml => {
+            let (idp, sp) = saml_parts(state, &tenant, &provider)?;
+            // RelayState plays `state`'s part; the request's ID, the nonce's.
+            let relay = store::secrets::random_token(32);
+            let (url, request_id) = idp.start(&sp, &relay)?;
+            let started = Started {
+                url,
+                state: relay,
+                nonce: request_id,
+                pkce_verifier: String::new(),
+            };
+            (started, sp.entity_id)
+        }
     };
-    let started = state
-        .sso
-        .start(&config, hint.as_ref().map(Email::as_str))
-        .await?;
     let mut tx = state.store.registry_tx().await.map_err(internal)?;
     sso::begin(
         &mut tx,
@@ -192,7 +212,7 @@ async fn begin(
             pkce_verifier: started.pkce_verifier,
             return_to: next.to_string(),
             issuer: provider.issuer.clone(),
-            client_id: provider.client_id.clone(),
+            client_id,
             trial_by,
         },
     )
@@ -270,8 +290,27 @@ async fn provider(state: &AppState, tenant: &Tenant) -> Result<(Provider, String
     let p = p
         .filter(|p| p.enabled)
         .ok_or_else(|| unavailable(tenant.slug.as_str()))?;
-    let secret = state.sso.open(&p.client_secret, tenant.id.0.as_bytes())?;
+    let secret = match p.protocol {
+        Protocol::Oidc => state.sso.open(&p.client_secret, tenant.id.0.as_bytes())?,
+        // SAML keeps no secret: the IdP's certificates are in its metadata.
+        Protocol::Saml => String::new(),
+    };
     Ok((p, secret))
+}
+
+/// A SAML provider's IdP, from the metadata saved, and devpulse as the workspace's SP.
+fn saml_parts(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &Provider,
+) -> Result<(Idp, Sp), SsoError> {
+    let metadata = provider
+        .saml
+        .as_ref()
+        .ok_or_else(|| SsoError::Setup("the IdP's metadata is missing".into()))?;
+    let idp = Idp::read(&metadata.metadata)
+        .map_err(|why| SsoError::Setup(format!("the IdP's metadata {why}")))?;
+    Ok((idp, Sp::of(&state.public_url, tenant.slug.as_str())))
 }
 
 fn internal(e: impl std::fmt::Display) -> SsoError {
@@ -301,6 +340,9 @@ pub struct Callback {
     /// is exchanged with the callback address it was sent to.
     #[serde(skip)]
     arrived: ResponseMode,
+    /// A SAML IdP's answer (base64), posted to the assertion consumer service.
+    #[serde(skip)]
+    saml_response: Option<String>,
 }
 
 pub async fn callback(
@@ -409,12 +451,18 @@ async fn identify(
                 .unwrap_or_default()
         )));
     }
+    let (provider, secret) = provider(state, tenant).await?;
+    if let Some(response) = c.saml_response {
+        return identify_saml(state, tenant, pending, provider, response).await;
+    }
     let code = c
         .code
         .filter(|c| !c.is_empty())
         .ok_or_else(|| SsoError::Token("the callback carried no code".into()))?;
-    let (provider, secret) = provider(state, tenant).await?;
-    if provider.issuer != pending.issuer || provider.client_id != pending.client_id {
+    if provider.protocol != Protocol::Oidc
+        || provider.issuer != pending.issuer
+        || provider.client_id != pending.client_id
+    {
         return Err(SsoError::Stale);
     }
     let config = ProviderConfig {
@@ -436,6 +484,49 @@ async fn identify(
             provider.preset != Preset::Entra,
         )
         .await?;
+    Ok((provider, who))
+}
+
+/// The person a SAML Response vouches for, if it answers the request `pending` began, is
+/// signed by the workspace's IdP, and has not been used before.
+async fn identify_saml(
+    state: &AppState,
+    tenant: &Tenant,
+    pending: &Pending,
+    provider: Provider,
+    response: String,
+) -> Result<(Provider, Identity), SsoError> {
+    if response.is_empty() {
+        return Err(SsoError::Token("the post carried no SAMLResponse".into()));
+    }
+    let (idp, sp) = saml_parts(state, tenant, &provider)?;
+    if provider.protocol != Protocol::Saml
+        || provider.issuer != pending.issuer
+        || sp.entity_id != pending.client_id
+    {
+        return Err(SsoError::Stale);
+    }
+    let attributes = provider
+        .saml
+        .as_ref()
+        .map(|s| s.attributes.clone())
+        .unwrap_or_default();
+    let request_id = pending.nonce.clone();
+    // libxmlsec1's signature check is CPU work: off the async threads.
+    let (who, assertion_id, expires) =
+        tokio::task::spawn_blocking(move || idp.finish(&sp, &response, &request_id, &attributes))
+            .await
+            .map_err(internal)??;
+    let mut tx = state.store.registry_tx().await.map_err(internal)?;
+    let first = sso::first_use_of_assertion(&mut tx, tenant.id, &assertion_id, expires)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    if !first {
+        return Err(SsoError::Token(
+            "this assertion was already used to sign in (a replay)".into(),
+        ));
+    }
     Ok((provider, who))
 }
 

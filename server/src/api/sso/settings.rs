@@ -11,21 +11,42 @@ use axum::{
 };
 use store::{
     audit::Actor,
-    sso::{self, Preset, Provider},
+    sso::{self, Preset, Protocol, Provider},
     tenants, Role, Slug, Tenant,
 };
-use types::sso::{Form, Settings};
+use types::sso::{Form, SamlSettings, Settings};
 
 use crate::{
     api::extract::{JsonBody, Me},
+    auth::saml::Sp,
     error::ApiError,
     state::AppState,
 };
 
 /// The provider's configuration as an admin reads it (never the secret).
-pub fn settings(state: &AppState, p: Provider) -> Settings {
+pub fn settings(state: &AppState, tenant: &Tenant, p: Provider) -> Settings {
     let base = state.public_url.trim_end_matches('/');
+    let sp = Sp::of(&state.public_url, tenant.slug.as_str());
+    let saml = p.saml.as_ref().map(|s| {
+        let idp = crate::auth::saml::Idp::read(&s.metadata);
+        SamlSettings {
+            idp_entity_id: p.issuer.clone(),
+            idp_sso_url: idp.as_ref().map(|i| i.sso_url.clone()).unwrap_or_default(),
+            metadata_url: s.metadata_url.clone(),
+            signing_certificates: idp.as_ref().map_or(0, |i| i.signing_certificates),
+            attributes: s.attributes.clone(),
+            sp_entity_id: sp.entity_id.clone(),
+            acs_url: sp.acs_url.clone(),
+            sp_metadata_url: sp.entity_id.clone(),
+        }
+    });
+    let redirect_uri = match p.protocol {
+        Protocol::Oidc => format!("{base}{}", p.response_mode.callback_path()),
+        Protocol::Saml => sp.acs_url.clone(),
+    };
     Settings {
+        protocol: p.protocol,
+        saml,
         preset: p.preset.as_str().to_string(),
         issuer: p.issuer,
         client_id: p.client_id,
@@ -37,7 +58,7 @@ pub fn settings(state: &AppState, p: Provider) -> Settings {
         sso_only: p.sso_only,
         break_glass: p.break_glass,
         response_mode: p.response_mode,
-        redirect_uri: format!("{base}{}", p.response_mode.callback_path()),
+        redirect_uri,
     }
 }
 
@@ -46,7 +67,7 @@ pub async fn read(state: &AppState, tenant: &Tenant) -> Result<Option<Settings>,
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
     let p = sso::provider(&mut tx).await?;
     tx.commit().await?;
-    Ok(p.map(|p| settings(state, p)))
+    Ok(p.map(|p| settings(state, tenant, p)))
 }
 
 pub async fn get_config(
@@ -75,6 +96,113 @@ pub async fn save(
     actor: &Actor,
     body: Form,
 ) -> Result<Settings, ApiError> {
+    let saved = {
+        let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+        let saved = sso::provider(&mut tx).await?;
+        tx.commit().await?;
+        saved
+    };
+    // The protocol's own part (which may fetch the IdP's metadata: no transaction is open);
+    // the rest (domains, roles, SSO-only) is the same for both.
+    let protocol = match body.protocol {
+        Protocol::Oidc => oidc(state, tenant, &body, saved.as_ref())?,
+        Protocol::Saml => saml(state, tenant, &body, saved.as_ref()).await?,
+    };
+    let role = |pointer: &str, s: &str| {
+        Role::parse_tenant(s).map_err(|_| {
+            ApiError::field(
+                pointer,
+                "must be tenant_admin, manager, developer or viewer",
+            )
+        })
+    };
+    let default_role = match body.default_role.as_deref() {
+        Some(r) => role("/default_role", r)?,
+        None => Role::Developer,
+    };
+    let mut group_roles = BTreeMap::new();
+    for (g, r) in &body.group_roles {
+        group_roles.insert(g.clone(), role(&format!("/group_roles/{g}"), r)?);
+    }
+    for (i, d) in body.email_domains.iter().enumerate() {
+        if d.is_empty() || d.contains('@') || !d.contains('.') {
+            return Err(ApiError::field(
+                &format!("/email_domains/{i}"),
+                "must be a domain such as example.com",
+            ));
+        }
+    }
+    // Anyone in the world has an account at a shared provider: only the workspace's own
+    // domains may come in, and its group names mean nothing.
+    let preset = protocol.preset;
+    if matches!(preset, Preset::Google | Preset::Entra) && body.email_domains.is_empty() {
+        return Err(ApiError::field(
+            "/email_domains",
+            "must name the workspace's e-mail domains for this provider",
+        ));
+    }
+    if preset == Preset::Google && !body.group_roles.is_empty() {
+        return Err(ApiError::field(
+            "/group_roles",
+            "Google sends no groups; give roles on the people page",
+        ));
+    }
+    let response_mode = body
+        .response_mode
+        .or(saved.map(|p| p.response_mode))
+        .unwrap_or_default();
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let provider = Provider {
+        protocol: body.protocol,
+        preset: protocol.preset,
+        issuer: protocol.issuer,
+        client_id: protocol.client_id,
+        client_secret: protocol.client_secret,
+        scopes: protocol.scopes,
+        saml: protocol.saml,
+        email_domains: body
+            .email_domains
+            .iter()
+            .map(|d| d.to_lowercase())
+            .collect(),
+        default_role,
+        group_roles,
+        enabled: body.enabled,
+        sso_only: body.sso_only,
+        break_glass: body
+            .break_glass
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty()),
+        response_mode,
+        updated_at: chrono::Utc::now(),
+    };
+    let saved = sso::configure(&mut tx, actor, &provider).await?;
+    tx.commit().await?;
+    let vouched: &[String] = if saved.enabled {
+        &saved.email_domains
+    } else {
+        &[]
+    };
+    publish(state, tenant, vouched).await?;
+    Ok(settings(state, tenant, saved))
+}
+
+/// A provider's protocol-specific settings, checked.
+struct ProtocolPart {
+    preset: Preset,
+    issuer: String,
+    client_id: String,
+    client_secret: Vec<u8>,
+    scopes: Vec<String>,
+    saml: Option<sso::Saml>,
+}
+
+fn oidc(
+    state: &AppState,
+    tenant: &Tenant,
+    body: &Form,
+    saved: Option<&Provider>,
+) -> Result<ProtocolPart, ApiError> {
     if !state.sso.can_seal() {
         return Err(ApiError::field(
             "/client_secret",
@@ -114,95 +242,102 @@ pub async fn save(
     }
     let scopes = body
         .scopes
+        .clone()
         .unwrap_or_else(|| ["openid", "email", "profile"].map(String::from).to_vec());
     if !scopes.iter().any(|s| s == "openid") {
         return Err(ApiError::field("/scopes", "must include openid"));
     }
-    let role = |pointer: &str, s: &str| {
-        Role::parse_tenant(s).map_err(|_| {
-            ApiError::field(
-                pointer,
-                "must be tenant_admin, manager, developer or viewer",
-            )
-        })
-    };
-    let default_role = match body.default_role.as_deref() {
-        Some(r) => role("/default_role", r)?,
-        None => Role::Developer,
-    };
-    let mut group_roles = BTreeMap::new();
-    for (g, r) in &body.group_roles {
-        group_roles.insert(g.clone(), role(&format!("/group_roles/{g}"), r)?);
-    }
-    for (i, d) in body.email_domains.iter().enumerate() {
-        if d.is_empty() || d.contains('@') || !d.contains('.') {
-            return Err(ApiError::field(
-                &format!("/email_domains/{i}"),
-                "must be a domain such as example.com",
-            ));
-        }
-    }
-    // Anyone in the world has an account at a shared provider: only the workspace's own
-    // domains may come in, and its group names mean nothing.
-    if matches!(preset, Preset::Google | Preset::Entra) && body.email_domains.is_empty() {
-        return Err(ApiError::field(
-            "/email_domains",
-            "must name the workspace's e-mail domains for this provider",
-        ));
-    }
-    if preset == Preset::Google && !body.group_roles.is_empty() {
-        return Err(ApiError::field(
-            "/group_roles",
-            "Google sends no groups; give roles on the people page",
-        ));
-    }
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let saved = sso::provider(&mut tx).await?;
     // An empty secret keeps the one saved, so changing a setting needs no secret retyped.
     let client_secret = if body.client_secret.is_empty() {
-        match &saved {
+        match saved.filter(|p| p.protocol == Protocol::Oidc) {
             Some(p) => p.client_secret.clone(),
             None => return Err(ApiError::field("/client_secret", "is required")),
         }
     } else {
         state.sso.seal(&body.client_secret, tenant.id.0.as_bytes())
     };
-    let response_mode = body
-        .response_mode
-        .or(saved.map(|p| p.response_mode))
-        .unwrap_or_default();
-    let provider = Provider {
+    Ok(ProtocolPart {
         preset,
         // As entered: the provider's issuer is compared exactly, trailing slash and all.
         issuer: body.issuer.trim().to_string(),
         client_id: body.client_id.trim().to_string(),
         client_secret,
         scopes,
-        email_domains: body
-            .email_domains
-            .iter()
-            .map(|d| d.to_lowercase())
-            .collect(),
-        default_role,
-        group_roles,
-        enabled: body.enabled,
-        sso_only: body.sso_only,
-        break_glass: body
-            .break_glass
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty()),
-        response_mode,
-        updated_at: chrono::Utc::now(),
+        saml: None,
+    })
+}
+
+/// A SAML IdP: its metadata from the address given (fetched now), the document given, or as
+/// saved; devpulse's own entity ID takes the client id's place.
+async fn saml(
+    state: &AppState,
+    tenant: &Tenant,
+    body: &Form,
+    saved: Option<&Provider>,
+) -> Result<ProtocolPart, ApiError> {
+    let saved = saved.and_then(|p| p.saml.as_ref());
+    let url = body
+        .saml_metadata_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let document = body
+        .saml_metadata
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let (metadata, metadata_url, pointer) = match (document, url) {
+        (Some(xml), _) => (xml.to_string(), None, "/saml_metadata"),
+        (None, Some(url)) => {
+            let xml = state
+                .sso
+                .fetch_metadata(url)
+                .await
+                .map_err(|why| ApiError::field("/saml_metadata_url", why))?;
+            (xml, Some(url.to_string()), "/saml_metadata_url")
+        }
+        (None, None) => match saved {
+            Some(s) => (s.metadata.clone(), s.metadata_url.clone(), "/saml_metadata"),
+            None => {
+                return Err(ApiError::field(
+                    "/saml_metadata_url",
+                    "give the IdP's metadata address, or its metadata document",
+                ))
+            }
+        },
     };
-    let saved = sso::configure(&mut tx, actor, &provider).await?;
-    tx.commit().await?;
-    let vouched: &[String] = if saved.enabled {
-        &saved.email_domains
-    } else {
-        &[]
-    };
-    publish(state, tenant, vouched).await?;
-    Ok(settings(state, saved))
+    let idp =
+        crate::auth::saml::Idp::read(&metadata).map_err(|why| ApiError::field(pointer, why))?;
+    let attributes = body
+        .saml_attributes
+        .clone()
+        .or_else(|| saved.map(|s| s.attributes.clone()))
+        .unwrap_or_default();
+    for (name, value) in [
+        ("email", &attributes.email),
+        ("name", &attributes.name),
+        ("groups", &attributes.groups),
+    ] {
+        if value.trim().is_empty() || value.len() > 200 {
+            return Err(ApiError::field(
+                &format!("/saml_attributes/{name}"),
+                "must name an attribute (up to 200 characters)",
+            ));
+        }
+    }
+    Ok(ProtocolPart {
+        // Presets describe OpenID providers' quirks; a SAML IdP is known by its metadata.
+        preset: Preset::Generic,
+        issuer: idp.entity_id,
+        client_id: Sp::of(&state.public_url, tenant.slug.as_str()).entity_id,
+        client_secret: Vec::new(),
+        scopes: Vec::new(),
+        saml: Some(sso::Saml {
+            metadata,
+            metadata_url,
+            attributes,
+        }),
+    })
 }
 
 /// Keeps the registry's index of domains (home-realm discovery) in step with the provider
