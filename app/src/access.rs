@@ -101,6 +101,11 @@ pub const SERVER_FNS: &[ServerFnRule] = &[
         &[("DELETE", "/api/v1/sso")],
     ),
     rule(
+        "sso/verify_domain",
+        Needs(UserManage),
+        &[("POST", "/api/v1/sso/domains/{domain}/verify")],
+    ),
+    rule(
         "api_keys/list",
         Authenticated,
         &[("GET", "/api/v1/api-keys")],

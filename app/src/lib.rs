@@ -125,6 +125,13 @@ pub mod ssr {
             workspace: &'a str,
             actor: &'a store::audit::Actor,
         ) -> crate::session::ssr::BoxFuture<'a, Result<bool, crate::AppError>>;
+        /// Looks for the DNS record proving the workspace controls `domain` now.
+        fn verify_domain<'a>(
+            &'a self,
+            workspace: &'a str,
+            actor: &'a store::audit::Actor,
+            domain: &'a str,
+        ) -> crate::session::ssr::BoxFuture<'a, Result<types::sso::DomainProof, crate::AppError>>;
     }
 
     /// The server's live bus, as the server functions that change boards or metrics see it.

@@ -14,13 +14,14 @@ export class DemoSite {
   private readonly crashes: string[] = [];
   private readonly panics: string[] = [];
 
-  /** `name` is the data directory under `.data/`, fresh for every run. */
-  constructor(name: string) {
+  /** `name` is the data directory under `.data/`, fresh for every run; `env`, settings of the
+   * server's own, made when it starts (a helper server's address, say). */
+  constructor(name: string, env: () => Promise<Record<string, string>> = async () => ({})) {
     test.beforeAll(async () => {
       test.setTimeout(120_000);
       const dir = path.join(root, '.data', name);
       rmSync(dir, { recursive: true, force: true });
-      this.server = new DevpulseServer(await freePort(), dir);
+      this.server = new DevpulseServer(await freePort(), dir, await env());
       await this.server.start();
     });
     test.afterAll(async () => {

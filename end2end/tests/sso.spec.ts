@@ -9,8 +9,13 @@ import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DemoSite } from './demo-site';
 import { freePort } from './server';
+import { Dns } from './dns';
 
-const site = new DemoSite('e2e-sso');
+let dns: Dns;
+const site = new DemoSite('e2e-sso', async () => {
+  dns = await Dns.start();
+  return { DEVPULSE_DNS_SERVER: dns.addr };
+});
 let idp: ChildProcess;
 let issuer = '';
 
@@ -54,6 +59,7 @@ test.beforeAll(async () => {
 
 test.afterAll(() => {
   idp?.kill();
+  dns?.stop();
 });
 
 /** Signs in at the provider as `login`, from devpulse's sign-in page, where `typed` is what
@@ -177,7 +183,26 @@ test('a work address finds its workspace by domain (home-realm discovery)', asyn
       email_domains: ['demo.test'], group_roles: { admins: 'manager' },
     }),
   });
-  expect(r.status, await r.text()).toBe(200);
+  const saved = await r.json();
+  expect(r.status, JSON.stringify(saved)).toBe(200);
+  // The workspace proves it controls the domain: the TXT record /sso asks for, then Check now.
+  const [proof] = saved.domains;
+  dns.set(proof.record_name, [proof.record_value]);
+  const adminContext = await browser.newContext();
+  const adminPage = await adminContext.newPage();
+  await site.signIn(adminPage, 'admin@demo.test', 'demo-admin-pass');
+  await adminPage.goto(`${site.url}/sso`);
+  await expect(adminPage.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const row = adminPage.locator('#sso-domains tr[data-domain="demo.test"]');
+  await expect(row).toContainText(proof.record_value);
+  await expect(row.locator('.domain-status')).toHaveText('Not checked yet');
+  await row.getByRole('button', { name: 'Check demo.test now' }).click();
+  await expect(row.locator('.domain-status')).toContainText('Proven');
+  const axe = await new AxeBuilder({ page: adminPage }).analyze();
+  const serious = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(', ')}`)).toEqual([]);
+  await adminContext.close();
+
   const context = await browser.newContext();
   const page = await context.newPage();
   await throughProvider(page, 'new.ida@demo.test', 'new.ida@demo.test');

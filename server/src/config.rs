@@ -35,6 +35,9 @@ pub struct Config {
     /// Whether a workspace's identity provider may be at a private or loopback address
     /// (`DEVPULSE_SSO_ALLOW_PRIVATE`); by default everywhere but production.
     pub sso_allow_private: Option<bool>,
+    /// The DNS server (`ip:port`) that proofs of e-mail domains are looked up at
+    /// (`DEVPULSE_DNS_SERVER`); unset, the system's resolvers (`/etc/resolv.conf`).
+    pub dns_server: Option<std::net::SocketAddr>,
     /// Whether a webhook may post to a private or loopback address
     /// (`DEVPULSE_WEBHOOKS_ALLOW_PRIVATE`); by default everywhere but production.
     pub webhooks_allow_private: Option<bool>,
@@ -276,6 +279,14 @@ impl Config {
                 k => k,
             },
             sso_allow_private: switch(&get, "DEVPULSE_SSO_ALLOW_PRIVATE")?,
+            dns_server: match get("DEVPULSE_DNS_SERVER").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| ConfigError {
+                    var: "DEVPULSE_DNS_SERVER",
+                    value: v.clone(),
+                    reason: "expected ip:port, such as 127.0.0.1:53".into(),
+                })?),
+            },
             webhooks_allow_private: switch(&get, "DEVPULSE_WEBHOOKS_ALLOW_PRIVATE")?,
             chromium: get("DEVPULSE_CHROMIUM").filter(|v| !v.is_empty()),
             metrics_token: get("DEVPULSE_METRICS_TOKEN").filter(|v| !v.is_empty()),

@@ -213,6 +213,7 @@ pub async fn serve(
         &public_url,
     )
     .map_err(Error::Setup)?;
+    let domain_proofs = Arc::new(auth::domains::Proofs::new(config.dns_server));
     let system = Arc::new(system::System {
         store: db.store.clone(),
         writer: writer.clone(),
@@ -231,6 +232,7 @@ pub async fn serve(
         outbound,
         system,
         sso: Arc::new(sso),
+        domain_proofs,
         sealer,
         access: access_tx,
         writer,

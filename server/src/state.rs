@@ -64,6 +64,8 @@ pub struct AppState {
     pub mcp: McpService,
     /// Single sign-on: the OpenID Connect relying party.
     pub sso: Arc<crate::auth::sso::Sso>,
+    /// Looks up the DNS records that prove a workspace controls an e-mail domain.
+    pub domain_proofs: Arc<crate::auth::domains::Proofs>,
     /// Seals the secrets the server must read back (client secrets, TOTP seeds).
     pub sealer: Arc<store::sealing::Sealer>,
     /// The installation's health, for its console.

@@ -516,6 +516,88 @@ pub async fn first_use_of_assertion(
         == 1)
 }
 
+// --- Proof of e-mail domains (tenant) -------------------------------------------------------
+
+/// Whether the workspace has shown it controls a domain (a DNS record with its token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainProof {
+    pub domain: String,
+    pub token: String,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// The proofs of `domains`, with a token made for any that has none yet.
+pub async fn domain_proofs(
+    conn: &mut PgConnection,
+    domains: &[String],
+) -> Result<Vec<DomainProof>> {
+    sqlx::query!(
+        "INSERT INTO sso_domain_proofs (domain, token)
+         SELECT lower(d), replace(gen_random_uuid()::text, '-', '') FROM unnest($1::text[]) d
+         ON CONFLICT DO NOTHING",
+        domains
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_as!(
+        DomainProof,
+        "SELECT domain, token, verified_at, checked_at, last_error FROM sso_domain_proofs
+         WHERE domain = ANY(SELECT lower(d) FROM unnest($1::text[]) d) ORDER BY domain",
+        domains
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Records a look at `domain`'s record: proven (since the first time, if it still is) or
+/// not, and why; audited. `None` when the workspace has no proof for the domain.
+pub async fn record_domain_check(
+    conn: &mut PgConnection,
+    by: &Actor,
+    domain: &str,
+    outcome: std::result::Result<(), String>,
+) -> Result<Option<DomainProof>> {
+    let proven = outcome.is_ok();
+    let why = outcome.err();
+    let proof = sqlx::query_as!(
+        DomainProof,
+        "UPDATE sso_domain_proofs SET checked_at = now(), last_error = $3,
+             verified_at = CASE WHEN $2 THEN coalesce(verified_at, now()) END
+         WHERE domain = lower($1)
+         RETURNING domain, token, verified_at, checked_at, last_error",
+        domain,
+        proven,
+        why
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if proof.is_some() {
+        audit::record(
+            conn,
+            by,
+            "sso.domain_checked",
+            Some(domain),
+            serde_json::json!({ "proven": proven, "reason": why }),
+        )
+        .await?;
+    }
+    Ok(proof)
+}
+
+/// Of `domains`, those the workspace has proven.
+pub async fn proven(conn: &mut PgConnection, domains: &[String]) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        "SELECT domain FROM sso_domain_proofs
+         WHERE verified_at IS NOT NULL AND domain = ANY(SELECT lower(d) FROM unnest($1::text[]) d)
+         ORDER BY domain",
+        domains
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 // --- Home-realm discovery (registry) ------------------------------------------------------
 
 /// Publishes the e-mail domains `tenant`'s provider vouches for (none when it is off or gone)

@@ -165,6 +165,7 @@ pub const ACTIONS: &[&str] = &[
     "settings.retention",
     "settings.time_zone",
     "sso.configured",
+    "sso.domain_checked",
     "sso.failed",
     "sso.linked",
     "sso.removed",

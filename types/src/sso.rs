@@ -187,6 +187,26 @@ pub struct Settings {
     pub redirect_uri: String,
     /// The SAML side, for a SAML provider.
     pub saml: Option<SamlSettings>,
+    /// Whether the workspace has proven it controls each of its e-mail domains: only proven
+    /// ones send people who type an address there to this provider.
+    #[serde(default)]
+    pub domains: Vec<DomainProof>,
+}
+
+/// A domain's proof: the TXT record to publish, and whether it was found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DomainProof {
+    pub domain: String,
+    /// Publish a TXT record with `record_value` at this name.
+    pub record_name: String,
+    pub record_value: String,
+    /// When the record was first found (RFC 3339); `None` until it is, or since a look
+    /// found it gone.
+    pub verified_at: Option<String>,
+    /// The last look (RFC 3339), and what was wrong then.
+    pub checked_at: Option<String>,
+    pub last_error: Option<String>,
 }
 
 /// What a "try sign-in" found: an admin signs in at the provider and sees what it sent and

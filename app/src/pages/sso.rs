@@ -137,6 +137,16 @@ mod save {
     }
 }
 
+/// Looks for the DNS record proving the workspace controls `domain`, now.
+#[server(endpoint = "sso/verify_domain")]
+pub async fn verify_sso_domain(domain: String) -> Result<types::sso::DomainProof, AppError> {
+    let (s, slug) = workspace::<VerifySsoDomain>().await?;
+    crate::ssr::server_context()?
+        .sso
+        .verify_domain(&slug, &s.actor, &domain)
+        .await
+}
+
 #[server(endpoint = "sso/remove")]
 pub async fn remove_sso() -> Result<bool, AppError> {
     let (s, slug) = workspace::<RemoveSso>().await?;
@@ -158,7 +168,11 @@ const ROLES: [&str; 4] = ["developer", "viewer", "manager", "tenant_admin"];
 pub fn SsoPage() -> impl IntoView {
     let save = ServerAction::<SaveSso>::new();
     let remove = ServerAction::<RemoveSso>::new();
-    let changes = Changes::default().watch(save.value()).watch(remove.value());
+    let verify = ServerAction::<VerifySsoDomain>::new();
+    let changes = Changes::default()
+        .watch(save.value())
+        .watch(remove.value())
+        .watch(verify.value());
     let settings = Resource::new(move || changes.get(), |_| sso_settings());
     let viewer = expect_context::<ViewerResource>().0;
     view! {
@@ -179,7 +193,7 @@ pub fn SsoPage() -> impl IntoView {
                     let slug = viewer.await.ok().flatten().and_then(|v| v.tenant).unwrap_or_default();
                     match settings.await {
                         Err(e) => Either::Left(view! { <p class="error" role="alert" id="page-error">{error_text(&e)}</p> }),
-                        Ok(current) => Either::Right(view! { <SsoForm current slug save remove /> }),
+                        Ok(current) => Either::Right(view! { <SsoForm current slug save remove verify /> }),
                     }
                 })}
             </Transition>
@@ -194,11 +208,13 @@ fn SsoForm(
     slug: String,
     save: ServerAction<SaveSso>,
     remove: ServerAction<RemoveSso>,
+    verify: ServerAction<VerifySsoDomain>,
 ) -> impl IntoView {
     let configured = current.is_some();
     let c = current.clone().unwrap_or(Settings {
         protocol: Protocol::Oidc,
         saml: None,
+        domains: vec![],
         preset: "generic".into(),
         issuer: String::new(),
         client_id: String::new(),
@@ -265,6 +281,7 @@ fn SsoForm(
                     }),
                 }}
             </dl>
+            <DomainProofs domains=s.domains verify />
             // Hidden rather than left out: the page then hydrates the same nodes either way.
             <p hidden=!s.enabled>
                 // A full navigation (not the router's): it leaves for the provider.
@@ -389,5 +406,58 @@ fn SsoForm(
                 <button type="submit" class="button danger" id="sso-remove">"Remove single sign-on"</button>
             </ActionForm>
         })}
+    }
+}
+
+/// The provider's e-mail domains and whether the workspace has proven each: only proven ones
+/// send people who type an address there to the provider.
+#[component]
+fn DomainProofs(
+    domains: Vec<types::sso::DomainProof>,
+    verify: ServerAction<VerifySsoDomain>,
+) -> impl IntoView {
+    let empty = domains.is_empty();
+    view! {
+        <section class="stack" aria-labelledby="sso-domains-title">
+            <h2 id="sso-domains-title">"E-mail domains"</h2>
+            <p class="muted">
+                "Continue with SSO sends people who type an address at a domain to this provider once you prove the workspace controls the domain: publish the TXT record below in its DNS, then check."
+            </p>
+            {move || match verify.value().get() {
+                Some(Err(e)) => Some(view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any()),
+                _ => None,
+            }}
+            {empty.then(|| view! { <p class="muted" id="sso-no-domains">"No domains named: people type the workspace's name instead."</p> })}
+            <div hidden=empty>
+            <table class="table" id="sso-domains">
+                <caption class="sr-only">"Proof of each e-mail domain"</caption>
+                <thead><tr><th scope="col">"Domain"</th><th scope="col">"TXT record"</th><th scope="col">"Status"</th><th scope="col"><span class="sr-only">"Check"</span></th></tr></thead>
+                <tbody>
+                {domains.into_iter().map(|d| {
+                    let status = match (&d.verified_at, &d.last_error) {
+                        (Some(at), _) => format!("Proven ({at})"),
+                        (None, Some(why)) => format!("Not proven: {why}"),
+                        (None, None) => "Not checked yet".to_string(),
+                    };
+                    let proven = d.verified_at.is_some();
+                    let domain = d.domain.clone();
+                    view! {
+                        <tr data-domain=d.domain.clone()>
+                            <th scope="row">{d.domain.clone()}</th>
+                            <td><code class="wrap">{d.record_name}</code><br/><code class="wrap">{d.record_value}</code></td>
+                            <td class="domain-status" class:ok=proven>{status}</td>
+                            <td>
+                                <ActionForm action=verify>
+                                    <input type="hidden" name="domain" value=domain.clone() />
+                                    <button type="submit" class="button secondary" aria-label=format!("Check {domain} now")>"Check now"</button>
+                                </ActionForm>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+                </tbody>
+            </table>
+            </div>
+        </section>
     }
 }

@@ -366,6 +366,15 @@ pub fn routes() -> ApiRouter {
                 .answers::<types::sso::Settings>()
         })
         .delete("/api/v1/sso", Permission(UserManage), sso::delete_config)
+        .post(
+            "/api/v1/sso/domains/{domain}/verify",
+            Permission(UserManage),
+            sso::verify_domain,
+        )
+        .doc(|d| {
+            d.path::<String>("domain")
+                .answers::<types::sso::DomainProof>()
+        })
         .get("/auth/sso/try", Permission(UserManage), sso::try_start)
         .get(
             "/api/v1/sso/trials/{id}",

@@ -3,6 +3,7 @@
 //! route, server function and WebSocket subscription goes through.
 
 pub mod csrf;
+pub mod domains;
 pub mod failed_logins;
 pub mod jwt;
 pub mod limits;

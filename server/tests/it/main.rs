@@ -12,6 +12,7 @@ mod collector;
 mod contract;
 mod dashboard;
 mod demo;
+mod domains;
 mod durability;
 mod email;
 mod embedded;

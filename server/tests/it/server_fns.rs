@@ -136,6 +136,8 @@ async fn every_server_function_refuses_what_the_matrix_does_not_allow() {
                 ("role", String::new()),
             ],
             "sso/trial" => vec![("id", uuid::Uuid::new_v4().to_string())],
+            // No provider: an admin is told the domain is not the provider's.
+            "sso/verify_domain" => vec![("domain", "walk.example.com".into())],
             "profile/mfa/confirm" | "profile/mfa/recovery_codes" | "profile/mfa/off" => {
                 vec![("code", "000000".into())]
             }

@@ -562,7 +562,9 @@ async fn starting_sign_ins_is_rate_limited_per_address() {
 
 #[tokio::test]
 async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain() {
-    let mut server = TestServer::start().await;
+    let dns = crate::domains::Dns::start();
+    let addr = dns.addr;
+    let mut server = TestServer::start_with(|c| c.dns_server = Some(addr)).await;
     seed_two_tenants(&server).await;
     let idp = idp(&server);
     let demo = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
@@ -585,6 +587,7 @@ async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain(
             )
             .await;
             assert_eq!(status, 200, "{body}");
+            body
         }
     };
     let b = browser();
@@ -597,7 +600,16 @@ async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain(
         async move { b.get(url).send().await.unwrap() }
     };
 
-    put(demo.clone(), provider(json!(["demo.test"]), true)).await;
+    let demo_settings = put(demo.clone(), provider(json!(["demo.test"]), true)).await;
+    // Named but not proven: nobody is sent anywhere by it.
+    refused(
+        &location(&start("ada@demo.test").await, ""),
+        "no workspace signs in demo.test addresses",
+    );
+    dns.publish_all(&demo_settings, &[]);
+    let (status, proof) = crate::domains::verify(&server, &demo, "demo.test").await;
+    assert_eq!(status, 200, "{proof}");
+    assert!(proof["verified_at"].is_string(), "{proof}");
     // Found by its domain, whatever the case; the address goes along as the provider's hint.
     let r = start("Ada@Demo.test").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -617,8 +629,16 @@ async fn a_work_address_finds_the_one_workspace_whose_provider_names_its_domain(
         "no workspace signs in nowhere.test addresses",
     );
 
-    // A second workspace naming the same domain captures nobody: both are asked for by name.
-    put(other.clone(), provider(json!(["demo.test"]), true)).await;
+    // A second workspace naming the same domain, without proof, changes nothing; with proof
+    // (the domain's owner published both tokens), it captures nobody: both are asked for by
+    // name.
+    let other_settings = put(other.clone(), provider(json!(["demo.test"]), true)).await;
+    assert_eq!(start("ada@demo.test").await.status(), StatusCode::OK);
+    let demo_value = demo_settings["domains"][0]["record_value"]
+        .as_str()
+        .unwrap();
+    dns.publish_all(&other_settings, &[demo_value]);
+    crate::domains::verify(&server, &other, "demo.test").await;
     refused(
         &location(&start("ada@demo.test").await, ""),
         "more than one workspace names demo.test",

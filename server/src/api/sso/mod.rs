@@ -18,7 +18,7 @@ pub mod saml;
 mod settings;
 mod trial;
 
-pub use settings::{delete_config, get_config, put_config, Admin};
+pub use settings::{delete_config, get_config, put_config, verify_domain, Admin};
 pub use trial::{get_trial, try_start};
 
 use axum::{

@@ -14,17 +14,22 @@ use store::{
     sso::{self, Preset, Protocol, Provider},
     tenants, Role, Slug, Tenant,
 };
-use types::sso::{Form, SamlSettings, Settings};
+use types::sso::{DomainProof, Form, SamlSettings, Settings};
 
 use crate::{
     api::extract::{JsonBody, Me},
-    auth::saml::Sp,
+    auth::{domains, saml::Sp},
     error::ApiError,
     state::AppState,
 };
 
 /// The provider's configuration as an admin reads it (never the secret).
-pub fn settings(state: &AppState, tenant: &Tenant, p: Provider) -> Settings {
+pub fn settings(
+    state: &AppState,
+    tenant: &Tenant,
+    p: Provider,
+    proofs: Vec<sso::DomainProof>,
+) -> Settings {
     let base = state.public_url.trim_end_matches('/');
     let sp = Sp::of(&state.public_url, tenant.slug.as_str());
     let saml = p.saml.as_ref().map(|s| {
@@ -59,15 +64,35 @@ pub fn settings(state: &AppState, tenant: &Tenant, p: Provider) -> Settings {
         break_glass: p.break_glass,
         response_mode: p.response_mode,
         redirect_uri,
+        domains: proofs.into_iter().map(proof).collect(),
+    }
+}
+
+fn proof(p: sso::DomainProof) -> DomainProof {
+    let time =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    DomainProof {
+        record_name: domains::record_name(&p.domain),
+        record_value: domains::record_value(&p.token),
+        domain: p.domain,
+        verified_at: p.verified_at.map(time),
+        checked_at: p.checked_at.map(time),
+        last_error: p.last_error,
     }
 }
 
 /// The workspace's provider, if one is configured.
 pub async fn read(state: &AppState, tenant: &Tenant) -> Result<Option<Settings>, ApiError> {
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let p = sso::provider(&mut tx).await?;
+    let read = match sso::provider(&mut tx).await? {
+        Some(p) => {
+            let proofs = sso::domain_proofs(&mut tx, &p.email_domains).await?;
+            Some(settings(state, tenant, p, proofs))
+        }
+        None => None,
+    };
     tx.commit().await?;
-    Ok(p.map(|p| settings(state, tenant, p)))
+    Ok(read)
 }
 
 pub async fn get_config(
@@ -177,14 +202,10 @@ pub async fn save(
         updated_at: chrono::Utc::now(),
     };
     let saved = sso::configure(&mut tx, actor, &provider).await?;
+    let proofs = sso::domain_proofs(&mut tx, &saved.email_domains).await?;
     tx.commit().await?;
-    let vouched: &[String] = if saved.enabled {
-        &saved.email_domains
-    } else {
-        &[]
-    };
-    publish(state, tenant, vouched).await?;
-    Ok(settings(state, tenant, saved))
+    republish(state, tenant).await?;
+    Ok(settings(state, tenant, saved, proofs))
 }
 
 /// A provider's protocol-specific settings, checked.
@@ -340,6 +361,67 @@ async fn saml(
     })
 }
 
+/// Publishes the workspace's domains for discovery: those of its provider, when it is on,
+/// that it has proven.
+async fn republish(state: &AppState, tenant: &Tenant) -> Result<(), ApiError> {
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let vouched = match sso::provider(&mut tx).await? {
+        Some(p) if p.enabled => sso::proven(&mut tx, &p.email_domains).await?,
+        _ => Vec::new(),
+    };
+    tx.commit().await?;
+    publish(state, tenant, &vouched).await
+}
+
+/// Looks for `domain`'s proof in DNS now and records what was found; the domain must be one
+/// of the provider's.
+pub async fn verify(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Actor,
+    domain: &str,
+) -> Result<DomainProof, ApiError> {
+    let domain = domain.trim().to_lowercase();
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let named = sso::provider(&mut tx)
+        .await?
+        .is_some_and(|p| p.email_domains.contains(&domain));
+    if !named {
+        return Err(ApiError::NotFound(
+            "e-mail domain of the workspace's provider",
+        ));
+    }
+    let token = sso::domain_proofs(&mut tx, std::slice::from_ref(&domain))
+        .await?
+        .pop()
+        .map(|p| p.token)
+        .ok_or(ApiError::NotFound(
+            "e-mail domain of the workspace's provider",
+        ))?;
+    tx.commit().await?;
+    // No transaction is open while DNS answers.
+    let found = state.domain_proofs.check(&domain, &token).await;
+    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
+    let recorded = sso::record_domain_check(&mut tx, actor, &domain, found)
+        .await?
+        .ok_or(ApiError::NotFound(
+            "e-mail domain of the workspace's provider",
+        ))?;
+    tx.commit().await?;
+    republish(state, tenant).await?;
+    Ok(proof(recorded))
+}
+
+pub async fn verify_domain(
+    State(state): State<AppState>,
+    Extension(me): Me,
+    axum::extract::Path(domain): axum::extract::Path<String>,
+) -> Result<Json<DomainProof>, ApiError> {
+    Ok(Json(
+        verify(&state, me.tenant()?, &me.actor(), &domain).await?,
+    ))
+}
+
 /// Keeps the registry's index of domains (home-realm discovery) in step with the provider
 /// just saved. A transaction of its own, as the registry is not the workspace's schema: a
 /// crash in between leaves the index behind until the next save, and a sign-in found through
@@ -388,6 +470,20 @@ impl app::ssr::SsoAdmin for Admin {
         Box::pin(async move {
             let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
             save(&self.0, &t, actor, form)
+                .await
+                .map_err(ApiError::for_page)
+        })
+    }
+
+    fn verify_domain<'a>(
+        &'a self,
+        workspace: &'a str,
+        actor: &'a Actor,
+        domain: &'a str,
+    ) -> app::session::ssr::BoxFuture<'a, Result<DomainProof, app::AppError>> {
+        Box::pin(async move {
+            let t = self.tenant(workspace).await.map_err(ApiError::for_page)?;
+            verify(&self.0, &t, actor, domain)
                 .await
                 .map_err(ApiError::for_page)
         })
