@@ -23,10 +23,13 @@ if (!port) throw new Error('PORT env var is required');
 const base = `http://${process.env.ISSUER_HOST ?? '127.0.0.1'}:${port}`;
 const here = new URL('.', import.meta.url).pathname;
 
+// ROTATED=1: sign with the second test key pair, as an IdP does after rotating its key (its
+// metadata then names only the new certificate).
+const keys = process.env.ROTATED === '1' ? 'saml-idp-2' : 'saml-idp';
 const idp = samlify.IdentityProvider({
   entityID: `${base}/metadata`,
-  privateKey: readFileSync(`${here}saml-idp.key`),
-  signingCert: readFileSync(`${here}saml-idp.crt`),
+  privateKey: readFileSync(`${here}${keys}.key`),
+  signingCert: readFileSync(`${here}${keys}.crt`),
   wantAuthnRequestsSigned: false,
   nameIDFormat: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
   singleSignOnService: [

@@ -297,6 +297,35 @@ pub async fn configure(conn: &mut PgConnection, by: &Actor, p: &Provider) -> Res
     provider(conn).await?.ok_or(Error::NotFound("provider"))
 }
 
+/// Saves a SAML provider's metadata as fetched again from `url` (its IdP rotated a key, say),
+/// recorded as `by`'s change.
+pub async fn refresh_saml_metadata(
+    conn: &mut PgConnection,
+    by: &Actor,
+    url: &str,
+    metadata: &str,
+) -> Result<()> {
+    let issuer = sqlx::query_scalar!(
+        "UPDATE sso_providers SET saml_metadata = $1, updated_at = now()
+         WHERE protocol = 'saml' AND saml_metadata_url = $2 RETURNING issuer",
+        metadata,
+        url
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(issuer) = issuer {
+        audit::record(
+            conn,
+            by,
+            "sso.metadata_refreshed",
+            Some(&issuer),
+            serde_json::json!({ "metadata_url": url }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The break-glass account: an active tenant admin with a password.
 async fn break_glass_admin(conn: &mut PgConnection, email: &str) -> Result<UserId> {
     let bad = |reason: &'static str| Error::Invalid {

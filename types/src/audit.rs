@@ -168,6 +168,7 @@ pub const ACTIONS: &[&str] = &[
     "sso.domain_checked",
     "sso.failed",
     "sso.linked",
+    "sso.metadata_refreshed",
     "sso.removed",
     "sso.tried",
     "support.ended",

@@ -182,7 +182,17 @@ impl Idp {
         let assertion = self
             .service_provider(sp)
             .parse_base64_response(response.trim(), Some(&[request_id]))
-            .map_err(|e| SsoError::Token(explain(&*e)))?;
+            .map_err(|e| {
+                let signature = matches!(
+                    e.downcast_ref::<samael::service_provider::Error>(),
+                    Some(samael::service_provider::Error::FailedToValidateSignature)
+                );
+                if signature {
+                    SsoError::Signature(explain(&*e))
+                } else {
+                    SsoError::Token(explain(&*e))
+                }
+            })?;
         let audience_named = assertion
             .conditions
             .as_ref()

@@ -30,6 +30,9 @@ pub enum SsoError {
     Provider(String),
     #[error("the identity provider's answer did not check out: {0}")]
     Token(String),
+    /// A SAML answer whose signature does not verify with the certificates known.
+    #[error("the identity provider's answer did not check out: {0}")]
+    Signature(String),
     #[error("the sign-in link expired or was already used; start again")]
     Stale,
     #[error("{0}")]
@@ -110,6 +113,8 @@ pub struct Sso {
     sealer: Arc<Sealer>,
     allow_private: bool,
     discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    /// When each workspace's SAML metadata was last fetched again after a signature failed.
+    saml_refreshed: Mutex<HashMap<String, Instant>>,
     /// The server's public URL, under which the provider sends people back.
     base: String,
 }
@@ -135,6 +140,7 @@ impl Sso {
             sealer,
             allow_private,
             discovered: Mutex::new(HashMap::new()),
+            saml_refreshed: Mutex::new(HashMap::new()),
             base: public_url.trim_end_matches('/').to_string(),
         })
     }
@@ -160,6 +166,20 @@ impl Sso {
         let url = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
         self.check_url(url.url())?;
         Ok(url)
+    }
+
+    /// Whether `key`'s SAML metadata may be fetched again now: once a minute at most, so
+    /// answers with bad signatures cannot make us fetch it on every post.
+    pub fn may_refresh(&self, key: &str) -> bool {
+        let mut last = self.saml_refreshed.lock().expect("not poisoned");
+        let now = Instant::now();
+        match last.get(key) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                last.insert(key.to_string(), now);
+                true
+            }
+        }
     }
 
     /// A SAML IdP's metadata document from `url`, under the same rule as issuers.

@@ -29,14 +29,19 @@ impl Drop for SamlIdp {
 }
 
 fn saml_idp() -> SamlIdp {
+    saml_idp_on(free_port(), false)
+}
+
+/// The IdP on `port`; `rotated`: signing with its second key pair.
+fn saml_idp_on(port: u16, rotated: bool) -> SamlIdp {
     assert!(
         server_dir().join("../node_modules/samlify").exists(),
         "node_modules/samlify is missing: `make test` (scripts/setup.sh) installs it"
     );
-    let port = free_port();
     let mut child = Command::new("node")
         .arg(server_dir().join("../end2end/idp/saml.mjs"))
         .env("PORT", port.to_string())
+        .env("ROTATED", if rotated { "1" } else { "0" })
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -364,5 +369,59 @@ async fn an_answer_for_one_workspace_never_signs_anyone_into_another() {
     );
     let me = profile(&b_other, &server).await;
     assert_eq!(me["tenant"], "other", "{me}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rotated_idp_key_is_followed_through_the_metadata_address_and_only_there() {
+    let mut server = TestServer::start().await;
+    seed_two_tenants(&server).await;
+    let port = free_port();
+    let idp = saml_idp_on(port, false);
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    configure(&server, &admin, &idp).await;
+    let old_metadata = reqwest::get(format!("{}/metadata", idp.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let b = browser();
+    let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
+    assert_eq!(post(&b, &server, &answer).await, server.url("/sessions"));
+
+    // The IdP rotates its key: its metadata now names only the new certificate. The first
+    // answer signed with it fails against the saved metadata, which is fetched again.
+    drop(idp);
+    let idp = saml_idp_on(port, true);
+    let b = browser();
+    let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
+    assert_eq!(post(&b, &server, &answer).await, server.url("/sessions"));
+    assert_eq!(profile(&b, &server).await["email"], "ada@demo.test");
+    let (_, log) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/audit?action=sso.metadata_refreshed",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(log.to_string().contains("sso.metadata_refreshed"), "{log}");
+
+    // Metadata an admin uploaded has no address to follow: the old certificate stays the
+    // only one trusted, and the new key's answers are refused until an admin saves new metadata.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({ "protocol": "saml", "saml_metadata": old_metadata })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["saml"]["metadata_url"].is_null(), "{body}");
+    let b = browser();
+    let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
+    refused(&post(&b, &server, &answer).await, "not signed");
     server.shutdown().await;
 }

@@ -511,12 +511,28 @@ async fn identify_saml(
         .as_ref()
         .map(|s| s.attributes.clone())
         .unwrap_or_default();
-    let request_id = pending.nonce.clone();
-    // libxmlsec1's signature check is CPU work: off the async threads.
-    let (who, assertion_id, expires) =
+    let check = |idp: Idp, sp: Sp, response: String| {
+        let attributes = attributes.clone();
+        let request_id = pending.nonce.clone();
+        // libxmlsec1's signature check is CPU work: off the async threads.
         tokio::task::spawn_blocking(move || idp.finish(&sp, &response, &request_id, &attributes))
-            .await
-            .map_err(internal)??;
+    };
+    let (who, assertion_id, expires) = match check(idp, sp, response.clone())
+        .await
+        .map_err(internal)?
+    {
+        // Signed with a key the saved metadata does not name: perhaps the IdP rotated its
+        // key. Its metadata is fetched again (at most once a minute), and if it changed, the
+        // answer is checked once more against it.
+        Err(SsoError::Signature(why)) => match refresh_metadata(state, tenant, &provider).await? {
+            Some(fresh) => {
+                let (idp, sp) = saml_parts(state, tenant, &fresh)?;
+                check(idp, sp, response).await.map_err(internal)??
+            }
+            None => return Err(SsoError::Signature(why)),
+        },
+        other => other?,
+    };
     let mut tx = state.store.registry_tx().await.map_err(internal)?;
     let first = sso::first_use_of_assertion(&mut tx, tenant.id, &assertion_id, expires)
         .await
@@ -528,6 +544,60 @@ async fn identify_saml(
         ));
     }
     Ok((provider, who))
+}
+
+/// The provider with its SAML metadata fetched again from where it was saved from, if it
+/// changed (saved, and audited); `None` when it was uploaded, is unchanged, or was fetched
+/// less than a minute ago.
+async fn refresh_metadata(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &Provider,
+) -> Result<Option<Provider>, SsoError> {
+    let Some(saml) = &provider.saml else {
+        return Ok(None);
+    };
+    let Some(url) = &saml.metadata_url else {
+        return Ok(None);
+    };
+    if !state.sso.may_refresh(&tenant.id.to_string()) {
+        return Ok(None);
+    }
+    let xml = state
+        .sso
+        .fetch_metadata(url)
+        .await
+        .map_err(|why| SsoError::Provider(format!("the IdP's metadata at {url} {why}")))?;
+    if xml.trim() == saml.metadata.trim() {
+        return Ok(None);
+    }
+    let idp = Idp::read(&xml)
+        .map_err(|why| SsoError::Setup(format!("the IdP's metadata at {url} now {why}")))?;
+    if idp.entity_id != provider.issuer {
+        return Err(SsoError::Setup(format!(
+            "the IdP's metadata at {url} now names another entity ({}); an admin must save the provider again",
+            idp.entity_id
+        )));
+    }
+    let mut tx = state
+        .store
+        .tenant_tx(tenant.scope())
+        .await
+        .map_err(internal)?;
+    sso::refresh_saml_metadata(
+        &mut tx,
+        &Actor {
+            name: "single sign-on".into(),
+            ..Actor::default()
+        },
+        url,
+        &xml,
+    )
+    .await
+    .map_err(internal)?;
+    let fresh = sso::provider(&mut tx).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(fresh)
 }
 
 /// The account `who` signs in as (found, linked or made just in time in `conn`), and whether
