@@ -418,7 +418,7 @@ fn DomainProofs(
 ) -> impl IntoView {
     let empty = domains.is_empty();
     view! {
-        <section class="stack" aria-labelledby="sso-domains-title">
+        <section class="stack domain-proofs" aria-labelledby="sso-domains-title">
             <h2 id="sso-domains-title">"E-mail domains"</h2>
             <p class="muted">
                 "Continue with SSO sends people who type an address at a domain to this provider once you prove the workspace controls the domain: publish the TXT record below in its DNS, then check."
