@@ -63,8 +63,9 @@ const escape = (s) =>
   String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 // A signed Response for `user` ({email, name, groups[], subject}). Knobs for tests:
-// `audience` (another SP's entity ID), `ageSeconds` (issued that long ago, and expired).
-async function respond(sp, parsed, user, relayState, { audience, ageSeconds = 0 } = {}) {
+// `audience` (another SP's entity ID), `ageSeconds` (issued that long ago, and expired),
+// `nameIdFormat` (e.g. transient), `status` (a StatusCode other than Success).
+async function respond(sp, parsed, user, relayState, { audience, ageSeconds = 0, nameIdFormat, status } = {}) {
   const acs = sp.entityMeta.getAssertionConsumerService('post');
   const attributes = [
     ['email', [user.email]],
@@ -90,11 +91,11 @@ async function respond(sp, parsed, user, relayState, { audience, ageSeconds = 0 
       SubjectRecipient: acs,
       Issuer: idp.entityMeta.getEntityID(),
       IssueInstant: now.toISOString(),
-      StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+      StatusCode: status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success',
       ConditionsNotBefore: now.toISOString(),
       ConditionsNotOnOrAfter: later.toISOString(),
       SubjectConfirmationDataNotOnOrAfter: later.toISOString(),
-      NameIDFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      NameIDFormat: nameIdFormat ?? 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
       NameID: user.subject ?? user.email,
       InResponseTo: parsed.extract.request.id,
       AuthnStatement: '',
@@ -170,7 +171,7 @@ const server = createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/issue') {
       // For server tests: {request: "<the redirect URL to /sso>", email, name, groups,
-      // subject, audience, ageSeconds} → {acs, SAMLResponse, RelayState}.
+      // subject, audience, ageSeconds, nameIdFormat, status} → {acs, SAMLResponse, RelayState}.
       const input = JSON.parse(await body(req));
       const query = Object.fromEntries(new URL(input.request).searchParams);
       const { sp, parsed } = await readRequest(query);

@@ -565,6 +565,7 @@ pub async fn domain_proofs(
     sqlx::query!(
         "INSERT INTO sso_domain_proofs (domain, token)
          SELECT lower(d), replace(gen_random_uuid()::text, '-', '') FROM unnest($1::text[]) d
+         WHERE length(d) BETWEEN 3 AND 253
          ON CONFLICT DO NOTHING",
         domains
     )
@@ -581,24 +582,30 @@ pub async fn domain_proofs(
 }
 
 /// Records a look at `domain`'s record: proven (since the first time, if it still is) or
-/// not, and why; audited. `None` when the workspace has no proof for the domain.
+/// not, and why; audited. `withdraw`: the look showed the record is not there (not merely that
+/// DNS could not be asked), so a proof held until now is withdrawn. `None` when the workspace
+/// has no proof for the domain.
 pub async fn record_domain_check(
     conn: &mut PgConnection,
     by: &Actor,
     domain: &str,
     outcome: std::result::Result<(), String>,
+    withdraw: bool,
 ) -> Result<Option<DomainProof>> {
     let proven = outcome.is_ok();
     let why = outcome.err();
     let proof = sqlx::query_as!(
         DomainProof,
         "UPDATE sso_domain_proofs SET checked_at = now(), last_error = $3,
-             verified_at = CASE WHEN $2 THEN coalesce(verified_at, now()) END
+             verified_at = CASE WHEN $2 THEN coalesce(verified_at, now())
+                                WHEN $4 THEN NULL
+                                ELSE verified_at END
          WHERE domain = lower($1)
          RETURNING domain, token, verified_at, checked_at, last_error",
         domain,
         proven,
-        why
+        why,
+        withdraw
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -22,6 +22,23 @@ pub fn record_value(token: &str) -> String {
     format!("devpulse-domain-verification={token}")
 }
 
+/// Why a domain's proof was not found.
+#[derive(Debug, Clone)]
+pub enum Unproven {
+    /// DNS answered, without the record: a proof held until now is withdrawn.
+    Absent(String),
+    /// DNS did not answer: nothing is known, and a proof held stays.
+    Unknown(String),
+}
+
+impl Unproven {
+    pub fn reason(&self) -> &str {
+        match self {
+            Unproven::Absent(why) | Unproven::Unknown(why) => why,
+        }
+    }
+}
+
 pub struct Proofs {
     /// Why there is none: a server without DNS configuration still starts, and says so when
     /// an admin asks for a proof.
@@ -64,10 +81,13 @@ impl Proofs {
     }
 
     /// Whether `domain` carries `token`'s record now; if not, why not, in words.
-    pub async fn check(&self, domain: &str, token: &str) -> Result<(), String> {
+    pub async fn check(&self, domain: &str, token: &str) -> Result<(), Unproven> {
         let name = record_name(domain);
         let wanted = record_value(token);
-        let resolver = self.resolver.as_ref().map_err(Clone::clone)?;
+        let resolver = self
+            .resolver
+            .as_ref()
+            .map_err(|e| Unproven::Unknown(e.clone()))?;
         let found = match resolver.lookup(format!("{name}."), RecordType::TXT).await {
             Ok(lookup) => lookup
                 .record_iter()
@@ -82,16 +102,20 @@ impl Proofs {
             Err(e) if matches!(e.kind(), ResolveErrorKind::Proto(p) if p.is_no_records_found()) => {
                 Vec::new()
             }
-            Err(e) => return Err(format!("the DNS lookup of {name} failed: {e}")),
+            Err(e) => {
+                return Err(Unproven::Unknown(format!(
+                    "the DNS lookup of {name} failed: {e}"
+                )))
+            }
         };
         if found.iter().any(|v| v.trim() == wanted) {
             Ok(())
         } else if found.is_empty() {
-            Err(format!("no TXT record at {name} yet"))
+            Err(Unproven::Absent(format!("no TXT record at {name} yet")))
         } else {
-            Err(format!(
+            Err(Unproven::Absent(format!(
                 "the TXT records at {name} do not include {wanted} (DNS changes can take a while to show)"
-            ))
+            )))
         }
     }
 }

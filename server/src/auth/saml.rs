@@ -25,6 +25,9 @@ use types::sso::SamlAttributes;
 
 use super::sso::{Identity, SsoError};
 
+const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
 /// How far the IdP's clock may be from ours.
 const CLOCK_SKEW: Duration = Duration::seconds(60);
 /// How old a Response or assertion may be when it arrives.
@@ -133,6 +136,8 @@ impl Idp {
 
     fn service_provider(&self, sp: &Sp) -> ServiceProvider {
         ServiceProvider {
+            // A subject that stays the same from one sign-in to the next: accounts are linked by it.
+            authn_name_id_format: Some(PERSISTENT.into()),
             entity_id: Some(sp.entity_id.clone()),
             metadata_url: Some(sp.entity_id.clone()),
             acs_url: Some(sp.acs_url.clone()),
@@ -179,9 +184,12 @@ impl Idp {
         request_id: &str,
         attributes: &SamlAttributes,
     ) -> Result<(Identity, String, DateTime<Utc>), SsoError> {
+        // Some IdPs wrap the base64 in lines.
+        let response: String = response.chars().filter(|c| !c.is_whitespace()).collect();
+        refused_by_idp(&response)?;
         let assertion = self
             .service_provider(sp)
-            .parse_base64_response(response.trim(), Some(&[request_id]))
+            .parse_base64_response(&response, Some(&[request_id]))
             .map_err(|e| {
                 let signature = matches!(
                     e.downcast_ref::<samael::service_provider::Error>(),
@@ -215,17 +223,58 @@ impl Idp {
     }
 }
 
+/// An IdP that could not or would not sign someone in answers with an error status, often
+/// unsigned: said in its words, instead of as a signature failure. Reading an unsigned status
+/// can only ever refuse.
+fn refused_by_idp(response: &str) -> Result<(), SsoError> {
+    use base64::Engine;
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response) else {
+        return Ok(());
+    };
+    let Ok(parsed) = std::str::from_utf8(&bytes)
+        .unwrap_or_default()
+        .parse::<samael::schema::Response>()
+    else {
+        return Ok(());
+    };
+    let Some(status) = parsed.status else {
+        return Ok(());
+    };
+    match status.status_code.value.as_deref() {
+        None | Some("urn:oasis:names:tc:SAML:2.0:status:Success") => Ok(()),
+        Some(code) => {
+            let code = code.rsplit(':').next().unwrap_or(code);
+            let message = status
+                .status_message
+                .and_then(|m| m.value)
+                .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
+            Err(SsoError::Refused(format!(
+                "the identity provider did not sign you in ({code}{message})"
+            )))
+        }
+    }
+}
+
 /// The person an accepted assertion names.
 fn identity(
     issuer: &str,
     assertion: &Assertion,
     names: &SamlAttributes,
 ) -> Result<Identity, SsoError> {
-    let name_id = assertion
+    let subject = assertion
         .subject
         .as_ref()
         .and_then(|s| s.name_id.as_ref())
-        .map(|n| n.value.trim().to_string())
+        .ok_or_else(|| SsoError::Token("the assertion names no subject (NameID)".into()))?;
+    if subject.format.as_deref() == Some(TRANSIENT) {
+        return Err(SsoError::Refused(
+            "the identity provider sent a one-time (transient) NameID, which cannot name the same \
+             person next time; configure it to send a persistent NameID or the e-mail address"
+                .into(),
+        ));
+    }
+    let name_id = Some(subject.value.trim().to_string())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| SsoError::Token("the assertion names no subject (NameID)".into()))?;
     let values = |wanted: &str| -> Vec<String> {

@@ -186,24 +186,33 @@ impl Sso {
     pub async fn fetch_metadata(&self, url: &str) -> Result<String, String> {
         let parsed = openidconnect::url::Url::parse(url).map_err(|_| "is not a URL".to_string())?;
         self.check_url(&parsed)?;
-        let response = self
+        let mut response = self
             .http
             .get(parsed)
             .send()
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| format!("could not be fetched: {}", error_chain(&e)))?;
+        let too_long = || "is longer than an identity provider's metadata can be".to_string();
         if response
             .content_length()
             .is_some_and(|n| n > crate::auth::saml::MAX_METADATA as u64)
         {
-            return Err("is longer than an identity provider's metadata can be".into());
+            return Err(too_long());
         }
-        let body = response
-            .bytes()
+        // Read piece by piece: a body without a length stops at the limit too.
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("could not be fetched: {}", error_chain(&e)))?;
-        String::from_utf8(body.to_vec()).map_err(|_| "is not UTF-8 text".into())
+            .map_err(|e| format!("could not be fetched: {}", error_chain(&e)))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > crate::auth::saml::MAX_METADATA {
+                return Err(too_long());
+            }
+        }
+        String::from_utf8(body).map_err(|_| "is not UTF-8 text".into())
     }
 
     /// The same rule for every address a provider's discovery document names.

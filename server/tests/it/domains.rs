@@ -2,19 +2,15 @@
 //! npm `dns2`, answering TXT questions from a file the test rewrites): a domain sends people
 //! to a workspace's provider only while its TXT record carries the workspace's token.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::{common::*, sso::free_port};
+use crate::common::*;
 
 /// The DNS server, stopped when dropped.
 pub(crate) struct Dns {
-    child: Child,
+    _process: NodeHelper,
     pub(crate) addr: std::net::SocketAddr,
     file: PathBuf,
     records: std::sync::Mutex<serde_json::Map<String, Value>>,
@@ -22,36 +18,22 @@ pub(crate) struct Dns {
 
 impl Drop for Dns {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.file);
     }
 }
 
 impl Dns {
     pub(crate) fn start() -> Dns {
-        assert!(
-            server_dir().join("../node_modules/dns2").exists(),
-            "node_modules/dns2 is missing: `make test` (scripts/setup.sh) installs it"
-        );
         let port = free_port();
         let file = std::env::temp_dir().join(format!("devpulse-dns-{port}.json"));
         std::fs::write(&file, "{}").unwrap();
-        let mut child = Command::new("node")
-            .arg(server_dir().join("../end2end/dns/dns.mjs"))
-            .env("PORT", port.to_string())
-            .env("RECORDS", &file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "READY", "the DNS server starts");
+        let env = [
+            ("PORT", port.to_string()),
+            ("RECORDS", file.display().to_string()),
+        ];
+        let process = NodeHelper::start("dns/dns.mjs", "dns2", &env);
         Dns {
-            child,
+            _process: process,
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             file,
             records: Default::default(),
@@ -164,6 +146,19 @@ async fn a_domain_is_proven_by_its_txt_record_and_unproven_when_it_goes() {
     dns.set("_devpulse-challenge.demo.test", &[]);
     let (_, found) = verify(&server, &admin, "demo.test").await;
     assert!(found["verified_at"].is_null(), "{found}");
+
+    // DNS that does not answer says nothing about the record: a proof held stays.
+    dns.set("_devpulse-challenge.demo.test", &[&value]);
+    let (_, found) = verify(&server, &admin, "demo.test").await;
+    let since = found["verified_at"].clone();
+    assert!(since.is_string(), "{found}");
+    drop(dns);
+    let (_, found) = verify(&server, &admin, "demo.test").await;
+    assert_eq!(found["verified_at"], since, "{found}");
+    assert!(
+        found["last_error"].as_str().unwrap().contains("failed"),
+        "{found}"
+    );
 
     // Only the provider's own domains are looked up, by admins only.
     let (status, _) = verify(&server, &admin, "example.com").await;

@@ -4,7 +4,6 @@
 //! each time and end dead, and two schedulers queue each fire time once.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -19,7 +18,7 @@ use server::{
 };
 use store::testing::TestDb;
 
-use crate::common::{call, client, login, python, seed_two_tenants, TestServer};
+use crate::common::{call, client, free_port, login, python, seed_two_tenants, TestServer};
 
 /// A real SMTP server for the test: aiosmtpd's Mailbox handler files each message it accepts
 /// into a Maildir.
@@ -77,14 +76,6 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The contents of the files in `dir` whose names end with `suffix`, oldest name first.

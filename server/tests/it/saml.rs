@@ -3,29 +3,17 @@
 //! SP metadata from the request's issuer and signs its answers; its `/issue` endpoint lets the
 //! test ask for an answer for a given request with the audience or age wrong.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
     common::*,
-    sso::{browser, free_port, location, profile, refused},
+    sso::{browser, location, profile, refused},
 };
 
 struct SamlIdp {
-    child: Child,
+    _process: NodeHelper,
     url: String,
-}
-
-impl Drop for SamlIdp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn saml_idp() -> SamlIdp {
@@ -34,25 +22,12 @@ fn saml_idp() -> SamlIdp {
 
 /// The IdP on `port`; `rotated`: signing with its second key pair.
 fn saml_idp_on(port: u16, rotated: bool) -> SamlIdp {
-    assert!(
-        server_dir().join("../node_modules/samlify").exists(),
-        "node_modules/samlify is missing: `make test` (scripts/setup.sh) installs it"
-    );
-    let mut child = Command::new("node")
-        .arg(server_dir().join("../end2end/idp/saml.mjs"))
-        .env("PORT", port.to_string())
-        .env("ROTATED", if rotated { "1" } else { "0" })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "READY", "the identity provider starts");
+    let env = [
+        ("PORT", port.to_string()),
+        ("ROTATED", if rotated { "1" } else { "0" }.to_string()),
+    ];
     SamlIdp {
-        child,
+        _process: NodeHelper::start("idp/saml.mjs", "samlify", &env),
         url: format!("http://127.0.0.1:{port}"),
     }
 }
@@ -303,6 +278,51 @@ async fn a_workspace_signs_people_in_through_its_saml_idp_and_refuses_what_does_
     let answer = issue(&idp, &request, person).await;
     refused(&post(&b6, &server, &answer).await, "expired");
 
+    // Issued longer ago than an answer may take to arrive, though its conditions still hold.
+    let b7 = browser();
+    let request = to_idp(&b7, &server, "demo").await;
+    let mut person = ada();
+    person["ageSeconds"] = json!(150);
+    let answer = issue(&idp, &request, person).await;
+    refused(&post(&b7, &server, &answer).await, "expired");
+
+    // An answer to another request than the one this browser's sign-in sent (all else right).
+    let b8 = browser();
+    let request = to_idp(&b8, &server, "demo").await;
+    let answer = issue(&idp, &request, ada()).await;
+    sqlx::query("UPDATE sso_pending SET nonce = '_another-request'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused(
+        &post(&b8, &server, &answer).await,
+        "not for the sign-in this browser began",
+    );
+
+    // A one-time NameID could not name the same person next time.
+    let b9 = browser();
+    let request = to_idp(&b9, &server, "demo").await;
+    let mut person = ada();
+    person["nameIdFormat"] = json!("urn:oasis:names:tc:SAML:2.0:nameid-format:transient");
+    let answer = issue(&idp, &request, person).await;
+    refused(&post(&b9, &server, &answer).await, "transient");
+
+    // An IdP that did not sign the person in says so, often unsigned: its words, not a
+    // signature failure.
+    let b10 = browser();
+    let request = to_idp(&b10, &server, "demo").await;
+    let mut person = ada();
+    person["status"] = json!("urn:oasis:names:tc:SAML:2.0:status:Responder");
+    let answer = issue(&idp, &request, person).await;
+    let signed = xml(&answer);
+    let start = signed.find("<ds:Signature").unwrap();
+    let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let unsigned = format!("{}{}", &signed[..start], &signed[end..]);
+    refused(
+        &post(&b10, &server, &with_xml(&answer, &unsigned)).await,
+        "did not sign you in (Responder)",
+    );
+
     // The failures are in the workspace's audit log, with their reasons.
     let (status, log) = call(
         &server,
@@ -390,8 +410,30 @@ async fn a_rotated_idp_key_is_followed_through_the_metadata_address_and_only_the
     let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
     assert_eq!(post(&b, &server, &answer).await, server.url("/sessions"));
 
-    // The IdP rotates its key: its metadata now names only the new certificate. The first
-    // answer signed with it fails against the saved metadata, which is fetched again.
+    // Metadata an admin uploaded has no address to follow: after the IdP rotates its key, the
+    // old certificate stays the only one trusted, and the new key's answers are refused until
+    // an admin saves new metadata.
+    let (status, body) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/sso",
+        Some(&admin),
+        Some(json!({ "protocol": "saml", "saml_metadata": old_metadata })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["saml"]["metadata_url"].is_null(), "{body}");
+    drop(idp);
+    let idp = saml_idp_on(port, true);
+    let b = browser();
+    let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
+    refused(&post(&b, &server, &answer).await, "not signed");
+
+    // Saved from its address (before the rotation), the metadata is fetched again when the
+    // first answer signed with the new key fails, and the answer is accepted.
+    drop(idp);
+    let idp = saml_idp_on(port, false);
+    configure(&server, &admin, &idp).await;
     drop(idp);
     let idp = saml_idp_on(port, true);
     let b = browser();
@@ -407,21 +449,5 @@ async fn a_rotated_idp_key_is_followed_through_the_metadata_address_and_only_the
     )
     .await;
     assert!(log.to_string().contains("sso.metadata_refreshed"), "{log}");
-
-    // Metadata an admin uploaded has no address to follow: the old certificate stays the
-    // only one trusted, and the new key's answers are refused until an admin saves new metadata.
-    let (status, body) = call(
-        &server,
-        reqwest::Method::PUT,
-        "/api/v1/sso",
-        Some(&admin),
-        Some(json!({ "protocol": "saml", "saml_metadata": old_metadata })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["saml"]["metadata_url"].is_null(), "{body}");
-    let b = browser();
-    let answer = issue(&idp, &to_idp(&b, &server, "demo").await, ada()).await;
-    refused(&post(&b, &server, &answer).await, "not signed");
     server.shutdown().await;
 }

@@ -4,11 +4,6 @@
 //! role, a second finds the same account; every tampered or stale callback is refused by name
 //! and audited.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
-
 use reqwest::{header::LOCATION, StatusCode};
 use serde_json::{json, Value};
 
@@ -16,23 +11,8 @@ use crate::common::*;
 
 /// The provider, stopped when dropped.
 struct Idp {
-    child: Child,
+    _process: NodeHelper,
     url: String,
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts the provider with one client, `devpulse`, sending people back to `server`.
@@ -42,33 +22,16 @@ fn idp(server: &TestServer) -> Idp {
 
 /// The provider on `port`, with extra settings (`FRESH_KEYS`, `CLOCK_SKEW_SECONDS`).
 fn idp_on(server: &TestServer, port: u16, env: &[(&str, &str)]) -> Idp {
-    let script = server_dir().join("../end2end/idp/oidc.mjs");
-    assert!(
-        server_dir().join("../node_modules/oidc-provider").exists(),
-        "node_modules/oidc-provider is missing: `make test` (scripts/setup.sh) installs it"
-    );
     let clients = json!([
         { "client_id": "devpulse", "client_secret": "s3cret",
           "redirect_uris": [server.url("/auth/sso/callback"), server.url("/api/v1/auth/sso/callback")] },
         { "client_id": "someone-else", "client_secret": "other",
           "redirect_uris": [server.url("/auth/sso/callback")] },
     ]);
-    let mut child = Command::new("node")
-        .arg(script)
-        .env("PORT", port.to_string())
-        .env("CLIENTS", clients.to_string())
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "READY", "the identity provider starts");
+    let mut vars = vec![("PORT", port.to_string()), ("CLIENTS", clients.to_string())];
+    vars.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
     Idp {
-        child,
+        _process: NodeHelper::start("idp/oidc.mjs", "oidc-provider", &vars),
         url: format!("http://127.0.0.1:{port}"),
     }
 }

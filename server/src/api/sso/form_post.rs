@@ -41,9 +41,6 @@ pub async fn callback(
     headers: HeaderMap,
     Form(p): Form<Posted>,
 ) -> Response {
-    let bound = crate::auth::cookies(&headers, binding_cookie(&state))
-        .next()
-        .is_some();
     let answer = Callback {
         code: p.code,
         state: p.state,
@@ -52,7 +49,7 @@ pub async fn callback(
         arrived: ResponseMode::FormPost,
         saml_response: None,
     };
-    if !bound && p.relayed.is_none() {
+    if must_relay(&state, &headers, &p.relayed) {
         return relay(
             PATH,
             &[
@@ -64,6 +61,15 @@ pub async fn callback(
         );
     }
     come_back(&state, ip, &headers, answer).await
+}
+
+/// Whether a provider's post must be posted again from this site: it came without the
+/// binding cookie (from the provider's site), and is not already the relayed post.
+pub(super) fn must_relay(state: &AppState, headers: &HeaderMap, relayed: &Option<String>) -> bool {
+    let bound = crate::auth::cookies(headers, binding_cookie(state))
+        .next()
+        .is_some();
+    !bound && relayed.is_none()
 }
 
 /// A page that posts the answer's `fields` again from this site, to `action`: at once with

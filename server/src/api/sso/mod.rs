@@ -244,7 +244,7 @@ async fn home_realm(
             continue;
         }
         if let Ok((p, secret)) = provider(state, &tenant).await {
-            if p.vouches_for(email) {
+            if p.vouches_for(email) && proven(state, &tenant, domain).await? {
                 found.push((tenant, p, secret));
             }
         }
@@ -259,6 +259,21 @@ async fn home_realm(
             "more than one workspace names {domain}; type your workspace's name instead"
         ))),
     }
+}
+
+/// Whether `tenant` has proven it controls `domain` (the index is only as fresh as the last
+/// save or check; this is the workspace's own word now).
+async fn proven(state: &AppState, tenant: &Tenant, domain: &str) -> Result<bool, SsoError> {
+    let mut tx = state
+        .store
+        .tenant_tx(tenant.scope())
+        .await
+        .map_err(internal)?;
+    let proven = sso::proven(&mut tx, &[domain.to_string()])
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(!proven.is_empty())
 }
 
 /// One answer for a workspace that does not exist, is suspended or has no single sign-on:
@@ -517,22 +532,26 @@ async fn identify_saml(
         // libxmlsec1's signature check is CPU work: off the async threads.
         tokio::task::spawn_blocking(move || idp.finish(&sp, &response, &request_id, &attributes))
     };
-    let (who, assertion_id, expires) = match check(idp, sp, response.clone())
-        .await
-        .map_err(internal)?
-    {
-        // Signed with a key the saved metadata does not name: perhaps the IdP rotated its
-        // key. Its metadata is fetched again (at most once a minute), and if it changed, the
-        // answer is checked once more against it.
-        Err(SsoError::Signature(why)) => match refresh_metadata(state, tenant, &provider).await? {
-            Some(fresh) => {
-                let (idp, sp) = saml_parts(state, tenant, &fresh)?;
-                check(idp, sp, response).await.map_err(internal)??
-            }
-            None => return Err(SsoError::Signature(why)),
-        },
-        other => other?,
-    };
+    let (who, assertion_id, expires) =
+        match check(idp, sp, response.clone()).await.map_err(internal)? {
+            // Signed with a key the saved metadata does not name: perhaps the IdP rotated its
+            // key. Its metadata is fetched again (at most once a minute), and if it changed, the
+            // answer is checked once more against it.
+            Err(SsoError::Signature(why)) => match refresh_metadata(state, tenant, &provider).await
+            {
+                Ok(Some(fresh)) => {
+                    let (idp, sp) = saml_parts(state, tenant, &fresh)?;
+                    check(idp, sp, response).await.map_err(internal)??
+                }
+                Ok(None) => return Err(SsoError::Signature(why)),
+                // The answer's own fault is what the person and the audit log are told.
+                Err(e) => {
+                    tracing::warn!(error = %e, "fetching a SAML IdP's metadata again");
+                    return Err(SsoError::Signature(why));
+                }
+            },
+            other => other?,
+        };
     let mut tx = state.store.registry_tx().await.map_err(internal)?;
     let first = sso::first_use_of_assertion(&mut tx, tenant.id, &assertion_id, expires)
         .await

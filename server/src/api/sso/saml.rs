@@ -14,7 +14,11 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{binding_cookie, come_back, form_post::relay, Callback};
+use super::{
+    come_back,
+    form_post::{must_relay, relay},
+    Callback,
+};
 use crate::{
     auth::{
         saml::{Sp, ACS_PATH},
@@ -42,10 +46,7 @@ pub async fn acs(
     headers: HeaderMap,
     Form(p): Form<Posted>,
 ) -> Response {
-    let bound = crate::auth::cookies(&headers, binding_cookie(&state))
-        .next()
-        .is_some();
-    if !bound && p.relayed.is_none() {
+    if must_relay(&state, &headers, &p.relayed) {
         return relay(
             ACS_PATH,
             &[

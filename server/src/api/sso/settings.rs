@@ -150,7 +150,12 @@ pub async fn save(
         group_roles.insert(g.clone(), role(&format!("/group_roles/{g}"), r)?);
     }
     for (i, d) in body.email_domains.iter().enumerate() {
-        if d.is_empty() || d.contains('@') || !d.contains('.') {
+        if d.len() < 3
+            || d.len() > 253
+            || d.contains('@')
+            || !d.contains('.')
+            || d.chars().any(char::is_whitespace)
+        {
             return Err(ApiError::field(
                 &format!("/email_domains/{i}"),
                 "must be a domain such as example.com",
@@ -401,8 +406,10 @@ pub async fn verify(
     tx.commit().await?;
     // No transaction is open while DNS answers.
     let found = state.domain_proofs.check(&domain, &token).await;
+    let withdraw = matches!(found, Err(domains::Unproven::Absent(_)));
+    let found = found.map_err(|e| e.reason().to_string());
     let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let recorded = sso::record_domain_check(&mut tx, actor, &domain, found)
+    let recorded = sso::record_domain_check(&mut tx, actor, &domain, found, withdraw)
         .await?
         .ok_or(ApiError::NotFound(
             "e-mail domain of the workspace's provider",

@@ -383,3 +383,48 @@ pub fn real_server_on(
         .expect("server prints its URL");
     (child, base)
 }
+
+/// A Node program of the tests' (an identity provider, a DNS server: `end2end/<script>`),
+/// started with `env` and ready (it printed READY); stopped when dropped.
+pub struct NodeHelper(std::process::Child);
+
+impl NodeHelper {
+    /// `package`: the npm package it needs, named in the message when `make test` has not
+    /// installed it.
+    pub fn start(script: &str, package: &str, env: &[(&str, String)]) -> NodeHelper {
+        use std::io::BufRead;
+        assert!(
+            server_dir().join("../node_modules").join(package).exists(),
+            "node_modules/{package} is missing: `make test` (scripts/setup.sh) installs it"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(server_dir().join("../end2end").join(script))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "{script} starts");
+        NodeHelper(child)
+    }
+}
+
+impl Drop for NodeHelper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nothing listens on now, for a helper to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
