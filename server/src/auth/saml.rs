@@ -60,8 +60,8 @@ impl Sp {
     /// The SP metadata an IdP is configured from. Requests are not signed (the redirect
     /// carries nothing an attacker could use); assertions must be.
     pub fn metadata(&self) -> String {
-        let entity = escape(&self.entity_id);
-        let acs = escape(&self.acs_url);
+        let entity = crate::mail::templates::escape(&self.entity_id);
+        let acs = crate::mail::templates::escape(&self.acs_url);
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
              <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{entity}\">\n\
@@ -368,13 +368,6 @@ fn explain(e: &(dyn std::error::Error + 'static)) -> String {
         E::ResponseBadStatusCode { code } => format!("the identity provider refused: {code}"),
         other => other.to_string(),
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -145,13 +145,8 @@ fn onward(url: &str) -> Response {
         .into_response()
 }
 
-pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&#39;")
-}
+/// Text made inert in the pages these handlers write themselves.
+pub(super) use crate::mail::templates::escape;
 
 async fn begin(
     state: &AppState,

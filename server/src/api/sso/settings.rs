@@ -208,8 +208,9 @@ pub async fn save(
     };
     let saved = sso::configure(&mut tx, actor, &provider).await?;
     let proofs = sso::domain_proofs(&mut tx, &saved.email_domains).await?;
+    let vouched = vouched(&mut tx, Some(&saved)).await?;
     tx.commit().await?;
-    republish(state, tenant).await?;
+    publish(state, tenant, &vouched).await?;
     Ok(settings(state, tenant, saved, proofs))
 }
 
@@ -366,16 +367,16 @@ async fn saml(
     })
 }
 
-/// Publishes the workspace's domains for discovery: those of its provider, when it is on,
-/// that it has proven.
-async fn republish(state: &AppState, tenant: &Tenant) -> Result<(), ApiError> {
-    let mut tx = state.store.tenant_tx(tenant.scope()).await?;
-    let vouched = match sso::provider(&mut tx).await? {
-        Some(p) if p.enabled => sso::proven(&mut tx, &p.email_domains).await?,
+/// The domains discovery may send to the workspace's `provider`: its own, when it is on,
+/// that the workspace has proven.
+async fn vouched(
+    conn: &mut sqlx::PgConnection,
+    provider: Option<&Provider>,
+) -> Result<Vec<String>, ApiError> {
+    Ok(match provider {
+        Some(p) if p.enabled => sso::proven(conn, &p.email_domains).await?,
         _ => Vec::new(),
-    };
-    tx.commit().await?;
-    publish(state, tenant, &vouched).await
+    })
 }
 
 /// Looks for `domain`'s proof in DNS now and records what was found; the domain must be one
@@ -414,8 +415,11 @@ pub async fn verify(
         .ok_or(ApiError::NotFound(
             "e-mail domain of the workspace's provider",
         ))?;
+    // The provider as it is now: it may have changed while DNS answered.
+    let provider = sso::provider(&mut tx).await?;
+    let vouched = vouched(&mut tx, provider.as_ref()).await?;
     tx.commit().await?;
-    republish(state, tenant).await?;
+    publish(state, tenant, &vouched).await?;
     Ok(proof(recorded))
 }
 
