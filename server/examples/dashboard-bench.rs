@@ -16,6 +16,8 @@
 //!     cargo run --release -p server --example dashboard-bench               # 10M events
 //!     cargo run -p server --example dashboard-bench -- --events 1000000
 //!     cargo run -p server --example dashboard-bench -- --quick              # seconds
+//!     cargo run --release -p server --example dashboard-bench -- --reuse    # the last run's data
+//!     cargo run --release -p server --example dashboard-bench -- --reuse --only html,idle
 //!
 //! Prints figures only; it asserts nothing about speed.
 
@@ -37,6 +39,18 @@ const PASSWORD: &str = "bench-password-123";
 
 fn has(name: &str) -> bool {
     std::env::args().any(|a| a == name)
+}
+
+/// Whether to measure `part` (html, functions, live, idle): all of them unless `--only`
+/// names some, comma-separated.
+fn part(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--only") {
+        None => true,
+        Some(i) => args
+            .get(i + 1)
+            .is_some_and(|v| v.split(',').any(|p| p == name)),
+    }
 }
 
 fn config(data_dir: &str) -> Config {
@@ -68,13 +82,24 @@ async fn main() {
     let sockets = common::flag("--sockets", if quick { 50 } else { 1_000 }) as usize;
     let idle = common::flag("--idle", if quick { 200 } else { 10_000 }) as usize;
 
-    // The data, written in this process; then the server runs alone in a child.
-    common::fresh(&data_dir);
+    // The data, written in this process (or, with --reuse, the last run's); then the server
+    // runs alone in a child.
+    let reuse = has("--reuse");
+    if !reuse {
+        common::fresh(&data_dir);
+    }
     let cfg = config(&data_dir);
     let db = server::database::Database::open(&cfg)
         .await
         .expect("database");
-    let filled = common::fill::fill(&db, "dash", events, 50, 90).await;
+    let kept = match reuse {
+        true => common::fill::reuse(&db, "dash", 50).await,
+        false => None,
+    };
+    let filled = match kept {
+        Some(f) => f,
+        None => common::fill::fill(&db, "dash", events, 50, 90).await,
+    };
     let roles = roles(&db, &filled).await;
     let key = common::ingest_key(&db, &filled.tenant, "live").await;
     db.close().await;
@@ -91,138 +116,147 @@ async fn main() {
         if cfg!(debug_assertions) { "debug" } else { "release" }
     );
 
-    // Server-rendered HTML, per role, against the status page.
-    let mut tokens = Vec::new();
-    for (role, email) in &roles {
-        tokens.push((*role, login(&http, &base, &filled.slug, email).await));
-    }
-    let status = load(&http, clients, rounds, |_| {
-        http.get(format!("{base}/status"))
-    })
-    .await;
-    println!("\nHTML rendered on the server (p50 / p95; baseline: the status page)");
-    println!("  kept: the last 30 days, as everyone opening the board asks; after the first");
-    println!("  request the answers are kept until new events arrive for the people they cover");
-    report("status page (baseline)", &status, None);
-    for (role, token) in &tokens {
-        let t = load(&http, clients, rounds, |_| {
-            http.get(format!("{base}/?range=30d")).bearer_auth(token)
-        })
-        .await;
-        report(&format!("dashboard, 30 days, {role}"), &t, Some(&status));
-    }
-    println!("  computed: a different 30-day range per request (nothing kept), {clients} at once");
-    for (role, token) in &tokens {
-        let t = load(&http, clients, 1, |i| {
-            http.get(format!("{base}/?{}", unseen(i, 30)))
-                .bearer_auth(token)
-        })
-        .await;
-        report(
-            &format!("dashboard, unseen range, {role}"),
-            &t,
-            Some(&status),
-        );
-    }
-
-    // Each server function, as the admin, against whoami. A fresh sign-in: a slow run can
-    // outlast the first session's access token.
-    let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
-    println!("\nServer functions, tenant admin, 30 days (baseline: whoami)");
-    let whoami = load(&http, clients, rounds, |_| {
-        http.post(format!("{base}/api/whoami")).bearer_auth(&admin)
-    })
-    .await;
-    report("whoami (baseline)", &whoami, None);
-    let q = "range=30d";
-    type Form = Vec<(&'static str, &'static str)>;
-    let fns: &[(&str, &str, Form)] = &[
-        ("overview", "dashboard/overview", vec![("q", q)]),
-        (
-            "series by model",
-            "dashboard/series",
-            vec![("q", q), ("split", "model"), ("measure", "cost")],
-        ),
-        (
-            "series by person",
-            "dashboard/series",
-            vec![("q", q), ("split", "person"), ("measure", "lines")],
-        ),
-        (
-            "breakdown by tool",
-            "dashboard/breakdown",
-            vec![("q", q), ("by", "tool")],
-        ),
-        (
-            "breakdown by person",
-            "dashboard/breakdown",
-            vec![("q", q), ("by", "person")],
-        ),
-        (
-            "breakdown by team",
-            "dashboard/breakdown",
-            vec![("q", q), ("by", "team")],
-        ),
-        (
-            "breakdown by project",
-            "dashboard/breakdown",
-            vec![("q", q), ("by", "project")],
-        ),
-        ("heatmap", "dashboard/heatmap", vec![("q", q)]),
-        (
-            "sessions, by cost",
-            "dashboard/sessions",
-            vec![("q", q), ("sort", "cost"), ("page", "1")],
-        ),
-        ("activity", "dashboard/activity", vec![]),
-    ];
-    for (name, path, form) in fns {
-        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
-        let t = load(&http, clients, rounds, |_| {
-            http.post(format!("{base}/api/{path}"))
-                .bearer_auth(&admin)
-                .form(form)
-        })
-        .await;
-        report(&format!("{name}, kept"), &t, Some(&whoami));
-        if *path == "dashboard/activity" {
-            continue; // about "now": never kept, measured above
+    if part("html") {
+        // Server-rendered HTML, per role, against the status page.
+        let mut tokens = Vec::new();
+        for (role, email) in &roles {
+            tokens.push((*role, login(&http, &base, &filled.slug, email).await));
         }
-        let t = load(&http, clients, 1, |i| {
-            // 28 days: ranges the page renders above did not already ask for.
-            let q = unseen(i, 28);
-            let form: Vec<(&str, &str)> = form
-                .iter()
-                .map(|(k, v)| (*k, if *k == "q" { q.as_str() } else { *v }))
-                .collect();
-            http.post(format!("{base}/api/{path}"))
-                .bearer_auth(&admin)
-                .form(&form)
+        let status = load(&http, clients, rounds, |_| {
+            http.get(format!("{base}/status"))
         })
         .await;
-        report(&format!("{name}, computed"), &t, Some(&whoami));
-    }
-
-    // Live: N subscribers, one event at a time.
-    let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
-    println!("\nLive: {sockets} subscribed WebSockets, commit -> metrics_update received");
-    let (latencies, acks) = live(&addr, &base, &admin, &key, sockets).await;
-    report("POST acknowledged (baseline)", &acks, None);
-    report("message received, every socket", &latencies, Some(&acks));
-
-    // Idle sockets: the server's resident memory before and after.
-    let before = common::rss_kib(pid);
-    let mut open = Vec::with_capacity(idle);
-    for chunk in (0..idle).collect::<Vec<_>>().chunks(500) {
-        let opened = stream::iter(chunk.iter().map(|_| subscribe(&addr, &admin)))
-            .buffer_unordered(100)
-            .collect::<Vec<_>>()
+        println!("\nHTML rendered on the server (p50 / p95; baseline: the status page)");
+        println!("  kept: the last 30 days, as everyone opening the board asks; after the first");
+        println!(
+            "  request the answers are kept until new events arrive for the people they cover"
+        );
+        report("status page (baseline)", &status, None);
+        for (role, token) in &tokens {
+            let t = load(&http, clients, rounds, |_| {
+                http.get(format!("{base}/?range=30d")).bearer_auth(token)
+            })
             .await;
-        open.extend(opened);
+            report(&format!("dashboard, 30 days, {role}"), &t, Some(&status));
+        }
+        println!(
+            "  computed: a different 30-day range per request (nothing kept), {clients} at once"
+        );
+        for (role, token) in &tokens {
+            let t = load(&http, clients, 1, |i| {
+                http.get(format!("{base}/?{}", unseen(i, 30)))
+                    .bearer_auth(token)
+            })
+            .await;
+            report(
+                &format!("dashboard, unseen range, {role}"),
+                &t,
+                Some(&status),
+            );
+        }
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = common::rss_kib(pid);
-    println!(
+    if part("functions") {
+        // Each server function, as the admin, against whoami. A fresh sign-in: a slow run can
+        // outlast the first session's access token.
+        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        println!("\nServer functions, tenant admin, 30 days (baseline: whoami)");
+        let whoami = load(&http, clients, rounds, |_| {
+            http.post(format!("{base}/api/whoami")).bearer_auth(&admin)
+        })
+        .await;
+        report("whoami (baseline)", &whoami, None);
+        let q = "range=30d";
+        type Form = Vec<(&'static str, &'static str)>;
+        let fns: &[(&str, &str, Form)] = &[
+            ("overview", "dashboard/overview", vec![("q", q)]),
+            (
+                "series by model",
+                "dashboard/series",
+                vec![("q", q), ("split", "model"), ("measure", "cost")],
+            ),
+            (
+                "series by person",
+                "dashboard/series",
+                vec![("q", q), ("split", "person"), ("measure", "lines")],
+            ),
+            (
+                "breakdown by tool",
+                "dashboard/breakdown",
+                vec![("q", q), ("by", "tool")],
+            ),
+            (
+                "breakdown by person",
+                "dashboard/breakdown",
+                vec![("q", q), ("by", "person")],
+            ),
+            (
+                "breakdown by team",
+                "dashboard/breakdown",
+                vec![("q", q), ("by", "team")],
+            ),
+            (
+                "breakdown by project",
+                "dashboard/breakdown",
+                vec![("q", q), ("by", "project")],
+            ),
+            ("heatmap", "dashboard/heatmap", vec![("q", q)]),
+            (
+                "sessions, by cost",
+                "dashboard/sessions",
+                vec![("q", q), ("sort", "cost"), ("page", "1")],
+            ),
+            ("activity", "dashboard/activity", vec![]),
+        ];
+        for (name, path, form) in fns {
+            let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+            let t = load(&http, clients, rounds, |_| {
+                http.post(format!("{base}/api/{path}"))
+                    .bearer_auth(&admin)
+                    .form(form)
+            })
+            .await;
+            report(&format!("{name}, kept"), &t, Some(&whoami));
+            if *path == "dashboard/activity" {
+                continue; // about "now": never kept, measured above
+            }
+            let t = load(&http, clients, 1, |i| {
+                // 28 days: ranges the page renders above did not already ask for.
+                let q = unseen(i, 28);
+                let form: Vec<(&str, &str)> = form
+                    .iter()
+                    .map(|(k, v)| (*k, if *k == "q" { q.as_str() } else { *v }))
+                    .collect();
+                http.post(format!("{base}/api/{path}"))
+                    .bearer_auth(&admin)
+                    .form(&form)
+            })
+            .await;
+            report(&format!("{name}, computed"), &t, Some(&whoami));
+        }
+    }
+    if part("live") {
+        // Live: N subscribers, one event at a time.
+        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        println!("\nLive: {sockets} subscribed WebSockets, commit -> metrics_update received");
+        let (latencies, acks) = live(&addr, &base, &admin, &key, sockets).await;
+        report("POST acknowledged (baseline)", &acks, None);
+        report("message received, every socket", &latencies, Some(&acks));
+    }
+    if part("idle") {
+        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        // Idle sockets: the server's resident memory before and after.
+        let before = common::rss_kib(pid);
+        let mut open = Vec::with_capacity(idle);
+        for chunk in (0..idle).collect::<Vec<_>>().chunks(500) {
+            let opened = stream::iter(chunk.iter().map(|_| subscribe(&addr, &admin)))
+                .buffer_unordered(100)
+                .collect::<Vec<_>>()
+                .await;
+            open.extend(opened);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = common::rss_kib(pid);
+        println!(
         "\nIdle: {} WebSockets open; server resident memory {:.1} MB -> {:.1} MB: +{:.1} MB ({:.1} KiB a socket)",
         open.len(),
         before as f64 / 1024.0,
@@ -230,7 +264,8 @@ async fn main() {
         (after - before) as f64 / 1024.0,
         (after - before) as f64 / open.len().max(1) as f64
     );
-    drop(open);
+        drop(open);
+    }
     // SIGTERM: the server shuts down and stops its database.
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -251,6 +286,11 @@ async fn roles(
         (&manager, store::Role::Manager),
         (&viewer, store::Role::Viewer),
     ] {
+        let mut tx = db.store.tenant_tx(f.tenant.scope()).await.unwrap();
+        if store::accounts::find_by_email(&mut tx, email).await.is_ok() {
+            continue; // --reuse: made by the run that filled the tenant
+        }
+        drop(tx);
         server::tenancy::create_user(
             &db.store,
             &f.tenant,

@@ -176,10 +176,10 @@ impl Store {
     /// Nothing written in it can commit on a replica: write through [`Store::tenant_tx`].
     pub async fn read_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
         let Some(replica) = &self.replica else {
-            return self.tenant_tx(scope).await;
+            return TenantTx::begin_reads(&self.pool, scope).await;
         };
         if let Some(as_of) = replica.usable() {
-            match TenantTx::begin(replica.pool(), scope).await {
+            match TenantTx::begin_reads(replica.pool(), scope).await {
                 Ok(tx) => {
                     replica.served(replica::Served::Replica(as_of.elapsed()));
                     return Ok(tx.read_as_of(as_of));
@@ -188,7 +188,7 @@ impl Store {
             }
         }
         replica.served(replica::Served::Primary);
-        self.tenant_tx(scope).await
+        TenantTx::begin_reads(&self.pool, scope).await
     }
 
     /// [`Store::read_tx`] in someone's scope; the registry is always read on the primary.

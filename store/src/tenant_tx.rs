@@ -7,6 +7,9 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::{ident, tenants::TenantScope, Result};
 
+/// The sort and hash memory of [`TenantTx::begin_reads`].
+const READ_WORK_MEM: &str = "32MB";
+
 /// The only way to run tenant-scoped SQL.
 ///
 /// A transaction that has switched to the tenant's role (`SET LOCAL ROLE`) and put the
@@ -23,14 +26,30 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub async fn begin(pool: &PgPool, scope: &TenantScope) -> Result<Self> {
-        Self::enter(crate::begin(pool).await?, scope).await
+        Self::enter_for(crate::begin(pool).await?, scope, false).await
+    }
+
+    /// A transaction for the dashboard's reads, which group tens of thousands of rollup
+    /// rows: PostgreSQL's default 4 MB of sort and hash memory sends those groupings to
+    /// disk (a third of a month's overview). Raised for this transaction only, and never
+    /// lowered where the database already allows more.
+    pub(crate) async fn begin_reads(pool: &PgPool, scope: &TenantScope) -> Result<Self> {
+        Self::enter_for(crate::begin(pool).await?, scope, true).await
     }
 
     /// Enters the tenant inside a transaction that has already done registry work, so both
     /// commit or neither does (provisioning a tenant with its first admin).
     pub(crate) async fn enter(
+        tx: Transaction<'static, Postgres>,
+        scope: &TenantScope,
+    ) -> Result<Self> {
+        Self::enter_for(tx, scope, false).await
+    }
+
+    async fn enter_for(
         mut tx: Transaction<'static, Postgres>,
         scope: &TenantScope,
+        reads: bool,
     ) -> Result<Self> {
         // The scope came from the registry, but check again: this string becomes SQL.
         ident::check(&scope.role, "role")?;
@@ -39,8 +58,13 @@ impl TenantTx {
         let set_role = format!("SET LOCAL ROLE {}", ident::quote(&scope.role));
         sqlx::query(&set_role).execute(&mut *tx).await?;
         sqlx::query!(
-            r#"SELECT set_config('search_path', $1, true) AS "path!""#,
-            scope.schema
+            r#"SELECT set_config('search_path', $1, true) AS "path!",
+                      CASE WHEN $2::bool
+                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
+                           THEN set_config('work_mem', $3, true) END AS "work_mem""#,
+            scope.schema,
+            reads,
+            READ_WORK_MEM
         )
         .fetch_one(&mut *tx)
         .await?;

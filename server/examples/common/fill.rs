@@ -102,6 +102,50 @@ pub async fn fill(
     }
 }
 
+/// The tenant an earlier [`fill`] made with `prefix` in this database (the newest, when
+/// several), so a benchmark can be run again without filling for minutes; `None` if there is
+/// none. `people` must be what that fill was given.
+pub async fn reuse(db: &server::database::Database, prefix: &str, people: usize) -> Option<Filled> {
+    let tenant = store::tenants::list(db.store.pool())
+        .await
+        .ok()?
+        .into_iter()
+        .filter(|t| t.slug.as_str().starts_with(prefix))
+        .max_by_key(|t| t.slug.as_str().to_string())?;
+    let slug = tenant.slug.as_str().to_string();
+    let mut tx = db.store.tenant_tx(tenant.scope()).await.ok()?;
+    let all = store::teams::list(&mut tx, store::teams::Visible::All)
+        .await
+        .ok()?;
+    let teams = TEAMS
+        .iter()
+        .map(|name| all.iter().find(|t| t.name == *name).map(|t| t.id))
+        .collect::<Option<Vec<_>>>()?;
+    let mut users = Vec::new();
+    for (_, p) in activity::crowd(people, SEED) {
+        let email = store::Email::parse(&format!("{}@{slug}.test", p.login)).ok()?;
+        users.push(
+            store::accounts::find_by_email(&mut tx, &email)
+                .await
+                .ok()?
+                .id,
+        );
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut *tx)
+        .await
+        .ok()?;
+    tx.commit().await.ok()?;
+    println!("reusing tenant `{slug}`: {events} events");
+    Some(Filled {
+        tenant,
+        slug,
+        users,
+        teams,
+        events: events as u64,
+    })
+}
+
 /// The crowd's people in the new tenant, in teams, in `crowd`'s order.
 async fn staff(
     db: &server::database::Database,

@@ -621,3 +621,153 @@ async fn team_medians_are_the_workspaces_choice() {
     assert!(medians(&insight_rules(&server, &ana, None).await));
     server.shutdown().await;
 }
+
+/// Row key → mean session score, as a breakdown by `by` shows them.
+fn scores_of(b: &Value) -> std::collections::BTreeMap<String, Option<f64>> {
+    b["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["avg_score"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+/// The heatmap, the tools' duration percentiles and every breakdown's mean scores are each
+/// computed in a shape chosen for speed (buckets summed before the zone's conversion,
+/// histograms added up in the server, one scan of the sessions for four breakdowns' scores).
+/// Here each is checked against the plain query over the same rows, in a half-hour zone so
+/// that minute rollups are what is read.
+#[tokio::test]
+async fn fast_shapes_answer_what_the_plain_queries_do() {
+    let mut server = TestServer::start().await;
+    let keys = people(&server).await;
+    crate::ingest::send_everything(&server, &keys).await;
+    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/settings/time-zone",
+        Some(&admin),
+        Some(json!({ "time_zone": "Asia/Kolkata" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (from, to) = ("2025-07-31T18:30:00Z", "2025-09-30T18:30:00Z");
+    let range = format!("from={from}&to={to}");
+    let (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    let pool = server.db.store.pool();
+
+    let (status, heat) = get(
+        &server,
+        &admin,
+        &format!("/api/v1/dashboard/charts?widget=heatmap&{range}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{heat}");
+    let plain: Vec<(i32, i32, i64)> = sqlx::query_as(
+        "SELECT (extract(isodow FROM bucket AT TIME ZONE 'Asia/Kolkata') - 1)::int4,
+                extract(hour FROM bucket AT TIME ZONE 'Asia/Kolkata')::int4,
+                sum(tool_executions + prompts)::int8
+         FROM tenant_demo.rollups WHERE grain = 'm' AND bucket >= $1 AND bucket < $2
+         GROUP BY 1, 2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut want = vec![vec![0i64; 24]; 7];
+    for (day, hour, n) in &plain {
+        want[*day as usize][*hour as usize] += n;
+    }
+    assert!(
+        want.iter().flatten().sum::<i64>() > 0,
+        "the fixtures have activity"
+    );
+    let got: Vec<Vec<i64>> = serde_json::from_value(heat["cells"].clone()).unwrap();
+    assert_eq!(got, want, "heatmap");
+
+    let (status, tools) = get(
+        &server,
+        &admin,
+        &format!("/api/v1/dashboard/charts?widget=tools&{range}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{tools}");
+    let slots: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT r.tool, h.i, sum(h.x)::int8
+         FROM tenant_demo.rollups r, unnest(r.duration_hist) WITH ORDINALITY AS h(x, i)
+         WHERE r.grain = 'm' AND r.bucket >= $1 AND r.bucket < $2 AND r.tool <> ''
+         GROUP BY 1, 2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut hists: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for (tool, slot, n) in slots {
+        hists.entry(tool).or_insert_with(|| vec![0; 32])[slot as usize - 1] += n;
+    }
+    let rows = tools["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let h = &hists[r["key"].as_str().unwrap()];
+        for (field, q) in [("p50_ms", 0.50), ("p95_ms", 0.95)] {
+            assert_eq!(
+                r[field].as_i64(),
+                store::activity::hist_quantile(h, q),
+                "{} {field}",
+                r["key"]
+            );
+        }
+    }
+
+    for (by, key) in [
+        ("person", "s.user_id::text"),
+        ("model", "coalesce(s.model, '')"),
+        ("project", "coalesce(s.project, '')"),
+        ("team", "coalesce(tm.team_id::text, '')"),
+    ] {
+        let (status, b) = get(
+            &server,
+            &admin,
+            &format!("/api/v1/dashboard/charts?widget=people&by={by}&{range}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{by}: {b}");
+        // Teams are joined only to group by team: a person in two teams counts in each.
+        let join = match by {
+            "team" => "LEFT JOIN tenant_demo.team_members tm ON tm.user_id = s.user_id",
+            _ => "",
+        };
+        let plain: Vec<(String, Option<f64>)> = sqlx::query_as(&format!(
+            "SELECT {key}, round(avg(s.productivity_score)::numeric, 1)::float8
+             FROM tenant_demo.sessions s {join}
+             WHERE s.started_at >= $1 AND s.started_at < $2
+             GROUP BY 1"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let got = scores_of(&b);
+        assert!(!got.is_empty(), "{by}");
+        assert!(
+            got.values().any(Option::is_some),
+            "{by}: some rows have scores"
+        );
+        for (k, score) in &got {
+            let want = plain.iter().find(|(p, _)| p == k).and_then(|(_, s)| *s);
+            assert_eq!(*score, want, "{by} {k}");
+        }
+    }
+    server.shutdown().await;
+}

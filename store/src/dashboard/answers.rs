@@ -188,8 +188,17 @@ impl Asker<'_> {
         f: &Filters,
         by: Dimension,
     ) -> Result<Breakdown> {
-        self.kept(f, format!("breakdown/{by:?}"), false, || {
-            super::breakdown(conn, self.reader, self.window, f, by)
+        self.kept(f, format!("breakdown/{by:?}"), false, || async {
+            let scores = match by {
+                Dimension::Tool => None,
+                _ => Some(
+                    self.kept(f, "scores", false, || {
+                        super::breakdown::scores(&mut *conn, self.reader, self.window, f)
+                    })
+                    .await?,
+                ),
+            };
+            super::breakdown(conn, self.reader, self.window, f, by, scores.as_ref()).await
         })
         .await
     }

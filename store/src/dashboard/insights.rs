@@ -137,7 +137,7 @@ pub async fn insights(
         }
     }
 
-    let tools = breakdown(conn, reader, w, &f, Dimension::Tool).await?;
+    let tools = breakdown(conn, reader, w, &f, Dimension::Tool, None).await?;
     if !tools.rows.is_empty() {
         let top: Vec<String> = tools
             .rows
@@ -196,7 +196,7 @@ pub async fn insights(
         ));
     }
 
-    let models = breakdown(conn, reader, w, &f, Dimension::Model).await?;
+    let models = breakdown(conn, reader, w, &f, Dimension::Model, None).await?;
     let prices = crate::prices::table(conn).await?;
     let saved: f64 = models
         .rows

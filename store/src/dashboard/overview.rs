@@ -145,26 +145,32 @@ impl Tally {
     }
 }
 
-/// The mean productivity score of the sessions that started in `[from, to)`.
-pub(super) async fn avg_score(
+/// The mean productivity score of the sessions that started in the window, and of those that
+/// started in the period before it: one scan for both.
+pub(super) async fn avg_scores(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    w: &Window,
     people: Option<&[Uuid]>,
     f: &Filters,
-) -> Result<Option<f64>> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT round(avg(productivity_score)::numeric, 1)::float8 FROM sessions
-           WHERE started_at >= $1 AND started_at < $2
-             AND ($3::uuid[] IS NULL OR user_id = ANY($3))
-             AND ($4::text IS NULL OR project = $4)"#,
-        from,
-        to,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let row = sqlx::query!(
+        r#"SELECT round((avg(productivity_score) FILTER (WHERE started_at >= $2))::numeric, 1)::float8
+                      AS current,
+                  round((avg(productivity_score) FILTER (WHERE started_at < $2))::numeric, 1)::float8
+                      AS previous
+           FROM sessions
+           WHERE started_at >= $1 AND started_at < $3
+             AND ($4::uuid[] IS NULL OR user_id = ANY($4))
+             AND ($5::text IS NULL OR project = $5)"#,
+        w.previous_from,
+        w.from,
+        w.to,
         people,
         f.project
     )
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    Ok((row.current, row.previous))
 }
 
 pub async fn overview(
@@ -193,11 +199,12 @@ pub async fn overview(
     let trend = (0..buckets.len())
         .map(|i| per_bucket.remove(&i).unwrap_or_default().done(None))
         .collect();
+    let (score, previous_score) = avg_scores(conn, w, people, f).await?;
     Ok(Overview {
         window: w.clone(),
         audience: reader.audience,
-        current: current.done(avg_score(conn, w.from, w.to, people, f).await?),
-        previous: previous.done(avg_score(conn, w.previous_from, w.from, people, f).await?),
+        current: current.done(score),
+        previous: previous.done(previous_score),
         buckets,
         trend,
     })
