@@ -32,8 +32,69 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod common;
 
+/// The server's allocator, counting the bytes it holds: resident memory also counts what the
+/// allocator keeps after it was freed, and the two together tell a leak from a cache.
+struct Counting;
+
+static LIVE_BYTES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Live allocations by size class (log2 of the size), to tell what an open socket holds.
+static LIVE_BY_SIZE: [std::sync::atomic::AtomicI64; 40] =
+    [const { std::sync::atomic::AtomicI64::new(0) }; 40];
+
+fn class(size: usize) -> usize {
+    (usize::BITS - size.leading_zeros()) as usize % 40
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
+        LIVE_BY_SIZE[class(layout.size())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
+        LIVE_BY_SIZE[class(layout.size())].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
+        LIVE_BY_SIZE[class(layout.size())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(
+            new as i64 - layout.size() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        LIVE_BY_SIZE[class(layout.size())].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE_BY_SIZE[class(new)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) }
+    }
+}
+
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting;
+
+/// Where the serving child writes its allocated bytes, for the parent to read.
+fn heap_file(data_dir: &str) -> String {
+    format!("{data_dir}/heap-bytes")
+}
+
+fn heap_kib(data_dir: &str) -> i64 {
+    heap(data_dir).0 / 1024
+}
+
+/// The child's allocated bytes, and its live allocations by size class.
+fn heap(data_dir: &str) -> (i64, Vec<i64>) {
+    let text = std::fs::read_to_string(heap_file(data_dir)).unwrap_or_default();
+    let mut lines = text.lines();
+    let live = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+    let classes = lines
+        .next()
+        .map(|l| l.split(' ').filter_map(|c| c.parse().ok()).collect())
+        .unwrap_or_default();
+    (live, classes)
+}
 
 const PASSWORD: &str = "bench-password-123";
 
@@ -73,6 +134,18 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-dashboard".into());
     if has("--serve") {
+        let file = heap_file(&data_dir);
+        tokio::spawn(async move {
+            loop {
+                let live = LIVE_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+                let classes: Vec<String> = LIVE_BY_SIZE
+                    .iter()
+                    .map(|c| c.load(std::sync::atomic::Ordering::Relaxed).to_string())
+                    .collect();
+                let _ = std::fs::write(&file, format!("{live}\n{}", classes.join(" ")));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
         return common::serve(&config(&data_dir)).await;
     }
     let quick = has("--quick");
@@ -244,27 +317,13 @@ async fn main() {
     }
     if part("idle") {
         let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
-        // Idle sockets: the server's resident memory before and after.
-        let before = common::rss_kib(pid);
-        let mut open = Vec::with_capacity(idle);
-        for chunk in (0..idle).collect::<Vec<_>>().chunks(500) {
-            let opened = stream::iter(chunk.iter().map(|_| subscribe(&addr, &admin)))
-                .buffer_unordered(100)
-                .collect::<Vec<_>>()
-                .await;
-            open.extend(opened);
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let after = common::rss_kib(pid);
+        println!("\nIdle WebSockets, {idle} open at once: the server's extra memory");
         println!(
-        "\nIdle: {} WebSockets open; server resident memory {:.1} MB -> {:.1} MB: +{:.1} MB ({:.1} KiB a socket)",
-        open.len(),
-        before as f64 / 1024.0,
-        after as f64 / 1024.0,
-        (after - before) as f64 / 1024.0,
-        (after - before) as f64 / open.len().max(1) as f64
-    );
-        drop(open);
+            "  (resident; and allocated and not freed, the rest being what the allocator keeps)"
+        );
+        // The baseline: the public status feed, whose socket carries no state of its own.
+        idle_sockets(&addr, "/ws", None, idle, pid, &data_dir).await;
+        idle_sockets(&addr, "/ws/metrics", Some(&admin), idle, pid, &data_dir).await;
     }
     // SIGTERM: the server shuts down and stops its database.
     let _ = std::process::Command::new("kill")
@@ -438,12 +497,73 @@ fn report(name: &str, t: &[Duration], baseline: Option<&[Duration]>) {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Opens `n` sockets on `path` and prints what they cost the server.
+async fn idle_sockets(
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    n: usize,
+    pid: u32,
+    data_dir: &str,
+) {
+    let before = common::rss_kib(pid);
+    let heap_before = heap_kib(data_dir);
+    let classes_before = heap(data_dir).1;
+    let mut open = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let opened = stream::iter(chunk.iter().map(|_| open_socket(addr, path, token)))
+            .buffer_unordered(100)
+            .collect::<Vec<_>>()
+            .await;
+        open.extend(opened);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = common::rss_kib(pid);
+    let heap_after = heap_kib(data_dir);
+    let per = |kib: i64| kib as f64 / open.len().max(1) as f64;
+    println!(
+        "  {path:<12} {} open: resident {:.1} MB -> {:.1} MB, +{:.1} MB ({:.1} KiB a socket); allocated +{:.1} MB ({:.1} KiB a socket)",
+        open.len(),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        (after - before) as f64 / 1024.0,
+        per(after - before),
+        (heap_after - heap_before) as f64 / 1024.0,
+        per(heap_after - heap_before),
+    );
+    // The allocations that grew by about one a socket or more: what a socket holds.
+    let classes_after = heap(data_dir).1;
+    let held: Vec<String> = classes_after
+        .iter()
+        .zip(&classes_before)
+        .enumerate()
+        .filter(|(_, (a, b))| (*a - *b) as f64 >= open.len() as f64 * 0.9)
+        .map(|(c, (a, b))| {
+            let per = (a - b) as f64 / open.len().max(1) as f64;
+            format!(
+                "{per:.1} of {}-{} B",
+                1u64 << c.saturating_sub(1),
+                (1u64 << c) - 1
+            )
+        })
+        .collect();
+    println!("    held a socket: {}", held.join(", "));
+    drop(open);
+    // Let the server see them go before the next measurement starts.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
 async fn subscribe(addr: &str, token: &str) -> Socket {
-    let mut req = format!("ws://{addr}/ws/metrics")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    open_socket(addr, "/ws/metrics", Some(token)).await
+}
+
+/// A WebSocket on `path`, with `token` as a bearer credential; open once its greeting came.
+async fn open_socket(addr: &str, path: &str, token: Option<&str>) -> Socket {
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    if let Some(token) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
     // The greeting.
     let _ = ws.next().await;

@@ -258,7 +258,7 @@ pub async fn serve(
             limits::Buckets::new(config.ingest_tenant_eps, 2.0 * config.ingest_tenant_eps),
             limits_redis,
         )),
-        keys,
+        keys: Arc::new(keys),
         login_limits: Arc::new(auth::limits::LoginLimiter::new(
             config.login_attempts_per_sec,
         )),

@@ -4,7 +4,10 @@
 //! sees. Both refuse upgrades from other sites' pages and messages over a few KiB; the metrics
 //! feed checks its caller again every few seconds and closes when their access ends.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::bus::Notice;
 use axum::{
@@ -12,7 +15,7 @@ use axum::{
         ws::{Message, WebSocket},
         State, WebSocketUpgrade,
     },
-    http::{header, HeaderMap},
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
     Extension,
 };
@@ -22,8 +25,8 @@ use types::{DbSample, LiveMessage, TenantId, UserId};
 
 use crate::{
     auth::{
-        authenticate, authorize, permissions::Access, scope::scoped, ticket_holder, Caller,
-        ClientIp, Via,
+        authenticate, authorize, jwt::Keys, permissions::Access, scope::scoped, ticket_holder,
+        Caller, ClientIp, SessionCookies, Via,
     },
     error::ApiError,
     state::AppState,
@@ -223,7 +226,7 @@ pub async fn metrics_ws(
     let Some(tenant) = caller.tenant.as_ref().map(|t| t.id) else {
         return ApiError::NotFound("tenant").into_response();
     };
-    let (only, named) = match visible(&state, &caller).await {
+    let (only, named) = match visible(&state.store, &caller).await {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
@@ -232,14 +235,17 @@ pub async fn metrics_ws(
     let credential = if matches!(caller.via, Via::Ticket) {
         Credential::Ticket(caller.user_id)
     } else {
+        // Copies, not clones: a header value received is a slice of the connection's whole
+        // read buffer (16 KiB), which a clone would keep alive as long as the feed.
+        let copy = |v: &HeaderValue| HeaderValue::from_bytes(v.as_bytes()).ok();
         let mut kept = HeaderMap::new();
         for name in [header::AUTHORIZATION, header::COOKIE] {
-            for v in headers.get_all(&name) {
-                kept.append(name.clone(), v.clone());
+            for v in headers.get_all(&name).iter().filter_map(copy) {
+                kept.append(name.clone(), v);
             }
         }
-        if let Some(v) = headers.get("x-api-key") {
-            kept.insert("x-api-key", v.clone());
+        if let Some(v) = headers.get("x-api-key").and_then(copy) {
+            kept.insert("x-api-key", v);
         }
         Credential::Headers(kept)
     };
@@ -250,18 +256,22 @@ pub async fn metrics_ws(
     else {
         return ApiError::NotFound("tenant").into_response();
     };
+    let open = state.system.sockets.clone();
+    // Only what the feed uses, not the whole state: thousands of feeds stay open.
     let feed = Feed {
         updates: state.bus.subscribe(),
         access: state.access.subscribe(),
         schema,
-        state,
+        store: state.store,
+        keys: state.keys,
+        cookies: state.cookies,
+        shutdown: state.shutdown,
         credential,
         tenant,
         me: caller.user_id,
         only,
         named,
     };
-    let open = feed.state.system.sockets.clone();
     limited(ws).on_upgrade(move |socket| async move {
         let _counted = open.open();
         feed.serve(socket).await
@@ -270,11 +280,8 @@ pub async fn metrics_ws(
 
 /// Whose numbers `caller` sees (`None`: everyone's in the tenant), and whether by name: the
 /// dashboard's own rule (`store::dashboard::Reader`).
-async fn visible(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<(Option<Vec<UserId>>, bool), ApiError> {
-    let mut tx = scoped(&state.store, caller).await?;
+async fn visible(store: &Store, caller: &Caller) -> Result<(Option<Vec<UserId>>, bool), ApiError> {
+    let mut tx = scoped(store, caller).await?;
     let reader = crate::metrics_scope::reader(&mut tx, caller).await?;
     tx.commit().await?;
     Ok((reader.people.clone(), reader.names_people()))
@@ -310,7 +317,10 @@ pub async fn ticket(
 
 /// One open `/ws/metrics`.
 struct Feed {
-    state: AppState,
+    store: Store,
+    keys: Arc<Keys>,
+    cookies: SessionCookies,
+    shutdown: watch::Receiver<bool>,
     updates: broadcast::Receiver<crate::bus::Notice>,
     /// Access-change notices ([`listen_access`]), and the tenant schema they name.
     access: broadcast::Receiver<String>,
@@ -345,7 +355,7 @@ impl Feed {
     }
 
     async fn run(&mut self, socket: &mut WebSocket) -> Stop {
-        let mut shutdown = self.state.shutdown.clone();
+        let mut shutdown = self.shutdown.clone();
         let mut access_open = true;
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -440,20 +450,19 @@ impl Feed {
         let refused = Stop::Close(1008, "your access to this feed has ended");
         // 1011: the database did not answer; the client reconnects and is checked afresh.
         let unchecked = || Stop::Close(1011, "could not check your access");
-        let state = &self.state;
         let checked = match &self.credential {
             Credential::Headers(headers) => {
                 authenticate(
-                    &state.store,
-                    &state.keys,
-                    state.cookies,
+                    &self.store,
+                    &self.keys,
+                    self.cookies,
                     headers,
                     ClientIp(None),
                 )
                 .await
             }
             Credential::Ticket(user) => ticket_holder(
-                &state.store,
+                &self.store,
                 store::TenantId(self.tenant.0),
                 *user,
                 None,
@@ -472,7 +481,9 @@ impl Feed {
         {
             return Err(refused);
         }
-        (self.only, self.named) = visible(state, &caller).await.map_err(|_| unchecked())?;
+        (self.only, self.named) = visible(&self.store, &caller)
+            .await
+            .map_err(|_| unchecked())?;
         Ok(())
     }
 }

@@ -35,7 +35,8 @@ pub struct AppState {
     pub live: Arc<watch::Sender<Option<DbSample>>>,
     /// Flips to `true` when the server begins shutting down; long-lived connections watch it.
     pub shutdown: watch::Receiver<bool>,
-    pub keys: Keys,
+    /// Shared: every request's state is a clone, and an open feed keeps its own.
+    pub keys: Arc<Keys>,
     pub login_limits: Arc<LoginLimiter>,
     /// Failed sign-ins waiting to be written to the audit log.
     pub failed_logins: Arc<FailedLogins>,

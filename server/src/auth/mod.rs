@@ -460,7 +460,7 @@ pub fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ApiError
 #[derive(Debug)]
 pub struct PageAuthenticator {
     pub store: Store,
-    pub keys: jwt::Keys,
+    pub keys: std::sync::Arc<jwt::Keys>,
     pub cookies: SessionCookies,
 }
 
