@@ -37,12 +37,32 @@ fn close(got: &Value, want: f64, what: &str) {
     assert!((got - want).abs() < 1e-4, "{what}: got {got}, want {want}");
 }
 
-#[tokio::test]
-async fn each_role_sees_its_scope_and_both_doors_agree() {
-    let mut server = TestServer::start().await;
+/// A server holding every fixture, sent through the real endpoints, and the demo admin's
+/// token.
+async fn with_fixtures() -> (TestServer, String) {
+    let server = TestServer::start().await;
     let keys = people(&server).await;
     crate::ingest::send_everything(&server, &keys).await;
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    (server, admin)
+}
+
+/// The workspace's time zone set by its admin: the answer's status and body.
+async fn set_zone(server: &TestServer, admin: &str, zone: &str) -> (u16, Value) {
+    let (status, body) = call(
+        server,
+        Method::PUT,
+        "/api/v1/settings/time-zone",
+        Some(admin),
+        Some(json!({ "time_zone": zone })),
+    )
+    .await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test]
+async fn each_role_sees_its_scope_and_both_doors_agree() {
+    let (mut server, admin) = with_fixtures().await;
 
     // The manager manages Platform; ana and bo join it, chen does not.
     let (_, teams) = get(&server, &admin, "/api/v1/teams").await;
@@ -294,27 +314,10 @@ async fn each_role_sees_its_scope_and_both_doors_agree() {
 
 #[tokio::test]
 async fn days_follow_the_workspace_time_zone() {
-    let mut server = TestServer::start().await;
-    let keys = people(&server).await;
-    crate::ingest::send_everything(&server, &keys).await;
-    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
-    let (status, body) = call(
-        &server,
-        Method::PUT,
-        "/api/v1/settings/time-zone",
-        Some(&admin),
-        Some(json!({ "time_zone": "Mars/Olympus" })),
-    )
-    .await;
+    let (mut server, admin) = with_fixtures().await;
+    let (status, body) = set_zone(&server, &admin, "Mars/Olympus").await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = call(
-        &server,
-        Method::PUT,
-        "/api/v1/settings/time-zone",
-        Some(&admin),
-        Some(json!({ "time_zone": "asia/kolkata" })),
-    )
-    .await;
+    let (status, body) = set_zone(&server, &admin, "asia/kolkata").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["time_zone"], "Asia/Kolkata");
     // A range of local days: buckets start at local midnight (18:30 UTC), and the totals are
@@ -420,10 +423,7 @@ async fn kept_answers_never_outlive_what_they_show() {
 /// may narrow to them, and the models and tools seen among the people they see.
 #[tokio::test]
 async fn filter_choices_follow_the_readers_scope() {
-    let mut server = TestServer::start().await;
-    let keys = people(&server).await;
-    crate::ingest::send_everything(&server, &keys).await;
-    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (mut server, admin) = with_fixtures().await;
     let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
     let viewer = login(&server, "demo", "viewer@demo.test", "demo-viewer-pass").await;
     let path = format!("/api/v1/dashboard/choices?{RANGE}");
@@ -539,10 +539,7 @@ async fn insight_rules(server: &TestServer, token: &str, person: Option<&str>) -
 /// reads about them for the workspace still sees the medians.
 #[tokio::test]
 async fn team_medians_are_the_workspaces_choice() {
-    let mut server = TestServer::start().await;
-    let keys = people(&server).await;
-    crate::ingest::send_everything(&server, &keys).await;
-    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
+    let (mut server, admin) = with_fixtures().await;
     // Ana's team: bo, chen and the demo developer, who ran one tool in the period: three
     // colleagues with data, the fewest a median is shown over.
     let (status, team) = call(
@@ -644,18 +641,8 @@ fn scores_of(b: &Value) -> std::collections::BTreeMap<String, Option<f64>> {
 /// that minute rollups are what is read.
 #[tokio::test]
 async fn fast_shapes_answer_what_the_plain_queries_do() {
-    let mut server = TestServer::start().await;
-    let keys = people(&server).await;
-    crate::ingest::send_everything(&server, &keys).await;
-    let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
-    let (status, body) = call(
-        &server,
-        Method::PUT,
-        "/api/v1/settings/time-zone",
-        Some(&admin),
-        Some(json!({ "time_zone": "Asia/Kolkata" })),
-    )
-    .await;
+    let (mut server, admin) = with_fixtures().await;
+    let (status, body) = set_zone(&server, &admin, "Asia/Kolkata").await;
     assert_eq!(status, 200, "{body}");
     let (from, to) = ("2025-07-31T18:30:00Z", "2025-09-30T18:30:00Z");
     let range = format!("from={from}&to={to}");
