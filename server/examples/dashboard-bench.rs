@@ -32,69 +32,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod common;
 
-/// The server's allocator, counting the bytes it holds: resident memory also counts what the
-/// allocator keeps after it was freed, and the two together tell a leak from a cache.
-struct Counting;
-
-static LIVE_BYTES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-/// Live allocations by size class (log2 of the size), to tell what an open socket holds.
-static LIVE_BY_SIZE: [std::sync::atomic::AtomicI64; 40] =
-    [const { std::sync::atomic::AtomicI64::new(0) }; 40];
-
-fn class(size: usize) -> usize {
-    (usize::BITS - size.leading_zeros()) as usize % 40
-}
-
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
-        LIVE_BY_SIZE[class(layout.size())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
-        LIVE_BY_SIZE[class(layout.size())].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as i64, std::sync::atomic::Ordering::Relaxed);
-        LIVE_BY_SIZE[class(layout.size())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(
-            new as i64 - layout.size() as i64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        LIVE_BY_SIZE[class(layout.size())].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        LIVE_BY_SIZE[class(new)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) }
-    }
-}
+use common::heap::Heap;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Where the serving child writes its allocated bytes, for the parent to read.
-fn heap_file(data_dir: &str) -> String {
-    format!("{data_dir}/heap-bytes")
-}
-
-fn heap_kib(data_dir: &str) -> i64 {
-    heap(data_dir).0 / 1024
-}
-
-/// The child's allocated bytes, and its live allocations by size class.
-fn heap(data_dir: &str) -> (i64, Vec<i64>) {
-    let text = std::fs::read_to_string(heap_file(data_dir)).unwrap_or_default();
-    let mut lines = text.lines();
-    let live = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
-    let classes = lines
-        .next()
-        .map(|l| l.split(' ').filter_map(|c| c.parse().ok()).collect())
-        .unwrap_or_default();
-    (live, classes)
-}
+static ALLOCATOR: common::heap::Counting = common::heap::Counting;
 
 const PASSWORD: &str = "bench-password-123";
 
@@ -134,18 +75,7 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-dashboard".into());
     if has("--serve") {
-        let file = heap_file(&data_dir);
-        tokio::spawn(async move {
-            loop {
-                let live = LIVE_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-                let classes: Vec<String> = LIVE_BY_SIZE
-                    .iter()
-                    .map(|c| c.load(std::sync::atomic::Ordering::Relaxed).to_string())
-                    .collect();
-                let _ = std::fs::write(&file, format!("{live}\n{}", classes.join(" ")));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        });
+        common::heap::publish(&data_dir);
         return common::serve(&config(&data_dir)).await;
     }
     let quick = has("--quick");
@@ -507,8 +437,7 @@ async fn idle_sockets(
     data_dir: &str,
 ) {
     let before = common::rss_kib(pid);
-    let heap_before = heap_kib(data_dir);
-    let classes_before = heap(data_dir).1;
+    let heap_before = Heap::read(data_dir);
     let mut open = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let opened = stream::iter(chunk.iter().map(|_| open_socket(addr, path, token)))
@@ -519,8 +448,10 @@ async fn idle_sockets(
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = common::rss_kib(pid);
-    let heap_after = heap_kib(data_dir);
-    let per = |kib: i64| kib as f64 / open.len().max(1) as f64;
+    let heap_after = Heap::read(data_dir);
+    let n = open.len() as f64;
+    let per = |kib: i64| kib as f64 / n.max(1.0);
+    let heap_kib = (heap_after.bytes - heap_before.bytes) / 1024;
     println!(
         "  {path:<12} {} open: resident {:.1} MB -> {:.1} MB, +{:.1} MB ({:.1} KiB a socket); allocated +{:.1} MB ({:.1} KiB a socket)",
         open.len(),
@@ -528,25 +459,11 @@ async fn idle_sockets(
         after as f64 / 1024.0,
         (after - before) as f64 / 1024.0,
         per(after - before),
-        (heap_after - heap_before) as f64 / 1024.0,
-        per(heap_after - heap_before),
+        heap_kib as f64 / 1024.0,
+        per(heap_kib),
     );
     // The allocations that grew by about one a socket or more: what a socket holds.
-    let classes_after = heap(data_dir).1;
-    let held: Vec<String> = classes_after
-        .iter()
-        .zip(&classes_before)
-        .enumerate()
-        .filter(|(_, (a, b))| (*a - *b) as f64 >= open.len() as f64 * 0.9)
-        .map(|(c, (a, b))| {
-            let per = (a - b) as f64 / open.len().max(1) as f64;
-            format!(
-                "{per:.1} of {}-{} B",
-                1u64 << c.saturating_sub(1),
-                (1u64 << c) - 1
-            )
-        })
-        .collect();
+    let held = heap_after.grown_since(&heap_before, n * 0.9, n);
     println!("    held a socket: {}", held.join(", "));
     drop(open);
     // Let the server see them go before the next measurement starts.

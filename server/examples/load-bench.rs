@@ -29,7 +29,7 @@ use server::Config;
 mod common;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: common::heap::Counting = common::heap::Counting;
 
 fn config(data_dir: &str) -> Config {
     common::config(
@@ -233,6 +233,7 @@ async fn main() {
     let data_dir =
         std::env::var("DEVPULSE_BENCH_DATA_DIR").unwrap_or_else(|_| ".data/bench-load".into());
     if std::env::args().any(|a| a == "--serve") {
+        common::heap::publish(&data_dir);
         return common::serve(&config(&data_dir)).await;
     }
     let events = common::flag("--events", 1_000_000);
@@ -311,9 +312,11 @@ async fn main() {
             "\nsoak: {soak} s of mixed traffic (REST, server function, hooks), 200 connections"
         );
         let start = common::rss_kib(pid);
+        let heap_start = common::heap::Heap::read(&data_dir);
         println!(
-            "  resident memory at the start: {:.1} MiB",
-            start as f64 / 1024.0
+            "  resident memory at the start: {:.1} MiB ({:.1} MiB allocated)",
+            start as f64 / 1024.0,
+            heap_start.mib()
         );
         let mixed = [Kind::Rest, Kind::ServerFn, Kind::Hook, Kind::Hook];
         let (mut requests, mut errors) = (0, 0);
@@ -322,19 +325,28 @@ async fn main() {
             requests += r.latencies.len();
             errors += r.errors;
             println!(
-                "  {:>3}%: {:.1} MiB resident (peak {:.1}), p99 {:.1} ms, {} requests, {} errors",
+                "  {:>3}%: {:.1} MiB resident (peak {:.1}), {:.1} MiB allocated, p99 {:.1} ms, {} requests, {} errors",
                 tenth * 10,
                 common::rss_kib(pid) as f64 / 1024.0,
                 r.peak_kib as f64 / 1024.0,
+                common::heap::Heap::read(&data_dir).mib(),
                 pct(&r.latencies, 0.99),
                 r.latencies.len(),
                 r.errors
             );
         }
+        let heap_end = common::heap::Heap::read(&data_dir);
         println!(
-            "  {requests} requests, {errors} errors; resident memory {:.1} MiB at the start, {:.1} MiB at the end",
+            "  {requests} requests, {errors} errors; resident memory {:.1} MiB at the start, {:.1} MiB at the end; allocated {:.1} -> {:.1} MiB",
             start as f64 / 1024.0,
-            common::rss_kib(pid) as f64 / 1024.0
+            common::rss_kib(pid) as f64 / 1024.0,
+            heap_start.mib(),
+            heap_end.mib()
+        );
+        // What grew over the soak, by size: a leak shows as one class climbing.
+        println!(
+            "  allocations that grew by 1,000 or more: {}",
+            heap_end.grown_since(&heap_start, 1000.0, 1.0).join(", ")
         );
     }
     let _ = child.kill().await;

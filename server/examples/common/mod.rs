@@ -3,6 +3,8 @@
 
 #[allow(dead_code)]
 pub mod fill;
+#[allow(dead_code)]
+pub mod heap;
 
 /// A benchmark server's configuration: the embedded cluster under `data_dir` (or
 /// `DATABASE_URL`), no demo, and `extra` over the defaults.
