@@ -96,7 +96,13 @@ async fn main() {
         .await
         .expect("database");
     let kept = match reuse {
-        true => common::fill::reuse(&db, "dash", 50).await,
+        true => {
+            let kept = common::fill::reuse(&db, "dash", 50).await;
+            if kept.is_none() {
+                println!("--reuse: no tenant filled by an earlier run in {data_dir}; filling one");
+            }
+            kept
+        }
         false => None,
     };
     let filled = match kept {

@@ -27,21 +27,31 @@ fn counted(size: usize, n: i64) {
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        counted(layout.size(), 1);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
+        if !p.is_null() {
+            counted(layout.size(), 1);
+        }
+        p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         counted(layout.size(), -1);
         unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        counted(layout.size(), 1);
-        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+        let p = unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) };
+        if !p.is_null() {
+            counted(layout.size(), 1);
+        }
+        p
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        counted(layout.size(), -1);
-        counted(new, 1);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) }
+        let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) };
+        // A failed realloc leaves the old block in place.
+        if !p.is_null() {
+            counted(layout.size(), -1);
+            counted(new, 1);
+        }
+        p
     }
 }
 
@@ -59,7 +69,11 @@ pub fn publish(data_dir: &str) {
                 .map(|c| c.load(Relaxed).to_string())
                 .collect();
             let text = format!("{}\n{}", LIVE_BYTES.load(Relaxed), classes.join(" "));
-            let _ = std::fs::write(&file, text);
+            // Renamed into place, so the parent never reads half a file.
+            let partial = format!("{file}.partial");
+            if std::fs::write(&partial, text).is_ok() {
+                let _ = std::fs::rename(&partial, &file);
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });

@@ -700,7 +700,9 @@ async fn fast_shapes_answer_what_the_plain_queries_do() {
     .unwrap();
     let mut hists: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     for (tool, slot, n) in slots {
-        hists.entry(tool).or_insert_with(|| vec![0; 32])[slot as usize - 1] += n;
+        hists
+            .entry(tool)
+            .or_insert_with(|| vec![0; store::events::HIST_SLOTS])[slot as usize - 1] += n;
     }
     let rows = tools["rows"].as_array().unwrap();
     assert!(!rows.is_empty());
@@ -715,6 +717,34 @@ async fn fast_shapes_answer_what_the_plain_queries_do() {
             );
         }
     }
+
+    // The overview's mean scores, this period's and the one before (as long again).
+    let (status, o) = get(
+        &server,
+        &admin,
+        &format!("/api/v1/dashboard/overview?{range}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{o}");
+    for (period, from, to) in [
+        ("current", from, to),
+        ("previous", from - (to - from), from),
+    ] {
+        let plain: Option<f64> = sqlx::query_scalar(
+            "SELECT round(avg(productivity_score)::numeric, 1)::float8
+             FROM tenant_demo.sessions WHERE started_at >= $1 AND started_at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(o[period]["avg_score"].as_f64(), plain, "{period} score");
+    }
+    assert!(
+        o["current"]["avg_score"].as_f64().is_some(),
+        "the fixtures have scores"
+    );
 
     for (by, key) in [
         ("person", "s.user_id::text"),

@@ -188,15 +188,32 @@ impl Asker<'_> {
         f: &Filters,
         by: Dimension,
     ) -> Result<Breakdown> {
+        super::breakdown::may_read(self.reader, by)?;
         self.kept(f, format!("breakdown/{by:?}"), false, || async {
+            // Scores ignore the model and tool filters, so they are kept without them: one
+            // scan serves every breakdown of the page whatever those filters are. (A breakdown
+            // kept from them may then hold scores up to twice LIFETIME old; every notice that
+            // forgets the one forgets the other.)
             let scores = match by {
                 Dimension::Tool => None,
-                _ => Some(
-                    self.kept(f, "scores", false, || {
-                        super::breakdown::scores(&mut *conn, self.reader, self.window, f)
-                    })
-                    .await?,
-                ),
+                _ => {
+                    let unfiltered = Filters {
+                        model: None,
+                        tool: None,
+                        ..f.clone()
+                    };
+                    Some(
+                        self.kept(&unfiltered, "scores", false, || {
+                            super::breakdown::scores(
+                                &mut *conn,
+                                self.reader,
+                                self.window,
+                                &unfiltered,
+                            )
+                        })
+                        .await?,
+                    )
+                }
             };
             super::breakdown(conn, self.reader, self.window, f, by, scores.as_ref()).await
         })

@@ -11,6 +11,18 @@ use types::metrics::round_usd;
 use super::{code, series::labels, source_grain, Reader};
 use crate::{activity::hist_quantile, events::HIST_SLOTS, Error, Result};
 
+/// Whether `reader` may see a breakdown by `by`: one that names people needs a role that sees
+/// people, not only totals.
+pub fn may_read(reader: &Reader, by: Dimension) -> Result<()> {
+    if by.names_people() && !reader.names_people() {
+        return Err(Error::Invalid {
+            field: "by",
+            reason: "your role sees totals only, not people".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The breakdown by `by`, with each row's mean session score from `scores` ([`scores`] for
 /// the same reader, window and filters; `None`: rows without scores).
 pub async fn breakdown(
@@ -21,12 +33,7 @@ pub async fn breakdown(
     by: Dimension,
     scores: Option<&Scores>,
 ) -> Result<Breakdown> {
-    if by.names_people() && !reader.names_people() {
-        return Err(Error::Invalid {
-            field: "by",
-            reason: "your role sees totals only, not people".into(),
-        });
-    }
+    may_read(reader, by)?;
     let people = reader.people_for(conn, f).await?;
     let people = people.as_deref();
     let mut rows = if by == Dimension::Project || f.project.is_some() {
@@ -34,7 +41,7 @@ pub async fn breakdown(
     } else {
         from_rollups(conn, w, f, people, by).await?
     };
-    if let Some(scores) = scores.filter(|_| by != Dimension::Tool) {
+    if let Some(scores) = scores {
         for r in &mut rows {
             r.avg_score = scores.get(by, &r.key);
         }
@@ -227,17 +234,14 @@ async fn from_sessions(
 }
 
 /// The mean session score of each row of every breakdown but by tool (a score belongs to a
-/// session, and tools have none), by dimension then row key. One scan of the window's
-/// sessions serves the four breakdowns a page shows, which each read it again before.
-#[derive(Clone, Debug, Default)]
-pub struct Scores(BTreeMap<(&'static str, String), Option<f64>>);
+/// session, and tools have none), by dimension then row key: one scan of the window's
+/// sessions for the four breakdowns a page shows.
+#[derive(Clone, Debug)]
+pub struct Scores(BTreeMap<&'static str, BTreeMap<String, Option<f64>>>);
 
 impl Scores {
     fn get(&self, by: Dimension, key: &str) -> Option<f64> {
-        self.0
-            .get(&(by.as_str(), key.to_string()))
-            .copied()
-            .flatten()
+        self.0.get(by.as_str())?.get(key).copied().flatten()
     }
 }
 
@@ -275,19 +279,21 @@ pub async fn scores(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Scores(
-        rows.into_iter()
-            .filter_map(|r| {
-                let by = Dimension::parse(&r.by)?.as_str();
-                Some(((by, r.key), r.score))
-            })
-            .collect(),
-    ))
+    let mut scores: BTreeMap<&'static str, BTreeMap<String, Option<f64>>> = BTreeMap::new();
+    for r in rows {
+        if let Some(by) = Dimension::parse(&r.by) {
+            scores
+                .entry(by.as_str())
+                .or_default()
+                .insert(r.key, r.score);
+        }
+    }
+    Ok(Scores(scores))
 }
 
-/// Each tool's duration histogram over the window, summed slot by slot here: unnesting
-/// every row's array to group the slots in the database took fifteen times as long as
-/// reading the arrays.
+/// Each tool's duration histogram over the window, summed slot by slot here: reading the
+/// arrays is cheap, while unnesting every row's array to group its slots in the database is
+/// the costliest read of the page.
 async fn histograms(
     conn: &mut PgConnection,
     w: &Window,

@@ -25,7 +25,7 @@ use uuid::Uuid;
 pub use activity::activity;
 pub use anomalies::{anomalies, MAX_DAYS as ANOMALY_DAYS};
 pub use answers::{Answers, Asker, Question};
-pub use breakdown::{breakdown, heatmap};
+pub use breakdown::{breakdown, heatmap, Scores};
 pub use choices::choices;
 pub use insights::insights;
 pub use overview::overview;
