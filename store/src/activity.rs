@@ -190,9 +190,7 @@ pub async fn tool_stats(
         t.1 += r.tool_failures;
         t.2 += r.duration_count;
         t.3 += r.duration_sum_ms;
-        for (a, b) in t.4.iter_mut().zip(&r.duration_hist) {
-            *a += b;
-        }
+        crate::events::merge_hist(&mut t.4, &r.duration_hist);
     }
     let mut stats: Vec<ToolStats> = by_tool
         .into_iter()

@@ -318,9 +318,7 @@ async fn histograms(
     let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in rows {
         let h = out.entry(r.tool).or_insert_with(|| vec![0; HIST_SLOTS]);
-        for (slot, n) in h.iter_mut().zip(&r.duration_hist) {
-            *slot += n;
-        }
+        crate::events::merge_hist(h, &r.duration_hist);
     }
     Ok(out)
 }

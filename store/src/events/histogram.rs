@@ -18,3 +18,11 @@ pub(crate) fn record(hist: &mut Vec<i64>, ms: i64, n: i64) {
     }
     hist[hist_slot(ms)] += n;
 }
+
+/// Adds `from` into `into` slot by slot: histograms of rollup rows sum to the histogram of
+/// their union. Slots past either's end are left as they are.
+pub fn merge(into: &mut [i64], from: &[i64]) {
+    for (slot, n) in into.iter_mut().zip(from) {
+        *slot += n;
+    }
+}

@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::{accounts::UserId, Result};
 
 pub(crate) use deltas::{write_rollups, write_session_deltas, Deltas, SessionDeltas};
-pub use histogram::{hist_slot, HIST_SLOTS};
+pub use histogram::{hist_slot, merge as merge_hist, HIST_SLOTS};
 pub use owners::Refusal;
 pub use partitions::{ensure_month, ensure_partitions, month_index};
 pub(crate) use requests::counter_usage;
