@@ -180,9 +180,14 @@ impl Store {
         };
         if let Some(as_of) = replica.usable() {
             match TenantTx::begin_reads(replica.pool(), scope).await {
+                // Opening takes time, and the bound holds when the data is read, not when
+                // the replica was chosen: one that passed it meanwhile hands over.
                 Ok(tx) => {
-                    replica.served(replica::Served::Replica(as_of.elapsed()));
-                    return Ok(tx.read_as_of(as_of));
+                    let age = as_of.elapsed();
+                    if age <= replica.max_lag() {
+                        replica.served(replica::Served::Replica(age));
+                        return Ok(tx.read_as_of(as_of));
+                    }
                 }
                 Err(e) => replica.failed(&e),
             }
