@@ -205,15 +205,27 @@ pub fn sparkline_path(values: &[f64], w: f64, h: f64) -> String {
     } else {
         0.0
     };
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let x = i as f64 * step;
-            let y = h - (v - min) / span * h;
-            format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" })
-        })
-        .collect()
+    // Every tile draws one on every page: written into one string, tenths by integer
+    // arithmetic (float formatting with a precision is slow).
+    let mut path = String::with_capacity(values.len() * 12);
+    for (i, v) in values.iter().enumerate() {
+        path.push(if i == 0 { 'M' } else { 'L' });
+        push_tenths(&mut path, i as f64 * step);
+        path.push(',');
+        push_tenths(&mut path, h - (v - min) / span * h);
+    }
+    path
+}
+
+/// `v` rounded to one decimal, as `{v:.1}` writes it.
+fn push_tenths(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    let tenths = (v * 10.0).round() as i64;
+    if tenths < 0 {
+        out.push('-');
+    }
+    let t = tenths.unsigned_abs();
+    let _ = write!(out, "{}.{}", t / 10, t % 10);
 }
 
 #[component]
@@ -292,6 +304,11 @@ mod tests {
         );
         // A flat line sits on the floor rather than dividing by zero.
         assert_eq!(sparkline_path(&[0.0, 0.0], 10.0, 4.0), "M0.0,4.0L10.0,4.0");
+        for v in [0.0, 0.04, 3.33, 7.06, 12.349, 23.97, 99.99, -1.26] {
+            let mut s = String::new();
+            push_tenths(&mut s, v);
+            assert_eq!(s, format!("{v:.1}"));
+        }
     }
 
     #[test]
