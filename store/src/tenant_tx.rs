@@ -51,17 +51,17 @@ impl TenantTx {
         scope: &TenantScope,
         reads: bool,
     ) -> Result<Self> {
-        // The scope came from the registry, but check again: this string becomes SQL.
+        // The scope came from the registry, but check again (it names a role).
         ident::check(&scope.role, "role")?;
-        // `query`, not `raw_sql`: raw_sql's future is not `Send` in sqlx 0.8, which
-        // poisons every axum handler that awaits it.
-        let set_role = format!("SET LOCAL ROLE {}", ident::quote(&scope.role));
-        sqlx::query(&set_role).execute(&mut *tx).await?;
+        // One round trip: `set_config('role', …, true)` is `SET LOCAL ROLE` (the same
+        // setting, with the same membership check), evaluated before the others.
         sqlx::query!(
-            r#"SELECT set_config('search_path', $1, true) AS "path!",
-                      CASE WHEN $2::bool
-                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
-                           THEN set_config('work_mem', $3, true) END AS "work_mem""#,
+            r#"SELECT set_config('role', $1, true) AS "role!",
+                      set_config('search_path', $2, true) AS "path!",
+                      CASE WHEN $3::bool
+                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($4)
+                           THEN set_config('work_mem', $4, true) END AS "work_mem""#,
+            scope.role,
             scope.schema,
             reads,
             READ_WORK_MEM

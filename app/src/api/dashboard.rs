@@ -133,7 +133,11 @@ pub mod ssr {
             let window = match shared.windows.get(f) {
                 Some(w) => w.clone(),
                 None => {
-                    let w = store::dashboard::window(&mut shared.tx, f, chrono::Utc::now()).await?;
+                    let w = cx
+                        .store
+                        .answers()
+                        .window(&mut shared.tx, f, chrono::Utc::now())
+                        .await?;
                     shared.windows.insert(f.clone(), w.clone());
                     w
                 }
@@ -152,7 +156,11 @@ pub mod ssr {
         let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
             .await?
             .ok_or_else(no_dashboard)?;
-        let window = store::dashboard::window(&mut tx, f, chrono::Utc::now()).await?;
+        let window = cx
+            .store
+            .answers()
+            .window(&mut tx, f, chrono::Utc::now())
+            .await?;
         Ok(Read {
             shared: None,
             own: Some(tx),

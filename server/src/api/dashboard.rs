@@ -92,7 +92,10 @@ pub(super) async fn begin(
         .scoped_read_tx(me.tenant.as_ref().map(|t| t.scope()))
         .await?;
     let reader = metrics_scope::reader(&mut tx, me).await?;
-    let window = store::dashboard::window(tx.conn(), f, Utc::now()).await?;
+    let window = match &mut tx {
+        store::ScopedTx::Tenant(t) => state.store.answers().window(t, f, Utc::now()).await?,
+        store::ScopedTx::Registry(_) => store::dashboard::window(tx.conn(), f, Utc::now()).await?,
+    };
     Ok((tx, reader, window))
 }
 

@@ -315,6 +315,13 @@ async fn each_role_sees_its_scope_and_both_doors_agree() {
 #[tokio::test]
 async fn days_follow_the_workspace_time_zone() {
     let (mut server, admin) = with_fixtures().await;
+    let url =
+        "/api/v1/dashboard/overview?from=2025-07-31T18:30:00Z&to=2025-09-30T18:30:00Z&grain=day";
+    // Read once in UTC first: the window (and answer) kept from it must not outlive the
+    // change of zone.
+    let (status, o) = get(&server, &admin, url).await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["window"]["tz"], "UTC");
     let (status, body) = set_zone(&server, &admin, "Mars/Olympus").await;
     assert_eq!(status, 422, "{body}");
     let (status, body) = set_zone(&server, &admin, "asia/kolkata").await;
@@ -322,12 +329,7 @@ async fn days_follow_the_workspace_time_zone() {
     assert_eq!(body["time_zone"], "Asia/Kolkata");
     // A range of local days: buckets start at local midnight (18:30 UTC), and the totals are
     // still exact (read from minute rollups, as +5:30 splits hours).
-    let (status, o) = get(
-        &server,
-        &admin,
-        "/api/v1/dashboard/overview?from=2025-07-31T18:30:00Z&to=2025-09-30T18:30:00Z&grain=day",
-    )
-    .await;
+    let (status, o) = get(&server, &admin, url).await;
     assert_eq!(status, 200, "{o}");
     assert_eq!(o["window"]["tz"], "Asia/Kolkata");
     assert_eq!(o["buckets"][0], "2025-07-31T18:30:00Z");

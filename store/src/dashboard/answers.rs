@@ -60,6 +60,9 @@ struct Inner {
     /// When a change was last noticed in each workspace, and in all of them at once.
     changed_at: HashMap<TenantId, Instant>,
     all_changed_at: Option<Instant>,
+    /// Each workspace's windows by filters, and when each was worked out (see
+    /// [`Answers::window`]).
+    windows: HashMap<TenantId, HashMap<Filters, (Window, Instant)>>,
 }
 
 /// The store's memory of dashboard answers; cheap to clone, one per process.
@@ -258,6 +261,52 @@ impl Asker<'_> {
 }
 
 impl Answers {
+    /// What `f` means as a window now in `tx`'s workspace ([`super::window`]), kept: every
+    /// widget of every page asks, and it reads the workspace's time zone and has PostgreSQL
+    /// find the local day. A preset's window stays what it is until its end (`to` is the
+    /// next boundary of the unit it is counted in); an absolute one does not move. A change
+    /// to the workspace (its time zone) forgets its windows, as it forgets its answers.
+    pub async fn window(
+        &self,
+        tx: &mut crate::TenantTx,
+        f: &Filters,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Window> {
+        let tenant = tx.scope().id();
+        let absolute = f.from.is_some() && f.to.is_some();
+        let asked = Instant::now();
+        {
+            let inner = self.0.lock().expect("answers lock");
+            if let Some((w, made)) = inner.windows.get(&tenant).and_then(|ws| ws.get(f)) {
+                if made.elapsed() < LIFETIME && (absolute || now < w.to) {
+                    return Ok(w.clone());
+                }
+            }
+        }
+        let w = super::window(tx, f, now).await?;
+        let mut inner = self.0.lock().expect("answers lock");
+        // Kept only if no change was noticed since the read began, nor since the replica's
+        // data is from (the zone it read may be the old one).
+        let since = tx.as_of().map_or(asked, |t| t.min(asked));
+        let last = inner
+            .changed_at
+            .get(&tenant)
+            .copied()
+            .max(inner.all_changed_at);
+        if last.is_none_or(|c| c < since) {
+            let count: usize = inner.windows.values().map(HashMap::len).sum();
+            if count >= CAPACITY {
+                inner.windows.clear();
+            }
+            inner
+                .windows
+                .entry(tenant)
+                .or_default()
+                .insert(f.clone(), (w.clone(), asked));
+        }
+        Ok(w)
+    }
+
     /// The answer to `q`: a kept one, the one another read is computing, or `compute`'s.
     pub async fn get_or<T, F, Fut>(&self, q: Question<'_>, compute: F) -> Result<T>
     where
@@ -336,6 +385,9 @@ impl Answers {
     pub fn changed(&self, tenant: TenantId, people: Option<&[UserId]>) {
         let mut inner = self.0.lock().expect("answers lock");
         inner.changed_at.insert(tenant, Instant::now());
+        if people.is_none() {
+            inner.windows.remove(&tenant);
+        }
         inner.entries.retain(|_, e| {
             e.tenant != tenant
                 || match (&e.depends_on, people) {
@@ -366,6 +418,7 @@ impl Answers {
         let mut inner = self.0.lock().expect("answers lock");
         inner.all_changed_at = Some(Instant::now());
         inner.entries.clear();
+        inner.windows.clear();
     }
 
     pub fn len(&self) -> usize {
