@@ -61,10 +61,13 @@ impl Kind {
     }
 }
 
+#[derive(Clone)]
 struct Target {
     base: String,
     token: String,
     key: String,
+    /// Which run this is: tool runs are new in each (a repeated id would be a duplicate).
+    round: u64,
 }
 
 /// One request of `kind` on `http`; whether it succeeded.
@@ -89,7 +92,7 @@ async fn once(http: &reqwest::Client, t: &Target, kind: Kind, c: usize, n: u64) 
                 .header("x-api-key", &t.key)
                 .json(
                     &json!({ "session_id": format!("load-{c}"), "hook_event_name": "PreToolUse",
-                    "tool_name": "Bash", "tool_use_id": format!("l-{c}-{n}"), "cwd": "/load" }),
+                    "tool_name": "Bash", "tool_use_id": format!("l-{}-{c}-{n}", t.round), "cwd": "/load" }),
                 )
                 .send()
                 .await
@@ -97,13 +100,58 @@ async fn once(http: &reqwest::Client, t: &Target, kind: Kind, c: usize, n: u64) 
     };
     match r {
         Ok(r) => {
-            let ok = r.status().is_success();
+            let status = r.status();
             // Read the body so the connection is free for the next request.
             let _ = r.bytes().await;
-            ok
+            if !status.is_success() {
+                failed(status.as_u16());
+            }
+            status.is_success()
         }
-        Err(_) => false,
+        Err(_) => {
+            failed(0);
+            false
+        }
     }
+}
+
+/// Failed requests by HTTP status (0: no answer), since [`failures`] last took them.
+static FAILED: std::sync::Mutex<std::collections::BTreeMap<u16, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn failed(status: u16) {
+    *FAILED.lock().unwrap().entry(status).or_default() += 1;
+}
+
+/// What failed since the last call, e.g. ` (401: 12, no answer: 3)`; empty when nothing did.
+fn failures() -> String {
+    let taken = std::mem::take(&mut *FAILED.lock().unwrap());
+    if taken.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = taken
+        .iter()
+        .map(|(s, n)| match s {
+            0 => format!("no answer: {n}"),
+            s => format!("{s}: {n}"),
+        })
+        .collect();
+    format!(" ({})", parts.join(", "))
+}
+
+/// A fresh access token for the filled tenant's admin.
+async fn sign_in(base: &str, slug: &str) -> String {
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "tenant": slug, "email": "bench@bench.test",
+                       "password": "bench-password-123" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().expect("a token").to_string()
 }
 
 struct Run {
@@ -251,18 +299,13 @@ async fn main() {
     db.close().await;
 
     let (mut child, base, pid) = common::spawn_server(&data_dir, &[("RUST_LOG", "error")]).await;
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "tenant": filled.slug, "email": "bench@bench.test",
-                       "password": "bench-password-123" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("a token").to_string();
-    let target = Arc::new(Target { base, token, key });
+    let token = sign_in(&base, &filled.slug).await;
+    let target = Arc::new(Target {
+        base,
+        token,
+        key,
+        round: 0,
+    });
     println!(
         "\nload-bench: {} events, {connections} connections, {seconds} s per kind, {} build, server at rest {:.1} MiB",
         filled.events,
@@ -305,6 +348,10 @@ async fn main() {
                 .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
             r.peak_kib as f64 / 1024.0
         );
+        let failed = failures();
+        if !failed.is_empty() {
+            println!("  failed by status{failed}");
+        }
     }
     if soak > 0 {
         // Mixed traffic in tenths of the run, the memory after each.
@@ -321,18 +368,26 @@ async fn main() {
         let mixed = [Kind::Rest, Kind::ServerFn, Kind::Hook, Kind::Hook];
         let (mut requests, mut errors) = (0, 0);
         for tenth in 1..=10 {
+            // Signed in again each time, as a browser refreshes its token: an access token
+            // lasts 15 minutes, and a soak may last longer.
+            let target = Arc::new(Target {
+                token: sign_in(&target.base, &filled.slug).await,
+                round: tenth,
+                ..(*target).clone()
+            });
             let r = run(&target, &mixed, 200, soak.div_ceil(10), pid).await;
             requests += r.latencies.len();
             errors += r.errors;
             println!(
-                "  {:>3}%: {:.1} MiB resident (peak {:.1}), {:.1} MiB allocated, p99 {:.1} ms, {} requests, {} errors",
+                "  {:>3}%: {:.1} MiB resident (peak {:.1}), {:.1} MiB allocated, p99 {:.1} ms, {} requests, {} errors{}",
                 tenth * 10,
                 common::rss_kib(pid) as f64 / 1024.0,
                 r.peak_kib as f64 / 1024.0,
                 common::heap::Heap::read(&data_dir).mib(),
                 pct(&r.latencies, 0.99),
                 r.latencies.len(),
-                r.errors
+                r.errors,
+                failures()
             );
         }
         let heap_end = common::heap::Heap::read(&data_dir);

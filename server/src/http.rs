@@ -311,14 +311,9 @@ async fn resolve_client_ip(
 /// may be (`x-devpulse-read: replica; staleness-ms=412`) or that the primary served them.
 async fn say_where_reads_were_served(req: Request, next: Next) -> Response {
     let (mut res, served) = store::replica::noting(next.run(req)).await;
-    let value = match served {
-        None => return res,
-        Some(store::replica::Served::Primary) => "primary".to_string(),
-        Some(store::replica::Served::Replica(age)) => {
-            format!("replica; staleness-ms={}", age.as_millis())
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    // A page says it itself: its reads run in render tasks this scope does not reach.
+    let Some(served) = served else { return res };
+    if let Ok(v) = HeaderValue::from_str(&served.header_value()) {
         res.headers_mut()
             .insert(HeaderName::from_static("x-devpulse-read"), v);
     }
@@ -334,10 +329,41 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let api = ["/api/v1/", "/v1/", "/mcp", "/auth/", "/ws"]
         .iter()
         .any(|p| path.starts_with(p));
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"application/grpc"))
+        .then(|| path.to_string());
     let response = next.run(req).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
         return response;
+    }
+    // A gRPC answer is always HTTP 200 with its status in the headers: an HTTP error here
+    // came from a layer in front (the body limit), and a gRPC client reads it as a broken
+    // call. It gets the status gRPC servers give for the same refusal.
+    if let Some(method) = grpc {
+        return match status {
+            StatusCode::PAYLOAD_TOO_LARGE => error::ApiError::PayloadTooLarge.into_grpc_response(),
+            s => {
+                // gRPC's mapping of HTTP statuses (doc/http-grpc-status-mapping.md).
+                let code = match s {
+                    StatusCode::UNAUTHORIZED => tonic::Code::Unauthenticated,
+                    StatusCode::FORBIDDEN => tonic::Code::PermissionDenied,
+                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                        tonic::Code::Unimplemented
+                    }
+                    StatusCode::TOO_MANY_REQUESTS
+                    | StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT => tonic::Code::Unavailable,
+                    StatusCode::BAD_REQUEST => tonic::Code::Internal,
+                    _ => tonic::Code::Unknown,
+                };
+                tonic::Status::new(code, format!("{method}: HTTP {s}"))
+                    .into_http::<axum::body::Body>()
+            }
+        };
     }
     let content_type = response
         .headers()

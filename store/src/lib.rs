@@ -186,14 +186,16 @@ impl Store {
                     let age = as_of.elapsed();
                     if age <= replica.max_lag() {
                         replica.served(replica::Served::Replica(age));
-                        return Ok(tx.read_as_of(as_of));
+                        return Ok(tx.read_as_of(as_of, age));
                     }
                 }
                 Err(e) => replica.failed(&e),
             }
         }
         replica.served(replica::Served::Primary);
-        TenantTx::begin_reads(&self.pool, scope).await
+        Ok(TenantTx::begin_reads(&self.pool, scope)
+            .await?
+            .read_on_primary())
     }
 
     /// [`Store::read_tx`] in someone's scope; the registry is always read on the primary.

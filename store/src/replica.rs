@@ -71,6 +71,17 @@ pub enum Served {
     Replica(Duration),
 }
 
+impl Served {
+    /// The `x-devpulse-read` response header's value: `primary`, or
+    /// `replica; staleness-ms=412`.
+    pub fn header_value(self) -> String {
+        match self {
+            Served::Primary => "primary".into(),
+            Served::Replica(age) => format!("replica; staleness-ms={}", age.as_millis()),
+        }
+    }
+}
+
 tokio::task_local! {
     static SERVED: std::cell::Cell<Option<Served>>;
 }

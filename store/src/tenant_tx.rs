@@ -22,6 +22,8 @@ pub struct TenantTx {
     scope: TenantScope,
     /// `Some(t)`: on a replica holding every commit made before `t`; `None`: the primary.
     as_of: Option<Instant>,
+    /// Where [`crate::Store::read_tx`] opened it, with a replica configured.
+    served: Option<crate::replica::Served>,
 }
 
 impl TenantTx {
@@ -72,14 +74,31 @@ impl TenantTx {
             tx,
             scope: scope.clone(),
             as_of: None,
+            served: None,
         })
     }
 
-    pub(crate) fn read_as_of(self, as_of: Instant) -> Self {
+    /// Opened on the replica, whose data is as of `as_of`, `age` old when it opened.
+    pub(crate) fn read_as_of(self, as_of: Instant, age: std::time::Duration) -> Self {
         TenantTx {
             as_of: Some(as_of),
+            served: Some(crate::replica::Served::Replica(age)),
             ..self
         }
+    }
+
+    /// Opened on the primary although a replica is configured.
+    pub(crate) fn read_on_primary(self) -> Self {
+        TenantTx {
+            served: Some(crate::replica::Served::Primary),
+            ..self
+        }
+    }
+
+    /// Where this read transaction was served, when a replica is configured (`None`:
+    /// there is none, or this is not a read transaction); what `x-devpulse-read` states.
+    pub fn served(&self) -> Option<crate::replica::Served> {
+        self.served
     }
 
     /// `None` on the primary, which sees every commit; on a replica, the instant before

@@ -91,6 +91,19 @@ pub mod ssr {
         }
     }
 
+    /// A page's dashboard reads share one transaction, opened in a render task that the
+    /// server's `x-devpulse-read` middleware does not reach: the page sets the header itself
+    /// (its response is sent once the whole page has rendered).
+    fn say_where_served(served: store::replica::Served) {
+        let value = http::HeaderValue::from_str(&served.header_value());
+        if let (Some(res), Ok(value)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            value,
+        ) {
+            res.insert_header(http::HeaderName::from_static("x-devpulse-read"), value);
+        }
+    }
+
     /// Names the connection type without a direct sqlx dependency.
     mod sqlx_conn {
         pub type PgConnection = <store::TenantTx as std::ops::Deref>::Target;
@@ -119,6 +132,9 @@ pub mod ssr {
             }
             if guard.is_none() {
                 let mut tx = cx.store.read_tx(&scope).await?;
+                if let Some(served) = tx.served() {
+                    say_where_served(served);
+                }
                 let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
                     .await?
                     .ok_or_else(no_dashboard)?;

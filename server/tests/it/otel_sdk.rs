@@ -115,6 +115,8 @@ async fn grpc_refusals_are_grpc_statuses() {
             // Costed before tonic decodes it (see `ingest::wire`).
             ("amplified", "RESOURCE_EXHAUSTED"),
             ("amplified after a group", "RESOURCE_EXHAUSTED"),
+            // The body limit in front of every route answers gRPC callers in gRPC too.
+            ("over the body limit", "RESOURCE_EXHAUSTED"),
             ("empty export", "OK"),
         ]
         .into_iter()

@@ -42,6 +42,23 @@ async fn overview(http: &Client, base: &str, token: &str) -> (Option<u64>, Strin
     (staleness, served, n)
 }
 
+/// Where the dashboard page's reads were served from, as its response says.
+async fn page_served(http: &Client, base: &str, token: &str) -> String {
+    let r = http
+        .get(format!("{base}/?range=24h"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.headers()
+        .get("x-devpulse-read")
+        .expect("a page that read the dashboard says where")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 /// One Bash call through the hooks, acknowledged: committed on the primary.
 async fn tool_call(http: &Client, base: &str, key: &str, id: &str) {
     for (hook, extra) in [
@@ -190,6 +207,14 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
         ms <= BOUND.as_millis() as u64,
         "served {ms} ms stale, beyond the bound"
     );
+    // The page renders its widgets in tasks of their own, and still says where they read.
+    let served = page_served(&http, &base, &token).await;
+    let page_ms: u64 = served
+        .strip_prefix("replica; staleness-ms=")
+        .unwrap_or_else(|| panic!("the page read the primary: {served}"))
+        .parse()
+        .unwrap();
+    assert!(page_ms <= BOUND.as_millis() as u64, "{served}");
 
     // A tool call, acknowledged (so committed on the primary) at `acked`.
     tool_call(&http, &base, &key, "toolu_replica_1").await;
@@ -259,6 +284,7 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
         moved >= BOUND - Duration::from_millis(300),
         "moved after {moved:?}"
     );
+    assert_eq!(page_served(&http, &base, &token).await, "primary");
     sqlx::query("SELECT pg_wal_replay_resume()")
         .execute(&mut standby_sql)
         .await
