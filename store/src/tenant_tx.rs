@@ -56,7 +56,8 @@ impl TenantTx {
         // The scope came from the registry, but check again (it names a role).
         ident::check(&scope.role, "role")?;
         // One round trip: `set_config('role', …, true)` is `SET LOCAL ROLE` (the same
-        // setting, with the same membership check), evaluated before the others.
+        // setting, with the same membership check, undone with the transaction); nothing
+        // else set here depends on the role.
         sqlx::query!(
             r#"SELECT set_config('role', $1, true) AS "role!",
                       set_config('search_path', $2, true) AS "path!",

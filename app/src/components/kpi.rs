@@ -217,7 +217,8 @@ pub fn sparkline_path(values: &[f64], w: f64, h: f64) -> String {
     path
 }
 
-/// `v` rounded to one decimal, as `{v:.1}` writes it.
+/// `v` rounded to one decimal (ties away from zero; `{v:.1}` would round them to even,
+/// a twentieth of a pixel apart). Server and browser run the same code, so they agree.
 fn push_tenths(out: &mut String, v: f64) {
     use std::fmt::Write;
     let tenths = (v * 10.0).round() as i64;

@@ -63,6 +63,9 @@ pub async fn set_time_zone(
     let mut tx = scoped(&state.store, &me).await?;
     let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
     tx.commit().await?;
+    // This instance's kept windows and answers go now; the database's notice tells the
+    // others (and arrives here too, but after the caller may have read again).
+    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(serde_json::json!({ "time_zone": tz })))
 }
 

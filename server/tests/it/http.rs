@@ -172,6 +172,18 @@ async fn oversized_bodies_get_413_problem_json() {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["status"], 413);
+    // A gRPC caller whose declared length is over the limit is refused by the same layer,
+    // before any handler: it gets a gRPC status (HTTP 200, RESOURCE_EXHAUSTED), which its
+    // client reads as a refusal rather than a broken call.
+    let r = client()
+        .post(server.url("/opentelemetry.proto.collector.logs.v1.LogsService/Export"))
+        .header("content-type", "application/grpc")
+        .body(vec![0u8; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["grpc-status"], "8", "{:?}", r.headers());
     server.shutdown().await;
 }
 

@@ -40,7 +40,8 @@ cases = {
     "amplified": (amplified, auth),
     # The same behind an empty group (field 15), which prost skips: still costed.
     "amplified after a group": (b"\x7b\x7c" + amplified, auth),
-    # Past the body limit (10 MiB) as it arrives, refused before anything decodes it.
+    # Past the body limit (10 MiB) as it arrives (grpcio declares no length, so the
+    # receiver's own read stops at the limit), refused before anything decodes it.
     "over the body limit": (bytes(11 * 1024 * 1024), auth),
     # An empty export is valid: nothing to store, and success.
     "empty export": (b"", auth),

@@ -63,6 +63,9 @@ struct Inner {
     /// Each workspace's windows by filters, and when each was worked out (see
     /// [`Answers::window`]).
     windows: HashMap<TenantId, HashMap<Filters, (Window, Instant)>>,
+    /// When a change to the workspace itself (not its events) was last noticed: events
+    /// cannot move a window, so only these keep one from being kept.
+    workspace_changed_at: HashMap<TenantId, Instant>,
 }
 
 /// The store's memory of dashboard answers; cheap to clone, one per process.
@@ -289,14 +292,20 @@ impl Answers {
         // data is from (the zone it read may be the old one).
         let since = tx.as_of().map_or(asked, |t| t.min(asked));
         let last = inner
-            .changed_at
+            .workspace_changed_at
             .get(&tenant)
             .copied()
             .max(inner.all_changed_at);
         if last.is_none_or(|c| c < since) {
             let count: usize = inner.windows.values().map(HashMap::len).sum();
             if count >= CAPACITY {
-                inner.windows.clear();
+                for ws in inner.windows.values_mut() {
+                    ws.retain(|_, (_, made)| made.elapsed() < LIFETIME);
+                }
+                inner.windows.retain(|_, ws| !ws.is_empty());
+                if inner.windows.values().map(HashMap::len).sum::<usize>() >= CAPACITY {
+                    inner.windows.clear();
+                }
             }
             inner
                 .windows
@@ -387,6 +396,7 @@ impl Answers {
         inner.changed_at.insert(tenant, Instant::now());
         if people.is_none() {
             inner.windows.remove(&tenant);
+            inner.workspace_changed_at.insert(tenant, Instant::now());
         }
         inner.entries.retain(|_, e| {
             e.tenant != tenant
