@@ -37,7 +37,7 @@ use common::heap::Heap;
 #[global_allocator]
 static ALLOCATOR: common::heap::Counting = common::heap::Counting;
 
-const PASSWORD: &str = "bench-password-123";
+use common::PASSWORD;
 
 fn has(name: &str) -> bool {
     std::env::args().any(|a| a == name)
@@ -129,7 +129,10 @@ async fn main() {
         // Server-rendered HTML, per role, against the status page.
         let mut tokens = Vec::new();
         for (role, email) in &roles {
-            tokens.push((*role, login(&http, &base, &filled.slug, email).await));
+            tokens.push((
+                *role,
+                common::sign_in(&http, &base, &filled.slug, email).await,
+            ));
         }
         let status = load(&http, clients, rounds, |_| {
             http.get(format!("{base}/status"))
@@ -167,7 +170,7 @@ async fn main() {
     if part("functions") {
         // Each server function, as the admin, against whoami. A fresh sign-in: a slow run can
         // outlast the first session's access token.
-        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        let admin = common::sign_in(&http, &base, &filled.slug, &roles[0].1).await;
         println!("\nServer functions, tenant admin, 30 days (baseline: whoami)");
         let whoami = load(&http, clients, rounds, |_| {
             http.post(format!("{base}/api/whoami")).bearer_auth(&admin)
@@ -217,7 +220,7 @@ async fn main() {
             ("activity", "dashboard/activity", vec![]),
         ];
         for (name, path, form) in fns {
-            let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+            let admin = common::sign_in(&http, &base, &filled.slug, &roles[0].1).await;
             let t = load(&http, clients, rounds, |_| {
                 http.post(format!("{base}/api/{path}"))
                     .bearer_auth(&admin)
@@ -245,14 +248,14 @@ async fn main() {
     }
     if part("live") {
         // Live: N subscribers, one event at a time.
-        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        let admin = common::sign_in(&http, &base, &filled.slug, &roles[0].1).await;
         println!("\nLive: {sockets} subscribed WebSockets, commit -> metrics_update received");
         let (latencies, acks) = live(&addr, &base, &admin, &key, sockets).await;
         report("POST acknowledged (baseline)", &acks, None);
         report("message received, every socket", &latencies, Some(&acks));
     }
     if part("idle") {
-        let admin = login(&http, &base, &filled.slug, &roles[0].1).await;
+        let admin = common::sign_in(&http, &base, &filled.slug, &roles[0].1).await;
         println!("\nIdle WebSockets, {idle} open at once: the server's extra memory");
         println!(
             "  (resident; and allocated and not freed, the rest being what the allocator keeps)"
@@ -320,22 +323,6 @@ async fn roles(
         ("developer", dev.email.to_string()),
         ("viewer", viewer.to_string()),
     ]
-}
-
-async fn login(http: &reqwest::Client, base: &str, slug: &str, email: &str) -> String {
-    let r: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({ "tenant": slug, "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{email}: {r}"))
-        .to_string()
 }
 
 /// `clients` at once, each sending `rounds` requests one after another; every latency.

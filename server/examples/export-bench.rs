@@ -47,19 +47,7 @@ async fn main() {
 
     let (mut child, base, pid) = common::spawn_server(&data_dir, &[]).await;
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(
-            &serde_json::json!({ "tenant": filled.slug, "email": "bench@bench.test",
-                                   "password": "bench-password-123" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("a token").to_string();
+    let token = common::sign_in(&http, &base, &filled.slug, "bench@bench.test").await;
     println!(
         "\nexport-bench: {} events, {} build",
         filled.events,

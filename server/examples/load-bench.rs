@@ -139,21 +139,6 @@ fn failures() -> String {
     format!(" ({})", parts.join(", "))
 }
 
-/// A fresh access token for the filled tenant's admin.
-async fn sign_in(base: &str, slug: &str) -> String {
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "tenant": slug, "email": "bench@bench.test",
-                       "password": "bench-password-123" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["access_token"].as_str().expect("a token").to_string()
-}
-
 struct Run {
     latencies: Vec<Duration>,
     errors: u64,
@@ -299,7 +284,13 @@ async fn main() {
     db.close().await;
 
     let (mut child, base, pid) = common::spawn_server(&data_dir, &[("RUST_LOG", "error")]).await;
-    let token = sign_in(&base, &filled.slug).await;
+    let token = common::sign_in(
+        &reqwest::Client::new(),
+        &base,
+        &filled.slug,
+        "bench@bench.test",
+    )
+    .await;
     let target = Arc::new(Target {
         base,
         token,
@@ -371,7 +362,13 @@ async fn main() {
             // Signed in again each time, as a browser refreshes its token: an access token
             // lasts 15 minutes, and a soak may last longer.
             let target = Arc::new(Target {
-                token: sign_in(&target.base, &filled.slug).await,
+                token: common::sign_in(
+                    &reqwest::Client::new(),
+                    &target.base,
+                    &filled.slug,
+                    "bench@bench.test",
+                )
+                .await,
                 round: tenth,
                 ..(*target).clone()
             });

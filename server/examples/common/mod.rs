@@ -42,6 +42,28 @@ pub fn flag(name: &str, default: u64) -> u64 {
     }
 }
 
+/// The password of everyone the benches make (bench@bench.test and the others).
+#[allow(dead_code)]
+pub const PASSWORD: &str = "bench-password-123";
+
+/// An access token for `email` in workspace `slug`, signed in through the API.
+#[allow(dead_code)]
+pub async fn sign_in(http: &reqwest::Client, base: &str, slug: &str, email: &str) -> String {
+    let r: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({ "tenant": slug, "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{email}: {r}"))
+        .to_string()
+}
+
 /// A tenant named `<prefix><now in ms>` (so runs against one database do not collide) whose
 /// admin holds an ingest key; returns the tenant, its slug and the key.
 pub async fn tenant_with_key(
@@ -56,7 +78,7 @@ pub async fn tenant_with_key(
         &store::Slug::parse(&slug).unwrap(),
         "Bench",
         &email,
-        Some("bench-password-123".into()),
+        Some(PASSWORD.into()),
         &actor,
     )
     .await
