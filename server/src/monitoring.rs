@@ -4,7 +4,10 @@
 //! a level rather than an event (the writer's queue, the database pool, open sockets, jobs by
 //! state) is read when scraped. `deploy/grafana/devpulse.json` charts every one of them.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -42,8 +45,17 @@ pub const METRICS: &[&str] = &[
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often the recorder's upkeep runs (see [`handle`]).
+pub const UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process's recorder, installed the first time it is asked for (every server in a
 /// process shares it, as they share the process).
+///
+/// The recorder keeps every histogram sample it is given until its upkeep folds them into
+/// the buckets: a scrape runs it, but metrics may be off, or scraped once a minute while
+/// thousands of requests a second are timed. Without upkeep of its own the process grew by
+/// a 1 KiB block per 64 timed requests, for ever (30 MiB in a 15-minute soak). A thread, not
+/// a task: the recorder outlives any one runtime (each test server has its own).
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let handle = PrometheusBuilder::new()
@@ -57,6 +69,14 @@ pub fn handle() -> &'static PrometheusHandle {
             .install_recorder()
             .expect("no other metrics recorder is installed");
         describe();
+        let kept = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP);
+                kept.run_upkeep();
+            })
+            .expect("the upkeep thread starts");
         handle
     })
 }
