@@ -572,6 +572,15 @@ pub async fn value(
             _ => p.spent / p.limit * 100.0,
         }));
     }
+    if let Some(signal) = rule.metric.unusual() {
+        let judged =
+            crate::dashboard::last_day_judged(conn, owner, &rule.filters, signal, now).await;
+        return match judged {
+            Ok(j) => Ok(j.and_then(|j| rule.metric.of_judged(&j))),
+            Err(Error::NotFound(_) | Error::Invalid { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
     // Minute buckets up to a day, hours beyond: the window ends with the current bucket.
     let (grain, unit) = if rule.window_minutes <= 24 * 60 {
         (Grain::Minute, TimeDelta::minutes(1))

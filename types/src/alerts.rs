@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    anomalies::{Judged, Signal, MAX_SENSITIVITY, MIN_SENSITIVITY},
     dashboard::{Filters, Kpis},
     AlertRuleId, BudgetId, Invalid, UserId,
 };
@@ -33,6 +34,13 @@ pub enum Metric {
     BudgetUsed,
     /// Where the budget's period ends at its current pace, in percent of its limit.
     BudgetProjected,
+    /// How unusual the last whole day's cost was, in spreads from the same weekday's usual
+    /// (see [`crate::anomalies`]); likewise the three below.
+    UnusualCost,
+    UnusualTokens,
+    UnusualFailureRate,
+    /// Both ways: a day far below the usual is as unusual as one far above.
+    UnusualActivity,
 }
 
 /// How a metric's numbers read.
@@ -43,10 +51,12 @@ pub enum Unit {
     Usd,
     Count,
     Percent,
+    /// Distances from the usual (see [`crate::anomalies::Judged::score`]).
+    Spreads,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 16] = [
         Metric::CostUsd,
         Metric::Tokens,
         Metric::Sessions,
@@ -59,6 +69,10 @@ impl Metric {
         Metric::LinesChanged,
         Metric::BudgetUsed,
         Metric::BudgetProjected,
+        Metric::UnusualCost,
+        Metric::UnusualTokens,
+        Metric::UnusualFailureRate,
+        Metric::UnusualActivity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +89,10 @@ impl Metric {
             Metric::LinesChanged => "lines_changed",
             Metric::BudgetUsed => "budget_used",
             Metric::BudgetProjected => "budget_projected",
+            Metric::UnusualCost => "unusual_cost",
+            Metric::UnusualTokens => "unusual_tokens",
+            Metric::UnusualFailureRate => "unusual_failure_rate",
+            Metric::UnusualActivity => "unusual_activity",
         }
     }
 
@@ -105,6 +123,10 @@ impl Metric {
             Metric::LinesChanged => "Lines changed",
             Metric::BudgetUsed => "Budget used",
             Metric::BudgetProjected => "Budget projected at period end",
+            Metric::UnusualCost => "Unusual day: cost",
+            Metric::UnusualTokens => "Unusual day: tokens",
+            Metric::UnusualFailureRate => "Unusual day: tool failure rate",
+            Metric::UnusualActivity => "Unusual day: activity",
         }
     }
 
@@ -112,12 +134,35 @@ impl Metric {
         match self {
             Metric::CostUsd => Unit::Usd,
             Metric::FailureRate | Metric::BudgetUsed | Metric::BudgetProjected => Unit::Percent,
+            _ if self.unusual().is_some() => Unit::Spreads,
             _ => Unit::Count,
         }
     }
 
     pub fn is_budget(self) -> bool {
         matches!(self, Metric::BudgetUsed | Metric::BudgetProjected)
+    }
+
+    /// What an unusual-day metric watches; `None` for the others.
+    pub fn unusual(self) -> Option<Signal> {
+        match self {
+            Metric::UnusualCost => Some(Signal::CostUsd),
+            Metric::UnusualTokens => Some(Signal::Tokens),
+            Metric::UnusualFailureRate => Some(Signal::FailureRate),
+            Metric::UnusualActivity => Some(Signal::Activity),
+            _ => None,
+        }
+    }
+
+    /// The value an unusual-day rule compares with its threshold: the day's score, or its
+    /// distance either way for a signal whose drops count too.
+    pub fn of_judged(self, j: &Judged) -> Option<f64> {
+        let signal = self.unusual()?;
+        Some(if signal.both_ways() {
+            j.score.abs()
+        } else {
+            j.score
+        })
     }
 
     /// The metric's value in a window's totals; `None` when it has none (a failure rate
@@ -139,7 +184,12 @@ impl Metric {
             }
             Metric::ApiErrors => c.activity.api_errors as f64,
             Metric::LinesChanged => (c.lines_added + c.lines_removed) as f64,
-            Metric::BudgetUsed | Metric::BudgetProjected => return None,
+            Metric::BudgetUsed
+            | Metric::BudgetProjected
+            | Metric::UnusualCost
+            | Metric::UnusualTokens
+            | Metric::UnusualFailureRate
+            | Metric::UnusualActivity => return None,
         })
     }
 
@@ -148,7 +198,10 @@ impl Metric {
         match self.unit() {
             Unit::Usd => format!("${v:.2}"),
             Unit::Percent => format!("{}%", trim(v, 1)),
+            // Whole counts grouped as on the pages (14,166,080 tokens), fractions as they are.
+            Unit::Count if v.fract() == 0.0 && v.abs() < 1e15 => crate::numbers::grouped(v as i64),
             Unit::Count => trim(v, 2),
+            Unit::Spreads => format!("{} spreads", trim(v, 1)),
         }
     }
 }
@@ -312,7 +365,35 @@ impl NewRule {
             _ => {}
         }
         self.clear = Some(clear);
-        if self.metric.is_budget() {
+        if self.metric.unusual().is_some() {
+            if self.direction != Direction::Above {
+                return Err(bad(
+                    "direction",
+                    "an unusual day is a distance from the usual: use above",
+                ));
+            }
+            if !(MIN_SENSITIVITY..=MAX_SENSITIVITY).contains(&self.threshold) {
+                return Err(bad(
+                    "threshold",
+                    "must be 2 to 10 spreads from the usual (3.5 is the unusual days' default)",
+                ));
+            }
+            if self.filters.project.is_some() {
+                return Err(bad(
+                    "project",
+                    "unusual days are judged for people, teams and the workspace, not per project",
+                ));
+            }
+            if self.hours.is_some() {
+                return Err(bad(
+                    "hours",
+                    "an unusual-day rule judges whole days: leave working hours empty",
+                ));
+            }
+            self.budget_id = None;
+            // Always the last whole day, whatever the form's window said.
+            self.window_minutes = 24 * 60;
+        } else if self.metric.is_budget() {
             if self.budget_id.is_none() {
                 return Err(bad(
                     "budget_id",
@@ -354,6 +435,8 @@ impl NewRule {
     pub fn describe(&self) -> String {
         let over = if self.metric.is_budget() {
             " this period".to_string()
+        } else if self.metric.unusual().is_some() {
+            " on the last whole day, against the same weekday's usual".to_string()
         } else {
             format!(" over {}", window_words(self.window_minutes))
         };
@@ -691,5 +774,88 @@ mod tests {
         assert_eq!(Metric::FailureRate.show(17.50), "17.5%");
         assert_eq!(window_words(120), "2 h");
         assert_eq!(window_words(45), "45 min");
+    }
+
+    #[test]
+    fn unusual_day_rules_judge_whole_days_in_spreads() {
+        let ok = NewRule {
+            name: "Odd spend".into(),
+            metric: Metric::UnusualCost,
+            direction: Direction::Above,
+            threshold: 3.5,
+            clear: None,
+            window_minutes: 60,
+            filters: Filters::default(),
+            budget_id: None,
+            hours: None,
+            enabled: true,
+        };
+        let checked = ok.clone().checked().unwrap();
+        assert_eq!(checked.window_minutes, 1440, "always the last whole day");
+        assert_eq!(
+            checked.describe(),
+            "Unusual day: cost above 3.5 spreads on the last whole day, against the same weekday's usual"
+        );
+        let field = |r: NewRule| r.checked().unwrap_err().field;
+        assert_eq!(
+            field(NewRule {
+                direction: Direction::Below,
+                ..ok.clone()
+            }),
+            "direction"
+        );
+        assert_eq!(
+            field(NewRule {
+                threshold: 1.5,
+                ..ok.clone()
+            }),
+            "threshold"
+        );
+        assert_eq!(
+            field(NewRule {
+                threshold: 12.0,
+                ..ok.clone()
+            }),
+            "threshold"
+        );
+        assert_eq!(
+            field(NewRule {
+                filters: Filters {
+                    project: Some("web".into()),
+                    ..Filters::default()
+                },
+                ..ok.clone()
+            }),
+            "project"
+        );
+        assert_eq!(
+            field(NewRule {
+                hours: Some(WorkingHours {
+                    from_hour: 9,
+                    to_hour: 18,
+                    weekdays: true
+                }),
+                ..ok
+            }),
+            "hours"
+        );
+        // A spend far below the usual is no news; activity far below is.
+        let low = Judged {
+            value: 1.0,
+            median: 10.0,
+            spread: 1.0,
+            score: -9.0,
+            history: 4,
+        };
+        assert_eq!(Metric::UnusualCost.of_judged(&low), Some(-9.0));
+        assert_eq!(Metric::UnusualActivity.of_judged(&low), Some(9.0));
+        assert_eq!(Metric::CostUsd.of_judged(&low), None);
+        assert_eq!(Metric::UnusualTokens.show(4.26), "4.3 spreads");
+        assert_eq!(Metric::Tokens.show(14_166_080.0), "14,166,080");
+        assert_eq!(Metric::Sessions.show(2.5), "2.5");
+        assert_eq!(
+            Metric::parse("unusual_activity"),
+            Ok(Metric::UnusualActivity)
+        );
     }
 }

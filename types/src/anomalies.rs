@@ -31,6 +31,9 @@ pub const MIN_HISTORY: usize = 3;
 pub const WEEKS: usize = 8;
 /// How far (in spreads) from the median a day must lie by default.
 pub const DEFAULT_SENSITIVITY: f64 = 3.5;
+/// The touchiest and the least touchy sensitivity one may ask for.
+pub const MIN_SENSITIVITY: f64 = 2.0;
+pub const MAX_SENSITIVITY: f64 = 10.0;
 
 impl Signal {
     pub const ALL: [Signal; 4] = [
@@ -79,7 +82,7 @@ impl Signal {
         match self {
             Signal::CostUsd => format!("${v:.2}"),
             Signal::FailureRate => format!("{v:.1}%"),
-            _ => format!("{}", v.round() as i64),
+            _ => crate::numbers::grouped(v.round() as i64),
         }
     }
 }
@@ -88,7 +91,7 @@ impl Signal {
 pub fn sensitivity(v: Option<f64>) -> Result<f64, Invalid> {
     match v {
         None => Ok(DEFAULT_SENSITIVITY),
-        Some(s) if s.is_finite() && (2.0..=10.0).contains(&s) => Ok(s),
+        Some(s) if s.is_finite() && (MIN_SENSITIVITY..=MAX_SENSITIVITY).contains(&s) => Ok(s),
         Some(_) => Err(Invalid {
             field: "sensitivity",
             reason: "must be 2 to 10 (spreads from the usual)".into(),
@@ -196,9 +199,49 @@ impl Anomaly {
     }
 }
 
-/// The unusual days of one series: `days` are `(day, value)` in any order, with no entry
-/// for a day of nothing (read as 0 for spend and activity, skipped for a rate). Only days from
-/// `since` on are judged; each against the same weekday of up to [`WEEKS`] weeks before it.
+/// One series, as [`find`] and [`judge_day`] read it: `days` are `(day, value)` in any
+/// order, with no entry for a day of nothing (read as 0 for spend and activity from `first`
+/// on, skipped for a rate).
+struct Days {
+    signal: Signal,
+    by_day: std::collections::BTreeMap<NaiveDate, f64>,
+    first: NaiveDate,
+}
+
+impl Days {
+    fn new(signal: Signal, days: &[(NaiveDate, f64)], first: NaiveDate) -> Days {
+        Days {
+            signal,
+            by_day: days.iter().copied().collect(),
+            first,
+        }
+    }
+
+    fn value_on(&self, d: NaiveDate) -> Option<f64> {
+        match self.by_day.get(&d) {
+            Some(v) => Some(*v),
+            // A rate of no runs is no rate; no spend is zero spend, but only once the series
+            // has begun.
+            None if self.signal == Signal::FailureRate => None,
+            None if d >= self.first => Some(0.0),
+            None => None,
+        }
+    }
+
+    /// `day` against the same weekday of up to [`WEEKS`] weeks before it.
+    fn judge(&self, day: NaiveDate) -> Option<Judged> {
+        let v = self.value_on(day)?;
+        let history: Vec<f64> = (1..=WEEKS as u64)
+            .filter_map(|w| day.checked_sub_days(chrono::Days::new(7 * w)))
+            .filter(|d| *d >= self.first)
+            .filter_map(|d| self.value_on(d))
+            .collect();
+        judge(self.signal, &history, v)
+    }
+}
+
+/// The unusual days of one series (`days` and `first` as in [`judge_day`]). Only days from
+/// `since` to `until` are judged.
 pub fn find(
     signal: Signal,
     days: &[(NaiveDate, f64)],
@@ -207,35 +250,31 @@ pub fn find(
     until: NaiveDate,
     sensitivity: f64,
 ) -> Vec<(NaiveDate, Judged)> {
-    let by_day: std::collections::BTreeMap<NaiveDate, f64> = days.iter().copied().collect();
-    let value_on = |d: NaiveDate| -> Option<f64> {
-        match by_day.get(&d) {
-            Some(v) => Some(*v),
-            // A rate of no runs is no rate; no spend is zero spend, but only once the series
-            // has begun.
-            None if signal == Signal::FailureRate => None,
-            None if d >= first => Some(0.0),
-            None => None,
-        }
-    };
+    let series = Days::new(signal, days, first);
     let mut out = Vec::new();
     let mut day = since;
     while day <= until {
-        if let Some(v) = value_on(day) {
-            let history: Vec<f64> = (1..=WEEKS as u64)
-                .filter_map(|w| day.checked_sub_days(chrono::Days::new(7 * w)))
-                .filter(|d| *d >= first)
-                .filter_map(value_on)
-                .collect();
-            if let Some(j) = judge(signal, &history, v) {
-                if j.unusual(signal, sensitivity) {
-                    out.push((day, j));
-                }
+        if let Some(j) = series.judge(day) {
+            if j.unusual(signal, sensitivity) {
+                out.push((day, j));
             }
         }
         day = day.succ_opt().expect("a date after");
     }
     out
+}
+
+/// `day` of one series against the same weekday of up to [`WEEKS`] weeks before it, unusual
+/// or not; `None` when it cannot be judged (too little history, a rate of too few runs).
+/// `days` are `(day, value)` in any order, with no entry for a day of nothing (read as 0 for
+/// spend and activity from `first`, the series' first day, on).
+pub fn judge_day(
+    signal: Signal,
+    days: &[(NaiveDate, f64)],
+    first: NaiveDate,
+    day: NaiveDate,
+) -> Option<Judged> {
+    Days::new(signal, days, first).judge(day)
 }
 
 #[cfg(test)]
@@ -291,6 +330,38 @@ mod tests {
             })
             .collect();
         assert!(find(Signal::CostUsd, &days, first, first, d("2026-12-06"), 2.0).is_empty());
+        // Judged one day at a time (as a rule judges yesterday), the same: no verdict at all.
+        assert_eq!(
+            judge_day(Signal::CostUsd, &days, first, d("2026-12-06")),
+            None
+        );
+    }
+
+    #[test]
+    fn one_day_is_judged_as_the_search_judges_it() {
+        let first = d("2026-11-01");
+        let mut days: Vec<(NaiveDate, f64)> = (0..35)
+            .map(|i| (first + chrono::Days::new(i), 10.0))
+            .collect();
+        // No entry on one day is a day of no spend (0), which is unusual too, but below.
+        let odd = d("2026-12-05");
+        days.retain(|(x, _)| *x != d("2026-12-04") && *x != odd);
+        days.push((odd, 25.0));
+        let j = judge_day(Signal::CostUsd, &days, first, odd).unwrap();
+        assert_eq!(
+            (j.median, j.spread, j.score, j.history),
+            (10.0, 1.0, 15.0, 4)
+        );
+        let found = find(Signal::CostUsd, &days, first, odd, odd, 3.5);
+        assert_eq!(found, vec![(odd, j)]);
+        let empty = judge_day(Signal::CostUsd, &days, first, d("2026-12-04")).unwrap();
+        assert_eq!(empty.value, 0.0);
+        assert!(empty.score < 0.0);
+        // A rate with no runs that day has no verdict.
+        assert_eq!(
+            judge_day(Signal::FailureRate, &days, first, d("2026-12-04")),
+            None
+        );
     }
 
     #[test]
@@ -329,6 +400,7 @@ mod tests {
             a.explain(),
             "Cost was $48.20 on Tue Dec 1, against a median of $12.10 on the 6 Tuesdays before (usual spread $3.40): 10.6 spreads above."
         );
+        assert_eq!(Signal::Tokens.show(14_166_080.0), "14,166,080");
         assert_eq!(sensitivity(None), Ok(3.5));
         assert_eq!(sensitivity(Some(1.0)).unwrap_err().field, "sensitivity");
     }

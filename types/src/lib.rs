@@ -16,6 +16,7 @@ pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod mfa;
+pub mod numbers;
 pub mod people;
 pub mod problem;
 pub mod range;

@@ -39,21 +39,8 @@ pub fn usd(v: f64) -> String {
     }
 }
 
-/// A count with thousands grouped: 1,234,567 (for counts people check exactly).
-pub fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
+/// A count with thousands grouped: 1,234,567 (shared with the text the server writes).
+pub use types::numbers::grouped;
 
 /// A share (0.125) as 12.5%.
 pub fn pct(share: f64) -> String {
@@ -98,15 +85,6 @@ pub fn signed_pct(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_group_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(grouped(-12_345), "-12,345");
-    }
 
     #[test]
     fn numbers_read_compactly() {

@@ -96,14 +96,18 @@ pub fn AlertsPage() -> impl IntoView {
                 <label>
                     "Number"
                     <select name="metric" id="rule-metric">
-                        {Metric::ALL.map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
+                        {Metric::ALL.into_iter().filter(|m| m.unusual().is_none()).map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
+                        <optgroup label="Unusual day (threshold in spreads, 2 to 10)">
+                            {Metric::ALL.into_iter().filter(|m| m.unusual().is_some()).map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
+                        </optgroup>
                     </select>
                 </label>
+                <p class="muted" id="rule-metric-hint">"An unusual-day rule judges the last whole day against the same weekday's usual (as the unusual days below): the threshold is in spreads, the window is always that day, and nothing fires before three such weekdays are behind it."</p>
                 {field_error(save.value(), "metric", "rule-metric-error")}
                 <div class="row">
                     <label>
                         "Fires when it is"
-                        <select name="direction" id="rule-direction">
+                        <select name="direction" id="rule-direction" aria-describedby="rule-direction-error">
                             <option value="above">"above"</option>
                             <option value="below">"below"</option>
                         </select>
@@ -117,6 +121,7 @@ pub fn AlertsPage() -> impl IntoView {
                         <input name="clear" id="rule-clear" inputmode="decimal" aria-describedby="rule-clear-error" />
                     </label>
                 </div>
+                {field_error(save.value(), "direction", "rule-direction-error")}
                 {field_error(save.value(), "threshold", "rule-threshold-error")}
                 {field_error(save.value(), "clear", "rule-clear-error")}
                 <label>
@@ -136,6 +141,7 @@ pub fn AlertsPage() -> impl IntoView {
                 {field_error(save.value(), "over", "rule-over-error")}
                 {field_error(save.value(), "person", "rule-person-error")}
                 {field_error(save.value(), "team", "rule-team-error")}
+                {field_error(save.value(), "project", "rule-project-error")}
                 {field_error(save.value(), "budget_id", "rule-budget-error")}
                 <label>
                     "Only during working hours (optional, in the workspace's time zone)"
@@ -253,6 +259,8 @@ const FORM_FIELDS: &[&str] = &[
     "team",
     "budget_id",
     "hours",
+    "direction",
+    "project",
 ];
 
 const WINDOWS: [(i32, &str); 8] = [
@@ -300,7 +308,7 @@ fn ScopeFields(choices: Choices, budgets: Vec<types::budgets::Status>) -> impl I
         <div class="row">
             <label>
                 "Project"
-                <select name="project" id="rule-project">
+                <select name="project" id="rule-project" aria-describedby="rule-project-error">
                     <option value="">"Any"</option>
                     {options(projects)}
                 </select>

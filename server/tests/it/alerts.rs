@@ -561,3 +561,140 @@ async fn an_unusual_day_is_flagged_with_its_numbers_and_ordinary_weeks_are_not()
     );
     server.shutdown().await;
 }
+
+/// Sends one API request per day `k` days ago (noon UTC, the workspace's zone), costing what
+/// `cost(k)` says, as `who` in one session.
+async fn daily_spend(
+    server: &TestServer,
+    key: &str,
+    who: &str,
+    days: std::ops::RangeInclusive<u64>,
+    cost: impl Fn(u64) -> f64,
+) {
+    let today = Utc::now().date_naive();
+    let items: Vec<Value> = days
+        .map(|k| {
+            let day = today - chrono::Days::new(k);
+            json!({ "type": "api_request", "request_id": format!("{who}-day-{k}"),
+                    "session_id": format!("{who}-days"), "model": "claude-sonnet-4-5",
+                    "input_tokens": 10, "cost_usd": cost(k),
+                    "timestamp": format!("{day}T12:00:00Z") })
+        })
+        .collect();
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// An unusual-day rule reads yesterday against the same weekday's usual, in spreads: it
+/// fires once when yesterday turns unusual (and stays one firing however often it is
+/// judged), and says nothing while fewer than three same weekdays are behind the day.
+#[tokio::test]
+async fn an_unusual_day_rule_fires_once_for_yesterday_and_never_on_a_short_history() {
+    let mut server = TestServer::start_with(|c| {
+        c.schedules = server::jobs::schedules(|var| {
+            (var == "DEVPULSE_SCHEDULE_ALERTS").then(|| "* * * * * *".to_string())
+        })
+        .unwrap()
+    })
+    .await;
+    let keys = people(&server).await;
+    // Ana: five weeks of $10 days, yesterday included. Bo: ten days, yesterday wild.
+    daily_spend(&server, &keys["ana"], "ana", 1..=35, |_| 10.0).await;
+    daily_spend(&server, &keys["bo"], "bo", 1..=10, |k| {
+        if k == 1 {
+            500.0
+        } else {
+            10.0
+        }
+    })
+    .await;
+    let ana = login(&server, "demo", "ana@demo.test", "ana-password-123").await;
+    let bo = login(&server, "demo", "bo@demo.test", "bo-password-123").await;
+    let rule = |name: &str| {
+        json!({ "name": name, "metric": "unusual_cost", "direction": "above", "threshold": 3.5,
+                "window_minutes": 60 })
+    };
+    let (status, mine) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&ana),
+        Some(rule("My odd days")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{mine}");
+    assert_eq!(mine["window_minutes"], 1440, "always the last whole day");
+    let id = mine["id"].as_str().unwrap().to_string();
+    // Yesterday was $10 like every day: a median of $10, a spread of $1 (the floor), 0 away.
+    let judged = judged_at(&server, &ana, &id, 0.0).await;
+    assert_eq!(judged["state"], "ok", "{judged}");
+
+    let (status, his) = call(
+        &server,
+        Method::POST,
+        "/api/v1/alerts",
+        Some(&bo),
+        Some(rule("His odd days")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{his}");
+    let his_id = his["id"].as_str().unwrap().to_string();
+
+    // Another $70 for Ana yesterday: $80 against $10 is 70 spreads, and the rule fires.
+    daily_spend(&server, &keys["ana"], "ana-more", 1..=1, |_| 70.0).await;
+    let fired = judged_at(&server, &ana, &id, 70.0).await;
+    assert_eq!(fired["state"], "firing", "{fired}");
+    // Judged again every second: still the one firing.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(history(&server, &ana, &id).await, vec!["firing@70.0"]);
+    let inbox = inbox(&server, &ana).await;
+    assert!(
+        inbox["items"][0]["event"]["metric"] == "unusual_cost",
+        "{inbox}"
+    );
+
+    // Bo's $500 yesterday has one earlier same weekday behind it: no verdict, no firing.
+    let his = rules(&server, &bo)
+        .await
+        .into_iter()
+        .find(|r| r["id"] == his_id.as_str())
+        .expect("his rule");
+    assert!(!his["evaluated_at"].is_null(), "judged by the sweep: {his}");
+    assert!(his["last_value"].is_null(), "{his}");
+    assert_eq!(his["state"], "ok");
+    assert!(history(&server, &bo, &his_id).await.is_empty());
+
+    // Refused by field: below, a threshold that is not a distance, a project.
+    for (body, pointer) in [
+        (json!({ "direction": "below" }), "/direction"),
+        (json!({ "threshold": 1 }), "/threshold"),
+        (json!({ "filters": { "project": "web" } }), "/project"),
+    ] {
+        let mut wrong = rule("Wrong");
+        wrong
+            .as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        let (status, problem) = call(
+            &server,
+            Method::POST,
+            "/api/v1/alerts",
+            Some(&ana),
+            Some(wrong),
+        )
+        .await;
+        assert_eq!(status, 422, "{problem}");
+        let pointers: Vec<&str> = problem["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["pointer"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(pointers.contains(&pointer), "{problem}");
+    }
+    server.shutdown().await;
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{code, names, source_grain, window, Reader};
 use crate::{teams, Result};
 use types::{
-    anomalies::{find, Anomaly, Signal, Who, MIN_RUNS},
+    anomalies::{find, judge_day, Anomaly, Judged, Signal, Who, MIN_RUNS},
     dashboard::{Audience, Filters, Preset},
     Grain, UserId,
 };
@@ -47,16 +47,15 @@ impl Day {
     }
 }
 
-/// The unusual days of the last `days` whole local days, at `sensitivity` spreads, newest
-/// first (the most unusual first within a day).
-pub async fn anomalies(
+/// Each person's daily sums over the last 90 local days (of `people`, `None`: everyone;
+/// narrowed to a model or tool when given), and the last whole local day.
+async fn daily(
     conn: &mut PgConnection,
-    reader: &Reader,
+    people: Option<Vec<Uuid>>,
+    model: Option<&str>,
+    tool: Option<&str>,
     now: DateTime<Utc>,
-    days: i64,
-    sensitivity: f64,
-) -> Result<Vec<Anomaly>> {
-    let days = days.clamp(1, MAX_DAYS);
+) -> Result<(BTreeMap<Uuid, BTreeMap<NaiveDate, Day>>, NaiveDate)> {
     let f = Filters {
         range: Some(Preset::Last90Days),
         grain: Some(Grain::Day),
@@ -75,15 +74,16 @@ pub async fn anomalies(
            FROM rollups r
            WHERE r.grain = $2 AND r.bucket >= $3 AND r.bucket < $4
              AND ($5::uuid[] IS NULL OR r.user_id = ANY($5))
+             AND ($6::text IS NULL OR r.model = $6)
+             AND ($7::text IS NULL OR r.tool = $7)
            GROUP BY 1, 2"#,
         w.tz,
         code(src),
         w.from,
         w.to,
-        reader
-            .people
-            .as_ref()
-            .map(|p| p.iter().map(|u| u.0).collect::<Vec<Uuid>>()) as Option<Vec<Uuid>>
+        people as Option<Vec<Uuid>>,
+        model,
+        tool
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -103,7 +103,6 @@ pub async fn anomalies(
             .or_default()
             .add(&d);
     }
-    // The last whole local day, and the first day judged.
     let today = sqlx::query_scalar!(
         r#"SELECT ($1::timestamptz AT TIME ZONE $2::text)::date AS "d!""#,
         now,
@@ -111,23 +110,68 @@ pub async fn anomalies(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let until = today.pred_opt().unwrap_or(today);
+    Ok((by_person, today.pred_opt().unwrap_or(today)))
+}
+
+fn total<'a>(
+    members: impl Iterator<Item = &'a BTreeMap<NaiveDate, Day>>,
+) -> BTreeMap<NaiveDate, Day> {
+    let mut total: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+    for m in members {
+        for (day, d) in m {
+            total.entry(*day).or_default().add(d);
+        }
+    }
+    total
+}
+
+/// Whether `signal` was usual on the last whole local day for the people `f` narrows
+/// `reader`'s view to (its model and tool too), all of them together: what an unusual-day
+/// alert rule reads. `None` when the day cannot be judged yet (see
+/// [`types::anomalies::judge_day`]).
+pub async fn last_day(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    f: &Filters,
+    signal: Signal,
+    now: DateTime<Utc>,
+) -> Result<Option<Judged>> {
+    let people = reader.people_for(conn, f).await?;
+    let (by_person, until) =
+        daily(conn, people, f.model.as_deref(), f.tool.as_deref(), now).await?;
+    let series = total(by_person.values());
+    let Some(first) = series.keys().next().copied() else {
+        return Ok(None);
+    };
+    let values: Vec<(NaiveDate, f64)> = series
+        .iter()
+        .filter_map(|(day, d)| d.signal(signal).map(|v| (*day, v)))
+        .collect();
+    Ok(judge_day(signal, &values, first, until))
+}
+
+/// The unusual days of the last `days` whole local days, at `sensitivity` spreads, newest
+/// first (the most unusual first within a day).
+pub async fn anomalies(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    now: DateTime<Utc>,
+    days: i64,
+    sensitivity: f64,
+) -> Result<Vec<Anomaly>> {
+    let days = days.clamp(1, MAX_DAYS);
+    let people = reader
+        .people
+        .as_ref()
+        .map(|p| p.iter().map(|u| u.0).collect::<Vec<Uuid>>());
+    let (by_person, until) = daily(conn, people, None, None, now).await?;
     let since = until
         .checked_sub_days(Days::new(days as u64 - 1))
         .unwrap_or(until);
 
     let mut series: Vec<(Who, BTreeMap<NaiveDate, Day>)> = Vec::new();
-    let sum = |members: &mut dyn Iterator<Item = &BTreeMap<NaiveDate, Day>>| {
-        let mut total: BTreeMap<NaiveDate, Day> = BTreeMap::new();
-        for m in members {
-            for (day, d) in m {
-                total.entry(*day).or_default().add(d);
-            }
-        }
-        total
-    };
     if matches!(reader.audience, Audience::Everyone | Audience::Aggregate) {
-        series.push((Who::Workspace, sum(&mut by_person.values())));
+        series.push((Who::Workspace, total(by_person.values())));
     }
     let visible_teams = match reader.audience {
         Audience::Everyone => Some(teams::Visible::All),
@@ -137,16 +181,18 @@ pub async fn anomalies(
     if let Some(visible) = visible_teams {
         for t in teams::list(conn, visible).await? {
             let members: Vec<Uuid> = t.members.iter().map(|m| m.user_id.0).collect();
-            let total = sum(&mut by_person
-                .iter()
-                .filter(|(u, _)| members.contains(u))
-                .map(|(_, d)| d));
+            let sums = total(
+                by_person
+                    .iter()
+                    .filter(|(u, _)| members.contains(u))
+                    .map(|(_, d)| d),
+            );
             series.push((
                 Who::Team {
                     team_id: t.id,
                     name: t.name,
                 },
-                total,
+                sums,
             ));
         }
     }

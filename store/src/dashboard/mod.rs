@@ -23,7 +23,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use activity::activity;
-pub use anomalies::{anomalies, MAX_DAYS as ANOMALY_DAYS};
+pub use anomalies::{anomalies, last_day as last_day_judged, MAX_DAYS as ANOMALY_DAYS};
 pub use answers::{Answers, Asker, Question};
 pub use breakdown::{breakdown, heatmap, Scores};
 pub use choices::choices;
