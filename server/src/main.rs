@@ -158,6 +158,9 @@ enum SuperadminCmd {
 }
 
 fn main() -> std::process::ExitCode {
+    if let Err(e) = server::no_huge_pages() {
+        eprintln!("devpulse: transparent huge pages stay on: {e}");
+    }
     let cli = Cli::parse();
     let config = match server::Config::from_env() {
         Ok(c) => c,

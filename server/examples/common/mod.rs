@@ -122,6 +122,7 @@ pub fn rss_kib(pid: u32) -> i64 {
 /// `listening <addr>` for the parent.
 #[allow(dead_code)]
 pub async fn serve(config: &server::Config) {
+    server::no_huge_pages().expect("transparent huge pages off, as in the server's main");
     let db = server::database::Database::open(config)
         .await
         .expect("database");
