@@ -606,6 +606,9 @@ pub async fn value(
     }
 }
 
+/// How often an unusual-day rule is judged at most (late events for yesterday show within it).
+pub const UNUSUAL_EVERY: TimeDelta = TimeDelta::seconds(55);
+
 /// Evaluates every enabled rule of the workspace at `now` (those another evaluation holds
 /// are left to it), recording each change of state, telling those who hear of it in the
 /// app, and queueing their e-mails. What changed is returned for the live feeds.
@@ -638,6 +641,13 @@ pub async fn evaluate(
         .into_iter()
         .filter(|r| ids.contains(&r.id.0))
     {
+        // An unusual-day rule reads whole past days (ninety of them), which today's writes do
+        // not move: judged at the sweep's pace, not after every burst of writes.
+        if rule.rule.metric.unusual().is_some()
+            && rule.evaluated_at.is_some_and(|at| now - at < UNUSUAL_EVERY)
+        {
+            continue;
+        }
         if let Some(h) = rule.rule.hours {
             let window = TimeDelta::minutes(i64::from(rule.rule.window_minutes));
             if !h.covers(local_now, window) {

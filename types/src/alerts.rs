@@ -34,12 +34,15 @@ pub enum Metric {
     BudgetUsed,
     /// Where the budget's period ends at its current pace, in percent of its limit.
     BudgetProjected,
-    /// How unusual the last whole day's cost was, in spreads from the same weekday's usual
-    /// (see [`crate::anomalies`]); likewise the three below.
+    /// How unusual the last whole local day's cost was, in spreads from the same weekday's
+    /// usual (see [`crate::anomalies`]).
     UnusualCost,
+    /// The same for tokens.
     UnusualTokens,
+    /// The same for the tool failure rate (days with too few runs have no value).
     UnusualFailureRate,
-    /// Both ways: a day far below the usual is as unusual as one far above.
+    /// The same for activity (tool runs and API requests), both ways: a day far below the
+    /// usual is as unusual as one far above.
     UnusualActivity,
 }
 
@@ -201,7 +204,15 @@ impl Metric {
             // Whole counts grouped as on the pages (14,166,080 tokens), fractions as they are.
             Unit::Count if v.fract() == 0.0 && v.abs() < 1e15 => crate::numbers::grouped(v as i64),
             Unit::Count => trim(v, 2),
-            Unit::Spreads => format!("{} spreads", trim(v, 1)),
+            Unit::Spreads => {
+                let n = trim(v.abs(), 1);
+                let unit = if n == "1" { "spread" } else { "spreads" };
+                if v < 0.0 && n != "0" {
+                    format!("{n} {unit} below")
+                } else {
+                    format!("{n} {unit}")
+                }
+            }
         }
     }
 }
@@ -382,6 +393,22 @@ impl NewRule {
                 return Err(bad(
                     "project",
                     "unusual days are judged for people, teams and the workspace, not per project",
+                ));
+            }
+            // Spend and tokens belong to API requests, which name no tool; tool runs name no
+            // model. Such a rule would read nothing, every day, and never say so.
+            if self.filters.tool.is_some()
+                && matches!(self.metric, Metric::UnusualCost | Metric::UnusualTokens)
+            {
+                return Err(bad(
+                    "tool",
+                    "cost and tokens are not counted per tool: leave the tool empty",
+                ));
+            }
+            if self.filters.model.is_some() && self.metric == Metric::UnusualFailureRate {
+                return Err(bad(
+                    "model",
+                    "tool runs are not counted per model: leave the model empty",
                 ));
             }
             if self.hours.is_some() {
@@ -830,6 +857,38 @@ mod tests {
         );
         assert_eq!(
             field(NewRule {
+                filters: Filters {
+                    tool: Some("Bash".into()),
+                    ..Filters::default()
+                },
+                ..ok.clone()
+            }),
+            "tool"
+        );
+        assert_eq!(
+            field(NewRule {
+                metric: Metric::UnusualFailureRate,
+                filters: Filters {
+                    model: Some("claude-sonnet-4-5".into()),
+                    ..Filters::default()
+                },
+                ..ok.clone()
+            }),
+            "model"
+        );
+        // Activity may be narrowed either way: it counts what the narrowing leaves.
+        assert!(NewRule {
+            metric: Metric::UnusualActivity,
+            filters: Filters {
+                tool: Some("Bash".into()),
+                ..Filters::default()
+            },
+            ..ok.clone()
+        }
+        .checked()
+        .is_ok());
+        assert_eq!(
+            field(NewRule {
                 hours: Some(WorkingHours {
                     from_hour: 9,
                     to_hour: 18,
@@ -851,6 +910,9 @@ mod tests {
         assert_eq!(Metric::UnusualActivity.of_judged(&low), Some(9.0));
         assert_eq!(Metric::CostUsd.of_judged(&low), None);
         assert_eq!(Metric::UnusualTokens.show(4.26), "4.3 spreads");
+        assert_eq!(Metric::UnusualCost.show(-9.0), "9 spreads below");
+        assert_eq!(Metric::UnusualCost.show(-0.01), "0 spreads");
+        assert_eq!(Metric::UnusualCost.show(1.0), "1 spread");
         assert_eq!(Metric::Tokens.show(14_166_080.0), "14,166,080");
         assert_eq!(Metric::Sessions.show(2.5), "2.5");
         assert_eq!(

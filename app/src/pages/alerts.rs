@@ -68,7 +68,7 @@ pub fn AlertsPage() -> impl IntoView {
         <section class="card" aria-labelledby="alerts-title">
             <h1 id="alerts-title">"Alerts"</h1>
             <p class="muted">
-                "A rule watches one of the dashboard's numbers over a trailing window, for what its owner sees, and fires once when it crosses the threshold. It resolves only when the number is back past its clear level (10% back from the threshold unless you set one), so a number hovering around the threshold does not fire again and again. Rules are judged as data arrives and every minute."
+                "A rule watches one of the dashboard's numbers over a trailing window, for what its owner sees, and fires once when it crosses the threshold. It resolves only when the number is back past its clear level (10% back from the threshold unless you set one), so a number hovering around the threshold does not fire again and again. Rules are judged as data arrives and every minute. An unusual-day rule instead judges the last whole day against the same weekday's usual (see Unusual days below), once a minute."
             </p>
             {show_result(pause.value(), &[], |_| ().into_any())}
             {show_result(remove.value(), &[], |_| ().into_any())}
@@ -95,14 +95,14 @@ pub fn AlertsPage() -> impl IntoView {
                 {field_error(save.value(), "name", "rule-name-error")}
                 <label>
                     "Number"
-                    <select name="metric" id="rule-metric">
+                    <select name="metric" id="rule-metric" aria-describedby="rule-metric-hint rule-metric-error">
                         {Metric::ALL.into_iter().filter(|m| m.unusual().is_none()).map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
                         <optgroup label="Unusual day (threshold in spreads, 2 to 10)">
                             {Metric::ALL.into_iter().filter(|m| m.unusual().is_some()).map(|m| view! { <option value=m.as_str()>{m.label()}</option> }).collect_view()}
                         </optgroup>
                     </select>
                 </label>
-                <p class="muted" id="rule-metric-hint">"An unusual-day rule judges the last whole day against the same weekday's usual (as the unusual days below): the threshold is in spreads, the window is always that day, and nothing fires before three such weekdays are behind it."</p>
+                <p class="muted hint" id="rule-metric-hint">"An unusual-day rule judges the last whole day against the same weekday's usual (as the unusual days below): the threshold is in spreads, the window is always that day, and nothing fires before three such weekdays are behind it."</p>
                 {field_error(save.value(), "metric", "rule-metric-error")}
                 <div class="row">
                     <label>
@@ -142,6 +142,8 @@ pub fn AlertsPage() -> impl IntoView {
                 {field_error(save.value(), "person", "rule-person-error")}
                 {field_error(save.value(), "team", "rule-team-error")}
                 {field_error(save.value(), "project", "rule-project-error")}
+                {field_error(save.value(), "model", "rule-model-error")}
+                {field_error(save.value(), "tool", "rule-tool-error")}
                 {field_error(save.value(), "budget_id", "rule-budget-error")}
                 <label>
                     "Only during working hours (optional, in the workspace's time zone)"
@@ -261,6 +263,8 @@ const FORM_FIELDS: &[&str] = &[
     "hours",
     "direction",
     "project",
+    "model",
+    "tool",
 ];
 
 const WINDOWS: [(i32, &str); 8] = [
@@ -315,14 +319,14 @@ fn ScopeFields(choices: Choices, budgets: Vec<types::budgets::Status>) -> impl I
             </label>
             <label>
                 "Model"
-                <select name="model" id="rule-model">
+                <select name="model" id="rule-model" aria-describedby="rule-model-error">
                     <option value="">"Any"</option>
                     {options(models)}
                 </select>
             </label>
             <label>
                 "Tool"
-                <select name="tool" id="rule-tool">
+                <select name="tool" id="rule-tool" aria-describedby="rule-tool-error">
                     <option value="">"Any"</option>
                     {options(tools)}
                 </select>
@@ -358,6 +362,8 @@ fn Rules(
         manages_all,
     } = page;
     let firing = rules.iter().filter(|r| r.state == State::Firing).count();
+    // No header over no rows: the sentence says it.
+    let none = rules.is_empty();
     let summary = match (rules.len(), firing) {
         (0, _) => "No rules yet: add one below.".to_string(),
         (n, 0) => format!("{n} rule{}, none firing.", if n == 1 { "" } else { "s" }),
@@ -372,7 +378,7 @@ fn Rules(
         .collect_view();
     view! {
         <p id="rules-summary" data-firing=firing>{summary}</p>
-        <div class="table-wrap tall" tabindex="0" role="region" aria-label="Alert rules">
+        <div class="table-wrap tall" tabindex="0" role="region" aria-label="Alert rules" hidden=none>
             <table class="table" id="rules">
                 <thead>
                     <tr>
