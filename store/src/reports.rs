@@ -574,8 +574,13 @@ pub async fn sending(
     }))
 }
 
+/// How many sendings a report keeps with their files (a year of weekly ones); older ones go
+/// when a new one is stored, so a report's files do not pile up for ever.
+pub const KEPT_RUNS: i64 = 52;
+
 /// Stores one sending's files, made by job `job`; returns its id, or `None` when that job
-/// stored it already (an earlier attempt that got this far).
+/// stored it already (an earlier attempt that got this far). Sendings past the latest
+/// [`KEPT_RUNS`] of the report are dropped.
 pub async fn record_run(
     conn: &mut PgConnection,
     s: &Sending,
@@ -585,7 +590,7 @@ pub async fn record_run(
     csv: &str,
 ) -> Result<Option<Uuid>> {
     let id = Uuid::new_v4();
-    Ok(sqlx::query_scalar!(
+    let stored = sqlx::query_scalar!(
         "INSERT INTO report_runs (id, report_id, first_day, last_day, recipients, pdf, pdf_error,
                                   csv, job_id, names_people)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -602,7 +607,21 @@ pub async fn record_run(
         s.names_people
     )
     .fetch_optional(&mut *conn)
-    .await?)
+    .await?;
+    if stored.is_some() {
+        // Newest by time, then by job (a job id grows): one of those whose e-mails are long
+        // sent, never the one just stored.
+        sqlx::query!(
+            "DELETE FROM report_runs WHERE report_id = $1 AND id NOT IN (
+                 SELECT id FROM report_runs WHERE report_id = $1
+                 ORDER BY at DESC, job_id DESC NULLS LAST LIMIT $2)",
+            s.id.0,
+            KEPT_RUNS
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
 }
 
 /// A file a sending attached.

@@ -10,6 +10,18 @@ use serde_json::{json, Value};
 
 use crate::common::{call, client, fixtures::people, login, TestServer};
 
+/// Posts `items` to the batch API as `key`; the batch must be accepted.
+async fn batch(server: &TestServer, key: &str, items: &impl serde::Serialize) {
+    let r = client()
+        .post(server.url("/api/v1/ingest/batch"))
+        .header("x-api-key", key)
+        .json(items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// Sends `n` tool runs of Bash by `key`, succeeded or failed, a minute ago.
 async fn runs(server: &TestServer, key: &str, tag: &str, n: usize, success: bool) {
     let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
@@ -19,31 +31,20 @@ async fn runs(server: &TestServer, key: &str, tag: &str, n: usize, success: bool
                     "session_id": "alerts-session", "success": success, "timestamp": at })
         })
         .collect();
-    let r = client()
-        .post(server.url("/api/v1/ingest/batch"))
-        .header("x-api-key", key)
-        .json(&items)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    batch(server, key, &items).await;
 }
 
 /// Sends one API request costing `cost` by `key`, a minute ago.
 async fn spend(server: &TestServer, key: &str, id: &str, cost: f64) {
     let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
-    let r = client()
-        .post(server.url("/api/v1/ingest/batch"))
-        .header("x-api-key", key)
-        .json(
-            &json!([{ "type": "api_request", "request_id": id, "session_id": "alerts-spend",
+    batch(
+        server,
+        key,
+        &json!([{ "type": "api_request", "request_id": id, "session_id": "alerts-spend",
                         "model": "claude-sonnet-4-5", "input_tokens": 10, "cost_usd": cost,
                         "timestamp": at }]),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    )
+    .await;
 }
 
 async fn rules(server: &TestServer, token: &str) -> Vec<Value> {
@@ -170,17 +171,13 @@ async fn a_rule_fires_once_resolves_past_its_clear_level_and_never_flaps() {
     );
     // Other tools do not count.
     let at = (Utc::now() - chrono::TimeDelta::minutes(1)).to_rfc3339();
-    let r = client()
-        .post(server.url("/api/v1/ingest/batch"))
-        .header("x-api-key", ana.as_str())
-        .json(
-            &json!([{ "type": "tool_use", "tool_name": "Read", "tool_use_id": "g-0",
-                         "session_id": "alerts-session", "success": false, "timestamp": at }]),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    batch(
+        &server,
+        ana,
+        &json!([{ "type": "tool_use", "tool_name": "Read", "tool_use_id": "g-0",
+                  "session_id": "alerts-session", "success": false, "timestamp": at }]),
+    )
+    .await;
     assert_eq!(
         judged_at(&server, &admin, &id, 25.0).await["state"],
         "firing"
@@ -481,14 +478,7 @@ async fn an_unusual_day_is_flagged_with_its_numbers_and_ordinary_weeks_are_not()
                         "timestamp": format!("{day}T12:00:00Z") })
             })
             .collect();
-        let r = client()
-            .post(server.url("/api/v1/ingest/batch"))
-            .header("x-api-key", keys[who].as_str())
-            .json(&items)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        batch(&server, &keys[who], &items).await;
     }
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let (status, found) = call(
@@ -581,14 +571,7 @@ async fn daily_spend(
                     "timestamp": format!("{day}T12:00:00Z") })
         })
         .collect();
-    let r = client()
-        .post(server.url("/api/v1/ingest/batch"))
-        .header("x-api-key", key)
-        .json(&items)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    batch(server, key, &items).await;
 }
 
 /// An unusual-day rule reads yesterday against the same weekday's usual, in spreads: an

@@ -373,3 +373,64 @@ async fn forever_is_the_default_and_removes_nothing() {
     let mut tx = t.tx().await;
     assert!(retention::get(&mut tx).await.unwrap().policy.forever());
 }
+
+/// A scheduled report keeps the files of its latest sendings only: storing one more than
+/// [`store::reports::KEPT_RUNS`] drops the oldest, never the one just stored, and a job that
+/// stored its sending already stores nothing (and drops nothing).
+#[tokio::test]
+async fn a_report_keeps_only_its_latest_sendings() {
+    use store::reports::{record_run, Period, Sending, KEPT_RUNS};
+    let t = Tenant::new().await;
+    let report = uuid::Uuid::new_v4();
+    let mut tx = t.tx().await;
+    sqlx::query(
+        "INSERT INTO reports (id, owner_id, name, cadence, recipients, next_at)
+         VALUES ($1, $2, 'Weekly', 'weekly', '{}', now())",
+    )
+    .bind(report)
+    .bind(t.user.0)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let owner = store::dashboard::Reader::of(&mut tx, t.user, store::Role::Developer)
+        .await
+        .unwrap()
+        .expect("a developer reads the dashboard");
+    tx.commit().await.unwrap();
+    let day = Utc::now().date_naive();
+    let sending = Sending {
+        id: types::ReportId(report),
+        name: "Weekly".into(),
+        owner,
+        board: None,
+        filters: Default::default(),
+        team_name: None,
+        period: Period {
+            first_day: day,
+            last_day: day,
+            from: Utc::now(),
+            to: Utc::now(),
+        },
+        recipients: vec![],
+        names_people: true,
+    };
+    // Each sending in a transaction of its own, as each job stores one.
+    for job in 1..=KEPT_RUNS + 3 {
+        let mut tx = t.tx().await;
+        let stored = record_run(&mut tx, &sending, job, None, None, "day,cost\n")
+            .await
+            .unwrap();
+        assert!(stored.is_some());
+        tx.commit().await.unwrap();
+    }
+    let mut tx = t.tx().await;
+    let again = record_run(&mut tx, &sending, KEPT_RUNS + 3, None, None, "x")
+        .await
+        .unwrap();
+    assert_eq!(again, None, "a retried job stores its sending once");
+    let jobs: Vec<i64> = sqlx::query_scalar("SELECT job_id FROM report_runs ORDER BY job_id")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(jobs, (4..=KEPT_RUNS + 3).collect::<Vec<_>>());
+}
