@@ -464,21 +464,14 @@ async fn an_unusual_day_is_flagged_with_its_numbers_and_ordinary_weeks_are_not()
         ("ana", [0.0; 7]),
         ("bo", [0.0, 0.5, -0.4, 0.9, -0.7, 0.3, -0.2]),
     ] {
-        let items: Vec<Value> = (1..=35u64)
-            .map(|k| {
-                let day = today - chrono::Days::new(k);
-                let cost = if who == "ana" && day == odd {
-                    80.0
-                } else {
-                    10.0 + noise[k as usize % 7]
-                };
-                json!({ "type": "api_request", "request_id": format!("{who}-{k}"),
-                        "session_id": format!("{who}-days"), "model": "claude-sonnet-4-5",
-                        "input_tokens": 10, "cost_usd": cost,
-                        "timestamp": format!("{day}T12:00:00Z") })
-            })
-            .collect();
-        batch(&server, &keys[who], &items).await;
+        daily_spend(&server, &keys[who], who, 1..=35, |k| {
+            if who == "ana" && k == 3 {
+                80.0
+            } else {
+                10.0 + noise[k as usize % 7]
+            }
+        })
+        .await;
     }
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let (status, found) = call(
