@@ -43,6 +43,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/n
 # pdftotext: the report tests read the PDFs Chromium prints.
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# PgBouncer: the pooler test runs every query shape through it in transaction mode.
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 # SAML: samael verifies XML signatures with libxmlsec1 (its headers and bindgen's libclang
 # are needed to build it).
 for pkg in libxml2-dev libxmlsec1-dev libclang-dev pkg-config libssl-dev; do

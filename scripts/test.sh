@@ -36,6 +36,15 @@ step "unit and integration tests (types, pricing, store, mcp, collector, app wit
 cargo test -p types -p pricing -p store -p mcp -p collector -p app -p server --no-fail-fast 2>&1 | tee .data/cargo-test.log
 grep -E '^test result:' .data/cargo-test.log | awk '{p+=$4; f+=$6} END {printf "cargo test: %d passed, %d failed\n", p, f}'
 
+step "the server's tests again, through PgBouncer in transaction mode (DATABASE_URL the pooler)"
+# The modules about the registry, sign-in, jobs, LISTEN and the session-keeping paths (~1.5 min;
+# the whole suite passes this way too, in ~9). `store::testing::pooler` starts the PgBouncer.
+DEVPULSE_TEST_POOLER=1 cargo test -q -p server --test it -- \
+  system:: identity:: live_metrics:: gdpr:: retention:: alerts:: exports:: http:: \
+  ingest::imports:: people:: reports:: --skip identity::access::every_route \
+  2>&1 | tee .data/cargo-test-pooled.log
+grep -E '^test result:' .data/cargo-test-pooled.log
+
 step "ingestion benchmark, quick mode (prints figures; asserts nothing about speed)"
 DEVPULSE_BENCH_DATA_DIR="$PWD/.data/bench" cargo run -q -p server --example ingest-bench -- --quick 2>&1 \
   | grep -v ' INFO '

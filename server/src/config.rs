@@ -18,6 +18,9 @@ pub struct Config {
     /// External PostgreSQL; `None` means the embedded cluster under `data_dir`.
     pub database_url: Option<String>,
     pub database_max_connections: u32,
+    /// The database itself, when `database_url` is a pooler in transaction mode such as
+    /// PgBouncer (`DATABASE_DIRECT_URL`): LISTEN and session locks connect here.
+    pub database_direct_url: Option<String>,
     /// A streaming replica of `database_url` for dashboard reads (`DATABASE_REPLICA_URL`).
     pub database_replica_url: Option<String>,
     /// Reads go to the replica only while its data is at most this old
@@ -247,6 +250,18 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             database_url: get("DATABASE_URL").filter(|v| !v.is_empty()),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
+            database_direct_url: match get("DATABASE_DIRECT_URL").filter(|v| !v.is_empty()) {
+                Some(v) if get("DATABASE_URL").is_none_or(|u| u.is_empty()) => {
+                    return Err(ConfigError {
+                        var: "DATABASE_DIRECT_URL",
+                        value: crate::database::redact(&v),
+                        reason: "is only for when DATABASE_URL is a pooler in transaction mode; \
+                                 set DATABASE_URL too"
+                            .into(),
+                    })
+                }
+                v => v,
+            },
             database_replica_url: get("DATABASE_REPLICA_URL").filter(|v| !v.is_empty()),
             database_replica_max_lag: match parse(&get, "DATABASE_REPLICA_MAX_LAG_SECS", 5.0f64)? {
                 s if s.is_finite() && s > 0.0 && s <= 3600.0 => {

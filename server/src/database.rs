@@ -50,7 +50,22 @@ impl Database {
             max_connections: config.database_max_connections,
             acquire_timeout: Duration::from_secs(5),
         };
-        let mut store = Store::connect_lazy(options, &pool);
+        let mut store = match &config.database_direct_url {
+            Some(url) => {
+                let direct: PgConnectOptions =
+                    url.parse().map_err(|e| crate::config::ConfigError {
+                        var: "DATABASE_DIRECT_URL",
+                        value: redact(url),
+                        reason: format!("{e}"),
+                    })?;
+                Store::connect_lazy_pooled(options, direct, &pool)
+            }
+            None => Store::connect_lazy(options, &pool),
+        };
+        let mode = match config.database_direct_url {
+            Some(_) => "external, through a transaction pooler",
+            None => mode,
+        };
         if let Some(url) = &config.database_replica_url {
             let options: PgConnectOptions =
                 url.parse().map_err(|e| crate::config::ConfigError {
@@ -74,7 +89,9 @@ impl Database {
         // Compared only from now on, the replica is used once it has replayed past the
         // migrations just run: reads never meet a schema older than this code.
         if let Some(replica) = db.store.replica() {
-            db.watcher = Some(tokio::spawn(replica.clone().watch(db.store.pool().clone())));
+            db.watcher = Some(tokio::spawn(
+                replica.clone().watch(db.store.session_pool().clone()),
+            ));
         }
         Ok(db)
     }
@@ -99,7 +116,7 @@ impl Database {
 }
 
 /// Never log a password.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

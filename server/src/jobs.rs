@@ -243,7 +243,7 @@ impl Runner {
 async fn listen(store: Store, wake: Arc<tokio::sync::Notify>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let listening = async {
-            let mut listener = PgListener::connect_with(store.pool()).await?;
+            let mut listener = PgListener::connect_with(store.session_pool()).await?;
             listener.listen(store::jobs::CHANNEL).await?;
             loop {
                 listener.recv().await?;
@@ -653,7 +653,7 @@ async fn schedule(
 
 /// A connection holding the scheduler lock, or `None` when another instance holds it.
 async fn try_lock(store: &Store) -> Result<Option<sqlx::PgConnection>, sqlx::Error> {
-    let options = store.pool().connect_options();
+    let options = store.session_pool().connect_options();
     let mut conn = sqlx::PgConnection::connect_with(&options).await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(SCHEDULER_LOCK)

@@ -58,7 +58,7 @@ pub async fn listen_access(
 ) {
     loop {
         let listening = async {
-            let mut l = sqlx::postgres::PgListener::connect_with(store.pool()).await?;
+            let mut l = sqlx::postgres::PgListener::connect_with(store.session_pool()).await?;
             l.listen_all([store::audit::ACCESS_CHANNEL, store::audit::ANSWERS_CHANNEL])
                 .await?;
             Ok::<_, sqlx::Error>(l)

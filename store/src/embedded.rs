@@ -465,7 +465,7 @@ pub fn find_bin_dir() -> Result<PathBuf> {
     ))
 }
 
-fn lookup_user(name: &str) -> Result<(u32, u32)> {
+pub(crate) fn lookup_user(name: &str) -> Result<(u32, u32)> {
     let cname = CString::new(name).expect("no NUL in user name");
     // SAFETY: getpwnam returns a pointer into static storage or NULL; we copy out at once.
     let pw = unsafe { libc::getpwnam(cname.as_ptr()) };

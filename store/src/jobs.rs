@@ -97,6 +97,7 @@ pub async fn schedule(
     kind: &str,
 ) -> Result<bool> {
     let key = format!("{schedule}@{}", fire.to_rfc3339());
+    let mut tx = crate::begin(pool).await?;
     let queued = sqlx::query!(
         "INSERT INTO jobs (kind, dedupe_key, run_at) VALUES ($1, $2, $3)
          ON CONFLICT (dedupe_key) DO NOTHING",
@@ -104,11 +105,12 @@ pub async fn schedule(
         key,
         fire
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     if queued.rows_affected() == 1 {
-        announce(&mut *pool.acquire().await?).await?;
+        announce(&mut tx).await?;
     }
+    tx.commit().await?;
     Ok(queued.rows_affected() == 1)
 }
 
@@ -119,13 +121,15 @@ pub const ABANDONED: &str = "its worker stopped during the last attempt";
 /// Whoever finds one marks what it was for as given up, then [`bury`]s it; both steps may be
 /// repeated, so a failure between them is mended on the next round.
 pub async fn abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
+    let mut tx = crate::begin(pool).await?;
     let rows = sqlx::query!(
         "SELECT id, tenant_id, kind, payload, attempts, max_attempts FROM jobs
          WHERE state = 'running' AND locked_until < now() AND attempts >= max_attempts
          ORDER BY id LIMIT 100"
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| Claimed {
@@ -141,6 +145,7 @@ pub async fn abandoned(pool: &PgPool) -> Result<Vec<Claimed>> {
 
 /// Declares an [`abandoned`] job dead.
 pub async fn bury(pool: &PgPool, id: JobId) -> Result<()> {
+    let mut tx = crate::begin(pool).await?;
     sqlx::query!(
         "UPDATE jobs SET state = 'dead', finished_at = now(), locked_by = NULL,
                 locked_until = NULL,
@@ -150,8 +155,9 @@ pub async fn bury(pool: &PgPool, id: JobId) -> Result<()> {
         id.0,
         ABANDONED
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -164,6 +170,7 @@ pub async fn claim(
     kinds: &[String],
     lease: TimeDelta,
 ) -> Result<Option<Claimed>> {
+    let mut tx = crate::begin(pool).await?;
     let row = sqlx::query!(
         r#"WITH next AS (
                SELECT id FROM jobs
@@ -183,8 +190,9 @@ pub async fn claim(
         lease.as_seconds_f64(),
         kinds
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(row.map(|r| Claimed {
         id: JobId(r.id),
         tenant: r.tenant_id.map(TenantId),
@@ -198,6 +206,7 @@ pub async fn claim(
 /// Extends a running job's lease; `false` when the job is no longer this worker's (its
 /// lease ran out and another worker took it).
 pub async fn renew(pool: &PgPool, id: JobId, worker: &str, lease: TimeDelta) -> Result<bool> {
+    let mut tx = crate::begin(pool).await?;
     let done = sqlx::query!(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
          WHERE id = $1 AND locked_by = $2 AND state = 'running'",
@@ -205,13 +214,15 @@ pub async fn renew(pool: &PgPool, id: JobId, worker: &str, lease: TimeDelta) -> 
         worker,
         lease.as_seconds_f64()
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Marks the job done, if it is still this worker's.
 pub async fn complete(pool: &PgPool, id: JobId, worker: &str) -> Result<()> {
+    let mut tx = crate::begin(pool).await?;
     sqlx::query!(
         "UPDATE jobs SET state = 'done', finished_at = now(), locked_by = NULL,
                 locked_until = NULL
@@ -219,8 +230,9 @@ pub async fn complete(pool: &PgPool, id: JobId, worker: &str) -> Result<()> {
         id.0,
         worker
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -234,6 +246,7 @@ pub async fn fail(
     wait: TimeDelta,
     permanent: bool,
 ) -> Result<()> {
+    let mut tx = crate::begin(pool).await?;
     sqlx::query!(
         "UPDATE jobs
          SET state = CASE WHEN $5 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
@@ -247,28 +260,32 @@ pub async fn fail(
         wait.as_seconds_f64(),
         permanent
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Gives a dead job a fresh set of attempts, now.
 pub async fn revive(pool: &PgPool, id: JobId) -> Result<()> {
+    let mut tx = crate::begin(pool).await?;
     let done = sqlx::query!(
         "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(), finished_at = NULL
          WHERE id = $1 AND state = 'dead'",
         id.0
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("dead job"));
     }
-    announce(&mut *pool.acquire().await?).await
+    announce(&mut tx).await?;
+    Ok(tx.commit().await?)
 }
 
 /// The newest jobs, optionally only those in `state`.
 pub async fn list(pool: &PgPool, state: Option<&str>, limit: i64) -> Result<Vec<Job>> {
+    let mut tx = crate::begin(pool).await?;
     let rows = sqlx::query!(
         r#"SELECT j.id, t.slug AS "slug?", j.kind, j.state, j.attempts, j.max_attempts, j.run_at,
                   j.last_error, j.created_at, j.finished_at
@@ -278,8 +295,9 @@ pub async fn list(pool: &PgPool, state: Option<&str>, limit: i64) -> Result<Vec<
         state,
         limit
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| Job {
@@ -298,14 +316,16 @@ pub async fn list(pool: &PgPool, state: Option<&str>, limit: i64) -> Result<Vec<
 }
 
 pub async fn counts(pool: &PgPool) -> Result<Counts> {
+    let mut tx = crate::begin(pool).await?;
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE state = 'queued') AS "queued!",
                   count(*) FILTER (WHERE state = 'running') AS "running!",
                   count(*) FILTER (WHERE state = 'dead') AS "dead!"
            FROM jobs WHERE state <> 'done'"#
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Counts {
         queued: r.queued,
         running: r.running,
@@ -318,6 +338,7 @@ pub async fn counts(pool: &PgPool) -> Result<Counts> {
 pub async fn prune(pool: &PgPool, keep: TimeDelta) -> Result<u64> {
     let mut removed = 0;
     loop {
+        let mut tx = crate::begin(pool).await?;
         let done = sqlx::query!(
             "DELETE FROM jobs WHERE id IN (
                  SELECT id FROM jobs
@@ -326,8 +347,9 @@ pub async fn prune(pool: &PgPool, keep: TimeDelta) -> Result<u64> {
                  LIMIT 1000)",
             keep.as_seconds_f64()
         )
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         removed += done.rows_affected();
         if done.rows_affected() < 1000 {
             return Ok(removed);

@@ -52,6 +52,10 @@ use sqlx::{
     PgPool, Postgres, Transaction,
 };
 
+/// The direct connections a pooled [`Store`] keeps for sessions: the job runner's and the
+/// live feeds' listeners, and a migration run.
+const SESSIONS: u32 = 4;
+
 /// A registry-scoped transaction (search_path = `public`).
 pub type RegistryTx = Transaction<'static, Postgres>;
 
@@ -96,6 +100,9 @@ impl ScopedTx {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Connections that keep session state (LISTEN, session advisory locks): `pool` itself,
+    /// unless that goes through a transaction pooler ([`Store::connect_lazy_pooled`]).
+    sessions: PgPool,
     /// Where dashboard reads may go (see [`replica`]).
     replica: Option<replica::Replica>,
     answers: dashboard::Answers,
@@ -125,10 +132,36 @@ impl Store {
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(true)
             .connect_lazy_with(options);
+        Store::from_pool(pool)
+    }
+
+    /// [`Store::connect_lazy`] through a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`) at `pooled`, which may hand each transaction to another
+    /// server connection. So every statement here runs inside an explicit transaction (never
+    /// autocommit, whose Parse and Execute could land on two connections), nothing is kept
+    /// prepared across transactions (the statement cache is off; the pooler discards what a
+    /// transaction prepared with `server_reset_query = DEALLOCATE ALL` and
+    /// `server_reset_query_always = 1`), and what needs its own session — LISTEN, the
+    /// migrations' and the scheduler's advisory locks — connects to `direct`, the database
+    /// itself.
+    pub fn connect_lazy_pooled(
+        pooled: PgConnectOptions,
+        direct: PgConnectOptions,
+        config: &PoolConfig,
+    ) -> Self {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_lazy_with(pooled.statement_cache_capacity(0));
+        let sessions = PgPoolOptions::new()
+            .max_connections(SESSIONS)
+            .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_lazy_with(direct);
         Store {
-            pool,
-            replica: None,
-            answers: Default::default(),
+            sessions,
+            ..Store::from_pool(pool)
         }
     }
 
@@ -147,6 +180,7 @@ impl Store {
 
     pub fn from_pool(pool: PgPool) -> Self {
         Store {
+            sessions: pool.clone(),
             pool,
             replica: None,
             answers: Default::default(),
@@ -163,8 +197,27 @@ impl Store {
         &self.pool
     }
 
+    /// Where to LISTEN or hold a session advisory lock: a direct connection to the database,
+    /// even when [`Store::pool`] goes through a transaction pooler.
+    pub fn session_pool(&self) -> &PgPool {
+        &self.sessions
+    }
+
+    /// The tenant `which` names and a transaction in it, found in that same transaction: no
+    /// round trip more than entering a tenant already known. Whether its status lets the
+    /// caller in is the caller's to judge.
+    pub async fn tenant_tx_of(
+        &self,
+        which: impl Into<tenants::Which<'_>>,
+    ) -> Result<(Tenant, TenantTx)> {
+        let mut tx = begin(&self.pool).await?;
+        let tenant = tenants::find_in(&mut tx, which).await?;
+        let tx = TenantTx::enter(tx, tenant.scope()).await?;
+        Ok((tenant, tx))
+    }
+
     pub async fn migrate(&self) -> Result<()> {
-        migrate::run(&self.pool).await
+        migrate::run(&self.sessions).await
     }
 
     pub async fn tenant_tx(&self, scope: &TenantScope) -> Result<TenantTx> {
@@ -221,6 +274,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.sessions.close().await;
     }
 }
 

@@ -31,9 +31,11 @@ pub const PARTITIONS_AHEAD: u32 = 2;
 /// never begins without its partition) and expired idempotency keys. A tenant that fails is
 /// logged and skipped, so it cannot hold up the others; the first failure is returned.
 pub async fn maintain(pool: &PgPool) -> Result<()> {
+    let mut tx = crate::begin(pool).await?;
     let schemas: Vec<String> = sqlx::query_scalar!("SELECT schema_name FROM tenants")
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     let mut first = None;
     for schema in schemas {
         // One transaction per tenant: creating a partition locks and moves rows.

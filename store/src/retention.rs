@@ -287,6 +287,7 @@ async fn partitions(
     schema: &str,
 ) -> Result<Vec<(String, Option<(DateTime<Utc>, DateTime<Utc>)>)>> {
     ident::check(schema, "schema")?;
+    let mut tx = crate::begin(pool).await?;
     let rows = sqlx::query!(
         r#"SELECT c.relname AS "name!", pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS "default!"
            FROM pg_inherits i
@@ -297,8 +298,9 @@ async fn partitions(
            ORDER BY c.relname"#,
         schema
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut out = Vec::new();
     for r in rows {
         ident::check(&r.name, "partition")?;
@@ -335,14 +337,16 @@ async fn drop_partition(
     // either: the batches lose these rows whether the drop or the row-by-row fallback takes
     // them. A partition this old only changes by an import of old history, which then
     // counts as kept (and goes on the next run).
+    let mut tx = crate::begin(pool).await?;
     let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.{p}"))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await?;
     let batches: Vec<Uuid> = sqlx::query_scalar(&format!(
         "SELECT DISTINCT import_batch FROM {s}.{p} WHERE import_batch IS NOT NULL"
     ))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut tx = pool.begin().await?;
     mark_trimmed(&mut tx, scope.schema(), &batches).await?;
     tx.commit().await?;
@@ -398,14 +402,16 @@ async fn delete_older(
     trimmed: &mut BTreeSet<Uuid>,
 ) -> Result<i64> {
     ident::check(table, "table")?;
+    let mut tx = crate::begin(pool).await?;
     let blocks: i64 = sqlx::query_scalar(
         "SELECT pg_relation_size(format('%I.%I', $1::text, $2::text)::regclass)
                 / current_setting('block_size')::int8",
     )
     .bind(scope.schema())
     .bind(table)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     let returning = if batched {
         "import_batch"
     } else {

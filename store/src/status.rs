@@ -20,6 +20,7 @@ pub struct DbActivity {
 
 impl Store {
     pub async fn status(&self) -> Result<ServerStatus> {
+        let mut tx = crate::begin(self.pool()).await?;
         let row = sqlx::query!(
             r#"SELECT current_setting('server_version') AS "version!",
                       current_database() AS "database!",
@@ -27,8 +28,9 @@ impl Store {
                       (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success)
                         AS "registry_version!""#
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(ServerStatus {
             postgres_version: row.version,
             database: row.database,
@@ -39,14 +41,20 @@ impl Store {
 
     /// Reachable and fully migrated, or the reason why not.
     pub async fn ready(&self) -> Result<()> {
-        let row = sqlx::query!(
-            r#"SELECT (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success)
+        let row = async {
+            let mut tx = crate::begin(self.pool()).await?;
+            let row = sqlx::query!(
+                r#"SELECT (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success)
                         AS "registry!",
                       (SELECT count(*) FROM tenants WHERE migrated_version < $1)
                         AS "behind!""#,
-            migrate::tenant_version()
-        )
-        .fetch_one(self.pool())
+                migrate::tenant_version()
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>(row)
+        }
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))?;
         if row.registry < migrate::registry_version() {
@@ -66,12 +74,14 @@ impl Store {
     }
 
     pub async fn db_activity(&self) -> Result<DbActivity> {
+        let mut tx = crate::begin(self.pool()).await?;
         let row = sqlx::query!(
             r#"SELECT (xact_commit + xact_rollback) AS "transactions!", numbackends AS "backends!"
                FROM pg_stat_database WHERE datname = current_database()"#
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(DbActivity {
             transactions: row.transactions,
             backends: row.backends,

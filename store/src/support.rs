@@ -5,7 +5,7 @@
 //! from then on (its expiry is in the start entry).
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
@@ -45,7 +45,10 @@ pub async fn begin(
         ));
     }
     // One access at a time: a browser holds one, and an earlier token must not outlive it.
-    for earlier in open_of(pool, user).await? {
+    let mut tx = crate::begin(pool).await?;
+    let earlier = open_of(&mut tx, user).await?;
+    tx.commit().await?;
+    for earlier in earlier {
         end(pool, actor, earlier, user).await?;
     }
     let mut tx = crate::registry_tx(pool).await?;
@@ -96,6 +99,7 @@ pub async fn open(
     user: UserId,
     tenant: crate::TenantId,
 ) -> Result<Option<SupportGrant>> {
+    let mut tx = crate::begin(pool).await?;
     let open = sqlx::query_scalar!(
         r#"SELECT id FROM public.support_grants
            WHERE id = $1 AND user_id = $2 AND tenant_id = $3
@@ -104,22 +108,24 @@ pub async fn open(
         user.0,
         tenant.0
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    match open {
-        Some(id) => grant(pool, id).await,
-        None => Ok(None),
-    }
+    let found = match open {
+        Some(id) => grant(&mut tx, id).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(found)
 }
 
 /// The grants of `user` still open.
-async fn open_of(pool: &PgPool, user: UserId) -> Result<Vec<Uuid>> {
+async fn open_of(conn: &mut PgConnection, user: UserId) -> Result<Vec<Uuid>> {
     Ok(sqlx::query_scalar!(
         "SELECT id FROM public.support_grants
          WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()",
         user.0
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?)
 }
 
@@ -144,7 +150,7 @@ pub async fn end(
     else {
         return Ok(None);
     };
-    let tenant = tenants::find_by_id(pool, crate::TenantId(row.tenant_id)).await?;
+    let tenant = tenants::find_in(&mut tx, crate::TenantId(row.tenant_id)).await?;
     let target = id.to_string();
     let details = serde_json::json!({ "grant": id });
     audit::record(
@@ -155,22 +161,31 @@ pub async fn end(
         details.clone(),
     )
     .await?;
+    // Read while still on the registry: the tenant's role may not see the grants.
+    let ended = grant(&mut tx, id).await?;
     let mut tx = TenantTx::enter(tx, tenant.scope()).await?;
     audit::record(&mut tx, actor, "support.ended", Some(&target), details).await?;
     tx.commit().await?;
-    grant(pool, id).await
+    Ok(ended)
 }
 
 /// The newest grants of the installation, open ones first.
 pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<SupportGrant>> {
-    select(pool, None, limit).await
+    let mut tx = crate::begin(pool).await?;
+    let grants = select(&mut tx, None, limit).await?;
+    tx.commit().await?;
+    Ok(grants)
 }
 
-async fn grant(pool: &PgPool, id: Uuid) -> Result<Option<SupportGrant>> {
-    Ok(select(pool, Some(id), 1).await?.pop())
+async fn grant(conn: &mut PgConnection, id: Uuid) -> Result<Option<SupportGrant>> {
+    Ok(select(conn, Some(id), 1).await?.pop())
 }
 
-async fn select(pool: &PgPool, id: Option<Uuid>, limit: i64) -> Result<Vec<SupportGrant>> {
+async fn select(
+    conn: &mut PgConnection,
+    id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SupportGrant>> {
     Ok(sqlx::query_as!(
         GrantRow,
         r#"SELECT g.id, t.slug AS tenant, u.email AS by, g.reason, g.created_at, g.expires_at,
@@ -183,7 +198,7 @@ async fn select(pool: &PgPool, id: Option<Uuid>, limit: i64) -> Result<Vec<Suppo
         id,
         limit
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?
     .into_iter()
     .map(Into::into)

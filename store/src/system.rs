@@ -83,6 +83,7 @@ async fn counts(store: &Store, t: &tenants::Tenant) -> Result<Counts> {
 
 /// Bytes on disk per schema: what `pg_class` knows, which needs no access to the tables.
 async fn schema_sizes(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    let mut tx = crate::begin(pool).await?;
     let rows = sqlx::query!(
         r#"SELECT n.nspname AS "schema!",
                   coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS "bytes!"
@@ -91,15 +92,18 @@ async fn schema_sizes(pool: &PgPool) -> Result<Vec<(String, i64)>> {
            WHERE c.relkind IN ('r', 'm')
            GROUP BY n.nspname"#
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(|r| (r.schema, r.bytes)).collect())
 }
 
 async fn versions(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    let mut tx = crate::begin(pool).await?;
     let rows = sqlx::query!("SELECT slug, migrated_version FROM tenants ORDER BY slug")
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| (r.slug, r.migrated_version))
@@ -108,11 +112,13 @@ async fn versions(pool: &PgPool) -> Result<Vec<(String, i64)>> {
 
 /// The registry's migration, what this build expects, and the workspaces not there yet.
 pub async fn schemas(pool: &PgPool) -> Result<Schemas> {
+    let mut tx = crate::begin(pool).await?;
     let registry_version = sqlx::query_scalar!(
         r#"SELECT coalesce(max(version), 0) AS "v!" FROM _sqlx_migrations WHERE success"#
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     let all = versions(pool).await?;
     let tenant_expected = migrate::tenant_version();
     Ok(Schemas {
@@ -131,7 +137,7 @@ pub async fn schemas(pool: &PgPool) -> Result<Schemas> {
 pub async fn database(store: &Store, mode: &str) -> Result<Database> {
     let pool = store.pool();
     let started = Instant::now();
-    sqlx::query("SELECT 1").execute(pool).await?;
+    let mut tx = crate::begin(pool).await?;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let row = sqlx::query!(
         r#"SELECT current_setting('server_version') AS "version!",
@@ -141,7 +147,7 @@ pub async fn database(store: &Store, mode: &str) -> Result<Database> {
                   current_setting('max_connections')::bigint AS "max_connections!",
                   pg_is_in_recovery() AS "in_recovery!""#
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     // Only a primary has a WAL position to measure replicas against.
     let replicas = if row.in_recovery {
@@ -152,7 +158,7 @@ pub async fn database(store: &Store, mode: &str) -> Result<Database> {
                       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag
                FROM pg_stat_replication ORDER BY application_name"#
         )
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .map(|r| Replica {
@@ -162,6 +168,7 @@ pub async fn database(store: &Store, mode: &str) -> Result<Database> {
         })
         .collect()
     };
+    tx.commit().await?;
     Ok(Database {
         version: row.version,
         mode: mode.to_string(),

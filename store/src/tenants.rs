@@ -161,19 +161,63 @@ impl TryFrom<TenantRow> for Tenant {
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<Tenant>> {
-    sqlx::query_as!(
+    let mut tx = crate::begin(pool).await?;
+    let rows = sqlx::query_as!(
         TenantRow,
         "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
          FROM tenants ORDER BY slug"
     )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(Tenant::try_from)
-    .collect()
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(Tenant::try_from).collect()
 }
 
-pub async fn find_by_slug<'e>(conn: impl sqlx::PgExecutor<'e>, slug: &Slug) -> Result<Tenant> {
+/// The tenant `which` names, in a transaction of its own. Inside a transaction, use
+/// [`find_in`] (or [`crate::Store::tenant_tx_of`], which also enters the tenant).
+pub async fn find(pool: &PgPool, which: impl Into<Which<'_>>) -> Result<Tenant> {
+    let mut tx = crate::begin(pool).await?;
+    let found = find_in(&mut tx, which).await;
+    tx.commit().await?;
+    found
+}
+
+pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
+    find(pool, slug).await
+}
+
+pub async fn find_by_id(pool: &PgPool, id: TenantId) -> Result<Tenant> {
+    find(pool, id).await
+}
+
+/// How a caller names a tenant.
+#[derive(Clone, Copy, Debug)]
+pub enum Which<'a> {
+    Id(TenantId),
+    Slug(&'a Slug),
+}
+
+impl From<TenantId> for Which<'_> {
+    fn from(id: TenantId) -> Self {
+        Which::Id(id)
+    }
+}
+
+impl<'a> From<&'a Slug> for Which<'a> {
+    fn from(slug: &'a Slug) -> Self {
+        Which::Slug(slug)
+    }
+}
+
+/// [`find`] inside the caller's transaction.
+pub async fn find_in(conn: &mut PgConnection, which: impl Into<Which<'_>>) -> Result<Tenant> {
+    match which.into() {
+        Which::Slug(slug) => slug_in(conn, slug).await,
+        Which::Id(id) => id_in(conn, id).await,
+    }
+}
+
+async fn slug_in(conn: &mut PgConnection, slug: &Slug) -> Result<Tenant> {
     sqlx::query_as!(
         TenantRow,
         "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
@@ -186,14 +230,14 @@ pub async fn find_by_slug<'e>(conn: impl sqlx::PgExecutor<'e>, slug: &Slug) -> R
     .try_into()
 }
 
-pub async fn find_by_id(pool: &PgPool, id: TenantId) -> Result<Tenant> {
+async fn id_in(conn: &mut PgConnection, id: TenantId) -> Result<Tenant> {
     sqlx::query_as!(
         TenantRow,
         "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
          FROM tenants WHERE id = $1",
         id.0
     )
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .ok_or(Error::NotFound("tenant"))?
     .try_into()
@@ -244,7 +288,7 @@ pub async fn rename(
         });
     }
     let mut tx = crate::registry_tx(pool).await?;
-    let old = find_by_slug(&mut *tx, slug).await?;
+    let old = find_in(&mut tx, slug).await?;
     let tenant: Tenant = sqlx::query_as!(
         TenantRow,
         "UPDATE tenants SET name = $2, updated_at = now() WHERE slug = $1
@@ -315,11 +359,12 @@ pub async fn name_here(conn: &mut PgConnection) -> Result<String> {
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
-            .fetch_one(pool)
-            .await?,
-    )
+    let mut tx = crate::begin(pool).await?;
+    let n = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM tenants"#)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Creates the registry row, the role, the schema, and applies the tenant migrations, all
@@ -477,8 +522,8 @@ async fn create_in(
 /// Drops the schema, the role and the registry row, in one transaction, and records who did
 /// it in the registry's audit log.
 pub async fn delete(pool: &PgPool, actor: &crate::audit::Actor, slug: &Slug) -> Result<()> {
-    let tenant = find_by_slug(pool, slug).await?;
     let mut tx = crate::registry_tx(pool).await?;
+    let tenant = find_in(&mut tx, slug).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(migrate::LOCK_KEY)
         .execute(&mut *tx)

@@ -170,6 +170,153 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The environment a server needs to use this database: `DATABASE_URL` alone, or, when
+    /// `DEVPULSE_TEST_POOLER` is set, `DATABASE_URL` through [`pooler`] and
+    /// `DATABASE_DIRECT_URL` beside it.
+    pub fn server_env(&self) -> Vec<(&'static str, String)> {
+        if std::env::var_os("DEVPULSE_TEST_POOLER").is_some_and(|v| !v.is_empty()) {
+            self.pooled_env()
+        } else {
+            vec![("DATABASE_URL", self.url.clone())]
+        }
+    }
+
+    /// `DATABASE_URL` through [`pooler`], and `DATABASE_DIRECT_URL`.
+    pub fn pooled_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", pooler().url(&self.name)),
+            ("DATABASE_DIRECT_URL", self.url.clone()),
+        ]
+    }
+}
+
+/// A PgBouncer in transaction mode in front of the test cluster, one per test process.
+///
+/// It is set up to be unforgiving: `server_reset_query_always` discards every prepared
+/// statement when a transaction ends, so a statement run outside an explicit transaction
+/// (whose Parse and Execute are two of the pooler's transactions) fails at once, however few
+/// clients there are, instead of only when two of them race.
+pub struct Pooler {
+    port: u16,
+}
+
+impl Pooler {
+    /// A URL for `database` through the pooler, as the cluster's superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{}@127.0.0.1:{}/{database}",
+            pooler_user(),
+            self.port
+        )
+    }
+}
+
+static POOLER: OnceLock<Result<Pooler, String>> = OnceLock::new();
+
+/// The test process's [`Pooler`], started on first use.
+pub fn pooler() -> &'static Pooler {
+    POOLER
+        .get_or_init(start_pooler)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("PgBouncer for the tests unavailable: {e}"))
+}
+
+fn pooler_user() -> String {
+    let admin: PgConnectOptions = cluster().admin_url.parse().expect("admin URL");
+    admin.get_username().to_string()
+}
+
+fn start_pooler() -> Result<Pooler, String> {
+    use std::os::unix::process::CommandExt;
+    let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or("pgbouncer is not installed (`make test` installs it: apt-get install pgbouncer)")?;
+    let admin: PgConnectOptions = cluster().admin_url.parse().map_err(|e| format!("{e}"))?;
+    // Where PgBouncer reaches the cluster: its socket directory, or its host.
+    let host = match admin.get_socket() {
+        Some(dir) => dir.display().to_string(),
+        None => admin.get_host().to_string(),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let dir = std::env::temp_dir().join(format!("devpulse-pgbouncer-{}", std::process::id()));
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let user = admin.get_username().to_string();
+    std::fs::write(dir.join("users.txt"), format!("\"{user}\" \"\"\n")).map_err(io)?;
+    std::fs::write(
+        dir.join("pgbouncer.ini"),
+        format!(
+            "[databases]\n\
+             * = host={host} port={}\n\
+             [pgbouncer]\n\
+             listen_addr = 127.0.0.1\n\
+             listen_port = {port}\n\
+             unix_socket_dir =\n\
+             auth_type = trust\n\
+             auth_file = {}\n\
+             pool_mode = transaction\n\
+             server_reset_query = DEALLOCATE ALL\n\
+             server_reset_query_always = 1\n\
+             ignore_startup_parameters = extra_float_digits\n\
+             max_client_conn = 2000\n\
+             default_pool_size = 10\n\
+             server_idle_timeout = 5\n\
+             logfile = {}\n",
+            admin.get_port(),
+            dir.join("users.txt").display(),
+            dir.join("pgbouncer.log").display(),
+        ),
+    )
+    .map_err(io)?;
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg(dir.join("pgbouncer.ini"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // PgBouncer refuses to run as root; as root, run it as the cluster's own user.
+    if unsafe { libc::geteuid() } == 0 {
+        let (uid, gid) = crate::embedded::lookup_user("postgres").map_err(|e| e.to_string())?;
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(io)?;
+        cmd.uid(uid).gid(gid);
+    }
+    // It goes when the test process goes: the thread that starts it lives as long.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("pgbouncer".into())
+        .spawn(move || match cmd.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(()));
+                let _ = child.wait();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(format!("{bin}: {e}")));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().map_err(|e| e.to_string())??;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "PgBouncer did not listen on port {port} within 15 s; see {}",
+                dir.join("pgbouncer.log").display()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(Pooler { port })
+}
+
 /// A superuser URL for another, empty database on the test cluster (created if missing).
 pub async fn scratch_database(name: &str) -> String {
     let cluster = cluster();

@@ -260,11 +260,7 @@ pub async fn authenticate(
     };
 
     if let Some(parsed) = api_keys::parse(&credential) {
-        let tenant = active_tenant(
-            store,
-            tenants::find_by_slug(store.pool(), &parsed.slug).await,
-        )?;
-        let mut tx = store.tenant_tx(tenant.scope()).await?;
+        let (tenant, mut tx) = active_tenant(store.tenant_tx_of(&parsed.slug).await)?;
         let identity = api_keys::authenticate(&mut tx, &parsed)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
@@ -290,11 +286,7 @@ pub async fn authenticate(
     }
     let (tenant, user) = match claims.tid {
         Some(tid) => {
-            let tenant = active_tenant(
-                store,
-                tenants::find_by_id(store.pool(), store::TenantId(tid)).await,
-            )?;
-            let mut tx = store.tenant_tx(tenant.scope()).await?;
+            let (tenant, mut tx) = active_tenant(store.tenant_tx_of(store::TenantId(tid)).await)?;
             let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
             tx.commit().await?;
             (Some(tenant), user)
@@ -331,10 +323,7 @@ async fn support_caller(
     let (Some(grant), Some(tid)) = (claims.sup, claims.tid) else {
         return Err(ApiError::Unauthenticated);
     };
-    let tenant = active_tenant(
-        store,
-        tenants::find_by_id(store.pool(), store::TenantId(tid)).await,
-    )?;
+    let tenant = active_tenant(tenants::find_by_id(store.pool(), store::TenantId(tid)).await)?;
     let grant = store::support::open(store.pool(), grant, UserId(claims.sub), tenant.id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
@@ -365,8 +354,7 @@ pub async fn redeem_ticket(
 ) -> Result<Caller, ApiError> {
     let (slug, secret) = ticket.split_once('.').ok_or(ApiError::Unauthenticated)?;
     let slug = store::Slug::parse(slug).map_err(|_| ApiError::Unauthenticated)?;
-    let tenant = active_tenant(store, tenants::find_by_slug(store.pool(), &slug).await)?;
-    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let (tenant, mut tx) = active_tenant(store.tenant_tx_of(&slug).await)?;
     let user = store::ws_tickets::redeem(&mut tx, secret)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
@@ -383,8 +371,7 @@ pub async fn ticket_holder(
     ip: Option<String>,
     user_agent: Option<String>,
 ) -> Result<Caller, ApiError> {
-    let tenant = active_tenant(store, tenants::find_by_id(store.pool(), tenant).await)?;
-    let mut tx = store.tenant_tx(tenant.scope()).await?;
+    let (tenant, mut tx) = active_tenant(store.tenant_tx_of(tenant).await)?;
     let user = store::accounts::get(&mut tx, user)
         .await
         .map_err(|_| ApiError::Unauthenticated)?;
@@ -395,10 +382,28 @@ pub async fn ticket_holder(
     Ok(Caller::of(user, Some(tenant), Via::Ticket, ip, user_agent))
 }
 
-fn active_tenant(_store: &Store, found: store::Result<Tenant>) -> Result<Tenant, ApiError> {
+/// What was found for a credential's workspace (the workspace alone, or with a transaction in
+/// it), while that workspace may sign in; anything else is a credential that does not work.
+fn active_tenant<T: Found>(found: store::Result<T>) -> Result<T, ApiError> {
     match found {
-        Ok(t) if t.status == TenantStatus::Active => Ok(t),
+        Ok(t) if t.tenant().status == TenantStatus::Active => Ok(t),
         _ => Err(ApiError::Unauthenticated),
+    }
+}
+
+trait Found {
+    fn tenant(&self) -> &Tenant;
+}
+
+impl Found for Tenant {
+    fn tenant(&self) -> &Tenant {
+        self
+    }
+}
+
+impl Found for (Tenant, store::TenantTx) {
+    fn tenant(&self) -> &Tenant {
+        &self.0
     }
 }
 

@@ -80,7 +80,7 @@ async fn person(server: &TestServer, admin: &str, email: &str, name: &str) -> Pe
     Person { id, key }
 }
 
-async fn wait_done(server: &TestServer, admin: &str, request: &str) -> Value {
+pub(crate) async fn wait_done(server: &TestServer, admin: &str, request: &str) -> Value {
     for _ in 0..300 {
         let (_, list) = call(
             server,

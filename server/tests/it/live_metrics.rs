@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn subscribe(server: &TestServer, token: Option<&str>) -> Result<Socket, u16> {
@@ -18,7 +18,7 @@ async fn subscribe(server: &TestServer, token: Option<&str>) -> Result<Socket, u
 }
 
 /// An upgrade of `path` with these headers: the socket, or the status it was refused with.
-async fn connect(
+pub(crate) async fn connect(
     server: &TestServer,
     path: &str,
     headers: &[(&str, String)],
@@ -237,7 +237,7 @@ async fn send_tools(server: &TestServer, key: &str, prefix: &str, n: usize) {
 }
 
 /// Waits up to `within` for the server to close the socket; the close code, if it sent one.
-async fn closed_within(ws: &mut Socket, within: Duration) -> Option<u16> {
+pub(crate) async fn closed_within(ws: &mut Socket, within: Duration) -> Option<u16> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {

@@ -27,6 +27,7 @@ mod mfa;
 mod monitoring;
 mod otel_sdk;
 mod people;
+mod pooler;
 mod redis;
 mod replica;
 mod reports;

@@ -37,18 +37,33 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        Self::start_on(std::sync::Arc::new(TestDb::new().await), tweak).await
+        let db = TestDb::new().await;
+        let env = db.server_env();
+        Self::start_on(std::sync::Arc::new(db), env, tweak).await
+    }
+
+    /// Through PgBouncer in transaction mode, whatever `DEVPULSE_TEST_POOLER` says.
+    pub async fn start_pooled() -> TestServer {
+        let db = TestDb::new().await;
+        let env = db.pooled_env();
+        Self::start_on(std::sync::Arc::new(db), env, |_| {}).await
     }
 
     /// A second instance on this one's database, as behind a load balancer.
     pub async fn start_sharing(&self, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        Self::start_on(self.db.clone(), tweak).await
+        Self::start_on(self.db.clone(), self.db.server_env(), tweak).await
     }
 
-    async fn start_on(db: std::sync::Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let url = db.url().to_string();
+    async fn start_on(
+        db: std::sync::Arc<TestDb>,
+        database: Vec<(&'static str, String)>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config::from_lookup(|k| match k {
-            "DATABASE_URL" => Some(url.clone()),
+            "DATABASE_URL" | "DATABASE_DIRECT_URL" => database
+                .iter()
+                .find(|(var, _)| *var == k)
+                .map(|(_, v)| v.clone()),
             "PORT" => Some("0".into()),
             "DATABASE_MAX_CONNECTIONS" => Some("5".into()),
             "DEVPULSE_JWT_KEYS" => Some(format!("test:{TEST_JWT_SECRET}")),
@@ -353,7 +368,11 @@ pub fn real_server(
     db: &store::testing::TestDb,
     tweak: impl FnOnce(&mut std::process::Command),
 ) -> (std::process::Child, String) {
-    real_server_on(db.url(), tweak)
+    let database = db.server_env();
+    real_server_on(db.url(), |c| {
+        c.envs(database);
+        tweak(c)
+    })
 }
 
 /// [`real_server`] on the database at `url`.
