@@ -188,12 +188,7 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let retry_after = match self {
-            ApiError::TooManyRequests(wait) | ApiError::Busy(wait) => Some(wait.as_secs().max(1)),
-            // Overload passes quickly or needs an operator; either way, not a hot retry loop.
-            ApiError::Store(store::Error::Busy(_) | store::Error::Unavailable(_)) => Some(1),
-            _ => None,
-        };
+        let retry_after = self.retry_after();
         let errors = match self {
             ApiError::Validation(errors) => errors,
             ApiError::Store(store::Error::Invalid { field, reason }) => vec![FieldError {
@@ -219,6 +214,16 @@ impl IntoResponse for ApiError {
 }
 
 impl ApiError {
+    /// Seconds a refused caller should wait before trying again, when waiting helps.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests(wait) | ApiError::Busy(wait) => Some(wait.as_secs().max(1)),
+            // Overload passes quickly or needs an operator; either way, not a hot retry loop.
+            ApiError::Store(store::Error::Busy(_) | store::Error::Unavailable(_)) => Some(1),
+            _ => None,
+        }
+    }
+
     /// The same error for a gRPC caller (OTLP/gRPC): its status, derived from the HTTP one so
     /// both stay in step. Throttling and a full write buffer are `UNAVAILABLE`, which OTLP
     /// exporters retry with back-off; bad input is `INVALID_ARGUMENT`, which they drop.
@@ -249,10 +254,35 @@ impl ApiError {
         tonic::Status::new(code, message)
     }
 
-    /// A gRPC answer carrying only the status (HTTP 200, status in the headers).
+    /// A gRPC answer carrying only the status (HTTP 200, status in the headers), with the
+    /// wait a refused caller should keep (see [`grpc_with_retry`]).
     pub fn into_grpc_response(self) -> Response {
-        self.grpc_status().into_http::<axum::body::Body>()
+        let wait = self.retry_after();
+        grpc_with_retry(self.grpc_status(), wait)
     }
+}
+
+/// A gRPC status as a response, saying how long to wait when that is known: `Retry-After`
+/// as for HTTP callers, and `grpc-retry-pushback-ms`, which gRPC clients' retry policies read
+/// (gRFC A6).
+pub fn grpc_with_retry(status: tonic::Status, wait_secs: Option<u64>) -> Response {
+    let mut response = status.into_http::<axum::body::Body>();
+    if let Some(secs) = wait_secs {
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, secs.into());
+        headers.insert("grpc-retry-pushback-ms", (secs * 1000).into());
+    }
+    response
+}
+
+/// Whether a request speaks gRPC (`application/grpc`, `application/grpc+proto`, ...), and so
+/// reads its refusals as gRPC statuses. gRPC-Web (`application/grpc-web`) is not served here:
+/// its callers get HTTP answers like any other.
+pub fn is_grpc(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
 pub fn problem(status: StatusCode, kind: &str, title: &'static str, detail: String) -> Response {
@@ -322,5 +352,36 @@ mod tests {
             status_and_retry(sqlx::Error::Protocol("x".into()).into()),
             (500, None)
         );
+    }
+
+    #[test]
+    fn a_grpc_refusal_keeps_the_wait_it_asks_for() {
+        let r = ApiError::TooManyRequests(std::time::Duration::from_secs(3)).into_grpc_response();
+        let h = r.headers();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            h["grpc-status"],
+            (tonic::Code::Unavailable as i32).to_string().as_str()
+        );
+        assert_eq!(h[header::RETRY_AFTER], "3");
+        assert_eq!(h["grpc-retry-pushback-ms"], "3000");
+        let r = ApiError::Unauthenticated.into_grpc_response();
+        assert!(r.headers().get("grpc-retry-pushback-ms").is_none());
+    }
+
+    #[test]
+    fn grpc_web_is_not_answered_as_grpc() {
+        let with = |t: &'static str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, t.parse().unwrap());
+            is_grpc(&h)
+        };
+        assert!(with("application/grpc"));
+        assert!(with("application/grpc+proto"));
+        assert!(with("application/grpc;charset=utf-8"));
+        assert!(!with("application/grpc-web"));
+        assert!(!with("application/grpc-web+proto"));
+        assert!(!with("application/grpc-web-text"));
+        assert!(!with("application/json"));
     }
 }

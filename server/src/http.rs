@@ -329,11 +329,7 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let api = ["/api/v1/", "/v1/", "/mcp", "/auth/", "/ws"]
         .iter()
         .any(|p| path.starts_with(p));
-    let grpc = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|c| c.as_bytes().starts_with(b"application/grpc"))
-        .then(|| path.to_string());
+    let grpc = error::is_grpc(req.headers()).then(|| path.to_string());
     let response = next.run(req).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -360,8 +356,16 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
                     StatusCode::BAD_REQUEST => tonic::Code::Internal,
                     _ => tonic::Code::Unknown,
                 };
-                tonic::Status::new(code, format!("{method}: HTTP {s}"))
-                    .into_http::<axum::body::Body>()
+                // A wait the layer in front asked for (the rate limits) is kept.
+                let wait = response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                error::grpc_with_retry(
+                    tonic::Status::new(code, format!("{method}: HTTP {s}")),
+                    wait,
+                )
             }
         };
     }

@@ -287,12 +287,7 @@ async fn admit(state: AppState, access: Access, mut req: Request, next: Next) ->
 /// A refusal in the caller's protocol: a gRPC client (OTLP/gRPC) reads a gRPC status, not
 /// problem+json.
 fn refuse(req: &Request, e: ApiError) -> Response {
-    let grpc = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/grpc"));
-    if grpc {
+    if crate::error::is_grpc(req.headers()) {
         e.into_grpc_response()
     } else {
         e.into_response()
