@@ -254,6 +254,15 @@ impl ApiError {
         tonic::Status::new(code, message)
     }
 
+    /// As a gRPC status when `grpc` (see [`is_grpc`]), else as problem+json.
+    pub fn in_protocol(self, grpc: bool) -> Response {
+        if grpc {
+            self.into_grpc_response()
+        } else {
+            self.into_response()
+        }
+    }
+
     /// A gRPC answer carrying only the status (HTTP 200, status in the headers), with the
     /// wait a refused caller should keep (see [`grpc_with_retry`]).
     pub fn into_grpc_response(self) -> Response {
@@ -262,16 +271,25 @@ impl ApiError {
     }
 }
 
-/// A gRPC status as a response, saying how long to wait when that is known: `Retry-After`
-/// as for HTTP callers, and `grpc-retry-pushback-ms`, which gRPC clients' retry policies read
-/// (gRFC A6).
+/// A gRPC status as a response, saying how long to wait when that is known: a
+/// `google.rpc.RetryInfo` in the status details, which OTLP exporters honour before retrying;
+/// `grpc-retry-pushback-ms`, which gRPC's own retry policies read (gRFC A6); and `Retry-After`,
+/// as HTTP callers get it.
 pub fn grpc_with_retry(status: tonic::Status, wait_secs: Option<u64>) -> Response {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let Some(secs) = wait_secs else {
+        return status.into_http::<axum::body::Body>();
+    };
+    let wait = std::time::Duration::from_secs(secs);
+    let status = tonic::Status::with_error_details(
+        status.code(),
+        status.message(),
+        ErrorDetails::with_retry_info(Some(wait)),
+    );
     let mut response = status.into_http::<axum::body::Body>();
-    if let Some(secs) = wait_secs {
-        let headers = response.headers_mut();
-        headers.insert(header::RETRY_AFTER, secs.into());
-        headers.insert("grpc-retry-pushback-ms", (secs * 1000).into());
-    }
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, secs.into());
+    headers.insert("grpc-retry-pushback-ms", secs.saturating_mul(1000).into());
     response
 }
 
@@ -365,6 +383,13 @@ mod tests {
         );
         assert_eq!(h[header::RETRY_AFTER], "3");
         assert_eq!(h["grpc-retry-pushback-ms"], "3000");
+        let status = tonic::Status::from_header_map(h).expect("a gRPC status");
+        use tonic_types::StatusExt;
+        let retry = status
+            .get_details_retry_info()
+            .expect("RetryInfo in the details");
+        assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
         let r = ApiError::Unauthenticated.into_grpc_response();
         assert!(r.headers().get("grpc-retry-pushback-ms").is_none());
     }

@@ -36,7 +36,7 @@ use axum::{
     handler::Handler,
     http::Method,
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
     routing::{self, MethodRouter},
     Router,
 };
@@ -287,11 +287,7 @@ async fn admit(state: AppState, access: Access, mut req: Request, next: Next) ->
 /// A refusal in the caller's protocol: a gRPC client (OTLP/gRPC) reads a gRPC status, not
 /// problem+json.
 fn refuse(req: &Request, e: ApiError) -> Response {
-    if crate::error::is_grpc(req.headers()) {
-        e.into_grpc_response()
-    } else {
-        e.into_response()
-    }
+    e.in_protocol(crate::error::is_grpc(req.headers()))
 }
 
 /// Every API route of the application, with its access rule.

@@ -124,5 +124,22 @@ async fn grpc_refusals_are_grpc_statuses() {
     );
     // A gRPC status from the gate, not an HTTP 401 the client had to translate.
     assert!(answers["no key"].1.contains("sign in first"), "{answers:?}");
+
+    // gRPC-Web is not served: its caller is answered in HTTP, at the gate as in the handler,
+    // never with a gRPC status it would misread.
+    let path = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    for (auth, status) in [(None, 401), (Some(&key), 415)] {
+        let mut req = crate::common::client()
+            .post(server.url(path))
+            .header("content-type", "application/grpc-web+proto")
+            .body(vec![0u8, 0, 0, 0, 0]);
+        if let Some(k) = auth {
+            req = req.bearer_auth(k);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), status);
+        assert!(r.headers().get("grpc-status").is_none());
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
     server.shutdown().await;
 }

@@ -26,9 +26,10 @@ pub async fn otlp_grpc_logs(
     req: axum::extract::Request,
 ) -> Response {
     use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
+    let grpc = crate::error::is_grpc(req.headers());
     let (req, _decoding) = match grpc_admit(&state, &me, req, wire::Root::Logs).await {
         Ok(admitted) => admitted,
-        Err(e) => return e.into_grpc_response(),
+        Err(e) => return e.in_protocol(grpc),
     };
     let limit = state.body_limit;
     let service = LogsServiceServer::new(Grpc { state, me })
@@ -44,9 +45,10 @@ pub async fn otlp_grpc_metrics(
     req: axum::extract::Request,
 ) -> Response {
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
+    let grpc = crate::error::is_grpc(req.headers());
     let (req, _decoding) = match grpc_admit(&state, &me, req, wire::Root::Metrics).await {
         Ok(admitted) => admitted,
-        Err(e) => return e.into_grpc_response(),
+        Err(e) => return e.in_protocol(grpc),
     };
     let limit = state.body_limit;
     let service = MetricsServiceServer::new(Grpc { state, me })
@@ -72,6 +74,15 @@ async fn grpc_admit(
     ),
     ApiError,
 > {
+    // gRPC-Web carries its status in the body, which these services do not write: its
+    // callers are told to use gRPC, or OTLP/HTTP at /v1/logs and /v1/metrics.
+    if !crate::error::is_grpc(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send application/grpc (gRPC-Web is not served; OTLP/HTTP is at /v1/logs and \
+             /v1/metrics)"
+                .into(),
+        ));
+    }
     admit_request(&state.ingest_limits, me).await?;
     let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, state.body_limit)
