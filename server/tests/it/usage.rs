@@ -112,21 +112,35 @@ async fn usage_counts_activity_storage_refusals_and_key_use() {
         !tables.iter().any(|t| t.starts_with("events_")),
         "{tables:?}"
     );
-    let total: i64 = usage["storage"]
-        .as_array()
+    // Sizes move while the writes settle (a page added, a free-space map made), so the page's
+    // total is compared once two readings of the disk around it agree.
+    let on_disk = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'tenant_demo' AND c.relkind = 'r'",
+        )
+        .fetch_one(server.db.store.pool())
+        .await
         .unwrap()
-        .iter()
-        .map(|t| t["bytes"].as_i64().unwrap())
-        .sum();
-    let on_disk: i64 = sqlx::query_scalar(
-        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'tenant_demo' AND c.relkind = 'r'",
-    )
-    .fetch_one(server.db.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(total, on_disk);
+    };
+    for attempt in 0.. {
+        let before = on_disk().await;
+        let (_, again) = call(&server, Method::GET, "/api/v1/usage", Some(&admin), None).await;
+        let after = on_disk().await;
+        if before == after {
+            let total: i64 = again["storage"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["bytes"].as_i64().unwrap())
+                .sum();
+            assert_eq!(total, after);
+            break;
+        }
+        assert!(attempt < 50, "the schema's size never settled");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let laptop = usage["keys"]
         .as_array()
