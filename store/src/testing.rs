@@ -199,6 +199,7 @@ impl TestDb {
 /// clients there are, instead of only when two of them race.
 pub struct Pooler {
     port: u16,
+    dir: PathBuf,
 }
 
 impl Pooler {
@@ -209,6 +210,11 @@ impl Pooler {
             pooler_user(),
             self.port
         )
+    }
+
+    /// PgBouncer's log so far: who logged in to which database through it.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
     }
 }
 
@@ -314,7 +320,7 @@ fn start_pooler() -> Result<Pooler, String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    Ok(Pooler { port })
+    Ok(Pooler { port, dir })
 }
 
 /// A superuser URL for another, empty database on the test cluster (created if missing).

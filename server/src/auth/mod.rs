@@ -383,11 +383,14 @@ pub async fn ticket_holder(
 }
 
 /// What was found for a credential's workspace (the workspace alone, or with a transaction in
-/// it), while that workspace may sign in; anything else is a credential that does not work.
+/// it), while that workspace may sign in. A workspace that is missing or suspended makes a
+/// credential that does not work; a database that cannot answer is an outage (503, try
+/// again), not a reason to drop the caller's data or close their feed for good.
 fn active_tenant<T: Found>(found: store::Result<T>) -> Result<T, ApiError> {
     match found {
         Ok(t) if t.tenant().status == TenantStatus::Active => Ok(t),
-        _ => Err(ApiError::Unauthenticated),
+        Ok(_) | Err(store::Error::NotFound(_)) => Err(ApiError::Unauthenticated),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -512,5 +515,23 @@ impl app::session::ssr::Authenticator for PageAuthenticator {
                 actor: caller.actor(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn a_missing_workspace_is_a_bad_credential_and_a_database_outage_is_an_outage() {
+        let status = |found: store::Result<Tenant>| match active_tenant(found) {
+            Ok(_) => 200,
+            Err(e) => e.into_response().status().as_u16(),
+        };
+        assert_eq!(status(Err(store::Error::NotFound("tenant"))), 401);
+        assert_eq!(status(Err(store::Error::Unavailable("down".into()))), 503);
+        assert_eq!(status(Err(sqlx::Error::PoolTimedOut.into())), 503);
     }
 }

@@ -206,7 +206,7 @@ async fn a_burst_of_events_makes_a_handful_of_updates_for_its_tenant_only() {
 }
 
 /// A developer key with both scopes, for `name`'s events.
-async fn key_of(server: &TestServer, token: &str, name: &str) -> String {
+pub(crate) async fn key_of(server: &TestServer, token: &str, name: &str) -> String {
     let (status, key) = call(
         server,
         Method::POST,
@@ -219,7 +219,7 @@ async fn key_of(server: &TestServer, token: &str, name: &str) -> String {
     key["key"].as_str().unwrap().to_string()
 }
 
-async fn send_tools(server: &TestServer, key: &str, prefix: &str, n: usize) {
+pub(crate) async fn send_tools(server: &TestServer, key: &str, prefix: &str, n: usize) {
     let items: Vec<Value> = (0..n)
         .map(|i| {
             json!({ "type": "tool_use", "tool_name": "Read", "tool_use_id": format!("{prefix}-{i}"),

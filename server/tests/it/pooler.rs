@@ -1,21 +1,21 @@
 //! Through PgBouncer in transaction mode (`DATABASE_URL` the pooler, `DATABASE_DIRECT_URL` the
 //! database): every statement inside a transaction, LISTEN and session locks on the direct
-//! connection. `make test` also runs whole modules of these tests through it
-//! (`DEVPULSE_TEST_POOLER=1`); these are the ones that always do.
+//! connection. `make test` also runs several of the server's test modules through it
+//! (`DEVPULSE_TEST_POOLER=1`); these two always go through it.
 
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::StreamExt;
+
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::testing::TestDb;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     common::{call, login, seed_two_tenants, user_id, TestServer},
-    live_metrics::{closed_within, connect},
+    live_metrics::{closed_within, connect, key_of, send_tools},
 };
 
 /// The harness is what catches a statement run outside a transaction, so it must: the same
@@ -69,18 +69,17 @@ async fn the_server_works_through_pgbouncer_in_transaction_mode() {
         "external, through a transaction pooler"
     );
     assert_eq!(health["schemas"]["behind"], json!([]));
+    // Not only said: the server's pool logged in through PgBouncer.
+    let logged_in = format!("login attempt: db={} ", server.db.name);
+    let log = store::testing::pooler().log();
+    assert!(
+        log.contains(&logged_in),
+        "no `{logged_in}` in PgBouncer's log"
+    );
 
     let admin = login(&server, "demo", "admin@demo.test", "demo-admin-pass").await;
     let dev = login(&server, "demo", "dev@demo.test", "demo-developer-pass").await;
-    let (_, key) = call(
-        &server,
-        Method::POST,
-        "/api/v1/api-keys",
-        Some(&admin),
-        Some(json!({ "name": "laptop", "scopes": ["ingest", "read"] })),
-    )
-    .await;
-    let key = key["key"].as_str().unwrap().to_string();
+    let key = key_of(&server, &admin, "laptop").await;
     let bearer = |t: &str| [("authorization", format!("Bearer {t}"))];
     let mut admin_feed = connect(&server, "/ws/metrics", &bearer(&admin))
         .await
@@ -88,33 +87,14 @@ async fn the_server_works_through_pgbouncer_in_transaction_mode() {
     let mut dev_feed = connect(&server, "/ws/metrics", &bearer(&dev))
         .await
         .unwrap();
-
-    let events: Vec<Value> = (0..20)
-        .map(|i| {
-            json!({ "type": "tool_use", "tool_name": "Read", "tool_use_id": format!("p{i}"),
-                    "timestamp": Utc::now().to_rfc3339() })
-        })
-        .collect();
-    let (status, answer) = call(
-        &server,
-        Method::POST,
-        "/api/v1/ingest/batch",
-        Some(&key),
-        Some(Value::Array(events)),
-    )
-    .await;
-    assert_eq!(
-        (status.as_u16(), answer["accepted"].as_i64()),
-        (200, Some(20)),
-        "{answer}"
-    );
+    send_tools(&server, &key, "pooled", 20).await;
     // Updates may be coalesced or split; together they count the batch.
     let mut heard = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while heard < 20 {
         match tokio::time::timeout_at(deadline, admin_feed.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
                 if v["type"] == "metrics_update" {
                     heard += v["events"].as_u64().unwrap();
                 }
@@ -129,7 +109,7 @@ async fn the_server_works_through_pgbouncer_in_transaction_mode() {
     let (status, summary) = call(
         &server,
         Method::GET,
-        "/api/v1/dashboard/summary",
+        "/api/v1/dashboard/summary?from=2025-09-01T00:00:00Z&to=2025-09-02T00:00:00Z",
         Some(&key),
         None,
     )
