@@ -25,15 +25,7 @@ pub struct Database {
 impl Database {
     pub async fn open(config: &Config) -> Result<Self, Error> {
         let (options, mode, embedded) = match &config.database_url {
-            Some(url) => {
-                let options: PgConnectOptions =
-                    url.parse().map_err(|e| crate::config::ConfigError {
-                        var: "DATABASE_URL",
-                        value: redact(url),
-                        reason: format!("{e}"),
-                    })?;
-                (options, "external", None)
-            }
+            Some(url) => (connect_options("DATABASE_URL", url)?, "external", None),
             None => {
                 let cfg = EmbeddedConfig {
                     data_dir: config.data_dir.join("postgres"),
@@ -50,29 +42,18 @@ impl Database {
             max_connections: config.database_max_connections,
             acquire_timeout: Duration::from_secs(5),
         };
-        let mut store = match &config.database_direct_url {
+        let (mut store, mode) = match &config.database_direct_url {
             Some(url) => {
-                let direct: PgConnectOptions =
-                    url.parse().map_err(|e| crate::config::ConfigError {
-                        var: "DATABASE_DIRECT_URL",
-                        value: redact(url),
-                        reason: format!("{e}"),
-                    })?;
-                Store::connect_lazy_pooled(options, direct, &pool)
+                let direct = connect_options("DATABASE_DIRECT_URL", url)?;
+                (
+                    Store::connect_lazy_pooled(options, direct, &pool),
+                    "external, through a transaction pooler",
+                )
             }
-            None => Store::connect_lazy(options, &pool),
-        };
-        let mode = match config.database_direct_url {
-            Some(_) => "external, through a transaction pooler",
-            None => mode,
+            None => (Store::connect_lazy(options, &pool), mode),
         };
         if let Some(url) = &config.database_replica_url {
-            let options: PgConnectOptions =
-                url.parse().map_err(|e| crate::config::ConfigError {
-                    var: "DATABASE_REPLICA_URL",
-                    value: redact(url),
-                    reason: format!("{e}"),
-                })?;
+            let options = connect_options("DATABASE_REPLICA_URL", url)?;
             let replica = Replica::connect_lazy(options, &pool, config.database_replica_max_lag);
             store = store.with_replica(replica);
         }
@@ -113,6 +94,18 @@ impl Database {
             }
         }
     }
+}
+
+/// `url` parsed, or an error naming `var` (without the password).
+fn connect_options(
+    var: &'static str,
+    url: &str,
+) -> Result<PgConnectOptions, crate::config::ConfigError> {
+    url.parse().map_err(|e| crate::config::ConfigError {
+        var,
+        value: redact(url),
+        reason: format!("{e}"),
+    })
 }
 
 /// Never log a password.

@@ -168,9 +168,7 @@ impl TestDb {
     pub fn url(&self) -> &str {
         &self.url
     }
-}
 
-impl TestDb {
     /// The environment a server needs to use this database: `DATABASE_URL` alone, or, when
     /// `DEVPULSE_TEST_POOLER` is set, `DATABASE_URL` through [`pooler`] and
     /// `DATABASE_DIRECT_URL` beside it.
