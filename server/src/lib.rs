@@ -242,7 +242,7 @@ pub async fn serve(
     });
     // Installed before any request, so the first one is counted.
     monitoring::handle();
-    let state = AppState {
+    let state = AppState::new(state::Parts {
         rejections,
         reports: reporter,
         metrics_token: config.metrics_token.as_deref().map(Into::into),
@@ -295,7 +295,7 @@ pub async fn serve(
         live: live_tx.clone(),
         shutdown: shutdown_rx.clone(),
         mcp: mcp::service(),
-    };
+    });
     let sampler = tokio::spawn(live::sample(
         db.store.clone(),
         (*live_tx).clone(),
