@@ -37,6 +37,14 @@ pub mod ssr {
             &'a self,
             request: &'a http::request::Parts,
         ) -> BoxFuture<'a, Option<Session>>;
+
+        /// [`Authenticator::session`] for a request that reads the dashboard next: with a
+        /// workspace member's session, the read transaction it was checked in, left open
+        /// for those reads (see `store::Store::read_tx_after`).
+        fn session_for_reads<'a>(
+            &'a self,
+            request: &'a http::request::Parts,
+        ) -> BoxFuture<'a, Option<(Session, Option<store::TenantTx>)>>;
     }
 
     pub type SharedAuthenticator = Arc<dyn Authenticator>;
@@ -59,6 +67,26 @@ pub mod ssr {
                 .clone(),
             None => cx.auth.session(&parts).await,
         }
+    }
+
+    /// Works out the request's session, as [`current`] would, for a server function that
+    /// reads the dashboard next; answers the transaction the check ran in when the session
+    /// was not known yet (a server function's own request). A page render has usually
+    /// asked already, and its reads share one transaction of their own.
+    pub async fn sign_in_for_reads() -> Option<store::TenantTx> {
+        let cx = crate::ssr::server_context().ok()?;
+        let parts = use_context::<http::request::Parts>()?;
+        let cached = use_context::<RequestSession>()?;
+        if cached.0.initialized() {
+            return None;
+        }
+        let (session, open) = match cx.auth.session_for_reads(&parts).await {
+            Some((session, open)) => (Some(session), open),
+            None => (None, None),
+        };
+        // Another read of the same render may have worked it out meanwhile: the same
+        // answer, so either serves, and this transaction is dropped unused.
+        cached.0.set(session).ok().and(open)
     }
 
     /// The session of a caller the rule `crate::access` declares for server function `F`

@@ -203,17 +203,41 @@ impl Store {
         &self.sessions
     }
 
-    /// The tenant `which` names and a transaction in it, found in that same transaction: no
-    /// round trip more than entering a tenant already known. Whether its status lets the
+    /// The tenant `which` names and a transaction in it, found and entered by one statement:
+    /// the same round trips as entering a tenant already known. Whether its status lets the
     /// caller in is the caller's to judge.
     pub async fn tenant_tx_of(
         &self,
         which: impl Into<tenants::Which<'_>>,
     ) -> Result<(Tenant, TenantTx)> {
         let mut tx = begin(&self.pool).await?;
-        let tenant = tenants::find_in(&mut tx, which).await?;
-        let tx = TenantTx::enter(tx, tenant.scope()).await?;
+        let tenant = tenants::find_and_enter(&mut tx, which, false).await?;
+        let tx = TenantTx::entered(tx, tenant.scope(), false)?;
         Ok((tenant, tx))
+    }
+
+    /// [`Store::tenant_tx_of`] with the settings of the dashboard's reads, on the primary:
+    /// a request that signs in and then reads a dashboard can read in the transaction its
+    /// sign-in checked the caller in (see [`Store::read_tx_after`]).
+    pub async fn read_tx_of(
+        &self,
+        which: impl Into<tenants::Which<'_>>,
+    ) -> Result<(Tenant, TenantTx)> {
+        let mut tx = begin(&self.pool).await?;
+        let tenant = tenants::find_and_enter(&mut tx, which, true).await?;
+        let tx = TenantTx::entered(tx, tenant.scope(), true)?;
+        Ok((tenant, tx))
+    }
+
+    /// [`Store::read_tx`], going on in `earlier` (from [`Store::read_tx_of`]) when that is
+    /// where `read_tx` would read anyway: the primary, in the same workspace. Otherwise
+    /// `earlier` ends first and a fresh read transaction opens.
+    pub async fn read_tx_after(&self, earlier: TenantTx, scope: &TenantScope) -> Result<TenantTx> {
+        if self.replica.is_none() && earlier.reads_on_primary() && earlier.scope() == scope {
+            return Ok(earlier);
+        }
+        earlier.commit().await?;
+        self.read_tx(scope).await
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use crate::{ident, tenants::TenantScope, Result};
 
 /// The sort and hash memory of [`TenantTx::begin_reads`].
-const READ_WORK_MEM: &str = "32MB";
+pub(crate) const READ_WORK_MEM: &str = "32MB";
 
 /// The only way to run tenant-scoped SQL.
 ///
@@ -24,6 +24,8 @@ pub struct TenantTx {
     as_of: Option<Instant>,
     /// Where [`crate::Store::read_tx`] opened it, with a replica configured.
     served: Option<crate::replica::Served>,
+    /// Opened with the settings of [`TenantTx::begin_reads`].
+    reads: bool,
 }
 
 impl TenantTx {
@@ -46,6 +48,25 @@ impl TenantTx {
         scope: &TenantScope,
     ) -> Result<Self> {
         Self::enter_for(tx, scope, false).await
+    }
+
+    /// Wraps a transaction whose last statement entered `scope` already
+    /// ([`crate::tenants::find_and_enter`]). The names are checked as [`TenantTx::enter`]
+    /// checks them; on a bad one the transaction is dropped, rolling its settings back.
+    pub(crate) fn entered(
+        tx: Transaction<'static, Postgres>,
+        scope: &TenantScope,
+        reads: bool,
+    ) -> Result<Self> {
+        ident::check(&scope.role, "role")?;
+        ident::check(&scope.schema, "schema")?;
+        Ok(TenantTx {
+            tx,
+            scope: scope.clone(),
+            as_of: None,
+            served: None,
+            reads,
+        })
     }
 
     async fn enter_for(
@@ -76,6 +97,7 @@ impl TenantTx {
             scope: scope.clone(),
             as_of: None,
             served: None,
+            reads,
         })
     }
 
@@ -110,6 +132,11 @@ impl TenantTx {
 
     pub fn scope(&self) -> &TenantScope {
         &self.scope
+    }
+
+    /// Opened for the dashboard's reads on the primary ([`crate::Store::read_tx_of`]).
+    pub(crate) fn reads_on_primary(&self) -> bool {
+        self.reads && self.as_of.is_none() && self.served.is_none()
     }
 
     pub async fn commit(self) -> Result<()> {

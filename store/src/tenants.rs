@@ -209,6 +209,61 @@ impl<'a> From<&'a Slug> for Which<'a> {
     }
 }
 
+/// [`find_in`], and in the same statement [`crate::TenantTx`]'s settings for the tenant
+/// found (with `reads`, those of [`crate::TenantTx::begin_reads`]): signing a request in
+/// is BEGIN, this, the caller's row, COMMIT. Only the store's `tenant_tx_of` and
+/// `read_tx_of` call it, and wrap the transaction at once.
+pub(crate) async fn find_and_enter(
+    conn: &mut PgConnection,
+    which: impl Into<Which<'_>>,
+    reads: bool,
+) -> Result<Tenant> {
+    // The select list is worked out only for the row the WHERE keeps (id and slug are
+    // unique), after the executor has checked this statement's own privileges.
+    macro_rules! found {
+        ($query:expr) => {
+            $query.fetch_optional(conn).await?.map(|r| TenantRow {
+                id: r.id,
+                slug: r.slug,
+                name: r.name,
+                schema_name: r.schema_name,
+                role_name: r.role_name,
+                plan: r.plan,
+                status: r.status,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+        };
+    }
+    let row = match which.into() {
+        Which::Id(id) => found!(sqlx::query!(
+            r#"SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at,
+                      set_config('role', role_name, true) AS "role!",
+                      set_config('search_path', schema_name, true) AS "path!",
+                      CASE WHEN $2::bool
+                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
+                           THEN set_config('work_mem', $3, true) END AS "work_mem"
+               FROM tenants WHERE id = $1"#,
+            id.0,
+            reads,
+            crate::tenant_tx::READ_WORK_MEM
+        )),
+        Which::Slug(slug) => found!(sqlx::query!(
+            r#"SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at,
+                      set_config('role', role_name, true) AS "role!",
+                      set_config('search_path', schema_name, true) AS "path!",
+                      CASE WHEN $2::bool
+                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
+                           THEN set_config('work_mem', $3, true) END AS "work_mem"
+               FROM tenants WHERE slug = $1"#,
+            slug.as_str(),
+            reads,
+            crate::tenant_tx::READ_WORK_MEM
+        )),
+    };
+    row.ok_or(Error::NotFound("tenant"))?.try_into()
+}
+
 /// [`find`] inside the caller's transaction.
 pub async fn find_in(conn: &mut PgConnection, which: impl Into<Which<'_>>) -> Result<Tenant> {
     match which.into() {

@@ -111,6 +111,8 @@ pub mod ssr {
 
     /// A read for server function `F`'s caller, with `f`'s window.
     pub async fn begin<F: leptos::server_fn::ServerFn>(f: &Filters) -> Result<Read, AppError> {
+        // Dropped unused (rolled back, nothing written) if the rule below refuses.
+        let checked_in = crate::session::ssr::sign_in_for_reads().await;
         let s = crate::session::ssr::require_fn::<F>().await?;
         let scope = s.scope.clone().ok_or_else(|| {
             AppError::new(
@@ -131,7 +133,10 @@ pub mod ssr {
                 *guard = None;
             }
             if guard.is_none() {
-                let mut tx = cx.store.read_tx(&scope).await?;
+                let mut tx = match checked_in {
+                    Some(tx) => cx.store.read_tx_after(tx, &scope).await?,
+                    None => cx.store.read_tx(&scope).await?,
+                };
                 if let Some(served) = tx.served() {
                     say_where_served(served);
                 }
@@ -168,7 +173,10 @@ pub mod ssr {
                 answers: cx.store.answers().clone(),
             });
         }
-        let mut tx = cx.store.read_tx(&scope).await?;
+        let mut tx = match checked_in {
+            Some(tx) => cx.store.read_tx_after(tx, &scope).await?,
+            None => cx.store.read_tx(&scope).await?,
+        };
         let reader = store::dashboard::Reader::of(&mut tx, s.user_id, s.viewer.role)
             .await?
             .ok_or_else(no_dashboard)?;

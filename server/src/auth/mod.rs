@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use store::{
     api_keys::{self, Scope},
     audit::Actor,
-    tenants, Role, Store, Tenant, TenantStatus, UserId,
+    tenants, Role, Store, Tenant, TenantStatus, TenantTx, UserId,
 };
 use uuid::Uuid;
 
@@ -235,6 +235,29 @@ pub async fn authenticate(
     headers: &HeaderMap,
     ip: ClientIp,
 ) -> Result<Option<Caller>, ApiError> {
+    let signed_in = authenticate_for(store, keys, cookies, headers, ip, Then::Done).await?;
+    Ok(signed_in.map(|(caller, _)| caller))
+}
+
+/// What a request does once its caller is known.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Done,
+    /// Reads the dashboard: a session's check runs in a read transaction
+    /// ([`Store::read_tx_of`]) left open for those reads.
+    Reads,
+}
+
+/// [`authenticate`], and with [`Then::Reads`] the transaction a workspace session was
+/// checked in, still open (API keys and support access check theirs apart).
+async fn authenticate_for(
+    store: &Store,
+    keys: &jwt::Keys,
+    cookies: SessionCookies,
+    headers: &HeaderMap,
+    ip: ClientIp,
+    then: Then,
+) -> Result<Option<(Caller, Option<TenantTx>)>, ApiError> {
     let ip = ip.text();
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -249,7 +272,7 @@ pub async fn authenticate(
             // Only an access that is certainly over falls back to the super admin's own
             // session; one that could not be checked is not silently widened.
             match support_caller(store, &claims, ip.clone(), user_agent.clone()).await {
-                Ok(caller) => return Ok(caller),
+                Ok(caller) => return Ok(caller.map(|c| (c, None))),
                 Err(ApiError::Unauthenticated) => {}
                 Err(e) => return Err(e),
             }
@@ -265,37 +288,52 @@ pub async fn authenticate(
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         tx.commit().await?;
-        return Ok(Some(Caller {
-            user_id: identity.user_id,
-            email: identity.email,
-            name: String::new(),
-            role: identity.role,
-            tenant: Some(tenant),
-            via: Via::ApiKey {
-                key_id: identity.key_id,
-                scopes: identity.scopes,
+        return Ok(Some((
+            Caller {
+                user_id: identity.user_id,
+                email: identity.email,
+                name: String::new(),
+                role: identity.role,
+                tenant: Some(tenant),
+                via: Via::ApiKey {
+                    key_id: identity.key_id,
+                    scopes: identity.scopes,
+                },
+                ip,
+                user_agent,
             },
-            ip,
-            user_agent,
-        }));
+            None,
+        )));
     }
 
     let claims = keys.verify(&credential).ok_or(ApiError::Unauthenticated)?;
     if claims.sup.is_some() {
-        return support_caller(store, &claims, ip, user_agent).await;
+        let caller = support_caller(store, &claims, ip, user_agent).await?;
+        return Ok(caller.map(|c| (c, None)));
     }
-    let (tenant, user) = match claims.tid {
+    let (tenant, user, open) = match claims.tid {
         Some(tid) => {
-            let (tenant, mut tx) = active_tenant(store.tenant_tx_of(store::TenantId(tid)).await)?;
+            let tid = store::TenantId(tid);
+            let (tenant, mut tx) = active_tenant(match then {
+                Then::Done => store.tenant_tx_of(tid).await,
+                Then::Reads => store.read_tx_of(tid).await,
+            })?;
             let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
-            tx.commit().await?;
-            (Some(tenant), user)
+            let open = match then {
+                Then::Done => {
+                    tx.commit().await?;
+                    None
+                }
+                // Nothing was written: if the checks below refuse, dropping it rolls back.
+                Then::Reads => Some(tx),
+            };
+            (Some(tenant), user, open)
         }
         None => {
             let mut tx = store.registry_tx().await?;
             let user = store::accounts::get(&mut tx, UserId(claims.sub)).await;
             tx.commit().await?;
-            (None, user)
+            (None, user, None)
         }
     };
     let user = user.map_err(|_| ApiError::Unauthenticated)?;
@@ -309,7 +347,7 @@ pub async fn authenticate(
         return Err(ApiError::Unauthenticated);
     }
     let via = Via::Session { jti: claims.jti };
-    Ok(Some(Caller::of(user, tenant, via, ip, user_agent)))
+    Ok(Some((Caller::of(user, tenant, via, ip, user_agent), open)))
 }
 
 /// A support token's caller: its grant must still be open, for this super admin and tenant,
@@ -472,49 +510,76 @@ pub struct PageAuthenticator {
     pub cookies: SessionCookies,
 }
 
+impl PageAuthenticator {
+    async fn signed_in(
+        &self,
+        request: &http::request::Parts,
+        then: Then,
+    ) -> Option<(app::session::ssr::Session, Option<TenantTx>)> {
+        let ip = request
+            .extensions
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or(ClientIp(None));
+        let (caller, open) = authenticate_for(
+            &self.store,
+            &self.keys,
+            self.cookies,
+            &request.headers,
+            ip,
+            then,
+        )
+        .await
+        .ok()
+        .flatten()?;
+        if matches!(caller.via, Via::ApiKey { .. }) {
+            return None;
+        }
+        let session = app::session::ssr::Session {
+            viewer: types::Viewer {
+                user_id: caller.user_id,
+                email: caller.email.clone(),
+                name: caller.name.clone(),
+                role: caller.role,
+                tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
+                support: match &caller.via {
+                    Via::Support {
+                        grant,
+                        reason,
+                        expires_at,
+                    } => Some(types::Support {
+                        grant: *grant,
+                        reason: reason.clone(),
+                        expires_at: *expires_at,
+                    }),
+                    _ => None,
+                },
+            },
+            user_id: caller.user_id,
+            scope: caller.tenant.as_ref().map(|t| t.scope().clone()),
+            actor: caller.actor(),
+        };
+        Some((session, open))
+    }
+}
+
 impl app::session::ssr::Authenticator for PageAuthenticator {
     fn session<'a>(
         &'a self,
         request: &'a http::request::Parts,
     ) -> app::session::ssr::BoxFuture<'a, Option<app::session::ssr::Session>> {
         Box::pin(async move {
-            let ip = request
-                .extensions
-                .get::<ClientIp>()
-                .copied()
-                .unwrap_or(ClientIp(None));
-            let caller = authenticate(&self.store, &self.keys, self.cookies, &request.headers, ip)
-                .await
-                .ok()
-                .flatten()?;
-            if matches!(caller.via, Via::ApiKey { .. }) {
-                return None;
-            }
-            Some(app::session::ssr::Session {
-                viewer: types::Viewer {
-                    user_id: caller.user_id,
-                    email: caller.email.clone(),
-                    name: caller.name.clone(),
-                    role: caller.role,
-                    tenant: caller.tenant.as_ref().map(|t| t.slug.to_string()),
-                    support: match &caller.via {
-                        Via::Support {
-                            grant,
-                            reason,
-                            expires_at,
-                        } => Some(types::Support {
-                            grant: *grant,
-                            reason: reason.clone(),
-                            expires_at: *expires_at,
-                        }),
-                        _ => None,
-                    },
-                },
-                user_id: caller.user_id,
-                scope: caller.tenant.as_ref().map(|t| t.scope().clone()),
-                actor: caller.actor(),
-            })
+            let (session, _) = self.signed_in(request, Then::Done).await?;
+            Some(session)
         })
+    }
+
+    fn session_for_reads<'a>(
+        &'a self,
+        request: &'a http::request::Parts,
+    ) -> app::session::ssr::BoxFuture<'a, Option<(app::session::ssr::Session, Option<TenantTx>)>>
+    {
+        Box::pin(self.signed_in(request, Then::Reads))
     }
 }
 

@@ -175,3 +175,90 @@ async fn migrations_are_idempotent_and_readiness_follows_them() {
     assert_eq!(status.tenants, 2);
     assert!(status.postgres_version.starts_with(char::is_numeric));
 }
+
+/// What `tenant_tx_of` and `read_tx_of` enter in their one statement is what `TenantTx::begin`
+/// enters: the tenant's role and schema alone, so another tenant's tables stay out of reach;
+/// the dashboard's sort memory only for reads; and a sign-in's read transaction goes on as
+/// the dashboard's in its own workspace, never in another.
+#[tokio::test]
+async fn a_sign_ins_transaction_enters_its_tenant_and_hands_on_only_there() {
+    let (db, a, b) = two_tenants().await;
+    let setting = |name: &'static str| format!("SELECT current_setting('{name}')");
+    for (reads, (tenant, mut tx)) in [
+        (false, db.store.tenant_tx_of(a.id).await.unwrap()),
+        (true, db.store.read_tx_of(&a.slug).await.unwrap()),
+    ] {
+        assert_eq!(tenant.id, a.id);
+        let role: String = sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(role, a.scope().role());
+        let path: String = sqlx::query_scalar(&setting("search_path"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(path, a.scope().schema());
+        let work_mem: String = sqlx::query_scalar(&setting("work_mem"))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(
+            work_mem == "32MB",
+            reads,
+            "work_mem {work_mem}, reads {reads}"
+        );
+        let err = sqlx::query("SELECT * FROM tenant_bravo.settings")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(err), "42501");
+        tx.rollback().await.unwrap();
+    }
+    assert!(matches!(
+        db.store.read_tx_of(&Slug::parse("nobody").unwrap()).await,
+        Err(store::Error::NotFound("tenant"))
+    ));
+
+    let (_, mut signed_in) = db.store.read_tx_of(a.id).await.unwrap();
+    let first = txid(&mut signed_in).await;
+    let mut same = db.store.read_tx_after(signed_in, a.scope()).await.unwrap();
+    assert_eq!(
+        txid(&mut same).await,
+        first,
+        "goes on in the sign-in's transaction"
+    );
+    same.rollback().await.unwrap();
+
+    let (_, mut signed_in) = db.store.read_tx_of(a.id).await.unwrap();
+    let first = txid(&mut signed_in).await;
+    let mut other = db.store.read_tx_after(signed_in, b.scope()).await.unwrap();
+    assert_ne!(
+        txid(&mut other).await,
+        first,
+        "another workspace: a fresh transaction"
+    );
+    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    assert_eq!(schema, b.scope().schema());
+    other.rollback().await.unwrap();
+
+    // Not opened for reads: a fresh one, with the reads' settings.
+    let (_, plain) = db.store.tenant_tx_of(a.id).await.unwrap();
+    let mut fresh = db.store.read_tx_after(plain, a.scope()).await.unwrap();
+    let work_mem: String = sqlx::query_scalar(&setting("work_mem"))
+        .fetch_one(&mut *fresh)
+        .await
+        .unwrap();
+    assert_eq!(work_mem, "32MB");
+    fresh.rollback().await.unwrap();
+}
+
+async fn txid(tx: &mut TenantTx) -> i64 {
+    sqlx::query_scalar("SELECT txid_current()")
+        .fetch_one(&mut **tx)
+        .await
+        .unwrap()
+}
