@@ -70,23 +70,25 @@ pub mod ssr {
     }
 
     /// Works out the request's session, as [`current`] would, for a server function that
-    /// reads the dashboard next; answers the transaction the check ran in when the session
-    /// was not known yet (a server function's own request). A page render has usually
-    /// asked already, and its reads share one transaction of their own.
+    /// reads the dashboard next; answers the transaction the check ran in when this call
+    /// was the one that checked (a server function's own request). A page render has
+    /// usually asked already (its top bar), and its reads share one transaction of their
+    /// own; a read that arrives while another caller is checking waits for that check.
     pub async fn sign_in_for_reads() -> Option<store::TenantTx> {
         let cx = crate::ssr::server_context().ok()?;
         let parts = use_context::<http::request::Parts>()?;
         let cached = use_context::<RequestSession>()?;
-        if cached.0.initialized() {
-            return None;
-        }
-        let (session, open) = match cx.auth.session_for_reads(&parts).await {
-            Some((session, open)) => (Some(session), open),
-            None => (None, None),
-        };
-        // Another read of the same render may have worked it out meanwhile: the same
-        // answer, so either serves, and this transaction is dropped unused.
-        cached.0.set(session).ok().and(open)
+        // Filled only by the initializer below, i.e. only when this call checked.
+        let checked = std::sync::Mutex::new(None);
+        cached
+            .0
+            .get_or_init(|| async {
+                let (session, open) = cx.auth.session_for_reads(&parts).await?;
+                *checked.lock().expect("not poisoned") = open;
+                Some(session)
+            })
+            .await;
+        checked.into_inner().expect("not poisoned")
     }
 
     /// The session of a caller the rule `crate::access` declares for server function `F`

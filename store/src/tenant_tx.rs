@@ -74,8 +74,9 @@ impl TenantTx {
         scope: &TenantScope,
         reads: bool,
     ) -> Result<Self> {
-        // The scope came from the registry, but check again (it names a role).
+        // The scope came from the registry, but check again (it names a role and a schema).
         ident::check(&scope.role, "role")?;
+        ident::check(&scope.schema, "schema")?;
         // One round trip: `set_config('role', …, true)` is `SET LOCAL ROLE` (the same
         // setting, with the same membership check, undone with the transaction); nothing
         // else set here depends on the role.
@@ -92,13 +93,7 @@ impl TenantTx {
         )
         .fetch_one(&mut *tx)
         .await?;
-        Ok(TenantTx {
-            tx,
-            scope: scope.clone(),
-            as_of: None,
-            served: None,
-            reads,
-        })
+        Self::entered(tx, scope, reads)
     }
 
     /// Opened on the replica, whose data is as of `as_of`, `age` old when it opened.

@@ -128,11 +128,22 @@ pub mod ssr {
             )
         };
         if let Some(page) = leptos::prelude::use_context::<PageReads>() {
-            let mut guard = page.0.clone().lock_owned().await;
+            // Never hold the sign-in's connection while waiting: the read holding the page's
+            // lock may be waiting for a connection itself.
+            let mut checked_in = checked_in;
+            let mut guard = match page.0.clone().try_lock_owned() {
+                Ok(guard) => guard,
+                Err(_) => {
+                    drop(checked_in.take());
+                    page.0.clone().lock_owned().await
+                }
+            };
             if guard.as_ref().is_some_and(|sh| sh.user != s.user_id) {
                 *guard = None;
             }
-            if guard.is_none() {
+            if guard.is_some() {
+                drop(checked_in.take());
+            } else {
                 let mut tx = match checked_in {
                     Some(tx) => cx.store.read_tx_after(tx, &scope).await?,
                     None => cx.store.read_tx(&scope).await?,

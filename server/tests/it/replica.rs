@@ -215,6 +215,23 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
         .parse()
         .unwrap();
     assert!(page_ms <= BOUND.as_millis() as u64, "{served}");
+    // A server function reads there too, not in the primary transaction its caller was
+    // just checked in.
+    let r = http
+        .post(format!("{base}/api/dashboard/overview"))
+        .bearer_auth(&token)
+        .form(&[("q", "range=24h")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let served = r
+        .headers()
+        .get("x-devpulse-read")
+        .expect("a server function that read the dashboard says where")
+        .to_str()
+        .unwrap();
+    assert!(served.starts_with("replica; staleness-ms="), "{served}");
 
     // A tool call, acknowledged (so committed on the primary) at `acked`.
     tool_call(&http, &base, &key, "toolu_replica_1").await;
