@@ -107,6 +107,8 @@ pub async fn set_people(
     };
     let saved = store::settings::set_people(tx.conn(), &me.actor(), &wanted).await?;
     tx.commit().await?;
+    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
+    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(saved))
 }
 
