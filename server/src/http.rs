@@ -142,6 +142,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::from_fn(say_where_reads_were_served))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            see_own_changes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::auth::workspaces::keep_other_sessions,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -318,6 +322,18 @@ async fn say_where_reads_were_served(req: Request, next: Next) -> Response {
             .insert(HeaderName::from_static("x-devpulse-read"), v);
     }
     res
+}
+
+/// A request's own changes to what dashboards show are forgotten from this instance's kept
+/// answers before it answers (see [`store::Store::seeing_own_changes`]), so a client that
+/// changed a setting, a team or a price and reads again sees the change. Server functions
+/// run in the request's task, so this covers the pages' forms too.
+async fn see_own_changes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    state.store.seeing_own_changes(next.run(req)).await
 }
 
 /// Errors the API's own code did not write (axum's extractor rejections and 405s, tower's

@@ -81,11 +81,34 @@ pub fn changes_answers(action: &str) -> bool {
 
 /// Tells every instance, when the transaction commits, that this workspace's dashboard
 /// answers may have changed (for a change that is not audited, such as a display name).
+/// Inside [`crate::Store::seeing_own_changes`], this instance forgets them itself too.
 pub async fn answers_changed(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query!("SELECT pg_notify($1, current_schema())", ANSWERS_CHANNEL)
-        .execute(&mut *conn)
-        .await?;
+    let schema = sqlx::query_scalar!(
+        r#"SELECT current_schema() AS "schema!" FROM pg_notify($1, current_schema())"#,
+        ANSWERS_CHANNEL
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let _ = CHANGED_ANSWERS.try_with(|c| c.borrow_mut().push(schema));
     Ok(())
+}
+
+tokio::task_local! {
+    /// The schemas whose answers notice this task's transactions sent.
+    static CHANGED_ANSWERS: std::cell::RefCell<Vec<String>>;
+}
+
+/// Runs `fut`, answering the schemas [`answers_changed`] was told about inside it (whether
+/// or not their transactions committed).
+pub(crate) async fn noting_changed_answers<F: std::future::Future>(
+    fut: F,
+) -> (F::Output, Vec<String>) {
+    CHANGED_ANSWERS
+        .scope(Default::default(), async {
+            let out = fut.await;
+            (out, CHANGED_ANSWERS.with(|c| c.take()))
+        })
+        .await
 }
 
 pub async fn record(

@@ -192,6 +192,19 @@ impl Store {
         &self.answers
     }
 
+    /// Runs `fut` (one request), then forgets this instance's kept answers in every
+    /// workspace whose answers `fut`'s changes said they altered. The database's notice
+    /// tells every instance, this one included, but asynchronously: a client asking again
+    /// as soon as its change is acknowledged could otherwise beat it and read the old answer.
+    /// A change that rolled back only costs a recomputation.
+    pub async fn seeing_own_changes<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let (out, schemas) = audit::noting_changed_answers(fut).await;
+        for schema in schemas {
+            self.answers.forget_schema(&schema);
+        }
+        out
+    }
+
     /// The pool, for crates that own registry-level queries.
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -40,15 +40,8 @@ pub async fn rename(name: String) -> Result<String, AppError> {
 #[server(endpoint = "settings/time_zone")]
 pub async fn set_time_zone(time_zone: String) -> Result<String, AppError> {
     let (s, mut tx) = ws::allowed::<SetTimeZone>().await?;
-    let tenant = tx.scope().id();
     let tz = store::settings::set_time_zone(&mut tx, &s.actor, &time_zone).await?;
     tx.commit().await?;
-    // This instance's kept windows and answers go now; the database's notice tells the
-    // others (and arrives here too, but after the caller may have read again).
-    crate::ssr::server_context()?
-        .store
-        .answers()
-        .changed(tenant, None);
     Ok(tz)
 }
 

@@ -72,8 +72,6 @@ pub async fn set(
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
     prices::set(&mut tx, &me.actor(), &model, Some(price)).await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(json!({ "model": model, "price": price })))
 }
 
@@ -85,7 +83,5 @@ pub async fn reset(
     let mut tx = state.store.tenant_tx(me.tenant()?.scope()).await?;
     prices::set(&mut tx, &me.actor(), &model, None).await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(json!({ "model": model, "price": null })))
 }

@@ -63,9 +63,6 @@ pub async fn set_time_zone(
     let mut tx = scoped(&state.store, &me).await?;
     let tz = store::settings::set_time_zone(tx.conn(), &me.actor(), &body.time_zone).await?;
     tx.commit().await?;
-    // This instance's kept windows and answers go now; the database's notice tells the
-    // others (and arrives here too, but after the caller may have read again).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(serde_json::json!({ "time_zone": tz })))
 }
 
@@ -107,8 +104,6 @@ pub async fn set_people(
     };
     let saved = store::settings::set_people(tx.conn(), &me.actor(), &wanted).await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(saved))
 }
 

@@ -92,8 +92,6 @@ pub async fn delete(
     let mut tx = scoped(&state.store, &me).await?;
     teams::delete(tx.conn(), &me.actor(), TeamId(id)).await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,8 +120,6 @@ pub async fn put_member(
     )
     .await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(team))
 }
 
@@ -136,7 +132,5 @@ pub async fn remove_member(
     let mut tx = scoped(&state.store, &me).await?;
     let team = teams::remove_member(tx.conn(), &me.actor(), TeamId(id), UserId(user)).await?;
     tx.commit().await?;
-    // Now on this instance; the database's notice tells the others (see `set_time_zone`).
-    state.store.answers().changed(me.tenant()?.id, None);
     Ok(Json(team))
 }

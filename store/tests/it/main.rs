@@ -2,6 +2,7 @@
 //! its dependencies again, so one per crate keeps `cargo test` quick. One module per subject;
 //! each test gets a fresh database (see `store::testing`).
 
+mod answers;
 mod events;
 mod gdpr;
 mod helpers;

@@ -1,0 +1,77 @@
+//! Kept dashboard answers and the changes that forget them on the instance that made them.
+//! No notice listener runs here (the server's does), so only the store itself forgets.
+
+use store::{accounts::Role, audit::Actor, dashboard, TenantTx};
+use types::dashboard::Filters;
+
+use crate::helpers::Tenant;
+
+/// Keeps the workspace's overview for its user, answering how many answers are kept.
+async fn keep_overview(t: &Tenant) -> usize {
+    let store = &t.db.store;
+    let mut tx = store.read_tx(t.tenant.scope()).await.unwrap();
+    let reader = dashboard::Reader::of(&mut tx, t.user, Role::TenantAdmin)
+        .await
+        .unwrap()
+        .unwrap();
+    let f = Filters::default();
+    let window = store
+        .answers()
+        .window(&mut tx, &f, chrono::Utc::now())
+        .await
+        .unwrap();
+    let ask = dashboard::Asker {
+        answers: store.answers(),
+        scope: t.tenant.scope(),
+        reader: &reader,
+        window: &window,
+        as_of: tx.as_of(),
+    };
+    ask.overview(&mut tx, &f).await.unwrap();
+    tx.commit().await.unwrap();
+    store.answers().len()
+}
+
+async fn set_time_zone(t: &Tenant, tz: &str) {
+    let mut tx: TenantTx = t.tx().await;
+    store::settings::set_time_zone(&mut tx, &Actor::cli(), tz)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_change_forgets_this_instances_answers_before_its_request_ends() {
+    let t = Tenant::new().await;
+    let answers = t.db.store.answers();
+    assert_eq!(keep_overview(&t).await, 1);
+
+    // Outside a request's scope only the database's notice would forget it.
+    set_time_zone(&t, "Europe/Paris").await;
+    assert_eq!(answers.len(), 1, "kept until the notice arrives");
+
+    // Inside it, the change itself does, before the request answers.
+    t.db.store
+        .seeing_own_changes(set_time_zone(&t, "Asia/Kolkata"))
+        .await;
+    assert_eq!(answers.len(), 0, "forgotten as the request ends");
+
+    // A change that says nothing about answers (a dashboard layout) leaves them kept.
+    assert_eq!(keep_overview(&t).await, 1);
+    t.db.store
+        .seeing_own_changes(async {
+            let mut tx = t.tx().await;
+            store::audit::record(
+                &mut tx,
+                &Actor::cli(),
+                "dashboard.saved",
+                None,
+                serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        })
+        .await;
+    assert_eq!(answers.len(), 1);
+}
