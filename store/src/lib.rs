@@ -114,6 +114,30 @@ pub struct PoolConfig {
     pub acquire_timeout: Duration,
 }
 
+/// A pooled connection used this recently is handed out as it is; one idle longer is pinged
+/// first (and replaced if the database has gone away meanwhile). Pinging every one cost a
+/// round trip per acquire, a few per signed-in request; a connection in steady use proves
+/// itself alive. The window is HikariCP's (`aliveBypassWindowMs`). The price: right after
+/// the database restarts, a connection used within the window fails its request once.
+pub const UNCHECKED_IDLE: Duration = Duration::from_millis(500);
+
+/// The options of every pool here (primary, sessions, replica): `config`'s size and wait,
+/// and the check of [`UNCHECKED_IDLE`].
+pub(crate) fn pool_options(config: &PoolConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= UNCHECKED_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
@@ -127,12 +151,7 @@ impl Store {
     /// Connects lazily: the pool opens connections on demand, so the server can start, answer
     /// `/healthz`, and report on `/readyz` while PostgreSQL is down.
     pub fn connect_lazy(options: PgConnectOptions, config: &PoolConfig) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(true)
-            .connect_lazy_with(options);
-        Store::from_pool(pool)
+        Store::from_pool(pool_options(config).connect_lazy_with(options))
     }
 
     /// [`Store::connect_lazy`] through a pooler in transaction mode (PgBouncer's
@@ -149,15 +168,9 @@ impl Store {
         direct: PgConnectOptions,
         config: &PoolConfig,
     ) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(true)
-            .connect_lazy_with(pooled.statement_cache_capacity(0));
-        let sessions = PgPoolOptions::new()
+        let pool = pool_options(config).connect_lazy_with(pooled.statement_cache_capacity(0));
+        let sessions = pool_options(config)
             .max_connections(SESSIONS)
-            .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(true)
             .connect_lazy_with(direct);
         Store {
             sessions,

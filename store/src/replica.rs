@@ -16,10 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions},
-    Connection, PgConnection, PgPool,
-};
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
 
 use crate::PoolConfig;
 
@@ -111,11 +108,9 @@ fn note(served: Served) {
 impl Replica {
     /// Connects lazily, like the primary's pool; the watcher finds out whether it is there.
     pub fn connect_lazy(options: PgConnectOptions, config: &PoolConfig, max_lag: Duration) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
+        let pool = crate::pool_options(config)
             // A replica that does not answer soon is worth less than the primary that does.
             .acquire_timeout(config.acquire_timeout.min(Duration::from_secs(2)))
-            .test_before_acquire(true)
             .connect_lazy_with(options);
         Replica {
             pool,

@@ -8,6 +8,7 @@ mod gdpr;
 mod helpers;
 mod imports;
 mod jobs;
+mod pools;
 mod retention;
 mod sessions;
 mod tenant_isolation;
