@@ -197,6 +197,17 @@ pub enum Which<'a> {
     Slug(&'a Slug),
 }
 
+impl<'a> Which<'a> {
+    /// The id or the slug, the other `None`: one statement serves both
+    /// (`WHERE id = $1 OR slug = $2`).
+    fn keys(self) -> (Option<Uuid>, Option<&'a str>) {
+        match self {
+            Which::Id(id) => (Some(id.0), None),
+            Which::Slug(slug) => (None, Some(slug.as_str())),
+        }
+    }
+}
+
 impl From<TenantId> for Which<'_> {
     fn from(id: TenantId) -> Self {
         Which::Id(id)
@@ -218,79 +229,48 @@ pub(crate) async fn find_and_enter(
     which: impl Into<Which<'_>>,
     reads: bool,
 ) -> Result<Tenant> {
+    let (id, slug) = which.into().keys();
     // The select list is worked out only for the row the WHERE keeps (id and slug are
-    // unique), after the executor has checked this statement's own privileges.
-    macro_rules! found {
-        ($query:expr) => {
-            $query.fetch_optional(conn).await?.map(|r| TenantRow {
-                id: r.id,
-                slug: r.slug,
-                name: r.name,
-                schema_name: r.schema_name,
-                role_name: r.role_name,
-                plan: r.plan,
-                status: r.status,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            })
-        };
-    }
-    let row = match which.into() {
-        Which::Id(id) => found!(sqlx::query!(
-            r#"SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at,
-                      set_config('role', role_name, true) AS "role!",
-                      set_config('search_path', schema_name, true) AS "path!",
-                      CASE WHEN $2::bool
-                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
-                           THEN set_config('work_mem', $3, true) END AS "work_mem"
-               FROM tenants WHERE id = $1"#,
-            id.0,
-            reads,
-            crate::tenant_tx::READ_WORK_MEM
-        )),
-        Which::Slug(slug) => found!(sqlx::query!(
-            r#"SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at,
-                      set_config('role', role_name, true) AS "role!",
-                      set_config('search_path', schema_name, true) AS "path!",
-                      CASE WHEN $2::bool
-                            AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($3)
-                           THEN set_config('work_mem', $3, true) END AS "work_mem"
-               FROM tenants WHERE slug = $1"#,
-            slug.as_str(),
-            reads,
-            crate::tenant_tx::READ_WORK_MEM
-        )),
-    };
+    // unique, and one of the two is NULL), after the executor has checked this statement's
+    // own privileges.
+    let row = sqlx::query!(
+        r#"SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at,
+                  set_config('role', role_name, true) AS "role!",
+                  set_config('search_path', schema_name, true) AS "path!",
+                  CASE WHEN $3::bool
+                        AND pg_size_bytes(current_setting('work_mem')) < pg_size_bytes($4)
+                       THEN set_config('work_mem', $4, true) END AS "work_mem"
+           FROM tenants WHERE id = $1 OR slug = $2"#,
+        id,
+        slug,
+        reads,
+        crate::tenant_tx::READ_WORK_MEM
+    )
+    .fetch_optional(conn)
+    .await?
+    .map(|r| TenantRow {
+        id: r.id,
+        slug: r.slug,
+        name: r.name,
+        schema_name: r.schema_name,
+        role_name: r.role_name,
+        plan: r.plan,
+        status: r.status,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    });
     row.ok_or(Error::NotFound("tenant"))?.try_into()
 }
 
 /// [`find`] inside the caller's transaction.
 pub async fn find_in(conn: &mut PgConnection, which: impl Into<Which<'_>>) -> Result<Tenant> {
-    match which.into() {
-        Which::Slug(slug) => slug_in(conn, slug).await,
-        Which::Id(id) => id_in(conn, id).await,
-    }
-}
-
-async fn slug_in(conn: &mut PgConnection, slug: &Slug) -> Result<Tenant> {
+    let (id, slug) = which.into().keys();
     sqlx::query_as!(
         TenantRow,
         "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
-         FROM tenants WHERE slug = $1",
-        slug.as_str()
-    )
-    .fetch_optional(conn)
-    .await?
-    .ok_or(Error::NotFound("tenant"))?
-    .try_into()
-}
-
-async fn id_in(conn: &mut PgConnection, id: TenantId) -> Result<Tenant> {
-    sqlx::query_as!(
-        TenantRow,
-        "SELECT id, slug, name, schema_name, role_name, plan, status, created_at, updated_at
-         FROM tenants WHERE id = $1",
-        id.0
+         FROM tenants WHERE id = $1 OR slug = $2",
+        id,
+        slug
     )
     .fetch_optional(conn)
     .await?

@@ -26,20 +26,24 @@ async fn overview(http: &Client, base: &str, token: &str) -> (Option<u64>, Strin
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let served = r
-        .headers()
-        .get("x-devpulse-read")
-        .expect("a server with a replica says where reads were served")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let served = read_served(&r, "a server with a replica says where reads were served");
     let staleness = served
         .strip_prefix("replica; staleness-ms=")
         .map(|ms| ms.parse().unwrap());
     let body: Value = r.json().await.unwrap();
     let n = body["current"]["tool_executions"].as_i64().unwrap();
     (staleness, served, n)
+}
+
+/// Where a successful response says its reads were served from (`missing`: why it must).
+fn read_served(r: &reqwest::Response, missing: &str) -> String {
+    assert_eq!(r.status(), 200);
+    r.headers()
+        .get("x-devpulse-read")
+        .expect(missing)
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Where the dashboard page's reads were served from, as its response says.
@@ -50,13 +54,7 @@ async fn page_served(http: &Client, base: &str, token: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    r.headers()
-        .get("x-devpulse-read")
-        .expect("a page that read the dashboard says where")
-        .to_str()
-        .unwrap()
-        .to_string()
+    read_served(&r, "a page that read the dashboard says where")
 }
 
 /// One Bash call through the hooks, acknowledged: committed on the primary.
@@ -224,13 +222,7 @@ async fn dashboards_read_from_the_replica_within_its_bound_and_fall_back_to_the_
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let served = r
-        .headers()
-        .get("x-devpulse-read")
-        .expect("a server function that read the dashboard says where")
-        .to_str()
-        .unwrap();
+    let served = read_served(&r, "a server function that read the dashboard says where");
     assert!(served.starts_with("replica; staleness-ms="), "{served}");
 
     // A tool call, acknowledged (so committed on the primary) at `acked`.
