@@ -53,15 +53,16 @@ pub fn test_cluster_dir() -> PathBuf {
 }
 
 fn init() -> Result<Cluster, String> {
-    let admin_url = match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) => url,
+    // Only the embedded cluster is ours to sweep (see [`sweep`]).
+    let (admin_url, ours) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => (url, false),
         Err(_) => {
             let pg = EmbeddedPostgres::start(&EmbeddedConfig {
                 data_dir: test_cluster_dir(),
                 ephemeral: true,
             })
             .map_err(|e| e.to_string())?;
-            pg.url("postgres")
+            (pg.url("postgres"), true)
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -71,10 +72,66 @@ fn init() -> Result<Cluster, String> {
     let template = rt
         .block_on(ensure_template(&admin_url))
         .map_err(|e| e.to_string())?;
+    if ours {
+        let (url, keep) = (admin_url.clone(), template.clone());
+        std::thread::spawn(move || {
+            let swept = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(sweep(&url, &keep)).map_err(|e| e.to_string()));
+            if let Err(e) = swept {
+                eprintln!("sweeping earlier test databases: {e}");
+            }
+        });
+    }
     Ok(Cluster {
         admin_url,
         template,
     })
+}
+
+/// A test's database is not dropped as the test ends (that would need a runtime in `Drop`,
+/// and a failed test's database is worth a look). `make test` starts from a wiped cluster,
+/// but a `cargo test` loop while developing does not: each test binary, once, in the
+/// background, drops what earlier runs left. A database dated over an hour ago (or named in
+/// an older way) and templates of other migrations go; one still in use refuses the DROP
+/// and waits for a later sweep.
+async fn sweep(admin_url: &str, template: &str) -> crate::Result<()> {
+    let admin: PgConnectOptions = admin_url.parse()?;
+    let mut conn = PgConnection::connect_with(&admin).await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database
+         WHERE (datname LIKE 'test\\_%' OR datname LIKE 'devpulse\\_tpl\\_%')
+           AND datname NOT LIKE '%\\_building' AND datname <> $1",
+    )
+    .bind(template)
+    .fetch_all(&mut conn)
+    .await?;
+    let now = unix_secs();
+    for name in names {
+        if made_at(&name).is_some_and(|at| now.saturating_sub(at) < 3600) {
+            continue;
+        }
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .execute(&mut conn)
+            .await;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// When a test database named `test_{seconds}_{random}` was made (`None`: another name).
+fn made_at(name: &str) -> Option<u64> {
+    let (secs, random) = name.strip_prefix("test_")?.split_once('_')?;
+    (!random.is_empty()).then_some(())?;
+    secs.parse().ok()
 }
 
 /// Templates are named after the migrations they hold, so changing a migration makes a new one.
@@ -138,7 +195,12 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> TestDb {
         let cluster = cluster();
-        let name = format!("test_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        // Dated, for the sweep of a later run.
+        let name = format!(
+            "test_{}_{}",
+            unix_secs(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let admin: PgConnectOptions = cluster.admin_url.parse().expect("admin URL");
         let mut conn = PgConnection::connect_with(&admin)
             .await
@@ -375,5 +437,17 @@ mod tests {
             super::url_for("postgres://u@h:1", "t3"),
             "postgres://u@h:1/t3"
         );
+    }
+
+    #[test]
+    fn a_test_database_is_dated_by_its_name() {
+        assert_eq!(
+            super::made_at("test_1796605566_0123456789ab"),
+            Some(1796605566)
+        );
+        // Named the earlier way, or not a test's: no date.
+        assert_eq!(super::made_at("test_0123456789abcdef"), None);
+        assert_eq!(super::made_at("test_12_"), None);
+        assert_eq!(super::made_at("devpulse_tpl_0123"), None);
     }
 }
