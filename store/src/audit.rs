@@ -84,12 +84,13 @@ pub fn changes_answers(action: &str) -> bool {
 /// Inside [`crate::Store::seeing_own_changes`], this instance forgets them itself too.
 pub async fn answers_changed(conn: &mut PgConnection) -> Result<()> {
     let schema = sqlx::query_scalar!(
-        r#"SELECT current_schema() AS "schema!" FROM pg_notify($1, current_schema())"#,
+        r#"SELECT current_schema() AS "schema?" FROM pg_notify($1, current_schema())"#,
         ANSWERS_CHANNEL
     )
     .fetch_one(&mut *conn)
     .await?;
-    let _ = CHANGED_ANSWERS.try_with(|c| c.borrow_mut().push(schema));
+    // No schema (none on the path is usable): "" is unknown, so every workspace's go.
+    let _ = CHANGED_ANSWERS.try_with(|c| c.borrow_mut().push(schema.unwrap_or_default()));
     Ok(())
 }
 

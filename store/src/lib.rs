@@ -116,9 +116,9 @@ pub struct PoolConfig {
 
 /// A pooled connection used this recently is handed out as it is; one idle longer is pinged
 /// first (and replaced if the database has gone away meanwhile). Pinging every one cost a
-/// round trip per acquire, a few per signed-in request; a connection in steady use proves
-/// itself alive. The window is HikariCP's (`aliveBypassWindowMs`). The price: right after
-/// the database restarts, a connection used within the window fails its request once.
+/// round trip per acquire, a few per signed-in request, and sqlx already pings each as it
+/// returns to the pool. The window is HikariCP's (`aliveBypassWindowMs`). The price: right
+/// after the database restarts, a connection used within the window fails its request once.
 pub const UNCHECKED_IDLE: Duration = Duration::from_millis(500);
 
 /// The options of every pool here (primary, sessions, replica): `config`'s size and wait,

@@ -73,13 +73,13 @@ fn init() -> Result<Cluster, String> {
         .block_on(ensure_template(&admin_url))
         .map_err(|e| e.to_string())?;
     if ours {
-        let (url, keep) = (admin_url.clone(), template.clone());
+        let url = admin_url.clone();
         std::thread::spawn(move || {
             let swept = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())
-                .and_then(|rt| rt.block_on(sweep(&url, &keep)).map_err(|e| e.to_string()));
+                .and_then(|rt| rt.block_on(sweep(&url)).map_err(|e| e.to_string()));
             if let Err(e) = swept {
                 eprintln!("sweeping earlier test databases: {e}");
             }
@@ -94,20 +94,17 @@ fn init() -> Result<Cluster, String> {
 /// A test's database is not dropped as the test ends (that would need a runtime in `Drop`,
 /// and a failed test's database is worth a look). `make test` starts from a wiped cluster,
 /// but a `cargo test` loop while developing does not: each test binary, once, in the
-/// background, drops what earlier runs left. A database dated over an hour ago (or named in
-/// an older way) and templates of other migrations go; one still in use refuses the DROP
-/// and waits for a later sweep.
-async fn sweep(admin_url: &str, template: &str) -> crate::Result<()> {
+/// background, drops the test databases earlier runs left: those dated over an hour ago (or
+/// named in an older way). One still in use refuses the DROP and waits for a later sweep.
+/// Templates stay (one per change of the migrations): a test binary built before that change
+/// may be running beside this one and cloning its own.
+async fn sweep(admin_url: &str) -> crate::Result<()> {
     let admin: PgConnectOptions = admin_url.parse()?;
     let mut conn = PgConnection::connect_with(&admin).await?;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database
-         WHERE (datname LIKE 'test\\_%' OR datname LIKE 'devpulse\\_tpl\\_%')
-           AND datname NOT LIKE '%\\_building' AND datname <> $1",
-    )
-    .bind(template)
-    .fetch_all(&mut conn)
-    .await?;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+            .fetch_all(&mut conn)
+            .await?;
     let now = unix_secs();
     for name in names {
         if made_at(&name).is_some_and(|at| now.saturating_sub(at) < 3600) {

@@ -23,6 +23,9 @@ async fn an_idle_connection_the_database_dropped_is_replaced_unseen() {
         },
     );
     let first = backend(&store).await.unwrap();
+    // sqlx pings a connection as it returns to the pool, in a task of its own: let that be
+    // done, so the connection the database drops below sits in the pool looking alive.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(first)
         .fetch_one(db.store.pool())
