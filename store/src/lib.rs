@@ -236,10 +236,7 @@ impl Store {
         &self,
         which: impl Into<tenants::Which<'_>>,
     ) -> Result<(Tenant, TenantTx)> {
-        let mut tx = begin(&self.pool).await?;
-        let tenant = tenants::find_and_enter(&mut tx, which, false).await?;
-        let tx = TenantTx::entered(tx, tenant.scope(), false)?;
-        Ok((tenant, tx))
+        self.found_and_entered(which, false).await
     }
 
     /// [`Store::tenant_tx_of`] with the settings of the dashboard's reads, on the primary:
@@ -249,9 +246,17 @@ impl Store {
         &self,
         which: impl Into<tenants::Which<'_>>,
     ) -> Result<(Tenant, TenantTx)> {
+        self.found_and_entered(which, true).await
+    }
+
+    async fn found_and_entered(
+        &self,
+        which: impl Into<tenants::Which<'_>>,
+        reads: bool,
+    ) -> Result<(Tenant, TenantTx)> {
         let mut tx = begin(&self.pool).await?;
-        let tenant = tenants::find_and_enter(&mut tx, which, true).await?;
-        let tx = TenantTx::entered(tx, tenant.scope(), true)?;
+        let tenant = tenants::find_and_enter(&mut tx, which, reads).await?;
+        let tx = TenantTx::entered(tx, tenant.scope(), reads)?;
         Ok((tenant, tx))
     }
 
