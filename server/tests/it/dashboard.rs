@@ -783,5 +783,58 @@ async fn fast_shapes_answer_what_the_plain_queries_do() {
             assert_eq!(*score, want, "{by} {k}");
         }
     }
+
+    // The rollup breakdowns' people, sessions and counts: summed per key and person before
+    // per key, where the plain query counts distinct people.
+    for (by, widget, key) in [
+        ("person", "people", "r.user_id::text"),
+        ("team", "people", "coalesce(tm.team_id::text, '')"),
+        ("model", "people", "r.model"),
+        ("tool", "tools", "r.tool"),
+    ] {
+        let (status, b) = get(
+            &server,
+            &admin,
+            &format!("/api/v1/dashboard/charts?widget={widget}&by={by}&{range}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{by}: {b}");
+        let join = match by {
+            "team" => "LEFT JOIN tenant_demo.team_members tm ON tm.user_id = r.user_id",
+            _ => "",
+        };
+        let plain: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT {key}, count(DISTINCT r.user_id)::int8, sum(r.sessions)::int8,
+                    sum(r.tool_executions)::int8
+             FROM tenant_demo.rollups r {join}
+             WHERE r.grain = 'm' AND r.bucket >= $1 AND r.bucket < $2
+             GROUP BY 1"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let rows = b["rows"].as_array().unwrap();
+        assert!(!rows.is_empty(), "{by}");
+        assert!(
+            by == "person" || rows.iter().any(|r| r["people"].as_i64() > Some(1)),
+            "{by}: some row counts several people: {b}"
+        );
+        for r in rows {
+            let k = r["key"].as_str().unwrap();
+            let (_, people, sessions, tools) = plain
+                .iter()
+                .find(|(p, ..)| p == k)
+                .unwrap_or_else(|| panic!("{by} {k}: no such key in {plain:?}"));
+            assert_eq!(r["people"].as_i64(), Some(*people), "{by} {k} people");
+            assert_eq!(r["sessions"].as_i64(), Some(*sessions), "{by} {k} sessions");
+            assert_eq!(
+                r["tool_executions"].as_i64(),
+                Some(*tools),
+                "{by} {k} tool executions"
+            );
+        }
+    }
     server.shutdown().await;
 }

@@ -138,8 +138,9 @@ impl<'a> Asker<'a> {
     /// compares the reader with people they do not see (see [`Question::tenant_wide`]).
     /// Every read of the dashboard passes here: its span names the answer.
     #[tracing::instrument(name = "store.dashboard", skip_all, fields(answer = tracing::field::Empty))]
-    async fn kept<T, F, Fut>(
+    async fn kept<'c, T, F, Fut>(
         &self,
+        conn: &'c mut PgConnection,
         filters: &Filters,
         what: impl Into<String>,
         tenant_wide: bool,
@@ -147,7 +148,7 @@ impl<'a> Asker<'a> {
     ) -> Result<T>
     where
         T: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
+        F: FnOnce(&'c mut PgConnection) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let q = Question {
@@ -161,7 +162,12 @@ impl<'a> Asker<'a> {
             as_of: self.as_of,
         };
         tracing::Span::current().record("answer", q.what.as_str());
-        self.answers.get_or(q, compute).await
+        self.answers
+            .get_or(q, || async move {
+                super::plan_for_these_values(&mut *conn).await?;
+                compute(conn).await
+            })
+            .await
     }
 }
 
@@ -169,7 +175,7 @@ impl<'a> Asker<'a> {
 // about "now", so those two are always read afresh.
 impl Asker<'_> {
     pub async fn overview(&self, conn: &mut PgConnection, f: &Filters) -> Result<Overview> {
-        self.kept(f, "overview", false, || {
+        self.kept(conn, f, "overview", false, |conn| {
             super::overview(conn, self.reader, self.window, f)
         })
         .await
@@ -182,9 +188,13 @@ impl Asker<'_> {
         split: Split,
         measure: Measure,
     ) -> Result<Series> {
-        self.kept(f, format!("series/{split:?}/{measure:?}"), false, || {
-            super::series(conn, self.reader, self.window, f, split, measure)
-        })
+        self.kept(
+            conn,
+            f,
+            format!("series/{split:?}/{measure:?}"),
+            false,
+            |conn| super::series(conn, self.reader, self.window, f, split, measure),
+        )
         .await
     }
 
@@ -195,39 +205,45 @@ impl Asker<'_> {
         by: Dimension,
     ) -> Result<Breakdown> {
         super::breakdown::may_read(self.reader, by)?;
-        self.kept(f, format!("breakdown/{by:?}"), false, || async {
-            // Scores ignore the model and tool filters, so they are kept without them: one
-            // scan serves every breakdown of the page whatever those filters are. (A breakdown
-            // kept from them may then hold scores up to twice LIFETIME old; every notice that
-            // forgets the one forgets the other.)
-            let scores = match by {
-                Dimension::Tool => None,
-                _ => {
-                    let unfiltered = Filters {
-                        model: None,
-                        tool: None,
-                        ..f.clone()
-                    };
-                    Some(
-                        self.kept(&unfiltered, "scores", false, || {
-                            super::breakdown::scores(
-                                &mut *conn,
-                                self.reader,
-                                self.window,
-                                &unfiltered,
-                            )
-                        })
-                        .await?,
-                    )
-                }
-            };
-            super::breakdown(conn, self.reader, self.window, f, by, scores.as_ref()).await
-        })
+        self.kept(
+            conn,
+            f,
+            format!("breakdown/{by:?}"),
+            false,
+            |conn| async move {
+                // Scores ignore the model and tool filters, so they are kept without them: one
+                // scan serves every breakdown of the page whatever those filters are. (A breakdown
+                // kept from them may then hold scores up to twice LIFETIME old; every notice that
+                // forgets the one forgets the other.)
+                let scores = match by {
+                    Dimension::Tool => None,
+                    _ => {
+                        let unfiltered = Filters {
+                            model: None,
+                            tool: None,
+                            ..f.clone()
+                        };
+                        Some(
+                            self.kept(&mut *conn, &unfiltered, "scores", false, |conn| {
+                                super::breakdown::scores(
+                                    conn,
+                                    self.reader,
+                                    self.window,
+                                    &unfiltered,
+                                )
+                            })
+                            .await?,
+                        )
+                    }
+                };
+                super::breakdown(conn, self.reader, self.window, f, by, scores.as_ref()).await
+            },
+        )
         .await
     }
 
     pub async fn heatmap(&self, conn: &mut PgConnection, f: &Filters) -> Result<Heatmap> {
-        self.kept(f, "heatmap", false, || {
+        self.kept(conn, f, "heatmap", false, |conn| {
             super::heatmap(conn, self.reader, self.window, f)
         })
         .await
@@ -240,15 +256,19 @@ impl Asker<'_> {
         sort: SessionSort,
         page: i64,
     ) -> Result<SessionPage> {
-        self.kept(f, format!("sessions/{sort:?}/{page}"), false, || {
-            super::sessions_page(conn, self.reader, self.window, f, sort, page)
-        })
+        self.kept(
+            conn,
+            f,
+            format!("sessions/{sort:?}/{page}"),
+            false,
+            |conn| super::sessions_page(conn, self.reader, self.window, f, sort, page),
+        )
         .await
     }
 
     /// The filter bar's options: the same for every filter but the window.
     pub async fn choices(&self, conn: &mut PgConnection) -> Result<Choices> {
-        self.kept(&Filters::default(), "choices", false, || {
+        self.kept(conn, &Filters::default(), "choices", false, |conn| {
             super::choices(conn, self.reader, self.window)
         })
         .await
@@ -256,7 +276,7 @@ impl Asker<'_> {
 
     /// Insights compare the reader with their team's median, so anyone's events change them.
     pub async fn insights(&self, conn: &mut PgConnection, f: &Filters) -> Result<Insights> {
-        self.kept(f, "insights", true, || {
+        self.kept(conn, f, "insights", true, |conn| {
             super::insights(conn, self.reader, self.window, f)
         })
         .await

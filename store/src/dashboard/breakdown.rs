@@ -105,35 +105,52 @@ async fn from_rollups(
 ) -> Result<Vec<Row>> {
     let src = source_grain(conn, w).await?;
     let rows = sqlx::query!(
-        r#"SELECT CASE $6::text WHEN 'model' THEN r.model WHEN 'tool' THEN r.tool
-                                WHEN 'person' THEN r.user_id::text
-                                ELSE coalesce(tm.team_id::text, '') END AS "key!",
-                  count(DISTINCT r.user_id)::int8 AS "people!",
-                  sum(r.sessions)::int8 AS "sessions!",
-                  sum(r.tool_executions)::int8 AS "tool_executions!",
-                  sum(r.tool_failures)::int8 AS "tool_failures!",
-                  sum(r.agent_invocations)::int8 AS "agent_invocations!",
-                  sum(r.api_requests)::int8 AS "api_requests!",
-                  sum(r.input_tokens)::int8 AS "input_tokens!",
-                  sum(r.output_tokens)::int8 AS "output_tokens!",
-                  sum(r.cache_creation_tokens)::int8 AS "cache_creation_tokens!",
-                  sum(r.cache_read_tokens)::int8 AS "cache_read_tokens!",
-                  sum(r.cost_usd)::float8 AS "cost_usd!",
-                  sum(r.lines_added)::int8 AS "lines_added!",
-                  sum(r.lines_removed)::int8 AS "lines_removed!",
-                  sum(r.prompts)::int8 AS "prompts!", sum(r.api_errors)::int8 AS "api_errors!",
-                  sum(r.commits)::int8 AS "commits!",
-                  sum(r.pull_requests)::int8 AS "pull_requests!",
-                  sum(r.active_user_ms)::int8 AS "active_user_ms!",
-                  sum(r.active_cli_ms)::int8 AS "active_cli_ms!",
-                  sum(r.edits_accepted)::int8 AS "edits_accepted!",
-                  sum(r.edits_rejected)::int8 AS "edits_rejected!"
-           FROM rollups r
-           LEFT JOIN team_members tm ON $6::text = 'team' AND tm.user_id = r.user_id
-           WHERE r.grain = $1 AND r.bucket >= $2 AND r.bucket < $3
-             AND ($4::uuid[] IS NULL OR r.user_id = ANY($4))
-             AND ($5::text IS NULL OR r.model = $5)
-             AND ($7::text IS NULL OR r.tool = $7)
+        // Summed per key and person first, then per key: counting the people of a key is
+        // then a count of rows, where `count(DISTINCT user_id)` sorted every rollup row.
+        r#"SELECT key AS "key!", count(*)::int8 AS "people!",
+                  sum(sessions)::int8 AS "sessions!",
+                  sum(tool_executions)::int8 AS "tool_executions!",
+                  sum(tool_failures)::int8 AS "tool_failures!",
+                  sum(agent_invocations)::int8 AS "agent_invocations!",
+                  sum(api_requests)::int8 AS "api_requests!",
+                  sum(input_tokens)::int8 AS "input_tokens!",
+                  sum(output_tokens)::int8 AS "output_tokens!",
+                  sum(cache_creation_tokens)::int8 AS "cache_creation_tokens!",
+                  sum(cache_read_tokens)::int8 AS "cache_read_tokens!",
+                  sum(cost_usd)::float8 AS "cost_usd!", sum(lines_added)::int8 AS "lines_added!",
+                  sum(lines_removed)::int8 AS "lines_removed!", sum(prompts)::int8 AS "prompts!",
+                  sum(api_errors)::int8 AS "api_errors!", sum(commits)::int8 AS "commits!",
+                  sum(pull_requests)::int8 AS "pull_requests!",
+                  sum(active_user_ms)::int8 AS "active_user_ms!",
+                  sum(active_cli_ms)::int8 AS "active_cli_ms!",
+                  sum(edits_accepted)::int8 AS "edits_accepted!",
+                  sum(edits_rejected)::int8 AS "edits_rejected!"
+           FROM (SELECT CASE $6::text WHEN 'model' THEN r.model WHEN 'tool' THEN r.tool
+                                      WHEN 'person' THEN r.user_id::text
+                                      ELSE coalesce(tm.team_id::text, '') END AS key,
+                        r.user_id,
+                        sum(r.sessions) AS sessions, sum(r.tool_executions) AS tool_executions,
+                        sum(r.tool_failures) AS tool_failures,
+                        sum(r.agent_invocations) AS agent_invocations,
+                        sum(r.api_requests) AS api_requests, sum(r.input_tokens) AS input_tokens,
+                        sum(r.output_tokens) AS output_tokens,
+                        sum(r.cache_creation_tokens) AS cache_creation_tokens,
+                        sum(r.cache_read_tokens) AS cache_read_tokens,
+                        sum(r.cost_usd) AS cost_usd, sum(r.lines_added) AS lines_added,
+                        sum(r.lines_removed) AS lines_removed, sum(r.prompts) AS prompts,
+                        sum(r.api_errors) AS api_errors, sum(r.commits) AS commits,
+                        sum(r.pull_requests) AS pull_requests,
+                        sum(r.active_user_ms) AS active_user_ms,
+                        sum(r.active_cli_ms) AS active_cli_ms,
+                        sum(r.edits_accepted) AS edits_accepted,
+                        sum(r.edits_rejected) AS edits_rejected
+                 FROM rollups r
+                 LEFT JOIN team_members tm ON $6::text = 'team' AND tm.user_id = r.user_id
+                 WHERE r.grain = $1 AND r.bucket >= $2 AND r.bucket < $3
+                   AND ($4::uuid[] IS NULL OR r.user_id = ANY($4))
+                   AND ($5::text IS NULL OR r.model = $5)
+                   AND ($7::text IS NULL OR r.tool = $7)
+                 GROUP BY 1, 2) per_person
            GROUP BY 1"#,
         code(src),
         w.from,

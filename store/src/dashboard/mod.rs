@@ -284,3 +284,17 @@ async fn names(conn: &mut PgConnection, ids: &[Uuid]) -> Result<BTreeMap<Uuid, S
             .collect(),
     )
 }
+
+/// Has PostgreSQL plan each of the transaction's remaining statements for the values it is
+/// given. The dashboard's statements switch filters off with `($n IS NULL OR column = $n)`,
+/// and after five runs of a prepared statement PostgreSQL may keep one generic plan, which
+/// cannot know which filters are off: it expects a row or two and joins by nested loops.
+/// Measured on a month of day rollups, the team breakdown took 17 ms planned for its values
+/// and 55–61 ms on the generic plan. Planning costs a fraction of a millisecond, and only
+/// reads that compute an answer pay it (a kept answer runs no statement).
+pub(crate) async fn plan_for_these_values(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query!("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -75,3 +75,42 @@ async fn a_change_forgets_this_instances_answers_before_its_request_ends() {
         .await;
     assert_eq!(answers.len(), 1);
 }
+
+/// A read that computes an answer plans its statements for their values (the dashboard's
+/// optional filters defeat a generic plan); one answered from memory runs no statement and
+/// leaves the transaction's planning alone.
+#[tokio::test]
+async fn computing_an_answer_plans_for_its_values_and_a_kept_one_runs_nothing() {
+    let t = Tenant::new().await;
+    let store = &t.db.store;
+    let planning = || async {
+        let mut tx = store.read_tx(t.tenant.scope()).await.unwrap();
+        let reader = dashboard::Reader::of(&mut tx, t.user, Role::TenantAdmin)
+            .await
+            .unwrap()
+            .unwrap();
+        let f = Filters::default();
+        let window = store
+            .answers()
+            .window(&mut tx, &f, chrono::Utc::now())
+            .await
+            .unwrap();
+        let ask = dashboard::Asker {
+            answers: store.answers(),
+            scope: t.tenant.scope(),
+            reader: &reader,
+            window: &window,
+            as_of: tx.as_of(),
+        };
+        ask.overview(&mut tx, &f).await.unwrap();
+        let mode: String = sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        mode
+    };
+    assert_eq!(planning().await, "force_custom_plan", "computed");
+    assert_eq!(store.answers().len(), 1);
+    assert_eq!(planning().await, "auto", "kept");
+}
