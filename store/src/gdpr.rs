@@ -798,6 +798,7 @@ async fn delete_activity(
 ) -> Result<()> {
     let statements = [
         "rollups",
+        "person_rollups",
         "counter_usage",
         "prompts",
         "api_requests",
@@ -899,7 +900,7 @@ async fn identity(
             // the audit trail, requests.
             (
                 "events" | "sessions" | "tool_runs" | "api_requests" | "prompts" | "counter_usage"
-                | "rollups" | "import_batches" | "audit_log" | "gdpr_requests",
+                | "rollups" | "person_rollups" | "import_batches" | "audit_log" | "gdpr_requests",
                 _,
             ) => continue,
             (_, "user_id" | "owner_id" | "tried_by") => true,

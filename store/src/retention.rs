@@ -223,6 +223,19 @@ pub async fn enforce(pool: &PgPool, scope: &TenantScope, now: DateTime<Utc>) -> 
                 &mut trimmed,
             )
             .await?;
+            // Their per-person sums go with them, uncounted: the same figures once more
+            // (`person_rollups`), not rows anyone kept.
+            delete_older(
+                pool,
+                scope,
+                "person_rollups",
+                "bucket",
+                &only,
+                cutoff,
+                false,
+                &mut trimmed,
+            )
+            .await?;
         }
     }
     out.import_batches_trimmed = trimmed.len() as i64;

@@ -506,13 +506,16 @@ async fn erasure_leaves_no_trace_of_who_they_were_and_keeps_or_removes_their_sha
             "{needle}"
         );
     }
-    let events: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM tenant_demo.events WHERE user_id = $1::uuid")
-            .bind(&yuri.id)
-            .fetch_one(server.db.store.pool())
-            .await
-            .unwrap();
-    assert_eq!(events, 0);
+    for table in ["events", "rollups", "person_rollups"] {
+        let rows: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM tenant_demo.{table} WHERE user_id = $1::uuid"
+        ))
+        .bind(&yuri.id)
+        .fetch_one(server.db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows, 0, "{table}");
+    }
     let last = summary(&server, &admin).await;
     for field in ["sessions", "tool_executions", "prompts"] {
         let (b, h, a) = (&before["total"][field], &his[field], &last["total"][field]);

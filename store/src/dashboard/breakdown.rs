@@ -8,7 +8,7 @@ use uuid::Uuid;
 use types::dashboard::{Breakdown, Dimension, Filters, Heatmap, Row, Split, Window};
 use types::metrics::round_usd;
 
-use super::{code, series::labels, source_grain, Reader};
+use super::{code, per_person, series::labels, source_grain, Reader};
 use crate::{activity::hist_quantile, events::HIST_SLOTS, Error, Result};
 
 /// Whether `reader` may see a breakdown by `by`: one that names people needs a role that sees
@@ -144,9 +144,9 @@ async fn from_rollups(
                         sum(r.active_cli_ms) AS active_cli_ms,
                         sum(r.edits_accepted) AS edits_accepted,
                         sum(r.edits_rejected) AS edits_rejected
-                 FROM rollups r
+                 FROM rollup_rows r
                  LEFT JOIN team_members tm ON $6::text = 'team' AND tm.user_id = r.user_id
-                 WHERE r.grain = $1 AND r.bucket >= $2 AND r.bucket < $3
+                 WHERE r.per_person = $8 AND r.grain = $1 AND r.bucket >= $2 AND r.bucket < $3
                    AND ($4::uuid[] IS NULL OR r.user_id = ANY($4))
                    AND ($5::text IS NULL OR r.model = $5)
                    AND ($7::text IS NULL OR r.tool = $7)
@@ -158,7 +158,8 @@ async fn from_rollups(
         people,
         f.model,
         by.as_str(),
-        f.tool
+        f.tool,
+        matches!(by, Dimension::Person | Dimension::Team) && per_person(f)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -359,8 +360,8 @@ pub async fn heatmap(
     let rows = sqlx::query!(
         r#"WITH per_bucket AS (
                SELECT bucket, sum(tool_executions + prompts) AS n
-               FROM rollups
-               WHERE grain = $1 AND bucket >= $2 AND bucket < $3
+               FROM rollup_rows
+               WHERE per_person = $8 AND grain = $1 AND bucket >= $2 AND bucket < $3
                  AND ($4::uuid[] IS NULL OR user_id = ANY($4))
                  AND ($6::text IS NULL OR model = $6)
                  AND ($7::text IS NULL OR tool = $7)
@@ -376,7 +377,8 @@ pub async fn heatmap(
         people.as_deref(),
         w.tz,
         f.model,
-        f.tool
+        f.tool,
+        per_person(f)
     )
     .fetch_all(&mut *conn)
     .await?;

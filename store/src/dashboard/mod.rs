@@ -298,3 +298,10 @@ pub(crate) async fn plan_for_these_values(conn: &mut PgConnection) -> Result<()>
         .await?;
     Ok(())
 }
+
+/// Whether the per-person rollups answer a read with these filters (`rollup_rows`'
+/// `per_person`): they carry no tool or model, so not when either is filtered on. A read
+/// that splits by tool or model asks the split rows whatever this says.
+fn per_person(f: &Filters) -> bool {
+    f.tool.is_none() && f.model.is_none()
+}

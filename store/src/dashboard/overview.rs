@@ -9,7 +9,7 @@ use uuid::Uuid;
 use types::dashboard::{Filters, Kpis, Overview, Window};
 use types::metrics::{round_usd, Counts};
 
-use super::{buckets, code, index, source_grain, Reader};
+use super::{buckets, code, index, per_person, source_grain, Reader};
 use crate::Result;
 
 /// One (bucket, person) group of counts, from the rollups or the sessions table.
@@ -77,7 +77,7 @@ pub(super) async fn cells(
     }
     let src = source_grain(conn, w).await?;
     let rows = sqlx::query!(
-        r#"SELECT date_trunc($1::text, bucket, $2::text) AS "bucket!", user_id,
+        r#"SELECT date_trunc($1::text, bucket, $2::text) AS "bucket!", user_id AS "user_id!",
                   sum(sessions)::int8 AS "sessions!",
                   sum(tool_executions)::int8 AS "tool_executions!",
                   sum(tool_failures)::int8 AS "tool_failures!",
@@ -95,8 +95,8 @@ pub(super) async fn cells(
                   sum(active_cli_ms)::int8 AS "active_cli_ms!",
                   sum(edits_accepted)::int8 AS "edits_accepted!",
                   sum(edits_rejected)::int8 AS "edits_rejected!"
-           FROM rollups
-           WHERE grain = $3 AND bucket >= $4 AND bucket < $5
+           FROM rollup_rows
+           WHERE per_person = $9 AND grain = $3 AND bucket >= $4 AND bucket < $5
              AND ($6::uuid[] IS NULL OR user_id = ANY($6))
              AND ($7::text IS NULL OR model = $7)
              AND ($8::text IS NULL OR tool = $8)
@@ -108,7 +108,8 @@ pub(super) async fn cells(
         w.to,
         people,
         f.model,
-        f.tool
+        f.tool,
+        per_person(f)
     )
     .fetch_all(&mut *conn)
     .await?;

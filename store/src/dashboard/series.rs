@@ -8,7 +8,7 @@ use uuid::Uuid;
 use types::dashboard::{Filters, Line, Measure, Series, Split, Window};
 use types::metrics::Counts;
 
-use super::{buckets, code, index, names, overview::cells, source_grain, Reader};
+use super::{buckets, code, index, names, overview::cells, per_person, source_grain, Reader};
 use crate::{Error, Result};
 
 /// The most lines a chart gets; the rest are summed into "Other".
@@ -127,9 +127,10 @@ pub async fn series(
                               + r.cache_read_tokens)::int8 AS "tokens!",
                           sum(r.lines_added + r.lines_removed)::int8 AS "lines!",
                           sum(r.tool_executions)::int8 AS "tools!"
-                   FROM rollups r
+                   FROM rollup_rows r
                    LEFT JOIN team_members tm ON $9::text = 'team' AND tm.user_id = r.user_id
-                   WHERE r.grain = $3 AND r.bucket >= $4 AND r.bucket < $5
+                   WHERE r.per_person = $10 AND r.grain = $3 AND r.bucket >= $4
+                     AND r.bucket < $5
                      AND ($6::uuid[] IS NULL OR r.user_id = ANY($6))
                      AND ($7::text IS NULL OR r.model = $7)
                      AND ($8::text IS NULL OR r.tool = $8)
@@ -142,7 +143,8 @@ pub async fn series(
                 people,
                 f.model,
                 f.tool,
-                split.as_str()
+                split.as_str(),
+                split == Split::Team && per_person(f)
             )
             .fetch_all(&mut *conn)
             .await?;

@@ -278,18 +278,56 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
                 }
             })
             .collect();
-        let statement = format!(
-            "INSERT INTO rollups (grain, {cols})
-             SELECT $1, {values} FROM UNNEST({params}) AS x({cols})
-             ON CONFLICT (grain, bucket, user_id, tool, model) DO {update}",
-            cols = columns.join(", "),
-            values = values.join(", "),
-            params = params.join(", "),
-            update = if sums.is_empty() {
+        // The same deltas per person (`person_rollups`: no tool, model or histogram), in
+        // the same statement, so the two tables cannot disagree and a write costs no extra
+        // round trip.
+        let counters: Vec<&String> = columns[4..]
+            .iter()
+            .filter(|c| *c != "duration_hist")
+            .collect();
+        let person_cols: Vec<String> = ["bucket", "user_id"]
+            .iter()
+            .map(|c| c.to_string())
+            .chain(counters.iter().map(|c| c.to_string()))
+            .collect();
+        let person_values: Vec<String> = ["bucket", "user_id"]
+            .iter()
+            .map(|c| c.to_string())
+            // Cost summed as the rollups add it (each delta rounded to the column's scale),
+            // so both tables hold the same figure to the last digit.
+            .chain(counters.iter().map(|c| match c.as_str() {
+                "cost_usd" => "sum(cost_usd::numeric(20, 10))".to_string(),
+                _ => format!("sum({c})"),
+            }))
+            .collect();
+        let person_sums: Vec<String> = counters
+            .iter()
+            .map(|c| format!("{c} = person_rollups.{c} + EXCLUDED.{c}"))
+            .collect();
+        let update = |sums: &[String]| {
+            if sums.is_empty() {
                 "NOTHING".to_string()
             } else {
                 format!("UPDATE SET {}", sums.join(", "))
             }
+        };
+        let statement = format!(
+            "WITH x AS (SELECT * FROM UNNEST({params}) AS x({cols})),
+             people AS (
+                 INSERT INTO person_rollups (grain, {person_cols})
+                 SELECT $1, {person_values} FROM x GROUP BY bucket, user_id
+                 ON CONFLICT (grain, bucket, user_id) DO {person_update}
+             )
+             INSERT INTO rollups (grain, {cols})
+             SELECT $1, {values} FROM x
+             ON CONFLICT (grain, bucket, user_id, tool, model) DO {update}",
+            cols = columns.join(", "),
+            values = values.join(", "),
+            params = params.join(", "),
+            person_cols = person_cols.join(", "),
+            person_values = person_values.join(", "),
+            person_update = update(&person_sums),
+            update = update(&sums),
         );
         let mut q = sqlx::query(&statement)
             .bind(grain as i8)

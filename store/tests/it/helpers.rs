@@ -85,8 +85,47 @@ impl Tenant {
     /// Every row of the write model, as JSON text in a stable order. Rollup rows whose
     /// counters are all zero are left out: a rollback takes counts back out of a bucket but
     /// leaves the bucket, which reads the same as no bucket.
+    /// Also checks that the per-person rollups are the rollups summed per person, which
+    /// every write keeps so (so each test that snapshots checks it).
     pub async fn snapshot(&self) -> Vec<String> {
         let mut tx = self.tx().await;
+        let differing: Vec<Value> = sqlx::query_scalar(
+            "WITH summed AS (
+                 SELECT grain, bucket, user_id, sum(sessions) AS sessions,
+                        sum(tool_executions) AS tool_executions,
+                        sum(tool_failures) AS tool_failures,
+                        sum(agent_invocations) AS agent_invocations,
+                        sum(api_requests) AS api_requests, sum(input_tokens) AS input_tokens,
+                        sum(output_tokens) AS output_tokens,
+                        sum(cache_creation_tokens) AS cache_creation_tokens,
+                        sum(cache_read_tokens) AS cache_read_tokens, sum(cost_usd) AS cost_usd,
+                        sum(lines_added) AS lines_added, sum(lines_removed) AS lines_removed,
+                        sum(duration_count) AS duration_count,
+                        sum(duration_sum_ms) AS duration_sum_ms, sum(prompts) AS prompts,
+                        sum(api_errors) AS api_errors, sum(commits) AS commits,
+                        sum(pull_requests) AS pull_requests,
+                        sum(active_user_ms) AS active_user_ms,
+                        sum(active_cli_ms) AS active_cli_ms,
+                        sum(edits_accepted) AS edits_accepted,
+                        sum(edits_rejected) AS edits_rejected
+                 FROM rollups GROUP BY 1, 2, 3),
+             people AS (SELECT grain, bucket, user_id, sessions, tool_executions, tool_failures,
+                               agent_invocations, api_requests, input_tokens, output_tokens,
+                               cache_creation_tokens, cache_read_tokens, cost_usd, lines_added,
+                               lines_removed, duration_count, duration_sum_ms, prompts,
+                               api_errors, commits, pull_requests, active_user_ms,
+                               active_cli_ms, edits_accepted, edits_rejected
+                        FROM person_rollups)
+             SELECT to_jsonb(d) FROM ((TABLE summed EXCEPT TABLE people)
+                                      UNION ALL (TABLE people EXCEPT TABLE summed)) d",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(
+            differing.is_empty(),
+            "person_rollups differ from the rollups summed per person: {differing:#?}"
+        );
         let mut rows = Vec::new();
         for (table, order) in [
             ("rollups", "grain, bucket, user_id, tool, model"),

@@ -265,6 +265,8 @@ async fn a_30_day_policy_removes_exactly_the_older_raw_events_while_ingestion_go
         coarse,
         "hour and day rollups are kept"
     );
+    // The per-person sums went with the rows they sum (a snapshot checks they agree).
+    t.snapshot().await;
     assert_eq!(
         t.count("sessions").await,
         182 + 2,
