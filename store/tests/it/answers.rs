@@ -8,6 +8,12 @@ use crate::helpers::Tenant;
 
 /// Keeps the workspace's overview for its user, answering how many answers are kept.
 async fn keep_overview(t: &Tenant) -> usize {
+    read_overview(t).await.commit().await.unwrap();
+    t.db.store.answers().len()
+}
+
+/// Reads the workspace's overview for its user, kept or not; the read's transaction, open.
+async fn read_overview(t: &Tenant) -> TenantTx {
     let store = &t.db.store;
     let mut tx = store.read_tx(t.tenant.scope()).await.unwrap();
     let reader = dashboard::Reader::of(&mut tx, t.user, Role::TenantAdmin)
@@ -28,8 +34,7 @@ async fn keep_overview(t: &Tenant) -> usize {
         as_of: tx.as_of(),
     };
     ask.overview(&mut tx, &f).await.unwrap();
-    tx.commit().await.unwrap();
-    store.answers().len()
+    tx
 }
 
 async fn set_time_zone(t: &Tenant, tz: &str) {
@@ -82,27 +87,8 @@ async fn a_change_forgets_this_instances_answers_before_its_request_ends() {
 #[tokio::test]
 async fn computing_an_answer_plans_for_its_values_and_a_kept_one_runs_nothing() {
     let t = Tenant::new().await;
-    let store = &t.db.store;
     let planning = || async {
-        let mut tx = store.read_tx(t.tenant.scope()).await.unwrap();
-        let reader = dashboard::Reader::of(&mut tx, t.user, Role::TenantAdmin)
-            .await
-            .unwrap()
-            .unwrap();
-        let f = Filters::default();
-        let window = store
-            .answers()
-            .window(&mut tx, &f, chrono::Utc::now())
-            .await
-            .unwrap();
-        let ask = dashboard::Asker {
-            answers: store.answers(),
-            scope: t.tenant.scope(),
-            reader: &reader,
-            window: &window,
-            as_of: tx.as_of(),
-        };
-        ask.overview(&mut tx, &f).await.unwrap();
+        let mut tx = read_overview(&t).await;
         let mode: String = sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
             .fetch_one(&mut *tx)
             .await
@@ -111,6 +97,6 @@ async fn computing_an_answer_plans_for_its_values_and_a_kept_one_runs_nothing() 
         mode
     };
     assert_eq!(planning().await, "force_custom_plan", "computed");
-    assert_eq!(store.answers().len(), 1);
+    assert_eq!(t.db.store.answers().len(), 1);
     assert_eq!(planning().await, "auto", "kept");
 }
