@@ -797,8 +797,8 @@ async fn delete_activity(
     counts: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
     let statements = [
+        // (Their per-person sums follow, by the rollups' triggers.)
         "rollups",
-        "person_rollups",
         "counter_usage",
         "prompts",
         "api_requests",

@@ -212,24 +212,17 @@ pub async fn enforce(pool: &PgPool, scope: &TenantScope, now: DateTime<Utc>) -> 
     ] {
         if let Some(cutoff) = cutoff {
             let only = format!("AND grain = '{grain}'");
-            // The per-person sums go with the rows they sum, uncounted: the same figures once
-            // more (`person_rollups`), not rows anyone kept.
-            for table in ["rollups", "person_rollups"] {
-                let gone = delete_older(
-                    pool,
-                    scope,
-                    table,
-                    "bucket",
-                    &only,
-                    cutoff,
-                    false,
-                    &mut trimmed,
-                )
-                .await?;
-                if table == "rollups" {
-                    *slot = gone;
-                }
-            }
+            *slot = delete_older(
+                pool,
+                scope,
+                "rollups",
+                "bucket",
+                &only,
+                cutoff,
+                false,
+                &mut trimmed,
+            )
+            .await?;
         }
     }
     out.import_batches_trimmed = trimmed.len() as i64;

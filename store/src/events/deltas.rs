@@ -203,10 +203,13 @@ pub(crate) async fn write_session_deltas(
     Ok(())
 }
 
+/// Adds the deltas to the minute, hour and day rollups in one statement (each statement
+/// also runs the per-person rollups' triggers, so one per write rather than one per grain).
 pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
     if deltas.0.is_empty() {
         return Ok(());
     }
+    let mut rows: Vec<((char, RollupKey), Delta)> = Vec::new();
     for (grain, trunc) in [('m', "minute"), ('h', "hour"), ('d', "day")] {
         // Minute deltas fold into coarser buckets before they reach the database.
         let mut merged: HashMap<RollupKey, Delta> = HashMap::new();
@@ -235,128 +238,98 @@ pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Re
                 }
             }
         }
-        let rows: Vec<(RollupKey, Delta)> = merged.into_iter().collect();
-        let ints: Vec<&Column<Delta>> = changed(&ROLLUP_COLUMNS, &rows).collect();
-        let cost = rows.iter().any(|(_, d)| d.usage.cost_usd != 0.0);
-        let hist = rows.iter().any(|(_, d)| !d.hist.is_empty());
-        // Key columns first ($2..$5 after the grain), then the changed counters.
-        let mut columns: Vec<String> = ["bucket", "user_id", "tool", "model"]
-            .map(String::from)
-            .to_vec();
-        let mut types: Vec<&str> = vec!["timestamptz[]", "uuid[]", "text[]", "text[]"];
-        let mut sums: Vec<String> = Vec::new();
-        for (c, _) in &ints {
-            columns.push(c.to_string());
-            types.push("int8[]");
-            sums.push(format!("{c} = rollups.{c} + EXCLUDED.{c}"));
-        }
-        if cost {
-            columns.push("cost_usd".into());
-            types.push("float8[]");
-            sums.push("cost_usd = rollups.cost_usd + EXCLUDED.cost_usd".into());
-        }
-        if hist {
-            // Histograms travel as array literals: rows may have none or a full one.
-            columns.push("duration_hist".into());
-            types.push("text[]");
-            sums.push(
-                "duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)".into(),
-            );
-        }
-        let params: Vec<String> = types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| format!("${}::{t}", i + 2))
-            .collect();
-        let values: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                if c == "duration_hist" {
-                    "duration_hist::int8[]".to_string()
-                } else {
-                    c.clone()
-                }
-            })
-            .collect();
-        // The same deltas per person (`person_rollups`: no tool, model or histogram), in
-        // the same statement, so the two tables cannot disagree and a write costs no extra
-        // round trip.
-        let counters: Vec<&String> = columns[4..]
-            .iter()
-            .filter(|c| *c != "duration_hist")
-            .collect();
-        let person_cols: Vec<String> = ["bucket", "user_id"]
-            .iter()
-            .map(|c| c.to_string())
-            .chain(counters.iter().map(|c| c.to_string()))
-            .collect();
-        let person_values: Vec<String> = ["bucket", "user_id"]
-            .iter()
-            .map(|c| c.to_string())
-            // Cost summed as the rollups add it (each delta rounded to the column's scale),
-            // so both tables hold the same figure to the last digit.
-            .chain(counters.iter().map(|c| match c.as_str() {
-                "cost_usd" => "sum(cost_usd::numeric(20, 10))".to_string(),
-                _ => format!("sum({c})"),
-            }))
-            .collect();
-        let person_sums: Vec<String> = counters
-            .iter()
-            .map(|c| format!("{c} = person_rollups.{c} + EXCLUDED.{c}"))
-            .collect();
-        let update = |sums: &[String]| {
-            if sums.is_empty() {
-                "NOTHING".to_string()
-            } else {
-                format!("UPDATE SET {}", sums.join(", "))
-            }
-        };
-        let statement = format!(
-            "WITH x AS (SELECT * FROM UNNEST({params}) AS x({cols})),
-             people AS (
-                 INSERT INTO person_rollups (grain, {person_cols})
-                 SELECT $1, {person_values} FROM x GROUP BY bucket, user_id
-                 ON CONFLICT (grain, bucket, user_id) DO {person_update}
-             )
-             INSERT INTO rollups (grain, {cols})
-             SELECT $1, {values} FROM x
-             ON CONFLICT (grain, bucket, user_id, tool, model) DO {update}",
-            cols = columns.join(", "),
-            values = values.join(", "),
-            params = params.join(", "),
-            person_cols = person_cols.join(", "),
-            person_values = person_values.join(", "),
-            person_update = update(&person_sums),
-            update = update(&sums),
-        );
-        let mut q = sqlx::query(&statement)
-            .bind(grain as i8)
-            .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(k, _)| k.2.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(k, _)| k.3.clone()).collect::<Vec<_>>());
-        for (_, f) in &ints {
-            q = q.bind(rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>());
-        }
-        if cost {
-            q = q.bind(
-                rows.iter()
-                    .map(|(_, d)| d.usage.cost_usd)
-                    .collect::<Vec<f64>>(),
-            );
-        }
-        if hist {
-            q = q.bind(
-                rows.iter()
-                    .map(|(_, d)| {
-                        let inner: Vec<String> = d.hist.iter().map(i64::to_string).collect();
-                        format!("{{{}}}", inner.join(","))
-                    })
-                    .collect::<Vec<String>>(),
-            );
-        }
-        q.execute(&mut *conn).await?;
+        rows.extend(merged.into_iter().map(|(k, d)| ((grain, k), d)));
     }
+    let ints: Vec<&Column<Delta>> = changed(&ROLLUP_COLUMNS, &rows).collect();
+    let cost = rows.iter().any(|(_, d)| d.usage.cost_usd != 0.0);
+    let hist = rows.iter().any(|(_, d)| !d.hist.is_empty());
+    // Key columns first ($1..$5), then the changed counters.
+    let mut columns: Vec<String> = ["grain", "bucket", "user_id", "tool", "model"]
+        .map(String::from)
+        .to_vec();
+    let mut types: Vec<&str> = vec!["text[]", "timestamptz[]", "uuid[]", "text[]", "text[]"];
+    let mut sums: Vec<String> = Vec::new();
+    for (c, _) in &ints {
+        columns.push(c.to_string());
+        types.push("int8[]");
+        sums.push(format!("{c} = rollups.{c} + EXCLUDED.{c}"));
+    }
+    if cost {
+        columns.push("cost_usd".into());
+        types.push("float8[]");
+        sums.push("cost_usd = rollups.cost_usd + EXCLUDED.cost_usd".into());
+    }
+    if hist {
+        // Histograms travel as array literals: rows may have none or a full one.
+        columns.push("duration_hist".into());
+        types.push("text[]");
+        sums.push("duration_hist = hist_add(rollups.duration_hist, EXCLUDED.duration_hist)".into());
+    }
+    let params: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}", i + 1))
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "grain" => "grain::\"char\"".to_string(),
+            "duration_hist" => "duration_hist::int8[]".to_string(),
+            _ => c.clone(),
+        })
+        .collect();
+    let statement = format!(
+        "INSERT INTO rollups ({cols})
+         SELECT {values} FROM UNNEST({params}) AS x({cols})
+         ON CONFLICT (grain, bucket, user_id, tool, model) DO {update}",
+        cols = columns.join(", "),
+        values = values.join(", "),
+        params = params.join(", "),
+        update = if sums.is_empty() {
+            "NOTHING".to_string()
+        } else {
+            format!("UPDATE SET {}", sums.join(", "))
+        }
+    );
+    let mut q = sqlx::query(&statement)
+        .bind(
+            rows.iter()
+                .map(|((g, _), _)| g.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|((_, k), _)| k.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|((_, k), _)| k.1).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|((_, k), _)| k.2.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|((_, k), _)| k.3.clone())
+                .collect::<Vec<_>>(),
+        );
+    for (_, f) in &ints {
+        q = q.bind(rows.iter().map(|(_, d)| f(d)).collect::<Vec<i64>>());
+    }
+    if cost {
+        q = q.bind(
+            rows.iter()
+                .map(|(_, d)| d.usage.cost_usd)
+                .collect::<Vec<f64>>(),
+        );
+    }
+    if hist {
+        q = q.bind(
+            rows.iter()
+                .map(|(_, d)| {
+                    let inner: Vec<String> = d.hist.iter().map(i64::to_string).collect();
+                    format!("{{{}}}", inner.join(","))
+                })
+                .collect::<Vec<String>>(),
+        );
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

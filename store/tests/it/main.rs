@@ -8,6 +8,7 @@ mod gdpr;
 mod helpers;
 mod imports;
 mod jobs;
+mod person_rollups;
 mod pools;
 mod retention;
 mod sessions;
