@@ -1,5 +1,5 @@
 -- The rollups once more, per person only: no tool or model split, no duration histogram.
--- A person's day holds about eight rollup rows (one per tool and per model they used); the
+-- A person's day holds a dozen or so rollup rows (one per tool and per model they used); the
 -- dashboard's overview, heatmap, trends and per-person or per-team breakdowns ask none of
 -- those splits, and summing twenty counters over every split row was most of a month's
 -- overview (21,859 day rows for 50 people over two periods; 1,871 here).
@@ -7,7 +7,9 @@
 -- Kept by triggers on the rollups, so every change to them, whoever makes it (the writer, an
 -- import's rollback, retention, erasure, or an instance still running the release before
 -- this one during a rolling upgrade), changes these sums in the same statement: the two
--- cannot disagree. A person's row exists exactly while some rollup row of theirs does.
+-- cannot disagree. A person's row exists exactly while some rollup row of theirs does (no
+-- writer changes a rollup row's key; every store test's snapshot checks the two agree).
+-- Nothing else may change them: see the last trigger below.
 CREATE TABLE person_rollups (
     grain                 "char" NOT NULL CHECK (grain IN ('m', 'h', 'd')),
     bucket                timestamptz NOT NULL,
@@ -38,9 +40,10 @@ CREATE TABLE person_rollups (
     PRIMARY KEY (grain, bucket, user_id)
 );
 
--- Statement-level, with the changed rows as transition tables: one grouped upsert per
--- statement, however many rows it changed. The search path is this schema's, whatever the
--- caller's.
+-- Statement-level, with the changed rows as transition tables: one grouped upsert per kind
+-- of change a statement makes, however many rows it changed, in key order (so two statements
+-- changing the same people's sums wait for each other rather than deadlock). The search path
+-- is this schema's, whatever the caller's.
 CREATE FUNCTION person_rollups_follow() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
@@ -59,7 +62,7 @@ BEGIN
            sum(duration_count), sum(duration_sum_ms), sum(prompts), sum(api_errors),
            sum(commits), sum(pull_requests), sum(active_user_ms), sum(active_cli_ms),
            sum(edits_accepted), sum(edits_rejected)
-        FROM new_rows GROUP BY grain, bucket, user_id
+        FROM new_rows GROUP BY grain, bucket, user_id ORDER BY grain, bucket, user_id
         ON CONFLICT (grain, bucket, user_id) DO UPDATE SET
             sessions = p.sessions + EXCLUDED.sessions,
             tool_executions = p.tool_executions + EXCLUDED.tool_executions,
@@ -118,7 +121,7 @@ BEGIN
                          -pull_requests AS pull_requests, -active_user_ms AS active_user_ms,
                          -active_cli_ms AS active_cli_ms, -edits_accepted AS edits_accepted,
                          -edits_rejected AS edits_rejected
-                  FROM old_rows) d GROUP BY grain, bucket, user_id
+                  FROM old_rows) d GROUP BY grain, bucket, user_id ORDER BY grain, bucket, user_id
         ON CONFLICT (grain, bucket, user_id) DO UPDATE SET
             sessions = p.sessions + EXCLUDED.sessions,
             tool_executions = p.tool_executions + EXCLUDED.tool_executions,
@@ -168,7 +171,7 @@ BEGIN
                          -pull_requests AS pull_requests, -active_user_ms AS active_user_ms,
                          -active_cli_ms AS active_cli_ms, -edits_accepted AS edits_accepted,
                          -edits_rejected AS edits_rejected
-                  FROM old_rows) d GROUP BY grain, bucket, user_id
+                  FROM old_rows) d GROUP BY grain, bucket, user_id ORDER BY grain, bucket, user_id
         ON CONFLICT (grain, bucket, user_id) DO UPDATE SET
             sessions = p.sessions + EXCLUDED.sessions,
             tool_executions = p.tool_executions + EXCLUDED.tool_executions,
@@ -243,3 +246,17 @@ SELECT grain, bucket, user_id, tool, model, false,
        lines_removed, duration_count, duration_sum_ms, prompts, api_errors, commits,
        pull_requests, active_user_ms, active_cli_ms, edits_accepted, edits_rejected
 FROM rollups;
+
+-- Only the triggers above change the sums. The previous release's erasure deletes a person's
+-- rows from every table with a user_id that it does not know to keep, which would take these
+-- away while their rollups stay; refused, its job fails and runs again on this release.
+CREATE FUNCTION person_rollups_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'person_rollups follow the rollups; change those instead'
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER person_rollups_only_by_rollups
+    BEFORE INSERT OR UPDATE OR DELETE ON person_rollups
+    FOR EACH STATEMENT WHEN (pg_trigger_depth() = 0)
+    EXECUTE FUNCTION person_rollups_refuse();

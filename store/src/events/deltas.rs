@@ -1,5 +1,6 @@
 //! Deltas: what a write (or a rollback) changes in the rollups and the sessions' counters,
-//! gathered in memory and written in one statement per table and grain.
+//! gathered in memory and written in one statement per table (the rollups' three grains
+//! together).
 
 use std::collections::HashMap;
 
@@ -203,8 +204,9 @@ pub(crate) async fn write_session_deltas(
     Ok(())
 }
 
-/// Adds the deltas to the minute, hour and day rollups in one statement (each statement
-/// also runs the per-person rollups' triggers, so one per write rather than one per grain).
+/// Adds the deltas to the minute, hour and day rollups in one statement: the per-person
+/// rollups' triggers then run once a write (for its inserts and its updates), not once a
+/// grain.
 pub(crate) async fn write_rollups(conn: &mut PgConnection, deltas: Deltas) -> Result<()> {
     if deltas.0.is_empty() {
         return Ok(());

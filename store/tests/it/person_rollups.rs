@@ -71,3 +71,25 @@ async fn they_follow_inserts_updates_and_deletes_made_without_them() {
     .await;
     assert_eq!(person_row(&t).await, None);
 }
+
+/// Nothing but the rollups' triggers changes them (the previous release's erasure would
+/// delete a person's sums while keeping their rollups).
+#[tokio::test]
+async fn nothing_else_may_change_them() {
+    let t = Tenant::new().await;
+    for sql in [
+        "DELETE FROM person_rollups WHERE user_id = $2 AND bucket >= $1",
+        "UPDATE person_rollups SET sessions = 0 WHERE user_id = $2 AND bucket >= $1",
+        "INSERT INTO person_rollups (grain, bucket, user_id) VALUES ('d', $1, $2)",
+    ] {
+        let mut tx = t.tx().await;
+        let err = sqlx::query(sql)
+            .bind(day())
+            .bind(t.user.0)
+            .execute(&mut *tx)
+            .await
+            .expect_err(sql);
+        let code = err.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+    }
+}
