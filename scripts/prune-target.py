@@ -27,6 +27,9 @@ import sys
 import time
 
 KEEP_OWN = 4
+# An example is built one way (a binary of ~800 MB with line tables): the build before the
+# newest is enough to fall back on.
+KEEP_OWN_EXAMPLES = 2
 LOW_SPACE = 20 * 1024**3
 STALE_AFTER = 3 * 24 * 3600
 
@@ -127,10 +130,11 @@ def prune(target, own):
         by_name = {}
         for (name, _), (mtime, paths) in groups(directory).items():
             by_name.setdefault(name, []).append((mtime, paths))
+        keep = KEEP_OWN_EXAMPLES if os.path.basename(directory) == "examples" else KEEP_OWN
         for name, builds in by_name.items():
             builds.sort(key=lambda b: b[0], reverse=True)
             if name in own:
-                doomed = builds[KEEP_OWN:]
+                doomed = builds[keep:]
             elif low:
                 doomed = [b for b in builds[1:] if now - b[0] > STALE_AFTER]
             else:
@@ -152,7 +156,10 @@ def main():
     left = free_bytes(target)
     print(f"target directory: freed {freed / 1024**3:.1f} GiB, {left / 1024**3:.1f} GiB free on its disk")
     if left < 5 * 1024**3:
-        print("warning: under 5 GiB free; a full build needs about 15 GiB", file=sys.stderr)
+        print(
+            "warning: under 5 GiB free; a full build needs about 15 GiB and `make test` ~5 GiB more",
+            file=sys.stderr,
+        )
     return 0
 
 

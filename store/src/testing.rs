@@ -91,11 +91,12 @@ fn init() -> Result<Cluster, String> {
     })
 }
 
-/// A test's database is not dropped as the test ends (that would need a runtime in `Drop`,
-/// and a failed test's database is worth a look). `make test` starts from a wiped cluster,
-/// but a `cargo test` loop while developing does not: each test binary, once, in the
-/// background, drops the test databases earlier runs left: those dated over an hour ago (or
-/// named in an older way). One still in use refuses the DROP and waits for a later sweep.
+/// A passed test's database is dropped soon after it ends (see [`TestDb`]'s `Drop`); a failed
+/// test's database stays, being worth a look, and so do those of a binary that exits before
+/// its dropper gets to them. `make test` starts from a wiped cluster, but a `cargo test` loop
+/// while developing does not: each test binary, once, in the background, drops the test
+/// databases earlier runs left: those dated over an hour ago (or named in an older way). One
+/// still in use refuses the DROP and waits for a later sweep.
 /// Templates stay (one per change of the migrations): a test binary built before that change
 /// may be running beside this one and cloning its own.
 async fn sweep(admin_url: &str) -> crate::Result<()> {
@@ -378,6 +379,64 @@ fn start_pooler() -> Result<Pooler, String> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(Pooler { port, dir })
+}
+
+/// Drops finished tests' databases, one at a time, on a thread of its own. Without it a full
+/// run kept ~500 databases (~6 GB) until the next run's wipe, and a CI run on a nearly full
+/// disk died with "No space left on device".
+type Finished = (std::time::Instant, String);
+
+fn dropper() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Finished>> {
+    static DROPPER: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Finished>>> = OnceLock::new();
+    DROPPER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Finished>();
+        let admin_url = cluster().admin_url.clone();
+        std::thread::Builder::new()
+            .name("test-db-dropper".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(admin) = admin_url.parse::<PgConnectOptions>() else {
+                        return;
+                    };
+                    while let Ok((finished, name)) = rx.recv() {
+                        // A finished test's server may still be shutting down on the shared
+                        // server runtime (it is given 20 s): let it finish before taking its
+                        // database away, or it logs errors that read like real failures.
+                        let after = finished + std::time::Duration::from_secs(20);
+                        tokio::time::sleep_until(after.into()).await;
+                        let Ok(mut conn) = PgConnection::connect_with(&admin).await else {
+                            continue;
+                        };
+                        let _ = sqlx::raw_sql(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .expect("spawn the test database dropper");
+        std::sync::Mutex::new(tx)
+    })
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test database kept for a look: {}", self.url);
+            return;
+        }
+        if let Ok(tx) = dropper().lock() {
+            let _ = tx.send((std::time::Instant::now(), self.name.clone()));
+        }
+    }
 }
 
 /// A superuser URL for another, empty database on the test cluster (created if missing).
