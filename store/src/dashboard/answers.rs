@@ -136,9 +136,33 @@ pub struct Asker<'a> {
 impl<'a> Asker<'a> {
     /// The kept answer to `what` under `filters`, or `compute`'s. `tenant_wide`: the answer
     /// compares the reader with people they do not see (see [`Question::tenant_wide`]).
+    /// Computing first has the transaction plan its statements for their values
+    /// ([`super::plan_for_these_values`]).
+    async fn kept<'c, T, F, Fut>(
+        &self,
+        conn: &'c mut PgConnection,
+        filters: &Filters,
+        what: impl Into<String>,
+        tenant_wide: bool,
+        compute: F,
+    ) -> Result<T>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce(&'c mut PgConnection) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.kept_as_planned(conn, filters, what, tenant_wide, |conn| async move {
+            super::plan_for_these_values(&mut *conn).await?;
+            compute(conn).await
+        })
+        .await
+    }
+
+    /// [`Asker::kept`] for a read made while computing another answer, whose miss has
+    /// planned the transaction already.
     /// Every read of the dashboard passes here: its span names the answer.
     #[tracing::instrument(name = "store.dashboard", skip_all, fields(answer = tracing::field::Empty))]
-    async fn kept<'c, T, F, Fut>(
+    async fn kept_as_planned<'c, T, F, Fut>(
         &self,
         conn: &'c mut PgConnection,
         filters: &Filters,
@@ -162,12 +186,7 @@ impl<'a> Asker<'a> {
             as_of: self.as_of,
         };
         tracing::Span::current().record("answer", q.what.as_str());
-        self.answers
-            .get_or(q, || async move {
-                super::plan_for_these_values(&mut *conn).await?;
-                compute(conn).await
-            })
-            .await
+        self.answers.get_or(q, || compute(conn)).await
     }
 }
 
@@ -224,14 +243,20 @@ impl Asker<'_> {
                             ..f.clone()
                         };
                         Some(
-                            self.kept(&mut *conn, &unfiltered, "scores", false, |conn| {
-                                super::breakdown::scores(
-                                    conn,
-                                    self.reader,
-                                    self.window,
-                                    &unfiltered,
-                                )
-                            })
+                            self.kept_as_planned(
+                                &mut *conn,
+                                &unfiltered,
+                                "scores",
+                                false,
+                                |conn| {
+                                    super::breakdown::scores(
+                                        conn,
+                                        self.reader,
+                                        self.window,
+                                        &unfiltered,
+                                    )
+                                },
+                            )
                             .await?,
                         )
                     }
