@@ -76,7 +76,9 @@ pub fn ProfilePage() -> impl IntoView {
             <h1>"Profile"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match viewer.await.ok().flatten() {
+                    let viewer = viewer.await;
+                    crate::components::built_by_the_render_alone().await;
+                    match viewer.ok().flatten() {
                         Some(v) => {
                             Either::Left(
                                 view! {

@@ -195,6 +195,7 @@ pub fn DashboardPage() -> impl IntoView {
                     );
                 };
                 let now = opened.await;
+                crate::components::built_by_the_render_alone().await;
                 let reload = Callback::new(move |_| opened.refetch());
                 // A support access sees the board as its admins do but keeps and publishes
                 // nothing: its controls are a viewer's.
