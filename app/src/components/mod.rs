@@ -48,6 +48,14 @@ pub async fn built_by_the_render_alone() {
     tokio::task::yield_now().await;
 }
 
+/// `read`'s value, handed over [`built_by_the_render_alone`]: for a `Suspend` that builds its
+/// view from one read. Without it, a kept page built every widget's view three times.
+pub async fn for_the_render<F: std::future::IntoFuture>(read: F) -> F::Output {
+    let value = read.await;
+    built_by_the_render_alone().await;
+    value
+}
+
 /// A placeholder the size of what is loading, so nothing moves when it arrives.
 #[component]
 pub fn Skeleton(height: u32) -> impl IntoView {

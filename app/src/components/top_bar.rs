@@ -1,6 +1,7 @@
 //! The bar on every page: the workspace, the pages the viewer's role opens, who is signed in,
 //! sign-out and the theme.
 
+use crate::components::for_the_render;
 use leptos::{either::Either, prelude::*};
 use leptos_router::components::A;
 use types::Permission;
@@ -30,7 +31,7 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/status">"Status"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        match viewer.await.ok().flatten() {
+                        match for_the_render(viewer).await.ok().flatten() {
                             Some(v) => {
                                 let member = v.tenant.is_some();
                                 let admin = v.can(Permission::UserManage);

@@ -1,6 +1,7 @@
 //! `/sessions/{id}`: one session's drill-down: its totals and the timeline of prompts, tool
 //! runs, API requests and errors.
 
+use crate::components::for_the_render;
 use leptos::prelude::*;
 use leptos_router::{
     components::A,
@@ -28,7 +29,7 @@ pub fn SessionPage() -> impl IntoView {
         </section>
         <Suspense fallback=|| view! { <Skeleton height=400 /> }>
             {move || Suspend::new(async move {
-                match detail.await {
+                match for_the_render(detail).await {
                     Ok(d) => {
                         let s = d.session;
                         let end = s.ended_at.unwrap_or(s.last_seen_at);

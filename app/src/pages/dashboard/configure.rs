@@ -3,6 +3,7 @@
 //! only what the widget kind takes and what the reader may see (the people and teams come
 //! from the reader's own choices); the save checks it all again on the server.
 
+use crate::components::for_the_render;
 use leptos::prelude::*;
 use types::boards::{ChartKind, Placed, MAX_NAME_CHARS};
 use types::dashboard::{Audience, Choice, Filters, Measure, Preset, Split};
@@ -228,7 +229,7 @@ pub(super) fn Configure(
                 {audience.can_pick_people().then(|| view! {
                     <Transition fallback=|| view! { <p class="muted">"Loading people and teams…"</p> }>
                         {move || Suspend::new(async move {
-                            let c = choices.await.unwrap_or_default();
+                            let c = for_the_render(choices).await.unwrap_or_default();
                             view! {
                                 {picks(c.teams, "cfg-team", "Team", team)}
                                 {picks(c.people, "cfg-person", "Person", person)}

@@ -4,6 +4,7 @@
 //! dashboard managers, choose whose default a workspace board is and which teams it is
 //! shared with.
 
+use crate::components::for_the_render;
 use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use leptos_router::hooks::use_navigate;
@@ -470,7 +471,7 @@ fn Share(
                 <legend>"Shared, read-only, with the members of"</legend>
                 <Transition fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
                     {move || Suspend::new(async move {
-                        let c = choices.await.unwrap_or_default();
+                        let c = for_the_render(choices).await.unwrap_or_default();
                         if c.teams.is_empty() {
                             return view! { <p class="muted">"No teams yet."</p> }.into_any();
                         }

@@ -9,6 +9,7 @@ mod configure;
 mod menu;
 mod widget;
 
+use crate::components::for_the_render;
 use leptos::{either::EitherOf3, prelude::*};
 use leptos_router::{
     components::{Form, A},
@@ -283,7 +284,7 @@ fn Board(
         }}
         <Transition fallback=|| view! { <Skeleton height=220 /> }>
             {move || Suspend::new(async move {
-                match overview.await {
+                match for_the_render(overview).await {
                     Ok(o) => {
                         let empty = o.current.active_people == 0 && o.previous.active_people == 0;
                         view! {
@@ -418,7 +419,7 @@ fn FilterBar(
             </label>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let c = choices.await.unwrap_or_default();
+                    let c = for_the_render(choices).await.unwrap_or_default();
                     let list = |id: &'static str, items: Vec<String>| {
                         view! {
                             <datalist id=id>
@@ -492,7 +493,7 @@ fn PeoplePickers(
     };
     view! {
         <Transition fallback=move || draw(Choices::default())>
-            {move || Suspend::new(async move { draw(choices.await.unwrap_or_default()) })}
+            {move || Suspend::new(async move { draw(for_the_render(choices).await.unwrap_or_default()) })}
         </Transition>
     }
 }

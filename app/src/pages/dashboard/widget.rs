@@ -2,6 +2,7 @@
 //! with the page's filters (and its own, from the board), renders its numbers on the server
 //! and draws its chart in the browser.
 
+use crate::components::for_the_render;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use types::boards::ChartKind;
@@ -281,7 +282,7 @@ fn SeriesWidget(
         </div>
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 120 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(s) => {
                         let summary = series_summary(&s);
                         // Built only where it is drawn: the server sends the data, not options.
@@ -392,7 +393,7 @@ fn BreakdownWidget(
         {(spec.kind == Kind::Bars).then(|| view! { <div class="controls"><TableToggle id=key.clone() shown=table /></div> })}
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 100 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(b) => {
                         let (name, values): (&str, Vec<f64>) = match by {
                             Dimension::Tool => ("Executions", b.rows.iter().map(|r| r.counts.tool_executions as f64).collect()),
@@ -608,7 +609,7 @@ fn HeatmapWidget(
         <div class="controls"><TableToggle id=key.clone() shown=table /></div>
         <Transition fallback=move || view! { <Skeleton height=spec.height_px() - 130 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(h) => {
                         let busiest = h
                             .cells
@@ -706,7 +707,7 @@ fn SessionsWidget(ctx: Ctx) -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <Skeleton height=380 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(p) => {
                         let pages = ((p.total + p.per_page - 1) / p.per_page).max(1);
                         let rows = p
@@ -777,7 +778,7 @@ fn LiveWidget(ctx: Ctx) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <Skeleton height=300 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(a) => {
                         let people = a
                             .people
@@ -838,7 +839,7 @@ fn InsightsWidget(ctx: Ctx) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <Skeleton height=160 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(i) if i.items.is_empty() => {
                         view! { <p class="muted">"Nothing to point out in this range yet."</p> }.into_any()
                     }
@@ -880,7 +881,7 @@ fn BudgetsWidget(ctx: Ctx) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <Skeleton height=160 /> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match for_the_render(data).await {
                     Ok(list) => view! { <crate::components::budgets::BudgetList list /> }.into_any(),
                     Err(e) => view! { <Failed error=e /> }.into_any(),
                 }
