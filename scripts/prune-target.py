@@ -27,8 +27,8 @@ import sys
 import time
 
 KEEP_OWN = 4
-# An example is built one way (a binary of ~800 MB with line tables): the build before the
-# newest is enough to fall back on.
+# Examples are binaries of ~800 MB (line tables): two builds of each, beside what clippy
+# leaves there (metadata only, small), which is counted apart.
 KEEP_OWN_EXAMPLES = 2
 LOW_SPACE = 20 * 1024**3
 STALE_AFTER = 3 * 24 * 3600
@@ -71,6 +71,11 @@ def groups(directory):
         paths.append(entry.path)
         found[key] = (max(newest, mtime), paths)
     return found
+
+
+def metadata_only(paths):
+    """Whether a build left only metadata (a check or clippy build), no linked output."""
+    return all(p.endswith((".rmeta", ".d")) for p in paths)
 
 
 def remove(paths):
@@ -130,11 +135,16 @@ def prune(target, own):
         by_name = {}
         for (name, _), (mtime, paths) in groups(directory).items():
             by_name.setdefault(name, []).append((mtime, paths))
-        keep = KEEP_OWN_EXAMPLES if os.path.basename(directory) == "examples" else KEEP_OWN
+        examples = os.path.basename(directory) == "examples"
         for name, builds in by_name.items():
             builds.sort(key=lambda b: b[0], reverse=True)
-            if name in own:
-                doomed = builds[keep:]
+            if name in own and examples:
+                # A check build's metadata must not push a linked binary out of the two kept.
+                linked = [b for b in builds if not metadata_only(b[1])]
+                checked = [b for b in builds if metadata_only(b[1])]
+                doomed = linked[KEEP_OWN_EXAMPLES:] + checked[KEEP_OWN_EXAMPLES:]
+            elif name in own:
+                doomed = builds[KEEP_OWN:]
             elif low:
                 doomed = [b for b in builds[1:] if now - b[0] > STALE_AFTER]
             else:

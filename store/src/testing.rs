@@ -406,8 +406,8 @@ fn dropper() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Finished>> {
                     };
                     while let Ok((finished, name)) = rx.recv() {
                         // A finished test's server may still be shutting down on the shared
-                        // server runtime (it is given 20 s): let it finish before taking its
-                        // database away, or it logs errors that read like real failures.
+                        // server runtime: give it time to finish before taking its database
+                        // away, or it logs errors that read like real failures.
                         let after = finished + std::time::Duration::from_secs(20);
                         tokio::time::sleep_until(after.into()).await;
                         let Ok(mut conn) = PgConnection::connect_with(&admin).await else {

@@ -43,6 +43,9 @@ pub fn Failed(error: AppError) -> impl IntoView {
 /// came out at 213 or 287 KB instead of 139, the profile carried its two-step status three
 /// times. Not ready on a walk's single poll, what follows is built by the render alone. In
 /// the browser it is ready at once: hydration builds everything exactly once.
+///
+/// No walk sees past it, so every read made after it must be awaited in the same `Suspend`
+/// or sit under a Suspense or Transition of its own (a bare read would render as not loaded).
 pub async fn built_by_the_render_alone() {
     #[cfg(feature = "ssr")]
     tokio::task::yield_now().await;

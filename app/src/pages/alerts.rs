@@ -156,7 +156,8 @@ pub fn AlertsPage() -> impl IntoView {
         <UnusualDays />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                page.await
+                crate::components::for_the_render(page)
+                    .await
                     .ok()
                     .filter(|p| p.manages_all)
                     .map(|_| view! { <WebhooksCard hooks actions=hook_actions /> })
