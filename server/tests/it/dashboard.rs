@@ -915,3 +915,105 @@ async fn fast_shapes_answer_what_the_plain_queries_do() {
     }
     server.shutdown().await;
 }
+
+/// The sum of every value of every line of a series answer.
+fn series_total(s: &Value) -> f64 {
+    s["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{s}"))
+        .iter()
+        .flat_map(|l| l["values"].as_array().unwrap())
+        .map(|v| v.as_f64().unwrap())
+        .sum()
+}
+
+/// Rollups carry no project, so a chart narrowed to one reads the sessions: each split of
+/// the time series and the heatmap give that project's share, and a project nobody works on
+/// empties them (the series by model and by team, and the heatmap, once showed everything).
+#[tokio::test]
+async fn a_project_filter_narrows_every_chart() {
+    let (mut server, admin) = with_fixtures().await;
+    let pool = server.db.store.pool();
+    let (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = (
+        "2025-08-01T00:00:00Z".parse().unwrap(),
+        "2025-10-01T00:00:00Z".parse().unwrap(),
+    );
+    let in_range = "s.started_at >= $1 AND s.started_at < $2";
+    let (project, work): (String, i64) = sqlx::query_as(&format!(
+        "SELECT s.project, sum(s.tool_executions + s.prompts)::int8 FROM tenant_demo.sessions s
+         WHERE {in_range} AND s.project IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    // What each split's lines add up to for that project: sessions without a model are on no
+    // model's line; a person in two teams counts in each.
+    let cost = |join: &'static str, extra: &'static str| {
+        let project = project.clone();
+        async move {
+            sqlx::query_scalar::<_, f64>(&format!(
+                "SELECT coalesce(sum(s.cost_usd), 0)::float8 FROM tenant_demo.sessions s {join}
+                 WHERE {in_range} AND s.project = $3 {extra}"
+            ))
+            .bind(from)
+            .bind(to)
+            .bind(project)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        }
+    };
+    let everything: f64 = sqlx::query_scalar(&format!(
+        "SELECT sum(s.cost_usd)::float8 FROM tenant_demo.sessions s WHERE {in_range}"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let team_join = "LEFT JOIN tenant_demo.team_members tm ON tm.user_id = s.user_id";
+    for (split, want) in [
+        ("model", cost("", "AND coalesce(s.model, '') <> ''").await),
+        ("team", cost(team_join, "").await),
+        ("project", cost("", "").await),
+        ("person", cost("", "").await),
+    ] {
+        assert!(
+            want > 0.0 && want < everything - 1e-3,
+            "{split}: {want} of {everything}"
+        );
+        let path = format!(
+            "/api/v1/dashboard/charts?widget=cost_over_time&split={split}&measure=cost&{RANGE}"
+        );
+        let (status, s) = get(&server, &admin, &format!("{path}&project={project}")).await;
+        assert_eq!(status, 200, "{split}: {s}");
+        let got = series_total(&s);
+        assert!((got - want).abs() < 1e-3, "{split}: got {got}, want {want}");
+        let (status, s) = get(&server, &admin, &format!("{path}&project=no-such-project")).await;
+        assert_eq!(status, 200, "{split}: {s}");
+        assert_eq!(s["lines"], json!([]), "{split}");
+    }
+
+    let heat_total = |h: &Value| -> i64 {
+        h["cells"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{h}"))
+            .iter()
+            .flat_map(|d| d.as_array().unwrap())
+            .map(|n| n.as_i64().unwrap())
+            .sum()
+    };
+    let path = format!("/api/v1/dashboard/charts?widget=heatmap&{RANGE}");
+    let (status, all) = get(&server, &admin, &path).await;
+    assert_eq!(status, 200, "{all}");
+    let (status, one) = get(&server, &admin, &format!("{path}&project={project}")).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(heat_total(&one), work);
+    assert!(heat_total(&all) > work, "{all}");
+    let (status, none) = get(&server, &admin, &format!("{path}&project=no-such-project")).await;
+    assert_eq!(status, 200, "{none}");
+    assert_eq!(heat_total(&none), 0);
+    server.shutdown().await;
+}

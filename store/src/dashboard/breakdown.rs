@@ -354,6 +354,9 @@ pub async fn heatmap(
         grain: types::Grain::Hour,
         ..w.clone()
     };
+    if let Some(project) = &f.project {
+        return heatmap_of_sessions(conn, w, f, people.as_deref(), project).await;
+    }
     let src = source_grain(conn, &hourly).await?;
     // Summed per rollup bucket first: the zone's conversion then runs once a bucket instead
     // of once a rollup row (a third of the time on a month of hours).
@@ -382,17 +385,58 @@ pub async fn heatmap(
     )
     .fetch_all(&mut *conn)
     .await?;
+    Ok(heatmap_of(
+        w,
+        rows.into_iter().map(|r| (r.day, r.hour, r.n)),
+    ))
+}
+
+/// The heatmap narrowed to one project, from the sessions (rollups carry no project): each
+/// session's work counted in the hour it started.
+async fn heatmap_of_sessions(
+    conn: &mut PgConnection,
+    w: &Window,
+    f: &Filters,
+    people: Option<&[Uuid]>,
+    project: &str,
+) -> Result<Heatmap> {
+    let rows = sqlx::query!(
+        r#"SELECT (extract(isodow FROM started_at AT TIME ZONE $3::text) - 1)::int4 AS "day!",
+                  extract(hour FROM started_at AT TIME ZONE $3::text)::int4 AS "hour!",
+                  sum(tool_executions + prompts)::int8 AS "n!"
+           FROM sessions
+           WHERE started_at >= $1 AND started_at < $2 AND project = $4
+             AND ($5::uuid[] IS NULL OR user_id = ANY($5))
+             AND ($6::text IS NULL OR model = $6)
+           GROUP BY 1, 2"#,
+        w.from,
+        w.to,
+        w.tz,
+        project,
+        people,
+        f.model
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(heatmap_of(
+        w,
+        rows.into_iter().map(|r| (r.day, r.hour, r.n)),
+    ))
+}
+
+/// Weekday (Monday first) × hour cells from (day, hour, count) rows.
+fn heatmap_of(w: &Window, rows: impl Iterator<Item = (i32, i32, i64)>) -> Heatmap {
     let mut cells = vec![vec![0i64; 24]; 7];
-    for r in rows {
+    for (day, hour, n) in rows {
         if let Some(c) = cells
-            .get_mut(r.day as usize)
-            .and_then(|d| d.get_mut(r.hour as usize))
+            .get_mut(day as usize)
+            .and_then(|d| d.get_mut(hour as usize))
         {
-            *c += r.n;
+            *c += n;
         }
     }
-    Ok(Heatmap {
+    Heatmap {
         window: w.clone(),
         cells,
-    })
+    }
 }

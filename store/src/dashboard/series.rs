@@ -86,20 +86,28 @@ pub async fn series(
                 );
             }
         }
-        Split::Project => {
+        // Rollups carry no project: split by project, or narrowed to one, the lines come from
+        // the sessions, each counted in the bucket it started in (as the overview's cells).
+        Split::Project | Split::Model | Split::Team
+            if split == Split::Project || f.project.is_some() =>
+        {
             let rows = sqlx::query!(
-                r#"SELECT date_trunc($1::text, started_at, $2::text) AS "bucket!",
-                          coalesce(project, '') AS "key!", count(*)::int8 AS "sessions!",
-                          sum(cost_usd)::float8 AS "cost!",
-                          sum(input_tokens + output_tokens + cache_creation_tokens
-                              + cache_read_tokens)::int8 AS "tokens!",
-                          sum(lines_added + lines_removed)::int8 AS "lines!",
-                          sum(tool_executions)::int8 AS "tools!"
-                   FROM sessions
-                   WHERE started_at >= $3 AND started_at < $4
-                     AND ($5::uuid[] IS NULL OR user_id = ANY($5))
-                     AND ($6::text IS NULL OR project = $6)
-                     AND ($7::text IS NULL OR model = $7)
+                r#"SELECT date_trunc($1::text, s.started_at, $2::text) AS "bucket!",
+                          CASE $8::text WHEN 'model' THEN coalesce(s.model, '')
+                                        WHEN 'team' THEN coalesce(tm.team_id::text, '')
+                                        ELSE coalesce(s.project, '') END AS "key!",
+                          count(*)::int8 AS "sessions!",
+                          sum(s.cost_usd)::float8 AS "cost!",
+                          sum(s.input_tokens + s.output_tokens + s.cache_creation_tokens
+                              + s.cache_read_tokens)::int8 AS "tokens!",
+                          sum(s.lines_added + s.lines_removed)::int8 AS "lines!",
+                          sum(s.tool_executions)::int8 AS "tools!"
+                   FROM sessions s
+                   LEFT JOIN team_members tm ON $8::text = 'team' AND tm.user_id = s.user_id
+                   WHERE s.started_at >= $3 AND s.started_at < $4
+                     AND ($5::uuid[] IS NULL OR s.user_id = ANY($5))
+                     AND ($6::text IS NULL OR s.project = $6)
+                     AND ($7::text IS NULL OR s.model = $7)
                    GROUP BY 1, 2"#,
                 w.grain.as_str(),
                 w.tz,
@@ -107,16 +115,21 @@ pub async fn series(
                 w.to,
                 people,
                 f.project,
-                f.model
+                f.model,
+                split.as_str()
             )
             .fetch_all(&mut *conn)
             .await?;
             for r in rows {
+                // A session whose model is not known yet belongs to no model's line.
+                if split == Split::Model && r.key.is_empty() {
+                    continue;
+                }
                 let v = pick(m, r.cost, r.tokens, r.sessions, r.lines, r.tools);
                 add(r.key, r.bucket, v);
             }
         }
-        Split::Model | Split::Team => {
+        Split::Project | Split::Model | Split::Team => {
             let src = source_grain(conn, w).await?;
             let rows = sqlx::query!(
                 r#"SELECT date_trunc($1::text, r.bucket, $2::text) AS "bucket!",
