@@ -84,7 +84,15 @@ mod ssr {
         /// function's `Err` is otherwise a 500).
         pub fn new(status: StatusCode, message: impl std::fmt::Display) -> AppError {
             if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(status);
+                // A page that sent its reader elsewhere stays a redirect whatever its other
+                // reads found (the browser follows a Location only with a 3xx).
+                let redirected = response
+                    .0
+                    .read()
+                    .is_ok_and(|p| p.status.is_some_and(|s| s.is_redirection()));
+                if !redirected {
+                    response.set_status(status);
+                }
             }
             AppError {
                 status: status.as_u16(),

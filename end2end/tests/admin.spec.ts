@@ -631,6 +631,16 @@ test('alerts: a rule made on the alerts page fires as data arrives and rings the
   expect(await serious(page)).toEqual([]);
   await page.locator('#bell-read-all').click();
   await expect(page.locator('#bell-count')).toHaveAttribute('data-count', '0');
+  // By keyboard: with the focus on the bell, Escape closes the open panel and leaves the
+  // focus there; Enter opens it again.
+  await page.locator('#bell').focus();
+  await page.keyboard.press('Escape');
+  await expect(page.locator('#bell-panel')).toBeHidden();
+  await expect(page.locator('#bell')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#bell-panel')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.locator('#bell-panel')).toBeHidden();
 
   // The alerts page says it is firing, and what happened.
   await page.goto(`${server.url}/alerts`);

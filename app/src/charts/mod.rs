@@ -31,6 +31,16 @@ pub fn over_time(s: &Series, style: Style) -> Chart {
         .map(|b| b.timestamp_millis() as f64)
         .collect();
     let mut chart = base()
+        // The axis labels inside the box: ECharts' default margins are percentages, which
+        // cut "12,000" to ",000" in a phone-wide widget and waste a wide one's room.
+        .grid(
+            Grid::new()
+                .left(8)
+                .right(16)
+                .top(36)
+                .bottom(36)
+                .contain_label(true),
+        )
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(
             Legend::new()
@@ -85,7 +95,8 @@ pub fn bars(name: &str, labels: &[String], values: &[f64]) -> Chart {
                 .contain_label(true),
         )
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .x_axis(Axis::new().type_(AxisType::Value))
+        // Few ticks: the bars sit in a narrow widget, where five labels ran into each other.
+        .x_axis(Axis::new().type_(AxisType::Value).split_number(3))
         .y_axis(Axis::new().type_(AxisType::Category).data(labels))
         .series(Bar::new().name(name).data(values))
 }
@@ -344,6 +355,11 @@ mod tests {
         assert_eq!(series[0]["data"][1][1], 2.0);
         assert_eq!(v["animation"], false);
         assert!(series[0]["areaStyle"].is_object());
+        assert_eq!(
+            first(&v["grid"])["containLabel"],
+            true,
+            "labels inside the box"
+        );
 
         let lines: Value = serde_json::from_str(&to_json(&over_time(&s, Style::Line))).unwrap();
         assert_eq!(lines["series"][0]["type"], "line");
@@ -365,6 +381,11 @@ mod tests {
         .unwrap();
         assert_eq!(first(&v["yAxis"])["data"][0], "Edit");
         assert_eq!(v["series"][0]["data"][1], 10.0);
+        assert_eq!(
+            first(&v["xAxis"])["splitNumber"],
+            3.0,
+            "few ticks in a narrow widget"
+        );
     }
 
     #[test]

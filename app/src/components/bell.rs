@@ -58,9 +58,24 @@ pub fn Bell(
             .unwrap_or_else(|| initial.clone())
     });
     let count = move || current.with(|i| i.unread);
+    let button = NodeRef::<leptos::html::A>::new();
     view! {
-        <div class="bell">
+        // Escape closes the panel from the button as well as from inside it, and hands the
+        // focus back to the button so a keyboard user is where they started.
+        <div
+            class="bell"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" && open.get_untracked() {
+                    ev.prevent_default();
+                    open.set(false);
+                    if let Some(b) = button.get_untracked() {
+                        let _ = b.focus();
+                    }
+                }
+            }
+        >
             <a
+                node_ref=button
                 href="/alerts"
                 id="bell"
                 class="bell-button"
@@ -93,11 +108,6 @@ pub fn Bell(
                 role="region"
                 aria-label="Notifications"
                 hidden=move || !open.get()
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" {
-                        open.set(false);
-                    }
-                }
             >
                 <div class="bell-head">
                     <strong>"Notifications"</strong>

@@ -82,6 +82,16 @@ pub fn signed_pct(share: f64) -> String {
     }
 }
 
+/// A change as the KPI tiles say it: "+12.5% vs previous", or, from a base so small that a
+/// percentage means nothing (ten times or more), "11× previous" ("+104,670.9%" helped no one).
+pub fn change_vs_previous(share: f64) -> String {
+    if share >= 9.0 {
+        format!("{}× previous", grouped((1.0 + share).round() as i64))
+    } else {
+        format!("{} vs previous", signed_pct(share))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +129,11 @@ mod tests {
         assert_eq!(signed_pct(0.2), "+20.0%");
         assert_eq!(signed_pct(-0.03), "−3.0%");
         assert_eq!(signed_pct(0.0), "±0%");
+        assert_eq!(change_vs_previous(0.2), "+20.0% vs previous");
+        assert_eq!(change_vs_previous(-0.97), "−97.0% vs previous");
+        assert_eq!(change_vs_previous(8.5), "+850.0% vs previous");
+        assert_eq!(change_vs_previous(9.0), "10× previous");
+        assert_eq!(change_vs_previous(1_046.709), "1,048× previous");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use types::dashboard::{Kpis, Overview};
 
-use super::format::{change, compact, duration_ms, pct, signed_pct, usd};
+use super::format::{change, change_vs_previous, compact, duration_ms, pct, usd};
 
 /// How a tile's value reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,7 +275,7 @@ fn Tile(
             } else {
                 "bad"
             };
-            (format!("{} vs previous", signed_pct(d)), tone)
+            (change_vs_previous(d), tone)
         }
         None => ("no previous data".to_string(), "flat"),
     };

@@ -16,13 +16,18 @@ use crate::AppError;
 /// Sends a signed-out visitor to sign in, returning to `here` afterwards: a redirect in the
 /// server's response, a navigation in the browser.
 pub fn sign_in_first(here: &str) {
-    let to = format!("/login?next={}", types::dashboard::encode(here));
+    go_instead(&format!("/login?next={}", types::dashboard::encode(here)));
+}
+
+/// Sends the reader to `to` instead of this page: a redirect from the server's render, a
+/// navigation in the browser.
+pub fn go_instead(to: &str) {
     #[cfg(feature = "ssr")]
-    leptos_axum::redirect(&to);
+    leptos_axum::redirect(to);
     #[cfg(not(feature = "ssr"))]
     {
         let navigate = leptos_router::hooks::use_navigate();
-        navigate(&to, Default::default());
+        navigate(to, Default::default());
     }
 }
 

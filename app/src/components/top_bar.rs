@@ -86,7 +86,7 @@ pub fn TopBar() -> impl IntoView {
                                         {links}
                                         {inbox.map(|initial| view! { <super::bell::Bell data=bell initial /> })}
                                         <span class="who" id="who" data-role=v.role.as_str()>
-                                            {format!("{} · {}", v.email, v.role)}
+                                            {format!("{} · {}", v.email, v.role.label())}
                                         </span>
                                         {v.support.map(|sup| view! {
                                             <span class="support-flag" id="support-flag" title=sup.reason>

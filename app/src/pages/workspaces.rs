@@ -61,7 +61,7 @@ fn Switcher(list: Vec<Membership>) -> impl IntoView {
     view! {
         <section class="card">
             <div class="table-wrap" tabindex="0" role="region" aria-label="Your workspaces">
-                <table id="workspaces">
+                <table id="workspaces" class="table">
                     <caption class="sr-only">"Your workspaces"</caption>
                     <thead>
                         <tr>
