@@ -170,6 +170,8 @@ test('filters change the URL and the numbers; back restores them', async ({ page
   await page.locator('#f-model').fill(OPUS);
   await page.locator('#apply-filters').click();
   await expect(page).toHaveURL(new RegExp(`model=${OPUS}`));
+  // A shareable link says only what is set: no empty fields, no nameless "=".
+  expect(new URL(page.url()).search, 'no empty parameters').not.toMatch(/(^\?|&)[^=&]*=(&|$)/);
   const opus = USERS.reduce((s, u) => s + (expected.users[u].by_model[OPUS]?.cost_usd ?? 0), 0);
   await expect.poll(() => tile(page, 'cost')).toBeCloseTo(opus, 4);
   await page.goBack();

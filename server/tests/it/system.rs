@@ -31,6 +31,17 @@ async fn each_workspace_is_listed_with_its_people_events_storage_and_last_activi
     let mut server = TestServer::start().await;
     seed_two_tenants(&server).await;
     let root = login(&server, "", "root@devpulse.test", "demo-superadmin-pass").await;
+    // Their home is this page: the dashboard (no workspace's numbers are theirs, nor its
+    // live feed) sends them here.
+    let home = client()
+        .get(server.url("/"))
+        .bearer_auth(&root)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 302);
+    assert_eq!(home.headers()["location"], "/system");
     let dev = login(&server, "other", "dev@other.test", "developer-pass-12345").await;
     let (_, key) = call(
         &server,

@@ -12,8 +12,9 @@ mod widget;
 use crate::components::for_the_render;
 use leptos::{either::EitherOf3, prelude::*};
 use leptos_router::{
-    components::{Form, A},
-    hooks::{use_location, use_query_map},
+    components::A,
+    hooks::{use_location, use_navigate, use_query_map},
+    NavigateOptions,
 };
 use types::boards::Opened;
 use types::dashboard::{Audience, Choice, Choices, Filters, Preset};
@@ -184,6 +185,9 @@ pub fn DashboardPage() -> impl IntoView {
                     return EitherOf3::A(view! { <p>"Sign in to see your dashboard."</p> });
                 };
                 let Some(audience) = Audience::of(v.role).filter(|_| v.tenant.is_some()) else {
+                    // An installation admin's home is the installation: no workspace's
+                    // numbers (nor its live feed) are theirs to read here.
+                    crate::components::go_instead("/system");
                     return EitherOf3::B(
                         view! {
                             <section class="card">
@@ -277,7 +281,15 @@ fn Board(
                 .map(|e| {
                     view! {
                         <p class="error" role="alert" id="filter-error">
-                            {format!("Ignored {}: {}", e.pointer.trim_start_matches('/'), e.detail)}
+                            {format!(
+                                "Ignored “{}”: {}",
+                                e.pointer.trim_start_matches('/'),
+                                e.detail
+                                    .split('`')
+                                    .enumerate()
+                                    .map(|(i, part)| if i % 2 == 1 { format!("“{part}”") } else { part.to_string() })
+                                    .collect::<String>(),
+                            )}
                         </p>
                     }
                 })
@@ -287,6 +299,12 @@ fn Board(
                 match for_the_render(overview).await {
                     Ok(o) => {
                         let empty = o.current.active_people == 0 && o.previous.active_people == 0;
+                        // Nothing matching a narrowed view says so; onboarding is for a
+                        // workspace with nothing at all in the range.
+                        let narrowed = filters.with_untracked(|f| {
+                            f.person.is_some() || f.team.is_some() || f.project.is_some()
+                                || f.model.is_some() || f.tool.is_some()
+                        });
                         view! {
                             <p class="window muted" id="window" data-from=o.window.from.to_rfc3339() data-to=o.window.to.to_rfc3339()>
                                 {format!(
@@ -297,7 +315,13 @@ fn Board(
                                     o.window.tz,
                                 )}
                             </p>
-                            {empty.then(|| view! { <Onboarding /> })}
+                            {(empty && !narrowed).then(|| view! { <Onboarding /> })}
+                            {(empty && narrowed).then(|| view! {
+                                <p class="card muted" id="nothing-matches" role="status">
+                                    "Nothing in this range matches these filters. "
+                                    <A href=move || href(&shown.get_untracked(), &Filters::default())>"Clear the filters"</A>
+                                </p>
+                            })}
                             <KpiTiles overview=o />
                         }
                             .into_any()
@@ -339,8 +363,8 @@ fn Onboarding() -> impl IntoView {
     }
 }
 
-/// The filters as a GET form (it works before the WASM, and `Form` keeps navigation in the
-/// page after), plus one-click preset links that keep the other filters.
+/// The filters as a GET form (it works before the WASM, and navigates in the page after),
+/// plus one-click preset links that keep the other filters.
 #[component]
 fn FilterBar(
     filters: Memo<Filters>,
@@ -349,6 +373,7 @@ fn FilterBar(
     shown: Memo<Shown>,
 ) -> impl IntoView {
     let choices = Resource::new(move || q.get(), get_choices);
+    let navigate = use_navigate();
     let presets = move || {
         let f = filters.get();
         let current = f.preset();
@@ -379,7 +404,10 @@ fn FilterBar(
     }
     view! {
         <nav class="presets" aria-label="Time range">{presets}</nav>
-        <Form method="GET" action="/" attr:class="filters" attr:id="filters">
+        // A plain GET form before the WASM; after, the same navigation with only the fields
+        // that say something (a form sends every field, empty or not, and leptos's `Form`
+        // added a nameless "=" for the button).
+        <form method="get" action="/" class="filters" id="filters" on:submit=move |ev| submit_filters(ev, &navigate)>
             <label>
                 "From (UTC)"
                 <input type="datetime-local" name="from" id="f-from" prop:value=value(|f| local(f.from)) />
@@ -438,9 +466,46 @@ fn FilterBar(
             {move || shown.with(|s| s.board).map(|b| view! { <input type="hidden" name="board" value=b.to_string() /> })}
             <button type="submit" class="button" id="apply-filters">"Apply"</button>
             <A href=move || href(&shown.get(), &Filters::default()) attr:class="link" attr:id="clear-filters">"Clear"</A>
-        </Form>
+        </form>
     }
 }
+
+/// The filter form's submission as a navigation to `/?` and its non-empty fields.
+#[cfg(feature = "hydrate")]
+fn submit_filters(ev: leptos::ev::SubmitEvent, navigate: &impl Fn(&str, NavigateOptions)) {
+    use wasm_bindgen::JsCast;
+    let Some(form) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+    else {
+        return;
+    };
+    let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+        return;
+    };
+    ev.prevent_default();
+    let mut query = String::new();
+    if let Ok(Some(entries)) = js_sys::try_iter(&data) {
+        for entry in entries.flatten() {
+            let entry: js_sys::Array = entry.unchecked_into();
+            let (Some(k), Some(v)) = (entry.get(0).as_string(), entry.get(1).as_string()) else {
+                continue;
+            };
+            if !v.is_empty() {
+                let sep = if query.is_empty() { "" } else { "&" };
+                query.push_str(&format!(
+                    "{sep}{}={}",
+                    types::dashboard::encode(&k),
+                    types::dashboard::encode(&v)
+                ));
+            }
+        }
+    }
+    navigate(&format!("/?{query}"), Default::default());
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn submit_filters(_: leptos::ev::SubmitEvent, _: &impl Fn(&str, NavigateOptions)) {}
 
 /// The person and team pickers, with the people and teams the reader may narrow to. Until
 /// the choices arrive (and without the WASM) each holds the current pick, so the form works
