@@ -344,9 +344,14 @@ async fn load(
                 let t = Instant::now();
                 let res = r.send().await.unwrap();
                 let status = res.status();
-                let _ = res.bytes().await.unwrap();
+                let body = res.bytes().await.unwrap();
                 // A 503 (the database pool's wait ran out) is counted, not timed.
-                assert!(status.is_success() || status.as_u16() == 503, "{status}");
+                if !(status.is_success() || status.as_u16() == 503) {
+                    // The page says which widget failed and why: keep it for a look.
+                    let path = std::env::temp_dir().join("dashboard-bench-failed.html");
+                    let _ = std::fs::write(&path, &body);
+                    panic!("{status}: the response is in {}", path.display());
+                }
                 mine.push((t.elapsed(), status.is_success()));
             }
             mine
