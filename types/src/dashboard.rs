@@ -238,6 +238,14 @@ impl Filters {
                 _ => {}
             }
         }
+        // A project is known per session and a tool per run, and no store row has both: a
+        // tool filter beside a project filter would narrow nothing, so it is refused by name.
+        if f.project.is_some() && f.tool.take().is_some() {
+            errors.push(FieldError::new(
+                "/tool",
+                "cannot be combined with a project filter (projects are counted per session, tools per run)",
+            ));
+        }
         if f.from.is_some() != f.to.is_some() {
             let missing = if f.from.is_none() { "/from" } else { "/to" };
             errors.push(FieldError::new(
@@ -1016,9 +1024,14 @@ mod tests {
             grain: Some(Grain::Hour),
             project: Some("a b/ü&c=d%e~f".into()),
             model: Some("claude-opus-4.1".into()),
+            ..Filters::default()
+        };
+        let tool = Filters {
             tool: Some("mcp__git__log".into()),
             ..Filters::default()
         };
+        assert_eq!(Filters::from_query([("tool", "mcp__git__log")]).0, tool);
+        assert_eq!(tool.to_query(), "tool=mcp__git__log");
         let query = f.to_query();
         assert!(
             query
@@ -1130,6 +1143,10 @@ mod tests {
         ]);
         assert_eq!(errors[0].pointer, "/from");
         assert_eq!((f.from, f.to), (None, None));
+        let (f, errors) = Filters::from_query([("project", "api"), ("tool", "Read")]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].pointer, "/tool");
+        assert_eq!((f.project.as_deref(), f.tool), (Some("api"), None));
     }
 
     #[test]

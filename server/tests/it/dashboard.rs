@@ -1015,5 +1015,31 @@ async fn a_project_filter_narrows_every_chart() {
     let (status, none) = get(&server, &admin, &format!("{path}&project=no-such-project")).await;
     assert_eq!(status, 200, "{none}");
     assert_eq!(heat_total(&none), 0);
+
+    // No row has both a project and a tool: the pair is refused by name.
+    let (status, body) = get(
+        &server,
+        &admin,
+        &format!("{path}&project={project}&tool=Read"),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("/tool"), "{body}");
+
+    // The page narrowed to nothing says so, offers no onboarding, and its form holds the
+    // filter as served (a submit before the WASM keeps it).
+    let html = page(
+        &server,
+        &client(),
+        &admin,
+        &format!("/?{RANGE}&project=no-such-project"),
+    )
+    .await;
+    assert!(html.contains(r#"id="nothing-matches""#));
+    assert!(!html.contains(r#"id="onboarding""#));
+    assert!(
+        html.contains(r#"id="f-project" list="dl-project" value="no-such-project""#),
+        "the project field's value is in the HTML"
+    );
     server.shutdown().await;
 }

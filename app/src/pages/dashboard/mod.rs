@@ -319,7 +319,12 @@ fn Board(
                             {(empty && narrowed).then(|| view! {
                                 <p class="card muted" id="nothing-matches" role="status">
                                     "Nothing in this range matches these filters. "
-                                    <A href=move || href(&shown.get_untracked(), &Filters::default())>"Clear the filters"</A>
+                                    <A href=move || {
+                                        // Clears what narrows, keeps the range the note speaks of.
+                                        let f = filters.get_untracked();
+                                        let when = Filters { range: f.range, from: f.from, to: f.to, grain: f.grain, ..Filters::default() };
+                                        href(&shown.get_untracked(), &when)
+                                    }>"Clear the filters"</A>
                                 </p>
                             })}
                             <KpiTiles overview=o />
@@ -407,14 +412,16 @@ fn FilterBar(
         // A plain GET form before the WASM; after, the same navigation with only the fields
         // that say something (a form sends every field, empty or not, and leptos's `Form`
         // added a nameless "=" for the button).
+        // Each field carries its value as an attribute too: the server's HTML has no
+        // properties, and without it a submit before the WASM lost the current filters.
         <form method="get" action="/" class="filters" id="filters" on:submit=move |ev| submit_filters(ev, &navigate)>
             <label>
                 "From (UTC)"
-                <input type="datetime-local" name="from" id="f-from" prop:value=value(|f| local(f.from)) />
+                <input type="datetime-local" name="from" id="f-from" value=value(|f| local(f.from)) prop:value=value(|f| local(f.from)) />
             </label>
             <label>
                 "To (UTC)"
-                <input type="datetime-local" name="to" id="f-to" prop:value=value(|f| local(f.to)) />
+                <input type="datetime-local" name="to" id="f-to" value=value(|f| local(f.to)) prop:value=value(|f| local(f.to)) />
             </label>
             <label>
                 "Granularity"
@@ -435,15 +442,15 @@ fn FilterBar(
             {audience.can_pick_people().then(|| view! { <PeoplePickers filters choices /> })}
             <label>
                 "Project"
-                <input name="project" id="f-project" list="dl-project" prop:value=value(|f| f.project.clone()) />
+                <input name="project" id="f-project" list="dl-project" value=value(|f| f.project.clone()) prop:value=value(|f| f.project.clone()) />
             </label>
             <label>
                 "Model"
-                <input name="model" id="f-model" list="dl-model" prop:value=value(|f| f.model.clone()) />
+                <input name="model" id="f-model" list="dl-model" value=value(|f| f.model.clone()) prop:value=value(|f| f.model.clone()) />
             </label>
             <label>
                 "Tool"
-                <input name="tool" id="f-tool" list="dl-tool" prop:value=value(|f| f.tool.clone()) />
+                <input name="tool" id="f-tool" list="dl-tool" value=value(|f| f.tool.clone()) prop:value=value(|f| f.tool.clone()) />
             </label>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -462,7 +469,7 @@ fn FilterBar(
                     }
                 })}
             </Transition>
-            <input type="hidden" name="range" prop:value=value(|f| f.range.map(|r| r.as_str().to_string())) />
+            <input type="hidden" name="range" value=value(|f| f.range.map(|r| r.as_str().to_string())) prop:value=value(|f| f.range.map(|r| r.as_str().to_string())) />
             {move || shown.with(|s| s.board).map(|b| view! { <input type="hidden" name="board" value=b.to_string() /> })}
             <button type="submit" class="button" id="apply-filters">"Apply"</button>
             <A href=move || href(&shown.get(), &Filters::default()) attr:class="link" attr:id="clear-filters">"Clear"</A>
